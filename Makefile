@@ -1,0 +1,122 @@
+# antomd - Antom payment notification receiver.
+#
+#   make            build bin/antomd and bin/antomctl
+#   make run        install missing Debian packages, build, run on conf/antomd.conf
+#   make check      install missing Debian packages, build, run every test
+#   make asan       the same tests under AddressSanitizer + UBSan
+#   make bench      benchmarks (not part of check)
+#   make install    PREFIX=/usr/local DESTDIR=
+#
+# V=1 shows the commands.
+
+PREFIX	?= /usr/local
+BINDIR	?= $(PREFIX)/bin
+SBINDIR	?= $(PREFIX)/sbin
+SYSCONFDIR ?= /etc
+DESTDIR	?=
+
+PKGS	:= libmicrohttpd jansson sqlite3 openssl libsystemd
+CHECK_PKG := check
+
+CC	?= cc
+WARN	:= -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes \
+	   -Wmissing-prototypes -Wmissing-declarations -Wformat=2 -Wsign-compare
+HARDEN	:= -fstack-protector-strong -fPIE
+OPT	?= -O2 -g
+CFLAGS	?=
+LDFLAGS	?=
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) $(HARDEN) -Iinclude \
+	   $(PKG_CFLAGS) -MMD -MP $(EXTRA_CFLAGS) $(CFLAGS)
+ALL_LDFLAGS = -pie -Wl,-z,relro,-z,now $(EXTRA_LDFLAGS) $(LDFLAGS)
+
+# _FORTIFY_SOURCE needs optimisation and fights with the sanitizers.
+ifeq ($(SAN),)
+ALL_CFLAGS += -D_FORTIFY_SOURCE=2
+BUILD	:= build
+else
+ALL_CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+ALL_LDFLAGS += -fsanitize=address,undefined
+BUILD	:= build/asan
+endif
+
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
+CHECK_LIBS = $(shell pkg-config --libs $(CHECK_PKG) 2>/dev/null)
+
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
+BIN	:= $(BUILD)/bin
+
+# Modules shared by the daemon, the tool and the tests.
+CORE	:= util log verify notif conf store http
+TOOL	:= sign client fixture
+CORE_OBJ := $(CORE:%=$(BUILD)/obj/%.o)
+TOOL_OBJ := $(TOOL:%=$(BUILD)/obj/%.o)
+
+TEST_SRC := $(wildcard tests/check_*.c)
+TEST_OBJ := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%.o)
+
+.PHONY: all run check asan bench install uninstall clean deps deps-test
+
+all: $(BIN)/antomd $(BIN)/antomctl bin/antomd bin/antomctl
+
+# bin/ always points at the normal build, so paths in the docs stay short.
+bin/antomd bin/antomctl: bin/%: build/bin/%
+	@mkdir -p bin
+	$(Q)ln -sf ../build/bin/$* $@
+
+$(BUILD)/obj/%.o: src/%.c
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/tests/%.o: tests/%.c
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(ALL_CFLAGS) $(shell pkg-config --cflags $(CHECK_PKG)) -c -o $@ $<
+
+$(BIN)/antomd: $(BUILD)/obj/main.o $(CORE_OBJ)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(BIN)/antomctl: $(BUILD)/obj/antomctl.o $(TOOL_OBJ) $(CORE_OBJ)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(BIN)/check_antomd: $(TEST_OBJ) $(TOOL_OBJ) $(CORE_OBJ)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(PKG_LIBS)
+
+# Debian packages: installed only when missing, only as root.
+deps:
+	$(Q)sh scripts/install-deps build
+
+deps-test:
+	$(Q)sh scripts/install-deps test
+
+run: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)sh scripts/demo-setup
+	exec bin/antomd -c conf/antomd.conf
+
+# The tests find the binaries under test through ANTOMD_BIN.
+check: deps-test
+	$(Q)$(MAKE) --no-print-directory all $(BIN)/check_antomd
+	$(Q)ANTOMD_BIN=$(CURDIR)/$(BIN) ANTOMD_TESTS=$(CURDIR)/tests $(BIN)/check_antomd
+
+asan: deps-test
+	$(Q)$(MAKE) --no-print-directory SAN=1 build/asan/bin/antomd build/asan/bin/antomctl build/asan/bin/check_antomd
+	$(Q)ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  ANTOMD_BIN=$(CURDIR)/build/asan/bin ANTOMD_TESTS=$(CURDIR)/tests build/asan/bin/check_antomd
+
+clean:
+	rm -rf build bin
+
+-include $(wildcard $(BUILD)/obj/*.d $(BUILD)/tests/*.d)

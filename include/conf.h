@@ -1,0 +1,61 @@
+/*
+ * conf.h - the configuration file (conf/antomd.conf documents every
+ * directive and its default).
+ *
+ * A struct conf is built once by conf_load() and then only read; it may be
+ * shared by any number of threads.  A reload builds a new one.
+ */
+#ifndef ANTOMD_CONF_H
+#define ANTOMD_CONF_H
+
+#include <stddef.h>
+
+#include "log.h"
+#include "verify.h"
+
+#define CONF_PATH_MAX	1024	/* route paths and file paths */
+
+enum conf_status {
+	CONF_OK = 0,
+	CONF_ERR_SYNTAX,	/* bad directive, value, or unreadable file */
+	CONF_ERR_KEY		/* a client key that does not load */
+};
+
+struct conf_route {
+	char	*path;		/* local path the daemon serves */
+	char	*signed_path;	/* public path Antom signs */
+};
+
+struct conf {
+	char			*listen;	/* "host:port" as written */
+	char			*listen_host;
+	char			*listen_port;
+	char			*database;
+	struct verify_keyring	*keys;
+	struct conf_route	*routes;
+	size_t			 nroutes;
+	size_t			 max_body_bytes;
+	unsigned		 max_connections;
+	unsigned		 idle_timeout_s;
+	size_t			 connection_memory_limit;
+	unsigned		 threads;
+	unsigned		 busy_timeout_ms;
+	unsigned		 commit_batch_max;
+	unsigned		 queue_max;
+	unsigned		 shutdown_timeout_s;
+	enum log_level		 log_level;
+};
+
+/*
+ * Load path.  On CONF_OK *out is a conf the caller owns (conf_free()); on
+ * failure err holds "path:line: reason" (or "path: reason").
+ */
+enum conf_status conf_load(const char *path, struct conf **out,
+	    char *err, size_t errlen);
+void	conf_free(struct conf *);
+
+/* Route whose local path is exactly path (len bytes), or NULL. */
+const struct conf_route *conf_route_find(const struct conf *,
+	    const char *path, size_t len);
+
+#endif

@@ -1,0 +1,25 @@
+/*
+ * fixture.h - built-in sample notification bodies (antomctl, tests).
+ *
+ * Bodies follow SPEC.md section 5.  Ids not overridden are fresh random
+ * ones, so two calls never collide.  Not used by the daemon.
+ */
+#ifndef ANTOMD_FIXTURE_H
+#define ANTOMD_FIXTURE_H
+
+#include <stddef.h>
+
+/* NULL-terminated list of fixture names: "payment-success", ... */
+extern const char *const fixture_names[];
+
+/*
+ * Build fixture name with overrides, each "key=value": a top-level field
+ * (paymentRequestId=..., captureId=...), or one of the shorthands
+ * amount=<minor units>, currency=<ISO>, resultCode=, resultStatus=,
+ * resultMessage=.  Returns a malloc'd compact JSON body (caller frees), or
+ * NULL with err.
+ */
+char	*fixture_build(const char *name, const char *const *sets, size_t nsets,
+	    char *err, size_t errlen);
+
+#endif

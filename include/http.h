@@ -1,0 +1,47 @@
+/*
+ * http.h - the HTTP front end (libmicrohttpd glue).
+ *
+ * Serves POST on the configured routes: bounds the request, verifies the
+ * signature on the request thread, parses the verified body, hands it to
+ * the store's writer and suspends the connection until the writer has
+ * committed; only then is SUCCESS sent.
+ *
+ * The conf and the store passed to http_start() must outlive the http.
+ */
+#ifndef ANTOMD_HTTP_H
+#define ANTOMD_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "conf.h"
+#include "store.h"
+
+/* The exact body that makes Antom stop retrying (SPEC.md section 3). */
+#define HTTP_SUCCESS_BODY \
+	"{\"result\":{\"resultCode\":\"SUCCESS\",\"resultStatus\":\"S\"," \
+	"\"resultMessage\":\"success\"}}"
+
+struct http;
+
+struct http_stats {
+	uint64_t	requests;	/* answered */
+	uint64_t	acknowledged;	/* answered 200 SUCCESS */
+	uint64_t	rejected;	/* answered 4xx */
+	uint64_t	unavailable;	/* answered 5xx */
+	unsigned	inflight;	/* started, not yet finished */
+};
+
+/*
+ * Start serving on listen_fd (a bound, listening socket the http takes
+ * over).  Returns an http the caller owns, or NULL with err.
+ */
+struct http *http_start(const struct conf *, struct store *, int listen_fd,
+	    char *err, size_t errlen);
+/* Stop accepting new connections; requests already started go on. */
+void	http_quiesce(struct http *);
+void	http_stats(struct http *, struct http_stats *);
+/* Close every connection and free; the store's writer must be stopped. */
+void	http_stop(struct http *);
+
+#endif

@@ -1,0 +1,108 @@
+/*
+ * store.h - SQLite storage and the single writer thread.
+ *
+ * One connection, owned by one writer thread, applies notifications in
+ * batches: each batch is one BEGIN IMMEDIATE ... COMMIT in WAL mode with
+ * synchronous=FULL, each job inside it under its own SAVEPOINT.  A job's
+ * callback runs only after the COMMIT that holds it returned SQLITE_OK, so
+ * nothing is acknowledged before it is durable; if the COMMIT fails every
+ * job of the batch is answered as a storage failure and Antom retries.
+ *
+ * Threads: store_submit() may be called from any thread; callbacks run on
+ * the writer thread.  store_apply() runs a one-job batch on the calling
+ * thread and must not be mixed with a running writer (tests, tools).
+ */
+#ifndef ANTOMD_STORE_H
+#define ANTOMD_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "notif.h"
+
+#define STORE_SCHEMA_VERSION	1
+
+enum store_outcome {
+	STORE_APPLIED = 0,	/* changed state; one events row */
+	STORE_DUPLICATE,	/* new or repeated delivery of a state already held */
+	STORE_IGNORED,		/* out of order: older than the state held */
+	STORE_CONFLICT,		/* contradicts a final state; recorded, not applied */
+	STORE_ARCHIVED		/* kept verbatim only */
+};
+
+struct store_options {
+	unsigned	busy_timeout_ms;
+	unsigned	batch_max;	/* jobs per transaction, >= 1 */
+	unsigned	queue_max;	/* jobs waiting; store_submit fails beyond */
+};
+
+/* A verified delivery.  All pointers stay valid until the job's callback. */
+struct store_delivery {
+	const char		*client_id;
+	const char		*request_time;
+	const char		*signature;	/* header as received */
+	const char		*signed_path;	/* the content's path, query included if used */
+	long			 key_version;
+	const unsigned char	*body;
+	size_t			 bodylen;
+	const struct notif	*notif;
+};
+
+struct store_result {
+	int			status;		/* 0 committed, -1 storage failure */
+	enum store_outcome	outcome;
+	int			repeat;		/* 1: this exact notification was stored before */
+	int64_t			notification_id;
+	int64_t			delivery_count;
+};
+
+struct store_job;
+typedef void (*store_done_fn)(struct store_job *);
+
+struct store_job {
+	struct store_delivery	 d;
+	struct store_result	 r;
+	store_done_fn		 done;
+	void			*arg;		/* caller's */
+	struct store_job	*next;		/* store's */
+};
+
+struct store;
+
+/*
+ * Open (creating if needed) and migrate the database at path.  Returns a
+ * store the caller owns, or NULL with a reason in err.
+ */
+struct store *store_open(const char *path, const struct store_options *,
+	    char *err, size_t errlen);
+/*
+ * Check that path is usable without creating or changing anything: an
+ * existing file must be a database whose schema we know; otherwise its
+ * directory must be writable.  0 or -1 with err.
+ */
+int	store_check(const char *path, char *err, size_t errlen);
+void	store_close(struct store *);
+
+/* Run one delivery in its own transaction on this thread. 0 or -1. */
+int	store_apply(struct store *, const struct store_delivery *,
+	    struct store_result *);
+
+/* Writer thread. */
+int	store_start(struct store *, char *err, size_t errlen);
+/* Queue a job; -1 when the queue is full or the writer stopping (answer 503). */
+int	store_submit(struct store *, struct store_job *);
+/* Finish every queued job, then stop the writer.  New submits fail. */
+void	store_stop(struct store *);
+
+/* Counters for status lines; thread-safe snapshots. */
+struct store_stats {
+	uint64_t	commits;
+	uint64_t	jobs;
+	uint64_t	failures;
+	unsigned	queued;
+};
+void	store_stats(struct store *, struct store_stats *);
+
+const char *store_outcome_str(enum store_outcome);
+
+#endif

@@ -1,0 +1,31 @@
+/*
+ * util.h - small helpers shared by every module.
+ *
+ * The x* allocators are for start-up and command-line tools only: they
+ * print a message and exit on failure.  Code on the request path uses
+ * plain malloc() and handles NULL, so a request can never kill the
+ * daemon.
+ */
+#ifndef ANTOMD_UTIL_H
+#define ANTOMD_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define UTIL_ISO_TIME_LEN 32	/* "2026-11-25T18:31:34.123Z" plus NUL, rounded up */
+
+void	*xmalloc(size_t);
+void	*xcalloc(size_t, size_t);
+void	*xrealloc(void *, size_t);
+char	*xstrdup(const char *);
+
+/* Current UTC time as ISO 8601 with milliseconds into buf. */
+void	 util_now_iso(char buf[UTIL_ISO_TIME_LEN]);
+/* Monotonic clock in microseconds. */
+uint64_t util_mono_us(void);
+/* Lower-case hex of len bytes into out (2*len+1 bytes). */
+void	 util_hex(const unsigned char *in, size_t len, char *out);
+/* Fill buf with n random bytes from OpenSSL's CSPRNG; 0 or -1. */
+int	 util_random(unsigned char *buf, size_t n);
+
+#endif

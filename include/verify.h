@@ -1,0 +1,140 @@
+/*
+ * verify.h - Antom notification signatures (SPEC.md section 2).
+ *
+ * Signed content, byte for byte:
+ *
+ *	POST <signed path>\n<client-id>.<request-time>.<raw body>
+ *
+ * signed with RSASSA-PKCS1-v1_5 / SHA-256 ("RSA256").  The signature
+ * header is "algorithm=RSA256,keyVersion=1,signature=<value>" with fields
+ * in any order and optional blanks after the commas; <value> is standard
+ * base64, usually %XX-encoded.
+ *
+ * Keys are parsed once at start-up into a keyring; a request then costs
+ * one SHA-256 and one RSA verify (two when a query string forces the
+ * path?query retry).  A keyring is immutable once built and may be shared
+ * by any number of threads.
+ */
+#ifndef ANTOMD_VERIFY_H
+#define ANTOMD_VERIFY_H
+
+#include <stddef.h>
+#include <openssl/evp.h>
+
+#define VERIFY_SIG_MAX		1024	/* decoded signature bytes (RSA-8192) */
+#define VERIFY_HEADER_MAX	4096	/* longest signature header accepted */
+#define VERIFY_ALG_MAX		16
+
+enum verify_result {
+	VERIFY_OK = 0,
+	VERIFY_ERR_HEADER,	/* signature header malformed or field missing */
+	VERIFY_ERR_ALGORITHM,	/* algorithm is not RSA256 */
+	VERIFY_ERR_KEY_VERSION,	/* keyVersion not a positive integer */
+	VERIFY_ERR_ENCODING,	/* bad %XX escape or bad base64 */
+	VERIFY_ERR_LENGTH,	/* decoded length != key modulus size */
+	VERIFY_ERR_CLIENT,	/* no key configured for this client id */
+	VERIFY_ERR_MISMATCH,	/* no configured key verifies the content */
+	VERIFY_ERR_INTERNAL	/* OpenSSL failure (allocation ...) */
+};
+
+/* Parsed signature header. */
+struct verify_sighdr {
+	char		algorithm[VERIFY_ALG_MAX];
+	long		key_version;		/* 1 when absent */
+	unsigned char	sig[VERIFY_SIG_MAX];
+	size_t		siglen;
+};
+
+/* One request's inputs; all strings NUL-terminated, body is raw bytes. */
+struct verify_input {
+	const char		*signed_path;	/* route's signed path, no query */
+	const char		*query;		/* raw query after '?', or NULL */
+	const char		*client_id;
+	const char		*request_time;
+	const char		*sig_header;
+	const unsigned char	*body;
+	size_t			 bodylen;
+};
+
+/* What verification found (filled on success). */
+struct verify_match {
+	long	key_version;	/* version of the key that verified */
+	int	with_query;	/* 1 if it verified only over path?query */
+};
+
+struct verify_keyring;
+
+/* Stable lower-case name of a result, for logs and metrics ("bad_encoding"). */
+const char *verify_result_str(enum verify_result);
+
+/*
+ * Decode %XX escapes (hex case-insensitive) of in[0..inlen) into out.
+ * Every other byte, '+' included, is copied unchanged.  A '%' not followed
+ * by two hex digits is an error.  Returns 0 and sets *outlen, or -1 (also
+ * when out is too small).  out may be the same buffer as in.
+ */
+int	verify_pct_decode(const char *in, size_t inlen, char *out,
+	    size_t outcap, size_t *outlen);
+
+/*
+ * Strict standard base64 (A-Z a-z 0-9 + /, '=' padding to a multiple of
+ * 4, no blanks, no line breaks, no URL-safe alphabet, unused bits of the
+ * last symbol zero).  Returns 0 and sets *outlen, or -1.
+ */
+int	verify_b64_decode(const char *in, size_t inlen, unsigned char *out,
+	    size_t outcap, size_t *outlen);
+/* Standard base64 with padding; out needs 4*((len+2)/3)+1 bytes. */
+void	verify_b64_encode(const unsigned char *in, size_t len, char *out);
+
+/*
+ * Parse a signature header: comma-separated key=value fields in any order,
+ * blanks around fields trimmed, keys compared case-insensitively; fields
+ * algorithm and signature required, keyVersion optional (default 1),
+ * unknown fields ignored, a repeated field is an error.  The signature
+ * value is %XX-decoded (a literal '+' stays '+'), then base64-decoded
+ * strictly.  Returns VERIFY_OK, VERIFY_ERR_HEADER, VERIFY_ERR_ALGORITHM
+ * (anything but RSA256, compared case-insensitively), VERIFY_ERR_KEY_VERSION
+ * or VERIFY_ERR_ENCODING.
+ */
+enum verify_result verify_parse_header(const char *hdr, struct verify_sighdr *);
+
+/*
+ * Load an RSA public key from spec: bare base64 of DER SubjectPublicKeyInfo
+ * (as Antom's dashboard shows it, blanks and line breaks tolerated), PEM
+ * text, or the path of a file holding either.  Rejects non-RSA keys and
+ * moduli under 2048 bits.  Returns a key the caller owns, or NULL with a
+ * reason in err.
+ */
+EVP_PKEY *verify_key_load(const char *spec, char *err, size_t errlen);
+
+/*
+ * Feed the signed content for (path, client_id, request_time, body) into a
+ * digest context that has been initialised for signing or verifying.  The
+ * same function is used by the signer, so both sides agree byte for byte.
+ * Returns 0 or -1.
+ */
+int	verify_content_update(EVP_MD_CTX *, int for_sign, const char *path,
+	    const char *client_id, const char *request_time,
+	    const unsigned char *body, size_t bodylen);
+
+/* Keyring: client id -> list of (key version, public key). Caller owns it. */
+struct verify_keyring *verify_keyring_new(void);
+/* Takes ownership of pkey, also on failure.  A repeated (client, version) is an error. */
+int	verify_keyring_add(struct verify_keyring *, const char *client_id,
+	    long key_version, EVP_PKEY *pkey, char *err, size_t errlen);
+int	verify_keyring_has_client(const struct verify_keyring *, const char *client_id);
+size_t	verify_keyring_count(const struct verify_keyring *);
+void	verify_keyring_free(struct verify_keyring *);
+
+/*
+ * Verify one request.  Parses in->sig_header, looks up the client's keys,
+ * tries the key whose version matches keyVersion first and then the
+ * client's other keys (rotation), each over the bare signed path and, when
+ * in->query is non-NULL and non-empty, over "path?query".  A signature
+ * whose length differs from every candidate key's modulus size is
+ * VERIFY_ERR_LENGTH.  Thread-safe.
+ */
+enum verify_result verify_request(const struct verify_keyring *,
+	    const struct verify_input *, struct verify_match *);
+
+#endif

@@ -1,0 +1,429 @@
+/*
+ * conf.c - parse antomd.conf, redis.conf style.
+ *
+ * One directive per line, blanks between arguments, '#' starts a comment
+ * at the beginning of a line or after a blank.  Every value is checked
+ * here, at load time, so the rest of the daemon can trust the struct:
+ * unknown directives, missing or extra arguments and out-of-range numbers
+ * are errors reported as "file:line: reason", never ignored.
+ *
+ * Not thread-safe while loading; the result is immutable.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conf.h"
+#include "util.h"
+
+#define CONF_LINE_MAX	8192
+#define CONF_ARGS_MAX	8
+
+struct conf_range {
+	const char		*name;
+	unsigned long long	 min;
+	unsigned long long	 max;
+	size_t			 offset;
+	int			 is_size;	/* size_t field, else unsigned */
+};
+
+static const struct conf_range conf_ranges[] = {
+	{ "max_body_bytes", 256, 16u << 20,
+	    offsetof(struct conf, max_body_bytes), 1 },
+	{ "max_connections", 1, 65535,
+	    offsetof(struct conf, max_connections), 0 },
+	{ "idle_timeout_s", 1, 3600,
+	    offsetof(struct conf, idle_timeout_s), 0 },
+	{ "connection_memory_limit", 4096, 1u << 20,
+	    offsetof(struct conf, connection_memory_limit), 1 },
+	{ "threads", 1, 64, offsetof(struct conf, threads), 0 },
+	{ "busy_timeout_ms", 0, 600000,
+	    offsetof(struct conf, busy_timeout_ms), 0 },
+	{ "commit_batch_max", 1, 1024,
+	    offsetof(struct conf, commit_batch_max), 0 },
+	{ "queue_max", 1, 1u << 20, offsetof(struct conf, queue_max), 0 },
+	{ "shutdown_timeout_s", 0, 3600,
+	    offsetof(struct conf, shutdown_timeout_s), 0 },
+};
+
+static struct conf *
+conf_defaults(void)
+{
+	struct conf *c = xcalloc(1, sizeof(*c));
+
+	c->listen = xstrdup("127.0.0.1:8080");
+	c->database = xstrdup("/var/lib/antomd/antomd.db");
+	c->keys = verify_keyring_new();
+	if (c->keys == NULL) {
+		fputs("fatal: out of memory\n", stderr);
+		exit(1);
+	}
+	c->max_body_bytes = 64 * 1024;
+	c->max_connections = 512;
+	c->idle_timeout_s = 30;
+	c->connection_memory_limit = 32 * 1024;
+	c->threads = 2;
+	c->busy_timeout_ms = 5000;
+	c->commit_batch_max = 64;
+	c->queue_max = 4096;
+	c->shutdown_timeout_s = 10;
+	c->log_level = LOG_LEVEL_INFO;
+	return c;
+}
+
+void
+conf_free(struct conf *c)
+{
+	size_t i;
+
+	if (c == NULL)
+		return;
+	free(c->listen);
+	free(c->listen_host);
+	free(c->listen_port);
+	free(c->database);
+	verify_keyring_free(c->keys);
+	for (i = 0; i < c->nroutes; i++) {
+		free(c->routes[i].path);
+		free(c->routes[i].signed_path);
+	}
+	free(c->routes);
+	free(c);
+}
+
+/* Split line in place on blanks; returns the argument count or -1. */
+static int
+conf_split(char *line, char **argv)
+{
+	int argc = 0;
+	char *p = line;
+
+	for (;;) {
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (*p == '\0' || *p == '#')
+			break;
+		if (argc == CONF_ARGS_MAX)
+			return -1;
+		argv[argc++] = p;
+		while (*p != '\0' && *p != ' ' && *p != '\t')
+			p++;
+		if (*p != '\0')
+			*p++ = '\0';
+	}
+	return argc;
+}
+
+static int
+conf_number(const char *s, unsigned long long min, unsigned long long max,
+    unsigned long long *out)
+{
+	char *end;
+	unsigned long long v;
+
+	if (!isdigit((unsigned char)s[0]))
+		return -1;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/*
+ * A path we serve or sign: absolute, no query, no fragment, printable
+ * ASCII only, so it can be compared byte for byte with the request line.
+ */
+static int
+conf_valid_path(const char *p)
+{
+	size_t n = strlen(p);
+
+	if (n == 0 || n >= CONF_PATH_MAX || p[0] != '/')
+		return 0;
+	for (; *p != '\0'; p++)
+		if (*p <= 0x20 || *p >= 0x7f || *p == '?' || *p == '#')
+			return 0;
+	return 1;
+}
+
+/* Split "host:port" or "[v6]:port". */
+static int
+conf_listen(struct conf *c, const char *v)
+{
+	const char *colon;
+	char *host, *listen, *port_s;
+	size_t hlen;
+	unsigned long long port;
+
+	if (v[0] == '[') {
+		const char *close = strchr(v, ']');
+
+		if (close == NULL || close[1] != ':')
+			return -1;
+		host = strndup(v + 1, (size_t)(close - v - 1));
+		colon = close + 1;
+	} else {
+		colon = strrchr(v, ':');
+		if (colon == NULL || strchr(v, ':') != colon)
+			return -1;
+		host = strndup(v, (size_t)(colon - v));
+	}
+	if (host == NULL)
+		return -1;
+	hlen = strlen(host);
+	if (hlen == 0 || conf_number(colon + 1, 0, 65535, &port) != 0) {
+		free(host);
+		return -1;
+	}
+	/* v may be c->listen itself: copy everything before freeing. */
+	listen = xstrdup(v);
+	port_s = xstrdup(colon + 1);
+	free(c->listen);
+	free(c->listen_host);
+	free(c->listen_port);
+	c->listen = listen;
+	c->listen_host = host;
+	c->listen_port = port_s;
+	return 0;
+}
+
+static int
+conf_add_route(struct conf *c, const char *path, const char *signed_path,
+    char *why, size_t whylen)
+{
+	size_t i;
+
+	if (!conf_valid_path(path) ||
+	    (signed_path != NULL && !conf_valid_path(signed_path))) {
+		snprintf(why, whylen, "a route path must start with '/' and "
+		    "hold no blanks, '?', '#' or non-ASCII bytes");
+		return -1;
+	}
+	for (i = 0; i < c->nroutes; i++) {
+		if (strcmp(c->routes[i].path, path) == 0) {
+			snprintf(why, whylen, "route %s is already defined", path);
+			return -1;
+		}
+	}
+	c->routes = xrealloc(c->routes, (c->nroutes + 1) * sizeof(*c->routes));
+	c->routes[c->nroutes].path = xstrdup(path);
+	c->routes[c->nroutes].signed_path =
+	    xstrdup(signed_path != NULL ? signed_path : path);
+	c->nroutes++;
+	return 0;
+}
+
+/* Client ids are printable ASCII without blanks, as Antom issues them. */
+static int
+conf_valid_client_id(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 64)
+		return 0;
+	for (; *s != '\0'; s++)
+		if (*s <= 0x20 || *s >= 0x7f)
+			return 0;
+	return 1;
+}
+
+/* One directive; returns CONF_OK or an error with why filled. */
+static enum conf_status
+conf_directive(struct conf *c, int argc, char **argv, char *why, size_t whylen)
+{
+	const char *name = argv[0];
+	size_t i;
+
+	for (i = 0; i < sizeof(conf_ranges) / sizeof(conf_ranges[0]); i++) {
+		const struct conf_range *r = &conf_ranges[i];
+		unsigned long long v;
+
+		if (strcmp(name, r->name) != 0)
+			continue;
+		if (argc != 2)
+			goto nargs;
+		if (conf_number(argv[1], r->min, r->max, &v) != 0) {
+			snprintf(why, whylen, "%s must be an integer from %llu "
+			    "to %llu", name, r->min, r->max);
+			return CONF_ERR_SYNTAX;
+		}
+		if (r->is_size)
+			*(size_t *)(void *)((char *)c + r->offset) = (size_t)v;
+		else
+			*(unsigned *)(void *)((char *)c + r->offset) = (unsigned)v;
+		return CONF_OK;
+	}
+
+	if (strcmp(name, "listen") == 0) {
+		if (argc != 2)
+			goto nargs;
+		if (conf_listen(c, argv[1]) != 0) {
+			snprintf(why, whylen, "listen takes host:port or "
+			    "[ipv6]:port");
+			return CONF_ERR_SYNTAX;
+		}
+	} else if (strcmp(name, "database") == 0) {
+		if (argc != 2)
+			goto nargs;
+		if (strlen(argv[1]) >= CONF_PATH_MAX) {
+			snprintf(why, whylen, "database path too long");
+			return CONF_ERR_SYNTAX;
+		}
+		free(c->database);
+		c->database = xstrdup(argv[1]);
+	} else if (strcmp(name, "route") == 0) {
+		if (argc != 2 && argc != 3)
+			goto nargs;
+		if (conf_add_route(c, argv[1], argc == 3 ? argv[2] : NULL,
+		    why, whylen) != 0)
+			return CONF_ERR_SYNTAX;
+	} else if (strcmp(name, "client") == 0) {
+		unsigned long long version;
+		EVP_PKEY *pkey;
+		char kerr[256];
+
+		if (argc != 4)
+			goto nargs;
+		if (!conf_valid_client_id(argv[1])) {
+			snprintf(why, whylen, "client id must be 1 to 64 "
+			    "printable characters");
+			return CONF_ERR_SYNTAX;
+		}
+		if (conf_number(argv[2], 1, 1000000, &version) != 0) {
+			snprintf(why, whylen, "key version must be an integer "
+			    "from 1 to 1000000");
+			return CONF_ERR_SYNTAX;
+		}
+		pkey = verify_key_load(argv[3], kerr, sizeof(kerr));
+		if (pkey == NULL) {
+			snprintf(why, whylen, "client %s key %llu: %s", argv[1],
+			    version, kerr);
+			return CONF_ERR_KEY;
+		}
+		if (verify_keyring_add(c->keys, argv[1], (long)version, pkey,
+		    kerr, sizeof(kerr)) != 0) {
+			snprintf(why, whylen, "%s", kerr);
+			return CONF_ERR_SYNTAX;
+		}
+	} else if (strcmp(name, "log_level") == 0) {
+		if (argc != 2)
+			goto nargs;
+		if (log_level_parse(argv[1], &c->log_level) != 0) {
+			snprintf(why, whylen, "log_level is one of debug, info, "
+			    "warn, error");
+			return CONF_ERR_SYNTAX;
+		}
+	} else {
+		snprintf(why, whylen, "unknown directive '%.64s'", name);
+		return CONF_ERR_SYNTAX;
+	}
+	return CONF_OK;
+
+nargs:
+	snprintf(why, whylen, "wrong number of arguments for '%s'", name);
+	return CONF_ERR_SYNTAX;
+}
+
+enum conf_status
+conf_load(const char *path, struct conf **out, char *err, size_t errlen)
+{
+	struct conf *c = conf_defaults();
+	enum conf_status st = CONF_OK;
+	char *line = NULL, why[512];
+	size_t linecap = 0;
+	ssize_t got;
+	char *argv[CONF_ARGS_MAX];
+	unsigned lineno = 0;
+	FILE *f;
+
+	*out = NULL;
+	if (conf_listen(c, c->listen) != 0)
+		abort();
+	if ((f = fopen(path, "r")) == NULL) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		st = CONF_ERR_SYNTAX;
+		goto fail;
+	}
+	while ((got = getline(&line, &linecap, f)) != -1) {
+		size_t n = (size_t)got;
+		int argc;
+
+		lineno++;
+		if (n > CONF_LINE_MAX) {
+			snprintf(err, errlen, "%s:%u: line longer than %d bytes",
+			    path, lineno, CONF_LINE_MAX);
+			st = CONF_ERR_SYNTAX;
+			goto fail;
+		}
+		if (memchr(line, '\0', n) != NULL) {
+			snprintf(err, errlen, "%s:%u: NUL byte in line", path,
+			    lineno);
+			st = CONF_ERR_SYNTAX;
+			goto fail;
+		}
+		if (n > 0 && line[n - 1] == '\n')
+			line[--n] = '\0';
+		if (n > 0 && line[n - 1] == '\r')
+			line[--n] = '\0';
+		argc = conf_split(line, argv);
+		if (argc == 0)
+			continue;
+		if (argc < 0) {
+			snprintf(err, errlen, "%s:%u: too many arguments", path,
+			    lineno);
+			st = CONF_ERR_SYNTAX;
+			goto fail;
+		}
+		st = conf_directive(c, argc, argv, why, sizeof(why));
+		if (st != CONF_OK) {
+			snprintf(err, errlen, "%s:%u: %s", path, lineno, why);
+			goto fail;
+		}
+	}
+	if (ferror(f)) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		st = CONF_ERR_SYNTAX;
+		goto fail;
+	}
+	if (c->nroutes == 0) {
+		snprintf(err, errlen, "%s: no route configured", path);
+		st = CONF_ERR_SYNTAX;
+		goto fail;
+	}
+	if (verify_keyring_count(c->keys) == 0) {
+		snprintf(err, errlen, "%s: no client key configured: every "
+		    "request would be refused", path);
+		st = CONF_ERR_SYNTAX;
+		goto fail;
+	}
+	free(line);
+	fclose(f);
+	*out = c;
+	return CONF_OK;
+
+fail:
+	free(line);
+	if (f != NULL)
+		fclose(f);
+	conf_free(c);
+	return st;
+}
+
+const struct conf_route *
+conf_route_find(const struct conf *c, const char *path, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < c->nroutes; i++) {
+		const char *p = c->routes[i].path;
+
+		if (strlen(p) == len && memcmp(p, path, len) == 0)
+			return &c->routes[i];
+	}
+	return NULL;
+}

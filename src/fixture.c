@@ -1,0 +1,295 @@
+/*
+ * fixture.c - built-in notification bodies for antomctl and the tests.
+ *
+ * Owns the sample bodies (SPEC.md section 5, plus the card fields a
+ * receiver should keep) and the "key=value" override language.  A body is
+ * parsed from its template, given fresh ids, overridden, then serialised
+ * compactly in template order, so it looks like what Antom sends and two
+ * calls never collide on an idempotency key.
+ *
+ * Thread-safety: no mutable shared state; callable from any thread.
+ */
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "fixture.h"
+#include "util.h"
+
+enum fixture_kind {
+	FIXTURE_PAYMENT,	/* notifyPayment: paymentAmount, payment ids */
+	FIXTURE_CAPTURE		/* notifyCapture: captureAmount, capture ids */
+};
+
+struct fixture {
+	const char		*name;
+	enum fixture_kind	 kind;
+	const char		*json;	/* ids are filled in fresh */
+};
+
+static const struct fixture fixture_table[] = {
+	{ "payment-success", FIXTURE_PAYMENT,
+	    "{\"notifyType\":\"PAYMENT_RESULT\",\"result\":{\"resultCode\":"
+	    "\"SUCCESS\",\"resultStatus\":\"S\",\"resultMessage\":\"success\"},"
+	    "\"paymentRequestId\":\"\",\"paymentId\":\"\",\"paymentAmount\":"
+	    "{\"value\":\"4200\",\"currency\":\"SGD\"},\"paymentCreateTime\":"
+	    "\"2020-01-01T12:01:00+08:30\",\"paymentTime\":"
+	    "\"2020-01-01T12:01:01+08:30\",\"paymentResultInfo\":"
+	    "{\"avsResultRaw\":\"A\",\"cvvResultRaw\":\"Y\","
+	    "\"networkTransactionId\":\"sampleNetworkTransactionId123456\","
+	    "\"threeDSResult\":{\"eci\":\"02\",\"threeDSVersion\":\"2.2.0\","
+	    "\"caav\":\"cavvSample\",\"dsTransactionId\":"
+	    "\"sample_dsTranasctionId\"},\"cardBrand\":\"VISA\",\"lastFour\":"
+	    "\"4242\",\"issuingCountry\":\"SG\"}}" },
+	{ "payment-pending", FIXTURE_PAYMENT,
+	    "{\"notifyType\":\"PAYMENT_PENDING\",\"result\":{\"resultCode\":"
+	    "\"PAYMENT_IN_PROCESS\",\"resultStatus\":\"S\",\"resultMessage\":"
+	    "\"payment in process\"},\"paymentRequestId\":\"\",\"paymentId\":"
+	    "\"\",\"paymentAmount\":{\"value\":\"4200\",\"currency\":\"SGD\"},"
+	    "\"paymentCreateTime\":\"2020-01-01T12:01:00+08:30\"}" },
+	/*
+	 * A card declined by the issuer.  ISSUER_REJECTS_TRANSACTION is one of
+	 * Antom's card result codes; no paymentTime, as Antom sends it only
+	 * for a success.
+	 */
+	{ "payment-fail", FIXTURE_PAYMENT,
+	    "{\"notifyType\":\"PAYMENT_RESULT\",\"result\":{\"resultCode\":"
+	    "\"ISSUER_REJECTS_TRANSACTION\",\"resultStatus\":\"F\","
+	    "\"resultMessage\":\"The issuer rejects the transaction.\"},"
+	    "\"paymentRequestId\":\"\",\"paymentId\":\"\",\"paymentAmount\":"
+	    "{\"value\":\"4200\",\"currency\":\"SGD\"},\"paymentCreateTime\":"
+	    "\"2020-01-01T12:01:00+08:30\",\"paymentResultInfo\":"
+	    "{\"avsResultRaw\":\"A\",\"cvvResultRaw\":\"Y\",\"cardBrand\":"
+	    "\"VISA\",\"lastFour\":\"4242\",\"issuingCountry\":\"SG\","
+	    "\"refusalCodeRaw\":\"05\",\"refusalReasonRaw\":"
+	    "\"Do not honor\"}}" },
+	{ "capture-success", FIXTURE_CAPTURE,
+	    "{\"captureAmount\":{\"currency\":\"SGD\",\"value\":\"4200\"},"
+	    "\"notifyType\":\"CAPTURE_RESULT\",\"captureId\":\"\","
+	    "\"captureRequestId\":\"\",\"captureTime\":"
+	    "\"2022-11-10T00:34:52-08:00\",\"paymentId\":\"\","
+	    "\"acquirerReferenceNo\":\"sampleAcquirerReferenceNo01\","
+	    "\"result\":{\"resultCode\":\"SUCCESS\",\"resultMessage\":"
+	    "\"success\",\"resultStatus\":\"S\"}}" },
+	{ "capture-fail", FIXTURE_CAPTURE,
+	    "{\"captureAmount\":{\"currency\":\"SGD\",\"value\":\"4200\"},"
+	    "\"notifyType\":\"CAPTURE_RESULT\",\"captureId\":\"\","
+	    "\"captureRequestId\":\"\",\"captureTime\":"
+	    "\"2022-11-10T00:34:52-08:00\",\"paymentId\":\"\",\"result\":"
+	    "{\"resultCode\":\"PROCESS_FAIL\",\"resultMessage\":\"fail.\","
+	    "\"resultStatus\":\"F\"}}" },
+};
+
+#define FIXTURE_COUNT	(sizeof(fixture_table) / sizeof(fixture_table[0]))
+
+const char *const fixture_names[] = {
+	"payment-success", "payment-pending", "payment-fail",
+	"capture-success", "capture-fail", NULL
+};
+
+static void fixture_err(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+fixture_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+/* Set a string member, replacing whatever was there.  0 or -1. */
+static int
+fixture_set(json_t *obj, const char *key, size_t keylen, const char *value)
+{
+	char kbuf[256];
+
+	if (keylen >= sizeof(kbuf))
+		return -1;
+	memcpy(kbuf, key, keylen);
+	kbuf[keylen] = '\0';
+	/* json_string() is NULL on bad UTF-8; set_new() then fails cleanly. */
+	return json_object_set_new(obj, kbuf, json_string(value));
+}
+
+/* A merchant-style request id: prefix and 16 random hex digits. */
+static int
+fixture_request_id(json_t *root, const char *key, const char *prefix)
+{
+	unsigned char rnd[8];
+	char hex[2 * sizeof(rnd) + 1], id[64];
+
+	if (util_random(rnd, sizeof(rnd)) == -1)
+		return -1;
+	util_hex(rnd, sizeof(rnd), hex);
+	snprintf(id, sizeof(id), "%s%s", prefix, hex);
+	return fixture_set(root, key, strlen(key), id);
+}
+
+/*
+ * An Antom-style id: 20 decimal digits, like "2020010123456789XXXX" but
+ * random.  64 random bits zero-padded to 20 digits are uniform and enough
+ * to never collide in a test run.
+ */
+static int
+fixture_antom_id(json_t *root, const char *key)
+{
+	unsigned char rnd[8];
+	char id[32];
+	uint64_t v = 0;
+	size_t i;
+
+	if (util_random(rnd, sizeof(rnd)) == -1)
+		return -1;
+	for (i = 0; i < sizeof(rnd); i++)
+		v = v << 8 | rnd[i];
+	snprintf(id, sizeof(id), "%020" PRIu64, v);
+	return fixture_set(root, key, strlen(key), id);
+}
+
+static int
+fixture_fresh_ids(json_t *root, enum fixture_kind kind)
+{
+	if (kind == FIXTURE_CAPTURE)
+		return fixture_request_id(root, "captureRequestId", "CR-") |
+		    fixture_antom_id(root, "captureId") |
+		    fixture_antom_id(root, "paymentId");
+	return fixture_request_id(root, "paymentRequestId", "PR-") |
+	    fixture_antom_id(root, "paymentId");
+}
+
+/*
+ * The object member key of root, created when missing or not an object.
+ * A borrowed reference: root owns it.
+ */
+static json_t *
+fixture_child(json_t *root, const char *key)
+{
+	json_t *o = json_object_get(root, key);
+
+	if (json_is_object(o))
+		return o;
+	o = json_object();
+	if (json_object_set_new(root, key, o) == -1)
+		return NULL;
+	return o;
+}
+
+/*
+ * Apply one "key=value".  The shorthands reach into the nested objects
+ * every test wants to vary; anything else is a top-level string field.
+ * Values are set verbatim (amount=abc included) so tests can send bodies
+ * the daemon must reject.
+ */
+static int
+fixture_apply(json_t *root, enum fixture_kind kind, const char *set,
+    char *err, size_t errlen)
+{
+	const char *eq = strchr(set, '='), *val;
+	size_t klen;
+	json_t *obj = root;
+	const char *key;
+
+	klen = (size_t)(eq - set);
+	val = eq + 1;
+	key = set;
+	if ((klen == 6 && strncmp(set, "amount", 6) == 0) ||
+	    (klen == 8 && strncmp(set, "currency", 8) == 0)) {
+		obj = fixture_child(root, kind == FIXTURE_CAPTURE ?
+		    "captureAmount" : "paymentAmount");
+		if (klen == 6) {
+			key = "value";
+			klen = 5;
+		}
+	} else if ((klen == 10 && (strncmp(set, "resultCode", 10) == 0)) ||
+	    (klen == 12 && strncmp(set, "resultStatus", 12) == 0) ||
+	    (klen == 13 && strncmp(set, "resultMessage", 13) == 0)) {
+		obj = fixture_child(root, "result");
+	}
+	if (obj == NULL || fixture_set(obj, key, klen, val) == -1) {
+		fixture_err(err, errlen, "cannot apply \"%s\" (field name too "
+		    "long, or not valid UTF-8)", set);
+		return -1;
+	}
+	return 0;
+}
+
+/* "unknown fixture" with the list of known ones, so the user can fix it. */
+static void
+fixture_unknown(const char *name, char *err, size_t errlen)
+{
+	char known[256];
+	size_t i, off = 0;
+	int n;
+
+	known[0] = '\0';
+	for (i = 0; fixture_names[i] != NULL; i++) {
+		n = snprintf(known + off, sizeof(known) - off, "%s%s",
+		    i > 0 ? ", " : "", fixture_names[i]);
+		if (n < 0 || (size_t)n >= sizeof(known) - off)
+			break;
+		off += (size_t)n;
+	}
+	fixture_err(err, errlen, "unknown fixture \"%s\" (known: %s)",
+	    name != NULL ? name : "(null)", known);
+}
+
+/*
+ * See fixture.h.  The caller owns the result and frees it with free()
+ * (Jansson allocates with malloc; nothing here changes its allocator).
+ */
+char *
+fixture_build(const char *name, const char *const *sets, size_t nsets,
+    char *err, size_t errlen)
+{
+	const struct fixture *fx = NULL;
+	json_error_t jerr;
+	json_t *root = NULL;
+	char *out = NULL;
+	size_t i;
+
+	for (i = 0; name != NULL && i < FIXTURE_COUNT; i++)
+		if (strcmp(fixture_table[i].name, name) == 0)
+			fx = &fixture_table[i];
+	if (fx == NULL) {
+		fixture_unknown(name, err, errlen);
+		goto fail;
+	}
+	/* Check every override first: a typo must not half-apply. */
+	for (i = 0; i < nsets; i++) {
+		if (sets[i] == NULL || strchr(sets[i], '=') == NULL ||
+		    sets[i][0] == '=') {
+			fixture_err(err, errlen, "bad override \"%s\" "
+			    "(want key=value)",
+			    sets[i] != NULL ? sets[i] : "(null)");
+			goto fail;
+		}
+	}
+	root = json_loads(fx->json, JSON_REJECT_DUPLICATES, &jerr);
+	if (root == NULL) {
+		fixture_err(err, errlen, "fixture %s: %s", fx->name, jerr.text);
+		goto fail;
+	}
+	if (fixture_fresh_ids(root, fx->kind) != 0) {
+		fixture_err(err, errlen, "cannot make fresh ids");
+		goto fail;
+	}
+	for (i = 0; i < nsets; i++)
+		if (fixture_apply(root, fx->kind, sets[i], err, errlen) == -1)
+			goto fail;
+	out = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	if (out == NULL)
+		fixture_err(err, errlen, "out of memory");
+fail:
+	json_decref(root);
+	return out;
+}

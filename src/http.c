@@ -1,0 +1,578 @@
+/*
+ * http.c - libmicrohttpd glue: bound, verify, parse, queue, answer.
+ *
+ * Threads: libmicrohttpd's pool (conf threads, epoll) runs the handlers;
+ * verification and JSON parsing happen there.  The store's writer thread
+ * calls http_job_done() after COMMIT, which only records the answer and
+ * resumes the connection; the answer itself is queued by the handler on
+ * its own thread, as libmicrohttpd requires.
+ *
+ * Order of checks, each with its own status (README, "HTTP status
+ * policy"): route 404, method 405, size 413, headers 400, signature 401,
+ * then the body is parsed (never before it is authentic) and stored; a
+ * storage failure is 503 so Antom retries.
+ */
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <microhttpd.h>
+
+#include "http.h"
+#include "log.h"
+#include "notif.h"
+#include "util.h"
+#include "verify.h"
+
+#define HTTP_HEADER_VALUE_MAX	64	/* client-id, request-time */
+#define HTTP_DISCARD_MAX	(16u << 20)	/* oversize chunked body read, then closed */
+
+enum http_reply {
+	R_SUCCESS,
+	R_NOT_FOUND,
+	R_METHOD,
+	R_TOO_LARGE,
+	R_MISSING_HEADER,
+	R_DUPLICATE_HEADER,
+	R_BAD_HEADER,
+	R_UNKNOWN_CLIENT,
+	R_BAD_ALGORITHM,
+	R_BAD_SIGNATURE_ENCODING,
+	R_BAD_SIGNATURE,
+	R_UNAVAILABLE,
+	R_COUNT
+};
+
+static const struct {
+	unsigned	 status;
+	const char	*code;
+	const char	*message;
+} http_replies[R_COUNT] = {
+	[R_SUCCESS] = { 200, "SUCCESS", "success" },
+	[R_NOT_FOUND] = { 404, "NOT_FOUND", "no such notification route" },
+	[R_METHOD] = { 405, "METHOD_NOT_ALLOWED", "only POST is accepted" },
+	[R_TOO_LARGE] = { 413, "REQUEST_TOO_LARGE", "body larger than allowed" },
+	[R_MISSING_HEADER] = { 400, "MISSING_HEADER",
+	    "client-id, request-time and signature headers are required" },
+	[R_DUPLICATE_HEADER] = { 400, "DUPLICATE_HEADER",
+	    "client-id, request-time and signature must appear once" },
+	[R_BAD_HEADER] = { 400, "INVALID_HEADER", "malformed header value" },
+	[R_UNKNOWN_CLIENT] = { 401, "UNKNOWN_CLIENT", "no key for this client id" },
+	[R_BAD_ALGORITHM] = { 401, "UNSUPPORTED_ALGORITHM",
+	    "only RSA256 is accepted" },
+	[R_BAD_SIGNATURE_ENCODING] = { 401, "INVALID_SIGNATURE",
+	    "signature is not valid base64 of the key's size" },
+	[R_BAD_SIGNATURE] = { 401, "INVALID_SIGNATURE",
+	    "signature does not verify" },
+	[R_UNAVAILABLE] = { 503, "SERVICE_UNAVAILABLE",
+	    "could not store the notification, retry later" },
+};
+
+enum http_state {
+	ST_HEADERS,	/* first call: nothing checked yet */
+	ST_BODY,	/* receiving the body */
+	ST_QUEUED,	/* suspended, the writer has the job */
+	ST_DONE		/* resumed, answer decided */
+};
+
+struct http {
+	struct MHD_Daemon	*mhd;
+	const struct conf	*conf;
+	struct store		*store;
+	struct MHD_Response	*replies[R_COUNT];
+	_Atomic unsigned	 inflight;
+	_Atomic uint64_t	 requests, acknowledged, rejected, unavailable;
+};
+
+struct http_req {
+	struct http		*h;
+	struct MHD_Connection	*conn;
+	uint64_t		 start_us;
+	enum http_state		 state;
+	enum http_reply		 reply;
+	const char		*reason;	/* for the log line */
+	char			*path;		/* raw path, no query */
+	char			*query;		/* raw query or NULL */
+	const struct conf_route	*route;
+	unsigned char		*body;
+	size_t			 len, cap;
+	int			 too_big;
+	size_t			 discarded;	/* bytes dropped past the cap */
+	const char		*client_id;	/* in MHD's connection pool */
+	const char		*request_time;
+	const char		*signature;
+	char			*signed_path;	/* what verified */
+	long			 key_version;
+	int			 parsed;
+	struct notif		 notif;
+	struct store_job	 job;
+};
+
+/* Called by MHD with the raw request target: keep path and query apart. */
+static void *
+http_uri_cb(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+	struct http *h = cls;
+	struct http_req *r;
+	const char *q = strchr(uri, '?');
+	size_t plen = q != NULL ? (size_t)(q - uri) : strlen(uri);
+
+	atomic_fetch_add(&h->inflight, 1);
+	if ((r = calloc(1, sizeof(*r))) == NULL)
+		return NULL;
+	r->h = h;
+	r->conn = conn;
+	r->start_us = util_mono_us();
+	r->reply = R_UNAVAILABLE;
+	r->path = strndup(uri, plen);
+	if (q != NULL)
+		r->query = strdup(q + 1);
+	if (r->path == NULL || (q != NULL && r->query == NULL)) {
+		free(r->path);
+		free(r->query);
+		free(r);
+		return NULL;
+	}
+	return r;
+}
+
+static void
+http_completed_cb(void *cls, struct MHD_Connection *conn, void **con_cls,
+    enum MHD_RequestTerminationCode toe)
+{
+	struct http *h = cls;
+	struct http_req *r = *con_cls;
+
+	(void)conn;
+	(void)toe;
+	atomic_fetch_sub(&h->inflight, 1);
+	if (r == NULL)
+		return;
+	if (r->parsed)
+		notif_free(&r->notif);
+	free(r->path);
+	free(r->query);
+	free(r->body);
+	free(r->signed_path);
+	free(r);
+	*con_cls = NULL;
+}
+
+static void
+http_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char msg[512];
+	size_t n;
+
+	(void)cls;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	n = strlen(msg);
+	while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+		msg[--n] = '\0';
+	log_warnx("libmicrohttpd: %s", msg);
+}
+
+/* The one log line for a request; never bodies, signatures or card data. */
+static void
+http_log_request(struct http_req *r, unsigned status)
+{
+	struct logbuf lb;
+	const struct notif *n = r->parsed ? &r->notif : NULL;
+	enum log_level lvl = LOG_LEVEL_INFO;
+
+	if (status >= 400 ||
+	    (r->state == ST_DONE && r->job.r.outcome == STORE_CONFLICT))
+		lvl = LOG_LEVEL_WARN;
+	if (!log_enabled(lvl))
+		return;
+	log_begin(&lb, lvl, "request");
+	log_kv_str(&lb, "path", r->path);
+	log_kv_int(&lb, "status", status);
+	if (r->reason != NULL)
+		log_kv_str(&lb, "reason", r->reason);
+	log_kv_str(&lb, "client_id", r->client_id);
+	if (r->key_version > 0)
+		log_kv_int(&lb, "key_version", r->key_version);
+	if (n != NULL) {
+		log_kv_str(&lb, "notify_type", n->notify_type);
+		log_kv_str(&lb, "kind", notif_kind_str(n->kind));
+		log_kv_str(&lb, "payment_request_id", n->payment_request_id);
+		log_kv_str(&lb, "payment_id", n->payment_id);
+		log_kv_str(&lb, "capture_request_id", n->capture_request_id);
+		if (n->kind != NOTIF_OTHER)
+			log_kv_str(&lb, "result", notif_status_str(n->status));
+		else
+			log_kv_str(&lb, "archive_reason", n->archive_reason);
+	}
+	if (r->state == ST_DONE && r->job.r.status == 0) {
+		log_kv_str(&lb, "outcome", store_outcome_str(r->job.r.outcome));
+		log_kv_int(&lb, "notification_id", r->job.r.notification_id);
+		log_kv_int(&lb, "delivery_count", r->job.r.delivery_count);
+	}
+	if (status >= 400)
+		log_kv_int(&lb, "body_bytes", (long long)(r->len + r->discarded));
+	log_kv_int(&lb, "duration_us",
+	    (long long)(util_mono_us() - r->start_us));
+	log_end(&lb);
+}
+
+static enum MHD_Result
+http_answer(struct http_req *r, enum http_reply reply, const char *reason)
+{
+	struct http *h = r->h;
+	unsigned status = http_replies[reply].status;
+
+	r->reply = reply;
+	if (reason != NULL)
+		r->reason = reason;
+	atomic_fetch_add(&h->requests, 1);
+	if (status == 200)
+		atomic_fetch_add(&h->acknowledged, 1);
+	else if (status < 500)
+		atomic_fetch_add(&h->rejected, 1);
+	else
+		atomic_fetch_add(&h->unavailable, 1);
+	http_log_request(r, status);
+	return MHD_queue_response(r->conn, status, h->replies[reply]);
+}
+
+struct http_hdr_count {
+	unsigned	client_id, request_time, signature;
+};
+
+static enum MHD_Result
+http_count_hdr(void *cls, enum MHD_ValueKind kind, const char *key,
+    const char *value)
+{
+	struct http_hdr_count *c = cls;
+
+	(void)kind;
+	(void)value;
+	if (strcasecmp(key, "client-id") == 0)
+		c->client_id++;
+	else if (strcasecmp(key, "request-time") == 0)
+		c->request_time++;
+	else if (strcasecmp(key, "signature") == 0)
+		c->signature++;
+	return MHD_YES;
+}
+
+/* A header value we will log and store: printable ASCII, bounded. */
+static const char *
+http_header(struct http_req *r, const char *name, size_t max, int *bad)
+{
+	const char *v = NULL;
+	size_t len = 0, i;
+
+	if (MHD_lookup_connection_value_n(r->conn, MHD_HEADER_KIND, name,
+	    strlen(name), &v, &len) != MHD_YES || v == NULL)
+		return NULL;
+	if (len == 0 || len > max)
+		*bad = 1;
+	for (i = 0; i < len && !*bad; i++)
+		if ((unsigned char)v[i] < 0x20 || (unsigned char)v[i] >= 0x7f)
+			*bad = 1;
+	return v;
+}
+
+static void
+http_job_done(struct store_job *job)
+{
+	struct http_req *r = job->arg;
+
+	/* Writer thread: record the answer, let MHD's thread send it. */
+	r->state = ST_DONE;
+	r->reply = job->r.status == 0 ? R_SUCCESS : R_UNAVAILABLE;
+	MHD_resume_connection(r->conn);
+}
+
+/* The whole body is in: check headers, verify, parse, queue. */
+static enum MHD_Result
+http_process(struct http_req *r)
+{
+	struct http *h = r->h;
+	struct http_hdr_count cnt = { 0, 0, 0 };
+	struct verify_input in;
+	struct verify_match m;
+	enum verify_result vr;
+	int bad = 0;
+
+	MHD_get_connection_values(r->conn, MHD_HEADER_KIND, http_count_hdr,
+	    &cnt);
+	if (cnt.client_id > 1 || cnt.request_time > 1 || cnt.signature > 1)
+		return http_answer(r, R_DUPLICATE_HEADER, "duplicate_header");
+	r->client_id = http_header(r, "client-id", HTTP_HEADER_VALUE_MAX, &bad);
+	r->request_time = http_header(r, "request-time", HTTP_HEADER_VALUE_MAX,
+	    &bad);
+	r->signature = http_header(r, "signature", VERIFY_HEADER_MAX, &bad);
+	if (r->client_id == NULL || r->request_time == NULL ||
+	    r->signature == NULL)
+		return http_answer(r, R_MISSING_HEADER, "missing_header");
+	if (bad) {
+		/* Not safe to log as is: keep it out of the line entirely. */
+		r->client_id = NULL;
+		return http_answer(r, R_BAD_HEADER, "bad_header_value");
+	}
+
+	memset(&in, 0, sizeof(in));
+	in.signed_path = r->route->signed_path;
+	in.query = r->query;
+	in.client_id = r->client_id;
+	in.request_time = r->request_time;
+	in.sig_header = r->signature;
+	in.body = r->body;
+	in.bodylen = r->len;
+	vr = verify_request(h->conf->keys, &in, &m);
+	switch (vr) {
+	case VERIFY_OK:
+		break;
+	case VERIFY_ERR_HEADER:
+		return http_answer(r, R_BAD_HEADER, verify_result_str(vr));
+	case VERIFY_ERR_ALGORITHM:
+		return http_answer(r, R_BAD_ALGORITHM, verify_result_str(vr));
+	case VERIFY_ERR_KEY_VERSION:
+	case VERIFY_ERR_ENCODING:
+	case VERIFY_ERR_LENGTH:
+		return http_answer(r, R_BAD_SIGNATURE_ENCODING,
+		    verify_result_str(vr));
+	case VERIFY_ERR_CLIENT:
+		return http_answer(r, R_UNKNOWN_CLIENT, verify_result_str(vr));
+	case VERIFY_ERR_MISMATCH:
+		return http_answer(r, R_BAD_SIGNATURE, verify_result_str(vr));
+	case VERIFY_ERR_INTERNAL:
+		return http_answer(r, R_UNAVAILABLE, verify_result_str(vr));
+	}
+	r->key_version = m.key_version;
+	if (m.with_query) {
+		size_t n = strlen(r->route->signed_path) + strlen(r->query) + 2;
+
+		if ((r->signed_path = malloc(n)) == NULL)
+			return http_answer(r, R_UNAVAILABLE, "out_of_memory");
+		snprintf(r->signed_path, n, "%s?%s", r->route->signed_path,
+		    r->query);
+	}
+
+	/* Authentic: only now is the body parsed. */
+	if (notif_parse(r->body, r->len, &r->notif) != 0)
+		return http_answer(r, R_UNAVAILABLE, "out_of_memory");
+	r->parsed = 1;
+
+	memset(&r->job, 0, sizeof(r->job));
+	r->job.d.client_id = r->client_id;
+	r->job.d.request_time = r->request_time;
+	r->job.d.signature = r->signature;
+	r->job.d.signed_path = r->signed_path != NULL ? r->signed_path :
+	    r->route->signed_path;
+	r->job.d.key_version = m.key_version;
+	r->job.d.body = r->body;
+	r->job.d.bodylen = r->len;
+	r->job.d.notif = &r->notif;
+	r->job.done = http_job_done;
+	r->job.arg = r;
+
+	/*
+	 * Suspend before the writer can possibly resume.  If the queue is
+	 * full or the writer is stopping, resume at once and answer 503.
+	 */
+	r->state = ST_QUEUED;
+	MHD_suspend_connection(r->conn);
+	if (store_submit(h->store, &r->job) != 0) {
+		r->state = ST_DONE;
+		r->reply = R_UNAVAILABLE;
+		r->reason = "queue_full";
+		r->job.r.status = -1;
+		MHD_resume_connection(r->conn);
+	}
+	return MHD_YES;
+}
+
+static enum MHD_Result
+http_handler(void *cls, struct MHD_Connection *conn, const char *url,
+    const char *method, const char *version, const char *upload_data,
+    size_t *upload_data_size, void **con_cls)
+{
+	struct http *h = cls;
+	struct http_req *r = *con_cls;
+	const char *cl;
+
+	(void)url;
+	(void)version;
+	if (r == NULL) {
+		/* The URI callback could not allocate: no context to keep. */
+		return MHD_queue_response(conn, 503, h->replies[R_UNAVAILABLE]);
+	}
+
+	switch (r->state) {
+	case ST_HEADERS:
+		r->state = ST_BODY;
+		r->route = conf_route_find(h->conf, r->path, strlen(r->path));
+		if (r->route == NULL)
+			return http_answer(r, R_NOT_FOUND, "unknown_path");
+		if (strcmp(method, MHD_HTTP_METHOD_POST) != 0)
+			return http_answer(r, R_METHOD, "method");
+		cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+		    MHD_HTTP_HEADER_CONTENT_LENGTH);
+		if (cl != NULL && strtoull(cl, NULL, 10) > h->conf->max_body_bytes)
+			return http_answer(r, R_TOO_LARGE, "body_too_large");
+		return MHD_YES;
+
+	case ST_BODY:
+		if (*upload_data_size != 0) {
+			size_t n = *upload_data_size;
+
+			*upload_data_size = 0;
+			if (r->too_big || n > h->conf->max_body_bytes - r->len) {
+				/*
+				 * Chunked, so no Content-Length to refuse
+				 * early.  libmicrohttpd cannot answer in the
+				 * middle of a body: read and drop the rest,
+				 * then answer 413; past HTTP_DISCARD_MAX,
+				 * just close.
+				 */
+				r->too_big = 1;
+				r->discarded += n;
+				return r->discarded > HTTP_DISCARD_MAX ?
+				    MHD_NO : MHD_YES;
+			}
+			if (r->len + n > r->cap) {
+				size_t cap = r->cap == 0 ? 4096 : r->cap;
+				unsigned char *nb;
+
+				while (cap < r->len + n)
+					cap *= 2;
+				if (cap > h->conf->max_body_bytes)
+					cap = h->conf->max_body_bytes;
+				if ((nb = realloc(r->body, cap)) == NULL) {
+					r->too_big = 1;
+					return MHD_NO;
+				}
+				r->body = nb;
+				r->cap = cap;
+			}
+			memcpy(r->body + r->len, upload_data, n);
+			r->len += n;
+			return MHD_YES;
+		}
+		if (r->too_big)
+			return http_answer(r, R_TOO_LARGE, "body_too_large");
+		return http_process(r);
+
+	case ST_QUEUED:
+		/* Spurious call while suspended; nothing to do yet. */
+		return MHD_YES;
+
+	case ST_DONE:
+		return http_answer(r, r->reply,
+		    r->reply == R_UNAVAILABLE && r->reason == NULL ?
+		    "storage_failure" : NULL);
+	}
+	return MHD_NO;
+}
+
+static struct MHD_Response *
+http_make_reply(enum http_reply which)
+{
+	struct MHD_Response *resp;
+	char body[256];
+	size_t n;
+
+	if (which == R_SUCCESS)
+		n = (size_t)snprintf(body, sizeof(body), "%s", HTTP_SUCCESS_BODY);
+	else
+		n = (size_t)snprintf(body, sizeof(body),
+		    "{\"result\":{\"resultCode\":\"%s\",\"resultStatus\":\"F\","
+		    "\"resultMessage\":\"%s\"}}", http_replies[which].code,
+		    http_replies[which].message);
+	resp = MHD_create_response_from_buffer(n, body, MHD_RESPMEM_MUST_COPY);
+	if (resp == NULL)
+		return NULL;
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+	    "application/json");
+	if (which == R_METHOD)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, "POST");
+	if (which == R_UNAVAILABLE)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+	return resp;
+}
+
+struct http *
+http_start(const struct conf *conf, struct store *store, int listen_fd,
+    char *err, size_t errlen)
+{
+	struct http *h;
+	int i;
+
+	if ((h = calloc(1, sizeof(*h))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		close(listen_fd);
+		return NULL;
+	}
+	h->conf = conf;
+	h->store = store;
+	for (i = 0; i < R_COUNT; i++) {
+		if ((h->replies[i] = http_make_reply((enum http_reply)i)) == NULL) {
+			snprintf(err, errlen, "out of memory");
+			close(listen_fd);
+			goto fail;
+		}
+	}
+	h->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD |
+	    MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG,
+	    0, NULL, NULL, http_handler, h,
+	    MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, h,
+	    MHD_OPTION_LISTEN_SOCKET, listen_fd,
+	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned)conf->threads,
+	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)conf->max_connections,
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)conf->idle_timeout_s,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, conf->connection_memory_limit,
+	    MHD_OPTION_URI_LOG_CALLBACK, http_uri_cb, h,
+	    MHD_OPTION_NOTIFY_COMPLETED, http_completed_cb, h,
+	    MHD_OPTION_END);
+	if (h->mhd == NULL) {
+		snprintf(err, errlen, "libmicrohttpd failed to start");
+		close(listen_fd);
+		goto fail;
+	}
+	return h;
+fail:
+	for (i = 0; i < R_COUNT; i++)
+		if (h->replies[i] != NULL)
+			MHD_destroy_response(h->replies[i]);
+	free(h);
+	return NULL;
+}
+
+void
+http_quiesce(struct http *h)
+{
+	MHD_socket fd = MHD_quiesce_daemon(h->mhd);
+
+	if (fd != MHD_INVALID_SOCKET)
+		close(fd);
+}
+
+void
+http_stats(struct http *h, struct http_stats *s)
+{
+	s->requests = atomic_load(&h->requests);
+	s->acknowledged = atomic_load(&h->acknowledged);
+	s->rejected = atomic_load(&h->rejected);
+	s->unavailable = atomic_load(&h->unavailable);
+	s->inflight = atomic_load(&h->inflight);
+}
+
+void
+http_stop(struct http *h)
+{
+	int i;
+
+	if (h == NULL)
+		return;
+	MHD_stop_daemon(h->mhd);
+	for (i = 0; i < R_COUNT; i++)
+		MHD_destroy_response(h->replies[i]);
+	free(h);
+}

@@ -1,0 +1,284 @@
+/*
+ * log.c - logfmt lines on stderr.
+ *
+ * Owns the process-wide level (an atomic, so SIGHUP can change it while
+ * request threads log).  Every line is assembled in a caller-owned buffer
+ * and written with one write(2): lines from different threads never
+ * interleave, and no lock is taken on the request path.
+ */
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "util.h"
+
+static _Atomic int log_min = LOG_LEVEL_INFO;
+
+static const char *const log_names[] = { "debug", "info", "warn", "error" };
+
+void
+log_init(enum log_level lvl)
+{
+	atomic_store(&log_min, (int)lvl);
+}
+
+void
+log_set_level(enum log_level lvl)
+{
+	atomic_store(&log_min, (int)lvl);
+}
+
+int
+log_enabled(enum log_level lvl)
+{
+	return (int)lvl >= atomic_load(&log_min);
+}
+
+int
+log_level_parse(const char *s, enum log_level *out)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(log_names) / sizeof(log_names[0]); i++) {
+		if (strcasecmp(s, log_names[i]) == 0) {
+			*out = (enum log_level)i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+const char *
+log_level_name(enum log_level lvl)
+{
+	return log_names[lvl];
+}
+
+size_t
+log_escape(const char *s, size_t len, char *out, size_t outcap)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t i, o = 0;
+
+	if (outcap == 0)
+		return 0;
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		char tmp[4];
+		size_t n;
+
+		if (c == '"' || c == '\\') {
+			tmp[0] = '\\';
+			tmp[1] = (char)c;
+			n = 2;
+		} else if (c < 0x20 || c >= 0x7f) {
+			/* CR, LF, ESC, DEL and non-ASCII: never raw in a log. */
+			tmp[0] = '\\';
+			tmp[1] = 'x';
+			tmp[2] = hex[c >> 4];
+			tmp[3] = hex[c & 0x0f];
+			n = 4;
+		} else {
+			tmp[0] = (char)c;
+			n = 1;
+		}
+		if (o + n >= outcap)
+			break;
+		memcpy(out + o, tmp, n);
+		o += n;
+	}
+	out[o] = '\0';
+	return o;
+}
+
+static void
+log_append(struct logbuf *lb, const char *s, size_t n)
+{
+	/* Keep room for "...\n". */
+	size_t room = LOG_LINE_MAX - 5 - lb->len;
+
+	if (lb->len > LOG_LINE_MAX - 5)
+		return;
+	if (n > room)
+		n = room;
+	memcpy(lb->buf + lb->len, s, n);
+	lb->len += n;
+}
+
+void
+log_begin(struct logbuf *lb, enum log_level lvl, const char *msg)
+{
+	char ts[UTIL_ISO_TIME_LEN];
+
+	lb->len = 0;
+	lb->level = lvl;
+	util_now_iso(ts);
+	log_append(lb, "ts=", 3);
+	log_append(lb, ts, strlen(ts));
+	log_append(lb, " level=", 7);
+	log_append(lb, log_names[lvl], strlen(log_names[lvl]));
+	if (msg != NULL)
+		log_kv_str(lb, "msg", msg);
+}
+
+void
+log_kv_strn(struct logbuf *lb, const char *key, const char *val, size_t len)
+{
+	char esc[LOG_VALUE_MAX * 4 + 1];
+	size_t n, i;
+	int quote = (len == 0);
+
+	if (val == NULL)
+		return;
+	if (len > LOG_VALUE_MAX)
+		len = LOG_VALUE_MAX;
+	n = log_escape(val, len, esc, sizeof(esc));
+	for (i = 0; i < n && !quote; i++)
+		if (esc[i] == ' ' || esc[i] == '=' || esc[i] == '\\')
+			quote = 1;
+	log_append(lb, " ", 1);
+	log_append(lb, key, strlen(key));
+	log_append(lb, "=", 1);
+	if (quote)
+		log_append(lb, "\"", 1);
+	log_append(lb, esc, n);
+	if (quote)
+		log_append(lb, "\"", 1);
+}
+
+void
+log_kv_str(struct logbuf *lb, const char *key, const char *val)
+{
+	if (val != NULL)
+		log_kv_strn(lb, key, val, strlen(val));
+}
+
+void
+log_kv_int(struct logbuf *lb, const char *key, long long val)
+{
+	char num[32];
+	int n = snprintf(num, sizeof(num), "%lld", val);
+
+	log_append(lb, " ", 1);
+	log_append(lb, key, strlen(key));
+	log_append(lb, "=", 1);
+	log_append(lb, num, (size_t)n);
+}
+
+void
+log_end(struct logbuf *lb)
+{
+	ssize_t w;
+	size_t off = 0;
+
+	if (lb->len >= LOG_LINE_MAX - 5) {
+		memcpy(lb->buf + lb->len, "...", 3);
+		lb->len += 3;
+	}
+	lb->buf[lb->len++] = '\n';
+	if (!log_enabled(lb->level))
+		return;
+	/* One write per line; retry only on EINTR or a short write. */
+	while (off < lb->len) {
+		w = write(STDERR_FILENO, lb->buf + off, lb->len - off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			break;
+		off += (size_t)w;
+	}
+}
+
+static void
+log_vmsg(enum log_level lvl, int with_errno, const char *fmt, va_list ap)
+{
+	struct logbuf lb;
+	char msg[1024];
+	int saved = errno;
+
+	if (!log_enabled(lvl))
+		return;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	log_begin(&lb, lvl, msg);
+	if (with_errno)
+		log_kv_str(&lb, "err", strerror(saved));
+	log_end(&lb);
+	errno = saved;
+}
+
+void
+log_debug(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vmsg(LOG_LEVEL_DEBUG, 0, fmt, ap);
+	va_end(ap);
+}
+
+void
+log_info(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vmsg(LOG_LEVEL_INFO, 0, fmt, ap);
+	va_end(ap);
+}
+
+void
+log_warnx(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vmsg(LOG_LEVEL_WARN, 0, fmt, ap);
+	va_end(ap);
+}
+
+void
+log_warn(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vmsg(LOG_LEVEL_WARN, 1, fmt, ap);
+	va_end(ap);
+}
+
+void
+log_errorx(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vmsg(LOG_LEVEL_ERROR, 0, fmt, ap);
+	va_end(ap);
+}
+
+void
+fatalx(int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vmsg(LOG_LEVEL_ERROR, 0, fmt, ap);
+	va_end(ap);
+	exit(code);
+}
+
+void
+fatal(int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vmsg(LOG_LEVEL_ERROR, 1, fmt, ap);
+	va_end(ap);
+	exit(code);
+}

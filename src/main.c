@@ -1,0 +1,267 @@
+/*
+ * main.c - antomd: arguments, start-up, signals, shutdown.
+ *
+ * Signals are blocked in every thread and taken synchronously by the main
+ * thread with sigtimedwait(), so no work ever happens in a signal handler.
+ * The main thread also reports status and watchdog pings to systemd.
+ *
+ * Exit codes (documented in README and antomd(8)):
+ *   0 clean exit, 1 usage or internal error, 2 bad configuration,
+ *   3 bad key, 4 cannot bind, 5 cannot open or migrate the database.
+ */
+#include <errno.h>
+#include <netdb.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <systemd/sd-daemon.h>
+
+#include "conf.h"
+#include "http.h"
+#include "log.h"
+#include "store.h"
+#include "util.h"
+
+#ifndef ANTOMD_VERSION
+#define ANTOMD_VERSION "0.1.0"
+#endif
+#ifndef ANTOMD_DEFAULT_CONF
+#define ANTOMD_DEFAULT_CONF "/etc/antomd/antomd.conf"
+#endif
+
+#define EXIT_USAGE	1
+#define EXIT_CONFIG	2
+#define EXIT_KEY	3
+#define EXIT_BIND	4
+#define EXIT_DATABASE	5
+
+static void
+usage(FILE *f)
+{
+	fprintf(f, "usage: antomd [-n] [-c file]\n"
+	    "  -c file  configuration file (default %s)\n"
+	    "  -n       check the configuration and the database path, "
+	    "then exit\n"
+	    "  -V       print the version\n", ANTOMD_DEFAULT_CONF);
+}
+
+/*
+ * Bind the configured address.  Returns a listening socket or -1 with
+ * err.  Under systemd socket activation the socket is passed in instead.
+ */
+static int
+listen_socket(const struct conf *c, char *err, size_t errlen)
+{
+	struct addrinfo hints, *res = NULL, *ai;
+	int fd = -1, on = 1, rc;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE;
+	if ((rc = getaddrinfo(c->listen_host, c->listen_port, &hints, &res)) != 0) {
+		snprintf(err, errlen, "listen %s: %s", c->listen,
+		    gai_strerror(rc));
+		return -1;
+	}
+	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC,
+		    ai->ai_protocol);
+		if (fd < 0)
+			continue;
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
+		    listen(fd, SOMAXCONN) == 0)
+			break;
+		snprintf(err, errlen, "listen %s: %s", c->listen,
+		    strerror(errno));
+		close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(res);
+	return fd;
+}
+
+static int
+check_config(const char *path)
+{
+	struct conf *c;
+	char err[1024];
+	enum conf_status st;
+
+	st = conf_load(path, &c, err, sizeof(err));
+	if (st != CONF_OK) {
+		fprintf(stderr, "%s\n", err);
+		return st == CONF_ERR_KEY ? EXIT_KEY : EXIT_CONFIG;
+	}
+	if (store_check(c->database, err, sizeof(err)) != 0) {
+		fprintf(stderr, "%s: database: %s\n", path, err);
+		conf_free(c);
+		return EXIT_DATABASE;
+	}
+	conf_free(c);
+	printf("configuration OK\n");
+	return 0;
+}
+
+static void
+status_report(struct http *h, struct store *s, uint64_t *last_jobs,
+    int watchdog)
+{
+	struct http_stats hs;
+	struct store_stats ss;
+
+	http_stats(h, &hs);
+	store_stats(s, &ss);
+	sd_notifyf(0, "STATUS=acknowledged=%llu rejected=%llu unavailable=%llu "
+	    "queued=%u commits=%llu",
+	    (unsigned long long)hs.acknowledged,
+	    (unsigned long long)hs.rejected,
+	    (unsigned long long)hs.unavailable, ss.queued,
+	    (unsigned long long)ss.commits);
+	/* The writer is healthy if it has nothing to do or has done some. */
+	if (watchdog && (ss.queued == 0 || ss.jobs != *last_jobs))
+		sd_notify(0, "WATCHDOG=1");
+	*last_jobs = ss.jobs;
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *conf_path = ANTOMD_DEFAULT_CONF;
+	struct store_options so;
+	struct conf *conf = NULL;
+	struct store *store = NULL;
+	struct http *http = NULL;
+	enum conf_status st;
+	sigset_t sigs;
+	char err[1024];
+	int ch, check = 0, fd, nfds, sig, watchdog;
+	uint64_t last_jobs = 0, deadline, wdog_usec = 0;
+	struct timespec tick = { 1, 0 };
+
+	while ((ch = getopt(argc, argv, "c:nhV")) != -1) {
+		switch (ch) {
+		case 'c':
+			conf_path = optarg;
+			break;
+		case 'n':
+			check = 1;
+			break;
+		case 'V':
+			printf("antomd %s\n", ANTOMD_VERSION);
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (check)
+		return check_config(conf_path);
+
+	log_init(LOG_LEVEL_INFO);
+	st = conf_load(conf_path, &conf, err, sizeof(err));
+	if (st != CONF_OK)
+		fatalx(st == CONF_ERR_KEY ? EXIT_KEY : EXIT_CONFIG, "%s", err);
+	log_set_level(conf->log_level);
+
+	/* Every thread created from here on inherits the blocked set. */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	nfds = sd_listen_fds(1);
+	if (nfds > 1)
+		fatalx(EXIT_BIND, "socket activation passed %d sockets; "
+		    "antomd takes one", nfds);
+	if (nfds == 1) {
+		fd = SD_LISTEN_FDS_START;
+		log_info("listening on the socket passed by the service manager");
+	} else {
+		if ((fd = listen_socket(conf, err, sizeof(err))) < 0)
+			fatalx(EXIT_BIND, "%s", err);
+		log_info("listening on %s", conf->listen);
+	}
+
+	so.busy_timeout_ms = conf->busy_timeout_ms;
+	so.batch_max = conf->commit_batch_max;
+	so.queue_max = conf->queue_max;
+	if ((store = store_open(conf->database, &so, err, sizeof(err))) == NULL)
+		fatalx(EXIT_DATABASE, "database %s: %s", conf->database, err);
+	if (store_start(store, err, sizeof(err)) != 0)
+		fatalx(EXIT_USAGE, "%s", err);
+	if ((http = http_start(conf, store, fd, err, sizeof(err))) == NULL)
+		fatalx(EXIT_USAGE, "%s", err);
+
+	watchdog = sd_watchdog_enabled(0, &wdog_usec) > 0;
+	if (watchdog && wdog_usec < 2000000) {
+		/* Ping at least twice per watchdog period. */
+		tick.tv_sec = 0;
+		tick.tv_nsec = (long)(wdog_usec / 2) * 1000;
+	}
+	{
+		struct logbuf lb;
+
+		log_begin(&lb, LOG_LEVEL_INFO, "started");
+		log_kv_str(&lb, "version", ANTOMD_VERSION);
+		log_kv_str(&lb, "config", conf_path);
+		log_kv_str(&lb, "database", conf->database);
+		log_kv_int(&lb, "routes", (long long)conf->nroutes);
+		log_kv_int(&lb, "keys", (long long)verify_keyring_count(conf->keys));
+		log_kv_int(&lb, "threads", conf->threads);
+		log_kv_int(&lb, "commit_batch_max", conf->commit_batch_max);
+		log_end(&lb);
+	}
+	sd_notify(0, "READY=1");
+
+	for (;;) {
+		sig = sigtimedwait(&sigs, NULL, &tick);
+		if (sig == SIGTERM || sig == SIGINT)
+			break;
+		if (sig == SIGHUP)
+			log_warnx("SIGHUP: configuration reload is not "
+			    "supported yet; restart antomd to apply changes");
+		status_report(http, store, &last_jobs, watchdog);
+	}
+
+	/* Stop accepting, let started requests finish, then drain the writer. */
+	log_info("shutting down: %s", strsignal(sig));
+	sd_notify(0, "STOPPING=1");
+	http_quiesce(http);
+	deadline = util_mono_us() + (uint64_t)conf->shutdown_timeout_s * 1000000u;
+	for (;;) {
+		struct http_stats hs;
+
+		http_stats(http, &hs);
+		if (hs.inflight == 0)
+			break;
+		if (util_mono_us() >= deadline) {
+			log_warnx("shutdown: %u requests still in flight after "
+			    "%us; closing them unanswered (Antom will retry)",
+			    hs.inflight, conf->shutdown_timeout_s);
+			break;
+		}
+		usleep(10000);
+	}
+	store_stop(store);
+	http_stop(http);
+	store_close(store);
+	conf_free(conf);
+	log_info("stopped");
+	return 0;
+}

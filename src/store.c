@@ -1,0 +1,883 @@
+/*
+ * store.c - the database: schema, idempotent state machine, writer thread.
+ *
+ * Owns one SQLite connection, used by exactly one thread at a time: the
+ * writer thread once store_start() ran, else the caller of store_apply().
+ * Durability contract: WAL journal with synchronous=FULL, and a job's
+ * done() callback runs only after the COMMIT holding it returned
+ * SQLITE_OK.  A batch whose COMMIT fails is rolled back and every job in
+ * it reports status -1, so the HTTP layer answers 503 and Antom retries.
+ *
+ * Idempotency: a notification is identified by (client id, SHA-256 of the
+ * raw body).  A repeat only bumps delivery_count and last_received_at.  A
+ * new notification is first judged against the state held (see
+ * store_judge()), then recorded with its outcome; only an APPLIED outcome
+ * writes the payments/captures row and one events row.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <libgen.h>
+
+#include <openssl/sha.h>
+#include <sqlite3.h>
+
+#include "log.h"
+#include "store.h"
+#include "util.h"
+
+/* Schema version 1.  Table and column names are a public contract. */
+static const char store_schema_v1[] =
+"CREATE TABLE notifications ("
+"  id                INTEGER PRIMARY KEY,"
+"  client_id         TEXT NOT NULL,"
+"  body_sha256       TEXT NOT NULL,"
+"  body              BLOB NOT NULL,"
+"  request_time      TEXT NOT NULL,"
+"  signature         TEXT NOT NULL,"
+"  signed_path       TEXT NOT NULL,"
+"  key_version       INTEGER NOT NULL,"
+"  notify_type       TEXT,"
+"  kind              TEXT NOT NULL CHECK (kind IN ('payment','capture','other')),"
+"  object_id         TEXT,"
+"  outcome           TEXT NOT NULL CHECK (outcome IN"
+"                      ('applied','duplicate','ignored','conflict','archived')),"
+"  archive_reason    TEXT,"
+"  first_received_at TEXT NOT NULL,"
+"  last_received_at  TEXT NOT NULL,"
+"  delivery_count    INTEGER NOT NULL DEFAULT 1,"
+"  UNIQUE (client_id, body_sha256)"
+");"
+"CREATE INDEX notifications_object ON notifications (object_id);"
+"CREATE TABLE payments ("
+"  payment_request_id         TEXT PRIMARY KEY,"
+"  client_id                  TEXT NOT NULL,"
+"  payment_id                 TEXT,"
+"  status                     TEXT NOT NULL CHECK (status IN ('PENDING','SUCCESS','FAIL')),"
+"  result_code                TEXT,"
+"  result_message             TEXT,"
+"  amount_value               INTEGER,"
+"  currency                   TEXT,"
+"  payment_create_time        TEXT,"
+"  payment_time               TEXT,"
+"  avs_result_raw             TEXT,"
+"  cvv_result_raw             TEXT,"
+"  network_transaction_id     TEXT,"
+"  three_ds_eci               TEXT,"
+"  three_ds_version           TEXT,"
+"  three_ds_cavv              TEXT,"
+"  three_ds_ds_transaction_id TEXT,"
+"  card_brand                 TEXT,"
+"  last_four                  TEXT,"
+"  issuing_country            TEXT,"
+"  refusal_code_raw           TEXT,"
+"  refusal_reason_raw         TEXT,"
+"  notification_id            INTEGER NOT NULL REFERENCES notifications (id),"
+"  created_at                 TEXT NOT NULL,"
+"  updated_at                 TEXT NOT NULL"
+");"
+"CREATE INDEX payments_payment_id ON payments (payment_id);"
+"CREATE TABLE captures ("
+"  capture_request_id    TEXT PRIMARY KEY,"
+"  client_id             TEXT NOT NULL,"
+"  capture_id            TEXT,"
+"  payment_id            TEXT,"
+"  status                TEXT NOT NULL CHECK (status IN ('SUCCESS','FAIL')),"
+"  result_code           TEXT,"
+"  result_message        TEXT,"
+"  amount_value          INTEGER,"
+"  currency              TEXT,"
+"  capture_time          TEXT,"
+"  acquirer_reference_no TEXT,"
+"  notification_id       INTEGER NOT NULL REFERENCES notifications (id),"
+"  created_at            TEXT NOT NULL,"
+"  updated_at            TEXT NOT NULL"
+");"
+"CREATE INDEX captures_payment_id ON captures (payment_id);"
+"CREATE TABLE events ("
+"  seq             INTEGER PRIMARY KEY AUTOINCREMENT,"
+"  created_at      TEXT NOT NULL,"
+"  object_type     TEXT NOT NULL CHECK (object_type IN ('payment','capture')),"
+"  object_id       TEXT NOT NULL,"
+"  payment_id      TEXT,"
+"  old_status      TEXT,"
+"  new_status      TEXT NOT NULL,"
+"  notification_id INTEGER NOT NULL REFERENCES notifications (id)"
+");"
+"CREATE VIEW payment_captures AS"
+"  SELECT p.payment_request_id, p.payment_id, p.client_id,"
+"         p.status AS payment_status,"
+"         p.amount_value AS payment_amount_value,"
+"         p.currency AS payment_currency, p.payment_time,"
+"         c.capture_request_id, c.capture_id,"
+"         c.status AS capture_status,"
+"         c.amount_value AS capture_amount_value,"
+"         c.currency AS capture_currency, c.capture_time,"
+"         p.updated_at AS payment_updated_at,"
+"         c.updated_at AS capture_updated_at"
+"  FROM payments p"
+"  LEFT JOIN captures c ON c.payment_id = p.payment_id;";
+
+enum {
+	S_BEGIN, S_COMMIT, S_ROLLBACK, S_SAVEPOINT, S_RELEASE, S_ROLLBACK_TO,
+	S_NOTIF_FIND, S_NOTIF_TOUCH, S_NOTIF_INSERT,
+	S_PAY_GET, S_PAY_UPSERT, S_CAP_GET, S_CAP_UPSERT, S_EVENT,
+	S_COUNT
+};
+
+static const char *const store_sql[S_COUNT] = {
+	[S_BEGIN] = "BEGIN IMMEDIATE",
+	[S_COMMIT] = "COMMIT",
+	[S_ROLLBACK] = "ROLLBACK",
+	[S_SAVEPOINT] = "SAVEPOINT job",
+	[S_RELEASE] = "RELEASE job",
+	[S_ROLLBACK_TO] = "ROLLBACK TO job",
+	[S_NOTIF_FIND] =
+	    "SELECT id, delivery_count FROM notifications"
+	    " WHERE client_id = ?1 AND body_sha256 = ?2",
+	[S_NOTIF_TOUCH] =
+	    "UPDATE notifications SET last_received_at = ?2,"
+	    " delivery_count = delivery_count + 1 WHERE id = ?1"
+	    " RETURNING delivery_count",
+	[S_NOTIF_INSERT] =
+	    "INSERT INTO notifications (client_id, body_sha256, body,"
+	    " request_time, signature, signed_path, key_version, notify_type,"
+	    " kind, object_id, outcome, archive_reason, first_received_at,"
+	    " last_received_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9,"
+	    " ?10, ?11, ?12, ?13, ?13)",
+	[S_PAY_GET] =
+	    "SELECT status, payment_id, client_id FROM payments"
+	    " WHERE payment_request_id = ?1",
+	[S_PAY_UPSERT] =
+	    "INSERT INTO payments (payment_request_id, client_id, payment_id,"
+	    " status, result_code, result_message, amount_value, currency,"
+	    " payment_create_time, payment_time, avs_result_raw,"
+	    " cvv_result_raw, network_transaction_id, three_ds_eci,"
+	    " three_ds_version, three_ds_cavv, three_ds_ds_transaction_id,"
+	    " card_brand, last_four, issuing_country, refusal_code_raw,"
+	    " refusal_reason_raw, notification_id, created_at, updated_at)"
+	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,"
+	    " ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?24)"
+	    " ON CONFLICT (payment_request_id) DO UPDATE SET"
+	    " payment_id = coalesce(excluded.payment_id, payment_id),"
+	    " status = excluded.status,"
+	    " result_code = excluded.result_code,"
+	    " result_message = excluded.result_message,"
+	    " amount_value = coalesce(excluded.amount_value, amount_value),"
+	    " currency = coalesce(excluded.currency, currency),"
+	    " payment_create_time = coalesce(excluded.payment_create_time,"
+	    "   payment_create_time),"
+	    " payment_time = coalesce(excluded.payment_time, payment_time),"
+	    " avs_result_raw = coalesce(excluded.avs_result_raw, avs_result_raw),"
+	    " cvv_result_raw = coalesce(excluded.cvv_result_raw, cvv_result_raw),"
+	    " network_transaction_id = coalesce(excluded.network_transaction_id,"
+	    "   network_transaction_id),"
+	    " three_ds_eci = coalesce(excluded.three_ds_eci, three_ds_eci),"
+	    " three_ds_version = coalesce(excluded.three_ds_version,"
+	    "   three_ds_version),"
+	    " three_ds_cavv = coalesce(excluded.three_ds_cavv, three_ds_cavv),"
+	    " three_ds_ds_transaction_id ="
+	    "   coalesce(excluded.three_ds_ds_transaction_id,"
+	    "   three_ds_ds_transaction_id),"
+	    " card_brand = coalesce(excluded.card_brand, card_brand),"
+	    " last_four = coalesce(excluded.last_four, last_four),"
+	    " issuing_country = coalesce(excluded.issuing_country,"
+	    "   issuing_country),"
+	    " refusal_code_raw = coalesce(excluded.refusal_code_raw,"
+	    "   refusal_code_raw),"
+	    " refusal_reason_raw = coalesce(excluded.refusal_reason_raw,"
+	    "   refusal_reason_raw),"
+	    " notification_id = excluded.notification_id,"
+	    " updated_at = excluded.updated_at",
+	[S_CAP_GET] =
+	    "SELECT status, capture_id, client_id FROM captures"
+	    " WHERE capture_request_id = ?1",
+	[S_CAP_UPSERT] =
+	    "INSERT INTO captures (capture_request_id, client_id, capture_id,"
+	    " payment_id, status, result_code, result_message, amount_value,"
+	    " currency, capture_time, acquirer_reference_no, notification_id,"
+	    " created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,"
+	    " ?9, ?10, ?11, ?12, ?13, ?13)"
+	    " ON CONFLICT (capture_request_id) DO UPDATE SET"
+	    " capture_id = coalesce(excluded.capture_id, capture_id),"
+	    " payment_id = coalesce(excluded.payment_id, payment_id),"
+	    " status = excluded.status,"
+	    " result_code = excluded.result_code,"
+	    " result_message = excluded.result_message,"
+	    " amount_value = coalesce(excluded.amount_value, amount_value),"
+	    " currency = coalesce(excluded.currency, currency),"
+	    " capture_time = coalesce(excluded.capture_time, capture_time),"
+	    " acquirer_reference_no = coalesce(excluded.acquirer_reference_no,"
+	    "   acquirer_reference_no),"
+	    " notification_id = excluded.notification_id,"
+	    " updated_at = excluded.updated_at",
+	[S_EVENT] =
+	    "INSERT INTO events (created_at, object_type, object_id,"
+	    " payment_id, old_status, new_status, notification_id)"
+	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+};
+
+struct store {
+	sqlite3			*db;
+	sqlite3_stmt		*stmt[S_COUNT];
+	struct store_options	 opt;
+
+	pthread_t		 thread;
+	int			 running;
+	pthread_mutex_t		 lock;
+	pthread_cond_t		 cond;
+	struct store_job	**batch;		/* writer's, batch_max slots */
+	struct store_job	*head, *tail;	/* queue, under lock */
+	unsigned		 queued;
+	int			 stopping;
+	struct store_stats	 stats;		/* under lock */
+};
+
+const char *
+store_outcome_str(enum store_outcome o)
+{
+	switch (o) {
+	case STORE_APPLIED:	return "applied";
+	case STORE_DUPLICATE:	return "duplicate";
+	case STORE_IGNORED:	return "ignored";
+	case STORE_CONFLICT:	return "conflict";
+	case STORE_ARCHIVED:	return "archived";
+	}
+	return "unknown";
+}
+
+static int
+store_exec(sqlite3 *db, const char *sql, char *err, size_t errlen)
+{
+	char *msg = NULL;
+
+	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		snprintf(err, errlen, "%s", msg != NULL ? msg : sqlite3_errmsg(db));
+		sqlite3_free(msg);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+store_user_version(sqlite3 *db, int *version)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) !=
+	    SQLITE_OK)
+		return -1;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*version = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? 0 : -1;
+}
+
+/* Bring the schema to STORE_SCHEMA_VERSION, all or nothing. */
+static int
+store_migrate(sqlite3 *db, char *err, size_t errlen)
+{
+	int version;
+	char sql[64];
+
+	if (store_exec(db, "BEGIN IMMEDIATE", err, errlen) != 0)
+		return -1;
+	if (store_user_version(db, &version) != 0) {
+		snprintf(err, errlen, "cannot read schema version: %s",
+		    sqlite3_errmsg(db));
+		goto fail;
+	}
+	if (version > STORE_SCHEMA_VERSION) {
+		snprintf(err, errlen, "database schema version %d is newer than "
+		    "this antomd understands (%d)", version, STORE_SCHEMA_VERSION);
+		goto fail;
+	}
+	if (version < 1 && store_exec(db, store_schema_v1, err, errlen) != 0)
+		goto fail;
+	if (version < STORE_SCHEMA_VERSION) {
+		snprintf(sql, sizeof(sql), "PRAGMA user_version = %d",
+		    STORE_SCHEMA_VERSION);
+		if (store_exec(db, sql, err, errlen) != 0)
+			goto fail;
+	}
+	if (store_exec(db, "COMMIT", err, errlen) != 0)
+		goto fail;
+	return 0;
+fail:
+	sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	return -1;
+}
+
+struct store *
+store_open(const char *path, const struct store_options *opt, char *err,
+    size_t errlen)
+{
+	struct store *s;
+	char sql[128];
+	int i, persist = 1;
+
+	if ((s = calloc(1, sizeof(*s))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	s->opt = *opt;
+	if (s->opt.batch_max == 0)
+		s->opt.batch_max = 1;
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_cond_init(&s->cond, NULL);
+
+	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "%s: %s", path, s->db != NULL ?
+		    sqlite3_errmsg(s->db) : "out of memory");
+		goto fail;
+	}
+	sqlite3_extended_result_codes(s->db, 1);
+	sqlite3_busy_timeout(s->db, (int)s->opt.busy_timeout_ms);
+	/*
+	 * Keep the -wal and -shm files when the daemon closes the database,
+	 * so readers in the service's group, who cannot create files in the
+	 * state directory, can still open it while the daemon is stopped.
+	 */
+	sqlite3_file_control(s->db, "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
+	if (store_exec(s->db, "PRAGMA journal_mode = WAL", err, errlen) != 0 ||
+	    store_exec(s->db, "PRAGMA synchronous = FULL", err, errlen) != 0 ||
+	    store_exec(s->db, "PRAGMA foreign_keys = ON", err, errlen) != 0)
+		goto fail;
+	snprintf(sql, sizeof(sql), "PRAGMA busy_timeout = %u",
+	    s->opt.busy_timeout_ms);
+	if (store_exec(s->db, sql, err, errlen) != 0)
+		goto fail;
+	if (store_migrate(s->db, err, errlen) != 0)
+		goto fail;
+	for (i = 0; i < S_COUNT; i++) {
+		if (sqlite3_prepare_v3(s->db, store_sql[i], -1,
+		    SQLITE_PREPARE_PERSISTENT, &s->stmt[i], NULL) != SQLITE_OK) {
+			snprintf(err, errlen, "prepare: %s", sqlite3_errmsg(s->db));
+			goto fail;
+		}
+	}
+	return s;
+fail:
+	store_close(s);
+	return NULL;
+}
+
+int
+store_check(const char *path, char *err, size_t errlen)
+{
+	struct stat sb;
+	sqlite3 *db = NULL;
+	char *copy, *dir;
+	int version, rc = -1;
+
+	if (stat(path, &sb) != 0) {
+		if (errno != ENOENT) {
+			snprintf(err, errlen, "%s: %s", path, strerror(errno));
+			return -1;
+		}
+		copy = xstrdup(path);
+		dir = dirname(copy);
+		if (access(dir, W_OK | X_OK) != 0)
+			snprintf(err, errlen, "%s: cannot create the database "
+			    "in %s: %s", path, dir, strerror(errno));
+		else
+			rc = 0;
+		free(copy);
+		return rc;
+	}
+	if (access(path, R_OK | W_OK) != 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK ||
+	    store_user_version(db, &version) != 0) {
+		snprintf(err, errlen, "%s: %s", path, db != NULL ?
+		    sqlite3_errmsg(db) : "out of memory");
+		goto out;
+	}
+	if (version > STORE_SCHEMA_VERSION) {
+		snprintf(err, errlen, "%s: schema version %d is newer than this "
+		    "antomd understands (%d)", path, version,
+		    STORE_SCHEMA_VERSION);
+		goto out;
+	}
+	rc = 0;
+out:
+	sqlite3_close(db);
+	return rc;
+}
+
+void
+store_close(struct store *s)
+{
+	int i;
+
+	if (s == NULL)
+		return;
+	if (s->running)
+		store_stop(s);
+	for (i = 0; i < S_COUNT; i++)
+		sqlite3_finalize(s->stmt[i]);
+	if (s->db != NULL && sqlite3_close(s->db) != SQLITE_OK)
+		log_warnx("database close: %s", sqlite3_errmsg(s->db));
+	pthread_mutex_destroy(&s->lock);
+	pthread_cond_destroy(&s->cond);
+	free(s->batch);
+	free(s);
+}
+
+/* Bind helpers: NULL strings become SQL NULL. */
+static void
+bind_text(sqlite3_stmt *st, int i, const char *v)
+{
+	if (v == NULL)
+		sqlite3_bind_null(st, i);
+	else
+		sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
+}
+
+static void
+bind_amount(sqlite3_stmt *st, int iv, int ic, const struct notif_amount *a)
+{
+	if (a->present) {
+		sqlite3_bind_int64(st, iv, a->value);
+		sqlite3_bind_text(st, ic, a->currency, -1, SQLITE_STATIC);
+	} else {
+		sqlite3_bind_null(st, iv);
+		sqlite3_bind_null(st, ic);
+	}
+}
+
+/* Run a statement that returns no rows (or whose rows we ignore). */
+static int
+store_step_done(struct store *s, int which)
+{
+	sqlite3_stmt *st = s->stmt[which];
+	int rc = sqlite3_step(st);
+
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+		log_warnx("database: %.40s: %s", store_sql[which],
+		    sqlite3_errmsg(s->db));
+		return -1;
+	}
+	return 0;
+}
+
+/* What the state held is, for the object a new notification is about. */
+struct store_current {
+	int	exists;
+	char	status[16];
+	char	other_id[NOTIF_ID_MAX + 1];	/* payment_id or capture_id */
+	char	client_id[128];
+};
+
+static int
+store_get_current(struct store *s, int which, const char *key,
+    struct store_current *cur)
+{
+	sqlite3_stmt *st = s->stmt[which];
+	const unsigned char *v;
+	int rc;
+
+	memset(cur, 0, sizeof(*cur));
+	bind_text(st, 1, key);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		cur->exists = 1;
+		if ((v = sqlite3_column_text(st, 0)) != NULL)
+			snprintf(cur->status, sizeof(cur->status), "%s", v);
+		if ((v = sqlite3_column_text(st, 1)) != NULL)
+			snprintf(cur->other_id, sizeof(cur->other_id), "%s", v);
+		if ((v = sqlite3_column_text(st, 2)) != NULL)
+			snprintf(cur->client_id, sizeof(cur->client_id), "%s", v);
+		rc = SQLITE_DONE;
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (rc != SQLITE_DONE) {
+		log_warnx("database: %s", sqlite3_errmsg(s->db));
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The state machine.  Status only moves forward: none -> PENDING ->
+ * SUCCESS | FAIL, or none -> SUCCESS | FAIL.  An older status arriving late
+ * is IGNORED; a final status contradicting another final status, or an
+ * object claimed by another client or another Antom id, is a CONFLICT and
+ * never overwrites.
+ */
+static enum store_outcome
+store_judge(const struct store_current *cur, const char *client_id,
+    const char *other_id, enum notif_status st)
+{
+	const char *want = notif_status_str(st);
+
+	if (!cur->exists)
+		return STORE_APPLIED;
+	if (strcmp(cur->client_id, client_id) != 0)
+		return STORE_CONFLICT;
+	if (other_id != NULL && cur->other_id[0] != '\0' &&
+	    strcmp(cur->other_id, other_id) != 0)
+		return STORE_CONFLICT;
+	if (strcmp(cur->status, want) == 0)
+		return STORE_DUPLICATE;
+	if (strcmp(cur->status, "PENDING") == 0)
+		return STORE_APPLIED;
+	if (st == NOTIF_ST_PENDING)
+		return STORE_IGNORED;
+	return STORE_CONFLICT;
+}
+
+static int
+store_write_payment(struct store *s, const struct store_delivery *d,
+    int64_t nid, const char *now)
+{
+	const struct notif *n = d->notif;
+	sqlite3_stmt *st = s->stmt[S_PAY_UPSERT];
+
+	bind_text(st, 1, n->payment_request_id);
+	bind_text(st, 2, d->client_id);
+	bind_text(st, 3, n->payment_id);
+	bind_text(st, 4, notif_status_str(n->status));
+	bind_text(st, 5, n->result_code);
+	bind_text(st, 6, n->result_message);
+	bind_amount(st, 7, 8, &n->amount);
+	bind_text(st, 9, n->payment_create_time);
+	bind_text(st, 10, n->payment_time);
+	bind_text(st, 11, n->avs_result_raw);
+	bind_text(st, 12, n->cvv_result_raw);
+	bind_text(st, 13, n->network_transaction_id);
+	bind_text(st, 14, n->three_ds_eci);
+	bind_text(st, 15, n->three_ds_version);
+	bind_text(st, 16, n->three_ds_cavv);
+	bind_text(st, 17, n->three_ds_ds_transaction_id);
+	bind_text(st, 18, n->card_brand);
+	bind_text(st, 19, n->last_four);
+	bind_text(st, 20, n->issuing_country);
+	bind_text(st, 21, n->refusal_code_raw);
+	bind_text(st, 22, n->refusal_reason_raw);
+	sqlite3_bind_int64(st, 23, nid);
+	bind_text(st, 24, now);
+	return store_step_done(s, S_PAY_UPSERT);
+}
+
+static int
+store_write_capture(struct store *s, const struct store_delivery *d,
+    int64_t nid, const char *now)
+{
+	const struct notif *n = d->notif;
+	sqlite3_stmt *st = s->stmt[S_CAP_UPSERT];
+
+	bind_text(st, 1, n->capture_request_id);
+	bind_text(st, 2, d->client_id);
+	bind_text(st, 3, n->capture_id);
+	bind_text(st, 4, n->payment_id);
+	bind_text(st, 5, notif_status_str(n->status));
+	bind_text(st, 6, n->result_code);
+	bind_text(st, 7, n->result_message);
+	bind_amount(st, 8, 9, &n->amount);
+	bind_text(st, 10, n->capture_time);
+	bind_text(st, 11, n->acquirer_reference_no);
+	sqlite3_bind_int64(st, 12, nid);
+	bind_text(st, 13, now);
+	return store_step_done(s, S_CAP_UPSERT);
+}
+
+static int
+store_write_event(struct store *s, const struct store_delivery *d,
+    const struct store_current *cur, int64_t nid, const char *now)
+{
+	const struct notif *n = d->notif;
+	sqlite3_stmt *st = s->stmt[S_EVENT];
+	int pay = n->kind == NOTIF_PAYMENT;
+
+	bind_text(st, 1, now);
+	bind_text(st, 2, pay ? "payment" : "capture");
+	bind_text(st, 3, pay ? n->payment_request_id : n->capture_request_id);
+	bind_text(st, 4, n->payment_id);
+	bind_text(st, 5, cur->exists ? cur->status : NULL);
+	bind_text(st, 6, notif_status_str(n->status));
+	sqlite3_bind_int64(st, 7, nid);
+	return store_step_done(s, S_EVENT);
+}
+
+/*
+ * Record one delivery inside the caller's transaction.  0 with r filled,
+ * or -1 on a database error (the caller rolls back).
+ */
+static int
+store_record(struct store *s, const struct store_delivery *d,
+    struct store_result *r, const char *now)
+{
+	const struct notif *n = d->notif;
+	unsigned char digest[SHA256_DIGEST_LENGTH];
+	char hash[2 * SHA256_DIGEST_LENGTH + 1];
+	struct store_current cur;
+	sqlite3_stmt *st;
+	const char *object_id = NULL;
+	int rc;
+
+	memset(r, 0, sizeof(*r));
+	SHA256(d->body, d->bodylen, digest);
+	util_hex(digest, sizeof(digest), hash);
+
+	/* A repeat delivery: count it, change nothing else. */
+	st = s->stmt[S_NOTIF_FIND];
+	bind_text(st, 1, d->client_id);
+	bind_text(st, 2, hash);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		r->notification_id = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		goto dberr;
+	if (rc == SQLITE_ROW) {
+		st = s->stmt[S_NOTIF_TOUCH];
+		sqlite3_bind_int64(st, 1, r->notification_id);
+		bind_text(st, 2, now);
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW)
+			r->delivery_count = sqlite3_column_int64(st, 0);
+		sqlite3_reset(st);
+		sqlite3_clear_bindings(st);
+		if (rc != SQLITE_ROW)
+			goto dberr;
+		r->repeat = 1;
+		r->outcome = STORE_DUPLICATE;
+		return 0;
+	}
+
+	/* A new notification: judge it against the state held. */
+	memset(&cur, 0, sizeof(cur));
+	switch (n->kind) {
+	case NOTIF_PAYMENT:
+		object_id = n->payment_request_id;
+		if (store_get_current(s, S_PAY_GET, object_id, &cur) != 0)
+			return -1;
+		r->outcome = store_judge(&cur, d->client_id, n->payment_id,
+		    n->status);
+		break;
+	case NOTIF_CAPTURE:
+		object_id = n->capture_request_id;
+		if (store_get_current(s, S_CAP_GET, object_id, &cur) != 0)
+			return -1;
+		r->outcome = store_judge(&cur, d->client_id, n->capture_id,
+		    n->status);
+		break;
+	case NOTIF_OTHER:
+		r->outcome = STORE_ARCHIVED;
+		break;
+	}
+
+	st = s->stmt[S_NOTIF_INSERT];
+	bind_text(st, 1, d->client_id);
+	bind_text(st, 2, hash);
+	sqlite3_bind_blob(st, 3, d->bodylen > 0 ? (const void *)d->body : "",
+	    (int)d->bodylen, SQLITE_STATIC);
+	bind_text(st, 4, d->request_time);
+	bind_text(st, 5, d->signature);
+	bind_text(st, 6, d->signed_path);
+	sqlite3_bind_int64(st, 7, d->key_version);
+	bind_text(st, 8, n->notify_type);
+	bind_text(st, 9, notif_kind_str(n->kind));
+	bind_text(st, 10, object_id);
+	bind_text(st, 11, store_outcome_str(r->outcome));
+	bind_text(st, 12, n->kind == NOTIF_OTHER ? n->archive_reason : NULL);
+	bind_text(st, 13, now);
+	if (store_step_done(s, S_NOTIF_INSERT) != 0)
+		return -1;
+	r->notification_id = sqlite3_last_insert_rowid(s->db);
+	r->delivery_count = 1;
+
+	if (r->outcome != STORE_APPLIED)
+		return 0;
+	if (n->kind == NOTIF_PAYMENT)
+		rc = store_write_payment(s, d, r->notification_id, now);
+	else
+		rc = store_write_capture(s, d, r->notification_id, now);
+	if (rc != 0)
+		return -1;
+	return store_write_event(s, d, &cur, r->notification_id, now);
+
+dberr:
+	log_warnx("database: %s", sqlite3_errmsg(s->db));
+	return -1;
+}
+
+/*
+ * Apply n jobs in one transaction.  Sets every job's r.status; runs no
+ * callback.  A job whose statements fail is rolled back to its savepoint
+ * and fails alone, unless SQLite already rolled back the whole transaction
+ * (disk full, I/O error), in which case the batch fails.
+ */
+static void
+store_run_batch(struct store *s, struct store_job **jobs, size_t n)
+{
+	char now[UTIL_ISO_TIME_LEN];
+	int use_sp = n > 1, batch_ok = 1;
+	size_t i;
+
+	util_now_iso(now);
+	if (store_step_done(s, S_BEGIN) != 0) {
+		for (i = 0; i < n; i++)
+			jobs[i]->r.status = -1;
+		return;
+	}
+	for (i = 0; i < n && batch_ok; i++) {
+		struct store_job *j = jobs[i];
+
+		if (use_sp && store_step_done(s, S_SAVEPOINT) != 0) {
+			batch_ok = 0;
+			break;
+		}
+		if (store_record(s, &j->d, &j->r, now) == 0) {
+			j->r.status = 0;
+			if (use_sp && store_step_done(s, S_RELEASE) != 0)
+				batch_ok = 0;
+			continue;
+		}
+		j->r.status = -1;
+		if (sqlite3_get_autocommit(s->db) || !use_sp) {
+			batch_ok = 0;
+			break;
+		}
+		if (store_step_done(s, S_ROLLBACK_TO) != 0 ||
+		    store_step_done(s, S_RELEASE) != 0)
+			batch_ok = 0;
+	}
+	if (batch_ok && store_step_done(s, S_COMMIT) == 0)
+		return;
+	/* Nothing of this batch is durable: every job fails. */
+	if (!sqlite3_get_autocommit(s->db))
+		store_step_done(s, S_ROLLBACK);
+	for (i = 0; i < n; i++)
+		jobs[i]->r.status = -1;
+}
+
+int
+store_apply(struct store *s, const struct store_delivery *d,
+    struct store_result *r)
+{
+	struct store_job job, *jp = &job;
+
+	memset(&job, 0, sizeof(job));
+	job.d = *d;
+	store_run_batch(s, &jp, 1);
+	*r = job.r;
+	return r->status;
+}
+
+static void *
+store_writer(void *arg)
+{
+	struct store *s = arg;
+	struct store_job **batch = s->batch;
+	size_t n, i;
+	unsigned failed;
+
+	pthread_mutex_lock(&s->lock);
+	for (;;) {
+		while (s->head == NULL && !s->stopping)
+			pthread_cond_wait(&s->cond, &s->lock);
+		if (s->head == NULL)
+			break;
+		/* Adaptive batch: whatever is queued, up to batch_max. */
+		for (n = 0; n < s->opt.batch_max && s->head != NULL; n++) {
+			batch[n] = s->head;
+			s->head = s->head->next;
+		}
+		if (s->head == NULL)
+			s->tail = NULL;
+		s->queued -= (unsigned)n;
+		pthread_mutex_unlock(&s->lock);
+
+		store_run_batch(s, batch, n);
+
+		for (i = 0, failed = 0; i < n; i++)
+			failed += batch[i]->r.status != 0;
+		pthread_mutex_lock(&s->lock);
+		s->stats.commits += failed < n;
+		s->stats.jobs += n;
+		s->stats.failures += failed;
+		pthread_mutex_unlock(&s->lock);
+		/* Only now, after COMMIT, may anyone be told. */
+		for (i = 0; i < n; i++)
+			batch[i]->done(batch[i]);
+		pthread_mutex_lock(&s->lock);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return NULL;
+}
+
+int
+store_start(struct store *s, char *err, size_t errlen)
+{
+	int rc;
+
+	s->stopping = 0;
+	if (s->batch == NULL &&
+	    (s->batch = calloc(s->opt.batch_max, sizeof(*s->batch))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if ((rc = pthread_create(&s->thread, NULL, store_writer, s)) != 0) {
+		snprintf(err, errlen, "writer thread: %s", strerror(rc));
+		return -1;
+	}
+	s->running = 1;
+	return 0;
+}
+
+int
+store_submit(struct store *s, struct store_job *job)
+{
+	pthread_mutex_lock(&s->lock);
+	if (!s->running || s->stopping || s->queued >= s->opt.queue_max) {
+		pthread_mutex_unlock(&s->lock);
+		return -1;
+	}
+	job->next = NULL;
+	if (s->tail != NULL)
+		s->tail->next = job;
+	else
+		s->head = job;
+	s->tail = job;
+	s->queued++;
+	pthread_cond_signal(&s->cond);
+	pthread_mutex_unlock(&s->lock);
+	return 0;
+}
+
+void
+store_stop(struct store *s)
+{
+	if (!s->running)
+		return;
+	pthread_mutex_lock(&s->lock);
+	s->stopping = 1;
+	pthread_cond_signal(&s->cond);
+	pthread_mutex_unlock(&s->lock);
+	pthread_join(s->thread, NULL);
+	s->running = 0;
+}
+
+void
+store_stats(struct store *s, struct store_stats *out)
+{
+	pthread_mutex_lock(&s->lock);
+	*out = s->stats;
+	out->queued = s->queued;
+	pthread_mutex_unlock(&s->lock);
+}

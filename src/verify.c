@@ -1,0 +1,863 @@
+/*
+ * verify.c - Antom notification signatures (SPEC.md section 2): the
+ * signature header parser, strict %XX and base64 decoding, loading of
+ * Antom's public keys, the keyring, and the RSA256 check itself.
+ *
+ * Owns: the keyring, a flat array of clients, each with an array of
+ * (key version, RSA public key).  It is built by one thread at start-up
+ * and never changed afterwards.
+ *
+ * Thread-safety: no global mutable state.  Every function works on its
+ * arguments only, and a built keyring is read-only, so verify_request()
+ * may run on any number of threads at once.  OpenSSL's error queue is
+ * per thread; it is emptied after every failed OpenSSL call here so that a
+ * forged request never leaves errors behind for the next request the same
+ * thread handles (a stale error would be blamed on an unrelated call).
+ */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/rsa.h>
+#include <openssl/x509.h>
+
+#include "verify.h"
+
+#define VERIFY_KEY_BITS_MIN	2048
+#define VERIFY_KEYSPEC_MAX	65536	/* a key file or text longer than this is not a key */
+#define VERIFY_KEY_B64_MIN	64	/* any RSA SPKI in base64 is longer than this */
+
+struct verify_key {
+	long		 version;
+	EVP_PKEY	*pkey;
+};
+
+struct verify_client {
+	char			*id;
+	struct verify_key	*keys;
+	size_t			 nkeys;
+};
+
+struct verify_keyring {
+	struct verify_client	*clients;
+	size_t			 nclients;
+	size_t			 nkeys;
+};
+
+static void	verify_err(char *, size_t, const char *, ...)
+		    __attribute__((format(printf, 3, 4)));
+
+/* Fill the caller's err buffer, which may be absent. */
+static void
+verify_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+const char *
+verify_result_str(enum verify_result r)
+{
+	switch (r) {
+	case VERIFY_OK:
+		return "ok";
+	case VERIFY_ERR_HEADER:
+		return "bad_header";
+	case VERIFY_ERR_ALGORITHM:
+		return "bad_algorithm";
+	case VERIFY_ERR_KEY_VERSION:
+		return "bad_key_version";
+	case VERIFY_ERR_ENCODING:
+		return "bad_encoding";
+	case VERIFY_ERR_LENGTH:
+		return "bad_length";
+	case VERIFY_ERR_CLIENT:
+		return "unknown_client";
+	case VERIFY_ERR_MISMATCH:
+		return "mismatch";
+	case VERIFY_ERR_INTERNAL:
+		break;
+	}
+	/* Out-of-range values too: metric labels stay a closed set. */
+	return "internal";
+}
+
+/* Our own character classes: <ctype.h> depends on the locale. */
+static int
+verify_is_blank(unsigned char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+static int
+verify_is_space(unsigned char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+static int
+verify_hexval(unsigned char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+static int
+verify_b64val(unsigned char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+')
+		return 62;
+	if (c == '/')
+		return 63;
+	return -1;
+}
+
+/*
+ * Only %XX is decoded: '+' is not a space here.  Antom sometimes sends the
+ * base64 value un-encoded, and form-decoding its '+' into a blank is the
+ * bug that makes the official SDKs reject such notifications.  Writing at
+ * o <= i lets out alias in.
+ */
+int
+verify_pct_decode(const char *in, size_t inlen, char *out, size_t outcap,
+    size_t *outlen)
+{
+	size_t i, o = 0;
+	unsigned char c;
+	int hi, lo;
+
+	for (i = 0; i < inlen; i++) {
+		c = (unsigned char)in[i];
+		if (c == '%') {
+			if (inlen - i < 3)
+				return -1;
+			hi = verify_hexval((unsigned char)in[i + 1]);
+			lo = verify_hexval((unsigned char)in[i + 2]);
+			if (hi < 0 || lo < 0)
+				return -1;
+			c = (unsigned char)(hi << 4 | lo);
+			i += 2;
+		}
+		if (o >= outcap)
+			return -1;
+		out[o++] = (char)c;
+	}
+	*outlen = o;
+	return 0;
+}
+
+/*
+ * Strict on purpose: a signature has exactly one spelling in base64, so
+ * anything OpenSSL's lenient decoder would also accept (blanks, missing
+ * padding, stray bits) is a sign of a broken or tampered header, and
+ * tolerating it would only make the accepted language fuzzier.
+ */
+int
+verify_b64_decode(const char *in, size_t inlen, unsigned char *out,
+    size_t outcap, size_t *outlen)
+{
+	size_t i, o, pad = 0, need;
+	int v[4], k;
+
+	if (inlen % 4 != 0)
+		return -1;
+	if (inlen > 0 && in[inlen - 1] == '=')
+		pad = in[inlen - 2] == '=' ? 2 : 1;
+	need = inlen / 4 * 3 - pad;
+	if (need > outcap)
+		return -1;
+
+	for (i = 0, o = 0; i < inlen; i += 4) {
+		for (k = 0; k < 4; k++) {
+			if (i + (size_t)k >= inlen - pad) {
+				v[k] = 0;	/* padding position */
+				continue;
+			}
+			/* '=' maps to -1 here: padding only at the very end. */
+			v[k] = verify_b64val((unsigned char)in[i + (size_t)k]);
+			if (v[k] < 0)
+				return -1;
+		}
+		out[o++] = (unsigned char)(v[0] << 2 | v[1] >> 4);
+		if (o < need)
+			out[o++] = (unsigned char)((v[1] & 0x0f) << 4 | v[2] >> 2);
+		if (o < need)
+			out[o++] = (unsigned char)((v[2] & 0x03) << 6 | v[3]);
+	}
+	/* The bits the padding leaves unused must be zero. */
+	if (pad == 2 && (v[1] & 0x0f) != 0)
+		return -1;
+	if (pad == 1 && (v[2] & 0x03) != 0)
+		return -1;
+	*outlen = need;
+	return 0;
+}
+
+void
+verify_b64_encode(const unsigned char *in, size_t len, char *out)
+{
+	static const char alpha[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	size_t i, o = 0;
+	unsigned long w;
+
+	for (i = 0; i + 2 < len; i += 3) {
+		w = (unsigned long)in[i] << 16 | (unsigned long)in[i + 1] << 8 |
+		    in[i + 2];
+		out[o++] = alpha[w >> 18 & 0x3f];
+		out[o++] = alpha[w >> 12 & 0x3f];
+		out[o++] = alpha[w >> 6 & 0x3f];
+		out[o++] = alpha[w & 0x3f];
+	}
+	if (len - i == 1) {
+		w = (unsigned long)in[i] << 16;
+		out[o++] = alpha[w >> 18 & 0x3f];
+		out[o++] = alpha[w >> 12 & 0x3f];
+		out[o++] = '=';
+		out[o++] = '=';
+	} else if (len - i == 2) {
+		w = (unsigned long)in[i] << 16 | (unsigned long)in[i + 1] << 8;
+		out[o++] = alpha[w >> 18 & 0x3f];
+		out[o++] = alpha[w >> 12 & 0x3f];
+		out[o++] = alpha[w >> 6 & 0x3f];
+		out[o++] = '=';
+	}
+	out[o] = '\0';
+}
+
+/* A positive decimal integer, digits only (no sign, no blanks). */
+static int
+verify_parse_version(const char *s, size_t len, long *out)
+{
+	long v = 0;
+	size_t i;
+	int d;
+
+	if (len == 0)
+		return -1;
+	for (i = 0; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		d = s[i] - '0';
+		if (v > (LONG_MAX - d) / 10)
+			return -1;
+		v = v * 10 + d;
+	}
+	if (v <= 0)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/*
+ * Structural errors win over semantic ones, so a header is judged the
+ * same whatever its field order.  Only the three known fields are checked
+ * for repetition; unknown fields are ignored entirely.  An empty field
+ * (",,", a trailing comma) is malformed, and so is "signature=" with no
+ * value: that is a missing signature, not a badly encoded one.
+ */
+enum verify_result
+verify_parse_header(const char *hdr, struct verify_sighdr *sh)
+{
+	const char *alg = NULL, *kv = NULL, *sig = NULL;
+	size_t alglen = 0, kvlen = 0, siglen = 0;
+	const char *p, *end, *fe, *eq, *k, *ke, *v, *ve;
+	char tmp[VERIFY_HEADER_MAX];
+	size_t hlen, tmplen;
+
+	memset(sh, 0, sizeof(*sh));
+	sh->key_version = 1;
+	if (hdr == NULL)
+		return VERIFY_ERR_HEADER;
+	hlen = strnlen(hdr, VERIFY_HEADER_MAX + 1);
+	if (hlen == 0 || hlen > VERIFY_HEADER_MAX)
+		return VERIFY_ERR_HEADER;
+	end = hdr + hlen;
+
+	for (p = hdr;; p = fe + 1) {
+		fe = memchr(p, ',', (size_t)(end - p));
+		if (fe == NULL)
+			fe = end;
+		k = p;
+		ve = fe;
+		while (k < ve && verify_is_blank((unsigned char)*k))
+			k++;
+		while (ve > k && verify_is_blank((unsigned char)ve[-1]))
+			ve--;
+		if (k == ve)
+			return VERIFY_ERR_HEADER;
+		if ((eq = memchr(k, '=', (size_t)(ve - k))) == NULL)
+			return VERIFY_ERR_HEADER;
+		ke = eq;
+		while (ke > k && verify_is_blank((unsigned char)ke[-1]))
+			ke--;
+		v = eq + 1;
+		while (v < ve && verify_is_blank((unsigned char)*v))
+			v++;
+		if (ke == k)
+			return VERIFY_ERR_HEADER;
+
+		if ((size_t)(ke - k) == 9 && strncasecmp(k, "algorithm", 9) == 0) {
+			if (alg != NULL)
+				return VERIFY_ERR_HEADER;
+			alg = v;
+			alglen = (size_t)(ve - v);
+		} else if ((size_t)(ke - k) == 10 &&
+		    strncasecmp(k, "keyVersion", 10) == 0) {
+			if (kv != NULL)
+				return VERIFY_ERR_HEADER;
+			kv = v;
+			kvlen = (size_t)(ve - v);
+		} else if ((size_t)(ke - k) == 9 &&
+		    strncasecmp(k, "signature", 9) == 0) {
+			if (sig != NULL)
+				return VERIFY_ERR_HEADER;
+			sig = v;
+			siglen = (size_t)(ve - v);
+		}
+		if (fe == end)
+			break;
+	}
+	if (alg == NULL || sig == NULL || siglen == 0)
+		return VERIFY_ERR_HEADER;
+
+	/* Keep what fits, so a rejected algorithm can still be logged. */
+	memcpy(sh->algorithm, alg, alglen < VERIFY_ALG_MAX ? alglen :
+	    VERIFY_ALG_MAX - 1);
+	if (alglen != 6 || strncasecmp(alg, "RSA256", 6) != 0)
+		return VERIFY_ERR_ALGORITHM;
+
+	if (kv != NULL && verify_parse_version(kv, kvlen, &sh->key_version) == -1)
+		return VERIFY_ERR_KEY_VERSION;
+
+	/*
+	 * Longer than VERIFY_SIG_MAX once decoded is reported as an encoding
+	 * error: no key we accept could produce it.
+	 */
+	if (verify_pct_decode(sig, siglen, tmp, sizeof(tmp), &tmplen) == -1 ||
+	    verify_b64_decode(tmp, tmplen, sh->sig, sizeof(sh->sig),
+	    &sh->siglen) == -1) {
+		sh->siglen = 0;
+		return VERIFY_ERR_ENCODING;
+	}
+	return VERIFY_OK;
+}
+
+/*
+ * Accept only plain RSA keys big enough to matter.  RSA-PSS keys are
+ * refused: they cannot do the PKCS#1 v1.5 padding RSA256 means.  Returns
+ * pkey (the caller's again) or frees it and returns NULL.
+ */
+static EVP_PKEY *
+verify_key_check(EVP_PKEY *pkey, const char *what, char *err, size_t errlen)
+{
+	int bits;
+
+	if (EVP_PKEY_get_base_id(pkey) != EVP_PKEY_RSA) {
+		verify_err(err, errlen, "%s: not an RSA key (%s); Antom signs "
+		    "with RSA", what, EVP_PKEY_get0_type_name(pkey) != NULL ?
+		    EVP_PKEY_get0_type_name(pkey) : "unknown type");
+		goto fail;
+	}
+	bits = EVP_PKEY_get_bits(pkey);
+	if (bits < VERIFY_KEY_BITS_MIN) {
+		verify_err(err, errlen, "%s: RSA key of %d bits is too short, "
+		    "at least %d bits required", what, bits, VERIFY_KEY_BITS_MIN);
+		goto fail;
+	}
+	if (EVP_PKEY_get_size(pkey) > VERIFY_SIG_MAX) {
+		verify_err(err, errlen, "%s: RSA key of %d bits is too long, "
+		    "at most %d bits supported", what, bits, VERIFY_SIG_MAX * 8);
+		goto fail;
+	}
+	return pkey;
+
+fail:
+	EVP_PKEY_free(pkey);
+	return NULL;
+}
+
+/*
+ * PEM or bare base64 SPKI text of len bytes; what names it in errors.
+ * The caller owns the key returned.
+ */
+static EVP_PKEY *
+verify_key_from_text(const char *text, size_t len, const char *what,
+    char *err, size_t errlen)
+{
+	EVP_PKEY *pkey = NULL;
+	BIO *bio = NULL;
+	char *b64 = NULL;
+	unsigned char *der = NULL;
+	const unsigned char *dp;
+	size_t i, n = 0, derlen, skip = 0;
+
+	while (skip < len && verify_is_space((unsigned char)text[skip]))
+		skip++;
+	if (len - skip >= 10 && memcmp(text + skip, "-----BEGIN", 10) == 0) {
+		/* OpenSSL wants "-----BEGIN" at the start of a line. */
+		if ((bio = BIO_new_mem_buf(text + skip, (int)(len - skip))) ==
+		    NULL) {
+			verify_err(err, errlen, "%s: out of memory", what);
+			goto fail;
+		}
+		if ((pkey = PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL)) == NULL) {
+			verify_err(err, errlen, "%s: no valid \"-----BEGIN PUBLIC "
+			    "KEY-----\" block (PKCS#1 \"RSA PUBLIC KEY\" or a "
+			    "private key is not accepted; convert with openssl "
+			    "pkey -pubout or openssl rsa -RSAPublicKey_in -pubout)",
+			    what);
+			goto fail;
+		}
+	} else {
+		/* The dashboard's single line, or a paste wrapped at any width. */
+		if ((b64 = malloc(len + 1)) == NULL ||
+		    (der = malloc(len + 1)) == NULL) {
+			verify_err(err, errlen, "%s: out of memory", what);
+			goto fail;
+		}
+		for (i = 0; i < len; i++)
+			if (!verify_is_space((unsigned char)text[i]))
+				b64[n++] = text[i];
+		if (n == 0) {
+			verify_err(err, errlen, "%s: empty key", what);
+			goto fail;
+		}
+		if (verify_b64_decode(b64, n, der, len + 1, &derlen) == -1) {
+			verify_err(err, errlen, "%s: neither PEM nor valid base64",
+			    what);
+			goto fail;
+		}
+		dp = der;
+		if ((pkey = d2i_PUBKEY(NULL, &dp, (long)derlen)) == NULL ||
+		    dp != der + derlen) {
+			verify_err(err, errlen, "%s: base64 is not a DER "
+			    "SubjectPublicKeyInfo (the key as the Antom dashboard "
+			    "shows it)", what);
+			goto fail;
+		}
+	}
+	BIO_free(bio);
+	free(b64);
+	free(der);
+	return verify_key_check(pkey, what, err, errlen);
+
+fail:
+	ERR_clear_error();
+	EVP_PKEY_free(pkey);
+	BIO_free(bio);
+	free(b64);
+	free(der);
+	return NULL;
+}
+
+/* The caller owns the key returned. */
+static EVP_PKEY *
+verify_key_from_file(const char *path, char *err, size_t errlen)
+{
+	EVP_PKEY *pkey;
+	FILE *f;
+	char *buf = NULL;
+	size_t n;
+
+	if ((f = fopen(path, "rb")) == NULL) {
+		verify_err(err, errlen, "%s: %s", path, strerror(errno));
+		return NULL;
+	}
+	if ((buf = malloc(VERIFY_KEYSPEC_MAX + 1)) == NULL) {
+		verify_err(err, errlen, "%s: out of memory", path);
+		goto fail;
+	}
+	n = fread(buf, 1, VERIFY_KEYSPEC_MAX + 1, f);
+	if (ferror(f)) {
+		verify_err(err, errlen, "%s: read error", path);
+		goto fail;
+	}
+	if (n > VERIFY_KEYSPEC_MAX) {
+		verify_err(err, errlen, "%s: larger than %d bytes, not a key",
+		    path, VERIFY_KEYSPEC_MAX);
+		goto fail;
+	}
+	pkey = verify_key_from_text(buf, n, path, err, errlen);
+	free(buf);
+	fclose(f);
+	return pkey;
+
+fail:
+	free(buf);
+	fclose(f);
+	return NULL;
+}
+
+/*
+ * A string that can only be base64 text: its alphabet and blanks.  Real
+ * SPKIs contain '/', so a '/' alone does not make a path; a short string
+ * with '/' is taken as a path since no acceptable key is that short.
+ */
+static int
+verify_looks_b64(const char *s, size_t len)
+{
+	size_t i;
+	int slash = 0;
+
+	for (i = 0; i < len; i++) {
+		if (s[i] == '/')
+			slash = 1;
+		else if (verify_b64val((unsigned char)s[i]) < 0 && s[i] != '=' &&
+		    !verify_is_space((unsigned char)s[i]))
+			return 0;
+	}
+	return !slash || len >= VERIFY_KEY_B64_MIN;
+}
+
+/*
+ * A '/' alone cannot mean a path: the real Antom key's base64 contains
+ * '/'.  So: PEM text first, then an existing file, then base64-looking
+ * text, then a path, which will fail to open with a useful errno.
+ */
+EVP_PKEY *
+verify_key_load(const char *spec, char *err, size_t errlen)
+{
+	struct stat st;
+	size_t len, skip = 0;
+
+	if (spec == NULL || *spec == '\0') {
+		verify_err(err, errlen, "empty key");
+		return NULL;
+	}
+	len = strnlen(spec, VERIFY_KEYSPEC_MAX + 1);
+	if (len > VERIFY_KEYSPEC_MAX) {
+		verify_err(err, errlen, "key longer than %d bytes",
+		    VERIFY_KEYSPEC_MAX);
+		return NULL;
+	}
+	while (skip < len && verify_is_space((unsigned char)spec[skip]))
+		skip++;
+	if (len - skip >= 10 && memcmp(spec + skip, "-----BEGIN", 10) == 0)
+		return verify_key_from_text(spec, len, "PEM key", err, errlen);
+	if (stat(spec, &st) == 0) {
+		/* Never block on a FIFO or read a device at start-up. */
+		if (!S_ISREG(st.st_mode)) {
+			verify_err(err, errlen, "%s: not a regular file", spec);
+			return NULL;
+		}
+		return verify_key_from_file(spec, err, errlen);
+	}
+	if (verify_looks_b64(spec, len))
+		return verify_key_from_text(spec, len, "base64 key", err, errlen);
+	if (strchr(spec, '/') != NULL)
+		return verify_key_from_file(spec, err, errlen);
+	verify_err(err, errlen, "key is neither PEM text, base64 "
+	    "SubjectPublicKeyInfo nor the path of an existing file");
+	return NULL;
+}
+
+static int
+verify_feed(EVP_MD_CTX *ctx, int for_sign, const void *p, size_t n)
+{
+	if (n == 0)
+		return 0;
+	if (for_sign)
+		return EVP_DigestSignUpdate(ctx, p, n) == 1 ? 0 : -1;
+	return EVP_DigestVerifyUpdate(ctx, p, n) == 1 ? 0 : -1;
+}
+
+/*
+ * The signed content streamed piece by piece, with an optional "?query"
+ * after the path: the body is never copied, and the path?query retry
+ * needs no concatenated string.
+ */
+static int
+verify_content_feed(EVP_MD_CTX *ctx, int for_sign, const char *path,
+    const char *query, const char *client_id, const char *request_time,
+    const unsigned char *body, size_t bodylen)
+{
+	if (path == NULL || client_id == NULL || request_time == NULL ||
+	    (body == NULL && bodylen > 0))
+		return -1;
+	if (verify_feed(ctx, for_sign, "POST ", 5) == -1 ||
+	    verify_feed(ctx, for_sign, path, strlen(path)) == -1)
+		return -1;
+	if (query != NULL &&
+	    (verify_feed(ctx, for_sign, "?", 1) == -1 ||
+	    verify_feed(ctx, for_sign, query, strlen(query)) == -1))
+		return -1;
+	if (verify_feed(ctx, for_sign, "\n", 1) == -1 ||
+	    verify_feed(ctx, for_sign, client_id, strlen(client_id)) == -1 ||
+	    verify_feed(ctx, for_sign, ".", 1) == -1 ||
+	    verify_feed(ctx, for_sign, request_time, strlen(request_time)) == -1 ||
+	    verify_feed(ctx, for_sign, ".", 1) == -1 ||
+	    verify_feed(ctx, for_sign, body, bodylen) == -1)
+		return -1;
+	return 0;
+}
+
+int
+verify_content_update(EVP_MD_CTX *ctx, int for_sign, const char *path,
+    const char *client_id, const char *request_time,
+    const unsigned char *body, size_t bodylen)
+{
+	return verify_content_feed(ctx, for_sign, path, NULL, client_id,
+	    request_time, body, bodylen);
+}
+
+/* Points into the keyring, which keeps ownership. */
+static struct verify_client *
+verify_find_client(const struct verify_keyring *kr, const char *client_id)
+{
+	size_t i;
+
+	for (i = 0; i < kr->nclients; i++)
+		if (strcmp(kr->clients[i].id, client_id) == 0)
+			return &kr->clients[i];
+	return NULL;
+}
+
+/* NULL on allocation failure; the caller owns the keyring. */
+struct verify_keyring *
+verify_keyring_new(void)
+{
+	return calloc(1, sizeof(struct verify_keyring));
+}
+
+int
+verify_keyring_add(struct verify_keyring *kr, const char *client_id,
+    long key_version, EVP_PKEY *pkey, char *err, size_t errlen)
+{
+	struct verify_client *c, *nc;
+	struct verify_key *nk;
+	size_t i;
+	int added_client = 0;
+
+	if (kr == NULL || pkey == NULL) {
+		verify_err(err, errlen, "no keyring or no key");
+		goto fail;
+	}
+	if (client_id == NULL || *client_id == '\0') {
+		verify_err(err, errlen, "empty client id");
+		goto fail;
+	}
+	if (key_version <= 0) {
+		verify_err(err, errlen, "client %s: key version %ld is not a "
+		    "positive integer", client_id, key_version);
+		goto fail;
+	}
+	/* Keys may come from elsewhere than verify_key_load(). */
+	if (EVP_PKEY_get_base_id(pkey) != EVP_PKEY_RSA ||
+	    EVP_PKEY_get_size(pkey) > VERIFY_SIG_MAX) {
+		verify_err(err, errlen, "client %s: key version %ld is not an "
+		    "RSA key of at most %d bits", client_id, key_version,
+		    VERIFY_SIG_MAX * 8);
+		goto fail;
+	}
+
+	if ((c = verify_find_client(kr, client_id)) == NULL) {
+		nc = realloc(kr->clients, (kr->nclients + 1) * sizeof(*nc));
+		if (nc == NULL) {
+			verify_err(err, errlen, "out of memory");
+			goto fail;
+		}
+		kr->clients = nc;
+		c = &nc[kr->nclients];
+		c->keys = NULL;
+		c->nkeys = 0;
+		if ((c->id = strdup(client_id)) == NULL) {
+			verify_err(err, errlen, "out of memory");
+			goto fail;
+		}
+		kr->nclients++;
+		added_client = 1;
+	}
+	for (i = 0; i < c->nkeys; i++) {
+		if (c->keys[i].version == key_version) {
+			verify_err(err, errlen, "client %s: key version %ld "
+			    "given twice", client_id, key_version);
+			goto fail;
+		}
+	}
+	if ((nk = realloc(c->keys, (c->nkeys + 1) * sizeof(*nk))) == NULL) {
+		verify_err(err, errlen, "out of memory");
+		goto fail;
+	}
+	c->keys = nk;
+	nk[c->nkeys].version = key_version;
+	nk[c->nkeys].pkey = pkey;
+	c->nkeys++;
+	kr->nkeys++;
+	return 0;
+
+fail:
+	/* A client without keys must not make has_client() say yes. */
+	if (added_client) {
+		kr->nclients--;
+		free(kr->clients[kr->nclients].id);
+	}
+	EVP_PKEY_free(pkey);
+	return -1;
+}
+
+int
+verify_keyring_has_client(const struct verify_keyring *kr,
+    const char *client_id)
+{
+	if (kr == NULL || client_id == NULL)
+		return 0;
+	return verify_find_client(kr, client_id) != NULL;
+}
+
+/* Number of keys, over all clients. */
+size_t
+verify_keyring_count(const struct verify_keyring *kr)
+{
+	return kr != NULL ? kr->nkeys : 0;
+}
+
+void
+verify_keyring_free(struct verify_keyring *kr)
+{
+	size_t i, j;
+
+	if (kr == NULL)
+		return;
+	for (i = 0; i < kr->nclients; i++) {
+		for (j = 0; j < kr->clients[i].nkeys; j++)
+			EVP_PKEY_free(kr->clients[i].keys[j].pkey);
+		free(kr->clients[i].keys);
+		free(kr->clients[i].id);
+	}
+	free(kr->clients);
+	free(kr);
+}
+
+/*
+ * One RSA256 check of the content (with "?query" after the path when
+ * query is not NULL).  Returns 1 verified, 0 did not, -1 OpenSSL could not
+ * run the check at all.
+ */
+static int
+verify_try(EVP_MD_CTX *ctx, EVP_PKEY *pkey, const struct verify_input *in,
+    const char *query, const unsigned char *sig, size_t siglen)
+{
+	EVP_PKEY_CTX *pctx = NULL;
+	int rc;
+
+	if (EVP_MD_CTX_reset(ctx) != 1 ||
+	    EVP_DigestVerifyInit(ctx, &pctx, EVP_sha256(), NULL, pkey) != 1 ||
+	    EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) <= 0 ||
+	    verify_content_feed(ctx, 0, in->signed_path, query, in->client_id,
+	    in->request_time, in->body, in->bodylen) == -1) {
+		ERR_clear_error();
+		return -1;
+	}
+	rc = EVP_DigestVerifyFinal(ctx, sig, siglen);
+	if (rc == 1)
+		return 1;
+	ERR_clear_error();
+	return rc == 0 ? 0 : -1;
+}
+
+/*
+ * A missing request-time is a header problem like a missing signature;
+ * a missing signed path or body is the caller's bug, hence internal.  If
+ * OpenSSL failed on some attempt and nothing verified, the answer is
+ * internal rather than mismatch: the request may well be genuine, and
+ * the caller should let Antom retry rather than drop it.
+ */
+enum verify_result
+verify_request(const struct verify_keyring *kr, const struct verify_input *in,
+    struct verify_match *match)
+{
+	struct verify_sighdr sh;
+	const struct verify_client *c;
+	const struct verify_key *k;
+	const char *query;
+	EVP_MD_CTX *ctx = NULL;
+	enum verify_result res;
+	size_t i;
+	int pass, tried = 0, internal = 0, rc;
+
+	if (kr == NULL || in == NULL || in->signed_path == NULL ||
+	    (in->body == NULL && in->bodylen > 0))
+		return VERIFY_ERR_INTERNAL;
+	if ((res = verify_parse_header(in->sig_header, &sh)) != VERIFY_OK)
+		return res;
+	if (in->request_time == NULL)
+		return VERIFY_ERR_HEADER;
+	if (in->client_id == NULL ||
+	    (c = verify_find_client(kr, in->client_id)) == NULL)
+		return VERIFY_ERR_CLIENT;
+	query = in->query != NULL && *in->query != '\0' ? in->query : NULL;
+
+	if ((ctx = EVP_MD_CTX_new()) == NULL) {
+		ERR_clear_error();
+		return VERIFY_ERR_INTERNAL;
+	}
+	res = VERIFY_ERR_MISMATCH;
+	/* Pass 0: the key keyVersion names; pass 1: the others (rotation). */
+	for (pass = 0; pass < 2; pass++) {
+		for (i = 0; i < c->nkeys; i++) {
+			k = &c->keys[i];
+			if ((pass == 0) != (k->version == sh.key_version))
+				continue;
+			if ((size_t)EVP_PKEY_get_size(k->pkey) != sh.siglen)
+				continue;
+			tried = 1;
+			if ((rc = verify_try(ctx, k->pkey, in, NULL, sh.sig,
+			    sh.siglen)) == 1) {
+				if (match != NULL) {
+					match->key_version = k->version;
+					match->with_query = 0;
+				}
+				res = VERIFY_OK;
+				goto done;
+			}
+			if (rc == -1)
+				internal = 1;
+			if (query == NULL)
+				continue;
+			if ((rc = verify_try(ctx, k->pkey, in, query, sh.sig,
+			    sh.siglen)) == 1) {
+				if (match != NULL) {
+					match->key_version = k->version;
+					match->with_query = 1;
+				}
+				res = VERIFY_OK;
+				goto done;
+			}
+			if (rc == -1)
+				internal = 1;
+		}
+	}
+	if (!tried)
+		res = VERIFY_ERR_LENGTH;
+	else if (internal)
+		res = VERIFY_ERR_INTERNAL;
+
+done:
+	EVP_MD_CTX_free(ctx);
+	return res;
+}

@@ -1,0 +1,979 @@
+/*
+ * check_e2e.c - the real antomd binary, driven over HTTP.
+ *
+ * Each test binds a listening socket on 127.0.0.1 port 0 itself and hands
+ * it to antomd through systemd's socket-activation protocol (LISTEN_FDS),
+ * so there is no port race and no wait for start-up: connections queue in
+ * the socket's backlog until the daemon accepts them.  The database is
+ * inspected afterwards with plain SQL, as a merchant application would.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <openssl/evp.h>
+#include <sqlite3.h>
+
+#include "client.h"
+#include "http.h"
+#include "sign.h"
+#include "suites.h"
+
+#define SANDBOX	"SANDBOX_5YEZ4X2ZEB3C05479"
+#define TIMEOUT_MS	10000
+#define MAX_BODY	4096
+
+static struct {
+	char	dir[64];
+	char	conf[128];
+	char	db[128];
+	char	log[128];
+	char	port[8];
+	pid_t	pid;
+} D;
+
+static const char *
+bin(char *buf, size_t cap, const char *name)
+{
+	const char *dir = getenv("ANTOMD_BIN");
+
+	snprintf(buf, cap, "%s/%s", dir != NULL ? dir : "bin", name);
+	return buf;
+}
+
+/* The real 2019 notification's Antom key, from the vector file. */
+static char *
+real_antom_key(void)
+{
+	char path[512];
+	json_t *root, *v;
+	char *key;
+
+	root = json_load_file(test_path(path, sizeof(path),
+	    "vectors/real-antom-2019.json"), 0, NULL);
+	ck_assert_ptr_nonnull(root);
+	v = json_object_get(json_array_get(root, 0), "antom_public_key");
+	key = strdup(json_string_value(v));
+	json_decref(root);
+	return key;
+}
+
+static void
+write_conf(const char *extra)
+{
+	char pem[512];
+	char *real = real_antom_key();
+	FILE *f = fopen(D.conf, "w");
+
+	ck_assert_ptr_nonnull(f);
+	fprintf(f, "# written by check_e2e\n"
+	    "listen 127.0.0.1:1\n"	/* unused: the socket is passed in */
+	    "database %s\n"
+	    "route /antom/notify\n"
+	    "route /api/back\n"
+	    "route /local/notify /public/prefix/notify\n"
+	    "client %s 1 %s\n"
+	    "client T_ALLPAY_1 1 %s\n"
+	    "max_body_bytes %d\n"
+	    "busy_timeout_ms 200\n"
+	    "idle_timeout_s 5\n"
+	    "shutdown_timeout_s 5\n"
+	    "%s", D.db, SANDBOX,
+	    test_path(pem, sizeof(pem), "vectors/test-antom-public.pem"),
+	    real, MAX_BODY, extra != NULL ? extra : "");
+	fclose(f);
+	free(real);
+}
+
+static int
+bind_loopback(int *port)
+{
+	struct sockaddr_in sin;
+	socklen_t len = sizeof(sin);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	ck_assert_int_ge(fd, 0);
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	ck_assert_int_eq(listen(fd, 128), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
+	*port = ntohs(sin.sin_port);
+	return fd;
+}
+
+static void
+start_daemon(void)
+{
+	char path[512];
+	int fd, port;
+	pid_t pid;
+
+	fd = bind_loopback(&port);
+	snprintf(D.port, sizeof(D.port), "%d", port);
+	bin(path, sizeof(path), "antomd");
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		char pidbuf[16];
+		int logfd = open(D.log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+
+		if (logfd < 0 || dup2(logfd, 2) < 0 || dup2(fd, 3) < 0)
+			_exit(127);
+		if (fd != 3)
+			close(fd);
+		snprintf(pidbuf, sizeof(pidbuf), "%d", (int)getpid());
+		setenv("LISTEN_FDS", "1", 1);
+		setenv("LISTEN_PID", pidbuf, 1);
+		unsetenv("LISTEN_FDNAMES");
+		execl(path, "antomd", "-c", D.conf, (char *)NULL);
+		_exit(127);
+	}
+	/* Only the daemon holds the socket now: its exit refuses connections. */
+	close(fd);
+	D.pid = pid;
+}
+
+/* SIGTERM and wait; returns the exit status, or -1 when killed by a signal. */
+static int
+stop_daemon(void)
+{
+	int status;
+
+	if (D.pid <= 0)
+		return 0;
+	kill(D.pid, SIGTERM);
+	ck_assert_int_eq(waitpid(D.pid, &status, 0), D.pid);
+	D.pid = 0;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static void
+setup_dirs(void)
+{
+	snprintf(D.dir, sizeof(D.dir), "/tmp/antomd-e2e-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(D.dir));
+	snprintf(D.conf, sizeof(D.conf), "%s/antomd.conf", D.dir);
+	snprintf(D.db, sizeof(D.db), "%s/antomd.db", D.dir);
+	snprintf(D.log, sizeof(D.log), "%s/antomd.log", D.dir);
+	D.pid = 0;
+}
+
+static void
+setup(void)
+{
+	setup_dirs();
+	write_conf(NULL);
+	start_daemon();
+}
+
+static void
+teardown(void)
+{
+	char cmd[128];
+
+	if (D.pid > 0) {
+		kill(D.pid, SIGKILL);
+		waitpid(D.pid, NULL, 0);
+	}
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", D.dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+/* Send raw bytes, return the HTTP status (the response is kept in *resp). */
+static int
+send_raw(const char *req, size_t len, struct client_response *resp)
+{
+	char err[256] = "";
+
+	memset(resp, 0, sizeof(*resp));
+	ck_assert_msg(client_raw("127.0.0.1", D.port, req, len, TIMEOUT_MS,
+	    resp, err, sizeof(err)) == 0, "client_raw: %s", err);
+	return resp->status;
+}
+
+/* A POST with the three Antom headers (NULL leaves one out). */
+static int
+post(const char *target, const char *client, const char *rtime,
+    const char *sig, const char *body, struct client_response *resp)
+{
+	char *req;
+	size_t len;
+	FILE *f = open_memstream(&req, &len);
+	int status;
+
+	fprintf(f, "POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+	    "Content-Type: application/json\r\n", target);
+	if (client != NULL)
+		fprintf(f, "client-id: %s\r\n", client);
+	if (rtime != NULL)
+		fprintf(f, "request-time: %s\r\n", rtime);
+	if (sig != NULL)
+		fprintf(f, "signature: %s\r\n", sig);
+	fprintf(f, "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
+	    strlen(body), body);
+	fclose(f);
+	status = send_raw(req, len, resp);
+	free(req);
+	return status;
+}
+
+static EVP_PKEY *
+test_key(void)
+{
+	static EVP_PKEY *key;
+	char path[512], err[256];
+
+	if (key == NULL) {
+		key = sign_key_load(test_path(path, sizeof(path),
+		    "vectors/test-antom-private.pem"), err, sizeof(err));
+		ck_assert_msg(key != NULL, "%s", err);
+	}
+	return key;
+}
+
+/* Sign over signed_path, send to target; returns the status. */
+static int
+signed_post(const char *target, const char *signed_path, const char *body,
+    struct client_response *resp)
+{
+	char hdr[SIGN_HEADER_MAX], err[256];
+	const char *rtime = "2024-05-11T02:13:00Z";
+
+	ck_assert_msg(sign_header(test_key(), signed_path, SANDBOX, rtime,
+	    (const unsigned char *)body, strlen(body), NULL, hdr, sizeof(hdr),
+	    err, sizeof(err)) == 0, "sign: %s", err);
+	return post(target, SANDBOX, rtime, hdr, body, resp);
+}
+
+/* Sign and send to /antom/notify; asserts 200 + the exact SUCCESS body. */
+static void
+deliver_ok(const char *body)
+{
+	struct client_response r;
+
+	ck_assert_int_eq(signed_post("/antom/notify", "/antom/notify", body, &r),
+	    200);
+	ck_assert_str_eq(r.body, HTTP_SUCCESS_BODY);
+	client_response_free(&r);
+}
+
+static void
+expect_status(int got, int want, struct client_response *r)
+{
+	ck_assert_msg(got == want, "status %d, want %d; body %s", got, want,
+	    r->body != NULL ? r->body : "(none)");
+	client_response_free(r);
+}
+
+static long long
+q_int(const char *sql)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	long long v = -1;
+
+	ck_assert_int_eq(sqlite3_open_v2(D.db, &db, SQLITE_OPEN_READONLY, NULL),
+	    SQLITE_OK);
+	ck_assert_msg(sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK,
+	    "%s: %s", sql, sqlite3_errmsg(db));
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return v;
+}
+
+static const char *
+q_text(const char *sql)
+{
+	static char out[512];
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	const unsigned char *v;
+
+	out[0] = '\0';
+	ck_assert_int_eq(sqlite3_open_v2(D.db, &db, SQLITE_OPEN_READONLY, NULL),
+	    SQLITE_OK);
+	ck_assert_msg(sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK,
+	    "%s: %s", sql, sqlite3_errmsg(db));
+	if (sqlite3_step(st) == SQLITE_ROW &&
+	    (v = sqlite3_column_text(st, 0)) != NULL)
+		snprintf(out, sizeof(out), "%s", v);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return out;
+}
+
+/* Rows in the state tables and the archive, in one number for "nothing written". */
+static long long
+rows_written(void)
+{
+	return q_int("SELECT (SELECT count(*) FROM notifications) + "
+	    "(SELECT count(*) FROM payments) + (SELECT count(*) FROM captures) + "
+	    "(SELECT count(*) FROM events)");
+}
+
+static char *
+pay_body(const char *prid, const char *type, const char *rs)
+{
+	char *b;
+
+	ck_assert_int_gt(asprintf(&b, "{\"notifyType\":\"%s\",\"result\":"
+	    "{\"resultCode\":\"SUCCESS\",\"resultStatus\":\"%s\","
+	    "\"resultMessage\":\"success\"},\"paymentRequestId\":\"%s\","
+	    "\"paymentId\":\"P-%s\",\"paymentAmount\":{\"value\":\"4200\","
+	    "\"currency\":\"SGD\"},\"paymentResultInfo\":{\"cardBrand\":\"VISA\","
+	    "\"threeDSResult\":{\"cavv\":\"cavvSecret\"}}}", type, rs, prid,
+	    prid), 0);
+	return b;
+}
+
+static char *
+cap_body(const char *crid, const char *prid, const char *rs)
+{
+	char *b;
+
+	ck_assert_int_gt(asprintf(&b, "{\"captureAmount\":{\"currency\":\"SGD\","
+	    "\"value\":\"4200\"},\"notifyType\":\"CAPTURE_RESULT\",\"captureId\":"
+	    "\"C-%s\",\"captureRequestId\":\"%s\",\"captureTime\":"
+	    "\"2022-11-10T00:34:52-08:00\",\"paymentId\":\"P-%s\",\"result\":"
+	    "{\"resultCode\":\"SUCCESS\",\"resultMessage\":\"ok\","
+	    "\"resultStatus\":\"%s\"}}", crid, crid, prid, rs), 0);
+	return b;
+}
+
+static char *
+slurp_log(void)
+{
+	return test_slurp(D.log, NULL);
+}
+
+/* Every request of a vector file gives its expected answer. */
+static void
+run_vectors(const char *file, int *nvalid)
+{
+	char path[512];
+	json_t *root, *v;
+	size_t i;
+
+	root = json_load_file(test_path(path, sizeof(path), file), 0, NULL);
+	ck_assert_ptr_nonnull(root);
+	json_array_foreach(root, i, v) {
+		json_t *hdrs = json_object_get(v, "headers"), *hv;
+		const char *name = json_string_value(json_object_get(v, "name"));
+		const char *expect = json_string_value(json_object_get(v, "expect"));
+		const char *body = json_string_value(json_object_get(v, "body"));
+		const char *key;
+		struct client_response r;
+		char *req;
+		size_t len;
+		FILE *f = open_memstream(&req, &len);
+		int status;
+
+		fprintf(f, "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\n",
+		    json_string_value(json_object_get(v, "method")),
+		    json_string_value(json_object_get(v, "path")));
+		json_object_foreach(hdrs, key, hv)
+			fprintf(f, "%s: %s\r\n", key, json_string_value(hv));
+		fprintf(f, "Content-Length: %zu\r\nConnection: close\r\n\r\n",
+		    strlen(body));
+		fwrite(body, 1, strlen(body), f);
+		fclose(f);
+		status = send_raw(req, len, &r);
+		free(req);
+		if (strcmp(expect, "valid") == 0) {
+			ck_assert_msg(status == 200, "%s: status %d (%s)", name,
+			    status, r.body);
+			ck_assert_str_eq(r.body, HTTP_SUCCESS_BODY);
+			(*nvalid)++;
+		} else {
+			ck_assert_msg(status == 401, "%s: status %d (%s)", name,
+			    status, r.body);
+			ck_assert_ptr_nonnull(strstr(r.body, "\"resultStatus\":\"F\""));
+		}
+		client_response_free(&r);
+	}
+	json_decref(root);
+}
+
+START_TEST(test_vectors)
+{
+	int nvalid = 0;
+
+	run_vectors("vectors/signed-test-key.json", &nvalid);
+	run_vectors("vectors/real-antom-2019.json", &nvalid);
+	ck_assert_int_ge(nvalid, 2);
+	/* Two vectors carry the same body: one notification, two deliveries. */
+	ck_assert_int_eq(q_int("SELECT sum(delivery_count) FROM notifications"),
+	    nvalid);
+	/* The real Antom notification, verified over /api/back, is applied. */
+	ck_assert_str_eq(q_text("SELECT status || ' ' || amount_value || ' ' || "
+	    "currency FROM payments WHERE payment_request_id = "
+	    "'cc89dd30134549d6'"), "SUCCESS 100 PHP");
+	ck_assert_str_eq(q_text("SELECT signed_path FROM notifications WHERE "
+	    "client_id = 'T_ALLPAY_1'"), "/api/back");
+	ck_assert_int_eq(stop_daemon(), 0);
+}
+END_TEST
+
+START_TEST(test_eight_deliveries)
+{
+	char *b = pay_body("PR-8", "PAYMENT_RESULT", "S");
+	int i;
+
+	for (i = 0; i < 8; i++)
+		deliver_ok(b);
+	ck_assert_int_eq(q_int("SELECT delivery_count FROM notifications"), 8);
+	ck_assert_int_eq(q_int("SELECT count(*) FROM notifications"), 1);
+	ck_assert_int_eq(q_int("SELECT count(*) FROM events"), 1);
+	ck_assert_str_eq(q_text("SELECT status FROM payments WHERE "
+	    "payment_request_id = 'PR-8'"), "SUCCESS");
+	free(b);
+	ck_assert_int_eq(stop_daemon(), 0);
+}
+END_TEST
+
+START_TEST(test_capture_before_payment)
+{
+	char *c = cap_body("CR-1", "PR-1", "S");
+	char *p = pay_body("PR-1", "PAYMENT_RESULT", "S");
+
+	deliver_ok(c);
+	ck_assert_int_eq(q_int("SELECT count(*) FROM captures"), 1);
+	ck_assert_int_eq(q_int("SELECT count(*) FROM payment_captures"), 0);
+	deliver_ok(p);
+	ck_assert_str_eq(q_text("SELECT payment_status || '/' || capture_status "
+	    "FROM payment_captures WHERE payment_request_id = 'PR-1'"),
+	    "SUCCESS/SUCCESS");
+	ck_assert_int_eq(q_int("SELECT count(*) FROM events"), 2);
+	free(c);
+	free(p);
+	ck_assert_int_eq(stop_daemon(), 0);
+}
+END_TEST
+
+START_TEST(test_pending_after_success)
+{
+	char *s = pay_body("PR-2", "PAYMENT_RESULT", "S");
+	char *p = pay_body("PR-2", "PAYMENT_PENDING", "S");
+
+	deliver_ok(s);
+	deliver_ok(p);
+	ck_assert_str_eq(q_text("SELECT status FROM payments"), "SUCCESS");
+	ck_assert_str_eq(q_text("SELECT outcome FROM notifications WHERE "
+	    "notify_type = 'PAYMENT_PENDING'"), "ignored");
+	ck_assert_int_eq(q_int("SELECT count(*) FROM events"), 1);
+	free(s);
+	free(p);
+	ck_assert_int_eq(stop_daemon(), 0);
+}
+END_TEST
+
+START_TEST(test_fail_after_success_conflict)
+{
+	char *s = pay_body("PR-3", "PAYMENT_RESULT", "S");
+	char *f = pay_body("PR-3", "PAYMENT_RESULT", "F");
+	char *log;
+
+	deliver_ok(s);
+	deliver_ok(f);	/* acknowledged: Antom must not retry a conflict forever */
+	ck_assert_str_eq(q_text("SELECT status FROM payments"), "SUCCESS");
+	ck_assert_str_eq(q_text("SELECT outcome FROM notifications WHERE id = 2"),
+	    "conflict");
+	ck_assert_int_eq(q_int("SELECT count(*) FROM events"), 1);
+	ck_assert_int_eq(stop_daemon(), 0);
+	log = slurp_log();
+	ck_assert_ptr_nonnull(strstr(log, "level=warn"));
+	ck_assert_ptr_nonnull(strstr(log, "outcome=conflict"));
+	free(log);
+	free(s);
+	free(f);
+}
+END_TEST
+
+START_TEST(test_bad_signature_writes_nothing)
+{
+	char *b = pay_body("PR-4", "PAYMENT_RESULT", "S");
+	char hdr[SIGN_HEADER_MAX], err[256], *log;
+	struct client_response r;
+
+	ck_assert_int_eq(sign_header(test_key(), "/antom/notify", SANDBOX, "1",
+	    (const unsigned char *)b, strlen(b), NULL, hdr, sizeof(hdr), err,
+	    sizeof(err)), 0);
+	/* Signed request-time "1", sent "2": the content differs. */
+	expect_status(post("/antom/notify", SANDBOX, "2", hdr, b, &r), 401, &r);
+	/* Unknown client. */
+	expect_status(post("/antom/notify", "SANDBOX_OTHER", "1", hdr, b, &r),
+	    401, &r);
+	/* Unsupported algorithm. */
+	expect_status(post("/antom/notify", SANDBOX, "1",
+	    "algorithm=RSA512,keyVersion=1,signature=AAAA", b, &r), 401, &r);
+	/* Bad base64. */
+	expect_status(post("/antom/notify", SANDBOX, "1",
+	    "algorithm=RSA256,keyVersion=1,signature=%%%", b, &r), 401, &r);
+	/* No signature field at all. */
+	expect_status(post("/antom/notify", SANDBOX, "1", "algorithm=RSA256", b,
+	    &r), 400, &r);
+	ck_assert_int_eq(rows_written(), 0);
+	ck_assert_int_eq(stop_daemon(), 0);
+	log = slurp_log();
+	ck_assert_ptr_nonnull(strstr(log, "reason=mismatch"));
+	ck_assert_ptr_nonnull(strstr(log, "reason=unknown_client"));
+	ck_assert_ptr_nonnull(strstr(log, "reason=bad_algorithm"));
+	/* Never the body, never the signature. */
+	ck_assert_ptr_null(strstr(log, "cavvSecret"));
+	ck_assert_ptr_null(strstr(log, hdr + strlen(hdr) - 20));
+	free(log);
+	free(b);
+}
+END_TEST
+
+START_TEST(test_headers_missing_or_duplicated)
+{
+	char *b = pay_body("PR-5", "PAYMENT_RESULT", "S");
+	char hdr[SIGN_HEADER_MAX], err[256], *req;
+	struct client_response r;
+
+	ck_assert_int_eq(sign_header(test_key(), "/antom/notify", SANDBOX, "1",
+	    (const unsigned char *)b, strlen(b), NULL, hdr, sizeof(hdr), err,
+	    sizeof(err)), 0);
+	expect_status(post("/antom/notify", NULL, "1", hdr, b, &r), 400, &r);
+	expect_status(post("/antom/notify", SANDBOX, NULL, hdr, b, &r), 400, &r);
+	expect_status(post("/antom/notify", SANDBOX, "1", NULL, b, &r), 400, &r);
+	/* Twice the same header, different case: ambiguous, refused. */
+	ck_assert_int_gt(asprintf(&req, "POST /antom/notify HTTP/1.1\r\n"
+	    "Host: x\r\nclient-id: %s\r\nClient-Id: %s\r\nrequest-time: 1\r\n"
+	    "signature: %s\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n%s",
+	    SANDBOX, SANDBOX, hdr, strlen(b), b), 0);
+	expect_status(send_raw(req, strlen(req), &r), 400, &r);
+	free(req);
+	/* A control character in a header value. */
+	expect_status(post("/antom/notify", SANDBOX, "1\x1b[31m", hdr, b, &r),
+	    400, &r);
+	ck_assert_int_eq(rows_written(), 0);
+	/* The same request, well formed, is accepted. */
+	expect_status(post("/antom/notify", SANDBOX, "1", hdr, b, &r), 200, &r);
+	free(b);
+	ck_assert_int_eq(stop_daemon(), 0);
+}
+END_TEST
+
+START_TEST(test_method_path_size)
+{
+	struct client_response r;
+	char *big, *req;
+	const char *get = "GET /antom/notify HTTP/1.1\r\nHost: x\r\n"
+	    "Connection: close\r\n\r\n";
+	const char *nopath = "POST /nope HTTP/1.1\r\nHost: x\r\n"
+	    "Content-Length: 2\r\nConnection: close\r\n\r\n{}";
+	const char *trailing = "POST /antom/notify/ HTTP/1.1\r\nHost: x\r\n"
+	    "Content-Length: 2\r\nConnection: close\r\n\r\n{}";
+	size_t i, n;
+
+	ck_assert_int_eq(send_raw(get, strlen(get), &r), 405);
+	ck_assert_ptr_nonnull(strcasestr(r.head, "Allow: POST"));
+	client_response_free(&r);
+	expect_status(send_raw(nopath, strlen(nopath), &r), 404, &r);
+	expect_status(send_raw(trailing, strlen(trailing), &r), 404, &r);
+
+	/* Over max_body_bytes with a Content-Length: refused before reading. */
+	big = malloc(MAX_BODY + 2);
+	memset(big, 'x', MAX_BODY + 1);
+	big[MAX_BODY + 1] = '\0';
+	expect_status(signed_post("/antom/notify", "/antom/notify", big, &r),
+	    413, &r);
+
+	/* The same, chunked: no Content-Length to refuse early. */
+	{
+		FILE *f = open_memstream(&req, &n);
+
+		fprintf(f, "POST /antom/notify HTTP/1.1\r\nHost: x\r\n"
+		    "client-id: %s\r\nrequest-time: 1\r\nsignature: x\r\n"
+		    "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n",
+		    SANDBOX);
+		for (i = 0; i < 4; i++)
+			fprintf(f, "%x\r\n%.*s\r\n", MAX_BODY / 2, MAX_BODY / 2, big);
+		fprintf(f, "0\r\n\r\n");
+		fclose(f);
+	}
+	expect_status(send_raw(req, n, &r), 413, &r);
+	free(req);
+	free(big);
+	ck_assert_int_eq(rows_written(), 0);
+	ck_assert_int_eq(stop_daemon(), 0);
+}
+END_TEST
+
+START_TEST(test_chunked_within_limit)
+{
+	char *b = pay_body("PR-CH", "PAYMENT_RESULT", "S");
+	char hdr[SIGN_HEADER_MAX], err[256], *req;
+	struct client_response r;
+	size_t half = strlen(b) / 2, n;
+	FILE *f;
+
+	ck_assert_int_eq(sign_header(test_key(), "/antom/notify", SANDBOX, "1",
+	    (const unsigned char *)b, strlen(b), NULL, hdr, sizeof(hdr), err,
+	    sizeof(err)), 0);
+	f = open_memstream(&req, &n);
+	fprintf(f, "POST /antom/notify HTTP/1.1\r\nHost: x\r\nclient-id: %s\r\n"
+	    "request-time: 1\r\nsignature: %s\r\nTransfer-Encoding: chunked\r\n"
+	    "Connection: close\r\n\r\n%zx\r\n%.*s\r\n%zx\r\n%s\r\n0\r\n\r\n",
+	    SANDBOX, hdr, half, (int)half, b, strlen(b) - half, b + half);
+	fclose(f);
+	expect_status(send_raw(req, n, &r), 200, &r);
+	ck_assert_int_eq(q_int("SELECT count(*) FROM payments"), 1);
+	free(req);
+	free(b);
+	ck_assert_int_eq(stop_daemon(), 0);
+}
+END_TEST
+
+START_TEST(test_non_json_archived)
+{
+	const char *bodies[] = { "not json at all", "{\"notifyType\":"
+	    "\"REFUND_RESULT\",\"refundRequestId\":\"RR-1\"}", "" };
+	size_t i;
+
+	for (i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++)
+		deliver_ok(bodies[i]);
+	ck_assert_int_eq(q_int("SELECT count(*) FROM notifications WHERE "
+	    "outcome = 'archived'"), 3);
+	ck_assert_str_eq(q_text("SELECT CAST(body AS TEXT) FROM notifications "
+	    "WHERE id = 1"), "not json at all");
+	ck_assert_str_eq(q_text("SELECT notify_type FROM notifications "
+	    "WHERE id = 2"), "REFUND_RESULT");
+	ck_assert_int_eq(q_int("SELECT count(*) FROM payments"), 0);
+	ck_assert_int_eq(stop_daemon(), 0);
+}
+END_TEST
+
+START_TEST(test_query_and_proxy_paths)
+{
+	char *a = pay_body("PR-Q", "PAYMENT_RESULT", "S");
+	char *b = pay_body("PR-PX", "PAYMENT_RESULT", "S");
+	char *c = pay_body("PR-PX2", "PAYMENT_RESULT", "S");
+	struct client_response r;
+
+	/* Signed over path?query: verifies on the retry. */
+	expect_status(signed_post("/antom/notify?order=1&x=%2F",
+	    "/antom/notify?order=1&x=%2F", a, &r), 200, &r);
+	ck_assert_str_eq(q_text("SELECT signed_path FROM notifications"),
+	    "/antom/notify?order=1&x=%2F");
+	/* Behind a proxy: served at /local/notify, signed as the public path. */
+	expect_status(signed_post("/local/notify", "/public/prefix/notify", b,
+	    &r), 200, &r);
+	/* Signed over the local path instead: not what Antom signs, refused. */
+	expect_status(signed_post("/local/notify", "/local/notify", c, &r), 401,
+	    &r);
+	/* A genuine notification replayed to another route does not verify. */
+	expect_status(signed_post("/api/back", "/antom/notify", c, &r), 401, &r);
+	ck_assert_int_eq(q_int("SELECT count(*) FROM payments"), 2);
+	free(a);
+	free(b);
+	free(c);
+	ck_assert_int_eq(stop_daemon(), 0);
+}
+END_TEST
+
+START_TEST(test_storage_failure_then_retry)
+{
+	char *b = pay_body("PR-6", "PAYMENT_RESULT", "S");
+	struct client_response r;
+	sqlite3 *other;
+
+	deliver_ok("{\"warm\":\"up\"}");	/* the database exists now */
+	/* Another process holds the write lock past busy_timeout_ms. */
+	ck_assert_int_eq(sqlite3_open(D.db, &other), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL,
+	    NULL), SQLITE_OK);
+	ck_assert_int_eq(signed_post("/antom/notify", "/antom/notify", b, &r),
+	    503);
+	ck_assert_ptr_null(strstr(r.body, "SUCCESS"));
+	client_response_free(&r);
+	ck_assert_int_eq(sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL),
+	    SQLITE_OK);
+	sqlite3_close(other);
+	ck_assert_int_eq(q_int("SELECT count(*) FROM payments"), 0);
+	/* Antom's retry, once storage is back, is stored and acknowledged. */
+	deliver_ok(b);
+	ck_assert_int_eq(q_int("SELECT count(*) FROM payments"), 1);
+	ck_assert_int_eq(q_int("SELECT delivery_count FROM notifications "
+	    "WHERE id = 2"), 1);
+	free(b);
+	ck_assert_int_eq(stop_daemon(), 0);
+}
+END_TEST
+
+START_TEST(test_log_lines)
+{
+	char *b = pay_body("PR-L\\u001b[31m", "PAYMENT_RESULT", "S");
+	char *ok = pay_body("PR-LOG", "PAYMENT_RESULT", "S");
+	char *log;
+
+	deliver_ok(ok);
+	deliver_ok(b);	/* an id with ESC: archived, never raw in the log */
+	ck_assert_int_eq(stop_daemon(), 0);
+	log = slurp_log();
+	ck_assert_ptr_nonnull(strstr(log, "level=info msg=started"));
+	ck_assert_ptr_nonnull(strstr(log, "payment_request_id=PR-LOG"));
+	ck_assert_ptr_nonnull(strstr(log, "status=200"));
+	ck_assert_ptr_nonnull(strstr(log, "outcome=applied"));
+	ck_assert_ptr_nonnull(strstr(log, "archive_reason=bad_id"));
+	ck_assert_ptr_nonnull(strstr(log, "msg=stopped"));
+	ck_assert_ptr_null(strchr(log, 0x1b));
+	ck_assert_ptr_null(strstr(log, "cavvSecret"));
+	ck_assert_ptr_null(strstr(log, "VISA"));
+	free(log);
+	free(b);
+	free(ok);
+}
+END_TEST
+
+/* SIGTERM while clients send: exit 0, every acknowledged one stored. */
+#define TERM_THREADS	6
+#define TERM_MAX	400
+
+struct term_client {
+	int	id;
+	int	acked[TERM_MAX];
+	int	nacked;
+	int	sent;
+};
+
+static void *
+term_client_run(void *arg)
+{
+	struct term_client *c = arg;
+	char prid[32], hdr[SIGN_HEADER_MAX], err[256];
+	int i;
+
+	for (i = 0; i < TERM_MAX; i++) {
+		struct client_response r;
+		char *b, *req;
+		size_t n;
+		FILE *f;
+
+		snprintf(prid, sizeof(prid), "T%d-%d", c->id, i);
+		b = pay_body(prid, "PAYMENT_RESULT", "S");
+		if (sign_header(test_key(), "/antom/notify", SANDBOX, "1",
+		    (const unsigned char *)b, strlen(b), NULL, hdr, sizeof(hdr),
+		    err, sizeof(err)) != 0)
+			abort();
+		f = open_memstream(&req, &n);
+		fprintf(f, "POST /antom/notify HTTP/1.1\r\nHost: x\r\n"
+		    "client-id: %s\r\nrequest-time: 1\r\nsignature: %s\r\n"
+		    "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
+		    SANDBOX, hdr, strlen(b), b);
+		fclose(f);
+		memset(&r, 0, sizeof(r));
+		c->sent++;
+		if (client_raw("127.0.0.1", D.port, req, n, TIMEOUT_MS, &r, err,
+		    sizeof(err)) != 0) {
+			free(req);
+			free(b);
+			break;	/* the daemon has stopped accepting */
+		}
+		if (r.status == 200 && strcmp(r.body, HTTP_SUCCESS_BODY) == 0)
+			c->acked[c->nacked++] = i;
+		client_response_free(&r);
+		free(req);
+		free(b);
+	}
+	return NULL;
+}
+
+START_TEST(test_sigterm_under_traffic)
+{
+	pthread_t th[TERM_THREADS];
+	struct term_client *c = calloc(TERM_THREADS, sizeof(*c));
+	int i, j, total = 0;
+	char sql[128];
+
+	(void)test_key();	/* load once, before the threads */
+	for (i = 0; i < TERM_THREADS; i++) {
+		c[i].id = i;
+		ck_assert_int_eq(pthread_create(&th[i], NULL, term_client_run,
+		    &c[i]), 0);
+	}
+	usleep(400 * 1000);
+	ck_assert_int_eq(stop_daemon(), 0);
+	for (i = 0; i < TERM_THREADS; i++)
+		pthread_join(th[i], NULL);
+	for (i = 0; i < TERM_THREADS; i++) {
+		for (j = 0; j < c[i].nacked; j++) {
+			snprintf(sql, sizeof(sql), "SELECT count(*) FROM payments "
+			    "WHERE payment_request_id = 'T%d-%d'", i, c[i].acked[j]);
+			ck_assert_msg(q_int(sql) == 1, "acknowledged T%d-%d lost",
+			    i, c[i].acked[j]);
+		}
+		total += c[i].nacked;
+	}
+	ck_assert_int_gt(total, 0);
+	ck_assert_str_eq(q_text("PRAGMA integrity_check"), "ok");
+	free(c);
+}
+END_TEST
+
+START_TEST(test_antomctl_send)
+{
+	char cmd[2048], ctl[512], key[512];
+
+	snprintf(cmd, sizeof(cmd), "%s send --url http://127.0.0.1:%s/antom/notify"
+	    " --key %s --client-id %s >/dev/null",
+	    bin(ctl, sizeof(ctl), "antomctl"), D.port,
+	    test_path(key, sizeof(key), "vectors/test-antom-private.pem"), SANDBOX);
+	ck_assert_int_eq(system(cmd), 0);
+	snprintf(cmd, sizeof(cmd), "%s send --url http://127.0.0.1:%s/antom/notify"
+	    " --key %s --client-id %s --set paymentRequestId=PR-CTL "
+	    "capture-success >/dev/null",
+	    ctl, D.port, key, SANDBOX);
+	ck_assert_int_eq(system(cmd), 0);
+	/* Wrong client id: the daemon refuses, antomctl exits non-zero. */
+	snprintf(cmd, sizeof(cmd), "%s send --url http://127.0.0.1:%s/antom/notify"
+	    " --key %s --client-id NOBODY >/dev/null", ctl, D.port, key);
+	ck_assert_int_eq(WEXITSTATUS(system(cmd)), 1);
+	ck_assert_int_eq(q_int("SELECT count(*) FROM payments"), 1);
+	ck_assert_int_eq(q_int("SELECT count(*) FROM captures"), 1);
+	ck_assert_int_eq(stop_daemon(), 0);
+}
+END_TEST
+
+/* Run antomd -n; returns its exit status and its output in out. */
+static int
+run_check(const char *conf, char *out, size_t outcap)
+{
+	char cmd[1024], path[512];
+	FILE *p;
+	size_t n;
+	int st;
+
+	snprintf(cmd, sizeof(cmd), "%s -n -c %s 2>&1",
+	    bin(path, sizeof(path), "antomd"), conf);
+	p = popen(cmd, "r");
+	ck_assert_ptr_nonnull(p);
+	n = fread(out, 1, outcap - 1, p);
+	out[n] = '\0';
+	st = pclose(p);
+	return WEXITSTATUS(st);
+}
+
+static void
+append_conf(const char *line)
+{
+	FILE *f = fopen(D.conf, "a");
+
+	ck_assert_ptr_nonnull(f);
+	fputs(line, f);
+	fclose(f);
+}
+
+START_TEST(test_check_config)
+{
+	char out[2048], want[256];
+
+	write_conf(NULL);
+	ck_assert_int_eq(run_check(D.conf, out, sizeof(out)), 0);
+	ck_assert_str_eq(out, "configuration OK\n");
+
+	append_conf("frobnicate yes\n");
+	ck_assert_int_eq(run_check(D.conf, out, sizeof(out)), 2);
+	snprintf(want, sizeof(want), "%s:13: unknown directive", D.conf);
+	ck_assert_msg(strstr(out, want) != NULL, "got: %s", out);
+
+	write_conf("client BAD_KEY 1 MIIBnotakey\n");
+	ck_assert_int_eq(run_check(D.conf, out, sizeof(out)), 3);
+	ck_assert_ptr_nonnull(strstr(out, ":13: client BAD_KEY key 1"));
+
+	write_conf("database /nonexistent-antomd-dir/x.db\n");
+	ck_assert_int_eq(run_check(D.conf, out, sizeof(out)), 5);
+	ck_assert_ptr_nonnull(strstr(out, "/nonexistent-antomd-dir"));
+}
+END_TEST
+
+START_TEST(test_exit_codes_at_start)
+{
+	char path[512], line[64];
+	int fd, port, st;
+	pid_t pid;
+
+	/* Port taken by someone else: exit 4. */
+	fd = bind_loopback(&port);
+	snprintf(line, sizeof(line), "listen 127.0.0.1:%d\n", port);
+	write_conf(line);
+	pid = fork();
+	if (pid == 0) {
+		int devnull = open("/dev/null", O_WRONLY);
+
+		dup2(devnull, 2);
+		unsetenv("LISTEN_FDS");
+		unsetenv("LISTEN_PID");
+		execl(bin(path, sizeof(path), "antomd"), "antomd", "-c", D.conf,
+		    (char *)NULL);
+		_exit(127);
+	}
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert_int_eq(WEXITSTATUS(st), 4);
+	close(fd);
+
+	/* Database that cannot be opened: exit 5. */
+	write_conf("database /nonexistent-antomd-dir/x.db\n");
+	pid = fork();
+	if (pid == 0) {
+		int devnull = open("/dev/null", O_WRONLY);
+
+		dup2(devnull, 2);
+		execl(bin(path, sizeof(path), "antomd"), "antomd", "-c", D.conf,
+		    (char *)NULL);
+		_exit(127);
+	}
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert_int_eq(WEXITSTATUS(st), 5);
+}
+END_TEST
+
+Suite *
+e2e_suite(void)
+{
+	Suite *s = suite_create("e2e");
+	TCase *tc = tcase_create("daemon");
+	TCase *cf = tcase_create("config");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_vectors);
+	tcase_add_test(tc, test_eight_deliveries);
+	tcase_add_test(tc, test_capture_before_payment);
+	tcase_add_test(tc, test_pending_after_success);
+	tcase_add_test(tc, test_fail_after_success_conflict);
+	tcase_add_test(tc, test_bad_signature_writes_nothing);
+	tcase_add_test(tc, test_headers_missing_or_duplicated);
+	tcase_add_test(tc, test_method_path_size);
+	tcase_add_test(tc, test_chunked_within_limit);
+	tcase_add_test(tc, test_non_json_archived);
+	tcase_add_test(tc, test_query_and_proxy_paths);
+	tcase_add_test(tc, test_storage_failure_then_retry);
+	tcase_add_test(tc, test_log_lines);
+	tcase_add_test(tc, test_sigterm_under_traffic);
+	tcase_add_test(tc, test_antomctl_send);
+	suite_add_tcase(s, tc);
+
+	tcase_add_checked_fixture(cf, setup_dirs, teardown);
+	tcase_set_timeout(cf, 30);
+	tcase_add_test(cf, test_check_config);
+	tcase_add_test(cf, test_exit_codes_at_start);
+	suite_add_tcase(s, cf);
+	return s;
+}

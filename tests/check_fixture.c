@@ -1,0 +1,322 @@
+/*
+ * check_fixture.c - built-in notification bodies: valid JSON in Antom's
+ * shape, fresh ids per call, overrides applied, bad input refused.
+ */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "fixture.h"
+#include "suites.h"
+
+/* Build name with sets and parse it; aborts the test on failure. */
+static json_t *
+build(const char *name, const char *const *sets, size_t nsets, char **body)
+{
+	json_error_t jerr;
+	char err[256] = "", *b;
+	json_t *root;
+
+	b = fixture_build(name, sets, nsets, err, sizeof(err));
+	ck_assert_msg(b != NULL, "%s: %s", name, err);
+	root = json_loads(b, JSON_REJECT_DUPLICATES, &jerr);
+	ck_assert_msg(root != NULL, "%s: %s", name, jerr.text);
+	ck_assert(json_is_object(root));
+	if (body != NULL)
+		*body = b;
+	else
+		free(b);
+	return root;
+}
+
+static const char *
+str(json_t *root, const char *path1, const char *path2)
+{
+	json_t *v = json_object_get(root, path1);
+
+	if (path2 != NULL)
+		v = json_object_get(v, path2);
+	ck_assert_msg(json_is_string(v), "%s.%s not a string", path1,
+	    path2 != NULL ? path2 : "");
+	return json_string_value(v);
+}
+
+static int
+all_hex_lower(const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (!isdigit((unsigned char)s[i]) && (s[i] < 'a' || s[i] > 'f'))
+			return 0;
+	return s[n] == '\0';
+}
+
+static int
+all_digits(const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (!isdigit((unsigned char)s[i]))
+			return 0;
+	return s[n] == '\0';
+}
+
+START_TEST(test_every_fixture_is_compact_json)
+{
+	json_t *root;
+	char *body, *again;
+	size_t i;
+
+	for (i = 0; fixture_names[i] != NULL; i++) {
+		root = build(fixture_names[i], NULL, 0, &body);
+		/* Compact and in template order: re-dumping changes nothing. */
+		again = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
+		ck_assert_str_eq(body, again);
+		ck_assert_ptr_null(strchr(body, '\n'));
+		str(root, "notifyType", NULL);
+		str(root, "paymentId", NULL);
+		str(root, "result", "resultCode");
+		str(root, "result", "resultStatus");
+		str(root, "result", "resultMessage");
+		free(again);
+		free(body);
+		json_decref(root);
+	}
+	ck_assert_uint_eq(i, 5);
+}
+END_TEST
+
+START_TEST(test_payment_success_shape)
+{
+	static const char head[] = "{\"notifyType\":\"PAYMENT_RESULT\","
+	    "\"result\":{\"resultCode\":\"SUCCESS\",\"resultStatus\":\"S\","
+	    "\"resultMessage\":\"success\"},\"paymentRequestId\":\"PR-";
+	char *body;
+	json_t *root = build("payment-success", NULL, 0, &body);
+
+	/* Antom's own field order, as in SPEC.md section 5. */
+	ck_assert_msg(strncmp(body, head, sizeof(head) - 1) == 0, "%s", body);
+	ck_assert_str_eq(str(root, "paymentAmount", "value"), "4200");
+	ck_assert_str_eq(str(root, "paymentAmount", "currency"), "SGD");
+	ck_assert_str_eq(str(root, "paymentTime", NULL),
+	    "2020-01-01T12:01:01+08:30");
+	ck_assert_str_eq(str(root, "paymentResultInfo", "cardBrand"), "VISA");
+	ck_assert_str_eq(str(root, "paymentResultInfo", "lastFour"), "4242");
+	ck_assert_str_eq(str(root, "paymentResultInfo", "issuingCountry"),
+	    "SG");
+	ck_assert_str_eq(str(root, "paymentResultInfo", "avsResultRaw"), "A");
+	ck_assert_str_eq(json_string_value(json_object_get(json_object_get(
+	    json_object_get(root, "paymentResultInfo"), "threeDSResult"),
+	    "eci")), "02");
+	free(body);
+	json_decref(root);
+}
+END_TEST
+
+START_TEST(test_other_fixtures_shape)
+{
+	json_t *root;
+
+	root = build("payment-pending", NULL, 0, NULL);
+	ck_assert_str_eq(str(root, "notifyType", NULL), "PAYMENT_PENDING");
+	ck_assert_str_eq(str(root, "result", "resultStatus"), "S");
+	ck_assert_str_eq(str(root, "result", "resultCode"),
+	    "PAYMENT_IN_PROCESS");
+	json_decref(root);
+
+	root = build("payment-fail", NULL, 0, NULL);
+	ck_assert_str_eq(str(root, "notifyType", NULL), "PAYMENT_RESULT");
+	ck_assert_str_eq(str(root, "result", "resultStatus"), "F");
+	ck_assert_str_ne(str(root, "result", "resultCode"), "SUCCESS");
+	ck_assert_str_eq(str(root, "paymentResultInfo", "refusalCodeRaw"),
+	    "05");
+	str(root, "paymentResultInfo", "refusalReasonRaw");
+	ck_assert_ptr_null(json_object_get(root, "paymentTime"));
+	json_decref(root);
+
+	root = build("capture-success", NULL, 0, NULL);
+	ck_assert_str_eq(str(root, "notifyType", NULL), "CAPTURE_RESULT");
+	ck_assert_str_eq(str(root, "result", "resultStatus"), "S");
+	ck_assert_str_eq(str(root, "result", "resultCode"), "SUCCESS");
+	ck_assert_str_eq(str(root, "captureAmount", "value"), "4200");
+	json_decref(root);
+
+	root = build("capture-fail", NULL, 0, NULL);
+	ck_assert_str_eq(str(root, "notifyType", NULL), "CAPTURE_RESULT");
+	ck_assert_str_eq(str(root, "result", "resultStatus"), "F");
+	ck_assert_str_eq(str(root, "result", "resultCode"), "PROCESS_FAIL");
+	ck_assert_str_eq(str(root, "captureTime", NULL),
+	    "2022-11-10T00:34:52-08:00");
+	ck_assert_ptr_null(json_object_get(root, "paymentAmount"));
+	json_decref(root);
+}
+END_TEST
+
+START_TEST(test_fresh_ids)
+{
+	json_t *a, *b;
+	const char *id;
+
+	a = build("payment-success", NULL, 0, NULL);
+	b = build("payment-success", NULL, 0, NULL);
+	id = str(a, "paymentRequestId", NULL);
+	ck_assert_msg(strncmp(id, "PR-", 3) == 0 && all_hex_lower(id + 3, 16),
+	    "paymentRequestId %s", id);
+	ck_assert_msg(all_digits(str(a, "paymentId", NULL), 20), "paymentId %s",
+	    str(a, "paymentId", NULL));
+	ck_assert_str_ne(id, str(b, "paymentRequestId", NULL));
+	ck_assert_str_ne(str(a, "paymentId", NULL), str(b, "paymentId", NULL));
+	json_decref(a);
+	json_decref(b);
+
+	a = build("capture-fail", NULL, 0, NULL);
+	b = build("capture-fail", NULL, 0, NULL);
+	id = str(a, "captureRequestId", NULL);
+	ck_assert_msg(strncmp(id, "CR-", 3) == 0 && all_hex_lower(id + 3, 16),
+	    "captureRequestId %s", id);
+	ck_assert(all_digits(str(a, "captureId", NULL), 20));
+	ck_assert(all_digits(str(a, "paymentId", NULL), 20));
+	ck_assert_str_ne(id, str(b, "captureRequestId", NULL));
+	ck_assert_str_ne(str(a, "captureId", NULL), str(b, "captureId", NULL));
+	ck_assert_str_ne(str(a, "paymentId", NULL), str(b, "paymentId", NULL));
+	json_decref(a);
+	json_decref(b);
+}
+END_TEST
+
+START_TEST(test_overrides_payment)
+{
+	const char *const sets[] = {
+		"paymentRequestId=order-42", "paymentId=", "amount=100",
+		"currency=JPY", "resultCode=USER_BALANCE_NOT_ENOUGH",
+		"resultStatus=F", "resultMessage=余额不足 café",
+		"newField=a=b", "notifyType=PAYMENT_PENDING",
+	};
+	char *body;
+	json_t *root = build("payment-success", sets, 9, &body);
+
+	ck_assert_str_eq(str(root, "paymentRequestId", NULL), "order-42");
+	ck_assert_str_eq(str(root, "paymentId", NULL), "");
+	ck_assert_str_eq(str(root, "paymentAmount", "value"), "100");
+	ck_assert_str_eq(str(root, "paymentAmount", "currency"), "JPY");
+	ck_assert_str_eq(str(root, "result", "resultCode"),
+	    "USER_BALANCE_NOT_ENOUGH");
+	ck_assert_str_eq(str(root, "result", "resultStatus"), "F");
+	ck_assert_str_eq(str(root, "result", "resultMessage"),
+	    "余额不足 café");
+	ck_assert_str_eq(str(root, "newField", NULL), "a=b");
+	ck_assert_str_eq(str(root, "notifyType", NULL), "PAYMENT_PENDING");
+	/* Overridden fields keep their place; UTF-8 is not \u-escaped. */
+	ck_assert_msg(strncmp(body, "{\"notifyType\":\"PAYMENT_PENDING\"", 31)
+	    == 0, "%s", body);
+	ck_assert_ptr_nonnull(strstr(body, "余额不足"));
+	ck_assert_ptr_null(json_object_get(root, "amount"));
+	ck_assert_ptr_null(json_object_get(root, "resultCode"));
+	free(body);
+	json_decref(root);
+}
+END_TEST
+
+START_TEST(test_overrides_capture)
+{
+	const char *const sets[] = {
+		"amount=1", "amount=2", "captureId=C1", "paymentId=P1",
+		"currency=USD",
+	};
+	json_t *root = build("capture-success", sets, 5, NULL);
+
+	/* Shorthands land in captureAmount; the last setting wins. */
+	ck_assert_str_eq(str(root, "captureAmount", "value"), "2");
+	ck_assert_str_eq(str(root, "captureAmount", "currency"), "USD");
+	ck_assert_ptr_null(json_object_get(root, "paymentAmount"));
+	ck_assert_str_eq(str(root, "captureId", NULL), "C1");
+	ck_assert_str_eq(str(root, "paymentId", NULL), "P1");
+	ck_assert_int_eq(strncmp(str(root, "captureRequestId", NULL), "CR-",
+	    3), 0);
+	json_decref(root);
+}
+END_TEST
+
+START_TEST(test_override_replaces_object)
+{
+	const char *const sets[] = { "result=gone", "resultCode=X" };
+	json_t *root = build("payment-fail", sets, 2, NULL);
+
+	/* A shorthand after the object was replaced rebuilds it. */
+	ck_assert_str_eq(str(root, "result", "resultCode"), "X");
+	ck_assert_ptr_null(json_object_get(json_object_get(root, "result"),
+	    "resultStatus"));
+	json_decref(root);
+}
+END_TEST
+
+START_TEST(test_bad_overrides)
+{
+	static const char *const bad[] = { "noequals", "=value", "" };
+	const char *sets[2];
+	char err[256];
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		sets[0] = "amount=1";
+		sets[1] = bad[i];
+		err[0] = '\0';
+		ck_assert_ptr_null(fixture_build("payment-success", sets, 2,
+		    err, sizeof(err)));
+		ck_assert_msg(strstr(err, "key=value") != NULL, "err: %s", err);
+	}
+	sets[0] = NULL;
+	ck_assert_ptr_null(fixture_build("payment-success", sets, 1, err,
+	    sizeof(err)));
+	sets[0] = "x=\xff\xfe";
+	err[0] = '\0';
+	ck_assert_ptr_null(fixture_build("payment-success", sets, 1, err,
+	    sizeof(err)));
+	ck_assert_msg(strstr(err, "UTF-8") != NULL, "err: %s", err);
+	sets[0] = "\xff=x";
+	ck_assert_ptr_null(fixture_build("payment-success", sets, 1, err,
+	    sizeof(err)));
+}
+END_TEST
+
+START_TEST(test_unknown_fixture)
+{
+	char err[256] = "";
+
+	ck_assert_ptr_null(fixture_build("payment-sucess", NULL, 0, err,
+	    sizeof(err)));
+	ck_assert_msg(strstr(err, "payment-sucess") != NULL, "err: %s", err);
+	ck_assert_msg(strstr(err, "capture-fail") != NULL, "err: %s", err);
+	ck_assert_ptr_null(fixture_build(NULL, NULL, 0, err, sizeof(err)));
+	ck_assert_ptr_null(fixture_build("", NULL, 0, NULL, 0));
+}
+END_TEST
+
+Suite *
+fixture_suite(void)
+{
+	Suite *s = suite_create("fixture");
+	TCase *tc;
+
+	tc = tcase_create("build");
+	tcase_set_timeout(tc, 10);
+	tcase_add_test(tc, test_every_fixture_is_compact_json);
+	tcase_add_test(tc, test_payment_success_shape);
+	tcase_add_test(tc, test_other_fixtures_shape);
+	tcase_add_test(tc, test_fresh_ids);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("overrides");
+	tcase_set_timeout(tc, 10);
+	tcase_add_test(tc, test_overrides_payment);
+	tcase_add_test(tc, test_overrides_capture);
+	tcase_add_test(tc, test_override_replaces_object);
+	tcase_add_test(tc, test_bad_overrides);
+	tcase_add_test(tc, test_unknown_fixture);
+	suite_add_tcase(s, tc);
+	return s;
+}

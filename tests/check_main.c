@@ -1,0 +1,62 @@
+/*
+ * check_main.c - the single Check runner for every suite.
+ *
+ * Fork mode (Check's default) so that a crash fails one test, not the run.
+ * Select one suite with CK_RUN_SUITE=verify, one case with CK_RUN_CASE.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "suites.h"
+
+const char *
+test_path(char *buf, size_t cap, const char *rel)
+{
+	const char *dir = getenv("ANTOMD_TESTS");
+
+	snprintf(buf, cap, "%s/%s", dir != NULL ? dir : "tests", rel);
+	return buf;
+}
+
+char *
+test_slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf;
+	long n;
+
+	ck_assert_msg(f != NULL, "cannot open %s", path);
+	ck_assert_int_eq(fseek(f, 0, SEEK_END), 0);
+	n = ftell(f);
+	ck_assert_int_ge(n, 0);
+	rewind(f);
+	buf = malloc((size_t)n + 1);
+	ck_assert_ptr_nonnull(buf);
+	ck_assert_uint_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
+	buf[n] = '\0';
+	fclose(f);
+	if (len != NULL)
+		*len = (size_t)n;
+	return buf;
+}
+
+int
+main(void)
+{
+	Suite *(*const suites[])(void) = {
+		util_suite, log_suite, verify_suite, notif_suite, conf_suite,
+		store_suite, sign_suite, client_suite, fixture_suite, e2e_suite,
+	};
+	SRunner *sr;
+	size_t i;
+	int failed;
+
+	sr = srunner_create(NULL);
+	for (i = 0; i < sizeof(suites) / sizeof(suites[0]); i++)
+		srunner_add_suite(sr, suites[i]());
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

@@ -1,0 +1,584 @@
+/*
+ * check_store.c - the store: schema, idempotency, the state machine, the
+ * writer's batches and its failure paths, checked with plain SQL.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "notif.h"
+#include "store.h"
+#include "suites.h"
+
+static char dir[64];
+static char dbpath[128];
+
+static void
+setup(void)
+{
+	snprintf(dir, sizeof(dir), "/tmp/antomd-store-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(dbpath, sizeof(dbpath), "%s/test.db", dir);
+}
+
+static void
+teardown(void)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+static struct store *
+open_store(unsigned batch_max)
+{
+	struct store_options o = { 100, batch_max, 1024 };
+	char err[256] = "";
+	struct store *s = store_open(dbpath, &o, err, sizeof(err));
+
+	ck_assert_msg(s != NULL, "store_open: %s", err);
+	return s;
+}
+
+/* One integer from a query on a separate connection, as a reader would. */
+static long long
+q_int(const char *sql)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	long long v = -1;
+
+	ck_assert_int_eq(sqlite3_open_v2(dbpath, &db, SQLITE_OPEN_READONLY,
+	    NULL), SQLITE_OK);
+	ck_assert_msg(sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK,
+	    "%s: %s", sql, sqlite3_errmsg(db));
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return v;
+}
+
+/* One text value (static buffer), "" when NULL or no row. */
+static const char *
+q_text(const char *sql)
+{
+	static char out[256];
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	const unsigned char *v;
+
+	out[0] = '\0';
+	ck_assert_int_eq(sqlite3_open_v2(dbpath, &db, SQLITE_OPEN_READONLY,
+	    NULL), SQLITE_OK);
+	ck_assert_msg(sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK,
+	    "%s: %s", sql, sqlite3_errmsg(db));
+	if (sqlite3_step(st) == SQLITE_ROW &&
+	    (v = sqlite3_column_text(st, 0)) != NULL)
+		snprintf(out, sizeof(out), "%s", v);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return out;
+}
+
+static void
+exec_sql(const char *sql)
+{
+	sqlite3 *db;
+	char *msg = NULL;
+
+	ck_assert_int_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
+	ck_assert_msg(sqlite3_exec(db, sql, NULL, NULL, &msg) == SQLITE_OK,
+	    "%s: %s", sql, msg);
+	sqlite3_close(db);
+}
+
+static char *
+payment_body(const char *prid, const char *pid, const char *type,
+    const char *rs, const char *extra)
+{
+	char *b;
+
+	ck_assert_int_gt(asprintf(&b, "{\"notifyType\":\"%s\",\"result\":"
+	    "{\"resultCode\":\"X\",\"resultStatus\":\"%s\",\"resultMessage\":"
+	    "\"m\"},\"paymentRequestId\":\"%s\",\"paymentId\":\"%s\","
+	    "\"paymentAmount\":{\"value\":\"4200\",\"currency\":\"SGD\"}%s}",
+	    type, rs, prid, pid, extra != NULL ? extra : ""), 0);
+	return b;
+}
+
+static char *
+capture_body(const char *crid, const char *pid, const char *rs)
+{
+	char *b;
+
+	ck_assert_int_gt(asprintf(&b, "{\"notifyType\":\"CAPTURE_RESULT\","
+	    "\"result\":{\"resultCode\":\"X\",\"resultStatus\":\"%s\","
+	    "\"resultMessage\":\"m\"},\"captureRequestId\":\"%s\","
+	    "\"captureId\":\"C-%s\",\"paymentId\":\"%s\",\"captureAmount\":"
+	    "{\"value\":\"4200\",\"currency\":\"SGD\"}}", rs, crid, crid, pid),
+	    0);
+	return b;
+}
+
+/* Deliver body for client as if verified; returns the outcome. */
+static enum store_outcome
+deliver_as(struct store *s, const char *client, const char *body,
+    struct store_result *out)
+{
+	struct store_delivery d;
+	struct store_result r;
+	struct notif n;
+
+	ck_assert_int_eq(notif_parse((const unsigned char *)body, strlen(body),
+	    &n), 0);
+	memset(&d, 0, sizeof(d));
+	d.client_id = client;
+	d.request_time = "1732550400123";
+	d.signature = "algorithm=RSA256,keyVersion=1,signature=x";
+	d.signed_path = "/antom/notify";
+	d.key_version = 1;
+	d.body = (const unsigned char *)body;
+	d.bodylen = strlen(body);
+	d.notif = &n;
+	ck_assert_int_eq(store_apply(s, &d, &r), 0);
+	ck_assert_int_eq(r.status, 0);
+	notif_free(&n);
+	if (out != NULL)
+		*out = r;
+	return r.outcome;
+}
+
+static enum store_outcome
+deliver(struct store *s, const char *body, struct store_result *out)
+{
+	return deliver_as(s, "CLIENT_A", body, out);
+}
+
+START_TEST(test_schema)
+{
+	struct store *s = open_store(1);
+
+	store_close(s);
+	ck_assert_int_eq(q_int("PRAGMA user_version"), STORE_SCHEMA_VERSION);
+	ck_assert_str_eq(q_text("PRAGMA journal_mode"), "wal");
+	/* Reopening migrates nothing and keeps data. */
+	s = open_store(1);
+	store_close(s);
+	ck_assert_int_eq(q_int("SELECT count(*) FROM sqlite_master WHERE "
+	    "name IN ('notifications','payments','captures','events',"
+	    "'payment_captures')"), 5);
+}
+END_TEST
+
+START_TEST(test_newer_schema_refused)
+{
+	struct store_options o = { 100, 1, 16 };
+	char err[256] = "";
+	struct store *s = open_store(1);
+
+	store_close(s);
+	exec_sql("PRAGMA user_version = 99");
+	ck_assert_ptr_null(store_open(dbpath, &o, err, sizeof(err)));
+	ck_assert_ptr_nonnull(strstr(err, "newer"));
+	ck_assert_int_eq(store_check(dbpath, err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "schema version 99"));
+}
+END_TEST
+
+START_TEST(test_check)
+{
+	char err[256] = "";
+
+	/* Absent database in a writable directory: usable, nothing created. */
+	ck_assert_int_eq(store_check(dbpath, err, sizeof(err)), 0);
+	ck_assert_int_ne(access(dbpath, F_OK), 0);
+	ck_assert_int_eq(store_check("/nonexistent-dir/x.db", err,
+	    sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "/nonexistent-dir"));
+	store_close(open_store(1));
+	ck_assert_int_eq(store_check(dbpath, err, sizeof(err)), 0);
+}
+END_TEST
+
+START_TEST(test_repeat_delivery)
+{
+	struct store *s = open_store(1);
+	char *b = payment_body("PR1", "P1", "PAYMENT_RESULT", "S", NULL);
+	struct store_result r;
+	int i;
+
+	ck_assert_int_eq(deliver(s, b, &r), STORE_APPLIED);
+	ck_assert_int_eq(r.repeat, 0);
+	ck_assert_int_eq(r.delivery_count, 1);
+	for (i = 2; i <= 8; i++) {
+		ck_assert_int_eq(deliver(s, b, &r), STORE_DUPLICATE);
+		ck_assert_int_eq(r.repeat, 1);
+		ck_assert_int_eq(r.delivery_count, i);
+	}
+	store_close(s);
+	ck_assert_int_eq(q_int("SELECT count(*) FROM notifications"), 1);
+	ck_assert_int_eq(q_int("SELECT delivery_count FROM notifications"), 8);
+	ck_assert_int_eq(q_int("SELECT count(*) FROM events"), 1);
+	ck_assert_int_eq(q_int("SELECT count(*) FROM payments"), 1);
+	ck_assert_str_eq(q_text("SELECT outcome FROM notifications"), "applied");
+	ck_assert_str_eq(q_text("SELECT status FROM payments"), "SUCCESS");
+	ck_assert_int_eq(q_int("SELECT amount_value FROM payments"), 4200);
+	free(b);
+}
+END_TEST
+
+START_TEST(test_same_body_other_client_is_distinct)
+{
+	struct store *s = open_store(1);
+	char *b = payment_body("PR1", "P1", "PAYMENT_RESULT", "S", NULL);
+
+	ck_assert_int_eq(deliver_as(s, "CLIENT_A", b, NULL), STORE_APPLIED);
+	/* Another merchant claiming the same request id never overwrites. */
+	ck_assert_int_eq(deliver_as(s, "CLIENT_B", b, NULL), STORE_CONFLICT);
+	store_close(s);
+	ck_assert_int_eq(q_int("SELECT count(*) FROM notifications"), 2);
+	ck_assert_str_eq(q_text("SELECT client_id FROM payments"), "CLIENT_A");
+	free(b);
+}
+END_TEST
+
+START_TEST(test_pending_then_final)
+{
+	struct store *s = open_store(1);
+	char *p = payment_body("PR1", "P1", "PAYMENT_PENDING", "S", NULL);
+	char *f = payment_body("PR1", "P1", "PAYMENT_RESULT", "S",
+	    ",\"paymentTime\":\"2020-01-01T12:01:01+08:30\"");
+
+	ck_assert_int_eq(deliver(s, p, NULL), STORE_APPLIED);
+	ck_assert_int_eq(deliver(s, f, NULL), STORE_APPLIED);
+	store_close(s);
+	ck_assert_str_eq(q_text("SELECT status FROM payments"), "SUCCESS");
+	ck_assert_str_eq(q_text("SELECT payment_time FROM payments"),
+	    "2020-01-01T12:01:01+08:30");
+	ck_assert_int_eq(q_int("SELECT count(*) FROM events"), 2);
+	ck_assert_str_eq(q_text("SELECT old_status FROM events WHERE seq = 2"),
+	    "PENDING");
+	ck_assert_str_eq(q_text("SELECT new_status FROM events WHERE seq = 2"),
+	    "SUCCESS");
+	ck_assert_int_eq(q_int("SELECT count(*) FROM events WHERE seq = 1 AND "
+	    "old_status IS NULL AND new_status = 'PENDING'"), 1);
+	free(p);
+	free(f);
+}
+END_TEST
+
+START_TEST(test_pending_after_final_ignored)
+{
+	struct store *s = open_store(1);
+	char *f = payment_body("PR1", "P1", "PAYMENT_RESULT", "S", NULL);
+	char *p = payment_body("PR1", "P1", "PAYMENT_PENDING", "S", NULL);
+
+	ck_assert_int_eq(deliver(s, f, NULL), STORE_APPLIED);
+	ck_assert_int_eq(deliver(s, p, NULL), STORE_IGNORED);
+	ck_assert_int_eq(deliver(s, p, NULL), STORE_DUPLICATE);
+	store_close(s);
+	ck_assert_str_eq(q_text("SELECT status FROM payments"), "SUCCESS");
+	ck_assert_int_eq(q_int("SELECT count(*) FROM events"), 1);
+	ck_assert_str_eq(q_text("SELECT outcome FROM notifications WHERE "
+	    "notify_type = 'PAYMENT_PENDING'"), "ignored");
+	free(f);
+	free(p);
+}
+END_TEST
+
+START_TEST(test_final_conflict)
+{
+	struct store *s = open_store(1);
+	char *ok = payment_body("PR1", "P1", "PAYMENT_RESULT", "S", NULL);
+	char *ko = payment_body("PR1", "P1", "PAYMENT_RESULT", "F", NULL);
+	char *ko2 = payment_body("PR2", "P2", "PAYMENT_RESULT", "F", NULL);
+	char *ok2 = payment_body("PR2", "P2", "PAYMENT_RESULT", "S", NULL);
+
+	ck_assert_int_eq(deliver(s, ok, NULL), STORE_APPLIED);
+	ck_assert_int_eq(deliver(s, ko, NULL), STORE_CONFLICT);
+	ck_assert_int_eq(deliver(s, ko2, NULL), STORE_APPLIED);
+	ck_assert_int_eq(deliver(s, ok2, NULL), STORE_CONFLICT);
+	store_close(s);
+	ck_assert_str_eq(q_text("SELECT status FROM payments WHERE "
+	    "payment_request_id = 'PR1'"), "SUCCESS");
+	ck_assert_str_eq(q_text("SELECT status FROM payments WHERE "
+	    "payment_request_id = 'PR2'"), "FAIL");
+	ck_assert_int_eq(q_int("SELECT count(*) FROM notifications WHERE "
+	    "outcome = 'conflict'"), 2);
+	ck_assert_int_eq(q_int("SELECT count(*) FROM events"), 2);
+	free(ok);
+	free(ko);
+	free(ko2);
+	free(ok2);
+}
+END_TEST
+
+START_TEST(test_payment_id_mismatch_conflict)
+{
+	struct store *s = open_store(1);
+	char *a = payment_body("PR1", "P1", "PAYMENT_PENDING", "S", NULL);
+	char *b = payment_body("PR1", "P-OTHER", "PAYMENT_RESULT", "S", NULL);
+
+	ck_assert_int_eq(deliver(s, a, NULL), STORE_APPLIED);
+	ck_assert_int_eq(deliver(s, b, NULL), STORE_CONFLICT);
+	store_close(s);
+	ck_assert_str_eq(q_text("SELECT payment_id || status FROM payments"),
+	    "P1PENDING");
+	free(a);
+	free(b);
+}
+END_TEST
+
+START_TEST(test_same_state_other_body_duplicate)
+{
+	struct store *s = open_store(1);
+	char *a = payment_body("PR1", "P1", "PAYMENT_RESULT", "S", NULL);
+	char *b = payment_body("PR1", "P1", "PAYMENT_RESULT", "S",
+	    ",\"extra\":true");
+
+	ck_assert_int_eq(deliver(s, a, NULL), STORE_APPLIED);
+	ck_assert_int_eq(deliver(s, b, NULL), STORE_DUPLICATE);
+	store_close(s);
+	ck_assert_int_eq(q_int("SELECT count(*) FROM notifications"), 2);
+	ck_assert_int_eq(q_int("SELECT count(*) FROM events"), 1);
+	free(a);
+	free(b);
+}
+END_TEST
+
+START_TEST(test_capture_before_payment)
+{
+	struct store *s = open_store(1);
+	char *c = capture_body("CR1", "P1", "S");
+	char *p = payment_body("PR1", "P1", "PAYMENT_RESULT", "S", NULL);
+	char *cf = capture_body("CR1", "P1", "F");
+
+	ck_assert_int_eq(deliver(s, c, NULL), STORE_APPLIED);
+	ck_assert_int_eq(q_int("SELECT count(*) FROM payment_captures"), 0);
+	ck_assert_int_eq(deliver(s, p, NULL), STORE_APPLIED);
+	/* Capture status never regresses either. */
+	ck_assert_int_eq(deliver(s, cf, NULL), STORE_CONFLICT);
+	store_close(s);
+	ck_assert_str_eq(q_text("SELECT payment_status || '/' || capture_status"
+	    " || '/' || capture_request_id FROM payment_captures"),
+	    "SUCCESS/SUCCESS/CR1");
+	ck_assert_int_eq(q_int("SELECT count(*) FROM events WHERE "
+	    "object_type = 'capture' AND object_id = 'CR1'"), 1);
+	free(c);
+	free(p);
+	free(cf);
+}
+END_TEST
+
+START_TEST(test_archived)
+{
+	struct store *s = open_store(1);
+	const char *refund = "{\"notifyType\":\"REFUND_RESULT\",\"refundId\":"
+	    "\"R1\",\"result\":{\"resultStatus\":\"S\"}}";
+	const char *junk = "this is not JSON";
+
+	ck_assert_int_eq(deliver(s, refund, NULL), STORE_ARCHIVED);
+	ck_assert_int_eq(deliver(s, junk, NULL), STORE_ARCHIVED);
+	store_close(s);
+	ck_assert_int_eq(q_int("SELECT count(*) FROM notifications WHERE "
+	    "outcome = 'archived'"), 2);
+	ck_assert_str_eq(q_text("SELECT notify_type FROM notifications WHERE "
+	    "id = 1"), "REFUND_RESULT");
+	ck_assert_str_eq(q_text("SELECT archive_reason FROM notifications "
+	    "WHERE id = 2"), "not_json");
+	ck_assert_str_eq(q_text("SELECT CAST(body AS TEXT) FROM notifications "
+	    "WHERE id = 2"), junk);
+	ck_assert_int_eq(q_int("SELECT count(*) FROM payments"), 0);
+	ck_assert_int_eq(q_int("SELECT count(*) FROM events"), 0);
+}
+END_TEST
+
+START_TEST(test_busy_is_failure)
+{
+	struct store *s = open_store(1);
+	char *b = payment_body("PR1", "P1", "PAYMENT_RESULT", "S", NULL);
+	struct store_delivery d;
+	struct store_result r;
+	struct notif n;
+	sqlite3 *other;
+
+	/* Another process holds the write lock beyond busy_timeout. */
+	ck_assert_int_eq(sqlite3_open(dbpath, &other), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL,
+	    NULL), SQLITE_OK);
+	ck_assert_int_eq(notif_parse((const unsigned char *)b, strlen(b), &n), 0);
+	memset(&d, 0, sizeof(d));
+	d.client_id = "CLIENT_A";
+	d.request_time = "1";
+	d.signature = "s";
+	d.signed_path = "/antom/notify";
+	d.key_version = 1;
+	d.body = (const unsigned char *)b;
+	d.bodylen = strlen(b);
+	d.notif = &n;
+	ck_assert_int_eq(store_apply(s, &d, &r), -1);
+	ck_assert_int_eq(r.status, -1);
+	ck_assert_int_eq(sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL),
+	    SQLITE_OK);
+	sqlite3_close(other);
+	ck_assert_int_eq(q_int("SELECT count(*) FROM notifications"), 0);
+	/* The same delivery succeeds once the lock is gone. */
+	ck_assert_int_eq(store_apply(s, &d, &r), 0);
+	ck_assert_int_eq(r.outcome, STORE_APPLIED);
+	notif_free(&n);
+	store_close(s);
+	free(b);
+}
+END_TEST
+
+/* Writer thread: jobs complete only after commit, in batches. */
+struct wjob {
+	struct store_job	job;
+	struct notif		n;
+	char			*body;
+	pthread_mutex_t		*lock;
+	pthread_cond_t		*cond;
+	int			*left;
+	long long		 seen_rows;	/* notifications visible at done() */
+};
+
+static void
+wjob_done_check(struct store_job *j)
+{
+	struct wjob *w = j->arg;
+	char sql[128];
+
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM notifications "
+	    "WHERE id = %lld", (long long)j->r.notification_id);
+	w->seen_rows = j->r.status == 0 ? q_int(sql) : 0;
+	pthread_mutex_lock(w->lock);
+	(*w->left)--;
+	pthread_cond_signal(w->cond);
+	pthread_mutex_unlock(w->lock);
+}
+
+static void
+run_writer(unsigned batch_max, int njobs, const char *boom)
+{
+	pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
+	struct wjob *w = calloc((size_t)njobs, sizeof(*w));
+	struct store *s = open_store(batch_max);
+	struct store_stats st;
+	char err[128], prid[32];
+	int i, left = njobs;
+
+	ck_assert_int_eq(store_start(s, err, sizeof(err)), 0);
+	for (i = 0; i < njobs; i++) {
+		if (boom != NULL && i == njobs / 2)
+			snprintf(prid, sizeof(prid), "%s", boom);
+		else
+			snprintf(prid, sizeof(prid), "PR%d", i);
+		w[i].body = payment_body(prid, prid, "PAYMENT_RESULT", "S", NULL);
+		ck_assert_int_eq(notif_parse((unsigned char *)w[i].body,
+		    strlen(w[i].body), &w[i].n), 0);
+		w[i].job.d.client_id = "CLIENT_A";
+		w[i].job.d.request_time = "1";
+		w[i].job.d.signature = "s";
+		w[i].job.d.signed_path = "/antom/notify";
+		w[i].job.d.key_version = 1;
+		w[i].job.d.body = (unsigned char *)w[i].body;
+		w[i].job.d.bodylen = strlen(w[i].body);
+		w[i].job.d.notif = &w[i].n;
+		w[i].job.done = wjob_done_check;
+		w[i].job.arg = &w[i];
+		w[i].lock = &lock;
+		w[i].cond = &cond;
+		w[i].left = &left;
+		w[i].job.r.status = 99;
+	}
+	for (i = 0; i < njobs; i++)
+		ck_assert_int_eq(store_submit(s, &w[i].job), 0);
+	pthread_mutex_lock(&lock);
+	while (left > 0)
+		pthread_cond_wait(&cond, &lock);
+	pthread_mutex_unlock(&lock);
+	store_stats(s, &st);
+	store_stop(s);
+	/* After stop, submissions are refused (the HTTP layer answers 503). */
+	ck_assert_int_eq(store_submit(s, &w[0].job), -1);
+	store_close(s);
+
+	for (i = 0; i < njobs; i++) {
+		int is_boom = boom != NULL && i == njobs / 2;
+
+		ck_assert_int_eq(w[i].job.r.status, is_boom ? -1 : 0);
+		if (!is_boom)
+			ck_assert_int_eq(w[i].seen_rows, 1);
+		notif_free(&w[i].n);
+		free(w[i].body);
+	}
+	ck_assert_int_eq(q_int("SELECT count(*) FROM payments"),
+	    boom != NULL ? njobs - 1 : njobs);
+	ck_assert_int_eq(q_int("SELECT count(*) FROM notifications"),
+	    boom != NULL ? njobs - 1 : njobs);
+	ck_assert_uint_eq(st.jobs, (unsigned)njobs);
+	if (batch_max == 1)
+		ck_assert_uint_eq(st.commits, (unsigned)njobs -
+		    (boom != NULL ? 1 : 0));
+	else
+		ck_assert_uint_lt(st.commits, (unsigned)njobs);
+	free(w);
+}
+
+START_TEST(test_writer_batches)
+{
+	run_writer(64, 500, NULL);
+}
+END_TEST
+
+START_TEST(test_writer_batch_one)
+{
+	run_writer(1, 50, NULL);
+}
+END_TEST
+
+START_TEST(test_writer_failing_job_alone)
+{
+	store_close(open_store(1));
+	/* A job whose write fails is rolled back alone; the batch commits. */
+	exec_sql("CREATE TRIGGER boom BEFORE INSERT ON payments "
+	    "WHEN NEW.payment_request_id = 'BOOM' "
+	    "BEGIN SELECT RAISE(ABORT, 'boom'); END");
+	run_writer(64, 200, "BOOM");
+}
+END_TEST
+
+Suite *
+store_suite(void)
+{
+	Suite *s = suite_create("store");
+	TCase *tc = tcase_create("store");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_schema);
+	tcase_add_test(tc, test_newer_schema_refused);
+	tcase_add_test(tc, test_check);
+	tcase_add_test(tc, test_repeat_delivery);
+	tcase_add_test(tc, test_same_body_other_client_is_distinct);
+	tcase_add_test(tc, test_pending_then_final);
+	tcase_add_test(tc, test_pending_after_final_ignored);
+	tcase_add_test(tc, test_final_conflict);
+	tcase_add_test(tc, test_payment_id_mismatch_conflict);
+	tcase_add_test(tc, test_same_state_other_body_duplicate);
+	tcase_add_test(tc, test_capture_before_payment);
+	tcase_add_test(tc, test_archived);
+	tcase_add_test(tc, test_busy_is_failure);
+	tcase_add_test(tc, test_writer_batches);
+	tcase_add_test(tc, test_writer_batch_one);
+	tcase_add_test(tc, test_writer_failing_job_alone);
+	suite_add_tcase(s, tc);
+	return s;
+}

@@ -1,0 +1,26 @@
+/*
+ * suites.h - every Check suite linked into the one test runner, and the
+ * few helpers the suites share.
+ */
+#ifndef ANTOMD_TEST_SUITES_H
+#define ANTOMD_TEST_SUITES_H
+
+#include <check.h>
+
+Suite	*util_suite(void);
+Suite	*log_suite(void);
+Suite	*verify_suite(void);
+Suite	*notif_suite(void);
+Suite	*conf_suite(void);
+Suite	*store_suite(void);
+Suite	*sign_suite(void);
+Suite	*client_suite(void);
+Suite	*fixture_suite(void);
+Suite	*e2e_suite(void);
+
+/* Path of a file under tests/ (ANTOMD_TESTS, default "tests"); static buffer per call site not needed: caller's buf. */
+const char *test_path(char *buf, size_t cap, const char *rel);
+/* Whole file into a malloc'd NUL-terminated buffer; aborts the test on failure. */
+char	*test_slurp(const char *path, size_t *len);
+
+#endif
