@@ -104,7 +104,7 @@ deps-test:
 run: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)sh scripts/demo-setup
-	exec bin/antomd -c conf/antomd.conf
+	@exec bin/antomd -c conf/antomd.conf
 
 # The tests find the binaries under test through ANTOMD_BIN.
 check: deps-test

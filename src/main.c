@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -171,6 +172,11 @@ main(int argc, char **argv)
 	if (check)
 		return check_config(conf_path);
 
+	/*
+	 * The database holds payment data: readable by the service's group
+	 * (merchant applications), never by others, whatever umask we got.
+	 */
+	umask(umask(0) | 027);
 	log_init(LOG_LEVEL_INFO);
 	st = conf_load(conf_path, &conf, err, sizeof(err));
 	if (st != CONF_OK)

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
@@ -34,7 +35,7 @@
 #define MAX_BODY	4096
 
 static struct {
-	char	dir[64];
+	char	dir[48];
 	char	conf[128];
 	char	db[128];
 	char	log[128];
@@ -588,6 +589,17 @@ START_TEST(test_method_path_size)
 	expect_status(send_raw(nopath, strlen(nopath), &r), 404, &r);
 	expect_status(send_raw(trailing, strlen(trailing), &r), 404, &r);
 
+	/* Headers over connection_memory_limit (32 KiB by default): 431. */
+	big = malloc(40001);
+	memset(big, 'a', 40000);
+	big[40000] = '\0';
+	ck_assert_int_gt(asprintf(&req, "POST /antom/notify HTTP/1.1\r\n"
+	    "Host: x\r\nX-Big: %s\r\nContent-Length: 2\r\n"
+	    "Connection: close\r\n\r\n{}", big), 0);
+	expect_status(send_raw(req, strlen(req), &r), 431, &r);
+	free(req);
+	free(big);
+
 	/* Over max_body_bytes with a Content-Length: refused before reading. */
 	big = malloc(MAX_BODY + 2);
 	memset(big, 'x', MAX_BODY + 1);
@@ -851,6 +863,62 @@ START_TEST(test_antomctl_send)
 }
 END_TEST
 
+/* Run sql as user nobody, group nogroup, read-only; returns the output. */
+static const char *
+reader_query(const char *sql)
+{
+	static char out[256];
+	char cmd[1024];
+	FILE *p;
+	size_t n;
+
+	snprintf(cmd, sizeof(cmd), "setpriv --reuid=nobody --regid=nogroup "
+	    "--clear-groups sqlite3 'file:%s?mode=ro' \"%s\" 2>&1", D.db, sql);
+	p = popen(cmd, "r");
+	ck_assert_ptr_nonnull(p);
+	n = fread(out, 1, sizeof(out) - 1, p);
+	out[n] = '\0';
+	pclose(p);
+	return out;
+}
+
+/*
+ * A merchant application running as another user in the daemon's group
+ * reads the database while antomd writes and after it stopped, and can
+ * neither write it nor is anyone else let in (files are 0640).
+ */
+START_TEST(test_group_reader)
+{
+	char state[96], *b = pay_body("PR-G", "PAYMENT_RESULT", "S");
+	struct stat sb;
+
+	if (geteuid() != 0) {
+		fprintf(stderr, "test_group_reader: needs root, not run\n");
+		free(b);
+		return;
+	}
+	/* As systemd lays it out: StateDirectory 0750, group of the service. */
+	snprintf(state, sizeof(state), "%s/state", D.dir);
+	ck_assert_int_eq(chmod(D.dir, 0711), 0);
+	ck_assert_int_eq(mkdir(state, 0750), 0);
+	ck_assert_int_eq(chown(state, 0, 65534), 0);
+	ck_assert_int_eq(chmod(state, 02750), 0);
+	snprintf(D.db, sizeof(D.db), "%s/antomd.db", state);
+	write_conf(NULL);
+	start_daemon();
+	deliver_ok(b);
+	ck_assert_str_eq(reader_query("SELECT status FROM payments"), "SUCCESS\n");
+	ck_assert_int_eq(stat(D.db, &sb), 0);
+	ck_assert_int_eq(sb.st_mode & 0777, 0640);
+	ck_assert_int_eq(stop_daemon(), 0);
+	ck_assert_str_eq(reader_query("SELECT count(*) FROM payments"), "1\n");
+	ck_assert_ptr_nonnull(strstr(reader_query("DELETE FROM payments"),
+	    "readonly"));
+	ck_assert_int_eq(q_int("SELECT count(*) FROM payments"), 1);
+	free(b);
+}
+END_TEST
+
 /* Run antomd -n; returns its exit status and its output in out. */
 static int
 run_check(const char *conf, char *out, size_t outcap)
@@ -973,6 +1041,7 @@ e2e_suite(void)
 	tcase_add_checked_fixture(cf, setup_dirs, teardown);
 	tcase_set_timeout(cf, 30);
 	tcase_add_test(cf, test_check_config);
+	tcase_add_test(cf, test_group_reader);
 	tcase_add_test(cf, test_exit_codes_at_start);
 	suite_add_tcase(s, cf);
 	return s;
