@@ -26,6 +26,7 @@ enum log_level {
 struct logbuf {
 	char		buf[LOG_LINE_MAX];
 	size_t		len;
+	int		cut;	/* something did not fit: end with "..." */
 	enum log_level	level;
 };
 

@@ -176,7 +176,7 @@ conf_listen(struct conf *c, const char *v)
 	if (host == NULL)
 		return -1;
 	hlen = strlen(host);
-	if (hlen == 0 || conf_number(colon + 1, 0, 65535, &port) != 0) {
+	if (hlen == 0 || conf_number(colon + 1, 1, 65535, &port) != 0) {
 		free(host);
 		return -1;
 	}
@@ -354,12 +354,6 @@ conf_load(const char *path, struct conf **out, char *err, size_t errlen)
 		int argc;
 
 		lineno++;
-		if (n > CONF_LINE_MAX) {
-			snprintf(err, errlen, "%s:%u: line longer than %d bytes",
-			    path, lineno, CONF_LINE_MAX);
-			st = CONF_ERR_SYNTAX;
-			goto fail;
-		}
 		if (memchr(line, '\0', n) != NULL) {
 			snprintf(err, errlen, "%s:%u: NUL byte in line", path,
 			    lineno);
@@ -370,6 +364,12 @@ conf_load(const char *path, struct conf **out, char *err, size_t errlen)
 			line[--n] = '\0';
 		if (n > 0 && line[n - 1] == '\r')
 			line[--n] = '\0';
+		if (n > CONF_LINE_MAX) {
+			snprintf(err, errlen, "%s:%u: line longer than %d bytes",
+			    path, lineno, CONF_LINE_MAX);
+			st = CONF_ERR_SYNTAX;
+			goto fail;
+		}
 		argc = conf_split(line, argv);
 		if (argc == 0)
 			continue;

@@ -102,10 +102,14 @@ log_append(struct logbuf *lb, const char *s, size_t n)
 	/* Keep room for "...\n". */
 	size_t room = LOG_LINE_MAX - 5 - lb->len;
 
-	if (lb->len > LOG_LINE_MAX - 5)
+	if (lb->len > LOG_LINE_MAX - 5) {
+		lb->cut = n > 0;
 		return;
-	if (n > room)
+	}
+	if (n > room) {
 		n = room;
+		lb->cut = 1;
+	}
 	memcpy(lb->buf + lb->len, s, n);
 	lb->len += n;
 }
@@ -116,6 +120,7 @@ log_begin(struct logbuf *lb, enum log_level lvl, const char *msg)
 	char ts[UTIL_ISO_TIME_LEN];
 
 	lb->len = 0;
+	lb->cut = 0;
 	lb->level = lvl;
 	util_now_iso(ts);
 	log_append(lb, "ts=", 3);
@@ -176,7 +181,7 @@ log_end(struct logbuf *lb)
 	ssize_t w;
 	size_t off = 0;
 
-	if (lb->len >= LOG_LINE_MAX - 5) {
+	if (lb->cut) {
 		memcpy(lb->buf + lb->len, "...", 3);
 		lb->len += 3;
 	}

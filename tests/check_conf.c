@@ -427,6 +427,7 @@ static const struct {
 	{ "127.0.0.1", NULL, NULL },		/* no port */
 	{ "127.0.0.1:", NULL, NULL },
 	{ ":8080", NULL, NULL },		/* no host */
+	{ "127.0.0.1:0", NULL, NULL },		/* a random port is no service */
 	{ "127.0.0.1:65536", NULL, NULL },
 	{ "127.0.0.1:99999999999999999999999", NULL, NULL },
 	{ "127.0.0.1:-1", NULL, NULL },
