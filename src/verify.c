@@ -38,6 +38,14 @@
 struct verify_key {
 	long		 version;
 	EVP_PKEY	*pkey;
+	/*
+	 * A digest context already initialised for verifying with this key
+	 * (SHA-256, PKCS#1 v1.5), built once at load time.  Each request
+	 * copies it instead of running EVP_DigestVerifyInit(), which in
+	 * OpenSSL 3 fetches the algorithm and builds a key context every time.
+	 * The template is only ever read, so threads may copy it at once.
+	 */
+	EVP_MD_CTX	*tmpl;
 };
 
 struct verify_client {
@@ -625,6 +633,8 @@ verify_content_update(EVP_MD_CTX *ctx, int for_sign, const char *path,
 	    request_time, body, bodylen);
 }
 
+static EVP_MD_CTX *verify_template(EVP_PKEY *);
+
 /* Points into the keyring, which keeps ownership. */
 static struct verify_client *
 verify_find_client(const struct verify_keyring *kr, const char *client_id)
@@ -650,6 +660,7 @@ verify_keyring_add(struct verify_keyring *kr, const char *client_id,
 {
 	struct verify_client *c, *nc;
 	struct verify_key *nk;
+	EVP_MD_CTX *tmpl;
 	size_t i;
 	int added_client = 0;
 
@@ -704,8 +715,14 @@ verify_keyring_add(struct verify_keyring *kr, const char *client_id,
 		goto fail;
 	}
 	c->keys = nk;
+	if ((tmpl = verify_template(pkey)) == NULL) {
+		verify_err(err, errlen, "client %s: key version %ld: cannot "
+		    "prepare verification", client_id, key_version);
+		goto fail;
+	}
 	nk[c->nkeys].version = key_version;
 	nk[c->nkeys].pkey = pkey;
+	nk[c->nkeys].tmpl = tmpl;
 	c->nkeys++;
 	kr->nkeys++;
 	return 0;
@@ -744,8 +761,10 @@ verify_keyring_free(struct verify_keyring *kr)
 	if (kr == NULL)
 		return;
 	for (i = 0; i < kr->nclients; i++) {
-		for (j = 0; j < kr->clients[i].nkeys; j++)
+		for (j = 0; j < kr->clients[i].nkeys; j++) {
 			EVP_PKEY_free(kr->clients[i].keys[j].pkey);
+			EVP_MD_CTX_free(kr->clients[i].keys[j].tmpl);
+		}
 		free(kr->clients[i].keys);
 		free(kr->clients[i].id);
 	}
@@ -759,15 +778,13 @@ verify_keyring_free(struct verify_keyring *kr)
  * run the check at all.
  */
 static int
-verify_try(EVP_MD_CTX *ctx, EVP_PKEY *pkey, const struct verify_input *in,
-    const char *query, const unsigned char *sig, size_t siglen)
+verify_try(EVP_MD_CTX *ctx, const struct verify_key *k,
+    const struct verify_input *in, const char *query,
+    const unsigned char *sig, size_t siglen)
 {
-	EVP_PKEY_CTX *pctx = NULL;
 	int rc;
 
-	if (EVP_MD_CTX_reset(ctx) != 1 ||
-	    EVP_DigestVerifyInit(ctx, &pctx, EVP_sha256(), NULL, pkey) != 1 ||
-	    EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) <= 0 ||
+	if (EVP_MD_CTX_copy_ex(ctx, k->tmpl) != 1 ||
 	    verify_content_feed(ctx, 0, in->signed_path, query, in->client_id,
 	    in->request_time, in->body, in->bodylen) == -1) {
 		ERR_clear_error();
@@ -778,6 +795,23 @@ verify_try(EVP_MD_CTX *ctx, EVP_PKEY *pkey, const struct verify_input *in,
 		return 1;
 	ERR_clear_error();
 	return rc == 0 ? 0 : -1;
+}
+
+/* A verify context for pkey, ready to be copied; NULL on failure. */
+static EVP_MD_CTX *
+verify_template(EVP_PKEY *pkey)
+{
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	EVP_PKEY_CTX *pctx = NULL;
+
+	if (ctx == NULL ||
+	    EVP_DigestVerifyInit(ctx, &pctx, EVP_sha256(), NULL, pkey) != 1 ||
+	    EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) <= 0) {
+		EVP_MD_CTX_free(ctx);
+		ERR_clear_error();
+		return NULL;
+	}
+	return ctx;
 }
 
 /*
@@ -826,7 +860,7 @@ verify_request(const struct verify_keyring *kr, const struct verify_input *in,
 			if ((size_t)EVP_PKEY_get_size(k->pkey) != sh.siglen)
 				continue;
 			tried = 1;
-			if ((rc = verify_try(ctx, k->pkey, in, NULL, sh.sig,
+			if ((rc = verify_try(ctx, k, in, NULL, sh.sig,
 			    sh.siglen)) == 1) {
 				if (match != NULL) {
 					match->key_version = k->version;
@@ -839,7 +873,7 @@ verify_request(const struct verify_keyring *kr, const struct verify_input *in,
 				internal = 1;
 			if (query == NULL)
 				continue;
-			if ((rc = verify_try(ctx, k->pkey, in, query, sh.sig,
+			if ((rc = verify_try(ctx, k, in, query, sh.sig,
 			    sh.siglen)) == 1) {
 				if (match != NULL) {
 					match->key_version = k->version;
