@@ -3,7 +3,8 @@
  *
  * One connection, owned by one writer thread, applies notifications in
  * batches: each batch is one BEGIN IMMEDIATE ... COMMIT in WAL mode with
- * synchronous=FULL, each job inside it under its own SAVEPOINT.  A job's
+ * synchronous=FULL (a batch whose own statements fail is retried job by
+ * job, so one bad job fails alone).  A job's
  * callback runs only after the COMMIT that holds it returned SQLITE_OK, so
  * nothing is acknowledged before it is durable; if the COMMIT fails every
  * job of the batch is answered as a storage failure and Antom retries.

@@ -79,7 +79,7 @@ static const char store_schema_v1[] =
 "  notification_id            INTEGER NOT NULL REFERENCES notifications (id),"
 "  created_at                 TEXT NOT NULL,"
 "  updated_at                 TEXT NOT NULL"
-");"
+") WITHOUT ROWID;"
 "CREATE INDEX payments_payment_id ON payments (payment_id);"
 "CREATE TABLE captures ("
 "  capture_request_id    TEXT PRIMARY KEY,"
@@ -96,7 +96,7 @@ static const char store_schema_v1[] =
 "  notification_id       INTEGER NOT NULL REFERENCES notifications (id),"
 "  created_at            TEXT NOT NULL,"
 "  updated_at            TEXT NOT NULL"
-");"
+") WITHOUT ROWID;"
 "CREATE INDEX captures_payment_id ON captures (payment_id);"
 "CREATE TABLE events ("
 "  seq             INTEGER PRIMARY KEY AUTOINCREMENT,"
@@ -123,7 +123,7 @@ static const char store_schema_v1[] =
 "  LEFT JOIN captures c ON c.payment_id = p.payment_id;";
 
 enum {
-	S_BEGIN, S_COMMIT, S_ROLLBACK, S_SAVEPOINT, S_RELEASE, S_ROLLBACK_TO,
+	S_BEGIN, S_COMMIT, S_ROLLBACK,
 	S_NOTIF_FIND, S_NOTIF_TOUCH, S_NOTIF_INSERT,
 	S_PAY_GET, S_PAY_UPSERT, S_CAP_GET, S_CAP_UPSERT, S_EVENT,
 	S_COUNT
@@ -133,16 +133,12 @@ static const char *const store_sql[S_COUNT] = {
 	[S_BEGIN] = "BEGIN IMMEDIATE",
 	[S_COMMIT] = "COMMIT",
 	[S_ROLLBACK] = "ROLLBACK",
-	[S_SAVEPOINT] = "SAVEPOINT job",
-	[S_RELEASE] = "RELEASE job",
-	[S_ROLLBACK_TO] = "ROLLBACK TO job",
 	[S_NOTIF_FIND] =
 	    "SELECT id, delivery_count FROM notifications"
 	    " WHERE client_id = ?1 AND body_sha256 = ?2",
 	[S_NOTIF_TOUCH] =
 	    "UPDATE notifications SET last_received_at = ?2,"
-	    " delivery_count = delivery_count + 1 WHERE id = ?1"
-	    " RETURNING delivery_count",
+	    " delivery_count = delivery_count + 1 WHERE id = ?1",
 	[S_NOTIF_INSERT] =
 	    "INSERT INTO notifications (client_id, body_sha256, body,"
 	    " request_time, signature, signed_path, key_version, notify_type,"
@@ -637,23 +633,24 @@ store_record(struct store *s, const struct store_delivery *d,
 	bind_text(st, 1, d->client_id);
 	bind_text(st, 2, hash);
 	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
+	if (rc == SQLITE_ROW) {
 		r->notification_id = sqlite3_column_int64(st, 0);
+		r->delivery_count = sqlite3_column_int64(st, 1) + 1;
+	}
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		goto dberr;
 	if (rc == SQLITE_ROW) {
+		/*
+		 * No RETURNING here: SQLite builds and frees a temporary
+		 * table for it on every run, which showed in profiles.
+		 */
 		st = s->stmt[S_NOTIF_TOUCH];
 		sqlite3_bind_int64(st, 1, r->notification_id);
 		bind_text(st, 2, now);
-		rc = sqlite3_step(st);
-		if (rc == SQLITE_ROW)
-			r->delivery_count = sqlite3_column_int64(st, 0);
-		sqlite3_reset(st);
-		sqlite3_clear_bindings(st);
-		if (rc != SQLITE_ROW)
-			goto dberr;
+		if (store_step_done(s, S_NOTIF_TOUCH) != 0)
+			return -1;
 		r->repeat = 1;
 		r->outcome = STORE_DUPLICATE;
 		return 0;
@@ -717,53 +714,61 @@ dberr:
 }
 
 /*
- * Apply n jobs in one transaction.  Sets every job's r.status; runs no
- * callback.  A job whose statements fail is rolled back to its savepoint
- * and fails alone, unless SQLite already rolled back the whole transaction
- * (disk full, I/O error), in which case the batch fails.
+ * All n jobs in one transaction.  0 when COMMIT returned OK (every job's
+ * r.status 0); otherwise everything is rolled back, every r.status is -1,
+ * and *job_failed says whether a job's own statements failed (as opposed
+ * to BEGIN or COMMIT, which are about the database as a whole).
+ */
+static int
+store_txn(struct store *s, struct store_job **jobs, size_t n,
+    const char *now, int *job_failed)
+{
+	size_t i;
+
+	*job_failed = 0;
+	if (store_step_done(s, S_BEGIN) != 0)
+		goto fail;
+	for (i = 0; i < n; i++) {
+		if (store_record(s, &jobs[i]->d, &jobs[i]->r, now) != 0) {
+			*job_failed = 1;
+			goto fail;
+		}
+	}
+	if (store_step_done(s, S_COMMIT) != 0)
+		goto fail;
+	for (i = 0; i < n; i++)
+		jobs[i]->r.status = 0;
+	return 0;
+fail:
+	/* SQLite may have rolled back already (disk full, I/O error). */
+	if (!sqlite3_get_autocommit(s->db))
+		store_step_done(s, S_ROLLBACK);
+	for (i = 0; i < n; i++)
+		jobs[i]->r.status = -1;
+	return -1;
+}
+
+/*
+ * Apply n jobs, committed together.  Sets every job's r.status; runs no
+ * callback.  If one job's statements fail, nothing of the batch was
+ * committed, so each job is retried in a transaction of its own: the bad
+ * one fails alone and the others still commit.  A failed BEGIN or COMMIT
+ * (database locked past busy_timeout, full, I/O error) fails the batch
+ * at once rather than waiting busy_timeout once per job.
  */
 static void
 store_run_batch(struct store *s, struct store_job **jobs, size_t n)
 {
 	char now[UTIL_ISO_TIME_LEN];
-	int use_sp = n > 1, batch_ok = 1;
+	int job_failed, dummy;
 	size_t i;
 
 	util_now_iso(now);
-	if (store_step_done(s, S_BEGIN) != 0) {
-		for (i = 0; i < n; i++)
-			jobs[i]->r.status = -1;
+	if (store_txn(s, jobs, n, now, &job_failed) == 0 || n == 1 ||
+	    !job_failed)
 		return;
-	}
-	for (i = 0; i < n && batch_ok; i++) {
-		struct store_job *j = jobs[i];
-
-		if (use_sp && store_step_done(s, S_SAVEPOINT) != 0) {
-			batch_ok = 0;
-			break;
-		}
-		if (store_record(s, &j->d, &j->r, now) == 0) {
-			j->r.status = 0;
-			if (use_sp && store_step_done(s, S_RELEASE) != 0)
-				batch_ok = 0;
-			continue;
-		}
-		j->r.status = -1;
-		if (sqlite3_get_autocommit(s->db) || !use_sp) {
-			batch_ok = 0;
-			break;
-		}
-		if (store_step_done(s, S_ROLLBACK_TO) != 0 ||
-		    store_step_done(s, S_RELEASE) != 0)
-			batch_ok = 0;
-	}
-	if (batch_ok && store_step_done(s, S_COMMIT) == 0)
-		return;
-	/* Nothing of this batch is durable: every job fails. */
-	if (!sqlite3_get_autocommit(s->db))
-		store_step_done(s, S_ROLLBACK);
 	for (i = 0; i < n; i++)
-		jobs[i]->r.status = -1;
+		store_txn(s, &jobs[i], 1, now, &dummy);
 }
 
 int
