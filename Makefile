@@ -60,7 +60,7 @@ TOOL_OBJ := $(TOOL:%=$(BUILD)/obj/%.o)
 TEST_SRC := $(wildcard tests/check_*.c)
 TEST_OBJ := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%.o)
 
-.PHONY: all run check asan bench install uninstall clean deps deps-test
+.PHONY: all run check asan bench install uninstall clean deps deps-test deps-bench
 
 all: $(BIN)/antomd $(BIN)/antomctl bin/antomd bin/antomctl
 
@@ -94,12 +94,30 @@ $(BIN)/check_antomd: $(TEST_OBJ) $(TOOL_OBJ) $(CORE_OBJ)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(PKG_LIBS)
 
+$(BUILD)/obj/bench-%.o: bench/%.c
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BIN)/antom-bench-gen: $(BUILD)/obj/bench-gen.o $(TOOL_OBJ) $(CORE_OBJ)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(BIN)/antom-bench-sqlite: $(BUILD)/obj/bench-sqlite_ceiling.o
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
 # Debian packages: installed only when missing, only as root.
 deps:
 	$(Q)sh scripts/install-deps build
 
 deps-test:
 	$(Q)sh scripts/install-deps test
+
+deps-bench:
+	$(Q)sh scripts/install-deps bench
 
 run: deps
 	$(Q)$(MAKE) --no-print-directory all
@@ -115,6 +133,12 @@ asan: deps-test
 	$(Q)$(MAKE) --no-print-directory SAN=1 build/asan/bin/antomd build/asan/bin/antomctl build/asan/bin/check_antomd
 	$(Q)ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ANTOMD_BIN=$(CURDIR)/build/asan/bin ANTOMD_TESTS=$(CURDIR)/tests build/asan/bin/check_antomd
+
+# Benchmarks are not tests: they print numbers and append them to
+# bench/results/, and are not part of check.
+bench: deps-bench
+	$(Q)$(MAKE) --no-print-directory all $(BIN)/antom-bench-gen $(BIN)/antom-bench-sqlite
+	$(Q)bench/run
 
 clean:
 	rm -rf build bin
