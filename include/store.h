@@ -90,10 +90,18 @@ int	store_apply(struct store *, const struct store_delivery *,
 
 /* Writer thread. */
 int	store_start(struct store *, char *err, size_t errlen);
-/* Queue a job; -1 when the queue is full or the writer stopping (answer 503). */
+/* Queue a job: 0, or why not (answer 503 either way). */
+#define STORE_SUBMIT_FULL	(-1)	/* queue_max jobs already waiting */
+#define STORE_SUBMIT_STOPPING	(-2)	/* the writer is stopping */
 int	store_submit(struct store *, struct store_job *);
 /* Finish every queued job, then stop the writer.  New submits fail. */
 void	store_stop(struct store *);
+/*
+ * Shutdown out of time (any thread): the batch in progress gives up
+ * waiting for locks, and queued jobs fail without touching the database.
+ * Their callbacks still run; call store_stop() after.
+ */
+void	store_abort(struct store *);
 
 /* Counters for status lines; thread-safe snapshots. */
 struct store_stats {

@@ -298,7 +298,7 @@ http_process(struct http_req *r)
 	struct verify_input in;
 	struct verify_match m;
 	enum verify_result vr;
-	int bad = 0;
+	int bad = 0, rc;
 
 	MHD_get_connection_values(r->conn, MHD_HEADER_KIND, http_count_hdr,
 	    &cnt);
@@ -379,10 +379,11 @@ http_process(struct http_req *r)
 	 */
 	r->state = ST_QUEUED;
 	MHD_suspend_connection(r->conn);
-	if (store_submit(h->store, &r->job) != 0) {
+	if ((rc = store_submit(h->store, &r->job)) != 0) {
 		r->state = ST_DONE;
 		r->reply = R_UNAVAILABLE;
-		r->reason = "queue_full";
+		r->reason = rc == STORE_SUBMIT_FULL ? "queue_full" :
+		    "shutting_down";
 		r->job.r.status = -1;
 		MHD_resume_connection(r->conn);
 	}

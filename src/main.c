@@ -258,13 +258,28 @@ main(int argc, char **argv)
 			break;
 		if (util_mono_us() >= deadline) {
 			log_warnx("shutdown: %u requests still in flight after "
-			    "%us; closing them unanswered (Antom will retry)",
-			    hs.inflight, conf->shutdown_timeout_s);
+			    "%us; refusing what is not committed yet (Antom "
+			    "will deliver it again)", hs.inflight,
+			    conf->shutdown_timeout_s);
+			store_abort(store);
 			break;
 		}
 		usleep(10000);
 	}
 	store_stop(store);
+	/*
+	 * The writer has answered every job; give the connections it
+	 * resumed a moment to send those answers before closing them all.
+	 */
+	deadline = util_mono_us() + 1000000u;
+	for (;;) {
+		struct http_stats hs;
+
+		http_stats(http, &hs);
+		if (hs.inflight == 0 || util_mono_us() >= deadline)
+			break;
+		usleep(5000);
+	}
 	http_stop(http);
 	store_close(store);
 	conf_free(conf);

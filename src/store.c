@@ -16,6 +16,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,7 +55,7 @@ static const char store_schema_v1[] =
 ");"
 "CREATE INDEX notifications_object ON notifications (object_id);"
 "CREATE TABLE payments ("
-"  payment_request_id         TEXT PRIMARY KEY,"
+"  payment_request_id         TEXT NOT NULL,"
 "  client_id                  TEXT NOT NULL,"
 "  payment_id                 TEXT,"
 "  status                     TEXT NOT NULL CHECK (status IN ('PENDING','SUCCESS','FAIL')),"
@@ -78,11 +79,12 @@ static const char store_schema_v1[] =
 "  refusal_reason_raw         TEXT,"
 "  notification_id            INTEGER NOT NULL REFERENCES notifications (id),"
 "  created_at                 TEXT NOT NULL,"
-"  updated_at                 TEXT NOT NULL"
+"  updated_at                 TEXT NOT NULL,"
+"  PRIMARY KEY (client_id, payment_request_id)"
 ") WITHOUT ROWID;"
-"CREATE INDEX payments_payment_id ON payments (payment_id);"
+"CREATE INDEX payments_payment_id ON payments (client_id, payment_id);"
 "CREATE TABLE captures ("
-"  capture_request_id    TEXT PRIMARY KEY,"
+"  capture_request_id    TEXT NOT NULL,"
 "  client_id             TEXT NOT NULL,"
 "  capture_id            TEXT,"
 "  payment_id            TEXT,"
@@ -95,12 +97,14 @@ static const char store_schema_v1[] =
 "  acquirer_reference_no TEXT,"
 "  notification_id       INTEGER NOT NULL REFERENCES notifications (id),"
 "  created_at            TEXT NOT NULL,"
-"  updated_at            TEXT NOT NULL"
+"  updated_at            TEXT NOT NULL,"
+"  PRIMARY KEY (client_id, capture_request_id)"
 ") WITHOUT ROWID;"
-"CREATE INDEX captures_payment_id ON captures (payment_id);"
+"CREATE INDEX captures_payment_id ON captures (client_id, payment_id);"
 "CREATE TABLE events ("
 "  seq             INTEGER PRIMARY KEY AUTOINCREMENT,"
 "  created_at      TEXT NOT NULL,"
+"  client_id       TEXT NOT NULL,"
 "  object_type     TEXT NOT NULL CHECK (object_type IN ('payment','capture')),"
 "  object_id       TEXT NOT NULL,"
 "  payment_id      TEXT,"
@@ -120,7 +124,8 @@ static const char store_schema_v1[] =
 "         p.updated_at AS payment_updated_at,"
 "         c.updated_at AS capture_updated_at"
 "  FROM payments p"
-"  LEFT JOIN captures c ON c.payment_id = p.payment_id;";
+"  LEFT JOIN captures c"
+"    ON c.client_id = p.client_id AND c.payment_id = p.payment_id;";
 
 enum {
 	S_BEGIN, S_COMMIT, S_ROLLBACK,
@@ -146,8 +151,8 @@ static const char *const store_sql[S_COUNT] = {
 	    " last_received_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9,"
 	    " ?10, ?11, ?12, ?13, ?13)",
 	[S_PAY_GET] =
-	    "SELECT status, payment_id, client_id FROM payments"
-	    " WHERE payment_request_id = ?1",
+	    "SELECT status, payment_id FROM payments"
+	    " WHERE client_id = ?1 AND payment_request_id = ?2",
 	[S_PAY_UPSERT] =
 	    "INSERT INTO payments (payment_request_id, client_id, payment_id,"
 	    " status, result_code, result_message, amount_value, currency,"
@@ -158,7 +163,7 @@ static const char *const store_sql[S_COUNT] = {
 	    " refusal_reason_raw, notification_id, created_at, updated_at)"
 	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,"
 	    " ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?24)"
-	    " ON CONFLICT (payment_request_id) DO UPDATE SET"
+	    " ON CONFLICT (client_id, payment_request_id) DO UPDATE SET"
 	    " payment_id = coalesce(excluded.payment_id, payment_id),"
 	    " status = excluded.status,"
 	    " result_code = excluded.result_code,"
@@ -190,15 +195,15 @@ static const char *const store_sql[S_COUNT] = {
 	    " notification_id = excluded.notification_id,"
 	    " updated_at = excluded.updated_at",
 	[S_CAP_GET] =
-	    "SELECT status, capture_id, client_id FROM captures"
-	    " WHERE capture_request_id = ?1",
+	    "SELECT status, capture_id FROM captures"
+	    " WHERE client_id = ?1 AND capture_request_id = ?2",
 	[S_CAP_UPSERT] =
 	    "INSERT INTO captures (capture_request_id, client_id, capture_id,"
 	    " payment_id, status, result_code, result_message, amount_value,"
 	    " currency, capture_time, acquirer_reference_no, notification_id,"
 	    " created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,"
 	    " ?9, ?10, ?11, ?12, ?13, ?13)"
-	    " ON CONFLICT (capture_request_id) DO UPDATE SET"
+	    " ON CONFLICT (client_id, capture_request_id) DO UPDATE SET"
 	    " capture_id = coalesce(excluded.capture_id, capture_id),"
 	    " payment_id = coalesce(excluded.payment_id, payment_id),"
 	    " status = excluded.status,"
@@ -212,15 +217,17 @@ static const char *const store_sql[S_COUNT] = {
 	    " notification_id = excluded.notification_id,"
 	    " updated_at = excluded.updated_at",
 	[S_EVENT] =
-	    "INSERT INTO events (created_at, object_type, object_id,"
+	    "INSERT INTO events (created_at, client_id, object_type, object_id,"
 	    " payment_id, old_status, new_status, notification_id)"
-	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	    " VALUES (?1, ?8, ?2, ?3, ?4, ?5, ?6, ?7)",
 };
 
 struct store {
 	sqlite3			*db;
 	sqlite3_stmt		*stmt[S_COUNT];
 	struct store_options	 opt;
+	uint64_t		 busy_since;	/* writer's busy handler */
+	_Atomic int		 aborting;	/* shutdown past its deadline */
 
 	pthread_t		 thread;
 	int			 running;
@@ -310,12 +317,54 @@ fail:
 	return -1;
 }
 
+/*
+ * Busy handler of the writer connection: wait for another process's lock
+ * up to busy_timeout_ms (then the batch fails and is answered 503), but
+ * give up at once when a shutdown has run out of time.
+ */
+static int
+store_busy(void *arg, int count)
+{
+	struct store *s = arg;
+	uint64_t now = util_mono_us();
+
+	if (count == 0)
+		s->busy_since = now;
+	if (atomic_load(&s->aborting) ||
+	    now - s->busy_since >= (uint64_t)s->opt.busy_timeout_ms * 1000u)
+		return 0;
+	usleep(count < 10 ? 1000 : 10000);
+	return 1;
+}
+
+/* WAL or nothing: the readers-beside-the-writer promise depends on it. */
+static int
+store_wal(sqlite3 *db, char *err, size_t errlen)
+{
+	sqlite3_stmt *st;
+	const unsigned char *mode;
+	int ok = 0;
+
+	if (sqlite3_prepare_v2(db, "PRAGMA journal_mode = WAL", -1, &st,
+	    NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "%s", sqlite3_errmsg(db));
+		return -1;
+	}
+	if (sqlite3_step(st) == SQLITE_ROW &&
+	    (mode = sqlite3_column_text(st, 0)) != NULL)
+		ok = strcmp((const char *)mode, "wal") == 0;
+	if (!ok)
+		snprintf(err, errlen, "cannot put the database in WAL mode: %s",
+		    sqlite3_errmsg(db));
+	sqlite3_finalize(st);
+	return ok ? 0 : -1;
+}
+
 struct store *
 store_open(const char *path, const struct store_options *opt, char *err,
     size_t errlen)
 {
 	struct store *s;
-	char sql[128];
 	int i, persist = 1;
 
 	if ((s = calloc(1, sizeof(*s))) == NULL) {
@@ -335,20 +384,16 @@ store_open(const char *path, const struct store_options *opt, char *err,
 		goto fail;
 	}
 	sqlite3_extended_result_codes(s->db, 1);
-	sqlite3_busy_timeout(s->db, (int)s->opt.busy_timeout_ms);
+	sqlite3_busy_handler(s->db, store_busy, s);
 	/*
 	 * Keep the -wal and -shm files when the daemon closes the database,
 	 * so readers in the service's group, who cannot create files in the
 	 * state directory, can still open it while the daemon is stopped.
 	 */
 	sqlite3_file_control(s->db, "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
-	if (store_exec(s->db, "PRAGMA journal_mode = WAL", err, errlen) != 0 ||
+	if (store_wal(s->db, err, errlen) != 0 ||
 	    store_exec(s->db, "PRAGMA synchronous = FULL", err, errlen) != 0 ||
 	    store_exec(s->db, "PRAGMA foreign_keys = ON", err, errlen) != 0)
-		goto fail;
-	snprintf(sql, sizeof(sql), "PRAGMA busy_timeout = %u",
-	    s->opt.busy_timeout_ms);
-	if (store_exec(s->db, sql, err, errlen) != 0)
 		goto fail;
 	if (store_migrate(s->db, err, errlen) != 0)
 		goto fail;
@@ -473,19 +518,19 @@ struct store_current {
 	int	exists;
 	char	status[16];
 	char	other_id[NOTIF_ID_MAX + 1];	/* payment_id or capture_id */
-	char	client_id[128];
 };
 
 static int
-store_get_current(struct store *s, int which, const char *key,
-    struct store_current *cur)
+store_get_current(struct store *s, int which, const char *client_id,
+    const char *key, struct store_current *cur)
 {
 	sqlite3_stmt *st = s->stmt[which];
 	const unsigned char *v;
 	int rc;
 
 	memset(cur, 0, sizeof(*cur));
-	bind_text(st, 1, key);
+	bind_text(st, 1, client_id);
+	bind_text(st, 2, key);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
 		cur->exists = 1;
@@ -493,8 +538,6 @@ store_get_current(struct store *s, int which, const char *key,
 			snprintf(cur->status, sizeof(cur->status), "%s", v);
 		if ((v = sqlite3_column_text(st, 1)) != NULL)
 			snprintf(cur->other_id, sizeof(cur->other_id), "%s", v);
-		if ((v = sqlite3_column_text(st, 2)) != NULL)
-			snprintf(cur->client_id, sizeof(cur->client_id), "%s", v);
 		rc = SQLITE_DONE;
 	}
 	sqlite3_reset(st);
@@ -507,22 +550,21 @@ store_get_current(struct store *s, int which, const char *key,
 }
 
 /*
- * The state machine.  Status only moves forward: none -> PENDING ->
- * SUCCESS | FAIL, or none -> SUCCESS | FAIL.  An older status arriving late
- * is IGNORED; a final status contradicting another final status, or an
- * object claimed by another client or another Antom id, is a CONFLICT and
- * never overwrites.
+ * The state machine, per client id (sandbox and live merchants may reuse
+ * request ids).  Status only moves forward: none -> PENDING -> SUCCESS |
+ * FAIL, or none -> SUCCESS | FAIL.  An older status arriving late is
+ * IGNORED; a final status contradicting another final status, or an
+ * object already bound to another Antom id, is a CONFLICT and never
+ * overwrites.
  */
 static enum store_outcome
-store_judge(const struct store_current *cur, const char *client_id,
-    const char *other_id, enum notif_status st)
+store_judge(const struct store_current *cur, const char *other_id,
+    enum notif_status st)
 {
 	const char *want = notif_status_str(st);
 
 	if (!cur->exists)
 		return STORE_APPLIED;
-	if (strcmp(cur->client_id, client_id) != 0)
-		return STORE_CONFLICT;
 	if (other_id != NULL && cur->other_id[0] != '\0' &&
 	    strcmp(cur->other_id, other_id) != 0)
 		return STORE_CONFLICT;
@@ -605,6 +647,7 @@ store_write_event(struct store *s, const struct store_delivery *d,
 	bind_text(st, 5, cur->exists ? cur->status : NULL);
 	bind_text(st, 6, notif_status_str(n->status));
 	sqlite3_bind_int64(st, 7, nid);
+	bind_text(st, 8, d->client_id);
 	return store_step_done(s, S_EVENT);
 }
 
@@ -661,17 +704,17 @@ store_record(struct store *s, const struct store_delivery *d,
 	switch (n->kind) {
 	case NOTIF_PAYMENT:
 		object_id = n->payment_request_id;
-		if (store_get_current(s, S_PAY_GET, object_id, &cur) != 0)
+		if (store_get_current(s, S_PAY_GET, d->client_id, object_id,
+		    &cur) != 0)
 			return -1;
-		r->outcome = store_judge(&cur, d->client_id, n->payment_id,
-		    n->status);
+		r->outcome = store_judge(&cur, n->payment_id, n->status);
 		break;
 	case NOTIF_CAPTURE:
 		object_id = n->capture_request_id;
-		if (store_get_current(s, S_CAP_GET, object_id, &cur) != 0)
+		if (store_get_current(s, S_CAP_GET, d->client_id, object_id,
+		    &cur) != 0)
 			return -1;
-		r->outcome = store_judge(&cur, d->client_id, n->capture_id,
-		    n->status);
+		r->outcome = store_judge(&cur, n->capture_id, n->status);
 		break;
 	case NOTIF_OTHER:
 		r->outcome = STORE_ARCHIVED;
@@ -726,6 +769,14 @@ store_txn(struct store *s, struct store_job **jobs, size_t n,
 	size_t i;
 
 	*job_failed = 0;
+	/*
+	 * A ROLLBACK that failed earlier would leave us inside a transaction
+	 * and every BEGIN failing until restart: end it first.
+	 */
+	if (!sqlite3_get_autocommit(s->db) &&
+	    store_step_done(s, S_ROLLBACK) != 0)
+		log_errorx("database: cannot end a failed transaction: %s",
+		    sqlite3_errmsg(s->db));
 	if (store_step_done(s, S_BEGIN) != 0)
 		goto fail;
 	for (i = 0; i < n; i++) {
@@ -808,7 +859,12 @@ store_writer(void *arg)
 		s->queued -= (unsigned)n;
 		pthread_mutex_unlock(&s->lock);
 
-		store_run_batch(s, batch, n);
+		if (atomic_load(&s->aborting)) {
+			/* Out of time: refuse, Antom will deliver again. */
+			for (i = 0; i < n; i++)
+				batch[i]->r.status = -1;
+		} else
+			store_run_batch(s, batch, n);
 
 		for (i = 0, failed = 0; i < n; i++)
 			failed += batch[i]->r.status != 0;
@@ -841,7 +897,9 @@ store_start(struct store *s, char *err, size_t errlen)
 		snprintf(err, errlen, "writer thread: %s", strerror(rc));
 		return -1;
 	}
+	pthread_mutex_lock(&s->lock);
 	s->running = 1;
+	pthread_mutex_unlock(&s->lock);
 	return 0;
 }
 
@@ -849,9 +907,13 @@ int
 store_submit(struct store *s, struct store_job *job)
 {
 	pthread_mutex_lock(&s->lock);
-	if (!s->running || s->stopping || s->queued >= s->opt.queue_max) {
+	if (!s->running || s->stopping) {
 		pthread_mutex_unlock(&s->lock);
-		return -1;
+		return STORE_SUBMIT_STOPPING;
+	}
+	if (s->queued >= s->opt.queue_max) {
+		pthread_mutex_unlock(&s->lock);
+		return STORE_SUBMIT_FULL;
 	}
 	job->next = NULL;
 	if (s->tail != NULL)
@@ -875,7 +937,16 @@ store_stop(struct store *s)
 	pthread_cond_signal(&s->cond);
 	pthread_mutex_unlock(&s->lock);
 	pthread_join(s->thread, NULL);
+	pthread_mutex_lock(&s->lock);
 	s->running = 0;
+	pthread_mutex_unlock(&s->lock);
+}
+
+void
+store_abort(struct store *s)
+{
+	atomic_store(&s->aborting, 1);
+	sqlite3_interrupt(s->db);
 }
 
 void

@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
 #include <unistd.h>
@@ -118,16 +119,29 @@ static void
 start_daemon(void)
 {
 	char path[512];
+	sigset_t term, old;
 	int fd, port;
 	pid_t pid;
 
 	fd = bind_loopback(&port);
 	snprintf(D.port, sizeof(D.port), "%d", port);
 	bin(path, sizeof(path), "antomd");
+	/*
+	 * Until exec the child is a copy of this runner, with Check's SIGTERM
+	 * handler, which would pass a SIGTERM on to the whole process group:
+	 * keep SIGTERM blocked across fork and exec (antomd blocks it anyway
+	 * and takes it with sigtimedwait), and reset the handler in the child.
+	 */
+	sigemptyset(&term);
+	sigaddset(&term, SIGTERM);
+	sigaddset(&term, SIGINT);
+	sigprocmask(SIG_BLOCK, &term, &old);
 	pid = fork();
-	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
 		char pidbuf[16];
+
+		signal(SIGTERM, SIG_DFL);
+		signal(SIGINT, SIG_DFL);
 		int logfd = open(D.log, O_WRONLY | O_CREAT | O_APPEND, 0644);
 
 		if (logfd < 0 || dup2(logfd, 2) < 0 || dup2(fd, 3) < 0)
@@ -141,6 +155,8 @@ start_daemon(void)
 		execl(path, "antomd", "-c", D.conf, (char *)NULL);
 		_exit(127);
 	}
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	ck_assert_int_ge(pid, 0);
 	/* Only the daemon holds the socket now: its exit refuses connections. */
 	close(fd);
 	D.pid = pid;
@@ -754,6 +770,58 @@ START_TEST(test_log_lines)
 }
 END_TEST
 
+/* A request stuck behind another process's lock, for the shutdown test. */
+struct stuck {
+	char	*body;
+	int	 status;
+};
+
+static void *
+stuck_run(void *arg)
+{
+	struct stuck *st = arg;
+	struct client_response r;
+
+	st->status = signed_post("/antom/notify", "/antom/notify", st->body, &r);
+	client_response_free(&r);
+	return NULL;
+}
+
+/*
+ * SIGTERM while a request waits on a database locked by someone else:
+ * after shutdown_timeout_s the daemon stops waiting, answers 503 (never
+ * SUCCESS: nothing was committed) and exits 0, well before systemd's stop
+ * timeout would kill it.
+ */
+START_TEST(test_shutdown_deadline)
+{
+	struct stuck st = { pay_body("PR-STUCK", "PAYMENT_RESULT", "S"), 0 };
+	pthread_t th;
+	sqlite3 *other;
+	time_t t0;
+
+	ck_assert_int_eq(stop_daemon(), 0);
+	write_conf("busy_timeout_ms 60000\nshutdown_timeout_s 1\n");
+	start_daemon();
+	deliver_ok("{\"warm\":\"up\"}");
+	ck_assert_int_eq(sqlite3_open(D.db, &other), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL,
+	    NULL), SQLITE_OK);
+	ck_assert_int_eq(pthread_create(&th, NULL, stuck_run, &st), 0);
+	usleep(300 * 1000);
+	t0 = time(NULL);
+	ck_assert_int_eq(stop_daemon(), 0);
+	ck_assert_int_le(time(NULL) - t0, 4);
+	pthread_join(th, NULL);
+	ck_assert_int_eq(st.status, 503);
+	ck_assert_int_eq(sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL),
+	    SQLITE_OK);
+	sqlite3_close(other);
+	ck_assert_int_eq(q_int("SELECT count(*) FROM payments"), 0);
+	free(st.body);
+}
+END_TEST
+
 /* SIGTERM while clients send: exit 0, every acknowledged one stored. */
 #define TERM_THREADS	6
 #define TERM_MAX	400
@@ -1035,6 +1103,7 @@ e2e_suite(void)
 	tcase_add_test(tc, test_storage_failure_then_retry);
 	tcase_add_test(tc, test_log_lines);
 	tcase_add_test(tc, test_sigterm_under_traffic);
+	tcase_add_test(tc, test_shutdown_deadline);
 	tcase_add_test(tc, test_antomctl_send);
 	suite_add_tcase(s, tc);
 

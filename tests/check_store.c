@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
@@ -233,17 +234,24 @@ START_TEST(test_repeat_delivery)
 }
 END_TEST
 
-START_TEST(test_same_body_other_client_is_distinct)
+START_TEST(test_clients_are_separate)
 {
 	struct store *s = open_store(1);
 	char *b = payment_body("PR1", "P1", "PAYMENT_RESULT", "S", NULL);
 
 	ck_assert_int_eq(deliver_as(s, "CLIENT_A", b, NULL), STORE_APPLIED);
-	/* Another merchant claiming the same request id never overwrites. */
-	ck_assert_int_eq(deliver_as(s, "CLIENT_B", b, NULL), STORE_CONFLICT);
+	/*
+	 * Sandbox and live client ids may reuse request ids: each client's
+	 * payment is its own, and neither touches the other.
+	 */
+	ck_assert_int_eq(deliver_as(s, "CLIENT_B", b, NULL), STORE_APPLIED);
+	ck_assert_int_eq(deliver_as(s, "CLIENT_B", b, NULL), STORE_DUPLICATE);
 	store_close(s);
 	ck_assert_int_eq(q_int("SELECT count(*) FROM notifications"), 2);
-	ck_assert_str_eq(q_text("SELECT client_id FROM payments"), "CLIENT_A");
+	ck_assert_int_eq(q_int("SELECT count(*) FROM payments WHERE "
+	    "payment_request_id = 'PR1'"), 2);
+	ck_assert_int_eq(q_int("SELECT count(*) FROM events WHERE "
+	    "client_id = 'CLIENT_B'"), 1);
 	free(b);
 }
 END_TEST
@@ -507,7 +515,7 @@ run_writer(unsigned batch_max, int njobs, const char *boom)
 	store_stats(s, &st);
 	store_stop(s);
 	/* After stop, submissions are refused (the HTTP layer answers 503). */
-	ck_assert_int_eq(store_submit(s, &w[0].job), -1);
+	ck_assert_int_eq(store_submit(s, &w[0].job), STORE_SUBMIT_STOPPING);
 	store_close(s);
 
 	for (i = 0; i < njobs; i++) {
@@ -555,6 +563,83 @@ START_TEST(test_writer_failing_job_alone)
 }
 END_TEST
 
+/*
+ * A database locked by another process: the writer waits in BEGIN, the
+ * queue fills to queue_max and further submits are refused; store_abort()
+ * (shutdown out of time) ends the wait at once and fails every job
+ * without writing anything.
+ */
+START_TEST(test_queue_full_and_abort)
+{
+	pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
+	struct store_options o = { 30000, 4, 3 };
+	struct wjob w[5];
+	struct store *s;
+	sqlite3 *other;
+	char err[128];
+	uint64_t t0;
+	int i, left = 4;
+
+	store_close(open_store(1));
+	s = store_open(dbpath, &o, err, sizeof(err));
+	ck_assert_ptr_nonnull(s);
+	ck_assert_int_eq(sqlite3_open(dbpath, &other), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL,
+	    NULL), SQLITE_OK);
+	ck_assert_int_eq(store_start(s, err, sizeof(err)), 0);
+	memset(w, 0, sizeof(w));
+	for (i = 0; i < 5; i++) {
+		char prid[16];
+
+		snprintf(prid, sizeof(prid), "Q%d", i);
+		w[i].body = payment_body(prid, prid, "PAYMENT_RESULT", "S", NULL);
+		ck_assert_int_eq(notif_parse((unsigned char *)w[i].body,
+		    strlen(w[i].body), &w[i].n), 0);
+		w[i].job.d.client_id = "CLIENT_A";
+		w[i].job.d.request_time = "1";
+		w[i].job.d.signature = "s";
+		w[i].job.d.signed_path = "/antom/notify";
+		w[i].job.d.key_version = 1;
+		w[i].job.d.body = (unsigned char *)w[i].body;
+		w[i].job.d.bodylen = strlen(w[i].body);
+		w[i].job.d.notif = &w[i].n;
+		w[i].job.done = wjob_done_check;
+		w[i].job.arg = &w[i];
+		w[i].lock = &lock;
+		w[i].cond = &cond;
+		w[i].left = &left;
+	}
+	/* The first job is taken by the writer, which then waits on the lock. */
+	ck_assert_int_eq(store_submit(s, &w[0].job), 0);
+	usleep(200 * 1000);
+	for (i = 1; i < 4; i++)
+		ck_assert_int_eq(store_submit(s, &w[i].job), 0);
+	ck_assert_int_eq(store_submit(s, &w[4].job), STORE_SUBMIT_FULL);
+
+	t0 = (uint64_t)time(NULL);
+	store_abort(s);
+	pthread_mutex_lock(&lock);
+	while (left > 0)
+		pthread_cond_wait(&cond, &lock);
+	pthread_mutex_unlock(&lock);
+	/* Far sooner than the 30 s busy timeout. */
+	ck_assert_uint_le((uint64_t)time(NULL) - t0, 2);
+	store_stop(s);
+	store_close(s);
+	ck_assert_int_eq(sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL),
+	    SQLITE_OK);
+	sqlite3_close(other);
+	for (i = 0; i < 4; i++)
+		ck_assert_int_eq(w[i].job.r.status, -1);
+	for (i = 0; i < 5; i++) {
+		notif_free(&w[i].n);
+		free(w[i].body);
+	}
+	ck_assert_int_eq(q_int("SELECT count(*) FROM notifications"), 0);
+}
+END_TEST
+
 Suite *
 store_suite(void)
 {
@@ -567,7 +652,7 @@ store_suite(void)
 	tcase_add_test(tc, test_newer_schema_refused);
 	tcase_add_test(tc, test_check);
 	tcase_add_test(tc, test_repeat_delivery);
-	tcase_add_test(tc, test_same_body_other_client_is_distinct);
+	tcase_add_test(tc, test_clients_are_separate);
 	tcase_add_test(tc, test_pending_then_final);
 	tcase_add_test(tc, test_pending_after_final_ignored);
 	tcase_add_test(tc, test_final_conflict);
@@ -579,6 +664,7 @@ store_suite(void)
 	tcase_add_test(tc, test_writer_batches);
 	tcase_add_test(tc, test_writer_batch_one);
 	tcase_add_test(tc, test_writer_failing_job_alone);
+	tcase_add_test(tc, test_queue_full_and_abort);
 	suite_add_tcase(s, tc);
 	return s;
 }
