@@ -6,7 +6,8 @@
  * the store's writer and suspends the connection until the writer has
  * committed; only then is SUCCESS sent.
  *
- * The conf and the store passed to http_start() must outlive the http.
+ * The conf passed to http_start() stays the caller's and must outlive the
+ * http; the store too.
  */
 #ifndef ANTOMD_HTTP_H
 #define ANTOMD_HTTP_H
@@ -38,6 +39,14 @@ struct http_stats {
  */
 struct http *http_start(const struct conf *, struct store *, int listen_fd,
 	    char *err, size_t errlen);
+/*
+ * Put conf in force for requests that start from now on (keys, routes,
+ * body limit); requests already started finish under the one they began
+ * with.  Takes ownership of conf, also on failure (-1: out of memory, the
+ * old one stays).  Settings fixed at start (listen, threads, connection
+ * limits) are not changed.
+ */
+int	http_reload(struct http *, struct conf *);
 /* Stop accepting new connections; requests already started go on. */
 void	http_quiesce(struct http *);
 void	http_stats(struct http *, struct http_stats *);

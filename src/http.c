@@ -12,7 +12,9 @@
  * then the body is parsed (never before it is authentic) and stored; a
  * storage failure is 503 so Antom retries.
  */
+#include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,9 +80,21 @@ enum http_state {
 	ST_DONE		/* resumed, answer decided */
 };
 
+/*
+ * A configuration in force, shared by the requests that started under it.
+ * SIGHUP puts a new one in force; the old one is freed when the last
+ * request that uses it finishes, so a reload never fails a request.
+ */
+struct http_conf {
+	const struct conf	*conf;
+	int			 owned;		/* free conf with the last ref */
+	unsigned		 refs;		/* under http.conf_lock */
+};
+
 struct http {
 	struct MHD_Daemon	*mhd;
-	const struct conf	*conf;
+	pthread_mutex_t		 conf_lock;
+	struct http_conf	*cur;		/* under conf_lock */
 	struct store		*store;
 	struct MHD_Response	*replies[R_COUNT];
 	_Atomic unsigned	 inflight;
@@ -89,6 +103,8 @@ struct http {
 
 struct http_req {
 	struct http		*h;
+	struct http_conf	*hc;		/* referenced for the request */
+	const struct conf	*conf;		/* hc->conf */
 	struct MHD_Connection	*conn;
 	uint64_t		 start_us;
 	enum http_state		 state;
@@ -111,6 +127,54 @@ struct http_req {
 	struct store_job	 job;
 };
 
+/* The configuration in force, referenced; release with http_conf_put(). */
+static struct http_conf *
+http_conf_get(struct http *h)
+{
+	struct http_conf *hc;
+
+	pthread_mutex_lock(&h->conf_lock);
+	hc = h->cur;
+	hc->refs++;
+	pthread_mutex_unlock(&h->conf_lock);
+	return hc;
+}
+
+static void
+http_conf_put(struct http *h, struct http_conf *hc)
+{
+	unsigned left;
+
+	pthread_mutex_lock(&h->conf_lock);
+	left = --hc->refs;
+	pthread_mutex_unlock(&h->conf_lock);
+	if (left > 0)
+		return;
+	if (hc->owned)
+		conf_free((struct conf *)(uintptr_t)hc->conf);
+	free(hc);
+}
+
+int
+http_reload(struct http *h, struct conf *conf)
+{
+	struct http_conf *hc, *old;
+
+	if ((hc = calloc(1, sizeof(*hc))) == NULL) {
+		conf_free(conf);
+		return -1;
+	}
+	hc->conf = conf;
+	hc->owned = 1;
+	hc->refs = 1;
+	pthread_mutex_lock(&h->conf_lock);
+	old = h->cur;
+	h->cur = hc;
+	pthread_mutex_unlock(&h->conf_lock);
+	http_conf_put(h, old);
+	return 0;
+}
+
 /* Called by MHD with the raw request target: keep path and query apart. */
 static void *
 http_uri_cb(void *cls, const char *uri, struct MHD_Connection *conn)
@@ -124,6 +188,8 @@ http_uri_cb(void *cls, const char *uri, struct MHD_Connection *conn)
 	if ((r = calloc(1, sizeof(*r))) == NULL)
 		return NULL;
 	r->h = h;
+	r->hc = http_conf_get(h);
+	r->conf = r->hc->conf;
 	r->conn = conn;
 	r->start_us = util_mono_us();
 	r->reply = R_UNAVAILABLE;
@@ -131,6 +197,7 @@ http_uri_cb(void *cls, const char *uri, struct MHD_Connection *conn)
 	if (q != NULL)
 		r->query = strdup(q + 1);
 	if (r->path == NULL || (q != NULL && r->query == NULL)) {
+		http_conf_put(h, r->hc);
 		free(r->path);
 		free(r->query);
 		free(r);
@@ -153,6 +220,7 @@ http_completed_cb(void *cls, struct MHD_Connection *conn, void **con_cls,
 		return;
 	if (r->parsed)
 		notif_free(&r->notif);
+	http_conf_put(h, r->hc);
 	free(r->path);
 	free(r->query);
 	free(r->body);
@@ -325,7 +393,7 @@ http_process(struct http_req *r)
 	in.sig_header = r->signature;
 	in.body = r->body;
 	in.bodylen = r->len;
-	vr = verify_request(h->conf->keys, &in, &m);
+	vr = verify_request(r->conf->keys, &in, &m);
 	switch (vr) {
 	case VERIFY_OK:
 		break;
@@ -409,14 +477,14 @@ http_handler(void *cls, struct MHD_Connection *conn, const char *url,
 	switch (r->state) {
 	case ST_HEADERS:
 		r->state = ST_BODY;
-		r->route = conf_route_find(h->conf, r->path, strlen(r->path));
+		r->route = conf_route_find(r->conf, r->path, strlen(r->path));
 		if (r->route == NULL)
 			return http_answer(r, R_NOT_FOUND, "unknown_path");
 		if (strcmp(method, MHD_HTTP_METHOD_POST) != 0)
 			return http_answer(r, R_METHOD, "method");
 		cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 		    MHD_HTTP_HEADER_CONTENT_LENGTH);
-		if (cl != NULL && strtoull(cl, NULL, 10) > h->conf->max_body_bytes)
+		if (cl != NULL && strtoull(cl, NULL, 10) > r->conf->max_body_bytes)
 			return http_answer(r, R_TOO_LARGE, "body_too_large");
 		return MHD_YES;
 
@@ -425,7 +493,7 @@ http_handler(void *cls, struct MHD_Connection *conn, const char *url,
 			size_t n = *upload_data_size;
 
 			*upload_data_size = 0;
-			if (r->too_big || n > h->conf->max_body_bytes - r->len) {
+			if (r->too_big || n > r->conf->max_body_bytes - r->len) {
 				/*
 				 * Chunked, so no Content-Length to refuse
 				 * early.  libmicrohttpd cannot answer in the
@@ -444,8 +512,8 @@ http_handler(void *cls, struct MHD_Connection *conn, const char *url,
 
 				while (cap < r->len + n)
 					cap *= 2;
-				if (cap > h->conf->max_body_bytes)
-					cap = h->conf->max_body_bytes;
+				if (cap > r->conf->max_body_bytes)
+					cap = r->conf->max_body_bytes;
 				if ((nb = realloc(r->body, cap)) == NULL) {
 					r->too_big = 1;
 					return MHD_NO;
@@ -511,7 +579,15 @@ http_start(const struct conf *conf, struct store *store, int listen_fd,
 		close(listen_fd);
 		return NULL;
 	}
-	h->conf = conf;
+	pthread_mutex_init(&h->conf_lock, NULL);
+	if ((h->cur = calloc(1, sizeof(*h->cur))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		close(listen_fd);
+		goto fail;
+	}
+	h->cur->conf = conf;
+	h->cur->owned = 0;	/* the caller's */
+	h->cur->refs = 1;	/* held by h->cur */
 	h->store = store;
 	for (i = 0; i < R_COUNT; i++) {
 		if ((h->replies[i] = http_make_reply((enum http_reply)i)) == NULL) {
@@ -542,6 +618,8 @@ fail:
 	for (i = 0; i < R_COUNT; i++)
 		if (h->replies[i] != NULL)
 			MHD_destroy_response(h->replies[i]);
+	free(h->cur);
+	pthread_mutex_destroy(&h->conf_lock);
 	free(h);
 	return NULL;
 }
@@ -575,5 +653,8 @@ http_stop(struct http *h)
 	MHD_stop_daemon(h->mhd);
 	for (i = 0; i < R_COUNT; i++)
 		MHD_destroy_response(h->replies[i]);
+	/* No request is left: only h->cur's own reference remains. */
+	http_conf_put(h, h->cur);
+	pthread_mutex_destroy(&h->conf_lock);
 	free(h);
 }

@@ -131,6 +131,67 @@ status_report(struct http *h, struct store *s, uint64_t *last_jobs,
 	*last_jobs = ss.jobs;
 }
 
+/*
+ * SIGHUP: load the file again and put its keys, routes, body limit and
+ * log level in force.  A file that does not load changes nothing.
+ * Settings bound at start (listen, database, threads, connection and
+ * writer limits) keep their start-up values; a changed one is logged.
+ */
+static void
+reload(const char *path, const struct conf *boot, struct http *http)
+{
+	struct conf *nc;
+	struct logbuf lb;
+	char err[1024];
+	enum conf_status st;
+	enum log_level level;
+	size_t routes, keys;
+
+	sd_notify(0, "RELOADING=1");
+	st = conf_load(path, &nc, err, sizeof(err));
+	if (st != CONF_OK) {
+		log_warnx("reload failed, the configuration in force is kept: %s",
+		    err);
+		sd_notify(0, "READY=1");
+		return;
+	}
+#define FIXED(cond, name) do {						\
+	if (cond)							\
+		log_warnx("reload: %s changed; it takes effect on restart", \
+		    name);						\
+} while (0)
+	FIXED(strcmp(nc->listen, boot->listen) != 0, "listen");
+	FIXED(strcmp(nc->database, boot->database) != 0, "database");
+	FIXED(nc->threads != boot->threads, "threads");
+	FIXED(nc->max_connections != boot->max_connections, "max_connections");
+	FIXED(nc->idle_timeout_s != boot->idle_timeout_s, "idle_timeout_s");
+	FIXED(nc->connection_memory_limit != boot->connection_memory_limit,
+	    "connection_memory_limit");
+	FIXED(nc->commit_batch_max != boot->commit_batch_max,
+	    "commit_batch_max");
+	FIXED(nc->queue_max != boot->queue_max, "queue_max");
+	FIXED(nc->busy_timeout_ms != boot->busy_timeout_ms, "busy_timeout_ms");
+	FIXED(nc->shutdown_timeout_s != boot->shutdown_timeout_s,
+	    "shutdown_timeout_s");
+#undef FIXED
+	level = nc->log_level;
+	routes = nc->nroutes;
+	keys = verify_keyring_count(nc->keys);
+	if (http_reload(http, nc) != 0) {	/* nc is gone either way */
+		log_warnx("reload: out of memory, the configuration in force "
+		    "is kept");
+		sd_notify(0, "READY=1");
+		return;
+	}
+	log_set_level(level);
+	log_begin(&lb, LOG_LEVEL_INFO, "configuration reloaded");
+	log_kv_str(&lb, "config", path);
+	log_kv_int(&lb, "routes", (long long)routes);
+	log_kv_int(&lb, "keys", (long long)keys);
+	log_end(&lb);
+	sd_notify(0, "READY=1");
+}
+
 int
 main(int argc, char **argv)
 {
@@ -240,8 +301,7 @@ main(int argc, char **argv)
 		if (sig == SIGTERM || sig == SIGINT)
 			break;
 		if (sig == SIGHUP)
-			log_warnx("SIGHUP: configuration reload is not "
-			    "supported yet; restart antomd to apply changes");
+			reload(conf_path, conf, http);
 		status_report(http, store, &last_jobs, watchdog);
 	}
 

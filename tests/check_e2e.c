@@ -70,28 +70,32 @@ real_antom_key(void)
 	return key;
 }
 
+/* When set, replaces the default SANDBOX key line of write_conf(). */
+static const char *conf_clients;
+
 static void
 write_conf(const char *extra)
 {
-	char pem[512];
+	char pem[512], line[640];
 	char *real = real_antom_key();
 	FILE *f = fopen(D.conf, "w");
 
 	ck_assert_ptr_nonnull(f);
+	snprintf(line, sizeof(line), "client %s 1 %s", SANDBOX,
+	    test_path(pem, sizeof(pem), "vectors/test-antom-public.pem"));
 	fprintf(f, "# written by check_e2e\n"
 	    "listen 127.0.0.1:1\n"	/* unused: the socket is passed in */
 	    "database %s\n"
 	    "route /antom/notify\n"
 	    "route /api/back\n"
 	    "route /local/notify /public/prefix/notify\n"
-	    "client %s 1 %s\n"
+	    "%s\n"
 	    "client T_ALLPAY_1 1 %s\n"
 	    "max_body_bytes %d\n"
 	    "busy_timeout_ms 200\n"
 	    "idle_timeout_s 5\n"
 	    "shutdown_timeout_s 5\n"
-	    "%s", D.db, SANDBOX,
-	    test_path(pem, sizeof(pem), "vectors/test-antom-public.pem"),
+	    "%s", D.db, conf_clients != NULL ? conf_clients : line,
 	    real, MAX_BODY, extra != NULL ? extra : "");
 	fclose(f);
 	free(real);
@@ -822,6 +826,138 @@ START_TEST(test_shutdown_deadline)
 }
 END_TEST
 
+/* Key rotation under load: load threads sign with key version 1. */
+struct rot {
+	volatile int	 stop;
+	int		 id;
+	int		 sent;
+	int		 bad;	/* anything but 200 */
+};
+
+static void *
+rot_run(void *arg)
+{
+	struct rot *c = arg;
+	char prid[32];
+	int i;
+
+	for (i = 0; !c->stop && i < 100000; i++) {
+		struct client_response r;
+		char *b;
+		int st;
+
+		snprintf(prid, sizeof(prid), "ROT%d-%d", c->id, i);
+		b = pay_body(prid, "PAYMENT_RESULT", "S");
+		st = signed_post("/antom/notify", "/antom/notify", b, &r);
+		client_response_free(&r);
+		free(b);
+		c->sent++;
+		if (st != 200)
+			c->bad++;
+	}
+	return NULL;
+}
+
+/* Send body signed with key as version kv; returns the status. */
+static int
+post_with_key(EVP_PKEY *key, long kv, const char *body)
+{
+	struct sign_options o = { kv, 0, 0, 0 };
+	struct client_response r;
+	char hdr[SIGN_HEADER_MAX], err[256];
+	int st;
+
+	ck_assert_int_eq(sign_header(key, "/antom/notify", SANDBOX, "7",
+	    (const unsigned char *)body, strlen(body), &o, hdr, sizeof(hdr),
+	    err, sizeof(err)), 0);
+	st = post("/antom/notify", SANDBOX, "7", hdr, body, &r);
+	client_response_free(&r);
+	return st;
+}
+
+static void
+sighup_and_settle(void)
+{
+	ck_assert_int_eq(kill(D.pid, SIGHUP), 0);
+	usleep(300 * 1000);
+}
+
+/*
+ * SIGHUP adds key version 2 while requests signed with version 1 keep
+ * coming: none of them fails.  A second SIGHUP removes version 1: from
+ * then on version 1 is refused and version 2 accepted.  A configuration
+ * that does not load leaves the one in force and says why.
+ */
+START_TEST(test_key_rotation_reload)
+{
+	char kdir[96], priv[128], pub[128], v1[640], both[1400], only2[640];
+	char pem[512], err[256], *log;
+	struct rot c[3];
+	pthread_t th[3];
+	EVP_PKEY *k2;
+	int i, sent = 0;
+
+	snprintf(kdir, sizeof(kdir), "%s/k2", D.dir);
+	ck_assert_msg(sign_keygen(kdir, err, sizeof(err)) == 0, "%s", err);
+	snprintf(priv, sizeof(priv), "%s/antom-private.pem", kdir);
+	snprintf(pub, sizeof(pub), "%s/antom-public.pem", kdir);
+	k2 = sign_key_load(priv, err, sizeof(err));
+	ck_assert_ptr_nonnull(k2);
+	snprintf(v1, sizeof(v1), "client %s 1 %s", SANDBOX,
+	    test_path(pem, sizeof(pem), "vectors/test-antom-public.pem"));
+	snprintf(only2, sizeof(only2), "client %s 2 %s", SANDBOX, pub);
+	snprintf(both, sizeof(both), "%s\n%s", v1, only2);
+
+	(void)test_key();
+	memset(c, 0, sizeof(c));
+	for (i = 0; i < 3; i++) {
+		c[i].id = i;
+		ck_assert_int_eq(pthread_create(&th[i], NULL, rot_run, &c[i]), 0);
+	}
+	usleep(200 * 1000);
+	ck_assert_int_eq(post_with_key(k2, 2, "{\"k\":\"v2-early\"}"), 401);
+	conf_clients = both;
+	write_conf(NULL);
+	sighup_and_settle();
+	ck_assert_int_eq(post_with_key(k2, 2, "{\"k\":\"v2\"}"), 200);
+	usleep(200 * 1000);
+	for (i = 0; i < 3; i++)
+		c[i].stop = 1;
+	for (i = 0; i < 3; i++) {
+		pthread_join(th[i], NULL);
+		ck_assert_msg(c[i].bad == 0, "thread %d: %d of %d requests "
+		    "failed across the reload", i, c[i].bad, c[i].sent);
+		sent += c[i].sent;
+	}
+	ck_assert_int_gt(sent, 10);
+
+	conf_clients = only2;
+	write_conf(NULL);
+	sighup_and_settle();
+	ck_assert_int_eq(post_with_key(test_key(), 1, "{\"k\":\"v1-late\"}"),
+	    401);
+	ck_assert_int_eq(post_with_key(k2, 2, "{\"k\":\"v2-again\"}"), 200);
+
+	/* A file that does not load changes nothing. */
+	write_conf("no_such_directive 1\n");
+	sighup_and_settle();
+	ck_assert_int_eq(post_with_key(k2, 2, "{\"k\":\"v2-kept\"}"), 200);
+	ck_assert_int_eq(post_with_key(test_key(), 1, "{\"k\":\"v1-still\"}"),
+	    401);
+	conf_clients = NULL;
+	ck_assert_int_eq(stop_daemon(), 0);
+	EVP_PKEY_free(k2);
+	log = slurp_log();
+	ck_assert_ptr_nonnull(strstr(log, "msg=\"configuration reloaded\""));
+	ck_assert_ptr_nonnull(strstr(log, "reload failed, the configuration in "
+	    "force is kept"));
+	ck_assert_ptr_nonnull(strstr(log, "unknown directive"));
+	free(log);
+	ck_assert_int_eq(q_int("SELECT count(*) FROM notifications WHERE "
+	    "key_version = 2"), 3);
+}
+END_TEST
+
 /* SIGTERM while clients send: exit 0, every acknowledged one stored. */
 #define TERM_THREADS	6
 #define TERM_MAX	400
@@ -1104,6 +1240,7 @@ e2e_suite(void)
 	tcase_add_test(tc, test_log_lines);
 	tcase_add_test(tc, test_sigterm_under_traffic);
 	tcase_add_test(tc, test_shutdown_deadline);
+	tcase_add_test(tc, test_key_rotation_reload);
 	tcase_add_test(tc, test_antomctl_send);
 	suite_add_tcase(s, tc);
 
