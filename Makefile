@@ -60,7 +60,7 @@ TOOL_OBJ := $(TOOL:%=$(BUILD)/obj/%.o)
 TEST_SRC := $(wildcard tests/check_*.c)
 TEST_OBJ := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%.o)
 
-.PHONY: all run check asan bench install uninstall clean deps deps-test deps-bench
+.PHONY: all run check asan valgrind bench install uninstall clean deps deps-test deps-bench
 
 all: $(BIN)/antomd $(BIN)/antomctl bin/antomd bin/antomctl
 
@@ -139,6 +139,13 @@ asan: deps-test
 bench: deps-bench
 	$(Q)$(MAKE) --no-print-directory all $(BIN)/antom-bench-gen $(BIN)/antom-bench-sqlite
 	$(Q)bench/run
+
+# The end-to-end suite with the daemon under valgrind (memcheck; definite
+# leaks and any error fail the test that stops the daemon).
+valgrind: deps-test
+	$(Q)$(MAKE) --no-print-directory all $(BIN)/check_antomd
+	$(Q)ANTOMD_VALGRIND=1 CK_TIMEOUT_MULTIPLIER=10 CK_RUN_SUITE=e2e \
+	  ANTOMD_BIN=$(CURDIR)/$(BIN) ANTOMD_TESTS=$(CURDIR)/tests $(BIN)/check_antomd
 
 clean:
 	rm -rf build bin

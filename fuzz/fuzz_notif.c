@@ -1,0 +1,121 @@
+/*
+ * fuzz_notif.c - libFuzzer target for notif_parse(), authentic-but-hostile
+ * JSON bodies turned into a struct notif, and notif_free().
+ *
+ * Invariants asserted (notif.h is the contract):
+ *  - notif_parse() returns 0: the fuzzer never runs out of memory, so -1
+ *    would be a syntax error mistaken for one (an endless 503 loop);
+ *  - NOTIF_OTHER carries a reason and nothing else but the document and
+ *    the discriminator; PAYMENT/CAPTURE carry no reason;
+ *  - PAYMENT (CAPTURE) has a payment (capture) request id of 1..64
+ *    printable bytes without blanks, and a status other than NONE;
+ *    PENDING only for PAYMENT;
+ *  - every other id present is such a token too; notify_type is bounded
+ *    the same way; text fields are at most NOTIF_TEXT_MAX bytes with no
+ *    control characters;
+ *  - amount.present implies value >= 0 and a currency of three upper-case
+ *    letters;
+ *  - every string handed out is readable up to its NUL (ASan checks).
+ */
+#undef NDEBUG		/* the asserts are the point */
+#include <assert.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "notif.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
+
+static void
+fuzz_token(const char *s)
+{
+	size_t len, i;
+
+	if (s == NULL)
+		return;
+	len = strlen(s);
+	assert(len >= 1 && len <= NOTIF_ID_MAX);
+	for (i = 0; i < len; i++)
+		assert((unsigned char)s[i] > 0x20 && (unsigned char)s[i] < 0x7f);
+}
+
+static void
+fuzz_text(const char *s)
+{
+	size_t len, i;
+
+	if (s == NULL)
+		return;
+	len = strlen(s);
+	assert(len <= NOTIF_TEXT_MAX);
+	for (i = 0; i < len; i++)
+		assert((unsigned char)s[i] >= 0x20 && (unsigned char)s[i] != 0x7f);
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct notif n, other;
+	int i;
+
+	assert(notif_parse(data, size, &n) == 0);
+	fuzz_token(n.notify_type);
+
+	if (n.kind == NOTIF_OTHER) {
+		/* Only doc, notify_type and archive_reason may be set. */
+		assert(n.archive_reason != NULL && *n.archive_reason != '\0');
+		memset(&other, 0, sizeof(other));
+		other.doc = n.doc;
+		other.notify_type = n.notify_type;
+		other.archive_reason = n.archive_reason;
+		assert(memcmp(&n, &other, sizeof(n)) == 0);
+		goto done;
+	}
+
+	assert(n.kind == NOTIF_PAYMENT || n.kind == NOTIF_CAPTURE);
+	assert(n.archive_reason == NULL && n.doc != NULL);
+	assert(n.notify_type != NULL);
+	assert(n.status == NOTIF_ST_PENDING || n.status == NOTIF_ST_SUCCESS ||
+	    n.status == NOTIF_ST_FAIL);
+	assert(notif_status_str(n.status) != NULL);
+	if (n.kind == NOTIF_PAYMENT)
+		assert(n.payment_request_id != NULL);
+	else {
+		assert(n.capture_request_id != NULL);
+		assert(n.status != NOTIF_ST_PENDING);
+	}
+	assert(n.result_status != NULL);
+	fuzz_token(n.payment_request_id);
+	fuzz_token(n.payment_id);
+	fuzz_token(n.capture_request_id);
+	fuzz_token(n.capture_id);
+	if (n.amount.present) {
+		assert(n.amount.value >= 0);
+		for (i = 0; i < 3; i++)
+			assert(n.amount.currency[i] >= 'A' &&
+			    n.amount.currency[i] <= 'Z');
+		assert(n.amount.currency[3] == '\0');
+	}
+	fuzz_text(n.result_code);
+	fuzz_text(n.result_message);
+	fuzz_text(n.payment_create_time);
+	fuzz_text(n.payment_time);
+	fuzz_text(n.avs_result_raw);
+	fuzz_text(n.cvv_result_raw);
+	fuzz_text(n.network_transaction_id);
+	fuzz_text(n.three_ds_eci);
+	fuzz_text(n.three_ds_version);
+	fuzz_text(n.three_ds_cavv);
+	fuzz_text(n.three_ds_ds_transaction_id);
+	fuzz_text(n.card_brand);
+	fuzz_text(n.last_four);
+	fuzz_text(n.issuing_country);
+	fuzz_text(n.refusal_code_raw);
+	fuzz_text(n.refusal_reason_raw);
+	fuzz_text(n.capture_time);
+	fuzz_text(n.acquirer_reference_no);
+done:
+	notif_free(&n);
+	assert(n.doc == NULL);
+	return 0;
+}
