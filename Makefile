@@ -60,7 +60,7 @@ TOOL_OBJ := $(TOOL:%=$(BUILD)/obj/%.o)
 TEST_SRC := $(wildcard tests/check_*.c)
 TEST_OBJ := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%.o)
 
-.PHONY: all run check asan valgrind bench install uninstall clean deps deps-test deps-bench
+.PHONY: all run check asan valgrind torture bench install uninstall clean deps deps-test deps-bench
 
 all: $(BIN)/antomd $(BIN)/antomctl bin/antomd bin/antomctl
 
@@ -146,6 +146,13 @@ valgrind: deps-test
 	$(Q)$(MAKE) --no-print-directory all $(BIN)/check_antomd
 	$(Q)ANTOMD_VALGRIND=1 CK_TIMEOUT_MULTIPLIER=10 CK_RUN_SUITE=e2e \
 	  ANTOMD_BIN=$(CURDIR)/$(BIN) ANTOMD_TESTS=$(CURDIR)/tests $(BIN)/check_antomd
+
+# The long forms of the fault tests: 20 SIGKILL cycles under load.
+torture: deps-test
+	$(Q)$(MAKE) --no-print-directory all $(BIN)/check_antomd
+	$(Q)ANTOMD_CRASH_CYCLES=20 CK_TIMEOUT_MULTIPLIER=5 CK_RUN_SUITE=e2e \
+	  CK_RUN_CASE=crash ANTOMD_BIN=$(CURDIR)/$(BIN) \
+	  ANTOMD_TESTS=$(CURDIR)/tests $(BIN)/check_antomd
 
 clean:
 	rm -rf build bin

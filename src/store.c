@@ -383,6 +383,15 @@ store_open(const char *path, const struct store_options *opt, char *err,
 		    sqlite3_errmsg(s->db) : "out of memory");
 		goto fail;
 	}
+	/*
+	 * SQLite quietly falls back to read-only when the file or its file
+	 * system is; a receiver that can only refuse must not start.
+	 */
+	if (sqlite3_db_readonly(s->db, "main") == 1) {
+		snprintf(err, errlen, "%s: the database is read-only (file "
+		    "permissions or a read-only file system)", path);
+		goto fail;
+	}
 	sqlite3_extended_result_codes(s->db, 1);
 	sqlite3_busy_handler(s->db, store_busy, s);
 	/*

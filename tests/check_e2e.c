@@ -229,6 +229,11 @@ teardown(void)
 		kill(D.pid, SIGKILL);
 		waitpid(D.pid, NULL, 0);
 	}
+	/* A fault test that failed half-way may leave its file system. */
+	snprintf(cmd, sizeof(cmd), "umount -l %s/fs 2>/dev/null", D.dir);
+	if (system(cmd) != 0) {
+		/* not mounted: the usual case */
+	}
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", D.dir);
 	ck_assert_int_eq(system(cmd), 0);
 }
@@ -979,6 +984,295 @@ START_TEST(test_key_rotation_reload)
 }
 END_TEST
 
+/*
+ * Crash consistency: clients send distinct notifications while antomd is
+ * killed with SIGKILL at a random moment and started again, cycle after
+ * cycle (ANTOMD_CRASH_CYCLES, default 3; make torture runs 20).  Every
+ * notification that got SUCCESS must be in the database afterwards, the
+ * database must pass integrity_check, and delivering all of them again
+ * must change no state.
+ */
+#define CRASH_THREADS	4
+#define CRASH_MAX	3000
+
+struct crash_client {
+	int		 id;
+	int		 cycle;
+	volatile int	 stop;
+	int		 nacked;
+	char		(*acked)[32];
+};
+
+static void *
+crash_run(void *arg)
+{
+	struct crash_client *c = arg;
+	char prid[32];
+	int i;
+
+	for (i = 0; !c->stop && c->nacked < CRASH_MAX; i++) {
+		struct client_response r;
+		char *b, hdr[SIGN_HEADER_MAX], err[256], *req;
+		size_t n;
+		FILE *f;
+
+		snprintf(prid, sizeof(prid), "K%d-%d-%d", c->cycle, c->id, i);
+		b = pay_body(prid, "PAYMENT_RESULT", "S");
+		if (sign_header(test_key(), "/antom/notify", SANDBOX, "1",
+		    (const unsigned char *)b, strlen(b), NULL, hdr, sizeof(hdr),
+		    err, sizeof(err)) != 0)
+			abort();
+		f = open_memstream(&req, &n);
+		fprintf(f, "POST /antom/notify HTTP/1.1\r\nHost: x\r\n"
+		    "client-id: %s\r\nrequest-time: 1\r\nsignature: %s\r\n"
+		    "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
+		    SANDBOX, hdr, strlen(b), b);
+		fclose(f);
+		memset(&r, 0, sizeof(r));
+		if (client_raw("127.0.0.1", D.port, req, n, TIMEOUT_MS, &r, err,
+		    sizeof(err)) == 0 && r.status == 200 &&
+		    strcmp(r.body, HTTP_SUCCESS_BODY) == 0)
+			snprintf(c->acked[c->nacked++], 32, "%s", prid);
+		client_response_free(&r);
+		free(req);
+		free(b);
+	}
+	return NULL;
+}
+
+START_TEST(test_crash_consistency)
+{
+	const char *env = getenv("ANTOMD_CRASH_CYCLES");
+	int cycles = env != NULL ? atoi(env) : 3, cyc, i, j, total = 0;
+	int resent = 0;
+	struct crash_client *all;
+	long long events;
+	char sql[160];
+
+	all = calloc((size_t)cycles * CRASH_THREADS, sizeof(*all));
+	ck_assert_ptr_nonnull(all);
+	(void)test_key();
+	srand((unsigned)getpid());
+	for (cyc = 0; cyc < cycles; cyc++) {
+		pthread_t th[CRASH_THREADS];
+		int status;
+
+		if (cyc > 0)
+			start_daemon();
+		for (i = 0; i < CRASH_THREADS; i++) {
+			struct crash_client *c = &all[cyc * CRASH_THREADS + i];
+
+			c->id = i;
+			c->cycle = cyc;
+			c->acked = calloc(CRASH_MAX, 32);
+			ck_assert_int_eq(pthread_create(&th[i], NULL, crash_run,
+			    c), 0);
+		}
+		/* Let traffic flow, then kill at a random moment. */
+		usleep((useconds_t)(150 + rand() % 350) * 1000);
+		kill(D.pid, SIGKILL);
+		ck_assert_int_eq(waitpid(D.pid, &status, 0), D.pid);
+		ck_assert(WIFSIGNALED(status));
+		D.pid = 0;
+		for (i = 0; i < CRASH_THREADS; i++) {
+			all[cyc * CRASH_THREADS + i].stop = 1;
+			pthread_join(th[i], NULL);
+		}
+	}
+
+	/* Every acknowledged notification survived every crash. */
+	ck_assert_str_eq(q_text("PRAGMA integrity_check"), "ok");
+	for (i = 0; i < cycles * CRASH_THREADS; i++) {
+		for (j = 0; j < all[i].nacked; j++) {
+			snprintf(sql, sizeof(sql), "SELECT count(*) FROM payments "
+			    "WHERE payment_request_id = '%s'", all[i].acked[j]);
+			ck_assert_msg(q_int(sql) == 1, "acknowledged %s lost",
+			    all[i].acked[j]);
+		}
+		total += all[i].nacked;
+	}
+	ck_assert_int_gt(total, 0);
+	fprintf(stderr, "crash consistency: %d SIGKILL cycles, %d notifications "
+	    "acknowledged, all stored\n", cycles, total);
+
+	/* Antom delivering them all again changes no state. */
+	events = q_int("SELECT count(*) FROM events");
+	start_daemon();
+	for (i = 0; i < cycles * CRASH_THREADS; i++) {
+		for (j = 0; j < all[i].nacked; j += 7) {
+			char *b = pay_body(all[i].acked[j], "PAYMENT_RESULT", "S");
+
+			deliver_ok(b);
+			free(b);
+			resent++;
+		}
+	}
+	ck_assert_int_eq(stop_daemon(), 0);
+	ck_assert_int_eq(q_int("SELECT count(*) FROM events"), events);
+	ck_assert_int_ge(q_int("SELECT count(*) FROM notifications WHERE "
+	    "delivery_count > 1"), resent);
+	for (i = 0; i < cycles * CRASH_THREADS; i++)
+		free(all[i].acked);
+	free(all);
+}
+END_TEST
+
+/*
+ * Storage faults, on a small tmpfs of our own (needs root to mount; the
+ * test says so and does nothing otherwise).  A full disk gives 503, never
+ * a SUCCESS without a commit, and antomd recovers by itself once space is
+ * freed; a database on a read-only file system stops antomd at start
+ * with exit code 5 and a log line naming the cause.
+ */
+static char fsdir[96];
+
+static int
+mount_small_fs(const char *size)
+{
+	char cmd[256];
+
+	snprintf(fsdir, sizeof(fsdir), "%s/fs", D.dir);
+	ck_assert_int_eq(mkdir(fsdir, 0700), 0);
+	snprintf(cmd, sizeof(cmd), "mount -t tmpfs -o size=%s tmpfs %s "
+	    "2>/dev/null", size, fsdir);
+	if (geteuid() != 0 || system(cmd) != 0) {
+		fprintf(stderr, "storage fault tests need root and mount: "
+		    "not run\n");
+		return -1;
+	}
+	snprintf(D.db, sizeof(D.db), "%s/antomd.db", fsdir);
+	write_conf(NULL);
+	return 0;
+}
+
+static void
+umount_small_fs(void)
+{
+	char cmd[160];
+
+	snprintf(cmd, sizeof(cmd), "umount %s", fsdir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+/* Fill the file system with a file at path; returns bytes written. */
+static long
+fill_fs(const char *path)
+{
+	static char block[4096];
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	long total = 0;
+
+	ck_assert_int_ge(fd, 0);
+	for (;;) {
+		ssize_t w = write(fd, block, sizeof(block));
+
+		if (w <= 0)
+			break;
+		total += w;
+	}
+	close(fd);
+	return total;
+}
+
+START_TEST(test_disk_full)
+{
+	char filler[160], prid[32], sql[128], *log;
+	char acked[400][32];
+	int i, nacked = 0, n503 = 0, first503 = -1;
+
+	if (mount_small_fs("4m") != 0)
+		return;
+	start_daemon();
+	deliver_ok("{\"warm\":\"up\"}");
+	snprintf(filler, sizeof(filler), "%s/filler", fsdir);
+	ck_assert_int_gt(fill_fs(filler), 0);
+	for (i = 0; i < 400 && n503 < 5; i++) {
+		struct client_response r;
+		char *b;
+		int st;
+
+		snprintf(prid, sizeof(prid), "DF-%d", i);
+		b = pay_body(prid, "PAYMENT_RESULT", "S");
+		st = signed_post("/antom/notify", "/antom/notify", b, &r);
+		ck_assert_msg(st == 200 || st == 503, "status %d", st);
+		if (st == 200)
+			snprintf(acked[nacked++], 32, "%s", prid);
+		else {
+			ck_assert_ptr_null(strstr(r.body, "SUCCESS"));
+			if (first503 < 0)
+				first503 = i;
+			n503++;
+		}
+		client_response_free(&r);
+		free(b);
+	}
+	ck_assert_int_gt(n503, 0);
+	/* Space comes back: the same deliveries now succeed, unaided. */
+	ck_assert_int_eq(unlink(filler), 0);
+	for (i = first503; i < first503 + 5; i++) {
+		char *b;
+
+		snprintf(prid, sizeof(prid), "DF-%d", i);
+		b = pay_body(prid, "PAYMENT_RESULT", "S");
+		deliver_ok(b);
+		snprintf(acked[nacked++], 32, "%s", prid);
+		free(b);
+	}
+	ck_assert_int_eq(stop_daemon(), 0);
+	for (i = 0; i < nacked; i++) {
+		snprintf(sql, sizeof(sql), "SELECT count(*) FROM payments WHERE "
+		    "payment_request_id = '%.31s'", acked[i]);
+		ck_assert_msg(q_int(sql) == 1, "acknowledged %s lost", acked[i]);
+	}
+	ck_assert_str_eq(q_text("PRAGMA integrity_check"), "ok");
+	log = slurp_log();
+	ck_assert_ptr_nonnull(strstr(log, "full"));
+	ck_assert_ptr_nonnull(strstr(log, "status=503"));
+	free(log);
+	umount_small_fs();
+}
+END_TEST
+
+START_TEST(test_read_only_fs)
+{
+	char cmd[160], path[512], *log;
+	int st;
+	pid_t pid;
+
+	if (mount_small_fs("8m") != 0)
+		return;
+	start_daemon();
+	deliver_ok("{\"warm\":\"up\"}");
+	ck_assert_int_eq(stop_daemon(), 0);
+	/*
+	 * Read-only from the start (a remount under a running antomd is
+	 * refused by the kernel while it holds the files open for writing):
+	 * antomd must refuse to start, exit 5, and say why.
+	 */
+	snprintf(cmd, sizeof(cmd), "mount -o remount,ro %s", fsdir);
+	ck_assert_int_eq(system(cmd), 0);
+	pid = fork();
+	if (pid == 0) {
+		int logfd = open(D.log, O_WRONLY | O_APPEND);
+
+		dup2(logfd, 2);
+		unsetenv("LISTEN_FDS");
+		execl(bin(path, sizeof(path), "antomd"), "antomd", "-c", D.conf,
+		    (char *)NULL);
+		_exit(127);
+	}
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert_int_eq(WEXITSTATUS(st), 5);
+	log = slurp_log();
+	ck_assert_msg(strstr(log, "readonly") != NULL ||
+	    strstr(log, "read-only") != NULL, "no log line names the cause");
+	free(log);
+	snprintf(cmd, sizeof(cmd), "mount -o remount,rw %s", fsdir);
+	ck_assert_int_eq(system(cmd), 0);
+	umount_small_fs();
+}
+END_TEST
+
 /* SIGTERM while clients send: exit 0, every acknowledged one stored. */
 #define TERM_THREADS	6
 #define TERM_MAX	400
@@ -1255,6 +1549,8 @@ e2e_suite(void)
 	Suite *s = suite_create("e2e");
 	TCase *tc = tcase_create("daemon");
 	TCase *cf = tcase_create("config");
+	TCase *crash = tcase_create("crash");
+	TCase *faults = tcase_create("faults");
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60);
@@ -1276,6 +1572,18 @@ e2e_suite(void)
 	tcase_add_test(tc, test_key_rotation_reload);
 	tcase_add_test(tc, test_antomctl_send);
 	suite_add_tcase(s, tc);
+
+	/* Its own case, so make torture can run it alone with more cycles. */
+	tcase_add_checked_fixture(crash, setup, teardown);
+	tcase_set_timeout(crash, 120);
+	tcase_add_test(crash, test_crash_consistency);
+	suite_add_tcase(s, crash);
+
+	tcase_add_checked_fixture(faults, setup_dirs, teardown);
+	tcase_set_timeout(faults, 60);
+	tcase_add_test(faults, test_disk_full);
+	tcase_add_test(faults, test_read_only_fs);
+	suite_add_tcase(s, faults);
 
 	tcase_add_checked_fixture(cf, setup_dirs, teardown);
 	tcase_set_timeout(cf, 30);
