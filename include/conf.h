@@ -27,9 +27,10 @@ struct conf_route {
 };
 
 struct conf {
-	char			*listen;	/* "host:port" as written */
-	char			*listen_host;
+	char			*listen;	/* as written */
+	char			*listen_host;	/* NULL for a unix socket */
 	char			*listen_port;
+	char			*listen_unix;	/* socket path, or NULL */
 	char			*database;
 	struct verify_keyring	*keys;
 	struct conf_route	*routes;

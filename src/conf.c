@@ -84,6 +84,7 @@ conf_free(struct conf *c)
 	free(c->listen);
 	free(c->listen_host);
 	free(c->listen_port);
+	free(c->listen_unix);
 	free(c->database);
 	verify_keyring_free(c->keys);
 	for (i = 0; i < c->nroutes; i++) {
@@ -151,7 +152,7 @@ conf_valid_path(const char *p)
 	return 1;
 }
 
-/* Split "host:port" or "[v6]:port". */
+/* Split "host:port" or "[v6]:port"; or take "unix:/absolute/path". */
 static int
 conf_listen(struct conf *c, const char *v)
 {
@@ -160,6 +161,21 @@ conf_listen(struct conf *c, const char *v)
 	size_t hlen;
 	unsigned long long port;
 
+	if (strncmp(v, "unix:", 5) == 0) {
+		/* sun_path holds 108 bytes with its NUL. */
+		if (v[5] != '/' || strlen(v + 5) > 107)
+			return -1;
+		listen = xstrdup(v);
+		free(c->listen);
+		free(c->listen_host);
+		free(c->listen_port);
+		free(c->listen_unix);
+		c->listen = listen;
+		c->listen_unix = xstrdup(listen + 5);
+		c->listen_host = NULL;
+		c->listen_port = NULL;
+		return 0;
+	}
 	if (v[0] == '[') {
 		const char *close = strchr(v, ']');
 
@@ -186,9 +202,11 @@ conf_listen(struct conf *c, const char *v)
 	free(c->listen);
 	free(c->listen_host);
 	free(c->listen_port);
+	free(c->listen_unix);
 	c->listen = listen;
 	c->listen_host = host;
 	c->listen_port = port_s;
+	c->listen_unix = NULL;
 	return 0;
 }
 
@@ -263,8 +281,8 @@ conf_directive(struct conf *c, int argc, char **argv, char *why, size_t whylen)
 		if (argc != 2)
 			goto nargs;
 		if (conf_listen(c, argv[1]) != 0) {
-			snprintf(why, whylen, "listen takes host:port or "
-			    "[ipv6]:port");
+			snprintf(why, whylen, "listen takes host:port, "
+			    "[ipv6]:port or unix:/absolute/path");
 			return CONF_ERR_SYNTAX;
 		}
 	} else if (strcmp(name, "database") == 0) {

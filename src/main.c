@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -52,6 +53,42 @@ usage(FILE *f)
 }
 
 /*
+ * A unix socket for a reverse proxy on the same host.  A stale socket
+ * file from an earlier run is replaced; anything else at that path is
+ * left alone and is an error.  Mode 0660: the proxy connects as a member
+ * of antomd's group, nobody else can.
+ */
+static int
+listen_unix(const char *path, char *err, size_t errlen)
+{
+	struct sockaddr_un sun;
+	struct stat sb;
+	int fd;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+	if (lstat(path, &sb) == 0) {
+		if (!S_ISSOCK(sb.st_mode)) {
+			snprintf(err, errlen, "listen unix:%s: exists and is "
+			    "not a socket", path);
+			return -1;
+		}
+		unlink(path);
+	}
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
+	    bind(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0 ||
+	    chmod(path, 0660) != 0 || listen(fd, SOMAXCONN) != 0) {
+		snprintf(err, errlen, "listen unix:%s: %s", path,
+		    strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/*
  * Bind the configured address.  Returns a listening socket or -1 with
  * err.  Under systemd socket activation the socket is passed in instead.
  */
@@ -60,6 +97,9 @@ listen_socket(const struct conf *c, char *err, size_t errlen)
 {
 	struct addrinfo hints, *res = NULL, *ai;
 	int fd = -1, on = 1, rc;
+
+	if (c->listen_unix != NULL)
+		return listen_unix(c->listen_unix, err, errlen);
 
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
@@ -342,6 +382,8 @@ main(int argc, char **argv)
 	}
 	http_stop(http);
 	store_close(store);
+	if (nfds == 0 && conf->listen_unix != NULL)
+		unlink(conf->listen_unix);
 	conf_free(conf);
 	log_info("stopped");
 	return 0;

@@ -445,6 +445,38 @@ static const struct {
 	{ "[::1]:65536", NULL, NULL },
 };
 
+/* listen unix:/absolute/path, for a proxy on the same host. */
+START_TEST(test_listen_unix)
+{
+	static const char *const bad[] = {
+		"unix:", "unix:relative.sock", "unix:./x.sock",
+		/* 108 bytes: no room for sun_path's NUL */
+		"unix:/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+	};
+	struct t_res r;
+	char line[256];
+	size_t i;
+
+	t_load_free(&r, t_with("listen unix:/run/antomd/antomd.sock"));
+	t_assert_ok(&r);
+	ck_assert_str_eq(r.c->listen_unix, "/run/antomd/antomd.sock");
+	ck_assert_ptr_null(r.c->listen_host);
+	t_done(&r);
+	/* A later host:port line wins, and clears the unix path. */
+	t_load_free(&r, t_with("listen unix:/x.sock\nlisten 127.0.0.1:9"));
+	t_assert_ok(&r);
+	ck_assert_ptr_null(r.c->listen_unix);
+	ck_assert_str_eq(r.c->listen_port, "9");
+	t_done(&r);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(line, sizeof(line), "listen %s", bad[i]);
+		t_load_free(&r, t_with(line));
+		ck_assert_msg(r.st == CONF_ERR_SYNTAX, "%s accepted", bad[i]);
+		t_done(&r);
+	}
+}
+END_TEST
+
 START_TEST(test_listen_table)
 {
 	struct t_res r;
@@ -454,7 +486,7 @@ START_TEST(test_listen_table)
 	t_load_free(&r, t_with(line));
 	if (t_listen_rows[_i].host == NULL) {
 		t_assert_fail(&r, CONF_ERR_SYNTAX, 3,
-		    "listen takes host:port or [ipv6]:port");
+		    "listen takes host:port, [ipv6]:port or unix:/absolute/path");
 		return;
 	}
 	t_assert_ok(&r);
@@ -1333,6 +1365,7 @@ conf_suite(void)
 
 	tc = t_tcase("listen");
 	tcase_add_loop_test(tc, test_listen_table, 0, (int)T_NELEM(t_listen_rows));
+	tcase_add_test(tc, test_listen_unix);
 	suite_add_tcase(s, tc);
 
 	tc = t_tcase("route");

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <netinet/in.h>
@@ -1450,6 +1451,67 @@ START_TEST(test_group_reader)
 }
 END_TEST
 
+/* listen unix:PATH, for a reverse proxy on the same host. */
+START_TEST(test_unix_socket)
+{
+	char sock[100], line[160], path[512], hdr[SIGN_HEADER_MAX], err[256];
+	char *b = pay_body("PR-UNIX", "PAYMENT_RESULT", "S"), *req, resp[512];
+	struct sockaddr_un sun;
+	struct stat sb;
+	int fd, i;
+	ssize_t n;
+	size_t off = 0;
+	pid_t pid;
+
+	snprintf(sock, sizeof(sock), "%s/antomd.sock", D.dir);
+	snprintf(line, sizeof(line), "listen unix:%s\n", sock);
+	write_conf(line);
+	pid = fork();
+	if (pid == 0) {
+		int logfd = open(D.log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+
+		dup2(logfd, 2);
+		unsetenv("LISTEN_FDS");
+		execl(bin(path, sizeof(path), "antomd"), "antomd", "-c", D.conf,
+		    (char *)NULL);
+		_exit(127);
+	}
+	D.pid = pid;
+	for (i = 0; i < 200 && stat(sock, &sb) != 0; i++)
+		usleep(25 * 1000);
+	ck_assert_int_eq(stat(sock, &sb), 0);
+	ck_assert(S_ISSOCK(sb.st_mode));
+	ck_assert_int_eq(sb.st_mode & 0777, 0660);
+
+	ck_assert_int_eq(sign_header(test_key(), "/antom/notify", SANDBOX, "1",
+	    (const unsigned char *)b, strlen(b), NULL, hdr, sizeof(hdr), err,
+	    sizeof(err)), 0);
+	ck_assert_int_gt(asprintf(&req, "POST /antom/notify HTTP/1.1\r\n"
+	    "Host: x\r\nclient-id: %s\r\nrequest-time: 1\r\nsignature: %s\r\n"
+	    "Content-Length: %zu\r\nConnection: close\r\n\r\n%s", SANDBOX, hdr,
+	    strlen(b), b), 0);
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", sock);
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	ck_assert_int_eq(write(fd, req, strlen(req)), (ssize_t)strlen(req));
+	while (off < sizeof(resp) - 1 &&
+	    (n = read(fd, resp + off, sizeof(resp) - 1 - off)) > 0)
+		off += (size_t)n;
+	resp[off] = '\0';
+	close(fd);
+	ck_assert_msg(strncmp(resp, "HTTP/1.1 200", 12) == 0, "%s", resp);
+	ck_assert_ptr_nonnull(strstr(resp, HTTP_SUCCESS_BODY));
+	ck_assert_int_eq(stop_daemon(), 0);
+	ck_assert_int_eq(q_int("SELECT count(*) FROM payments"), 1);
+	/* A clean stop takes its socket file away. */
+	ck_assert_int_ne(stat(sock, &sb), 0);
+	free(req);
+	free(b);
+}
+END_TEST
+
 /* Run antomd -n; returns its exit status and its output in out. */
 static int
 run_check(const char *conf, char *out, size_t outcap)
@@ -1589,6 +1651,7 @@ e2e_suite(void)
 	tcase_set_timeout(cf, 30);
 	tcase_add_test(cf, test_check_config);
 	tcase_add_test(cf, test_group_reader);
+	tcase_add_test(cf, test_unix_socket);
 	tcase_add_test(cf, test_exit_codes_at_start);
 	suite_add_tcase(s, cf);
 	return s;
