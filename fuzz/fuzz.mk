@@ -122,6 +122,7 @@ $(FUZZ_RUNS): fuzz-run-%: $(FUZZ_OUT)/%
 		    $* $$rc "$${runs:-?}" $$log; \
 		grep -E -m 20 'ERROR|SUMMARY|runtime error|Assertion|Test unit written' \
 		    $$log | sed 's/^/          /'; \
+		echo "          reproduce: $(FUZZ_OUT)/$* FILE (from $(CURDIR))"; \
 		exit 1; \
 	fi
 

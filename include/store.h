@@ -109,6 +109,7 @@ struct store_stats {
 	uint64_t	jobs;
 	uint64_t	failures;
 	unsigned	queued;
+	uint64_t	busy_us;	/* how long the batch in progress has run */
 };
 void	store_stats(struct store *, struct store_stats *);
 

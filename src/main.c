@@ -151,8 +151,7 @@ check_config(const char *path)
 }
 
 static void
-status_report(struct http *h, struct store *s, uint64_t *last_jobs,
-    int watchdog)
+status_report(struct http *h, struct store *s, uint64_t wdog_usec)
 {
 	struct http_stats hs;
 	struct store_stats ss;
@@ -165,10 +164,13 @@ status_report(struct http *h, struct store *s, uint64_t *last_jobs,
 	    (unsigned long long)hs.rejected,
 	    (unsigned long long)hs.unavailable, ss.queued,
 	    (unsigned long long)ss.commits);
-	/* The writer is healthy if it has nothing to do or has done some. */
-	if (watchdog && (ss.queued == 0 || ss.jobs != *last_jobs))
+	/*
+	 * Ping only while the writer makes progress: idle, or in a batch
+	 * younger than half the watchdog period.  A writer stuck on a lock
+	 * or a hung disk stops the pings, and systemd restarts antomd.
+	 */
+	if (wdog_usec > 0 && ss.busy_us < wdog_usec / 2)
 		sd_notify(0, "WATCHDOG=1");
-	*last_jobs = ss.jobs;
 }
 
 /*
@@ -244,7 +246,7 @@ main(int argc, char **argv)
 	sigset_t sigs;
 	char err[1024];
 	int ch, check = 0, fd, nfds, sig, watchdog;
-	uint64_t last_jobs = 0, deadline, wdog_usec = 0;
+	uint64_t deadline, wdog_usec = 0;
 	struct timespec tick = { 1, 0 };
 
 	while ((ch = getopt(argc, argv, "c:nhV")) != -1) {
@@ -342,7 +344,7 @@ main(int argc, char **argv)
 			break;
 		if (sig == SIGHUP)
 			reload(conf_path, conf, http);
-		status_report(http, store, &last_jobs, watchdog);
+		status_report(http, store, watchdog ? wdog_usec : 0);
 	}
 
 	/* Stop accepting, let started requests finish, then drain the writer. */

@@ -237,6 +237,7 @@ struct store {
 	struct store_job	*head, *tail;	/* queue, under lock */
 	unsigned		 queued;
 	int			 stopping;
+	uint64_t		 batch_since;	/* a batch is running since, or 0 */
 	struct store_stats	 stats;		/* under lock */
 };
 
@@ -868,6 +869,9 @@ store_writer(void *arg)
 		s->queued -= (unsigned)n;
 		pthread_mutex_unlock(&s->lock);
 
+		pthread_mutex_lock(&s->lock);
+		s->batch_since = util_mono_us();
+		pthread_mutex_unlock(&s->lock);
 		if (atomic_load(&s->aborting)) {
 			/* Out of time: refuse, Antom will deliver again. */
 			for (i = 0; i < n; i++)
@@ -878,6 +882,7 @@ store_writer(void *arg)
 		for (i = 0, failed = 0; i < n; i++)
 			failed += batch[i]->r.status != 0;
 		pthread_mutex_lock(&s->lock);
+		s->batch_since = 0;
 		s->stats.commits += failed < n;
 		s->stats.jobs += n;
 		s->stats.failures += failed;
@@ -964,5 +969,6 @@ store_stats(struct store *s, struct store_stats *out)
 	pthread_mutex_lock(&s->lock);
 	*out = s->stats;
 	out->queued = s->queued;
+	out->busy_us = s->batch_since != 0 ? util_mono_us() - s->batch_since : 0;
 	pthread_mutex_unlock(&s->lock);
 }

@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -73,6 +74,8 @@ real_antom_key(void)
 
 /* When set, replaces the default SANDBOX key line of write_conf(). */
 static const char *conf_clients;
+/* When set, the daemon gets NOTIFY_SOCKET and a 400 ms watchdog. */
+static const char *notify_socket;
 
 static void
 write_conf(const char *extra)
@@ -157,6 +160,11 @@ start_daemon(void)
 		setenv("LISTEN_FDS", "1", 1);
 		setenv("LISTEN_PID", pidbuf, 1);
 		unsetenv("LISTEN_FDNAMES");
+		if (notify_socket != NULL) {
+			setenv("NOTIFY_SOCKET", notify_socket, 1);
+			setenv("WATCHDOG_USEC", "400000", 1);
+			setenv("WATCHDOG_PID", pidbuf, 1);
+		}
 		if (getenv("ANTOMD_VALGRIND") != NULL) {
 			/* make valgrind: the same pid, so LISTEN_PID holds. */
 			char vlog[160];
@@ -1274,8 +1282,115 @@ START_TEST(test_read_only_fs)
 }
 END_TEST
 
-/* SIGTERM while clients send: exit 0, every acknowledged one stored. */
-#define TERM_THREADS	6
+/* Datagrams received on fd within ms, concatenated with '|' into out. */
+static void
+notify_collect(int fd, int ms, char *out, size_t cap)
+{
+	uint64_t end;
+	struct timespec ts;
+	size_t len = strlen(out);
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	end = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000 +
+	    (uint64_t)ms;
+	for (;;) {
+		struct pollfd pfd = { fd, POLLIN, 0 };
+		char buf[512];
+		ssize_t n;
+		uint64_t now;
+
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		now = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+		if (now >= end)
+			break;
+		if (poll(&pfd, 1, (int)(end - now)) <= 0)
+			continue;
+		n = recv(fd, buf, sizeof(buf) - 1, 0);
+		if (n <= 0)
+			continue;
+		buf[n] = '\0';
+		if (len + (size_t)n + 2 < cap) {
+			memcpy(out + len, buf, (size_t)n);
+			len += (size_t)n;
+			out[len++] = '|';
+			out[len] = '\0';
+		}
+	}
+}
+
+/*
+ * systemd's notify protocol: READY=1 once serving, STATUS= lines, and
+ * WATCHDOG=1 only while the writer makes progress: a database locked
+ * under a request stops the pings, its release brings them back.
+ * STOPPING=1 on SIGTERM.
+ */
+START_TEST(test_sd_notify_watchdog)
+{
+	struct stuck st = { pay_body("PR-WD", "PAYMENT_RESULT", "S"), 0 };
+	char path[100], *msgs = calloc(1, 65536);
+	struct sockaddr_un sun;
+	pthread_t th;
+	sqlite3 *other;
+	int fd;
+
+	ck_assert_int_eq(stop_daemon(), 0);
+	snprintf(path, sizeof(path), "%s/notify.sock", D.dir);
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+	fd = socket(AF_UNIX, SOCK_DGRAM, 0);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	notify_socket = path;
+	write_conf("busy_timeout_ms 60000\nshutdown_timeout_s 1\n");
+	start_daemon();
+	notify_socket = NULL;
+	deliver_ok("{\"warm\":\"up\"}");
+	notify_collect(fd, 800, msgs, 65536);
+	ck_assert_ptr_nonnull(strstr(msgs, "READY=1"));
+	ck_assert_ptr_nonnull(strstr(msgs, "STATUS=acknowledged=1 "));
+	ck_assert_ptr_nonnull(strstr(msgs, "WATCHDOG=1"));
+
+	/* The writer stuck on a lock: no ping for a whole second. */
+	ck_assert_int_eq(sqlite3_open(D.db, &other), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL,
+	    NULL), SQLITE_OK);
+	ck_assert_int_eq(pthread_create(&th, NULL, stuck_run, &st), 0);
+	usleep(500 * 1000);
+	/* Drop what was sent before the batch was half a period old. */
+	notify_collect(fd, 300, msgs, 65536);
+	msgs[0] = '\0';
+	notify_collect(fd, 1000, msgs, 65536);
+	ck_assert_msg(strstr(msgs, "WATCHDOG=1") == NULL, "pinged while stuck: "
+	    "%s", msgs);
+	ck_assert_ptr_nonnull(strstr(msgs, "STATUS="));
+
+	/* Released: the request commits and the pings come back. */
+	ck_assert_int_eq(sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL),
+	    SQLITE_OK);
+	sqlite3_close(other);
+	pthread_join(th, NULL);
+	ck_assert_int_eq(st.status, 200);
+	msgs[0] = '\0';
+	notify_collect(fd, 800, msgs, 65536);
+	ck_assert_ptr_nonnull(strstr(msgs, "WATCHDOG=1"));
+
+	msgs[0] = '\0';
+	kill(D.pid, SIGTERM);
+	notify_collect(fd, 500, msgs, 65536);
+	ck_assert_ptr_nonnull(strstr(msgs, "STOPPING=1"));
+	ck_assert_int_eq(stop_daemon(), 0);
+	close(fd);
+	free(msgs);
+	free(st.body);
+}
+END_TEST
+
+/*
+ * SIGTERM while 64 connections send: exit 0, every acknowledged one
+ * stored, and every request answered or its connection closed (a hang
+ * would end in the test timeout).
+ */
+#define TERM_THREADS	64
 #define TERM_MAX	400
 
 struct term_client {
@@ -1632,6 +1747,7 @@ e2e_suite(void)
 	tcase_add_test(tc, test_sigterm_under_traffic);
 	tcase_add_test(tc, test_shutdown_deadline);
 	tcase_add_test(tc, test_key_rotation_reload);
+	tcase_add_test(tc, test_sd_notify_watchdog);
 	tcase_add_test(tc, test_antomctl_send);
 	suite_add_tcase(s, tc);
 

@@ -444,7 +444,7 @@ static char *
 dump_old(long long max_id)
 {
 	static const char *const sql[] = {
-		"SELECT id, client_id, body_sha256, body, request_time, "
+		"SELECT id, client_id, body_sha256, hex(body), request_time, "
 		    "signature, signed_path, key_version, notify_type, kind, "
 		    "object_id, outcome, archive_reason, first_received_at "
 		    "FROM notifications WHERE id <= ?1 ORDER BY id",
@@ -520,8 +520,9 @@ struct row {
 	const char	*sigpath;	/* /antom/notify */
 	const char	*client;	/* SANDBOX, sent and signed */
 	const char	*rtime;		/* RTIME, sent and signed */
-	const char	*hdrs;		/* HDRS_DEFAULT; {C} {T} {S} {X} {M} */
-	long		 fill;		/* {X}: fill 'a's; {M}: fill headers */
+	const char	*hdrs;		/* HDRS_DEFAULT; {C} {T} {S} {X} {M} {0} */
+	long		 fill;		/* {X}: fill 'a's; {M}: fill headers;
+					   {0}: a NUL byte */
 	enum frame	 frame;
 	int		 replay;	/* the seed's body and signature as is */
 
@@ -581,7 +582,7 @@ gen_big(const struct row *w, size_t *len)
 	return b;
 }
 
-/* s with {C} {T} {S} {X} {M} expanded, written to f. */
+/* s with {C} {T} {S} {X} {M} {0} expanded, written to f. */
 static void
 expand(FILE *f, const char *s, const struct row *w, const char *client,
     const char *rtime, const char *sig)
@@ -598,6 +599,8 @@ expand(FILE *f, const char *s, const struct row *w, const char *client,
 		else if (strncmp(s, "{X}", 3) == 0)
 			for (i = 0; i < w->fill; i++)
 				fputc('a', f);
+		else if (strncmp(s, "{0}", 3) == 0)
+			fputc('\0', f);
 		else if (strncmp(s, "{M}", 3) == 0)
 			for (i = 0; i < w->fill; i++)
 				fprintf(f, "X-H%ld: v\r\n", i);
@@ -698,6 +701,14 @@ static const struct row hostile_rows[] = {
 	    "reason=bad_header_value", .rtime = RTIME "\x1b[31m" },
 	{ .name = "DEL in client-id (signed)", .status = 400, .log_has =
 	    "reason=bad_header_value", .client = SANDBOX "\x7f" },
+	{ .name = "raw CR inside request-time (signed)", .status = 400,
+	    .log_has = "reason=bad_header_value", .rtime = RTIME "\rX" },
+	{ .name = "raw NUL inside request-time (signed up to it)",
+	    .status = 400, .rtime = "1", .hdrs = "client-id: {C}\r\n"
+	    "request-time: {T}{0}2\r\nsignature: {S}\r\n" },
+	{ .name = "obs-fold continuation of request-time", .status = 400,
+	    .hdrs = "client-id: {C}\r\nrequest-time: {T}\r\n x\r\n"
+	    "signature: {S}\r\n" },
 	{ .name = "TAB inside client-id (signed)", .status = 400, .log_has =
 	    "reason=bad_header_value", .client = "SANDBOX\t5YEZ4X2ZEB3C05479" },
 	{ .name = "UTF-8 in client-id (signed)", .status = 400, .log_has =
@@ -727,6 +738,10 @@ static const struct row hostile_rows[] = {
 	{ .name = "10 MB chunked: read, dropped, 413", .status = 413,
 	    .log_has = "reason=body_too_large", .frame = F_CHUNKED,
 	    .gen = gen_big, .n = 10 * MIB },
+	{ .name = "10 MB with Expect: 100-continue", .status = 413,
+	    .log_has = "reason=body_too_large", .frame = F_HEAD_ONLY,
+	    .gen = gen_big, .n = 10 * MIB, .hdrs = HDRS_DEFAULT
+	    "Expect: 100-continue\r\n" },
 	{ .name = "17 MiB chunked: connection closed", .status = CLOSED,
 	    .frame = F_CHUNKED, .gen = gen_big, .n = 17 * MIB },
 
@@ -824,6 +839,18 @@ static const struct row hostile_rows[] = {
 	    .log_has = "reason=mismatch", .replay = 1,
 	    .rtime = "2024-05-11T02:13:01Z" },
 
+	/* The order of the checks: route, method, size, headers, signature. */
+	{ .name = "GET to an unknown path", .status = 404, .log_has =
+	    "reason=unknown_path", .method = "GET", .target = "/nope" },
+	{ .name = "GET without Antom headers", .status = 405, .log_has =
+	    "reason=method", .method = "GET", .hdrs = "" },
+	{ .name = "10 MB Content-Length without Antom headers", .status = 413,
+	    .log_has = "reason=body_too_large", .frame = F_HEAD_ONLY,
+	    .gen = gen_big, .n = 10 * MIB, .hdrs = "" },
+	{ .name = "no request-time and a bad signature", .status = 400,
+	    .log_has = "reason=missing_header", .hdrs = "client-id: {C}\r\n"
+	    "signature: algorithm=RSA256,signature=AAAA\r\n" },
+
 	/* Methods and paths: exact match only, nothing decoded. */
 	{ .name = "GET", .status = 405, .log_has = "reason=method",
 	    .head_has = "Allow: POST", .method = "GET" },
@@ -848,31 +875,15 @@ static const struct row hostile_rows[] = {
 	{ .name = "upper case", .status = 404, .target = "/ANTOM/NOTIFY" },
 	{ .name = "absolute form", .status = 404,
 	    .target = "http://127.0.0.1" NOTIFY },
+	{ .name = "NUL in the path after a route", .status = 404,
+	    .target = NOTIFY "{0}/x" },
+	{ .name = "NUL in the signature header after it", .status = 400,
+	    .hdrs = "client-id: {C}\r\nrequest-time: {T}\r\n"
+	    "signature: {S}{0}x\r\n" },
 	{ .name = "ESC in the path", .status = 404, .log_has =
 	    "path=\"/x\\x1b[31m\"", .target = "/x\x1b[31m" },
 	{ .name = "%0D%0A and a forged line in the path", .status = 404,
 	    .target = "/x%0D%0A" "ts=2026-01-01T00:00:00.000Z%20level=error" },
-	{ .name = "XP raw CR in request-time", .status = 999, .rtime = RTIME "\rX" },
-	{ .name = "XP raw NUL in request-time", .status = 400, .log_has="NOPE", .hdrs = "client-id: {C}\r\nrequest-time: 1\0002\r\nsignature: {S}\r\n" },
-	{ .name = "XP obs-fold request-time", .status = 400, .log_has="NOPE", .hdrs = "client-id: {C}\r\nrequest-time: 2024-05-11T02:13:00Z\r\n x\r\nsignature: {S}\r\n" },
-	{ .name = "XP bare LF", .status = 999, .hdrs = "client-id: {C}\nrequest-time: {T}\nsignature: {S}\n" },
-	{ .name = "XP CL and TE", .status = 999, .frame = F_CHUNKED, .hdrs = HDRS_DEFAULT "Content-Length: 5\r\n" },
-	{ .name = "XP CL overflow", .status = 999, .frame = F_CHUNKED, .hdrs = HDRS_DEFAULT "Content-Length: 99999999999999999999999\r\n" },
-	{ .name = "XP CL negative", .status = 999, .frame = F_CHUNKED, .hdrs = HDRS_DEFAULT "Content-Length: -1\r\n" },
-	{ .name = "XP two CL", .status = 401, .log_has="NOPE", .hdrs = HDRS_DEFAULT "Content-Length: 3\r\n" },
-	{ .name = "XP no Host", .status = 999, .hdrs = HDRS_DEFAULT "Host: y\r\n" },
-	{ .name = "XP space in header name", .status = 999, .hdrs = HDRS_DEFAULT "client-id : x\r\n" },
-	{ .name = "XP header name with colon only", .status = 401, .log_has="NOPE", .hdrs = HDRS_DEFAULT ": x\r\n" },
-	{ .name = "XP header line without colon", .status = 999, .hdrs = HDRS_DEFAULT "garbage\r\n" },
-	{ .name = "XP HTTP/1.0", .status = 999, .method = "POST /antom/notify HTTP/1.0\r\nX-Y:" },
-	{ .name = "XP 100-continue 10MB", .status = 999, .frame = F_HEAD_ONLY, .gen = gen_big, .n = 10 * MIB, .hdrs = HDRS_DEFAULT "Expect: 100-continue\r\n" },
-	{ .name = "XP GET unknown path", .status = 999, .method = "GET", .target = "/nope" },
-	{ .name = "XP 10MB CL no antom headers", .status = 999, .frame = F_HEAD_ONLY, .gen = gen_big, .n = 10 * MIB, .hdrs = "" },
-	{ .name = "XP GET missing headers", .status = 999, .method = "GET", .hdrs = "" },
-	{ .name = "XP missing header bad sig", .status = 999, .hdrs = "client-id: {C}\r\nsignature: algorithm=RSA256,signature=AAAA\r\n" },
-	{ .name = "XP bad chunk size", .status = 999, .body = "x", .frame = F_LENGTH, .hdrs = HDRS_DEFAULT "Transfer-Encoding: chunked\r\n" },
-	{ .name = "XP request-time DEL seq", .status = 999, .rtime = "1\x7f" },
-	{ .name = "XP HTTP/2 preface", .status = 999, .method = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\nPOST" },
 };
 
 #define NROWS	((int)(sizeof(hostile_rows) / sizeof(hostile_rows[0])))
@@ -937,7 +948,12 @@ check_daemon_fine(const char *name, const char *log_has)
 	ck_assert_msg(q_int("SELECT count(*) FROM payments WHERE "
 	    "payment_request_id = 'PR-AFTER' AND status = 'SUCCESS'") == 1,
 	    "%s: the valid request after it was not applied", name);
-	ck_assert_msg(stop_daemon() == 0, "%s: exit status not 0", name);
+	if ((st = stop_daemon()) != 0) {
+		char *log = test_slurp(D.log, NULL);
+
+		ck_abort_msg("%s: exit status %d on SIGTERM, log:\n%s", name, st,
+		    log);
+	}
 	check_log(name, log_has);
 }
 
@@ -1072,7 +1088,6 @@ END_TEST
 
 struct slow {
 	int		 fd[SLOW_N];
-	int		 closed_while_dripping;
 	volatile int	 stop;
 };
 
@@ -1085,9 +1100,8 @@ slow_drip(void *arg)
 	for (t = 0; t < DRIP_S && !s->stop; t++) {
 		sleep(1);
 		for (i = SLOW_SILENT; i < SLOW_N; i++)
-			if (send(s->fd[i], "a", 1, MSG_NOSIGNAL | MSG_DONTWAIT) !=
-			    1)
-				s->closed_while_dripping++;
+			(void)send(s->fd[i], "a", 1, MSG_NOSIGNAL |
+			    MSG_DONTWAIT);
 	}
 	return NULL;
 }
@@ -1137,7 +1151,7 @@ START_TEST(test_slowloris)
 	    "client-id: " SANDBOX "\r\nrequest-time: 1\r\nsignature: x\r\n"
 	    "Content-Length: 1000\r\n\r\n{";
 	uint64_t t0;
-	int i, open_dripping = 0, still;
+	int i, still;
 
 	memset(&s, 0, sizeof(s));
 	(void)test_key();
@@ -1168,14 +1182,11 @@ START_TEST(test_slowloris)
 		ck_assert_msg(peer_closed(s.fd[i], 0), "silent connection %d "
 		    "still open %llu ms after it went idle", i,
 		    (unsigned long long)((util_mono_us() - t0) / 1000));
-	/* The dripping ones are not idle: note how many the daemon kept. */
-	for (i = SLOW_SILENT; i < SLOW_N; i++)
-		open_dripping += !peer_closed(s.fd[i], 0);
-	fprintf(stderr, "check_hostile: %d of %d connections dripping a byte a "
-	    "second still open after %llu ms (idle_timeout_s %d)\n",
-	    open_dripping, SLOW_HDRDRIP + SLOW_BODYDRIP,
-	    (unsigned long long)((util_mono_us() - t0) / 1000), IDLE_S);
-
+	/*
+	 * The dripping ones are not idle.  MHD_OPTION_CONNECTION_TIMEOUT is an
+	 * inactivity timeout and nothing bounds a request's total time, so
+	 * they stay open for as long as they drip: only their end is checked.
+	 */
 	pthread_join(th, NULL);
 	/* Once they stop, they are idle too: closed within idle_timeout_s. */
 	for (i = SLOW_SILENT, still = 0; i < SLOW_N; i++)
