@@ -109,6 +109,41 @@ $(BIN)/antom-bench-sqlite: $(BUILD)/obj/bench-sqlite_ceiling.o
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
+# make install PREFIX=/usr/local DESTDIR=: the daemon, the tool, a
+# configuration to edit (never overwritten), the systemd units with the
+# installed binary's path, and the sysusers and tmpfiles snippets.
+UNITDIR	?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
+CONFDIR	:= $(SYSCONFDIR)/antomd
+
+install: all
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(CONFDIR) \
+	    $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR)
+	install -m 0755 build/bin/antomd $(DESTDIR)$(SBINDIR)/antomd
+	install -m 0755 build/bin/antomctl $(DESTDIR)$(BINDIR)/antomctl
+	sed -e 's|/usr/local/sbin/antomd|$(SBINDIR)/antomd|g' \
+	    -e 's|/etc/antomd/|$(CONFDIR)/|g' systemd/antomd.service \
+	    > $(DESTDIR)$(UNITDIR)/antomd.service
+	install -m 0644 systemd/antomd.socket $(DESTDIR)$(UNITDIR)/antomd.socket
+	install -m 0644 systemd/antomd.sysusers $(DESTDIR)$(SYSUSERSDIR)/antomd.conf
+	install -m 0644 systemd/antomd.tmpfiles $(DESTDIR)$(TMPFILESDIR)/antomd.conf
+	@if [ -e $(DESTDIR)$(CONFDIR)/antomd.conf ]; then \
+	    echo "keeping $(DESTDIR)$(CONFDIR)/antomd.conf"; \
+	else \
+	    sed -e 's|^database ./var/antomd.db|database /var/lib/antomd/antomd.db|' \
+	        -e 's|^client DEMO_CLIENT.*|# client YOUR_CLIENT_ID 1 MIIBIjANBgkqh...(Antom public key)|' \
+	        conf/antomd.conf > $(DESTDIR)$(CONFDIR)/antomd.conf; \
+	    chmod 0640 $(DESTDIR)$(CONFDIR)/antomd.conf; \
+	    echo "installed $(DESTDIR)$(CONFDIR)/antomd.conf: add your client key"; \
+	fi
+
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/antomd $(DESTDIR)$(BINDIR)/antomctl \
+	    $(DESTDIR)$(UNITDIR)/antomd.service $(DESTDIR)$(UNITDIR)/antomd.socket \
+	    $(DESTDIR)$(SYSUSERSDIR)/antomd.conf $(DESTDIR)$(TMPFILESDIR)/antomd.conf
+	@echo "kept $(DESTDIR)$(CONFDIR)/antomd.conf and /var/lib/antomd"
+
 # Debian packages: installed only when missing, only as root.
 deps:
 	$(Q)sh scripts/install-deps build

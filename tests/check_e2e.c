@@ -1627,6 +1627,67 @@ START_TEST(test_unix_socket)
 }
 END_TEST
 
+/* The systemd units: verify, the hardening score, users and directories. */
+START_TEST(test_systemd_units)
+{
+	char cmd[1024], tests[512];
+	int st;
+
+	snprintf(cmd, sizeof(cmd), "cd %s/.. && sh tests/systemd-check >&2",
+	    test_path(tests, sizeof(tests), "."));
+	st = system(cmd);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	    "tests/systemd-check failed (exit %d)", WEXITSTATUS(st));
+}
+END_TEST
+
+/* make install into a DESTDIR lays out the whole tree. */
+START_TEST(test_make_install)
+{
+	static const char *const files[] = {
+		"/usr/sbin/antomd", "/usr/bin/antomctl",
+		"/etc/antomd/antomd.conf",
+		"/usr/lib/systemd/system/antomd.service",
+		"/usr/lib/systemd/system/antomd.socket",
+		"/usr/lib/sysusers.d/antomd.conf",
+		"/usr/lib/tmpfiles.d/antomd.conf",
+	};
+	char cmd[1024], tests[512], path[512];
+	char *unit, *conf;
+	size_t i;
+
+	snprintf(cmd, sizeof(cmd), "cd %s/.. && make -s install PREFIX=/usr "
+	    "DESTDIR=%s/root >/dev/null", test_path(tests, sizeof(tests), "."),
+	    D.dir);
+	ck_assert_int_eq(system(cmd), 0);
+	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		snprintf(path, sizeof(path), "%s/root%s", D.dir, files[i]);
+		ck_assert_msg(access(path, F_OK) == 0, "%s not installed",
+		    files[i]);
+	}
+	snprintf(path, sizeof(path), "%s/root/usr/lib/systemd/system/"
+	    "antomd.service", D.dir);
+	unit = test_slurp(path, NULL);
+	ck_assert_ptr_nonnull(strstr(unit, "ExecStart=/usr/sbin/antomd -c "
+	    "/etc/antomd/antomd.conf"));
+	snprintf(path, sizeof(path), "%s/root/etc/antomd/antomd.conf", D.dir);
+	conf = test_slurp(path, NULL);
+	ck_assert_ptr_nonnull(strstr(conf, "\ndatabase /var/lib/antomd/antomd.db"));
+	ck_assert_ptr_null(strstr(conf, "DEMO_CLIENT"));
+	/* A configuration already there is the operator's: kept. */
+	ck_assert_int_eq(system(cmd), 0);
+	snprintf(cmd, sizeof(cmd), "cd %s/.. && make -s uninstall PREFIX=/usr "
+	    "DESTDIR=%s/root >/dev/null", tests, D.dir);
+	ck_assert_int_eq(system(cmd), 0);
+	snprintf(path, sizeof(path), "%s/root/usr/sbin/antomd", D.dir);
+	ck_assert_int_ne(access(path, F_OK), 0);
+	snprintf(path, sizeof(path), "%s/root/etc/antomd/antomd.conf", D.dir);
+	ck_assert_int_eq(access(path, F_OK), 0);
+	free(unit);
+	free(conf);
+}
+END_TEST
+
 /* Run antomd -n; returns its exit status and its output in out. */
 static int
 run_check(const char *conf, char *out, size_t outcap)
@@ -1768,6 +1829,8 @@ e2e_suite(void)
 	tcase_add_test(cf, test_check_config);
 	tcase_add_test(cf, test_group_reader);
 	tcase_add_test(cf, test_unix_socket);
+	tcase_add_test(cf, test_systemd_units);
+	tcase_add_test(cf, test_make_install);
 	tcase_add_test(cf, test_exit_codes_at_start);
 	suite_add_tcase(s, cf);
 	return s;
