@@ -98,6 +98,7 @@ struct http {
 	struct store		*store;
 	struct MHD_Response	*replies[R_COUNT];
 	_Atomic unsigned	 inflight;
+	_Atomic int		 draining;	/* refuse new connections */
 	_Atomic uint64_t	 requests, acknowledged, rejected, unavailable;
 };
 
@@ -126,6 +127,9 @@ struct http_req {
 	struct notif		 notif;
 	struct store_job	 job;
 };
+
+static enum MHD_Result http_accept_cb(void *, const struct sockaddr *,
+    socklen_t);
 
 /* The configuration in force, referenced; release with http_conf_put(). */
 static struct http_conf *
@@ -598,7 +602,7 @@ http_start(const struct conf *conf, struct store *store, int listen_fd,
 	}
 	h->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD |
 	    MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG,
-	    0, NULL, NULL, http_handler, h,
+	    0, http_accept_cb, h, http_handler, h,
 	    MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, h,
 	    MHD_OPTION_LISTEN_SOCKET, listen_fd,
 	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned)conf->threads,
@@ -607,6 +611,7 @@ http_start(const struct conf *conf, struct store *store, int listen_fd,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, conf->connection_memory_limit,
 	    MHD_OPTION_URI_LOG_CALLBACK, http_uri_cb, h,
 	    MHD_OPTION_NOTIFY_COMPLETED, http_completed_cb, h,
+	    MHD_OPTION_STRICT_FOR_CLIENT, (int)1,
 	    MHD_OPTION_END);
 	if (h->mhd == NULL) {
 		snprintf(err, errlen, "libmicrohttpd failed to start");
@@ -624,13 +629,27 @@ fail:
 	return NULL;
 }
 
+/*
+ * Not MHD_quiesce_daemon(): with epoll and a thread pool, libmicrohttpd
+ * 0.9.75 races its workers removing the listening socket from their
+ * epoll sets and aborts ("Failed to remove listen FD from epoll set"),
+ * seen about once in a thousand stops.  The accept policy refuses new
+ * connections instead: they are closed at once, and Antom retries.
+ */
 void
 http_quiesce(struct http *h)
 {
-	MHD_socket fd = MHD_quiesce_daemon(h->mhd);
+	atomic_store(&h->draining, 1);
+}
 
-	if (fd != MHD_INVALID_SOCKET)
-		close(fd);
+static enum MHD_Result
+http_accept_cb(void *cls, const struct sockaddr *addr, socklen_t addrlen)
+{
+	struct http *h = cls;
+
+	(void)addr;
+	(void)addrlen;
+	return atomic_load(&h->draining) ? MHD_NO : MHD_YES;
 }
 
 void
