@@ -314,6 +314,9 @@ static const struct {
 	{ "root string", "\"PAYMENT_RESULT\"", "not_json", NULL },
 	{ "trailing garbage", "{\"notifyType\":\"PAYMENT_RESULT\"} x", "not_json", NULL },
 	{ "truncated", "{\"notifyType\":\"PAYMENT_RES", "not_json", NULL },
+	/* Jansson quotes the input in its error: "near 'memory'" is no OOM. */
+	{ "syntax error near the word memory", "{memory", "not_json", NULL },
+	{ "syntax error near out of memory", "{\"a\":out of memory}", "not_json", NULL },
 	{ "empty object", "{}", "unknown_type", NULL },
 	{ "notifyType number", "{\"notifyType\":1}", "unknown_type", NULL },
 	{ "notifyType empty", "{\"notifyType\":\"\"}", "unknown_type", NULL },
