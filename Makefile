@@ -159,9 +159,12 @@ run: deps
 	$(Q)sh scripts/demo-setup
 	@exec bin/antomd -c conf/antomd.conf
 
-# The tests find the binaries under test through ANTOMD_BIN.
+# The tests find the binaries under test through ANTOMD_BIN.  A short
+# fuzzing pass (10 s a target) runs first when clang can build libFuzzer
+# targets; the Check runner's summary stays the last line.
 check: deps-test
 	$(Q)$(MAKE) --no-print-directory all $(BIN)/check_antomd
+	$(Q)$(if $(FUZZ_AVAILABLE),$(MAKE) --no-print-directory fuzz-short,echo "fuzz: clang with libFuzzer not available, skipped")
 	$(Q)ANTOMD_BIN=$(CURDIR)/$(BIN) ANTOMD_TESTS=$(CURDIR)/tests $(BIN)/check_antomd
 
 asan: deps-test
@@ -193,3 +196,4 @@ clean:
 	rm -rf build bin
 
 -include $(wildcard $(BUILD)/obj/*.d $(BUILD)/tests/*.d)
+include fuzz/fuzz.mk

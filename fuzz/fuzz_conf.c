@@ -9,8 +9,9 @@
  * tests/vectors/test-antom-public.b64.
  *
  * Invariants asserted: no crash and no leak on any input; on CONF_OK at
- * least one route and one key, listen split into a non-empty host and a
- * port, every number inside its documented range, every route found again
+ * least one route and one key, listen either a unix socket path (absolute,
+ * fits sun_path) or a non-empty host and a port from 1 to 65535, every
+ * number inside its documented range, every route found again
  * by conf_route_find(); on failure *out is NULL and err holds a message.
  */
 #undef NDEBUG		/* the asserts are the point */
@@ -51,9 +52,14 @@ fuzz_check(const struct conf *c)
 	assert(c->nroutes >= 1 && c->routes != NULL);
 	assert(verify_keyring_count(c->keys) >= 1);
 	assert(c->listen != NULL && c->database != NULL);
-	assert(c->listen_host != NULL && *c->listen_host != '\0');
-	assert(c->listen_port != NULL && atoi(c->listen_port) >= 1 &&
-	    atoi(c->listen_port) <= 65535);
+	if (c->listen_unix != NULL) {
+		assert(c->listen_unix[0] == '/' && strlen(c->listen_unix) <= 107);
+		assert(c->listen_host == NULL && c->listen_port == NULL);
+	} else {
+		assert(c->listen_host != NULL && *c->listen_host != '\0');
+		assert(c->listen_port != NULL && atoi(c->listen_port) >= 1 &&
+		    atoi(c->listen_port) <= 65535);
+	}
 	assert(c->max_body_bytes >= 256 && c->max_body_bytes <= 16u << 20);
 	assert(c->max_connections >= 1 && c->max_connections <= 65535);
 	assert(c->threads >= 1 && c->threads <= 64);

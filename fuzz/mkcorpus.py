@@ -77,4 +77,7 @@ seed("fuzz_conf", "ipv6-inline-key-crlf",
      "client SANDBOX 1 %s\r\n"
      "client SANDBOX 2 tests/vectors/test-antom-public.pem # rotation\r\n"
      "log_level DEBUG\r\nthreads 64\r\nbusy_timeout_ms 0\r\n" % antom_key)
+seed("fuzz_conf", "unix-socket",
+     "listen unix:/run/antomd/antomd.sock\nroute /n\n"
+     "client X 1 tests/vectors/test-antom-public.b64\n")
 seed("fuzz_conf", "private-key", "route /n\nclient X 1 tests/vectors/test-antom-private.pem\n")

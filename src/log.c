@@ -199,6 +199,9 @@ log_end(struct logbuf *lb)
 	}
 }
 
+static void log_vmsg(enum log_level, int, const char *, va_list)
+    __attribute__((format(printf, 3, 0)));
+
 static void
 log_vmsg(enum log_level lvl, int with_errno, const char *fmt, va_list ap)
 {
