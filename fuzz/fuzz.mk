@@ -33,8 +33,8 @@ FUZZ_OUT	:= build/fuzz
 FUZZ_PKGS	:= openssl jansson sqlite3 libmicrohttpd libsystemd
 
 # The modules each target links (no main()).
-FUZZ_MODS_fuzz_sighdr	:= verify
-FUZZ_MODS_fuzz_decode	:= verify
+FUZZ_MODS_fuzz_sighdr	:= verify util
+FUZZ_MODS_fuzz_decode	:= verify util
 FUZZ_MODS_fuzz_notif	:= notif
 FUZZ_MODS_fuzz_conf	:= conf verify log util
 

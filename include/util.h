@@ -25,6 +25,9 @@ void	 util_now_iso(char buf[UTIL_ISO_TIME_LEN]);
 uint64_t util_mono_us(void);
 /* Lower-case hex of len bytes into out (2*len+1 bytes). */
 void	 util_hex(const unsigned char *in, size_t len, char *out);
+/* Format into a caller's err buffer of errlen bytes; err may be NULL. */
+void	 util_err(char *err, size_t errlen, const char *fmt, ...)
+	    __attribute__((format(printf, 3, 4)));
 /* Fill buf with n random bytes from OpenSSL's CSPRNG; 0 or -1. */
 int	 util_random(unsigned char *buf, size_t n);
 

@@ -71,21 +71,6 @@ struct client_reader {
 	size_t			 dlen;		/* decoded bytes at buf+hend */
 };
 
-static void client_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-client_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 /* Milliseconds left before deadline, rounded up so we never spin at 0. */
 static int
 client_left_ms(uint64_t deadline)
@@ -149,61 +134,61 @@ client_url_split(const char *url, char *host, size_t hostcap, char *port,
 	int bracketed;
 
 	if (url == NULL) {
-		client_err(err, errlen, "no URL");
+		util_err(err, errlen, "no URL");
 		return -1;
 	}
 	if (strncasecmp(url, "https://", 8) == 0) {
-		client_err(err, errlen, "https:// URLs are not supported "
+		util_err(err, errlen, "https:// URLs are not supported "
 		    "(plain http:// only; terminate TLS in front of antomd)");
 		return -1;
 	}
 	if (strncasecmp(url, "http://", 7) != 0) {
-		client_err(err, errlen, "URL must start with http://");
+		util_err(err, errlen, "URL must start with http://");
 		return -1;
 	}
 	for (s = url; *s != '\0'; s++) {
 		if ((unsigned char)*s <= 0x20 || *s == 0x7f) {
-			client_err(err, errlen,
+			util_err(err, errlen,
 			    "URL contains a blank or control character");
 			return -1;
 		}
 	}
 	if (strchr(url, '#') != NULL) {
-		client_err(err, errlen, "URL fragments are not supported");
+		util_err(err, errlen, "URL fragments are not supported");
 		return -1;
 	}
 	a = url + 7;
 	end = a + strcspn(a, "/?");
 	if (*end == '?') {
 		/* "POST ?q" is no request line; make the caller say "/?q". */
-		client_err(err, errlen, "URL has a query but no path");
+		util_err(err, errlen, "URL has a query but no path");
 		return -1;
 	}
 	if (memchr(a, '@', (size_t)(end - a)) != NULL) {
-		client_err(err, errlen, "user info in URLs is not supported");
+		util_err(err, errlen, "user info in URLs is not supported");
 		return -1;
 	}
 	if (a == end) {
-		client_err(err, errlen, "URL has no host");
+		util_err(err, errlen, "URL has no host");
 		return -1;
 	}
 	bracketed = *a == '[';
 	if (bracketed) {
 		rb = memchr(a, ']', (size_t)(end - a));
 		if (rb == NULL) {
-			client_err(err, errlen, "URL host has '[' without ']'");
+			util_err(err, errlen, "URL host has '[' without ']'");
 			return -1;
 		}
 		h = a + 1;
 		hend = rb;
 		if (memchr(h, ':', (size_t)(hend - h)) == NULL) {
-			client_err(err, errlen,
+			util_err(err, errlen,
 			    "bracketed URL host is not IPv6");
 			return -1;
 		}
 		if (rb + 1 != end) {
 			if (rb[1] != ':') {
-				client_err(err, errlen,
+				util_err(err, errlen,
 				    "unexpected text after ']' in URL host");
 				return -1;
 			}
@@ -219,18 +204,18 @@ client_url_split(const char *url, char *host, size_t hostcap, char *port,
 	}
 	hl = (size_t)(hend - h);
 	if (hl == 0) {
-		client_err(err, errlen, "URL has no host");
+		util_err(err, errlen, "URL has no host");
 		return -1;
 	}
 	for (i = 0; i < hl; i++) {
 		if (!client_host_char((unsigned char)h[i], bracketed)) {
-			client_err(err, errlen,
+			util_err(err, errlen,
 			    "bad character '%c' in URL host", h[i]);
 			return -1;
 		}
 	}
 	if (hl >= hostcap) {
-		client_err(err, errlen, "URL host too long");
+		util_err(err, errlen, "URL host too long");
 		return -1;
 	}
 	if (p != NULL) {
@@ -242,7 +227,7 @@ client_url_split(const char *url, char *host, size_t hostcap, char *port,
 			pv = pv * 10 + (unsigned long)(p[i] - '0');
 		}
 		if (pl == 0 || i != pl || pv == 0 || pv > 65535) {
-			client_err(err, errlen, "bad port in URL "
+			util_err(err, errlen, "bad port in URL "
 			    "(want a number from 1 to 65535)");
 			return -1;
 		}
@@ -251,7 +236,7 @@ client_url_split(const char *url, char *host, size_t hostcap, char *port,
 		pl = 2;
 	}
 	if (pl >= portcap) {
-		client_err(err, errlen, "URL port too long");
+		util_err(err, errlen, "URL port too long");
 		return -1;
 	}
 	memcpy(host, h, hl);
@@ -326,7 +311,7 @@ client_connect_until(const char *host, const char *port, uint64_t deadline,
 	hints.ai_flags = AI_NUMERICSERV;
 	rc = getaddrinfo(host, port, &hints, &res);
 	if (rc != 0) {
-		client_err(err, errlen, "cannot resolve %s: %s", host,
+		util_err(err, errlen, "cannot resolve %s: %s", host,
 		    rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
 		goto fail;
 	}
@@ -340,10 +325,10 @@ client_connect_until(const char *host, const char *port, uint64_t deadline,
 	}
 	if (fd == -1) {
 		if (saved == ETIMEDOUT)
-			client_err(err, errlen, "connect to %s port %s: timed "
+			util_err(err, errlen, "connect to %s port %s: timed "
 			    "out after %d ms", host, port, timeout_ms);
 		else
-			client_err(err, errlen, "connect to %s port %s: %s",
+			util_err(err, errlen, "connect to %s port %s: %s",
 			    host, port, strerror(saved));
 		goto fail;
 	}
@@ -353,7 +338,7 @@ client_connect_until(const char *host, const char *port, uint64_t deadline,
 	 */
 	flags = fcntl(fd, F_GETFL);
 	if (flags == -1 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) == -1) {
-		client_err(err, errlen, "fcntl: %s", strerror(errno));
+		util_err(err, errlen, "fcntl: %s", strerror(errno));
 		goto fail;
 	}
 	freeaddrinfo(res);
@@ -375,7 +360,7 @@ client_connect(const char *host, const char *port, int timeout_ms,
     char *err, size_t errlen)
 {
 	if (timeout_ms <= 0) {
-		client_err(err, errlen, "timeout must be positive");
+		util_err(err, errlen, "timeout must be positive");
 		return -1;
 	}
 	return client_connect_until(host, port,
@@ -460,29 +445,29 @@ client_parse_head(struct client_reader *rd, char *err, size_t errlen)
 	    !isdigit((unsigned char)s[9]) || !isdigit((unsigned char)s[10]) ||
 	    !isdigit((unsigned char)s[11]) ||
 	    ((size_t)(eol - s) > 12 && s[12] != ' ')) {
-		client_err(err, errlen, "malformed status line");
+		util_err(err, errlen, "malformed status line");
 		return -1;
 	}
 	rd->status = (s[9] - '0') * 100 + (s[10] - '0') * 10 + (s[11] - '0');
 	if (rd->status < 100) {
-		client_err(err, errlen, "bad status code %d", rd->status);
+		util_err(err, errlen, "bad status code %d", rd->status);
 		return -1;
 	}
 	for (s = eol + 2; s < end; s = eol + 2) {
 		eol = memchr(s, '\r', (size_t)(end - s));
 		if (eol == NULL || eol[1] != '\n') {
-			client_err(err, errlen, "bare CR in response head");
+			util_err(err, errlen, "bare CR in response head");
 			return -1;
 		}
 		if (memchr(s, ':', (size_t)(eol - s)) == NULL || *s == ':') {
-			client_err(err, errlen, "malformed header line");
+			util_err(err, errlen, "malformed header line");
 			return -1;
 		}
 		if ((v = client_header_value(s, eol, "Content-Length", &vlen))
 		    != NULL) {
 			if (client_parse_length(v, vlen, &n) == -1 ||
 			    (have_len && n != rd->clen)) {
-				client_err(err, errlen, "bad Content-Length");
+				util_err(err, errlen, "bad Content-Length");
 				return -1;
 			}
 			rd->clen = n;
@@ -504,7 +489,7 @@ client_parse_head(struct client_reader *rd, char *err, size_t errlen)
 		rd->framing = CLIENT_FRAME_LENGTH;
 	if (rd->framing == CLIENT_FRAME_LENGTH &&
 	    rd->clen > CLIENT_RESPONSE_MAX - rd->hend) {
-		client_err(err, errlen, "response of %zu body bytes exceeds "
+		util_err(err, errlen, "response of %zu body bytes exceeds "
 		    "the %d byte limit", rd->clen, CLIENT_RESPONSE_MAX);
 		return -1;
 	}
@@ -556,7 +541,7 @@ client_chunk_step(struct client_reader *rd, char *err, size_t errlen)
 			    s++, d++) {
 				n = n * 16 + (size_t)v;
 				if (n > CLIENT_RESPONSE_MAX) {
-					client_err(err, errlen, "chunk larger "
+					util_err(err, errlen, "chunk larger "
 					    "than the %d byte limit",
 					    CLIENT_RESPONSE_MAX);
 					return -1;
@@ -565,7 +550,7 @@ client_chunk_step(struct client_reader *rd, char *err, size_t errlen)
 			while (s < eol && (*s == ' ' || *s == '\t'))
 				s++;
 			if (d == 0 || (s < eol && *s != ';')) {
-				client_err(err, errlen, "bad chunk size line");
+				util_err(err, errlen, "bad chunk size line");
 				return -1;
 			}
 			rd->crem = n;
@@ -588,7 +573,7 @@ client_chunk_step(struct client_reader *rd, char *err, size_t errlen)
 			if (rd->len - rd->cpos < 2)
 				return 0;
 			if (s[0] != '\r' || s[1] != '\n') {
-				client_err(err, errlen,
+				util_err(err, errlen,
 				    "chunk data not followed by CRLF");
 				return -1;
 			}
@@ -598,7 +583,7 @@ client_chunk_step(struct client_reader *rd, char *err, size_t errlen)
 		}
 	}
 toolong:
-	client_err(err, errlen, "chunk size or trailer line too long");
+	util_err(err, errlen, "chunk size or trailer line too long");
 	return -1;
 }
 
@@ -622,10 +607,10 @@ client_progress(struct client_reader *rd, int eof, char *err, size_t errlen)
 				return 0;
 			}
 			if (rd->len == 0)
-				client_err(err, errlen, "connection closed "
+				util_err(err, errlen, "connection closed "
 				    "without a response");
 			else
-				client_err(err, errlen, "connection closed "
+				util_err(err, errlen, "connection closed "
 				    "inside the response head");
 			return -1;
 		}
@@ -633,7 +618,7 @@ client_progress(struct client_reader *rd, int eof, char *err, size_t errlen)
 		if (client_parse_head(rd, err, errlen) == -1)
 			return -1;
 		if (rd->status == 101) {
-			client_err(err, errlen, "unexpected 101 response");
+			util_err(err, errlen, "unexpected 101 response");
 			return -1;
 		}
 		if (rd->status < 200) {
@@ -650,7 +635,7 @@ client_progress(struct client_reader *rd, int eof, char *err, size_t errlen)
 		if (rd->len - rd->hend >= rd->clen)
 			return 1;
 		if (eof) {
-			client_err(err, errlen, "connection closed after %zu "
+			util_err(err, errlen, "connection closed after %zu "
 			    "of %zu body bytes", rd->len - rd->hend, rd->clen);
 			return -1;
 		}
@@ -658,7 +643,7 @@ client_progress(struct client_reader *rd, int eof, char *err, size_t errlen)
 	case CLIENT_FRAME_CHUNKED:
 		rc = client_chunk_step(rd, err, errlen);
 		if (rc == 0 && eof) {
-			client_err(err, errlen, "connection closed inside "
+			util_err(err, errlen, "connection closed inside "
 			    "the chunked body");
 			return -1;
 		}
@@ -695,7 +680,7 @@ client_finish(struct client_reader *rd, struct client_response *resp,
 	resp->body = malloc(blen + 1);
 	if (resp->head == NULL || resp->body == NULL) {
 		client_response_free(resp);
-		client_err(err, errlen, "out of memory");
+		util_err(err, errlen, "out of memory");
 		return -1;
 	}
 	memcpy(resp->head, rd->buf + rd->hstart, hlen);
@@ -726,7 +711,7 @@ client_read_response(int fd, uint64_t deadline, int timeout_ms,
 			if (ncap > (size_t)CLIENT_RESPONSE_MAX + 1)
 				ncap = (size_t)CLIENT_RESPONSE_MAX + 1;
 			if ((nbuf = realloc(rd.buf, ncap)) == NULL) {
-				client_err(err, errlen, "out of memory");
+				util_err(err, errlen, "out of memory");
 				goto fail;
 			}
 			rd.buf = nbuf;
@@ -734,12 +719,12 @@ client_read_response(int fd, uint64_t deadline, int timeout_ms,
 		}
 		rc = client_wait(fd, POLLIN, deadline);
 		if (rc == 0) {
-			client_err(err, errlen, "timed out after %d ms waiting "
+			util_err(err, errlen, "timed out after %d ms waiting "
 			    "for the response", timeout_ms);
 			goto fail;
 		}
 		if (rc == -1) {
-			client_err(err, errlen, "poll: %s", strerror(errno));
+			util_err(err, errlen, "poll: %s", strerror(errno));
 			goto fail;
 		}
 		n = recv(fd, rd.buf + rd.len, rd.cap - rd.len, MSG_DONTWAIT);
@@ -747,7 +732,7 @@ client_read_response(int fd, uint64_t deadline, int timeout_ms,
 			if (errno == EINTR || errno == EAGAIN ||
 			    errno == EWOULDBLOCK)
 				continue;
-			client_err(err, errlen, "receiving the response: %s",
+			util_err(err, errlen, "receiving the response: %s",
 			    strerror(errno));
 			goto fail;
 		}
@@ -759,7 +744,7 @@ client_read_response(int fd, uint64_t deadline, int timeout_ms,
 		 * holds one byte more so that crossing it is seen.
 		 */
 		if (rd.len > CLIENT_RESPONSE_MAX) {
-			client_err(err, errlen, "response exceeds the %d byte "
+			util_err(err, errlen, "response exceeds the %d byte "
 			    "limit", CLIENT_RESPONSE_MAX);
 			goto fail;
 		}
@@ -800,7 +785,7 @@ client_exchange(int fd, const void *req, size_t len, uint64_t deadline,
 		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
 			rc = client_wait(fd, POLLOUT, deadline);
 			if (rc == 0) {
-				client_err(err, errlen, "timed out after %d ms "
+				util_err(err, errlen, "timed out after %d ms "
 				    "sending the request", timeout_ms);
 				return -1;
 			}
@@ -819,7 +804,7 @@ client_exchange(int fd, const void *req, size_t len, uint64_t deadline,
 		return 0;
 	if (send_errno != 0)
 		/* A server may refuse early (413) and close; that wins. */
-		client_err(err, errlen, "sending the request: %s",
+		util_err(err, errlen, "sending the request: %s",
 		    strerror(send_errno));
 	return -1;
 }
@@ -839,7 +824,7 @@ client_raw(const char *host, const char *port, const void *req, size_t len,
 
 	memset(resp, 0, sizeof(*resp));
 	if (timeout_ms <= 0) {
-		client_err(err, errlen, "timeout must be positive");
+		util_err(err, errlen, "timeout must be positive");
 		return -1;
 	}
 	deadline = util_mono_us() + (uint64_t)timeout_ms * 1000u;
@@ -867,18 +852,18 @@ client_header_ok(const struct client_header *h, char *err, size_t errlen)
 	const unsigned char *s;
 
 	if (h->name == NULL || h->value == NULL || h->name[0] == '\0') {
-		client_err(err, errlen, "empty header name or value");
+		util_err(err, errlen, "empty header name or value");
 		return -1;
 	}
 	for (s = (const unsigned char *)h->name; *s != '\0'; s++) {
 		if (!client_token_char(*s)) {
-			client_err(err, errlen, "bad character in header name");
+			util_err(err, errlen, "bad character in header name");
 			return -1;
 		}
 	}
 	for (s = (const unsigned char *)h->value; *s != '\0'; s++) {
 		if ((*s < 0x20 && *s != '\t') || *s == 0x7f) {
-			client_err(err, errlen, "control character in the "
+			util_err(err, errlen, "control character in the "
 			    "value of header %s", h->name);
 			return -1;
 		}
@@ -909,7 +894,7 @@ client_post(const char *url, const struct client_header *hdrs, size_t nhdr,
 	    "Content-Type: application/json\r\nContent-Length: %zu\r\n"
 	    "Connection: close\r\n", path, (int)authlen, auth, len);
 	if (n < 0) {
-		client_err(err, errlen, "cannot format the request");
+		util_err(err, errlen, "cannot format the request");
 		goto fail;
 	}
 	need = (size_t)n + 2;
@@ -919,11 +904,11 @@ client_post(const char *url, const struct client_header *hdrs, size_t nhdr,
 		need += strlen(hdrs[i].name) + strlen(hdrs[i].value) + 4;
 	}
 	if (len > SIZE_MAX - need - 1) {
-		client_err(err, errlen, "request too large");
+		util_err(err, errlen, "request too large");
 		goto fail;
 	}
 	if ((req = malloc(need + len + 1)) == NULL) {
-		client_err(err, errlen, "out of memory");
+		util_err(err, errlen, "out of memory");
 		goto fail;
 	}
 	w = req + snprintf(req, (size_t)n + 1, "POST %s HTTP/1.1\r\nHost: "

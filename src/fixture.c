@@ -92,21 +92,6 @@ const char *const fixture_names[] = {
 	"capture-success", "capture-fail", NULL
 };
 
-static void fixture_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-fixture_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 /* Set a string member, replacing whatever was there.  0 or -1. */
 static int
 fixture_set(json_t *obj, const char *key, size_t keylen, const char *value)
@@ -216,7 +201,7 @@ fixture_apply(json_t *root, enum fixture_kind kind, const char *set,
 		obj = fixture_child(root, "result");
 	}
 	if (obj == NULL || fixture_set(obj, key, klen, val) == -1) {
-		fixture_err(err, errlen, "cannot apply \"%s\" (field name too "
+		util_err(err, errlen, "cannot apply \"%s\" (field name too "
 		    "long, or not valid UTF-8)", set);
 		return -1;
 	}
@@ -239,7 +224,7 @@ fixture_unknown(const char *name, char *err, size_t errlen)
 			break;
 		off += (size_t)n;
 	}
-	fixture_err(err, errlen, "unknown fixture \"%s\" (known: %s)",
+	util_err(err, errlen, "unknown fixture \"%s\" (known: %s)",
 	    name != NULL ? name : "(null)", known);
 }
 
@@ -268,7 +253,7 @@ fixture_build(const char *name, const char *const *sets, size_t nsets,
 	for (i = 0; i < nsets; i++) {
 		if (sets[i] == NULL || strchr(sets[i], '=') == NULL ||
 		    sets[i][0] == '=') {
-			fixture_err(err, errlen, "bad override \"%s\" "
+			util_err(err, errlen, "bad override \"%s\" "
 			    "(want key=value)",
 			    sets[i] != NULL ? sets[i] : "(null)");
 			goto fail;
@@ -276,11 +261,11 @@ fixture_build(const char *name, const char *const *sets, size_t nsets,
 	}
 	root = json_loads(fx->json, JSON_REJECT_DUPLICATES, &jerr);
 	if (root == NULL) {
-		fixture_err(err, errlen, "fixture %s: %s", fx->name, jerr.text);
+		util_err(err, errlen, "fixture %s: %s", fx->name, jerr.text);
 		goto fail;
 	}
 	if (fixture_fresh_ids(root, fx->kind) != 0) {
-		fixture_err(err, errlen, "cannot make fresh ids");
+		util_err(err, errlen, "cannot make fresh ids");
 		goto fail;
 	}
 	for (i = 0; i < nsets; i++)
@@ -288,7 +273,7 @@ fixture_build(const char *name, const char *const *sets, size_t nsets,
 			goto fail;
 	out = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	if (out == NULL)
-		fixture_err(err, errlen, "out of memory");
+		util_err(err, errlen, "out of memory");
 fail:
 	json_decref(root);
 	return out;

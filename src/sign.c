@@ -27,25 +27,11 @@
 #include <openssl/x509.h>
 
 #include "sign.h"
+#include "util.h"
 #include "verify.h"
 
 #define SIGN_KEY_BITS	2048
 #define SIGN_B64_MAX	(4 * ((VERIFY_SIG_MAX + 2) / 3) + 1)
-
-static void	sign_err(char *, size_t, const char *, ...)
-		    __attribute__((format(printf, 3, 4)));
-
-static void
-sign_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /* Never prompt on a terminal: the tool and the tests run unattended. */
 static int
@@ -66,23 +52,23 @@ sign_key_load(const char *path, char *err, size_t errlen)
 	FILE *f;
 
 	if (path == NULL || (f = fopen(path, "r")) == NULL) {
-		sign_err(err, errlen, "%s: %s", path != NULL ? path : "(null)",
+		util_err(err, errlen, "%s: %s", path != NULL ? path : "(null)",
 		    path != NULL ? strerror(errno) : "no path");
 		return NULL;
 	}
 	pkey = PEM_read_PrivateKey(f, NULL, sign_no_passphrase, NULL);
 	fclose(f);
 	if (pkey == NULL) {
-		sign_err(err, errlen, "%s: not an unencrypted PEM private key",
+		util_err(err, errlen, "%s: not an unencrypted PEM private key",
 		    path);
 		goto fail;
 	}
 	if (EVP_PKEY_get_base_id(pkey) != EVP_PKEY_RSA) {
-		sign_err(err, errlen, "%s: not an RSA private key", path);
+		util_err(err, errlen, "%s: not an RSA private key", path);
 		goto fail;
 	}
 	if (EVP_PKEY_get_size(pkey) > VERIFY_SIG_MAX) {
-		sign_err(err, errlen, "%s: RSA key longer than %d bits", path,
+		util_err(err, errlen, "%s: RSA key longer than %d bits", path,
 		    VERIFY_SIG_MAX * 8);
 		goto fail;
 	}
@@ -135,33 +121,33 @@ sign_header(EVP_PKEY *pkey, const char *path, const char *client_id,
 	if (opts == NULL)
 		opts = &defaults;
 	if (pkey == NULL || out == NULL) {
-		sign_err(err, errlen, "no key or no output buffer");
+		util_err(err, errlen, "no key or no output buffer");
 		goto fail;
 	}
 	if (opts->key_version < 0) {
-		sign_err(err, errlen, "key version %ld is negative",
+		util_err(err, errlen, "key version %ld is negative",
 		    opts->key_version);
 		goto fail;
 	}
 	if (EVP_PKEY_get_size(pkey) > VERIFY_SIG_MAX) {
-		sign_err(err, errlen, "key longer than %d bits",
+		util_err(err, errlen, "key longer than %d bits",
 		    VERIFY_SIG_MAX * 8);
 		goto fail;
 	}
 	if ((ctx = EVP_MD_CTX_new()) == NULL ||
 	    EVP_DigestSignInit(ctx, &pctx, EVP_sha256(), NULL, pkey) != 1 ||
 	    EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) <= 0) {
-		sign_err(err, errlen, "cannot set up RSA256 signing");
+		util_err(err, errlen, "cannot set up RSA256 signing");
 		goto fail;
 	}
 	if (verify_content_update(ctx, 1, path, client_id, request_time, body,
 	    bodylen) == -1) {
-		sign_err(err, errlen, "cannot hash the content");
+		util_err(err, errlen, "cannot hash the content");
 		goto fail;
 	}
 	siglen = sizeof(sig);
 	if (EVP_DigestSignFinal(ctx, sig, &siglen) != 1) {
-		sign_err(err, errlen, "RSA signing failed");
+		util_err(err, errlen, "RSA signing failed");
 		goto fail;
 	}
 	verify_b64_encode(sig, siglen, b64);
@@ -175,7 +161,7 @@ sign_header(EVP_PKEY *pkey, const char *path, const char *client_id,
 	n = snprintf(out, outcap, "algorithm=RSA256,%skeyVersion=%ld,%s"
 	    "signature=%s", blank, kv, blank, enc);
 	if (n < 0 || (size_t)n >= outcap) {
-		sign_err(err, errlen, "signature header longer than %zu bytes",
+		util_err(err, errlen, "signature header longer than %zu bytes",
 		    outcap);
 		goto fail;
 	}
@@ -270,22 +256,22 @@ sign_keygen(const char *dir, char *err, size_t errlen)
 	int i, derlen, rc = -1, closed;
 
 	if (dir == NULL || *dir == '\0') {
-		sign_err(err, errlen, "no directory");
+		util_err(err, errlen, "no directory");
 		return -1;
 	}
 	if (mkdir(dir, 0700) == -1 && errno != EEXIST) {
-		sign_err(err, errlen, "mkdir %s: %s", dir, strerror(errno));
+		util_err(err, errlen, "mkdir %s: %s", dir, strerror(errno));
 		return -1;
 	}
 	if (stat(dir, &st) == -1 || !S_ISDIR(st.st_mode)) {
-		sign_err(err, errlen, "%s: not a directory", dir);
+		util_err(err, errlen, "%s: not a directory", dir);
 		return -1;
 	}
 	for (i = 0; i < 3; i++) {
 		len = snprintf(paths[i], sizeof(paths[i]), "%s/%s", dir,
 		    names[i]);
 		if (len < 0 || (size_t)len >= sizeof(paths[i])) {
-			sign_err(err, errlen, "%s: path too long", dir);
+			util_err(err, errlen, "%s: path too long", dir);
 			return -1;
 		}
 	}
@@ -294,10 +280,10 @@ sign_keygen(const char *dir, char *err, size_t errlen)
 		    modes[i]);
 		if (fds[i] == -1) {
 			if (errno == EEXIST)
-				sign_err(err, errlen, "%s: already exists, "
+				util_err(err, errlen, "%s: already exists, "
 				    "refusing to overwrite", paths[i]);
 			else
-				sign_err(err, errlen, "%s: %s", paths[i],
+				util_err(err, errlen, "%s: %s", paths[i],
 				    strerror(errno));
 			goto done;
 		}
@@ -305,7 +291,7 @@ sign_keygen(const char *dir, char *err, size_t errlen)
 	}
 	/* The umask may only have removed bits; make the mode exact. */
 	if (fchmod(fds[0], 0600) == -1) {
-		sign_err(err, errlen, "chmod %s: %s", paths[0], strerror(errno));
+		util_err(err, errlen, "chmod %s: %s", paths[0], strerror(errno));
 		goto done;
 	}
 
@@ -313,7 +299,7 @@ sign_keygen(const char *dir, char *err, size_t errlen)
 	    EVP_PKEY_keygen_init(kctx) != 1 ||
 	    EVP_PKEY_CTX_set_rsa_keygen_bits(kctx, SIGN_KEY_BITS) <= 0 ||
 	    EVP_PKEY_generate(kctx, &pkey) != 1) {
-		sign_err(err, errlen, "RSA key generation failed");
+		util_err(err, errlen, "RSA key generation failed");
 		goto done;
 	}
 	/* PEM_write_bio_PrivateKey() writes PKCS#8 ("BEGIN PRIVATE KEY"). */
@@ -324,7 +310,7 @@ sign_keygen(const char *dir, char *err, size_t errlen)
 	    PEM_write_bio_PUBKEY(bio[1], pkey) != 1 ||
 	    (derlen = i2d_PUBKEY(pkey, &der)) <= 0 ||
 	    (b64 = malloc(4 * (((size_t)derlen + 2) / 3) + 2)) == NULL) {
-		sign_err(err, errlen, "cannot serialise the key pair");
+		util_err(err, errlen, "cannot serialise the key pair");
 		goto done;
 	}
 	verify_b64_encode(der, (size_t)derlen, b64);
@@ -339,14 +325,14 @@ sign_keygen(const char *dir, char *err, size_t errlen)
 	for (i = 0; i < 3; i++) {
 		if (sign_write_all(fds[i], data[i], datalen[i]) == -1 ||
 		    fsync(fds[i]) == -1) {
-			sign_err(err, errlen, "%s: %s", paths[i],
+			util_err(err, errlen, "%s: %s", paths[i],
 			    strerror(errno));
 			goto done;
 		}
 		closed = close(fds[i]);
 		fds[i] = -1;
 		if (closed == -1) {
-			sign_err(err, errlen, "%s: %s", paths[i],
+			util_err(err, errlen, "%s: %s", paths[i],
 			    strerror(errno));
 			goto done;
 		}

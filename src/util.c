@@ -2,6 +2,7 @@
  * util.c - allocation that dies (start-up and tools only), clocks, hex,
  * randomness.  Thread-safe.
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,4 +102,16 @@ util_random(unsigned char *buf, size_t n)
 	if (n > (size_t)0x7fffffff)
 		return -1;
 	return RAND_bytes(buf, (int)n) == 1 ? 0 : -1;
+}
+
+void
+util_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
 }

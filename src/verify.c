@@ -30,6 +30,7 @@
 #include <openssl/x509.h>
 
 #include "verify.h"
+#include "util.h"
 
 #define VERIFY_KEY_BITS_MIN	2048
 #define VERIFY_KEYSPEC_MAX	65536	/* a key file or text longer than this is not a key */
@@ -59,22 +60,6 @@ struct verify_keyring {
 	size_t			 nclients;
 	size_t			 nkeys;
 };
-
-static void	verify_err(char *, size_t, const char *, ...)
-		    __attribute__((format(printf, 3, 4)));
-
-/* Fill the caller's err buffer, which may be absent. */
-static void
-verify_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 const char *
 verify_result_str(enum verify_result r)
@@ -386,19 +371,19 @@ verify_key_check(EVP_PKEY *pkey, const char *what, char *err, size_t errlen)
 	int bits;
 
 	if (EVP_PKEY_get_base_id(pkey) != EVP_PKEY_RSA) {
-		verify_err(err, errlen, "%s: not an RSA key (%s); Antom signs "
+		util_err(err, errlen, "%s: not an RSA key (%s); Antom signs "
 		    "with RSA", what, EVP_PKEY_get0_type_name(pkey) != NULL ?
 		    EVP_PKEY_get0_type_name(pkey) : "unknown type");
 		goto fail;
 	}
 	bits = EVP_PKEY_get_bits(pkey);
 	if (bits < VERIFY_KEY_BITS_MIN) {
-		verify_err(err, errlen, "%s: RSA key of %d bits is too short, "
+		util_err(err, errlen, "%s: RSA key of %d bits is too short, "
 		    "at least %d bits required", what, bits, VERIFY_KEY_BITS_MIN);
 		goto fail;
 	}
 	if (EVP_PKEY_get_size(pkey) > VERIFY_SIG_MAX) {
-		verify_err(err, errlen, "%s: RSA key of %d bits is too long, "
+		util_err(err, errlen, "%s: RSA key of %d bits is too long, "
 		    "at most %d bits supported", what, bits, VERIFY_SIG_MAX * 8);
 		goto fail;
 	}
@@ -430,11 +415,11 @@ verify_key_from_text(const char *text, size_t len, const char *what,
 		/* OpenSSL wants "-----BEGIN" at the start of a line. */
 		if ((bio = BIO_new_mem_buf(text + skip, (int)(len - skip))) ==
 		    NULL) {
-			verify_err(err, errlen, "%s: out of memory", what);
+			util_err(err, errlen, "%s: out of memory", what);
 			goto fail;
 		}
 		if ((pkey = PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL)) == NULL) {
-			verify_err(err, errlen, "%s: no valid \"-----BEGIN PUBLIC "
+			util_err(err, errlen, "%s: no valid \"-----BEGIN PUBLIC "
 			    "KEY-----\" block (PKCS#1 \"RSA PUBLIC KEY\" or a "
 			    "private key is not accepted; convert with openssl "
 			    "pkey -pubout or openssl rsa -RSAPublicKey_in -pubout)",
@@ -445,25 +430,25 @@ verify_key_from_text(const char *text, size_t len, const char *what,
 		/* The dashboard's single line, or a paste wrapped at any width. */
 		if ((b64 = malloc(len + 1)) == NULL ||
 		    (der = malloc(len + 1)) == NULL) {
-			verify_err(err, errlen, "%s: out of memory", what);
+			util_err(err, errlen, "%s: out of memory", what);
 			goto fail;
 		}
 		for (i = 0; i < len; i++)
 			if (!verify_is_space((unsigned char)text[i]))
 				b64[n++] = text[i];
 		if (n == 0) {
-			verify_err(err, errlen, "%s: empty key", what);
+			util_err(err, errlen, "%s: empty key", what);
 			goto fail;
 		}
 		if (verify_b64_decode(b64, n, der, len + 1, &derlen) == -1) {
-			verify_err(err, errlen, "%s: neither PEM nor valid base64",
+			util_err(err, errlen, "%s: neither PEM nor valid base64",
 			    what);
 			goto fail;
 		}
 		dp = der;
 		if ((pkey = d2i_PUBKEY(NULL, &dp, (long)derlen)) == NULL ||
 		    dp != der + derlen) {
-			verify_err(err, errlen, "%s: base64 is not a DER "
+			util_err(err, errlen, "%s: base64 is not a DER "
 			    "SubjectPublicKeyInfo (the key as the Antom dashboard "
 			    "shows it)", what);
 			goto fail;
@@ -493,20 +478,20 @@ verify_key_from_file(const char *path, char *err, size_t errlen)
 	size_t n;
 
 	if ((f = fopen(path, "rb")) == NULL) {
-		verify_err(err, errlen, "%s: %s", path, strerror(errno));
+		util_err(err, errlen, "%s: %s", path, strerror(errno));
 		return NULL;
 	}
 	if ((buf = malloc(VERIFY_KEYSPEC_MAX + 1)) == NULL) {
-		verify_err(err, errlen, "%s: out of memory", path);
+		util_err(err, errlen, "%s: out of memory", path);
 		goto fail;
 	}
 	n = fread(buf, 1, VERIFY_KEYSPEC_MAX + 1, f);
 	if (ferror(f)) {
-		verify_err(err, errlen, "%s: read error", path);
+		util_err(err, errlen, "%s: read error", path);
 		goto fail;
 	}
 	if (n > VERIFY_KEYSPEC_MAX) {
-		verify_err(err, errlen, "%s: larger than %d bytes, not a key",
+		util_err(err, errlen, "%s: larger than %d bytes, not a key",
 		    path, VERIFY_KEYSPEC_MAX);
 		goto fail;
 	}
@@ -554,12 +539,12 @@ verify_key_load(const char *spec, char *err, size_t errlen)
 	size_t len, skip = 0;
 
 	if (spec == NULL || *spec == '\0') {
-		verify_err(err, errlen, "empty key");
+		util_err(err, errlen, "empty key");
 		return NULL;
 	}
 	len = strnlen(spec, VERIFY_KEYSPEC_MAX + 1);
 	if (len > VERIFY_KEYSPEC_MAX) {
-		verify_err(err, errlen, "key longer than %d bytes",
+		util_err(err, errlen, "key longer than %d bytes",
 		    VERIFY_KEYSPEC_MAX);
 		return NULL;
 	}
@@ -570,7 +555,7 @@ verify_key_load(const char *spec, char *err, size_t errlen)
 	if (stat(spec, &st) == 0) {
 		/* Never block on a FIFO or read a device at start-up. */
 		if (!S_ISREG(st.st_mode)) {
-			verify_err(err, errlen, "%s: not a regular file", spec);
+			util_err(err, errlen, "%s: not a regular file", spec);
 			return NULL;
 		}
 		return verify_key_from_file(spec, err, errlen);
@@ -579,7 +564,7 @@ verify_key_load(const char *spec, char *err, size_t errlen)
 		return verify_key_from_text(spec, len, "base64 key", err, errlen);
 	if (strchr(spec, '/') != NULL)
 		return verify_key_from_file(spec, err, errlen);
-	verify_err(err, errlen, "key is neither PEM text, base64 "
+	util_err(err, errlen, "key is neither PEM text, base64 "
 	    "SubjectPublicKeyInfo nor the path of an existing file");
 	return NULL;
 }
@@ -665,22 +650,22 @@ verify_keyring_add(struct verify_keyring *kr, const char *client_id,
 	int added_client = 0;
 
 	if (kr == NULL || pkey == NULL) {
-		verify_err(err, errlen, "no keyring or no key");
+		util_err(err, errlen, "no keyring or no key");
 		goto fail;
 	}
 	if (client_id == NULL || *client_id == '\0') {
-		verify_err(err, errlen, "empty client id");
+		util_err(err, errlen, "empty client id");
 		goto fail;
 	}
 	if (key_version <= 0) {
-		verify_err(err, errlen, "client %s: key version %ld is not a "
+		util_err(err, errlen, "client %s: key version %ld is not a "
 		    "positive integer", client_id, key_version);
 		goto fail;
 	}
 	/* Keys may come from elsewhere than verify_key_load(). */
 	if (EVP_PKEY_get_base_id(pkey) != EVP_PKEY_RSA ||
 	    EVP_PKEY_get_size(pkey) > VERIFY_SIG_MAX) {
-		verify_err(err, errlen, "client %s: key version %ld is not an "
+		util_err(err, errlen, "client %s: key version %ld is not an "
 		    "RSA key of at most %d bits", client_id, key_version,
 		    VERIFY_SIG_MAX * 8);
 		goto fail;
@@ -689,7 +674,7 @@ verify_keyring_add(struct verify_keyring *kr, const char *client_id,
 	if ((c = verify_find_client(kr, client_id)) == NULL) {
 		nc = realloc(kr->clients, (kr->nclients + 1) * sizeof(*nc));
 		if (nc == NULL) {
-			verify_err(err, errlen, "out of memory");
+			util_err(err, errlen, "out of memory");
 			goto fail;
 		}
 		kr->clients = nc;
@@ -697,7 +682,7 @@ verify_keyring_add(struct verify_keyring *kr, const char *client_id,
 		c->keys = NULL;
 		c->nkeys = 0;
 		if ((c->id = strdup(client_id)) == NULL) {
-			verify_err(err, errlen, "out of memory");
+			util_err(err, errlen, "out of memory");
 			goto fail;
 		}
 		kr->nclients++;
@@ -705,18 +690,18 @@ verify_keyring_add(struct verify_keyring *kr, const char *client_id,
 	}
 	for (i = 0; i < c->nkeys; i++) {
 		if (c->keys[i].version == key_version) {
-			verify_err(err, errlen, "client %s: key version %ld "
+			util_err(err, errlen, "client %s: key version %ld "
 			    "given twice", client_id, key_version);
 			goto fail;
 		}
 	}
 	if ((nk = realloc(c->keys, (c->nkeys + 1) * sizeof(*nk))) == NULL) {
-		verify_err(err, errlen, "out of memory");
+		util_err(err, errlen, "out of memory");
 		goto fail;
 	}
 	c->keys = nk;
 	if ((tmpl = verify_template(pkey)) == NULL) {
-		verify_err(err, errlen, "client %s: key version %ld: cannot "
+		util_err(err, errlen, "client %s: key version %ld: cannot "
 		    "prepare verification", client_id, key_version);
 		goto fail;
 	}
