@@ -57,7 +57,7 @@ TOOL	:= sign client fixture
 CORE_OBJ := $(CORE:%=$(BUILD)/obj/%.o)
 TOOL_OBJ := $(TOOL:%=$(BUILD)/obj/%.o)
 
-TEST_SRC := $(wildcard tests/check_*.c)
+TEST_SRC := $(wildcard tests/check_*.c) tests/e2e.c
 TEST_OBJ := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%.o)
 
 .PHONY: all run check asan valgrind torture bench install uninstall clean deps deps-test deps-bench

@@ -31,58 +31,24 @@
 #include "client.h"
 #include "http.h"
 #include "sign.h"
+#include "e2e.h"
 #include "suites.h"
 
 #define SANDBOX	"SANDBOX_5YEZ4X2ZEB3C05479"
 #define TIMEOUT_MS	30000
 #define MAX_BODY	4096
 
-static struct {
-	char	dir[48];
-	char	conf[128];
-	char	db[128];
-	char	log[128];
-	char	port[8];
-	pid_t	pid;
-} D;
 
-static const char *
-bin(char *buf, size_t cap, const char *name)
-{
-	const char *dir = getenv("ANTOMD_BIN");
-
-	snprintf(buf, cap, "%s/%s", dir != NULL ? dir : "bin", name);
-	return buf;
-}
-
-/* The real 2019 notification's Antom key, from the vector file. */
-static char *
-real_antom_key(void)
-{
-	char path[512];
-	json_t *root, *v;
-	char *key;
-
-	root = json_load_file(test_path(path, sizeof(path),
-	    "vectors/real-antom-2019.json"), 0, NULL);
-	ck_assert_ptr_nonnull(root);
-	v = json_object_get(json_array_get(root, 0), "antom_public_key");
-	key = strdup(json_string_value(v));
-	json_decref(root);
-	return key;
-}
 
 /* When set, replaces the default SANDBOX key line of write_conf(). */
 static const char *conf_clients;
-/* When set, the daemon gets NOTIFY_SOCKET and a 400 ms watchdog. */
-static const char *notify_socket;
 
 static void
 write_conf(const char *extra)
 {
 	char pem[512], line[640];
-	char *real = real_antom_key();
-	FILE *f = fopen(D.conf, "w");
+	char *real = e2e_real_antom_key();
+	FILE *f = fopen(e2e.conf, "w");
 
 	ck_assert_ptr_nonnull(f);
 	snprintf(line, sizeof(line), "client %s 1 %s", SANDBOX,
@@ -99,126 +65,20 @@ write_conf(const char *extra)
 	    "busy_timeout_ms 200\n"
 	    "idle_timeout_s 5\n"
 	    "shutdown_timeout_s 5\n"
-	    "%s", D.db, conf_clients != NULL ? conf_clients : line,
+	    "%s", e2e.db, conf_clients != NULL ? conf_clients : line,
 	    real, MAX_BODY, extra != NULL ? extra : "");
 	fclose(f);
 	free(real);
 }
 
-static int
-bind_loopback(int *port)
-{
-	struct sockaddr_in sin;
-	socklen_t len = sizeof(sin);
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
 
-	ck_assert_int_ge(fd, 0);
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-	ck_assert_int_eq(listen(fd, 128), 0);
-	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
-	*port = ntohs(sin.sin_port);
-	return fd;
-}
 
-static void
-start_daemon(void)
-{
-	char path[512];
-	sigset_t term, old;
-	int fd, port;
-	pid_t pid;
 
-	fd = bind_loopback(&port);
-	snprintf(D.port, sizeof(D.port), "%d", port);
-	bin(path, sizeof(path), "antomd");
-	/*
-	 * Until exec the child is a copy of this runner, with Check's SIGTERM
-	 * handler, which would pass a SIGTERM on to the whole process group:
-	 * keep SIGTERM blocked across fork and exec (antomd blocks it anyway
-	 * and takes it with sigtimedwait), and reset the handler in the child.
-	 */
-	sigemptyset(&term);
-	sigaddset(&term, SIGTERM);
-	sigaddset(&term, SIGINT);
-	sigprocmask(SIG_BLOCK, &term, &old);
-	pid = fork();
-	if (pid == 0) {
-		char pidbuf[16];
-
-		signal(SIGTERM, SIG_DFL);
-		signal(SIGINT, SIG_DFL);
-		int logfd = open(D.log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-
-		if (logfd < 0 || dup2(logfd, 2) < 0 || dup2(fd, 3) < 0)
-			_exit(127);
-		if (fd != 3)
-			close(fd);
-		snprintf(pidbuf, sizeof(pidbuf), "%d", (int)getpid());
-		setenv("LISTEN_FDS", "1", 1);
-		setenv("LISTEN_PID", pidbuf, 1);
-		unsetenv("LISTEN_FDNAMES");
-		if (notify_socket != NULL) {
-			setenv("NOTIFY_SOCKET", notify_socket, 1);
-			setenv("WATCHDOG_USEC", "400000", 1);
-			setenv("WATCHDOG_PID", pidbuf, 1);
-		}
-		if (getenv("ANTOMD_VALGRIND") != NULL) {
-			/* make valgrind: the same pid, so LISTEN_PID holds. */
-			char vlog[160];
-
-			snprintf(vlog, sizeof(vlog), "--log-file=%s/valgrind.log",
-			    D.dir);
-			execl("/usr/bin/valgrind", "valgrind", "--quiet",
-			    "--error-exitcode=99", "--leak-check=full",
-			    "--errors-for-leak-kinds=definite", vlog, path, "-c",
-			    D.conf, (char *)NULL);
-			_exit(127);
-		}
-		execl(path, "antomd", "-c", D.conf, (char *)NULL);
-		_exit(127);
-	}
-	sigprocmask(SIG_SETMASK, &old, NULL);
-	ck_assert_int_ge(pid, 0);
-	/* Only the daemon holds the socket now: its exit refuses connections. */
-	close(fd);
-	D.pid = pid;
-}
-
-/* SIGTERM and wait; returns the exit status, or -1 when killed by a signal. */
-static int
-stop_daemon(void)
-{
-	int status;
-
-	if (D.pid <= 0)
-		return 0;
-	kill(D.pid, SIGTERM);
-	ck_assert_int_eq(waitpid(D.pid, &status, 0), D.pid);
-	D.pid = 0;
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 99) {
-		char vlog[160];
-		char *text;
-
-		snprintf(vlog, sizeof(vlog), "%s/valgrind.log", D.dir);
-		text = test_slurp(vlog, NULL);
-		fprintf(stderr, "valgrind found errors in antomd:\n%s", text);
-		free(text);
-	}
-	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
 
 static void
 setup_dirs(void)
 {
-	snprintf(D.dir, sizeof(D.dir), "/tmp/antomd-e2e-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(D.dir));
-	snprintf(D.conf, sizeof(D.conf), "%s/antomd.conf", D.dir);
-	snprintf(D.db, sizeof(D.db), "%s/antomd.db", D.dir);
-	snprintf(D.log, sizeof(D.log), "%s/antomd.log", D.dir);
-	D.pid = 0;
+	e2e_setup_dirs("e2e");
 }
 
 static void
@@ -226,7 +86,7 @@ setup(void)
 {
 	setup_dirs();
 	write_conf(NULL);
-	start_daemon();
+	e2e_start_daemon();
 }
 
 static void
@@ -234,16 +94,16 @@ teardown(void)
 {
 	char cmd[128];
 
-	if (D.pid > 0) {
-		kill(D.pid, SIGKILL);
-		waitpid(D.pid, NULL, 0);
+	if (e2e.pid > 0) {
+		kill(e2e.pid, SIGKILL);
+		waitpid(e2e.pid, NULL, 0);
 	}
 	/* A fault test that failed half-way may leave its file system. */
-	snprintf(cmd, sizeof(cmd), "umount -l %s/fs 2>/dev/null", D.dir);
+	snprintf(cmd, sizeof(cmd), "umount -l %s/fs 2>/dev/null", e2e.dir);
 	if (system(cmd) != 0) {
 		/* not mounted: the usual case */
 	}
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", D.dir);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", e2e.dir);
 	ck_assert_int_eq(system(cmd), 0);
 }
 
@@ -254,7 +114,7 @@ send_raw(const char *req, size_t len, struct client_response *resp)
 	char err[256] = "";
 
 	memset(resp, 0, sizeof(*resp));
-	ck_assert_msg(client_raw("127.0.0.1", D.port, req, len, TIMEOUT_MS,
+	ck_assert_msg(client_raw("127.0.0.1", e2e.port, req, len, TIMEOUT_MS,
 	    resp, err, sizeof(err)) == 0, "client_raw: %s", err);
 	return resp->status;
 }
@@ -285,18 +145,19 @@ post(const char *target, const char *client, const char *rtime,
 	return status;
 }
 
-static EVP_PKEY *
-test_key(void)
-{
-	static EVP_PKEY *key;
-	char path[512], err[256];
 
-	if (key == NULL) {
-		key = sign_key_load(test_path(path, sizeof(path),
-		    "vectors/test-antom-private.pem"), err, sizeof(err));
-		ck_assert_msg(key != NULL, "%s", err);
+/* Sign body for /antom/notify with request-time "1" into hdr. */
+static void
+sign_rt1(const char *body, char hdr[SIGN_HEADER_MAX])
+{
+	char err[256];
+
+	if (sign_header(e2e_test_key(), "/antom/notify", SANDBOX, "1",
+	    (const unsigned char *)body, strlen(body), NULL, hdr,
+	    SIGN_HEADER_MAX, err, sizeof(err)) != 0) {
+		fprintf(stderr, "sign: %s\n", err);
+		abort();	/* also from client threads, where ck_assert is not */
 	}
-	return key;
 }
 
 /* Sign over signed_path, send to target; returns the status. */
@@ -307,7 +168,7 @@ signed_post(const char *target, const char *signed_path, const char *body,
 	char hdr[SIGN_HEADER_MAX], err[256];
 	const char *rtime = "2024-05-11T02:13:00Z";
 
-	ck_assert_msg(sign_header(test_key(), signed_path, SANDBOX, rtime,
+	ck_assert_msg(sign_header(e2e_test_key(), signed_path, SANDBOX, rtime,
 	    (const unsigned char *)body, strlen(body), NULL, hdr, sizeof(hdr),
 	    err, sizeof(err)) == 0, "sign: %s", err);
 	return post(target, SANDBOX, rtime, hdr, body, resp);
@@ -333,50 +194,13 @@ expect_status(int got, int want, struct client_response *r)
 	client_response_free(r);
 }
 
-static long long
-q_int(const char *sql)
-{
-	sqlite3 *db;
-	sqlite3_stmt *st;
-	long long v = -1;
 
-	ck_assert_int_eq(sqlite3_open_v2(D.db, &db, SQLITE_OPEN_READONLY, NULL),
-	    SQLITE_OK);
-	ck_assert_msg(sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK,
-	    "%s: %s", sql, sqlite3_errmsg(db));
-	if (sqlite3_step(st) == SQLITE_ROW)
-		v = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	sqlite3_close(db);
-	return v;
-}
-
-static const char *
-q_text(const char *sql)
-{
-	static char out[512];
-	sqlite3 *db;
-	sqlite3_stmt *st;
-	const unsigned char *v;
-
-	out[0] = '\0';
-	ck_assert_int_eq(sqlite3_open_v2(D.db, &db, SQLITE_OPEN_READONLY, NULL),
-	    SQLITE_OK);
-	ck_assert_msg(sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK,
-	    "%s: %s", sql, sqlite3_errmsg(db));
-	if (sqlite3_step(st) == SQLITE_ROW &&
-	    (v = sqlite3_column_text(st, 0)) != NULL)
-		snprintf(out, sizeof(out), "%s", v);
-	sqlite3_finalize(st);
-	sqlite3_close(db);
-	return out;
-}
 
 /* Rows in the state tables and the archive, in one number for "nothing written". */
 static long long
 rows_written(void)
 {
-	return q_int("SELECT (SELECT count(*) FROM notifications) + "
+	return e2e_q_int("SELECT (SELECT count(*) FROM notifications) + "
 	    "(SELECT count(*) FROM payments) + (SELECT count(*) FROM captures) + "
 	    "(SELECT count(*) FROM events)");
 }
@@ -413,7 +237,7 @@ cap_body(const char *crid, const char *prid, const char *rs)
 static char *
 slurp_log(void)
 {
-	return test_slurp(D.log, NULL);
+	return test_slurp(e2e.log, NULL);
 }
 
 /* Every request of a vector file gives its expected answer. */
@@ -472,15 +296,15 @@ START_TEST(test_vectors)
 	run_vectors("vectors/real-antom-2019.json", &nvalid);
 	ck_assert_int_ge(nvalid, 2);
 	/* Two vectors carry the same body: one notification, two deliveries. */
-	ck_assert_int_eq(q_int("SELECT sum(delivery_count) FROM notifications"),
+	ck_assert_int_eq(e2e_q_int("SELECT sum(delivery_count) FROM notifications"),
 	    nvalid);
 	/* The real Antom notification, verified over /api/back, is applied. */
-	ck_assert_str_eq(q_text("SELECT status || ' ' || amount_value || ' ' || "
+	ck_assert_str_eq(e2e_q_text("SELECT status || ' ' || amount_value || ' ' || "
 	    "currency FROM payments WHERE payment_request_id = "
 	    "'cc89dd30134549d6'"), "SUCCESS 100 PHP");
-	ck_assert_str_eq(q_text("SELECT signed_path FROM notifications WHERE "
+	ck_assert_str_eq(e2e_q_text("SELECT signed_path FROM notifications WHERE "
 	    "client_id = 'T_ALLPAY_1'"), "/api/back");
-	ck_assert_int_eq(stop_daemon(), 0);
+	ck_assert_int_eq(e2e_stop_daemon(), 0);
 }
 END_TEST
 
@@ -491,13 +315,13 @@ START_TEST(test_eight_deliveries)
 
 	for (i = 0; i < 8; i++)
 		deliver_ok(b);
-	ck_assert_int_eq(q_int("SELECT delivery_count FROM notifications"), 8);
-	ck_assert_int_eq(q_int("SELECT count(*) FROM notifications"), 1);
-	ck_assert_int_eq(q_int("SELECT count(*) FROM events"), 1);
-	ck_assert_str_eq(q_text("SELECT status FROM payments WHERE "
+	ck_assert_int_eq(e2e_q_int("SELECT delivery_count FROM notifications"), 8);
+	ck_assert_int_eq(e2e_q_int("SELECT count(*) FROM notifications"), 1);
+	ck_assert_int_eq(e2e_q_int("SELECT count(*) FROM events"), 1);
+	ck_assert_str_eq(e2e_q_text("SELECT status FROM payments WHERE "
 	    "payment_request_id = 'PR-8'"), "SUCCESS");
 	free(b);
-	ck_assert_int_eq(stop_daemon(), 0);
+	ck_assert_int_eq(e2e_stop_daemon(), 0);
 }
 END_TEST
 
@@ -507,16 +331,16 @@ START_TEST(test_capture_before_payment)
 	char *p = pay_body("PR-1", "PAYMENT_RESULT", "S");
 
 	deliver_ok(c);
-	ck_assert_int_eq(q_int("SELECT count(*) FROM captures"), 1);
-	ck_assert_int_eq(q_int("SELECT count(*) FROM payment_captures"), 0);
+	ck_assert_int_eq(e2e_q_int("SELECT count(*) FROM captures"), 1);
+	ck_assert_int_eq(e2e_q_int("SELECT count(*) FROM payment_captures"), 0);
 	deliver_ok(p);
-	ck_assert_str_eq(q_text("SELECT payment_status || '/' || capture_status "
+	ck_assert_str_eq(e2e_q_text("SELECT payment_status || '/' || capture_status "
 	    "FROM payment_captures WHERE payment_request_id = 'PR-1'"),
 	    "SUCCESS/SUCCESS");
-	ck_assert_int_eq(q_int("SELECT count(*) FROM events"), 2);
+	ck_assert_int_eq(e2e_q_int("SELECT count(*) FROM events"), 2);
 	free(c);
 	free(p);
-	ck_assert_int_eq(stop_daemon(), 0);
+	ck_assert_int_eq(e2e_stop_daemon(), 0);
 }
 END_TEST
 
@@ -527,13 +351,13 @@ START_TEST(test_pending_after_success)
 
 	deliver_ok(s);
 	deliver_ok(p);
-	ck_assert_str_eq(q_text("SELECT status FROM payments"), "SUCCESS");
-	ck_assert_str_eq(q_text("SELECT outcome FROM notifications WHERE "
+	ck_assert_str_eq(e2e_q_text("SELECT status FROM payments"), "SUCCESS");
+	ck_assert_str_eq(e2e_q_text("SELECT outcome FROM notifications WHERE "
 	    "notify_type = 'PAYMENT_PENDING'"), "ignored");
-	ck_assert_int_eq(q_int("SELECT count(*) FROM events"), 1);
+	ck_assert_int_eq(e2e_q_int("SELECT count(*) FROM events"), 1);
 	free(s);
 	free(p);
-	ck_assert_int_eq(stop_daemon(), 0);
+	ck_assert_int_eq(e2e_stop_daemon(), 0);
 }
 END_TEST
 
@@ -545,11 +369,11 @@ START_TEST(test_fail_after_success_conflict)
 
 	deliver_ok(s);
 	deliver_ok(f);	/* acknowledged: Antom must not retry a conflict forever */
-	ck_assert_str_eq(q_text("SELECT status FROM payments"), "SUCCESS");
-	ck_assert_str_eq(q_text("SELECT outcome FROM notifications WHERE id = 2"),
+	ck_assert_str_eq(e2e_q_text("SELECT status FROM payments"), "SUCCESS");
+	ck_assert_str_eq(e2e_q_text("SELECT outcome FROM notifications WHERE id = 2"),
 	    "conflict");
-	ck_assert_int_eq(q_int("SELECT count(*) FROM events"), 1);
-	ck_assert_int_eq(stop_daemon(), 0);
+	ck_assert_int_eq(e2e_q_int("SELECT count(*) FROM events"), 1);
+	ck_assert_int_eq(e2e_stop_daemon(), 0);
 	log = slurp_log();
 	ck_assert_ptr_nonnull(strstr(log, "level=warn"));
 	ck_assert_ptr_nonnull(strstr(log, "outcome=conflict"));
@@ -562,12 +386,10 @@ END_TEST
 START_TEST(test_bad_signature_writes_nothing)
 {
 	char *b = pay_body("PR-4", "PAYMENT_RESULT", "S");
-	char hdr[SIGN_HEADER_MAX], err[256], *log;
+	char hdr[SIGN_HEADER_MAX], *log;
 	struct client_response r;
 
-	ck_assert_int_eq(sign_header(test_key(), "/antom/notify", SANDBOX, "1",
-	    (const unsigned char *)b, strlen(b), NULL, hdr, sizeof(hdr), err,
-	    sizeof(err)), 0);
+	sign_rt1(b, hdr);
 	/* Signed request-time "1", sent "2": the content differs. */
 	expect_status(post("/antom/notify", SANDBOX, "2", hdr, b, &r), 401, &r);
 	/* Unknown client. */
@@ -583,7 +405,7 @@ START_TEST(test_bad_signature_writes_nothing)
 	expect_status(post("/antom/notify", SANDBOX, "1", "algorithm=RSA256", b,
 	    &r), 400, &r);
 	ck_assert_int_eq(rows_written(), 0);
-	ck_assert_int_eq(stop_daemon(), 0);
+	ck_assert_int_eq(e2e_stop_daemon(), 0);
 	log = slurp_log();
 	ck_assert_ptr_nonnull(strstr(log, "reason=mismatch"));
 	ck_assert_ptr_nonnull(strstr(log, "reason=unknown_client"));
@@ -599,12 +421,10 @@ END_TEST
 START_TEST(test_headers_missing_or_duplicated)
 {
 	char *b = pay_body("PR-5", "PAYMENT_RESULT", "S");
-	char hdr[SIGN_HEADER_MAX], err[256], *req;
+	char hdr[SIGN_HEADER_MAX], *req;
 	struct client_response r;
 
-	ck_assert_int_eq(sign_header(test_key(), "/antom/notify", SANDBOX, "1",
-	    (const unsigned char *)b, strlen(b), NULL, hdr, sizeof(hdr), err,
-	    sizeof(err)), 0);
+	sign_rt1(b, hdr);
 	expect_status(post("/antom/notify", NULL, "1", hdr, b, &r), 400, &r);
 	expect_status(post("/antom/notify", SANDBOX, NULL, hdr, b, &r), 400, &r);
 	expect_status(post("/antom/notify", SANDBOX, "1", NULL, b, &r), 400, &r);
@@ -622,7 +442,7 @@ START_TEST(test_headers_missing_or_duplicated)
 	/* The same request, well formed, is accepted. */
 	expect_status(post("/antom/notify", SANDBOX, "1", hdr, b, &r), 200, &r);
 	free(b);
-	ck_assert_int_eq(stop_daemon(), 0);
+	ck_assert_int_eq(e2e_stop_daemon(), 0);
 }
 END_TEST
 
@@ -679,21 +499,19 @@ START_TEST(test_method_path_size)
 	free(req);
 	free(big);
 	ck_assert_int_eq(rows_written(), 0);
-	ck_assert_int_eq(stop_daemon(), 0);
+	ck_assert_int_eq(e2e_stop_daemon(), 0);
 }
 END_TEST
 
 START_TEST(test_chunked_within_limit)
 {
 	char *b = pay_body("PR-CH", "PAYMENT_RESULT", "S");
-	char hdr[SIGN_HEADER_MAX], err[256], *req;
+	char hdr[SIGN_HEADER_MAX], *req;
 	struct client_response r;
 	size_t half = strlen(b) / 2, n;
 	FILE *f;
 
-	ck_assert_int_eq(sign_header(test_key(), "/antom/notify", SANDBOX, "1",
-	    (const unsigned char *)b, strlen(b), NULL, hdr, sizeof(hdr), err,
-	    sizeof(err)), 0);
+	sign_rt1(b, hdr);
 	f = open_memstream(&req, &n);
 	fprintf(f, "POST /antom/notify HTTP/1.1\r\nHost: x\r\nclient-id: %s\r\n"
 	    "request-time: 1\r\nsignature: %s\r\nTransfer-Encoding: chunked\r\n"
@@ -701,10 +519,10 @@ START_TEST(test_chunked_within_limit)
 	    SANDBOX, hdr, half, (int)half, b, strlen(b) - half, b + half);
 	fclose(f);
 	expect_status(send_raw(req, n, &r), 200, &r);
-	ck_assert_int_eq(q_int("SELECT count(*) FROM payments"), 1);
+	ck_assert_int_eq(e2e_q_int("SELECT count(*) FROM payments"), 1);
 	free(req);
 	free(b);
-	ck_assert_int_eq(stop_daemon(), 0);
+	ck_assert_int_eq(e2e_stop_daemon(), 0);
 }
 END_TEST
 
@@ -716,14 +534,14 @@ START_TEST(test_non_json_archived)
 
 	for (i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++)
 		deliver_ok(bodies[i]);
-	ck_assert_int_eq(q_int("SELECT count(*) FROM notifications WHERE "
+	ck_assert_int_eq(e2e_q_int("SELECT count(*) FROM notifications WHERE "
 	    "outcome = 'archived'"), 3);
-	ck_assert_str_eq(q_text("SELECT CAST(body AS TEXT) FROM notifications "
+	ck_assert_str_eq(e2e_q_text("SELECT CAST(body AS TEXT) FROM notifications "
 	    "WHERE id = 1"), "not json at all");
-	ck_assert_str_eq(q_text("SELECT notify_type FROM notifications "
+	ck_assert_str_eq(e2e_q_text("SELECT notify_type FROM notifications "
 	    "WHERE id = 2"), "REFUND_RESULT");
-	ck_assert_int_eq(q_int("SELECT count(*) FROM payments"), 0);
-	ck_assert_int_eq(stop_daemon(), 0);
+	ck_assert_int_eq(e2e_q_int("SELECT count(*) FROM payments"), 0);
+	ck_assert_int_eq(e2e_stop_daemon(), 0);
 }
 END_TEST
 
@@ -737,7 +555,7 @@ START_TEST(test_query_and_proxy_paths)
 	/* Signed over path?query: verifies on the retry. */
 	expect_status(signed_post("/antom/notify?order=1&x=%2F",
 	    "/antom/notify?order=1&x=%2F", a, &r), 200, &r);
-	ck_assert_str_eq(q_text("SELECT signed_path FROM notifications"),
+	ck_assert_str_eq(e2e_q_text("SELECT signed_path FROM notifications"),
 	    "/antom/notify?order=1&x=%2F");
 	/* Behind a proxy: served at /local/notify, signed as the public path. */
 	expect_status(signed_post("/local/notify", "/public/prefix/notify", b,
@@ -747,11 +565,11 @@ START_TEST(test_query_and_proxy_paths)
 	    &r);
 	/* A genuine notification replayed to another route does not verify. */
 	expect_status(signed_post("/api/back", "/antom/notify", c, &r), 401, &r);
-	ck_assert_int_eq(q_int("SELECT count(*) FROM payments"), 2);
+	ck_assert_int_eq(e2e_q_int("SELECT count(*) FROM payments"), 2);
 	free(a);
 	free(b);
 	free(c);
-	ck_assert_int_eq(stop_daemon(), 0);
+	ck_assert_int_eq(e2e_stop_daemon(), 0);
 }
 END_TEST
 
@@ -763,7 +581,7 @@ START_TEST(test_storage_failure_then_retry)
 
 	deliver_ok("{\"warm\":\"up\"}");	/* the database exists now */
 	/* Another process holds the write lock past busy_timeout_ms. */
-	ck_assert_int_eq(sqlite3_open(D.db, &other), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_open(e2e.db, &other), SQLITE_OK);
 	ck_assert_int_eq(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL,
 	    NULL), SQLITE_OK);
 	ck_assert_int_eq(signed_post("/antom/notify", "/antom/notify", b, &r),
@@ -773,14 +591,14 @@ START_TEST(test_storage_failure_then_retry)
 	ck_assert_int_eq(sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL),
 	    SQLITE_OK);
 	sqlite3_close(other);
-	ck_assert_int_eq(q_int("SELECT count(*) FROM payments"), 0);
+	ck_assert_int_eq(e2e_q_int("SELECT count(*) FROM payments"), 0);
 	/* Antom's retry, once storage is back, is stored and acknowledged. */
 	deliver_ok(b);
-	ck_assert_int_eq(q_int("SELECT count(*) FROM payments"), 1);
-	ck_assert_int_eq(q_int("SELECT delivery_count FROM notifications "
+	ck_assert_int_eq(e2e_q_int("SELECT count(*) FROM payments"), 1);
+	ck_assert_int_eq(e2e_q_int("SELECT delivery_count FROM notifications "
 	    "WHERE id = 2"), 1);
 	free(b);
-	ck_assert_int_eq(stop_daemon(), 0);
+	ck_assert_int_eq(e2e_stop_daemon(), 0);
 }
 END_TEST
 
@@ -792,7 +610,7 @@ START_TEST(test_log_lines)
 
 	deliver_ok(ok);
 	deliver_ok(b);	/* an id with ESC: archived, never raw in the log */
-	ck_assert_int_eq(stop_daemon(), 0);
+	ck_assert_int_eq(e2e_stop_daemon(), 0);
 	log = slurp_log();
 	ck_assert_ptr_nonnull(strstr(log, "level=info msg=started"));
 	ck_assert_ptr_nonnull(strstr(log, "payment_request_id=PR-LOG"));
@@ -839,24 +657,24 @@ START_TEST(test_shutdown_deadline)
 	sqlite3 *other;
 	time_t t0;
 
-	ck_assert_int_eq(stop_daemon(), 0);
+	ck_assert_int_eq(e2e_stop_daemon(), 0);
 	write_conf("busy_timeout_ms 60000\nshutdown_timeout_s 1\n");
-	start_daemon();
+	e2e_start_daemon();
 	deliver_ok("{\"warm\":\"up\"}");
-	ck_assert_int_eq(sqlite3_open(D.db, &other), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_open(e2e.db, &other), SQLITE_OK);
 	ck_assert_int_eq(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL,
 	    NULL), SQLITE_OK);
 	ck_assert_int_eq(pthread_create(&th, NULL, stuck_run, &st), 0);
 	usleep(300 * 1000);
 	t0 = time(NULL);
-	ck_assert_int_eq(stop_daemon(), 0);
+	ck_assert_int_eq(e2e_stop_daemon(), 0);
 	ck_assert_int_le(time(NULL) - t0, 4);
 	pthread_join(th, NULL);
 	ck_assert_int_eq(st.status, 503);
 	ck_assert_int_eq(sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL),
 	    SQLITE_OK);
 	sqlite3_close(other);
-	ck_assert_int_eq(q_int("SELECT count(*) FROM payments"), 0);
+	ck_assert_int_eq(e2e_q_int("SELECT count(*) FROM payments"), 0);
 	free(st.body);
 }
 END_TEST
@@ -913,7 +731,7 @@ post_with_key(EVP_PKEY *key, long kv, const char *body)
 static void
 sighup_and_settle(void)
 {
-	ck_assert_int_eq(kill(D.pid, SIGHUP), 0);
+	ck_assert_int_eq(kill(e2e.pid, SIGHUP), 0);
 	usleep(300 * 1000);
 }
 
@@ -932,7 +750,7 @@ START_TEST(test_key_rotation_reload)
 	EVP_PKEY *k2;
 	int i, sent = 0;
 
-	snprintf(kdir, sizeof(kdir), "%s/k2", D.dir);
+	snprintf(kdir, sizeof(kdir), "%s/k2", e2e.dir);
 	ck_assert_msg(sign_keygen(kdir, err, sizeof(err)) == 0, "%s", err);
 	snprintf(priv, sizeof(priv), "%s/antom-private.pem", kdir);
 	snprintf(pub, sizeof(pub), "%s/antom-public.pem", kdir);
@@ -943,7 +761,7 @@ START_TEST(test_key_rotation_reload)
 	snprintf(only2, sizeof(only2), "client %s 2 %s", SANDBOX, pub);
 	snprintf(both, sizeof(both), "%s\n%s", v1, only2);
 
-	(void)test_key();
+	(void)e2e_test_key();
 	memset(c, 0, sizeof(c));
 	for (i = 0; i < 3; i++) {
 		c[i].id = i;
@@ -969,7 +787,7 @@ START_TEST(test_key_rotation_reload)
 	conf_clients = only2;
 	write_conf(NULL);
 	sighup_and_settle();
-	ck_assert_int_eq(post_with_key(test_key(), 1, "{\"k\":\"v1-late\"}"),
+	ck_assert_int_eq(post_with_key(e2e_test_key(), 1, "{\"k\":\"v1-late\"}"),
 	    401);
 	ck_assert_int_eq(post_with_key(k2, 2, "{\"k\":\"v2-again\"}"), 200);
 
@@ -977,10 +795,10 @@ START_TEST(test_key_rotation_reload)
 	write_conf("no_such_directive 1\n");
 	sighup_and_settle();
 	ck_assert_int_eq(post_with_key(k2, 2, "{\"k\":\"v2-kept\"}"), 200);
-	ck_assert_int_eq(post_with_key(test_key(), 1, "{\"k\":\"v1-still\"}"),
+	ck_assert_int_eq(post_with_key(e2e_test_key(), 1, "{\"k\":\"v1-still\"}"),
 	    401);
 	conf_clients = NULL;
-	ck_assert_int_eq(stop_daemon(), 0);
+	ck_assert_int_eq(e2e_stop_daemon(), 0);
 	EVP_PKEY_free(k2);
 	log = slurp_log();
 	ck_assert_ptr_nonnull(strstr(log, "msg=\"configuration reloaded\""));
@@ -988,7 +806,7 @@ START_TEST(test_key_rotation_reload)
 	    "force is kept"));
 	ck_assert_ptr_nonnull(strstr(log, "unknown directive"));
 	free(log);
-	ck_assert_int_eq(q_int("SELECT count(*) FROM notifications WHERE "
+	ck_assert_int_eq(e2e_q_int("SELECT count(*) FROM notifications WHERE "
 	    "key_version = 2"), 3);
 }
 END_TEST
@@ -1027,10 +845,7 @@ crash_run(void *arg)
 
 		snprintf(prid, sizeof(prid), "K%d-%d-%d", c->cycle, c->id, i);
 		b = pay_body(prid, "PAYMENT_RESULT", "S");
-		if (sign_header(test_key(), "/antom/notify", SANDBOX, "1",
-		    (const unsigned char *)b, strlen(b), NULL, hdr, sizeof(hdr),
-		    err, sizeof(err)) != 0)
-			abort();
+		sign_rt1(b, hdr);
 		f = open_memstream(&req, &n);
 		fprintf(f, "POST /antom/notify HTTP/1.1\r\nHost: x\r\n"
 		    "client-id: %s\r\nrequest-time: 1\r\nsignature: %s\r\n"
@@ -1038,7 +853,7 @@ crash_run(void *arg)
 		    SANDBOX, hdr, strlen(b), b);
 		fclose(f);
 		memset(&r, 0, sizeof(r));
-		if (client_raw("127.0.0.1", D.port, req, n, TIMEOUT_MS, &r, err,
+		if (client_raw("127.0.0.1", e2e.port, req, n, TIMEOUT_MS, &r, err,
 		    sizeof(err)) == 0 && r.status == 200 &&
 		    strcmp(r.body, HTTP_SUCCESS_BODY) == 0)
 			snprintf(c->acked[c->nacked++], 32, "%s", prid);
@@ -1060,14 +875,14 @@ START_TEST(test_crash_consistency)
 
 	all = calloc((size_t)cycles * CRASH_THREADS, sizeof(*all));
 	ck_assert_ptr_nonnull(all);
-	(void)test_key();
+	(void)e2e_test_key();
 	srand((unsigned)getpid());
 	for (cyc = 0; cyc < cycles; cyc++) {
 		pthread_t th[CRASH_THREADS];
 		int status;
 
 		if (cyc > 0)
-			start_daemon();
+			e2e_start_daemon();
 		for (i = 0; i < CRASH_THREADS; i++) {
 			struct crash_client *c = &all[cyc * CRASH_THREADS + i];
 
@@ -1079,10 +894,10 @@ START_TEST(test_crash_consistency)
 		}
 		/* Let traffic flow, then kill at a random moment. */
 		usleep((useconds_t)(150 + rand() % 350) * 1000);
-		kill(D.pid, SIGKILL);
-		ck_assert_int_eq(waitpid(D.pid, &status, 0), D.pid);
+		kill(e2e.pid, SIGKILL);
+		ck_assert_int_eq(waitpid(e2e.pid, &status, 0), e2e.pid);
 		ck_assert(WIFSIGNALED(status));
-		D.pid = 0;
+		e2e.pid = 0;
 		for (i = 0; i < CRASH_THREADS; i++) {
 			all[cyc * CRASH_THREADS + i].stop = 1;
 			pthread_join(th[i], NULL);
@@ -1090,12 +905,12 @@ START_TEST(test_crash_consistency)
 	}
 
 	/* Every acknowledged notification survived every crash. */
-	ck_assert_str_eq(q_text("PRAGMA integrity_check"), "ok");
+	ck_assert_str_eq(e2e_q_text("PRAGMA integrity_check"), "ok");
 	for (i = 0; i < cycles * CRASH_THREADS; i++) {
 		for (j = 0; j < all[i].nacked; j++) {
 			snprintf(sql, sizeof(sql), "SELECT count(*) FROM payments "
 			    "WHERE payment_request_id = '%s'", all[i].acked[j]);
-			ck_assert_msg(q_int(sql) == 1, "acknowledged %s lost",
+			ck_assert_msg(e2e_q_int(sql) == 1, "acknowledged %s lost",
 			    all[i].acked[j]);
 		}
 		total += all[i].nacked;
@@ -1105,8 +920,8 @@ START_TEST(test_crash_consistency)
 	    "acknowledged, all stored\n", cycles, total);
 
 	/* Antom delivering them all again changes no state. */
-	events = q_int("SELECT count(*) FROM events");
-	start_daemon();
+	events = e2e_q_int("SELECT count(*) FROM events");
+	e2e_start_daemon();
 	for (i = 0; i < cycles * CRASH_THREADS; i++) {
 		for (j = 0; j < all[i].nacked; j += 7) {
 			char *b = pay_body(all[i].acked[j], "PAYMENT_RESULT", "S");
@@ -1116,9 +931,9 @@ START_TEST(test_crash_consistency)
 			resent++;
 		}
 	}
-	ck_assert_int_eq(stop_daemon(), 0);
-	ck_assert_int_eq(q_int("SELECT count(*) FROM events"), events);
-	ck_assert_int_ge(q_int("SELECT count(*) FROM notifications WHERE "
+	ck_assert_int_eq(e2e_stop_daemon(), 0);
+	ck_assert_int_eq(e2e_q_int("SELECT count(*) FROM events"), events);
+	ck_assert_int_ge(e2e_q_int("SELECT count(*) FROM notifications WHERE "
 	    "delivery_count > 1"), resent);
 	for (i = 0; i < cycles * CRASH_THREADS; i++)
 		free(all[i].acked);
@@ -1140,7 +955,7 @@ mount_small_fs(const char *size)
 {
 	char cmd[256];
 
-	snprintf(fsdir, sizeof(fsdir), "%s/fs", D.dir);
+	snprintf(fsdir, sizeof(fsdir), "%s/fs", e2e.dir);
 	ck_assert_int_eq(mkdir(fsdir, 0700), 0);
 	snprintf(cmd, sizeof(cmd), "mount -t tmpfs -o size=%s tmpfs %s "
 	    "2>/dev/null", size, fsdir);
@@ -1149,7 +964,7 @@ mount_small_fs(const char *size)
 		    "not run\n");
 		return -1;
 	}
-	snprintf(D.db, sizeof(D.db), "%s/antomd.db", fsdir);
+	snprintf(e2e.db, sizeof(e2e.db), "%s/antomd.db", fsdir);
 	write_conf(NULL);
 	return 0;
 }
@@ -1191,7 +1006,7 @@ START_TEST(test_disk_full)
 
 	if (mount_small_fs("4m") != 0)
 		return;
-	start_daemon();
+	e2e_start_daemon();
 	deliver_ok("{\"warm\":\"up\"}");
 	snprintf(filler, sizeof(filler), "%s/filler", fsdir);
 	ck_assert_int_gt(fill_fs(filler), 0);
@@ -1227,13 +1042,13 @@ START_TEST(test_disk_full)
 		snprintf(acked[nacked++], 32, "%s", prid);
 		free(b);
 	}
-	ck_assert_int_eq(stop_daemon(), 0);
+	ck_assert_int_eq(e2e_stop_daemon(), 0);
 	for (i = 0; i < nacked; i++) {
 		snprintf(sql, sizeof(sql), "SELECT count(*) FROM payments WHERE "
 		    "payment_request_id = '%.31s'", acked[i]);
-		ck_assert_msg(q_int(sql) == 1, "acknowledged %s lost", acked[i]);
+		ck_assert_msg(e2e_q_int(sql) == 1, "acknowledged %s lost", acked[i]);
 	}
-	ck_assert_str_eq(q_text("PRAGMA integrity_check"), "ok");
+	ck_assert_str_eq(e2e_q_text("PRAGMA integrity_check"), "ok");
 	log = slurp_log();
 	ck_assert_ptr_nonnull(strstr(log, "full"));
 	ck_assert_ptr_nonnull(strstr(log, "status=503"));
@@ -1250,9 +1065,9 @@ START_TEST(test_read_only_fs)
 
 	if (mount_small_fs("8m") != 0)
 		return;
-	start_daemon();
+	e2e_start_daemon();
 	deliver_ok("{\"warm\":\"up\"}");
-	ck_assert_int_eq(stop_daemon(), 0);
+	ck_assert_int_eq(e2e_stop_daemon(), 0);
 	/*
 	 * Read-only from the start (a remount under a running antomd is
 	 * refused by the kernel while it holds the files open for writing):
@@ -1262,11 +1077,11 @@ START_TEST(test_read_only_fs)
 	ck_assert_int_eq(system(cmd), 0);
 	pid = fork();
 	if (pid == 0) {
-		int logfd = open(D.log, O_WRONLY | O_APPEND);
+		int logfd = open(e2e.log, O_WRONLY | O_APPEND);
 
 		dup2(logfd, 2);
 		unsetenv("LISTEN_FDS");
-		execl(bin(path, sizeof(path), "antomd"), "antomd", "-c", D.conf,
+		execl(e2e_bin(path, sizeof(path), "antomd"), "antomd", "-c", e2e.conf,
 		    (char *)NULL);
 		_exit(127);
 	}
@@ -1333,17 +1148,17 @@ START_TEST(test_sd_notify_watchdog)
 	sqlite3 *other;
 	int fd;
 
-	ck_assert_int_eq(stop_daemon(), 0);
-	snprintf(path, sizeof(path), "%s/notify.sock", D.dir);
+	ck_assert_int_eq(e2e_stop_daemon(), 0);
+	snprintf(path, sizeof(path), "%s/notify.sock", e2e.dir);
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
 	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
 	fd = socket(AF_UNIX, SOCK_DGRAM, 0);
 	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
-	notify_socket = path;
+	e2e_notify_socket = path;
 	write_conf("busy_timeout_ms 60000\nshutdown_timeout_s 1\n");
-	start_daemon();
-	notify_socket = NULL;
+	e2e_start_daemon();
+	e2e_notify_socket = NULL;
 	deliver_ok("{\"warm\":\"up\"}");
 	notify_collect(fd, 800, msgs, 65536);
 	ck_assert_ptr_nonnull(strstr(msgs, "READY=1"));
@@ -1351,7 +1166,7 @@ START_TEST(test_sd_notify_watchdog)
 	ck_assert_ptr_nonnull(strstr(msgs, "WATCHDOG=1"));
 
 	/* The writer stuck on a lock: no ping for a whole second. */
-	ck_assert_int_eq(sqlite3_open(D.db, &other), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_open(e2e.db, &other), SQLITE_OK);
 	ck_assert_int_eq(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL,
 	    NULL), SQLITE_OK);
 	ck_assert_int_eq(pthread_create(&th, NULL, stuck_run, &st), 0);
@@ -1375,10 +1190,10 @@ START_TEST(test_sd_notify_watchdog)
 	ck_assert_ptr_nonnull(strstr(msgs, "WATCHDOG=1"));
 
 	msgs[0] = '\0';
-	kill(D.pid, SIGTERM);
+	kill(e2e.pid, SIGTERM);
 	notify_collect(fd, 500, msgs, 65536);
 	ck_assert_ptr_nonnull(strstr(msgs, "STOPPING=1"));
-	ck_assert_int_eq(stop_daemon(), 0);
+	ck_assert_int_eq(e2e_stop_daemon(), 0);
 	close(fd);
 	free(msgs);
 	free(st.body);
@@ -1415,10 +1230,7 @@ term_client_run(void *arg)
 
 		snprintf(prid, sizeof(prid), "T%d-%d", c->id, i);
 		b = pay_body(prid, "PAYMENT_RESULT", "S");
-		if (sign_header(test_key(), "/antom/notify", SANDBOX, "1",
-		    (const unsigned char *)b, strlen(b), NULL, hdr, sizeof(hdr),
-		    err, sizeof(err)) != 0)
-			abort();
+		sign_rt1(b, hdr);
 		f = open_memstream(&req, &n);
 		fprintf(f, "POST /antom/notify HTTP/1.1\r\nHost: x\r\n"
 		    "client-id: %s\r\nrequest-time: 1\r\nsignature: %s\r\n"
@@ -1427,7 +1239,7 @@ term_client_run(void *arg)
 		fclose(f);
 		memset(&r, 0, sizeof(r));
 		c->sent++;
-		if (client_raw("127.0.0.1", D.port, req, n, TIMEOUT_MS, &r, err,
+		if (client_raw("127.0.0.1", e2e.port, req, n, TIMEOUT_MS, &r, err,
 		    sizeof(err)) != 0) {
 			free(req);
 			free(b);
@@ -1452,7 +1264,7 @@ START_TEST(test_sigterm_under_traffic)
 	int i, j, total = 0;
 	char sql[128];
 
-	(void)test_key();	/* load once, before the threads */
+	(void)e2e_test_key();	/* load once, before the threads */
 	for (i = 0; i < TERM_THREADS; i++) {
 		c[i].id = i;
 		ck_assert_int_eq(pthread_create(&th[i], NULL, term_client_run,
@@ -1467,7 +1279,7 @@ START_TEST(test_sigterm_under_traffic)
 		usleep(50 * 1000);
 	}
 	usleep(200 * 1000);
-	ck_assert_int_eq(stop_daemon(), 0);
+	ck_assert_int_eq(e2e_stop_daemon(), 0);
 	for (i = 0; i < TERM_THREADS; i++)
 		pthread_join(th[i], NULL);
 	total = 0;
@@ -1475,13 +1287,13 @@ START_TEST(test_sigterm_under_traffic)
 		for (j = 0; j < c[i].nacked; j++) {
 			snprintf(sql, sizeof(sql), "SELECT count(*) FROM payments "
 			    "WHERE payment_request_id = 'T%d-%d'", i, c[i].acked[j]);
-			ck_assert_msg(q_int(sql) == 1, "acknowledged T%d-%d lost",
+			ck_assert_msg(e2e_q_int(sql) == 1, "acknowledged T%d-%d lost",
 			    i, c[i].acked[j]);
 		}
 		total += c[i].nacked;
 	}
 	ck_assert_int_gt(total, 0);
-	ck_assert_str_eq(q_text("PRAGMA integrity_check"), "ok");
+	ck_assert_str_eq(e2e_q_text("PRAGMA integrity_check"), "ok");
 	free(c);
 }
 END_TEST
@@ -1492,21 +1304,21 @@ START_TEST(test_antomctl_send)
 
 	snprintf(cmd, sizeof(cmd), "%s send --url http://127.0.0.1:%s/antom/notify"
 	    " --key %s --client-id %s >/dev/null",
-	    bin(ctl, sizeof(ctl), "antomctl"), D.port,
+	    e2e_bin(ctl, sizeof(ctl), "antomctl"), e2e.port,
 	    test_path(key, sizeof(key), "vectors/test-antom-private.pem"), SANDBOX);
 	ck_assert_int_eq(system(cmd), 0);
 	snprintf(cmd, sizeof(cmd), "%s send --url http://127.0.0.1:%s/antom/notify"
 	    " --key %s --client-id %s --set paymentRequestId=PR-CTL "
 	    "capture-success >/dev/null",
-	    ctl, D.port, key, SANDBOX);
+	    ctl, e2e.port, key, SANDBOX);
 	ck_assert_int_eq(system(cmd), 0);
 	/* Wrong client id: the daemon refuses, antomctl exits non-zero. */
 	snprintf(cmd, sizeof(cmd), "%s send --url http://127.0.0.1:%s/antom/notify"
-	    " --key %s --client-id NOBODY >/dev/null", ctl, D.port, key);
+	    " --key %s --client-id NOBODY >/dev/null", ctl, e2e.port, key);
 	ck_assert_int_eq(WEXITSTATUS(system(cmd)), 1);
-	ck_assert_int_eq(q_int("SELECT count(*) FROM payments"), 1);
-	ck_assert_int_eq(q_int("SELECT count(*) FROM captures"), 1);
-	ck_assert_int_eq(stop_daemon(), 0);
+	ck_assert_int_eq(e2e_q_int("SELECT count(*) FROM payments"), 1);
+	ck_assert_int_eq(e2e_q_int("SELECT count(*) FROM captures"), 1);
+	ck_assert_int_eq(e2e_stop_daemon(), 0);
 }
 END_TEST
 
@@ -1520,7 +1332,7 @@ reader_query(const char *sql)
 	size_t n;
 
 	snprintf(cmd, sizeof(cmd), "setpriv --reuid=nobody --regid=nogroup "
-	    "--clear-groups sqlite3 'file:%s?mode=ro' \"%s\" 2>&1", D.db, sql);
+	    "--clear-groups sqlite3 'file:%s?mode=ro' \"%s\" 2>&1", e2e.db, sql);
 	p = popen(cmd, "r");
 	ck_assert_ptr_nonnull(p);
 	n = fread(out, 1, sizeof(out) - 1, p);
@@ -1545,23 +1357,23 @@ START_TEST(test_group_reader)
 		return;
 	}
 	/* As systemd lays it out: StateDirectory 0750, group of the service. */
-	snprintf(state, sizeof(state), "%s/state", D.dir);
-	ck_assert_int_eq(chmod(D.dir, 0711), 0);
+	snprintf(state, sizeof(state), "%s/state", e2e.dir);
+	ck_assert_int_eq(chmod(e2e.dir, 0711), 0);
 	ck_assert_int_eq(mkdir(state, 0750), 0);
 	ck_assert_int_eq(chown(state, 0, 65534), 0);
 	ck_assert_int_eq(chmod(state, 02750), 0);
-	snprintf(D.db, sizeof(D.db), "%s/antomd.db", state);
+	snprintf(e2e.db, sizeof(e2e.db), "%s/antomd.db", state);
 	write_conf(NULL);
-	start_daemon();
+	e2e_start_daemon();
 	deliver_ok(b);
 	ck_assert_str_eq(reader_query("SELECT status FROM payments"), "SUCCESS\n");
-	ck_assert_int_eq(stat(D.db, &sb), 0);
+	ck_assert_int_eq(stat(e2e.db, &sb), 0);
 	ck_assert_int_eq(sb.st_mode & 0777, 0640);
-	ck_assert_int_eq(stop_daemon(), 0);
+	ck_assert_int_eq(e2e_stop_daemon(), 0);
 	ck_assert_str_eq(reader_query("SELECT count(*) FROM payments"), "1\n");
 	ck_assert_ptr_nonnull(strstr(reader_query("DELETE FROM payments"),
 	    "readonly"));
-	ck_assert_int_eq(q_int("SELECT count(*) FROM payments"), 1);
+	ck_assert_int_eq(e2e_q_int("SELECT count(*) FROM payments"), 1);
 	free(b);
 }
 END_TEST
@@ -1569,7 +1381,7 @@ END_TEST
 /* listen unix:PATH, for a reverse proxy on the same host. */
 START_TEST(test_unix_socket)
 {
-	char sock[100], line[160], path[512], hdr[SIGN_HEADER_MAX], err[256];
+	char sock[100], line[160], path[512], hdr[SIGN_HEADER_MAX];
 	char *b = pay_body("PR-UNIX", "PAYMENT_RESULT", "S"), *req, resp[512];
 	struct sockaddr_un sun;
 	struct stat sb;
@@ -1578,29 +1390,27 @@ START_TEST(test_unix_socket)
 	size_t off = 0;
 	pid_t pid;
 
-	snprintf(sock, sizeof(sock), "%s/antomd.sock", D.dir);
+	snprintf(sock, sizeof(sock), "%s/antomd.sock", e2e.dir);
 	snprintf(line, sizeof(line), "listen unix:%s\n", sock);
 	write_conf(line);
 	pid = fork();
 	if (pid == 0) {
-		int logfd = open(D.log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+		int logfd = open(e2e.log, O_WRONLY | O_CREAT | O_APPEND, 0644);
 
 		dup2(logfd, 2);
 		unsetenv("LISTEN_FDS");
-		execl(bin(path, sizeof(path), "antomd"), "antomd", "-c", D.conf,
+		execl(e2e_bin(path, sizeof(path), "antomd"), "antomd", "-c", e2e.conf,
 		    (char *)NULL);
 		_exit(127);
 	}
-	D.pid = pid;
+	e2e.pid = pid;
 	for (i = 0; i < 200 && stat(sock, &sb) != 0; i++)
 		usleep(25 * 1000);
 	ck_assert_int_eq(stat(sock, &sb), 0);
 	ck_assert(S_ISSOCK(sb.st_mode));
 	ck_assert_int_eq(sb.st_mode & 0777, 0660);
 
-	ck_assert_int_eq(sign_header(test_key(), "/antom/notify", SANDBOX, "1",
-	    (const unsigned char *)b, strlen(b), NULL, hdr, sizeof(hdr), err,
-	    sizeof(err)), 0);
+	sign_rt1(b, hdr);
 	ck_assert_int_gt(asprintf(&req, "POST /antom/notify HTTP/1.1\r\n"
 	    "Host: x\r\nclient-id: %s\r\nrequest-time: 1\r\nsignature: %s\r\n"
 	    "Content-Length: %zu\r\nConnection: close\r\n\r\n%s", SANDBOX, hdr,
@@ -1618,8 +1428,8 @@ START_TEST(test_unix_socket)
 	close(fd);
 	ck_assert_msg(strncmp(resp, "HTTP/1.1 200", 12) == 0, "%s", resp);
 	ck_assert_ptr_nonnull(strstr(resp, HTTP_SUCCESS_BODY));
-	ck_assert_int_eq(stop_daemon(), 0);
-	ck_assert_int_eq(q_int("SELECT count(*) FROM payments"), 1);
+	ck_assert_int_eq(e2e_stop_daemon(), 0);
+	ck_assert_int_eq(e2e_q_int("SELECT count(*) FROM payments"), 1);
 	/* A clean stop takes its socket file away. */
 	ck_assert_int_ne(stat(sock, &sb), 0);
 	free(req);
@@ -1658,30 +1468,30 @@ START_TEST(test_make_install)
 
 	snprintf(cmd, sizeof(cmd), "cd %s/.. && make -s install PREFIX=/usr "
 	    "DESTDIR=%s/root >/dev/null", test_path(tests, sizeof(tests), "."),
-	    D.dir);
+	    e2e.dir);
 	ck_assert_int_eq(system(cmd), 0);
 	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-		snprintf(path, sizeof(path), "%s/root%s", D.dir, files[i]);
+		snprintf(path, sizeof(path), "%s/root%s", e2e.dir, files[i]);
 		ck_assert_msg(access(path, F_OK) == 0, "%s not installed",
 		    files[i]);
 	}
 	snprintf(path, sizeof(path), "%s/root/usr/lib/systemd/system/"
-	    "antomd.service", D.dir);
+	    "antomd.service", e2e.dir);
 	unit = test_slurp(path, NULL);
 	ck_assert_ptr_nonnull(strstr(unit, "ExecStart=/usr/sbin/antomd -c "
 	    "/etc/antomd/antomd.conf"));
-	snprintf(path, sizeof(path), "%s/root/etc/antomd/antomd.conf", D.dir);
+	snprintf(path, sizeof(path), "%s/root/etc/antomd/antomd.conf", e2e.dir);
 	conf = test_slurp(path, NULL);
 	ck_assert_ptr_nonnull(strstr(conf, "\ndatabase /var/lib/antomd/antomd.db"));
 	ck_assert_ptr_null(strstr(conf, "DEMO_CLIENT"));
 	/* A configuration already there is the operator's: kept. */
 	ck_assert_int_eq(system(cmd), 0);
 	snprintf(cmd, sizeof(cmd), "cd %s/.. && make -s uninstall PREFIX=/usr "
-	    "DESTDIR=%s/root >/dev/null", tests, D.dir);
+	    "DESTDIR=%s/root >/dev/null", tests, e2e.dir);
 	ck_assert_int_eq(system(cmd), 0);
-	snprintf(path, sizeof(path), "%s/root/usr/sbin/antomd", D.dir);
+	snprintf(path, sizeof(path), "%s/root/usr/sbin/antomd", e2e.dir);
 	ck_assert_int_ne(access(path, F_OK), 0);
-	snprintf(path, sizeof(path), "%s/root/etc/antomd/antomd.conf", D.dir);
+	snprintf(path, sizeof(path), "%s/root/etc/antomd/antomd.conf", e2e.dir);
 	ck_assert_int_eq(access(path, F_OK), 0);
 	free(unit);
 	free(conf);
@@ -1698,7 +1508,7 @@ run_check(const char *conf, char *out, size_t outcap)
 	int st;
 
 	snprintf(cmd, sizeof(cmd), "%s -n -c %s 2>&1",
-	    bin(path, sizeof(path), "antomd"), conf);
+	    e2e_bin(path, sizeof(path), "antomd"), conf);
 	p = popen(cmd, "r");
 	ck_assert_ptr_nonnull(p);
 	n = fread(out, 1, outcap - 1, p);
@@ -1710,7 +1520,7 @@ run_check(const char *conf, char *out, size_t outcap)
 static void
 append_conf(const char *line)
 {
-	FILE *f = fopen(D.conf, "a");
+	FILE *f = fopen(e2e.conf, "a");
 
 	ck_assert_ptr_nonnull(f);
 	fputs(line, f);
@@ -1722,20 +1532,20 @@ START_TEST(test_check_config)
 	char out[2048], want[256];
 
 	write_conf(NULL);
-	ck_assert_int_eq(run_check(D.conf, out, sizeof(out)), 0);
+	ck_assert_int_eq(run_check(e2e.conf, out, sizeof(out)), 0);
 	ck_assert_str_eq(out, "configuration OK\n");
 
 	append_conf("frobnicate yes\n");
-	ck_assert_int_eq(run_check(D.conf, out, sizeof(out)), 2);
-	snprintf(want, sizeof(want), "%s:13: unknown directive", D.conf);
+	ck_assert_int_eq(run_check(e2e.conf, out, sizeof(out)), 2);
+	snprintf(want, sizeof(want), "%s:13: unknown directive", e2e.conf);
 	ck_assert_msg(strstr(out, want) != NULL, "got: %s", out);
 
 	write_conf("client BAD_KEY 1 MIIBnotakey\n");
-	ck_assert_int_eq(run_check(D.conf, out, sizeof(out)), 3);
+	ck_assert_int_eq(run_check(e2e.conf, out, sizeof(out)), 3);
 	ck_assert_ptr_nonnull(strstr(out, ":13: client BAD_KEY key 1"));
 
 	write_conf("database /nonexistent-antomd-dir/x.db\n");
-	ck_assert_int_eq(run_check(D.conf, out, sizeof(out)), 5);
+	ck_assert_int_eq(run_check(e2e.conf, out, sizeof(out)), 5);
 	ck_assert_ptr_nonnull(strstr(out, "/nonexistent-antomd-dir"));
 }
 END_TEST
@@ -1747,7 +1557,7 @@ START_TEST(test_exit_codes_at_start)
 	pid_t pid;
 
 	/* Port taken by someone else: exit 4. */
-	fd = bind_loopback(&port);
+	fd = e2e_bind_loopback(&port);
 	snprintf(line, sizeof(line), "listen 127.0.0.1:%d\n", port);
 	write_conf(line);
 	pid = fork();
@@ -1757,7 +1567,7 @@ START_TEST(test_exit_codes_at_start)
 		dup2(devnull, 2);
 		unsetenv("LISTEN_FDS");
 		unsetenv("LISTEN_PID");
-		execl(bin(path, sizeof(path), "antomd"), "antomd", "-c", D.conf,
+		execl(e2e_bin(path, sizeof(path), "antomd"), "antomd", "-c", e2e.conf,
 		    (char *)NULL);
 		_exit(127);
 	}
@@ -1772,7 +1582,7 @@ START_TEST(test_exit_codes_at_start)
 		int devnull = open("/dev/null", O_WRONLY);
 
 		dup2(devnull, 2);
-		execl(bin(path, sizeof(path), "antomd"), "antomd", "-c", D.conf,
+		execl(e2e_bin(path, sizeof(path), "antomd"), "antomd", "-c", e2e.conf,
 		    (char *)NULL);
 		_exit(127);
 	}

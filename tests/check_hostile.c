@@ -46,6 +46,7 @@
 #include "client.h"
 #include "http.h"
 #include "sign.h"
+#include "e2e.h"
 #include "suites.h"
 #include "util.h"
 
@@ -73,15 +74,6 @@ _Static_assert(sizeof(ID64) - 1 == 64, "ID64");
 _Static_assert(sizeof(RT64) - 1 == 64, "RT64");
 _Static_assert(sizeof(CID65) - 1 == 65, "CID65");
 
-static struct {
-	char	dir[48];
-	char	conf[128];
-	char	db[128];
-	char	log[128];
-	char	port[8];
-	pid_t	pid;
-} D;
-
 /* The genuine notification every database starts with, for the replays. */
 static struct {
 	char	*body;
@@ -94,38 +86,14 @@ static struct {
 	size_t	 len;
 } SENT;
 
-static const char *
-bin(char *buf, size_t cap, const char *name)
-{
-	const char *dir = getenv("ANTOMD_BIN");
 
-	snprintf(buf, cap, "%s/%s", dir != NULL ? dir : "bin", name);
-	return buf;
-}
-
-/* The real 2019 notification's Antom key: a second configured client. */
-static char *
-real_antom_key(void)
-{
-	char path[512];
-	json_t *root, *v;
-	char *key;
-
-	root = json_load_file(test_path(path, sizeof(path),
-	    "vectors/real-antom-2019.json"), 0, NULL);
-	ck_assert_ptr_nonnull(root);
-	v = json_object_get(json_array_get(root, 0), "antom_public_key");
-	key = strdup(json_string_value(v));
-	json_decref(root);
-	return key;
-}
 
 static void
 write_conf(void)
 {
 	char pem[512];
-	char *real = real_antom_key();
-	FILE *f = fopen(D.conf, "w");
+	char *real = e2e_real_antom_key();
+	FILE *f = fopen(e2e.conf, "w");
 
 	ck_assert_ptr_nonnull(f);
 	fprintf(f, "# written by check_hostile\n"
@@ -139,116 +107,17 @@ write_conf(void)
 	    "max_body_bytes %d\n"
 	    "idle_timeout_s %d\n"
 	    "busy_timeout_ms 2000\n"
-	    "shutdown_timeout_s 5\n", D.db, SANDBOX,
+	    "shutdown_timeout_s 5\n", e2e.db, SANDBOX,
 	    test_path(pem, sizeof(pem), "vectors/test-antom-public.pem"),
 	    real, MAX_BODY, IDLE_S);
 	fclose(f);
 	free(real);
 }
 
-static int
-bind_loopback(int *port)
-{
-	struct sockaddr_in sin;
-	socklen_t len = sizeof(sin);
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
 
-	ck_assert_int_ge(fd, 0);
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-	ck_assert_int_eq(listen(fd, 128), 0);
-	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
-	*port = ntohs(sin.sin_port);
-	return fd;
-}
 
-static void
-start_daemon(void)
-{
-	char path[512];
-	sigset_t term, old;
-	int fd, port;
-	pid_t pid;
 
-	fd = bind_loopback(&port);
-	snprintf(D.port, sizeof(D.port), "%d", port);
-	bin(path, sizeof(path), "antomd");
-	/*
-	 * Until exec the child is a copy of this runner, with Check's SIGTERM
-	 * handler, which would pass a SIGTERM on to the whole process group:
-	 * keep SIGTERM blocked across fork and exec (antomd blocks it anyway
-	 * and takes it with sigtimedwait), and reset the handler in the child.
-	 */
-	sigemptyset(&term);
-	sigaddset(&term, SIGTERM);
-	sigaddset(&term, SIGINT);
-	sigprocmask(SIG_BLOCK, &term, &old);
-	pid = fork();
-	if (pid == 0) {
-		char pidbuf[16];
-		int logfd;
 
-		signal(SIGTERM, SIG_DFL);
-		signal(SIGINT, SIG_DFL);
-		logfd = open(D.log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-		if (logfd < 0 || dup2(logfd, 2) < 0 || dup2(fd, 3) < 0)
-			_exit(127);
-		if (fd != 3)
-			close(fd);
-		snprintf(pidbuf, sizeof(pidbuf), "%d", (int)getpid());
-		setenv("LISTEN_FDS", "1", 1);
-		setenv("LISTEN_PID", pidbuf, 1);
-		unsetenv("LISTEN_FDNAMES");
-		execl(path, "antomd", "-c", D.conf, (char *)NULL);
-		_exit(127);
-	}
-	sigprocmask(SIG_SETMASK, &old, NULL);
-	ck_assert_int_ge(pid, 0);
-	/* Only the daemon holds the socket now: its exit refuses them. */
-	close(fd);
-	D.pid = pid;
-}
-
-/* SIGTERM and wait; returns the exit status, or -1 when killed by a signal. */
-static int
-stop_daemon(void)
-{
-	int status;
-
-	if (D.pid <= 0)
-		return 0;
-	kill(D.pid, SIGTERM);
-	ck_assert_int_eq(waitpid(D.pid, &status, 0), D.pid);
-	D.pid = 0;
-	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-static void
-setup_dirs(void)
-{
-	snprintf(D.dir, sizeof(D.dir), "/tmp/antomd-hostile-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(D.dir));
-	snprintf(D.conf, sizeof(D.conf), "%s/antomd.conf", D.dir);
-	snprintf(D.db, sizeof(D.db), "%s/antomd.db", D.dir);
-	snprintf(D.log, sizeof(D.log), "%s/antomd.log", D.dir);
-	D.pid = 0;
-}
-
-static EVP_PKEY *
-test_key(void)
-{
-	static EVP_PKEY *key;
-	char path[512], err[256];
-
-	if (key == NULL) {
-		key = sign_key_load(test_path(path, sizeof(path),
-		    "vectors/test-antom-private.pem"), err, sizeof(err));
-		ck_assert_msg(key != NULL, "%s", err);
-	}
-	return key;
-}
 
 static void
 sign(const char *path, const char *client, const char *rtime,
@@ -256,7 +125,7 @@ sign(const char *path, const char *client, const char *rtime,
 {
 	char err[256];
 
-	ck_assert_msg(sign_header(test_key(), path, client, rtime,
+	ck_assert_msg(sign_header(e2e_test_key(), path, client, rtime,
 	    (const unsigned char *)body, len, NULL, hdr, SIGN_HEADER_MAX, err,
 	    sizeof(err)) == 0, "sign: %s", err);
 }
@@ -285,7 +154,7 @@ send_raw(const char *req, size_t len, struct client_response *resp,
     char *err, size_t errlen)
 {
 	err[0] = '\0';
-	return client_raw("127.0.0.1", D.port, req, len, TIMEOUT_MS, resp, err,
+	return client_raw("127.0.0.1", e2e.port, req, len, TIMEOUT_MS, resp, err,
 	    errlen);
 }
 
@@ -324,11 +193,17 @@ deliver_ok(const char *prid, const char *pid)
 }
 
 static void
+setup_dirs(void)
+{
+	e2e_setup_dirs("hostile");
+}
+
+static void
 setup(void)
 {
 	setup_dirs();
 	write_conf();
-	start_daemon();
+	e2e_start_daemon();
 	SEED.body = pay_json("PAYMENT_RESULT", "S", "PR-SEED", "P-SEED",
 	    "4200", "SGD", NULL);
 	sign(NOTIFY, SANDBOX, RTIME, SEED.body, strlen(SEED.body), SEED.sig);
@@ -340,7 +215,7 @@ setup_bare(void)
 {
 	setup_dirs();
 	write_conf();
-	start_daemon();
+	e2e_start_daemon();
 }
 
 static void
@@ -348,12 +223,12 @@ teardown(void)
 {
 	char cmd[128];
 
-	if (D.pid > 0) {
-		kill(D.pid, SIGKILL);
-		waitpid(D.pid, NULL, 0);
-		D.pid = 0;
+	if (e2e.pid > 0) {
+		kill(e2e.pid, SIGKILL);
+		waitpid(e2e.pid, NULL, 0);
+		e2e.pid = 0;
 	}
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", D.dir);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", e2e.dir);
 	ck_assert_int_eq(system(cmd), 0);
 	free(SEED.body);
 	SEED.body = NULL;
@@ -366,26 +241,11 @@ db_open(void)
 {
 	sqlite3 *db;
 
-	ck_assert_int_eq(sqlite3_open_v2(D.db, &db, SQLITE_OPEN_READONLY, NULL),
+	ck_assert_int_eq(sqlite3_open_v2(e2e.db, &db, SQLITE_OPEN_READONLY, NULL),
 	    SQLITE_OK);
 	return db;
 }
 
-static long long
-q_int(const char *sql)
-{
-	sqlite3 *db = db_open();
-	sqlite3_stmt *st;
-	long long v = -1;
-
-	ck_assert_msg(sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK,
-	    "%s: %s", sql, sqlite3_errmsg(db));
-	if (sqlite3_step(st) == SQLITE_ROW)
-		v = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	sqlite3_close(db);
-	return v;
-}
 
 /* Every column of every row of sql (?1 bound to arg), as one string. */
 static char *
@@ -476,12 +336,12 @@ dump_old(long long max_id)
 static void
 snap_take(struct snap *s)
 {
-	s->max_id = q_int("SELECT coalesce(max(id), 0) FROM notifications");
-	s->deliveries = q_int("SELECT coalesce(sum(delivery_count), 0) "
+	s->max_id = e2e_q_int("SELECT coalesce(max(id), 0) FROM notifications");
+	s->deliveries = e2e_q_int("SELECT coalesce(sum(delivery_count), 0) "
 	    "FROM notifications");
-	s->payments = q_int("SELECT count(*) FROM payments");
-	s->captures = q_int("SELECT count(*) FROM captures");
-	s->events = q_int("SELECT count(*) FROM events");
+	s->payments = e2e_q_int("SELECT count(*) FROM payments");
+	s->captures = e2e_q_int("SELECT count(*) FROM captures");
+	s->events = e2e_q_int("SELECT count(*) FROM events");
 	s->old = dump_old(s->max_id);
 }
 
@@ -920,7 +780,7 @@ check_log(const char *name, const char *must)
 {
 	static const char ts[] = "dddd-dd-ddTdd:dd:dd.dddZ";
 	size_t len, i, k;
-	char *log = test_slurp(D.log, &len), *line, *end;
+	char *log = test_slurp(e2e.log, &len), *line, *end;
 	int lineno = 0;
 
 	for (i = 0; i < len; i++)
@@ -960,19 +820,19 @@ check_log(const char *name, const char *must)
 static void
 check_daemon_fine(const char *name, const char *log_has)
 {
-	pid_t pid = D.pid;
+	pid_t pid = e2e.pid;
 	int st;
 
 	if (waitpid(pid, &st, WNOHANG) != 0) {
-		D.pid = 0;
+		e2e.pid = 0;
 		ck_abort_msg("%s: antomd died (status %#x)", name, st);
 	}
 	deliver_ok("PR-AFTER", "P-AFTER");
-	ck_assert_msg(q_int("SELECT count(*) FROM payments WHERE "
+	ck_assert_msg(e2e_q_int("SELECT count(*) FROM payments WHERE "
 	    "payment_request_id = 'PR-AFTER' AND status = 'SUCCESS'") == 1,
 	    "%s: the valid request after it was not applied", name);
-	if ((st = stop_daemon()) != 0) {
-		char *log = test_slurp(D.log, NULL);
+	if ((st = e2e_stop_daemon()) != 0) {
+		char *log = test_slurp(e2e.log, NULL);
 
 		ck_abort_msg("%s: exit status %d on SIGTERM, log:\n%s", name,
 		    st, log);
@@ -1006,7 +866,7 @@ check_effect(const struct row *w, const struct snap *b)
 	    "changed:\nbefore:\n%s\nafter:\n%s", w->name, b->old, a.old);
 	free(a.old);
 	if (w->effect == E_DUPLICATE) {
-		ck_assert_int_eq(q_int("SELECT delivery_count FROM "
+		ck_assert_int_eq(e2e_q_int("SELECT delivery_count FROM "
 		    "notifications WHERE object_id = 'PR-SEED'"), 2);
 		return;
 	}
@@ -1054,7 +914,7 @@ check_effect(const struct row *w, const struct snap *b)
 		    "notification_id = %lld AND old_status IS NULL AND "
 		    "new_status = 'SUCCESS' AND object_id <> 'PR-SEED'",
 		    a.max_id);
-		ck_assert_msg(q_int(sql) == 1, "%s: not one new payment",
+		ck_assert_msg(e2e_q_int(sql) == 1, "%s: not one new payment",
 		    w->name);
 	}
 }
@@ -1179,12 +1039,12 @@ START_TEST(test_slowloris)
 	int i, still;
 
 	memset(&s, 0, sizeof(s));
-	(void)test_key();
+	(void)e2e_test_key();
 	for (i = 0; i < SLOW_N; i++) {
 		const char *part = i < SLOW_SILENT + SLOW_HDRDRIP ? hdr_part :
 		    body_part;
 
-		s.fd[i] = client_connect("127.0.0.1", D.port, TIMEOUT_MS, err,
+		s.fd[i] = client_connect("127.0.0.1", e2e.port, TIMEOUT_MS, err,
 		    sizeof(err));
 		ck_assert_msg(s.fd[i] >= 0, "connect %d: %s", i, err);
 		ck_assert_int_eq(send(s.fd[i], part, strlen(part),
@@ -1222,8 +1082,8 @@ START_TEST(test_slowloris)
 		close(s.fd[i]);
 
 	/* Nothing of theirs was written; the two valid ones were. */
-	ck_assert_int_eq(q_int("SELECT count(*) FROM notifications"), 2);
-	ck_assert_int_eq(q_int("SELECT count(*) FROM payments"), 2);
+	ck_assert_int_eq(e2e_q_int("SELECT count(*) FROM notifications"), 2);
+	ck_assert_int_eq(e2e_q_int("SELECT count(*) FROM payments"), 2);
 	check_daemon_fine("slowloris", NULL);
 }
 END_TEST
