@@ -226,6 +226,9 @@ struct store {
 	sqlite3			*db;
 	sqlite3_stmt		*stmt[S_COUNT];
 	struct store_options	 opt;
+	char			*path;
+	int			 readonly;	/* writer's: refuse, retry later */
+	uint64_t		 readonly_logged;
 	uint64_t		 busy_since;	/* writer's busy handler */
 	_Atomic int		 aborting;	/* shutdown past its deadline */
 
@@ -361,40 +364,51 @@ store_wal(sqlite3 *db, char *err, size_t errlen)
 	return ok ? 0 : -1;
 }
 
-struct store *
-store_open(const char *path, const struct store_options *opt, char *err,
-    size_t errlen)
+/* Close the connection and its statements; the store stays. */
+static void
+store_disconnect(struct store *s)
 {
-	struct store *s;
-	int i, persist = 1;
+	int i;
 
-	if ((s = calloc(1, sizeof(*s))) == NULL) {
-		snprintf(err, errlen, "out of memory");
-		return NULL;
+	for (i = 0; i < S_COUNT; i++) {
+		sqlite3_finalize(s->stmt[i]);
+		s->stmt[i] = NULL;
 	}
-	s->opt = *opt;
-	if (s->opt.batch_max == 0)
-		s->opt.batch_max = 1;
-	pthread_mutex_init(&s->lock, NULL);
-	pthread_cond_init(&s->cond, NULL);
+	if (s->db != NULL && sqlite3_close(s->db) != SQLITE_OK)
+		log_warnx("database close: %s", sqlite3_errmsg(s->db));
+	s->db = NULL;
+}
 
-	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE |
+/*
+ * Open the connection, set it up and prepare the statements.  0 ready;
+ * 1 the database is read-only (file permissions, a read-only file
+ * system) but holds the current schema, and is left closed; -1 with err.
+ */
+static int
+store_connect(struct store *s, char *err, size_t errlen)
+{
+	int i, version, persist = 1;
+
+	if (sqlite3_open_v2(s->path, &s->db, SQLITE_OPEN_READWRITE |
 	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
-		snprintf(err, errlen, "%s: %s", path, s->db != NULL ?
+		snprintf(err, errlen, "%s: %s", s->path, s->db != NULL ?
 		    sqlite3_errmsg(s->db) : "out of memory");
-		goto fail;
-	}
-	/*
-	 * SQLite quietly falls back to read-only when the file or its file
-	 * system is; a receiver that can only refuse must not start.
-	 */
-	if (sqlite3_db_readonly(s->db, "main") == 1) {
-		snprintf(err, errlen, "%s: the database is read-only (file "
-		    "permissions or a read-only file system)", path);
 		goto fail;
 	}
 	sqlite3_extended_result_codes(s->db, 1);
 	sqlite3_busy_handler(s->db, store_busy, s);
+	/* SQLite quietly falls back to read-only; we must know. */
+	if (sqlite3_db_readonly(s->db, "main") == 1) {
+		if (store_user_version(s->db, &version) == 0 &&
+		    version == STORE_SCHEMA_VERSION) {
+			store_disconnect(s);
+			return 1;
+		}
+		snprintf(err, errlen, "%s: the database is read-only (file "
+		    "permissions or a read-only file system) and cannot be "
+		    "created or migrated", s->path);
+		goto fail;
+	}
 	/*
 	 * Keep the -wal and -shm files when the daemon closes the database,
 	 * so readers in the service's group, who cannot create files in the
@@ -413,6 +427,71 @@ store_open(const char *path, const struct store_options *opt, char *err,
 			snprintf(err, errlen, "prepare: %s", sqlite3_errmsg(s->db));
 			goto fail;
 		}
+	}
+	return 0;
+fail:
+	store_disconnect(s);
+	return -1;
+}
+
+/*
+ * Writer thread, before a batch, while the database is read-only: try it
+ * again.  0 when it is writable now; -1 (the batch is answered 503) with
+ * a warning at most every 10 s, so an operator sees why without a flood.
+ */
+static int
+store_reconnect(struct store *s)
+{
+	char err[512] = "";
+	uint64_t now = util_mono_us();
+	int rc = store_connect(s, err, sizeof(err));
+
+	if (rc == 0) {
+		pthread_mutex_lock(&s->lock);	/* store_abort() reads it */
+		s->readonly = 0;
+		pthread_mutex_unlock(&s->lock);
+		log_info("database %s is writable again", s->path);
+		return 0;
+	}
+	if (now - s->readonly_logged >= 10000000u || s->readonly_logged == 0) {
+		s->readonly_logged = now;
+		if (rc == 1)
+			log_warnx("database %s is read-only: notifications are "
+			    "answered 503 until it is writable", s->path);
+		else
+			log_warnx("database %s: %s", s->path, err);
+	}
+	return -1;
+}
+
+struct store *
+store_open(const char *path, const struct store_options *opt, char *err,
+    size_t errlen)
+{
+	struct store *s;
+	int rc;
+
+	if ((s = calloc(1, sizeof(*s))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	s->opt = *opt;
+	if (s->opt.batch_max == 0)
+		s->opt.batch_max = 1;
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_cond_init(&s->cond, NULL);
+	if ((s->path = strdup(path)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	if ((rc = store_connect(s, err, errlen)) < 0)
+		goto fail;
+	if (rc == 1) {
+		/* Run, refuse writes, and take the database back when it can. */
+		s->readonly = 1;
+		s->readonly_logged = util_mono_us();
+		log_warnx("database %s is read-only: notifications are answered "
+		    "503 until it is writable", path);
 	}
 	return s;
 fail:
@@ -468,18 +547,14 @@ out:
 void
 store_close(struct store *s)
 {
-	int i;
-
 	if (s == NULL)
 		return;
 	if (s->running)
 		store_stop(s);
-	for (i = 0; i < S_COUNT; i++)
-		sqlite3_finalize(s->stmt[i]);
-	if (s->db != NULL && sqlite3_close(s->db) != SQLITE_OK)
-		log_warnx("database close: %s", sqlite3_errmsg(s->db));
+	store_disconnect(s);
 	pthread_mutex_destroy(&s->lock);
 	pthread_cond_destroy(&s->cond);
+	free(s->path);
 	free(s->batch);
 	free(s);
 }
@@ -825,6 +900,11 @@ store_run_batch(struct store *s, struct store_job **jobs, size_t n)
 	size_t i;
 
 	util_now_iso(now);
+	if (s->readonly && store_reconnect(s) != 0) {
+		for (i = 0; i < n; i++)
+			jobs[i]->r.status = -1;
+		return;
+	}
 	if (store_txn(s, jobs, n, now, &job_failed) == 0 || n == 1 ||
 	    !job_failed)
 		return;
@@ -960,7 +1040,14 @@ void
 store_abort(struct store *s)
 {
 	atomic_store(&s->aborting, 1);
-	sqlite3_interrupt(s->db);
+	/*
+	 * Only a writer that holds a connection can be waiting on a lock;
+	 * while read-only it may be swapping connections, and fails fast.
+	 */
+	pthread_mutex_lock(&s->lock);
+	if (!s->readonly && s->db != NULL)
+		sqlite3_interrupt(s->db);
+	pthread_mutex_unlock(&s->lock);
 }
 
 void
