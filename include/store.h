@@ -22,6 +22,7 @@
 #include "notif.h"
 
 #define STORE_SCHEMA_VERSION	1
+#define STORE_HASH_HEX		65	/* hex SHA-256 and its NUL */
 
 enum store_outcome {
 	STORE_APPLIED = 0,	/* changed state; one events row */
@@ -46,8 +47,16 @@ struct store_delivery {
 	long			 key_version;
 	const unsigned char	*body;
 	size_t			 bodylen;
+	/*
+	 * Hex SHA-256 of the body, or "" to have the store compute it: the
+	 * HTTP threads do, so the single writer spends no time on it.
+	 */
+	char			 body_sha256[STORE_HASH_HEX];
 	const struct notif	*notif;
 };
+
+/* Fill d->body_sha256 from d->body. */
+void	store_hash_body(struct store_delivery *d);
 
 struct store_result {
 	int			status;		/* 0 committed, -1 storage failure */

@@ -441,6 +441,7 @@ http_process(struct http_req *r)
 	r->job.d.key_version = m.key_version;
 	r->job.d.body = r->body;
 	r->job.d.bodylen = r->len;
+	store_hash_body(&r->job.d);
 	r->job.d.notif = &r->notif;
 	r->job.done = http_job_done;
 	r->job.arg = r;

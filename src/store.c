@@ -736,6 +736,15 @@ store_write_event(struct store *s, const struct store_delivery *d,
 	return store_step_done(s, S_EVENT);
 }
 
+void
+store_hash_body(struct store_delivery *d)
+{
+	unsigned char digest[SHA256_DIGEST_LENGTH];
+
+	SHA256(d->body, d->bodylen, digest);
+	util_hex(digest, sizeof(digest), d->body_sha256);
+}
+
 /*
  * Record one delivery inside the caller's transaction.  0 with r filled,
  * or -1 on a database error (the caller rolls back).
@@ -745,16 +754,21 @@ store_record(struct store *s, const struct store_delivery *d,
     struct store_result *r, const char *now)
 {
 	const struct notif *n = d->notif;
-	unsigned char digest[SHA256_DIGEST_LENGTH];
-	char hash[2 * SHA256_DIGEST_LENGTH + 1];
+	char hash[STORE_HASH_HEX];
 	struct store_current cur;
 	sqlite3_stmt *st;
 	const char *object_id = NULL;
 	int rc;
 
 	memset(r, 0, sizeof(*r));
-	SHA256(d->body, d->bodylen, digest);
-	util_hex(digest, sizeof(digest), hash);
+	if (d->body_sha256[0] != '\0')
+		memcpy(hash, d->body_sha256, sizeof(hash));
+	else {
+		struct store_delivery tmp = *d;
+
+		store_hash_body(&tmp);
+		memcpy(hash, tmp.body_sha256, sizeof(hash));
+	}
 
 	/* A repeat delivery: count it, change nothing else. */
 	st = s->stmt[S_NOTIF_FIND];
