@@ -53,7 +53,7 @@ BIN	:= $(BUILD)/bin
 
 # Modules shared by the daemon, the tool and the tests.
 CORE	:= util log verify notif conf store http
-TOOL	:= sign client fixture
+TOOL	:= sign client fixture $(patsubst src/%.c,%,$(wildcard src/ctl_*.c))
 CORE_OBJ := $(CORE:%=$(BUILD)/obj/%.o)
 TOOL_OBJ := $(TOOL:%=$(BUILD)/obj/%.o)
 
