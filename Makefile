@@ -116,6 +116,8 @@ UNITDIR	?= $(PREFIX)/lib/systemd/system
 SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
 CONFDIR	:= $(SYSCONFDIR)/antomd
+MANDIR	?= $(PREFIX)/share/man
+MANPAGES := $(wildcard man/man*/*.[0-9])
 
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(CONFDIR) \
@@ -128,6 +130,10 @@ install: all
 	install -m 0644 systemd/antomd.socket $(DESTDIR)$(UNITDIR)/antomd.socket
 	install -m 0644 systemd/antomd.sysusers $(DESTDIR)$(SYSUSERSDIR)/antomd.conf
 	install -m 0644 systemd/antomd.tmpfiles $(DESTDIR)$(TMPFILESDIR)/antomd.conf
+	for m in $(MANPAGES); do \
+	    d=$(DESTDIR)$(MANDIR)/$$(basename $$(dirname $$m)); \
+	    install -d $$d && install -m 0644 $$m $$d/; \
+	done
 	@if [ -e $(DESTDIR)$(CONFDIR)/antomd.conf ]; then \
 	    echo "keeping $(DESTDIR)$(CONFDIR)/antomd.conf"; \
 	else \
@@ -142,6 +148,9 @@ uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/antomd $(DESTDIR)$(BINDIR)/antomctl \
 	    $(DESTDIR)$(UNITDIR)/antomd.service $(DESTDIR)$(UNITDIR)/antomd.socket \
 	    $(DESTDIR)$(SYSUSERSDIR)/antomd.conf $(DESTDIR)$(TMPFILESDIR)/antomd.conf
+	for m in $(MANPAGES); do \
+	    rm -f $(DESTDIR)$(MANDIR)/$$(basename $$(dirname $$m))/$$(basename $$m); \
+	done
 	@echo "kept $(DESTDIR)$(CONFDIR)/antomd.conf and /var/lib/antomd"
 
 # Debian packages: installed only when missing, only as root.

@@ -1462,6 +1462,8 @@ START_TEST(test_make_install)
 		"/usr/lib/systemd/system/antomd.socket",
 		"/usr/lib/sysusers.d/antomd.conf",
 		"/usr/lib/tmpfiles.d/antomd.conf",
+		"/usr/share/man/man8/antomd.8",
+		"/usr/share/man/man5/antomd.conf.5",
 	};
 	char cmd[1024], tests[512], path[512];
 	char *unit, *conf;
