@@ -855,8 +855,11 @@ crash_run(void *arg)
 		memset(&r, 0, sizeof(r));
 		if (client_raw("127.0.0.1", e2e.port, req, n, TIMEOUT_MS, &r, err,
 		    sizeof(err)) == 0 && r.status == 200 &&
-		    strcmp(r.body, HTTP_SUCCESS_BODY) == 0)
-			snprintf(c->acked[c->nacked++], 32, "%s", prid);
+		    strcmp(r.body, HTTP_SUCCESS_BODY) == 0) {
+			snprintf(c->acked[c->nacked], 32, "%s", prid);
+			__atomic_store_n(&c->nacked, c->nacked + 1,
+			    __ATOMIC_RELEASE);
+		}
 		client_response_free(&r);
 		free(req);
 		free(b);
@@ -892,7 +895,21 @@ START_TEST(test_crash_consistency)
 			ck_assert_int_eq(pthread_create(&th[i], NULL, crash_run,
 			    c), 0);
 		}
-		/* Let traffic flow, then kill at a random moment. */
+		/*
+		 * Let traffic flow (slow to start under valgrind), then kill
+		 * at a random moment.
+		 */
+		for (j = 0; j < 400; j++) {
+			int acked = 0;
+
+			for (i = 0; i < CRASH_THREADS; i++)
+				acked += __atomic_load_n(
+				    &all[cyc * CRASH_THREADS + i].nacked,
+				    __ATOMIC_ACQUIRE);
+			if (acked > 0)
+				break;
+			usleep(50 * 1000);
+		}
 		usleep((useconds_t)(150 + rand() % 350) * 1000);
 		kill(e2e.pid, SIGKILL);
 		ck_assert_int_eq(waitpid(e2e.pid, &status, 0), e2e.pid);
