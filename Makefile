@@ -187,12 +187,14 @@ bench: deps-bench
 	$(Q)$(MAKE) --no-print-directory all $(BIN)/antom-bench-gen $(BIN)/antom-bench-sqlite
 	$(Q)bench/run
 
-# The end-to-end suite with the daemon under valgrind (memcheck; definite
-# leaks and any error fail the test that stops the daemon).
+# The suites that run the daemon (e2e, hostile), with it under valgrind
+# (memcheck; definite leaks and any error fail the test that stops it).
 valgrind: deps-test
 	$(Q)$(MAKE) --no-print-directory all $(BIN)/check_antomd
-	$(Q)ANTOMD_VALGRIND=1 CK_TIMEOUT_MULTIPLIER=10 CK_RUN_SUITE=e2e \
-	  ANTOMD_BIN=$(CURDIR)/$(BIN) ANTOMD_TESTS=$(CURDIR)/tests $(BIN)/check_antomd
+	$(Q)for suite in e2e hostile; do \
+	  ANTOMD_VALGRIND=1 CK_TIMEOUT_MULTIPLIER=10 CK_RUN_SUITE=$$suite \
+	  ANTOMD_BIN=$(CURDIR)/$(BIN) ANTOMD_TESTS=$(CURDIR)/tests \
+	  $(BIN)/check_antomd || exit 1; done
 
 # The long forms of the fault tests: 20 SIGKILL cycles under load.
 torture: deps-test
