@@ -127,6 +127,30 @@ size_t	verify_keyring_count(const struct verify_keyring *);
 void	verify_keyring_free(struct verify_keyring *);
 
 /*
+ * Introspection for diagnostics (antomctl explain); not used by the daemon.
+ *
+ * verify_keyring_keys() stores up to max of client_id's keys, in the order
+ * they were added, into versions[] and keys[] (either may be NULL) and
+ * returns how many keys the client has (0: unknown client).  The keys stay
+ * owned by the keyring.  verify_keyring_clients() does the same for the
+ * client ids.
+ */
+size_t	verify_keyring_keys(const struct verify_keyring *,
+	    const char *client_id, long *versions, EVP_PKEY **keys, size_t max);
+size_t	verify_keyring_clients(const struct verify_keyring *,
+	    const char **ids, size_t max);
+
+/*
+ * One RSA256 check of the content for exactly (path, client_id,
+ * request_time, body) with one key; path is signed verbatim, so a
+ * "path?query" is passed as such.  Returns 1 verified, 0 did not, -1
+ * OpenSSL could not run the check.  Thread-safe.
+ */
+int	verify_try_content(EVP_PKEY *, const char *path, const char *client_id,
+	    const char *request_time, const unsigned char *body, size_t bodylen,
+	    const unsigned char *sig, size_t siglen);
+
+/*
  * Verify one request.  Parses in->sig_header, looks up the client's keys,
  * tries the key whose version matches keyVersion first and then the
  * client's other keys (rotation), each over the bare signed path and, when

@@ -880,3 +880,65 @@ done:
 	EVP_MD_CTX_free(ctx);
 	return res;
 }
+
+size_t
+verify_keyring_keys(const struct verify_keyring *kr, const char *client_id,
+    long *versions, EVP_PKEY **keys, size_t max)
+{
+	const struct verify_client *c;
+	size_t i;
+
+	if (kr == NULL || client_id == NULL ||
+	    (c = verify_find_client(kr, client_id)) == NULL)
+		return 0;
+	for (i = 0; i < c->nkeys && i < max; i++) {
+		if (versions != NULL)
+			versions[i] = c->keys[i].version;
+		if (keys != NULL)
+			keys[i] = c->keys[i].pkey;
+	}
+	return c->nkeys;
+}
+
+size_t
+verify_keyring_clients(const struct verify_keyring *kr, const char **ids,
+    size_t max)
+{
+	size_t i;
+
+	if (kr == NULL)
+		return 0;
+	for (i = 0; i < kr->nclients && i < max; i++)
+		if (ids != NULL)
+			ids[i] = kr->clients[i].id;
+	return kr->nclients;
+}
+
+/*
+ * Builds a fresh context instead of copying a template: diagnostics are
+ * not on the hot path, and the key need not be in a keyring.
+ */
+int
+verify_try_content(EVP_PKEY *pkey, const char *path, const char *client_id,
+    const char *request_time, const unsigned char *body, size_t bodylen,
+    const unsigned char *sig, size_t siglen)
+{
+	EVP_MD_CTX *ctx;
+	int rc;
+
+	if (pkey == NULL || sig == NULL ||
+	    (ctx = verify_template(pkey)) == NULL)
+		return -1;
+	if (verify_content_feed(ctx, 0, path, NULL, client_id, request_time,
+	    body, bodylen) == -1) {
+		EVP_MD_CTX_free(ctx);
+		ERR_clear_error();
+		return -1;
+	}
+	rc = EVP_DigestVerifyFinal(ctx, sig, siglen);
+	EVP_MD_CTX_free(ctx);
+	if (rc == 1)
+		return 1;
+	ERR_clear_error();
+	return rc == 0 ? 0 : -1;
+}

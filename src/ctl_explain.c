@@ -1,0 +1,1042 @@
+/*
+ * ctl_explain.c - antomctl explain: say exactly why a captured request's
+ * signature does or does not verify against antomd's own configuration.
+ *
+ * Owns the capture parser (a raw HTTP request as nc -l or a proxy mirror
+ * saves it, or a row of the notifications table), the signature header
+ * diagnosis, and the list of variants that are tried to name the cause:
+ * path?query, trailing slash, the request's own path, other routes'
+ * signed paths, a route's public prefix, another client's key, the '+'
+ * turned into ' ' bug and a re-serialised body.
+ *
+ * The verdict itself (exit 0 or 1) is verify_request(), the daemon's own
+ * check, over what the daemon would see; the variants only diagnose.
+ * Every untrusted byte printed goes through log_escape().
+ *
+ * Single-threaded; the x* allocators die on failure, as fits a tool.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <jansson.h>
+#include <openssl/evp.h>
+#include <sqlite3.h>
+
+#include "conf.h"
+#include "ctl.h"
+#include "log.h"
+#include "util.h"
+#include "verify.h"
+
+#define EX_EXIT_OK	0
+#define EX_EXIT_FAIL	1	/* does not verify as received */
+#define EX_EXIT_USAGE	2
+#define EX_EXIT_IO	3	/* configuration, key, file or database */
+
+#define EX_BODY_MAX	(1024 * 1024)
+#define EX_HEAD_MAX	(64 * 1024)
+#define EX_FILE_MAX	(EX_BODY_MAX + EX_HEAD_MAX)
+#define EX_KEYS_MAX	64
+#define EX_SHOW_MAX	80	/* bytes of content shown */
+#define EX_TRIED_MAX	256
+
+static char ex_prog[] = "antomctl explain";
+
+/* What is judged, from a capture file or a database row; all owned. */
+struct ex_req {
+	char		*method;
+	char		*path;		/* target before '?' */
+	char		*query;		/* after '?', or NULL */
+	char		*client_id;	/* header values, or NULL */
+	char		*rtime;
+	char		*sig;
+	unsigned	 nclient, nrtime, nsig;
+	unsigned char	*body;
+	size_t		 bodylen;
+};
+
+/* One explanation in progress. */
+struct ex {
+	const struct conf	*conf;
+	const struct ex_req	*rq;
+	const struct conf_route	*route;		/* route of rq->path, or NULL */
+	struct verify_sighdr	 sh;		/* signature bytes used for variants */
+	int			 have_sig;
+	int			 plus_fixed;	/* sh came from blanks -> '+' */
+	char			*tried[EX_TRIED_MAX];
+	size_t			 ntried;
+	char			 diag[512];	/* first variant that verified */
+};
+
+static void ex_warnx(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
+
+static void
+ex_warnx(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("antomctl: explain: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static void
+ex_usage(FILE *f)
+{
+	fputs("usage: antomctl explain -c FILE REQUEST\n"
+	    "       antomctl explain -c FILE --id N\n"
+	    "\n"
+	    "Say exactly why a notification's signature does or does not\n"
+	    "verify with antomd's own configuration (keys and routes): the\n"
+	    "signature header decoded, the keys tried, the SHA-256 and start\n"
+	    "of the signed content, and which variant verifies (path?query,\n"
+	    "trailing slash, another route's signed path or public prefix,\n"
+	    "another client's key, '+' turned into ' ', re-serialised body).\n"
+	    "\n"
+	    "  -c, --config FILE   antomd configuration to judge by (required)\n"
+	    "  --id N              judge row N of the notifications table in\n"
+	    "                      the configured database instead of a file\n"
+	    "  -h, --help          show this help\n"
+	    "\n"
+	    "REQUEST is a file ('-' for stdin) holding the raw HTTP request as\n"
+	    "captured: request line, headers (CRLF or LF line ends), blank\n"
+	    "line, body (at most 1 MiB).\n"
+	    "\n"
+	    "Exit status: 0 the request verifies as received (antomd would\n"
+	    "accept it), 1 it does not (a variant that verifies is the\n"
+	    "diagnosis, not a pass), 2 usage error, 3 configuration, key,\n"
+	    "file or database error.\n", f);
+}
+
+/* s[0..len) escaped, in quotes, at most max bytes of it. */
+static void
+ex_put(const char *s, size_t len, size_t max)
+{
+	char buf[4 * 256 + 1];
+
+	if (max > 256)
+		max = 256;
+	log_escape(s, len < max ? len : max, buf, sizeof(buf));
+	printf("\"%s\"%s", buf, len > max ? "..." : "");
+}
+
+static void
+ex_req_free(struct ex_req *rq)
+{
+	free(rq->method);
+	free(rq->path);
+	free(rq->query);
+	free(rq->client_id);
+	free(rq->rtime);
+	free(rq->sig);
+	free(rq->body);
+}
+
+static char *
+ex_strndup(const char *s, size_t n)
+{
+	char *p = xmalloc(n + 1);
+
+	memcpy(p, s, n);
+	p[n] = '\0';
+	return p;
+}
+
+/* Split target into path and query; absolute-form loses scheme and host. */
+static void
+ex_set_target(struct ex_req *rq, const char *t, size_t n)
+{
+	const char *q, *end = t + n;
+
+	if (n > 7 && (strncasecmp(t, "http://", 7) == 0 ||
+	    strncasecmp(t, "https://", 8) == 0)) {
+		const char *a = memchr(t + 7, '/', n - 7);
+
+		t = a != NULL ? a : end;
+		n = (size_t)(end - t);
+	}
+	if ((q = memchr(t, '?', n)) != NULL) {
+		rq->path = ex_strndup(t, (size_t)(q - t));
+		rq->query = ex_strndup(q + 1, (size_t)(end - q - 1));
+	} else
+		rq->path = ex_strndup(t, n);
+	if (rq->path[0] == '\0') {
+		free(rq->path);
+		rq->path = xstrdup("/");
+	}
+}
+
+/*
+ * Read at most EX_FILE_MAX bytes of path ("-" stdin).  Returns a buffer
+ * the caller owns (NUL-terminated, for convenience only), or NULL.
+ */
+static char *
+ex_read(const char *path, size_t *len)
+{
+	FILE *f;
+	char *buf;
+	size_t n = 0, got;
+
+	f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+	if (f == NULL) {
+		ex_warnx("%s: %s", path, strerror(errno));
+		return NULL;
+	}
+	buf = xmalloc(EX_FILE_MAX + 2);
+	while (n <= EX_FILE_MAX) {
+		got = fread(buf + n, 1, EX_FILE_MAX + 1 - n, f);
+		n += got;
+		if (got == 0)
+			break;
+	}
+	if (ferror(f) || n > EX_FILE_MAX) {
+		if (ferror(f))
+			ex_warnx("%s: %s", path, strerror(errno));
+		else
+			ex_warnx("%s: larger than %d bytes", path, EX_FILE_MAX);
+		if (f != stdin)
+			fclose(f);
+		free(buf);
+		return NULL;
+	}
+	if (f != stdin)
+		fclose(f);
+	buf[n] = '\0';
+	*len = n;
+	return buf;
+}
+
+/*
+ * Parse a captured request.  Header names are case-insensitive, values
+ * trimmed; the body ends at Content-Length when there is one.  Notes go
+ * to stdout.  Returns 0, or -1 when buf is not an HTTP request at all.
+ */
+static int
+ex_parse_capture(const char *buf, size_t len, struct ex_req *rq)
+{
+	const char *he, *p, *le, *end, *sp1, *sp2, *colon, *v, *ve;
+	const char *crlf, *lflf;
+	size_t hlen, clen = 0, n;
+	int have_clen = 0, chunked = 0;
+	char **dst;
+
+	crlf = memmem(buf, len, "\r\n\r\n", 4);
+	lflf = memmem(buf, len, "\n\n", 2);
+	if (crlf == NULL && lflf == NULL) {
+		ex_warnx("no blank line ending the headers: not a captured "
+		    "HTTP request");
+		return -1;
+	}
+	if (crlf != NULL && (lflf == NULL || crlf < lflf)) {
+		he = crlf;
+		hlen = (size_t)(crlf - buf);
+		p = crlf + 4;
+	} else {
+		he = lflf;
+		hlen = (size_t)(lflf - buf);
+		p = lflf + 2;
+	}
+	if (hlen > EX_HEAD_MAX) {
+		ex_warnx("headers longer than %d bytes", EX_HEAD_MAX);
+		return -1;
+	}
+	n = len - (size_t)(p - buf);
+
+	/* Request line. */
+	le = memchr(buf, '\n', (size_t)(he - buf) + 1);
+	end = le != NULL && le <= he ? le : he;
+	if (end > buf && end[-1] == '\r')
+		end--;
+	sp1 = memchr(buf, ' ', (size_t)(end - buf));
+	if (sp1 == NULL || sp1 == buf) {
+		ex_warnx("first line is not \"METHOD /path HTTP/1.1\"");
+		return -1;
+	}
+	sp2 = memchr(sp1 + 1, ' ', (size_t)(end - sp1 - 1));
+	if (sp2 == NULL)
+		sp2 = end;
+	if (sp2 == sp1 + 1) {
+		ex_warnx("first line is not \"METHOD /path HTTP/1.1\"");
+		return -1;
+	}
+	rq->method = ex_strndup(buf, (size_t)(sp1 - buf));
+	ex_set_target(rq, sp1 + 1, (size_t)(sp2 - sp1 - 1));
+
+	/* Header lines. */
+	for (p = le != NULL ? le + 1 : he; p < he; p = le + 1) {
+		if ((le = memchr(p, '\n', (size_t)(he - p))) == NULL)
+			le = he;
+		end = le;
+		if (end > p && end[-1] == '\r')
+			end--;
+		if ((colon = memchr(p, ':', (size_t)(end - p))) == NULL)
+			continue;
+		v = colon + 1;
+		ve = end;
+		while (v < ve && (*v == ' ' || *v == '\t'))
+			v++;
+		while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
+			ve--;
+		n = (size_t)(colon - p);
+		dst = NULL;
+		if (n == 9 && strncasecmp(p, "client-id", 9) == 0) {
+			dst = &rq->client_id;
+			rq->nclient++;
+		} else if (n == 12 && strncasecmp(p, "request-time", 12) == 0) {
+			dst = &rq->rtime;
+			rq->nrtime++;
+		} else if (n == 9 && strncasecmp(p, "signature", 9) == 0) {
+			dst = &rq->sig;
+			rq->nsig++;
+		} else if (n == 14 && strncasecmp(p, "content-length", 14) == 0) {
+			char tmp[24];
+
+			if ((size_t)(ve - v) < sizeof(tmp)) {
+				memcpy(tmp, v, (size_t)(ve - v));
+				tmp[ve - v] = '\0';
+				clen = strtoul(tmp, NULL, 10);
+				have_clen = 1;
+			}
+		} else if (n == 17 &&
+		    strncasecmp(p, "transfer-encoding", 17) == 0 &&
+		    memmem(v, (size_t)(ve - v), "chunked", 7) != NULL)
+			chunked = 1;
+		if (dst != NULL && *dst == NULL)
+			*dst = ex_strndup(v, (size_t)(ve - v));
+		if (le == he)
+			break;
+	}
+
+	p = he == crlf ? crlf + 4 : lflf + 2;
+	n = len - (size_t)(p - buf);
+	if (chunked)
+		printf("note: the body is chunked; antomctl explain judges the "
+		    "bytes as they are, so de-chunk the capture first\n");
+	if (have_clen && clen < n) {
+		printf("note: %zu byte(s) after Content-Length %zu ignored "
+		    "(an editor's final newline?)\n", n - clen, clen);
+		n = clen;
+	} else if (have_clen && clen > n)
+		printf("note: capture truncated: Content-Length %zu, only %zu "
+		    "byte(s) of body\n", clen, n);
+	if (n > EX_BODY_MAX) {
+		ex_warnx("body larger than %d bytes", EX_BODY_MAX);
+		return -1;
+	}
+	rq->body = xmalloc(n + 1);
+	memcpy(rq->body, p, n);
+	rq->bodylen = n;
+	return 0;
+}
+
+/* Row id of the notifications table in c->database.  0 or -1. */
+static int
+ex_load_row(const struct conf *c, long long id, struct ex_req *rq)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	const char *sp, *q;
+	int rc = -1, n;
+
+	if (sqlite3_open_v2(c->database, &db, SQLITE_OPEN_READONLY, NULL) !=
+	    SQLITE_OK) {
+		ex_warnx("%s: %s", c->database, db != NULL ?
+		    sqlite3_errmsg(db) : "cannot open");
+		goto done;
+	}
+	sqlite3_busy_timeout(db, 5000);
+	if (sqlite3_prepare_v2(db, "SELECT body, client_id, request_time, "
+	    "signature, signed_path FROM notifications WHERE id = ?", -1, &st,
+	    NULL) != SQLITE_OK) {
+		ex_warnx("%s: %s", c->database, sqlite3_errmsg(db));
+		goto done;
+	}
+	sqlite3_bind_int64(st, 1, id);
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		ex_warnx("%s: no notification with id %lld", c->database, id);
+		goto done;
+	}
+	n = sqlite3_column_bytes(st, 0);
+	if (n < 0 || n > EX_BODY_MAX) {
+		ex_warnx("notification %lld: body too large", id);
+		goto done;
+	}
+	rq->body = xmalloc((size_t)n + 1);
+	if (n > 0)
+		memcpy(rq->body, sqlite3_column_blob(st, 0), (size_t)n);
+	rq->bodylen = (size_t)n;
+	rq->client_id = xstrdup((const char *)sqlite3_column_text(st, 1));
+	rq->rtime = xstrdup((const char *)sqlite3_column_text(st, 2));
+	rq->sig = xstrdup((const char *)sqlite3_column_text(st, 3));
+	rq->nclient = rq->nrtime = rq->nsig = 1;
+	sp = (const char *)sqlite3_column_text(st, 4);
+	rq->method = xstrdup("POST");
+	/* The stored signed path is public; serve it at its route's path. */
+	q = strchr(sp, '?');
+	rq->path = ex_strndup(sp, q != NULL ? (size_t)(q - sp) : strlen(sp));
+	if (q != NULL)
+		rq->query = xstrdup(q + 1);
+	for (n = 0; (size_t)n < c->nroutes; n++) {
+		if (strcmp(c->routes[n].signed_path, rq->path) == 0) {
+			free(rq->path);
+			rq->path = xstrdup(c->routes[n].path);
+			break;
+		}
+	}
+	rc = 0;
+done:
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return rc;
+}
+
+/* The trimmed value of field name in a signature header, or NULL. */
+static const char *
+ex_sig_field(const char *hdr, const char *name, size_t *vlen)
+{
+	const char *p = hdr, *fe, *k, *eq, *v, *ve;
+	size_t nl = strlen(name);
+
+	for (;; p = fe + 1) {
+		if ((fe = strchr(p, ',')) == NULL)
+			fe = p + strlen(p);
+		k = p;
+		while (k < fe && (*k == ' ' || *k == '\t'))
+			k++;
+		eq = memchr(k, '=', (size_t)(fe - k));
+		if (eq != NULL) {
+			const char *ke = eq;
+
+			while (ke > k && (ke[-1] == ' ' || ke[-1] == '\t'))
+				ke--;
+			if ((size_t)(ke - k) == nl &&
+			    strncasecmp(k, name, nl) == 0) {
+				v = eq + 1;
+				ve = fe;
+				while (v < ve && (*v == ' ' || *v == '\t'))
+					v++;
+				while (ve > v && (ve[-1] == ' ' ||
+				    ve[-1] == '\t'))
+					ve--;
+				*vlen = (size_t)(ve - v);
+				return v;
+			}
+		}
+		if (*fe == '\0')
+			return NULL;
+	}
+}
+
+/*
+ * Decode and describe the signature header; fill x->sh when some
+ * signature bytes can be had, from the header as is or with its blanks
+ * put back to '+'.
+ */
+static void
+ex_signature(struct ex *x)
+{
+	const char *hdr = x->rq->sig, *v;
+	char tmp[VERIFY_HEADER_MAX];
+	unsigned char raw[VERIFY_SIG_MAX];
+	size_t vlen = 0, i, tlen, rlen, esc = 0, plus = 0, blanks = 0;
+	enum verify_result r;
+	char *fixed;
+
+	printf("signature header:\n");
+	r = verify_parse_header(hdr, &x->sh);
+	printf("  parse:       %s\n", verify_result_str(r));
+	if (r == VERIFY_ERR_HEADER) {
+		printf("  problem:     malformed header (want "
+		    "\"algorithm=RSA256,keyVersion=1,signature=...\")\n");
+		return;
+	}
+	printf("  algorithm:   ");
+	ex_put(x->sh.algorithm, strlen(x->sh.algorithm), 32);
+	printf("%s\n", r == VERIFY_ERR_ALGORITHM ?
+	    "  (only RSA256 exists; rejected)" : "");
+	if (r == VERIFY_ERR_ALGORITHM)
+		return;
+	if (r == VERIFY_ERR_KEY_VERSION) {
+		printf("  keyVersion:  not a positive integer; rejected\n");
+		return;
+	}
+	printf("  keyVersion:  %ld\n", x->sh.key_version);
+	v = ex_sig_field(hdr, "signature", &vlen);
+	if (v == NULL)
+		return;
+	for (i = 0; i < vlen; i++) {
+		if (v[i] == '%')
+			esc++;
+		else if (v[i] == '+')
+			plus++;
+		else if (v[i] == ' ' || v[i] == '\t')
+			blanks++;
+	}
+	printf("  value:       %zu chars, %zu %%XX escape(s), %zu literal "
+	    "'+', %zu blank(s)\n", vlen, esc, plus, blanks);
+	if (r == VERIFY_OK) {
+		printf("  decoded:     %zu bytes\n", x->sh.siglen);
+		x->have_sig = 1;
+		return;
+	}
+
+	/* VERIFY_ERR_ENCODING: say where. */
+	if (verify_pct_decode(v, vlen, tmp, sizeof(tmp), &tlen) == -1) {
+		for (i = 0; i < vlen; i++)
+			if (v[i] == '%' && (vlen - i < 3 ||
+			    strchr("0123456789abcdefABCDEF", v[i + 1]) == NULL ||
+			    strchr("0123456789abcdefABCDEF", v[i + 2]) == NULL ||
+			    v[i + 1] == '\0' || v[i + 2] == '\0'))
+				break;
+		printf("  problem:     bad %%XX escape at offset %zu: ", i);
+		ex_put(v + i, vlen - i, 3);
+		printf("\n");
+		return;
+	}
+	if (verify_b64_decode(tmp, tlen, raw, sizeof(raw), &rlen) == -1) {
+		for (i = 0; i < tlen; i++)
+			if (strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopq"
+			    "rstuvwxyz0123456789+/=", tmp[i]) == NULL ||
+			    tmp[i] == '\0')
+				break;
+		if (i < tlen) {
+			printf("  problem:     bad base64: byte ");
+			ex_put(tmp + i, 1, 1);
+			printf(" at offset %zu of the decoded value\n", i);
+		} else
+			printf("  problem:     bad base64: %zu chars (not a "
+			    "multiple of 4), misplaced '=' or non-zero pad "
+			    "bits\n", tlen);
+	}
+	if (blanks == 0)
+		return;
+
+	/* The classic: form-decoding turned the base64 '+' into ' '. */
+	printf("  diagnosis:   the value holds %zu blank(s) where base64 has "
+	    "none: a '+' turned into ' ' by form-decoding (the SDKs' bug)\n",
+	    blanks);
+	fixed = xstrdup(hdr);
+	for (i = 0; i < vlen; i++)
+		if (v[i] == ' ')
+			fixed[(size_t)(v - hdr) + i] = '+';
+	r = verify_parse_header(fixed, &x->sh);
+	free(fixed);
+	if (r == VERIFY_OK) {
+		printf("  with '+':    decodes to %zu bytes; variants below use "
+		    "it\n", x->sh.siglen);
+		x->have_sig = 1;
+		x->plus_fixed = 1;
+	} else
+		printf("  with '+':    still %s\n", verify_result_str(r));
+}
+
+/* Keys of client, and whether the signature's length fits each. */
+static void
+ex_keys(struct ex *x)
+{
+	long vers[EX_KEYS_MAX];
+	EVP_PKEY *keys[EX_KEYS_MAX];
+	const char *ids[EX_KEYS_MAX];
+	size_t n, i, nc;
+	int named = 0;
+
+	printf("keys:\n");
+	if (x->rq->client_id == NULL)
+		return;
+	n = verify_keyring_keys(x->conf->keys, x->rq->client_id, vers, keys,
+	    EX_KEYS_MAX);
+	if (n == 0) {
+		printf("  client id ");
+		ex_put(x->rq->client_id, strlen(x->rq->client_id), 64);
+		printf(" is not configured; configured clients:");
+		nc = verify_keyring_clients(x->conf->keys, ids, EX_KEYS_MAX);
+		for (i = 0; i < nc && i < EX_KEYS_MAX; i++)
+			printf(" %s", ids[i]);
+		printf("\n");
+		return;
+	}
+	if (n > EX_KEYS_MAX)
+		n = EX_KEYS_MAX;
+	for (i = 0; i < n; i++) {
+		printf("  version %ld: RSA-%d, modulus %d bytes", vers[i],
+		    EVP_PKEY_get_bits(keys[i]), EVP_PKEY_get_size(keys[i]));
+		if (x->have_sig)
+			printf(", signature %zu bytes: %s", x->sh.siglen,
+			    (size_t)EVP_PKEY_get_size(keys[i]) == x->sh.siglen ?
+			    "length matches" : "LENGTH DIFFERS");
+		if (x->have_sig && vers[i] == x->sh.key_version) {
+			printf(" (named by keyVersion, tried first)");
+			named = 1;
+		}
+		printf("\n");
+	}
+	if (x->have_sig && !named)
+		printf("  keyVersion %ld is not configured for this client; "
+		    "every configured key is tried (rotation)\n",
+		    x->sh.key_version);
+}
+
+/* The signed content, exactly as verify_content_update() feeds it. */
+static void
+ex_content(const char *path, const char *cid, const char *rtime,
+    const unsigned char *body, size_t bodylen)
+{
+	unsigned char md[32];
+	char hex[65], *c;
+	size_t n, pl = strlen(path), cl = strlen(cid), tl = strlen(rtime);
+	unsigned int mdlen;
+
+	n = 5 + pl + 1 + cl + 1 + tl + 1 + bodylen;
+	c = xmalloc(n + 1);
+	sprintf(c, "POST %s\n%s.%s.", path, cid, rtime);
+	if (bodylen > 0)
+		memcpy(c + n - bodylen, body, bodylen);
+	if (EVP_Digest(c, n, md, &mdlen, EVP_sha256(), NULL) != 1 ||
+	    mdlen != sizeof(md))
+		snprintf(hex, sizeof(hex), "(SHA-256 failed)");
+	else
+		util_hex(md, sizeof(md), hex);
+	printf("signed content (primary attempt), %zu bytes:\n", n);
+	printf("  sha256:      %s\n", hex);
+	printf("  first %d:    ", EX_SHOW_MAX);
+	ex_put(c, n, EX_SHOW_MAX);
+	printf("\n");
+	free(c);
+}
+
+/*
+ * Try keys of key_client over (path, cid, body).  Prints one line and
+ * remembers the first variant that verifies.  Returns 1 verified, else 0.
+ */
+static int
+ex_try(struct ex *x, const char *label, const char *path, const char *cid,
+    const char *key_client, const unsigned char *body, size_t bodylen)
+{
+	long vers[EX_KEYS_MAX];
+	EVP_PKEY *keys[EX_KEYS_MAX];
+	char id[2048];
+	size_t n, i;
+	int rc, pass, ok = 0;
+	long kv = 0;
+
+	/* The same content with the same keys answers the same. */
+	snprintf(id, sizeof(id), "%s\n%s\n%s\n%p", path, cid, key_client,
+	    (const void *)body);
+	for (i = 0; i < x->ntried; i++)
+		if (strcmp(x->tried[i], id) == 0)
+			return 0;
+	if (x->ntried < EX_TRIED_MAX)
+		x->tried[x->ntried++] = xstrdup(id);
+
+	n = verify_keyring_keys(x->conf->keys, key_client, vers, keys,
+	    EX_KEYS_MAX);
+	if (n > EX_KEYS_MAX)
+		n = EX_KEYS_MAX;
+	for (pass = 0; pass < 2 && !ok; pass++) {
+		for (i = 0; i < n && !ok; i++) {
+			if ((pass == 0) != (vers[i] == x->sh.key_version))
+				continue;
+			if ((size_t)EVP_PKEY_get_size(keys[i]) != x->sh.siglen)
+				continue;
+			rc = verify_try_content(keys[i], path, cid,
+			    x->rq->rtime, body, bodylen, x->sh.sig,
+			    x->sh.siglen);
+			if (rc == 1) {
+				ok = 1;
+				kv = vers[i];
+			}
+		}
+	}
+	printf("  [%s] %s: ", ok ? "VERIFIES" : "no", label);
+	ex_put(path, strlen(path), 120);
+	if (strcmp(cid, x->rq->client_id) != 0) {
+		printf(", client id in content ");
+		ex_put(cid, strlen(cid), 64);
+	}
+	if (strcmp(key_client, x->rq->client_id) != 0)
+		printf(", key of client %s", key_client);
+	if (ok)
+		printf(" (key version %ld)", kv);
+	printf("\n");
+	if (ok && x->diag[0] == '\0') {
+		char esc[4 * 120 + 1];
+
+		log_escape(path, strnlen(path, 120), esc, sizeof(esc));
+		/* Cut short is fine: it is a diagnosis line. */
+		if (snprintf(x->diag, sizeof(x->diag), "%s (\"%s\"%s%s, key "
+		    "version %ld)", label, esc,
+		    strcmp(key_client, x->rq->client_id) != 0 ?
+		    ", key of client " : "",
+		    strcmp(key_client, x->rq->client_id) != 0 ?
+		    key_client : "", kv) >= (int)sizeof(x->diag))
+			x->diag[sizeof(x->diag) - 1] = '\0';
+	}
+	return ok;
+}
+
+/* "a" + "b" (+ "?" + q when q); the caller frees. */
+static char *
+ex_cat(const char *a, const char *b, const char *q)
+{
+	size_t n = strlen(a) + strlen(b) + (q != NULL ? strlen(q) + 1 : 0) + 1;
+	char *p = xmalloc(n);
+
+	snprintf(p, n, "%s%s%s%s", a, b, q != NULL ? "?" : "",
+	    q != NULL ? q : "");
+	return p;
+}
+
+/* Toggle a trailing '/'; the caller frees. */
+static char *
+ex_slash(const char *p)
+{
+	size_t n = strlen(p);
+
+	if (n > 1 && p[n - 1] == '/')
+		return ex_strndup(p, n - 1);
+	return ex_cat(p, "/", NULL);
+}
+
+/*
+ * Whether JSON text has blanks or line breaks between tokens: Antom
+ * sends compact JSON, so those mean someone re-encoded the body.
+ */
+static int
+ex_json_spaced(const unsigned char *b, size_t n)
+{
+	size_t i;
+	int in_str = 0;
+
+	for (i = 0; i < n; i++) {
+		if (in_str) {
+			if (b[i] == '\\')
+				i++;
+			else if (b[i] == '"')
+				in_str = 0;
+		} else if (b[i] == '"')
+			in_str = 1;
+		else if (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' ||
+		    b[i] == '\r')
+			return 1;
+	}
+	return 0;
+}
+
+/* Every variant; the route's bare signed path first. */
+static void
+ex_variants(struct ex *x, const char *primary)
+{
+	const struct ex_req *rq = x->rq;
+	const struct conf *c = x->conf;
+	const char *ids[EX_KEYS_MAX], *cid = rq->client_id, *lp, *sp;
+	const char *q = rq->query != NULL && rq->query[0] != '\0' ?
+	    rq->query : NULL;
+	char label[256], *p;
+	size_t i, nc, ll, sl;
+	int known;
+	json_t *j;
+
+	known = verify_keyring_keys(c->keys, cid, NULL, NULL, 0) > 0;
+	printf("variants%s:\n", x->plus_fixed ?
+	    " (signature with blanks put back to '+')" : "");
+	if (known) {
+		ex_try(x, x->route != NULL ? "bare route signed path" :
+		    "request path (no route)", primary, cid, cid, rq->body,
+		    rq->bodylen);
+		if (q != NULL) {
+			p = ex_cat(primary, "", q);
+			ex_try(x, "path?query", p, cid, cid, rq->body,
+			    rq->bodylen);
+			free(p);
+		}
+		p = ex_slash(primary);
+		ex_try(x, "trailing slash toggled", p, cid, cid, rq->body,
+		    rq->bodylen);
+		free(p);
+		ex_try(x, "the request's own path", rq->path, cid, cid,
+		    rq->body, rq->bodylen);
+		if (q != NULL) {
+			p = ex_cat(rq->path, "", q);
+			ex_try(x, "the request's own path?query", p, cid, cid,
+			    rq->body, rq->bodylen);
+			free(p);
+		}
+		for (i = 0; i < c->nroutes; i++) {
+			snprintf(label, sizeof(label), "signed path of route "
+			    "%s", c->routes[i].path);
+			ex_try(x, label, c->routes[i].signed_path, cid, cid,
+			    rq->body, rq->bodylen);
+		}
+		/* A route "L P+L" says the proxy strips prefix P. */
+		for (i = 0; i < c->nroutes; i++) {
+			lp = c->routes[i].path;
+			sp = c->routes[i].signed_path;
+			ll = strlen(lp);
+			sl = strlen(sp);
+			if (sl <= ll || strcmp(sp + sl - ll, lp) != 0)
+				continue;
+			snprintf(label, sizeof(label), "public prefix "
+			    "\"%.*s\" (of route %s) applied", (int)(sl - ll),
+			    sp, lp);
+			p = ex_strndup(sp, sl - ll);
+			{
+				char *pp = ex_cat(p, rq->path, NULL);
+
+				ex_try(x, label, pp, cid, cid, rq->body,
+				    rq->bodylen);
+				free(pp);
+			}
+			free(p);
+		}
+	}
+	nc = verify_keyring_clients(c->keys, ids, EX_KEYS_MAX);
+	for (i = 0; i < nc && i < EX_KEYS_MAX; i++) {
+		if (strcmp(ids[i], cid) == 0)
+			continue;
+		snprintf(label, sizeof(label), "key of configured client %s",
+		    ids[i]);
+		ex_try(x, label, primary, cid, ids[i], rq->body, rq->bodylen);
+		if (q != NULL) {
+			p = ex_cat(primary, "", q);
+			ex_try(x, label, p, cid, ids[i], rq->body, rq->bodylen);
+			free(p);
+		}
+		snprintf(label, sizeof(label), "configured client id %s",
+		    ids[i]);
+		ex_try(x, label, primary, ids[i], ids[i], rq->body,
+		    rq->bodylen);
+	}
+
+	/* Body: Antom signs its own compact bytes. */
+	j = json_loadb((const char *)rq->body, rq->bodylen, 0, NULL);
+	if (j == NULL) {
+		printf("body: not JSON\n");
+		return;
+	}
+	p = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(j);
+	if (p == NULL)
+		return;
+	if (strlen(p) != rq->bodylen || memcmp(p, rq->body, rq->bodylen) != 0) {
+		if (known)
+			ex_try(x, "body re-serialised compactly", primary, cid,
+			    cid, (const unsigned char *)p, strlen(p));
+		if (ex_json_spaced(rq->body, rq->bodylen))
+			printf("body: body looks re-serialised: blanks or line "
+			    "breaks between JSON tokens (\": \", \", \" or "
+			    "pretty-printing), while Antom sends compact JSON "
+			    "and signs those exact bytes\n");
+		else
+			printf("body: compact JSON, but not in the form a "
+			    "compact re-encoder gives (escapes or numbers "
+			    "spelled differently)\n");
+	} else
+		printf("body: compact JSON, as Antom sends it\n");
+	free(p);
+}
+
+/* The whole report; returns the exit status. */
+static int
+ex_explain(const struct conf *c, const struct ex_req *rq, const char *what)
+{
+	struct ex x;
+	struct verify_input in;
+	struct verify_match m;
+	enum verify_result vr = VERIFY_ERR_HEADER;
+	const char *primary;
+	int accept = 1;
+	size_t i;
+
+	memset(&x, 0, sizeof(x));
+	x.conf = c;
+	x.rq = rq;
+	x.route = conf_route_find(c, rq->path, strlen(rq->path));
+
+	printf("request:       %s ", what);
+	ex_put(rq->method, strlen(rq->method), 16);
+	printf(" ");
+	ex_put(rq->path, strlen(rq->path), 200);
+	if (rq->query != NULL) {
+		printf(" query ");
+		ex_put(rq->query, strlen(rq->query), 200);
+	}
+	printf("\n");
+	printf("body:          %zu bytes\n", rq->bodylen);
+	if (strcmp(rq->method, "POST") != 0) {
+		printf("problem:       antomd answers 405 to anything but "
+		    "POST\n");
+		accept = 0;
+	}
+	if (rq->bodylen > c->max_body_bytes) {
+		printf("problem:       body over max_body_bytes %zu: antomd "
+		    "answers 413\n", c->max_body_bytes);
+		accept = 0;
+	}
+	if (x.route != NULL)
+		printf("route:         %s, signed path %s\n", x.route->path,
+		    x.route->signed_path);
+	else {
+		printf("route:         none for this path: antomd answers "
+		    "404\n");
+		for (i = 0; i < c->nroutes; i++)
+			if (strcmp(c->routes[i].signed_path, rq->path) == 0)
+				printf("               it is the public signed "
+				    "path of route %s: the proxy should forward "
+				    "it there\n", c->routes[i].path);
+		accept = 0;
+	}
+	if (rq->nclient > 1 || rq->nrtime > 1 || rq->nsig > 1) {
+		printf("problem:       client-id, request-time or signature "
+		    "given more than once: antomd answers 400\n");
+		accept = 0;
+	}
+	printf("client-id:     ");
+	if (rq->client_id != NULL)
+		ex_put(rq->client_id, strlen(rq->client_id), 64);
+	else
+		printf("(missing)");
+	printf("\nrequest-time:  ");
+	if (rq->rtime != NULL)
+		ex_put(rq->rtime, strlen(rq->rtime), 64);
+	else
+		printf("(missing)");
+	printf("\n");
+	if (rq->client_id == NULL || rq->rtime == NULL || rq->sig == NULL) {
+		printf("problem:       client-id, request-time and signature "
+		    "headers are all required\nresult:        does NOT "
+		    "verify (missing_header)\n");
+		return EX_EXIT_FAIL;
+	}
+
+	primary = x.route != NULL ? x.route->signed_path : rq->path;
+	ex_signature(&x);
+	ex_keys(&x);
+	ex_content(primary, rq->client_id, rq->rtime, rq->body, rq->bodylen);
+	if (x.have_sig)
+		ex_variants(&x, primary);
+	else
+		printf("variants:      none tried: no signature bytes to try\n");
+
+	/* The verdict is the daemon's own check. */
+	memset(&in, 0, sizeof(in));
+	in.signed_path = primary;
+	in.query = rq->query;
+	in.client_id = rq->client_id;
+	in.request_time = rq->rtime;
+	in.sig_header = rq->sig;
+	in.body = rq->body;
+	in.bodylen = rq->bodylen;
+	vr = verify_request(c->keys, &in, &m);
+	if (vr == VERIFY_OK && accept)
+		printf("result:        verifies as received (key version %ld, "
+		    "%s)\n", m.key_version, m.with_query ? "over path?query" :
+		    "over the bare signed path");
+	else {
+		if (vr == VERIFY_OK)
+			printf("result:        signature verifies, but antomd "
+			    "would not accept the request (see problem "
+			    "above)\n");
+		else
+			printf("result:        does NOT verify as received "
+			    "(%s)\n", verify_result_str(vr));
+		if (x.diag[0] != '\0' && vr != VERIFY_OK)
+			printf("diagnosis:     %s%s\n", x.plus_fixed ?
+			    "'+' turned into ' ' in the signature; with it put "
+			    "back, verifies over " : "verifies over ", x.diag);
+		else if (vr != VERIFY_OK && x.have_sig)
+			printf("diagnosis:     no variant verifies: the body, "
+			    "request-time or client-id was changed after "
+			    "signing, or the signer's key is not configured\n");
+		accept = 0;
+	}
+	for (i = 0; i < x.ntried; i++)
+		free(x.tried[i]);
+	return accept ? EX_EXIT_OK : EX_EXIT_FAIL;
+}
+
+int
+ctl_explain(int argc, char **argv)
+{
+	enum { OPT_ID = 256 };
+	static const struct option opts[] = {
+		{ "config",	required_argument,	NULL, 'c' },
+		{ "id",		required_argument,	NULL, OPT_ID },
+		{ "help",	no_argument,		NULL, 'h' },
+		{ NULL,		0,			NULL, 0 }
+	};
+	struct ex_req rq;
+	struct conf *conf = NULL;
+	const char *cpath = NULL, *idarg = NULL;
+	char err[1024], what[64], *buf = NULL, *end;
+	long long id = 0;
+	size_t len;
+	int c, rc = EX_EXIT_USAGE;
+
+	memset(&rq, 0, sizeof(rq));
+	argv[0] = ex_prog;
+	while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			cpath = optarg;
+			break;
+		case OPT_ID:
+			idarg = optarg;
+			break;
+		case 'h':
+			ex_usage(stdout);
+			return EX_EXIT_OK;
+		default:
+			fputs("Try 'antomctl explain --help'.\n", stderr);
+			return EX_EXIT_USAGE;
+		}
+	}
+	if (cpath == NULL || (idarg == NULL) != (argc - optind == 1) ||
+	    (idarg != NULL && argc - optind != 0)) {
+		ex_warnx("want -c FILE and exactly one of REQUEST or --id N");
+		fputs("Try 'antomctl explain --help'.\n", stderr);
+		return EX_EXIT_USAGE;
+	}
+	if (idarg != NULL) {
+		errno = 0;
+		id = strtoll(idarg, &end, 10);
+		if (*idarg < '0' || *idarg > '9' || *end != '\0' ||
+		    errno != 0 || id <= 0) {
+			ex_warnx("--id wants a positive integer, not '%s'",
+			    idarg);
+			return EX_EXIT_USAGE;
+		}
+	}
+
+	rc = EX_EXIT_IO;
+	if (conf_load(cpath, &conf, err, sizeof(err)) != CONF_OK) {
+		ex_warnx("%s", err);
+		goto done;
+	}
+	if (idarg != NULL) {
+		if (ex_load_row(conf, id, &rq) == -1)
+			goto done;
+		snprintf(what, sizeof(what), "notification %lld:", id);
+	} else {
+		if ((buf = ex_read(argv[optind], &len)) == NULL ||
+		    ex_parse_capture(buf, len, &rq) == -1)
+			goto done;
+		snprintf(what, sizeof(what), "captured");
+	}
+	rc = ex_explain(conf, &rq, what);
+	if (fflush(stdout) == EOF || ferror(stdout)) {
+		ex_warnx("writing the output: %s", strerror(errno));
+		rc = EX_EXIT_IO;
+	}
+done:
+	free(buf);
+	ex_req_free(&rq);
+	conf_free(conf);
+	return rc;
+}
