@@ -97,6 +97,16 @@ void	store_close(struct store *);
 int	store_apply(struct store *, const struct store_delivery *,
 	    struct store_result *);
 
+/*
+ * Re-apply the archived notification with this id to the state tables,
+ * in one transaction on this thread (not with a running writer): the
+ * delivery de-duplication is bypassed, the state machine is not, and the
+ * notifications row is left as it is.  0 with r filled (r->outcome is
+ * what the state machine decided now), 1 when there is no such
+ * notification, -1 on a database error (logged; nothing changed).
+ */
+int	store_replay(struct store *, int64_t id, struct store_result *);
+
 /* Writer thread. */
 int	store_start(struct store *, char *err, size_t errlen);
 /* Queue a job: 0, or why not (answer 503 either way). */

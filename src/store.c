@@ -662,6 +662,41 @@ store_judge(const struct store_current *cur, const char *other_id,
 	return STORE_CONFLICT;
 }
 
+/*
+ * Judge n (from client_id) against the state held for its object: fills
+ * cur, *outcome and *object_id (the request id, or NULL for an archived
+ * kind).  0, or -1 on a database error.
+ */
+static int
+store_judge_notif(struct store *s, const char *client_id,
+    const struct notif *n, struct store_current *cur,
+    enum store_outcome *outcome, const char **object_id)
+{
+	memset(cur, 0, sizeof(*cur));
+	*object_id = NULL;
+	switch (n->kind) {
+	case NOTIF_PAYMENT:
+		*object_id = n->payment_request_id;
+		if (store_get_current(s, S_PAY_GET, client_id, *object_id,
+		    cur) != 0)
+			return -1;
+		*outcome = store_judge(cur, n->payment_id, n->status);
+		break;
+	case NOTIF_CAPTURE:
+		*object_id = n->capture_request_id;
+		if (store_get_current(s, S_CAP_GET, client_id, *object_id,
+		    cur) != 0)
+			return -1;
+		*outcome = store_judge(cur, n->capture_id, n->status);
+		break;
+	case NOTIF_OTHER:
+	default:
+		*outcome = STORE_ARCHIVED;
+		break;
+	}
+	return 0;
+}
+
 static int
 store_write_payment(struct store *s, const struct store_delivery *d,
     int64_t nid, const char *now)
@@ -799,26 +834,9 @@ store_record(struct store *s, const struct store_delivery *d,
 	}
 
 	/* A new notification: judge it against the state held. */
-	memset(&cur, 0, sizeof(cur));
-	switch (n->kind) {
-	case NOTIF_PAYMENT:
-		object_id = n->payment_request_id;
-		if (store_get_current(s, S_PAY_GET, d->client_id, object_id,
-		    &cur) != 0)
-			return -1;
-		r->outcome = store_judge(&cur, n->payment_id, n->status);
-		break;
-	case NOTIF_CAPTURE:
-		object_id = n->capture_request_id;
-		if (store_get_current(s, S_CAP_GET, d->client_id, object_id,
-		    &cur) != 0)
-			return -1;
-		r->outcome = store_judge(&cur, n->capture_id, n->status);
-		break;
-	case NOTIF_OTHER:
-		r->outcome = STORE_ARCHIVED;
-		break;
-	}
+	if (store_judge_notif(s, d->client_id, n, &cur, &r->outcome,
+	    &object_id) != 0)
+		return -1;
 
 	st = s->stmt[S_NOTIF_INSERT];
 	bind_text(st, 1, d->client_id);
@@ -853,6 +871,112 @@ store_record(struct store *s, const struct store_delivery *d,
 dberr:
 	log_warnx("database: %s", sqlite3_errmsg(s->db));
 	return -1;
+}
+
+/*
+ * Re-apply archived notification id: the body is parsed again and judged
+ * against the state held now, exactly as a new delivery would be, and an
+ * APPLIED outcome writes the object row and one events row pointing at
+ * id.  Only the de-duplication by (client id, body hash) is bypassed;
+ * the notifications row itself is left unchanged (its outcome stays what
+ * the first delivery did), and the replay is logged.  One BEGIN
+ * IMMEDIATE ... COMMIT on the calling thread; not with a running writer.
+ */
+int
+store_replay(struct store *s, int64_t id, struct store_result *r)
+{
+	static const char sql[] = "SELECT client_id, body FROM notifications"
+	    " WHERE id = ?1";
+	struct store_delivery d;
+	struct store_current cur;
+	struct notif n;
+	sqlite3_stmt *st = NULL;
+	const char *object_id;
+	char now[UTIL_ISO_TIME_LEN];
+	char *client = NULL;
+	unsigned char *body = NULL;
+	int parsed = 0, rc = -1, step;
+	size_t len;
+	struct logbuf lb;
+
+	memset(r, 0, sizeof(*r));
+	r->status = -1;
+	if (s->readonly || s->db == NULL) {
+		log_warnx("database %s is read-only", s->path);
+		return -1;
+	}
+	if (!sqlite3_get_autocommit(s->db))
+		store_step_done(s, S_ROLLBACK);
+	if (store_step_done(s, S_BEGIN) != 0)
+		return -1;
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+		goto dberr;
+	sqlite3_bind_int64(st, 1, id);
+	step = sqlite3_step(st);
+	if (step == SQLITE_DONE) {
+		rc = 1;
+		goto out;
+	}
+	if (step != SQLITE_ROW)
+		goto dberr;
+	len = (size_t)sqlite3_column_bytes(st, 1);
+	client = strdup((const char *)sqlite3_column_text(st, 0));
+	body = malloc(len + 1);
+	if (client == NULL || body == NULL) {
+		log_warnx("out of memory");
+		goto out;
+	}
+	if (len > 0)
+		memcpy(body, sqlite3_column_blob(st, 1), len);
+	sqlite3_finalize(st);
+	st = NULL;
+
+	if (notif_parse(body, len, &n) != 0) {
+		log_warnx("out of memory");
+		goto out;
+	}
+	parsed = 1;
+	memset(&d, 0, sizeof(d));
+	d.client_id = client;
+	d.body = body;
+	d.bodylen = len;
+	d.notif = &n;
+	if (store_judge_notif(s, client, &n, &cur, &r->outcome,
+	    &object_id) != 0)
+		goto out;
+	util_now_iso(now);
+	if (r->outcome == STORE_APPLIED) {
+		if ((n.kind == NOTIF_PAYMENT ?
+		    store_write_payment(s, &d, id, now) :
+		    store_write_capture(s, &d, id, now)) != 0 ||
+		    store_write_event(s, &d, &cur, id, now) != 0)
+			goto out;
+	}
+	if (store_step_done(s, S_COMMIT) != 0)
+		goto out;
+	r->status = 0;
+	r->notification_id = id;
+	rc = 0;
+	log_begin(&lb, LOG_LEVEL_INFO, "notification replayed");
+	log_kv_int(&lb, "notification_id", (long long)id);
+	log_kv_str(&lb, "client_id", client);
+	log_kv_str(&lb, "kind", notif_kind_str(n.kind));
+	if (object_id != NULL)
+		log_kv_str(&lb, "object_id", object_id);
+	log_kv_str(&lb, "outcome", store_outcome_str(r->outcome));
+	log_end(&lb);
+	goto out;
+dberr:
+	log_warnx("database: %s", sqlite3_errmsg(s->db));
+out:
+	sqlite3_finalize(st);
+	if (rc != 0 && !sqlite3_get_autocommit(s->db))
+		store_step_done(s, S_ROLLBACK);
+	if (parsed)
+		notif_free(&n);
+	free(client);
+	free(body);
+	return rc;
 }
 
 /*
