@@ -1,0 +1,547 @@
+/*
+ * ctl_simulate.c - antomctl simulate: play a whole scenario as Antom would.
+ *
+ * Owns the scenarios (card, retry, duplicates, capture-first,
+ * pending-then-success, proxy) and Antom's delivery loop (SPEC.md section
+ * 3): each notification is signed once and the SAME request (body,
+ * request-time, signature) is sent up to 8 times, with gaps of 0 s, 2 min,
+ * 10 min, 10 min, 1 h, 2 h, 6 h and 15 h divided by --time-scale, until the
+ * receiver answers HTTP 200 with Antom's exact acknowledgement body.
+ *
+ * Exit status: 0 every notification acknowledged within 8 attempts, 1 at
+ * least one never acknowledged (named on stdout and stderr), 2 usage
+ * error, 3 key, signing or output error.
+ *
+ * Single-threaded; the x* allocators die on failure, right for a tool.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/evp.h>
+
+#include "client.h"
+#include "ctl.h"
+#include "fixture.h"
+#include "sign.h"
+#include "util.h"
+
+#define SIM_EXIT_OK	0
+#define SIM_EXIT_NACK	1
+#define SIM_EXIT_USAGE	2
+#define SIM_EXIT_IO	3
+
+#define SIM_ATTEMPTS	8
+#define SIM_STEPS_MAX	8
+#define SIM_DEFAULT_TIMEOUT_MS	5000
+#define SIM_SCALE_MAX	1e9
+
+/* Antom's gap before each send, in seconds (SPEC.md section 3). */
+static const long sim_gaps[SIM_ATTEMPTS] = {
+	0, 2 * 60, 10 * 60, 10 * 60, 3600, 2 * 3600, 6 * 3600, 15 * 3600
+};
+
+static const char sim_ack[] = "{\"result\":{\"resultCode\":\"SUCCESS\","
+    "\"resultStatus\":\"S\",\"resultMessage\":\"success\"}}";
+
+/*
+ * One delivery of a scenario: a fresh notification built from a fixture,
+ * or (fixture NULL) the request of an earlier step sent again unchanged,
+ * as Antom does when it re-sends.
+ */
+struct sim_step {
+	const char	*fixture;
+	int		 again;		/* index of the step re-sent */
+};
+
+struct sim_scenario {
+	const char	*name;
+	const char	*what;
+	size_t		 nsteps;
+	struct sim_step	 steps[SIM_STEPS_MAX];
+};
+
+static const struct sim_scenario sim_scenarios[] = {
+	{ "card", "card payment authorised, then captured", 2,
+	  { { "payment-success", 0 }, { "capture-success", 0 } } },
+	{ "retry", "one payment-success under the retry schedule", 1,
+	  { { "payment-success", 0 } } },
+	{ "duplicates", "the same notification 5 times in a burst", 5,
+	  { { "payment-success", 0 }, { NULL, 0 }, { NULL, 0 }, { NULL, 0 },
+	    { NULL, 0 } } },
+	{ "capture-first", "capture-success before payment-success", 2,
+	  { { "capture-success", 0 }, { "payment-success", 0 } } },
+	{ "pending-then-success",
+	  "PENDING, then RESULT S, then the PENDING again", 3,
+	  { { "payment-pending", 0 }, { "payment-success", 0 }, { NULL, 0 } } },
+	{ "proxy", "card flow signed over --sign-path (needs --sign-path)", 2,
+	  { { "payment-success", 0 }, { "capture-success", 0 } } },
+};
+#define SIM_NSCENARIOS	(sizeof(sim_scenarios) / sizeof(sim_scenarios[0]))
+
+/* A signed request, as sent on every attempt. */
+struct sim_request {
+	char	*body;
+	char	 rtime[64];
+	char	 sig[SIGN_HEADER_MAX];
+	char	 ids[320];	/* for the report */
+};
+
+struct sim_run {
+	EVP_PKEY	*key;
+	const char	*url;
+	const char	*client_id;
+	char		*sign_path;	/* owned */
+	int		 have_sign_path;
+	double		 scale;
+	long		 timeout_ms;
+	long		 notes;
+	long		 acked;
+	long		 hist[SIM_ATTEMPTS + 1];	/* [n]: acked on attempt n */
+	char		*lost;		/* owned report of the lost ones */
+	size_t		 lostlen;
+};
+
+static void sim_warnx(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
+
+static void
+sim_warnx(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("antomctl: simulate: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static void
+sim_usage(FILE *f)
+{
+	size_t i;
+
+	fputs("usage: antomctl simulate --url URL --key PRIVATE.pem "
+	    "--client-id ID [options]\n"
+	    "\n"
+	    "Play a whole scenario against a running receiver the way Antom\n"
+	    "would: every notification is signed once and the same request is\n"
+	    "sent up to 8 times, waiting 0 s, 2 min, 10 min, 10 min, 1 h, 2 h,\n"
+	    "6 h, 15 h (divided by --time-scale) before each send, until the\n"
+	    "answer is HTTP 200 with Antom's acknowledgement body.\n"
+	    "\n"
+	    "  --url URL            notify URL to POST to (required)\n"
+	    "  --key FILE           PEM private key to sign with (required)\n"
+	    "  --client-id ID       client-id header (required)\n"
+	    "  --scenario NAME      what to play (default card)\n"
+	    "  --time-scale X       divide Antom's waits by X, 1 to 1e9 "
+	    "(default 1,\n"
+	    "                       real time; 86400 plays 24 h in 1 s)\n"
+	    "  --sign-path PATH     path to sign, as before a proxy rewrote "
+	    "it\n"
+	    "                       (default: the URL's path, no query)\n"
+	    "  --timeout-ms N       limit for each attempt (default 5000)\n"
+	    "  -h, --help           show this help\n"
+	    "\n"
+	    "Scenarios:\n", f);
+	for (i = 0; i < SIM_NSCENARIOS; i++)
+		fprintf(f, "  %-22s %s\n", sim_scenarios[i].name,
+		    sim_scenarios[i].what);
+	fprintf(f, "  %-22s %s\n", "all",
+	    "every scenario above in turn (proxy only with --sign-path)");
+	fputs("\n"
+	    "Prints one line per delivery and a summary.  Exit status: 0 every\n"
+	    "notification acknowledged within 8 attempts, 1 some never were,\n"
+	    "2 usage error, 3 key or output error.\n", f);
+}
+
+/* Strict decimal in [min, max].  0 or -1. */
+static int
+sim_parse_long(const char *s, long min, long max, long *out)
+{
+	char *end;
+	long v;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int
+sim_parse_scale(const char *s, double *out)
+{
+	char *end;
+	double v;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno != 0 || *end != '\0' || !isfinite(v) || v < 1 ||
+	    v > SIM_SCALE_MAX)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int
+sim_header_safe(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return 0;
+	return 1;
+}
+
+/* Sleep seconds/scale, resuming after signals. */
+static void
+sim_sleep(long seconds, double scale)
+{
+	struct timespec ts, rem;
+	double d = (double)seconds / scale;
+
+	if (d <= 0)
+		return;
+	ts.tv_sec = (time_t)d;
+	ts.tv_nsec = (long)((d - (double)ts.tv_sec) * 1e9);
+	if (ts.tv_nsec > 999999999L)
+		ts.tv_nsec = 999999999L;
+	while (nanosleep(&ts, &rem) == -1 && errno == EINTR)
+		ts = rem;
+}
+
+/* Human form of a wait ("2m0s", "15h0m0s", "0.014s" when scaled). */
+static void
+sim_fmt_wait(long seconds, double scale, char *out, size_t cap)
+{
+	double d = (double)seconds / scale;
+	long s = (long)d;
+
+	if (d < 60)
+		snprintf(out, cap, "%.3gs", d);
+	else if (s < 3600)
+		snprintf(out, cap, "%ldm%lds", s / 60, s % 60);
+	else
+		snprintf(out, cap, "%ldh%ldm%lds", s / 3600, s / 60 % 60,
+		    s % 60);
+}
+
+/* Fresh ids: "SIM-PR-<16 hex>" and a 20-digit Antom-style id. */
+static int
+sim_ids(char *reqid, size_t reqcap, const char *prefix, char *antom,
+    size_t antomcap)
+{
+	unsigned char rnd[8];
+	char hex[17];
+	uint64_t v = 0;
+	size_t i;
+
+	if (util_random(rnd, sizeof(rnd)) == -1)
+		return -1;
+	util_hex(rnd, sizeof(rnd), hex);
+	snprintf(reqid, reqcap, "SIM-%s-%s", prefix, hex);
+	if (util_random(rnd, sizeof(rnd)) == -1)
+		return -1;
+	for (i = 0; i < sizeof(rnd); i++)
+		v = v << 8 | rnd[i];
+	snprintf(antom, antomcap, "%020llu", (unsigned long long)v);
+	return 0;
+}
+
+/*
+ * Build and sign one notification of fixture name carrying the
+ * scenario's ids.  0, or -1 with err.
+ */
+static int
+sim_build(struct sim_run *run, const char *name, const char *prid,
+    const char *pid, const char *crid, const char *cid,
+    struct sim_request *rq, char *err, size_t errlen)
+{
+	char s0[128], s1[128], s2[128];
+	const char *sets[3] = { s0, s1, s2 };
+	size_t nsets;
+	int capture = strncmp(name, "capture-", 8) == 0;
+
+	if (capture) {
+		snprintf(s0, sizeof(s0), "captureRequestId=%s", crid);
+		snprintf(s1, sizeof(s1), "captureId=%s", cid);
+		snprintf(s2, sizeof(s2), "paymentId=%s", pid);
+		nsets = 3;
+		snprintf(rq->ids, sizeof(rq->ids),
+		    "captureRequestId=%s captureId=%s paymentId=%s",
+		    crid, cid, pid);
+	} else {
+		snprintf(s0, sizeof(s0), "paymentRequestId=%s", prid);
+		snprintf(s1, sizeof(s1), "paymentId=%s", pid);
+		nsets = 2;
+		snprintf(rq->ids, sizeof(rq->ids),
+		    "paymentRequestId=%s paymentId=%s", prid, pid);
+	}
+	if ((rq->body = fixture_build(name, sets, nsets, err, errlen)) == NULL)
+		return -1;
+	sign_request_time(0, rq->rtime, sizeof(rq->rtime));
+	return sign_header(run->key, run->sign_path, run->client_id,
+	    rq->rtime, (const unsigned char *)rq->body, strlen(rq->body),
+	    NULL, rq->sig, sizeof(rq->sig), err, errlen);
+}
+
+/*
+ * Deliver rq under Antom's schedule.  Returns the attempt (1 to 8) that
+ * was acknowledged, or 0 with the last answer described in last.
+ */
+static int
+sim_deliver(struct sim_run *run, const char *label,
+    const struct sim_request *rq, char *last, size_t lastcap)
+{
+	struct client_header hdrs[3];
+	struct client_response resp;
+	char err[512], wait[32];
+	int i;
+
+	hdrs[0].name = "client-id";
+	hdrs[0].value = run->client_id;
+	hdrs[1].name = "request-time";
+	hdrs[1].value = rq->rtime;
+	hdrs[2].name = "signature";
+	hdrs[2].value = rq->sig;
+	for (i = 0; i < SIM_ATTEMPTS; i++) {
+		sim_sleep(sim_gaps[i], run->scale);
+		memset(&resp, 0, sizeof(resp));
+		if (client_post(run->url, hdrs, 3, rq->body, strlen(rq->body),
+		    (int)run->timeout_ms, &resp, err, sizeof(err)) == -1)
+			snprintf(last, lastcap, "no answer: %s", err);
+		else if (resp.status == 200 &&
+		    resp.bodylen == sizeof(sim_ack) - 1 &&
+		    memcmp(resp.body, sim_ack, resp.bodylen) == 0) {
+			client_response_free(&resp);
+			return i + 1;
+		} else if (resp.status == 200)
+			snprintf(last, lastcap, "HTTP 200 without the "
+			    "acknowledgement body");
+		else
+			snprintf(last, lastcap, "HTTP %d", resp.status);
+		client_response_free(&resp);
+		if (i + 1 < SIM_ATTEMPTS) {
+			sim_fmt_wait(sim_gaps[i + 1], run->scale, wait,
+			    sizeof(wait));
+			sim_warnx("%s: attempt %d: %s; next in %s", label,
+			    i + 1, last, wait);
+		}
+	}
+	return 0;
+}
+
+/* Play one scenario; 0, or -1 with err on a key or fixture error. */
+static int
+sim_play(struct sim_run *run, const struct sim_scenario *sc, char *err,
+    size_t errlen)
+{
+	struct sim_request rq[SIM_STEPS_MAX];
+	char prid[64], pid[32], crid[64], cid[32], label[512], last[600];
+	const struct sim_request *r;
+	const char *fixture;
+	size_t i;
+	int n, rc = -1;
+
+	memset(rq, 0, sizeof(rq));
+	if (sim_ids(prid, sizeof(prid), "PR", pid, sizeof(pid)) == -1 ||
+	    sim_ids(crid, sizeof(crid), "CR", cid, sizeof(cid)) == -1) {
+		snprintf(err, errlen, "no random bytes");
+		return -1;
+	}
+	for (i = 0; i < sc->nsteps; i++) {
+		if (sc->steps[i].fixture != NULL) {
+			fixture = sc->steps[i].fixture;
+			r = &rq[i];
+			if (sim_build(run, fixture, prid, pid, crid, cid, &rq[i],
+			    err, errlen) == -1)
+				goto fail;
+		} else {
+			r = &rq[sc->steps[i].again];
+			fixture = sc->steps[sc->steps[i].again].fixture;
+		}
+		snprintf(label, sizeof(label), "%s %s%s %s", sc->name, fixture,
+		    sc->steps[i].fixture == NULL ? "(again)" : "", r->ids);
+		n = sim_deliver(run, label, r, last, sizeof(last));
+		run->notes++;
+		if (n > 0) {
+			run->acked++;
+			run->hist[n]++;
+			printf("%s attempts=%d/%d acknowledged\n", label, n,
+			    SIM_ATTEMPTS);
+		} else {
+			printf("%s attempts=%d/%d NOT ACKNOWLEDGED (last: %s)\n",
+			    label, SIM_ATTEMPTS, SIM_ATTEMPTS, last);
+			sim_warnx("%s: never acknowledged in %d attempts "
+			    "(last: %s)", label, SIM_ATTEMPTS, last);
+			run->lost = xrealloc(run->lost,
+			    run->lostlen + strlen(label) + 8);
+			run->lostlen += (size_t)sprintf(run->lost + run->lostlen,
+			    "  %s\n", label);
+		}
+		fflush(stdout);
+	}
+	rc = 0;
+fail:
+	for (i = 0; i < SIM_STEPS_MAX; i++)
+		free(rq[i].body);
+	return rc;
+}
+
+int
+ctl_simulate(int argc, char **argv)
+{
+	enum {
+		OPT_URL = 256, OPT_KEY, OPT_CLIENT_ID, OPT_SCENARIO,
+		OPT_SCALE, OPT_SIGN_PATH, OPT_TIMEOUT
+	};
+	static const struct option opts[] = {
+		{ "url",		1, NULL, OPT_URL },
+		{ "key",		1, NULL, OPT_KEY },
+		{ "client-id",		1, NULL, OPT_CLIENT_ID },
+		{ "scenario",		1, NULL, OPT_SCENARIO },
+		{ "time-scale",		1, NULL, OPT_SCALE },
+		{ "sign-path",		1, NULL, OPT_SIGN_PATH },
+		{ "timeout-ms",		1, NULL, OPT_TIMEOUT },
+		{ "help",		0, NULL, 'h' },
+		{ NULL,			0, NULL, 0 }
+	};
+	struct sim_run run;
+	const char *keypath = NULL, *scenario = "card", *sign_path = NULL;
+	const char *upath;
+	char host[256], port[16], err[512];
+	size_t i;
+	int c, all, rc = SIM_EXIT_USAGE;
+
+	memset(&run, 0, sizeof(run));
+	run.scale = 1;
+	run.timeout_ms = SIM_DEFAULT_TIMEOUT_MS;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case OPT_URL:
+			run.url = optarg;
+			break;
+		case OPT_KEY:
+			keypath = optarg;
+			break;
+		case OPT_CLIENT_ID:
+			run.client_id = optarg;
+			break;
+		case OPT_SCENARIO:
+			scenario = optarg;
+			break;
+		case OPT_SCALE:
+			if (sim_parse_scale(optarg, &run.scale) == -1) {
+				sim_warnx("--time-scale wants a number from 1 "
+				    "to 1e9, not '%s'", optarg);
+				goto fail;
+			}
+			break;
+		case OPT_SIGN_PATH:
+			sign_path = optarg;
+			break;
+		case OPT_TIMEOUT:
+			if (sim_parse_long(optarg, 1, 3600000, &run.timeout_ms)
+			    == -1) {
+				sim_warnx("--timeout-ms wants 1 to 3600000, "
+				    "not '%s'", optarg);
+				goto fail;
+			}
+			break;
+		case 'h':
+			sim_usage(stdout);
+			rc = SIM_EXIT_OK;
+			goto fail;
+		default:
+			fputs("Try 'antomctl simulate --help'.\n", stderr);
+			goto fail;
+		}
+	}
+	if (optind < argc) {
+		sim_warnx("unexpected argument '%s'", argv[optind]);
+		fputs("Try 'antomctl simulate --help'.\n", stderr);
+		goto fail;
+	}
+	if (run.url == NULL || keypath == NULL || run.client_id == NULL) {
+		sim_warnx("--url, --key and --client-id are required");
+		fputs("Try 'antomctl simulate --help'.\n", stderr);
+		goto fail;
+	}
+	all = strcmp(scenario, "all") == 0;
+	for (i = 0; !all && i < SIM_NSCENARIOS; i++)
+		if (strcmp(scenario, sim_scenarios[i].name) == 0)
+			break;
+	if (!all && i == SIM_NSCENARIOS) {
+		sim_warnx("unknown scenario '%s'", scenario);
+		fputs("Try 'antomctl simulate --help'.\n", stderr);
+		goto fail;
+	}
+	if (strcmp(scenario, "proxy") == 0 && sign_path == NULL) {
+		sim_warnx("scenario proxy needs --sign-path");
+		goto fail;
+	}
+	if (!sim_header_safe(run.client_id) ||
+	    (sign_path != NULL && !sim_header_safe(sign_path))) {
+		sim_warnx("control characters in --client-id or --sign-path");
+		goto fail;
+	}
+	if (client_url_parse(run.url, host, sizeof(host), port, sizeof(port),
+	    &upath) == -1) {
+		sim_warnx("bad URL '%s' (want http://host[:port]/path; https "
+		    "is not supported)", run.url);
+		goto fail;
+	}
+	run.have_sign_path = sign_path != NULL;
+	run.sign_path = xstrdup(sign_path != NULL ? sign_path : upath);
+	if (sign_path == NULL)
+		run.sign_path[strcspn(run.sign_path, "?")] = '\0';
+
+	rc = SIM_EXIT_IO;
+	if ((run.key = sign_key_load(keypath, err, sizeof(err))) == NULL) {
+		sim_warnx("%s", err);
+		goto fail;
+	}
+	for (i = 0; i < SIM_NSCENARIOS; i++) {
+		if (!all && strcmp(scenario, sim_scenarios[i].name) != 0)
+			continue;
+		if (all && strcmp(sim_scenarios[i].name, "proxy") == 0 &&
+		    !run.have_sign_path) {
+			printf("proxy skipped: no --sign-path\n");
+			continue;
+		}
+		if (sim_play(&run, &sim_scenarios[i], err, sizeof(err)) == -1) {
+			sim_warnx("%s: %s", sim_scenarios[i].name, err);
+			goto fail;
+		}
+	}
+	printf("%ld notifications, %ld acknowledged; attempts histogram:",
+	    run.notes, run.acked);
+	for (i = 1; i <= SIM_ATTEMPTS; i++)
+		printf(" %zu:%ld", i, run.hist[i]);
+	printf("\n");
+	if (run.acked < run.notes)
+		printf("never acknowledged (Antom would give up; the merchant "
+		    "must call inquiryPayment):\n%s", run.lost);
+	rc = run.acked == run.notes ? SIM_EXIT_OK : SIM_EXIT_NACK;
+	if (fflush(stdout) == EOF || ferror(stdout)) {
+		sim_warnx("writing the output: %s", strerror(errno));
+		rc = SIM_EXIT_IO;
+	}
+fail:
+	EVP_PKEY_free(run.key);
+	free(run.sign_path);
+	free(run.lost);
+	return rc;
+}
