@@ -27,6 +27,7 @@
 #include <openssl/evp.h>
 
 #include "client.h"
+#include "ctl.h"
 #include "fixture.h"
 #include "sign.h"
 #include "util.h"
@@ -68,11 +69,17 @@ ctl_usage(FILE *f)
 {
 	fputs("usage: antomctl <command> [options]\n"
 	    "\n"
-	    "Act as Antom towards antomd.\n"
+	    "Act as Antom towards antomd, and look into what it received.\n"
 	    "\n"
 	    "Commands:\n"
-	    "  send     sign a notification as Antom does and POST it\n"
-	    "  keygen   create an RSA-2048 key pair standing in for Antom's\n"
+	    "  send      sign a notification as Antom does and POST it\n"
+	    "  simulate  play a whole scenario with Antom's retry schedule\n"
+	    "  explain   say why a captured request does or does not verify\n"
+	    "  inspect   the timeline of one payment\n"
+	    "  events    the change feed, optionally followed\n"
+	    "  reverify  check every archived signature against the keys now\n"
+	    "  replay    apply one archived notification again\n"
+	    "  keygen    create an RSA-2048 key pair standing in for Antom's\n"
 	    "\n"
 	    "Run 'antomctl <command> --help' for the options of a command.\n",
 	    f);
@@ -534,6 +541,18 @@ main(int argc, char **argv)
 		{ "help",	no_argument,	NULL, 'h' },
 		{ NULL,		0,		NULL, 0 }
 	};
+	static const struct {
+		const char	*name;
+		int		(*run)(int, char **);
+	} commands[] = {
+		{ "simulate",	ctl_simulate },
+		{ "explain",	ctl_explain },
+		{ "inspect",	ctl_inspect },
+		{ "events",	ctl_events },
+		{ "reverify",	ctl_reverify },
+		{ "replay",	ctl_replay },
+	};
+	size_t i;
 	int c;
 
 	/* '+': stop at the command; its options are its own. */
@@ -561,6 +580,10 @@ main(int argc, char **argv)
 		argv[0] = ctl_prog_keygen;
 		return ctl_keygen(argc, argv);
 	}
+	/* The others name themselves in their messages (src/ctl_*.c). */
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(argv[0], commands[i].name) == 0)
+			return commands[i].run(argc, argv);
 	ctl_warnx("unknown command '%s'", argv[0]);
 	fputs("Try 'antomctl --help'.\n", stderr);
 	return CTL_EXIT_USAGE;
