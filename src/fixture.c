@@ -23,7 +23,9 @@
 
 enum fixture_kind {
 	FIXTURE_PAYMENT,	/* notifyPayment: paymentAmount, payment ids */
-	FIXTURE_CAPTURE		/* notifyCapture: captureAmount, capture ids */
+	FIXTURE_CAPTURE,	/* notifyCapture: captureAmount, capture ids */
+	FIXTURE_REFUND,		/* notifyRefund: refundAmount, refund ids */
+	FIXTURE_DISPUTE		/* notifyDispute: disputeAmount, dispute ids */
 };
 
 struct fixture {
@@ -83,13 +85,39 @@ static const struct fixture fixture_table[] = {
 	    "\"2022-11-10T00:34:52-08:00\",\"paymentId\":\"\",\"result\":"
 	    "{\"resultCode\":\"PROCESS_FAIL\",\"resultMessage\":\"fail.\","
 	    "\"resultStatus\":\"F\"}}" },
+	/* notifyRefund (SPEC.md section 4): refundStatus and result agree. */
+	{ "refund-success", FIXTURE_REFUND,
+	    "{\"notifyType\":\"REFUND_RESULT\",\"result\":{\"resultCode\":"
+	    "\"SUCCESS\",\"resultStatus\":\"S\",\"resultMessage\":\"success\"},"
+	    "\"refundRequestId\":\"\",\"refundId\":\"\",\"paymentId\":\"\","
+	    "\"refundAmount\":{\"value\":\"4200\",\"currency\":\"SGD\"},"
+	    "\"refundTime\":\"2022-11-11T10:00:00+08:00\",\"refundStatus\":"
+	    "\"SUCCESS\"}" },
+	{ "refund-fail", FIXTURE_REFUND,
+	    "{\"notifyType\":\"REFUND_RESULT\",\"result\":{\"resultCode\":"
+	    "\"REFUND_FAILED\",\"resultStatus\":\"F\",\"resultMessage\":"
+	    "\"refund failed\"},\"refundRequestId\":\"\",\"refundId\":\"\","
+	    "\"paymentId\":\"\",\"refundAmount\":{\"value\":\"4200\","
+	    "\"currency\":\"SGD\"},\"refundStatus\":\"FAIL\"}" },
+	/*
+	 * notifyDispute carries no notifyType: it is told apart by
+	 * disputeNotificationType (SPEC.md section 4).
+	 */
+	{ "dispute-created", FIXTURE_DISPUTE,
+	    "{\"disputeNotificationType\":\"DISPUTE_CREATED\",\"disputeId\":"
+	    "\"\",\"paymentId\":\"\",\"paymentRequestId\":\"\","
+	    "\"disputeAmount\":{\"value\":\"4200\",\"currency\":\"SGD\"},"
+	    "\"disputeCreateTime\":\"2022-11-12T10:00:00+08:00\","
+	    "\"disputeReasonCode\":\"4853\",\"defenseDueTime\":"
+	    "\"2022-11-19T10:00:00+08:00\",\"defendable\":true}" },
 };
 
 #define FIXTURE_COUNT	(sizeof(fixture_table) / sizeof(fixture_table[0]))
 
 const char *const fixture_names[] = {
 	"payment-success", "payment-pending", "payment-fail",
-	"capture-success", "capture-fail", NULL
+	"capture-success", "capture-fail", "refund-success", "refund-fail",
+	"dispute-created", NULL
 };
 
 /* Set a string member, replacing whatever was there.  0 or -1. */
@@ -144,12 +172,37 @@ fixture_antom_id(json_t *root, const char *key)
 static int
 fixture_fresh_ids(json_t *root, enum fixture_kind kind)
 {
-	if (kind == FIXTURE_CAPTURE)
+	switch (kind) {
+	case FIXTURE_CAPTURE:
 		return fixture_request_id(root, "captureRequestId", "CR-") |
 		    fixture_antom_id(root, "captureId") |
 		    fixture_antom_id(root, "paymentId");
+	case FIXTURE_REFUND:
+		return fixture_request_id(root, "refundRequestId", "RR-") |
+		    fixture_antom_id(root, "refundId") |
+		    fixture_antom_id(root, "paymentId");
+	case FIXTURE_DISPUTE:
+		return fixture_request_id(root, "paymentRequestId", "PR-") |
+		    fixture_antom_id(root, "disputeId") |
+		    fixture_antom_id(root, "paymentId");
+	case FIXTURE_PAYMENT:
+		break;
+	}
 	return fixture_request_id(root, "paymentRequestId", "PR-") |
 	    fixture_antom_id(root, "paymentId");
+}
+
+/* Where the amount= and currency= shorthands write. */
+static const char *
+fixture_amount_key(enum fixture_kind kind)
+{
+	switch (kind) {
+	case FIXTURE_CAPTURE:	return "captureAmount";
+	case FIXTURE_REFUND:	return "refundAmount";
+	case FIXTURE_DISPUTE:	return "disputeAmount";
+	case FIXTURE_PAYMENT:	break;
+	}
+	return "paymentAmount";
 }
 
 /*
@@ -189,8 +242,7 @@ fixture_apply(json_t *root, enum fixture_kind kind, const char *set,
 	key = set;
 	if ((klen == 6 && strncmp(set, "amount", 6) == 0) ||
 	    (klen == 8 && strncmp(set, "currency", 8) == 0)) {
-		obj = fixture_child(root, kind == FIXTURE_CAPTURE ?
-		    "captureAmount" : "paymentAmount");
+		obj = fixture_child(root, fixture_amount_key(kind));
 		if (klen == 6) {
 			key = "value";
 			klen = 5;

@@ -408,6 +408,9 @@ START_TEST(test_bad_signature_writes_nothing)
 	ck_assert_int_eq(e2e_stop_daemon(), 0);
 	log = slurp_log();
 	ck_assert_ptr_nonnull(strstr(log, "reason=mismatch"));
+	/* The refusal names what antomctl explain starts from. */
+	ck_assert_ptr_nonnull(strstr(log, "request_time=2 "));
+	ck_assert_ptr_nonnull(strstr(log, "body_sha256="));
 	ck_assert_ptr_nonnull(strstr(log, "reason=unknown_client"));
 	ck_assert_ptr_nonnull(strstr(log, "reason=bad_algorithm"));
 	/* Never the body, never the signature. */
@@ -1318,7 +1321,7 @@ END_TEST
 
 START_TEST(test_antomctl_send)
 {
-	char cmd[2048], ctl[512], key[512];
+	char cmd[4096], ctl[512], key[512];
 
 	snprintf(cmd, sizeof(cmd), "%s send --url http://127.0.0.1:%s/antom/notify"
 	    " --key %s --client-id %s >/dev/null",
@@ -1334,8 +1337,18 @@ START_TEST(test_antomctl_send)
 	snprintf(cmd, sizeof(cmd), "%s send --url http://127.0.0.1:%s/antom/notify"
 	    " --key %s --client-id NOBODY >/dev/null", ctl, e2e.port, key);
 	ck_assert_int_eq(WEXITSTATUS(system(cmd)), 1);
+	/* Refunds and disputes: authentic, kept verbatim, acknowledged. */
+	snprintf(cmd, sizeof(cmd), "%s send --url http://127.0.0.1:%s/antom/notify"
+	    " --key %s --client-id %s refund-success >/dev/null && "
+	    "%s send --url http://127.0.0.1:%s/antom/notify --key %s "
+	    "--client-id %s dispute-created >/dev/null", ctl, e2e.port, key,
+	    SANDBOX, ctl, e2e.port, key, SANDBOX);
+	ck_assert_int_eq(system(cmd), 0);
 	ck_assert_int_eq(e2e_q_int("SELECT count(*) FROM payments"), 1);
 	ck_assert_int_eq(e2e_q_int("SELECT count(*) FROM captures"), 1);
+	ck_assert_int_eq(e2e_q_int("SELECT count(*) FROM notifications WHERE "
+	    "outcome = 'archived' AND notify_type IN ('REFUND_RESULT', "
+	    "'DISPUTE_CREATED')"), 2);
 	ck_assert_int_eq(e2e_stop_daemon(), 0);
 }
 END_TEST

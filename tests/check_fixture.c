@@ -77,16 +77,47 @@ START_TEST(test_every_fixture_is_compact_json)
 		again = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
 		ck_assert_str_eq(body, again);
 		ck_assert_ptr_null(strchr(body, '\n'));
-		str(root, "notifyType", NULL);
 		str(root, "paymentId", NULL);
-		str(root, "result", "resultCode");
-		str(root, "result", "resultStatus");
-		str(root, "result", "resultMessage");
+		/* notifyDispute has its own discriminator and no result. */
+		if (strncmp(fixture_names[i], "dispute-", 8) == 0) {
+			str(root, "disputeNotificationType", NULL);
+			str(root, "disputeId", NULL);
+		} else {
+			str(root, "notifyType", NULL);
+			str(root, "result", "resultCode");
+			str(root, "result", "resultStatus");
+			str(root, "result", "resultMessage");
+		}
 		free(again);
 		free(body);
 		json_decref(root);
 	}
-	ck_assert_uint_eq(i, 5);
+	ck_assert_uint_eq(i, 8);
+}
+END_TEST
+
+/* Refunds and disputes: fresh ids of their own, amount shorthands. */
+START_TEST(test_refund_and_dispute)
+{
+	static const char *const sets[] = { "amount=100", "currency=JPY" };
+	json_t *a = build("refund-success", sets, 2, NULL);
+	json_t *b = build("refund-success", NULL, 0, NULL);
+	json_t *d = build("dispute-created", sets, 2, NULL);
+
+	ck_assert_str_eq(str(a, "notifyType", NULL), "REFUND_RESULT");
+	ck_assert_str_eq(str(a, "refundStatus", NULL), "SUCCESS");
+	ck_assert_str_eq(str(a, "refundAmount", "value"), "100");
+	ck_assert_str_eq(str(a, "refundAmount", "currency"), "JPY");
+	ck_assert_str_ne(str(a, "refundRequestId", NULL),
+	    str(b, "refundRequestId", NULL));
+	ck_assert_int_eq(strncmp(str(a, "refundRequestId", NULL), "RR-", 3), 0);
+	ck_assert_str_eq(str(d, "disputeNotificationType", NULL),
+	    "DISPUTE_CREATED");
+	ck_assert_str_eq(str(d, "disputeAmount", "value"), "100");
+	ck_assert(json_is_true(json_object_get(d, "defendable")));
+	json_decref(a);
+	json_decref(b);
+	json_decref(d);
 }
 END_TEST
 
@@ -306,6 +337,7 @@ fixture_suite(void)
 	tcase_set_timeout(tc, 10);
 	tcase_add_test(tc, test_every_fixture_is_compact_json);
 	tcase_add_test(tc, test_payment_success_shape);
+	tcase_add_test(tc, test_refund_and_dispute);
 	tcase_add_test(tc, test_other_fixtures_shape);
 	tcase_add_test(tc, test_fresh_ids);
 	suite_add_tcase(s, tc);
