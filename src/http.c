@@ -286,6 +286,21 @@ http_log_request(struct http_req *r, unsigned status)
 	}
 	if (status >= 400)
 		log_kv_int(&lb, "body_bytes", (long long)(r->len + r->discarded));
+	if (status == 401) {
+		/*
+		 * What antomctl explain needs to find and judge the request:
+		 * the rest of the signed content's inputs, and which body.
+		 */
+		struct store_delivery d;
+
+		memset(&d, 0, sizeof(d));
+		d.body = r->body;
+		d.bodylen = r->len;
+		store_hash_body(&d);
+		log_kv_str(&lb, "request_time", r->request_time);
+		log_kv_str(&lb, "query", r->query);
+		log_kv_str(&lb, "body_sha256", d.body_sha256);
+	}
 	log_kv_int(&lb, "duration_us",
 	    (long long)(util_mono_us() - r->start_us));
 	log_end(&lb);
