@@ -1494,6 +1494,7 @@ START_TEST(test_make_install)
 		"/usr/lib/tmpfiles.d/antomd.conf",
 		"/usr/share/man/man8/antomd.8",
 		"/usr/share/man/man5/antomd.conf.5",
+		"/usr/share/man/man1/antomctl.1",
 	};
 	char cmd[1024], tests[512], path[512];
 	char *unit, *conf;
