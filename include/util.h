@@ -28,6 +28,11 @@ void	 util_hex(const unsigned char *in, size_t len, char *out);
 /* Format into a caller's err buffer of errlen bytes; err may be NULL. */
 void	 util_err(char *err, size_t errlen, const char *fmt, ...)
 	    __attribute__((format(printf, 3, 4)));
+/*
+ * A strict decimal in [min, max]: digits only (no sign, no blanks, no
+ * trailing bytes), no overflow.  0 with *out set, or -1.
+ */
+int	 util_parse_long(const char *s, long min, long max, long *out);
 /* Fill buf with n random bytes from OpenSSL's CSPRNG; 0 or -1. */
 int	 util_random(unsigned char *buf, size_t n);
 

@@ -150,23 +150,6 @@ ctl_keygen_usage(FILE *f)
 	    "Exit status: 0 done, 2 usage error, 3 key or file error.\n", f);
 }
 
-/* Strict decimal in [min, max].  0 or -1. */
-static int
-ctl_parse_long(const char *s, long min, long max, long *out)
-{
-	char *end;
-	long v;
-
-	if (*s < '0' || *s > '9')
-		return -1;
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno != 0 || *end != '\0' || v < min || v > max)
-		return -1;
-	*out = v;
-	return 0;
-}
-
 /* Header values go on the wire verbatim: no control characters. */
 static int
 ctl_header_safe(const char *s)
@@ -307,7 +290,7 @@ ctl_send(int argc, char **argv)
 			client_id = optarg;
 			break;
 		case OPT_KEY_VERSION:
-			if (ctl_parse_long(optarg, 1, INT_MAX, &v) == -1) {
+			if (util_parse_long(optarg, 1, INT_MAX, &v) == -1) {
 				ctl_warnx("send: --key-version wants a "
 				    "positive integer, not '%s'", optarg);
 				goto fail;
@@ -348,7 +331,7 @@ ctl_send(int argc, char **argv)
 			sets[nsets++] = optarg;
 			break;
 		case OPT_TIMEOUT:
-			if (ctl_parse_long(optarg, 1, 3600000, &timeout_ms)
+			if (util_parse_long(optarg, 1, 3600000, &timeout_ms)
 			    == -1) {
 				ctl_warnx("send: --timeout-ms wants 1 to "
 				    "3600000, not '%s'", optarg);

@@ -35,6 +35,7 @@
 #include "log.h"
 #include "notif.h"
 #include "store.h"
+#include "util.h"
 #include "verify.h"
 
 #define DB_EXIT_OK	0
@@ -145,16 +146,13 @@ fail:
 	return NULL;
 }
 
-/* Parse a non-negative 64-bit integer; 0 or -1. */
+/* A non-negative 64-bit integer; 0 or -1. */
 static int
 db_parse_i64(const char *s, int64_t *out)
 {
-	char *end;
-	long long v;
+	long v;
 
-	errno = 0;
-	v = strtoll(s, &end, 10);
-	if (errno != 0 || end == s || *end != '\0' || v < 0)
+	if (util_parse_long(s, 0, LONG_MAX, &v) != 0)
 		return -1;
 	*out = v;
 	return 0;

@@ -16,6 +16,7 @@
  * Single-threaded; the x* allocators die on failure, as fits a tool.
  */
 #include <errno.h>
+#include <limits.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -974,8 +975,9 @@ ctl_explain(int argc, char **argv)
 	struct ex_req rq;
 	struct conf *conf = NULL;
 	const char *cpath = NULL, *idarg = NULL;
-	char err[1024], what[64], *buf = NULL, *end;
+	char err[1024], what[64], *buf = NULL;
 	long long id = 0;
+	long idl;
 	size_t len;
 	int c, rc = EX_EXIT_USAGE;
 
@@ -1004,14 +1006,12 @@ ctl_explain(int argc, char **argv)
 		return EX_EXIT_USAGE;
 	}
 	if (idarg != NULL) {
-		errno = 0;
-		id = strtoll(idarg, &end, 10);
-		if (*idarg < '0' || *idarg > '9' || *end != '\0' ||
-		    errno != 0 || id <= 0) {
+		if (util_parse_long(idarg, 1, LONG_MAX, &idl) != 0) {
 			ex_warnx("--id wants a positive integer, not '%s'",
 			    idarg);
 			return EX_EXIT_USAGE;
 		}
+		id = idl;
 	}
 
 	rc = EX_EXIT_IO;

@@ -162,23 +162,6 @@ sim_usage(FILE *f)
 	    "2 usage error, 3 key or output error.\n", f);
 }
 
-/* Strict decimal in [min, max].  0 or -1. */
-static int
-sim_parse_long(const char *s, long min, long max, long *out)
-{
-	char *end;
-	long v;
-
-	if (*s < '0' || *s > '9')
-		return -1;
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno != 0 || *end != '\0' || v < min || v > max)
-		return -1;
-	*out = v;
-	return 0;
-}
-
 static int
 sim_parse_scale(const char *s, double *out)
 {
@@ -453,7 +436,7 @@ ctl_simulate(int argc, char **argv)
 			sign_path = optarg;
 			break;
 		case OPT_TIMEOUT:
-			if (sim_parse_long(optarg, 1, 3600000, &run.timeout_ms)
+			if (util_parse_long(optarg, 1, 3600000, &run.timeout_ms)
 			    == -1) {
 				sim_warnx("--timeout-ms wants 1 to 3600000, "
 				    "not '%s'", optarg);

@@ -7,6 +7,7 @@
  */
 #include <regex.h>
 #include <stdint.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -311,6 +312,31 @@ START_TEST(test_xmalloc_oom_exits)
 END_TEST
 #endif
 
+START_TEST(test_parse_long)
+{
+	static const struct { const char *s; long min, max; int rc; long v; } t[] = {
+		{ "0", 0, 10, 0, 0 }, { "10", 0, 10, 0, 10 }, { "11", 0, 10, -1, 0 },
+		{ "007", 0, 10, 0, 7 }, { "", 0, 10, -1, 0 }, { "-1", -5, 10, -1, 0 },
+		{ "+1", 0, 10, -1, 0 }, { " 1", 0, 10, -1, 0 }, { "1 ", 0, 10, -1, 0 },
+		{ "1x", 0, 10, -1, 0 }, { "3", 5, 10, -1, 0 },
+		{ "9223372036854775807", 0, LONG_MAX, 0, LONG_MAX },
+		{ "9223372036854775808", 0, LONG_MAX, -1, 0 },
+	};
+	size_t i;
+	long v;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		v = -42;
+		ck_assert_msg(util_parse_long(t[i].s, t[i].min, t[i].max, &v) ==
+		    t[i].rc, "'%s'", t[i].s);
+		if (t[i].rc == 0)
+			ck_assert_int_eq(v, t[i].v);
+		else
+			ck_assert_int_eq(v, -42);
+	}
+}
+END_TEST
+
 Suite *
 util_suite(void)
 {
@@ -321,6 +347,7 @@ util_suite(void)
 	tcase_set_timeout(tc, 10);
 	tcase_add_loop_test(tc, test_hex_table, 0, (int)T_NELEM(t_hex_rows));
 	tcase_add_test(tc, test_hex_all_bytes);
+	tcase_add_test(tc, test_parse_long);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("now_iso");
