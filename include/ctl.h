@@ -14,4 +14,8 @@ int	ctl_reverify(int argc, char **argv);
 int	ctl_replay(int argc, char **argv);
 int	ctl_simulate(int argc, char **argv);
 
+/* "antomctl: [command: ]message" on stderr; command may be NULL. */
+void	ctl_warnx(const char *command, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+
 #endif

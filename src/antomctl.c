@@ -29,6 +29,7 @@
 #include "client.h"
 #include "ctl.h"
 #include "fixture.h"
+#include "http.h"
 #include "sign.h"
 #include "util.h"
 
@@ -42,27 +43,9 @@
 #define CTL_DEFAULT_TIMEOUT_MS	5000
 
 /* The one body that stops Antom's retries (SPEC.md section 3). */
-static const char ctl_ack[] = "{\"result\":{\"resultCode\":\"SUCCESS\","
-    "\"resultStatus\":\"S\",\"resultMessage\":\"success\"}}";
-
 /* getopt_long() names the program by argv[0]; make it name the command. */
 static char ctl_prog_send[] = "antomctl send";
 static char ctl_prog_keygen[] = "antomctl keygen";
-
-static void ctl_warnx(const char *fmt, ...)
-    __attribute__((format(printf, 1, 2)));
-
-static void
-ctl_warnx(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("antomctl: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
 
 static void
 ctl_usage(FILE *f)
@@ -133,7 +116,7 @@ ctl_send_usage(FILE *f)
 	    "%s\n"
 	    "1 for any other answer or none (Antom would retry), 2 usage "
 	    "error,\n"
-	    "3 key or file error.\n", ctl_ack);
+	    "3 key or file error.\n", HTTP_SUCCESS_BODY);
 }
 
 static void
@@ -291,7 +274,7 @@ ctl_send(int argc, char **argv)
 			break;
 		case OPT_KEY_VERSION:
 			if (util_parse_long(optarg, 1, INT_MAX, &v) == -1) {
-				ctl_warnx("send: --key-version wants a "
+				ctl_warnx(NULL, "send: --key-version wants a "
 				    "positive integer, not '%s'", optarg);
 				goto fail;
 			}
@@ -303,7 +286,7 @@ ctl_send(int argc, char **argv)
 			else if (strcmp(optarg, "iso") == 0)
 				iso = 1;
 			else {
-				ctl_warnx("send: --time wants millis or iso, "
+				ctl_warnx(NULL, "send: --time wants millis or iso, "
 				    "not '%s'", optarg);
 				goto fail;
 			}
@@ -333,7 +316,7 @@ ctl_send(int argc, char **argv)
 		case OPT_TIMEOUT:
 			if (util_parse_long(optarg, 1, 3600000, &timeout_ms)
 			    == -1) {
-				ctl_warnx("send: --timeout-ms wants 1 to "
+				ctl_warnx(NULL, "send: --timeout-ms wants 1 to "
 				    "3600000, not '%s'", optarg);
 				goto fail;
 			}
@@ -355,28 +338,28 @@ ctl_send(int argc, char **argv)
 		have_fixture = 1;
 	}
 	if (optind < argc) {
-		ctl_warnx("send: one FIXTURE at most ('%s' is extra)",
+		ctl_warnx(NULL, "send: one FIXTURE at most ('%s' is extra)",
 		    argv[optind]);
 		goto fail;
 	}
 	if (keypath == NULL || client_id == NULL) {
-		ctl_warnx("send: --key and --client-id are required");
+		ctl_warnx(NULL, "send: --key and --client-id are required");
 		fputs("Try 'antomctl send --help'.\n", stderr);
 		goto fail;
 	}
 	if (bodypath != NULL && (have_fixture || nsets > 0)) {
-		ctl_warnx("send: --body excludes FIXTURE and --set");
+		ctl_warnx(NULL, "send: --body excludes FIXTURE and --set");
 		goto fail;
 	}
 	if (!ctl_header_safe(client_id) ||
 	    (rtime != NULL && !ctl_header_safe(rtime))) {
-		ctl_warnx("send: control characters in --client-id or "
+		ctl_warnx(NULL, "send: control characters in --client-id or "
 		    "--request-time");
 		goto fail;
 	}
 	if (client_url_parse(url, host, sizeof(host), port, sizeof(port),
 	    &upath) == -1) {
-		ctl_warnx("send: bad URL '%s' (want http://host[:port]/path; "
+		ctl_warnx(NULL, "send: bad URL '%s' (want http://host[:port]/path; "
 		    "https is not supported)", url);
 		goto fail;
 	}
@@ -386,7 +369,7 @@ ctl_send(int argc, char **argv)
 
 	rc = CTL_EXIT_IO;
 	if ((key = sign_key_load(keypath, err, sizeof(err))) == NULL) {
-		ctl_warnx("send: %s", err);
+		ctl_warnx(NULL, "send: %s", err);
 		goto fail;
 	}
 	if (bodypath != NULL)
@@ -399,7 +382,7 @@ ctl_send(int argc, char **argv)
 			bodylen = strlen(body);
 	}
 	if (body == NULL) {
-		ctl_warnx("send: %s", err);
+		ctl_warnx(NULL, "send: %s", err);
 		goto fail;
 	}
 	if (rtime == NULL) {
@@ -409,7 +392,7 @@ ctl_send(int argc, char **argv)
 	if (sign_header(key, path, client_id, rtime,
 	    (const unsigned char *)body, bodylen, &so, sig, sizeof(sig),
 	    err, sizeof(err)) == -1) {
-		ctl_warnx("send: %s", err);
+		ctl_warnx(NULL, "send: %s", err);
 		goto fail;
 	}
 	hdrs[0].name = "client-id";
@@ -424,17 +407,17 @@ ctl_send(int argc, char **argv)
 		rc = CTL_EXIT_OK;
 	} else if (client_post(url, hdrs, 3, body, bodylen, (int)timeout_ms,
 	    &resp, err, sizeof(err)) == -1) {
-		ctl_warnx("send: %s", err);
+		ctl_warnx(NULL, "send: %s", err);
 		rc = CTL_EXIT_NACK;
 	} else {
 		ctl_print_response(&resp);
 		rc = resp.status == 200 &&
-		    resp.bodylen == sizeof(ctl_ack) - 1 &&
-		    memcmp(resp.body, ctl_ack, resp.bodylen) == 0 ?
+		    resp.bodylen == sizeof(HTTP_SUCCESS_BODY) - 1 &&
+		    memcmp(resp.body, HTTP_SUCCESS_BODY, resp.bodylen) == 0 ?
 		    CTL_EXIT_OK : CTL_EXIT_NACK;
 	}
 	if (fflush(stdout) == EOF || ferror(stdout)) {
-		ctl_warnx("send: writing the output: %s", strerror(errno));
+		ctl_warnx(NULL, "send: writing the output: %s", strerror(errno));
 		rc = CTL_EXIT_IO;
 	}
 fail:
@@ -483,12 +466,12 @@ ctl_keygen(int argc, char **argv)
 		return CTL_EXIT_USAGE;
 	}
 	if (argc - optind != 1) {
-		ctl_warnx("keygen: want exactly one DIR");
+		ctl_warnx(NULL, "keygen: want exactly one DIR");
 		fputs("Try 'antomctl keygen --help'.\n", stderr);
 		return CTL_EXIT_USAGE;
 	}
 	if (sign_keygen(argv[optind], err, sizeof(err)) == -1) {
-		ctl_warnx("keygen: %s", err);
+		ctl_warnx(NULL, "keygen: %s", err);
 		return CTL_EXIT_IO;
 	}
 	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
@@ -499,7 +482,7 @@ ctl_keygen(int argc, char **argv)
 	p = ctl_join(argv[optind], files[2]);
 	f = fopen(p, "r");
 	if (f == NULL || fgets(line, sizeof(line), f) == NULL) {
-		ctl_warnx("keygen: cannot read back %s: %s", p,
+		ctl_warnx(NULL, "keygen: cannot read back %s: %s", p,
 		    f == NULL ? strerror(errno) : "empty file");
 		if (f != NULL)
 			fclose(f);
@@ -511,7 +494,7 @@ ctl_keygen(int argc, char **argv)
 	line[strcspn(line, "\r\n")] = '\0';
 	puts(line);
 	if (fflush(stdout) == EOF || ferror(stdout)) {
-		ctl_warnx("keygen: writing the output: %s", strerror(errno));
+		ctl_warnx(NULL, "keygen: writing the output: %s", strerror(errno));
 		return CTL_EXIT_IO;
 	}
 	return CTL_EXIT_OK;
@@ -567,7 +550,7 @@ main(int argc, char **argv)
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		if (strcmp(argv[0], commands[i].name) == 0)
 			return commands[i].run(argc, argv);
-	ctl_warnx("unknown command '%s'", argv[0]);
+	ctl_warnx(NULL, "unknown command '%s'", argv[0]);
 	fputs("Try 'antomctl --help'.\n", stderr);
 	return CTL_EXIT_USAGE;
 }

@@ -47,21 +47,6 @@
 #define DB_POLL_MS	500
 #define DB_ESC_MAX	(4 * LOG_VALUE_MAX + 1)
 
-static void db_warnx(const char *fmt, ...)
-    __attribute__((format(printf, 1, 2)));
-
-static void
-db_warnx(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("antomctl: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
-
 /* Escape an untrusted string for a terminal; returns out. */
 static const char *
 db_esc(const char *s, char *out, size_t outcap)
@@ -80,7 +65,7 @@ db_conf(const char *path)
 	char err[1024];
 
 	if (conf_load(path, &c, err, sizeof(err)) != CONF_OK) {
-		db_warnx("%s", err);
+		ctl_warnx(NULL, "%s", err);
 		return NULL;
 	}
 	return c;
@@ -103,7 +88,7 @@ db_open_ro(const char *path)
 
 	uri = malloc(3 * len + 16);
 	if (uri == NULL) {
-		db_warnx("out of memory");
+		ctl_warnx(NULL, "out of memory");
 		return NULL;
 	}
 	n = (size_t)sprintf(uri, "file:");
@@ -120,19 +105,19 @@ db_open_ro(const char *path)
 	strcpy(uri + n, "?mode=ro");
 	if (sqlite3_open_v2(uri, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI,
 	    NULL) != SQLITE_OK) {
-		db_warnx("%s: %s", path, db != NULL ? sqlite3_errmsg(db) :
+		ctl_warnx(NULL, "%s: %s", path, db != NULL ? sqlite3_errmsg(db) :
 		    "out of memory");
 		goto fail;
 	}
 	sqlite3_busy_timeout(db, DB_BUSY_MS);
 	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) !=
 	    SQLITE_OK || sqlite3_step(st) != SQLITE_ROW) {
-		db_warnx("%s: %s", path, sqlite3_errmsg(db));
+		ctl_warnx(NULL, "%s: %s", path, sqlite3_errmsg(db));
 		goto fail;
 	}
 	version = sqlite3_column_int(st, 0);
 	if (version != STORE_SCHEMA_VERSION) {
-		db_warnx("%s: schema version %d, expected %d (not an antomd "
+		ctl_warnx(NULL, "%s: schema version %d, expected %d (not an antomd "
 		    "database?)", path, version, STORE_SCHEMA_VERSION);
 		goto fail;
 	}
@@ -232,7 +217,7 @@ db_rows(sqlite3 *db, const char *sql, const char *p1, const char *p2)
 	sqlite3_finalize(st);
 	return a;
 fail:
-	db_warnx("database: %s", sqlite3_errmsg(db));
+	ctl_warnx(NULL, "database: %s", sqlite3_errmsg(db));
 	sqlite3_finalize(st);
 	json_decref(a);
 	return NULL;
@@ -314,7 +299,7 @@ db_attach(sqlite3 *db, json_t *parent, const char *key, const char *sql,
 	sqlite3_finalize(st);
 	return json_object_set_new(parent, key, a);
 fail:
-	db_warnx("database: %s", sqlite3_errmsg(db));
+	ctl_warnx(NULL, "database: %s", sqlite3_errmsg(db));
 	sqlite3_finalize(st);
 	json_decref(a);
 	return -1;
@@ -469,7 +454,7 @@ ctl_inspect(int argc, char **argv)
 	if (json_array_size(pays) == 0) {
 		char b[DB_ESC_MAX];
 
-		db_warnx("no payment with request id %s%s%s",
+		ctl_warnx(NULL, "no payment with request id %s%s%s",
 		    db_esc(prid, b, sizeof(b)), client != NULL ?
 		    " for client " : "", client != NULL ? client : "");
 		rc = DB_EXIT_FOUND;
@@ -525,7 +510,7 @@ ctl_inspect(int argc, char **argv)
 	rc = fflush(stdout) == 0 ? DB_EXIT_OK : DB_EXIT_ERR;
 	goto out;
 dberr:
-	db_warnx("database: %s", sqlite3_errmsg(db));
+	ctl_warnx(NULL, "database: %s", sqlite3_errmsg(db));
 out:
 	json_decref(doc);
 	json_decref(pays);
@@ -610,11 +595,11 @@ db_events_poll(sqlite3 *db, sqlite3_stmt *st, int64_t *since,
 	/* Reset ends the read transaction: the writer is never held up. */
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE) {
-		db_warnx("database: %s", sqlite3_errmsg(db));
+		ctl_warnx(NULL, "database: %s", sqlite3_errmsg(db));
 		return -1;
 	}
 	if (fflush(stdout) != 0) {
-		db_warnx("stdout: %s", strerror(errno));
+		ctl_warnx(NULL, "stdout: %s", strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -654,7 +639,7 @@ ctl_events(int argc, char **argv)
 			break;
 		case OPT_SINCE:
 			if (db_parse_i64(optarg, &since) != 0) {
-				db_warnx("--since: not a sequence number: %s",
+				ctl_warnx(NULL, "--since: not a sequence number: %s",
 				    optarg);
 				return DB_EXIT_USAGE;
 			}
@@ -664,7 +649,7 @@ ctl_events(int argc, char **argv)
 			break;
 		case OPT_LIMIT:
 			if (db_parse_i64(optarg, &left) != 0 || left == 0) {
-				db_warnx("--limit: not a positive number: %s",
+				ctl_warnx(NULL, "--limit: not a positive number: %s",
 				    optarg);
 				return DB_EXIT_USAGE;
 			}
@@ -688,7 +673,7 @@ ctl_events(int argc, char **argv)
 	    (db = db_open_ro(cf->database)) == NULL)
 		goto out;
 	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
-		db_warnx("database: %s", sqlite3_errmsg(db));
+		ctl_warnx(NULL, "database: %s", sqlite3_errmsg(db));
 		goto out;
 	}
 	/*
@@ -776,7 +761,7 @@ ctl_reverify(int argc, char **argv)
 			break;
 		case OPT_SINCE:
 			if (db_parse_i64(optarg, &since) != 0) {
-				db_warnx("--since-id: not an id: %s", optarg);
+				ctl_warnx(NULL, "--since-id: not an id: %s", optarg);
 				return DB_EXIT_USAGE;
 			}
 			break;
@@ -828,7 +813,7 @@ ctl_reverify(int argc, char **argv)
 	rc = failed > 0 ? DB_EXIT_FOUND : DB_EXIT_OK;
 	goto out;
 dberr:
-	db_warnx("database: %s", sqlite3_errmsg(db));
+	ctl_warnx(NULL, "database: %s", sqlite3_errmsg(db));
 out:
 	sqlite3_finalize(st);
 	sqlite3_close(db);
@@ -892,7 +877,7 @@ ctl_replay(int argc, char **argv)
 		return DB_EXIT_USAGE;
 	}
 	if (db_parse_i64(argv[optind], &id) != 0) {
-		db_warnx("not a notification id: %s", argv[optind]);
+		ctl_warnx(NULL, "not a notification id: %s", argv[optind]);
 		return DB_EXIT_USAGE;
 	}
 	if ((cf = db_conf(confpath)) == NULL)
@@ -904,7 +889,7 @@ ctl_replay(int argc, char **argv)
 	so.batch_max = 1;
 	so.queue_max = 1;
 	if ((s = store_open(cf->database, &so, err, sizeof(err))) == NULL) {
-		db_warnx("%s", err);
+		ctl_warnx(NULL, "%s", err);
 		goto out;
 	}
 	switch (store_replay(s, id, &r)) {
@@ -914,11 +899,11 @@ ctl_replay(int argc, char **argv)
 		rc = fflush(stdout) == 0 ? DB_EXIT_OK : DB_EXIT_ERR;
 		break;
 	case 1:
-		db_warnx("no notification with id %lld", (long long)id);
+		ctl_warnx(NULL, "no notification with id %lld", (long long)id);
 		rc = DB_EXIT_FOUND;
 		break;
 	default:
-		db_warnx("replay of notification %lld failed; nothing changed",
+		ctl_warnx(NULL, "replay of notification %lld failed; nothing changed",
 		    (long long)id);
 		break;
 	}

@@ -73,21 +73,6 @@ struct ex {
 	char			 diag[512];	/* first variant that verified */
 };
 
-static void ex_warnx(const char *fmt, ...)
-    __attribute__((format(printf, 1, 2)));
-
-static void
-ex_warnx(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("antomctl: explain: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
-
 static void
 ex_usage(FILE *f)
 {
@@ -187,7 +172,7 @@ ex_read(const char *path, size_t *len)
 
 	f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
 	if (f == NULL) {
-		ex_warnx("%s: %s", path, strerror(errno));
+		ctl_warnx("explain", "%s: %s", path, strerror(errno));
 		return NULL;
 	}
 	buf = xmalloc(EX_FILE_MAX + 2);
@@ -199,9 +184,9 @@ ex_read(const char *path, size_t *len)
 	}
 	if (ferror(f) || n > EX_FILE_MAX) {
 		if (ferror(f))
-			ex_warnx("%s: %s", path, strerror(errno));
+			ctl_warnx("explain", "%s: %s", path, strerror(errno));
 		else
-			ex_warnx("%s: larger than %d bytes", path, EX_FILE_MAX);
+			ctl_warnx("explain", "%s: larger than %d bytes", path, EX_FILE_MAX);
 		if (f != stdin)
 			fclose(f);
 		free(buf);
@@ -231,7 +216,7 @@ ex_parse_capture(const char *buf, size_t len, struct ex_req *rq)
 	crlf = memmem(buf, len, "\r\n\r\n", 4);
 	lflf = memmem(buf, len, "\n\n", 2);
 	if (crlf == NULL && lflf == NULL) {
-		ex_warnx("no blank line ending the headers: not a captured "
+		ctl_warnx("explain", "no blank line ending the headers: not a captured "
 		    "HTTP request");
 		return -1;
 	}
@@ -245,7 +230,7 @@ ex_parse_capture(const char *buf, size_t len, struct ex_req *rq)
 		p = lflf + 2;
 	}
 	if (hlen > EX_HEAD_MAX) {
-		ex_warnx("headers longer than %d bytes", EX_HEAD_MAX);
+		ctl_warnx("explain", "headers longer than %d bytes", EX_HEAD_MAX);
 		return -1;
 	}
 	n = len - (size_t)(p - buf);
@@ -257,14 +242,14 @@ ex_parse_capture(const char *buf, size_t len, struct ex_req *rq)
 		end--;
 	sp1 = memchr(buf, ' ', (size_t)(end - buf));
 	if (sp1 == NULL || sp1 == buf) {
-		ex_warnx("first line is not \"METHOD /path HTTP/1.1\"");
+		ctl_warnx("explain", "first line is not \"METHOD /path HTTP/1.1\"");
 		return -1;
 	}
 	sp2 = memchr(sp1 + 1, ' ', (size_t)(end - sp1 - 1));
 	if (sp2 == NULL)
 		sp2 = end;
 	if (sp2 == sp1 + 1) {
-		ex_warnx("first line is not \"METHOD /path HTTP/1.1\"");
+		ctl_warnx("explain", "first line is not \"METHOD /path HTTP/1.1\"");
 		return -1;
 	}
 	rq->method = ex_strndup(buf, (size_t)(sp1 - buf));
@@ -328,7 +313,7 @@ ex_parse_capture(const char *buf, size_t len, struct ex_req *rq)
 		printf("note: capture truncated: Content-Length %zu, only %zu "
 		    "byte(s) of body\n", clen, n);
 	if (n > EX_BODY_MAX) {
-		ex_warnx("body larger than %d bytes", EX_BODY_MAX);
+		ctl_warnx("explain", "body larger than %d bytes", EX_BODY_MAX);
 		return -1;
 	}
 	rq->body = xmalloc(n + 1);
@@ -348,7 +333,7 @@ ex_load_row(const struct conf *c, long long id, struct ex_req *rq)
 
 	if (sqlite3_open_v2(c->database, &db, SQLITE_OPEN_READONLY, NULL) !=
 	    SQLITE_OK) {
-		ex_warnx("%s: %s", c->database, db != NULL ?
+		ctl_warnx("explain", "%s: %s", c->database, db != NULL ?
 		    sqlite3_errmsg(db) : "cannot open");
 		goto done;
 	}
@@ -356,17 +341,17 @@ ex_load_row(const struct conf *c, long long id, struct ex_req *rq)
 	if (sqlite3_prepare_v2(db, "SELECT body, client_id, request_time, "
 	    "signature, signed_path FROM notifications WHERE id = ?", -1, &st,
 	    NULL) != SQLITE_OK) {
-		ex_warnx("%s: %s", c->database, sqlite3_errmsg(db));
+		ctl_warnx("explain", "%s: %s", c->database, sqlite3_errmsg(db));
 		goto done;
 	}
 	sqlite3_bind_int64(st, 1, id);
 	if (sqlite3_step(st) != SQLITE_ROW) {
-		ex_warnx("%s: no notification with id %lld", c->database, id);
+		ctl_warnx("explain", "%s: no notification with id %lld", c->database, id);
 		goto done;
 	}
 	n = sqlite3_column_bytes(st, 0);
 	if (n < 0 || n > EX_BODY_MAX) {
-		ex_warnx("notification %lld: body too large", id);
+		ctl_warnx("explain", "notification %lld: body too large", id);
 		goto done;
 	}
 	rq->body = xmalloc((size_t)n + 1);
@@ -1001,13 +986,13 @@ ctl_explain(int argc, char **argv)
 	}
 	if (cpath == NULL || (idarg == NULL) != (argc - optind == 1) ||
 	    (idarg != NULL && argc - optind != 0)) {
-		ex_warnx("want -c FILE and exactly one of REQUEST or --id N");
+		ctl_warnx("explain", "want -c FILE and exactly one of REQUEST or --id N");
 		fputs("Try 'antomctl explain --help'.\n", stderr);
 		return EX_EXIT_USAGE;
 	}
 	if (idarg != NULL) {
 		if (util_parse_long(idarg, 1, LONG_MAX, &idl) != 0) {
-			ex_warnx("--id wants a positive integer, not '%s'",
+			ctl_warnx("explain", "--id wants a positive integer, not '%s'",
 			    idarg);
 			return EX_EXIT_USAGE;
 		}
@@ -1016,7 +1001,7 @@ ctl_explain(int argc, char **argv)
 
 	rc = EX_EXIT_IO;
 	if (conf_load(cpath, &conf, err, sizeof(err)) != CONF_OK) {
-		ex_warnx("%s", err);
+		ctl_warnx("explain", "%s", err);
 		goto done;
 	}
 	if (idarg != NULL) {
@@ -1031,7 +1016,7 @@ ctl_explain(int argc, char **argv)
 	}
 	rc = ex_explain(conf, &rq, what);
 	if (fflush(stdout) == EOF || ferror(stdout)) {
-		ex_warnx("writing the output: %s", strerror(errno));
+		ctl_warnx("explain", "writing the output: %s", strerror(errno));
 		rc = EX_EXIT_IO;
 	}
 done:

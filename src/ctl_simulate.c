@@ -29,6 +29,7 @@
 #include "client.h"
 #include "ctl.h"
 #include "fixture.h"
+#include "http.h"
 #include "sign.h"
 #include "util.h"
 
@@ -46,9 +47,6 @@
 static const long sim_gaps[SIM_ATTEMPTS] = {
 	0, 2 * 60, 10 * 60, 10 * 60, 3600, 2 * 3600, 6 * 3600, 15 * 3600
 };
-
-static const char sim_ack[] = "{\"result\":{\"resultCode\":\"SUCCESS\","
-    "\"resultStatus\":\"S\",\"resultMessage\":\"success\"}}";
 
 /*
  * One delivery of a scenario: a fresh notification built from a fixture,
@@ -107,21 +105,6 @@ struct sim_run {
 	char		*lost;		/* owned report of the lost ones */
 	size_t		 lostlen;
 };
-
-static void sim_warnx(const char *fmt, ...)
-    __attribute__((format(printf, 1, 2)));
-
-static void
-sim_warnx(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("antomctl: simulate: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
 
 static void
 sim_usage(FILE *f)
@@ -306,8 +289,8 @@ sim_deliver(struct sim_run *run, const char *label,
 		    (int)run->timeout_ms, &resp, err, sizeof(err)) == -1)
 			snprintf(last, lastcap, "no answer: %s", err);
 		else if (resp.status == 200 &&
-		    resp.bodylen == sizeof(sim_ack) - 1 &&
-		    memcmp(resp.body, sim_ack, resp.bodylen) == 0) {
+		    resp.bodylen == sizeof(HTTP_SUCCESS_BODY) - 1 &&
+		    memcmp(resp.body, HTTP_SUCCESS_BODY, resp.bodylen) == 0) {
 			client_response_free(&resp);
 			return i + 1;
 		} else if (resp.status == 200)
@@ -319,7 +302,7 @@ sim_deliver(struct sim_run *run, const char *label,
 		if (i + 1 < SIM_ATTEMPTS) {
 			sim_fmt_wait(sim_gaps[i + 1], run->scale, wait,
 			    sizeof(wait));
-			sim_warnx("%s: attempt %d: %s; next in %s", label,
+			ctl_warnx("simulate", "%s: attempt %d: %s; next in %s", label,
 			    i + 1, last, wait);
 		}
 	}
@@ -367,7 +350,7 @@ sim_play(struct sim_run *run, const struct sim_scenario *sc, char *err,
 		} else {
 			printf("%s attempts=%d/%d NOT ACKNOWLEDGED (last: %s)\n",
 			    label, SIM_ATTEMPTS, SIM_ATTEMPTS, last);
-			sim_warnx("%s: never acknowledged in %d attempts "
+			ctl_warnx("simulate", "%s: never acknowledged in %d attempts "
 			    "(last: %s)", label, SIM_ATTEMPTS, last);
 			run->lost = xrealloc(run->lost,
 			    run->lostlen + strlen(label) + 8);
@@ -427,7 +410,7 @@ ctl_simulate(int argc, char **argv)
 			break;
 		case OPT_SCALE:
 			if (sim_parse_scale(optarg, &run.scale) == -1) {
-				sim_warnx("--time-scale wants a number from 1 "
+				ctl_warnx("simulate", "--time-scale wants a number from 1 "
 				    "to 1e9, not '%s'", optarg);
 				goto fail;
 			}
@@ -438,7 +421,7 @@ ctl_simulate(int argc, char **argv)
 		case OPT_TIMEOUT:
 			if (util_parse_long(optarg, 1, 3600000, &run.timeout_ms)
 			    == -1) {
-				sim_warnx("--timeout-ms wants 1 to 3600000, "
+				ctl_warnx("simulate", "--timeout-ms wants 1 to 3600000, "
 				    "not '%s'", optarg);
 				goto fail;
 			}
@@ -453,12 +436,12 @@ ctl_simulate(int argc, char **argv)
 		}
 	}
 	if (optind < argc) {
-		sim_warnx("unexpected argument '%s'", argv[optind]);
+		ctl_warnx("simulate", "unexpected argument '%s'", argv[optind]);
 		fputs("Try 'antomctl simulate --help'.\n", stderr);
 		goto fail;
 	}
 	if (run.url == NULL || keypath == NULL || run.client_id == NULL) {
-		sim_warnx("--url, --key and --client-id are required");
+		ctl_warnx("simulate", "--url, --key and --client-id are required");
 		fputs("Try 'antomctl simulate --help'.\n", stderr);
 		goto fail;
 	}
@@ -467,22 +450,22 @@ ctl_simulate(int argc, char **argv)
 		if (strcmp(scenario, sim_scenarios[i].name) == 0)
 			break;
 	if (!all && i == SIM_NSCENARIOS) {
-		sim_warnx("unknown scenario '%s'", scenario);
+		ctl_warnx("simulate", "unknown scenario '%s'", scenario);
 		fputs("Try 'antomctl simulate --help'.\n", stderr);
 		goto fail;
 	}
 	if (strcmp(scenario, "proxy") == 0 && sign_path == NULL) {
-		sim_warnx("scenario proxy needs --sign-path");
+		ctl_warnx("simulate", "scenario proxy needs --sign-path");
 		goto fail;
 	}
 	if (!sim_header_safe(run.client_id) ||
 	    (sign_path != NULL && !sim_header_safe(sign_path))) {
-		sim_warnx("control characters in --client-id or --sign-path");
+		ctl_warnx("simulate", "control characters in --client-id or --sign-path");
 		goto fail;
 	}
 	if (client_url_parse(run.url, host, sizeof(host), port, sizeof(port),
 	    &upath) == -1) {
-		sim_warnx("bad URL '%s' (want http://host[:port]/path; https "
+		ctl_warnx("simulate", "bad URL '%s' (want http://host[:port]/path; https "
 		    "is not supported)", run.url);
 		goto fail;
 	}
@@ -493,7 +476,7 @@ ctl_simulate(int argc, char **argv)
 
 	rc = SIM_EXIT_IO;
 	if ((run.key = sign_key_load(keypath, err, sizeof(err))) == NULL) {
-		sim_warnx("%s", err);
+		ctl_warnx("simulate", "%s", err);
 		goto fail;
 	}
 	for (i = 0; i < SIM_NSCENARIOS; i++) {
@@ -505,7 +488,7 @@ ctl_simulate(int argc, char **argv)
 			continue;
 		}
 		if (sim_play(&run, &sim_scenarios[i], err, sizeof(err)) == -1) {
-			sim_warnx("%s: %s", sim_scenarios[i].name, err);
+			ctl_warnx("simulate", "%s: %s", sim_scenarios[i].name, err);
 			goto fail;
 		}
 	}
@@ -519,7 +502,7 @@ ctl_simulate(int argc, char **argv)
 		    "must call inquiryPayment):\n%s", run.lost);
 	rc = run.acked == run.notes ? SIM_EXIT_OK : SIM_EXIT_NACK;
 	if (fflush(stdout) == EOF || ferror(stdout)) {
-		sim_warnx("writing the output: %s", strerror(errno));
+		ctl_warnx("simulate", "writing the output: %s", strerror(errno));
 		rc = SIM_EXIT_IO;
 	}
 fail:
