@@ -103,20 +103,6 @@ setup(void)
 	deliver("payment-fail", pay_sets, 2);		/* #4 conflict */
 }
 
-static void
-teardown(void)
-{
-	char cmd[128];
-
-	if (e2e.pid > 0) {
-		kill(e2e.pid, SIGKILL);
-		waitpid(e2e.pid, NULL, 0);
-		e2e.pid = 0;
-	}
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", e2e.dir);
-	ck_assert_int_eq(system(cmd), 0);
-}
-
 /* Start fn(args...) in a child with stdout in out; returns its pid. */
 static pid_t
 spawn(int (*fn)(int, char **), const char *out, char **argv)
@@ -445,28 +431,28 @@ ctl_db_suite(void)
 	TCase *tc;
 
 	tc = tcase_create("inspect");
-	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_checked_fixture(tc, setup, e2e_teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, inspect_human);
 	tcase_add_test(tc, inspect_json);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("events");
-	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_checked_fixture(tc, setup, e2e_teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, events_since);
 	tcase_add_test(tc, events_follow);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("reverify");
-	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_checked_fixture(tc, setup, e2e_teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, reverify_keys);
 	tcase_add_test(tc, bad_config);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("replay");
-	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_checked_fixture(tc, setup, e2e_teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, replay_restores);
 	tcase_add_test(tc, replay_rules);

@@ -23,7 +23,6 @@
 #include "e2e.h"
 #include "suites.h"
 
-
 #define SANDBOX	"SANDBOX_5YEZ4X2ZEB3C05479"
 #define ACK	"{\"result\":{\"resultCode\":\"SUCCESS\"," \
 		"\"resultStatus\":\"S\",\"resultMessage\":\"success\"}}"
@@ -206,20 +205,6 @@ key_path(void)
 	static char path[512];
 
 	return test_path(path, sizeof(path), "vectors/test-antom-private.pem");
-}
-
-static void
-e2e_teardown(void)
-{
-	char cmd[160];
-
-	if (e2e.pid > 0) {
-		kill(e2e.pid, SIGKILL);
-		waitpid(e2e.pid, NULL, 0);
-		e2e.pid = 0;
-	}
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", e2e.dir);
-	ck_assert_int_eq(system(cmd), 0);
 }
 
 START_TEST(test_all_against_antomd)

@@ -89,24 +89,6 @@ setup(void)
 	e2e_start_daemon();
 }
 
-static void
-teardown(void)
-{
-	char cmd[128];
-
-	if (e2e.pid > 0) {
-		kill(e2e.pid, SIGKILL);
-		waitpid(e2e.pid, NULL, 0);
-	}
-	/* A fault test that failed half-way may leave its file system. */
-	snprintf(cmd, sizeof(cmd), "umount -l %s/fs 2>/dev/null", e2e.dir);
-	if (system(cmd) != 0) {
-		/* not mounted: the usual case */
-	}
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", e2e.dir);
-	ck_assert_int_eq(system(cmd), 0);
-}
-
 /* Send raw bytes, return the HTTP status (the response is kept in *resp). */
 static int
 send_raw(const char *req, size_t len, struct client_response *resp)
@@ -1634,7 +1616,7 @@ e2e_suite(void)
 	TCase *crash = tcase_create("crash");
 	TCase *faults = tcase_create("faults");
 
-	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_checked_fixture(tc, setup, e2e_teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_vectors);
 	tcase_add_test(tc, test_eight_deliveries);
@@ -1657,18 +1639,18 @@ e2e_suite(void)
 	suite_add_tcase(s, tc);
 
 	/* Its own case, so make torture can run it alone with more cycles. */
-	tcase_add_checked_fixture(crash, setup, teardown);
+	tcase_add_checked_fixture(crash, setup, e2e_teardown);
 	tcase_set_timeout(crash, 120);
 	tcase_add_test(crash, test_crash_consistency);
 	suite_add_tcase(s, crash);
 
-	tcase_add_checked_fixture(faults, setup_dirs, teardown);
+	tcase_add_checked_fixture(faults, setup_dirs, e2e_teardown);
 	tcase_set_timeout(faults, 60);
 	tcase_add_test(faults, test_disk_full);
 	tcase_add_test(faults, test_read_only_fs);
 	suite_add_tcase(s, faults);
 
-	tcase_add_checked_fixture(cf, setup_dirs, teardown);
+	tcase_add_checked_fixture(cf, setup_dirs, e2e_teardown);
 	tcase_set_timeout(cf, 30);
 	tcase_add_test(cf, test_check_config);
 	tcase_add_test(cf, test_group_reader);

@@ -221,15 +221,7 @@ setup_bare(void)
 static void
 teardown(void)
 {
-	char cmd[128];
-
-	if (e2e.pid > 0) {
-		kill(e2e.pid, SIGKILL);
-		waitpid(e2e.pid, NULL, 0);
-		e2e.pid = 0;
-	}
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", e2e.dir);
-	ck_assert_int_eq(system(cmd), 0);
+	e2e_teardown();
 	free(SEED.body);
 	SEED.body = NULL;
 	free(SENT.body);

@@ -23,6 +23,24 @@ struct e2e_daemon e2e;
 const char *e2e_notify_socket;
 
 void
+e2e_teardown(void)
+{
+	char cmd[160];
+
+	if (e2e.pid > 0) {
+		kill(e2e.pid, SIGKILL);
+		waitpid(e2e.pid, NULL, 0);
+		e2e.pid = 0;
+	}
+	snprintf(cmd, sizeof(cmd), "umount -l %s/fs 2>/dev/null", e2e.dir);
+	if (system(cmd) != 0) {
+		/* not mounted: the usual case */
+	}
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", e2e.dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+void
 e2e_setup_dirs(const char *tag)
 {
 	snprintf(e2e.dir, sizeof(e2e.dir), "/tmp/antomd-%s-XXXXXX", tag);

@@ -36,6 +36,11 @@ int	 e2e_bind_loopback(int *port);
 void	 e2e_setup_dirs(const char *tag);
 /* Start antomd -c e2e.conf on a fresh socket (valgrind under ANTOMD_VALGRIND). */
 void	 e2e_start_daemon(void);
+/*
+ * Kill a daemon still running, unmount a file system a fault test left
+ * at dir/fs, and remove the directory.
+ */
+void	 e2e_teardown(void);
 /* SIGTERM and wait: the exit status, or -1 when killed by a signal. */
 int	 e2e_stop_daemon(void);
 /* tests/vectors/test-antom-private.pem, loaded once. */
