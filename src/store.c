@@ -125,7 +125,16 @@ static const char store_schema_v1[] =
 "         c.updated_at AS capture_updated_at"
 "  FROM payments p"
 "  LEFT JOIN captures c"
-"    ON c.client_id = p.client_id AND c.payment_id = p.payment_id;";
+"    ON c.client_id = p.client_id AND c.payment_id = p.payment_id;"
+/* For merchant applications: one row per payment, what they usually ask. */
+"CREATE VIEW payment_status AS"
+"  SELECT p.client_id, p.payment_request_id, p.payment_id, p.status,"
+"         p.amount_value, p.currency, p.result_code, p.payment_time,"
+"         p.updated_at,"
+"         (SELECT coalesce(sum(c.amount_value), 0) FROM captures c"
+"           WHERE c.client_id = p.client_id AND c.payment_id = p.payment_id"
+"             AND c.status = 'SUCCESS') AS captured_amount_value"
+"  FROM payments p;";
 
 enum {
 	S_BEGIN, S_COMMIT, S_ROLLBACK,

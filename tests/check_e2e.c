@@ -1514,6 +1514,107 @@ START_TEST(test_make_install)
 }
 END_TEST
 
+/*
+ * The README's sqlite3 commands for merchant applications, run as
+ * written (only the database and backup paths replaced) against a
+ * database antomd is writing: each must succeed, and say what it should.
+ */
+START_TEST(test_readme_queries)
+{
+	char path[512], *readme, *line, *rest, *cmd = NULL, *out;
+	char *b = pay_body("paymentRequestId01", "PAYMENT_RESULT", "S");
+	char *c = cap_body("CR-README", "paymentRequestId01", "S");
+	size_t cmdlen = 0, outlen;
+	int ran = 0, st;
+	FILE *f = NULL, *p;
+
+	deliver_ok(b);
+	deliver_ok(c);
+	readme = test_slurp(test_path(path, sizeof(path), "../README.md"), NULL);
+	line = strstr(readme, "## Queries for merchant applications");
+	ck_assert_ptr_nonnull(line);
+	*strstr(line, "\n## HTTP status policy") = '\0';
+	/*
+	 * A command starts on a line indented by 4 with "sqlite3 " and goes
+	 * on over the lines indented by 6 after it; anything else ends it.
+	 */
+	rest = line;
+	for (;;) {
+		char *at;
+
+		line = strsep(&rest, "\n");
+		if (f != NULL && line != NULL && strncmp(line, "      ", 6) == 0) {
+			fprintf(f, "%s\n", line + 4);
+			continue;
+		}
+		if (f != NULL) {
+			/* The command is complete: our files, then run it. */
+			fclose(f);
+			f = NULL;
+			while ((at = strstr(cmd, "/var/lib/antomd/antomd.db")) !=
+			    NULL) {
+				char *n;
+
+				ck_assert_int_gt(asprintf(&n, "%.*s%s%s",
+				    (int)(at - cmd), cmd, e2e.db,
+				    at + strlen("/var/lib/antomd/antomd.db")), 0);
+				free(cmd);
+				cmd = n;
+			}
+			if ((at = strstr(cmd, "/var/backups/")) != NULL) {
+				char *n;
+
+				ck_assert_int_gt(asprintf(&n, "%.*s%s/%s",
+				    (int)(at - cmd), cmd, e2e.dir,
+				    at + strlen("/var/backups/")), 0);
+				free(cmd);
+				cmd = n;
+			}
+			p = popen(cmd, "r");
+			ck_assert_ptr_nonnull(p);
+			out = calloc(1, 4096);
+			outlen = fread(out, 1, 4095, p);
+			st = pclose(p);
+			ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+			    "README command failed:\n%s\n%.*s", cmd, (int)outlen,
+			    out);
+			if (strstr(cmd, "FROM payment_status") != NULL)
+				ck_assert_msg(strncmp(out, "SUCCESS|4200|SGD|4200|",
+				    22) == 0, "%s", out);
+			if (strstr(cmd, "FROM payment_captures") != NULL)
+				ck_assert_ptr_nonnull(strstr(out, "paymentRequestId01|"
+				    "CR-README|4200|SGD|"));
+			if (strstr(cmd, "FROM events") != NULL)
+				ck_assert_ptr_nonnull(strstr(out, "\n2|"));
+			free(out);
+			free(cmd);
+			cmd = NULL;
+			ran++;
+		}
+		if (line == NULL)
+			break;
+		if (strncmp(line, "    sqlite3 ", 12) == 0) {
+			f = open_memstream(&cmd, &cmdlen);
+			fprintf(f, "%s\n", line + 4);
+		}
+	}
+	ck_assert_int_eq(ran, 5);
+	/* The backup is a whole database of its own. */
+	snprintf(path, sizeof(path), "sqlite3 %s/antomd.db 'PRAGMA "
+	    "integrity_check; SELECT count(*) FROM payments'", e2e.dir);
+	p = popen(path, "r");
+	out = calloc(1, 256);
+	outlen = fread(out, 1, 255, p);
+	ck_assert_int_eq(pclose(p), 0);
+	ck_assert_str_eq(out, "ok\n1\n");
+	free(out);
+	free(readme);
+	free(b);
+	free(c);
+	ck_assert_int_eq(e2e_stop_daemon(), 0);
+}
+END_TEST
+
 /* Run antomd -n; returns its exit status and its output in out. */
 static int
 run_check(const char *conf, char *out, size_t outcap)
@@ -1634,6 +1735,7 @@ e2e_suite(void)
 	tcase_add_test(tc, test_sigterm_under_traffic);
 	tcase_add_test(tc, test_shutdown_deadline);
 	tcase_add_test(tc, test_key_rotation_reload);
+	tcase_add_test(tc, test_readme_queries);
 	tcase_add_test(tc, test_sd_notify_watchdog);
 	tcase_add_test(tc, test_antomctl_send);
 	suite_add_tcase(s, tc);
