@@ -815,6 +815,41 @@ struct crash_client {
 	char		(*acked)[32];
 };
 
+/*
+ * From a client thread (no ck_assert there): deliver a signed successful
+ * payment prid on a connection of its own.  1 acknowledged with the exact
+ * SUCCESS body, 0 answered otherwise, -1 no answer (connection refused
+ * or closed).
+ */
+static int
+thread_deliver(const char *prid)
+{
+	struct client_response r;
+	char hdr[SIGN_HEADER_MAX], err[256], *req;
+	char *b = pay_body(prid, "PAYMENT_RESULT", "S");
+	size_t n;
+	FILE *f;
+	int rc;
+
+	sign_rt1(b, hdr);
+	f = open_memstream(&req, &n);
+	fprintf(f, "POST /antom/notify HTTP/1.1\r\nHost: x\r\n"
+	    "client-id: %s\r\nrequest-time: 1\r\nsignature: %s\r\n"
+	    "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
+	    SANDBOX, hdr, strlen(b), b);
+	fclose(f);
+	memset(&r, 0, sizeof(r));
+	if (client_raw("127.0.0.1", e2e.port, req, n, TIMEOUT_MS, &r, err,
+	    sizeof(err)) != 0)
+		rc = -1;
+	else
+		rc = r.status == 200 && strcmp(r.body, HTTP_SUCCESS_BODY) == 0;
+	client_response_free(&r);
+	free(req);
+	free(b);
+	return rc;
+}
+
 static void *
 crash_run(void *arg)
 {
@@ -823,31 +858,12 @@ crash_run(void *arg)
 	int i;
 
 	for (i = 0; !c->stop && c->nacked < CRASH_MAX; i++) {
-		struct client_response r;
-		char *b, hdr[SIGN_HEADER_MAX], err[256], *req;
-		size_t n;
-		FILE *f;
-
 		snprintf(prid, sizeof(prid), "K%d-%d-%d", c->cycle, c->id, i);
-		b = pay_body(prid, "PAYMENT_RESULT", "S");
-		sign_rt1(b, hdr);
-		f = open_memstream(&req, &n);
-		fprintf(f, "POST /antom/notify HTTP/1.1\r\nHost: x\r\n"
-		    "client-id: %s\r\nrequest-time: 1\r\nsignature: %s\r\n"
-		    "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
-		    SANDBOX, hdr, strlen(b), b);
-		fclose(f);
-		memset(&r, 0, sizeof(r));
-		if (client_raw("127.0.0.1", e2e.port, req, n, TIMEOUT_MS, &r, err,
-		    sizeof(err)) == 0 && r.status == 200 &&
-		    strcmp(r.body, HTTP_SUCCESS_BODY) == 0) {
+		if (thread_deliver(prid) == 1) {
 			snprintf(c->acked[c->nacked], 32, "%s", prid);
 			__atomic_store_n(&c->nacked, c->nacked + 1,
 			    __ATOMIC_RELEASE);
 		}
-		client_response_free(&r);
-		free(req);
-		free(b);
 	}
 	return NULL;
 }
@@ -1222,40 +1238,19 @@ static void *
 term_client_run(void *arg)
 {
 	struct term_client *c = arg;
-	char prid[32], hdr[SIGN_HEADER_MAX], err[256];
-	int i;
+	char prid[32];
+	int i, rc;
 
 	for (i = 0; i < TERM_MAX; i++) {
-		struct client_response r;
-		char *b, *req;
-		size_t n;
-		FILE *f;
-
 		snprintf(prid, sizeof(prid), "T%d-%d", c->id, i);
-		b = pay_body(prid, "PAYMENT_RESULT", "S");
-		sign_rt1(b, hdr);
-		f = open_memstream(&req, &n);
-		fprintf(f, "POST /antom/notify HTTP/1.1\r\nHost: x\r\n"
-		    "client-id: %s\r\nrequest-time: 1\r\nsignature: %s\r\n"
-		    "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
-		    SANDBOX, hdr, strlen(b), b);
-		fclose(f);
-		memset(&r, 0, sizeof(r));
 		c->sent++;
-		if (client_raw("127.0.0.1", e2e.port, req, n, TIMEOUT_MS, &r, err,
-		    sizeof(err)) != 0) {
-			free(req);
-			free(b);
+		if ((rc = thread_deliver(prid)) == -1)
 			break;	/* the daemon has stopped accepting */
-		}
-		if (r.status == 200 && strcmp(r.body, HTTP_SUCCESS_BODY) == 0) {
+		if (rc == 1) {
 			c->acked[c->nacked] = i;
 			__atomic_store_n(&c->nacked, c->nacked + 1,
 			    __ATOMIC_RELEASE);
 		}
-		client_response_free(&r);
-		free(req);
-		free(b);
 	}
 	return NULL;
 }

@@ -471,6 +471,29 @@ wjob_done_check(struct store_job *j)
 	pthread_mutex_unlock(w->lock);
 }
 
+/* A writer job for a successful payment prid, counted down in *left. */
+static void
+wjob_init(struct wjob *w, const char *prid, pthread_mutex_t *lock,
+    pthread_cond_t *cond, int *left)
+{
+	w->body = payment_body(prid, prid, "PAYMENT_RESULT", "S", NULL);
+	ck_assert_int_eq(notif_parse((unsigned char *)w->body,
+	    strlen(w->body), &w->n), 0);
+	w->job.d.client_id = "CLIENT_A";
+	w->job.d.request_time = "1";
+	w->job.d.signature = "s";
+	w->job.d.signed_path = "/antom/notify";
+	w->job.d.key_version = 1;
+	w->job.d.body = (unsigned char *)w->body;
+	w->job.d.bodylen = strlen(w->body);
+	w->job.d.notif = &w->n;
+	w->job.done = wjob_done_check;
+	w->job.arg = w;
+	w->lock = lock;
+	w->cond = cond;
+	w->left = left;
+}
+
 static void
 run_writer(unsigned batch_max, int njobs, const char *boom)
 {
@@ -488,22 +511,7 @@ run_writer(unsigned batch_max, int njobs, const char *boom)
 			snprintf(prid, sizeof(prid), "%s", boom);
 		else
 			snprintf(prid, sizeof(prid), "PR%d", i);
-		w[i].body = payment_body(prid, prid, "PAYMENT_RESULT", "S", NULL);
-		ck_assert_int_eq(notif_parse((unsigned char *)w[i].body,
-		    strlen(w[i].body), &w[i].n), 0);
-		w[i].job.d.client_id = "CLIENT_A";
-		w[i].job.d.request_time = "1";
-		w[i].job.d.signature = "s";
-		w[i].job.d.signed_path = "/antom/notify";
-		w[i].job.d.key_version = 1;
-		w[i].job.d.body = (unsigned char *)w[i].body;
-		w[i].job.d.bodylen = strlen(w[i].body);
-		w[i].job.d.notif = &w[i].n;
-		w[i].job.done = wjob_done_check;
-		w[i].job.arg = &w[i];
-		w[i].lock = &lock;
-		w[i].cond = &cond;
-		w[i].left = &left;
+		wjob_init(&w[i], prid, &lock, &cond, &left);
 		w[i].job.r.status = 99;
 	}
 	for (i = 0; i < njobs; i++)
@@ -593,22 +601,7 @@ START_TEST(test_queue_full_and_abort)
 		char prid[16];
 
 		snprintf(prid, sizeof(prid), "Q%d", i);
-		w[i].body = payment_body(prid, prid, "PAYMENT_RESULT", "S", NULL);
-		ck_assert_int_eq(notif_parse((unsigned char *)w[i].body,
-		    strlen(w[i].body), &w[i].n), 0);
-		w[i].job.d.client_id = "CLIENT_A";
-		w[i].job.d.request_time = "1";
-		w[i].job.d.signature = "s";
-		w[i].job.d.signed_path = "/antom/notify";
-		w[i].job.d.key_version = 1;
-		w[i].job.d.body = (unsigned char *)w[i].body;
-		w[i].job.d.bodylen = strlen(w[i].body);
-		w[i].job.d.notif = &w[i].n;
-		w[i].job.done = wjob_done_check;
-		w[i].job.arg = &w[i];
-		w[i].lock = &lock;
-		w[i].cond = &cond;
-		w[i].left = &left;
+		wjob_init(&w[i], prid, &lock, &cond, &left);
 	}
 	/* The first job is taken by the writer, which then waits on the lock. */
 	ck_assert_int_eq(store_submit(s, &w[0].job), 0);
