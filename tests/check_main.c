@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sqlite3.h>
+
 #include "suites.h"
 
 const char *
@@ -39,6 +41,45 @@ test_slurp(const char *path, size_t *len)
 	if (len != NULL)
 		*len = (size_t)n;
 	return buf;
+}
+
+long long
+test_sql_int(const char *dbpath, const char *sql)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	long long v = -1;
+
+	ck_assert_int_eq(sqlite3_open_v2(dbpath, &db, SQLITE_OPEN_READONLY, NULL),
+	    SQLITE_OK);
+	ck_assert_msg(sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK,
+	    "%s: %s", sql, sqlite3_errmsg(db));
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return v;
+}
+
+const char *
+test_sql_text(const char *dbpath, const char *sql)
+{
+	static char out[512];
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	const unsigned char *v;
+
+	out[0] = '\0';
+	ck_assert_int_eq(sqlite3_open_v2(dbpath, &db, SQLITE_OPEN_READONLY, NULL),
+	    SQLITE_OK);
+	ck_assert_msg(sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK,
+	    "%s: %s", sql, sqlite3_errmsg(db));
+	if (sqlite3_step(st) == SQLITE_ROW &&
+	    (v = sqlite3_column_text(st, 0)) != NULL)
+		snprintf(out, sizeof(out), "%s", v);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return out;
 }
 
 int

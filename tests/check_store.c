@@ -46,45 +46,16 @@ open_store(unsigned batch_max)
 	return s;
 }
 
-/* One integer from a query on a separate connection, as a reader would. */
 static long long
 q_int(const char *sql)
 {
-	sqlite3 *db;
-	sqlite3_stmt *st;
-	long long v = -1;
-
-	ck_assert_int_eq(sqlite3_open_v2(dbpath, &db, SQLITE_OPEN_READONLY,
-	    NULL), SQLITE_OK);
-	ck_assert_msg(sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK,
-	    "%s: %s", sql, sqlite3_errmsg(db));
-	if (sqlite3_step(st) == SQLITE_ROW)
-		v = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	sqlite3_close(db);
-	return v;
+	return test_sql_int(dbpath, sql);
 }
 
-/* One text value (static buffer), "" when NULL or no row. */
 static const char *
 q_text(const char *sql)
 {
-	static char out[256];
-	sqlite3 *db;
-	sqlite3_stmt *st;
-	const unsigned char *v;
-
-	out[0] = '\0';
-	ck_assert_int_eq(sqlite3_open_v2(dbpath, &db, SQLITE_OPEN_READONLY,
-	    NULL), SQLITE_OK);
-	ck_assert_msg(sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK,
-	    "%s: %s", sql, sqlite3_errmsg(db));
-	if (sqlite3_step(st) == SQLITE_ROW &&
-	    (v = sqlite3_column_text(st, 0)) != NULL)
-		snprintf(out, sizeof(out), "%s", v);
-	sqlite3_finalize(st);
-	sqlite3_close(db);
-	return out;
+	return test_sql_text(dbpath, sql);
 }
 
 static void

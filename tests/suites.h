@@ -27,4 +27,11 @@ const char *test_path(char *buf, size_t cap, const char *rel);
 /* Whole file into a malloc'd NUL-terminated buffer; aborts the test on failure. */
 char	*test_slurp(const char *path, size_t *len);
 
+/*
+ * First column of the first row of sql, on a read-only connection to
+ * dbpath (-1 or "" when no row); the text is in a static buffer.
+ */
+long long test_sql_int(const char *dbpath, const char *sql);
+const char *test_sql_text(const char *dbpath, const char *sql);
+
 #endif
