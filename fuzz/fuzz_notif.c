@@ -6,10 +6,13 @@
  *  - notif_parse() returns 0: the fuzzer never runs out of memory, so -1
  *    would be a syntax error mistaken for one (an endless 503 loop);
  *  - NOTIF_OTHER carries a reason and nothing else but the document and
- *    the discriminator; PAYMENT/CAPTURE carry no reason;
- *  - PAYMENT (CAPTURE) has a payment (capture) request id of 1..64
- *    printable bytes without blanks, and a status other than NONE;
- *    PENDING only for PAYMENT;
+ *    the discriminator; the applied kinds carry no reason;
+ *  - every applied kind has its object id (notif_object_id) as a token of
+ *    1..64 printable bytes without blanks; PAYMENT, CAPTURE, REFUND and
+ *    VAULTING a status other than NONE, PENDING only for PAYMENT and
+ *    VAULTING; DISPUTE no status, a stage of rank 1..final, and
+ *    notify_type naming it; VAULTING no notify_type;
+ *  - a masked card number is kept only with its mask;
  *  - every other id present is such a token too; notify_type is bounded
  *    the same way; text fields are at most NOTIF_TEXT_MAX bytes with no
  *    control characters;
@@ -72,23 +75,43 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		goto done;
 	}
 
-	assert(n.kind == NOTIF_PAYMENT || n.kind == NOTIF_CAPTURE);
+	assert(n.kind == NOTIF_PAYMENT || n.kind == NOTIF_CAPTURE ||
+	    n.kind == NOTIF_REFUND || n.kind == NOTIF_DISPUTE ||
+	    n.kind == NOTIF_VAULTING);
 	assert(n.archive_reason == NULL && n.doc != NULL);
-	assert(n.notify_type != NULL);
-	assert(n.status == NOTIF_ST_PENDING || n.status == NOTIF_ST_SUCCESS ||
-	    n.status == NOTIF_ST_FAIL);
-	assert(notif_status_str(n.status) != NULL);
-	if (n.kind == NOTIF_PAYMENT)
-		assert(n.payment_request_id != NULL);
-	else {
-		assert(n.capture_request_id != NULL);
-		assert(n.status != NOTIF_ST_PENDING);
+	assert(notif_object_id(&n) != NULL);
+	fuzz_token(notif_object_id(&n));
+	if (n.kind == NOTIF_DISPUTE) {
+		assert(n.status == NOTIF_ST_NONE && n.result_status == NULL);
+		assert(n.dispute_rank >= 1 &&
+		    n.dispute_rank <= NOTIF_DISPUTE_RANK_FINAL);
+		assert(notif_dispute_rank(n.notify_type) == n.dispute_rank);
+	} else {
+		assert(n.status == NOTIF_ST_PENDING ||
+		    n.status == NOTIF_ST_SUCCESS || n.status == NOTIF_ST_FAIL);
+		assert(notif_status_str(n.status) != NULL);
+		assert(n.result_status != NULL);
+		assert(n.status != NOTIF_ST_PENDING || n.kind == NOTIF_PAYMENT ||
+		    n.kind == NOTIF_VAULTING);
+		assert(n.dispute_rank == 0);
 	}
-	assert(n.result_status != NULL);
+	assert((n.kind == NOTIF_VAULTING) == (n.notify_type == NULL));
+	if (n.card_no_masked != NULL)
+		assert(strchr(n.card_no_masked, '*') != NULL);
+	if (n.defendable != NULL)
+		assert(strcmp(n.defendable, "true") == 0 ||
+		    strcmp(n.defendable, "false") == 0);
 	fuzz_token(n.payment_request_id);
 	fuzz_token(n.payment_id);
 	fuzz_token(n.capture_request_id);
 	fuzz_token(n.capture_id);
+	fuzz_token(n.refund_request_id);
+	fuzz_token(n.refund_id);
+	fuzz_token(n.dispute_id);
+	fuzz_token(n.vaulting_request_id);
+	if (n.dispute_judged_amount.present)
+		assert(n.dispute_judged_amount.value >= 0 &&
+		    strlen(n.dispute_judged_amount.currency) == 3);
 	if (n.amount.present) {
 		assert(n.amount.value >= 0);
 		for (i = 0; i < 3; i++)
@@ -114,6 +137,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fuzz_text(n.refusal_reason_raw);
 	fuzz_text(n.capture_time);
 	fuzz_text(n.acquirer_reference_no);
+	fuzz_text(n.refund_time);
+	fuzz_text(n.dispute_type);
+	fuzz_text(n.dispute_time);
+	fuzz_text(n.dispute_reason_code);
+	fuzz_text(n.dispute_reason_msg);
+	fuzz_text(n.dispute_source);
+	fuzz_text(n.dispute_judged_result);
+	fuzz_text(n.dispute_judged_time);
+	fuzz_text(n.defense_due_time);
+	fuzz_text(n.card_token);
+	fuzz_text(n.card_no_masked);
+	fuzz_text(n.vaulting_create_time);
 done:
 	notif_free(&n);
 	assert(n.doc == NULL);

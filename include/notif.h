@@ -25,8 +25,18 @@
 enum notif_kind {
 	NOTIF_OTHER = 0,	/* archived verbatim, no state change */
 	NOTIF_PAYMENT,		/* notifyPayment PAYMENT_RESULT / PAYMENT_PENDING */
-	NOTIF_CAPTURE		/* notifyCapture CAPTURE_RESULT */
+	NOTIF_CAPTURE,		/* notifyCapture CAPTURE_RESULT */
+	NOTIF_REFUND,		/* notifyRefund REFUND_RESULT */
+	NOTIF_DISPUTE,		/* notifyDispute, by disputeNotificationType */
+	NOTIF_VAULTING		/* notifyVaulting: vaultingRequestId, no discriminator */
 };
+
+/*
+ * How far along a dispute a disputeNotificationType is: a dispute only
+ * moves to a higher rank.  The final rank holds the closing types
+ * (judged, cancelled, RDR resolved); two different ones contradict.
+ */
+#define NOTIF_DISPUTE_RANK_FINAL	5
 
 enum notif_status {
 	NOTIF_ST_NONE = 0,
@@ -43,7 +53,8 @@ struct notif_amount {
 
 struct notif {
 	enum notif_kind		 kind;
-	enum notif_status	 status;	/* for PAYMENT and CAPTURE */
+	/* PAYMENT, CAPTURE, REFUND (SUCCESS, FAIL), VAULTING (PENDING too) */
+	enum notif_status	 status;
 	/*
 	 * The discriminator value: notifyType, or for kinds without one
 	 * disputeNotificationType, authorizationNotifyType,
@@ -86,6 +97,38 @@ struct notif {
 	const char		*capture_time;
 	const char		*acquirer_reference_no;
 
+	/* notifyRefund; amount is refundAmount */
+	const char		*refund_request_id;
+	const char		*refund_id;
+	const char		*refund_time;
+
+	/*
+	 * notifyDispute: notify_type is the stage (disputeNotificationType),
+	 * dispute_rank its place in notif_dispute_rank(); amount is
+	 * disputeAmount.  paymentRequestId and paymentId above.
+	 */
+	const char		*dispute_id;
+	int			 dispute_rank;
+	const char		*dispute_type;		/* CHARGEBACK, RETRIEVAL_REQUEST ... */
+	const char		*dispute_time;
+	const char		*dispute_reason_code;
+	const char		*dispute_reason_msg;
+	const char		*dispute_source;
+	const char		*dispute_judged_result;
+	const char		*dispute_judged_time;
+	struct notif_amount	 dispute_judged_amount;
+	const char		*defense_due_time;
+	const char		*defendable;		/* "true", "false" or NULL */
+
+	/*
+	 * notifyVaulting (paymentMethodDetail.card).  card_no_masked is kept
+	 * only when it is masked: a full card number is never stored.
+	 */
+	const char		*vaulting_request_id;
+	const char		*card_token;
+	const char		*card_no_masked;
+	const char		*vaulting_create_time;
+
 	void			*doc;		/* the json_t root; owned */
 };
 
@@ -97,7 +140,21 @@ struct notif {
 int	notif_parse(const unsigned char *body, size_t len, struct notif *n);
 void	notif_free(struct notif *);
 
-const char *notif_kind_str(enum notif_kind);	/* "payment", "capture", "other" */
+/*
+ * The key of the object n is about, within its client id: the
+ * paymentRequestId, captureRequestId, refundRequestId, disputeId or
+ * vaultingRequestId; NULL for NOTIF_OTHER.
+ */
+const char *notif_object_id(const struct notif *n);
+/* "payment", "capture", "refund", "dispute", "vaulting", "other" */
+const char *notif_kind_str(enum notif_kind);
+/*
+ * Rank of a disputeNotificationType: 1 DISPUTE_CREATED, 2
+ * DEFENSE_DUE_ALERT, 3 DEFENSE_SUPPLIED, 4 DISPUTE_ACCEPTED,
+ * NOTIF_DISPUTE_RANK_FINAL for DISPUTE_JUDGED, DISPUTE_CANCELLED and
+ * RDR_RESOLVED; 0 for anything else (archived).
+ */
+int	notif_dispute_rank(const char *type);
 const char *notif_status_str(enum notif_status);	/* "PENDING", "SUCCESS", "FAIL", NULL for NONE */
 
 #endif

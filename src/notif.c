@@ -58,13 +58,12 @@ static const char notif_iso4217[][4] = {
 };
 
 /*
- * Kinds without a notifyType carry one of these instead (SPEC.md section 4),
- * tried in this order.  They only ever name the notification: none of them
- * is applied, so a dispute cannot pose as a payment by saying
- * "disputeNotificationType": "PAYMENT_RESULT".
+ * Kinds we keep verbatim carry one of these instead of notifyType (SPEC.md
+ * section 4), tried in this order.  They only ever name the notification:
+ * each kind is routed by its own key, so a dispute cannot pose as a
+ * payment by saying "disputeNotificationType": "PAYMENT_RESULT".
  */
 static const char *const notif_alt_discriminators[] = {
-	"disputeNotificationType",
 	"authorizationNotifyType",
 	"subscriptionNotificationType",
 };
@@ -217,42 +216,85 @@ notif_amount(const json_t *obj, const char *key, struct notif_amount *amount)
 	return NULL;
 }
 
-/*
- * The discriminator, or NULL.  *is_notify_type tells whether it came from
- * "notifyType", the only one whose values we apply.
- */
+/* obj[key] when it is a string fit to be a discriminator, else NULL. */
 static const char *
-notif_discriminator(const json_t *root, bool *is_notify_type)
+notif_token(const json_t *obj, const char *key)
 {
 	const char *s;
-	size_t len, i;
+	size_t len;
 
-	*is_notify_type = true;
-	if ((s = notif_get_str(root, "notifyType", &len)) != NULL &&
-	    notif_is_token(s, len))
+	if ((s = notif_get_str(obj, key, &len)) != NULL && notif_is_token(s, len))
 		return s;
-	*is_notify_type = false;
-	for (i = 0; i < sizeof(notif_alt_discriminators) /
-	    sizeof(notif_alt_discriminators[0]); i++) {
-		s = notif_get_str(root, notif_alt_discriminators[i], &len);
-		if (s != NULL && notif_is_token(s, len))
-			return s;
-	}
 	return NULL;
 }
 
 /*
- * Everything after the discriminator: NULL when *n is a complete PAYMENT or
- * CAPTURE record, else the archive reason.  Checks run in a fixed order
- * (result, status, ids, required id, amount) so a body with several faults
- * always gets the same reason.
+ * Route on the discriminators of SPEC.md section 4: the kind, with
+ * n->notify_type set to the discriminator's value (NULL for vaulting,
+ * which has none), or NOTIF_OTHER with *reason.  A body naming itself
+ * twice (notifyType and disputeNotificationType) is archived as
+ * ambiguous rather than applied as whichever we happen to test first.
+ */
+static enum notif_kind
+notif_route(const json_t *root, struct notif *n, bool *pending,
+    const char **reason)
+{
+	const char *nt, *dt;
+	size_t i;
+
+	*pending = false;
+	nt = notif_token(root, "notifyType");
+	dt = notif_token(root, "disputeNotificationType");
+	n->notify_type = nt != NULL ? nt : dt;
+	if (nt != NULL && dt != NULL) {
+		*reason = "ambiguous_type";
+		return NOTIF_OTHER;
+	}
+	if (nt != NULL) {
+		if (strcmp(nt, "PAYMENT_RESULT") == 0)
+			return NOTIF_PAYMENT;
+		if (strcmp(nt, "PAYMENT_PENDING") == 0) {
+			*pending = true;
+			return NOTIF_PAYMENT;
+		}
+		if (strcmp(nt, "CAPTURE_RESULT") == 0)
+			return NOTIF_CAPTURE;
+		if (strcmp(nt, "REFUND_RESULT") == 0)
+			return NOTIF_REFUND;
+		*reason = "unsupported_type";
+		return NOTIF_OTHER;
+	}
+	if (dt != NULL) {
+		if ((n->dispute_rank = notif_dispute_rank(dt)) > 0)
+			return NOTIF_DISPUTE;
+		*reason = "unsupported_type";
+		return NOTIF_OTHER;
+	}
+	for (i = 0; i < sizeof(notif_alt_discriminators) /
+	    sizeof(notif_alt_discriminators[0]); i++) {
+		if ((n->notify_type = notif_token(root,
+		    notif_alt_discriminators[i])) != NULL) {
+			*reason = "unsupported_type";
+			return NOTIF_OTHER;
+		}
+	}
+	/* notifyVaulting has no discriminator; its request id names it. */
+	if (json_object_get(root, "vaultingRequestId") != NULL)
+		return NOTIF_VAULTING;
+	*reason = "unknown_type";
+	return NOTIF_OTHER;
+}
+
+/*
+ * result.resultStatus as a status: S is SUCCESS (PENDING for a pending
+ * payment), F is FAIL; anything else (U, missing) is the archive reason.
+ * The result's texts go to n either way.
  */
 static const char *
-notif_fill(const json_t *root, enum notif_kind kind, bool pending,
-    struct notif *n)
+notif_result(const json_t *root, bool pending, struct notif *n)
 {
-	const json_t *result, *info, *tds;
-	const char *st, *reason;
+	const json_t *result;
+	const char *st;
 	size_t len;
 
 	result = json_object_get(root, "result");
@@ -268,52 +310,241 @@ notif_fill(const json_t *root, enum notif_kind kind, bool pending,
 	n->result_status = st;
 	n->result_code = notif_text(result, "resultCode");
 	n->result_message = notif_text(result, "resultMessage");
-
-	if (notif_id(root, "paymentRequestId", &n->payment_request_id) == -1 ||
-	    notif_id(root, "paymentId", &n->payment_id) == -1 ||
-	    notif_id(root, "captureRequestId", &n->capture_request_id) == -1 ||
-	    notif_id(root, "captureId", &n->capture_id) == -1)
-		return "bad_id";
-
-	if (kind == NOTIF_PAYMENT) {
-		if (n->payment_request_id == NULL)
-			return "missing_id";
-		if ((reason = notif_amount(root, "paymentAmount", &n->amount)) != NULL)
-			return reason;
-		n->payment_create_time = notif_text(root, "paymentCreateTime");
-		n->payment_time = notif_text(root, "paymentTime");
-
-		/* A non-object here just means no card details. */
-		info = json_object_get(root, "paymentResultInfo");
-		if (!json_is_object(info))
-			return NULL;
-		n->avs_result_raw = notif_text(info, "avsResultRaw");
-		n->cvv_result_raw = notif_text(info, "cvvResultRaw");
-		n->network_transaction_id = notif_text(info, "networkTransactionId");
-		n->card_brand = notif_text(info, "cardBrand");
-		n->last_four = notif_text(info, "lastFour");
-		n->issuing_country = notif_text(info, "issuingCountry");
-		n->refusal_code_raw = notif_text(info, "refusalCodeRaw");
-		n->refusal_reason_raw = notif_text(info, "refusalReasonRaw");
-
-		tds = json_object_get(info, "threeDSResult");
-		if (!json_is_object(tds))
-			return NULL;
-		n->three_ds_eci = notif_text(tds, "eci");
-		n->three_ds_version = notif_text(tds, "threeDSVersion");
-		/* The API reference spells it "caav"; real traffic may say "cavv". */
-		if ((n->three_ds_cavv = notif_text(tds, "cavv")) == NULL)
-			n->three_ds_cavv = notif_text(tds, "caav");
-		n->three_ds_ds_transaction_id = notif_text(tds, "dsTransactionId");
-	} else {
-		if (n->capture_request_id == NULL)
-			return "missing_id";
-		if ((reason = notif_amount(root, "captureAmount", &n->amount)) != NULL)
-			return reason;
-		n->capture_time = notif_text(root, "captureTime");
-		n->acquirer_reference_no = notif_text(root, "acquirerReferenceNo");
-	}
 	return NULL;
+}
+
+/*
+ * The ids a kind is keyed or linked by; a malformed one is bad_id.  The
+ * payment and capture ids link every kind to its payment; the others are
+ * only read where they are the kind's own, so a stray "refundId" in a
+ * payment cannot get it archived.
+ */
+static const char *
+notif_ids(const json_t *root, enum notif_kind kind, struct notif *n)
+{
+	int bad;
+
+	bad = notif_id(root, "paymentRequestId", &n->payment_request_id) ||
+	    notif_id(root, "paymentId", &n->payment_id) ||
+	    notif_id(root, "captureRequestId", &n->capture_request_id) ||
+	    notif_id(root, "captureId", &n->capture_id);
+	if (kind == NOTIF_REFUND)
+		bad = bad ||
+		    notif_id(root, "refundRequestId", &n->refund_request_id) ||
+		    notif_id(root, "refundId", &n->refund_id);
+	else if (kind == NOTIF_DISPUTE)
+		bad = bad || notif_id(root, "disputeId", &n->dispute_id);
+	else if (kind == NOTIF_VAULTING)
+		bad = bad || notif_id(root, "vaultingRequestId",
+		    &n->vaulting_request_id);
+	return bad ? "bad_id" : NULL;
+}
+
+static const char *
+notif_fill_payment(const json_t *root, struct notif *n)
+{
+	const json_t *info, *tds;
+	const char *reason;
+
+	if (n->payment_request_id == NULL)
+		return "missing_id";
+	if ((reason = notif_amount(root, "paymentAmount", &n->amount)) != NULL)
+		return reason;
+	n->payment_create_time = notif_text(root, "paymentCreateTime");
+	n->payment_time = notif_text(root, "paymentTime");
+
+	/* A non-object here just means no card details. */
+	info = json_object_get(root, "paymentResultInfo");
+	if (!json_is_object(info))
+		return NULL;
+	n->avs_result_raw = notif_text(info, "avsResultRaw");
+	n->cvv_result_raw = notif_text(info, "cvvResultRaw");
+	n->network_transaction_id = notif_text(info, "networkTransactionId");
+	n->card_brand = notif_text(info, "cardBrand");
+	n->last_four = notif_text(info, "lastFour");
+	n->issuing_country = notif_text(info, "issuingCountry");
+	n->refusal_code_raw = notif_text(info, "refusalCodeRaw");
+	n->refusal_reason_raw = notif_text(info, "refusalReasonRaw");
+
+	tds = json_object_get(info, "threeDSResult");
+	if (!json_is_object(tds))
+		return NULL;
+	n->three_ds_eci = notif_text(tds, "eci");
+	n->three_ds_version = notif_text(tds, "threeDSVersion");
+	/* The API reference spells it "caav"; real traffic may say "cavv". */
+	if ((n->three_ds_cavv = notif_text(tds, "cavv")) == NULL)
+		n->three_ds_cavv = notif_text(tds, "caav");
+	n->three_ds_ds_transaction_id = notif_text(tds, "dsTransactionId");
+	return NULL;
+}
+
+static const char *
+notif_fill_capture(const json_t *root, struct notif *n)
+{
+	const char *reason;
+
+	if (n->capture_request_id == NULL)
+		return "missing_id";
+	if ((reason = notif_amount(root, "captureAmount", &n->amount)) != NULL)
+		return reason;
+	n->capture_time = notif_text(root, "captureTime");
+	n->acquirer_reference_no = notif_text(root, "acquirerReferenceNo");
+	return NULL;
+}
+
+/*
+ * refundStatus and result must agree (SPEC.md section 4): SUCCESS with S,
+ * FAIL with F.  Without refundStatus the result decides; a refundStatus we
+ * do not know, or one that contradicts the result, is archived rather
+ * than guessed at.
+ */
+static const char *
+notif_fill_refund(const json_t *root, struct notif *n)
+{
+	const char *st, *reason;
+	size_t len;
+
+	if (n->refund_request_id == NULL)
+		return "missing_id";
+	if (!notif_absent(root, "refundStatus")) {
+		if ((st = notif_get_str(root, "refundStatus", &len)) == NULL)
+			return "unknown_refund_status";
+		if (strcmp(st, "SUCCESS") == 0) {
+			if (n->status != NOTIF_ST_SUCCESS)
+				return "inconsistent_status";
+		} else if (strcmp(st, "FAIL") == 0) {
+			if (n->status != NOTIF_ST_FAIL)
+				return "inconsistent_status";
+		} else
+			return "unknown_refund_status";
+	}
+	if ((reason = notif_amount(root, "refundAmount", &n->amount)) != NULL)
+		return reason;
+	n->refund_time = notif_text(root, "refundTime");
+	return NULL;
+}
+
+/*
+ * A JSON boolean, or the string form the API's "every field is a string"
+ * rule produces; anything else is as good as absent.
+ */
+static const char *
+notif_bool(const json_t *obj, const char *key)
+{
+	const json_t *v = json_object_get(obj, key);
+	const char *s;
+
+	if (json_is_true(v))
+		return "true";
+	if (json_is_false(v))
+		return "false";
+	if (!json_is_string(v))
+		return NULL;
+	s = json_string_value(v);
+	if (strcmp(s, "true") == 0)
+		return "true";
+	if (strcmp(s, "false") == 0)
+		return "false";
+	return NULL;
+}
+
+/* notifyDispute carries no result object: the stage is the outcome. */
+static const char *
+notif_fill_dispute(const json_t *root, struct notif *n)
+{
+	const char *reason;
+
+	if (n->dispute_id == NULL)
+		return "missing_id";
+	if ((reason = notif_amount(root, "disputeAmount", &n->amount)) != NULL ||
+	    (reason = notif_amount(root, "disputeJudgedAmount",
+	    &n->dispute_judged_amount)) != NULL)
+		return reason;
+	n->dispute_type = notif_text(root, "disputeType");
+	n->dispute_time = notif_text(root, "disputeTime");
+	n->dispute_reason_code = notif_text(root, "disputeReasonCode");
+	n->dispute_reason_msg = notif_text(root, "disputeReasonMsg");
+	n->dispute_source = notif_text(root, "disputeSource");
+	n->dispute_judged_result = notif_text(root, "disputeJudgedResult");
+	n->dispute_judged_time = notif_text(root, "disputeJudgedTime");
+	n->defense_due_time = notif_text(root, "defenseDueTime");
+	n->defendable = notif_bool(root, "defendable");
+	return NULL;
+}
+
+/*
+ * notifyVaulting: result S/F, and with S an optional vaultingStatus
+ * (SUCCESS, FAIL, PROCESSING) that is more precise.
+ */
+static const char *
+notif_fill_vaulting(const json_t *root, struct notif *n)
+{
+	const json_t *pmd, *card;
+	const char *st, *no;
+	size_t len;
+
+	if (n->vaulting_request_id == NULL)
+		return "missing_id";
+	if (n->status == NOTIF_ST_SUCCESS && !notif_absent(root,
+	    "vaultingStatus")) {
+		if ((st = notif_get_str(root, "vaultingStatus", &len)) == NULL)
+			return "unknown_vaulting_status";
+		if (strcmp(st, "FAIL") == 0)
+			n->status = NOTIF_ST_FAIL;
+		else if (strcmp(st, "PROCESSING") == 0)
+			n->status = NOTIF_ST_PENDING;
+		else if (strcmp(st, "SUCCESS") != 0)
+			return "unknown_vaulting_status";
+	}
+	n->vaulting_create_time = notif_text(root, "vaultingCreateTime");
+	pmd = json_object_get(root, "paymentMethodDetail");
+	card = json_is_object(pmd) ? json_object_get(pmd, "card") : NULL;
+	if (!json_is_object(card))
+		return NULL;
+	n->card_token = notif_text(card, "cardToken");
+	if ((n->card_brand = notif_text(card, "cardBrand")) == NULL)
+		n->card_brand = notif_text(card, "brand");
+	n->issuing_country = notif_text(card, "issuingCountry");
+	/* Never a full card number: only a value with its digits masked. */
+	if ((no = notif_text(card, "cardNo")) == NULL)
+		no = notif_text(card, "maskedCardNo");
+	if (no != NULL && strchr(no, '*') != NULL && strlen(no) <= 32)
+		n->card_no_masked = no;
+	return NULL;
+}
+
+/*
+ * Everything after the discriminator: NULL when *n is a complete record of
+ * its kind, else the archive reason.  Checks run in a fixed order (result,
+ * status, ids, required id, amount) so a body with several faults always
+ * gets the same reason.
+ */
+static const char *
+notif_fill(const json_t *root, enum notif_kind kind, bool pending,
+    struct notif *n)
+{
+	const char *reason;
+
+	if (kind != NOTIF_DISPUTE &&
+	    (reason = notif_result(root, pending, n)) != NULL)
+		return reason;
+	if ((reason = notif_ids(root, kind, n)) != NULL)
+		return reason;
+	switch (kind) {
+	case NOTIF_PAYMENT:
+		return notif_fill_payment(root, n);
+	case NOTIF_CAPTURE:
+		return notif_fill_capture(root, n);
+	case NOTIF_REFUND:
+		return notif_fill_refund(root, n);
+	case NOTIF_DISPUTE:
+		return notif_fill_dispute(root, n);
+	case NOTIF_VAULTING:
+		return notif_fill_vaulting(root, n);
+	case NOTIF_OTHER:
+	default:
+		return "unsupported_type";
+	}
 }
 
 /*
@@ -395,8 +626,8 @@ notif_parse(const unsigned char *body, size_t len, struct notif *n)
 {
 	json_t *root;
 	enum notif_kind kind;
-	const char *reason;
-	bool is_notify_type, pending = false, oom;
+	const char *reason = NULL;
+	bool pending = false, oom;
 
 	memset(n, 0, sizeof(*n));
 	/* json_loadb() refuses a NULL buffer even when len is 0. */
@@ -413,22 +644,11 @@ notif_parse(const unsigned char *body, size_t len, struct notif *n)
 		return 0;
 	}
 
-	if ((n->notify_type = notif_discriminator(root, &is_notify_type)) == NULL) {
-		notif_make_other(n, "unknown_type");
+	kind = notif_route(root, n, &pending, &reason);
+	if (kind == NOTIF_OTHER) {
+		notif_make_other(n, reason);
 		return 0;
 	}
-	if (is_notify_type && strcmp(n->notify_type, "PAYMENT_RESULT") == 0)
-		kind = NOTIF_PAYMENT;
-	else if (is_notify_type && strcmp(n->notify_type, "PAYMENT_PENDING") == 0) {
-		kind = NOTIF_PAYMENT;
-		pending = true;
-	} else if (is_notify_type && strcmp(n->notify_type, "CAPTURE_RESULT") == 0)
-		kind = NOTIF_CAPTURE;
-	else {
-		notif_make_other(n, "unsupported_type");
-		return 0;
-	}
-
 	if ((reason = notif_fill(root, kind, pending, n)) != NULL) {
 		notif_make_other(n, reason);
 		return 0;
@@ -458,6 +678,12 @@ notif_kind_str(enum notif_kind kind)
 		return "payment";
 	case NOTIF_CAPTURE:
 		return "capture";
+	case NOTIF_REFUND:
+		return "refund";
+	case NOTIF_DISPUTE:
+		return "dispute";
+	case NOTIF_VAULTING:
+		return "vaulting";
 	case NOTIF_OTHER:
 	default:
 		return "other";
@@ -475,6 +701,51 @@ notif_status_str(enum notif_status st)
 	case NOTIF_ST_FAIL:
 		return "FAIL";
 	case NOTIF_ST_NONE:
+	default:
+		return NULL;
+	}
+}
+
+int
+notif_dispute_rank(const char *type)
+{
+	static const struct {
+		const char	*type;
+		int		 rank;
+	} ranks[] = {
+		{ "DISPUTE_CREATED", 1 },
+		{ "DEFENSE_DUE_ALERT", 2 },
+		{ "DEFENSE_SUPPLIED", 3 },
+		{ "DISPUTE_ACCEPTED", 4 },
+		{ "DISPUTE_JUDGED", NOTIF_DISPUTE_RANK_FINAL },
+		{ "DISPUTE_CANCELLED", NOTIF_DISPUTE_RANK_FINAL },
+		{ "RDR_RESOLVED", NOTIF_DISPUTE_RANK_FINAL },
+	};
+	size_t i;
+
+	if (type == NULL)
+		return 0;
+	for (i = 0; i < sizeof(ranks) / sizeof(ranks[0]); i++)
+		if (strcmp(type, ranks[i].type) == 0)
+			return ranks[i].rank;
+	return 0;
+}
+
+const char *
+notif_object_id(const struct notif *n)
+{
+	switch (n->kind) {
+	case NOTIF_PAYMENT:
+		return n->payment_request_id;
+	case NOTIF_CAPTURE:
+		return n->capture_request_id;
+	case NOTIF_REFUND:
+		return n->refund_request_id;
+	case NOTIF_DISPUTE:
+		return n->dispute_id;
+	case NOTIF_VAULTING:
+		return n->vaulting_request_id;
+	case NOTIF_OTHER:
 	default:
 		return NULL;
 	}

@@ -136,10 +136,211 @@ static const char store_schema_v1[] =
 "             AND c.status = 'SUCCESS') AS captured_amount_value"
 "  FROM payments p;";
 
+/*
+ * Version 2: refunds, disputes and vaultings become state, not archive.
+ * The kind and object_type CHECKs are widened in place (SQLite's
+ * documented writable_schema procedure for changes that leave the stored
+ * rows valid): a rebuild would copy every archived body and, on a large
+ * database, hold the write lock for minutes.
+ */
+static const char *const store_schema_v2_checks[][3] = {
+	{ "notifications",
+	  "CHECK (kind IN ('payment','capture','other'))",
+	  "CHECK (kind IN ('payment','capture','refund','dispute','vaulting',"
+	  "'other'))" },
+	{ "events",
+	  "CHECK (object_type IN ('payment','capture'))",
+	  "CHECK (object_type IN ('payment','capture','refund','dispute',"
+	  "'vaulting'))" },
+};
+
+static const char store_schema_v2[] =
+/*
+ * Keys lead with their most selective column.  Version 1 led with
+ * client_id, and without ANALYZE statistics SQLite takes an equality on a
+ * key's first column for a narrow search: "WHERE client_id = ? AND
+ * payment_id = ?" walked every payment of the client instead of using
+ * payments_payment_id.  Rebuilt here; the rows are small (bodies stay in
+ * notifications, which keeps its rowid).  Views go first, as they name
+ * the tables; payment_captures stays, as it reads the same columns
+ * (legacy_alter_table is on, so the rename leaves views alone).
+ */
+"DROP VIEW payment_status;"
+"CREATE TABLE payments_v2 ("
+"  payment_request_id         TEXT NOT NULL,"
+"  client_id                  TEXT NOT NULL,"
+"  payment_id                 TEXT,"
+"  status                     TEXT NOT NULL CHECK (status IN ('PENDING','SUCCESS','FAIL')),"
+"  result_code                TEXT,"
+"  result_message             TEXT,"
+"  amount_value               INTEGER,"
+"  currency                   TEXT,"
+"  payment_create_time        TEXT,"
+"  payment_time               TEXT,"
+"  avs_result_raw             TEXT,"
+"  cvv_result_raw             TEXT,"
+"  network_transaction_id     TEXT,"
+"  three_ds_eci               TEXT,"
+"  three_ds_version           TEXT,"
+"  three_ds_cavv              TEXT,"
+"  three_ds_ds_transaction_id TEXT,"
+"  card_brand                 TEXT,"
+"  last_four                  TEXT,"
+"  issuing_country            TEXT,"
+"  refusal_code_raw           TEXT,"
+"  refusal_reason_raw         TEXT,"
+"  notification_id            INTEGER NOT NULL REFERENCES notifications (id),"
+"  created_at                 TEXT NOT NULL,"
+"  updated_at                 TEXT NOT NULL,"
+"  PRIMARY KEY (payment_request_id, client_id)"
+") WITHOUT ROWID;"
+"INSERT INTO payments_v2 SELECT * FROM payments;"
+"DROP TABLE payments;"
+"ALTER TABLE payments_v2 RENAME TO payments;"
+"CREATE INDEX payments_payment_id ON payments (payment_id, client_id);"
+"CREATE TABLE captures_v2 ("
+"  capture_request_id    TEXT NOT NULL,"
+"  client_id             TEXT NOT NULL,"
+"  capture_id            TEXT,"
+"  payment_id            TEXT,"
+"  status                TEXT NOT NULL CHECK (status IN ('SUCCESS','FAIL')),"
+"  result_code           TEXT,"
+"  result_message        TEXT,"
+"  amount_value          INTEGER,"
+"  currency              TEXT,"
+"  capture_time          TEXT,"
+"  acquirer_reference_no TEXT,"
+"  notification_id       INTEGER NOT NULL REFERENCES notifications (id),"
+"  created_at            TEXT NOT NULL,"
+"  updated_at            TEXT NOT NULL,"
+"  PRIMARY KEY (capture_request_id, client_id)"
+") WITHOUT ROWID;"
+"INSERT INTO captures_v2 SELECT * FROM captures;"
+"DROP TABLE captures;"
+"ALTER TABLE captures_v2 RENAME TO captures;"
+"CREATE INDEX captures_payment_id ON captures (payment_id, client_id);"
+"CREATE TABLE refunds ("
+"  refund_request_id  TEXT NOT NULL,"
+"  client_id          TEXT NOT NULL,"
+"  refund_id          TEXT,"
+"  payment_id         TEXT,"
+"  payment_request_id TEXT,"
+"  status             TEXT NOT NULL CHECK (status IN ('SUCCESS','FAIL')),"
+"  result_code        TEXT,"
+"  result_message     TEXT,"
+"  amount_value       INTEGER,"
+"  currency           TEXT,"
+"  refund_time        TEXT,"
+"  notification_id    INTEGER NOT NULL REFERENCES notifications (id),"
+"  created_at         TEXT NOT NULL,"
+"  updated_at         TEXT NOT NULL,"
+"  PRIMARY KEY (refund_request_id, client_id)"
+") WITHOUT ROWID;"
+"CREATE INDEX refunds_payment_id ON refunds (payment_id, client_id);"
+"CREATE TABLE disputes ("
+"  dispute_id          TEXT NOT NULL,"
+"  client_id           TEXT NOT NULL,"
+"  payment_id          TEXT,"
+"  payment_request_id  TEXT,"
+"  capture_id          TEXT,"
+"  stage               TEXT NOT NULL,"
+"  dispute_type        TEXT,"
+"  amount_value        INTEGER,"
+"  currency            TEXT,"
+"  reason_code         TEXT,"
+"  reason_msg          TEXT,"
+"  source              TEXT,"
+"  dispute_time        TEXT,"
+"  defense_due_time    TEXT,"
+"  defendable          TEXT CHECK (defendable IN ('true','false')),"
+"  judged_result       TEXT,"
+"  judged_time         TEXT,"
+"  judged_amount_value INTEGER,"
+"  judged_currency     TEXT,"
+"  notification_id     INTEGER NOT NULL REFERENCES notifications (id),"
+"  created_at          TEXT NOT NULL,"
+"  updated_at          TEXT NOT NULL,"
+"  PRIMARY KEY (dispute_id, client_id)"
+") WITHOUT ROWID;"
+"CREATE INDEX disputes_payment_id ON disputes (payment_id, client_id);"
+"CREATE TABLE vaultings ("
+"  vaulting_request_id  TEXT NOT NULL,"
+"  client_id            TEXT NOT NULL,"
+"  status               TEXT NOT NULL CHECK (status IN ('PENDING','SUCCESS','FAIL')),"
+"  result_code          TEXT,"
+"  result_message       TEXT,"
+"  card_token           TEXT,"
+"  card_brand           TEXT,"
+"  card_no_masked       TEXT,"
+"  issuing_country      TEXT,"
+"  vaulting_create_time TEXT,"
+"  notification_id      INTEGER NOT NULL REFERENCES notifications (id),"
+"  created_at           TEXT NOT NULL,"
+"  updated_at           TEXT NOT NULL,"
+"  PRIMARY KEY (vaulting_request_id, client_id)"
+") WITHOUT ROWID;"
+/* The timeline of one payment walks events by object. */
+"CREATE INDEX events_object ON events (object_id, client_id);"
+"CREATE VIEW payment_status AS"
+"  SELECT p.client_id, p.payment_request_id, p.payment_id, p.status,"
+"         p.amount_value, p.currency, p.result_code, p.payment_time,"
+"         p.updated_at,"
+"         (SELECT coalesce(sum(c.amount_value), 0) FROM captures c"
+"           WHERE c.client_id = p.client_id AND c.payment_id = p.payment_id"
+"             AND c.status = 'SUCCESS') AS captured_amount_value,"
+"         (SELECT coalesce(sum(r.amount_value), 0) FROM refunds r"
+"           WHERE r.client_id = p.client_id AND r.payment_id = p.payment_id"
+"             AND r.status = 'SUCCESS') AS refunded_amount_value,"
+"         (SELECT count(*) FROM disputes d"
+"           WHERE d.client_id = p.client_id"
+"             AND d.payment_id = p.payment_id) AS dispute_count,"
+"         (SELECT d.stage FROM disputes d"
+"           WHERE d.client_id = p.client_id AND d.payment_id = p.payment_id"
+"           ORDER BY d.updated_at DESC, d.dispute_id LIMIT 1)"
+"           AS dispute_stage"
+"  FROM payments p;"
+/*
+ * "What happened to this order", one query: every state change of the
+ * payment and of the captures, refunds and disputes that name its
+ * paymentId, in seq order when the reader adds ORDER BY seq.
+ */
+"CREATE VIEW payment_timeline AS"
+"  SELECT p.client_id, p.payment_request_id, p.payment_id, e.seq,"
+"         e.created_at, e.object_type, e.object_id, e.old_status,"
+"         e.new_status, e.notification_id"
+"  FROM payments p JOIN events e ON e.client_id = p.client_id"
+"   AND e.object_type = 'payment' AND e.object_id = p.payment_request_id"
+"  UNION ALL"
+"  SELECT p.client_id, p.payment_request_id, p.payment_id, e.seq,"
+"         e.created_at, e.object_type, e.object_id, e.old_status,"
+"         e.new_status, e.notification_id"
+"  FROM payments p JOIN captures c ON c.client_id = p.client_id"
+"   AND c.payment_id = p.payment_id"
+"  JOIN events e ON e.client_id = c.client_id"
+"   AND e.object_type = 'capture' AND e.object_id = c.capture_request_id"
+"  UNION ALL"
+"  SELECT p.client_id, p.payment_request_id, p.payment_id, e.seq,"
+"         e.created_at, e.object_type, e.object_id, e.old_status,"
+"         e.new_status, e.notification_id"
+"  FROM payments p JOIN refunds r ON r.client_id = p.client_id"
+"   AND r.payment_id = p.payment_id"
+"  JOIN events e ON e.client_id = r.client_id"
+"   AND e.object_type = 'refund' AND e.object_id = r.refund_request_id"
+"  UNION ALL"
+"  SELECT p.client_id, p.payment_request_id, p.payment_id, e.seq,"
+"         e.created_at, e.object_type, e.object_id, e.old_status,"
+"         e.new_status, e.notification_id"
+"  FROM payments p JOIN disputes d ON d.client_id = p.client_id"
+"   AND d.payment_id = p.payment_id"
+"  JOIN events e ON e.client_id = d.client_id"
+"   AND e.object_type = 'dispute' AND e.object_id = d.dispute_id;";
+
 enum {
 	S_BEGIN, S_COMMIT, S_ROLLBACK,
 	S_NOTIF_FIND, S_NOTIF_TOUCH, S_NOTIF_INSERT,
-	S_PAY_GET, S_PAY_UPSERT, S_CAP_GET, S_CAP_UPSERT, S_EVENT,
+	S_PAY_GET, S_PAY_UPSERT, S_CAP_GET, S_CAP_UPSERT,
+	S_REF_GET, S_REF_UPSERT, S_DIS_GET, S_DIS_UPSERT, S_DIS_FILL,
+	S_VLT_GET, S_VLT_UPSERT, S_EVENT,
 	S_COUNT
 };
 
@@ -225,6 +426,114 @@ static const char *const store_sql[S_COUNT] = {
 	    "   acquirer_reference_no),"
 	    " notification_id = excluded.notification_id,"
 	    " updated_at = excluded.updated_at",
+	[S_REF_GET] =
+	    "SELECT status, refund_id FROM refunds"
+	    " WHERE client_id = ?1 AND refund_request_id = ?2",
+	[S_REF_UPSERT] =
+	    "INSERT INTO refunds (refund_request_id, client_id, refund_id,"
+	    " payment_id, payment_request_id, status, result_code,"
+	    " result_message, amount_value, currency, refund_time,"
+	    " notification_id, created_at, updated_at) VALUES (?1, ?2, ?3, ?4,"
+	    " ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13)"
+	    " ON CONFLICT (client_id, refund_request_id) DO UPDATE SET"
+	    " refund_id = coalesce(excluded.refund_id, refund_id),"
+	    " payment_id = coalesce(excluded.payment_id, payment_id),"
+	    " payment_request_id = coalesce(excluded.payment_request_id,"
+	    "   payment_request_id),"
+	    " status = excluded.status,"
+	    " result_code = excluded.result_code,"
+	    " result_message = excluded.result_message,"
+	    " amount_value = coalesce(excluded.amount_value, amount_value),"
+	    " currency = coalesce(excluded.currency, currency),"
+	    " refund_time = coalesce(excluded.refund_time, refund_time),"
+	    " notification_id = excluded.notification_id,"
+	    " updated_at = excluded.updated_at",
+	[S_DIS_GET] =
+	    "SELECT stage, payment_id FROM disputes"
+	    " WHERE client_id = ?1 AND dispute_id = ?2",
+	/* A later stage: what it says wins, what it omits is kept. */
+	[S_DIS_UPSERT] =
+	    "INSERT INTO disputes (dispute_id, client_id, payment_id,"
+	    " payment_request_id, capture_id, stage, dispute_type,"
+	    " amount_value, currency, reason_code, reason_msg, source,"
+	    " dispute_time, defense_due_time, defendable, judged_result,"
+	    " judged_time, judged_amount_value, judged_currency,"
+	    " notification_id, created_at, updated_at) VALUES (?1, ?2, ?3, ?4,"
+	    " ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,"
+	    " ?19, ?20, ?21, ?21)"
+	    " ON CONFLICT (client_id, dispute_id) DO UPDATE SET"
+	    " payment_id = coalesce(excluded.payment_id, payment_id),"
+	    " payment_request_id = coalesce(excluded.payment_request_id,"
+	    "   payment_request_id),"
+	    " capture_id = coalesce(excluded.capture_id, capture_id),"
+	    " stage = excluded.stage,"
+	    " dispute_type = coalesce(excluded.dispute_type, dispute_type),"
+	    " amount_value = coalesce(excluded.amount_value, amount_value),"
+	    " currency = coalesce(excluded.currency, currency),"
+	    " reason_code = coalesce(excluded.reason_code, reason_code),"
+	    " reason_msg = coalesce(excluded.reason_msg, reason_msg),"
+	    " source = coalesce(excluded.source, source),"
+	    " dispute_time = coalesce(excluded.dispute_time, dispute_time),"
+	    " defense_due_time = coalesce(excluded.defense_due_time,"
+	    "   defense_due_time),"
+	    " defendable = coalesce(excluded.defendable, defendable),"
+	    " judged_result = coalesce(excluded.judged_result, judged_result),"
+	    " judged_time = coalesce(excluded.judged_time, judged_time),"
+	    " judged_amount_value = coalesce(excluded.judged_amount_value,"
+	    "   judged_amount_value),"
+	    " judged_currency = coalesce(excluded.judged_currency,"
+	    "   judged_currency),"
+	    " notification_id = excluded.notification_id,"
+	    " updated_at = excluded.updated_at",
+	/*
+	 * An earlier stage arriving late: the stage stays, and only what is
+	 * still unknown is filled in (a DISPUTE_CREATED after the judgement
+	 * still brings the disputed amount and the reason).  Numbered like
+	 * S_DIS_UPSERT so one binder serves both; binding the numbers it
+	 * does not use (6, 20, 21) is a harmless SQLITE_RANGE.
+	 */
+	[S_DIS_FILL] =
+	    "UPDATE disputes SET"
+	    " payment_id = coalesce(payment_id, ?3),"
+	    " payment_request_id = coalesce(payment_request_id, ?4),"
+	    " capture_id = coalesce(capture_id, ?5),"
+	    " dispute_type = coalesce(dispute_type, ?7),"
+	    " amount_value = coalesce(amount_value, ?8),"
+	    " currency = coalesce(currency, ?9),"
+	    " reason_code = coalesce(reason_code, ?10),"
+	    " reason_msg = coalesce(reason_msg, ?11),"
+	    " source = coalesce(source, ?12),"
+	    " dispute_time = coalesce(dispute_time, ?13),"
+	    " defense_due_time = coalesce(defense_due_time, ?14),"
+	    " defendable = coalesce(defendable, ?15),"
+	    " judged_result = coalesce(judged_result, ?16),"
+	    " judged_time = coalesce(judged_time, ?17),"
+	    " judged_amount_value = coalesce(judged_amount_value, ?18),"
+	    " judged_currency = coalesce(judged_currency, ?19)"
+	    " WHERE client_id = ?2 AND dispute_id = ?1",
+	[S_VLT_GET] =
+	    "SELECT status, NULL FROM vaultings"
+	    " WHERE client_id = ?1 AND vaulting_request_id = ?2",
+	[S_VLT_UPSERT] =
+	    "INSERT INTO vaultings (vaulting_request_id, client_id, status,"
+	    " result_code, result_message, card_token, card_brand,"
+	    " card_no_masked, issuing_country, vaulting_create_time,"
+	    " notification_id, created_at, updated_at) VALUES (?1, ?2, ?3, ?4,"
+	    " ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12)"
+	    " ON CONFLICT (client_id, vaulting_request_id) DO UPDATE SET"
+	    " status = excluded.status,"
+	    " result_code = excluded.result_code,"
+	    " result_message = excluded.result_message,"
+	    " card_token = coalesce(excluded.card_token, card_token),"
+	    " card_brand = coalesce(excluded.card_brand, card_brand),"
+	    " card_no_masked = coalesce(excluded.card_no_masked,"
+	    "   card_no_masked),"
+	    " issuing_country = coalesce(excluded.issuing_country,"
+	    "   issuing_country),"
+	    " vaulting_create_time = coalesce(excluded.vaulting_create_time,"
+	    "   vaulting_create_time),"
+	    " notification_id = excluded.notification_id,"
+	    " updated_at = excluded.updated_at",
 	[S_EVENT] =
 	    "INSERT INTO events (created_at, client_id, object_type, object_id,"
 	    " payment_id, old_status, new_status, notification_id)"
@@ -295,6 +604,71 @@ store_user_version(sqlite3 *db, int *version)
 	return rc == SQLITE_ROW ? 0 : -1;
 }
 
+/*
+ * Inside store_migrate's transaction: widen the CHECKs of version 1 in
+ * place, have this connection reload the schema, then add the rest.
+ * Each edit must change exactly one table, or nothing is migrated.
+ */
+static int
+store_migrate_v2(sqlite3 *db, char *err, size_t errlen)
+{
+	static const char edit[] = "UPDATE sqlite_master SET sql ="
+	    " replace(sql, ?2, ?3) WHERE type = 'table' AND name = ?1"
+	    " AND instr(sql, ?2) > 0";
+	sqlite3_stmt *st = NULL, *ver = NULL;
+	char sql[64];
+	size_t i;
+	int cookie;
+
+	if (sqlite3_prepare_v2(db, "PRAGMA schema_version", -1, &ver, NULL) !=
+	    SQLITE_OK || sqlite3_step(ver) != SQLITE_ROW)
+		goto dberr;
+	cookie = sqlite3_column_int(ver, 0);
+	sqlite3_finalize(ver);
+	ver = NULL;
+	if (store_exec(db, "PRAGMA writable_schema = ON", err, errlen) != 0 ||
+	    store_exec(db, "PRAGMA legacy_alter_table = ON", err, errlen) != 0)
+		return -1;
+	if (sqlite3_prepare_v2(db, edit, -1, &st, NULL) != SQLITE_OK)
+		goto dberr;
+	for (i = 0; i < sizeof(store_schema_v2_checks) /
+	    sizeof(store_schema_v2_checks[0]); i++) {
+		sqlite3_bind_text(st, 1, store_schema_v2_checks[i][0], -1,
+		    SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, store_schema_v2_checks[i][1], -1,
+		    SQLITE_STATIC);
+		sqlite3_bind_text(st, 3, store_schema_v2_checks[i][2], -1,
+		    SQLITE_STATIC);
+		if (sqlite3_step(st) != SQLITE_DONE)
+			goto dberr;
+		if (sqlite3_changes(db) != 1) {
+			snprintf(err, errlen, "cannot migrate the schema to "
+			    "version 2: table %s is not as version 1 made it",
+			    store_schema_v2_checks[i][0]);
+			goto fail;
+		}
+		sqlite3_reset(st);
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	snprintf(sql, sizeof(sql), "PRAGMA schema_version = %d", cookie + 1);
+	if (store_exec(db, sql, err, errlen) != 0 ||
+	    store_exec(db, "PRAGMA writable_schema = RESET", err, errlen) != 0)
+		goto fail;
+	if (store_exec(db, store_schema_v2, err, errlen) != 0)
+		goto fail;
+	return store_exec(db, "PRAGMA legacy_alter_table = OFF", err, errlen);
+dberr:
+	snprintf(err, errlen, "cannot migrate the schema to version 2: %s",
+	    sqlite3_errmsg(db));
+fail:
+	sqlite3_finalize(ver);
+	sqlite3_finalize(st);
+	sqlite3_exec(db, "PRAGMA writable_schema = OFF", NULL, NULL, NULL);
+	sqlite3_exec(db, "PRAGMA legacy_alter_table = OFF", NULL, NULL, NULL);
+	return -1;
+}
+
 /* Bring the schema to STORE_SCHEMA_VERSION, all or nothing. */
 static int
 store_migrate(sqlite3 *db, char *err, size_t errlen)
@@ -315,6 +689,8 @@ store_migrate(sqlite3 *db, char *err, size_t errlen)
 		goto fail;
 	}
 	if (version < 1 && store_exec(db, store_schema_v1, err, errlen) != 0)
+		goto fail;
+	if (version < 2 && store_migrate_v2(db, err, errlen) != 0)
 		goto fail;
 	if (version < STORE_SCHEMA_VERSION) {
 		snprintf(sql, sizeof(sql), "PRAGMA user_version = %d",
@@ -610,7 +986,7 @@ store_step_done(struct store *s, int which)
 /* What the state held is, for the object a new notification is about. */
 struct store_current {
 	int	exists;
-	char	status[16];
+	char	status[32];	/* a status, or a dispute's stage */
 	char	other_id[NOTIF_ID_MAX + 1];	/* payment_id or capture_id */
 };
 
@@ -672,6 +1048,33 @@ store_judge(const struct store_current *cur, const char *other_id,
 }
 
 /*
+ * Disputes move through stages (notif_dispute_rank) instead of statuses:
+ * a higher rank is APPLIED, the same stage again is a DUPLICATE, a lower
+ * rank arriving late is IGNORED (the caller still fills in what only it
+ * carries), and two different closing stages, or a dispute bound to
+ * another payment, are a CONFLICT.
+ */
+static enum store_outcome
+store_judge_dispute(const struct store_current *cur, const struct notif *n)
+{
+	int held;
+
+	if (!cur->exists)
+		return STORE_APPLIED;
+	if (n->payment_id != NULL && cur->other_id[0] != '\0' &&
+	    strcmp(cur->other_id, n->payment_id) != 0)
+		return STORE_CONFLICT;
+	if (strcmp(cur->status, n->notify_type) == 0)
+		return STORE_DUPLICATE;
+	held = notif_dispute_rank(cur->status);
+	if (n->dispute_rank > held)
+		return STORE_APPLIED;
+	if (n->dispute_rank < held)
+		return STORE_IGNORED;
+	return STORE_CONFLICT;
+}
+
+/*
  * Judge n (from client_id) against the state held for its object: fills
  * cur, *outcome and *object_id (the request id, or NULL for an archived
  * kind).  0, or -1 on a database error.
@@ -681,28 +1084,42 @@ store_judge_notif(struct store *s, const char *client_id,
     const struct notif *n, struct store_current *cur,
     enum store_outcome *outcome, const char **object_id)
 {
+	static const int get[] = {
+		[NOTIF_PAYMENT] = S_PAY_GET,
+		[NOTIF_CAPTURE] = S_CAP_GET,
+		[NOTIF_REFUND] = S_REF_GET,
+		[NOTIF_DISPUTE] = S_DIS_GET,
+		[NOTIF_VAULTING] = S_VLT_GET,
+	};
+	const char *other = NULL;
+
 	memset(cur, 0, sizeof(*cur));
-	*object_id = NULL;
+	*object_id = notif_object_id(n);
+	if (n->kind == NOTIF_OTHER || *object_id == NULL) {
+		*outcome = STORE_ARCHIVED;
+		return 0;
+	}
+	if (store_get_current(s, get[n->kind], client_id, *object_id, cur) != 0)
+		return -1;
 	switch (n->kind) {
+	case NOTIF_DISPUTE:
+		*outcome = store_judge_dispute(cur, n);
+		return 0;
 	case NOTIF_PAYMENT:
-		*object_id = n->payment_request_id;
-		if (store_get_current(s, S_PAY_GET, client_id, *object_id,
-		    cur) != 0)
-			return -1;
-		*outcome = store_judge(cur, n->payment_id, n->status);
+		other = n->payment_id;
 		break;
 	case NOTIF_CAPTURE:
-		*object_id = n->capture_request_id;
-		if (store_get_current(s, S_CAP_GET, client_id, *object_id,
-		    cur) != 0)
-			return -1;
-		*outcome = store_judge(cur, n->capture_id, n->status);
+		other = n->capture_id;
 		break;
+	case NOTIF_REFUND:
+		other = n->refund_id;
+		break;
+	case NOTIF_VAULTING:
 	case NOTIF_OTHER:
 	default:
-		*outcome = STORE_ARCHIVED;
 		break;
 	}
+	*outcome = store_judge(cur, other, n->status);
 	return 0;
 }
 
@@ -767,17 +1184,132 @@ store_write_event(struct store *s, const struct store_delivery *d,
 {
 	const struct notif *n = d->notif;
 	sqlite3_stmt *st = s->stmt[S_EVENT];
-	int pay = n->kind == NOTIF_PAYMENT;
 
 	bind_text(st, 1, now);
-	bind_text(st, 2, pay ? "payment" : "capture");
-	bind_text(st, 3, pay ? n->payment_request_id : n->capture_request_id);
+	bind_text(st, 2, notif_kind_str(n->kind));
+	bind_text(st, 3, notif_object_id(n));
 	bind_text(st, 4, n->payment_id);
 	bind_text(st, 5, cur->exists ? cur->status : NULL);
-	bind_text(st, 6, notif_status_str(n->status));
+	/* A dispute's status is its stage. */
+	bind_text(st, 6, n->kind == NOTIF_DISPUTE ? n->notify_type :
+	    notif_status_str(n->status));
 	sqlite3_bind_int64(st, 7, nid);
 	bind_text(st, 8, d->client_id);
 	return store_step_done(s, S_EVENT);
+}
+
+static int
+store_write_refund(struct store *s, const struct store_delivery *d,
+    int64_t nid, const char *now)
+{
+	const struct notif *n = d->notif;
+	sqlite3_stmt *st = s->stmt[S_REF_UPSERT];
+
+	bind_text(st, 1, n->refund_request_id);
+	bind_text(st, 2, d->client_id);
+	bind_text(st, 3, n->refund_id);
+	bind_text(st, 4, n->payment_id);
+	bind_text(st, 5, n->payment_request_id);
+	bind_text(st, 6, notif_status_str(n->status));
+	bind_text(st, 7, n->result_code);
+	bind_text(st, 8, n->result_message);
+	bind_amount(st, 9, 10, &n->amount);
+	bind_text(st, 11, n->refund_time);
+	sqlite3_bind_int64(st, 12, nid);
+	bind_text(st, 13, now);
+	return store_step_done(s, S_REF_UPSERT);
+}
+
+/* which is S_DIS_UPSERT, or S_DIS_FILL for a stage arriving late. */
+static int
+store_write_dispute(struct store *s, int which, const struct store_delivery *d,
+    int64_t nid, const char *now)
+{
+	const struct notif *n = d->notif;
+	sqlite3_stmt *st = s->stmt[which];
+
+	bind_text(st, 1, n->dispute_id);
+	bind_text(st, 2, d->client_id);
+	bind_text(st, 3, n->payment_id);
+	bind_text(st, 4, n->payment_request_id);
+	bind_text(st, 5, n->capture_id);
+	bind_text(st, 6, n->notify_type);
+	bind_text(st, 7, n->dispute_type);
+	bind_amount(st, 8, 9, &n->amount);
+	bind_text(st, 10, n->dispute_reason_code);
+	bind_text(st, 11, n->dispute_reason_msg);
+	bind_text(st, 12, n->dispute_source);
+	bind_text(st, 13, n->dispute_time);
+	bind_text(st, 14, n->defense_due_time);
+	bind_text(st, 15, n->defendable);
+	bind_text(st, 16, n->dispute_judged_result);
+	bind_text(st, 17, n->dispute_judged_time);
+	bind_amount(st, 18, 19, &n->dispute_judged_amount);
+	sqlite3_bind_int64(st, 20, nid);
+	bind_text(st, 21, now);
+	return store_step_done(s, which);
+}
+
+static int
+store_write_vaulting(struct store *s, const struct store_delivery *d,
+    int64_t nid, const char *now)
+{
+	const struct notif *n = d->notif;
+	sqlite3_stmt *st = s->stmt[S_VLT_UPSERT];
+
+	bind_text(st, 1, n->vaulting_request_id);
+	bind_text(st, 2, d->client_id);
+	bind_text(st, 3, notif_status_str(n->status));
+	bind_text(st, 4, n->result_code);
+	bind_text(st, 5, n->result_message);
+	bind_text(st, 6, n->card_token);
+	bind_text(st, 7, n->card_brand);
+	bind_text(st, 8, n->card_no_masked);
+	bind_text(st, 9, n->issuing_country);
+	bind_text(st, 10, n->vaulting_create_time);
+	sqlite3_bind_int64(st, 11, nid);
+	bind_text(st, 12, now);
+	return store_step_done(s, S_VLT_UPSERT);
+}
+
+/*
+ * The state change one judged notification makes: for APPLIED its
+ * object's row and one events row; for a dispute stage that came late,
+ * the details only it carries; nothing otherwise.
+ */
+static int
+store_write_state(struct store *s, const struct store_delivery *d,
+    const struct store_current *cur, enum store_outcome outcome, int64_t nid,
+    const char *now)
+{
+	const struct notif *n = d->notif;
+	int rc;
+
+	if (outcome == STORE_IGNORED && n->kind == NOTIF_DISPUTE)
+		return store_write_dispute(s, S_DIS_FILL, d, nid, now);
+	if (outcome != STORE_APPLIED)
+		return 0;
+	switch (n->kind) {
+	case NOTIF_PAYMENT:
+		rc = store_write_payment(s, d, nid, now);
+		break;
+	case NOTIF_CAPTURE:
+		rc = store_write_capture(s, d, nid, now);
+		break;
+	case NOTIF_REFUND:
+		rc = store_write_refund(s, d, nid, now);
+		break;
+	case NOTIF_DISPUTE:
+		rc = store_write_dispute(s, S_DIS_UPSERT, d, nid, now);
+		break;
+	case NOTIF_VAULTING:
+		rc = store_write_vaulting(s, d, nid, now);
+		break;
+	case NOTIF_OTHER:
+	default:
+		return 0;
+	}
+	return rc != 0 ? -1 : store_write_event(s, d, cur, nid, now);
 }
 
 void
@@ -867,15 +1399,8 @@ store_record(struct store *s, const struct store_delivery *d,
 	r->notification_id = sqlite3_last_insert_rowid(s->db);
 	r->delivery_count = 1;
 
-	if (r->outcome != STORE_APPLIED)
-		return 0;
-	if (n->kind == NOTIF_PAYMENT)
-		rc = store_write_payment(s, d, r->notification_id, now);
-	else
-		rc = store_write_capture(s, d, r->notification_id, now);
-	if (rc != 0)
-		return -1;
-	return store_write_event(s, d, &cur, r->notification_id, now);
+	return store_write_state(s, d, &cur, r->outcome, r->notification_id,
+	    now);
 
 dberr:
 	log_warnx("database: %s", sqlite3_errmsg(s->db));
@@ -954,13 +1479,8 @@ store_replay(struct store *s, int64_t id, struct store_result *r)
 	    &object_id) != 0)
 		goto out;
 	util_now_iso(now);
-	if (r->outcome == STORE_APPLIED) {
-		if ((n.kind == NOTIF_PAYMENT ?
-		    store_write_payment(s, &d, id, now) :
-		    store_write_capture(s, &d, id, now)) != 0 ||
-		    store_write_event(s, &d, &cur, id, now) != 0)
-			goto out;
-	}
+	if (store_write_state(s, &d, &cur, r->outcome, id, now) != 0)
+		goto out;
 	if (store_step_done(s, S_COMMIT) != 0)
 		goto out;
 	r->status = 0;

@@ -324,16 +324,59 @@ static const struct {
 	{ "notifyType 65 bytes", "{\"notifyType\":"
 	    "\"PAYMENT_RESULT_PAYMENT_RESULT_PAYMENT_RESULT_PAYMENT_RESULT_ABCDE\"}",
 	    "unknown_type", NULL },
-	{ "refund", "{\"notifyType\":\"REFUND_RESULT\",\"result\":{\"resultStatus\":\"S\"},"
+	{ "refund U", "{\"notifyType\":\"REFUND_RESULT\",\"result\":{\"resultStatus\":\"U\"},"
+	    "\"refundRequestId\":\"rf1\"}", "unknown_result_status", "REFUND_RESULT" },
+	{ "refund no result", "{\"notifyType\":\"REFUND_RESULT\","
 	    "\"refundRequestId\":\"rf1\",\"refundStatus\":\"SUCCESS\"}",
-	    "unsupported_type", "REFUND_RESULT" },
+	    "bad_result", "REFUND_RESULT" },
+	{ "refund SUCCESS with F", "{\"notifyType\":\"REFUND_RESULT\",\"result\":"
+	    "{\"resultStatus\":\"F\"},\"refundRequestId\":\"rf1\",\"refundStatus\":"
+	    "\"SUCCESS\"}", "inconsistent_status", "REFUND_RESULT" },
+	{ "refund FAIL with S", "{\"notifyType\":\"REFUND_RESULT\",\"result\":"
+	    "{\"resultStatus\":\"S\"},\"refundRequestId\":\"rf1\",\"refundStatus\":"
+	    "\"FAIL\"}", "inconsistent_status", "REFUND_RESULT" },
+	{ "refund PROCESSING", "{\"notifyType\":\"REFUND_RESULT\",\"result\":"
+	    "{\"resultStatus\":\"S\"},\"refundRequestId\":\"rf1\",\"refundStatus\":"
+	    "\"PROCESSING\"}", "unknown_refund_status", "REFUND_RESULT" },
+	{ "refundStatus number", "{\"notifyType\":\"REFUND_RESULT\",\"result\":"
+	    "{\"resultStatus\":\"S\"},\"refundRequestId\":\"rf1\",\"refundStatus\":1}",
+	    "unknown_refund_status", "REFUND_RESULT" },
+	{ "refund missing id", "{\"notifyType\":\"REFUND_RESULT\",\"result\":"
+	    "{\"resultStatus\":\"S\"},\"refundId\":\"x\"}", "missing_id",
+	    "REFUND_RESULT" },
+	{ "refund bad refundId", "{\"notifyType\":\"REFUND_RESULT\",\"result\":"
+	    "{\"resultStatus\":\"S\"},\"refundRequestId\":\"rf1\",\"refundId\":"
+	    "\"a\\tb\"}", "bad_id", "REFUND_RESULT" },
+	{ "refund bad amount", "{\"notifyType\":\"REFUND_RESULT\",\"result\":"
+	    "{\"resultStatus\":\"S\"},\"refundRequestId\":\"rf1\",\"refundAmount\":"
+	    "{\"value\":\"1.5\",\"currency\":\"USD\"}}", "bad_amount", "REFUND_RESULT" },
+	{ "dispute unknown stage", "{\"disputeNotificationType\":\"DISPUTE_REOPENED\","
+	    "\"disputeId\":\"d1\"}", "unsupported_type", "DISPUTE_REOPENED" },
+	{ "dispute missing id", "{\"disputeNotificationType\":\"DISPUTE_CREATED\","
+	    "\"paymentId\":\"p1\",\"defendable\":true}", "missing_id",
+	    "DISPUTE_CREATED" },
+	{ "dispute bad id", "{\"disputeNotificationType\":\"DISPUTE_CREATED\","
+	    "\"disputeId\":\"d 1\"}", "bad_id", "DISPUTE_CREATED" },
+	{ "dispute bad amount", "{\"disputeNotificationType\":\"DISPUTE_CREATED\","
+	    "\"disputeId\":\"d1\",\"disputeAmount\":{\"value\":\"1\",\"currency\":"
+	    "\"ABC\"}}", "bad_currency", "DISPUTE_CREATED" },
+	{ "dispute bad judged amount", "{\"disputeNotificationType\":\"DISPUTE_JUDGED\","
+	    "\"disputeId\":\"d1\",\"disputeJudgedAmount\":{\"value\":\"-5\","
+	    "\"currency\":\"USD\"}}", "bad_amount", "DISPUTE_JUDGED" },
+	{ "vaulting U", "{\"vaultingRequestId\":\"v1\",\"result\":{\"resultStatus\":"
+	    "\"U\"}}", "unknown_result_status", NULL },
+	{ "vaulting bad status", "{\"vaultingRequestId\":\"v1\",\"result\":"
+	    "{\"resultStatus\":\"S\"},\"vaultingStatus\":\"MAYBE\"}",
+	    "unknown_vaulting_status", NULL },
+	{ "vaulting bad id", "{\"vaultingRequestId\":\"\",\"result\":"
+	    "{\"resultStatus\":\"S\"}}", "bad_id", NULL },
+	{ "vaulting null id", "{\"vaultingRequestId\":null,\"result\":"
+	    "{\"resultStatus\":\"S\"}}", "missing_id", NULL },
 	{ "update amount", "{\"notifyType\":\"UPDATE_AMOUNT_RESULT\",\"updateRequestId\":"
 	    "\"u1\"}", "unsupported_type", "UPDATE_AMOUNT_RESULT" },
 	{ "lower-case type", "{\"notifyType\":\"payment_result\",\"result\":"
 	    "{\"resultStatus\":\"S\"},\"paymentRequestId\":\"r\"}",
 	    "unsupported_type", "payment_result" },
-	{ "dispute", "{\"disputeNotificationType\":\"DISPUTE_CREATED\",\"disputeId\":\"d1\","
-	    "\"defendable\":true}", "unsupported_type", "DISPUTE_CREATED" },
 	{ "authorization", "{\"authorizationNotifyType\":\"AUTHCODE_CREATED\","
 	    "\"authCode\":\"a\"}", "unsupported_type", "AUTHCODE_CREATED" },
 	{ "subscription", "{\"subscriptionNotificationType\":\"CREATE\"}",
@@ -343,12 +386,19 @@ static const struct {
 	{ "bad alt falls back", "{\"disputeNotificationType\":7,"
 	    "\"authorizationNotifyType\":\"TOKEN_CREATED\"}", "unsupported_type",
 	    "TOKEN_CREATED" },
-	{ "notifyType wins", "{\"disputeNotificationType\":\"DISPUTE_JUDGED\","
-	    "\"notifyType\":\"REFUND_RESULT\"}", "unsupported_type", "REFUND_RESULT" },
-	/* Only notifyType is ever applied: no dispute posing as a payment. */
+	/* A body that names itself twice is applied as neither. */
+	{ "notifyType and dispute type", "{\"disputeNotificationType\":\"DISPUTE_JUDGED\","
+	    "\"notifyType\":\"REFUND_RESULT\",\"disputeId\":\"d1\",\"result\":"
+	    "{\"resultStatus\":\"S\"},\"refundRequestId\":\"r\"}", "ambiguous_type",
+	    "REFUND_RESULT" },
+	/* Each kind by its own key: no dispute posing as a payment. */
 	{ "dispute posing as payment", "{\"disputeNotificationType\":\"PAYMENT_RESULT\","
 	    "\"result\":{\"resultStatus\":\"S\"},\"paymentRequestId\":\"r\"}",
 	    "unsupported_type", "PAYMENT_RESULT" },
+	/* A discriminator outranks the vaulting request id. */
+	{ "subscription with vaultingRequestId", "{\"subscriptionNotificationType\":"
+	    "\"CREATE\",\"vaultingRequestId\":\"v1\",\"result\":{\"resultStatus\":"
+	    "\"S\"}}", "unsupported_type", "CREATE" },
 	{ "no result", "{\"notifyType\":\"PAYMENT_RESULT\",\"paymentRequestId\":\"r\"}",
 	    "bad_result", "PAYMENT_RESULT" },
 	{ "result null", "{\"notifyType\":\"CAPTURE_RESULT\",\"result\":null,"
@@ -979,6 +1029,159 @@ START_TEST(test_fields_by_kind)
 }
 END_TEST
 
+/* notifyRefund as the Go SDK's AlipayRefundNotify carries it. */
+START_TEST(test_refund)
+{
+	struct notif n;
+
+	t_parse_str("{\"notifyType\":\"REFUND_RESULT\",\"result\":{\"resultCode\":"
+	    "\"SUCCESS\",\"resultStatus\":\"S\",\"resultMessage\":\"success\"},"
+	    "\"refundStatus\":\"SUCCESS\",\"refundRequestId\":\"RR-1\",\"refundId\":"
+	    "\"2022RF1\",\"refundAmount\":{\"value\":\"1200\",\"currency\":\"SGD\"},"
+	    "\"refundTime\":\"2022-11-11T10:00:00+08:00\",\"grossSettlementAmount\":"
+	    "{\"value\":\"1200\",\"currency\":\"USD\"},\"settlementQuote\":"
+	    "{\"quotePrice\":1.3}}", &n);
+	ck_assert_int_eq(n.kind, NOTIF_REFUND);
+	ck_assert_int_eq(n.status, NOTIF_ST_SUCCESS);
+	ck_assert_str_eq(n.notify_type, "REFUND_RESULT");
+	ck_assert_str_eq(n.refund_request_id, "RR-1");
+	ck_assert_str_eq(notif_object_id(&n), "RR-1");
+	ck_assert_str_eq(n.refund_id, "2022RF1");
+	ck_assert_ptr_null(n.payment_id);	/* not given: none invented */
+	ck_assert(n.amount.present);
+	ck_assert_int_eq(n.amount.value, 1200);
+	ck_assert_str_eq(n.amount.currency, "SGD");
+	ck_assert_str_eq(n.refund_time, "2022-11-11T10:00:00+08:00");
+	ck_assert_str_eq(notif_kind_str(n.kind), "refund");
+	notif_free(&n);
+
+	/* Failed, with the payment it belongs to; refundStatus optional. */
+	t_parse_str("{\"notifyType\":\"REFUND_RESULT\",\"result\":{\"resultCode\":"
+	    "\"REFUND_FAIL\",\"resultStatus\":\"F\"},\"refundRequestId\":\"RR-2\","
+	    "\"paymentId\":\"P-1\"}", &n);
+	ck_assert_int_eq(n.kind, NOTIF_REFUND);
+	ck_assert_int_eq(n.status, NOTIF_ST_FAIL);
+	ck_assert_str_eq(n.payment_id, "P-1");
+	ck_assert_str_eq(n.result_code, "REFUND_FAIL");
+	ck_assert(!n.amount.present);
+	notif_free(&n);
+}
+END_TEST
+
+/* notifyDispute, from the documentation's example, and its stages. */
+START_TEST(test_dispute)
+{
+	static const char *const stages[] = { "DISPUTE_CREATED",
+	    "DEFENSE_DUE_ALERT", "DEFENSE_SUPPLIED", "DISPUTE_ACCEPTED",
+	    "DISPUTE_JUDGED", "DISPUTE_CANCELLED", "RDR_RESOLVED" };
+	static const int ranks[] = { 1, 2, 3, 4, 5, 5, 5 };
+	struct notif n;
+	char body[256];
+	size_t i;
+
+	t_parse_str("{\"defendable\":true,\"defenseDueTime\":"
+	    "\"2025-01-13T19:09:16-08:00\",\"disputeAmount\":{\"currency\":\"KRW\","
+	    "\"value\":\"14204\"},\"disputeId\":\"2025010329013101740904829052\","
+	    "\"disputeNotificationType\":\"DISPUTE_CREATED\",\"disputeReasonCode\":"
+	    "\"2006\",\"disputeReasonMsg\":\"Other Fraud\",\"disputeSource\":"
+	    "\"Shinhan\",\"disputeTime\":\"2025-01-02T19:09:18-08:00\",\"disputeType\":"
+	    "\"CHARGEBACK\",\"paymentId\":\"20250101194010800100188740269658664\","
+	    "\"paymentRequestId\":\"101520250101400409669231020023\"}", &n);
+	ck_assert_int_eq(n.kind, NOTIF_DISPUTE);
+	ck_assert_int_eq(n.status, NOTIF_ST_NONE);
+	ck_assert_str_eq(n.notify_type, "DISPUTE_CREATED");
+	ck_assert_int_eq(n.dispute_rank, 1);
+	ck_assert_str_eq(n.dispute_id, "2025010329013101740904829052");
+	ck_assert_str_eq(notif_object_id(&n), "2025010329013101740904829052");
+	ck_assert_str_eq(n.payment_id, "20250101194010800100188740269658664");
+	ck_assert_str_eq(n.payment_request_id, "101520250101400409669231020023");
+	ck_assert_int_eq(n.amount.value, 14204);
+	ck_assert_str_eq(n.amount.currency, "KRW");
+	ck_assert_str_eq(n.defendable, "true");
+	ck_assert_str_eq(n.defense_due_time, "2025-01-13T19:09:16-08:00");
+	ck_assert_str_eq(n.dispute_reason_code, "2006");
+	ck_assert_str_eq(n.dispute_reason_msg, "Other Fraud");
+	ck_assert_str_eq(n.dispute_source, "Shinhan");
+	ck_assert_str_eq(n.dispute_type, "CHARGEBACK");
+	ck_assert_str_eq(n.dispute_time, "2025-01-02T19:09:18-08:00");
+	ck_assert(!n.dispute_judged_amount.present);
+	notif_free(&n);
+
+	t_parse_str("{\"disputeNotificationType\":\"DISPUTE_JUDGED\",\"disputeId\":"
+	    "\"D1\",\"disputeJudgedResult\":\"ACCEPT_BY_MERCHANT\","
+	    "\"disputeJudgedTime\":\"2025-02-01T00:00:00Z\",\"disputeJudgedAmount\":"
+	    "{\"value\":\"500\",\"currency\":\"USD\"},\"defendable\":\"false\"}", &n);
+	ck_assert_int_eq(n.kind, NOTIF_DISPUTE);
+	ck_assert_int_eq(n.dispute_rank, NOTIF_DISPUTE_RANK_FINAL);
+	ck_assert_str_eq(n.dispute_judged_result, "ACCEPT_BY_MERCHANT");
+	ck_assert_str_eq(n.dispute_judged_time, "2025-02-01T00:00:00Z");
+	ck_assert(n.dispute_judged_amount.present);
+	ck_assert_int_eq(n.dispute_judged_amount.value, 500);
+	ck_assert_str_eq(n.defendable, "false");
+	ck_assert_ptr_null(n.payment_id);
+	notif_free(&n);
+
+	for (i = 0; i < T_NELEM(stages); i++) {
+		snprintf(body, sizeof(body), "{\"disputeNotificationType\":\"%s\","
+		    "\"disputeId\":\"D\",\"defendable\":\"maybe\"}", stages[i]);
+		t_parse_str(body, &n);
+		ck_assert_int_eq(n.kind, NOTIF_DISPUTE);
+		ck_assert_int_eq(n.dispute_rank, ranks[i]);
+		ck_assert_int_eq(notif_dispute_rank(stages[i]), ranks[i]);
+		ck_assert_ptr_null(n.defendable);
+		notif_free(&n);
+	}
+	ck_assert_int_eq(notif_dispute_rank("dispute_created"), 0);
+	ck_assert_int_eq(notif_dispute_rank(NULL), 0);
+}
+END_TEST
+
+/* notifyVaulting: no discriminator; the card number only when masked. */
+START_TEST(test_vaulting)
+{
+	struct notif n;
+
+	t_parse_str("{\"result\":{\"resultCode\":\"SUCCESS\",\"resultStatus\":\"S\","
+	    "\"resultMessage\":\"success\"},\"vaultingRequestId\":\"V-1\","
+	    "\"vaultingCreateTime\":\"2024-01-01T00:00:00Z\",\"paymentMethodDetail\":"
+	    "{\"paymentMethodType\":\"CARD\",\"card\":{\"cardToken\":\"ALIPAY9X\","
+	    "\"cardBrand\":\"VISA\",\"cardNo\":\"************1111\","
+	    "\"issuingCountry\":\"SG\"}}}", &n);
+	ck_assert_int_eq(n.kind, NOTIF_VAULTING);
+	ck_assert_int_eq(n.status, NOTIF_ST_SUCCESS);
+	ck_assert_ptr_null(n.notify_type);
+	ck_assert_str_eq(n.vaulting_request_id, "V-1");
+	ck_assert_str_eq(notif_object_id(&n), "V-1");
+	ck_assert_str_eq(n.card_token, "ALIPAY9X");
+	ck_assert_str_eq(n.card_brand, "VISA");
+	ck_assert_str_eq(n.card_no_masked, "************1111");
+	ck_assert_str_eq(n.issuing_country, "SG");
+	ck_assert_str_eq(n.vaulting_create_time, "2024-01-01T00:00:00Z");
+	ck_assert_str_eq(notif_kind_str(n.kind), "vaulting");
+	notif_free(&n);
+
+	/* An unmasked number is never kept; PROCESSING is pending. */
+	t_parse_str("{\"result\":{\"resultStatus\":\"S\"},\"vaultingRequestId\":"
+	    "\"V-2\",\"vaultingStatus\":\"PROCESSING\",\"paymentMethodDetail\":"
+	    "{\"card\":{\"cardNo\":\"4111111111111111\",\"brand\":\"MASTERCARD\"}}}",
+	    &n);
+	ck_assert_int_eq(n.kind, NOTIF_VAULTING);
+	ck_assert_int_eq(n.status, NOTIF_ST_PENDING);
+	ck_assert_ptr_null(n.card_no_masked);
+	ck_assert_str_eq(n.card_brand, "MASTERCARD");
+	notif_free(&n);
+
+	t_parse_str("{\"result\":{\"resultStatus\":\"S\"},\"vaultingRequestId\":"
+	    "\"V-3\",\"vaultingStatus\":\"FAIL\"}", &n);
+	ck_assert_int_eq(n.status, NOTIF_ST_FAIL);
+	notif_free(&n);
+	t_parse_str("{\"result\":{\"resultStatus\":\"F\"},\"vaultingRequestId\":"
+	    "\"V-4\",\"vaultingStatus\":\"SUCCESS\"}", &n);
+	ck_assert_int_eq(n.status, NOTIF_ST_FAIL);	/* F decides */
+	notif_free(&n);
+}
+END_TEST
+
 START_TEST(test_free_twice)
 {
 	struct notif n;
@@ -1009,7 +1212,7 @@ START_TEST(test_initialises)
 
 	memset(&n, 0xa5, sizeof(n));
 	t_parse_str("{\"notifyType\":\"REFUND_RESULT\"}", &n);
-	t_assert_other(&n, "unsupported_type", "REFUND_RESULT");
+	t_assert_other(&n, "bad_result", "REFUND_RESULT");
 	notif_free(&n);
 
 	memset(&n, 0xa5, sizeof(n));
@@ -1109,6 +1312,9 @@ notif_suite(void)
 	tcase_add_test(tc, test_capture_success);
 	tcase_add_test(tc, test_ignored_values);
 	tcase_add_test(tc, test_zero_decimal_currency);
+	tcase_add_test(tc, test_refund);
+	tcase_add_test(tc, test_dispute);
+	tcase_add_test(tc, test_vaulting);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("reasons");

@@ -378,6 +378,333 @@ START_TEST(test_archived)
 }
 END_TEST
 
+static char *
+refund_body(const char *rrid, const char *pid, const char *rs,
+    const char *value)
+{
+	char *b;
+
+	ck_assert_int_gt(asprintf(&b, "{\"notifyType\":\"REFUND_RESULT\","
+	    "\"result\":{\"resultCode\":\"X\",\"resultStatus\":\"%s\"},"
+	    "\"refundStatus\":\"%s\",\"refundRequestId\":\"%s\",\"refundId\":"
+	    "\"RF-%s\",\"paymentId\":\"%s\",\"refundAmount\":{\"value\":\"%s\","
+	    "\"currency\":\"SGD\"}}", rs, strcmp(rs, "S") == 0 ? "SUCCESS" :
+	    "FAIL", rrid, rrid, pid, value), 0);
+	return b;
+}
+
+/* A dispute notification of this stage; extra is more members or "". */
+static char *
+dispute_body(const char *did, const char *pid, const char *stage,
+    const char *extra)
+{
+	char *b;
+
+	ck_assert_int_gt(asprintf(&b, "{\"disputeNotificationType\":\"%s\","
+	    "\"disputeId\":\"%s\",\"paymentId\":\"%s\",\"paymentRequestId\":"
+	    "\"PR-%s\"%s}", stage, did, pid, pid, extra), 0);
+	return b;
+}
+
+/* A refund may come before anything else about its payment. */
+START_TEST(test_refund)
+{
+	struct store *s = open_store(1);
+	char *r1 = refund_body("RR1", "P1", "S", "1000");
+	char *r1f = refund_body("RR1", "P1", "F", "1000");
+	char *r2 = refund_body("RR2", "P1", "F", "500");
+	char *r3 = refund_body("RR3", "P1", "S", "200");
+	char *p = payment_body("PR1", "P1", "PAYMENT_RESULT", "S", NULL);
+	struct store_result res;
+
+	ck_assert_int_eq(deliver(s, r1, NULL), STORE_APPLIED);
+	ck_assert_int_eq(deliver(s, r1, &res), STORE_DUPLICATE);
+	ck_assert_int_eq(res.repeat, 1);
+	ck_assert_int_eq(deliver(s, r2, NULL), STORE_APPLIED);
+	ck_assert_int_eq(deliver(s, p, NULL), STORE_APPLIED);
+	/* Final means final: a FAIL for a refund that succeeded is a conflict. */
+	ck_assert_int_eq(deliver(s, r1f, NULL), STORE_CONFLICT);
+	ck_assert_int_eq(deliver(s, r3, NULL), STORE_APPLIED);
+	/* Another client's refund of the same request id is its own. */
+	ck_assert_int_eq(deliver_as(s, "CLIENT_B", r1f, NULL), STORE_APPLIED);
+	store_close(s);
+	ck_assert_str_eq(q_text("SELECT status || '/' || refund_id || '/' ||"
+	    " amount_value || currency || '/' || payment_id FROM refunds"
+	    " WHERE client_id = 'CLIENT_A' AND refund_request_id = 'RR1'"),
+	    "SUCCESS/RF-RR1/1000SGD/P1");
+	ck_assert_str_eq(q_text("SELECT status FROM refunds"
+	    " WHERE client_id = 'CLIENT_B'"), "FAIL");
+	/* Only the refunds that succeeded count. */
+	ck_assert_int_eq(q_int("SELECT refunded_amount_value FROM payment_status"
+	    " WHERE payment_request_id = 'PR1'"), 1200);
+	ck_assert_int_eq(q_int("SELECT count(*) FROM events WHERE object_type ="
+	    " 'refund'"), 4);
+	ck_assert_int_eq(q_int("SELECT count(*) FROM notifications WHERE kind ="
+	    " 'refund' AND outcome = 'conflict'"), 1);
+	free(r1);
+	free(r1f);
+	free(r2);
+	free(r3);
+	free(p);
+}
+END_TEST
+
+/* A refund id bound to another Antom refund id is a conflict. */
+START_TEST(test_refund_id_mismatch)
+{
+	struct store *s = open_store(1);
+	char *r1 = refund_body("RR1", "P1", "S", "1000");
+	char *other;
+
+	ck_assert_int_gt(asprintf(&other, "{\"notifyType\":\"REFUND_RESULT\","
+	    "\"result\":{\"resultStatus\":\"S\"},\"refundRequestId\":\"RR1\","
+	    "\"refundId\":\"RF-OTHER\"}"), 0);
+	ck_assert_int_eq(deliver(s, r1, NULL), STORE_APPLIED);
+	ck_assert_int_eq(deliver(s, other, NULL), STORE_CONFLICT);
+	store_close(s);
+	ck_assert_str_eq(q_text("SELECT refund_id FROM refunds"), "RF-RR1");
+	free(r1);
+	free(other);
+}
+END_TEST
+
+/* Stages only move forward; a late earlier stage fills in what it knows. */
+START_TEST(test_dispute_order)
+{
+	struct store *s = open_store(1);
+	char *judged = dispute_body("D1", "P1", "DISPUTE_JUDGED",
+	    ",\"disputeJudgedResult\":\"ACCEPT_BY_CUSTOMER\"");
+	char *created = dispute_body("D1", "P1", "DISPUTE_CREATED",
+	    ",\"disputeAmount\":{\"value\":\"4200\",\"currency\":\"SGD\"},"
+	    "\"disputeReasonCode\":\"4853\",\"disputeJudgedResult\":\"WRONG\"");
+	char *supplied = dispute_body("D1", "P1", "DEFENSE_SUPPLIED", "");
+	char *cancelled = dispute_body("D1", "P1", "DISPUTE_CANCELLED", "");
+	char *again = dispute_body("D1", "P1", "DISPUTE_JUDGED",
+	    ",\"disputeJudgedTime\":\"2025-02-01T00:00:00Z\"");
+	char *elsewhere = dispute_body("D1", "P2", "DISPUTE_JUDGED", "");
+
+	ck_assert_int_eq(deliver(s, judged, NULL), STORE_APPLIED);
+	ck_assert_int_eq(deliver(s, created, NULL), STORE_IGNORED);
+	ck_assert_int_eq(deliver(s, supplied, NULL), STORE_IGNORED);
+	ck_assert_int_eq(deliver(s, cancelled, NULL), STORE_CONFLICT);
+	ck_assert_int_eq(deliver(s, again, NULL), STORE_DUPLICATE);
+	ck_assert_int_eq(deliver(s, elsewhere, NULL), STORE_CONFLICT);
+	ck_assert_int_eq(deliver(s, created, NULL), STORE_DUPLICATE);
+	store_close(s);
+	/* The judgement stays; the amount and reason came from CREATED. */
+	ck_assert_str_eq(q_text("SELECT stage || '/' || judged_result || '/' ||"
+	    " amount_value || currency || '/' || reason_code || '/' ||"
+	    " payment_id FROM disputes"),
+	    "DISPUTE_JUDGED/ACCEPT_BY_CUSTOMER/4200SGD/4853/P1");
+	ck_assert_int_eq(q_int("SELECT count(*) FROM events WHERE object_type ="
+	    " 'dispute'"), 1);
+	/* The whole history of the dispute is in notifications. */
+	ck_assert_int_eq(q_int("SELECT count(*) FROM notifications WHERE kind ="
+	    " 'dispute' AND object_id = 'D1'"), 6);
+	free(judged);
+	free(created);
+	free(supplied);
+	free(cancelled);
+	free(again);
+	free(elsewhere);
+}
+END_TEST
+
+START_TEST(test_dispute_forward)
+{
+	static const char *const stages[] = { "DISPUTE_CREATED",
+	    "DEFENSE_DUE_ALERT", "DEFENSE_SUPPLIED", "DISPUTE_ACCEPTED",
+	    "DISPUTE_JUDGED" };
+	struct store *s = open_store(1);
+	char *b;
+	size_t i;
+
+	for (i = 0; i < sizeof(stages) / sizeof(stages[0]); i++) {
+		b = dispute_body("D2", "P1", stages[i],
+		    i == 0 ? ",\"defendable\":true" : "");
+		ck_assert_int_eq(deliver(s, b, NULL), STORE_APPLIED);
+		free(b);
+	}
+	store_close(s);
+	ck_assert_str_eq(q_text("SELECT group_concat(coalesce(old_status, '-')"
+	    " || '>' || new_status, ' ') FROM (SELECT * FROM events ORDER BY"
+	    " seq)"), "->DISPUTE_CREATED DISPUTE_CREATED>DEFENSE_DUE_ALERT"
+	    " DEFENSE_DUE_ALERT>DEFENSE_SUPPLIED DEFENSE_SUPPLIED>DISPUTE_ACCEPTED"
+	    " DISPUTE_ACCEPTED>DISPUTE_JUDGED");
+	ck_assert_str_eq(q_text("SELECT stage || '/' || defendable FROM"
+	    " disputes"), "DISPUTE_JUDGED/true");
+}
+END_TEST
+
+START_TEST(test_vaulting)
+{
+	struct store *s = open_store(1);
+	const char *pending = "{\"vaultingRequestId\":\"V1\",\"result\":"
+	    "{\"resultStatus\":\"S\"},\"vaultingStatus\":\"PROCESSING\"}";
+	const char *ok = "{\"vaultingRequestId\":\"V1\",\"result\":"
+	    "{\"resultStatus\":\"S\"},\"paymentMethodDetail\":{\"card\":"
+	    "{\"cardToken\":\"TOK1\",\"cardBrand\":\"VISA\",\"cardNo\":"
+	    "\"411111******1111\"}}}";
+	const char *fail = "{\"vaultingRequestId\":\"V1\",\"result\":"
+	    "{\"resultStatus\":\"F\",\"resultCode\":\"X\"}}";
+
+	ck_assert_int_eq(deliver(s, ok, NULL), STORE_APPLIED);
+	ck_assert_int_eq(deliver(s, pending, NULL), STORE_IGNORED);
+	ck_assert_int_eq(deliver(s, fail, NULL), STORE_CONFLICT);
+	store_close(s);
+	ck_assert_str_eq(q_text("SELECT status || '/' || card_token || '/' ||"
+	    " card_brand || '/' || card_no_masked FROM vaultings"),
+	    "SUCCESS/TOK1/VISA/411111******1111");
+	ck_assert_str_eq(q_text("SELECT new_status FROM events WHERE"
+	    " object_type = 'vaulting'"), "SUCCESS");
+}
+END_TEST
+
+/* "What happened to this order": one query over one view. */
+START_TEST(test_payment_timeline)
+{
+	struct store *s = open_store(1);
+	char *pend = payment_body("PR1", "P1", "PAYMENT_PENDING", "S", NULL);
+	char *pay = payment_body("PR1", "P1", "PAYMENT_RESULT", "S", NULL);
+	char *cap = capture_body("CR1", "P1", "S");
+	char *ref = refund_body("RR1", "P1", "S", "4200");
+	char *dis = dispute_body("D1", "P1", "DISPUTE_CREATED", "");
+	char *other = payment_body("PR2", "P2", "PAYMENT_RESULT", "S", NULL);
+	char *ocap = capture_body("CR2", "P2", "S");
+
+	/* Out of order, and another payment beside it. */
+	ck_assert_int_eq(deliver(s, ref, NULL), STORE_APPLIED);
+	ck_assert_int_eq(deliver(s, other, NULL), STORE_APPLIED);
+	ck_assert_int_eq(deliver(s, pend, NULL), STORE_APPLIED);
+	ck_assert_int_eq(deliver(s, cap, NULL), STORE_APPLIED);
+	ck_assert_int_eq(deliver(s, ocap, NULL), STORE_APPLIED);
+	ck_assert_int_eq(deliver(s, pay, NULL), STORE_APPLIED);
+	ck_assert_int_eq(deliver(s, dis, NULL), STORE_APPLIED);
+	store_close(s);
+	ck_assert_str_eq(q_text("SELECT group_concat(object_type || ':' ||"
+	    " new_status, ' ') FROM (SELECT * FROM payment_timeline WHERE"
+	    " client_id = 'CLIENT_A' AND payment_request_id = 'PR1' ORDER BY"
+	    " seq)"), "refund:SUCCESS payment:PENDING capture:SUCCESS"
+	    " payment:SUCCESS dispute:DISPUTE_CREATED");
+	ck_assert_str_eq(q_text("SELECT status || '/' || captured_amount_value"
+	    " || '/' || refunded_amount_value || '/' || dispute_count || '/' ||"
+	    " dispute_stage FROM payment_status WHERE payment_request_id ="
+	    " 'PR1'"), "SUCCESS/4200/4200/1/DISPUTE_CREATED");
+	ck_assert_str_eq(q_text("SELECT coalesce(dispute_stage, '-') || '/' ||"
+	    " dispute_count FROM payment_status WHERE payment_request_id ="
+	    " 'PR2'"), "-/0");
+	free(pend);
+	free(pay);
+	free(cap);
+	free(ref);
+	free(dis);
+	free(other);
+	free(ocap);
+}
+END_TEST
+
+/*
+ * A database written by antomd with schema version 1 (made by the
+ * previous release, kept in tests/data): it migrates in place, keeps
+ * every row, and the refund and dispute it had to archive can now be
+ * replayed into their tables.
+ */
+START_TEST(test_migrate_v1)
+{
+	char src[256], cmd[512];
+	struct store *s;
+	struct store_result r;
+
+	snprintf(cmd, sizeof(cmd), "cp %s %s", test_path(src, sizeof(src),
+	    "data/antomd-schema-v1.db"), dbpath);
+	ck_assert_int_eq(system(cmd), 0);
+	ck_assert_int_eq(q_int("PRAGMA user_version"), 1);
+	s = open_store(1);
+	ck_assert_int_eq(q_int("PRAGMA user_version"), 2);
+	ck_assert_int_eq(q_int("SELECT count(*) FROM notifications"), 4);
+	ck_assert_str_eq(q_text("SELECT kind || '/' || outcome FROM"
+	    " notifications WHERE id = 3"), "other/archived");
+	ck_assert_int_eq(store_replay(s, 3, &r), 0);
+	ck_assert_int_eq(r.outcome, STORE_APPLIED);
+	ck_assert_int_eq(store_replay(s, 4, &r), 0);
+	ck_assert_int_eq(r.outcome, STORE_APPLIED);
+	ck_assert_int_eq(store_replay(s, 3, &r), 0);
+	ck_assert_int_eq(r.outcome, STORE_DUPLICATE);
+	store_close(s);
+	ck_assert_str_eq(q_text("PRAGMA integrity_check"), "ok");
+	ck_assert_int_eq(q_int("SELECT count(*) FROM refunds WHERE"
+	    " refund_request_id = 'RR-V1' AND payment_id = 'P-V1'"), 1);
+	ck_assert_int_eq(q_int("SELECT count(*) FROM disputes WHERE"
+	    " dispute_id = 'D-V1'"), 1);
+	ck_assert_str_eq(q_text("SELECT group_concat(object_type, ' ') FROM"
+	    " (SELECT * FROM payment_timeline WHERE payment_request_id ="
+	    " 'PR-V1' ORDER BY seq)"), "payment capture refund dispute");
+	/* The widened CHECKs still refuse what no version writes. */
+	{
+		sqlite3 *db;
+
+		ck_assert_int_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
+		ck_assert_int_eq(sqlite3_exec(db, "UPDATE notifications SET"
+		    " kind = 'refund' WHERE id = 3", NULL, NULL, NULL),
+		    SQLITE_OK);
+		ck_assert_int_eq(sqlite3_exec(db, "UPDATE notifications SET"
+		    " kind = 'bogus' WHERE id = 1", NULL, NULL, NULL),
+		    SQLITE_CONSTRAINT_CHECK & 0xff);
+		ck_assert_int_eq(sqlite3_exec(db, "UPDATE events SET"
+		    " object_type = 'bogus'", NULL, NULL, NULL),
+		    SQLITE_CONSTRAINT_CHECK & 0xff);
+		sqlite3_close(db);
+	}
+}
+END_TEST
+
+/*
+ * Every lookup a merchant application makes by id is an index search,
+ * with no statistics (no ANALYZE has ever run): never a scan, and never a
+ * search on client_id alone, which walks all of a client's rows.
+ */
+START_TEST(test_query_plans)
+{
+	static const char *const queries[] = {
+		"SELECT * FROM payment_status WHERE client_id = 'C' AND"
+		" payment_request_id = 'X'",
+		"SELECT * FROM payment_timeline WHERE client_id = 'C' AND"
+		" payment_request_id = 'X' ORDER BY seq",
+		"SELECT * FROM payment_captures WHERE client_id = 'C' AND"
+		" payment_request_id = 'X'",
+		"SELECT * FROM payments WHERE client_id = 'C' AND payment_id = 'X'",
+		"SELECT * FROM captures WHERE client_id = 'C' AND payment_id = 'X'",
+		"SELECT * FROM refunds WHERE client_id = 'C' AND payment_id = 'X'",
+		"SELECT * FROM disputes WHERE client_id = 'C' AND payment_id = 'X'",
+		"SELECT * FROM vaultings WHERE client_id = 'C' AND"
+		" vaulting_request_id = 'X'",
+		"SELECT * FROM notifications WHERE object_id = 'X'",
+		"SELECT * FROM events WHERE seq > 10 ORDER BY seq LIMIT 100",
+	};
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	char sql[512];
+	const char *detail;
+	size_t i;
+
+	store_close(open_store(1));
+	ck_assert_int_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
+	for (i = 0; i < sizeof(queries) / sizeof(queries[0]); i++) {
+		snprintf(sql, sizeof(sql), "EXPLAIN QUERY PLAN %s", queries[i]);
+		ck_assert_int_eq(sqlite3_prepare_v2(db, sql, -1, &st, NULL),
+		    SQLITE_OK);
+		while (sqlite3_step(st) == SQLITE_ROW) {
+			detail = (const char *)sqlite3_column_text(st, 3);
+			ck_assert_msg(strncmp(detail, "SCAN", 4) != 0 &&
+			    strstr(detail, "(client_id=?)") == NULL,
+			    "%s: %s", queries[i], detail);
+		}
+		sqlite3_finalize(st);
+	}
+	sqlite3_close(db);
+}
+END_TEST
+
 START_TEST(test_busy_is_failure)
 {
 	struct store *s = open_store(1);
@@ -624,6 +951,14 @@ store_suite(void)
 	tcase_add_test(tc, test_same_state_other_body_duplicate);
 	tcase_add_test(tc, test_capture_before_payment);
 	tcase_add_test(tc, test_archived);
+	tcase_add_test(tc, test_refund);
+	tcase_add_test(tc, test_refund_id_mismatch);
+	tcase_add_test(tc, test_dispute_order);
+	tcase_add_test(tc, test_dispute_forward);
+	tcase_add_test(tc, test_vaulting);
+	tcase_add_test(tc, test_payment_timeline);
+	tcase_add_test(tc, test_migrate_v1);
+	tcase_add_test(tc, test_query_plans);
 	tcase_add_test(tc, test_busy_is_failure);
 	tcase_add_test(tc, test_writer_batches);
 	tcase_add_test(tc, test_writer_batch_one);
