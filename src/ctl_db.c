@@ -246,12 +246,45 @@ static const char sql_events[] =
     " old_status, new_status, notification_id FROM events"
     " WHERE object_id = ?1 AND client_id = ?2 AND object_type = ?3"
     " ORDER BY seq";
-static const char sql_captures[] =
-    "SELECT capture_request_id, capture_id, payment_id, status,"
-    " result_code, result_message, amount_value, currency, capture_time,"
-    " acquirer_reference_no, notification_id, created_at, updated_at"
-    " FROM captures WHERE payment_id = ?1 AND client_id = ?2"
-    " ORDER BY created_at, capture_request_id";
+/*
+ * What hangs off a payment by its paymentId, each shown with its own
+ * notifications and state changes: the section's key and the row's kind.
+ * Refunds without a paymentId cannot be tied to a payment and are not
+ * shown (see the README).
+ */
+static const struct {
+	const char	*section;	/* "captures" */
+	const char	*kind;		/* "capture", also objects' JSON key */
+	const char	*id;		/* its key column */
+	const char	*sql;
+} db_children[] = {
+	{ "captures", "capture", "capture_request_id",
+	    "SELECT capture_request_id, capture_id, payment_id, status,"
+	    " result_code, result_message, amount_value, currency,"
+	    " capture_time, acquirer_reference_no, notification_id,"
+	    " created_at, updated_at FROM captures WHERE payment_id = ?1"
+	    " AND client_id = ?2 ORDER BY created_at, capture_request_id" },
+	{ "refunds", "refund", "refund_request_id",
+	    "SELECT refund_request_id, refund_id, payment_id, status,"
+	    " result_code, result_message, amount_value, currency,"
+	    " refund_time, notification_id, created_at, updated_at"
+	    " FROM refunds WHERE payment_id = ?1 AND client_id = ?2"
+	    " ORDER BY created_at, refund_request_id" },
+	{ "disputes", "dispute", "dispute_id",
+	    "SELECT dispute_id, payment_id, capture_id, stage, dispute_type,"
+	    " amount_value, currency, reason_code, reason_msg, source,"
+	    " dispute_time, defense_due_time, defendable, judged_result,"
+	    " judged_time, judged_amount_value, judged_currency,"
+	    " notification_id, created_at, updated_at FROM disputes"
+	    " WHERE payment_id = ?1 AND client_id = ?2"
+	    " ORDER BY created_at, dispute_id" },
+};
+
+/* Every state change of the payment and of all its children, by seq. */
+static const char sql_timeline[] =
+    "SELECT seq, created_at, object_type, object_id, old_status,"
+    " new_status, notification_id FROM payment_timeline"
+    " WHERE payment_request_id = ?1 AND client_id = ?2 ORDER BY seq";
 
 static void
 db_inspect_usage(FILE *f)
@@ -260,9 +293,11 @@ db_inspect_usage(FILE *f)
 	    "PAYMENT_REQUEST_ID\n"
 	    "\n"
 	    "Show the timeline of one payment: its payments row, every\n"
-	    "notification about it, every state change, and its captures with\n"
-	    "their notifications and state changes.  A request id used by\n"
-	    "several client ids is shown once per client id.\n"
+	    "notification about it, every state change, and the captures,\n"
+	    "refunds and disputes that name its paymentId with their\n"
+	    "notifications and state changes; then the whole timeline in\n"
+	    "seq order.  A request id used by several client ids is shown\n"
+	    "once per client id.\n"
 	    "\n"
 	    "  -c, --config FILE    antomd's configuration (for the database)\n"
 	    "  --client-id ID       only this client id\n"
@@ -379,9 +414,9 @@ db_print_events(json_t *a, const char *indent)
 static void
 db_inspect_print(json_t *pays)
 {
-	size_t i, j;
+	size_t i, j, k;
 	json_t *p, *c;
-	char b1[DB_ESC_MAX], b2[DB_ESC_MAX];
+	char b1[DB_ESC_MAX], b2[DB_ESC_MAX], b3[DB_ESC_MAX];
 
 	json_array_foreach(pays, i, p) {
 		json_t *row = json_object_get(p, "payment");
@@ -395,18 +430,42 @@ db_inspect_print(json_t *pays)
 		db_print_fields(row, "  ");
 		db_print_notifs(json_object_get(p, "notifications"), "");
 		db_print_events(json_object_get(p, "events"), "");
-		printf("captures:%s\n", json_array_size(json_object_get(p,
-		    "captures")) ? "" : " none");
-		json_array_foreach(json_object_get(p, "captures"), j, c) {
-			json_t *crow = json_object_get(c, "capture");
+		for (k = 0; k < sizeof(db_children) / sizeof(db_children[0]);
+		    k++) {
+			json_t *kids = json_object_get(p,
+			    db_children[k].section);
 
-			printf("  capture %s\n", db_val(json_object_get(crow,
-			    "capture_request_id"), b1, sizeof(b1)));
-			db_print_fields(crow, "    ");
-			db_print_notifs(json_object_get(c, "notifications"),
-			    "  ");
-			db_print_events(json_object_get(c, "events"), "  ");
+			printf("%s:%s\n", db_children[k].section,
+			    json_array_size(kids) ? "" : " none");
+			json_array_foreach(kids, j, c) {
+				json_t *crow = json_object_get(c,
+				    db_children[k].kind);
+
+				printf("  %s %s\n", db_children[k].kind,
+				    db_val(json_object_get(crow,
+				    db_children[k].id), b1, sizeof(b1)));
+				db_print_fields(crow, "    ");
+				db_print_notifs(json_object_get(c,
+				    "notifications"), "  ");
+				db_print_events(json_object_get(c, "events"),
+				    "  ");
+			}
 		}
+		printf("timeline:%s\n", json_array_size(json_object_get(p,
+		    "timeline")) ? "" : " none");
+		json_array_foreach(json_object_get(p, "timeline"), j, c)
+			printf("  seq %" JSON_INTEGER_FORMAT " %s %s %s %s -> %s\n",
+			    json_integer_value(json_object_get(c, "seq")),
+			    db_val(json_object_get(c, "created_at"), b1,
+			    sizeof(b1)),
+			    json_string_value(json_object_get(c,
+			    "object_type")),
+			    db_val(json_object_get(c, "object_id"), b2,
+			    sizeof(b2)),
+			    db_val(json_object_get(c, "old_status"), b3,
+			    sizeof(b3)),
+			    json_string_value(json_object_get(c,
+			    "new_status")));
 	}
 }
 
@@ -424,9 +483,9 @@ ctl_inspect(int argc, char **argv)
 	const char *confpath = NULL, *client = NULL, *prid;
 	struct conf *cf = NULL;
 	sqlite3 *db = NULL;
-	json_t *doc = NULL, *pays = NULL, *p, *caps, *c, *wrap;
+	json_t *doc = NULL, *pays = NULL, *p, *kids, *c, *wrap;
 	int ch, json = 0, rc = DB_EXIT_ERR;
-	size_t i, j;
+	size_t i, j, k;
 
 	argv[0] = db_prog_inspect;
 	while ((ch = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
@@ -460,7 +519,8 @@ ctl_inspect(int argc, char **argv)
 		rc = DB_EXIT_FOUND;
 		goto out;
 	}
-	/* Wrap each row: {payment, notifications, events, captures}. */
+	/* Wrap each row: {payment, notifications, events, captures, refunds,
+	 * disputes, timeline}. */
 	json_array_foreach(pays, i, p) {
 		const char *cid = json_string_value(json_object_get(p,
 		    "client_id"));
@@ -476,27 +536,36 @@ ctl_inspect(int argc, char **argv)
 		    db_attach(db, wrap, "events", sql_events, prid, cid,
 		    "payment") != 0)
 			goto out;
-		if (pid == NULL)
-			caps = json_array();
-		else if ((caps = db_rows(db, sql_captures, pid, cid)) == NULL)
-			goto out;
-		if (caps == NULL || json_object_set_new(wrap, "captures", caps)
-		    != 0)
-			goto out;
-		json_array_foreach(caps, j, c) {
-			const char *crid = json_string_value(json_object_get(c,
-			    "capture_request_id"));
-			json_t *cw = json_object();
+		for (k = 0; k < sizeof(db_children) / sizeof(db_children[0]);
+		    k++) {
+			if (pid == NULL)
+				kids = json_array();
+			else if ((kids = db_rows(db, db_children[k].sql, pid,
+			    cid)) == NULL)
+				goto out;
+			if (kids == NULL || json_object_set_new(wrap,
+			    db_children[k].section, kids) != 0)
+				goto out;
+			json_array_foreach(kids, j, c) {
+				const char *kid = json_string_value(
+				    json_object_get(c, db_children[k].id));
+				json_t *cw = json_object();
 
-			if (cw == NULL || json_object_set(cw, "capture", c) != 0
-			    || json_array_set_new(caps, j, cw) != 0)
-				goto out;
-			if (db_attach(db, cw, "notifications", sql_notifs,
-			    crid, cid, "capture") != 0 ||
-			    db_attach(db, cw, "events", sql_events, crid, cid,
-			    "capture") != 0)
-				goto out;
+				if (cw == NULL || json_object_set(cw,
+				    db_children[k].kind, c) != 0 ||
+				    json_array_set_new(kids, j, cw) != 0)
+					goto out;
+				if (db_attach(db, cw, "notifications",
+				    sql_notifs, kid, cid, db_children[k].kind)
+				    != 0 || db_attach(db, cw, "events",
+				    sql_events, kid, cid, db_children[k].kind)
+				    != 0)
+					goto out;
+			}
 		}
+		if (db_attach(db, wrap, "timeline", sql_timeline, prid, cid,
+		    NULL) != 0)
+			goto out;
 	}
 	sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
 	if (json) {

@@ -2,7 +2,7 @@
  * ctl_simulate.c - antomctl simulate: play a whole scenario as Antom would.
  *
  * Owns the scenarios (card, retry, duplicates, capture-first,
- * pending-then-success, proxy) and Antom's delivery loop (SPEC.md section
+ * pending-then-success, refund-first, dispute, vaulting, proxy) and Antom's delivery loop (SPEC.md section
  * 3): each notification is signed once and the SAME request (body,
  * request-time, signature) is sent up to 8 times, with gaps of 0 s, 2 min,
  * 10 min, 10 min, 1 h, 2 h, 6 h and 15 h divided by --time-scale, until the
@@ -78,6 +78,15 @@ static const struct sim_scenario sim_scenarios[] = {
 	{ "pending-then-success",
 	  "PENDING, then RESULT S, then the PENDING again", 3,
 	  { { "payment-pending", 0 }, { "payment-success", 0 }, { NULL, 0 } } },
+	{ "refund-first", "refund-success before the capture and the payment",
+	  3, { { "refund-success", 0 }, { "capture-success", 0 },
+	  { "payment-success", 0 } } },
+	{ "dispute",
+	  "dispute JUDGED before CREATED, then DEFENSE_SUPPLIED, JUDGED again",
+	  4, { { "dispute-judged", 0 }, { "dispute-created", 0 },
+	  { "dispute-defense-supplied", 0 }, { NULL, 0 } } },
+	{ "vaulting", "a card vaulted, the notification sent twice", 2,
+	  { { "vaulting-success", 0 }, { NULL, 0 } } },
 	{ "proxy", "card flow signed over --sign-path (needs --sign-path)", 2,
 	  { { "payment-success", 0 }, { "capture-success", 0 } } },
 };
@@ -226,34 +235,64 @@ sim_ids(char *reqid, size_t reqcap, const char *prefix, char *antom,
 	return 0;
 }
 
+/* One scenario's ids: every step about the same payment shares them. */
+struct sim_ids {
+	char	prid[64], pid[32];	/* payment */
+	char	crid[64], cid[32];	/* capture */
+	char	rrid[64], rid[32];	/* refund */
+	char	vrid[64], did[32];	/* vaulting request, dispute */
+};
+
+static int
+sim_ids_fresh(struct sim_ids *ids)
+{
+	return sim_ids(ids->prid, sizeof(ids->prid), "PR", ids->pid,
+	    sizeof(ids->pid)) | sim_ids(ids->crid, sizeof(ids->crid), "CR",
+	    ids->cid, sizeof(ids->cid)) | sim_ids(ids->rrid, sizeof(ids->rrid),
+	    "RR", ids->rid, sizeof(ids->rid)) | sim_ids(ids->vrid,
+	    sizeof(ids->vrid), "VR", ids->did, sizeof(ids->did));
+}
+
 /*
  * Build and sign one notification of fixture name carrying the
- * scenario's ids.  0, or -1 with err.
+ * scenario's ids: each kind its own, and the payment's to tie it to.
+ * 0, or -1 with err.
  */
 static int
-sim_build(struct sim_run *run, const char *name, const char *prid,
-    const char *pid, const char *crid, const char *cid,
+sim_build(struct sim_run *run, const char *name, const struct sim_ids *ids,
     struct sim_request *rq, char *err, size_t errlen)
 {
-	char s0[128], s1[128], s2[128];
-	const char *sets[3] = { s0, s1, s2 };
-	size_t nsets;
-	int capture = strncmp(name, "capture-", 8) == 0;
+	static const struct {
+		const char	*prefix;
+		const char	*keys[3];
+	} kinds[] = {
+		{ "capture-", { "captureRequestId", "captureId", "paymentId" } },
+		{ "refund-", { "refundRequestId", "refundId", "paymentId" } },
+		{ "dispute-", { "disputeId", "paymentId", "paymentRequestId" } },
+		{ "vaulting-", { "vaultingRequestId", NULL, NULL } },
+		{ "payment-", { "paymentRequestId", "paymentId", NULL } },
+	};
+	const char *vals[5][3] = {
+		{ ids->crid, ids->cid, ids->pid },
+		{ ids->rrid, ids->rid, ids->pid },
+		{ ids->did, ids->pid, ids->prid },
+		{ ids->vrid, NULL, NULL },
+		{ ids->prid, ids->pid, NULL },
+	};
+	char set[3][128];
+	const char *sets[3];
+	size_t k, i, nsets = 0, off = 0;
 
-	if (capture) {
-		snprintf(s0, sizeof(s0), "captureRequestId=%s", crid);
-		snprintf(s1, sizeof(s1), "captureId=%s", cid);
-		snprintf(s2, sizeof(s2), "paymentId=%s", pid);
-		nsets = 3;
-		snprintf(rq->ids, sizeof(rq->ids),
-		    "captureRequestId=%s captureId=%s paymentId=%s",
-		    crid, cid, pid);
-	} else {
-		snprintf(s0, sizeof(s0), "paymentRequestId=%s", prid);
-		snprintf(s1, sizeof(s1), "paymentId=%s", pid);
-		nsets = 2;
-		snprintf(rq->ids, sizeof(rq->ids),
-		    "paymentRequestId=%s paymentId=%s", prid, pid);
+	for (k = 0; k < sizeof(kinds) / sizeof(kinds[0]) - 1; k++)
+		if (strncmp(name, kinds[k].prefix, strlen(kinds[k].prefix)) == 0)
+			break;
+	rq->ids[0] = '\0';
+	for (i = 0; i < 3 && kinds[k].keys[i] != NULL; i++) {
+		snprintf(set[i], sizeof(set[i]), "%s=%s", kinds[k].keys[i],
+		    vals[k][i]);
+		sets[nsets++] = set[i];
+		off += (size_t)snprintf(rq->ids + off, sizeof(rq->ids) - off,
+		    "%s%s", i > 0 ? " " : "", set[i]);
 	}
 	if ((rq->body = fixture_build(name, sets, nsets, err, errlen)) == NULL)
 		return -1;
@@ -315,15 +354,15 @@ sim_play(struct sim_run *run, const struct sim_scenario *sc, char *err,
     size_t errlen)
 {
 	struct sim_request rq[SIM_STEPS_MAX];
-	char prid[64], pid[32], crid[64], cid[32], label[512], last[600];
+	struct sim_ids ids;
+	char label[512], last[600];
 	const struct sim_request *r;
 	const char *fixture;
 	size_t i;
 	int n, rc = -1;
 
 	memset(rq, 0, sizeof(rq));
-	if (sim_ids(prid, sizeof(prid), "PR", pid, sizeof(pid)) == -1 ||
-	    sim_ids(crid, sizeof(crid), "CR", cid, sizeof(cid)) == -1) {
+	if (sim_ids_fresh(&ids) != 0) {
 		snprintf(err, errlen, "no random bytes");
 		return -1;
 	}
@@ -331,8 +370,8 @@ sim_play(struct sim_run *run, const struct sim_scenario *sc, char *err,
 		if (sc->steps[i].fixture != NULL) {
 			fixture = sc->steps[i].fixture;
 			r = &rq[i];
-			if (sim_build(run, fixture, prid, pid, crid, cid, &rq[i],
-			    err, errlen) == -1)
+			if (sim_build(run, fixture, &ids, &rq[i], err,
+			    errlen) == -1)
 				goto fail;
 		} else {
 			r = &rq[sc->steps[i].again];

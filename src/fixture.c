@@ -25,7 +25,8 @@ enum fixture_kind {
 	FIXTURE_PAYMENT,	/* notifyPayment: paymentAmount, payment ids */
 	FIXTURE_CAPTURE,	/* notifyCapture: captureAmount, capture ids */
 	FIXTURE_REFUND,		/* notifyRefund: refundAmount, refund ids */
-	FIXTURE_DISPUTE		/* notifyDispute: disputeAmount, dispute ids */
+	FIXTURE_DISPUTE,	/* notifyDispute: disputeAmount, dispute ids */
+	FIXTURE_VAULTING	/* notifyVaulting: vaultingRequestId */
 };
 
 struct fixture {
@@ -107,9 +108,40 @@ static const struct fixture fixture_table[] = {
 	    "{\"disputeNotificationType\":\"DISPUTE_CREATED\",\"disputeId\":"
 	    "\"\",\"paymentId\":\"\",\"paymentRequestId\":\"\","
 	    "\"disputeAmount\":{\"value\":\"4200\",\"currency\":\"SGD\"},"
-	    "\"disputeCreateTime\":\"2022-11-12T10:00:00+08:00\","
-	    "\"disputeReasonCode\":\"4853\",\"defenseDueTime\":"
-	    "\"2022-11-19T10:00:00+08:00\",\"defendable\":true}" },
+	    "\"disputeTime\":\"2022-11-12T10:00:00+08:00\",\"disputeType\":"
+	    "\"CHARGEBACK\",\"disputeReasonCode\":\"4853\",\"disputeReasonMsg\":"
+	    "\"Cardholder dispute\",\"disputeSource\":\"Mastercard\","
+	    "\"defenseDueTime\":\"2022-11-19T10:00:00+08:00\",\"defendable\":"
+	    "true}" },
+	{ "dispute-defense-supplied", FIXTURE_DISPUTE,
+	    "{\"disputeNotificationType\":\"DEFENSE_SUPPLIED\",\"disputeId\":"
+	    "\"\",\"paymentId\":\"\",\"paymentRequestId\":\"\"}" },
+	/* Judged for the merchant: Antom releases the frozen funds. */
+	{ "dispute-judged", FIXTURE_DISPUTE,
+	    "{\"disputeNotificationType\":\"DISPUTE_JUDGED\",\"disputeId\":"
+	    "\"\",\"paymentId\":\"\",\"paymentRequestId\":\"\","
+	    "\"disputeJudgedResult\":\"ACCEPT_BY_CUSTOMER\","
+	    "\"disputeJudgedTime\":\"2022-12-01T10:00:00+08:00\","
+	    "\"disputeJudgedAmount\":{\"value\":\"0\",\"currency\":\"SGD\"}}" },
+	{ "dispute-cancelled", FIXTURE_DISPUTE,
+	    "{\"disputeNotificationType\":\"DISPUTE_CANCELLED\",\"disputeId\":"
+	    "\"\",\"paymentId\":\"\",\"paymentRequestId\":\"\"}" },
+	/*
+	 * notifyVaulting has no discriminator at all: its vaultingRequestId
+	 * names it.  The card number is masked, as Antom sends it.
+	 */
+	{ "vaulting-success", FIXTURE_VAULTING,
+	    "{\"result\":{\"resultCode\":\"SUCCESS\",\"resultStatus\":\"S\","
+	    "\"resultMessage\":\"success\"},\"vaultingRequestId\":\"\","
+	    "\"vaultingStatus\":\"SUCCESS\",\"vaultingCreateTime\":"
+	    "\"2022-11-09T10:00:00+08:00\",\"paymentMethodDetail\":"
+	    "{\"paymentMethodType\":\"CARD\",\"card\":{\"cardToken\":"
+	    "\"ALIPAYsampleCardToken01\",\"cardBrand\":\"VISA\",\"cardNo\":"
+	    "\"************4242\",\"issuingCountry\":\"SG\"}}}" },
+	{ "vaulting-fail", FIXTURE_VAULTING,
+	    "{\"result\":{\"resultCode\":\"VERIFY_CARD_FAILED\",\"resultStatus\":"
+	    "\"F\",\"resultMessage\":\"card verification failed\"},"
+	    "\"vaultingRequestId\":\"\"}" },
 };
 
 #define FIXTURE_COUNT	(sizeof(fixture_table) / sizeof(fixture_table[0]))
@@ -117,7 +149,8 @@ static const struct fixture fixture_table[] = {
 const char *const fixture_names[] = {
 	"payment-success", "payment-pending", "payment-fail",
 	"capture-success", "capture-fail", "refund-success", "refund-fail",
-	"dispute-created", NULL
+	"dispute-created", "dispute-defense-supplied", "dispute-judged",
+	"dispute-cancelled", "vaulting-success", "vaulting-fail", NULL
 };
 
 /* Set a string member, replacing whatever was there.  0 or -1. */
@@ -185,6 +218,8 @@ fixture_fresh_ids(json_t *root, enum fixture_kind kind)
 		return fixture_request_id(root, "paymentRequestId", "PR-") |
 		    fixture_antom_id(root, "disputeId") |
 		    fixture_antom_id(root, "paymentId");
+	case FIXTURE_VAULTING:
+		return fixture_request_id(root, "vaultingRequestId", "VR-");
 	case FIXTURE_PAYMENT:
 		break;
 	}
@@ -200,6 +235,7 @@ fixture_amount_key(enum fixture_kind kind)
 	case FIXTURE_CAPTURE:	return "captureAmount";
 	case FIXTURE_REFUND:	return "refundAmount";
 	case FIXTURE_DISPUTE:	return "disputeAmount";
+	case FIXTURE_VAULTING:	/* has none; amount= adds one it ignores */
 	case FIXTURE_PAYMENT:	break;
 	}
 	return "paymentAmount";
@@ -264,7 +300,7 @@ fixture_apply(json_t *root, enum fixture_kind kind, const char *set,
 static void
 fixture_unknown(const char *name, char *err, size_t errlen)
 {
-	char known[256];
+	char known[512];
 	size_t i, off = 0;
 	int n;
 

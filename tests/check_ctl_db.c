@@ -233,6 +233,70 @@ START_TEST(inspect_json)
 }
 END_TEST
 
+/* Refunds and disputes of the payment, and the whole timeline in order. */
+START_TEST(inspect_children)
+{
+	static const char *const ref_sets[] = {
+		"refundRequestId=RR-1", "refundId=RF-1", "paymentId=P-1",
+		"amount=1000"
+	};
+	static const char *const dis_sets[] = {
+		"disputeId=D-1", "paymentId=P-1", "paymentRequestId=PR-1"
+	};
+	char *t;
+	json_t *doc, *p, *a;
+	json_error_t je;
+
+	deliver("refund-success", ref_sets, 4);		/* seq 4 */
+	deliver("dispute-judged", dis_sets, 3);		/* seq 5 */
+	deliver("dispute-created", dis_sets, 3);	/* late: no event */
+	ck_assert_int_eq(run(ctl_inspect, &t, a_inspect, a_c, e2e.conf,
+	    "PR-1", NULL), 0);
+	ck_assert_msg(strstr(t, "refunds:\n  refund RR-1\n") != NULL, "%s", t);
+	ck_assert_ptr_nonnull(strstr(t, "REFUND_RESULT applied"));
+	ck_assert_ptr_nonnull(strstr(t, "disputes:\n  dispute D-1\n"));
+	ck_assert_ptr_nonnull(strstr(t, "stage                    DISPUTE_JUDGED"));
+	ck_assert_ptr_nonnull(strstr(t, "reason_code              4853"));
+	ck_assert_ptr_nonnull(strstr(t, "DISPUTE_CREATED ignored"));
+	ck_assert_ptr_nonnull(strstr(t, "- -> DISPUTE_JUDGED notification #6"));
+	ck_assert_msg(strstr(t, "timeline:\n") != NULL, "%s", t);
+	ck_assert_ptr_nonnull(strstr(strstr(t, "timeline:\n"),
+	    " payment PR-1 - -> PENDING\n"));
+	ck_assert_ptr_nonnull(strstr(strstr(t, "timeline:\n"),
+	    " capture CR-1 - -> SUCCESS\n"));
+	ck_assert_ptr_nonnull(strstr(strstr(t, "timeline:\n"),
+	    " refund RR-1 - -> SUCCESS\n"));
+	ck_assert_ptr_nonnull(strstr(strstr(t, "timeline:\n"),
+	    " dispute D-1 - -> DISPUTE_JUDGED\n"));
+	free(t);
+
+	ck_assert_int_eq(run(ctl_inspect, &t, a_inspect, a_c, e2e.conf,
+	    a_json, "PR-1", NULL), 0);
+	doc = json_loads(t, 0, &je);
+	ck_assert_msg(doc != NULL, "%s: %s", je.text, t);
+	p = json_array_get(json_object_get(doc, "payments"), 0);
+	a = json_object_get(p, "refunds");
+	ck_assert_uint_eq(json_array_size(a), 1);
+	ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(
+	    json_array_get(a, 0), "refund"), "amount_value")), 1000);
+	a = json_object_get(p, "disputes");
+	ck_assert_uint_eq(json_array_size(a), 1);
+	ck_assert_uint_eq(json_array_size(json_object_get(json_array_get(a, 0),
+	    "notifications")), 2);
+	ck_assert_uint_eq(json_array_size(json_object_get(json_array_get(a, 0),
+	    "events")), 1);
+	/* seq 1, 2 payment, 3 capture, 4 refund, 5 dispute. */
+	a = json_object_get(p, "timeline");
+	ck_assert_uint_eq(json_array_size(a), 5);
+	ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(a,
+	    3), "seq")), 4);
+	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(a,
+	    4), "object_type")), "dispute");
+	json_decref(doc);
+	free(t);
+}
+END_TEST
+
 START_TEST(events_since)
 {
 	char *t, *line;
@@ -435,6 +499,7 @@ ctl_db_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, inspect_human);
 	tcase_add_test(tc, inspect_json);
+	tcase_add_test(tc, inspect_children);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("events");

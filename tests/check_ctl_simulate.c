@@ -230,24 +230,39 @@ START_TEST(test_all_against_antomd)
 	    SANDBOX, "--scenario", "all", "--sign-path",
 	    "/public/prefix/notify", "--time-scale", "86400", (char *)NULL);
 	ck_assert_msg(rc == 0, "exit %d:\n%s", rc, out);
-	ck_assert_ptr_nonnull(strstr(out, "15 notifications, 15 acknowledged; "
-	    "attempts histogram: 1:15 2:0 3:0 4:0 5:0 6:0 7:0 8:0"));
+	ck_assert_ptr_nonnull(strstr(out, "24 notifications, 24 acknowledged; "
+	    "attempts histogram: 1:24 2:0 3:0 4:0 5:0 6:0 7:0 8:0"));
 	ck_assert_ptr_nonnull(strstr(out, "duplicates payment-success(again)"));
 	ck_assert_int_eq(e2e_stop_daemon(), 0);
 
-	/* card, retry, duplicates, capture-first, pending, proxy */
-	ck_assert_int_eq(e2e_q_int("SELECT count(*) FROM payments"), 6);
+	/*
+	 * card, retry, duplicates, capture-first, pending, refund-first,
+	 * proxy; the dispute and the vaulting have no payment of their own.
+	 */
+	ck_assert_int_eq(e2e_q_int("SELECT count(*) FROM payments"), 7);
 	ck_assert_int_eq(e2e_q_int("SELECT count(*) FROM payments "
-	    "WHERE status = 'SUCCESS'"), 6);
+	    "WHERE status = 'SUCCESS'"), 7);
 	ck_assert_int_eq(e2e_q_int("SELECT count(*) FROM captures "
-	    "WHERE status = 'SUCCESS'"), 3);
+	    "WHERE status = 'SUCCESS'"), 4);
 	ck_assert_int_eq(e2e_q_int("SELECT count(*) FROM payment_captures "
 	    "WHERE capture_status = 'SUCCESS' AND payment_status = 'SUCCESS'"),
-	    3);
-	/* 10 distinct bodies, 15 deliveries */
-	ck_assert_int_eq(e2e_q_int("SELECT count(*) FROM notifications"), 10);
+	    4);
+	/* The refund came first and still counts against its payment. */
+	ck_assert_int_eq(e2e_q_int("SELECT count(*) FROM payment_status "
+	    "WHERE refunded_amount_value = 4200 AND captured_amount_value = "
+	    "4200"), 1);
+	/* Judged first: CREATED and DEFENSE_SUPPLIED came late. */
+	ck_assert_str_eq(e2e_q_text("SELECT stage || '/' || reason_code FROM "
+	    "disputes"), "DISPUTE_JUDGED/4853");
+	ck_assert_str_eq(e2e_q_text("SELECT group_concat(outcome, ' ') FROM "
+	    "(SELECT outcome FROM notifications WHERE kind = 'dispute' "
+	    "ORDER BY id)"), "applied ignored ignored");
+	ck_assert_int_eq(e2e_q_int("SELECT count(*) FROM vaultings WHERE "
+	    "status = 'SUCCESS'"), 1);
+	/* 17 distinct bodies, 24 deliveries */
+	ck_assert_int_eq(e2e_q_int("SELECT count(*) FROM notifications"), 17);
 	ck_assert_int_eq(e2e_q_int("SELECT sum(delivery_count) "
-	    "FROM notifications"), 15);
+	    "FROM notifications"), 24);
 	ck_assert_int_eq(e2e_q_int("SELECT max(delivery_count) "
 	    "FROM notifications"), 5);
 	ck_assert_int_eq(e2e_q_int("SELECT delivery_count FROM notifications "

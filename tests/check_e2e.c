@@ -1314,18 +1314,36 @@ START_TEST(test_antomctl_send)
 	snprintf(cmd, sizeof(cmd), "%s send --url http://127.0.0.1:%s/antom/notify"
 	    " --key %s --client-id NOBODY >/dev/null", ctl, e2e.port, key);
 	ck_assert_int_eq(WEXITSTATUS(system(cmd)), 1);
-	/* Refunds and disputes: authentic, kept verbatim, acknowledged. */
-	snprintf(cmd, sizeof(cmd), "%s send --url http://127.0.0.1:%s/antom/notify"
-	    " --key %s --client-id %s refund-success >/dev/null && "
-	    "%s send --url http://127.0.0.1:%s/antom/notify --key %s "
-	    "--client-id %s dispute-created >/dev/null", ctl, e2e.port, key,
-	    SANDBOX, ctl, e2e.port, key, SANDBOX);
+	/*
+	 * A refund, a dispute's life and a vaulting through the real daemon,
+	 * each into its table; an authorization, which antomd does not apply,
+	 * is acknowledged and kept verbatim.
+	 */
+	snprintf(cmd, sizeof(cmd), "S='%s send --url http://127.0.0.1:%s/antom/"
+	    "notify --key %s --client-id %s'; $S --set refundRequestId=RR-CTL "
+	    "--set paymentId=P-CTL refund-success >/dev/null && "
+	    "$S --set disputeId=D-CTL --set paymentId=P-CTL dispute-judged "
+	    ">/dev/null && $S --set disputeId=D-CTL --set paymentId=P-CTL "
+	    "dispute-created >/dev/null && "
+	    "$S vaulting-success >/dev/null && "
+	    "echo '{\"authorizationNotifyType\":\"TOKEN_CREATED\"}' | "
+	    "$S --body - >/dev/null", ctl, e2e.port, key, SANDBOX);
 	ck_assert_int_eq(system(cmd), 0);
 	ck_assert_int_eq(e2e_q_int("SELECT count(*) FROM payments"), 1);
 	ck_assert_int_eq(e2e_q_int("SELECT count(*) FROM captures"), 1);
-	ck_assert_int_eq(e2e_q_int("SELECT count(*) FROM notifications WHERE "
-	    "outcome = 'archived' AND notify_type IN ('REFUND_RESULT', "
-	    "'DISPUTE_CREATED')"), 2);
+	ck_assert_str_eq(e2e_q_text("SELECT status || '/' || payment_id FROM"
+	    " refunds WHERE refund_request_id = 'RR-CTL'"), "SUCCESS/P-CTL");
+	ck_assert_str_eq(e2e_q_text("SELECT stage || '/' || judged_result ||"
+	    " '/' || reason_code FROM disputes WHERE dispute_id = 'D-CTL'"),
+	    "DISPUTE_JUDGED/ACCEPT_BY_CUSTOMER/4853");
+	ck_assert_str_eq(e2e_q_text("SELECT group_concat(outcome, ' ') FROM"
+	    " (SELECT outcome FROM notifications WHERE kind = 'dispute'"
+	    " ORDER BY id)"), "applied ignored");
+	ck_assert_str_eq(e2e_q_text("SELECT status || '/' || card_no_masked FROM"
+	    " vaultings"), "SUCCESS/************4242");
+	ck_assert_str_eq(e2e_q_text("SELECT outcome || '/' || archive_reason ||"
+	    " '/' || notify_type FROM notifications WHERE kind = 'other'"),
+	    "archived/unsupported_type/TOKEN_CREATED");
 	ck_assert_int_eq(e2e_stop_daemon(), 0);
 }
 END_TEST

@@ -9,6 +9,7 @@
 #include <jansson.h>
 
 #include "fixture.h"
+#include "notif.h"
 #include "suites.h"
 
 /* Build name with sets and parse it; aborts the test on failure. */
@@ -69,6 +70,7 @@ START_TEST(test_every_fixture_is_compact_json)
 {
 	json_t *root;
 	char *body, *again;
+	struct notif n;
 	size_t i;
 
 	for (i = 0; fixture_names[i] != NULL; i++) {
@@ -77,22 +79,37 @@ START_TEST(test_every_fixture_is_compact_json)
 		again = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
 		ck_assert_str_eq(body, again);
 		ck_assert_ptr_null(strchr(body, '\n'));
-		str(root, "paymentId", NULL);
 		/* notifyDispute has its own discriminator and no result. */
 		if (strncmp(fixture_names[i], "dispute-", 8) == 0) {
 			str(root, "disputeNotificationType", NULL);
 			str(root, "disputeId", NULL);
+			str(root, "paymentId", NULL);
 		} else {
-			str(root, "notifyType", NULL);
+			/* notifyVaulting has no discriminator at all. */
+			if (strncmp(fixture_names[i], "vaulting-", 9) == 0)
+				str(root, "vaultingRequestId", NULL);
+			else {
+				str(root, "notifyType", NULL);
+				str(root, "paymentId", NULL);
+			}
 			str(root, "result", "resultCode");
 			str(root, "result", "resultStatus");
 			str(root, "result", "resultMessage");
 		}
+		/* The daemon applies every fixture as the kind it is named for. */
+		ck_assert_int_eq(notif_parse((const unsigned char *)body,
+		    strlen(body), &n), 0);
+		ck_assert_msg(n.kind != NOTIF_OTHER, "%s archived: %s",
+		    fixture_names[i], n.archive_reason);
+		ck_assert_msg(strncmp(fixture_names[i], notif_kind_str(n.kind),
+		    strlen(notif_kind_str(n.kind))) == 0, "%s parsed as %s",
+		    fixture_names[i], notif_kind_str(n.kind));
+		notif_free(&n);
 		free(again);
 		free(body);
 		json_decref(root);
 	}
-	ck_assert_uint_eq(i, 8);
+	ck_assert_uint_eq(i, 13);
 }
 END_TEST
 
