@@ -1537,12 +1537,17 @@ START_TEST(test_readme_queries)
 	char path[512], *readme, *line, *rest, *cmd = NULL, *out;
 	char *b = pay_body("paymentRequestId01", "PAYMENT_RESULT", "S");
 	char *c = cap_body("CR-README", "paymentRequestId01", "S");
+	const char *r = "{\"notifyType\":\"REFUND_RESULT\",\"result\":"
+	    "{\"resultStatus\":\"S\"},\"refundRequestId\":\"RR-README\","
+	    "\"paymentId\":\"P-paymentRequestId01\",\"refundAmount\":"
+	    "{\"value\":\"1000\",\"currency\":\"SGD\"}}";
 	size_t cmdlen = 0, outlen;
 	int ran = 0, st;
 	FILE *f = NULL, *p;
 
 	deliver_ok(b);
 	deliver_ok(c);
+	deliver_ok(r);
 	readme = test_slurp(test_path(path, sizeof(path), "../README.md"), NULL);
 	line = strstr(readme, "## Queries for merchant applications");
 	ck_assert_ptr_nonnull(line);
@@ -1598,7 +1603,13 @@ START_TEST(test_readme_queries)
 				ck_assert_ptr_nonnull(strstr(out, "paymentRequestId01|"
 				    "CR-README|4200|SGD|"));
 			if (strstr(cmd, "FROM events") != NULL)
-				ck_assert_ptr_nonnull(strstr(out, "\n2|"));
+				ck_assert_ptr_nonnull(strstr(out, "\n3|"));
+			if (strstr(cmd, "FROM payment_timeline") != NULL)
+				ck_assert_msg(strstr(out, "|payment|paymentRequestId01"
+				    "||SUCCESS\n2|") != NULL && strstr(out,
+				    "|capture|CR-README||SUCCESS\n3|") != NULL &&
+				    strstr(out, "|refund|RR-README||SUCCESS\n") !=
+				    NULL, "%s", out);
 			free(out);
 			free(cmd);
 			cmd = NULL;
@@ -1611,7 +1622,7 @@ START_TEST(test_readme_queries)
 			fprintf(f, "%s\n", line + 4);
 		}
 	}
-	ck_assert_int_eq(ran, 5);
+	ck_assert_int_eq(ran, 6);
 	/* The backup is a whole database of its own. */
 	snprintf(path, sizeof(path), "sqlite3 %s/antomd.db 'PRAGMA "
 	    "integrity_check; SELECT count(*) FROM payments'", e2e.dir);
