@@ -43,6 +43,7 @@ struct conf {
 	unsigned		 busy_timeout_ms;
 	unsigned		 commit_batch_max;
 	unsigned		 queue_max;
+	unsigned		 at_risk_after_s;
 	unsigned		 shutdown_timeout_s;
 	enum log_level		 log_level;
 };

@@ -10,6 +10,7 @@
 int	ctl_explain(int argc, char **argv);
 int	ctl_inspect(int argc, char **argv);
 int	ctl_events(int argc, char **argv);
+int	ctl_refusals(int argc, char **argv);
 int	ctl_reverify(int argc, char **argv);
 int	ctl_replay(int argc, char **argv);
 int	ctl_simulate(int argc, char **argv);

@@ -36,6 +36,8 @@ struct store_options {
 	unsigned	busy_timeout_ms;
 	unsigned	batch_max;	/* jobs per transaction, >= 1 */
 	unsigned	queue_max;	/* jobs waiting; store_submit fails beyond */
+	/* A refusal unacknowledged this long is at risk; 0 means 3600. */
+	unsigned	at_risk_after_s;
 };
 
 /* A verified delivery.  All pointers stay valid until the job's callback. */
@@ -123,12 +125,46 @@ void	store_stop(struct store *);
 void	store_abort(struct store *);
 
 /* Counters for status lines; thread-safe snapshots. */
+/*
+ * A delivery refused before it could be stored (400, 401, 413, 503), kept
+ * in the refusals table until a later delivery of the same notification
+ * (client id and body hash) is stored.  Everything but status and reason
+ * is as the request claimed it, unverified; store_refusal_set() keeps only
+ * printable ASCII.  Antom gives up about 24 h 22 min after its first
+ * attempt, so a refusal that stays is a notification about to be lost.
+ */
+#define STORE_REFUSAL_TEXT	65
+
+struct store_refusal {
+	char	client_id[STORE_REFUSAL_TEXT];	/* "" when absent */
+	char	body_sha256[STORE_HASH_HEX];	/* "" when the body was not read */
+	int	status;
+	char	reason[STORE_REFUSAL_TEXT];
+	char	request_time[STORE_REFUSAL_TEXT];
+	char	notify_type[STORE_REFUSAL_TEXT];	/* the body's claims */
+	char	kind[16];
+	char	object_id[STORE_REFUSAL_TEXT];
+};
+
+/* Copy s (NULL is "") into a field, at most cap-1 bytes, '?' for others. */
+void	store_refusal_set(char *field, size_t cap, const char *s);
+/*
+ * Queue a refusal for the writer (any thread, never blocks, never fails
+ * the request): 0, or -1 when too many are pending and it was dropped
+ * (counted in refusals_dropped).
+ */
+int	store_refuse(struct store *, const struct store_refusal *);
+
 struct store_stats {
 	uint64_t	commits;
 	uint64_t	jobs;
 	uint64_t	failures;
 	unsigned	queued;
 	uint64_t	busy_us;	/* how long the batch in progress has run */
+	uint64_t	refusals;	/* refusals recorded */
+	uint64_t	refusals_dropped;	/* not recorded: too many */
+	int64_t		refusals_held;	/* rows in refusals now */
+	int64_t		at_risk;	/* of them, older than at_risk_after_s */
 };
 void	store_stats(struct store *, struct store_stats *);
 

@@ -60,6 +60,7 @@ ctl_usage(FILE *f)
 	    "  explain   say why a captured request does or does not verify\n"
 	    "  inspect   the timeline of one payment\n"
 	    "  events    the change feed, optionally followed\n"
+	    "  refusals  refused deliveries not stored since: what is at risk\n"
 	    "  reverify  check every archived signature against the keys now\n"
 	    "  replay    apply one archived notification again\n"
 	    "  keygen    create an RSA-2048 key pair standing in for Antom's\n"
@@ -515,6 +516,7 @@ main(int argc, char **argv)
 		{ "explain",	ctl_explain },
 		{ "inspect",	ctl_inspect },
 		{ "events",	ctl_events },
+		{ "refusals",	ctl_refusals },
 		{ "reverify",	ctl_reverify },
 		{ "replay",	ctl_replay },
 	};

@@ -45,6 +45,8 @@ static const struct conf_range conf_ranges[] = {
 	{ "commit_batch_max", 1, 1024,
 	    offsetof(struct conf, commit_batch_max), 0 },
 	{ "queue_max", 1, 1u << 20, offsetof(struct conf, queue_max), 0 },
+	{ "at_risk_after_s", 1, 7 * 86400,
+	    offsetof(struct conf, at_risk_after_s), 0 },
 	{ "shutdown_timeout_s", 0, 3600,
 	    offsetof(struct conf, shutdown_timeout_s), 0 },
 };
@@ -69,6 +71,7 @@ conf_defaults(void)
 	c->busy_timeout_ms = 5000;
 	c->commit_batch_max = 64;
 	c->queue_max = 4096;
+	c->at_risk_after_s = 3600;
 	c->shutdown_timeout_s = 10;
 	c->log_level = LOG_LEVEL_INFO;
 	return c;

@@ -213,6 +213,7 @@ reload(const char *path, const struct conf *boot, struct http *http)
 	    "commit_batch_max");
 	FIXED(nc->queue_max != boot->queue_max, "queue_max");
 	FIXED(nc->busy_timeout_ms != boot->busy_timeout_ms, "busy_timeout_ms");
+	FIXED(nc->at_risk_after_s != boot->at_risk_after_s, "at_risk_after_s");
 	FIXED(nc->shutdown_timeout_s != boot->shutdown_timeout_s,
 	    "shutdown_timeout_s");
 #undef FIXED
@@ -310,6 +311,7 @@ main(int argc, char **argv)
 	so.busy_timeout_ms = conf->busy_timeout_ms;
 	so.batch_max = conf->commit_batch_max;
 	so.queue_max = conf->queue_max;
+	so.at_risk_after_s = conf->at_risk_after_s;
 	if ((store = store_open(conf->database, &so, err, sizeof(err))) == NULL)
 		fatalx(EXIT_DATABASE, "database %s: %s", conf->database, err);
 	if (store_start(store, err, sizeof(err)) != 0)

@@ -279,6 +279,25 @@ static const char store_schema_v2[] =
 "  updated_at           TEXT NOT NULL,"
 "  PRIMARY KEY (vaulting_request_id, client_id)"
 ") WITHOUT ROWID;"
+/*
+ * Deliveries refused before they could be stored, until the same
+ * notification is stored (store.h, struct store_refusal).  Only what the
+ * request claimed: nothing here is verified.
+ */
+"CREATE TABLE refusals ("
+"  body_sha256      TEXT NOT NULL,"
+"  client_id        TEXT NOT NULL,"
+"  status           INTEGER NOT NULL,"
+"  reason           TEXT NOT NULL,"
+"  request_time     TEXT,"
+"  notify_type      TEXT,"
+"  kind             TEXT,"
+"  object_id        TEXT,"
+"  first_refused_at TEXT NOT NULL,"
+"  last_refused_at  TEXT NOT NULL,"
+"  refusal_count    INTEGER NOT NULL,"
+"  PRIMARY KEY (body_sha256, client_id)"
+") WITHOUT ROWID;"
 /* The timeline of one payment walks events by object. */
 "CREATE INDEX events_object ON events (object_id, client_id);"
 "CREATE VIEW payment_status AS"
@@ -341,6 +360,7 @@ enum {
 	S_PAY_GET, S_PAY_UPSERT, S_CAP_GET, S_CAP_UPSERT,
 	S_REF_GET, S_REF_UPSERT, S_DIS_GET, S_DIS_UPSERT, S_DIS_FILL,
 	S_VLT_GET, S_VLT_UPSERT, S_EVENT,
+	S_RFS_INSERT, S_RFS_TOUCH, S_RFS_CLEAR, S_RFS_COUNT, S_RFS_PRUNE,
 	S_COUNT
 };
 
@@ -534,6 +554,34 @@ static const char *const store_sql[S_COUNT] = {
 	    "   vaulting_create_time),"
 	    " notification_id = excluded.notification_id,"
 	    " updated_at = excluded.updated_at",
+	[S_RFS_INSERT] =
+	    "INSERT INTO refusals (body_sha256, client_id, status, reason,"
+	    " request_time, notify_type, kind, object_id, first_refused_at,"
+	    " last_refused_at, refusal_count) VALUES (?1, ?2, ?3, ?4, ?5, ?6,"
+	    " ?7, ?8, ?9, ?9, 1)"
+	    " ON CONFLICT (body_sha256, client_id) DO UPDATE SET"
+	    " status = excluded.status, reason = excluded.reason,"
+	    " request_time = excluded.request_time,"
+	    " notify_type = coalesce(excluded.notify_type, notify_type),"
+	    " kind = coalesce(excluded.kind, kind),"
+	    " object_id = coalesce(excluded.object_id, object_id),"
+	    " last_refused_at = excluded.last_refused_at,"
+	    " refusal_count = refusal_count + 1",
+	/* At the cap: count what is already held, add nothing new. */
+	[S_RFS_TOUCH] =
+	    "UPDATE refusals SET status = ?3, reason = ?4,"
+	    " request_time = coalesce(?5, request_time),"
+	    " last_refused_at = ?9, refusal_count = refusal_count + 1"
+	    " WHERE body_sha256 = ?1 AND client_id = ?2",
+	[S_RFS_CLEAR] =
+	    "DELETE FROM refusals WHERE body_sha256 = ?1 AND client_id = ?2",
+	/* Times are ISO 8601 UTC with milliseconds: they compare as text. */
+	[S_RFS_COUNT] =
+	    "SELECT count(*), coalesce(sum(first_refused_at <"
+	    " strftime('%Y-%m-%dT%H:%M:%fZ', 'now', ?1)), 0) FROM refusals",
+	[S_RFS_PRUNE] =
+	    "DELETE FROM refusals WHERE last_refused_at <"
+	    " strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-7 days')",
 	[S_EVENT] =
 	    "INSERT INTO events (created_at, client_id, object_type, object_id,"
 	    " payment_id, old_status, new_status, notification_id)"
@@ -560,7 +608,27 @@ struct store {
 	int			 stopping;
 	uint64_t		 batch_since;	/* a batch is running since, or 0 */
 	struct store_stats	 stats;		/* under lock */
+
+	/* Refusals: pending under lock, the rest the writer's. */
+	struct store_refusal	*rfs_pending;	/* STORE_RFS_PENDING_MAX */
+	size_t			 rfs_npending;
+	struct store_refusal	*rfs_local;	/* writer's copy of them */
+	int64_t			 rfs_held;	/* rows, as far as we know */
+	uint64_t		 rfs_checked;	/* last at-risk count, mono us */
+	uint64_t		 rfs_pruned;	/* last prune, mono us */
+	uint64_t		 rfs_warned;	/* last at-risk WARN, mono us */
+	int64_t			 rfs_warned_n;
 };
+
+/*
+ * Bounds on refusals: pending between two batches, and rows held.  A
+ * flood of forged requests fills them and is then only counted; the
+ * notifications already held stay counted and clearable.
+ */
+#define STORE_RFS_PENDING_MAX	256
+#define STORE_RFS_ROWS_MAX	10000
+#define STORE_RFS_CHECK_US	(2 * 1000000u)	/* at-risk count, when any */
+#define STORE_RFS_WARN_US	(600 * 1000000u)	/* WARN again, if unchanged */
 
 const char *
 store_outcome_str(enum store_outcome o)
@@ -813,6 +881,13 @@ store_connect(struct store *s, char *err, size_t errlen)
 			goto fail;
 		}
 	}
+	/*
+	 * Unknown until counted (the writer does so first thing): clear
+	 * refusals as if some were held.
+	 */
+	s->rfs_held = 1;
+	s->rfs_checked = 0;
+	s->rfs_pruned = 0;
 	return 0;
 fail:
 	store_disconnect(s);
@@ -863,6 +938,15 @@ store_open(const char *path, const struct store_options *opt, char *err,
 	s->opt = *opt;
 	if (s->opt.batch_max == 0)
 		s->opt.batch_max = 1;
+	if (s->opt.at_risk_after_s == 0)
+		s->opt.at_risk_after_s = 3600;
+	if ((s->rfs_pending = calloc(STORE_RFS_PENDING_MAX,
+	    sizeof(*s->rfs_pending))) == NULL ||
+	    (s->rfs_local = calloc(STORE_RFS_PENDING_MAX,
+	    sizeof(*s->rfs_local))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->cond, NULL);
 	if ((s->path = strdup(path)) == NULL) {
@@ -941,6 +1025,8 @@ store_close(struct store *s)
 	pthread_cond_destroy(&s->cond);
 	free(s->path);
 	free(s->batch);
+	free(s->rfs_pending);
+	free(s->rfs_local);
 	free(s);
 }
 
@@ -1322,6 +1408,26 @@ store_hash_body(struct store_delivery *d)
 }
 
 /*
+ * The notification (client_id, hash) is stored now: it is no longer at
+ * risk.  Costs nothing while no refusal is held.  0 or -1.
+ */
+static int
+store_rfs_clear(struct store *s, const char *client_id, const char *hash)
+{
+	sqlite3_stmt *st = s->stmt[S_RFS_CLEAR];
+
+	if (s->rfs_held <= 0)
+		return 0;
+	bind_text(st, 1, hash);
+	bind_text(st, 2, client_id);
+	if (store_step_done(s, S_RFS_CLEAR) != 0)
+		return -1;
+	/* Rolled back with its batch, the next count puts it right. */
+	s->rfs_held -= sqlite3_changes(s->db);
+	return 0;
+}
+
+/*
  * Record one delivery inside the caller's transaction.  0 with r filled,
  * or -1 on a database error (the caller rolls back).
  */
@@ -1367,7 +1473,8 @@ store_record(struct store *s, const struct store_delivery *d,
 		st = s->stmt[S_NOTIF_TOUCH];
 		sqlite3_bind_int64(st, 1, r->notification_id);
 		bind_text(st, 2, now);
-		if (store_step_done(s, S_NOTIF_TOUCH) != 0)
+		if (store_step_done(s, S_NOTIF_TOUCH) != 0 ||
+		    store_rfs_clear(s, d->client_id, hash) != 0)
 			return -1;
 		r->repeat = 1;
 		r->outcome = STORE_DUPLICATE;
@@ -1398,6 +1505,8 @@ store_record(struct store *s, const struct store_delivery *d,
 		return -1;
 	r->notification_id = sqlite3_last_insert_rowid(s->db);
 	r->delivery_count = 1;
+	if (store_rfs_clear(s, d->client_id, hash) != 0)
+		return -1;
 
 	return store_write_state(s, d, &cur, r->outcome, r->notification_id,
 	    now);
@@ -1592,19 +1701,201 @@ store_apply(struct store *s, const struct store_delivery *d,
 	return r->status;
 }
 
+void
+store_refusal_set(char *field, size_t cap, const char *v)
+{
+	size_t i;
+
+	for (i = 0; v != NULL && v[i] != '\0' && i + 1 < cap; i++)
+		field[i] = (v[i] > 0x20 && v[i] < 0x7f) ? v[i] : '?';
+	field[i] = '\0';
+}
+
+int
+store_refuse(struct store *s, const struct store_refusal *rf)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&s->lock);
+	if (s->rfs_npending < STORE_RFS_PENDING_MAX) {
+		s->rfs_pending[s->rfs_npending++] = *rf;
+		pthread_cond_signal(&s->cond);
+	} else {
+		s->stats.refusals_dropped++;
+		rc = -1;
+	}
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
+/* An empty claim is SQL NULL. */
+static void
+bind_claim(sqlite3_stmt *st, int i, const char *v)
+{
+	bind_text(st, i, v[0] != '\0' ? v : NULL);
+}
+
+/*
+ * Writer: record n refusals in one transaction of their own (they must
+ * never hold up or fail a batch of deliveries).  Best effort: when the
+ * database cannot take them, they are counted as dropped.
+ */
+static void
+store_write_refusals(struct store *s, const struct store_refusal *rf,
+    size_t n)
+{
+	char now[UTIL_ISO_TIME_LEN];
+	uint64_t recorded = 0, dropped = 0;
+	sqlite3_stmt *st;
+	size_t i;
+	int which;
+
+	util_now_iso(now);
+	if ((s->readonly && store_reconnect(s) != 0) ||
+	    atomic_load(&s->aborting) || store_step_done(s, S_BEGIN) != 0) {
+		dropped = n;
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		which = S_RFS_TOUCH;
+		for (;;) {
+			st = s->stmt[which];
+			bind_text(st, 1, rf[i].body_sha256);
+			bind_text(st, 2, rf[i].client_id);
+			sqlite3_bind_int(st, 3, rf[i].status);
+			bind_text(st, 4, rf[i].reason);
+			bind_claim(st, 5, rf[i].request_time);
+			bind_claim(st, 6, rf[i].notify_type);
+			bind_claim(st, 7, rf[i].kind);
+			bind_claim(st, 8, rf[i].object_id);
+			bind_text(st, 9, now);
+			if (store_step_done(s, which) != 0)
+				goto fail;
+			if (sqlite3_changes(s->db) > 0 || which == S_RFS_INSERT)
+				break;
+			if (s->rfs_held >= STORE_RFS_ROWS_MAX)
+				break;
+			which = S_RFS_INSERT;
+		}
+		if (sqlite3_changes(s->db) > 0) {
+			recorded++;
+			s->rfs_held += which == S_RFS_INSERT;
+		} else
+			dropped++;
+	}
+	if (store_step_done(s, S_COMMIT) == 0)
+		goto out;
+fail:
+	if (!sqlite3_get_autocommit(s->db))
+		store_step_done(s, S_ROLLBACK);
+	dropped = n;
+	recorded = 0;
+	s->rfs_checked = 0;	/* recount */
+out:
+	pthread_mutex_lock(&s->lock);
+	s->stats.refusals += recorded;
+	s->stats.refusals_dropped += dropped;
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* Writer: time to count the refusals again? */
+static int
+store_rfs_due(const struct store *s)
+{
+	uint64_t since = util_mono_us() - s->rfs_checked;
+
+	if (s->rfs_checked == 0)
+		return 1;
+	return since >= (s->rfs_held > 0 ? STORE_RFS_CHECK_US :
+	    30 * STORE_RFS_CHECK_US);
+}
+
+/*
+ * Writer: forget refusals nobody retried for 7 days, count those held
+ * and those at risk, and tell the operator: a WARN when the number at
+ * risk changes, and again every 10 minutes while there are any.
+ */
+static void
+store_rfs_check(struct store *s)
+{
+	sqlite3_stmt *st = s->stmt[S_RFS_COUNT];
+	struct logbuf lb;
+	char ago[32];
+	int64_t held = 0, at_risk = 0;
+	uint64_t now = util_mono_us();
+	int rc;
+
+	s->rfs_checked = now;
+	if (s->readonly || s->db == NULL || atomic_load(&s->aborting))
+		return;
+	snprintf(ago, sizeof(ago), "-%u seconds", s->opt.at_risk_after_s);
+	for (;;) {
+		bind_text(st, 1, ago);
+		if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+			held = sqlite3_column_int64(st, 0);
+			at_risk = sqlite3_column_int64(st, 1);
+		}
+		sqlite3_reset(st);
+		sqlite3_clear_bindings(st);
+		if (rc != SQLITE_ROW) {
+			log_warnx("database: refusals: %s", sqlite3_errmsg(s->db));
+			return;
+		}
+		/* A write: only when there may be something to forget. */
+		if (held == 0 || (s->rfs_pruned != 0 &&
+		    now - s->rfs_pruned < STORE_RFS_WARN_US))
+			break;
+		s->rfs_pruned = now;
+		if (store_step_done(s, S_RFS_PRUNE) != 0)
+			return;
+		if (sqlite3_changes(s->db) == 0)
+			break;
+	}
+	s->rfs_held = held;
+	pthread_mutex_lock(&s->lock);
+	s->stats.refusals_held = held;
+	s->stats.at_risk = at_risk;
+	pthread_mutex_unlock(&s->lock);
+	if (at_risk > 0 && (at_risk != s->rfs_warned_n ||
+	    now - s->rfs_warned >= STORE_RFS_WARN_US)) {
+		log_begin(&lb, LOG_LEVEL_WARN, "notifications at risk: refused "
+		    "and not delivered again successfully; Antom gives up 24 h "
+		    "22 min after its first attempt (antomctl refusals)");
+		log_kv_int(&lb, "at_risk", at_risk);
+		log_kv_int(&lb, "refused_for_more_than_s", s->opt.at_risk_after_s);
+		log_kv_int(&lb, "refusals_held", held);
+		log_end(&lb);
+		s->rfs_warned = now;
+	} else if (at_risk == 0 && s->rfs_warned_n > 0)
+		log_info("no notification at risk any more");
+	s->rfs_warned_n = at_risk;
+}
+
+/* Wait for work, or until the next refusal count is due. */
+static void
+store_wait(struct store *s)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += 1;
+	pthread_cond_timedwait(&s->cond, &s->lock, &ts);
+}
+
 static void *
 store_writer(void *arg)
 {
 	struct store *s = arg;
 	struct store_job **batch = s->batch;
-	size_t n, i;
+	size_t n, i, nrfs;
 	unsigned failed;
 
 	pthread_mutex_lock(&s->lock);
 	for (;;) {
-		while (s->head == NULL && !s->stopping)
-			pthread_cond_wait(&s->cond, &s->lock);
-		if (s->head == NULL)
+		while (s->head == NULL && s->rfs_npending == 0 &&
+		    !s->stopping && !store_rfs_due(s))
+			store_wait(s);
+		if (s->head == NULL && s->rfs_npending == 0 && s->stopping)
 			break;
 		/* Adaptive batch: whatever is queued, up to batch_max. */
 		for (n = 0; n < s->opt.batch_max && s->head != NULL; n++) {
@@ -1614,29 +1905,35 @@ store_writer(void *arg)
 		if (s->head == NULL)
 			s->tail = NULL;
 		s->queued -= (unsigned)n;
+		nrfs = s->rfs_npending;
+		memcpy(s->rfs_local, s->rfs_pending, nrfs * sizeof(*s->rfs_local));
+		s->rfs_npending = 0;
+		s->batch_since = n > 0 ? util_mono_us() : 0;
 		pthread_mutex_unlock(&s->lock);
 
-		pthread_mutex_lock(&s->lock);
-		s->batch_since = util_mono_us();
-		pthread_mutex_unlock(&s->lock);
-		if (atomic_load(&s->aborting)) {
-			/* Out of time: refuse, Antom will deliver again. */
+		if (n > 0) {
+			if (atomic_load(&s->aborting)) {
+				/* Out of time: refuse, Antom will deliver again. */
+				for (i = 0; i < n; i++)
+					batch[i]->r.status = -1;
+			} else
+				store_run_batch(s, batch, n);
+			for (i = 0, failed = 0; i < n; i++)
+				failed += batch[i]->r.status != 0;
+			pthread_mutex_lock(&s->lock);
+			s->batch_since = 0;
+			s->stats.commits += failed < n;
+			s->stats.jobs += n;
+			s->stats.failures += failed;
+			pthread_mutex_unlock(&s->lock);
+			/* Only now, after COMMIT, may anyone be told. */
 			for (i = 0; i < n; i++)
-				batch[i]->r.status = -1;
-		} else
-			store_run_batch(s, batch, n);
-
-		for (i = 0, failed = 0; i < n; i++)
-			failed += batch[i]->r.status != 0;
-		pthread_mutex_lock(&s->lock);
-		s->batch_since = 0;
-		s->stats.commits += failed < n;
-		s->stats.jobs += n;
-		s->stats.failures += failed;
-		pthread_mutex_unlock(&s->lock);
-		/* Only now, after COMMIT, may anyone be told. */
-		for (i = 0; i < n; i++)
-			batch[i]->done(batch[i]);
+				batch[i]->done(batch[i]);
+		}
+		if (nrfs > 0)
+			store_write_refusals(s, s->rfs_local, nrfs);
+		if (nrfs > 0 || store_rfs_due(s))
+			store_rfs_check(s);
 		pthread_mutex_lock(&s->lock);
 	}
 	pthread_mutex_unlock(&s->lock);

@@ -297,6 +297,57 @@ START_TEST(inspect_children)
 }
 END_TEST
 
+/* The refusals antomd holds, at risk or not, oldest first. */
+START_TEST(refusals_listed)
+{
+	static char a_refusals[] = "refusals";
+	char *t, sql[1024];
+	json_t *doc;
+	json_error_t je;
+
+	ck_assert_int_eq(run(ctl_refusals, &t, a_refusals, a_c, e2e.conf,
+	    NULL), 0);
+	ck_assert_str_eq(t, "0 refused and not stored since; 0 at risk "
+	    "(refused more than 3600 s ago), 0 given up by Antom\n");
+	free(t);
+	snprintf(sql, sizeof(sql), "sqlite3 %s \"INSERT INTO refusals VALUES"
+	    " ('%064d', '" SANDBOX "', 401, 'INVALID_SIGNATURE', 'x',"
+	    " 'PAYMENT_RESULT', 'payment', 'PR-9', strftime('%%Y-%%m-%%dT%%H:"
+	    "%%M:%%fZ', 'now', '-2 hours'), strftime('%%Y-%%m-%%dT%%H:%%M:%%fZ',"
+	    " 'now'), 3), ('', 'X' || char(27), 413, 'REQUEST_TOO_LARGE', NULL, NULL,"
+	    " NULL, NULL, strftime('%%Y-%%m-%%dT%%H:%%M:%%fZ', 'now', '-2 days'),"
+	    " strftime('%%Y-%%m-%%dT%%H:%%M:%%fZ', 'now', '-1 days'), 1), ('%064d',"
+	    " 'C', 503, 'SERVICE_UNAVAILABLE', NULL, NULL, NULL, NULL,"
+	    " strftime('%%Y-%%m-%%dT%%H:%%M:%%fZ', 'now'), strftime('%%Y-%%m-%%dT"
+	    "%%H:%%M:%%fZ', 'now'), 1)\"", e2e.db, 1, 2);
+	ck_assert_int_eq(system(sql), 0);
+	ck_assert_int_eq(run(ctl_refusals, &t, a_refusals, a_c, e2e.conf,
+	    NULL), 1);
+	ck_assert_msg(strncmp(t, "GIVEN UP ", 9) == 0, "%s", t);
+	ck_assert_ptr_nonnull(strstr(t, "refused 1x, last 413 "
+	    "REQUEST_TOO_LARGE; client X\\x1b; - -; body (not read)\n"
+	    "AT RISK "));
+	ck_assert_ptr_nonnull(strstr(t, "refused 3x, last 401 "
+	    "INVALID_SIGNATURE; client " SANDBOX "; payment PR-9; body "
+	    "0000000000000000\nrefused "));
+	ck_assert_ptr_nonnull(strstr(t, "\n3 refused and not stored since; 2 "
+	    "at risk (refused more than 3600 s ago), 1 given up by Antom\n"));
+	free(t);
+	ck_assert_int_eq(run(ctl_refusals, &t, a_refusals, a_c, e2e.conf,
+	    a_json, NULL), 1);
+	doc = json_loads(t, 0, &je);
+	ck_assert_msg(doc != NULL, "%s: %s", je.text, t);
+	ck_assert_int_eq(json_integer_value(json_object_get(doc, "at_risk")), 2);
+	ck_assert_int_eq(json_integer_value(json_object_get(doc, "given_up")),
+	    1);
+	ck_assert_uint_eq(json_array_size(json_object_get(doc, "refusals")), 3);
+	json_decref(doc);
+	free(t);
+	ck_assert_int_eq(run(ctl_refusals, &t, a_refusals, NULL), 2);
+	free(t);
+}
+END_TEST
+
 START_TEST(events_since)
 {
 	char *t, *line;
@@ -500,6 +551,7 @@ ctl_db_suite(void)
 	tcase_add_test(tc, inspect_human);
 	tcase_add_test(tc, inspect_json);
 	tcase_add_test(tc, inspect_children);
+	tcase_add_test(tc, refusals_listed);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("events");

@@ -38,7 +38,7 @@ teardown(void)
 static struct store *
 open_store(unsigned batch_max)
 {
-	struct store_options o = { 100, batch_max, 1024 };
+	struct store_options o = { 100, batch_max, 1024, 0 };
 	char err[256] = "";
 	struct store *s = store_open(dbpath, &o, err, sizeof(err));
 
@@ -150,7 +150,7 @@ END_TEST
 
 START_TEST(test_newer_schema_refused)
 {
-	struct store_options o = { 100, 1, 16 };
+	struct store_options o = { 100, 1, 16, 0 };
 	char err[256] = "";
 	struct store *s = open_store(1);
 
@@ -705,6 +705,160 @@ START_TEST(test_query_plans)
 }
 END_TEST
 
+static void
+refuse(struct store *s, const char *client, const char *hash, int status,
+    const char *reason, const char *object_id)
+{
+	struct store_refusal rf;
+
+	memset(&rf, 0, sizeof(rf));
+	store_refusal_set(rf.client_id, sizeof(rf.client_id), client);
+	store_refusal_set(rf.body_sha256, sizeof(rf.body_sha256), hash);
+	rf.status = status;
+	store_refusal_set(rf.reason, sizeof(rf.reason), reason);
+	store_refusal_set(rf.object_id, sizeof(rf.object_id), object_id);
+	/* Never blocks: when too many are pending, wait for the writer. */
+	while (store_refuse(s, &rf) != 0)
+		usleep(1000);
+}
+
+static struct store_stats
+stats_when(struct store *s, int64_t held, int64_t at_risk)
+{
+	struct store_stats st;
+	int i;
+
+	for (i = 0; i < 100; i++) {
+		store_stats(s, &st);
+		if (st.refusals_held == held && st.at_risk == at_risk)
+			break;
+		usleep(50000);
+	}
+	ck_assert_msg(st.refusals_held == held && st.at_risk == at_risk,
+	    "held %lld at risk %lld, want %lld %lld",
+	    (long long)st.refusals_held, (long long)st.at_risk,
+	    (long long)held, (long long)at_risk);
+	return st;
+}
+
+/*
+ * Refused deliveries are kept until the same notification is stored, and
+ * count as at risk once older than at_risk_after_s.
+ */
+START_TEST(test_refusals)
+{
+	struct store_options o = { 100, 8, 64, 1 };
+	char err[256] = "", hash[STORE_HASH_HEX];
+	char *p = payment_body("PR1", "P1", "PAYMENT_RESULT", "S", NULL);
+	struct store_delivery d;
+	struct store *s;
+	struct store_refusal rf;
+
+	memset(&d, 0, sizeof(d));
+	d.body = (const unsigned char *)p;
+	d.bodylen = strlen(p);
+	store_hash_body(&d);
+	memcpy(hash, d.body_sha256, sizeof(hash));
+
+	s = store_open(dbpath, &o, err, sizeof(err));
+	ck_assert_msg(s != NULL, "%s", err);
+	ck_assert_int_eq(store_start(s, err, sizeof(err)), 0);
+	refuse(s, "CLIENT_A", hash, 401, "INVALID_SIGNATURE", "PR1");
+	refuse(s, "CLIENT_A", hash, 503, "SERVICE_UNAVAILABLE", "PR1");
+	/* Unread bodies of one client are one row; control bytes are '?'. */
+	refuse(s, "CLIENT_A", "", 413, "REQUEST_TOO_LARGE", NULL);
+	refuse(s, "CLIENT_A", "", 400, "MISSING_HEADER", NULL);
+	refuse(s, "EVIL\n\x1b[31m", "", 400, "MISSING_HEADER", NULL);
+	stats_when(s, 3, 0);
+	/* Older than a second: at risk. */
+	stats_when(s, 3, 3);
+	store_close(s);
+	ck_assert_str_eq(q_text("SELECT status || '/' || reason || '/' ||"
+	    " refusal_count || '/' || object_id || '/' ||"
+	    " (first_refused_at <= last_refused_at) FROM refusals WHERE"
+	    " body_sha256 <> '' AND client_id = 'CLIENT_A'"),
+	    "503/SERVICE_UNAVAILABLE/2/PR1/1");
+	ck_assert_str_eq(q_text("SELECT status || '/' || refusal_count FROM"
+	    " refusals WHERE body_sha256 = '' AND client_id = 'CLIENT_A'"),
+	    "400/2");
+	ck_assert_int_eq(q_int("SELECT count(*) FROM refusals WHERE"
+	    " client_id = 'EVIL??[31m'"), 1);
+
+	/* Stored at last: no longer at risk, by the writer or store_apply. */
+	s = open_store(4);
+	ck_assert_int_eq(deliver(s, p, NULL), STORE_APPLIED);
+	store_close(s);
+	ck_assert_int_eq(q_int("SELECT count(*) FROM refusals WHERE"
+	    " body_sha256 <> ''"), 0);
+	ck_assert_int_eq(q_int("SELECT count(*) FROM refusals"), 2);
+
+	/* store_refusal_set bounds and cleans whatever it is given. */
+	memset(&rf, 'x', sizeof(rf));
+	store_refusal_set(rf.reason, sizeof(rf.reason), NULL);
+	ck_assert_str_eq(rf.reason, "");
+	store_refusal_set(rf.kind, sizeof(rf.kind), "0123456789abcdefXYZ");
+	ck_assert_str_eq(rf.kind, "0123456789abcde");
+	store_refusal_set(rf.kind, sizeof(rf.kind), "a b\xff");
+	ck_assert_str_eq(rf.kind, "a?b?");
+	free(p);
+}
+END_TEST
+
+/*
+ * A flood of forged deliveries fills the table up to its cap and is only
+ * counted after that; what is held is still counted and clearable.
+ */
+START_TEST(test_refusals_bounded)
+{
+	struct store_options o = { 100, 8, 64, 3600 };
+	char err[256] = "", hash[STORE_HASH_HEX];
+	struct store_stats st;
+	struct store *s;
+	int i;
+
+	s = store_open(dbpath, &o, err, sizeof(err));
+	ck_assert_msg(s != NULL, "%s", err);
+	ck_assert_int_eq(store_start(s, err, sizeof(err)), 0);
+	for (i = 0; i < 10005; i++) {
+		snprintf(hash, sizeof(hash), "%064d", i);
+		refuse(s, "CLIENT_A", hash, 401, "INVALID_SIGNATURE", NULL);
+	}
+	snprintf(hash, sizeof(hash), "%064d", 7);
+	refuse(s, "CLIENT_A", hash, 401, "INVALID_SIGNATURE", NULL);
+	st = stats_when(s, 10000, 0);
+	ck_assert_uint_ge(st.refusals_dropped, 5);
+	store_close(s);
+	ck_assert_int_eq(q_int("SELECT count(*) FROM refusals"), 10000);
+	ck_assert_int_eq(q_int("SELECT refusal_count FROM refusals WHERE"
+	    " body_sha256 = '0000000000000000000000000000000000000000000000"
+	    "000000000000000007'"), 2);
+}
+END_TEST
+
+/* Nobody retried for 7 days: Antom gave up long ago; forgotten. */
+START_TEST(test_refusals_pruned)
+{
+	struct store_options o = { 100, 8, 64, 3600 };
+	char err[256] = "";
+	struct store *s;
+
+	store_close(open_store(1));
+	exec_sql("INSERT INTO refusals VALUES ('a', 'C', 401, 'X', NULL, NULL,"
+	    " NULL, NULL, '2020-01-01T00:00:00.000Z',"
+	    " '2020-01-01T00:00:00.000Z', 3), ('b', 'C', 401, 'X', NULL, NULL,"
+	    " NULL, NULL, '2020-01-01T00:00:00.000Z',"
+	    " strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-6 days'), 1)");
+	s = store_open(dbpath, &o, err, sizeof(err));
+	ck_assert_msg(s != NULL, "%s", err);
+	ck_assert_int_eq(store_start(s, err, sizeof(err)), 0);
+	/* b stays: retried 6 days ago, refused first long ago: at risk. */
+	stats_when(s, 1, 1);
+	store_close(s);
+	ck_assert_str_eq(q_text("SELECT group_concat(body_sha256) FROM"
+	    " refusals"), "b");
+}
+END_TEST
+
 START_TEST(test_busy_is_failure)
 {
 	struct store *s = open_store(1);
@@ -879,7 +1033,7 @@ START_TEST(test_queue_full_and_abort)
 {
 	pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 	pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
-	struct store_options o = { 30000, 4, 3 };
+	struct store_options o = { 30000, 4, 3, 0 };
 	struct wjob w[5];
 	struct store *s;
 	sqlite3 *other;
@@ -959,6 +1113,9 @@ store_suite(void)
 	tcase_add_test(tc, test_payment_timeline);
 	tcase_add_test(tc, test_migrate_v1);
 	tcase_add_test(tc, test_query_plans);
+	tcase_add_test(tc, test_refusals);
+	tcase_add_test(tc, test_refusals_bounded);
+	tcase_add_test(tc, test_refusals_pruned);
 	tcase_add_test(tc, test_busy_is_failure);
 	tcase_add_test(tc, test_writer_batches);
 	tcase_add_test(tc, test_writer_batch_one);
