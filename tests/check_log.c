@@ -915,6 +915,7 @@ START_TEST(test_journal_prefix)
 	struct logbuf lb;
 	char *line;
 	size_t len, i;
+	json_t *o;
 
 	log_init(LOG_LEVEL_DEBUG);
 	log_set_journal(1);
@@ -931,7 +932,9 @@ START_TEST(test_journal_prefix)
 	log_info("y");
 	line = t_cap_end(&c, &len);
 	ck_assert_msg(strncmp(line, "<6>{\"ts\":\"", 10) == 0, "%s", line);
-	ck_assert_ptr_nonnull(json_loads(line + 3, 0, NULL));
+	o = json_loads(line + 3, 0, NULL);
+	ck_assert_ptr_nonnull(o);
+	json_decref(o);
 	free(line);
 }
 END_TEST
