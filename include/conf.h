@@ -26,11 +26,26 @@ struct conf_route {
 	char	*signed_path;	/* public path Antom signs */
 };
 
+#define CONF_PROXIES_MAX	64
+
+/* A trusted_proxy network, IPv4 kept as IPv4-mapped IPv6. */
+struct conf_proxy {
+	unsigned char	addr[16];
+	unsigned	bits;		/* prefix length, 0 to 128 */
+};
+
 struct conf {
 	char			*listen;	/* as written */
 	char			*listen_host;	/* NULL for a unix socket */
 	char			*listen_port;
 	char			*listen_unix;	/* socket path, or NULL */
+	char			*metrics_listen; /* as written; NULL: off */
+	char			*metrics_host;
+	char			*metrics_port;
+	char			*metrics_unix;
+	struct conf_proxy	*proxies;
+	size_t			 nproxies;
+	int			 trust_unix;	/* trusted_proxy unix */
 	char			*database;
 	struct verify_keyring	*keys;
 	struct conf_route	*routes;
@@ -46,6 +61,7 @@ struct conf {
 	unsigned		 at_risk_after_s;
 	unsigned		 shutdown_timeout_s;
 	enum log_level		 log_level;
+	enum log_format		 log_format;
 };
 
 /*
@@ -59,5 +75,11 @@ void	conf_free(struct conf *);
 /* Route whose local path is exactly path (len bytes), or NULL. */
 const struct conf_route *conf_route_find(const struct conf *,
 	    const char *path, size_t len);
+
+/*
+ * 1 when addr (16 bytes, IPv4 as IPv4-mapped IPv6) is in a trusted_proxy
+ * network.
+ */
+int	conf_ip_trusted(const struct conf *, const unsigned char addr[16]);
 
 #endif

@@ -1,5 +1,12 @@
 /*
- * log.h - logfmt lines on stderr, one write(2) per line.
+ * log.h - logfmt (default) or JSON lines on stderr, one write(2) per line.
+ *
+ * JSON lines are one object each with the keys ts, level, msg, then the
+ * fields in the order they were added; string values are JSON-escaped
+ * (see log_json_escape()), integers are numbers.  When stderr is the
+ * systemd journal (JOURNAL_STREAM names stderr's device and inode) each
+ * line starts with a syslog priority "<N>" and logfmt lines leave out ts,
+ * which journald records itself.
  *
  * Every value is escaped before it reaches the line: quotes, backslashes,
  * control characters (CR, LF, ESC ...) and non-ASCII bytes become \xNN, so
@@ -20,6 +27,11 @@ enum log_level {
 	LOG_LEVEL_ERROR
 };
 
+enum log_format {
+	LOG_FORMAT_LOGFMT,
+	LOG_FORMAT_JSON
+};
+
 #define LOG_LINE_MAX	2048	/* longer lines are cut and end with "..." */
 #define LOG_VALUE_MAX	256	/* a single value is cut at this many input bytes */
 
@@ -28,6 +40,7 @@ struct logbuf {
 	size_t		len;
 	int		cut;	/* something did not fit: end with "..." */
 	enum log_level	level;
+	enum log_format	format;	/* taken at log_begin() */
 };
 
 void	log_init(enum log_level);
@@ -35,6 +48,15 @@ void	log_set_level(enum log_level);
 int	log_enabled(enum log_level);
 int	log_level_parse(const char *, enum log_level *);
 const char *log_level_name(enum log_level);
+void	log_set_format(enum log_format);
+int	log_format_parse(const char *, enum log_format *);
+/*
+ * Whether stderr is the journal: JOURNAL_STREAM ("dev:inode") equal to
+ * fd's device and inode.  log_init() asks for fd 2 and sets the journal
+ * mode from the answer; log_set_journal() overrides it (tests).
+ */
+int	log_journal_match(const char *journal_stream, int fd);
+void	log_set_journal(int);
 
 /* Structured lines: log_begin(), any number of log_kv_*(), log_end(). */
 void	log_begin(struct logbuf *, enum log_level, const char *msg);
@@ -62,5 +84,13 @@ void	fatal(int code, const char *, ...)
  * using the rules above, without quotes.  Returns the length written.
  */
 size_t	log_escape(const char *s, size_t len, char *out, size_t outcap);
+/*
+ * The same for a JSON string's content: '"' and '\\' are backslashed,
+ * control characters and DEL become \u00XX, and a byte >= 0x80 becomes
+ * the six characters \\xNN (so the decoded value reads \xNN, exactly as
+ * in logfmt, and the line is always valid UTF-8).  Never splits an
+ * escape; always NUL-terminated.  Returns the length written.
+ */
+size_t	log_json_escape(const char *s, size_t len, char *out, size_t outcap);
 
 #endif

@@ -170,4 +170,13 @@ void	store_stats(struct store *, struct store_stats *);
 
 const char *store_outcome_str(enum store_outcome);
 
+/*
+ * Operations.  store_set_batch_hook(): fn(jobs, failed) runs on the writer
+ * thread after each batch (process-wide; NULL removes it).
+ * store_writable(): 1 unless the database is read-only (any thread).
+ */
+typedef void (*store_batch_fn)(unsigned jobs, unsigned failed);
+void	store_set_batch_hook(store_batch_fn);
+int	store_writable(struct store *);
+
 #endif

@@ -12,6 +12,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifndef ANTOMD_VERSION
+#define ANTOMD_VERSION "0.1.0"
+#endif
+
 #define UTIL_ISO_TIME_LEN 32	/* "2026-11-25T18:31:34.123Z" plus NUL, rounded up */
 
 void	*xmalloc(size_t);

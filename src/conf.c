@@ -9,6 +9,7 @@
  *
  * Not thread-safe while loading; the result is immutable.
  */
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
@@ -74,6 +75,7 @@ conf_defaults(void)
 	c->at_risk_after_s = 3600;
 	c->shutdown_timeout_s = 10;
 	c->log_level = LOG_LEVEL_INFO;
+	c->log_format = LOG_FORMAT_LOGFMT;
 	return c;
 }
 
@@ -88,6 +90,11 @@ conf_free(struct conf *c)
 	free(c->listen_host);
 	free(c->listen_port);
 	free(c->listen_unix);
+	free(c->metrics_listen);
+	free(c->metrics_host);
+	free(c->metrics_port);
+	free(c->metrics_unix);
+	free(c->proxies);
 	free(c->database);
 	verify_keyring_free(c->keys);
 	for (i = 0; i < c->nroutes; i++) {
@@ -155,9 +162,13 @@ conf_valid_path(const char *p)
 	return 1;
 }
 
-/* Split "host:port" or "[v6]:port"; or take "unix:/absolute/path". */
+/*
+ * Split "host:port" or "[v6]:port"; or take "unix:/absolute/path".  The
+ * four fields are replaced only on success.
+ */
 static int
-conf_listen(struct conf *c, const char *v)
+conf_addr(const char *v, char **spec, char **hostp, char **portp,
+    char **unixp)
 {
 	const char *colon;
 	char *host, *listen, *port_s;
@@ -169,14 +180,14 @@ conf_listen(struct conf *c, const char *v)
 		if (v[5] != '/' || strlen(v + 5) > 107)
 			return -1;
 		listen = xstrdup(v);
-		free(c->listen);
-		free(c->listen_host);
-		free(c->listen_port);
-		free(c->listen_unix);
-		c->listen = listen;
-		c->listen_unix = xstrdup(listen + 5);
-		c->listen_host = NULL;
-		c->listen_port = NULL;
+		free(*spec);
+		free(*hostp);
+		free(*portp);
+		free(*unixp);
+		*spec = listen;
+		*unixp = xstrdup(listen + 5);
+		*hostp = NULL;
+		*portp = NULL;
 		return 0;
 	}
 	if (v[0] == '[') {
@@ -199,17 +210,105 @@ conf_listen(struct conf *c, const char *v)
 		free(host);
 		return -1;
 	}
-	/* v may be c->listen itself: copy everything before freeing. */
+	/* v may be *spec itself: copy everything before freeing. */
 	listen = xstrdup(v);
 	port_s = xstrdup(colon + 1);
-	free(c->listen);
-	free(c->listen_host);
-	free(c->listen_port);
-	free(c->listen_unix);
-	c->listen = listen;
-	c->listen_host = host;
-	c->listen_port = port_s;
-	c->listen_unix = NULL;
+	free(*spec);
+	free(*hostp);
+	free(*portp);
+	free(*unixp);
+	*spec = listen;
+	*hostp = host;
+	*portp = port_s;
+	*unixp = NULL;
+	return 0;
+}
+
+static int
+conf_listen(struct conf *c, const char *v)
+{
+	return conf_addr(v, &c->listen, &c->listen_host, &c->listen_port,
+	    &c->listen_unix);
+}
+
+/* metrics_listen ADDRESS, or off / none: no second listener. */
+static int
+conf_metrics_listen(struct conf *c, const char *v)
+{
+	if (strcmp(v, "off") == 0 || strcmp(v, "none") == 0) {
+		free(c->metrics_listen);
+		free(c->metrics_host);
+		free(c->metrics_port);
+		free(c->metrics_unix);
+		c->metrics_listen = c->metrics_host = NULL;
+		c->metrics_port = c->metrics_unix = NULL;
+		return 0;
+	}
+	return conf_addr(v, &c->metrics_listen, &c->metrics_host,
+	    &c->metrics_port, &c->metrics_unix);
+}
+
+/*
+ * trusted_proxy ADDRESS | ADDRESS/BITS | unix.  An IPv4 address is kept
+ * as an IPv4-mapped IPv6 one (prefix + 96), so one comparison serves both
+ * families and a v4 peer on a dual-stack socket matches its v4 entry.
+ */
+static int
+conf_trusted_proxy(struct conf *c, const char *v)
+{
+	struct conf_proxy p;
+	char addr[INET6_ADDRSTRLEN];
+	const char *slash;
+	unsigned long long bits = 128;
+	struct in_addr a4;
+	size_t alen;
+	int v4;
+
+	if (strcmp(v, "unix") == 0) {
+		c->trust_unix = 1;
+		return 0;
+	}
+	slash = strchr(v, '/');
+	alen = slash != NULL ? (size_t)(slash - v) : strlen(v);
+	if (alen == 0 || alen >= sizeof(addr))
+		return -1;
+	memcpy(addr, v, alen);
+	addr[alen] = '\0';
+	memset(&p, 0, sizeof(p));
+	v4 = inet_pton(AF_INET, addr, &a4) == 1;
+	if (v4) {
+		p.addr[10] = p.addr[11] = 0xff;
+		memcpy(p.addr + 12, &a4, 4);
+	} else if (inet_pton(AF_INET6, addr, p.addr) != 1)
+		return -1;
+	if (slash != NULL &&
+	    conf_number(slash + 1, 0, v4 ? 32 : 128, &bits) != 0)
+		return -1;
+	if (slash == NULL)
+		bits = v4 ? 32 : 128;
+	p.bits = (unsigned)bits + (v4 ? 96 : 0);
+	if (c->nproxies >= CONF_PROXIES_MAX)
+		return -1;
+	c->proxies = xrealloc(c->proxies, (c->nproxies + 1) * sizeof(p));
+	c->proxies[c->nproxies++] = p;
+	return 0;
+}
+
+int
+conf_ip_trusted(const struct conf *c, const unsigned char addr[16])
+{
+	size_t i;
+
+	for (i = 0; i < c->nproxies; i++) {
+		const struct conf_proxy *p = &c->proxies[i];
+		unsigned full = p->bits / 8, rest = p->bits % 8;
+
+		if (memcmp(p->addr, addr, full) != 0)
+			continue;
+		if (rest == 0 || ((p->addr[full] ^ addr[full]) &
+		    (0xff << (8 - rest)) & 0xff) == 0)
+			return 1;
+	}
 	return 0;
 }
 
@@ -331,6 +430,30 @@ conf_directive(struct conf *c, int argc, char **argv, char *why, size_t whylen)
 			snprintf(why, whylen, "%s", kerr);
 			return CONF_ERR_SYNTAX;
 		}
+	} else if (strcmp(name, "metrics_listen") == 0) {
+		if (argc != 2)
+			goto nargs;
+		if (conf_metrics_listen(c, argv[1]) != 0) {
+			snprintf(why, whylen, "metrics_listen takes host:port, "
+			    "[ipv6]:port, unix:/absolute/path or off");
+			return CONF_ERR_SYNTAX;
+		}
+	} else if (strcmp(name, "trusted_proxy") == 0) {
+		if (argc != 2)
+			goto nargs;
+		if (conf_trusted_proxy(c, argv[1]) != 0) {
+			snprintf(why, whylen, "trusted_proxy takes an IPv4 or "
+			    "IPv6 address, ADDRESS/BITS or unix (at most %d)",
+			    CONF_PROXIES_MAX);
+			return CONF_ERR_SYNTAX;
+		}
+	} else if (strcmp(name, "log_format") == 0) {
+		if (argc != 2)
+			goto nargs;
+		if (log_format_parse(argv[1], &c->log_format) != 0) {
+			snprintf(why, whylen, "log_format is logfmt or json");
+			return CONF_ERR_SYNTAX;
+		}
 	} else if (strcmp(name, "log_level") == 0) {
 		if (argc != 2)
 			goto nargs;
@@ -363,7 +486,8 @@ conf_load(const char *path, struct conf **out, char *err, size_t errlen)
 	FILE *f;
 
 	*out = NULL;
-	if (conf_listen(c, c->listen) != 0)
+	if (conf_listen(c, c->listen) != 0 ||
+	    conf_metrics_listen(c, "127.0.0.1:9101") != 0)
 		abort();
 	if ((f = fopen(path, "r")) == NULL) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));

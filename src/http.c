@@ -11,7 +11,14 @@
  * policy"): route 404, method 405, size 413, headers 400, signature 401,
  * then the body is parsed (never before it is authentic) and stored; a
  * storage failure is 503 so Antom retries.
+ *
+ * Every request gets an id (16 hex digits: a random per-process prefix and
+ * a counter), logged as request_id= and returned as X-Request-Id, so an
+ * operator can find the line about a request a client complains of.  Every
+ * answer other than 200 goes through http_refused().
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -19,18 +26,23 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <microhttpd.h>
 
 #include "http.h"
 #include "log.h"
+#include "metrics.h"
 #include "notif.h"
 #include "util.h"
 #include "verify.h"
 
 #define HTTP_HEADER_VALUE_MAX	64	/* client-id, request-time */
 #define HTTP_DISCARD_MAX	(16u << 20)	/* oversize chunked body read, then closed */
+#define HTTP_XFF_MAX		1024	/* longer X-Forwarded-For: ignored */
+#define HTTP_XFF_ENTRIES	32	/* entries looked at, from the right */
+#define HTTP_RID_LEN		17	/* request id: 16 hex digits and NUL */
 
 enum http_reply {
 	R_SUCCESS,
@@ -96,7 +108,11 @@ struct http {
 	pthread_mutex_t		 conf_lock;
 	struct http_conf	*cur;		/* under conf_lock */
 	struct store		*store;
-	struct MHD_Response	*replies[R_COUNT];
+	char			*bodies[R_COUNT];
+	size_t			 bodylens[R_COUNT];
+	struct MHD_Response	*oom_reply;	/* 503 without a request id */
+	uint32_t		 rid_prefix;	/* random, per process */
+	_Atomic uint32_t	 rid_next;
 	_Atomic unsigned	 inflight;
 	_Atomic int		 draining;	/* refuse new connections */
 	_Atomic uint64_t	 requests, acknowledged, rejected, unavailable;
@@ -107,6 +123,7 @@ struct http_req {
 	struct http_conf	*hc;		/* referenced for the request */
 	const struct conf	*conf;		/* hc->conf */
 	struct MHD_Connection	*conn;
+	char			 rid[HTTP_RID_LEN];
 	uint64_t		 start_us;
 	enum http_state		 state;
 	enum http_reply		 reply;
@@ -197,6 +214,8 @@ http_uri_cb(void *cls, const char *uri, struct MHD_Connection *conn)
 	r->conn = conn;
 	r->start_us = util_mono_us();
 	r->reply = R_UNAVAILABLE;
+	snprintf(r->rid, sizeof(r->rid), "%08x%08x", (unsigned)h->rid_prefix,
+	    (unsigned)atomic_fetch_add(&h->rid_next, 1));
 	r->path = strndup(uri, plen);
 	if (q != NULL)
 		r->query = strdup(q + 1);
@@ -247,6 +266,138 @@ http_mhd_log(void *cls, const char *fmt, va_list ap)
 	log_warnx("libmicrohttpd: %s", msg);
 }
 
+/*
+ * The TCP peer as 16 bytes (IPv4 as IPv4-mapped IPv6) and as text; 1 for
+ * a unix-socket peer, 0 for an IP one, -1 when unknown.
+ */
+static int
+http_peer(struct http_req *r, unsigned char addr[16], char *text, size_t cap)
+{
+	const union MHD_ConnectionInfo *ci;
+	const struct sockaddr *sa;
+
+	ci = MHD_get_connection_info(r->conn,
+	    MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	if (ci == NULL || (sa = ci->client_addr) == NULL)
+		return -1;
+	memset(addr, 0, 16);
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *sin = (const void *)sa;
+
+		addr[10] = addr[11] = 0xff;
+		memcpy(addr + 12, &sin->sin_addr, 4);
+		inet_ntop(AF_INET, &sin->sin_addr, text, (socklen_t)cap);
+		return 0;
+	}
+	if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *sin6 = (const void *)sa;
+
+		memcpy(addr, &sin6->sin6_addr, 16);
+		inet_ntop(AF_INET6, &sin6->sin6_addr, text, (socklen_t)cap);
+		return 0;
+	}
+	if (sa->sa_family == AF_UNIX) {
+		snprintf(text, cap, "unix");
+		return 1;
+	}
+	return -1;
+}
+
+/* One X-Forwarded-For entry as an address; 0, or -1 if it is not one. */
+static int
+http_xff_addr(const char *s, size_t len, unsigned char addr[16])
+{
+	char tmp[INET6_ADDRSTRLEN];
+	struct in_addr a4;
+
+	if (len == 0 || len >= sizeof(tmp))
+		return -1;
+	memcpy(tmp, s, len);
+	tmp[len] = '\0';
+	memset(addr, 0, 16);
+	if (inet_pton(AF_INET, tmp, &a4) == 1) {
+		addr[10] = addr[11] = 0xff;
+		memcpy(addr + 12, &a4, 4);
+		return 0;
+	}
+	return inet_pton(AF_INET6, tmp, addr) == 1 ? 0 : -1;
+}
+
+static enum MHD_Result
+http_count_xff(void *cls, enum MHD_ValueKind kind, const char *key,
+    const char *value)
+{
+	(void)kind;
+	(void)value;
+	if (strcasecmp(key, "X-Forwarded-For") == 0)
+		(*(unsigned *)cls)++;
+	return MHD_YES;
+}
+
+/*
+ * The client's address when the peer is a trusted proxy: the right-most
+ * X-Forwarded-For entry that is not itself a trusted proxy (the entries
+ * left of it were written by whoever that client is, and prove nothing).
+ * Only from exactly one header of at most HTTP_XFF_MAX bytes; an entry
+ * that is not an address ends the search with nothing.  The result is
+ * printed by inet_ntop(), never copied from the header.  0 or -1.
+ */
+static int
+http_client_addr(struct http_req *r, char *out, size_t cap)
+{
+	unsigned char peer[16], addr[16];
+	char text[INET6_ADDRSTRLEN];
+	const char *xff, *end, *p, *b, *e;
+	unsigned count = 0, entries;
+	int kind = http_peer(r, peer, text, sizeof(text));
+
+	if (kind < 0 || (kind == 1 && !r->conf->trust_unix) ||
+	    (kind == 0 && !conf_ip_trusted(r->conf, peer)))
+		return -1;
+	MHD_get_connection_values(r->conn, MHD_HEADER_KIND, http_count_xff,
+	    &count);
+	if (count != 1 || (xff = MHD_lookup_connection_value(r->conn,
+	    MHD_HEADER_KIND, "X-Forwarded-For")) == NULL ||
+	    strlen(xff) > HTTP_XFF_MAX)
+		return -1;
+	end = xff + strlen(xff);
+	if (end == xff)
+		return -1;
+	for (entries = 0; entries < HTTP_XFF_ENTRIES; entries++) {
+		for (p = end; p > xff && p[-1] != ','; p--)
+			;
+		for (b = p; b < end && (*b == ' ' || *b == '\t'); b++)
+			;
+		for (e = end; e > b && (e[-1] == ' ' || e[-1] == '\t'); e--)
+			;
+		if (http_xff_addr(b, (size_t)(e - b), addr) != 0)
+			return -1;
+		if (!conf_ip_trusted(r->conf, addr) || p == xff)
+			break;	/* the client, or the left-most entry */
+		end = p - 1;
+	}
+	if (entries == HTTP_XFF_ENTRIES)
+		return -1;
+	if (addr[10] == 0xff && addr[11] == 0xff &&
+	    memcmp(addr, "\0\0\0\0\0\0\0\0\0\0", 10) == 0)
+		inet_ntop(AF_INET, addr + 12, out, (socklen_t)cap);
+	else
+		inet_ntop(AF_INET6, addr, out, (socklen_t)cap);
+	return 0;
+}
+
+/* Hex SHA-256 of the body received so far, computed once. */
+static const char *
+http_body_sha256(struct http_req *r)
+{
+	if (r->job.d.body_sha256[0] == '\0') {
+		r->job.d.body = r->body;
+		r->job.d.bodylen = r->len;
+		store_hash_body(&r->job.d);
+	}
+	return r->job.d.body_sha256;
+}
+
 /* The one log line for a request; never bodies, signatures or card data. */
 static void
 http_log_request(struct http_req *r, unsigned status)
@@ -261,7 +412,17 @@ http_log_request(struct http_req *r, unsigned status)
 	if (!log_enabled(lvl))
 		return;
 	log_begin(&lb, lvl, "request");
+	log_kv_str(&lb, "request_id", r->rid);
 	log_kv_str(&lb, "path", r->path);
+	{
+		unsigned char peer[16];
+		char text[INET6_ADDRSTRLEN];
+
+		if (http_peer(r, peer, text, sizeof(text)) >= 0)
+			log_kv_str(&lb, "peer_addr", text);
+		if (http_client_addr(r, text, sizeof(text)) == 0)
+			log_kv_str(&lb, "client_addr", text);
+	}
 	log_kv_int(&lb, "status", status);
 	if (r->reason != NULL)
 		log_kv_str(&lb, "reason", r->reason);
@@ -291,19 +452,33 @@ http_log_request(struct http_req *r, unsigned status)
 		 * What antomctl explain needs to find and judge the request:
 		 * the rest of the signed content's inputs, and which body.
 		 */
-		struct store_delivery d;
-
-		memset(&d, 0, sizeof(d));
-		d.body = r->body;
-		d.bodylen = r->len;
-		store_hash_body(&d);
 		log_kv_str(&lb, "request_time", r->request_time);
 		log_kv_str(&lb, "query", r->query);
-		log_kv_str(&lb, "body_sha256", d.body_sha256);
+		log_kv_str(&lb, "body_sha256", http_body_sha256(r));
 	}
 	log_kv_int(&lb, "duration_us",
 	    (long long)(util_mono_us() - r->start_us));
 	log_end(&lb);
+}
+
+/*
+ * Where every refused request ends (any status but 200, decided by
+ * antomd; libmicrohttpd's own 414/431 never reach it): count it.  The
+ * client id is NULL when missing or unfit to log; the body's hash is
+ * http_body_sha256(r), computed on demand (the body may be partial or
+ * empty for 404, 405 and 413).
+ */
+static void
+http_refused(struct http_req *r, unsigned status, const char *reason)
+{
+	struct http *h = r->h;
+
+	if (status < 500)
+		atomic_fetch_add(&h->rejected, 1);
+	else
+		atomic_fetch_add(&h->unavailable, 1);
+	if (status == 400 || status == 401)
+		metrics_verify_failure(reason);
 }
 
 static enum MHD_Result
@@ -311,6 +486,8 @@ http_answer(struct http_req *r, enum http_reply reply, const char *reason)
 {
 	struct http *h = r->h;
 	unsigned status = http_replies[reply].status;
+	struct MHD_Response *resp;
+	enum MHD_Result rc;
 
 	r->reply = reply;
 	if (reason != NULL)
@@ -318,12 +495,33 @@ http_answer(struct http_req *r, enum http_reply reply, const char *reason)
 	atomic_fetch_add(&h->requests, 1);
 	if (status == 200)
 		atomic_fetch_add(&h->acknowledged, 1);
-	else if (status < 500)
-		atomic_fetch_add(&h->rejected, 1);
 	else
-		atomic_fetch_add(&h->unavailable, 1);
+		http_refused(r, status, r->reason);
+	if (r->state == ST_DONE && r->job.r.status == 0 && r->parsed)
+		metrics_notification(notif_kind_str(r->notif.kind),
+		    store_outcome_str(r->job.r.outcome));
+	metrics_request(r->route != NULL ? r->route->path : NULL, status,
+	    util_mono_us() - r->start_us);
 	http_log_request(r, status);
-	return MHD_queue_response(r->conn, status, h->replies[reply]);
+
+	/* The bodies are shared; the response is per request for its id. */
+	resp = MHD_create_response_from_buffer(h->bodylens[reply],
+	    h->bodies[reply], MHD_RESPMEM_PERSISTENT);
+	if (resp == NULL)
+		return MHD_NO;		/* out of memory: close */
+	if (MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+	    "application/json") != MHD_YES ||
+	    MHD_add_response_header(resp, "X-Request-Id", r->rid) != MHD_YES ||
+	    (reply == R_METHOD && MHD_add_response_header(resp,
+	    MHD_HTTP_HEADER_ALLOW, "POST") != MHD_YES) ||
+	    (reply == R_UNAVAILABLE && MHD_add_response_header(resp,
+	    MHD_HTTP_HEADER_RETRY_AFTER, "1") != MHD_YES)) {
+		MHD_destroy_response(resp);
+		return MHD_NO;
+	}
+	rc = MHD_queue_response(r->conn, status, resp);
+	MHD_destroy_response(resp);
+	return rc;
 }
 
 struct http_hdr_count {
@@ -433,6 +631,7 @@ http_process(struct http_req *r)
 		return http_answer(r, R_UNAVAILABLE, verify_result_str(vr));
 	}
 	r->key_version = m.key_version;
+	metrics_delivery(r->client_id, m.key_version);
 	if (m.with_query) {
 		size_t n = strlen(r->route->signed_path) + strlen(r->query) + 2;
 
@@ -491,7 +690,7 @@ http_handler(void *cls, struct MHD_Connection *conn, const char *url,
 	(void)version;
 	if (r == NULL) {
 		/* The URI callback could not allocate: no context to keep. */
-		return MHD_queue_response(conn, 503, h->replies[R_UNAVAILABLE]);
+		return MHD_queue_response(conn, 503, h->oom_reply);
 	}
 
 	switch (r->state) {
@@ -561,30 +760,24 @@ http_handler(void *cls, struct MHD_Connection *conn, const char *url,
 	return MHD_NO;
 }
 
-static struct MHD_Response *
-http_make_reply(enum http_reply which)
+/* The JSON body of an answer, malloc'd (NULL: out of memory). */
+static char *
+http_make_body(enum http_reply which, size_t *len)
 {
-	struct MHD_Response *resp;
-	char body[256];
-	size_t n;
+	char *body;
+	int n;
 
 	if (which == R_SUCCESS)
-		n = (size_t)snprintf(body, sizeof(body), "%s", HTTP_SUCCESS_BODY);
+		n = asprintf(&body, "%s", HTTP_SUCCESS_BODY);
 	else
-		n = (size_t)snprintf(body, sizeof(body),
+		n = asprintf(&body,
 		    "{\"result\":{\"resultCode\":\"%s\",\"resultStatus\":\"F\","
 		    "\"resultMessage\":\"%s\"}}", http_replies[which].code,
 		    http_replies[which].message);
-	resp = MHD_create_response_from_buffer(n, body, MHD_RESPMEM_MUST_COPY);
-	if (resp == NULL)
+	if (n < 0)
 		return NULL;
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
-	    "application/json");
-	if (which == R_METHOD)
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, "POST");
-	if (which == R_UNAVAILABLE)
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
-	return resp;
+	*len = (size_t)n;
+	return body;
 }
 
 struct http *
@@ -609,13 +802,29 @@ http_start(const struct conf *conf, struct store *store, int listen_fd,
 	h->cur->owned = 0;	/* the caller's */
 	h->cur->refs = 1;	/* held by h->cur */
 	h->store = store;
+	if (util_random((unsigned char *)&h->rid_prefix,
+	    sizeof(h->rid_prefix)) != 0) {
+		snprintf(err, errlen, "no random bytes for request ids");
+		close(listen_fd);
+		goto fail;
+	}
 	for (i = 0; i < R_COUNT; i++) {
-		if ((h->replies[i] = http_make_reply((enum http_reply)i)) == NULL) {
+		if ((h->bodies[i] = http_make_body((enum http_reply)i,
+		    &h->bodylens[i])) == NULL) {
 			snprintf(err, errlen, "out of memory");
 			close(listen_fd);
 			goto fail;
 		}
 	}
+	h->oom_reply = MHD_create_response_from_buffer(
+	    h->bodylens[R_UNAVAILABLE], h->bodies[R_UNAVAILABLE],
+	    MHD_RESPMEM_PERSISTENT);
+	if (h->oom_reply == NULL) {
+		snprintf(err, errlen, "out of memory");
+		close(listen_fd);
+		goto fail;
+	}
+	MHD_add_response_header(h->oom_reply, MHD_HTTP_HEADER_RETRY_AFTER, "1");
 	h->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD |
 	    MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG,
 	    0, http_accept_cb, h, http_handler, h,
@@ -636,9 +845,10 @@ http_start(const struct conf *conf, struct store *store, int listen_fd,
 	}
 	return h;
 fail:
+	if (h->oom_reply != NULL)
+		MHD_destroy_response(h->oom_reply);
 	for (i = 0; i < R_COUNT; i++)
-		if (h->replies[i] != NULL)
-			MHD_destroy_response(h->replies[i]);
+		free(h->bodies[i]);
 	free(h->cur);
 	pthread_mutex_destroy(&h->conf_lock);
 	free(h);
@@ -686,8 +896,9 @@ http_stop(struct http *h)
 	if (h == NULL)
 		return;
 	MHD_stop_daemon(h->mhd);
+	MHD_destroy_response(h->oom_reply);
 	for (i = 0; i < R_COUNT; i++)
-		MHD_destroy_response(h->replies[i]);
+		free(h->bodies[i]);
 	/* No request is left: only h->cur's own reference remains. */
 	http_conf_put(h, h->cur);
 	pthread_mutex_destroy(&h->conf_lock);

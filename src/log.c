@@ -1,8 +1,8 @@
 /*
- * log.c - logfmt lines on stderr.
+ * log.c - logfmt or JSON lines on stderr.
  *
- * Owns the process-wide level (an atomic, so SIGHUP can change it while
- * request threads log).  Every line is assembled in a caller-owned buffer
+ * Owns the process-wide level, format and journal mode (atomics, so
+ * SIGHUP can change them while request threads log).  Every line is assembled in a caller-owned buffer
  * and written with one write(2): lines from different threads never
  * interleave, and no lock is taken on the request path.
  */
@@ -12,19 +12,76 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "log.h"
 #include "util.h"
 
 static _Atomic int log_min = LOG_LEVEL_INFO;
+static _Atomic int log_fmt = LOG_FORMAT_LOGFMT;
+static _Atomic int log_journal;
 
 static const char *const log_names[] = { "debug", "info", "warn", "error" };
+/* sd-daemon.h's SD_DEBUG, SD_INFO, SD_WARNING, SD_ERR. */
+static const char *const log_prio[] = { "<7>", "<6>", "<4>", "<3>" };
+
+/* Room kept at the end of a line: logfmt's "...\n", JSON's truncation mark. */
+#define LOG_TAIL_LOGFMT	5
+#define LOG_TAIL_JSON	24
+#define LOG_JSON_CUT	",\"truncated\":true"
 
 void
 log_init(enum log_level lvl)
 {
 	atomic_store(&log_min, (int)lvl);
+	atomic_store(&log_journal,
+	    log_journal_match(getenv("JOURNAL_STREAM"), STDERR_FILENO));
+}
+
+void
+log_set_format(enum log_format f)
+{
+	atomic_store(&log_fmt, (int)f);
+}
+
+int
+log_format_parse(const char *s, enum log_format *out)
+{
+	if (strcasecmp(s, "logfmt") == 0)
+		*out = LOG_FORMAT_LOGFMT;
+	else if (strcasecmp(s, "json") == 0)
+		*out = LOG_FORMAT_JSON;
+	else
+		return -1;
+	return 0;
+}
+
+int
+log_journal_match(const char *js, int fd)
+{
+	unsigned long long dev, ino;
+	struct stat sb;
+	char *end;
+
+	if (js == NULL || fstat(fd, &sb) != 0)
+		return 0;
+	errno = 0;
+	dev = strtoull(js, &end, 10);
+	if (errno != 0 || end == js || *end != ':')
+		return 0;
+	js = end + 1;
+	ino = strtoull(js, &end, 10);
+	if (errno != 0 || end == js || *end != '\0')
+		return 0;
+	return dev == (unsigned long long)sb.st_dev &&
+	    ino == (unsigned long long)sb.st_ino;
+}
+
+void
+log_set_journal(int on)
+{
+	atomic_store(&log_journal, on != 0);
 }
 
 void
@@ -96,13 +153,75 @@ log_escape(const char *s, size_t len, char *out, size_t outcap)
 	return o;
 }
 
+size_t
+log_json_escape(const char *s, size_t len, char *out, size_t outcap)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t i, o = 0;
+
+	if (outcap == 0)
+		return 0;
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		char tmp[6];
+		size_t n;
+
+		if (c == '"' || c == '\\') {
+			tmp[0] = '\\';
+			tmp[1] = (char)c;
+			n = 2;
+		} else if (c < 0x20 || c == 0x7f) {
+			memcpy(tmp, "\\u00", 4);
+			tmp[4] = hex[c >> 4];
+			tmp[5] = hex[c & 0x0f];
+			n = 6;
+		} else if (c >= 0x80) {
+			/* Raw bytes may not be UTF-8: spell them as logfmt does. */
+			memcpy(tmp, "\\\\x", 3);
+			tmp[3] = hex[c >> 4];
+			tmp[4] = hex[c & 0x0f];
+			n = 5;
+		} else {
+			tmp[0] = (char)c;
+			n = 1;
+		}
+		if (o + n >= outcap)
+			break;
+		memcpy(out + o, tmp, n);
+		o += n;
+	}
+	out[o] = '\0';
+	return o;
+}
+
+static size_t
+log_tail(const struct logbuf *lb)
+{
+	return lb->format == LOG_FORMAT_JSON ? LOG_TAIL_JSON : LOG_TAIL_LOGFMT;
+}
+
+/*
+ * A JSON field goes in whole or not at all (and nothing after a field
+ * that did not fit), so a cut line is still one valid object.
+ */
+static void
+log_append_whole(struct logbuf *lb, const char *s, size_t n)
+{
+	if (lb->cut || lb->len + n > LOG_LINE_MAX - LOG_TAIL_JSON) {
+		lb->cut = 1;
+		return;
+	}
+	memcpy(lb->buf + lb->len, s, n);
+	lb->len += n;
+}
+
 static void
 log_append(struct logbuf *lb, const char *s, size_t n)
 {
 	/* Keep room for "...\n". */
-	size_t room = LOG_LINE_MAX - 5 - lb->len;
+	size_t room = LOG_LINE_MAX - log_tail(lb) - lb->len;
 
-	if (lb->len > LOG_LINE_MAX - 5) {
+	if (lb->len > LOG_LINE_MAX - log_tail(lb)) {
 		lb->cut = n > 0;
 		return;
 	}
@@ -119,16 +238,54 @@ log_begin(struct logbuf *lb, enum log_level lvl, const char *msg)
 {
 	char ts[UTIL_ISO_TIME_LEN];
 
+	int journal = atomic_load(&log_journal);
+
 	lb->len = 0;
 	lb->cut = 0;
 	lb->level = lvl;
+	lb->format = (enum log_format)atomic_load(&log_fmt);
 	util_now_iso(ts);
-	log_append(lb, "ts=", 3);
-	log_append(lb, ts, strlen(ts));
-	log_append(lb, " level=", 7);
-	log_append(lb, log_names[lvl], strlen(log_names[lvl]));
+	if (journal)
+		log_append(lb, log_prio[lvl], 3);
+	if (lb->format == LOG_FORMAT_JSON) {
+		/* Fixed, short, and first: always fits. */
+		log_append(lb, "{\"ts\":\"", 7);
+		log_append(lb, ts, strlen(ts));
+		log_append(lb, "\",\"level\":\"", 11);
+		log_append(lb, log_names[lvl], strlen(log_names[lvl]));
+		log_append(lb, "\"", 1);
+	} else {
+		/* journald stamps each line itself. */
+		if (!journal) {
+			log_append(lb, "ts=", 3);
+			log_append(lb, ts, strlen(ts));
+			log_append(lb, " ", 1);
+		}
+		log_append(lb, "level=", 6);
+		log_append(lb, log_names[lvl], strlen(log_names[lvl]));
+	}
 	if (msg != NULL)
 		log_kv_str(lb, "msg", msg);
+}
+
+static void
+log_json_kv(struct logbuf *lb, const char *key, const char *val, size_t len,
+    int quote)
+{
+	char field[LOG_VALUE_MAX * 6 + 160];
+	size_t n = 0;
+
+	field[n++] = ',';
+	field[n++] = '"';
+	n += log_json_escape(key, strlen(key), field + n, 96);
+	memcpy(field + n, "\":", 2);
+	n += 2;
+	if (quote)
+		field[n++] = '"';
+	n += log_json_escape(val, len, field + n, sizeof(field) - n - 2);
+	if (quote)
+		field[n++] = '"';
+	log_append_whole(lb, field, n);
 }
 
 void
@@ -142,6 +299,10 @@ log_kv_strn(struct logbuf *lb, const char *key, const char *val, size_t len)
 		return;
 	if (len > LOG_VALUE_MAX)
 		len = LOG_VALUE_MAX;
+	if (lb->format == LOG_FORMAT_JSON) {
+		log_json_kv(lb, key, val, len, 1);
+		return;
+	}
 	n = log_escape(val, len, esc, sizeof(esc));
 	for (i = 0; i < n && !quote; i++)
 		if (esc[i] == ' ' || esc[i] == '=' || esc[i] == '\\')
@@ -169,6 +330,10 @@ log_kv_int(struct logbuf *lb, const char *key, long long val)
 	char num[32];
 	int n = snprintf(num, sizeof(num), "%lld", val);
 
+	if (lb->format == LOG_FORMAT_JSON) {
+		log_json_kv(lb, key, num, (size_t)n, 0);
+		return;
+	}
 	log_append(lb, " ", 1);
 	log_append(lb, key, strlen(key));
 	log_append(lb, "=", 1);
@@ -181,7 +346,14 @@ log_end(struct logbuf *lb)
 	ssize_t w;
 	size_t off = 0;
 
-	if (lb->cut) {
+	if (lb->format == LOG_FORMAT_JSON) {
+		if (lb->cut) {
+			memcpy(lb->buf + lb->len, LOG_JSON_CUT,
+			    sizeof(LOG_JSON_CUT) - 1);
+			lb->len += sizeof(LOG_JSON_CUT) - 1;
+		}
+		lb->buf[lb->len++] = '}';
+	} else if (lb->cut) {
 		memcpy(lb->buf + lb->len, "...", 3);
 		lb->len += 3;
 	}

@@ -26,12 +26,10 @@
 #include "conf.h"
 #include "http.h"
 #include "log.h"
+#include "metrics.h"
 #include "store.h"
 #include "util.h"
 
-#ifndef ANTOMD_VERSION
-#define ANTOMD_VERSION "0.1.0"
-#endif
 #ifndef ANTOMD_DEFAULT_CONF
 #define ANTOMD_DEFAULT_CONF "/etc/antomd/antomd.conf"
 #endif
@@ -89,25 +87,26 @@ listen_unix(const char *path, char *err, size_t errlen)
 }
 
 /*
- * Bind the configured address.  Returns a listening socket or -1 with
- * err.  Under systemd socket activation the socket is passed in instead.
+ * Bind an address as conf.c split it (spec as written; host and port, or
+ * a unix socket path).  Returns a listening socket or -1 with err.  Under
+ * systemd socket activation the sockets are passed in instead.
  */
 static int
-listen_socket(const struct conf *c, char *err, size_t errlen)
+listen_socket(const char *spec, const char *host, const char *port,
+    const char *unixpath, char *err, size_t errlen)
 {
 	struct addrinfo hints, *res = NULL, *ai;
 	int fd = -1, on = 1, rc;
 
-	if (c->listen_unix != NULL)
-		return listen_unix(c->listen_unix, err, errlen);
+	if (unixpath != NULL)
+		return listen_unix(unixpath, err, errlen);
 
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_PASSIVE;
-	if ((rc = getaddrinfo(c->listen_host, c->listen_port, &hints, &res)) != 0) {
-		snprintf(err, errlen, "listen %s: %s", c->listen,
-		    gai_strerror(rc));
+	if ((rc = getaddrinfo(host, port, &hints, &res)) != 0) {
+		snprintf(err, errlen, "listen %s: %s", spec, gai_strerror(rc));
 		return -1;
 	}
 	for (ai = res; ai != NULL; ai = ai->ai_next) {
@@ -119,8 +118,7 @@ listen_socket(const struct conf *c, char *err, size_t errlen)
 		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
 		    listen(fd, SOMAXCONN) == 0)
 			break;
-		snprintf(err, errlen, "listen %s: %s", c->listen,
-		    strerror(errno));
+		snprintf(err, errlen, "listen %s: %s", spec, strerror(errno));
 		close(fd);
 		fd = -1;
 	}
@@ -148,6 +146,28 @@ check_config(const char *path)
 	conf_free(c);
 	printf("configuration OK\n");
 	return 0;
+}
+
+/*
+ * Give the metrics the configuration's routes and keys as label values,
+ * so their series exist (at 0) before the first request.
+ */
+static void
+metrics_register(const struct conf *c)
+{
+	const char *ids[METRICS_KEYS_MAX];
+	long versions[METRICS_KEYS_MAX];
+	size_t i, j, nid, nver;
+
+	for (i = 0; i < c->nroutes; i++)
+		metrics_route(c->routes[i].path);
+	nid = verify_keyring_clients(c->keys, ids, METRICS_KEYS_MAX);
+	for (i = 0; i < nid && i < METRICS_KEYS_MAX; i++) {
+		nver = verify_keyring_keys(c->keys, ids[i], versions, NULL,
+		    METRICS_KEYS_MAX);
+		for (j = 0; j < nver && j < METRICS_KEYS_MAX; j++)
+			metrics_key(ids[i], versions[j]);
+	}
 }
 
 static void
@@ -187,6 +207,7 @@ reload(const char *path, const struct conf *boot, struct http *http)
 	char err[1024];
 	enum conf_status st;
 	enum log_level level;
+	enum log_format format;
 	size_t routes, keys;
 
 	sd_notify(0, "RELOADING=1");
@@ -203,6 +224,10 @@ reload(const char *path, const struct conf *boot, struct http *http)
 		    name);						\
 } while (0)
 	FIXED(strcmp(nc->listen, boot->listen) != 0, "listen");
+	FIXED((nc->metrics_listen == NULL) != (boot->metrics_listen == NULL) ||
+	    (nc->metrics_listen != NULL &&
+	    strcmp(nc->metrics_listen, boot->metrics_listen) != 0),
+	    "metrics_listen");
 	FIXED(strcmp(nc->database, boot->database) != 0, "database");
 	FIXED(nc->threads != boot->threads, "threads");
 	FIXED(nc->max_connections != boot->max_connections, "max_connections");
@@ -218,6 +243,8 @@ reload(const char *path, const struct conf *boot, struct http *http)
 	    "shutdown_timeout_s");
 #undef FIXED
 	level = nc->log_level;
+	format = nc->log_format;
+	metrics_register(nc);
 	routes = nc->nroutes;
 	keys = verify_keyring_count(nc->keys);
 	if (http_reload(http, nc) != 0) {	/* nc is gone either way */
@@ -227,6 +254,7 @@ reload(const char *path, const struct conf *boot, struct http *http)
 		return;
 	}
 	log_set_level(level);
+	log_set_format(format);
 	log_begin(&lb, LOG_LEVEL_INFO, "configuration reloaded");
 	log_kv_str(&lb, "config", path);
 	log_kv_int(&lb, "routes", (long long)routes);
@@ -243,10 +271,12 @@ main(int argc, char **argv)
 	struct conf *conf = NULL;
 	struct store *store = NULL;
 	struct http *http = NULL;
+	struct metrics_server *ms = NULL;
 	enum conf_status st;
 	sigset_t sigs;
 	char err[1024];
-	int ch, check = 0, fd, nfds, sig, watchdog;
+	int ch, check = 0, fd, mfd = -1, nfds, sig, watchdog;
+	char **names = NULL;
 	uint64_t deadline, wdog_usec = 0;
 	struct timespec tick = { 1, 0 };
 
@@ -286,6 +316,7 @@ main(int argc, char **argv)
 	if (st != CONF_OK)
 		fatalx(st == CONF_ERR_KEY ? EXIT_KEY : EXIT_CONFIG, "%s", err);
 	log_set_level(conf->log_level);
+	log_set_format(conf->log_format);
 
 	/* Every thread created from here on inherits the blocked set. */
 	sigemptyset(&sigs);
@@ -295,18 +326,40 @@ main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	nfds = sd_listen_fds(1);
-	if (nfds > 1)
+	/*
+	 * Socket activation: one socket for the notifications, and perhaps
+	 * a second named "metrics" (FileDescriptorName=metrics).
+	 */
+	nfds = sd_listen_fds_with_names(1, &names);
+	if (nfds > 2 || (nfds == 2 && (names == NULL ||
+	    strcmp(names[1], "metrics") != 0)))
 		fatalx(EXIT_BIND, "socket activation passed %d sockets; "
-		    "antomd takes one", nfds);
-	if (nfds == 1) {
+		    "antomd takes one, and a second named \"metrics\"", nfds);
+	if (names != NULL) {
+		for (ch = 0; names[ch] != NULL; ch++)
+			free(names[ch]);
+		free(names);
+	}
+	if (nfds >= 1) {
 		fd = SD_LISTEN_FDS_START;
 		log_info("listening on the socket passed by the service manager");
 	} else {
-		if ((fd = listen_socket(conf, err, sizeof(err))) < 0)
+		if ((fd = listen_socket(conf->listen, conf->listen_host,
+		    conf->listen_port, conf->listen_unix, err,
+		    sizeof(err))) < 0)
 			fatalx(EXIT_BIND, "%s", err);
 		log_info("listening on %s", conf->listen);
 	}
+	if (nfds == 2)
+		mfd = SD_LISTEN_FDS_START + 1;
+	else if (conf->metrics_listen != NULL) {
+		if ((mfd = listen_socket(conf->metrics_listen,
+		    conf->metrics_host, conf->metrics_port, conf->metrics_unix,
+		    err, sizeof(err))) < 0)
+			fatalx(EXIT_BIND, "metrics_listen: %s", err);
+	}
+	metrics_register(conf);
+	store_set_batch_hook(metrics_batch);
 
 	so.busy_timeout_ms = conf->busy_timeout_ms;
 	so.batch_max = conf->commit_batch_max;
@@ -318,6 +371,18 @@ main(int argc, char **argv)
 		fatalx(EXIT_USAGE, "%s", err);
 	if ((http = http_start(conf, store, fd, err, sizeof(err))) == NULL)
 		fatalx(EXIT_USAGE, "%s", err);
+	if (mfd >= 0) {
+		/* A batch is stuck well past what a lock wait may take. */
+		uint64_t stuck = ((uint64_t)conf->busy_timeout_ms * 2 + 5000) *
+		    1000;
+
+		if ((ms = metrics_server_start(mfd, store, http, stuck, err,
+		    sizeof(err))) == NULL)
+			fatalx(EXIT_USAGE, "%s", err);
+		log_info("metrics and health on %s", nfds == 2 ?
+		    "the socket passed by the service manager" :
+		    conf->metrics_listen);
+	}
 
 	watchdog = sd_watchdog_enabled(0, &wdog_usec) > 0;
 	if (watchdog && wdog_usec < 2000000) {
@@ -384,10 +449,13 @@ main(int argc, char **argv)
 			break;
 		usleep(5000);
 	}
+	metrics_server_stop(ms);
 	http_stop(http);
 	store_close(store);
 	if (nfds == 0 && conf->listen_unix != NULL)
 		unlink(conf->listen_unix);
+	if (nfds < 2 && conf->metrics_unix != NULL)
+		unlink(conf->metrics_unix);
 	conf_free(conf);
 	log_info("stopped");
 	return 0;

@@ -1882,6 +1882,8 @@ store_wait(struct store *s)
 	pthread_cond_timedwait(&s->cond, &s->lock, &ts);
 }
 
+static void store_batch_observed(size_t n, unsigned failed);
+
 static void *
 store_writer(void *arg)
 {
@@ -1926,6 +1928,7 @@ store_writer(void *arg)
 			s->stats.jobs += n;
 			s->stats.failures += failed;
 			pthread_mutex_unlock(&s->lock);
+			store_batch_observed(n, failed);
 			/* Only now, after COMMIT, may anyone be told. */
 			for (i = 0; i < n; i++)
 				batch[i]->done(batch[i]);
@@ -2022,4 +2025,37 @@ store_stats(struct store *s, struct store_stats *out)
 	out->queued = s->queued;
 	out->busy_us = s->batch_since != 0 ? util_mono_us() - s->batch_since : 0;
 	pthread_mutex_unlock(&s->lock);
+}
+
+/*
+ * Operations (metrics, /healthz).  The batch hook is process-wide and
+ * runs on the writer thread after the batch's COMMIT and before its jobs'
+ * callbacks, so a scrape that follows an acknowledgement counts its batch.
+ */
+static _Atomic(store_batch_fn) store_batch_hook;
+
+void
+store_set_batch_hook(store_batch_fn fn)
+{
+	atomic_store(&store_batch_hook, fn);
+}
+
+static void
+store_batch_observed(size_t n, unsigned failed)
+{
+	store_batch_fn fn = atomic_load(&store_batch_hook);
+
+	if (fn != NULL)
+		fn((unsigned)n, failed);
+}
+
+int
+store_writable(struct store *s)
+{
+	int w;
+
+	pthread_mutex_lock(&s->lock);
+	w = !s->readonly;
+	pthread_mutex_unlock(&s->lock);
+	return w;
 }

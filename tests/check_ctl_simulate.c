@@ -218,6 +218,7 @@ START_TEST(test_all_against_antomd)
 	f = fopen(e2e.conf, "w");
 	ck_assert_ptr_nonnull(f);
 	fprintf(f, "listen 127.0.0.1:1\n"
+	    "metrics_listen off\n"
 	    "database %s\n"
 	    "route /local/notify /public/prefix/notify\n"
 	    "client %s 1 %s\n", e2e.db, SANDBOX,

@@ -55,6 +55,7 @@ write_conf(const char *extra)
 	    test_path(pem, sizeof(pem), "vectors/test-antom-public.pem"));
 	fprintf(f, "# written by check_e2e\n"
 	    "listen 127.0.0.1:1\n"	/* unused: the socket is passed in */
+	    "metrics_listen off\n"
 	    "database %s\n"
 	    "route /antom/notify\n"
 	    "route /api/back\n"
@@ -1678,12 +1679,12 @@ START_TEST(test_check_config)
 
 	append_conf("frobnicate yes\n");
 	ck_assert_int_eq(run_check(e2e.conf, out, sizeof(out)), 2);
-	snprintf(want, sizeof(want), "%s:13: unknown directive", e2e.conf);
+	snprintf(want, sizeof(want), "%s:14: unknown directive", e2e.conf);
 	ck_assert_msg(strstr(out, want) != NULL, "got: %s", out);
 
 	write_conf("client BAD_KEY 1 MIIBnotakey\n");
 	ck_assert_int_eq(run_check(e2e.conf, out, sizeof(out)), 3);
-	ck_assert_ptr_nonnull(strstr(out, ":13: client BAD_KEY key 1"));
+	ck_assert_ptr_nonnull(strstr(out, ":14: client BAD_KEY key 1"));
 
 	write_conf("database /nonexistent-antomd-dir/x.db\n");
 	ck_assert_int_eq(run_check(e2e.conf, out, sizeof(out)), 5);

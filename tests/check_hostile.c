@@ -98,6 +98,7 @@ write_conf(void)
 	ck_assert_ptr_nonnull(f);
 	fprintf(f, "# written by check_hostile\n"
 	    "listen 127.0.0.1:1\n"	/* unused: the socket is passed in */
+	    "metrics_listen off\n"
 	    "database %s\n"
 	    "route /antom/notify\n"
 	    "route /api/back\n"

@@ -11,6 +11,9 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <regex.h>
+#include <sys/stat.h>
+
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -784,11 +787,199 @@ START_TEST(test_inject_every_byte)
 }
 END_TEST
 
+/* JSON lines and the journal */
+
+static const struct {
+	const char	*in;
+	size_t		 len;
+	const char	*out;
+} t_json_rows[] = {
+	{ T_S(""), "" },
+	{ T_S("abc = d"), "abc = d" },
+	{ T_S("\""), "\\\"" },
+	{ T_S("\\"), "\\\\" },
+	{ T_S("\n"), "\\u000a" },
+	{ T_S("\r\n"), "\\u000d\\u000a" },
+	{ T_S("\x1b[31m"), "\\u001b[31m" },
+	{ T_S("\x7f"), "\\u007f" },
+	{ T_S("\0"), "\\u0000" },
+	{ T_S("caf\xc3\xa9"), "caf\\\\xc3\\\\xa9" },	/* decodes to caf\xc3\xa9 */
+	{ T_S("\xff"), "\\\\xff" },
+};
+
+START_TEST(test_json_escape_table)
+{
+	char out[128];
+	size_t n = log_json_escape(t_json_rows[_i].in, t_json_rows[_i].len, out,
+	    sizeof(out));
+
+	ck_assert_str_eq(out, t_json_rows[_i].out);
+	ck_assert_uint_eq(n, strlen(t_json_rows[_i].out));
+}
+END_TEST
+
+/* A short buffer never holds half an escape. */
+START_TEST(test_json_escape_cut)
+{
+	char out[8];
+
+	ck_assert_uint_eq(log_json_escape("ab\x01", 3, out, sizeof(out)), 2);
+	ck_assert_str_eq(out, "ab");
+	ck_assert_uint_eq(log_json_escape("\xc3", 1, out, 5), 0);
+	ck_assert_str_eq(out, "");
+}
+END_TEST
+
+/* Every byte value, as a value: the line is one object giving it back. */
+START_TEST(test_json_line_every_byte)
+{
+	struct t_cap c;
+	struct logbuf lb;
+	char in[256], *line;
+	size_t len, i;
+	json_t *o;
+	json_error_t jerr;
+
+	for (i = 0; i < 256; i++)
+		in[i] = (char)i;
+	log_set_format(LOG_FORMAT_JSON);
+	t_cap_begin(&c);
+	log_begin(&lb, LOG_LEVEL_WARN, "m\"sg\n");
+	log_kv_strn(&lb, "v", in, sizeof(in));
+	log_kv_int(&lb, "n", -42);
+	log_end(&lb);
+	line = t_cap_end(&c, &len);
+	ck_assert_int_eq(line[len - 1], '\n');
+	ck_assert_uint_eq(t_count(line, len, '\n'), 1);
+	ck_assert_msg(strncmp(line, "{\"ts\":\"", 7) == 0, "%s", line);
+	o = json_loads(line, JSON_ALLOW_NUL, &jerr);
+	ck_assert_msg(o != NULL, "%s: %s", jerr.text, line);
+	ck_assert_str_eq(json_string_value(json_object_get(o, "level")), "warn");
+	ck_assert_str_eq(json_string_value(json_object_get(o, "msg")),
+	    "m\"sg\n");
+	ck_assert_int_eq(json_integer_value(json_object_get(o, "n")), -42);
+	/* Bytes below 0x80 come back as they were, the others as \xNN. */
+	ck_assert_int_eq(memcmp(json_string_value(json_object_get(o, "v")), in,
+	    128), 0);
+	ck_assert_uint_eq(json_string_length(json_object_get(o, "v")),
+	    128 + 128 * 4);
+	json_decref(o);
+	free(line);
+}
+END_TEST
+
+/* A line too long for LOG_LINE_MAX still parses, marked truncated. */
+START_TEST(test_json_line_cut)
+{
+	struct t_cap c;
+	struct logbuf lb;
+	char val[LOG_VALUE_MAX], key[16], *line;
+	size_t len;
+	int i;
+	json_t *o;
+
+	memset(val, '\x01', sizeof(val));
+	log_set_format(LOG_FORMAT_JSON);
+	t_cap_begin(&c);
+	log_begin(&lb, LOG_LEVEL_INFO, "long");
+	for (i = 0; i < 8; i++) {
+		snprintf(key, sizeof(key), "k%d", i);
+		log_kv_strn(&lb, key, val, sizeof(val));
+	}
+	log_end(&lb);
+	line = t_cap_end(&c, &len);
+	ck_assert_uint_le(len, LOG_LINE_MAX);
+	o = json_loads(line, 0, NULL);
+	ck_assert_msg(o != NULL, "%s", line);
+	ck_assert(json_is_true(json_object_get(o, "truncated")));
+	ck_assert_ptr_nonnull(json_object_get(o, "k0"));
+	ck_assert_ptr_null(json_object_get(o, "k7"));
+	json_decref(o);
+	free(line);
+}
+END_TEST
+
+/* Journal: "<N>" by level, and logfmt lines without ts=. */
+START_TEST(test_journal_prefix)
+{
+	static const struct {
+		enum log_level	 lvl;
+		const char	*want;
+	} rows[] = {
+		{ LOG_LEVEL_DEBUG, "<7>level=debug msg=x\n" },
+		{ LOG_LEVEL_INFO, "<6>level=info msg=x\n" },
+		{ LOG_LEVEL_WARN, "<4>level=warn msg=x\n" },
+		{ LOG_LEVEL_ERROR, "<3>level=error msg=x\n" },
+	};
+	struct t_cap c;
+	struct logbuf lb;
+	char *line;
+	size_t len, i;
+	json_t *o;
+
+	log_init(LOG_LEVEL_DEBUG);
+	log_set_journal(1);
+	for (i = 0; i < T_NELEM(rows); i++) {
+		t_cap_begin(&c);
+		log_begin(&lb, rows[i].lvl, "x");
+		log_end(&lb);
+		line = t_cap_end(&c, &len);
+		ck_assert_str_eq(line, rows[i].want);
+		free(line);
+	}
+	log_set_format(LOG_FORMAT_JSON);
+	t_cap_begin(&c);
+	log_info("y");
+	line = t_cap_end(&c, &len);
+	ck_assert_msg(strncmp(line, "<6>{\"ts\":\"", 10) == 0, "%s", line);
+	o = json_loads(line + 3, 0, NULL);
+	ck_assert_ptr_nonnull(o);
+	json_decref(o);
+	free(line);
+}
+END_TEST
+
+/* JOURNAL_STREAM must name this very fd's device and inode. */
+START_TEST(test_journal_match)
+{
+	FILE *f = tmpfile(), *g = tmpfile();
+	struct stat sb;
+	char js[64];
+
+	ck_assert_int_eq(fstat(fileno(f), &sb), 0);
+	snprintf(js, sizeof(js), "%llu:%llu", (unsigned long long)sb.st_dev,
+	    (unsigned long long)sb.st_ino);
+	ck_assert_int_eq(log_journal_match(js, fileno(f)), 1);
+	ck_assert_int_eq(log_journal_match(js, fileno(g)), 0);
+	ck_assert_int_eq(log_journal_match(NULL, fileno(f)), 0);
+	ck_assert_int_eq(log_journal_match("", fileno(f)), 0);
+	ck_assert_int_eq(log_journal_match("1:", fileno(f)), 0);
+	ck_assert_int_eq(log_journal_match("x:1", fileno(f)), 0);
+	strcat(js, "x");
+	ck_assert_int_eq(log_journal_match(js, fileno(f)), 0);
+	ck_assert_int_eq(log_format_parse("json", &(enum log_format){0}), 0);
+	ck_assert_int_eq(log_format_parse("xml", &(enum log_format){0}), -1);
+	fclose(f);
+	fclose(g);
+}
+END_TEST
+
 Suite *
 log_suite(void)
 {
 	Suite *s = suite_create("log");
 	TCase *tc;
+
+	tc = tcase_create("json");
+	tcase_set_timeout(tc, 10);
+	tcase_add_loop_test(tc, test_json_escape_table, 0,
+	    (int)T_NELEM(t_json_rows));
+	tcase_add_test(tc, test_json_escape_cut);
+	tcase_add_test(tc, test_json_line_every_byte);
+	tcase_add_test(tc, test_json_line_cut);
+	tcase_add_test(tc, test_journal_prefix);
+	tcase_add_test(tc, test_journal_match);
+	suite_add_tcase(s, tc);
 
 	tc = tcase_create("escape");
 	tcase_set_timeout(tc, 10);

@@ -21,6 +21,7 @@
 
 struct e2e_daemon e2e;
 const char *e2e_notify_socket;
+int e2e_with_metrics;
 
 void
 e2e_teardown(void)
@@ -100,11 +101,16 @@ e2e_start_daemon(void)
 {
 	char path[512];
 	sigset_t term, old;
-	int fd, port;
+	int fd, port, mfd = -1, mport;
 	pid_t pid;
 
 	fd = e2e_bind_loopback(&port);
 	snprintf(e2e.port, sizeof(e2e.port), "%d", port);
+	if (e2e_with_metrics) {
+		mfd = e2e_bind_loopback(&mport);
+		snprintf(e2e.metrics_port, sizeof(e2e.metrics_port), "%d",
+		    mport);
+	}
 	e2e_bin(path, sizeof(path), "antomd");
 	/*
 	 * Until exec the child is a copy of this runner, with Check's SIGTERM
@@ -128,10 +134,15 @@ e2e_start_daemon(void)
 			_exit(127);
 		if (fd != 3)
 			close(fd);
+		if (mfd >= 0 && (dup2(mfd, 4) < 0 || (mfd != 4 && close(mfd))))
+			_exit(127);
 		snprintf(pidbuf, sizeof(pidbuf), "%d", (int)getpid());
-		setenv("LISTEN_FDS", "1", 1);
+		setenv("LISTEN_FDS", mfd >= 0 ? "2" : "1", 1);
 		setenv("LISTEN_PID", pidbuf, 1);
-		unsetenv("LISTEN_FDNAMES");
+		if (mfd >= 0)
+			setenv("LISTEN_FDNAMES", "antomd.socket:metrics", 1);
+		else
+			unsetenv("LISTEN_FDNAMES");
 		if (e2e_notify_socket != NULL) {
 			setenv("NOTIFY_SOCKET", e2e_notify_socket, 1);
 			setenv("WATCHDOG_USEC", "400000", 1);
@@ -156,6 +167,8 @@ e2e_start_daemon(void)
 	ck_assert_int_ge(pid, 0);
 	/* Only the daemon holds the socket now: its exit refuses connections. */
 	close(fd);
+	if (mfd >= 0)
+		close(mfd);
 	e2e.pid = pid;
 }
 

@@ -19,12 +19,18 @@ struct e2e_daemon {
 	char	db[128];
 	char	log[128];	/* the daemon's stderr */
 	char	port[8];
+	char	metrics_port[8];	/* when e2e_with_metrics */
 	pid_t	pid;		/* 0 when not running */
 };
 
 extern struct e2e_daemon e2e;
 /* When set, the daemon gets NOTIFY_SOCKET and a 400 ms watchdog. */
 extern const char *e2e_notify_socket;
+/*
+ * When set, the daemon also gets a metrics socket the test bound (a second
+ * LISTEN_FDS socket named "metrics"); its port is in e2e.metrics_port.
+ */
+extern int e2e_with_metrics;
 
 /* ANTOMD_BIN/name into buf. */
 const char *e2e_bin(char *buf, size_t cap, const char *name);

@@ -1,0 +1,575 @@
+/*
+ * metrics.c - counters, the Prometheus exposition, /healthz and their
+ * listener.
+ *
+ * Threads: every counter is a relaxed atomic, bumped by the HTTP threads
+ * and the writer without a lock.  Routes and keys are registered (main
+ * thread, at start and on reload) into append-only tables: an entry is
+ * written whole before the count that publishes it is stored with release
+ * order, so a reader that loads the count with acquire order sees only
+ * complete entries; registration itself takes a mutex.  Entries are never
+ * removed: a key dropped by a reload keeps its series, which then stops
+ * growing, which is what an operator watching a rotation wants to see.
+ *
+ * The listener is a single-threaded libmicrohttpd daemon of its own, so a
+ * scrape never competes with Antom's requests for a connection slot.
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <microhttpd.h>
+#include <openssl/crypto.h>
+#include <sqlite3.h>
+
+#include "http.h"
+#include "log.h"
+#include "metrics.h"
+#include "store.h"
+#include "util.h"
+
+#define M_ID_MAX	65	/* client ids are at most 64 bytes */
+
+static const unsigned m_statuses[] = { 200, 400, 401, 404, 405, 413, 503 };
+#define M_NSTATUS	(sizeof(m_statuses) / sizeof(m_statuses[0]) + 1)
+
+static const char *const m_reasons[] = {
+	"missing_header", "duplicate_header", "bad_header_value", "bad_header",
+	"bad_algorithm", "bad_key_version", "bad_encoding", "bad_length",
+	"unknown_client", "mismatch"
+};
+#define M_NREASON	(sizeof(m_reasons) / sizeof(m_reasons[0]) + 1)
+
+static const char *const m_kinds[] = { "payment", "capture", "other" };
+#define M_NKIND		(sizeof(m_kinds) / sizeof(m_kinds[0]))
+
+static const char *const m_outcomes[] = {
+	"applied", "duplicate", "ignored", "conflict", "archived"
+};
+#define M_NOUTCOME	(sizeof(m_outcomes) / sizeof(m_outcomes[0]))
+
+/* Request latency, microseconds (rendered in seconds). */
+static const uint64_t m_lat_bounds[] = {
+	500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 500000,
+	1000000, 2500000, 5000000, 10000000
+};
+#define M_NLAT		(sizeof(m_lat_bounds) / sizeof(m_lat_bounds[0]) + 1)
+
+static const uint64_t m_batch_bounds[] = { 1, 2, 4, 8, 16, 32, 64, 128 };
+#define M_NBATCH	(sizeof(m_batch_bounds) / sizeof(m_batch_bounds[0]) + 1)
+
+/* Route rows: registered ones, then "unmatched" (404s), then "other". */
+#define M_ROUTE_UNMATCHED	METRICS_ROUTES_MAX
+#define M_ROUTE_OTHER		(METRICS_ROUTES_MAX + 1)
+#define M_NROUTE		(METRICS_ROUTES_MAX + 2)
+
+struct m_key {
+	char	client_id[M_ID_MAX];
+	long	version;
+};
+
+static struct {
+	pthread_mutex_t		 reg_lock;
+	char			*routes[METRICS_ROUTES_MAX];
+	_Atomic size_t		 nroutes;
+	struct m_key		 keys[METRICS_KEYS_MAX];
+	_Atomic size_t		 nkeys;
+
+	_Atomic uint64_t	 requests[M_NROUTE][M_NSTATUS];
+	_Atomic uint64_t	 verify_fail[M_NREASON];
+	_Atomic uint64_t	 notifications[M_NKIND][M_NOUTCOME];
+	_Atomic uint64_t	 deliveries[METRICS_KEYS_MAX + 1]; /* + other */
+	_Atomic uint64_t	 lat[M_NLAT], lat_sum_us, lat_count;
+	_Atomic uint64_t	 batch[M_NBATCH], batch_sum, batch_count;
+	_Atomic uint64_t	 batch_failed_jobs;
+	_Atomic int		 last_batch_failed;
+	_Atomic long		 at_risk;
+	time_t			 start;
+} m = { .reg_lock = PTHREAD_MUTEX_INITIALIZER };
+
+#define M_ADD(x, n)	atomic_fetch_add_explicit(&(x), (n), memory_order_relaxed)
+#define M_GET(x)	atomic_load_explicit(&(x), memory_order_relaxed)
+
+void
+metrics_route(const char *path)
+{
+	size_t i, n;
+	char *copy;
+
+	pthread_mutex_lock(&m.reg_lock);
+	n = atomic_load(&m.nroutes);
+	for (i = 0; i < n; i++)
+		if (strcmp(m.routes[i], path) == 0)
+			goto out;
+	if (n == METRICS_ROUTES_MAX || (copy = strdup(path)) == NULL)
+		goto out;	/* counted under "other" */
+	m.routes[n] = copy;
+	atomic_store_explicit(&m.nroutes, n + 1, memory_order_release);
+out:
+	pthread_mutex_unlock(&m.reg_lock);
+}
+
+void
+metrics_key(const char *client_id, long version)
+{
+	size_t i, n;
+
+	if (strlen(client_id) >= M_ID_MAX)
+		return;
+	pthread_mutex_lock(&m.reg_lock);
+	n = atomic_load(&m.nkeys);
+	for (i = 0; i < n; i++)
+		if (m.keys[i].version == version &&
+		    strcmp(m.keys[i].client_id, client_id) == 0)
+			goto out;
+	if (n == METRICS_KEYS_MAX)
+		goto out;
+	snprintf(m.keys[n].client_id, M_ID_MAX, "%s", client_id);
+	m.keys[n].version = version;
+	atomic_store_explicit(&m.nkeys, n + 1, memory_order_release);
+out:
+	pthread_mutex_unlock(&m.reg_lock);
+}
+
+static size_t
+m_route_index(const char *route)
+{
+	size_t i, n = atomic_load_explicit(&m.nroutes, memory_order_acquire);
+
+	if (route == NULL)
+		return M_ROUTE_UNMATCHED;
+	for (i = 0; i < n; i++)
+		if (strcmp(m.routes[i], route) == 0)
+			return i;
+	return M_ROUTE_OTHER;
+}
+
+static size_t
+m_index(const char *const *names, size_t n, const char *s)
+{
+	size_t i;
+
+	for (i = 0; s != NULL && i < n; i++)
+		if (strcmp(names[i], s) == 0)
+			return i;
+	return n;
+}
+
+void
+metrics_request(const char *route, unsigned status, uint64_t us)
+{
+	size_t r = m_route_index(route), st, i;
+
+	for (st = 0; st < M_NSTATUS - 1; st++)
+		if (m_statuses[st] == status)
+			break;
+	M_ADD(m.requests[r][st], 1);
+	for (i = 0; i < M_NLAT - 1 && us > m_lat_bounds[i]; i++)
+		;
+	M_ADD(m.lat[i], 1);
+	M_ADD(m.lat_sum_us, us);
+	M_ADD(m.lat_count, 1);
+}
+
+void
+metrics_verify_failure(const char *reason)
+{
+	M_ADD(m.verify_fail[m_index(m_reasons, M_NREASON - 1, reason)], 1);
+}
+
+void
+metrics_delivery(const char *client_id, long version)
+{
+	size_t i, n = atomic_load_explicit(&m.nkeys, memory_order_acquire);
+
+	for (i = 0; i < n; i++)
+		if (m.keys[i].version == version &&
+		    strcmp(m.keys[i].client_id, client_id) == 0)
+			break;
+	M_ADD(m.deliveries[i < n ? i : METRICS_KEYS_MAX], 1);
+}
+
+void
+metrics_notification(const char *kind, const char *outcome)
+{
+	size_t k = m_index(m_kinds, M_NKIND, kind);
+	size_t o = m_index(m_outcomes, M_NOUTCOME, outcome);
+
+	if (k == M_NKIND)
+		k = M_NKIND - 1;	/* "other" */
+	if (o < M_NOUTCOME)
+		M_ADD(m.notifications[k][o], 1);
+}
+
+void
+metrics_batch(unsigned jobs, unsigned failed)
+{
+	size_t i;
+
+	if (jobs == 0)
+		return;
+	for (i = 0; i < M_NBATCH - 1 && jobs > m_batch_bounds[i]; i++)
+		;
+	M_ADD(m.batch[i], 1);
+	M_ADD(m.batch_sum, jobs);
+	M_ADD(m.batch_count, 1);
+	M_ADD(m.batch_failed_jobs, failed);
+	atomic_store(&m.last_batch_failed, failed == jobs);
+}
+
+void
+metrics_set_at_risk(long n)
+{
+	atomic_store(&m.at_risk, n);
+}
+
+/* Prometheus label value: backslash, double quote and newline escaped. */
+static void
+m_label(FILE *f, const char *s)
+{
+	for (; *s != '\0'; s++) {
+		if (*s == '\\' || *s == '"')
+			fprintf(f, "\\%c", *s);
+		else if (*s == '\n')
+			fputs("\\n", f);
+		else
+			fputc(*s, f);
+	}
+}
+
+static void
+m_head(FILE *f, const char *name, const char *type, const char *help)
+{
+	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void
+m_status(FILE *f, size_t st)
+{
+	if (st < M_NSTATUS - 1)
+		fprintf(f, "%u", m_statuses[st]);
+	else
+		fputs("other", f);
+}
+
+static void
+m_render_requests(FILE *f)
+{
+	size_t n = atomic_load_explicit(&m.nroutes, memory_order_acquire);
+	size_t r, st;
+
+	m_head(f, "antomd_http_requests_total", "counter",
+	    "Requests answered on the public listener, by route and HTTP status.");
+	for (r = 0; r < M_NROUTE; r++) {
+		const char *name = r < n ? m.routes[r] :
+		    r == M_ROUTE_UNMATCHED ? "unmatched" : "other";
+
+		if (r >= n && r < METRICS_ROUTES_MAX)
+			continue;
+		for (st = 0; st < M_NSTATUS; st++) {
+			uint64_t v = M_GET(m.requests[r][st]);
+
+			/* Registered routes show every status, from 0. */
+			if (v == 0 && (r >= n || st == M_NSTATUS - 1))
+				continue;
+			fputs("antomd_http_requests_total{route=\"", f);
+			m_label(f, name);
+			fputs("\",status=\"", f);
+			m_status(f, st);
+			fprintf(f, "\"} %llu\n", (unsigned long long)v);
+		}
+	}
+}
+
+static void
+m_render_histogram(FILE *f, const char *name, const char *help,
+    const uint64_t *bounds, _Atomic uint64_t *counts, size_t nb, double scale,
+    uint64_t sum, uint64_t count)
+{
+	uint64_t cum = 0;
+	size_t i;
+
+	m_head(f, name, "histogram", help);
+	for (i = 0; i < nb; i++) {
+		cum += M_GET(counts[i]);
+		if (i < nb - 1)
+			fprintf(f, "%s_bucket{le=\"%g\"} %llu\n", name,
+			    (double)bounds[i] / scale, (unsigned long long)cum);
+		else
+			fprintf(f, "%s_bucket{le=\"+Inf\"} %llu\n", name,
+			    (unsigned long long)cum);
+	}
+	fprintf(f, "%s_sum %.6f\n%s_count %llu\n", name, (double)sum / scale,
+	    name, (unsigned long long)count);
+}
+
+char *
+metrics_render(struct store *s, struct http *h, size_t *lenp)
+{
+	char *buf = NULL;
+	size_t len = 0, i, j, n;
+	FILE *f;
+
+	if ((f = open_memstream(&buf, &len)) == NULL)
+		return NULL;
+
+	m_head(f, "antomd_build_info", "gauge",
+	    "Versions of antomd and of the libraries it runs with.");
+	fputs("antomd_build_info{version=\"", f);
+	m_label(f, ANTOMD_VERSION);
+	fputs("\",sqlite=\"", f);
+	m_label(f, sqlite3_libversion());
+	fputs("\",openssl=\"", f);
+	m_label(f, OpenSSL_version(OPENSSL_VERSION_STRING));
+	fputs("\",libmicrohttpd=\"", f);
+	m_label(f, MHD_get_version());
+	fputs("\"} 1\n", f);
+
+	if (m.start != 0) {
+		m_head(f, "process_start_time_seconds", "gauge",
+		    "Start time of the process since the Unix epoch in seconds.");
+		fprintf(f, "process_start_time_seconds %lld\n",
+		    (long long)m.start);
+	}
+
+	m_render_requests(f);
+
+	m_head(f, "antomd_verification_failures_total", "counter",
+	    "Requests refused before they were authentic (400, 401), by reason.");
+	for (i = 0; i < M_NREASON; i++)
+		fprintf(f, "antomd_verification_failures_total{reason=\"%s\"} "
+		    "%llu\n", i < M_NREASON - 1 ? m_reasons[i] : "other",
+		    (unsigned long long)M_GET(m.verify_fail[i]));
+
+	m_head(f, "antomd_notifications_total", "counter",
+	    "Committed deliveries, by notification type (kind) and outcome.");
+	for (i = 0; i < M_NKIND; i++)
+		for (j = 0; j < M_NOUTCOME; j++)
+			fprintf(f, "antomd_notifications_total{type=\"%s\","
+			    "outcome=\"%s\"} %llu\n", m_kinds[i], m_outcomes[j],
+			    (unsigned long long)M_GET(m.notifications[i][j]));
+
+	m_head(f, "antomd_deliveries_total", "counter",
+	    "Verified deliveries, by client id and the key version that "
+	    "verified them.");
+	n = atomic_load_explicit(&m.nkeys, memory_order_acquire);
+	for (i = 0; i < n; i++) {
+		fputs("antomd_deliveries_total{client_id=\"", f);
+		m_label(f, m.keys[i].client_id);
+		fprintf(f, "\",key_version=\"%ld\"} %llu\n", m.keys[i].version,
+		    (unsigned long long)M_GET(m.deliveries[i]));
+	}
+	if (M_GET(m.deliveries[METRICS_KEYS_MAX]) != 0)
+		fprintf(f, "antomd_deliveries_total{client_id=\"other\","
+		    "key_version=\"other\"} %llu\n",
+		    (unsigned long long)M_GET(m.deliveries[METRICS_KEYS_MAX]));
+
+	m_render_histogram(f, "antomd_request_duration_seconds",
+	    "Time from the request line to the answer, in seconds.",
+	    m_lat_bounds, m.lat, M_NLAT, 1e6, M_GET(m.lat_sum_us),
+	    M_GET(m.lat_count));
+	m_render_histogram(f, "antomd_commit_batch_size",
+	    "Notifications per writer transaction.",
+	    m_batch_bounds, m.batch, M_NBATCH, 1, M_GET(m.batch_sum),
+	    M_GET(m.batch_count));
+
+	m_head(f, "antomd_storage_failures_total", "counter",
+	    "Deliveries the writer could not commit (answered 503).");
+	fprintf(f, "antomd_storage_failures_total %llu\n",
+	    (unsigned long long)M_GET(m.batch_failed_jobs));
+
+	m_head(f, "antomd_notifications_at_risk", "gauge",
+	    "Notifications Antom may give up on before antomd acknowledges "
+	    "them.");
+	fprintf(f, "antomd_notifications_at_risk %ld\n", atomic_load(&m.at_risk));
+
+	if (s != NULL) {
+		struct store_stats ss;
+
+		store_stats(s, &ss);
+		m_head(f, "antomd_writer_queue_depth", "gauge",
+		    "Notifications waiting for the writer thread.");
+		fprintf(f, "antomd_writer_queue_depth %u\n", ss.queued);
+		m_head(f, "antomd_writer_batch_age_seconds", "gauge",
+		    "How long the batch in progress has run (0: idle).");
+		fprintf(f, "antomd_writer_batch_age_seconds %.6f\n",
+		    (double)ss.busy_us / 1e6);
+		m_head(f, "antomd_commits_total", "counter",
+		    "Writer transactions committed.");
+		fprintf(f, "antomd_commits_total %llu\n",
+		    (unsigned long long)ss.commits);
+		m_head(f, "antomd_database_writable", "gauge",
+		    "1 when the database is writable.");
+		fprintf(f, "antomd_database_writable %d\n", store_writable(s));
+	}
+	if (h != NULL) {
+		struct http_stats hs;
+
+		http_stats(h, &hs);
+		m_head(f, "antomd_http_requests_in_flight", "gauge",
+		    "Requests started and not yet finished.");
+		fprintf(f, "antomd_http_requests_in_flight %u\n", hs.inflight);
+	}
+	if (fclose(f) != 0) {
+		free(buf);
+		return NULL;
+	}
+	if (lenp != NULL)
+		*lenp = len;
+	return buf;
+}
+
+int
+metrics_health(struct store *s, uint64_t stuck_us, char *why, size_t whylen)
+{
+	struct store_stats ss;
+
+	if (!store_writable(s)) {
+		snprintf(why, whylen, "database is not writable");
+		return -1;
+	}
+	store_stats(s, &ss);
+	if (ss.busy_us > stuck_us) {
+		snprintf(why, whylen, "writer stuck in one batch for %llu ms",
+		    (unsigned long long)(ss.busy_us / 1000));
+		return -1;
+	}
+	if (atomic_load(&m.last_batch_failed)) {
+		snprintf(why, whylen, "the last commit failed");
+		return -1;
+	}
+	return 0;
+}
+
+struct metrics_server {
+	struct MHD_Daemon	*mhd;
+	struct store		*store;
+	struct http		*http;
+	uint64_t		 stuck_us;
+};
+
+static enum MHD_Result
+m_reply(struct MHD_Connection *conn, unsigned status, const char *ctype,
+    char *body, size_t len, enum MHD_ResponseMemoryMode mode,
+    const char *allow)
+{
+	struct MHD_Response *resp;
+	enum MHD_Result rc;
+
+	resp = MHD_create_response_from_buffer(len, body, mode);
+	if (resp == NULL) {
+		if (mode == MHD_RESPMEM_MUST_FREE)
+			free(body);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	if (allow != NULL)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
+	rc = MHD_queue_response(conn, status, resp);
+	MHD_destroy_response(resp);
+	return rc;
+}
+
+#define M_TEXT	"text/plain; charset=utf-8"
+
+static enum MHD_Result
+m_handler(void *cls, struct MHD_Connection *conn, const char *url,
+    const char *method, const char *version, const char *upload_data,
+    size_t *upload_data_size, void **con_cls)
+{
+	struct metrics_server *ms = cls;
+	char why[160], *body;
+	size_t len;
+
+	(void)version;
+	(void)upload_data;
+	(void)upload_data_size;
+	(void)con_cls;
+	if (strcmp(url, "/metrics") != 0 && strcmp(url, "/healthz") != 0)
+		return m_reply(conn, 404, M_TEXT, "not found\n", 10,
+		    MHD_RESPMEM_PERSISTENT, NULL);
+	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+		return m_reply(conn, 405, M_TEXT, "only GET and HEAD\n", 18,
+		    MHD_RESPMEM_PERSISTENT, "GET, HEAD");
+	if (strcmp(url, "/healthz") == 0) {
+		if (metrics_health(ms->store, ms->stuck_us, why,
+		    sizeof(why) - 1) == 0)
+			return m_reply(conn, 200, M_TEXT, "ok\n", 3,
+			    MHD_RESPMEM_PERSISTENT, NULL);
+		len = strlen(why);
+		why[len++] = '\n';
+		return m_reply(conn, 503, M_TEXT, why, len,
+		    MHD_RESPMEM_MUST_COPY, NULL);
+	}
+	if ((body = metrics_render(ms->store, ms->http, &len)) == NULL)
+		return m_reply(conn, 503, M_TEXT, "out of memory\n", 14,
+		    MHD_RESPMEM_PERSISTENT, NULL);
+	return m_reply(conn, 200, "text/plain; version=0.0.4; charset=utf-8",
+	    body, len, MHD_RESPMEM_MUST_FREE, NULL);
+}
+
+static void
+m_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char msg[512];
+	size_t n;
+
+	(void)cls;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	n = strlen(msg);
+	while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+		msg[--n] = '\0';
+	log_warnx("metrics listener: %s", msg);
+}
+
+struct metrics_server *
+metrics_server_start(int fd, struct store *s, struct http *h,
+    uint64_t stuck_us, char *err, size_t errlen)
+{
+	struct metrics_server *ms;
+
+	if (m.start == 0)
+		m.start = time(NULL);
+	if ((ms = calloc(1, sizeof(*ms))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		close(fd);
+		return NULL;
+	}
+	ms->store = s;
+	ms->http = h;
+	ms->stuck_us = stuck_us;
+	/*
+	 * Small on purpose: a few scrapers, headers of a few KiB, and a
+	 * slow one cannot hold the listener for long.
+	 */
+	ms->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD |
+	    MHD_USE_POLL | MHD_USE_ERROR_LOG, 0, NULL, NULL, m_handler, ms,
+	    MHD_OPTION_EXTERNAL_LOGGER, m_mhd_log, ms,
+	    MHD_OPTION_LISTEN_SOCKET, fd,
+	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)16,
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)16384,
+	    MHD_OPTION_END);
+	if (ms->mhd == NULL) {
+		snprintf(err, errlen, "metrics listener: libmicrohttpd failed "
+		    "to start");
+		close(fd);
+		free(ms);
+		return NULL;
+	}
+	return ms;
+}
+
+void
+metrics_server_stop(struct metrics_server *ms)
+{
+	if (ms == NULL)
+		return;
+	MHD_stop_daemon(ms->mhd);
+	free(ms);
+}

@@ -1,0 +1,885 @@
+/*
+ * check_ops.c - what an operator sees: /metrics (checked with the
+ * Prometheus Python client's parser) and /healthz, request ids, JSON and
+ * journal log lines, X-Forwarded-For from trusted proxies only, and the
+ * shipped nginx example (conf/nginx/antomd.conf) run by Debian's real
+ * nginx, over TLS, in front of the real daemon.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <pwd.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <sqlite3.h>
+
+#include "client.h"
+#include "e2e.h"
+#include "http.h"
+#include "sign.h"
+#include "suites.h"
+
+#define SANDBOX		"SANDBOX_5YEZ4X2ZEB3C05479"
+#define TIMEOUT_MS	30000
+#define PYTHON		"/usr/bin/python3"
+#define NGINX		"/usr/sbin/nginx"
+
+/* The routes of write_conf(); the nginx test serves the public path. */
+static const char *conf_routes = "route /antom/notify\n";
+
+static void
+write_conf(const char *extra)
+{
+	char pem[512];
+	FILE *f = fopen(e2e.conf, "w");
+
+	ck_assert_ptr_nonnull(f);
+	fprintf(f, "# written by check_ops\n"
+	    "listen 127.0.0.1:1\n"
+	    "metrics_listen off\n"
+	    "database %s\n"
+	    "%s"
+	    "client %s 1 %s\n"
+	    "busy_timeout_ms 200\n"
+	    "%s", e2e.db, conf_routes, SANDBOX,
+	    test_path(pem, sizeof(pem), "vectors/test-antom-public.pem"),
+	    extra != NULL ? extra : "");
+	fclose(f);
+}
+
+static void
+setup(void)
+{
+	e2e_setup_dirs("ops");
+}
+
+static char *
+pay_body(const char *prid)
+{
+	char *b;
+
+	ck_assert_int_gt(asprintf(&b, "{\"notifyType\":\"PAYMENT_RESULT\","
+	    "\"result\":{\"resultCode\":\"SUCCESS\",\"resultStatus\":\"S\","
+	    "\"resultMessage\":\"success\"},\"paymentRequestId\":\"%s\","
+	    "\"paymentId\":\"P-%s\",\"paymentAmount\":{\"value\":\"4200\","
+	    "\"currency\":\"SGD\"}}", prid, prid), 0);
+	return b;
+}
+
+/*
+ * A signed POST as raw bytes: signed over signed_path, sent to target,
+ * with extra header lines (each ending in CRLF) if any.  Caller frees.
+ */
+static char *
+signed_request(const char *target, const char *signed_path, const char *body,
+    const char *extra, int tamper)
+{
+	char hdr[SIGN_HEADER_MAX], err[256], *req;
+	const char *rtime = "2024-05-11T02:13:00Z";
+
+	ck_assert_msg(sign_header(e2e_test_key(), signed_path, SANDBOX, rtime,
+	    (const unsigned char *)body, strlen(body), NULL, hdr, sizeof(hdr),
+	    err, sizeof(err)) == 0, "sign: %s", err);
+	ck_assert_int_gt(asprintf(&req, "POST %s HTTP/1.1\r\nHost: localhost\r\n"
+	    "Content-Type: application/json\r\nclient-id: %s\r\n"
+	    "request-time: %s\r\nsignature: %s\r\n%sContent-Length: %zu\r\n"
+	    "Connection: close\r\n\r\n%s%s", target, SANDBOX, rtime, hdr,
+	    extra != NULL ? extra : "", strlen(body) + (tamper ? 1 : 0), body,
+	    tamper ? " " : ""), 0);
+	return req;
+}
+
+static int
+send_to(const char *port, const char *req, struct client_response *resp)
+{
+	char err[256] = "";
+
+	memset(resp, 0, sizeof(*resp));
+	ck_assert_msg(client_raw("127.0.0.1", port, req, strlen(req), TIMEOUT_MS,
+	    resp, err, sizeof(err)) == 0, "client_raw: %s", err);
+	return resp->status;
+}
+
+/* Deliver directly to the daemon; the status. */
+static int
+deliver(const char *body, const char *extra, int tamper,
+    struct client_response *resp)
+{
+	char *req = signed_request("/antom/notify", "/antom/notify", body, extra,
+	    tamper);
+	int st = send_to(e2e.port, req, resp);
+
+	free(req);
+	return st;
+}
+
+/* The value of header name in a response head, into out ("" if none). */
+static void
+resp_header(const struct client_response *r, const char *name, char *out,
+    size_t cap)
+{
+	const char *p = r->head;
+	size_t n = strlen(name);
+
+	out[0] = '\0';
+	while (p != NULL && (p = strstr(p, "\r\n")) != NULL) {
+		p += 2;
+		if (strncasecmp(p, name, n) == 0 && p[n] == ':') {
+			const char *v = p + n + 1, *e;
+
+			while (*v == ' ')
+				v++;
+			e = strstr(v, "\r\n");
+			snprintf(out, cap, "%.*s", (int)(e != NULL ? e - v :
+			    (long)strlen(v)), v);
+			return;
+		}
+	}
+}
+
+static int
+metrics_get(const char *method, const char *path, struct client_response *r)
+{
+	char req[256];
+
+	snprintf(req, sizeof(req), "%s %s HTTP/1.1\r\nHost: x\r\n"
+	    "Connection: close\r\n\r\n", method, path);
+	return send_to(e2e.metrics_port, req, r);
+}
+
+/*
+ * Scrape /metrics, have the Prometheus client's parser read it (the test
+ * fails if it rejects the text), and return its samples, one a line as
+ * tests/promparse.py prints them.  Caller frees.
+ */
+static char *
+scrape(void)
+{
+	struct client_response r;
+	char path[256], script[512], cmd[1024], ctype[128];
+	char *out = NULL;
+	size_t cap = 0, len = 0, n;
+	char buf[4096];
+	FILE *f, *p;
+	int st;
+
+	ck_assert_int_eq(metrics_get("GET", "/metrics", &r), 200);
+	resp_header(&r, "Content-Type", ctype, sizeof(ctype));
+	ck_assert_str_eq(ctype, "text/plain; version=0.0.4; charset=utf-8");
+	snprintf(path, sizeof(path), "%s/metrics.txt", e2e.dir);
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_uint_eq(fwrite(r.body, 1, r.bodylen, f), r.bodylen);
+	fclose(f);
+	client_response_free(&r);
+	snprintf(cmd, sizeof(cmd), "%s %s < %s", PYTHON,
+	    test_path(script, sizeof(script), "promparse.py"), path);
+	p = popen(cmd, "r");
+	ck_assert_ptr_nonnull(p);
+	while ((n = fread(buf, 1, sizeof(buf), p)) > 0) {
+		if (len + n + 1 > cap) {
+			cap = (len + n + 1) * 2;
+			out = realloc(out, cap);
+			ck_assert_ptr_nonnull(out);
+		}
+		memcpy(out + len, buf, n);
+		len += n;
+	}
+	st = pclose(p);
+	ck_assert_msg(st == 0, "promparse.py rejected the exposition in %s "
+	    "(status %d)", path, st);
+	ck_assert_ptr_nonnull(out);
+	out[len] = '\0';
+	return out;
+}
+
+/* The value of one sample ("name{labels}" as promparse.py prints it). */
+static double
+sample(const char *samples, const char *key)
+{
+	size_t n = strlen(key);
+	const char *p = samples;
+
+	while ((p = strstr(p, key)) != NULL) {
+		if ((p == samples || p[-1] == '\n') && p[n] == ' ')
+			return strtod(p + n + 1, NULL);
+		p += n;
+	}
+	fprintf(stderr, "samples:\n%s", samples);
+	ck_abort_msg("no sample %s", key);
+	return -1;
+}
+
+#define M_APPLIED	"antomd_notifications_total{outcome=\"applied\",type=\"payment\"}"
+#define M_DUPLICATE	"antomd_notifications_total{outcome=\"duplicate\",type=\"payment\"}"
+#define M_MISMATCH	"antomd_verification_failures_total{reason=\"mismatch\"}"
+#define M_DELIVERIES	"antomd_deliveries_total{client_id=\"" SANDBOX "\",key_version=\"1\"}"
+#define M_OK		"antomd_http_requests_total{route=\"/antom/notify\",status=\"200\"}"
+#define M_401		"antomd_http_requests_total{route=\"/antom/notify\",status=\"401\"}"
+#define M_BATCHES	"antomd_commit_batch_size_count{}"
+#define M_LATENCY	"antomd_request_duration_seconds_count{}"
+
+/*
+ * /metrics parses, and its numbers follow real signed deliveries: an
+ * applied payment, its re-delivery as a duplicate, a forged one as a
+ * verification failure, each counted by route, status and key.
+ */
+START_TEST(test_metrics)
+{
+	struct client_response r;
+	char *b = pay_body("PR-M1"), *s, rid[64];
+
+	write_conf(NULL);
+	e2e_with_metrics = 1;
+	e2e_start_daemon();
+
+	s = scrape();
+	ck_assert_double_eq(sample(s, M_APPLIED), 0);
+	ck_assert_double_eq(sample(s, M_DELIVERIES), 0);
+	ck_assert_double_eq(sample(s, "antomd_notifications_at_risk{}"), 0);
+	ck_assert_double_eq(sample(s, "antomd_writer_queue_depth{}"), 0);
+	ck_assert_double_eq(sample(s, "antomd_database_writable{}"), 1);
+	ck_assert_ptr_nonnull(strstr(s, "antomd_build_info{"));
+	ck_assert_ptr_nonnull(strstr(s, "sqlite=\"3."));
+	free(s);
+
+	ck_assert_int_eq(deliver(b, NULL, 0, &r), 200);
+	client_response_free(&r);
+	s = scrape();
+	ck_assert_double_eq(sample(s, M_APPLIED), 1);
+	ck_assert_double_eq(sample(s, M_DUPLICATE), 0);
+	ck_assert_double_eq(sample(s, M_DELIVERIES), 1);
+	ck_assert_double_eq(sample(s, M_OK), 1);
+	ck_assert_double_ge(sample(s, M_BATCHES), 1);
+	ck_assert_double_eq(sample(s, M_LATENCY), 1);
+	ck_assert_double_eq(sample(s,
+	    "antomd_commit_batch_size_bucket{le=\"1\"}"), 1);
+	free(s);
+
+	ck_assert_int_eq(deliver(b, NULL, 0, &r), 200);	/* Antom's retry */
+	client_response_free(&r);
+	ck_assert_int_eq(deliver(b, NULL, 1, &r), 401);	/* forged */
+	client_response_free(&r);
+	s = scrape();
+	ck_assert_double_eq(sample(s, M_APPLIED), 1);
+	ck_assert_double_eq(sample(s, M_DUPLICATE), 1);
+	ck_assert_double_eq(sample(s, M_DELIVERIES), 2);
+	ck_assert_double_eq(sample(s, M_MISMATCH), 1);
+	ck_assert_double_eq(sample(s, M_OK), 2);
+	ck_assert_double_eq(sample(s, M_401), 1);
+	ck_assert_double_eq(sample(s, M_LATENCY), 3);
+	ck_assert_double_eq(sample(s, "antomd_verification_failures_total"
+	    "{reason=\"unknown_client\"}"), 0);
+	free(s);
+
+	/* Health, and nothing else on that listener. */
+	ck_assert_int_eq(metrics_get("GET", "/healthz", &r), 200);
+	ck_assert_str_eq(r.body, "ok\n");
+	client_response_free(&r);
+	ck_assert_int_eq(metrics_get("POST", "/metrics", &r), 405);
+	resp_header(&r, "Allow", rid, sizeof(rid));
+	ck_assert_str_eq(rid, "GET, HEAD");
+	client_response_free(&r);
+	ck_assert_int_eq(metrics_get("GET", "/antom/notify", &r), 404);
+	client_response_free(&r);
+	ck_assert_int_eq(metrics_get("GET", "/metrics/", &r), 404);
+	client_response_free(&r);
+	/* ... and none of it on the public one. */
+	ck_assert_int_eq(send_to(e2e.port, "GET /metrics HTTP/1.1\r\nHost: x\r\n"
+	    "Connection: close\r\n\r\n", &r), 404);
+	client_response_free(&r);
+
+	ck_assert_int_eq(e2e_stop_daemon(), 0);
+	free(b);
+}
+END_TEST
+
+/*
+ * /healthz says 503 with a reason while the writer cannot commit (a
+ * database locked by another process past busy_timeout_ms), and ok again
+ * once a commit succeeds.
+ */
+START_TEST(test_healthz_storage_failure)
+{
+	struct client_response r;
+	char *b = pay_body("PR-H1");
+	sqlite3 *db;
+
+	write_conf(NULL);
+	e2e_with_metrics = 1;
+	e2e_start_daemon();
+	ck_assert_int_eq(deliver(b, NULL, 0, &r), 200);	/* schema exists */
+	client_response_free(&r);
+	free(b);
+	b = pay_body("PR-H2");
+
+	ck_assert_int_eq(sqlite3_open(e2e.db, &db), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_exec(db, "BEGIN EXCLUSIVE", NULL, NULL, NULL),
+	    SQLITE_OK);
+	ck_assert_int_eq(deliver(b, NULL, 0, &r), 503);
+	client_response_free(&r);
+	ck_assert_int_eq(metrics_get("GET", "/healthz", &r), 503);
+	ck_assert_str_eq(r.body, "the last commit failed\n");
+	client_response_free(&r);
+	free(scrape());		/* still well-formed */
+
+	ck_assert_int_eq(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	ck_assert_int_eq(deliver(b, NULL, 0, &r), 200);
+	client_response_free(&r);
+	ck_assert_int_eq(metrics_get("GET", "/healthz", &r), 200);
+	client_response_free(&r);
+	ck_assert_int_eq(e2e_stop_daemon(), 0);
+	free(b);
+}
+END_TEST
+
+/* Every answer carries X-Request-Id, and the log line about it names it. */
+START_TEST(test_request_id)
+{
+	struct client_response r;
+	char *b = pay_body("PR-RID"), rid1[64], rid2[64], rid3[64], key[96];
+	char *log;
+
+	write_conf(NULL);
+	e2e_start_daemon();
+	ck_assert_int_eq(deliver(b, NULL, 0, &r), 200);
+	resp_header(&r, "X-Request-Id", rid1, sizeof(rid1));
+	client_response_free(&r);
+	ck_assert_int_eq(deliver(b, NULL, 1, &r), 401);
+	resp_header(&r, "X-Request-Id", rid2, sizeof(rid2));
+	client_response_free(&r);
+	ck_assert_int_eq(send_to(e2e.port, "GET /nope HTTP/1.1\r\nHost: x\r\n"
+	    "Connection: close\r\n\r\n", &r), 404);
+	resp_header(&r, "X-Request-Id", rid3, sizeof(rid3));
+	client_response_free(&r);
+	ck_assert_uint_eq(strlen(rid1), 16);
+	ck_assert_uint_eq(strspn(rid1, "0123456789abcdef"), 16);
+	ck_assert_str_ne(rid1, rid2);
+	ck_assert_str_ne(rid2, rid3);
+	ck_assert_int_eq(e2e_stop_daemon(), 0);
+
+	log = test_slurp(e2e.log, NULL);
+	snprintf(key, sizeof(key), "msg=request request_id=%s ", rid1);
+	ck_assert_msg(strstr(log, key) != NULL, "%s not in\n%s", key, log);
+	snprintf(key, sizeof(key), "msg=request request_id=%s ", rid2);
+	ck_assert_ptr_nonnull(strstr(log, key));
+	ck_assert_ptr_nonnull(strstr(strstr(log, key), "status=401"));
+	snprintf(key, sizeof(key), "request_id=%s path=/nope", rid3);
+	ck_assert_ptr_nonnull(strstr(log, key));
+	free(log);
+	free(b);
+}
+END_TEST
+
+/*
+ * log_format json: every line of a whole run is one JSON object with ts,
+ * level and msg, a hostile id stays escaped, request lines carry their id.
+ */
+START_TEST(test_log_json)
+{
+	struct client_response r;
+	char *b = pay_body("PR-J\\u001b[31m\\u00e9"), *ok = pay_body("PR-JSON");
+	char *log, *line, *save = NULL, rid[64];
+	int requests = 0, lines = 0;
+
+	write_conf("log_format json\n");
+	e2e_start_daemon();
+	ck_assert_int_eq(deliver(ok, NULL, 0, &r), 200);
+	resp_header(&r, "X-Request-Id", rid, sizeof(rid));
+	client_response_free(&r);
+	ck_assert_int_eq(deliver(b, NULL, 0, &r), 200);
+	client_response_free(&r);
+	ck_assert_int_eq(e2e_stop_daemon(), 0);
+
+	log = test_slurp(e2e.log, NULL);
+	ck_assert_ptr_null(strchr(log, 0x1b));
+	for (line = strtok_r(log, "\n", &save); line != NULL;
+	    line = strtok_r(NULL, "\n", &save)) {
+		json_error_t jerr;
+		json_t *o = json_loads(line, JSON_REJECT_DUPLICATES, &jerr);
+		const char *msg;
+
+		ck_assert_msg(o != NULL, "not JSON (%s): %s", jerr.text, line);
+		ck_assert_msg(json_is_string(json_object_get(o, "ts")), "%s", line);
+		ck_assert_msg(json_is_string(json_object_get(o, "level")), "%s",
+		    line);
+		msg = json_string_value(json_object_get(o, "msg"));
+		ck_assert_ptr_nonnull(msg);
+		/* ts, level, msg come first, in that order. */
+		ck_assert_msg(strncmp(line, "{\"ts\":\"", 7) == 0, "%s", line);
+		ck_assert_ptr_nonnull(strstr(line, "\",\"level\":\""));
+		if (strcmp(msg, "request") == 0) {
+			requests++;
+			ck_assert_int_eq(json_integer_value(json_object_get(o,
+			    "status")), 200);
+			ck_assert(json_is_string(json_object_get(o,
+			    "request_id")));
+			if (requests == 1)
+				ck_assert_str_eq(json_string_value(
+				    json_object_get(o, "request_id")), rid);
+			else
+				ck_assert_str_eq(json_string_value(
+				    json_object_get(o, "archive_reason")),
+				    "bad_id");
+		}
+		json_decref(o);
+		lines++;
+	}
+	ck_assert_int_eq(requests, 2);
+	ck_assert_int_ge(lines, 4);	/* started, listening ..., stopped */
+	free(log);
+	free(b);
+	free(ok);
+}
+END_TEST
+
+/* Under the journal: "<N>" priorities, no ts (journald has its own). */
+START_TEST(test_log_journal)
+{
+	struct client_response r;
+	char *b = pay_body("PR-JOURNAL"), js[64], *log;
+	struct stat sb;
+	int fd;
+
+	write_conf(NULL);
+	fd = open(e2e.log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(fstat(fd, &sb), 0);
+	close(fd);
+	snprintf(js, sizeof(js), "%llu:%llu", (unsigned long long)sb.st_dev,
+	    (unsigned long long)sb.st_ino);
+	setenv("JOURNAL_STREAM", js, 1);
+	e2e_start_daemon();
+	unsetenv("JOURNAL_STREAM");
+	ck_assert_int_eq(deliver(b, NULL, 0, &r), 200);
+	client_response_free(&r);
+	ck_assert_int_eq(deliver(b, NULL, 1, &r), 401);
+	client_response_free(&r);
+	ck_assert_int_eq(e2e_stop_daemon(), 0);
+	log = test_slurp(e2e.log, NULL);
+	ck_assert_msg(strncmp(log, "<6>level=info msg=", 18) == 0, "%s", log);
+	ck_assert_ptr_nonnull(strstr(log, "\n<6>level=info msg=request "));
+	ck_assert_ptr_nonnull(strstr(log, "\n<4>level=warn msg=request "));
+	ck_assert_ptr_null(strstr(log, "ts="));
+	free(log);
+	free(b);
+}
+END_TEST
+
+/*
+ * X-Forwarded-For is believed only from a trusted_proxy peer, and then
+ * only its right-most untrusted entry; from anyone else it is ignored.
+ */
+START_TEST(test_forwarded_for)
+{
+	static const struct {
+		const char	*conf;
+		const char	*xff;
+		const char	*client;	/* NULL: no client_addr */
+	} rows[] = {
+		{ "", "203.0.113.7", NULL },
+		{ "trusted_proxy 10.0.0.0/8\n", "203.0.113.7", NULL },
+		{ "trusted_proxy 127.0.0.1\n", "203.0.113.7", "203.0.113.7" },
+		{ "trusted_proxy 127.0.0.0/8\ntrusted_proxy 10.0.0.0/8\n",
+		    "198.51.100.1, 203.0.113.7, 10.1.2.3", "203.0.113.7" },
+		{ "trusted_proxy 127.0.0.1\ntrusted_proxy ::1\n",
+		    "2001:db8::1", "2001:db8::1" },
+		{ "trusted_proxy 127.0.0.1\n", "not-an-address", NULL },
+		{ "trusted_proxy 127.0.0.1\n", "1.2.3.4 evil=1", NULL },
+		{ "trusted_proxy 127.0.0.1\n", "", NULL },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct client_response r;
+		char extra[256], prid[32], *b, *log, *line, *eol;
+
+		snprintf(prid, sizeof(prid), "PR-XFF-%zu", i);
+		b = pay_body(prid);
+		write_conf(rows[i].conf);
+		e2e_start_daemon();
+		snprintf(extra, sizeof(extra), "X-Forwarded-For: %s\r\n",
+		    rows[i].xff);
+		ck_assert_int_eq(deliver(b, extra, 0, &r), 200);
+		client_response_free(&r);
+		ck_assert_int_eq(e2e_stop_daemon(), 0);
+		log = test_slurp(e2e.log, NULL);
+		line = strstr(log, prid);
+		ck_assert_ptr_nonnull(line);
+		while (line > log && line[-1] != '\n')
+			line--;
+		if ((eol = strchr(line, '\n')) != NULL)
+			*eol = '\0';
+		ck_assert_msg(strstr(line, " peer_addr=127.0.0.1 ") != NULL,
+		    "row %zu: %s", i, line);
+		if (rows[i].client == NULL)
+			ck_assert_msg(strstr(line, "client_addr") == NULL,
+			    "row %zu: %s", i, line);
+		else {
+			snprintf(extra, sizeof(extra), " client_addr=%s ",
+			    rows[i].client);
+			ck_assert_msg(strstr(line, extra) != NULL, "row %zu: %s",
+			    i, line);
+		}
+		ck_assert_ptr_null(strstr(line, "evil"));
+		free(log);
+		free(b);
+		unlink(e2e.log);
+	}
+}
+END_TEST
+
+/* nginx */
+
+/* A self-signed certificate for localhost, made with the openssl CLI. */
+static void
+make_cert(const char *dir)
+{
+	char cmd[1024];
+
+	snprintf(cmd, sizeof(cmd), "openssl req -x509 -newkey rsa:2048 -nodes "
+	    "-days 2 -subj /CN=localhost -keyout %s/tls.key -out %s/tls.pem "
+	    ">/dev/null 2>&1", dir, dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+/*
+ * nginx.conf for the test: a main context of our own (no daemon, every
+ * path in dir, our user), and the shipped example with only its listen
+ * address, certificate paths and socket path replaced.
+ */
+static void
+write_nginx_conf(const char *dir, int port, const char *sock)
+{
+	char path[512], *ex, *p, *line, *save = NULL;
+	struct passwd *pw = getpwuid(getuid());
+	FILE *f;
+
+	ex = test_slurp(test_path(path, sizeof(path), "../conf/nginx/antomd.conf"),
+	    NULL);
+	snprintf(path, sizeof(path), "%s/nginx/antomd.conf", dir);
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	for (line = strtok_r(ex, "\n", &save); line != NULL;
+	    line = strtok_r(NULL, "\n", &save)) {
+		for (p = line; *p == ' '; p++)
+			;
+		if (strcmp(p, "listen 443 ssl;") == 0)
+			fprintf(f, "    listen 127.0.0.1:%d ssl;\n", port);
+		else if (strcmp(p, "listen [::]:443 ssl;") == 0)
+			continue;
+		else if (strncmp(p, "ssl_certificate ", 16) == 0)
+			fprintf(f, "    ssl_certificate %s/tls.pem;\n", dir);
+		else if (strncmp(p, "ssl_certificate_key ", 20) == 0)
+			fprintf(f, "    ssl_certificate_key %s/tls.key;\n", dir);
+		else if (strcmp(p, "server unix:/run/antomd/antomd.sock;") == 0)
+			fprintf(f, "    server unix:%s;\n", sock);
+		else
+			fprintf(f, "%s\n", line);
+	}
+	fclose(f);
+	free(ex);
+
+	snprintf(path, sizeof(path), "%s/nginx/nginx.conf", dir);
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	if (getuid() == 0)
+		fprintf(f, "user %s;\n", pw != NULL ? pw->pw_name : "root");
+	fprintf(f, "daemon off;\nmaster_process on;\nworker_processes 1;\n"
+	    "pid %s/nginx/nginx.pid;\nerror_log %s/nginx/error.log info;\n"
+	    "events { worker_connections 64; }\n"
+	    "http {\n"
+	    "    access_log %s/nginx/access.log;\n"
+	    "    client_body_temp_path %s/nginx/body;\n"
+	    "    proxy_temp_path %s/nginx/proxy;\n"
+	    "    fastcgi_temp_path %s/nginx/fastcgi;\n"
+	    "    uwsgi_temp_path %s/nginx/uwsgi;\n"
+	    "    scgi_temp_path %s/nginx/scgi;\n"
+	    "    include %s/nginx/antomd.conf;\n"
+	    "}\n", dir, dir, dir, dir, dir, dir, dir, dir, dir);
+	fclose(f);
+}
+
+/* A free loopback port (closed again: nginx binds it itself). */
+static int
+free_port(void)
+{
+	int port, fd = e2e_bind_loopback(&port);
+
+	close(fd);
+	return port;
+}
+
+/* One request over TLS; the status, with the body into body (cap). */
+static int
+tls_request(int port, const char *req, char *resp, size_t cap)
+{
+	struct sockaddr_in sin;
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+	SSL *ssl;
+	size_t off = 0;
+	int fd, n, status = -1;
+
+	ck_assert_ptr_nonnull(ctx);
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons((uint16_t)port);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	ssl = SSL_new(ctx);
+	SSL_set_fd(ssl, fd);
+	SSL_set_tlsext_host_name(ssl, "localhost");
+	ck_assert_int_eq(SSL_connect(ssl), 1);
+	ck_assert_int_eq(SSL_write(ssl, req, (int)strlen(req)), (int)strlen(req));
+	while (off < cap - 1 &&
+	    (n = SSL_read(ssl, resp + off, (int)(cap - 1 - off))) > 0)
+		off += (size_t)n;
+	resp[off] = '\0';
+	sscanf(resp, "HTTP/1.1 %d", &status);
+	SSL_free(ssl);
+	SSL_CTX_free(ctx);
+	close(fd);
+	return status;
+}
+
+static pid_t nginx_pid;
+
+static void
+nginx_teardown(void)
+{
+	if (nginx_pid > 0) {
+		kill(nginx_pid, SIGQUIT);
+		waitpid(nginx_pid, NULL, 0);
+		nginx_pid = 0;
+	}
+	e2e_teardown();
+}
+
+/* The daemon's log line about a request, by payment request id. */
+static char *
+log_line_of(const char *prid)
+{
+	char *log = test_slurp(e2e.log, NULL), *line, *eol, *out;
+
+	line = strstr(log, prid);
+	ck_assert_msg(line != NULL, "%s not logged:\n%s", prid, log);
+	while (line > log && line[-1] != '\n')
+		line--;
+	if ((eol = strchr(line, '\n')) != NULL)
+		*eol = '\0';
+	out = strdup(line);
+	free(log);
+	return out;
+}
+
+/* SIGHUP the daemon with a new trusted_proxy set; wait for it to say so. */
+static void
+reload_with(const char *extra, int nth)
+{
+	char *log, *p;
+	int i, seen = 0;
+
+	write_conf(extra);
+	kill(e2e.pid, SIGHUP);
+	for (i = 0; i < 400 && seen < nth; i++) {
+		usleep(10000);
+		log = test_slurp(e2e.log, NULL);
+		for (seen = 0, p = log; (p = strstr(p, "msg=\"configuration "
+		    "reloaded\"")) != NULL; p++)
+			seen++;
+		free(log);
+	}
+	ck_assert_int_eq(seen, nth);
+}
+
+/*
+ * The shipped example in front of the daemon: a signed notification to
+ * the public path, over TLS, through nginx, verifies (antomd checks it
+ * over the public path) and is stored; X-Forwarded-For gives client_addr
+ * only when the socket peer (nginx) is a trusted proxy.
+ */
+START_TEST(test_nginx_proxy)
+{
+	char dir[64], sock[160], extra[512], *req, *line, resp[4096];
+	char *b;
+	int port, i, st;
+	struct stat sb;
+	pid_t pid;
+
+	if (access(NGINX, X_OK) != 0) {
+		fprintf(stderr, "test_nginx_proxy: %s not installed, skipped "
+		    "(make check installs it as root)\n", NGINX);
+		return;
+	}
+	conf_routes = "route /antom/notify /payments/antom/notify\n";
+	snprintf(dir, sizeof(dir), "%s", e2e.dir);
+	snprintf(sock, sizeof(sock), "%s/antomd.sock", dir);
+	snprintf(extra, sizeof(extra), "listen unix:%s\n", sock);
+	write_conf(extra);
+	pid = fork();
+	if (pid == 0) {
+		int logfd = open(e2e.log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+
+		dup2(logfd, 2);
+		unsetenv("LISTEN_FDS");
+		execl(e2e_bin(resp, sizeof(resp), "antomd"), "antomd", "-c",
+		    e2e.conf, (char *)NULL);
+		_exit(127);
+	}
+	e2e.pid = pid;
+	for (i = 0; i < 400 && stat(sock, &sb) != 0; i++)
+		usleep(10000);
+	ck_assert_int_eq(stat(sock, &sb), 0);
+
+	make_cert(dir);
+	snprintf(extra, sizeof(extra), "mkdir -p %s/nginx", dir);
+	ck_assert_int_eq(system(extra), 0);
+	port = free_port();
+	write_nginx_conf(dir, port, sock);
+	snprintf(extra, sizeof(extra), "%s/nginx/nginx.conf", dir);
+	pid = fork();
+	if (pid == 0) {
+		int devnull = open("/dev/null", O_WRONLY);
+
+		dup2(devnull, 1);
+		dup2(devnull, 2);
+		char elog[300];
+
+		snprintf(elog, sizeof(elog), "%s/nginx/error.log", dir);
+		execl(NGINX, "nginx", "-p", dir, "-e", elog, "-c", extra,
+		    (char *)NULL);
+		_exit(127);
+	}
+	nginx_pid = pid;
+	for (i = 0, st = -1; i < 400 && st != 0; i++) {
+		int fd = socket(AF_INET, SOCK_STREAM, 0);
+		struct sockaddr_in sin;
+
+		memset(&sin, 0, sizeof(sin));
+		sin.sin_family = AF_INET;
+		sin.sin_port = htons((uint16_t)port);
+		sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		st = connect(fd, (struct sockaddr *)&sin, sizeof(sin));
+		close(fd);
+		if (st != 0)
+			usleep(10000);
+	}
+	ck_assert_msg(st == 0, "nginx did not start: see %s/nginx/error.log",
+	    dir);
+
+	/* No trusted proxy: the header is ignored. */
+	b = pay_body("PR-NGX-1");
+	req = signed_request("/payments/antom/notify", "/payments/antom/notify",
+	    b, "X-Forwarded-For: 198.51.100.9\r\n", 0);
+	ck_assert_int_eq(tls_request(port, req, resp, sizeof(resp)), 200);
+	ck_assert_msg(strstr(resp, HTTP_SUCCESS_BODY) != NULL, "%s", resp);
+	ck_assert_ptr_nonnull(strstr(resp, "X-Request-Id: "));
+	free(req);
+	free(b);
+	ck_assert_int_eq(e2e_q_int("SELECT count(*) FROM payments WHERE "
+	    "payment_request_id = 'PR-NGX-1' AND status = 'SUCCESS'"), 1);
+	ck_assert_str_eq(e2e_q_text("SELECT signed_path FROM notifications "
+	    "WHERE id = 1"), "/payments/antom/notify");
+	line = log_line_of("PR-NGX-1");
+	ck_assert_msg(strstr(line, " path=/antom/notify ") != NULL, "%s", line);
+	ck_assert_msg(strstr(line, " peer_addr=unix ") != NULL, "%s", line);
+	ck_assert_msg(strstr(line, "client_addr") == NULL, "%s", line);
+	free(line);
+
+	/* A tampered body through nginx: refused, nothing stored. */
+	b = pay_body("PR-NGX-X");
+	req = signed_request("/payments/antom/notify", "/payments/antom/notify",
+	    b, NULL, 1);
+	ck_assert_int_eq(tls_request(port, req, resp, sizeof(resp)), 401);
+	free(req);
+	free(b);
+	/* Signed over the local path: not what Antom signs, refused. */
+	b = pay_body("PR-NGX-L");
+	req = signed_request("/payments/antom/notify", "/antom/notify", b, NULL,
+	    0);
+	ck_assert_int_eq(tls_request(port, req, resp, sizeof(resp)), 401);
+	free(req);
+	free(b);
+	ck_assert_int_eq(e2e_q_int("SELECT count(*) FROM notifications"), 1);
+	/* nginx's own limit matches max_body_bytes: 413 before antomd. */
+	snprintf(extra, sizeof(extra), "POST /payments/antom/notify HTTP/1.1\r\n"
+	    "Host: localhost\r\nContent-Length: 70000\r\nConnection: close\r\n"
+	    "\r\n");
+	ck_assert_int_eq(tls_request(port, extra, resp, sizeof(resp)), 413);
+	/* Nothing else is public. */
+	ck_assert_int_eq(tls_request(port, "GET /antom/notify HTTP/1.1\r\n"
+	    "Host: localhost\r\nConnection: close\r\n\r\n", resp, sizeof(resp)),
+	    404);
+
+	/* nginx trusted: the address nginx saw (the spoofed one is not). */
+	snprintf(extra, sizeof(extra), "listen unix:%s\ntrusted_proxy unix\n",
+	    sock);
+	reload_with(extra, 1);
+	b = pay_body("PR-NGX-2");
+	req = signed_request("/payments/antom/notify", "/payments/antom/notify",
+	    b, "X-Forwarded-For: 198.51.100.9\r\n", 0);
+	ck_assert_int_eq(tls_request(port, req, resp, sizeof(resp)), 200);
+	free(req);
+	free(b);
+	line = log_line_of("PR-NGX-2");
+	ck_assert_msg(strstr(line, " client_addr=127.0.0.1 ") != NULL, "%s",
+	    line);
+	ck_assert_ptr_null(strstr(line, "198.51.100.9"));
+	free(line);
+
+	/* A trusted hop before nginx: the address it was given. */
+	snprintf(extra, sizeof(extra), "listen unix:%s\ntrusted_proxy unix\n"
+	    "trusted_proxy 127.0.0.1\n", sock);
+	reload_with(extra, 2);
+	b = pay_body("PR-NGX-3");
+	req = signed_request("/payments/antom/notify", "/payments/antom/notify",
+	    b, "X-Forwarded-For: 198.51.100.9\r\n", 0);
+	ck_assert_int_eq(tls_request(port, req, resp, sizeof(resp)), 200);
+	free(req);
+	free(b);
+	line = log_line_of("PR-NGX-3");
+	ck_assert_msg(strstr(line, " client_addr=198.51.100.9 ") != NULL, "%s",
+	    line);
+	free(line);
+
+	ck_assert_int_eq(e2e_q_int("SELECT count(*) FROM payments"), 3);
+	ck_assert_int_eq(e2e_stop_daemon(), 0);
+}
+END_TEST
+
+Suite *
+ops_suite(void)
+{
+	Suite *s = suite_create("ops");
+	TCase *tc = tcase_create("ops");
+	TCase *px = tcase_create("proxy");
+
+	tcase_add_checked_fixture(tc, setup, e2e_teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_metrics);
+	tcase_add_test(tc, test_healthz_storage_failure);
+	tcase_add_test(tc, test_request_id);
+	tcase_add_test(tc, test_log_json);
+	tcase_add_test(tc, test_log_journal);
+	tcase_add_test(tc, test_forwarded_for);
+	suite_add_tcase(s, tc);
+
+	tcase_add_checked_fixture(px, setup, nginx_teardown);
+	tcase_set_timeout(px, 60);
+	tcase_add_test(px, test_nginx_proxy);
+	suite_add_tcase(s, px);
+	return s;
+}
