@@ -44,8 +44,6 @@ void	metrics_delivery(const char *client_id, long key_version);
 void	metrics_notification(const char *kind, const char *outcome);
 /* A writer batch of jobs, failed of which failed (the store's hook). */
 void	metrics_batch(unsigned jobs, unsigned failed);
-/* The at-risk gauge (antomd_notifications_at_risk); 0 until set. */
-void	metrics_set_at_risk(long);
 
 /*
  * The whole exposition into a malloc'd, NUL-terminated buffer the caller

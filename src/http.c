@@ -432,9 +432,11 @@ http_log_request(struct http_req *r, unsigned status)
 	if (n != NULL) {
 		log_kv_str(&lb, "notify_type", n->notify_type);
 		log_kv_str(&lb, "kind", notif_kind_str(n->kind));
+		log_kv_str(&lb, "object_id", notif_object_id(n));
 		log_kv_str(&lb, "payment_request_id", n->payment_request_id);
 		log_kv_str(&lb, "payment_id", n->payment_id);
 		log_kv_str(&lb, "capture_request_id", n->capture_request_id);
+		/* A dispute's result is its stage, already in notify_type. */
 		if (n->kind != NOTIF_OTHER)
 			log_kv_str(&lb, "result", notif_status_str(n->status));
 		else
@@ -472,6 +474,9 @@ static void
 http_refused(struct http_req *r, unsigned status, const char *reason)
 {
 	struct http *h = r->h;
+	struct store_refusal rf;
+	struct notif claims;
+	const struct notif *n = NULL;
 
 	if (status < 500)
 		atomic_fetch_add(&h->rejected, 1);
@@ -479,6 +484,54 @@ http_refused(struct http_req *r, unsigned status, const char *reason)
 		atomic_fetch_add(&h->unavailable, 1);
 	if (status == 400 || status == 401)
 		metrics_verify_failure(reason);
+
+	/*
+	 * A notification Antom will send again, or give up on: keep it in
+	 * the refusals table until it is stored (store.h).  Not 404 or 405:
+	 * those are not for a notification route.  The body is whole for
+	 * 400, 401 and 503, never for 413.
+	 */
+	if ((status != 400 && status != 401 && status != 413 && status != 503)
+	    || r->route == NULL)
+		return;
+	memset(&rf, 0, sizeof(rf));
+	rf.status = (int)status;
+	/*
+	 * A 413 is decided before the headers are checked: take them as
+	 * sent.  store_refusal_set() bounds them and keeps printable ASCII.
+	 */
+	store_refusal_set(rf.client_id, sizeof(rf.client_id),
+	    r->client_id != NULL ? r->client_id : MHD_lookup_connection_value(
+	    r->conn, MHD_HEADER_KIND, "client-id"));
+	store_refusal_set(rf.reason, sizeof(rf.reason), reason);
+	store_refusal_set(rf.request_time, sizeof(rf.request_time),
+	    r->request_time != NULL ? r->request_time :
+	    MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
+	    "request-time"));
+	if (status != 413 && !r->too_big) {
+		store_refusal_set(rf.body_sha256, sizeof(rf.body_sha256),
+		    http_body_sha256(r));
+		/*
+		 * What the body says it is about, so an operator can tell
+		 * which payment is at risk.  Parsed only to describe a
+		 * refusal, never applied: an unverified body changes nothing.
+		 */
+		if (r->parsed)
+			n = &r->notif;
+		else if (notif_parse(r->body, r->len, &claims) == 0)
+			n = &claims;
+	}
+	if (n != NULL) {
+		store_refusal_set(rf.notify_type, sizeof(rf.notify_type),
+		    n->notify_type);
+		store_refusal_set(rf.kind, sizeof(rf.kind),
+		    notif_kind_str(n->kind));
+		store_refusal_set(rf.object_id, sizeof(rf.object_id),
+		    notif_object_id(n));
+		if (n == &claims)
+			notif_free(&claims);
+	}
+	(void)store_refuse(h->store, &rf);	/* dropped ones are counted */
 }
 
 static enum MHD_Result

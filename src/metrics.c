@@ -87,7 +87,6 @@ static struct {
 	_Atomic uint64_t	 batch[M_NBATCH], batch_sum, batch_count;
 	_Atomic uint64_t	 batch_failed_jobs;
 	_Atomic int		 last_batch_failed;
-	_Atomic long		 at_risk;
 	time_t			 start;
 } m = { .reg_lock = PTHREAD_MUTEX_INITIALIZER };
 
@@ -221,11 +220,6 @@ metrics_batch(unsigned jobs, unsigned failed)
 	atomic_store(&m.last_batch_failed, failed == jobs);
 }
 
-void
-metrics_set_at_risk(long n)
-{
-	atomic_store(&m.at_risk, n);
-}
 
 /* Prometheus label value: backslash, double quote and newline escaped. */
 static void
@@ -382,15 +376,29 @@ metrics_render(struct store *s, struct http *h, size_t *lenp)
 	fprintf(f, "antomd_storage_failures_total %llu\n",
 	    (unsigned long long)M_GET(m.batch_failed_jobs));
 
-	m_head(f, "antomd_notifications_at_risk", "gauge",
-	    "Notifications Antom may give up on before antomd acknowledges "
-	    "them.");
-	fprintf(f, "antomd_notifications_at_risk %ld\n", atomic_load(&m.at_risk));
-
 	if (s != NULL) {
 		struct store_stats ss;
 
 		store_stats(s, &ss);
+		/* The refusals table, as the writer last counted it. */
+		m_head(f, "antomd_notifications_at_risk", "gauge",
+		    "Refused deliveries not stored since, refused longer ago "
+		    "than at_risk_after_s: Antom may give up on them.");
+		fprintf(f, "antomd_notifications_at_risk %lld\n",
+		    (long long)ss.at_risk);
+		m_head(f, "antomd_refusals_held", "gauge",
+		    "Refused deliveries whose notification is not stored yet.");
+		fprintf(f, "antomd_refusals_held %lld\n",
+		    (long long)ss.refusals_held);
+		m_head(f, "antomd_refusals_recorded_total", "counter",
+		    "Refusals recorded in the refusals table.");
+		fprintf(f, "antomd_refusals_recorded_total %llu\n",
+		    (unsigned long long)ss.refusals);
+		m_head(f, "antomd_refusals_dropped_total", "counter",
+		    "Refusals not recorded: too many pending or held, or the "
+		    "database failed.");
+		fprintf(f, "antomd_refusals_dropped_total %llu\n",
+		    (unsigned long long)ss.refusals_dropped);
 		m_head(f, "antomd_writer_queue_depth", "gauge",
 		    "Notifications waiting for the writer thread.");
 		fprintf(f, "antomd_writer_queue_depth %u\n", ss.queued);

@@ -310,6 +310,91 @@ END_TEST
  * database locked by another process past busy_timeout_ms), and ok again
  * once a commit succeeds.
  */
+/* Poll /metrics until name reaches want (10 s at most); its last value. */
+static double
+metric_when(const char *name, double want)
+{
+	double v = -1;
+	char *s;
+	int i;
+
+	for (i = 0; i < 100; i++) {
+		s = scrape();
+		v = sample(s, name);
+		free(s);
+		if (v == want)
+			break;
+		usleep(100000);
+	}
+	return v;
+}
+
+/*
+ * Notifications at risk, end to end: a delivery signed over the wrong
+ * path (401) and one too large (413) are kept as refusals, become at risk
+ * after at_risk_after_s, show in /metrics, a WARN line and antomctl
+ * refusals; the same body delivered properly clears its refusal.
+ */
+START_TEST(test_at_risk)
+{
+	struct client_response r;
+	char *b = pay_body("PR-RISK"), *big, *req, *log, *out, cmd[1024];
+	char ctl[512];
+	FILE *p;
+	size_t n;
+	int st;
+
+	write_conf("at_risk_after_s 1\n");
+	e2e_with_metrics = 1;
+	e2e_start_daemon();
+	req = signed_request("/antom/notify", "/other/notify", b, NULL, 0);
+	ck_assert_int_eq(send_to(e2e.port, req, &r), 401);
+	client_response_free(&r);
+	free(req);
+	big = calloc(1, 70001);
+	ck_assert_ptr_nonnull(big);
+	memset(big, ' ', 70000);
+	big[0] = '{';
+	big[69999] = '}';
+	req = signed_request("/antom/notify", "/antom/notify", big, NULL, 0);
+	ck_assert_int_eq(send_to(e2e.port, req, &r), 413);
+	client_response_free(&r);
+	free(req);
+	free(big);
+
+	ck_assert_double_eq(metric_when("antomd_notifications_at_risk{}", 2), 2);
+	ck_assert_double_eq(metric_when("antomd_refusals_held{}", 2), 2);
+	log = test_slurp(e2e.log, NULL);
+	ck_assert_msg(strstr(log, "notifications at risk") != NULL &&
+	    strstr(log, "at_risk=2") != NULL, "%s", log);
+	free(log);
+
+	snprintf(cmd, sizeof(cmd), "%s refusals -c %s", e2e_bin(ctl,
+	    sizeof(ctl), "antomctl"), e2e.conf);
+	ck_assert_ptr_nonnull(p = popen(cmd, "r"));
+	out = calloc(1, 8192);
+	n = fread(out, 1, 8191, p);
+	st = pclose(p);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 1, "%.*s", (int)n,
+	    out);
+	ck_assert_msg(strstr(out, "AT RISK") != NULL && strstr(out,
+	    "last 401 mismatch; client " SANDBOX "; payment PR-RISK;") != NULL
+	    && strstr(out, "last 413 body_too_large; client " SANDBOX
+	    "; - -; body (not read)") != NULL, "[%s]", out);
+	free(out);
+
+	/* Antom sends it again, properly: stored, no longer at risk. */
+	ck_assert_int_eq(deliver(b, NULL, 0, &r), 200);
+	client_response_free(&r);
+	ck_assert_double_eq(metric_when("antomd_refusals_held{}", 1), 1);
+	ck_assert_double_eq(metric_when("antomd_notifications_at_risk{}", 1), 1);
+	ck_assert_int_eq(e2e_q_int("SELECT count(*) FROM refusals WHERE"
+	    " body_sha256 = '' AND status = 413"), 1);
+	ck_assert_int_eq(e2e_stop_daemon(), 0);
+	free(b);
+}
+END_TEST
+
 START_TEST(test_healthz_storage_failure)
 {
 	struct client_response r;
@@ -871,6 +956,7 @@ ops_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_metrics);
 	tcase_add_test(tc, test_healthz_storage_failure);
+	tcase_add_test(tc, test_at_risk);
 	tcase_add_test(tc, test_request_id);
 	tcase_add_test(tc, test_log_json);
 	tcase_add_test(tc, test_log_journal);
