@@ -252,18 +252,17 @@ http_completed_cb(void *cls, struct MHD_Connection *conn, void **con_cls,
 	*con_cls = NULL;
 }
 
-static void
-http_mhd_log(void *cls, const char *fmt, va_list ap)
+void
+http_mhd_log(void *prefix, const char *fmt, va_list ap)
 {
 	char msg[512];
 	size_t n;
 
-	(void)cls;
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	n = strlen(msg);
 	while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
 		msg[--n] = '\0';
-	log_warnx("libmicrohttpd: %s", msg);
+	log_warnx("%s: %s", (const char *)prefix, msg);
 }
 
 /*
@@ -881,7 +880,7 @@ http_start(const struct conf *conf, struct store *store, int listen_fd,
 	h->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD |
 	    MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG,
 	    0, http_accept_cb, h, http_handler, h,
-	    MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, h,
+	    MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, "libmicrohttpd",
 	    MHD_OPTION_LISTEN_SOCKET, listen_fd,
 	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned)conf->threads,
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)conf->max_connections,

@@ -521,20 +521,6 @@ m_handler(void *cls, struct MHD_Connection *conn, const char *url,
 	    body, len, MHD_RESPMEM_MUST_FREE, NULL);
 }
 
-static void
-m_mhd_log(void *cls, const char *fmt, va_list ap)
-{
-	char msg[512];
-	size_t n;
-
-	(void)cls;
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	n = strlen(msg);
-	while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
-		msg[--n] = '\0';
-	log_warnx("metrics listener: %s", msg);
-}
-
 struct metrics_server *
 metrics_server_start(int fd, struct store *s, struct http *h,
     uint64_t stuck_us, char *err, size_t errlen)
@@ -557,7 +543,7 @@ metrics_server_start(int fd, struct store *s, struct http *h,
 	 */
 	ms->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD |
 	    MHD_USE_POLL | MHD_USE_ERROR_LOG, 0, NULL, NULL, m_handler, ms,
-	    MHD_OPTION_EXTERNAL_LOGGER, m_mhd_log, ms,
+	    MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, "metrics listener",
 	    MHD_OPTION_LISTEN_SOCKET, fd,
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)16,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10,

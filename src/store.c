@@ -154,71 +154,25 @@ static const char *const store_schema_v2_checks[][3] = {
 	  "'vaulting'))" },
 };
 
-static const char store_schema_v2[] =
 /*
  * Keys lead with their most selective column.  Version 1 led with
  * client_id, and without ANALYZE statistics SQLite takes an equality on a
  * key's first column for a narrow search: "WHERE client_id = ? AND
  * payment_id = ?" walked every payment of the client instead of using
- * payments_payment_id.  Rebuilt here; the rows are small (bodies stay in
- * notifications, which keeps its rowid).  Views go first, as they name
- * the tables; payment_captures stays, as it reads the same columns
- * (legacy_alter_table is on, so the rename leaves views alone).
+ * payments_payment_id.  Each table is rebuilt from its own CREATE TABLE
+ * with the key reordered (rows are small: the bodies stay in
+ * notifications, which keeps its rowid), then its index is made again.
  */
-"DROP VIEW payment_status;"
-"CREATE TABLE payments_v2 ("
-"  payment_request_id         TEXT NOT NULL,"
-"  client_id                  TEXT NOT NULL,"
-"  payment_id                 TEXT,"
-"  status                     TEXT NOT NULL CHECK (status IN ('PENDING','SUCCESS','FAIL')),"
-"  result_code                TEXT,"
-"  result_message             TEXT,"
-"  amount_value               INTEGER,"
-"  currency                   TEXT,"
-"  payment_create_time        TEXT,"
-"  payment_time               TEXT,"
-"  avs_result_raw             TEXT,"
-"  cvv_result_raw             TEXT,"
-"  network_transaction_id     TEXT,"
-"  three_ds_eci               TEXT,"
-"  three_ds_version           TEXT,"
-"  three_ds_cavv              TEXT,"
-"  three_ds_ds_transaction_id TEXT,"
-"  card_brand                 TEXT,"
-"  last_four                  TEXT,"
-"  issuing_country            TEXT,"
-"  refusal_code_raw           TEXT,"
-"  refusal_reason_raw         TEXT,"
-"  notification_id            INTEGER NOT NULL REFERENCES notifications (id),"
-"  created_at                 TEXT NOT NULL,"
-"  updated_at                 TEXT NOT NULL,"
-"  PRIMARY KEY (payment_request_id, client_id)"
-") WITHOUT ROWID;"
-"INSERT INTO payments_v2 SELECT * FROM payments;"
-"DROP TABLE payments;"
-"ALTER TABLE payments_v2 RENAME TO payments;"
-"CREATE INDEX payments_payment_id ON payments (payment_id, client_id);"
-"CREATE TABLE captures_v2 ("
-"  capture_request_id    TEXT NOT NULL,"
-"  client_id             TEXT NOT NULL,"
-"  capture_id            TEXT,"
-"  payment_id            TEXT,"
-"  status                TEXT NOT NULL CHECK (status IN ('SUCCESS','FAIL')),"
-"  result_code           TEXT,"
-"  result_message        TEXT,"
-"  amount_value          INTEGER,"
-"  currency              TEXT,"
-"  capture_time          TEXT,"
-"  acquirer_reference_no TEXT,"
-"  notification_id       INTEGER NOT NULL REFERENCES notifications (id),"
-"  created_at            TEXT NOT NULL,"
-"  updated_at            TEXT NOT NULL,"
-"  PRIMARY KEY (capture_request_id, client_id)"
-") WITHOUT ROWID;"
-"INSERT INTO captures_v2 SELECT * FROM captures;"
-"DROP TABLE captures;"
-"ALTER TABLE captures_v2 RENAME TO captures;"
-"CREATE INDEX captures_payment_id ON captures (payment_id, client_id);"
+static const char *const store_schema_v2_rekeys[][4] = {
+	{ "payments", "PRIMARY KEY (client_id, payment_request_id)",
+	  "PRIMARY KEY (payment_request_id, client_id)",
+	  "CREATE INDEX payments_payment_id ON payments (payment_id, client_id)" },
+	{ "captures", "PRIMARY KEY (client_id, capture_request_id)",
+	  "PRIMARY KEY (capture_request_id, client_id)",
+	  "CREATE INDEX captures_payment_id ON captures (payment_id, client_id)" },
+};
+
+static const char store_schema_v2[] =
 "CREATE TABLE refunds ("
 "  refund_request_id  TEXT NOT NULL,"
 "  client_id          TEXT NOT NULL,"
@@ -673,6 +627,52 @@ store_user_version(sqlite3 *db, int *version)
 }
 
 /*
+ * Rebuild table rk[0] from its own CREATE TABLE with key rk[1] replaced by
+ * rk[2], copy its rows, and make its index rk[3] again.  Inside
+ * store_migrate's transaction, with legacy_alter_table on (the rename
+ * leaves the views that name the table alone).  0, or -1 with err.
+ */
+static int
+store_rekey(sqlite3 *db, const char *const rk[4], char *err, size_t errlen)
+{
+	static const char get[] = "SELECT replace(replace(sql,"
+	    " 'CREATE TABLE ' || ?1 || ' (', 'CREATE TABLE ' || ?1 || '_v2 ('),"
+	    " ?2, ?3) FROM sqlite_master WHERE type = 'table' AND name = ?1"
+	    " AND instr(sql, 'CREATE TABLE ' || ?1 || ' (') = 1"
+	    " AND instr(sql, ?2) > 0";
+	sqlite3_stmt *st = NULL;
+	char *create = NULL, *copy = NULL;
+	int rc = -1;
+
+	if (sqlite3_prepare_v2(db, get, -1, &st, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "%s", sqlite3_errmsg(db));
+		return -1;
+	}
+	sqlite3_bind_text(st, 1, rk[0], -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, rk[1], -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, rk[2], -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		create = sqlite3_mprintf("%s", sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	if (create == NULL) {
+		snprintf(err, errlen, "cannot migrate the schema to version 2: "
+		    "table %s is not as version 1 made it", rk[0]);
+		return -1;
+	}
+	copy = sqlite3_mprintf("INSERT INTO %s_v2 SELECT * FROM %s;"
+	    " DROP TABLE %s; ALTER TABLE %s_v2 RENAME TO %s; %s;", rk[0],
+	    rk[0], rk[0], rk[0], rk[0], rk[3]);
+	if (copy != NULL && store_exec(db, create, err, errlen) == 0 &&
+	    store_exec(db, copy, err, errlen) == 0)
+		rc = 0;
+	else if (copy == NULL)
+		snprintf(err, errlen, "out of memory");
+	sqlite3_free(create);
+	sqlite3_free(copy);
+	return rc;
+}
+
+/*
  * Inside store_migrate's transaction: widen the CHECKs of version 1 in
  * place, have this connection reload the schema, then add the rest.
  * Each edit must change exactly one table, or nothing is migrated.
@@ -723,6 +723,13 @@ store_migrate_v2(sqlite3 *db, char *err, size_t errlen)
 	if (store_exec(db, sql, err, errlen) != 0 ||
 	    store_exec(db, "PRAGMA writable_schema = RESET", err, errlen) != 0)
 		goto fail;
+	/* Views name the tables; payment_status is made anew below. */
+	if (store_exec(db, "DROP VIEW payment_status", err, errlen) != 0)
+		goto fail;
+	for (i = 0; i < sizeof(store_schema_v2_rekeys) /
+	    sizeof(store_schema_v2_rekeys[0]); i++)
+		if (store_rekey(db, store_schema_v2_rekeys[i], err, errlen) != 0)
+			goto fail;
 	if (store_exec(db, store_schema_v2, err, errlen) != 0)
 		goto fail;
 	return store_exec(db, "PRAGMA legacy_alter_table = OFF", err, errlen);
