@@ -187,11 +187,12 @@ bench: deps-bench
 	$(Q)$(MAKE) --no-print-directory all $(BIN)/antom-bench-gen $(BIN)/antom-bench-sqlite
 	$(Q)bench/run
 
-# The suites that run the daemon (e2e, hostile), with it under valgrind
-# (memcheck; definite leaks and any error fail the test that stops it).
+# The suites that run the daemon (e2e, hostile, ops: nginx's upstream
+# too), with it under valgrind (memcheck; definite leaks and any error
+# fail the test that stops it).
 valgrind: deps-test
 	$(Q)$(MAKE) --no-print-directory all $(BIN)/check_antomd
-	$(Q)for suite in e2e hostile; do \
+	$(Q)for suite in e2e hostile ops; do \
 	  ANTOMD_VALGRIND=1 CK_TIMEOUT_MULTIPLIER=10 CK_RUN_SUITE=$$suite \
 	  ANTOMD_BIN=$(CURDIR)/$(BIN) ANTOMD_TESTS=$(CURDIR)/tests \
 	  $(BIN)/check_antomd || exit 1; done

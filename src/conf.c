@@ -540,6 +540,14 @@ conf_load(const char *path, struct conf **out, char *err, size_t errlen)
 		st = CONF_ERR_SYNTAX;
 		goto fail;
 	}
+	/* One socket file cannot be both: the second bind would unlink the first. */
+	if (c->listen_unix != NULL && c->metrics_unix != NULL &&
+	    strcmp(c->listen_unix, c->metrics_unix) == 0) {
+		snprintf(err, errlen, "%s: listen and metrics_listen are the "
+		    "same socket unix:%s", path, c->listen_unix);
+		st = CONF_ERR_SYNTAX;
+		goto fail;
+	}
 	if (verify_keyring_count(c->keys) == 0) {
 		snprintf(err, errlen, "%s: no client key configured: every "
 		    "request would be refused", path);

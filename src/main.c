@@ -72,6 +72,16 @@ listen_unix(const char *path, char *err, size_t errlen)
 			    "not a socket", path);
 			return -1;
 		}
+		/* Stale only if nobody answers: never take a live one's. */
+		if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) >= 0 &&
+		    connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0) {
+			close(fd);
+			snprintf(err, errlen, "listen unix:%s: another process "
+			    "is listening on it", path);
+			return -1;
+		}
+		if (fd >= 0)
+			close(fd);
 		unlink(path);
 	}
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||

@@ -1,14 +1,16 @@
 /*
- * check_conf.c - conf_load() and conf_route_find(): every directive with
- * its valid values, its bounds and its default; the listen forms; routes
- * and clients; the file-level rules (comments, CRLF, NUL bytes, long
- * lines, missing file, no route, no client); and the "file:line: reason"
- * of every error.
+ * check_conf.c - conf_load(), conf_route_find() and conf_ip_trusted():
+ * every directive with its valid values, its bounds and its default; the
+ * listen and metrics_listen forms; trusted_proxy networks and what they
+ * match; log_format; routes and clients; the file-level rules (comments,
+ * CRLF, NUL bytes, long lines, missing file, no route, no client); and the
+ * "file:line: reason" of every error.
  *
  * Each TCase gets its own mkdtemp() directory (an unchecked fixture, so it
  * is created and removed by the runner, even when a forked test crashes).
  * Tables run as Check loop tests, so a failure names the row.
  */
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -207,6 +209,8 @@ static const struct t_num {
 	{ "commit_batch_max", 1, 1024, 64,
 	    offsetof(struct conf, commit_batch_max), 0 },
 	{ "queue_max", 1, 1048576, 4096, offsetof(struct conf, queue_max), 0 },
+	{ "at_risk_after_s", 1, 604800, 3600,
+	    offsetof(struct conf, at_risk_after_s), 0 },
 	{ "shutdown_timeout_s", 0, 3600, 10,
 	    offsetof(struct conf, shutdown_timeout_s), 0 },
 };
@@ -242,6 +246,13 @@ START_TEST(test_defaults)
 	ck_assert_str_eq(r.c->listen_port, "8080");
 	ck_assert_str_eq(r.c->database, "/var/lib/antomd/antomd.db");
 	ck_assert_int_eq(r.c->log_level, LOG_LEVEL_INFO);
+	ck_assert_int_eq(r.c->log_format, LOG_FORMAT_LOGFMT);
+	ck_assert_str_eq(r.c->metrics_listen, "127.0.0.1:9101");
+	ck_assert_str_eq(r.c->metrics_host, "127.0.0.1");
+	ck_assert_str_eq(r.c->metrics_port, "9101");
+	ck_assert_ptr_null(r.c->metrics_unix);
+	ck_assert_uint_eq(r.c->nproxies, 0);
+	ck_assert_int_eq(r.c->trust_unix, 0);
 	for (i = 0; i < T_NELEM(t_nums); i++)
 		ck_assert_msg(t_num_get(r.c, &t_nums[i]) == t_nums[i].def,
 		    "%s = %llu, default %llu", t_nums[i].name,
@@ -277,7 +288,12 @@ START_TEST(test_every_directive)
 	    "queue_max 100\n"
 	    "busy_timeout_ms 250\n"
 	    "shutdown_timeout_s 0\n"
-	    "log_level warn\n", t_pem, t_b64, t_b64file));
+	    "at_risk_after_s 60\n"
+	    "log_level warn\n"
+	    "log_format json\n"
+	    "metrics_listen [::1]:9200\n"
+	    "trusted_proxy unix\n"
+	    "trusted_proxy 10.0.0.0/8\n", t_pem, t_b64, t_b64file));
 	t_assert_ok(&r);
 	ck_assert_str_eq(r.c->listen, "0.0.0.0:9090");
 	ck_assert_str_eq(r.c->listen_host, "0.0.0.0");
@@ -301,7 +317,15 @@ START_TEST(test_every_directive)
 	ck_assert_uint_eq(r.c->queue_max, 100);
 	ck_assert_uint_eq(r.c->busy_timeout_ms, 250);
 	ck_assert_uint_eq(r.c->shutdown_timeout_s, 0);
+	ck_assert_uint_eq(r.c->at_risk_after_s, 60);
 	ck_assert_int_eq(r.c->log_level, LOG_LEVEL_WARN);
+	ck_assert_int_eq(r.c->log_format, LOG_FORMAT_JSON);
+	ck_assert_str_eq(r.c->metrics_listen, "[::1]:9200");
+	ck_assert_str_eq(r.c->metrics_host, "::1");
+	ck_assert_str_eq(r.c->metrics_port, "9200");
+	ck_assert_int_eq(r.c->trust_unix, 1);
+	ck_assert_uint_eq(r.c->nproxies, 1);
+	ck_assert_uint_eq(r.c->proxies[0].bits, 96 + 8);
 	t_done(&r);
 }
 END_TEST
@@ -571,6 +595,564 @@ START_TEST(test_log_level_table)
 	t_assert_ok(&r);
 	ck_assert_int_eq(r.c->log_level, t_loglevel_rows[_i].lvl);
 	t_done(&r);
+}
+END_TEST
+
+/* log_format */
+
+static const struct {
+	const char	*v;
+	int		 ok;
+	enum log_format	 fmt;
+} t_logformat_rows[] = {
+	{ "logfmt", 1, LOG_FORMAT_LOGFMT },
+	{ "json", 1, LOG_FORMAT_JSON },
+	{ "JSON", 1, LOG_FORMAT_JSON },		/* as log_level: any case */
+	{ "LogFmt", 1, LOG_FORMAT_LOGFMT },
+	{ "text", 0, 0 },
+	{ "jsonl", 0, 0 },
+	{ "json,logfmt", 0, 0 },
+	{ "syslog", 0, 0 },
+	{ "1", 0, 0 },
+	{ "\"json\"", 0, 0 },
+	{ "logfmt\x01", 0, 0 },
+};
+
+START_TEST(test_log_format_table)
+{
+	struct t_res r;
+	char line[64];
+
+	snprintf(line, sizeof(line), "log_format %s", t_logformat_rows[_i].v);
+	t_load_free(&r, t_with(line));
+	if (!t_logformat_rows[_i].ok) {
+		t_assert_fail(&r, CONF_ERR_SYNTAX, 3,
+		    "log_format is logfmt or json");
+		return;
+	}
+	t_assert_ok(&r);
+	ck_assert_int_eq(r.c->log_format, t_logformat_rows[_i].fmt);
+	t_done(&r);
+}
+END_TEST
+
+/* The last log_format wins, both ways. */
+START_TEST(test_log_format_last_wins)
+{
+	struct t_res r;
+
+	t_load_free(&r, t_with("log_format json\nlog_format logfmt"));
+	t_assert_ok(&r);
+	ck_assert_int_eq(r.c->log_format, LOG_FORMAT_LOGFMT);
+	t_done(&r);
+	t_load_free(&r, t_with("log_format logfmt\nlog_format json"));
+	t_assert_ok(&r);
+	ck_assert_int_eq(r.c->log_format, LOG_FORMAT_JSON);
+	t_done(&r);
+	/* A bad value after a good one is still an error, on its line. */
+	t_load_free(&r, t_with("log_format json\nlog_format xml"));
+	t_assert_fail(&r, CONF_ERR_SYNTAX, 4, "log_format is logfmt or json");
+}
+END_TEST
+
+/* metrics_listen */
+
+#define T_MLISTEN_WHY "metrics_listen takes host:port, [ipv6]:port, " \
+	"unix:/absolute/path or off"
+
+/* A 107-byte socket path (sun_path's 108 with its NUL), and one more. */
+#define T_SUN_107 "/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+
+static const struct {
+	const char	*v;
+	int		 ok;
+	const char	*host;	/* NULL with ok: off, or a unix socket */
+	const char	*port;
+	const char	*unixp;
+} t_mlisten_rows[] = {
+	{ "127.0.0.1:9101", 1, "127.0.0.1", "9101", NULL },
+	{ "0.0.0.0:1", 1, "0.0.0.0", "1", NULL },
+	{ "localhost:65535", 1, "localhost", "65535", NULL },
+	{ "[::1]:9101", 1, "::1", "9101", NULL },
+	{ "[::]:9101", 1, "::", "9101", NULL },
+	{ "[fe80::1%eth0]:9101", 1, "fe80::1%eth0", "9101", NULL },
+	{ "unix:/run/antomd/metrics.sock", 1, NULL, NULL,
+	    "/run/antomd/metrics.sock" },
+	{ "unix:" T_SUN_107, 1, NULL, NULL, T_SUN_107 },
+	{ "off", 1, NULL, NULL, NULL },
+	{ "none", 1, NULL, NULL, NULL },
+	{ "127.0.0.1", 0, NULL, NULL, NULL },		/* no port */
+	{ "127.0.0.1:", 0, NULL, NULL, NULL },
+	{ ":9101", 0, NULL, NULL, NULL },		/* no host */
+	{ "127.0.0.1:0", 0, NULL, NULL, NULL },
+	{ "127.0.0.1:65536", 0, NULL, NULL, NULL },
+	{ "127.0.0.1:4294967297", 0, NULL, NULL, NULL },
+	{ "127.0.0.1:99999999999999999999999", 0, NULL, NULL, NULL },
+	{ "127.0.0.1:-1", 0, NULL, NULL, NULL },
+	{ "127.0.0.1:+9101", 0, NULL, NULL, NULL },
+	{ "127.0.0.1:9101x", 0, NULL, NULL, NULL },	/* trailing garbage */
+	{ "127.0.0.1:9101/", 0, NULL, NULL, NULL },
+	{ "127.0.0.1:9101:1", 0, NULL, NULL, NULL },
+	{ "127.0.0.1:metrics", 0, NULL, NULL, NULL },
+	{ "::1:9101", 0, NULL, NULL, NULL },		/* IPv6 needs brackets */
+	{ "[::1]", 0, NULL, NULL, NULL },
+	{ "[::1]:", 0, NULL, NULL, NULL },
+	{ "[::1]9101", 0, NULL, NULL, NULL },
+	{ "[::1]:9101x", 0, NULL, NULL, NULL },
+	{ "[::1]x:9101", 0, NULL, NULL, NULL },
+	{ "[::1:9101", 0, NULL, NULL, NULL },
+	{ "[]:9101", 0, NULL, NULL, NULL },
+	{ "[::1]:0", 0, NULL, NULL, NULL },
+	{ "\"\"", 0, NULL, NULL, NULL },
+	{ "offf", 0, NULL, NULL, NULL },
+	{ "unix:", 0, NULL, NULL, NULL },
+	{ "unix:metrics.sock", 0, NULL, NULL, NULL },	/* relative */
+	{ "unix:./metrics.sock", 0, NULL, NULL, NULL },
+	{ "unix:" T_SUN_107 "a", 0, NULL, NULL, NULL },
+};
+
+START_TEST(test_metrics_listen_table)
+{
+	struct t_res r;
+	char *line;
+
+	line = t_fmt("metrics_listen %s", t_mlisten_rows[_i].v);
+	t_load_free(&r, t_with(line));
+	free(line);
+	if (!t_mlisten_rows[_i].ok) {
+		t_assert_fail(&r, CONF_ERR_SYNTAX, 3, T_MLISTEN_WHY);
+		return;
+	}
+	t_assert_ok(&r);
+	if (t_mlisten_rows[_i].host == NULL && t_mlisten_rows[_i].unixp == NULL)
+		ck_assert_ptr_null(r.c->metrics_listen);	/* off */
+	else
+		ck_assert_str_eq(r.c->metrics_listen, t_mlisten_rows[_i].v);
+	if (t_mlisten_rows[_i].host != NULL) {
+		ck_assert_str_eq(r.c->metrics_host, t_mlisten_rows[_i].host);
+		ck_assert_str_eq(r.c->metrics_port, t_mlisten_rows[_i].port);
+	} else {
+		ck_assert_ptr_null(r.c->metrics_host);
+		ck_assert_ptr_null(r.c->metrics_port);
+	}
+	if (t_mlisten_rows[_i].unixp != NULL)
+		ck_assert_str_eq(r.c->metrics_unix, t_mlisten_rows[_i].unixp);
+	else
+		ck_assert_ptr_null(r.c->metrics_unix);
+	/* The public listener keeps its own default. */
+	ck_assert_str_eq(r.c->listen, "127.0.0.1:8080");
+	ck_assert_ptr_null(r.c->listen_unix);
+	t_done(&r);
+}
+END_TEST
+
+/*
+ * Repeated metrics_listen lines: the last wins and leaves nothing of the
+ * earlier ones (off clears a socket path; an address after off turns the
+ * listener on again); listen and metrics_listen never share a field.
+ */
+START_TEST(test_metrics_listen_last_wins)
+{
+	struct t_res r;
+
+	t_load_free(&r, t_with("metrics_listen unix:/m.sock\n"
+	    "metrics_listen off"));
+	t_assert_ok(&r);
+	ck_assert_ptr_null(r.c->metrics_listen);
+	ck_assert_ptr_null(r.c->metrics_unix);
+	ck_assert_ptr_null(r.c->metrics_host);
+	ck_assert_ptr_null(r.c->metrics_port);
+	t_done(&r);
+
+	t_load_free(&r, t_with("metrics_listen off\n"
+	    "metrics_listen 127.0.0.1:9300"));
+	t_assert_ok(&r);
+	ck_assert_str_eq(r.c->metrics_listen, "127.0.0.1:9300");
+	ck_assert_str_eq(r.c->metrics_host, "127.0.0.1");
+	ck_assert_str_eq(r.c->metrics_port, "9300");
+	t_done(&r);
+
+	t_load_free(&r, t_with("metrics_listen unix:/m.sock\n"
+	    "metrics_listen [::1]:9301"));
+	t_assert_ok(&r);
+	ck_assert_ptr_null(r.c->metrics_unix);
+	ck_assert_str_eq(r.c->metrics_host, "::1");
+	t_done(&r);
+
+	t_load_free(&r, t_with("metrics_listen [::1]:9301\n"
+	    "metrics_listen unix:/m.sock"));
+	t_assert_ok(&r);
+	ck_assert_str_eq(r.c->metrics_unix, "/m.sock");
+	ck_assert_ptr_null(r.c->metrics_host);
+	ck_assert_ptr_null(r.c->metrics_port);
+	t_done(&r);
+
+	t_load_free(&r, t_with("listen unix:/p.sock\n"
+	    "metrics_listen 127.0.0.1:9302\nlisten 127.0.0.1:9303\n"
+	    "metrics_listen unix:/m.sock"));
+	t_assert_ok(&r);
+	ck_assert_str_eq(r.c->listen, "127.0.0.1:9303");
+	ck_assert_str_eq(r.c->listen_port, "9303");
+	ck_assert_ptr_null(r.c->listen_unix);
+	ck_assert_str_eq(r.c->metrics_listen, "unix:/m.sock");
+	ck_assert_str_eq(r.c->metrics_unix, "/m.sock");
+	t_done(&r);
+
+	/* A bad value after a good one: an error on its own line. */
+	t_load_free(&r, t_with("metrics_listen off\nmetrics_listen 127.0.0.1"));
+	t_assert_fail(&r, CONF_ERR_SYNTAX, 4, T_MLISTEN_WHY);
+
+	/* One socket file cannot serve both listeners. */
+	t_load_free(&r, t_with("listen unix:/same.sock\n"
+	    "metrics_listen unix:/same.sock"));
+	t_assert_fail(&r, CONF_ERR_SYNTAX, 0, "listen and metrics_listen are "
+	    "the same socket unix:/same.sock");
+}
+END_TEST
+
+/* trusted_proxy and conf_ip_trusted() */
+
+#define T_PROXY_WHY "trusted_proxy takes an IPv4 or IPv6 address, " \
+	"ADDRESS/BITS or unix (at most 64)"
+
+/* An address as conf_ip_trusted() takes it: IPv4 as IPv4-mapped IPv6. */
+static void
+t_ip(const char *text, unsigned char out[16])
+{
+	struct in_addr a4;
+
+	memset(out, 0, 16);
+	if (inet_pton(AF_INET, text, &a4) == 1) {
+		out[10] = out[11] = 0xff;
+		memcpy(out + 12, &a4, 4);
+		return;
+	}
+	ck_assert_msg(inet_pton(AF_INET6, text, out) == 1,
+	    "test address %s does not parse", text);
+}
+
+static const struct {
+	const char	*v;
+	const char	*addr;	/* as stored; NULL: must be refused */
+	unsigned	 bits;	/* as stored (IPv4: + 96) */
+} t_proxy_rows[] = {
+	{ "127.0.0.1", "::ffff:127.0.0.1", 128 },
+	{ "127.0.0.1/32", "::ffff:127.0.0.1", 128 },
+	{ "10.0.0.0/8", "::ffff:10.0.0.0", 104 },
+	{ "10.0.0.0/9", "::ffff:10.0.0.0", 105 },
+	{ "0.0.0.0/0", "::ffff:0.0.0.0", 96 },
+	{ "::1", "::1", 128 },
+	{ "::1/128", "::1", 128 },
+	{ "2001:db8::/32", "2001:db8::", 32 },
+	{ "2001:db8::/33", "2001:db8::", 33 },
+	{ "::/0", "::", 0 },
+	{ "::ffff:10.0.0.0/104", "::ffff:10.0.0.0", 104 },
+	{ "::ffff:192.0.2.1", "::ffff:192.0.2.1", 128 },
+	{ "10.0.0.0/33", NULL, 0 },
+	{ "10.0.0.0/64", NULL, 0 },
+	{ "10.0.0.0/128", NULL, 0 },	/* /128 is IPv6's, not IPv4's */
+	{ "::/129", NULL, 0 },
+	{ "2001:db8::/4294967424", NULL, 0 },	/* 2^32 + 128 */
+	{ "10.0.0.0/", NULL, 0 },
+	{ "10.0.0.0/x", NULL, 0 },
+	{ "10.0.0.0/8x", NULL, 0 },
+	{ "10.0.0.0/-1", NULL, 0 },
+	{ "10.0.0.0/+8", NULL, 0 },
+	{ "10.0.0.0/8.0", NULL, 0 },
+	{ "10.0.0.0/8/8", NULL, 0 },
+	{ "10.0.0.0/255.0.0.0", NULL, 0 },	/* no netmasks */
+	{ "10.0.0.0/99999999999999999999999", NULL, 0 },
+	{ "/8", NULL, 0 },
+	{ "/", NULL, 0 },
+	{ "10.0.0", NULL, 0 },
+	{ "10.0.0.256", NULL, 0 },
+	{ "1.2.3.4.5", NULL, 0 },
+	{ "010.0.0.1", NULL, 0 },
+	{ "0x7f.0.0.1", NULL, 0 },
+	{ "localhost", NULL, 0 },
+	{ "[::1]", NULL, 0 },
+	{ "::1]", NULL, 0 },
+	{ "fe80::1%eth0", NULL, 0 },
+	{ "2001:db8:::1", NULL, 0 },
+	{ "1:2:3:4:5:6:7:8:9", NULL, 0 },
+	{ "0000:0000:0000:0000:0000:0000:0000:0000:0000/8", NULL, 0 },
+	{ "unix/8", NULL, 0 },
+	{ "unix:", NULL, 0 },
+	{ "\"127.0.0.1\"", NULL, 0 },
+};
+
+START_TEST(test_trusted_proxy_table)
+{
+	unsigned char want[16];
+	struct t_res r;
+	char line[128];
+
+	snprintf(line, sizeof(line), "trusted_proxy %s", t_proxy_rows[_i].v);
+	t_load_free(&r, t_with(line));
+	if (t_proxy_rows[_i].addr == NULL) {
+		t_assert_fail(&r, CONF_ERR_SYNTAX, 3, T_PROXY_WHY);
+		return;
+	}
+	t_assert_ok(&r);
+	ck_assert_uint_eq(r.c->nproxies, 1);
+	ck_assert_int_eq(r.c->trust_unix, 0);
+	t_ip(t_proxy_rows[_i].addr, want);
+	ck_assert_msg(memcmp(r.c->proxies[0].addr, want, 16) == 0,
+	    "%s: not stored as %s", t_proxy_rows[_i].v, t_proxy_rows[_i].addr);
+	ck_assert_uint_eq(r.c->proxies[0].bits, t_proxy_rows[_i].bits);
+	t_done(&r);
+}
+END_TEST
+
+/*
+ * Lines add up, in order, duplicates included; "unix" is a flag, not a
+ * network; a bad line among good ones is reported on its own line.
+ */
+START_TEST(test_trusted_proxy_accumulate)
+{
+	unsigned char a[16];
+	struct t_res r;
+
+	t_load_free(&r, t_with("trusted_proxy unix\n"
+	    "trusted_proxy 10.0.0.0/8\n"
+	    "# trusted_proxy 192.0.2.1\n"
+	    "trusted_proxy ::1\n"
+	    "trusted_proxy unix\n"
+	    "trusted_proxy 10.0.0.0/8"));
+	t_assert_ok(&r);
+	ck_assert_int_eq(r.c->trust_unix, 1);
+	ck_assert_uint_eq(r.c->nproxies, 3);
+	t_ip("10.0.0.0", a);
+	ck_assert_int_eq(memcmp(r.c->proxies[0].addr, a, 16), 0);
+	ck_assert_uint_eq(r.c->proxies[0].bits, 104);
+	t_ip("::1", a);
+	ck_assert_int_eq(memcmp(r.c->proxies[1].addr, a, 16), 0);
+	ck_assert_uint_eq(r.c->proxies[1].bits, 128);
+	ck_assert_uint_eq(r.c->proxies[2].bits, 104);
+	t_ip("::1", a);
+	ck_assert(conf_ip_trusted(r.c, a));
+	t_ip("10.20.30.40", a);
+	ck_assert(conf_ip_trusted(r.c, a));
+	t_ip("192.0.2.1", a);
+	ck_assert(!conf_ip_trusted(r.c, a));
+	t_done(&r);
+
+	/* unix alone trusts no address. */
+	t_load_free(&r, t_with("trusted_proxy unix"));
+	t_assert_ok(&r);
+	ck_assert_int_eq(r.c->trust_unix, 1);
+	ck_assert_uint_eq(r.c->nproxies, 0);
+	t_ip("127.0.0.1", a);
+	ck_assert(!conf_ip_trusted(r.c, a));
+	t_done(&r);
+
+	t_load_free(&r, t_with("trusted_proxy 127.0.0.1\n"
+	    "trusted_proxy ::1\n"
+	    "trusted_proxy 10.0.0.0/33\n"
+	    "trusted_proxy 192.0.2.1"));
+	t_assert_fail(&r, CONF_ERR_SYNTAX, 5, T_PROXY_WHY);
+}
+END_TEST
+
+/* At most 64 networks (unix does not count); the 65th is an error. */
+START_TEST(test_trusted_proxy_max)
+{
+	unsigned char a[16];
+	struct t_res r;
+	char *text, *more;
+	int i;
+
+	ck_assert_int_eq(CONF_PROXIES_MAX, 64);
+	text = t_fmt("route /a\nclient C 1 %s\ntrusted_proxy unix\n", t_pem);
+	for (i = 0; i < CONF_PROXIES_MAX; i++) {
+		more = t_fmt("%strusted_proxy 192.0.2.%d\n", text, i);
+		free(text);
+		text = more;
+	}
+	t_load(&r, text);
+	t_assert_ok(&r);
+	ck_assert_uint_eq(r.c->nproxies, CONF_PROXIES_MAX);
+	ck_assert_int_eq(r.c->trust_unix, 1);
+	t_ip("192.0.2.63", a);		/* the last one counts */
+	ck_assert(conf_ip_trusted(r.c, a));
+	t_ip("192.0.2.64", a);
+	ck_assert(!conf_ip_trusted(r.c, a));
+	t_done(&r);
+
+	/* Line 3 is unix, lines 4 to 67 the 64 networks: 68 is one too many. */
+	more = t_fmt("%strusted_proxy ::1\n", text);
+	t_load_free(&r, more);
+	t_assert_fail(&r, CONF_ERR_SYNTAX, 68, T_PROXY_WHY);
+	/* ... even a duplicate; and unix still loads after the 64. */
+	more = t_fmt("%strusted_proxy unix\n", text);
+	t_load_free(&r, more);
+	t_assert_ok(&r);
+	t_done(&r);
+	more = t_fmt("%strusted_proxy 192.0.2.0\n", text);
+	t_load_free(&r, more);
+	t_assert_fail(&r, CONF_ERR_SYNTAX, 68, T_PROXY_WHY);
+	free(text);
+}
+END_TEST
+
+/* conf_ip_trusted(): addresses at either side of every kind of edge. */
+static const struct {
+	const char	*proxies;	/* trusted_proxy values, blank-separated */
+	const char	*addr;
+	int		 trusted;
+} t_match_rows[] = {
+	{ "10.0.0.0/8", "10.0.0.0", 1 },
+	{ "10.0.0.0/8", "10.255.255.255", 1 },
+	{ "10.0.0.0/8", "11.0.0.0", 0 },
+	{ "10.0.0.0/8", "9.255.255.255", 0 },
+	{ "10.0.0.0/9", "10.127.255.255", 1 },	/* prefix inside a byte */
+	{ "10.0.0.0/9", "10.128.0.0", 0 },
+	{ "192.168.1.4/30", "192.168.1.4", 1 },
+	{ "192.168.1.4/30", "192.168.1.7", 1 },
+	{ "192.168.1.4/30", "192.168.1.3", 0 },
+	{ "192.168.1.4/30", "192.168.1.8", 0 },
+	{ "192.168.1.4/31", "192.168.1.5", 1 },
+	{ "192.168.1.4/31", "192.168.1.6", 0 },
+	{ "128.0.0.0/1", "128.0.0.1", 1 },	/* first bit of the IPv4 part */
+	{ "128.0.0.0/1", "127.255.255.255", 0 },
+	{ "127.0.0.1", "127.0.0.1", 1 },
+	{ "127.0.0.1", "127.0.0.2", 0 },
+	{ "127.0.0.1", "126.0.0.1", 0 },
+	{ "127.0.0.1/32", "127.0.0.1", 1 },
+	{ "127.0.0.1/32", "127.0.0.0", 0 },
+	/* An IPv4 entry is an IPv4-mapped network: v4 peers on v6 sockets. */
+	{ "127.0.0.1", "::ffff:127.0.0.1", 1 },
+	{ "127.0.0.1", "::127.0.0.1", 0 },	/* IPv4-compatible: not v4 */
+	{ "127.0.0.1", "::1", 0 },
+	{ "::ffff:127.0.0.1", "127.0.0.1", 1 },
+	{ "::ffff:10.0.0.0/104", "10.1.2.3", 1 },
+	{ "::ffff:10.0.0.0/104", "11.1.2.3", 0 },
+	{ "::ffff:0:0/96", "198.51.100.1", 1 },	/* every IPv4 address */
+	{ "::ffff:0:0/96", "::1", 0 },
+	/* IPv4 /0 is every IPv4 address and no IPv6 one; ::/0 is all. */
+	{ "0.0.0.0/0", "203.0.113.7", 1 },
+	{ "0.0.0.0/0", "0.0.0.0", 1 },
+	{ "0.0.0.0/0", "255.255.255.255", 1 },
+	{ "0.0.0.0/0", "::1", 0 },
+	{ "0.0.0.0/0", "2001:db8::1", 0 },
+	{ "0.0.0.0/0", "::", 0 },
+	{ "::/0", "2001:db8::1", 1 },
+	{ "::/0", "203.0.113.7", 1 },
+	{ "::/0", "::", 1 },
+	{ "::1", "::1", 1 },
+	{ "::1", "::2", 0 },
+	{ "::1", "::", 0 },
+	{ "::1", "127.0.0.1", 0 },
+	{ "::1/128", "::1", 1 },
+	{ "2001:db8::/32", "2001:db8:ffff:ffff:ffff:ffff:ffff:ffff", 1 },
+	{ "2001:db8::/32", "2001:db9::", 0 },
+	{ "2001:db8::/33", "2001:db8:7fff:ffff::1", 1 },
+	{ "2001:db8::/33", "2001:db8:8000::", 0 },
+	{ "2001:db8::/127", "2001:db8::1", 1 },
+	{ "2001:db8::/127", "2001:db8::2", 0 },
+	{ "fe80::/10", "febf:ffff::1", 1 },
+	{ "fe80::/10", "fec0::1", 0 },
+	{ "fe80::/10", "fe7f::1", 0 },
+	{ "2001:db8::1", "2001:db8::1:0", 0 },
+	/* Several networks: any one will do. */
+	{ "10.0.0.0/8 192.168.0.0/16 ::1", "192.168.200.1", 1 },
+	{ "10.0.0.0/8 192.168.0.0/16 ::1", "::1", 1 },
+	{ "10.0.0.0/8 192.168.0.0/16 ::1", "172.16.0.1", 0 },
+	/* None configured, or only unix: no address is trusted. */
+	{ "", "127.0.0.1", 0 },
+	{ "", "::1", 0 },
+	{ "unix", "127.0.0.1", 0 },
+	{ "unix", "::", 0 },
+};
+
+/* A valid file with one trusted_proxy line per blank-separated value. */
+static char *
+t_proxies_conf(const char *values)
+{
+	char *text, *more, *copy, *v, *save = NULL;
+
+	text = t_fmt("route /a\nclient C 1 %s\n", t_pem);
+	copy = t_fmt("%s", values);
+	for (v = strtok_r(copy, " ", &save); v != NULL;
+	    v = strtok_r(NULL, " ", &save)) {
+		more = t_fmt("%strusted_proxy %s\n", text, v);
+		free(text);
+		text = more;
+	}
+	free(copy);
+	return text;
+}
+
+START_TEST(test_ip_trusted_table)
+{
+	unsigned char a[16];
+	struct t_res r;
+
+	t_load_free(&r, t_proxies_conf(t_match_rows[_i].proxies));
+	t_assert_ok(&r);
+	t_ip(t_match_rows[_i].addr, a);
+	ck_assert_msg(conf_ip_trusted(r.c, a) == t_match_rows[_i].trusted,
+	    "trusted_proxy %s: %s %s", t_match_rows[_i].proxies,
+	    t_match_rows[_i].addr, t_match_rows[_i].trusted ?
+	    "not trusted" : "trusted");
+	t_done(&r);
+}
+END_TEST
+
+/*
+ * A network written with host bits set (10.1.2.3/8) is taken as its
+ * network (10.0.0.0/8) by the match, whatever it stores: the two forms
+ * trust exactly the same addresses, IPv4 and IPv6 alike.
+ */
+START_TEST(test_ip_trusted_host_bits)
+{
+	static const struct {
+		const char	*loose, *strict;
+	} pairs[] = {
+		{ "10.1.2.3/8", "10.0.0.0/8" },
+		{ "192.168.1.7/30", "192.168.1.4/30" },
+		{ "10.255.0.1/9", "10.128.0.0/9" },
+		{ "203.0.113.7/0", "0.0.0.0/0" },
+		{ "2001:db8::ffff/32", "2001:db8::/32" },
+		{ "2001:db8:ffff::1/33", "2001:db8:8000::/33" },
+		{ "fe80::1/10", "fe80::/10" },
+		{ "2001:db8::1/0", "::/0" },
+	};
+	static const char *const probes[] = {
+		"10.0.0.0", "10.1.2.3", "10.127.255.255", "10.128.0.0",
+		"10.255.255.255", "11.0.0.0", "9.255.255.255", "192.168.1.3",
+		"192.168.1.4", "192.168.1.7", "192.168.1.8", "0.0.0.0",
+		"255.255.255.255", "203.0.113.7", "::", "::1", "2001:db8::",
+		"2001:db8::ffff", "2001:db8:7fff::1", "2001:db8:8000::",
+		"2001:db8:ffff::1", "2001:db9::", "fe80::1", "febf::1",
+		"fec0::", "::ffff:10.1.2.3",
+	};
+	struct t_res loose, strict;
+	unsigned char a[16];
+	size_t i, k, in;
+
+	for (i = 0; i < T_NELEM(pairs); i++) {
+		t_load_free(&loose, t_proxies_conf(pairs[i].loose));
+		t_assert_ok(&loose);
+		t_load_free(&strict, t_proxies_conf(pairs[i].strict));
+		t_assert_ok(&strict);
+		ck_assert_uint_eq(loose.c->proxies[0].bits,
+		    strict.c->proxies[0].bits);
+		for (k = 0, in = 0; k < T_NELEM(probes); k++) {
+			t_ip(probes[k], a);
+			ck_assert_msg(conf_ip_trusted(loose.c, a) ==
+			    conf_ip_trusted(strict.c, a), "%s and %s disagree "
+			    "on %s", pairs[i].loose, pairs[i].strict, probes[k]);
+			in += conf_ip_trusted(strict.c, a) != 0;
+		}
+		/* The probes fall on both sides (::/0 has no outside). */
+		ck_assert_msg(in > 0, "%s: no probe inside", pairs[i].strict);
+		ck_assert_msg(in < T_NELEM(probes) ||
+		    strcmp(pairs[i].strict, "::/0") == 0,
+		    "%s: no probe outside", pairs[i].strict);
+		t_done(&loose);
+		t_done(&strict);
+	}
 }
 END_TEST
 
@@ -956,6 +1538,12 @@ static const char *const t_arg_lines[] = {
 	"commit_batch_max", "commit_batch_max 1 1",
 	"queue_max", "queue_max 1 1",
 	"shutdown_timeout_s", "shutdown_timeout_s 1 1",
+	"at_risk_after_s", "at_risk_after_s 1 1",
+	"log_format", "log_format json logfmt",
+	"metrics_listen", "metrics_listen 127.0.0.1:1 127.0.0.1:2",
+	"metrics_listen   # off",
+	"trusted_proxy", "trusted_proxy unix 127.0.0.1",
+	"trusted_proxy 10.0.0.0 /8",
 	"route", "route /a /b /c",
 	"client", "client C 1 k k",
 };
@@ -1312,6 +1900,18 @@ START_TEST(test_sample_conf)
 	blk = t_sample_block(text, "log_level");
 	ck_assert_ptr_nonnull(strstr(blk, "Default: info"));
 	free(blk);
+	blk = t_sample_block(text, "log_format");
+	ck_assert_ptr_nonnull(strstr(blk, "Default: logfmt"));
+	free(blk);
+	blk = t_sample_block(text, "metrics_listen");
+	ck_assert_ptr_nonnull(strstr(blk, "Default: 127.0.0.1:9101"));
+	free(blk);
+	/* trusted_proxy has no default: documented, only as an example. */
+	p = strstr(text, "\n# trusted_proxy ");
+	ck_assert_msg(p != NULL, "conf/antomd.conf does not document "
+	    "trusted_proxy");
+	ck_assert_ptr_nonnull(strstr(p, "Default: none"));
+	ck_assert_ptr_null(strstr(text, "\ntrusted_proxy "));
 
 	*demo = '\0';
 	fixed = t_fmt("%s%s%s", text, t_pem,
@@ -1326,6 +1926,10 @@ START_TEST(test_sample_conf)
 	ck_assert_str_eq(r.c->listen_host, "127.0.0.1");
 	ck_assert_str_eq(r.c->listen_port, "8080");
 	ck_assert_int_eq(r.c->log_level, LOG_LEVEL_INFO);
+	ck_assert_int_eq(r.c->log_format, LOG_FORMAT_LOGFMT);
+	ck_assert_str_eq(r.c->metrics_listen, "127.0.0.1:9101");
+	ck_assert_uint_eq(r.c->nproxies, 0);
+	ck_assert_int_eq(r.c->trust_unix, 0);
 	ck_assert_ptr_nonnull(conf_route_find(r.c, "/antom/notify", 13));
 	t_done(&r);
 	free(text);
@@ -1355,6 +1959,9 @@ conf_suite(void)
 	tcase_add_test(tc, test_database);
 	tcase_add_loop_test(tc, test_log_level_table, 0,
 	    (int)T_NELEM(t_loglevel_rows));
+	tcase_add_loop_test(tc, test_log_format_table, 0,
+	    (int)T_NELEM(t_logformat_rows));
+	tcase_add_test(tc, test_log_format_last_wins);
 	tcase_add_test(tc, test_sample_conf);
 	suite_add_tcase(s, tc);
 
@@ -1366,6 +1973,22 @@ conf_suite(void)
 	tc = t_tcase("listen");
 	tcase_add_loop_test(tc, test_listen_table, 0, (int)T_NELEM(t_listen_rows));
 	tcase_add_test(tc, test_listen_unix);
+	suite_add_tcase(s, tc);
+
+	tc = t_tcase("metrics_listen");
+	tcase_add_loop_test(tc, test_metrics_listen_table, 0,
+	    (int)T_NELEM(t_mlisten_rows));
+	tcase_add_test(tc, test_metrics_listen_last_wins);
+	suite_add_tcase(s, tc);
+
+	tc = t_tcase("trusted_proxy");
+	tcase_add_loop_test(tc, test_trusted_proxy_table, 0,
+	    (int)T_NELEM(t_proxy_rows));
+	tcase_add_test(tc, test_trusted_proxy_accumulate);
+	tcase_add_test(tc, test_trusted_proxy_max);
+	tcase_add_loop_test(tc, test_ip_trusted_table, 0,
+	    (int)T_NELEM(t_match_rows));
+	tcase_add_test(tc, test_ip_trusted_host_bits);
 	suite_add_tcase(s, tc);
 
 	tc = t_tcase("route");

@@ -1455,6 +1455,23 @@ START_TEST(test_unix_socket)
 	close(fd);
 	ck_assert_msg(strncmp(resp, "HTTP/1.1 200", 12) == 0, "%s", resp);
 	ck_assert_ptr_nonnull(strstr(resp, HTTP_SUCCESS_BODY));
+	/* A second antomd never takes a live daemon's socket: exit 4. */
+	{
+		char cmd[1024];
+
+		e2e_bin(path, sizeof(path), "antomd");
+		snprintf(cmd, sizeof(cmd), "LISTEN_FDS= %s -c %s 2>&1 | grep -q "
+		    "'another process is listening on it'; exit $(( $? ? 9 : "
+		    "0 ))", path, e2e.conf);
+		ck_assert_int_eq(system(cmd), 0);
+		snprintf(cmd, sizeof(cmd), "LISTEN_FDS= %s -c %s 2>/dev/null",
+		    path, e2e.conf);
+		ck_assert_int_eq(WEXITSTATUS(system(cmd)), 4);
+		fd = socket(AF_UNIX, SOCK_STREAM, 0);
+		ck_assert_int_eq(connect(fd, (struct sockaddr *)&sun,
+		    sizeof(sun)), 0);
+		close(fd);
+	}
 	ck_assert_int_eq(e2e_stop_daemon(), 0);
 	ck_assert_int_eq(e2e_q_int("SELECT count(*) FROM payments"), 1);
 	/* A clean stop takes its socket file away. */
