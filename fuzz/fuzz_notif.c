@@ -18,6 +18,7 @@
  *    control characters;
  *  - amount.present implies value >= 0 and a currency of three upper-case
  *    letters;
+ *  - notif_claims() hands out only id tokens, and reads nothing past size;
  *  - every string handed out is readable up to its NUL (ASan checks).
  */
 #undef NDEBUG		/* the asserts are the point */
@@ -59,7 +60,17 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct notif n, other;
+	struct notif_claims claims;
 	int i;
+
+	/* What an unverified body claims: tokens only, never past size. */
+	notif_claims(data, size, &claims);
+	assert(strlen(claims.notify_type) <= NOTIF_ID_MAX);
+	if (claims.notify_type[0] != '\0')
+		fuzz_token(claims.notify_type);
+	assert((claims.kind == NULL) == (claims.object_id[0] == '\0'));
+	if (claims.kind != NULL)
+		fuzz_token(claims.object_id);
 
 	assert(notif_parse(data, size, &n) == 0);
 	fuzz_token(n.notify_type);

@@ -141,6 +141,21 @@ int	notif_parse(const unsigned char *body, size_t len, struct notif *n);
 void	notif_free(struct notif *);
 
 /*
+ * What a body that did not verify says it is about, for the refusals
+ * table only (store.h): found by scanning for "key":"value" literally,
+ * never by parsing (an unverified body is not parsed: README).  Each
+ * value is kept only as an id token (printable, no blanks, at most
+ * NOTIF_ID_MAX bytes).  O(len), no allocation, any bytes accepted.
+ */
+struct notif_claims {
+	char		 notify_type[NOTIF_ID_MAX + 1];	/* "" if none */
+	const char	*kind;		/* from which id was found, or NULL */
+	char		 object_id[NOTIF_ID_MAX + 1];	/* "" if none */
+};
+void	notif_claims(const unsigned char *body, size_t len,
+	    struct notif_claims *);
+
+/*
  * The key of the object n is about, within its client id: the
  * paymentRequestId, captureRequestId, refundRequestId, disputeId or
  * vaultingRequestId; NULL for NOTIF_OTHER.

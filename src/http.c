@@ -474,8 +474,8 @@ http_refused(struct http_req *r, unsigned status, const char *reason)
 {
 	struct http *h = r->h;
 	struct store_refusal rf;
-	struct notif claims;
-	const struct notif *n = NULL;
+	struct notif_claims claims;
+	const char *client;
 
 	if (status < 500)
 		atomic_fetch_add(&h->rejected, 1);
@@ -487,48 +487,47 @@ http_refused(struct http_req *r, unsigned status, const char *reason)
 	/*
 	 * A notification Antom will send again, or give up on: keep it in
 	 * the refusals table until it is stored (store.h).  Not 404 or 405:
-	 * those are not for a notification route.  The body is whole for
-	 * 400, 401 and 503, never for 413.
+	 * those are not for a notification route.  A 503 is authentic (it
+	 * verified); a 400, 401 or 413 is kept only for a configured client
+	 * id, so that requests from anyone else cannot fill the table.  The
+	 * body is whole for 400, 401 and 503, never for 413.
 	 */
 	if ((status != 400 && status != 401 && status != 413 && status != 503)
 	    || r->route == NULL)
 		return;
+	client = r->client_id != NULL ? r->client_id :
+	    MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "client-id");
+	if (status != 503 && (client == NULL ||
+	    !verify_keyring_has_client(r->conf->keys, client)))
+		return;
 	memset(&rf, 0, sizeof(rf));
 	rf.status = (int)status;
-	/*
-	 * A 413 is decided before the headers are checked: take them as
-	 * sent.  store_refusal_set() bounds them and keeps printable ASCII.
-	 */
-	store_refusal_set(rf.client_id, sizeof(rf.client_id),
-	    r->client_id != NULL ? r->client_id : MHD_lookup_connection_value(
-	    r->conn, MHD_HEADER_KIND, "client-id"));
+	store_refusal_set(rf.client_id, sizeof(rf.client_id), client);
 	store_refusal_set(rf.reason, sizeof(rf.reason), reason);
+	/* A 413 is decided before the headers are checked: as sent. */
 	store_refusal_set(rf.request_time, sizeof(rf.request_time),
 	    r->request_time != NULL ? r->request_time :
 	    MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
 	    "request-time"));
-	if (status != 413 && !r->too_big) {
+	if (status != 413 && !r->too_big)
 		store_refusal_set(rf.body_sha256, sizeof(rf.body_sha256),
 		    http_body_sha256(r));
-		/*
-		 * What the body says it is about, so an operator can tell
-		 * which payment is at risk.  Parsed only to describe a
-		 * refusal, never applied: an unverified body changes nothing.
-		 */
-		if (r->parsed)
-			n = &r->notif;
-		else if (notif_parse(r->body, r->len, &claims) == 0)
-			n = &claims;
-	}
-	if (n != NULL) {
+	if (r->parsed) {
+		/* Verified, then not stored: what it is, from the parse. */
 		store_refusal_set(rf.notify_type, sizeof(rf.notify_type),
-		    n->notify_type);
+		    r->notif.notify_type);
 		store_refusal_set(rf.kind, sizeof(rf.kind),
-		    notif_kind_str(n->kind));
+		    notif_kind_str(r->notif.kind));
 		store_refusal_set(rf.object_id, sizeof(rf.object_id),
-		    notif_object_id(n));
-		if (n == &claims)
-			notif_free(&claims);
+		    notif_object_id(&r->notif));
+	} else if (status != 413 && !r->too_big) {
+		/* Never parsed unverified: what it claims, by a literal scan. */
+		notif_claims(r->body, r->len, &claims);
+		store_refusal_set(rf.notify_type, sizeof(rf.notify_type),
+		    claims.notify_type);
+		store_refusal_set(rf.kind, sizeof(rf.kind), claims.kind);
+		store_refusal_set(rf.object_id, sizeof(rf.object_id),
+		    claims.object_id);
 	}
 	(void)store_refuse(h->store, &rf);	/* dropped ones are counted */
 }

@@ -474,7 +474,8 @@ notif_fill_dispute(const json_t *root, struct notif *n)
 
 /*
  * notifyVaulting: result S/F, and with S an optional vaultingStatus
- * (SUCCESS, FAIL, PROCESSING) that is more precise.
+ * (SUCCESS, FAIL, PROCESSING) that is more precise; with F it may only
+ * say FAIL.
  */
 static const char *
 notif_fill_vaulting(const json_t *root, struct notif *n)
@@ -485,15 +486,19 @@ notif_fill_vaulting(const json_t *root, struct notif *n)
 
 	if (n->vaulting_request_id == NULL)
 		return "missing_id";
-	if (n->status == NOTIF_ST_SUCCESS && !notif_absent(root,
-	    "vaultingStatus")) {
+	if (!notif_absent(root, "vaultingStatus")) {
 		if ((st = notif_get_str(root, "vaultingStatus", &len)) == NULL)
 			return "unknown_vaulting_status";
 		if (strcmp(st, "FAIL") == 0)
 			n->status = NOTIF_ST_FAIL;
-		else if (strcmp(st, "PROCESSING") == 0)
-			n->status = NOTIF_ST_PENDING;
-		else if (strcmp(st, "SUCCESS") != 0)
+		else if (strcmp(st, "PROCESSING") == 0 ||
+		    strcmp(st, "SUCCESS") == 0) {
+			/* Only with S, as the API says; F and SUCCESS contradict. */
+			if (n->status == NOTIF_ST_FAIL)
+				return "inconsistent_status";
+			if (st[0] == 'P')
+				n->status = NOTIF_ST_PENDING;
+		} else
 			return "unknown_vaulting_status";
 	}
 	n->vaulting_create_time = notif_text(root, "vaultingCreateTime");
@@ -748,5 +753,78 @@ notif_object_id(const struct notif *n)
 	case NOTIF_OTHER:
 	default:
 		return NULL;
+	}
+}
+
+/*
+ * The token value of "key" in body, scanning literally: the first
+ * occurrence of "key" followed by blanks, ':', blanks and a string of
+ * token bytes closed by '"'.  0 with out filled, -1 when there is none.
+ */
+static int
+notif_claim(const unsigned char *body, size_t len, const char *key,
+    char out[NOTIF_ID_MAX + 1])
+{
+	char pat[40];
+	const unsigned char *p = body, *q, *end = body + len;
+	size_t plen, n;
+
+	plen = (size_t)snprintf(pat, sizeof(pat), "\"%s\"", key);
+	while ((size_t)(end - p) >= plen &&
+	    (q = memmem(p, (size_t)(end - p), pat, plen)) != NULL) {
+		/* Each round starts past the match: p only moves forward. */
+		p = q + plen;
+		while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' ||
+		    *p == '\n'))
+			p++;
+		if (p == end || *p != ':')
+			continue;
+		p++;
+		while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' ||
+		    *p == '\n'))
+			p++;
+		if (p == end || *p != '"')
+			continue;
+		p++;
+		for (n = 0; p + n < end && n <= NOTIF_ID_MAX &&
+		    p[n] > 0x20 && p[n] < 0x7f && p[n] != '"' && p[n] != '\\';
+		    n++)
+			;
+		if (n == 0 || n > NOTIF_ID_MAX || p + n == end || p[n] != '"')
+			continue;
+		memcpy(out, p, n);
+		out[n] = '\0';
+		return 0;
+	}
+	return -1;
+}
+
+void
+notif_claims(const unsigned char *body, size_t len, struct notif_claims *c)
+{
+	/* The most specific id first: a capture also names its payment. */
+	static const struct {
+		const char	*key;
+		const char	*kind;
+	} ids[] = {
+		{ "refundRequestId", "refund" },
+		{ "captureRequestId", "capture" },
+		{ "disputeId", "dispute" },
+		{ "vaultingRequestId", "vaulting" },
+		{ "paymentRequestId", "payment" },
+	};
+	size_t i;
+
+	memset(c, 0, sizeof(*c));
+	if (body == NULL)
+		return;
+	if (notif_claim(body, len, "notifyType", c->notify_type) != 0)
+		notif_claim(body, len, "disputeNotificationType",
+		    c->notify_type);
+	for (i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+		if (notif_claim(body, len, ids[i].key, c->object_id) == 0) {
+			c->kind = ids[i].kind;
+			break;
+		}
 	}
 }

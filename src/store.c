@@ -570,6 +570,8 @@ struct store {
 	int64_t			 rfs_held;	/* rows, as far as we know */
 	uint64_t		 rfs_checked;	/* last at-risk count, mono us */
 	uint64_t		 rfs_pruned;	/* last prune, mono us */
+	uint64_t		 rfs_written;	/* last refusals transaction */
+	int			 no_wait;	/* busy handler: give up at once */
 	uint64_t		 rfs_warned;	/* last at-risk WARN, mono us */
 	int64_t			 rfs_warned_n;
 };
@@ -582,6 +584,7 @@ struct store {
 #define STORE_RFS_PENDING_MAX	256
 #define STORE_RFS_ROWS_MAX	10000
 #define STORE_RFS_CHECK_US	(2 * 1000000u)	/* at-risk count, when any */
+#define STORE_RFS_WRITE_US	100000u		/* refusals: one txn per 100 ms */
 #define STORE_RFS_WARN_US	(600 * 1000000u)	/* WARN again, if unchanged */
 
 const char *
@@ -628,7 +631,8 @@ store_user_version(sqlite3 *db, int *version)
 
 /*
  * Rebuild table rk[0] from its own CREATE TABLE with key rk[1] replaced by
- * rk[2], copy its rows, and make its index rk[3] again.  Inside
+ * rk[2], copy its rows, and make its index rk[3] (named TABLE_payment_id)
+ * and any other index or trigger on it again.  Inside
  * store_migrate's transaction, with legacy_alter_table on (the rename
  * leaves the views that name the table alone).  0, or -1 with err.
  */
@@ -659,9 +663,25 @@ store_rekey(sqlite3 *db, const char *const rk[4], char *err, size_t errlen)
 		    "table %s is not as version 1 made it", rk[0]);
 		return -1;
 	}
+	/*
+	 * Indexes and triggers a merchant added to the table go with it on
+	 * DROP TABLE: make them again after the rename (ours is rk[3]).
+	 */
+	if (sqlite3_prepare_v2(db, "SELECT group_concat(sql, ';') FROM"
+	    " sqlite_master WHERE tbl_name = ?1 AND type IN ('index',"
+	    " 'trigger') AND sql IS NOT NULL AND name <> ?1 || '_payment_id'",
+	    -1, &st, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "%s", sqlite3_errmsg(db));
+		sqlite3_free(create);
+		return -1;
+	}
+	sqlite3_bind_text(st, 1, rk[0], -1, SQLITE_STATIC);
 	copy = sqlite3_mprintf("INSERT INTO %s_v2 SELECT * FROM %s;"
-	    " DROP TABLE %s; ALTER TABLE %s_v2 RENAME TO %s; %s;", rk[0],
-	    rk[0], rk[0], rk[0], rk[0], rk[3]);
+	    " DROP TABLE %s; ALTER TABLE %s_v2 RENAME TO %s; %s; %s;", rk[0],
+	    rk[0], rk[0], rk[0], rk[0], rk[3], sqlite3_step(st) ==
+	    SQLITE_ROW && sqlite3_column_text(st, 0) != NULL ?
+	    (const char *)sqlite3_column_text(st, 0) : "");
+	sqlite3_finalize(st);
 	if (copy != NULL && store_exec(db, create, err, errlen) == 0 &&
 	    store_exec(db, copy, err, errlen) == 0)
 		rc = 0;
@@ -794,7 +814,7 @@ store_busy(void *arg, int count)
 
 	if (count == 0)
 		s->busy_since = now;
-	if (atomic_load(&s->aborting) ||
+	if (s->no_wait || atomic_load(&s->aborting) ||
 	    now - s->busy_since >= (uint64_t)s->opt.busy_timeout_ms * 1000u)
 		return 0;
 	usleep(count < 10 ? 1000 : 10000);
@@ -1416,22 +1436,21 @@ store_hash_body(struct store_delivery *d)
 
 /*
  * The notification (client_id, hash) is stored now: it is no longer at
- * risk.  Costs nothing while no refusal is held.  0 or -1.
+ * risk.  0 or -1.
  */
 static int
 store_rfs_clear(struct store *s, const char *client_id, const char *hash)
 {
 	sqlite3_stmt *st = s->stmt[S_RFS_CLEAR];
 
-	if (s->rfs_held <= 0)
-		return 0;
+	/*
+	 * Always: a probe of a table that is almost always empty.  Skipping
+	 * it while the writer believes none is held went wrong when a batch
+	 * that had cleared one was rolled back and retried job by job.
+	 */
 	bind_text(st, 1, hash);
 	bind_text(st, 2, client_id);
-	if (store_step_done(s, S_RFS_CLEAR) != 0)
-		return -1;
-	/* Rolled back with its batch, the next count puts it right. */
-	s->rfs_held -= sqlite3_changes(s->db);
-	return 0;
+	return store_step_done(s, S_RFS_CLEAR);
 }
 
 /*
@@ -1758,12 +1777,35 @@ store_write_refusals(struct store *s, const struct store_refusal *rf,
 	int which;
 
 	util_now_iso(now);
+	s->rfs_written = util_mono_us();
 	if ((s->readonly && store_reconnect(s) != 0) ||
-	    atomic_load(&s->aborting) || store_step_done(s, S_BEGIN) != 0) {
+	    atomic_load(&s->aborting)) {
+		dropped = n;
+		goto out;
+	}
+	if (!sqlite3_get_autocommit(s->db))
+		store_step_done(s, S_ROLLBACK);
+	/* Never wait for another process's lock here: deliveries come first. */
+	s->no_wait = 1;
+	if (store_step_done(s, S_BEGIN) != 0) {
+		s->no_wait = 0;
 		dropped = n;
 		goto out;
 	}
 	for (i = 0; i < n; i++) {
+		/* Stored already (it raced its own retry): nothing at risk. */
+		if (rf[i].body_sha256[0] != '\0') {
+			st = s->stmt[S_NOTIF_FIND];
+			bind_text(st, 1, rf[i].client_id);
+			bind_text(st, 2, rf[i].body_sha256);
+			which = sqlite3_step(st);
+			sqlite3_reset(st);
+			sqlite3_clear_bindings(st);
+			if (which == SQLITE_ROW)
+				continue;
+			if (which != SQLITE_DONE)
+				goto fail;
+		}
 		which = S_RFS_TOUCH;
 		for (;;) {
 			st = s->stmt[which];
@@ -1780,7 +1822,13 @@ store_write_refusals(struct store *s, const struct store_refusal *rf,
 				goto fail;
 			if (sqlite3_changes(s->db) > 0 || which == S_RFS_INSERT)
 				break;
-			if (s->rfs_held >= STORE_RFS_ROWS_MAX)
+			/*
+			 * The cap keeps forged requests from filling the
+			 * disk; a 503 is an authentic notification we failed
+			 * to store, and is always kept.
+			 */
+			if (s->rfs_held >= STORE_RFS_ROWS_MAX &&
+			    rf[i].status != 503)
 				break;
 			which = S_RFS_INSERT;
 		}
@@ -1790,9 +1838,12 @@ store_write_refusals(struct store *s, const struct store_refusal *rf,
 		} else
 			dropped++;
 	}
-	if (store_step_done(s, S_COMMIT) == 0)
+	if (store_step_done(s, S_COMMIT) == 0) {
+		s->no_wait = 0;
 		goto out;
+	}
 fail:
+	s->no_wait = 0;
 	if (!sqlite3_get_autocommit(s->db))
 		store_step_done(s, S_ROLLBACK);
 	dropped = n;
@@ -1878,14 +1929,30 @@ store_rfs_check(struct store *s)
 	s->rfs_warned_n = at_risk;
 }
 
-/* Wait for work, or until the next refusal count is due. */
+/*
+ * Writer, under the lock: are refusals waiting that may be written now?
+ * One transaction per STORE_RFS_WRITE_US at most, so a flood of refused
+ * requests costs the deliveries at most ten extra commits a second.
+ */
+static int
+store_rfs_write_due(const struct store *s)
+{
+	return s->rfs_npending > 0 && (s->stopping ||
+	    util_mono_us() - s->rfs_written >= STORE_RFS_WRITE_US);
+}
+
+/* Wait for work, or until the next refusal write or count is due. */
 static void
 store_wait(struct store *s)
 {
 	struct timespec ts;
+	long ns = s->rfs_npending > 0 ? (long)STORE_RFS_WRITE_US * 1000 :
+	    1000000000L;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += 1;
+	ts.tv_nsec += ns;
+	ts.tv_sec += ts.tv_nsec / 1000000000L;
+	ts.tv_nsec %= 1000000000L;
 	pthread_cond_timedwait(&s->cond, &s->lock, &ts);
 }
 
@@ -1898,13 +1965,15 @@ store_writer(void *arg)
 	struct store_job **batch = s->batch;
 	size_t n, i, nrfs;
 	unsigned failed;
+	int last;
 
 	pthread_mutex_lock(&s->lock);
 	for (;;) {
-		while (s->head == NULL && s->rfs_npending == 0 &&
+		while (s->head == NULL && !store_rfs_write_due(s) &&
 		    !s->stopping && !store_rfs_due(s))
 			store_wait(s);
-		if (s->head == NULL && s->rfs_npending == 0 && s->stopping)
+		/* Stopping: the refusals pending now are the last written. */
+		if (s->head == NULL && s->stopping && s->rfs_npending == 0)
 			break;
 		/* Adaptive batch: whatever is queued, up to batch_max. */
 		for (n = 0; n < s->opt.batch_max && s->head != NULL; n++) {
@@ -1914,10 +1983,16 @@ store_writer(void *arg)
 		if (s->head == NULL)
 			s->tail = NULL;
 		s->queued -= (unsigned)n;
-		nrfs = s->rfs_npending;
-		memcpy(s->rfs_local, s->rfs_pending, nrfs * sizeof(*s->rfs_local));
-		s->rfs_npending = 0;
+		nrfs = 0;
+		if (store_rfs_write_due(s)) {
+			nrfs = s->rfs_npending;
+			memcpy(s->rfs_local, s->rfs_pending,
+			    nrfs * sizeof(*s->rfs_local));
+			s->rfs_npending = 0;
+		}
 		s->batch_since = n > 0 ? util_mono_us() : 0;
+		/* Nothing can be queued once stopping: this pass is the last. */
+		last = s->stopping && s->head == NULL;
 		pthread_mutex_unlock(&s->lock);
 
 		if (n > 0) {
@@ -1945,6 +2020,12 @@ store_writer(void *arg)
 		if (nrfs > 0 || store_rfs_due(s))
 			store_rfs_check(s);
 		pthread_mutex_lock(&s->lock);
+		if (last) {
+			/* Refused while we wrote the last ones: counted only. */
+			s->stats.refusals_dropped += s->rfs_npending;
+			s->rfs_npending = 0;
+			break;
+		}
 	}
 	pthread_mutex_unlock(&s->lock);
 	return NULL;

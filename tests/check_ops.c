@@ -1,9 +1,10 @@
 /*
  * check_ops.c - what an operator sees: /metrics (checked with the
- * Prometheus Python client's parser) and /healthz, request ids, JSON and
- * journal log lines, X-Forwarded-For from trusted proxies only, and the
- * shipped nginx example (conf/nginx/antomd.conf) run by Debian's real
- * nginx, over TLS, in front of the real daemon.
+ * Prometheus Python client's parser) and /healthz (a storage failure, a
+ * writer stuck in one batch), request ids, JSON and journal log lines,
+ * X-Forwarded-For from trusted proxies only, and the shipped nginx
+ * example (conf/nginx/antomd.conf) run by Debian's real nginx, over TLS,
+ * in front of the real daemon.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -16,7 +17,10 @@
 #include <sys/wait.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
+#include <pthread.h>
 #include <pwd.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -29,6 +33,7 @@
 #include "http.h"
 #include "sign.h"
 #include "suites.h"
+#include "util.h"
 
 #define SANDBOX		"SANDBOX_5YEZ4X2ZEB3C05479"
 #define TIMEOUT_MS	30000
@@ -331,7 +336,8 @@ metric_when(const char *name, double want)
 
 /*
  * Notifications at risk, end to end: a delivery signed over the wrong
- * path (401) and one too large (413) are kept as refusals, become at risk
+ * path (401) and one too large (413) are kept as refusals (one from an
+ * unknown client id is not), become at risk
  * after at_risk_after_s, show in /metrics, a WARN line and antomctl
  * refusals; the same body delivered properly clears its refusal.
  */
@@ -348,6 +354,10 @@ START_TEST(test_at_risk)
 	e2e_with_metrics = 1;
 	e2e_start_daemon();
 	req = signed_request("/antom/notify", "/other/notify", b, NULL, 0);
+	ck_assert_int_eq(send_to(e2e.port, req, &r), 401);
+	client_response_free(&r);
+	/* From a client id nobody configured: refused, not kept. */
+	memcpy(strstr(req, "client-id: ") + 11, "NOBODY_", 7);
 	ck_assert_int_eq(send_to(e2e.port, req, &r), 401);
 	client_response_free(&r);
 	free(req);
@@ -427,6 +437,185 @@ START_TEST(test_healthz_storage_failure)
 	client_response_free(&r);
 	ck_assert_int_eq(e2e_stop_daemon(), 0);
 	free(b);
+}
+END_TEST
+
+/*
+ * The writer stuck inside a batch.  A lock alone cannot do it: the busy
+ * handler gives up after busy_timeout_ms and the batch fails, well before
+ * the threshold (twice busy_timeout_ms plus 5 s).  What does hold it is
+ * its own log line: the daemon's stderr is a FIFO this test reads, and
+ * fills up and stops reading (as a stalled journald would), so the
+ * writer's warning about the locked database blocks in write(2) with the
+ * batch open.  busy_timeout_ms 0 puts the threshold at 5 s.
+ */
+static char	*stuck_log;	/* what the daemon wrote, and the filler */
+static size_t	 stuck_len;
+
+/* Read what is waiting in the daemon's stderr FIFO (non-blocking). */
+static void
+fifo_drain(int fd)
+{
+	char buf[4096];
+	ssize_t n;
+
+	while ((n = read(fd, buf, sizeof(buf))) > 0) {
+		stuck_log = realloc(stuck_log, stuck_len + (size_t)n + 1);
+		ck_assert_ptr_nonnull(stuck_log);
+		memcpy(stuck_log + stuck_len, buf, (size_t)n);
+		stuck_len += (size_t)n;
+		stuck_log[stuck_len] = '\0';
+	}
+}
+
+/* Drain until what the daemon wrote holds s (10 s at most). */
+static void
+fifo_wait_for(int fd, const char *s)
+{
+	int i;
+
+	for (i = 0; i < 1000; i++) {
+		fifo_drain(fd);
+		if (stuck_log != NULL && strstr(stuck_log, s) != NULL)
+			return;
+		usleep(10000);
+	}
+	ck_abort_msg("the daemon did not log %s:\n%s", s,
+	    stuck_log != NULL ? stuck_log : "");
+}
+
+/* Fill the FIFO to the last byte: the daemon's next write blocks. */
+static void
+fifo_fill(const char *path)
+{
+	char buf[4096];
+	int fd = open(path, O_WRONLY | O_NONBLOCK);
+
+	ck_assert_int_ge(fd, 0);
+	memset(buf, '.', sizeof(buf));
+	/* Writes up to PIPE_BUF are all or nothing: whole pages, then bytes. */
+	while (write(fd, buf, sizeof(buf)) > 0)
+		;
+	while (write(fd, buf, 1) > 0)
+		;
+	ck_assert_int_eq(errno, EAGAIN);
+	close(fd);
+}
+
+struct bg_delivery {
+	pthread_t	 thread;
+	char		*req;
+	_Atomic int	 done;
+	int		 status;	/* -1: client_raw failed */
+	char		 err[256];
+};
+
+/* A delivery from another thread: it is answered only after the batch. */
+static void *
+bg_deliver(void *arg)
+{
+	struct bg_delivery *bg = arg;
+	struct client_response r;
+
+	memset(&r, 0, sizeof(r));
+	bg->status = client_raw("127.0.0.1", e2e.port, bg->req,
+	    strlen(bg->req), TIMEOUT_MS, &r, bg->err, sizeof(bg->err)) == 0 ?
+	    r.status : -1;
+	client_response_free(&r);
+	atomic_store(&bg->done, 1);
+	return NULL;
+}
+
+START_TEST(test_healthz_writer_stuck)
+{
+	struct client_response r;
+	struct bg_delivery bg;
+	char *b, *s;
+	unsigned long long ms = 0;
+	uint64_t t0, elapsed = 0;
+	sqlite3 *db;
+	int fd, i, st;
+
+	write_conf("busy_timeout_ms 0\n");
+	e2e_with_metrics = 1;
+	ck_assert_int_eq(mkfifo(e2e.log, 0600), 0);
+	fd = open(e2e.log, O_RDONLY | O_NONBLOCK);
+	ck_assert_int_ge(fd, 0);
+	e2e_start_daemon();
+	b = pay_body("PR-STUCK-1");
+	ck_assert_int_eq(deliver(b, NULL, 0, &r), 200);	/* schema exists */
+	client_response_free(&r);
+	free(b);
+	/* Its request line is out: no HTTP thread is left writing. */
+	fifo_wait_for(fd, "PR-STUCK-1");
+
+	ck_assert_int_eq(sqlite3_open(e2e.db, &db), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_exec(db, "BEGIN EXCLUSIVE", NULL, NULL, NULL),
+	    SQLITE_OK);
+	fifo_fill(e2e.log);
+	memset(&bg, 0, sizeof(bg));
+	b = pay_body("PR-STUCK-2");
+	bg.req = signed_request("/antom/notify", "/antom/notify", b, NULL, 0);
+	free(b);
+	t0 = util_mono_us() / 1000;
+	ck_assert_int_eq(pthread_create(&bg.thread, NULL, bg_deliver, &bg), 0);
+
+	/* ok until the threshold, then 503 and how long (20 s at most). */
+	for (i = 0; i < 200; i++) {
+		st = metrics_get("GET", "/healthz", &r);
+		elapsed = util_mono_us() / 1000 - t0;
+		if (st != 200)
+			break;
+		ck_assert_str_eq(r.body, "ok\n");
+		client_response_free(&r);
+		usleep(100000);
+	}
+	ck_assert_msg(st == 503, "/healthz still %d after %llu ms", st,
+	    (unsigned long long)elapsed);
+	ck_assert_msg(sscanf(r.body, "writer stuck in one batch for %llu ms",
+	    &ms) == 1, "[%s]", r.body);
+	client_response_free(&r);
+	ck_assert_uint_ge(ms, 5000);
+	ck_assert_uint_le(ms, elapsed);
+	ck_assert(!atomic_load(&bg.done));	/* the delivery is still waiting */
+	s = scrape();		/* the batch's age says the same */
+	ck_assert_double_ge(sample(s, "antomd_writer_batch_age_seconds{}"), 5);
+	ck_assert_double_eq(sample(s, "antomd_writer_queue_depth{}"), 0);
+	free(s);
+
+	/* The lock and the log unblocked: the batch ends, failed. */
+	ck_assert_int_eq(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	for (i = 0; i < 2000 && !atomic_load(&bg.done); i++) {
+		fifo_drain(fd);
+		usleep(10000);
+	}
+	ck_assert_int_eq(pthread_join(bg.thread, NULL), 0);
+	ck_assert_msg(bg.status == 503, "delivery: %d %s", bg.status, bg.err);
+	free(bg.req);
+	fifo_wait_for(fd, "PR-STUCK-2");
+	ck_assert_ptr_nonnull(strstr(stuck_log,
+	    "BEGIN IMMEDIATE: database is locked"));
+	ck_assert_int_eq(metrics_get("GET", "/healthz", &r), 503);
+	ck_assert_str_eq(r.body, "the last commit failed\n");
+	client_response_free(&r);
+
+	/* Antom's retry commits: healthy again. */
+	b = pay_body("PR-STUCK-2");
+	ck_assert_int_eq(deliver(b, NULL, 0, &r), 200);
+	client_response_free(&r);
+	free(b);
+	ck_assert_int_eq(metrics_get("GET", "/healthz", &r), 200);
+	ck_assert_str_eq(r.body, "ok\n");
+	client_response_free(&r);
+	fifo_drain(fd);
+	ck_assert_int_eq(e2e_stop_daemon(), 0);
+	fifo_drain(fd);
+	close(fd);
+	ck_assert_int_eq(e2e_q_int("SELECT count(*) FROM payments"), 2);
+	free(stuck_log);
+	stuck_log = NULL;
+	stuck_len = 0;
 }
 END_TEST
 
@@ -779,7 +968,7 @@ reload_with(const char *extra, int nth)
 
 	write_conf(extra);
 	kill(e2e.pid, SIGHUP);
-	for (i = 0; i < 400 && seen < nth; i++) {
+	for (i = 0; i < 3000 && seen < nth; i++) {
 		usleep(10000);
 		log = test_slurp(e2e.log, NULL);
 		for (seen = 0, p = log; (p = strstr(p, "msg=\"configuration "
@@ -820,12 +1009,25 @@ START_TEST(test_nginx_proxy)
 
 		dup2(logfd, 2);
 		unsetenv("LISTEN_FDS");
-		execl(e2e_bin(resp, sizeof(resp), "antomd"), "antomd", "-c",
-		    e2e.conf, (char *)NULL);
+		e2e_bin(resp, sizeof(resp), "antomd");
+		if (getenv("ANTOMD_VALGRIND") != NULL) {
+			/* make valgrind: as e2e_start_daemon() runs it. */
+			char vlog[160];
+
+			snprintf(vlog, sizeof(vlog), "--log-file=%s/valgrind.log",
+			    e2e.dir);
+			execl("/usr/bin/valgrind", "valgrind", "--quiet",
+			    "--error-exitcode=99", "--leak-check=full",
+			    "--errors-for-leak-kinds=definite", vlog, resp, "-c",
+			    e2e.conf, (char *)NULL);
+			_exit(127);
+		}
+		execl(resp, "antomd", "-c", e2e.conf, (char *)NULL);
 		_exit(127);
 	}
 	e2e.pid = pid;
-	for (i = 0; i < 400 && stat(sock, &sb) != 0; i++)
+	/* 30 s at most: valgrind takes seconds to start the daemon. */
+	for (i = 0; i < 3000 && stat(sock, &sb) != 0; i++)
 		usleep(10000);
 	ck_assert_int_eq(stat(sock, &sb), 0);
 
@@ -956,6 +1158,7 @@ ops_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_metrics);
 	tcase_add_test(tc, test_healthz_storage_failure);
+	tcase_add_test(tc, test_healthz_writer_stuck);
 	tcase_add_test(tc, test_at_risk);
 	tcase_add_test(tc, test_request_id);
 	tcase_add_test(tc, test_log_json);

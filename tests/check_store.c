@@ -619,8 +619,18 @@ START_TEST(test_migrate_v1)
 	    "data/antomd-schema-v1.db"), dbpath);
 	ck_assert_int_eq(system(cmd), 0);
 	ck_assert_int_eq(q_int("PRAGMA user_version"), 1);
+	/* What a merchant may have added survives the rebuilt tables. */
+	exec_sql("CREATE INDEX my_payments_time ON payments (payment_time);"
+	    "CREATE TABLE my_audit (what TEXT);"
+	    "CREATE TRIGGER my_capture_audit AFTER UPDATE ON captures"
+	    " BEGIN INSERT INTO my_audit VALUES (NEW.status); END;");
 	s = open_store(1);
 	ck_assert_int_eq(q_int("PRAGMA user_version"), 2);
+	ck_assert_int_eq(q_int("SELECT count(*) FROM sqlite_master WHERE name IN"
+	    " ('my_payments_time', 'my_capture_audit')"), 2);
+	ck_assert_str_eq(q_text("SELECT sql FROM sqlite_master WHERE name ="
+	    " 'payments_payment_id'"), "CREATE INDEX payments_payment_id ON"
+	    " payments (payment_id, client_id)");
 	ck_assert_int_eq(q_int("SELECT count(*) FROM notifications"), 4);
 	ck_assert_str_eq(q_text("SELECT kind || '/' || outcome FROM"
 	    " notifications WHERE id = 3"), "other/archived");
@@ -1014,12 +1024,62 @@ END_TEST
 
 START_TEST(test_writer_failing_job_alone)
 {
+	char *b = payment_body("PR99", "PR99", "PAYMENT_RESULT", "S", NULL);
+	struct store_delivery d;
+	char sql[512];
+
 	store_close(open_store(1));
 	/* A job whose write fails is rolled back alone; the batch commits. */
 	exec_sql("CREATE TRIGGER boom BEFORE INSERT ON payments "
 	    "WHEN NEW.payment_request_id = 'BOOM' "
 	    "BEGIN SELECT RAISE(ABORT, 'boom'); END");
+	/*
+	 * The job before BOOM had been refused once: stored at last, its
+	 * refusal is gone, whether its batch committed or, failed by BOOM,
+	 * was retried job by job (then only the retry's delete counts).
+	 */
+	memset(&d, 0, sizeof(d));
+	d.body = (const unsigned char *)b;
+	d.bodylen = strlen(b);
+	store_hash_body(&d);
+	snprintf(sql, sizeof(sql), "INSERT INTO refusals VALUES ('%s',"
+	    " 'CLIENT_A', 503, 'storage_failure', NULL, NULL, NULL, NULL,"
+	    " '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z', 1)",
+	    d.body_sha256);
+	exec_sql(sql);
 	run_writer(64, 200, "BOOM");
+	ck_assert_int_eq(q_int("SELECT count(*) FROM refusals"), 0);
+	free(b);
+}
+END_TEST
+
+/* A refusal that comes after its notification was stored is not kept. */
+START_TEST(test_refusal_after_stored)
+{
+	struct store_options o = { 100, 8, 64, 1 };
+	char err[256] = "";
+	char *p = payment_body("PR1", "P1", "PAYMENT_RESULT", "S", NULL);
+	struct store_delivery d;
+	struct store_stats st;
+	struct store *s;
+
+	s = open_store(1);
+	ck_assert_int_eq(deliver(s, p, NULL), STORE_APPLIED);
+	store_close(s);
+	memset(&d, 0, sizeof(d));
+	d.body = (const unsigned char *)p;
+	d.bodylen = strlen(p);
+	store_hash_body(&d);
+	s = store_open(dbpath, &o, err, sizeof(err));
+	ck_assert_msg(s != NULL, "%s", err);
+	ck_assert_int_eq(store_start(s, err, sizeof(err)), 0);
+	refuse(s, "CLIENT_A", d.body_sha256, 503, "storage_failure", "PR1");
+	refuse(s, "CLIENT_B", d.body_sha256, 401, "mismatch", "PR1");
+	st = stats_when(s, 1, 0);
+	ck_assert_uint_eq(st.refusals, 1);
+	store_close(s);
+	ck_assert_str_eq(q_text("SELECT client_id FROM refusals"), "CLIENT_B");
+	free(p);
 }
 END_TEST
 
@@ -1116,6 +1176,7 @@ store_suite(void)
 	tcase_add_test(tc, test_refusals);
 	tcase_add_test(tc, test_refusals_bounded);
 	tcase_add_test(tc, test_refusals_pruned);
+	tcase_add_test(tc, test_refusal_after_stored);
 	tcase_add_test(tc, test_busy_is_failure);
 	tcase_add_test(tc, test_writer_batches);
 	tcase_add_test(tc, test_writer_batch_one);
