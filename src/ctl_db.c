@@ -511,11 +511,12 @@ ctl_inspect(int argc, char **argv)
 	if ((pays = db_rows(db, sql_payments, prid, client)) == NULL)
 		goto out;
 	if (json_array_size(pays) == 0) {
-		char b[DB_ESC_MAX];
+		char b[DB_ESC_MAX], bc[DB_ESC_MAX];
 
 		ctl_warnx(NULL, "no payment with request id %s%s%s",
 		    db_esc(prid, b, sizeof(b)), client != NULL ?
-		    " for client " : "", client != NULL ? client : "");
+		    " for client " : "", client != NULL ?
+		    db_esc(client, bc, sizeof(bc)) : "");
 		rc = DB_EXIT_FOUND;
 		goto out;
 	}
