@@ -44,7 +44,9 @@ static const char *const m_reasons[] = {
 };
 #define M_NREASON	(sizeof(m_reasons) / sizeof(m_reasons[0]) + 1)
 
-static const char *const m_kinds[] = { "payment", "capture", "other" };
+static const char *const m_kinds[] = {
+	"payment", "capture", "refund", "dispute", "vaulting", "other"
+};
 #define M_NKIND		(sizeof(m_kinds) / sizeof(m_kinds[0]))
 
 static const char *const m_outcomes[] = {

@@ -305,6 +305,28 @@ START_TEST(test_metrics)
 	    "Connection: close\r\n\r\n", &r), 404);
 	client_response_free(&r);
 
+	/* Each kind has its own row; what is only archived is "other". */
+	ck_assert_int_eq(deliver("{\"notifyType\":\"REFUND_RESULT\",\"result\":"
+	    "{\"resultStatus\":\"S\"},\"refundRequestId\":\"RR-M1\"}", NULL, 0,
+	    &r), 200);
+	client_response_free(&r);
+	ck_assert_int_eq(deliver("{\"disputeNotificationType\":\"DISPUTE_CREATED\","
+	    "\"disputeId\":\"D-M1\"}", NULL, 0, &r), 200);
+	client_response_free(&r);
+	ck_assert_int_eq(deliver("{\"authorizationNotifyType\":\"X\"}", NULL, 0,
+	    &r), 200);
+	client_response_free(&r);
+	s = scrape();
+	ck_assert_double_eq(sample(s, "antomd_notifications_total{outcome="
+	    "\"applied\",type=\"refund\"}"), 1);
+	ck_assert_double_eq(sample(s, "antomd_notifications_total{outcome="
+	    "\"applied\",type=\"dispute\"}"), 1);
+	ck_assert_double_eq(sample(s, "antomd_notifications_total{outcome="
+	    "\"archived\",type=\"other\"}"), 1);
+	ck_assert_double_eq(sample(s, "antomd_notifications_total{outcome="
+	    "\"applied\",type=\"vaulting\"}"), 0);
+	free(s);
+
 	ck_assert_int_eq(e2e_stop_daemon(), 0);
 	free(b);
 }
