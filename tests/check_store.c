@@ -869,6 +869,45 @@ START_TEST(test_refusals_pruned)
 }
 END_TEST
 
+/*
+ * Refusals never make the writer wait for another process's lock (it
+ * would hold up the deliveries behind them): dropped and counted at once.
+ */
+START_TEST(test_refusals_never_wait)
+{
+	struct store_options o = { 5000, 8, 64, 3600 };
+	char err[256] = "";
+	struct store_stats st;
+	struct store *s;
+	sqlite3 *other;
+	int i;
+
+	store_close(open_store(1));
+	s = store_open(dbpath, &o, err, sizeof(err));
+	ck_assert_msg(s != NULL, "%s", err);
+	ck_assert_int_eq(store_start(s, err, sizeof(err)), 0);
+	stats_when(s, 0, 0);
+	ck_assert_int_eq(sqlite3_open(dbpath, &other), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL,
+	    NULL), SQLITE_OK);
+	refuse(s, "CLIENT_A", "", 413, "body_too_large", NULL);
+	/* Far sooner than the 5 s busy timeout. */
+	for (i = 0; i < 20; i++) {
+		store_stats(s, &st);
+		if (st.refusals_dropped == 1)
+			break;
+		usleep(50000);
+	}
+	ck_assert_uint_eq(st.refusals_dropped, 1);
+	ck_assert_uint_eq(st.refusals, 0);
+	ck_assert_int_eq(sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL),
+	    SQLITE_OK);
+	sqlite3_close(other);
+	store_close(s);
+	ck_assert_int_eq(q_int("SELECT count(*) FROM refusals"), 0);
+}
+END_TEST
+
 START_TEST(test_busy_is_failure)
 {
 	struct store *s = open_store(1);
@@ -1177,6 +1216,7 @@ store_suite(void)
 	tcase_add_test(tc, test_refusals_bounded);
 	tcase_add_test(tc, test_refusals_pruned);
 	tcase_add_test(tc, test_refusal_after_stored);
+	tcase_add_test(tc, test_refusals_never_wait);
 	tcase_add_test(tc, test_busy_is_failure);
 	tcase_add_test(tc, test_writer_batches);
 	tcase_add_test(tc, test_writer_batch_one);
