@@ -743,8 +743,12 @@ store_migrate_v2(sqlite3 *db, char *err, size_t errlen)
 	if (store_exec(db, sql, err, errlen) != 0 ||
 	    store_exec(db, "PRAGMA writable_schema = RESET", err, errlen) != 0)
 		goto fail;
-	/* Views name the tables; payment_status is made anew below. */
-	if (store_exec(db, "DROP VIEW payment_status", err, errlen) != 0)
+	/*
+	 * Views name the tables; payment_status is made anew below (early
+	 * version 1 databases never had it).
+	 */
+	if (store_exec(db, "DROP VIEW IF EXISTS payment_status", err,
+	    errlen) != 0)
 		goto fail;
 	for (i = 0; i < sizeof(store_schema_v2_rekeys) /
 	    sizeof(store_schema_v2_rekeys[0]); i++)
