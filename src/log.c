@@ -272,8 +272,8 @@ static void
 log_json_kv(struct logbuf *lb, const char *key, const char *val, size_t len,
     int quote)
 {
-	char field[LOG_VALUE_MAX * 6 + 160];
-	size_t n = 0;
+	char field[LOG_VALUE_MAX * 8 + 160], esc[LOG_VALUE_MAX * 4 + 1];
+	size_t n = 0, elen;
 
 	field[n++] = ',';
 	field[n++] = '"';
@@ -282,7 +282,13 @@ log_json_kv(struct logbuf *lb, const char *key, const char *val, size_t len,
 	n += 2;
 	if (quote)
 		field[n++] = '"';
-	n += log_json_escape(val, len, field + n, sizeof(field) - n - 2);
+	/*
+	 * The logfmt spelling first, then JSON's: a decoded value is
+	 * printable ASCII, exactly the logfmt value, so a reader that
+	 * decodes (jq -r) gets no raw ESC back and no two inputs collide.
+	 */
+	elen = log_escape(val, len, esc, sizeof(esc));
+	n += log_json_escape(esc, elen, field + n, sizeof(field) - n - 2);
 	if (quote)
 		field[n++] = '"';
 	log_append_whole(lb, field, n);

@@ -286,6 +286,7 @@ main(int argc, char **argv)
 	sigset_t sigs;
 	char err[1024];
 	int ch, check = 0, fd, mfd = -1, nfds, sig, watchdog;
+	int activated_metrics;
 	char **names = NULL;
 	uint64_t deadline, wdog_usec = 0;
 	struct timespec tick = { 1, 0 };
@@ -338,36 +339,43 @@ main(int argc, char **argv)
 
 	/*
 	 * Socket activation: one socket for the notifications, and perhaps
-	 * a second named "metrics" (FileDescriptorName=metrics).
+	 * one named "metrics" (FileDescriptorName=metrics), told apart by
+	 * name: the order of sockets from two units is not guaranteed.
 	 */
+	fd = mfd = -1;
 	nfds = sd_listen_fds_with_names(1, &names);
-	if (nfds > 2 || (nfds == 2 && (names == NULL ||
-	    strcmp(names[1], "metrics") != 0)))
-		fatalx(EXIT_BIND, "socket activation passed %d sockets; "
-		    "antomd takes one, and a second named \"metrics\"", nfds);
+	for (ch = 0; ch < nfds; ch++) {
+		int is_metrics = names != NULL && names[ch] != NULL &&
+		    strcmp(names[ch], "metrics") == 0;
+		int *slot = is_metrics ? &mfd : &fd;
+
+		if (*slot >= 0)
+			fatalx(EXIT_BIND, "socket activation passed %d sockets; "
+			    "antomd takes one for notifications and perhaps "
+			    "one named \"metrics\"", nfds);
+		*slot = SD_LISTEN_FDS_START + ch;
+	}
 	if (names != NULL) {
 		for (ch = 0; names[ch] != NULL; ch++)
 			free(names[ch]);
 		free(names);
 	}
-	if (nfds >= 1) {
-		fd = SD_LISTEN_FDS_START;
+	if (fd >= 0)
 		log_info("listening on the socket passed by the service manager");
-	} else {
+	else {
 		if ((fd = listen_socket(conf->listen, conf->listen_host,
 		    conf->listen_port, conf->listen_unix, err,
 		    sizeof(err))) < 0)
 			fatalx(EXIT_BIND, "%s", err);
 		log_info("listening on %s", conf->listen);
 	}
-	if (nfds == 2)
-		mfd = SD_LISTEN_FDS_START + 1;
-	else if (conf->metrics_listen != NULL) {
-		if ((mfd = listen_socket(conf->metrics_listen,
-		    conf->metrics_host, conf->metrics_port, conf->metrics_unix,
-		    err, sizeof(err))) < 0)
-			fatalx(EXIT_BIND, "metrics_listen: %s", err);
-	}
+	activated_metrics = mfd >= 0;
+	if (mfd < 0 && conf->metrics_listen != NULL &&
+	    (mfd = listen_socket(conf->metrics_listen, conf->metrics_host,
+	    conf->metrics_port, conf->metrics_unix, err, sizeof(err))) < 0)
+		/* Monitoring must never stop the intake of payments. */
+		log_warnx("metrics_listen: %s: running without metrics and "
+		    "health", err);
 	metrics_register(conf);
 	store_set_batch_hook(metrics_batch);
 
@@ -389,7 +397,7 @@ main(int argc, char **argv)
 		if ((ms = metrics_server_start(mfd, store, http, stuck, err,
 		    sizeof(err))) == NULL)
 			fatalx(EXIT_USAGE, "%s", err);
-		log_info("metrics and health on %s", nfds == 2 ?
+		log_info("metrics and health on %s", activated_metrics ?
 		    "the socket passed by the service manager" :
 		    conf->metrics_listen);
 	}

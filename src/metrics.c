@@ -211,8 +211,11 @@ metrics_batch(unsigned jobs, unsigned failed)
 {
 	size_t i;
 
-	if (jobs == 0)
+	if (jobs == 0) {
+		/* The writer's probe while idle: a write lock was (not) had. */
+		atomic_store(&m.last_batch_failed, failed != 0);
 		return;
+	}
 	for (i = 0; i < M_NBATCH - 1 && jobs > m_batch_bounds[i]; i++)
 		;
 	M_ADD(m.batch[i], 1);
@@ -299,8 +302,14 @@ m_render_histogram(FILE *f, const char *name, const char *help,
 			fprintf(f, "%s_bucket{le=\"+Inf\"} %llu\n", name,
 			    (unsigned long long)cum);
 	}
+	/*
+	 * _count is the +Inf bucket as summed here, not a counter of its
+	 * own: read separately, the two could disagree by the requests that
+	 * finished in between.
+	 */
+	(void)count;
 	fprintf(f, "%s_sum %.6f\n%s_count %llu\n", name, (double)sum / scale,
-	    name, (unsigned long long)count);
+	    name, (unsigned long long)cum);
 }
 
 char *

@@ -571,6 +571,8 @@ struct store {
 	uint64_t		 rfs_checked;	/* last at-risk count, mono us */
 	uint64_t		 rfs_pruned;	/* last prune, mono us */
 	uint64_t		 rfs_written;	/* last refusals transaction */
+	int			 last_failed;	/* writer's: the last batch failed */
+	uint64_t		 probed;	/* writer's: last idle probe */
 	int			 no_wait;	/* busy handler: give up at once */
 	uint64_t		 rfs_warned;	/* last at-risk WARN, mono us */
 	int64_t			 rfs_warned_n;
@@ -585,6 +587,7 @@ struct store {
 #define STORE_RFS_ROWS_MAX	10000
 #define STORE_RFS_CHECK_US	(2 * 1000000u)	/* at-risk count, when any */
 #define STORE_RFS_WRITE_US	100000u		/* refusals: one txn per 100 ms */
+#define STORE_PROBE_US		(5 * 1000000u)	/* idle and unwell: try again */
 #define STORE_RFS_WARN_US	(600 * 1000000u)	/* WARN again, if unchanged */
 
 const char *
@@ -1908,7 +1911,10 @@ store_rfs_check(struct store *s)
 		    now - s->rfs_pruned < STORE_RFS_WARN_US))
 			break;
 		s->rfs_pruned = now;
-		if (store_step_done(s, S_RFS_PRUNE) != 0)
+		s->no_wait = 1;		/* it can wait for the next time */
+		rc = store_step_done(s, S_RFS_PRUNE);
+		s->no_wait = 0;
+		if (rc != 0)
 			return;
 		if (sqlite3_changes(s->db) == 0)
 			break;
@@ -1962,6 +1968,39 @@ store_wait(struct store *s)
 
 static void store_batch_observed(size_t n, unsigned failed);
 
+/*
+ * Writer, idle: after a failed batch, or while the database is read-only,
+ * nothing but new traffic would find out that it is well again, and a
+ * health check that holds traffic back would wait for ever.  Every
+ * STORE_PROBE_US, try: reconnect, or take the write lock and let it go.
+ */
+static int
+store_probe_due(const struct store *s)
+{
+	return (s->readonly || s->last_failed) &&
+	    util_mono_us() - s->probed >= STORE_PROBE_US;
+}
+
+static void
+store_probe(struct store *s)
+{
+	s->probed = util_mono_us();
+	if (s->readonly) {
+		if (store_reconnect(s) != 0)
+			return;
+	} else {
+		s->no_wait = 1;
+		if (store_step_done(s, S_BEGIN) != 0) {
+			s->no_wait = 0;
+			return;
+		}
+		s->no_wait = 0;
+		store_step_done(s, S_ROLLBACK);
+	}
+	s->last_failed = 0;
+	store_batch_observed(0, 0);
+}
+
 static void *
 store_writer(void *arg)
 {
@@ -1974,7 +2013,7 @@ store_writer(void *arg)
 	pthread_mutex_lock(&s->lock);
 	for (;;) {
 		while (s->head == NULL && !store_rfs_write_due(s) &&
-		    !s->stopping && !store_rfs_due(s))
+		    !s->stopping && !store_rfs_due(s) && !store_probe_due(s))
 			store_wait(s);
 		/* Stopping: the refusals pending now are the last written. */
 		if (s->head == NULL && s->stopping && s->rfs_npending == 0)
@@ -2015,14 +2054,26 @@ store_writer(void *arg)
 			s->stats.failures += failed;
 			pthread_mutex_unlock(&s->lock);
 			store_batch_observed(n, failed);
+			s->last_failed = failed == n;
 			/* Only now, after COMMIT, may anyone be told. */
 			for (i = 0; i < n; i++)
 				batch[i]->done(batch[i]);
 		}
-		if (nrfs > 0)
-			store_write_refusals(s, s->rfs_local, nrfs);
-		if (nrfs > 0 || store_rfs_due(s))
+		if (nrfs > 0 || store_rfs_due(s) || (n == 0 &&
+		    store_probe_due(s))) {
+			/* Database work too: the watchdog and /healthz see it. */
+			pthread_mutex_lock(&s->lock);
+			s->batch_since = util_mono_us();
+			pthread_mutex_unlock(&s->lock);
+			if (nrfs > 0)
+				store_write_refusals(s, s->rfs_local, nrfs);
+			if (n == 0 && store_probe_due(s))
+				store_probe(s);
 			store_rfs_check(s);
+			pthread_mutex_lock(&s->lock);
+			s->batch_since = 0;
+			pthread_mutex_unlock(&s->lock);
+		}
 		pthread_mutex_lock(&s->lock);
 		if (last) {
 			/* Refused while we wrote the last ones: counted only. */
