@@ -163,6 +163,7 @@ struct store_stats {
 	uint64_t	busy_us;	/* how long the batch in progress has run */
 	uint64_t	refusals;	/* refusals recorded */
 	uint64_t	refusals_dropped;	/* not recorded: too many */
+	uint64_t	refusal_txns;	/* transactions that recorded them */
 	int64_t		refusals_held;	/* rows in refusals now */
 	int64_t		at_risk;	/* of them, older than at_risk_after_s */
 };

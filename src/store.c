@@ -1778,7 +1778,7 @@ store_write_refusals(struct store *s, const struct store_refusal *rf,
     size_t n)
 {
 	char now[UTIL_ISO_TIME_LEN];
-	uint64_t recorded = 0, dropped = 0;
+	uint64_t recorded = 0, dropped = 0, txns = 0;
 	sqlite3_stmt *st;
 	size_t i;
 	int which;
@@ -1847,6 +1847,7 @@ store_write_refusals(struct store *s, const struct store_refusal *rf,
 	}
 	if (store_step_done(s, S_COMMIT) == 0) {
 		s->no_wait = 0;
+		txns = 1;
 		goto out;
 	}
 fail:
@@ -1860,6 +1861,7 @@ out:
 	pthread_mutex_lock(&s->lock);
 	s->stats.refusals += recorded;
 	s->stats.refusals_dropped += dropped;
+	s->stats.refusal_txns += txns;
 	pthread_mutex_unlock(&s->lock);
 }
 

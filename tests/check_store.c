@@ -13,6 +13,7 @@
 
 #include "notif.h"
 #include "store.h"
+#include "util.h"
 #include "suites.h"
 
 static char dir[64];
@@ -818,7 +819,9 @@ END_TEST
 
 /*
  * A flood of forged deliveries fills the table up to its cap and is only
- * counted after that; what is held is still counted and clearable.
+ * counted after that; what is held is still counted and clearable, a 503
+ * (authentic) is kept past the cap, and the flood costs the writer at
+ * most one transaction every 100 ms.
  */
 START_TEST(test_refusals_bounded)
 {
@@ -826,11 +829,13 @@ START_TEST(test_refusals_bounded)
 	char err[256] = "", hash[STORE_HASH_HEX];
 	struct store_stats st;
 	struct store *s;
+	uint64_t t0, ms;
 	int i;
 
 	s = store_open(dbpath, &o, err, sizeof(err));
 	ck_assert_msg(s != NULL, "%s", err);
 	ck_assert_int_eq(store_start(s, err, sizeof(err)), 0);
+	t0 = util_mono_us();
 	for (i = 0; i < 10005; i++) {
 		snprintf(hash, sizeof(hash), "%064d", i);
 		refuse(s, "CLIENT_A", hash, 401, "INVALID_SIGNATURE", NULL);
@@ -838,9 +843,17 @@ START_TEST(test_refusals_bounded)
 	snprintf(hash, sizeof(hash), "%064d", 7);
 	refuse(s, "CLIENT_A", hash, 401, "INVALID_SIGNATURE", NULL);
 	st = stats_when(s, 10000, 0);
+	ms = (util_mono_us() - t0) / 1000;
 	ck_assert_uint_ge(st.refusals_dropped, 5);
+	ck_assert_msg(st.refusal_txns >= 10000 / 256 &&
+	    st.refusal_txns <= ms / 100 + 2, "%llu transactions in %llu ms",
+	    (unsigned long long)st.refusal_txns, (unsigned long long)ms);
+	refuse(s, "CLIENT_A", "", 503, "storage_failure", NULL);
+	stats_when(s, 10001, 0);
 	store_close(s);
-	ck_assert_int_eq(q_int("SELECT count(*) FROM refusals"), 10000);
+	ck_assert_int_eq(q_int("SELECT count(*) FROM refusals"), 10001);
+	ck_assert_int_eq(q_int("SELECT count(*) FROM refusals WHERE"
+	    " status = 503"), 1);
 	ck_assert_int_eq(q_int("SELECT refusal_count FROM refusals WHERE"
 	    " body_sha256 = '0000000000000000000000000000000000000000000000"
 	    "000000000000000007'"), 2);
