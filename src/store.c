@@ -1862,6 +1862,7 @@ out:
 	s->stats.refusals += recorded;
 	s->stats.refusals_dropped += dropped;
 	s->stats.refusal_txns += txns;
+	s->stats.refusals_held = s->rfs_held;
 	pthread_mutex_unlock(&s->lock);
 }
 
@@ -2071,7 +2072,13 @@ store_writer(void *arg)
 				store_write_refusals(s, s->rfs_local, nrfs);
 			if (n == 0 && store_probe_due(s))
 				store_probe(s);
-			store_rfs_check(s);
+			/*
+			 * The count scans the table: on its own clock, not
+			 * after every write (a flood would scan it ten times a
+			 * second); the writes keep rfs_held meanwhile.
+			 */
+			if (store_rfs_due(s))
+				store_rfs_check(s);
 			pthread_mutex_lock(&s->lock);
 			s->batch_since = 0;
 			pthread_mutex_unlock(&s->lock);
