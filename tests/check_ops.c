@@ -1074,21 +1074,7 @@ START_TEST(test_nginx_proxy)
 
 		dup2(logfd, 2);
 		unsetenv("LISTEN_FDS");
-		e2e_bin(resp, sizeof(resp), "antomd");
-		if (getenv("ANTOMD_VALGRIND") != NULL) {
-			/* make valgrind: as e2e_start_daemon() runs it. */
-			char vlog[160];
-
-			snprintf(vlog, sizeof(vlog), "--log-file=%s/valgrind.log",
-			    e2e.dir);
-			execl("/usr/bin/valgrind", "valgrind", "--quiet",
-			    "--error-exitcode=99", "--leak-check=full",
-			    "--errors-for-leak-kinds=definite", vlog, resp, "-c",
-			    e2e.conf, (char *)NULL);
-			_exit(127);
-		}
-		execl(resp, "antomd", "-c", e2e.conf, (char *)NULL);
-		_exit(127);
+		e2e_exec_daemon();
 	}
 	e2e.pid = pid;
 	/* 30 s at most: valgrind takes seconds to start the daemon. */

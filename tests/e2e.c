@@ -97,9 +97,28 @@ e2e_bind_loopback(int *port)
 }
 
 void
+e2e_exec_daemon(void)
+{
+	char path[512], vlog[160];
+
+	e2e_bin(path, sizeof(path), "antomd");
+	if (getenv("ANTOMD_VALGRIND") != NULL) {
+		/* make valgrind: the same pid, so LISTEN_PID holds. */
+		snprintf(vlog, sizeof(vlog), "--log-file=%s/valgrind.log",
+		    e2e.dir);
+		execl("/usr/bin/valgrind", "valgrind", "--quiet",
+		    "--error-exitcode=99", "--leak-check=full",
+		    "--errors-for-leak-kinds=definite", vlog, path, "-c",
+		    e2e.conf, (char *)NULL);
+		_exit(127);
+	}
+	execl(path, "antomd", "-c", e2e.conf, (char *)NULL);
+	_exit(127);
+}
+
+void
 e2e_start_daemon(void)
 {
-	char path[512];
 	sigset_t term, old;
 	int fd, port, mfd = -1, mport;
 	pid_t pid;
@@ -111,7 +130,6 @@ e2e_start_daemon(void)
 		snprintf(e2e.metrics_port, sizeof(e2e.metrics_port), "%d",
 		    mport);
 	}
-	e2e_bin(path, sizeof(path), "antomd");
 	/*
 	 * Until exec the child is a copy of this runner, with Check's SIGTERM
 	 * handler, which would pass a SIGTERM on to the whole process group:
@@ -148,20 +166,7 @@ e2e_start_daemon(void)
 			setenv("WATCHDOG_USEC", "400000", 1);
 			setenv("WATCHDOG_PID", pidbuf, 1);
 		}
-		if (getenv("ANTOMD_VALGRIND") != NULL) {
-			/* make valgrind: the same pid, so LISTEN_PID holds. */
-			char vlog[160];
-
-			snprintf(vlog, sizeof(vlog), "--log-file=%s/valgrind.log",
-			    e2e.dir);
-			execl("/usr/bin/valgrind", "valgrind", "--quiet",
-			    "--error-exitcode=99", "--leak-check=full",
-			    "--errors-for-leak-kinds=definite", vlog, path, "-c",
-			    e2e.conf, (char *)NULL);
-			_exit(127);
-		}
-		execl(path, "antomd", "-c", e2e.conf, (char *)NULL);
-		_exit(127);
+		e2e_exec_daemon();
 	}
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	ck_assert_int_ge(pid, 0);

@@ -34,6 +34,11 @@ extern int e2e_with_metrics;
 
 /* ANTOMD_BIN/name into buf. */
 const char *e2e_bin(char *buf, size_t cap, const char *name);
+/*
+ * In a forked child: exec antomd -c e2e.conf, under memcheck when
+ * ANTOMD_VALGRIND is set (make valgrind).  Never returns.
+ */
+void	e2e_exec_daemon(void) __attribute__((noreturn));
 /* The Antom key of the real 2019 vector; caller frees. */
 char	*e2e_real_antom_key(void);
 /* A listening socket on 127.0.0.1, port chosen by the kernel. */
