@@ -821,6 +821,8 @@ END_TEST
  * X-Forwarded-For is believed only from a trusted_proxy peer, and then
  * only its right-most untrusted entry; from anyone else it is ignored.
  */
+static char t_xff_31[512], t_xff_32[512], t_xff_long[1026];
+
 START_TEST(test_forwarded_for)
 {
 	static const struct {
@@ -838,12 +840,35 @@ START_TEST(test_forwarded_for)
 		{ "trusted_proxy 127.0.0.1\n", "not-an-address", NULL },
 		{ "trusted_proxy 127.0.0.1\n", "1.2.3.4 evil=1", NULL },
 		{ "trusted_proxy 127.0.0.1\n", "", NULL },
+		/* Bounds: one header, 1024 bytes, 32 entries looked at. */
+		{ "trusted_proxy 127.0.0.1\n", "203.0.113.7\r\n"
+		    "X-Forwarded-For: 203.0.113.8", NULL },
+		{ "trusted_proxy 127.0.0.1\n", t_xff_long, NULL },
+		{ "trusted_proxy 127.0.0.0/8\ntrusted_proxy 10.0.0.0/8\n",
+		    t_xff_31, "203.0.113.7" },
+		{ "trusted_proxy 127.0.0.0/8\ntrusted_proxy 10.0.0.0/8\n",
+		    t_xff_32, NULL },
 	};
-	size_t i;
+	size_t i, n;
+
+	/* The client left of 31 (32) trusted proxies; 1025 bytes. */
+	t_xff_31[0] = t_xff_32[0] = '\0';
+	strcpy(t_xff_31, "203.0.113.7");
+	strcpy(t_xff_32, "203.0.113.7");
+	for (i = 0; i < 32; i++) {
+		if (i < 31)
+			strcat(t_xff_31, ", 10.0.0.1");
+		strcat(t_xff_32, ", 10.0.0.1");
+	}
+	/* Junk on the left, the client right-most: only the size refuses. */
+	memset(t_xff_long, 'a', 1025);
+	n = strlen(", 203.0.113.7");
+	memcpy(t_xff_long + 1025 - n, ", 203.0.113.7", n);
+	t_xff_long[1025] = '\0';
 
 	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
 		struct client_response r;
-		char extra[256], prid[32], *b, *log, *line, *eol;
+		char extra[1200], prid[32], *b, *log, *line, *eol;
 
 		snprintf(prid, sizeof(prid), "PR-XFF-%zu", i);
 		b = pay_body(prid);
