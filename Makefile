@@ -52,7 +52,7 @@ endif
 BIN	:= $(BUILD)/bin
 
 # Modules shared by the daemon, the tool and the tests.
-CORE	:= util log verify notif conf store http metrics
+CORE	:= util log verify notif conf walvfs store http metrics
 TOOL	:= sign client fixture $(patsubst src/%.c,%,$(wildcard src/ctl_*.c))
 CORE_OBJ := $(CORE:%=$(BUILD)/obj/%.o)
 TOOL_OBJ := $(TOOL:%=$(BUILD)/obj/%.o)
@@ -100,6 +100,11 @@ $(BUILD)/obj/bench-%.o: bench/%.c
 	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 $(BIN)/antom-bench-gen: $(BUILD)/obj/bench-gen.o $(TOOL_OBJ) $(CORE_OBJ)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(BIN)/antom-bench-store: $(BUILD)/obj/bench-store_bench.o $(CORE_OBJ)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
@@ -184,7 +189,7 @@ asan: deps-test
 # Benchmarks are not tests: they print numbers and append them to
 # bench/results/, and are not part of check.
 bench: deps-bench
-	$(Q)$(MAKE) --no-print-directory all $(BIN)/antom-bench-gen $(BIN)/antom-bench-sqlite
+	$(Q)$(MAKE) --no-print-directory all $(BIN)/antom-bench-gen $(BIN)/antom-bench-sqlite $(BIN)/antom-bench-store
 	$(Q)bench/run
 
 # The suites that run the daemon (e2e, hostile, ops: nginx's upstream

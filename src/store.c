@@ -30,6 +30,7 @@
 #include "log.h"
 #include "store.h"
 #include "util.h"
+#include "walvfs.h"
 
 /* Schema version 1.  Table and column names are a public contract. */
 static const char store_schema_v1[] =
@@ -616,20 +617,28 @@ store_exec(sqlite3 *db, const char *sql, char *err, size_t errlen)
 	return 0;
 }
 
+/* The integer value of a PRAGMA such as "user_version": 0, or -1. */
 static int
-store_user_version(sqlite3 *db, int *version)
+store_pragma_int(sqlite3 *db, const char *name, int *value)
 {
+	char sql[64];
 	sqlite3_stmt *st;
 	int rc;
 
-	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) !=
-	    SQLITE_OK)
+	snprintf(sql, sizeof(sql), "PRAGMA %s", name);
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
 		return -1;
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW)
-		*version = sqlite3_column_int(st, 0);
+		*value = sqlite3_column_int(st, 0);
 	sqlite3_finalize(st);
 	return rc == SQLITE_ROW ? 0 : -1;
+}
+
+static int
+store_user_version(sqlite3 *db, int *version)
+{
+	return store_pragma_int(db, "user_version", version);
 }
 
 /*
@@ -874,10 +883,17 @@ store_disconnect(struct store *s)
 static int
 store_connect(struct store *s, char *err, size_t errlen)
 {
-	int i, version, persist = 1;
+	int i, version, sync = 0, persist = 1;
 
+	/* walvfs.h: safe because synchronous is FULL, checked below. */
+	if (walvfs_register() != 0) {
+		snprintf(err, errlen, "cannot register the SQLite VFS %s",
+		    WALVFS_NAME);
+		return -1;
+	}
 	if (sqlite3_open_v2(s->path, &s->db, SQLITE_OPEN_READWRITE |
-	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, WALVFS_NAME) !=
+	    SQLITE_OK) {
 		snprintf(err, errlen, "%s: %s", s->path, s->db != NULL ?
 		    sqlite3_errmsg(s->db) : "out of memory");
 		goto fail;
@@ -906,6 +922,11 @@ store_connect(struct store *s, char *err, size_t errlen)
 	    store_exec(s->db, "PRAGMA synchronous = FULL", err, errlen) != 0 ||
 	    store_exec(s->db, "PRAGMA foreign_keys = ON", err, errlen) != 0)
 		goto fail;
+	/* FULL (2) or EXTRA (3): what walvfs.c relies on, and our promise. */
+	if (store_pragma_int(s->db, "synchronous", &sync) != 0 || sync < 2) {
+		snprintf(err, errlen, "%s: synchronous is not FULL", s->path);
+		goto fail;
+	}
 	if (store_migrate(s->db, err, errlen) != 0)
 		goto fail;
 	for (i = 0; i < S_COUNT; i++) {

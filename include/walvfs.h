@@ -1,0 +1,23 @@
+/*
+ * walvfs.h - an SQLite VFS that writes each commit's WAL frames with one
+ * system call instead of two per page.
+ *
+ * Only for a connection that runs with synchronous=FULL (or EXTRA): the
+ * frames of a commit are held in memory until SQLite syncs the WAL,
+ * which FULL does at every commit, before any other connection can be
+ * told the frames exist.  Every other file, and every other call, goes
+ * to the default VFS unchanged.
+ */
+#ifndef ANTOMD_WALVFS_H
+#define ANTOMD_WALVFS_H
+
+#define WALVFS_NAME	"antomd-wal"
+
+/*
+ * Register the VFS under WALVFS_NAME (not as the default), once; safe to
+ * call from any thread, any number of times.  0, or -1 when SQLite has no
+ * default VFS or refuses the registration.
+ */
+int	walvfs_register(void);
+
+#endif
