@@ -581,6 +581,9 @@ START_TEST(test_payment_timeline)
 	ck_assert_int_eq(deliver(s, ocap, NULL), STORE_APPLIED);
 	ck_assert_int_eq(deliver(s, pay, NULL), STORE_APPLIED);
 	ck_assert_int_eq(deliver(s, dis, NULL), STORE_APPLIED);
+	/* The same ids from another client are another payment. */
+	ck_assert_int_eq(deliver_as(s, "CLIENT_B", pay, NULL), STORE_APPLIED);
+	ck_assert_int_eq(deliver_as(s, "CLIENT_B", cap, NULL), STORE_APPLIED);
 	store_close(s);
 	ck_assert_str_eq(q_text("SELECT group_concat(object_type || ':' ||"
 	    " new_status, ' ') FROM (SELECT * FROM payment_timeline WHERE"
@@ -594,6 +597,9 @@ START_TEST(test_payment_timeline)
 	ck_assert_str_eq(q_text("SELECT coalesce(dispute_stage, '-') || '/' ||"
 	    " dispute_count FROM payment_status WHERE payment_request_id ="
 	    " 'PR2'"), "-/0");
+	ck_assert_str_eq(q_text("SELECT group_concat(object_type, ' ') FROM"
+	    " (SELECT * FROM payment_timeline WHERE client_id = 'CLIENT_B' AND"
+	    " payment_request_id = 'PR1' ORDER BY seq)"), "payment capture");
 	free(pend);
 	free(pay);
 	free(cap);
@@ -601,6 +607,44 @@ START_TEST(test_payment_timeline)
 	free(dis);
 	free(other);
 	free(ocap);
+}
+END_TEST
+
+/*
+ * payment_timeline and antomctl inspect find events through their
+ * notification (schema 3): every event's object and client must be its
+ * notification's, for every kind, applied in order or out of it.
+ */
+START_TEST(test_event_matches_notification)
+{
+	struct store *s = open_store(1);
+	char *b[] = {
+		refund_body("RR1", "P1", "S", "100"),
+		capture_body("CR1", "P1", "S"),
+		payment_body("PR1", "P1", "PAYMENT_PENDING", "S", NULL),
+		payment_body("PR1", "P1", "PAYMENT_RESULT", "S", NULL),
+		dispute_body("D1", "P1", "DISPUTE_JUDGED", ""),
+		dispute_body("D1", "P1", "DISPUTE_CREATED", ""),
+		strdup("{\"vaultingRequestId\":\"VR1\",\"result\":"
+		    "{\"resultStatus\":\"S\"},\"vaultingStatus\":"
+		    "\"PROCESSING\"}"),
+		strdup("{\"vaultingRequestId\":\"VR1\",\"result\":"
+		    "{\"resultStatus\":\"S\"}}"),
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(b) / sizeof(b[0]); i++) {
+		deliver(s, b[i], NULL);
+		deliver_as(s, "CLIENT_B", b[i], NULL);
+	}
+	store_close(s);
+	ck_assert_int_ge(q_int("SELECT count(*) FROM events"), 10);
+	ck_assert_int_eq(q_int("SELECT count(*) FROM events e LEFT JOIN"
+	    " notifications n ON n.id = e.notification_id WHERE n.id IS NULL"
+	    " OR n.object_id IS NOT e.object_id OR n.client_id IS NOT"
+	    " e.client_id OR n.kind IS NOT e.object_type"), 0);
+	for (i = 0; i < sizeof(b) / sizeof(b[0]); i++)
+		free(b[i]);
 }
 END_TEST
 
@@ -628,7 +672,7 @@ START_TEST(test_migrate_v1)
 	    "CREATE TRIGGER my_capture_audit AFTER UPDATE ON captures"
 	    " BEGIN INSERT INTO my_audit VALUES (NEW.status); END;");
 	s = open_store(1);
-	ck_assert_int_eq(q_int("PRAGMA user_version"), 2);
+	ck_assert_int_eq(q_int("PRAGMA user_version"), STORE_SCHEMA_VERSION);
 	ck_assert_int_eq(q_int("SELECT count(*) FROM sqlite_master WHERE name IN"
 	    " ('my_payments_time', 'my_capture_audit')"), 2);
 	ck_assert_str_eq(q_text("SELECT sql FROM sqlite_master WHERE name ="
@@ -644,6 +688,10 @@ START_TEST(test_migrate_v1)
 	ck_assert_int_eq(store_replay(s, 3, &r), 0);
 	ck_assert_int_eq(r.outcome, STORE_DUPLICATE);
 	store_close(s);
+	/* The replayed rows are what this version reads; the rest stays. */
+	ck_assert_str_eq(q_text("SELECT kind || '/' || object_id || '/' ||"
+	    " outcome || '/' || delivery_count FROM notifications WHERE"
+	    " id = 3"), "refund/RR-V1/archived/1");
 	ck_assert_str_eq(q_text("PRAGMA integrity_check"), "ok");
 	ck_assert_int_eq(q_int("SELECT count(*) FROM refunds WHERE"
 	    " refund_request_id = 'RR-V1' AND payment_id = 'P-V1'"), 1);
@@ -672,6 +720,45 @@ START_TEST(test_migrate_v1)
 END_TEST
 
 /*
+ * A database written by antomd with schema version 2 (by the previous
+ * release, kept in tests/data: the card, refund-first, dispute and
+ * vaulting scenarios of antomctl simulate): its events index by object
+ * gives way to one by notification, and the timeline reads the same.
+ */
+START_TEST(test_migrate_v2)
+{
+	static const char timeline[] = "SELECT group_concat(payment_request_id"
+	    " || ':' || object_type || ':' || seq, ' ') FROM (SELECT * FROM"
+	    " payment_timeline ORDER BY payment_request_id, seq)";
+	char src[256], cmd[512], *before;
+	struct store *s;
+
+	snprintf(cmd, sizeof(cmd), "cp %s %s", test_path(src, sizeof(src),
+	    "data/antomd-schema-v2.db"), dbpath);
+	ck_assert_int_eq(system(cmd), 0);
+	ck_assert_int_eq(q_int("PRAGMA user_version"), 2);
+	before = strdup(q_text(timeline));
+	ck_assert_str_eq(before, "SIM-PR-1733a87597d817c2:refund:3"
+	    " SIM-PR-1733a87597d817c2:capture:4"
+	    " SIM-PR-1733a87597d817c2:payment:5"
+	    " SIM-PR-61989c7f92736c9e:payment:1"
+	    " SIM-PR-61989c7f92736c9e:capture:2");
+	s = open_store(1);
+	store_close(s);
+	ck_assert_int_eq(q_int("PRAGMA user_version"), STORE_SCHEMA_VERSION);
+	ck_assert_str_eq(q_text("PRAGMA integrity_check"), "ok");
+	ck_assert_int_eq(q_int("SELECT count(*) FROM sqlite_master WHERE"
+	    " name = 'events_object'"), 0);
+	ck_assert_str_eq(q_text("SELECT sql FROM sqlite_master WHERE name ="
+	    " 'events_notification'"), "CREATE INDEX events_notification ON"
+	    " events (notification_id)");
+	ck_assert_str_eq(q_text(timeline), before);
+	ck_assert_int_eq(q_int("SELECT count(*) FROM events"), 7);
+	free(before);
+}
+END_TEST
+
+/*
  * Every lookup a merchant application makes by id is an index search,
  * with no statistics (no ANALYZE has ever run): never a scan, and never a
  * search on client_id alone, which walks all of a client's rows.
@@ -693,6 +780,10 @@ START_TEST(test_query_plans)
 		" vaulting_request_id = 'X'",
 		"SELECT * FROM notifications WHERE object_id = 'X'",
 		"SELECT * FROM events WHERE seq > 10 ORDER BY seq LIMIT 100",
+		/* antomctl inspect */
+		"SELECT * FROM events WHERE notification_id IN (SELECT id FROM"
+		" notifications WHERE object_id = 'X' AND client_id = 'C') AND"
+		" object_type = 'payment' ORDER BY seq",
 	};
 	sqlite3 *db;
 	sqlite3_stmt *st;
@@ -1227,6 +1318,8 @@ store_suite(void)
 	tcase_add_test(tc, test_payment_timeline);
 	tcase_add_test(tc, test_migrate_v1);
 	tcase_add_test(tc, test_query_plans);
+	tcase_add_test(tc, test_event_matches_notification);
+	tcase_add_test(tc, test_migrate_v2);
 	tcase_add_test(tc, test_refusals);
 	tcase_add_test(tc, test_refusals_bounded);
 	tcase_add_test(tc, test_refusals_pruned);
