@@ -166,6 +166,7 @@ struct store_stats {
 	uint64_t	refusal_txns;	/* transactions that recorded them */
 	int64_t		refusals_held;	/* rows in refusals now */
 	int64_t		at_risk;	/* of them, older than at_risk_after_s */
+	uint64_t	checkpoints;	/* passes of the checkpointer thread */
 };
 void	store_stats(struct store *, struct store_stats *);
 

@@ -603,6 +603,27 @@ struct store {
 	int			 no_wait;	/* busy handler: give up at once */
 	uint64_t		 rfs_warned;	/* last at-risk WARN, mono us */
 	int64_t			 rfs_warned_n;
+
+	/*
+	 * The checkpointer (store_ckpt_main): its own connection copies the
+	 * WAL into the database beside the writer.  Counters under
+	 * ckpt_lock; commits and wal_frames are the writer's.
+	 */
+	pthread_t		 ckpt_thread;
+	int			 ckpt_running;
+	sqlite3			*ckpt_db;
+	pthread_mutex_t		 ckpt_lock;
+	pthread_cond_t		 ckpt_cond;
+	uint64_t		 ckpt_asked;	/* cover the commits up to this */
+	uint64_t		 ckpt_done;	/* a pass that covers these ended */
+	int			 ckpt_full;	/* and it copied every frame */
+	int			 ckpt_stop;
+	uint64_t		 ckpt_passes;
+	uint64_t		 ckpt_waited;	/* writer's: last restart wait */
+	int			 ckpt_stuck;	/* writer's: that wait did not help */
+	uint64_t		 commits;	/* writer's: commits so far */
+	int			 committed;	/* writer's: since the last ask */
+	int			 wal_frames;	/* writer's: WAL size, in frames */
 };
 
 /*
@@ -616,6 +637,18 @@ struct store {
 #define STORE_RFS_WRITE_US	100000u		/* refusals: one txn per 100 ms */
 #define STORE_PROBE_US		(5 * 1000000u)	/* idle and unwell: try again */
 #define STORE_RFS_WARN_US	(600 * 1000000u)	/* WARN again, if unchanged */
+
+static int	store_wal_hook(void *, sqlite3 *, const char *, int);
+
+/*
+ * Past this many WAL frames (8 MiB of 4 KiB pages) the writer waits for
+ * the checkpointer to catch up, so that its next commit starts the WAL
+ * over; at most this long, and when a reader holds the WAL back, at
+ * most once a second.
+ */
+#define STORE_CKPT_RESTART_FRAMES	2048
+#define STORE_CKPT_WAIT_MS		200
+#define STORE_CKPT_RETRY_US		1000000u
 
 const char *
 store_outcome_str(enum store_outcome o)
@@ -950,6 +983,13 @@ store_connect(struct store *s, char *err, size_t errlen)
 	    store_exec(s->db, "PRAGMA synchronous = FULL", err, errlen) != 0 ||
 	    store_exec(s->db, "PRAGMA foreign_keys = ON", err, errlen) != 0)
 		goto fail;
+	/* A reconnect while the checkpointer runs: it still checkpoints. */
+	if (s->ckpt_running)
+		sqlite3_wal_hook(s->db, store_wal_hook, s);
+	/* A WAL a long reader let grow shrinks back when it starts over. */
+	if (store_exec(s->db, "PRAGMA journal_size_limit = 16777216", err,
+	    errlen) != 0)
+		goto fail;
 	/* FULL (2) or EXTRA (3): what walvfs.c relies on, and our promise. */
 	if (store_pragma_int(s->db, "synchronous", &sync) != 0 || sync < 2) {
 		snprintf(err, errlen, "%s: synchronous is not FULL", s->path);
@@ -1032,6 +1072,16 @@ store_open(const char *path, const struct store_options *opt, char *err,
 	}
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->cond, NULL);
+	pthread_mutex_init(&s->ckpt_lock, NULL);
+	{
+		pthread_condattr_t ca;
+
+		/* store_ckpt_restart's deadline is on the monotonic clock. */
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&s->ckpt_cond, &ca);
+		pthread_condattr_destroy(&ca);
+	}
 	if ((s->path = strdup(path)) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
@@ -1106,6 +1156,8 @@ store_close(struct store *s)
 	store_disconnect(s);
 	pthread_mutex_destroy(&s->lock);
 	pthread_cond_destroy(&s->cond);
+	pthread_mutex_destroy(&s->ckpt_lock);
+	pthread_cond_destroy(&s->ckpt_cond);
 	free(s->path);
 	free(s->batch);
 	free(s->rfs_pending);
@@ -2070,6 +2122,173 @@ store_probe(struct store *s)
 	store_batch_observed(0, 0);
 }
 
+/*
+ * The checkpointer.  SQLite's own checkpoint runs inside the COMMIT that
+ * crosses wal_autocheckpoint, on the writer thread and before that batch
+ * is answered: copying a thousand random pages and syncing the database
+ * held up the batch and everything queued behind it.  Here a second
+ * connection copies the WAL after every commit, on the other core, while
+ * the writer goes on.  SQLite starts a WAL over only once every frame in
+ * it is in the database, so past STORE_CKPT_RESTART_FRAMES the writer
+ * waits for a pass over its last commit (one batch: a few ms) before its
+ * next transaction, which then starts the WAL over.
+ */
+static int
+store_wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
+{
+	struct store *s = arg;
+
+	(void)db;
+	(void)name;
+	s->wal_frames = frames;
+	s->committed = 1;
+	return SQLITE_OK;
+}
+
+static void *
+store_ckpt_main(void *arg)
+{
+	struct store *s = arg;
+	uint64_t seq, warned = 0;
+	int rc, wal, copied;
+
+	pthread_mutex_lock(&s->ckpt_lock);
+	for (;;) {
+		while (s->ckpt_asked <= s->ckpt_done && !s->ckpt_stop)
+			pthread_cond_wait(&s->ckpt_cond, &s->ckpt_lock);
+		if (s->ckpt_stop)
+			break;
+		seq = s->ckpt_asked;
+		pthread_mutex_unlock(&s->ckpt_lock);
+		/* PASSIVE: takes no lock the writer or a reader needs. */
+		wal = copied = -1;
+		rc = sqlite3_wal_checkpoint_v2(s->ckpt_db, NULL,
+		    SQLITE_CHECKPOINT_PASSIVE, &wal, &copied);
+		if (rc != SQLITE_OK && rc != SQLITE_BUSY &&
+		    rc != SQLITE_INTERRUPT &&
+		    util_mono_us() - warned > 60 * 1000000u) {
+			/* The writer's own errors say more; once a minute. */
+			log_warnx("database checkpoint: %s",
+			    sqlite3_errmsg(s->ckpt_db));
+			warned = util_mono_us();
+		}
+		pthread_mutex_lock(&s->ckpt_lock);
+		s->ckpt_done = seq;
+		s->ckpt_full = rc == SQLITE_OK && copied == wal;
+		s->ckpt_passes++;
+		pthread_cond_broadcast(&s->ckpt_cond);
+	}
+	pthread_mutex_unlock(&s->ckpt_lock);
+	return NULL;
+}
+
+/* Writer, after any commit of its own: have it copied. */
+static void
+store_ckpt_ask(struct store *s)
+{
+	if (!s->ckpt_running || !s->committed)
+		return;
+	s->committed = 0;
+	s->commits++;
+	pthread_mutex_lock(&s->ckpt_lock);
+	s->ckpt_asked = s->commits;
+	pthread_cond_broadcast(&s->ckpt_cond);
+	pthread_mutex_unlock(&s->ckpt_lock);
+}
+
+/*
+ * Writer, before a batch: when the WAL is long, wait for a pass over
+ * every commit so far.  A reader on an old snapshot keeps frames from
+ * being copied; then waiting does not help, and is tried once a second.
+ */
+static void
+store_ckpt_restart(struct store *s)
+{
+	struct timespec ts;
+	uint64_t now;
+
+	if (!s->ckpt_running || s->wal_frames < STORE_CKPT_RESTART_FRAMES)
+		return;
+	now = util_mono_us();
+	if (s->ckpt_stuck && now - s->ckpt_waited < STORE_CKPT_RETRY_US)
+		return;
+	s->ckpt_waited = now;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_nsec += STORE_CKPT_WAIT_MS * 1000000L;
+	ts.tv_sec += ts.tv_nsec / 1000000000L;
+	ts.tv_nsec %= 1000000000L;
+	pthread_mutex_lock(&s->ckpt_lock);
+	while (s->ckpt_done < s->commits && !s->ckpt_stop)
+		if (pthread_cond_timedwait(&s->ckpt_cond, &s->ckpt_lock,
+		    &ts) != 0)
+			break;
+	s->ckpt_stuck = s->ckpt_done < s->commits || !s->ckpt_full;
+	pthread_mutex_unlock(&s->ckpt_lock);
+}
+
+/*
+ * Start the checkpointer, or leave checkpoints to SQLite on the writer's
+ * connection (as before) when it cannot have a connection of its own.
+ */
+static void
+store_ckpt_start(struct store *s)
+{
+	int rc, persist = 1;
+
+	if (s->db == NULL || s->readonly)
+		return;
+	if (sqlite3_open_v2(s->path, &s->ckpt_db, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK ||
+	    sqlite3_exec(s->ckpt_db, "PRAGMA synchronous = FULL", NULL, NULL,
+	    NULL) != SQLITE_OK) {
+		log_warnx("database %s: no connection for checkpoints (%s); "
+		    "the writer makes them", s->path, s->ckpt_db != NULL ?
+		    sqlite3_errmsg(s->ckpt_db) : "out of memory");
+		sqlite3_close(s->ckpt_db);
+		s->ckpt_db = NULL;
+		return;
+	}
+	/* Its close must not remove the WAL readers rely on (store_connect). */
+	sqlite3_file_control(s->ckpt_db, "main", SQLITE_FCNTL_PERSIST_WAL,
+	    &persist);
+	s->ckpt_stop = 0;
+	s->ckpt_asked = s->ckpt_done = s->commits = 0;
+	s->ckpt_stuck = 0;
+	if ((rc = pthread_create(&s->ckpt_thread, NULL, store_ckpt_main,
+	    s)) != 0) {
+		log_warnx("checkpointer thread: %s; the writer makes "
+		    "checkpoints", strerror(rc));
+		sqlite3_close(s->ckpt_db);
+		s->ckpt_db = NULL;
+		return;
+	}
+	s->ckpt_running = 1;
+	sqlite3_wal_hook(s->db, store_wal_hook, s);
+}
+
+static void
+store_ckpt_stop(struct store *s)
+{
+	sqlite3 *db;
+
+	if (!s->ckpt_running)
+		return;
+	pthread_mutex_lock(&s->ckpt_lock);
+	s->ckpt_stop = 1;
+	pthread_cond_broadcast(&s->ckpt_cond);
+	pthread_mutex_unlock(&s->ckpt_lock);
+	pthread_join(s->ckpt_thread, NULL);
+	pthread_mutex_lock(&s->ckpt_lock);
+	db = s->ckpt_db;
+	s->ckpt_db = NULL;
+	s->ckpt_running = 0;
+	pthread_mutex_unlock(&s->ckpt_lock);
+	sqlite3_close(db);
+	/* Back to SQLite's own checkpoints for store_apply and the like. */
+	if (s->db != NULL)
+		sqlite3_wal_autocheckpoint(s->db, 1000);
+}
+
 static void *
 store_writer(void *arg)
 {
@@ -2112,8 +2331,10 @@ store_writer(void *arg)
 				/* Out of time: refuse, Antom will deliver again. */
 				for (i = 0; i < n; i++)
 					batch[i]->r.status = -1;
-			} else
+			} else {
+				store_ckpt_restart(s);
 				store_run_batch(s, batch, n);
+			}
 			for (i = 0, failed = 0; i < n; i++)
 				failed += batch[i]->r.status != 0;
 			pthread_mutex_lock(&s->lock);
@@ -2149,6 +2370,7 @@ store_writer(void *arg)
 			s->batch_since = 0;
 			pthread_mutex_unlock(&s->lock);
 		}
+		store_ckpt_ask(s);
 		pthread_mutex_lock(&s->lock);
 		if (last) {
 			/* Refused while we wrote the last ones: counted only. */
@@ -2172,7 +2394,9 @@ store_start(struct store *s, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
+	store_ckpt_start(s);
 	if ((rc = pthread_create(&s->thread, NULL, store_writer, s)) != 0) {
+		store_ckpt_stop(s);
 		snprintf(err, errlen, "writer thread: %s", strerror(rc));
 		return -1;
 	}
@@ -2216,6 +2440,7 @@ store_stop(struct store *s)
 	pthread_cond_signal(&s->cond);
 	pthread_mutex_unlock(&s->lock);
 	pthread_join(s->thread, NULL);
+	store_ckpt_stop(s);
 	pthread_mutex_lock(&s->lock);
 	s->running = 0;
 	pthread_mutex_unlock(&s->lock);
@@ -2233,6 +2458,11 @@ store_abort(struct store *s)
 	if (!s->readonly && s->db != NULL)
 		sqlite3_interrupt(s->db);
 	pthread_mutex_unlock(&s->lock);
+	/* A long pass would delay the exit; the next start copies the rest. */
+	pthread_mutex_lock(&s->ckpt_lock);
+	if (s->ckpt_db != NULL)
+		sqlite3_interrupt(s->ckpt_db);
+	pthread_mutex_unlock(&s->ckpt_lock);
 }
 
 void
@@ -2243,6 +2473,9 @@ store_stats(struct store *s, struct store_stats *out)
 	out->queued = s->queued;
 	out->busy_us = s->batch_since != 0 ? util_mono_us() - s->batch_since : 0;
 	pthread_mutex_unlock(&s->lock);
+	pthread_mutex_lock(&s->ckpt_lock);
+	out->checkpoints = s->ckpt_passes;
+	pthread_mutex_unlock(&s->ckpt_lock);
 }
 
 /*

@@ -2,6 +2,8 @@
  * check_store.c - the store: schema, idempotency, the state machine, the
  * writer's batches and its failure paths, checked with plain SQL.
  */
+#include <sys/stat.h>
+
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1155,6 +1157,118 @@ run_writer(unsigned batch_max, int njobs, const char *boom)
 	free(w);
 }
 
+static void
+wjob_done_count(struct store_job *j)
+{
+	struct wjob *w = j->arg;
+
+	pthread_mutex_lock(w->lock);
+	(*w->left)--;
+	pthread_cond_signal(w->cond);
+	pthread_mutex_unlock(w->lock);
+}
+
+/*
+ * Have the writer store payments CK<from>.. CK<from + njobs - 1>, queued
+ * as fast as it takes them, and return the largest WAL file seen
+ * meanwhile.
+ */
+static off_t
+feed_writer(struct store *s, int from, int njobs)
+{
+	pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
+	struct wjob *w = calloc((size_t)njobs, sizeof(*w));
+	char prid[32], wal[160];
+	struct stat sb;
+	off_t max = 0;
+	int i, rc, left = njobs;
+
+	ck_assert_ptr_nonnull(w);
+	snprintf(wal, sizeof(wal), "%s-wal", dbpath);
+	for (i = 0; i < njobs; i++) {
+		snprintf(prid, sizeof(prid), "CK%d", from + i);
+		wjob_init(&w[i], prid, &lock, &cond, &left);
+		w[i].job.done = wjob_done_count;
+		/* The queue holds 1024: the rest wait their turn. */
+		while ((rc = store_submit(s, &w[i].job)) == STORE_SUBMIT_FULL)
+			usleep(1000);
+		ck_assert_int_eq(rc, 0);
+	}
+	pthread_mutex_lock(&lock);
+	while (left > 0) {
+		pthread_mutex_unlock(&lock);
+		if (stat(wal, &sb) == 0 && sb.st_size > max)
+			max = sb.st_size;
+		usleep(2000);
+		pthread_mutex_lock(&lock);
+	}
+	pthread_mutex_unlock(&lock);
+	for (i = 0; i < njobs; i++) {
+		ck_assert_int_eq(w[i].job.r.status, 0);
+		notif_free(&w[i].n);
+		free(w[i].body);
+	}
+	free(w);
+	return max;
+}
+
+/*
+ * The checkpointer thread copies the WAL beside the writer, and the WAL
+ * still starts over (SQLite restarts it only once all of it is copied):
+ * it stays near 8 MiB however much is written.  A reader on an old
+ * snapshot lets it grow without stalling the writer; once the reader is
+ * gone it starts over and shrinks back to journal_size_limit.
+ */
+START_TEST(test_checkpointer)
+{
+	struct store *s = open_store(64);
+	struct store_stats st;
+	char err[128], wal[160];
+	struct stat sb;
+	sqlite3 *reader;
+	off_t max;
+	uint64_t t0;
+	int i;
+
+	snprintf(wal, sizeof(wal), "%s-wal", dbpath);
+	ck_assert_int_eq(store_start(s, err, sizeof(err)), 0);
+	max = feed_writer(s, 0, 6000);
+	store_stats(s, &st);
+	ck_assert_uint_gt(st.checkpoints, 10);
+	ck_assert_msg(max > 0 && max < 12 << 20, "WAL reached %lld bytes",
+	    (long long)max);
+
+	ck_assert_int_eq(sqlite3_open_v2(dbpath, &reader, SQLITE_OPEN_READONLY,
+	    NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_exec(reader, "BEGIN; SELECT count(*) FROM"
+	    " notifications", NULL, NULL, NULL), SQLITE_OK);
+	t0 = util_mono_us();
+	max = feed_writer(s, 6000, 8000);
+	ck_assert_msg(max > 16 << 20, "WAL reached only %lld bytes",
+	    (long long)max);
+	/* Waits for the checkpointer at most once a second: not per batch. */
+	ck_assert_msg(util_mono_us() - t0 < 30 * 1000000u, "took %llu us",
+	    (unsigned long long)(util_mono_us() - t0));
+	ck_assert_int_eq(sqlite3_exec(reader, "COMMIT", NULL, NULL, NULL),
+	    SQLITE_OK);
+	sqlite3_close(reader);
+
+	for (i = 0; i < 100; i++) {
+		feed_writer(s, 14000 + i * 100, 100);
+		if (stat(wal, &sb) == 0 && sb.st_size <= 16 << 20)
+			break;
+	}
+	ck_assert_int_eq(stat(wal, &sb), 0);
+	ck_assert_msg(sb.st_size <= 16 << 20, "WAL still %lld bytes",
+	    (long long)sb.st_size);
+	store_close(s);
+	ck_assert_int_eq(q_int("SELECT count(*) FROM notifications"),
+	    14000 + (i + 1) * 100);
+	ck_assert_str_eq(q_text("PRAGMA integrity_check"), "ok");
+}
+END_TEST
+
 START_TEST(test_writer_batches)
 {
 	run_writer(64, 500, NULL);
@@ -1319,6 +1433,7 @@ store_suite(void)
 	tcase_add_test(tc, test_migrate_v1);
 	tcase_add_test(tc, test_query_plans);
 	tcase_add_test(tc, test_event_matches_notification);
+	tcase_add_test(tc, test_checkpointer);
 	tcase_add_test(tc, test_migrate_v2);
 	tcase_add_test(tc, test_refusals);
 	tcase_add_test(tc, test_refusals_bounded);
