@@ -623,6 +623,7 @@ struct store {
 	int			 ckpt_stuck;	/* writer's: that wait did not help */
 	uint64_t		 commits;	/* writer's: commits so far */
 	int			 committed;	/* writer's: since the last ask */
+	int			 ckpt_asked_frames;	/* writer's: WAL then */
 	int			 wal_frames;	/* writer's: WAL size, in frames */
 };
 
@@ -647,6 +648,7 @@ static int	store_wal_hook(void *, sqlite3 *, const char *, int);
  * most once a second.
  */
 #define STORE_CKPT_RESTART_FRAMES	2048
+#define STORE_CKPT_STEP_FRAMES		256
 #define STORE_CKPT_WAIT_MS		200
 #define STORE_CKPT_RETRY_US		1000000u
 
@@ -2127,8 +2129,8 @@ store_probe(struct store *s)
  * crosses wal_autocheckpoint, on the writer thread and before that batch
  * is answered: copying a thousand random pages and syncing the database
  * held up the batch and everything queued behind it.  Here a second
- * connection copies the WAL after every commit, on the other core, while
- * the writer goes on.  SQLite starts a WAL over only once every frame in
+ * connection copies the WAL after every commit of a batch (after every
+ * few, when they are small), on the other core, while the writer goes on.  SQLite starts a WAL over only once every frame in
  * it is in the database, so past STORE_CKPT_RESTART_FRAMES the writer
  * waits for a pass over its last commit (one batch: a few ms) before its
  * next transaction, which then starts the WAL over.
@@ -2182,12 +2184,23 @@ store_ckpt_main(void *arg)
 	return NULL;
 }
 
-/* Writer, after any commit of its own: have it copied. */
+/*
+ * Writer, after a commit of its own: have the WAL copied once it holds
+ * STORE_CKPT_STEP_FRAMES new frames (a batch of 64 has a few hundred),
+ * or at once when forced: before a restart wait, and when going idle.  Small commits are not worth a pass each: one
+ * commit per notification made a pass, and a sync, per notification.
+ */
 static void
-store_ckpt_ask(struct store *s)
+store_ckpt_ask(struct store *s, int force)
 {
 	if (!s->ckpt_running || !s->committed)
 		return;
+	if (s->wal_frames < s->ckpt_asked_frames)
+		s->ckpt_asked_frames = 0;	/* the WAL started over */
+	if (!force && s->wal_frames - s->ckpt_asked_frames <
+	    STORE_CKPT_STEP_FRAMES)
+		return;
+	s->ckpt_asked_frames = s->wal_frames;
 	s->committed = 0;
 	s->commits++;
 	pthread_mutex_lock(&s->ckpt_lock);
@@ -2213,6 +2226,7 @@ store_ckpt_restart(struct store *s)
 	if (s->ckpt_stuck && now - s->ckpt_waited < STORE_CKPT_RETRY_US)
 		return;
 	s->ckpt_waited = now;
+	store_ckpt_ask(s, 1);
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	ts.tv_nsec += STORE_CKPT_WAIT_MS * 1000000L;
 	ts.tv_sec += ts.tv_nsec / 1000000000L;
@@ -2253,6 +2267,7 @@ store_ckpt_start(struct store *s)
 	    &persist);
 	s->ckpt_stop = 0;
 	s->ckpt_asked = s->ckpt_done = s->commits = 0;
+	s->ckpt_asked_frames = 0;
 	s->ckpt_stuck = 0;
 	if ((rc = pthread_create(&s->ckpt_thread, NULL, store_ckpt_main,
 	    s)) != 0) {
@@ -2263,6 +2278,8 @@ store_ckpt_start(struct store *s)
 		return;
 	}
 	s->ckpt_running = 1;
+	/* For top -H, perf and make bench. */
+	pthread_setname_np(s->ckpt_thread, "checkpointer");
 	sqlite3_wal_hook(s->db, store_wal_hook, s);
 }
 
@@ -2296,7 +2313,7 @@ store_writer(void *arg)
 	struct store_job **batch = s->batch;
 	size_t n, i, nrfs;
 	unsigned failed;
-	int last;
+	int last, idle;
 
 	pthread_mutex_lock(&s->lock);
 	for (;;) {
@@ -2370,7 +2387,11 @@ store_writer(void *arg)
 			s->batch_since = 0;
 			pthread_mutex_unlock(&s->lock);
 		}
-		store_ckpt_ask(s);
+		/* Going idle: have everything copied while there is time. */
+		pthread_mutex_lock(&s->lock);
+		idle = s->head == NULL;
+		pthread_mutex_unlock(&s->lock);
+		store_ckpt_ask(s, idle);
 		pthread_mutex_lock(&s->lock);
 		if (last) {
 			/* Refused while we wrote the last ones: counted only. */
@@ -2400,6 +2421,7 @@ store_start(struct store *s, char *err, size_t errlen)
 		snprintf(err, errlen, "writer thread: %s", strerror(rc));
 		return -1;
 	}
+	pthread_setname_np(s->thread, "writer");
 	pthread_mutex_lock(&s->lock);
 	s->running = 1;
 	pthread_mutex_unlock(&s->lock);

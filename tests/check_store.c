@@ -1258,6 +1258,7 @@ START_TEST(test_checkpointer)
 		feed_writer(s, 14000 + i * 100, 100);
 		if (stat(wal, &sb) == 0 && sb.st_size <= 16 << 20)
 			break;
+		usleep(50000);
 	}
 	ck_assert_int_eq(stat(wal, &sb), 0);
 	ck_assert_msg(sb.st_size <= 16 << 20, "WAL still %lld bytes",
