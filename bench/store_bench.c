@@ -18,10 +18,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <time.h>
 
 #include "notif.h"
 #include "store.h"
+#include "util.h"
 
 struct bjob {
 	struct store_job	 job;
@@ -42,15 +42,6 @@ bench_job_done(struct store_job *j)
 		bench_failed++;
 	pthread_cond_signal(&bench_cv);
 	pthread_mutex_unlock(&bench_mu);
-}
-
-static double
-bench_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 static double
@@ -142,7 +133,7 @@ main(int argc, char **argv)
 	}
 	w0 = bench_wchar();
 	getrusage(RUSAGE_SELF, &r0);
-	t0 = bench_now();
+	t0 = (double)util_mono_us() / 1e6;
 	for (i = 0; i < n; i++)
 		if (store_submit(s, &jobs[i].job) != 0) {
 			fprintf(stderr, "antom-bench-store: submit refused\n");
@@ -152,7 +143,7 @@ main(int argc, char **argv)
 	while (bench_done < n)
 		pthread_cond_wait(&bench_cv, &bench_mu);
 	pthread_mutex_unlock(&bench_mu);
-	t1 = bench_now();
+	t1 = (double)util_mono_us() / 1e6;
 	getrusage(RUSAGE_SELF, &r1);
 	w1 = bench_wchar();
 	store_stop(s);

@@ -61,6 +61,26 @@ test_sql_int(const char *dbpath, const char *sql)
 	return v;
 }
 
+/* A fresh directory /tmp/antomd-NAME-XXXXXX into dir, and a database path in it. */
+void
+test_tmpdir(char *dir, size_t dircap, const char *name, char *dbpath,
+    size_t dbcap)
+{
+	snprintf(dir, dircap, "/tmp/antomd-%s-XXXXXX", name);
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(dbpath, dbcap, "%s/test.db", dir);
+}
+
+/* Remove what test_tmpdir made, and all in it. */
+void
+test_rmtree(const char *dir)
+{
+	char cmd[256];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
 const char *
 test_sql_text(const char *dbpath, const char *sql)
 {

@@ -24,18 +24,13 @@ static char dbpath[128];
 static void
 setup(void)
 {
-	snprintf(dir, sizeof(dir), "/tmp/antomd-store-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(dir));
-	snprintf(dbpath, sizeof(dbpath), "%s/test.db", dir);
+	test_tmpdir(dir, sizeof(dir), "store", dbpath, sizeof(dbpath));
 }
 
 static void
 teardown(void)
 {
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	ck_assert_int_eq(system(cmd), 0);
+	test_rmtree(dir);
 }
 
 static struct store *

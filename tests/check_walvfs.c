@@ -20,18 +20,13 @@ static char dbpath[128];
 static void
 setup(void)
 {
-	snprintf(dir, sizeof(dir), "/tmp/antomd-walvfs-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(dir));
-	snprintf(dbpath, sizeof(dbpath), "%s/test.db", dir);
+	test_tmpdir(dir, sizeof(dir), "walvfs", dbpath, sizeof(dbpath));
 }
 
 static void
 teardown(void)
 {
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	ck_assert_int_eq(system(cmd), 0);
+	test_rmtree(dir);
 }
 
 static void
@@ -43,19 +38,26 @@ exec_ok(sqlite3 *db, const char *sql)
 	    "%s: %s", sql, msg != NULL ? msg : "?");
 }
 
-/* The writer as antomd opens it: this VFS, WAL, synchronous=FULL. */
+/* A connection through this VFS, set up by sql. */
 static sqlite3 *
-open_writer(void)
+open_vfs(const char *sql)
 {
 	sqlite3 *db;
 
 	ck_assert_int_eq(walvfs_register(), 0);
 	ck_assert_int_eq(sqlite3_open_v2(dbpath, &db, SQLITE_OPEN_READWRITE |
 	    SQLITE_OPEN_CREATE, WALVFS_NAME), SQLITE_OK);
-	exec_ok(db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;"
+	exec_ok(db, sql);
+	return db;
+}
+
+/* The writer as antomd opens it: this VFS, WAL, synchronous=FULL. */
+static sqlite3 *
+open_writer(void)
+{
+	return open_vfs("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;"
 	    "CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY,"
 	    " k BLOB UNIQUE, v BLOB)");
-	return db;
 }
 
 static long long
@@ -167,14 +169,11 @@ END_TEST
 /* Files that are not a WAL are written through, call for call. */
 START_TEST(test_walvfs_rollback_journal_untouched)
 {
-	sqlite3 *db;
-
-	ck_assert_int_eq(walvfs_register(), 0);
-	ck_assert_int_eq(sqlite3_open_v2(dbpath, &db, SQLITE_OPEN_READWRITE |
-	    SQLITE_OPEN_CREATE, WALVFS_NAME), SQLITE_OK);
-	exec_ok(db, "PRAGMA journal_mode = DELETE; CREATE TABLE t (v);"
+	sqlite3 *db = open_vfs("PRAGMA journal_mode = DELETE;"
+	    "CREATE TABLE t (v);"
 	    "BEGIN; INSERT INTO t VALUES (randomblob(100000)); COMMIT;"
 	    "BEGIN; DELETE FROM t; ROLLBACK;");
+
 	ck_assert_int_eq(one_int(db, "SELECT count(*) FROM t"), 1);
 	sqlite3_close(db);
 	ck_assert_str_eq(test_sql_text(dbpath, "PRAGMA integrity_check"), "ok");

@@ -34,6 +34,10 @@ char	*test_slurp(const char *path, size_t *len);
  * dbpath (-1 or "" when no row); the text is in a static buffer.
  */
 long long test_sql_int(const char *dbpath, const char *sql);
+/* mkdtemp /tmp/antomd-NAME-XXXXXX, and DIR/test.db; test_rmtree undoes it. */
+void	test_tmpdir(char *dir, size_t dircap, const char *name, char *dbpath,
+	    size_t dbcap);
+void	test_rmtree(const char *dir);
 const char *test_sql_text(const char *dbpath, const char *sql);
 
 #endif
