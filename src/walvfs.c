@@ -11,19 +11,23 @@
  *
  * Why it is safe: a buffered frame is flushed before anything can depend
  * on it.  The buffer is written out, in order, before the WAL is synced,
- * read, truncated, sized, closed or handed to a file control, and before
- * any write that does not simply extend it.  With synchronous=FULL SQLite
- * syncs the WAL at every commit before it publishes the new frames in
- * the shared-memory index, so no reader, in this process or another, can
- * look for a frame that is still only in memory.  A failed flush is
- * reported by the call that caused it, and SQLite fails the transaction
- * as it does for a failed write or sync; the unsynced frames it drops
- * were never part of a commit.  The main database, its shared memory,
- * journals and temporary files are passed to the default VFS untouched.
+ * read, truncated, sized, closed or handed to a file control, before any
+ * write that does not simply extend it, and before the connection lets
+ * go of the WAL write lock (so the frames of a rolled-back transaction
+ * cannot land on another writer's).  With synchronous=FULL SQLite syncs
+ * the WAL at every commit before it publishes the new frames in the
+ * shared-memory index, so no reader, in this process or another, can
+ * look for a frame that is still only in memory.  A failed flush fails
+ * every later write and sync of the WAL until the write lock is given
+ * up, so that transaction cannot commit.  Without powersafe overwrite
+ * SQLite pads a commit after its sync: then nothing is buffered.  The
+ * main database, its shared memory, journals and temporary files are
+ * passed to the default VFS untouched.
  *
  * Thread safety: one file object is used by one connection at a time, as
- * SQLite requires; the VFS itself is registered once (pthread_once) and
- * holds no other state.
+ * SQLite requires, and so are a database and its WAL, linked while both
+ * are open; the VFS itself is registered once (pthread_once) and holds no
+ * other state.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -49,6 +53,10 @@ struct walvfs_file {
 	unsigned char	*buf;		/* pending bytes for [off, off + len) */
 	size_t		 len;
 	sqlite3_int64	 off;
+	int		 err;		/* a flush failed: fail until unlocked */
+	/* A database and its WAL, linked both ways while both are open. */
+	struct walvfs_file *walf;	/* on the database: its WAL */
+	struct walvfs_file *dbf;	/* on the WAL: its database */
 };
 
 /* The real file lives right after ours, at the alignment SQLite uses. */
@@ -59,7 +67,12 @@ static sqlite3_vfs	*walvfs_base;
 static pthread_once_t	 walvfs_once = PTHREAD_ONCE_INIT;
 static int		 walvfs_rc = -1;
 
-/* Write out what is buffered; the buffer is empty afterwards either way. */
+/*
+ * Write out what is buffered; the buffer is empty afterwards either way.
+ * A failure sticks (walvfs_check) until the connection gives up the WAL
+ * write lock: SQLite may go on after an error surfaced in a read, and
+ * must not commit frames that were never written.
+ */
 static int
 walvfs_flush(struct walvfs_file *f)
 {
@@ -69,7 +82,25 @@ walvfs_flush(struct walvfs_file *f)
 		return SQLITE_OK;
 	rc = f->real->pMethods->xWrite(f->real, f->buf, (int)f->len, f->off);
 	f->len = 0;
+	if (rc != SQLITE_OK && f->err == SQLITE_OK)
+		f->err = rc;
 	return rc;
+}
+
+/* Flush, or the error of an earlier flush in this write transaction. */
+static int
+walvfs_check(struct walvfs_file *f)
+{
+	int rc = walvfs_flush(f);
+
+	return rc != SQLITE_OK ? rc : f->err;
+}
+
+/* A flush failed where no write was asked for: an I/O error, not FULL. */
+static int
+walvfs_io(int rc)
+{
+	return rc == SQLITE_OK ? rc : SQLITE_IOERR_WRITE;
 }
 
 static int
@@ -78,6 +109,10 @@ walvfs_close(sqlite3_file *file)
 	struct walvfs_file *f = (struct walvfs_file *)file;
 	int rc = walvfs_flush(f), rc2;
 
+	if (f->dbf != NULL)
+		f->dbf->walf = NULL;
+	if (f->walf != NULL)
+		f->walf->dbf = NULL;
 	rc2 = f->real->pMethods->xClose(f->real);
 	free(f->buf);
 	f->buf = NULL;
@@ -90,8 +125,8 @@ walvfs_read(sqlite3_file *file, void *p, int n, sqlite3_int64 off)
 	struct walvfs_file *f = (struct walvfs_file *)file;
 	int rc;
 
-	if ((rc = walvfs_flush(f)) != SQLITE_OK)
-		return rc;
+	if ((rc = walvfs_check(f)) != SQLITE_OK)
+		return walvfs_io(rc);
 	return f->real->pMethods->xRead(f->real, p, n, off);
 }
 
@@ -103,6 +138,8 @@ walvfs_write(sqlite3_file *file, const void *p, int n, sqlite3_int64 off)
 
 	if (!f->wal || n <= 0)
 		return f->real->pMethods->xWrite(f->real, p, n, off);
+	if (f->err != SQLITE_OK)
+		return f->err;
 	/* Only a write that extends the buffer joins it. */
 	if (f->len > 0 && (off != f->off + (sqlite3_int64)f->len ||
 	    f->len + (size_t)n > WALVFS_BUF_MAX)) {
@@ -126,7 +163,7 @@ walvfs_truncate(sqlite3_file *file, sqlite3_int64 size)
 	struct walvfs_file *f = (struct walvfs_file *)file;
 	int rc;
 
-	if ((rc = walvfs_flush(f)) != SQLITE_OK)
+	if ((rc = walvfs_check(f)) != SQLITE_OK)
 		return rc;
 	return f->real->pMethods->xTruncate(f->real, size);
 }
@@ -137,7 +174,7 @@ walvfs_sync(sqlite3_file *file, int flags)
 	struct walvfs_file *f = (struct walvfs_file *)file;
 	int rc;
 
-	if ((rc = walvfs_flush(f)) != SQLITE_OK)
+	if ((rc = walvfs_check(f)) != SQLITE_OK)
 		return rc;
 	return f->real->pMethods->xSync(f->real, flags);
 }
@@ -148,8 +185,8 @@ walvfs_file_size(sqlite3_file *file, sqlite3_int64 *size)
 	struct walvfs_file *f = (struct walvfs_file *)file;
 	int rc;
 
-	if ((rc = walvfs_flush(f)) != SQLITE_OK)
-		return rc;
+	if ((rc = walvfs_check(f)) != SQLITE_OK)
+		return walvfs_io(rc);
 	return f->real->pMethods->xFileSize(f->real, size);
 }
 
@@ -184,8 +221,8 @@ walvfs_file_control(sqlite3_file *file, int op, void *arg)
 	int rc;
 
 	/* Some controls look at the file (size hints, chunk sizes). */
-	if ((rc = walvfs_flush(f)) != SQLITE_OK)
-		return rc;
+	if ((rc = walvfs_check(f)) != SQLITE_OK)
+		return walvfs_io(rc);
 	return f->real->pMethods->xFileControl(f->real, op, arg);
 }
 
@@ -214,11 +251,22 @@ walvfs_shm_map(sqlite3_file *file, int pg, int pgsz, int extend,
 	return f->real->pMethods->xShmMap(f->real, pg, pgsz, extend, p);
 }
 
+/*
+ * On the database file.  A transaction that spilled pages to the WAL and
+ * was rolled back syncs nothing: its frames would sit in the buffer and
+ * be written later, over frames another connection committed once this
+ * one let go of the WAL write lock (slot 0).  They go out before the
+ * lock does; a write transaction starts with no error held.
+ */
 static int
 walvfs_shm_lock(sqlite3_file *file, int offset, int n, int flags)
 {
 	struct walvfs_file *f = (struct walvfs_file *)file;
 
+	if ((flags & SQLITE_SHM_UNLOCK) && offset == 0 && f->walf != NULL) {
+		walvfs_flush(f->walf);
+		f->walf->err = SQLITE_OK;
+	}
 	return f->real->pMethods->xShmLock(f->real, offset, n, flags);
 }
 
@@ -284,8 +332,23 @@ walvfs_open(sqlite3_vfs *vfs, sqlite3_filename name, sqlite3_file *file,
 		f->base.pMethods = NULL;
 		return SQLITE_CANTOPEN;
 	}
-	f->wal = (flags & SQLITE_OPEN_WAL) != 0;
 	f->base.pMethods = &walvfs_methods;
+	if ((flags & SQLITE_OPEN_WAL) && name != NULL) {
+		sqlite3_file *db = sqlite3_database_file_object(name);
+
+		/*
+		 * Buffer only with the database file linked (its WAL write
+		 * lock flushes, walvfs_shm_lock), and only where SQLite pads no
+		 * frame after the commit's sync: with powersafe overwrite, the
+		 * default unless a "psow=0" URI turns it off.
+		 */
+		if (db != NULL && db->pMethods == &walvfs_methods) {
+			f->dbf = (struct walvfs_file *)db;
+			f->dbf->walf = f;
+			f->wal = (f->dbf->real->pMethods->xDeviceCharacteristics(
+			    f->dbf->real) & SQLITE_IOCAP_POWERSAFE_OVERWRITE) != 0;
+		}
+	}
 	return SQLITE_OK;
 }
 

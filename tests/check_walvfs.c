@@ -166,6 +166,80 @@ START_TEST(test_walvfs_coalesces)
 }
 END_TEST
 
+/*
+ * A transaction that spills pages to the WAL and rolls back syncs
+ * nothing; its frames must reach the file before the write lock is let
+ * go (walvfs_shm_lock), not later over frames another writer (here the
+ * default VFS, as a second process would) committed at the same
+ * offsets.  From one thread the other writer cannot get in between the
+ * unlock and SQLite's next read, which flushes too; this holds the
+ * outcome: both writers' rows, and a sound database.
+ */
+START_TEST(test_walvfs_rollback_then_other_writer)
+{
+	sqlite3 *a = open_vfs("PRAGMA journal_mode = WAL;"
+	    "PRAGMA synchronous = FULL; PRAGMA cache_size = 10;"
+	    "PRAGMA wal_autocheckpoint = 0;"
+	    "CREATE TABLE t (id INTEGER PRIMARY KEY, v BLOB);"
+	    "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n"
+	    " WHERE i < 2000) INSERT INTO t (v) SELECT randomblob(300) FROM n;"), *b;
+
+	/*
+	 * All in the database file, so the rollback reads nothing back from
+	 * the WAL; A's cache holds 10 pages: the update spills to the WAL.
+	 */
+	exec_ok(a, "PRAGMA wal_checkpoint(TRUNCATE)");
+	exec_ok(a, "BEGIN; UPDATE t SET v = randomblob(310); ROLLBACK");
+	ck_assert_int_eq(sqlite3_open_v2(dbpath, &b, SQLITE_OPEN_READWRITE,
+	    NULL), SQLITE_OK);
+	exec_ok(b, "PRAGMA synchronous = FULL;"
+	    "UPDATE t SET v = randomblob(320) WHERE id % 3 = 0;"
+	    "UPDATE t SET v = randomblob(290) WHERE id % 7 = 0");
+	/* Any WAL operation by A after B's commit. */
+	ck_assert_int_eq(one_int(a, "SELECT count(*) FROM t"), 2000);
+	ck_assert_int_eq(one_int(b, "SELECT count(*) FROM pragma_integrity_check"
+	    " WHERE integrity_check = 'ok'"), 1);
+	exec_ok(a, "UPDATE t SET v = randomblob(100) WHERE id = 1");
+	sqlite3_close(b);
+	sqlite3_close(a);
+	ck_assert_str_eq(test_sql_text(dbpath, "PRAGMA integrity_check"), "ok");
+	/* B's rows, every one: 2000 / 3 less those of 21, and 2000 / 7. */
+	ck_assert_int_eq(test_sql_int(dbpath, "SELECT count(*) FROM t WHERE"
+	    " id % 3 = 0 AND id % 7 != 0 AND length(v) = 320"), 571);
+	ck_assert_int_eq(test_sql_int(dbpath, "SELECT count(*) FROM t WHERE"
+	    " id % 7 = 0 AND length(v) = 290"), 285);
+}
+END_TEST
+
+/*
+ * Without powersafe overwrite SQLite pads a commit with frames written
+ * after its sync: the VFS then buffers nothing, write for write.
+ */
+START_TEST(test_walvfs_psow_off_writes_through)
+{
+	char uri[256];
+	sqlite3 *w;
+	long long before, calls;
+
+	snprintf(uri, sizeof(uri), "file:%s?psow=0", dbpath);
+	ck_assert_int_eq(walvfs_register(), 0);
+	ck_assert_int_eq(sqlite3_open_v2(uri, &w, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_CREATE | SQLITE_OPEN_URI, WALVFS_NAME), SQLITE_OK);
+	exec_ok(w, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;"
+	    "PRAGMA wal_autocheckpoint = 0; CREATE TABLE t (v)");
+	before = write_calls();
+	exec_ok(w, "BEGIN;"
+	    "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n"
+	    " WHERE i < 64) INSERT INTO t (v) SELECT randomblob(3900) FROM n;"
+	    "COMMIT");
+	calls = write_calls() - before;
+	ck_assert_msg(calls >= 128, "%lld write calls", calls);
+	ck_assert_int_eq(test_sql_int(dbpath, "SELECT count(*) FROM t"), 64);
+	sqlite3_close(w);
+	ck_assert_str_eq(test_sql_text(dbpath, "PRAGMA integrity_check"), "ok");
+}
+END_TEST
+
 /* Files that are not a WAL are written through, call for call. */
 START_TEST(test_walvfs_rollback_journal_untouched)
 {
@@ -191,6 +265,8 @@ walvfs_suite(void)
 	tcase_add_test(tc, test_walvfs_commits_read_back);
 	tcase_add_test(tc, test_walvfs_coalesces);
 	tcase_add_test(tc, test_walvfs_rollback_journal_untouched);
+	tcase_add_test(tc, test_walvfs_rollback_then_other_writer);
+	tcase_add_test(tc, test_walvfs_psow_off_writes_through);
 	suite_add_tcase(s, tc);
 	return s;
 }
