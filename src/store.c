@@ -287,7 +287,7 @@ static const char store_schema_v2[] =
  */
 static const char store_schema_v3[] =
 "DROP INDEX IF EXISTS events_object;"
-"CREATE INDEX events_notification ON events (notification_id);"
+"CREATE INDEX IF NOT EXISTS events_notification ON events (notification_id);"
 /* With the client id, so no plan prefers the body-hash key's client_id. */
 "DROP INDEX IF EXISTS notifications_object;"
 "CREATE INDEX notifications_object ON notifications (object_id, client_id);"
@@ -610,6 +610,7 @@ struct store {
 	 * ckpt_lock; commits and wal_frames are the writer's.
 	 */
 	pthread_t		 ckpt_thread;
+	int			 ckpt_wanted;	/* the writer thread runs */
 	int			 ckpt_running;
 	sqlite3			*ckpt_db;
 	pthread_mutex_t		 ckpt_lock;
@@ -640,6 +641,7 @@ struct store {
 #define STORE_RFS_WARN_US	(600 * 1000000u)	/* WARN again, if unchanged */
 
 static int	store_wal_hook(void *, sqlite3 *, const char *, int);
+static void	store_ckpt_start(struct store *);
 
 /*
  * Past this many WAL frames (8 MiB of 4 KiB pages) the writer waits for
@@ -1036,6 +1038,9 @@ store_reconnect(struct store *s)
 		s->readonly = 0;
 		pthread_mutex_unlock(&s->lock);
 		log_info("database %s is writable again", s->path);
+		/* Read-only when the writer started: no checkpointer yet. */
+		if (s->ckpt_wanted && !s->ckpt_running)
+			store_ckpt_start(s);
 		return 0;
 	}
 	if (now - s->readonly_logged >= 10000000u || s->readonly_logged == 0) {
@@ -1667,7 +1672,8 @@ store_replay(struct store *s, int64_t id, struct store_result *r)
 	static const char sql[] = "SELECT client_id, body FROM notifications"
 	    " WHERE id = ?1";
 	static const char reclass[] = "UPDATE notifications SET kind = ?2,"
-	    " object_id = ?3 WHERE id = ?1";
+	    " object_id = ?3 WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM"
+	    " events WHERE notification_id = ?1)";
 	struct store_delivery d;
 	struct store_current cur;
 	struct notif n;
@@ -1729,7 +1735,8 @@ store_replay(struct store *s, int64_t id, struct store_result *r)
 	/*
 	 * The row's kind and object id become what this version reads in
 	 * the body: events are found through their notification's object
-	 * (schema 3), so the two must agree.
+	 * (schema 3), so the two must agree.  Not once it has events: those
+	 * were found by what it says now.
 	 */
 	if (sqlite3_prepare_v2(s->db, reclass, -1, &st, NULL) != SQLITE_OK)
 		goto dberr;
@@ -2142,6 +2149,11 @@ store_wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
 
 	(void)db;
 	(void)name;
+	if (frames < s->wal_frames) {
+		/* The WAL started over: a restart wait did its job. */
+		s->ckpt_waited = 0;
+		s->ckpt_stuck = 0;
+	}
 	s->wal_frames = frames;
 	s->committed = 1;
 	return SQLITE_OK;
@@ -2223,6 +2235,12 @@ store_ckpt_restart(struct store *s)
 	if (!s->ckpt_running || s->wal_frames < STORE_CKPT_RESTART_FRAMES)
 		return;
 	now = util_mono_us();
+	/*
+	 * A wait that no restart followed (store_wal_hook forgets those that
+	 * one did): a reader still holds the WAL, even after a full pass.
+	 */
+	if (s->ckpt_waited != 0)
+		s->ckpt_stuck = 1;
 	if (s->ckpt_stuck && now - s->ckpt_waited < STORE_CKPT_RETRY_US)
 		return;
 	s->ckpt_waited = now;
@@ -2247,34 +2265,39 @@ store_ckpt_restart(struct store *s)
 static void
 store_ckpt_start(struct store *s)
 {
+	sqlite3 *db = NULL;
 	int rc, persist = 1;
 
 	if (s->db == NULL || s->readonly)
 		return;
-	if (sqlite3_open_v2(s->path, &s->ckpt_db, SQLITE_OPEN_READWRITE |
+	if (sqlite3_open_v2(s->path, &db, SQLITE_OPEN_READWRITE |
 	    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK ||
-	    sqlite3_exec(s->ckpt_db, "PRAGMA synchronous = FULL", NULL, NULL,
+	    sqlite3_exec(db, "PRAGMA synchronous = FULL", NULL, NULL,
 	    NULL) != SQLITE_OK) {
 		log_warnx("database %s: no connection for checkpoints (%s); "
-		    "the writer makes them", s->path, s->ckpt_db != NULL ?
-		    sqlite3_errmsg(s->ckpt_db) : "out of memory");
-		sqlite3_close(s->ckpt_db);
-		s->ckpt_db = NULL;
+		    "the writer makes them", s->path, db != NULL ?
+		    sqlite3_errmsg(db) : "out of memory");
+		sqlite3_close(db);
 		return;
 	}
 	/* Its close must not remove the WAL readers rely on (store_connect). */
-	sqlite3_file_control(s->ckpt_db, "main", SQLITE_FCNTL_PERSIST_WAL,
-	    &persist);
+	sqlite3_file_control(db, "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
+	pthread_mutex_lock(&s->ckpt_lock);	/* store_abort() reads it */
+	s->ckpt_db = db;
+	pthread_mutex_unlock(&s->ckpt_lock);
 	s->ckpt_stop = 0;
 	s->ckpt_asked = s->ckpt_done = s->commits = 0;
 	s->ckpt_asked_frames = 0;
 	s->ckpt_stuck = 0;
+	s->ckpt_waited = 0;
 	if ((rc = pthread_create(&s->ckpt_thread, NULL, store_ckpt_main,
 	    s)) != 0) {
 		log_warnx("checkpointer thread: %s; the writer makes "
 		    "checkpoints", strerror(rc));
-		sqlite3_close(s->ckpt_db);
+		pthread_mutex_lock(&s->ckpt_lock);
 		s->ckpt_db = NULL;
+		pthread_mutex_unlock(&s->ckpt_lock);
+		sqlite3_close(db);
 		return;
 	}
 	s->ckpt_running = 1;
@@ -2415,6 +2438,7 @@ store_start(struct store *s, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
+	s->ckpt_wanted = 1;
 	store_ckpt_start(s);
 	if ((rc = pthread_create(&s->thread, NULL, store_writer, s)) != 0) {
 		store_ckpt_stop(s);

@@ -646,6 +646,31 @@ START_TEST(test_event_matches_notification)
 END_TEST
 
 /*
+ * A replay rewrites a row's kind and object id only while the row has no
+ * event: an event is found through what its notification says.
+ */
+START_TEST(test_replay_keeps_object_of_events)
+{
+	struct store *s = open_store(1);
+	char *pay = payment_body("PR1", "P1", "PAYMENT_RESULT", "S", NULL);
+	struct store_result r;
+
+	ck_assert_int_eq(deliver(s, pay, &r), STORE_APPLIED);
+	store_close(s);
+	/* As an older version might have read it. */
+	exec_sql("UPDATE notifications SET object_id = 'OLD' WHERE id = 1;"
+	    "UPDATE events SET object_id = 'OLD' WHERE notification_id = 1");
+	s = open_store(1);
+	ck_assert_int_eq(store_replay(s, 1, &r), 0);
+	ck_assert_int_eq(r.outcome, STORE_DUPLICATE);
+	store_close(s);
+	ck_assert_str_eq(q_text("SELECT object_id FROM notifications WHERE"
+	    " id = 1"), "OLD");
+	free(pay);
+}
+END_TEST
+
+/*
  * A database written by antomd with schema version 1 (made by the
  * previous release, kept in tests/data): it migrates in place, keeps
  * every row, and the refund and dispute it had to archive can now be
@@ -1430,6 +1455,7 @@ store_suite(void)
 	tcase_add_test(tc, test_query_plans);
 	tcase_add_test(tc, test_event_matches_notification);
 	tcase_add_test(tc, test_checkpointer);
+	tcase_add_test(tc, test_replay_keeps_object_of_events);
 	tcase_add_test(tc, test_migrate_v2);
 	tcase_add_test(tc, test_refusals);
 	tcase_add_test(tc, test_refusals_bounded);
