@@ -7,6 +7,7 @@
  * the socket's backlog until the daemon accepts them.  The database is
  * inspected afterwards with plain SQL, as a merchant application would.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -1076,6 +1077,35 @@ START_TEST(test_disk_full)
 }
 END_TEST
 
+/* Whether the running antomd has a thread of this name (/proc comm). */
+static int
+daemon_thread(const char *name)
+{
+	char path[64], comm[32];
+	struct dirent *de;
+	DIR *d;
+	FILE *f;
+	int found = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)e2e.pid);
+	ck_assert_ptr_nonnull(d = opendir(path));
+	while (!found && (de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task/%.16s/comm",
+		    (int)e2e.pid, de->d_name);
+		if ((f = fopen(path, "r")) == NULL)
+			continue;
+		if (fgets(comm, sizeof(comm), f) != NULL) {
+			comm[strcspn(comm, "\n")] = '\0';
+			found = strcmp(comm, name) == 0;
+		}
+		fclose(f);
+	}
+	closedir(d);
+	return found;
+}
+
 START_TEST(test_read_only_fs)
 {
 	char cmd[160], *log;
@@ -1102,9 +1132,13 @@ START_TEST(test_read_only_fs)
 	    503);
 	ck_assert_ptr_null(strstr(r.body, "SUCCESS"));
 	client_response_free(&r);
+	/* Nothing to checkpoint yet; the writer starts it once it can. */
+	ck_assert_int_eq(daemon_thread("writer"), 1);
+	ck_assert_int_eq(daemon_thread("checkpointer"), 0);
 	snprintf(cmd, sizeof(cmd), "mount -o remount,rw %s", fsdir);
 	ck_assert_int_eq(system(cmd), 0);
 	deliver_ok(b);
+	ck_assert_int_eq(daemon_thread("checkpointer"), 1);
 	ck_assert_int_eq(e2e_stop_daemon(), 0);
 	ck_assert_int_eq(e2e_q_int("SELECT count(*) FROM payments"), 1);
 	log = slurp_log();
