@@ -61,7 +61,7 @@ test_sql_int(const char *dbpath, const char *sql)
 	return v;
 }
 
-/* A fresh directory /tmp/antomd-NAME-XXXXXX into dir, and a database path in it. */
+/* A fresh directory /tmp/antomd-NAME-XXXXXX, and a database path in it. */
 void
 test_tmpdir(char *dir, size_t dircap, const char *name, char *dbpath,
     size_t dbcap)
