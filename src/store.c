@@ -173,6 +173,25 @@ static const char *const store_schema_v2_rekeys[][4] = {
 	  "CREATE INDEX captures_payment_id ON captures (payment_id, client_id)" },
 };
 
+/*
+ * Schema version 4: payments and captures become rowid tables, their key
+ * a UNIQUE index.  A WITHOUT ROWID table keeps its wide rows (a payment
+ * has 25 columns) in a b-tree ordered by a random request id: every new
+ * payment landed on a random leaf, about ten rows to a 4 KiB page, and
+ * split it often; now rows are appended and only the narrow key lands
+ * at random.  antom-bench-store: 9,300-11,400/s became 10,900-14,500/s,
+ * 39.7 KiB written per notification instead of 47.4 (README
+ * "Performance").  Table and column names do not change.
+ */
+static const char *const store_schema_v4_rekeys[][4] = {
+	{ "payments", "PRIMARY KEY (payment_request_id, client_id)) WITHOUT ROWID",
+	  "UNIQUE (payment_request_id, client_id))",
+	  "CREATE INDEX payments_payment_id ON payments (payment_id, client_id)" },
+	{ "captures", "PRIMARY KEY (capture_request_id, client_id)) WITHOUT ROWID",
+	  "UNIQUE (capture_request_id, client_id))",
+	  "CREATE INDEX captures_payment_id ON captures (payment_id, client_id)" },
+};
+
 static const char store_schema_v2[] =
 "CREATE TABLE refunds ("
 "  refund_request_id  TEXT NOT NULL,"
@@ -714,10 +733,13 @@ store_user_version(sqlite3 *db, int *version)
 static int
 store_rekey(sqlite3 *db, const char *const rk[4], char *err, size_t errlen)
 {
-	static const char get[] = "SELECT replace(replace(sql,"
-	    " 'CREATE TABLE ' || ?1 || ' (', 'CREATE TABLE ' || ?1 || '_v2 ('),"
-	    " ?2, ?3) FROM sqlite_master WHERE type = 'table' AND name = ?1"
-	    " AND instr(sql, 'CREATE TABLE ' || ?1 || ' (') = 1"
+	/* A table renamed by an earlier rebuild is named in quotes. */
+	static const char get[] = "SELECT replace(replace(replace(sql,"
+	    " 'CREATE TABLE \"' || ?1 || '\" (', 'CREATE TABLE ' || ?1 ||"
+	    " '_v2 ('), 'CREATE TABLE ' || ?1 || ' (', 'CREATE TABLE ' || ?1 ||"
+	    " '_v2 ('), ?2, ?3) FROM sqlite_master WHERE type = 'table' AND"
+	    " name = ?1 AND (instr(sql, 'CREATE TABLE ' || ?1 || ' (') = 1 OR"
+	    " instr(sql, 'CREATE TABLE \"' || ?1 || '\" (') = 1)"
 	    " AND instr(sql, ?2) > 0";
 	sqlite3_stmt *st = NULL;
 	char *create = NULL, *copy = NULL;
@@ -734,8 +756,8 @@ store_rekey(sqlite3 *db, const char *const rk[4], char *err, size_t errlen)
 		create = sqlite3_mprintf("%s", sqlite3_column_text(st, 0));
 	sqlite3_finalize(st);
 	if (create == NULL) {
-		snprintf(err, errlen, "cannot migrate the schema to version 2: "
-		    "table %s is not as version 1 made it", rk[0]);
+		snprintf(err, errlen, "cannot migrate the schema: table %s is "
+		    "not as an earlier version made it", rk[0]);
 		return -1;
 	}
 	/*
@@ -843,6 +865,26 @@ fail:
 	return -1;
 }
 
+/* Inside store_migrate's transaction: payments and captures get rowids. */
+static int
+store_migrate_v4(sqlite3 *db, char *err, size_t errlen)
+{
+	size_t i;
+
+	/* The rename must leave the views that name the tables alone. */
+	if (store_exec(db, "PRAGMA legacy_alter_table = ON", err, errlen) != 0)
+		return -1;
+	for (i = 0; i < sizeof(store_schema_v4_rekeys) /
+	    sizeof(store_schema_v4_rekeys[0]); i++)
+		if (store_rekey(db, store_schema_v4_rekeys[i], err,
+		    errlen) != 0) {
+			sqlite3_exec(db, "PRAGMA legacy_alter_table = OFF", NULL,
+			    NULL, NULL);
+			return -1;
+		}
+	return store_exec(db, "PRAGMA legacy_alter_table = OFF", err, errlen);
+}
+
 /* Bring the schema to STORE_SCHEMA_VERSION, all or nothing. */
 static int
 store_migrate(sqlite3 *db, char *err, size_t errlen)
@@ -867,6 +909,8 @@ store_migrate(sqlite3 *db, char *err, size_t errlen)
 	if (version < 2 && store_migrate_v2(db, err, errlen) != 0)
 		goto fail;
 	if (version < 3 && store_exec(db, store_schema_v3, err, errlen) != 0)
+		goto fail;
+	if (version < 4 && store_migrate_v4(db, err, errlen) != 0)
 		goto fail;
 	if (version < STORE_SCHEMA_VERSION) {
 		snprintf(sql, sizeof(sql), "PRAGMA user_version = %d",

@@ -143,6 +143,10 @@ START_TEST(test_schema)
 	ck_assert_int_eq(q_int("SELECT count(*) FROM sqlite_master WHERE "
 	    "name IN ('notifications','payments','captures','events',"
 	    "'payment_captures')"), 5);
+	/* Wide rows appended, not placed at random (schema 4). */
+	ck_assert_int_eq(q_int("SELECT count(*) FROM sqlite_master WHERE"
+	    " name IN ('payments', 'captures') AND sql LIKE '%WITHOUT ROWID%'"),
+	    0);
 }
 END_TEST
 
@@ -776,6 +780,14 @@ START_TEST(test_migrate_v2)
 	    " events (notification_id)");
 	ck_assert_str_eq(q_text(timeline), before);
 	ck_assert_int_eq(q_int("SELECT count(*) FROM events"), 7);
+	/* Schema 4: the same rows, in rowid tables keyed by a UNIQUE index. */
+	ck_assert_int_eq(q_int("SELECT count(*) FROM payments"), 2);
+	ck_assert_int_eq(q_int("SELECT count(*) FROM captures"), 2);
+	ck_assert_int_eq(q_int("SELECT count(*) FROM sqlite_master WHERE name"
+	    " IN ('payments', 'captures') AND sql LIKE '%WITHOUT ROWID%'"), 0);
+	ck_assert_int_eq(q_int("SELECT count(*) FROM sqlite_master WHERE name"
+	    " IN ('sqlite_autoindex_payments_1', 'sqlite_autoindex_captures_1',"
+	    " 'payments_payment_id', 'captures_payment_id')"), 4);
 	free(before);
 }
 END_TEST
