@@ -179,8 +179,8 @@ static const char *const store_schema_v2_rekeys[][4] = {
  * has 25 columns) in a b-tree ordered by a random request id: every new
  * payment landed on a random leaf, about ten rows to a 4 KiB page, and
  * split it often; now rows are appended and only the narrow key lands
- * at random.  antom-bench-store: 9,300-11,400/s became 10,900-14,500/s,
- * 39.7 KiB written per notification instead of 47.4 (README
+ * at random.  antom-bench-store: 11,000-13,700/s became 15,300-16,000/s,
+ * 39.7 KiB written per notification instead of 47.3 (README
  * "Performance").  Table and column names do not change.
  */
 static const char *const store_schema_v4_rekeys[][4] = {
