@@ -116,34 +116,51 @@ log_level_name(enum log_level lvl)
 	return log_names[lvl];
 }
 
-size_t
-log_escape(const char *s, size_t len, char *out, size_t outcap)
+/*
+ * How logfmt (json 0) or JSON (json 1) spells byte c, into tmp; the
+ * length.  CR, LF, ESC, DEL and non-ASCII are never raw in a log: \xNN
+ * in logfmt, \u00NN in JSON, and bytes past ASCII, which may not be
+ * UTF-8, as JSON's spelling of logfmt's \xNN.
+ */
+static size_t
+log_escape_byte(unsigned char c, int json, char tmp[6])
 {
 	static const char hex[] = "0123456789abcdef";
-	size_t i, o = 0;
+	size_t n = 0;
+
+	if (c == '"' || c == '\\') {
+		tmp[0] = '\\';
+		tmp[1] = (char)c;
+		return 2;
+	}
+	if (c >= 0x20 && c < 0x7f) {
+		tmp[0] = (char)c;
+		return 1;
+	}
+	if (json && c < 0x80) {
+		memcpy(tmp, "\\u00", 4);
+		n = 4;
+	} else {
+		tmp[n++] = '\\';
+		if (json)
+			tmp[n++] = '\\';
+		tmp[n++] = 'x';
+	}
+	tmp[n++] = hex[c >> 4];
+	tmp[n++] = hex[c & 0x0f];
+	return n;
+}
+
+static size_t
+log_escape_as(const char *s, size_t len, char *out, size_t outcap, int json)
+{
+	size_t i, o = 0, n;
+	char tmp[6];
 
 	if (outcap == 0)
 		return 0;
 	for (i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
-		char tmp[4];
-		size_t n;
-
-		if (c == '"' || c == '\\') {
-			tmp[0] = '\\';
-			tmp[1] = (char)c;
-			n = 2;
-		} else if (c < 0x20 || c >= 0x7f) {
-			/* CR, LF, ESC, DEL and non-ASCII: never raw in a log. */
-			tmp[0] = '\\';
-			tmp[1] = 'x';
-			tmp[2] = hex[c >> 4];
-			tmp[3] = hex[c & 0x0f];
-			n = 4;
-		} else {
-			tmp[0] = (char)c;
-			n = 1;
-		}
+		n = log_escape_byte((unsigned char)s[i], json, tmp);
 		if (o + n >= outcap)
 			break;
 		memcpy(out + o, tmp, n);
@@ -154,44 +171,15 @@ log_escape(const char *s, size_t len, char *out, size_t outcap)
 }
 
 size_t
+log_escape(const char *s, size_t len, char *out, size_t outcap)
+{
+	return log_escape_as(s, len, out, outcap, 0);
+}
+
+size_t
 log_json_escape(const char *s, size_t len, char *out, size_t outcap)
 {
-	static const char hex[] = "0123456789abcdef";
-	size_t i, o = 0;
-
-	if (outcap == 0)
-		return 0;
-	for (i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
-		char tmp[6];
-		size_t n;
-
-		if (c == '"' || c == '\\') {
-			tmp[0] = '\\';
-			tmp[1] = (char)c;
-			n = 2;
-		} else if (c < 0x20 || c == 0x7f) {
-			memcpy(tmp, "\\u00", 4);
-			tmp[4] = hex[c >> 4];
-			tmp[5] = hex[c & 0x0f];
-			n = 6;
-		} else if (c >= 0x80) {
-			/* Raw bytes may not be UTF-8: spell them as logfmt does. */
-			memcpy(tmp, "\\\\x", 3);
-			tmp[3] = hex[c >> 4];
-			tmp[4] = hex[c & 0x0f];
-			n = 5;
-		} else {
-			tmp[0] = (char)c;
-			n = 1;
-		}
-		if (o + n >= outcap)
-			break;
-		memcpy(out + o, tmp, n);
-		o += n;
-	}
-	out[o] = '\0';
-	return o;
+	return log_escape_as(s, len, out, outcap, 1);
 }
 
 static size_t
