@@ -42,7 +42,7 @@
  * writes at most 128 KiB per pwrite() (seekAndWriteFd() masks the length
  * with 0x1ffff), and SQLite 3.40 reports SQLITE_FULL for a write whose
  * remainder is an exact multiple of 128 KiB.  Found by this project's
- * benchmark, and kept in test_walvfs_commits_read_back.
+ * benchmark; with a 2 MiB buffer test_walvfs_coalesces fails so.
  */
 #define WALVFS_BUF_MAX	(124 * 1024)
 
