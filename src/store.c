@@ -1915,21 +1915,62 @@ store_refusal_set(char *field, size_t cap, const char *v)
 	field[i] = '\0';
 }
 
+/*
+ * Under s->lock: queue a refusal for the writer, 0; or count it dropped,
+ * -1.  A 503 is an authentic notification we failed to store: when the
+ * queue is full it takes the place of a refusal that is not a 503 (which
+ * forged requests can fill the queue with).
+ */
+static int
+store_rfs_queue(struct store *s, const struct store_refusal *rf)
+{
+	size_t i;
+
+	if (s->rfs_npending < STORE_RFS_PENDING_MAX)
+		i = s->rfs_npending++;
+	else {
+		for (i = s->rfs_npending; i > 0 && rf->status == 503; i--)
+			if (s->rfs_pending[i - 1].status != 503)
+				break;
+		s->stats.refusals_dropped++;	/* this one, or the one replaced */
+		if (rf->status != 503 || i == 0)
+			return -1;
+		i--;
+	}
+	s->rfs_pending[i] = *rf;
+	pthread_cond_signal(&s->cond);
+	return 0;
+}
+
 int
 store_refuse(struct store *s, const struct store_refusal *rf)
 {
-	int rc = 0;
+	int rc;
 
 	pthread_mutex_lock(&s->lock);
-	if (s->rfs_npending < STORE_RFS_PENDING_MAX) {
-		s->rfs_pending[s->rfs_npending++] = *rf;
-		pthread_cond_signal(&s->cond);
-	} else {
-		s->stats.refusals_dropped++;
-		rc = -1;
-	}
+	rc = store_rfs_queue(s, rf);
 	pthread_mutex_unlock(&s->lock);
 	return rc;
+}
+
+/*
+ * Writer: refusals the database could not take.  Most 503s happen
+ * because it cannot (locked, read-only, full), so 503s go back in the
+ * queue and are written once it can; the others are counted as dropped.
+ */
+static void
+store_rfs_requeue(struct store *s, const struct store_refusal *rf, size_t n,
+    uint64_t *dropped)
+{
+	size_t i;
+
+	pthread_mutex_lock(&s->lock);
+	for (i = 0; i < n; i++)
+		if (rf[i].status != 503)
+			(*dropped)++;
+		else
+			store_rfs_queue(s, &rf[i]);	/* counts its own drop */
+	pthread_mutex_unlock(&s->lock);
 }
 
 /* An empty claim is SQL NULL. */
@@ -1941,8 +1982,9 @@ bind_claim(sqlite3_stmt *st, int i, const char *v)
 
 /*
  * Writer: record n refusals in one transaction of their own (they must
- * never hold up or fail a batch of deliveries).  Best effort: when the
- * database cannot take them, they are counted as dropped.
+ * never hold up or fail a batch of deliveries).  When the database cannot
+ * take them, 503s wait in the queue for the next try (store_rfs_requeue)
+ * and the others are counted as dropped.
  */
 static void
 store_write_refusals(struct store *s, const struct store_refusal *rf,
@@ -1956,9 +1998,12 @@ store_write_refusals(struct store *s, const struct store_refusal *rf,
 
 	util_now_iso(now);
 	s->rfs_written = util_mono_us();
-	if ((s->readonly && store_reconnect(s) != 0) ||
-	    atomic_load(&s->aborting)) {
+	if (atomic_load(&s->aborting)) {
 		dropped = n;
+		goto out;
+	}
+	if (s->readonly && store_reconnect(s) != 0) {
+		store_rfs_requeue(s, rf, n, &dropped);
 		goto out;
 	}
 	if (!sqlite3_get_autocommit(s->db))
@@ -1967,7 +2012,7 @@ store_write_refusals(struct store *s, const struct store_refusal *rf,
 	s->no_wait = 1;
 	if (store_step_done(s, S_BEGIN) != 0) {
 		s->no_wait = 0;
-		dropped = n;
+		store_rfs_requeue(s, rf, n, &dropped);
 		goto out;
 	}
 	for (i = 0; i < n; i++) {
@@ -2025,8 +2070,9 @@ fail:
 	s->no_wait = 0;
 	if (!sqlite3_get_autocommit(s->db))
 		store_step_done(s, S_ROLLBACK);
-	dropped = n;
+	dropped = 0;
 	recorded = 0;
+	store_rfs_requeue(s, rf, n, &dropped);
 	s->rfs_checked = 0;	/* recount */
 out:
 	pthread_mutex_lock(&s->lock);

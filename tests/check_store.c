@@ -1048,6 +1048,74 @@ START_TEST(test_refusals_never_wait)
 }
 END_TEST
 
+/*
+ * A 503 is an authentic notification we failed to store.  It takes the
+ * place of another refusal when the queue is full, and when the database
+ * cannot take it (locked here, as behind most 503s) it waits in the
+ * queue and is written once it can; other refusals are dropped.
+ */
+START_TEST(test_refusals_503_kept)
+{
+	struct store_options o = { 5000, 8, 64, 3600 };
+	char err[256] = "", hash[32];
+	struct store_refusal rf;
+	struct store_stats st;
+	struct store *s;
+	sqlite3 *other;
+	int i;
+
+	store_close(open_store(1));
+	s = store_open(dbpath, &o, err, sizeof(err));
+	ck_assert_msg(s != NULL, "%s", err);
+	/* No writer yet: the queue (256) fills with forgeable 401s. */
+	memset(&rf, 0, sizeof(rf));
+	store_refusal_set(rf.client_id, sizeof(rf.client_id), "CLIENT_A");
+	store_refusal_set(rf.reason, sizeof(rf.reason), "mismatch");
+	rf.status = 401;
+	for (i = 0; i < 256; i++) {
+		snprintf(hash, sizeof(hash), "H401-%03d", i);
+		store_refusal_set(rf.body_sha256, sizeof(rf.body_sha256), hash);
+		ck_assert_int_eq(store_refuse(s, &rf), 0);
+	}
+	ck_assert_int_eq(store_refuse(s, &rf), -1);
+	rf.status = 503;
+	store_refusal_set(rf.body_sha256, sizeof(rf.body_sha256), "H503-FULL");
+	ck_assert_int_eq(store_refuse(s, &rf), 0);
+	ck_assert_int_eq(store_start(s, err, sizeof(err)), 0);
+	st = stats_when(s, 256, 0);
+	ck_assert_uint_eq(st.refusals_dropped, 2);
+
+	/* Locked: the 413 is dropped, the 503 written after the unlock. */
+	ck_assert_int_eq(sqlite3_open(dbpath, &other), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL,
+	    NULL), SQLITE_OK);
+	store_refusal_set(rf.body_sha256, sizeof(rf.body_sha256),
+	    "H503-LOCKED");
+	ck_assert_int_eq(store_refuse(s, &rf), 0);
+	rf.status = 413;
+	store_refusal_set(rf.body_sha256, sizeof(rf.body_sha256), "");
+	ck_assert_int_eq(store_refuse(s, &rf), 0);
+	for (i = 0; i < 40; i++) {
+		store_stats(s, &st);
+		if (st.refusals_dropped == 3)
+			break;
+		usleep(50000);
+	}
+	ck_assert_uint_eq(st.refusals_dropped, 3);
+	usleep(300000);		/* tries again every 100 ms meanwhile */
+	ck_assert_int_eq(sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL),
+	    SQLITE_OK);
+	sqlite3_close(other);
+	st = stats_when(s, 257, 0);
+	ck_assert_uint_eq(st.refusals_dropped, 3);
+	store_close(s);
+	ck_assert_int_eq(q_int("SELECT count(*) FROM refusals WHERE status ="
+	    " 503 AND body_sha256 IN ('H503-FULL', 'H503-LOCKED')"), 2);
+	ck_assert_int_eq(q_int("SELECT count(*) FROM refusals WHERE status ="
+	    " 413"), 0);
+}
+END_TEST
+
 START_TEST(test_busy_is_failure)
 {
 	struct store *s = open_store(1);
@@ -1467,6 +1535,7 @@ store_suite(void)
 	tcase_add_test(tc, test_query_plans);
 	tcase_add_test(tc, test_event_matches_notification);
 	tcase_add_test(tc, test_checkpointer);
+	tcase_add_test(tc, test_refusals_503_kept);
 	tcase_add_test(tc, test_replay_keeps_object_of_events);
 	tcase_add_test(tc, test_migrate_v2);
 	tcase_add_test(tc, test_refusals);
