@@ -21,7 +21,7 @@
 
 #include "notif.h"
 
-#define STORE_SCHEMA_VERSION	4
+#define STORE_SCHEMA_VERSION	5
 #define STORE_HASH_HEX		65	/* hex SHA-256 and its NUL */
 
 enum store_outcome {
