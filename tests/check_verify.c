@@ -321,6 +321,34 @@ START_TEST(test_b64_invalid)
 }
 END_TEST
 
+/* Every byte value: taken with its alphabet value, or refused. */
+START_TEST(test_b64_every_byte)
+{
+	static const char alpha[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	unsigned char out[8];
+	const char *p;
+	char in[4] = { 'Z', 'm', '9', 0 };
+	size_t n;
+	int c;
+
+	for (c = 0; c < 256; c++) {
+		in[3] = (char)c;
+		p = c == 0 ? NULL : strchr(alpha, c);
+		if (p == NULL) {
+			ck_assert_msg(verify_b64_decode(in, 4, out, sizeof(out),
+			    &n) == -1, "byte %d accepted", c);
+			continue;
+		}
+		ck_assert_msg(verify_b64_decode(in, 4, out, sizeof(out), &n) ==
+		    0, "byte %d refused", c);
+		ck_assert_uint_eq(n, 3);
+		ck_assert_int_eq(out[2] & 0x3f, p - alpha);
+		ck_assert_int_eq(out[2] >> 6, 61 & 0x03);	/* '9' is 61 */
+	}
+}
+END_TEST
+
 START_TEST(test_b64_trailing_bits)
 {
 	unsigned char out[8];
@@ -1273,6 +1301,7 @@ verify_suite(void)
 	tcase_add_test(tc, test_b64_rfc4648);
 	tcase_add_test(tc, test_b64_roundtrip);
 	tcase_add_test(tc, test_b64_invalid);
+	tcase_add_test(tc, test_b64_every_byte);
 	tcase_add_test(tc, test_b64_trailing_bits);
 	tcase_add_test(tc, test_b64_capacity);
 	suite_add_tcase(s, tc);
