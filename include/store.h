@@ -167,6 +167,7 @@ struct store_stats {
 	int64_t		refusals_held;	/* rows in refusals now */
 	int64_t		at_risk;	/* of them, older than at_risk_after_s */
 	uint64_t	checkpoints;	/* passes of the checkpointer thread */
+	int		wal_frames;	/* in the WAL after the writer's last commit */
 };
 void	store_stats(struct store *, struct store_stats *);
 

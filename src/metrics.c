@@ -424,6 +424,18 @@ metrics_render(struct store *s, struct http *h, size_t *lenp)
 		m_head(f, "antomd_database_writable", "gauge",
 		    "1 when the database is writable.");
 		fprintf(f, "antomd_database_writable %d\n", store_writable(s));
+		/*
+		 * A WAL that keeps growing means checkpoints do not keep up or
+		 * a reader holds an old snapshot: disk, and slower reads.
+		 */
+		m_head(f, "antomd_wal_frames", "gauge",
+		    "Pages in the WAL after the writer's last commit; it starts "
+		    "over at about 2048 while checkpoints keep up.");
+		fprintf(f, "antomd_wal_frames %d\n", ss.wal_frames);
+		m_head(f, "antomd_checkpoints_total", "counter",
+		    "Checkpoint passes run beside the writer.");
+		fprintf(f, "antomd_checkpoints_total %llu\n",
+		    (unsigned long long)ss.checkpoints);
 	}
 	if (h != NULL) {
 		struct http_stats hs;

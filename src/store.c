@@ -683,6 +683,7 @@ struct store {
 	int			 committed;	/* writer's: since the last ask */
 	int			 ckpt_asked_frames;	/* writer's: WAL then */
 	int			 wal_frames;	/* writer's: WAL size, in frames */
+	_Atomic int		 wal_frames_seen;	/* the same, for store_stats */
 };
 
 /*
@@ -2315,6 +2316,7 @@ store_wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
 		s->ckpt_stuck = 0;
 	}
 	s->wal_frames = frames;
+	atomic_store(&s->wal_frames_seen, frames);
 	s->committed = 1;
 	return SQLITE_OK;
 }
@@ -2683,6 +2685,7 @@ store_stats(struct store *s, struct store_stats *out)
 	pthread_mutex_lock(&s->ckpt_lock);
 	out->checkpoints = s->ckpt_passes;
 	pthread_mutex_unlock(&s->ckpt_lock);
+	out->wal_frames = atomic_load(&s->wal_frames_seen);
 }
 
 /*

@@ -286,7 +286,28 @@ START_TEST(test_metrics)
 	ck_assert_double_eq(sample(s, M_LATENCY), 3);
 	ck_assert_double_eq(sample(s, "antomd_verification_failures_total"
 	    "{reason=\"unknown_client\"}"), 0);
+	/*
+	 * The last commit's pages: the retry's one page alone when the
+	 * checkpointer had copied the first and the WAL started over.
+	 */
+	ck_assert_double_ge(sample(s, "antomd_wal_frames{}"), 1);
+	ck_assert_double_le(sample(s, "antomd_wal_frames{}"), 100);
 	free(s);
+	/* The writer went idle: the checkpointer copies the WAL. */
+	{
+		uint64_t t0 = util_mono_us();
+		double passes;
+
+		for (;;) {
+			s = scrape();
+			passes = sample(s, "antomd_checkpoints_total{}");
+			free(s);
+			if (passes >= 1 || util_mono_us() - t0 > 5000000)
+				break;
+			usleep(50 * 1000);
+		}
+		ck_assert_double_ge(passes, 1);
+	}
 
 	/* Health, and nothing else on that listener. */
 	ck_assert_int_eq(metrics_get("GET", "/healthz", &r), 200);
