@@ -430,7 +430,7 @@ metrics_render(struct store *s, struct http *h, size_t *lenp)
 		 */
 		m_head(f, "antomd_wal_frames", "gauge",
 		    "Pages in the WAL after the writer's last commit; it starts "
-		    "over at about 2048 while checkpoints keep up.");
+		    "over at about 8192 while checkpoints keep up.");
 		fprintf(f, "antomd_wal_frames %d\n", ss.wal_frames);
 		m_head(f, "antomd_checkpoints_total", "counter",
 		    "Checkpoint passes run beside the writer.");
