@@ -34,14 +34,21 @@ teardown(void)
 }
 
 static struct store *
-open_store(unsigned batch_max)
+open_store_with(const struct store_options *o)
 {
-	struct store_options o = { 100, batch_max, 1024, 0 };
 	char err[256] = "";
-	struct store *s = store_open(dbpath, &o, err, sizeof(err));
+	struct store *s = store_open(dbpath, o, err, sizeof(err));
 
 	ck_assert_msg(s != NULL, "store_open: %s", err);
 	return s;
+}
+
+static struct store *
+open_store(unsigned batch_max)
+{
+	struct store_options o = { 100, batch_max, 1024, 0 };
+
+	return open_store_with(&o);
 }
 
 static long long
@@ -1006,8 +1013,7 @@ START_TEST(test_refusals)
 	store_hash_body(&d);
 	memcpy(hash, d.body_sha256, sizeof(hash));
 
-	s = store_open(dbpath, &o, err, sizeof(err));
-	ck_assert_msg(s != NULL, "%s", err);
+	s = open_store_with(&o);
 	ck_assert_int_eq(store_start(s, err, sizeof(err)), 0);
 	refuse(s, "CLIENT_A", hash, 401, "INVALID_SIGNATURE", "PR1");
 	refuse(s, "CLIENT_A", hash, 503, "SERVICE_UNAVAILABLE", "PR1");
@@ -1065,8 +1071,7 @@ START_TEST(test_refusals_bounded)
 	uint64_t t0, ms;
 	int i;
 
-	s = store_open(dbpath, &o, err, sizeof(err));
-	ck_assert_msg(s != NULL, "%s", err);
+	s = open_store_with(&o);
 	ck_assert_int_eq(store_start(s, err, sizeof(err)), 0);
 	t0 = util_mono_us();
 	for (i = 0; i < 10005; i++) {
@@ -1106,8 +1111,7 @@ START_TEST(test_refusals_pruned)
 	    " '2020-01-01T00:00:00.000Z', 3), ('b', 'C', 401, 'X', NULL, NULL,"
 	    " NULL, NULL, '2020-01-01T00:00:00.000Z',"
 	    " strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-6 days'), 1)");
-	s = store_open(dbpath, &o, err, sizeof(err));
-	ck_assert_msg(s != NULL, "%s", err);
+	s = open_store_with(&o);
 	ck_assert_int_eq(store_start(s, err, sizeof(err)), 0);
 	/* b stays: retried 6 days ago, refused first long ago: at risk. */
 	stats_when(s, 1, 1);
@@ -1131,8 +1135,7 @@ START_TEST(test_refusals_never_wait)
 	int i;
 
 	store_close(open_store(1));
-	s = store_open(dbpath, &o, err, sizeof(err));
-	ck_assert_msg(s != NULL, "%s", err);
+	s = open_store_with(&o);
 	ck_assert_int_eq(store_start(s, err, sizeof(err)), 0);
 	stats_when(s, 0, 0);
 	ck_assert_int_eq(sqlite3_open(dbpath, &other), SQLITE_OK);
@@ -1173,8 +1176,7 @@ START_TEST(test_refusals_503_kept)
 	int i;
 
 	store_close(open_store(1));
-	s = store_open(dbpath, &o, err, sizeof(err));
-	ck_assert_msg(s != NULL, "%s", err);
+	s = open_store_with(&o);
 	/* No writer yet: the queue (256) fills with forgeable 401s. */
 	memset(&rf, 0, sizeof(rf));
 	store_refusal_set(rf.client_id, sizeof(rf.client_id), "CLIENT_A");
@@ -1540,8 +1542,7 @@ START_TEST(test_refusal_after_stored)
 	d.body = (const unsigned char *)p;
 	d.bodylen = strlen(p);
 	store_hash_body(&d);
-	s = store_open(dbpath, &o, err, sizeof(err));
-	ck_assert_msg(s != NULL, "%s", err);
+	s = open_store_with(&o);
 	ck_assert_int_eq(store_start(s, err, sizeof(err)), 0);
 	refuse(s, "CLIENT_A", d.body_sha256, 503, "storage_failure", "PR1");
 	refuse(s, "CLIENT_B", d.body_sha256, 401, "mismatch", "PR1");
@@ -1572,8 +1573,7 @@ START_TEST(test_queue_full_and_abort)
 	int i, left = 4;
 
 	store_close(open_store(1));
-	s = store_open(dbpath, &o, err, sizeof(err));
-	ck_assert_ptr_nonnull(s);
+	s = open_store_with(&o);
 	ck_assert_int_eq(sqlite3_open(dbpath, &other), SQLITE_OK);
 	ck_assert_int_eq(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL,
 	    NULL), SQLITE_OK);
