@@ -6,9 +6,9 @@
  * and hashes them all first (the HTTP threads' work, not timed), then
  * queues them to the store at once so the writer always has a full batch,
  * and waits until every one is committed.  Prints notifications/s, the
- * process's CPU per notification (user and system: all of it is the
- * writer's while the main thread sleeps) and the bytes written per
- * notification.  Numbers of the writer's own, steadier than a whole
+ * process's CPU per notification (user and system: the writer's and
+ * the checkpointer's, while the main thread sleeps) and the bytes written
+ * per notification.  Numbers of the writer's own, steadier than a whole
  * wrk run on a shared machine.
  *
  * usage: antom-bench-store CORPUS DBPATH COUNT BATCH
@@ -100,7 +100,8 @@ main(int argc, char **argv)
 		char *fld[4], *p;
 		int k;
 
-		jobs[n].line = strdup(line);
+		if ((jobs[n].line = strdup(line)) == NULL)
+			return 1;
 		p = jobs[n].line;
 		for (k = 0; k < 4; k++) {
 			fld[k] = strsep(&p, "\t");
@@ -118,7 +119,8 @@ main(int argc, char **argv)
 		d->key_version = 1;
 		d->body = (const unsigned char *)fld[3];
 		d->bodylen = strlen(fld[3]);
-		notif_parse(d->body, d->bodylen, &jobs[n].n);
+		if (notif_parse(d->body, d->bodylen, &jobs[n].n) != 0)
+			return 1;	/* out of memory */
 		d->notif = &jobs[n].n;
 		d->body_sha256[0] = '\0';
 		store_hash_body(d);
@@ -126,6 +128,10 @@ main(int argc, char **argv)
 	}
 	free(line);
 	fclose(f);
+	if (n == 0) {
+		fprintf(stderr, "antom-bench-store: %s: empty\n", argv[1]);
+		return 2;
+	}
 	if ((s = store_open(argv[2], &o, err, sizeof(err))) == NULL ||
 	    store_start(s, err, sizeof(err)) != 0) {
 		fprintf(stderr, "antom-bench-store: %s\n", err);
