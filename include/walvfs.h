@@ -6,7 +6,10 @@
  * frames of a commit are held in memory until SQLite syncs the WAL,
  * which FULL does at every commit, before any other connection can be
  * told the frames exist.  Every other file, and every other call, goes
- * to the default VFS unchanged.
+ * to the default VFS unchanged.  Not for locking_mode=EXCLUSIVE, where
+ * SQLite never lets go of the WAL write lock through xShmLock: what is
+ * buffered at a rollback would wait until close, and a failed write
+ * would fail every later one.
  */
 #ifndef ANTOMD_WALVFS_H
 #define ANTOMD_WALVFS_H
