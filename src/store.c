@@ -1783,8 +1783,9 @@ dberr:
  * against the state held now, exactly as a new delivery would be, and an
  * APPLIED outcome writes the object row and one events row pointing at
  * id.  Only the de-duplication by (client id, body hash) is bypassed;
- * the notifications row itself is left unchanged (its outcome stays what
- * the first delivery did), and the replay is logged.  One BEGIN
+ * the row's outcome stays what the first delivery did, its kind and
+ * object id become what the body says now (a row with events that says
+ * otherwise is not replayed), and the replay is logged.  One BEGIN
  * IMMEDIATE ... COMMIT on the calling thread; not with a running writer.
  */
 int
@@ -1795,6 +1796,8 @@ store_replay(struct store *s, int64_t id, struct store_result *r)
 	static const char reclass[] = "UPDATE notifications SET kind = ?2,"
 	    " object_id = ?3 WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM"
 	    " events WHERE notification_id = ?1)";
+	static const char agrees[] = "SELECT 1 FROM notifications WHERE"
+	    " id = ?1 AND kind = ?2 AND object_id IS ?3";
 	struct store_delivery d;
 	struct store_current cur;
 	struct notif n;
@@ -1857,7 +1860,9 @@ store_replay(struct store *s, int64_t id, struct store_result *r)
 	 * The row's kind and object id become what this version reads in
 	 * the body: events are found through their notification's object
 	 * (schema 3), so the two must agree.  Not once it has events: those
-	 * were found by what it says now.
+	 * were found by what it says now.  Then a row that still says other
+	 * than the body is not replayed: an event written now would be
+	 * filed under an object no query reaches it by.
 	 */
 	if (sqlite3_prepare_v2(s->db, reclass, -1, &st, NULL) != SQLITE_OK)
 		goto dberr;
@@ -1868,6 +1873,22 @@ store_replay(struct store *s, int64_t id, struct store_result *r)
 	sqlite3_finalize(st);
 	st = NULL;
 	if (step != SQLITE_DONE)
+		goto dberr;
+	if (sqlite3_prepare_v2(s->db, agrees, -1, &st, NULL) != SQLITE_OK)
+		goto dberr;
+	sqlite3_bind_int64(st, 1, id);
+	bind_text(st, 2, notif_kind_str(n.kind));
+	bind_text(st, 3, object_id);
+	step = sqlite3_step(st);
+	sqlite3_finalize(st);
+	st = NULL;
+	if (step == SQLITE_DONE) {
+		log_warnx("notification %lld not replayed: it has events filed"
+		    " under the object it named before, and this version reads"
+		    " another in its body", (long long)id);
+		goto out;
+	}
+	if (step != SQLITE_ROW)
 		goto dberr;
 	if (store_write_state(s, &d, &cur, r->outcome, id, now) != 0)
 		goto out;

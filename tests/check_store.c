@@ -660,7 +660,9 @@ END_TEST
 
 /*
  * A replay rewrites a row's kind and object id only while the row has no
- * event: an event is found through what its notification says.
+ * event: an event is found through what its notification says.  A row
+ * with events that names another object than its body is not replayed at
+ * all, or the new event would be filed where no query finds it.
  */
 START_TEST(test_replay_keeps_object_of_events)
 {
@@ -670,15 +672,25 @@ START_TEST(test_replay_keeps_object_of_events)
 
 	ck_assert_int_eq(deliver(s, pay, &r), STORE_APPLIED);
 	store_close(s);
-	/* As an older version might have read it. */
+	/* As an older version might have read it, payment row and all. */
 	exec_sql("UPDATE notifications SET object_id = 'OLD' WHERE id = 1;"
-	    "UPDATE events SET object_id = 'OLD' WHERE notification_id = 1");
+	    "UPDATE events SET object_id = 'OLD' WHERE notification_id = 1;"
+	    "UPDATE payments SET payment_request_id = 'OLD'");
+	s = open_store(1);
+	ck_assert_int_eq(store_replay(s, 1, &r), -1);
+	store_close(s);
+	ck_assert_str_eq(q_text("SELECT object_id FROM notifications WHERE"
+	    " id = 1"), "OLD");
+	ck_assert_int_eq(q_int("SELECT count(*) FROM events"), 1);
+	ck_assert_int_eq(q_int("SELECT count(*) FROM payments"), 1);
+	/* Where the row and its body agree, the replay runs. */
+	exec_sql("UPDATE notifications SET object_id = 'PR1' WHERE id = 1;"
+	    "UPDATE payments SET payment_request_id = 'PR1'");
 	s = open_store(1);
 	ck_assert_int_eq(store_replay(s, 1, &r), 0);
 	ck_assert_int_eq(r.outcome, STORE_DUPLICATE);
 	store_close(s);
-	ck_assert_str_eq(q_text("SELECT object_id FROM notifications WHERE"
-	    " id = 1"), "OLD");
+	ck_assert_int_eq(q_int("SELECT count(*) FROM events"), 1);
 	free(pay);
 }
 END_TEST
