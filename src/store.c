@@ -664,7 +664,10 @@ struct store {
 	/*
 	 * The checkpointer (store_ckpt_main): its own connection copies the
 	 * WAL into the database beside the writer.  Counters under
-	 * ckpt_lock; commits and wal_frames are the writer's.
+	 * ckpt_lock: ckpt_asked counts the writer's requests for a pass,
+	 * ckpt_done the requests a finished pass covered.  The fields marked
+	 * writer's are the writer thread's alone, but wal_frames, which
+	 * store_stats() reads too.
 	 */
 	pthread_t		 ckpt_thread;
 	int			 ckpt_wanted;	/* the writer thread runs */
@@ -672,18 +675,16 @@ struct store {
 	sqlite3			*ckpt_db;
 	pthread_mutex_t		 ckpt_lock;
 	pthread_cond_t		 ckpt_cond;
-	uint64_t		 ckpt_asked;	/* cover the commits up to this */
-	uint64_t		 ckpt_done;	/* a pass that covers these ended */
+	uint64_t		 ckpt_asked;	/* passes asked for */
+	uint64_t		 ckpt_done;	/* of them, covered by a pass */
 	int			 ckpt_full;	/* and it copied every frame */
 	int			 ckpt_stop;
 	uint64_t		 ckpt_passes;
 	uint64_t		 ckpt_waited;	/* writer's: last restart wait */
 	int			 ckpt_stuck;	/* writer's: that wait did not help */
-	uint64_t		 commits;	/* writer's: commits so far */
 	int			 committed;	/* writer's: since the last ask */
 	int			 ckpt_asked_frames;	/* writer's: WAL then */
-	int			 wal_frames;	/* writer's: WAL size, in frames */
-	_Atomic int		 wal_frames_seen;	/* the same, for store_stats */
+	_Atomic int		 wal_frames;	/* writer's: WAL size, in frames */
 };
 
 /*
@@ -700,6 +701,7 @@ struct store {
 
 static int	store_wal_hook(void *, sqlite3 *, const char *, int);
 static void	store_ckpt_start(struct store *);
+static void	store_ckpt_stop(struct store *);
 
 /*
  * Past this many WAL frames (32 MiB of 4 KiB pages) the writer waits for
@@ -873,8 +875,8 @@ store_edit_checks(sqlite3 *db, const char *const (*edits)[3], size_t n,
 			goto dberr;
 		if (sqlite3_changes(db) != 1) {
 			snprintf(err, errlen, "cannot migrate the schema to "
-			    "version %d: table %s is not as version %d made it",
-			    version, edits[i][0], version - 1);
+			    "version %d: table %s is not as the version before "
+			    "made it", version, edits[i][0]);
 			goto fail;
 		}
 		sqlite3_reset(st);
@@ -1281,6 +1283,8 @@ store_close(struct store *s)
 		return;
 	if (s->running)
 		store_stop(s);
+	s->ckpt_wanted = 0;
+	store_ckpt_stop(s);
 	store_disconnect(s);
 	pthread_mutex_destroy(&s->lock);
 	pthread_cond_destroy(&s->cond);
@@ -2344,7 +2348,6 @@ store_wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
 		s->ckpt_stuck = 0;
 	}
 	s->wal_frames = frames;
-	atomic_store(&s->wal_frames_seen, frames);
 	s->committed = 1;
 	return SQLITE_OK;
 }
@@ -2405,9 +2408,8 @@ store_ckpt_ask(struct store *s, int force)
 		return;
 	s->ckpt_asked_frames = s->wal_frames;
 	s->committed = 0;
-	s->commits++;
 	pthread_mutex_lock(&s->ckpt_lock);
-	s->ckpt_asked = s->commits;
+	s->ckpt_asked++;
 	pthread_cond_broadcast(&s->ckpt_cond);
 	pthread_mutex_unlock(&s->ckpt_lock);
 }
@@ -2441,11 +2443,11 @@ store_ckpt_restart(struct store *s)
 	ts.tv_sec += ts.tv_nsec / 1000000000L;
 	ts.tv_nsec %= 1000000000L;
 	pthread_mutex_lock(&s->ckpt_lock);
-	while (s->ckpt_done < s->commits && !s->ckpt_stop)
+	while (s->ckpt_done < s->ckpt_asked && !s->ckpt_stop)
 		if (pthread_cond_timedwait(&s->ckpt_cond, &s->ckpt_lock,
 		    &ts) != 0)
 			break;
-	s->ckpt_stuck = s->ckpt_done < s->commits || !s->ckpt_full;
+	s->ckpt_stuck = s->ckpt_done < s->ckpt_asked || !s->ckpt_full;
 	pthread_mutex_unlock(&s->ckpt_lock);
 }
 
@@ -2477,7 +2479,7 @@ store_ckpt_start(struct store *s)
 	s->ckpt_db = db;
 	pthread_mutex_unlock(&s->ckpt_lock);
 	s->ckpt_stop = 0;
-	s->ckpt_asked = s->ckpt_done = s->commits = 0;
+	s->ckpt_asked = s->ckpt_done = 0;
 	s->ckpt_asked_frames = 0;
 	s->ckpt_stuck = 0;
 	s->ckpt_waited = 0;
@@ -2677,6 +2679,8 @@ store_stop(struct store *s)
 	pthread_cond_signal(&s->cond);
 	pthread_mutex_unlock(&s->lock);
 	pthread_join(s->thread, NULL);
+	/* No reconnect from now on starts it again (store_reconnect). */
+	s->ckpt_wanted = 0;
 	store_ckpt_stop(s);
 	pthread_mutex_lock(&s->lock);
 	s->running = 0;
@@ -2713,7 +2717,7 @@ store_stats(struct store *s, struct store_stats *out)
 	pthread_mutex_lock(&s->ckpt_lock);
 	out->checkpoints = s->ckpt_passes;
 	pthread_mutex_unlock(&s->ckpt_lock);
-	out->wal_frames = atomic_load(&s->wal_frames_seen);
+	out->wal_frames = atomic_load(&s->wal_frames);
 }
 
 /*
