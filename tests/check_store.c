@@ -816,6 +816,44 @@ START_TEST(test_migrate_v2)
 END_TEST
 
 /*
+ * A migration that cannot finish changes nothing: here version 5's CHECK
+ * edit finds the vaultings table spelt otherwise (as a hand edit might
+ * leave it), after versions 3 and 4 rebuilt tables in the same
+ * transaction.  antomd does not open it, and the database is version 2,
+ * whole, as before.
+ */
+START_TEST(test_migrate_all_or_nothing)
+{
+	struct store_options o = { 100, 1, 1024, 0 };
+	char src[256], cmd[512], err[256] = "";
+
+	snprintf(cmd, sizeof(cmd), "cp %s %s", test_path(src, sizeof(src),
+	    "data/antomd-schema-v2.db"), dbpath);
+	ck_assert_int_eq(system(cmd), 0);
+	exec_sql("PRAGMA writable_schema = ON;"
+	    "UPDATE sqlite_master SET sql = replace(sql,"
+	    " '''PENDING'',''SUCCESS''', '''PENDING'', ''SUCCESS''')"
+	    " WHERE name = 'vaultings';"
+	    "PRAGMA writable_schema = RESET");
+	ck_assert_int_eq(q_int("SELECT count(*) FROM sqlite_master WHERE"
+	    " name = 'vaultings' AND sql LIKE '%''PENDING'', ''SUCCESS''%'"),
+	    1);
+	ck_assert_ptr_null(store_open(dbpath, &o, err, sizeof(err)));
+	ck_assert_msg(strstr(err, "version 5") != NULL &&
+	    strstr(err, "vaultings") != NULL, "%s", err);
+	ck_assert_int_eq(q_int("PRAGMA user_version"), 2);
+	ck_assert_int_eq(q_int("SELECT count(*) FROM sqlite_master WHERE"
+	    " name = 'events_object'"), 1);
+	ck_assert_int_eq(q_int("SELECT count(*) FROM sqlite_master WHERE name"
+	    " IN ('payments', 'captures') AND sql LIKE '%WITHOUT ROWID%'"), 2);
+	ck_assert_int_eq(q_int("SELECT count(*) FROM sqlite_master WHERE"
+	    " sql LIKE '%kind IN (%'"), 1);
+	ck_assert_int_eq(q_int("SELECT count(*) FROM payments"), 2);
+	ck_assert_str_eq(q_text("PRAGMA integrity_check"), "ok");
+}
+END_TEST
+
+/*
  * Schema 5: no CHECK makes SQLite build a temporary b-tree for every row
  * written (what an IN list of more than two constants does), and each
  * CHECK still takes exactly the values it names.  For a database made
@@ -1661,6 +1699,7 @@ store_suite(void)
 	tcase_add_test(tc, test_refusals_503_kept);
 	tcase_add_test(tc, test_replay_keeps_object_of_events);
 	tcase_add_test(tc, test_migrate_v2);
+	tcase_add_test(tc, test_migrate_all_or_nothing);
 	tcase_add_test(tc, test_refusals);
 	tcase_add_test(tc, test_refusals_bounded);
 	tcase_add_test(tc, test_refusals_pruned);
