@@ -2269,8 +2269,10 @@ store_rfs_check(struct store *s)
 static int
 store_rfs_write_due(const struct store *s)
 {
+	/* Read-only: each write tries a reconnect, as often as a probe. */
 	return s->rfs_npending > 0 && (s->stopping ||
-	    util_mono_us() - s->rfs_written >= STORE_RFS_WRITE_US);
+	    util_mono_us() - s->rfs_written >= (s->readonly ?
+	    STORE_PROBE_US : STORE_RFS_WRITE_US));
 }
 
 /* Wait for work, or until the next refusal write or count is due. */
