@@ -75,6 +75,26 @@ exec_sql(const char *sql)
 	sqlite3_close(db);
 }
 
+/* Another connection holding the write lock, as another process would. */
+static sqlite3 *
+lock_db(void)
+{
+	sqlite3 *db;
+
+	ck_assert_int_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL),
+	    SQLITE_OK);
+	return db;
+}
+
+static void
+unlock_db(sqlite3 *db)
+{
+	ck_assert_int_eq(sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL),
+	    SQLITE_OK);
+	sqlite3_close(db);
+}
+
 static void assert_checks_cheap(void);
 
 static char *
@@ -1188,9 +1208,7 @@ START_TEST(test_refusals_never_wait)
 	s = open_store_with(&o);
 	ck_assert_int_eq(store_start(s, err, sizeof(err)), 0);
 	stats_when(s, 0, 0);
-	ck_assert_int_eq(sqlite3_open(dbpath, &other), SQLITE_OK);
-	ck_assert_int_eq(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL,
-	    NULL), SQLITE_OK);
+	other = lock_db();
 	refuse(s, "CLIENT_A", "", 413, "body_too_large", NULL);
 	/* Far sooner than the 5 s busy timeout. */
 	for (i = 0; i < 20; i++) {
@@ -1201,9 +1219,7 @@ START_TEST(test_refusals_never_wait)
 	}
 	ck_assert_uint_eq(st.refusals_dropped, 1);
 	ck_assert_uint_eq(st.refusals, 0);
-	ck_assert_int_eq(sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL),
-	    SQLITE_OK);
-	sqlite3_close(other);
+	unlock_db(other);
 	store_close(s);
 	ck_assert_int_eq(q_int("SELECT count(*) FROM refusals"), 0);
 }
@@ -1246,9 +1262,7 @@ START_TEST(test_refusals_503_kept)
 	ck_assert_uint_eq(st.refusals_dropped, 2);
 
 	/* Locked: the 413 is dropped, the 503 written after the unlock. */
-	ck_assert_int_eq(sqlite3_open(dbpath, &other), SQLITE_OK);
-	ck_assert_int_eq(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL,
-	    NULL), SQLITE_OK);
+	other = lock_db();
 	store_refusal_set(rf.body_sha256, sizeof(rf.body_sha256),
 	    "H503-LOCKED");
 	ck_assert_int_eq(store_refuse(s, &rf), 0);
@@ -1263,9 +1277,7 @@ START_TEST(test_refusals_503_kept)
 	}
 	ck_assert_uint_eq(st.refusals_dropped, 3);
 	usleep(300000);		/* tries again every 100 ms meanwhile */
-	ck_assert_int_eq(sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL),
-	    SQLITE_OK);
-	sqlite3_close(other);
+	unlock_db(other);
 	st = stats_when(s, 257, 0);
 	ck_assert_uint_eq(st.refusals_dropped, 3);
 	store_close(s);
@@ -1286,9 +1298,7 @@ START_TEST(test_busy_is_failure)
 	sqlite3 *other;
 
 	/* Another process holds the write lock beyond busy_timeout. */
-	ck_assert_int_eq(sqlite3_open(dbpath, &other), SQLITE_OK);
-	ck_assert_int_eq(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL,
-	    NULL), SQLITE_OK);
+	other = lock_db();
 	ck_assert_int_eq(notif_parse((const unsigned char *)b, strlen(b), &n), 0);
 	memset(&d, 0, sizeof(d));
 	d.client_id = "CLIENT_A";
@@ -1301,9 +1311,7 @@ START_TEST(test_busy_is_failure)
 	d.notif = &n;
 	ck_assert_int_eq(store_apply(s, &d, &r), -1);
 	ck_assert_int_eq(r.status, -1);
-	ck_assert_int_eq(sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL),
-	    SQLITE_OK);
-	sqlite3_close(other);
+	unlock_db(other);
 	ck_assert_int_eq(q_int("SELECT count(*) FROM notifications"), 0);
 	/* The same delivery succeeds once the lock is gone. */
 	ck_assert_int_eq(store_apply(s, &d, &r), 0);
@@ -1624,9 +1632,7 @@ START_TEST(test_queue_full_and_abort)
 
 	store_close(open_store(1));
 	s = open_store_with(&o);
-	ck_assert_int_eq(sqlite3_open(dbpath, &other), SQLITE_OK);
-	ck_assert_int_eq(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL,
-	    NULL), SQLITE_OK);
+	other = lock_db();
 	ck_assert_int_eq(store_start(s, err, sizeof(err)), 0);
 	memset(w, 0, sizeof(w));
 	for (i = 0; i < 5; i++) {
@@ -1652,9 +1658,7 @@ START_TEST(test_queue_full_and_abort)
 	ck_assert_uint_le((uint64_t)time(NULL) - t0, 2);
 	store_stop(s);
 	store_close(s);
-	ck_assert_int_eq(sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL),
-	    SQLITE_OK);
-	sqlite3_close(other);
+	unlock_db(other);
 	for (i = 0; i < 4; i++)
 		ck_assert_int_eq(w[i].job.r.status, -1);
 	for (i = 0; i < 5; i++) {
