@@ -1782,6 +1782,24 @@ dberr:
 	return -1;
 }
 
+/* One step of sql bound to a notification id, kind and object id. */
+static int
+store_row_step(sqlite3 *db, const char *sql, int64_t id, const char *kind,
+    const char *object_id)
+{
+	sqlite3_stmt *st;
+	int step;
+
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		return SQLITE_ERROR;
+	sqlite3_bind_int64(st, 1, id);
+	bind_text(st, 2, kind);
+	bind_text(st, 3, object_id);
+	step = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return step;
+}
+
 /*
  * Re-apply archived notification id: the body is parsed again and judged
  * against the state held now, exactly as a new delivery would be, and an
@@ -1868,24 +1886,11 @@ store_replay(struct store *s, int64_t id, struct store_result *r)
 	 * than the body is not replayed: an event written now would be
 	 * filed under an object no query reaches it by.
 	 */
-	if (sqlite3_prepare_v2(s->db, reclass, -1, &st, NULL) != SQLITE_OK)
+	if (store_row_step(s->db, reclass, id, notif_kind_str(n.kind),
+	    object_id) != SQLITE_DONE)
 		goto dberr;
-	sqlite3_bind_int64(st, 1, id);
-	bind_text(st, 2, notif_kind_str(n.kind));
-	bind_text(st, 3, object_id);
-	step = sqlite3_step(st);
-	sqlite3_finalize(st);
-	st = NULL;
-	if (step != SQLITE_DONE)
-		goto dberr;
-	if (sqlite3_prepare_v2(s->db, agrees, -1, &st, NULL) != SQLITE_OK)
-		goto dberr;
-	sqlite3_bind_int64(st, 1, id);
-	bind_text(st, 2, notif_kind_str(n.kind));
-	bind_text(st, 3, object_id);
-	step = sqlite3_step(st);
-	sqlite3_finalize(st);
-	st = NULL;
+	step = store_row_step(s->db, agrees, id, notif_kind_str(n.kind),
+	    object_id);
 	if (step == SQLITE_DONE) {
 		log_warnx("notification %lld not replayed: it has events filed"
 		    " under the object it named before, and this version reads"
