@@ -20,11 +20,6 @@
 #include "conf.h"
 #include "store.h"
 
-/* The exact body that makes Antom stop retrying (SPEC.md section 3). */
-#define HTTP_SUCCESS_BODY \
-	"{\"result\":{\"resultCode\":\"SUCCESS\",\"resultStatus\":\"S\"," \
-	"\"resultMessage\":\"success\"}}"
-
 struct http;
 
 struct http_stats {

@@ -26,10 +26,10 @@
 
 #include <openssl/evp.h>
 
+#include "antom.h"
 #include "client.h"
 #include "ctl.h"
 #include "fixture.h"
-#include "http.h"
 #include "sign.h"
 #include "util.h"
 
@@ -117,7 +117,7 @@ ctl_send_usage(FILE *f)
 	    "%s\n"
 	    "1 for any other answer or none (Antom would retry), 2 usage "
 	    "error,\n"
-	    "3 key or file error.\n", HTTP_SUCCESS_BODY);
+	    "3 key or file error.\n", ANTOM_SUCCESS_BODY);
 }
 
 static void
@@ -412,10 +412,8 @@ ctl_send(int argc, char **argv)
 		rc = CTL_EXIT_NACK;
 	} else {
 		ctl_print_response(&resp);
-		rc = resp.status == 200 &&
-		    resp.bodylen == sizeof(HTTP_SUCCESS_BODY) - 1 &&
-		    memcmp(resp.body, HTTP_SUCCESS_BODY, resp.bodylen) == 0 ?
-		    CTL_EXIT_OK : CTL_EXIT_NACK;
+		rc = antom_acknowledged(resp.status, resp.body,
+		    resp.bodylen) ? CTL_EXIT_OK : CTL_EXIT_NACK;
 	}
 	if (fflush(stdout) == EOF || ferror(stdout)) {
 		ctl_warnx(NULL, "send: writing the output: %s", strerror(errno));

@@ -26,10 +26,10 @@
 
 #include <openssl/evp.h>
 
+#include "antom.h"
 #include "client.h"
 #include "ctl.h"
 #include "fixture.h"
-#include "http.h"
 #include "sign.h"
 #include "util.h"
 
@@ -327,9 +327,8 @@ sim_deliver(struct sim_run *run, const char *label,
 		if (client_post(run->url, hdrs, 3, rq->body, strlen(rq->body),
 		    (int)run->timeout_ms, &resp, err, sizeof(err)) == -1)
 			snprintf(last, lastcap, "no answer: %s", err);
-		else if (resp.status == 200 &&
-		    resp.bodylen == sizeof(HTTP_SUCCESS_BODY) - 1 &&
-		    memcmp(resp.body, HTTP_SUCCESS_BODY, resp.bodylen) == 0) {
+		else if (antom_acknowledged(resp.status, resp.body,
+		    resp.bodylen)) {
 			client_response_free(&resp);
 			return i + 1;
 		} else if (resp.status == 200)

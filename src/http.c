@@ -31,6 +31,7 @@
 
 #include <microhttpd.h>
 
+#include "antom.h"
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
@@ -819,7 +820,7 @@ http_make_body(enum http_reply which, size_t *len)
 	int n;
 
 	if (which == R_SUCCESS)
-		n = asprintf(&body, "%s", HTTP_SUCCESS_BODY);
+		n = asprintf(&body, "%s", ANTOM_SUCCESS_BODY);
 	else
 		n = asprintf(&body,
 		    "{\"result\":{\"resultCode\":\"%s\",\"resultStatus\":\"F\","

@@ -21,6 +21,7 @@
 #include <jansson.h>
 #include <sqlite3.h>
 
+#include "antom.h"
 #include "client.h"
 #include "ctl.h"
 #include "e2e.h"
@@ -78,7 +79,7 @@ deliver(const char *fixture, const char *const *sets, size_t nsets)
 	ck_assert_msg(client_raw("127.0.0.1", e2e.port, req, len, TIMEOUT_MS,
 	    &r, err, sizeof(err)) == 0, "client_raw: %s", err);
 	ck_assert_int_eq(r.status, 200);
-	ck_assert_str_eq(r.body, HTTP_SUCCESS_BODY);
+	ck_assert_str_eq(r.body, ANTOM_SUCCESS_BODY);
 	client_response_free(&r);
 	free(req);
 	free(body);

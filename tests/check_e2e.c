@@ -29,6 +29,7 @@
 #include <openssl/evp.h>
 #include <sqlite3.h>
 
+#include "antom.h"
 #include "client.h"
 #include "http.h"
 #include "sign.h"
@@ -166,7 +167,7 @@ deliver_ok(const char *body)
 
 	ck_assert_int_eq(signed_post("/antom/notify", "/antom/notify", body, &r),
 	    200);
-	ck_assert_str_eq(r.body, HTTP_SUCCESS_BODY);
+	ck_assert_str_eq(r.body, ANTOM_SUCCESS_BODY);
 	client_response_free(&r);
 }
 
@@ -260,7 +261,7 @@ run_vectors(const char *file, int *nvalid)
 		if (strcmp(expect, "valid") == 0) {
 			ck_assert_msg(status == 200, "%s: status %d (%s)", name,
 			    status, r.body);
-			ck_assert_str_eq(r.body, HTTP_SUCCESS_BODY);
+			ck_assert_str_eq(r.body, ANTOM_SUCCESS_BODY);
 			(*nvalid)++;
 		} else {
 			ck_assert_msg(status == 401, "%s: status %d (%s)", name,
@@ -845,7 +846,7 @@ thread_deliver(const char *prid)
 	    sizeof(err)) != 0)
 		rc = -1;
 	else
-		rc = r.status == 200 && strcmp(r.body, HTTP_SUCCESS_BODY) == 0;
+		rc = r.status == 200 && strcmp(r.body, ANTOM_SUCCESS_BODY) == 0;
 	client_response_free(&r);
 	free(req);
 	free(b);
@@ -1487,7 +1488,7 @@ START_TEST(test_unix_socket)
 	resp[off] = '\0';
 	close(fd);
 	ck_assert_msg(strncmp(resp, "HTTP/1.1 200", 12) == 0, "%s", resp);
-	ck_assert_ptr_nonnull(strstr(resp, HTTP_SUCCESS_BODY));
+	ck_assert_ptr_nonnull(strstr(resp, ANTOM_SUCCESS_BODY));
 	/* A second antomd never takes a live daemon's socket: exit 4. */
 	{
 		char cmd[1024];

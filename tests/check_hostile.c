@@ -43,6 +43,7 @@
 #include <openssl/evp.h>
 #include <sqlite3.h>
 
+#include "antom.h"
 #include "client.h"
 #include "http.h"
 #include "sign.h"
@@ -188,7 +189,7 @@ deliver_ok(const char *prid, const char *pid)
 	    NULL);
 
 	ck_assert_int_eq(post_signed(b, &r), 200);
-	ck_assert_str_eq(r.body, HTTP_SUCCESS_BODY);
+	ck_assert_str_eq(r.body, ANTOM_SUCCESS_BODY);
 	client_response_free(&r);
 	free(b);
 }
@@ -935,7 +936,7 @@ START_TEST(test_row)
 		ck_assert_msg(r.status == w->status, "%s: status %d, want %d; "
 		    "body %s", w->name, r.status, w->status, r.body);
 		if (w->status == 200)
-			ck_assert_msg(strcmp(r.body, HTTP_SUCCESS_BODY) == 0,
+			ck_assert_msg(strcmp(r.body, ANTOM_SUCCESS_BODY) == 0,
 			    "%s: body %s", w->name, r.body);
 		else if (!w->mhd_body)
 			ck_assert_msg(strstr(r.body,

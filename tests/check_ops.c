@@ -28,6 +28,7 @@
 #include <openssl/ssl.h>
 #include <sqlite3.h>
 
+#include "antom.h"
 #include "client.h"
 #include "e2e.h"
 #include "http.h"
@@ -1169,7 +1170,7 @@ START_TEST(test_nginx_proxy)
 	req = signed_request("/payments/antom/notify", "/payments/antom/notify",
 	    b, "X-Forwarded-For: 198.51.100.9\r\n", 0);
 	ck_assert_int_eq(tls_request(port, req, resp, sizeof(resp)), 200);
-	ck_assert_msg(strstr(resp, HTTP_SUCCESS_BODY) != NULL, "%s", resp);
+	ck_assert_msg(strstr(resp, ANTOM_SUCCESS_BODY) != NULL, "%s", resp);
 	ck_assert_ptr_nonnull(strstr(resp, "X-Request-Id: "));
 	free(req);
 	free(b);
