@@ -1,22 +1,121 @@
 /*
- * ctl.h - antomctl's commands beyond send and keygen, one file each
- * (src/ctl_<command>.c).  Each takes the command's own argc/argv
- * (argv[0] is the command's name, getopt already reset) and returns the
- * process exit status.  Not used by the daemon.
+ * ctl.h - antomctl: one command a file (src/ctl_<command>.c), the exit
+ * statuses they share, and what they share (src/ctl_util.c).
+ *
+ * Each command takes its own argc/argv (argv[0] is the command's name,
+ * getopt already reset) and returns the process exit status.  Not used by
+ * the daemon.  Single-threaded, like the tool; the x* allocators die on
+ * failure, which is right for a tool.
  */
 #ifndef ANTOMD_CTL_H
 #define ANTOMD_CTL_H
 
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <jansson.h>
+#include <sqlite3.h>
+
+#include "client.h"
+#include "log.h"
+
+/*
+ * The exit statuses, so scripts and tests can tell the outcomes apart.
+ * CTL_EXIT_USAGE means the command line was wrong, nothing else: an
+ * internal failure (out of memory, I/O) is CTL_EXIT_ERR.
+ */
+enum ctl_exit {
+	CTL_EXIT_OK = 0,
+	CTL_EXIT_FAIL = 1,	/* the answer is no: not acknowledged, does not
+				   verify, problems found, nothing found */
+	CTL_EXIT_USAGE = 2,
+	CTL_EXIT_ERR = 3	/* configuration, key, file, database, output */
+};
+
+int	ctl_send(int argc, char **argv);
+int	ctl_keygen(int argc, char **argv);
+int	ctl_simulate(int argc, char **argv);
 int	ctl_explain(int argc, char **argv);
 int	ctl_inspect(int argc, char **argv);
 int	ctl_events(int argc, char **argv);
 int	ctl_refusals(int argc, char **argv);
 int	ctl_reverify(int argc, char **argv);
 int	ctl_replay(int argc, char **argv);
-int	ctl_simulate(int argc, char **argv);
 
 /* "antomctl: [command: ]message" on stderr; command may be NULL. */
 void	ctl_warnx(const char *command, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));
+
+/* Whether s may go on the wire as a header value: no control characters. */
+int	ctl_header_safe(const char *s);
+
+/* The three Antom headers of a signed request; values are borrowed. */
+void	ctl_antom_headers(struct client_header hdrs[3], const char *client_id,
+	    const char *request_time, const char *signature);
+
+enum ctl_read {
+	CTL_READ_OK,
+	CTL_READ_ERR,		/* err holds "path: reason" */
+	CTL_READ_TOO_BIG	/* more than max bytes */
+};
+
+/*
+ * Read at most max bytes of path ("-" is stdin) exactly as they are.  On
+ * CTL_READ_OK *buf is the caller's (NUL-terminated past *len, for
+ * convenience only) and *len its length.
+ */
+enum ctl_read ctl_read_file(const char *path, size_t max, char **buf,
+	    size_t *len, char *err, size_t errlen);
+
+/* ---- what the commands reading the database share ---- */
+
+/* How long a reader waits for the daemon's write lock. */
+#define CTL_BUSY_MS	5000
+
+/* Room for one value escaped by ctl_esc() or ctl_val(). */
+#define CTL_ESC_MAX	(4 * LOG_VALUE_MAX + 1)
+
+/* An untrusted string escaped for a terminal into out ("-" for NULL). */
+const char *ctl_esc(const char *s, char *out, size_t outcap);
+
+/* One JSON value as text for a human (strings escaped); "-" for null. */
+const char *ctl_val(json_t *v, char *buf, size_t cap);
+
+/* A non-negative 64-bit integer; 0 or -1. */
+int	ctl_parse_i64(const char *s, int64_t *out);
+
+struct conf;
+
+/* Load antomd's configuration; NULL with a message on stderr.  Caller owns it. */
+struct conf *ctl_conf(const char *command, const char *path);
+
+/* Whether ctl_db_open() insists on the schema version this tool knows. */
+enum ctl_schema {
+	CTL_SCHEMA_CURRENT,
+	CTL_SCHEMA_ANY		/* explain reads columns every version has */
+};
+
+/*
+ * Open antomd's database read-only (a reader can never create or migrate
+ * anything) with a busy timeout.  Every command that reads the database
+ * opens it here.  NULL with a message (naming command, which may be NULL)
+ * on stderr; the caller closes the handle.
+ */
+sqlite3	*ctl_db_open(const char *command, const char *path, enum ctl_schema);
+
+/*
+ * The current row of st as a JSON object keyed by column name.  New
+ * reference, or NULL when out of memory.
+ */
+json_t	*ctl_row_json(sqlite3_stmt *st);
+
+/*
+ * Every row of sql, its text parameters bound in order (NULL binds SQL
+ * NULL), as a JSON array.  NULL on a database error (reported) or out of
+ * memory.
+ */
+json_t	*ctl_rows(sqlite3 *db, const char *sql, const char *const *params,
+	    size_t nparams);
 
 #endif

@@ -33,11 +33,6 @@
 #include "sign.h"
 #include "util.h"
 
-#define CTL_EXIT_OK	0
-#define CTL_EXIT_NACK	1	/* any answer but Antom's acknowledgement */
-#define CTL_EXIT_USAGE	2
-#define CTL_EXIT_IO	3	/* key, file or output error */
-
 #define CTL_BODY_MAX		(1024 * 1024)
 #define CTL_DEFAULT_URL		"http://127.0.0.1:8080/antom/notify"
 #define CTL_DEFAULT_TIMEOUT_MS	5000
@@ -134,60 +129,6 @@ ctl_keygen_usage(FILE *f)
 	    "Exit status: 0 done, 2 usage error, 3 key or file error.\n", f);
 }
 
-/* Header values go on the wire verbatim: no control characters. */
-static int
-ctl_header_safe(const char *s)
-{
-	for (; *s != '\0'; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			return 0;
-	return 1;
-}
-
-/*
- * Read at most CTL_BODY_MAX bytes from path ("-" is stdin), exactly as
- * they are.  Returns a buffer the caller owns, or NULL with err.
- */
-static char *
-ctl_read_body(const char *path, size_t *len, char *err, size_t errlen)
-{
-	FILE *f;
-	char *buf;
-	size_t n = 0, got;
-
-	f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
-	if (f == NULL) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return NULL;
-	}
-	/* One byte over the limit tells "too big" from "exactly 1 MiB". */
-	buf = xmalloc(CTL_BODY_MAX + 1);
-	while (n <= CTL_BODY_MAX) {
-		got = fread(buf + n, 1, CTL_BODY_MAX + 1 - n, f);
-		n += got;
-		if (got == 0)
-			break;
-	}
-	if (ferror(f)) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		goto fail;
-	}
-	if (n > CTL_BODY_MAX) {
-		snprintf(err, errlen, "%s: body larger than %d bytes", path,
-		    CTL_BODY_MAX);
-		goto fail;
-	}
-	if (f != stdin)
-		fclose(f);
-	*len = n;
-	return buf;
-fail:
-	if (f != stdin)
-		fclose(f);
-	free(buf);
-	return NULL;
-}
-
 /* Print exactly what client_post() would send. */
 static void
 ctl_print_request(const char *url, const char *path,
@@ -218,7 +159,7 @@ ctl_print_response(const struct client_response *resp)
 		putchar('\n');
 }
 
-static int
+int
 ctl_send(int argc, char **argv)
 {
 	enum {
@@ -368,14 +309,25 @@ ctl_send(int argc, char **argv)
 	if (sign_path == NULL)
 		path[strcspn(path, "?")] = '\0';
 
-	rc = CTL_EXIT_IO;
+	rc = CTL_EXIT_ERR;
 	if ((key = sign_key_load(keypath, err, sizeof(err))) == NULL) {
 		ctl_warnx(NULL, "send: %s", err);
 		goto fail;
 	}
-	if (bodypath != NULL)
-		body = ctl_read_body(bodypath, &bodylen, err, sizeof(err));
-	else {
+	if (bodypath != NULL) {
+		switch (ctl_read_file(bodypath, CTL_BODY_MAX, &body, &bodylen,
+		    err, sizeof(err))) {
+		case CTL_READ_OK:
+			break;
+		case CTL_READ_TOO_BIG:
+			util_err(err, sizeof(err), "%s: body larger than %d "
+			    "bytes", bodypath, CTL_BODY_MAX);
+			/* FALLTHROUGH */
+		case CTL_READ_ERR:
+			body = NULL;
+			break;
+		}
+	} else {
 		body = fixture_build(fixture, sets, nsets, err, sizeof(err));
 		if (body == NULL)
 			rc = CTL_EXIT_USAGE;
@@ -396,12 +348,7 @@ ctl_send(int argc, char **argv)
 		ctl_warnx(NULL, "send: %s", err);
 		goto fail;
 	}
-	hdrs[0].name = "client-id";
-	hdrs[0].value = client_id;
-	hdrs[1].name = "request-time";
-	hdrs[1].value = rtime;
-	hdrs[2].name = "signature";
-	hdrs[2].value = sig;
+	ctl_antom_headers(hdrs, client_id, rtime, sig);
 
 	if (print) {
 		ctl_print_request(url, upath, hdrs, 3, body, bodylen);
@@ -409,15 +356,15 @@ ctl_send(int argc, char **argv)
 	} else if (client_post(url, hdrs, 3, body, bodylen, (int)timeout_ms,
 	    &resp, err, sizeof(err)) == -1) {
 		ctl_warnx(NULL, "send: %s", err);
-		rc = CTL_EXIT_NACK;
+		rc = CTL_EXIT_FAIL;
 	} else {
 		ctl_print_response(&resp);
 		rc = antom_acknowledged(resp.status, resp.body,
-		    resp.bodylen) ? CTL_EXIT_OK : CTL_EXIT_NACK;
+		    resp.bodylen) ? CTL_EXIT_OK : CTL_EXIT_FAIL;
 	}
 	if (fflush(stdout) == EOF || ferror(stdout)) {
 		ctl_warnx(NULL, "send: writing the output: %s", strerror(errno));
-		rc = CTL_EXIT_IO;
+		rc = CTL_EXIT_ERR;
 	}
 fail:
 	client_response_free(&resp);
@@ -440,7 +387,7 @@ ctl_join(const char *dir, const char *name)
 	return p;
 }
 
-static int
+int
 ctl_keygen(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -471,7 +418,7 @@ ctl_keygen(int argc, char **argv)
 	}
 	if (sign_keygen(argv[optind], err, sizeof(err)) == -1) {
 		ctl_warnx(NULL, "keygen: %s", err);
-		return CTL_EXIT_IO;
+		return CTL_EXIT_ERR;
 	}
 	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
 		p = ctl_join(argv[optind], files[i]);
@@ -486,7 +433,7 @@ ctl_keygen(int argc, char **argv)
 		if (f != NULL)
 			fclose(f);
 		free(p);
-		return CTL_EXIT_IO;
+		return CTL_EXIT_ERR;
 	}
 	fclose(f);
 	free(p);
@@ -494,7 +441,7 @@ ctl_keygen(int argc, char **argv)
 	puts(line);
 	if (fflush(stdout) == EOF || ferror(stdout)) {
 		ctl_warnx(NULL, "keygen: writing the output: %s", strerror(errno));
-		return CTL_EXIT_IO;
+		return CTL_EXIT_ERR;
 	}
 	return CTL_EXIT_OK;
 }

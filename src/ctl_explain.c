@@ -33,11 +33,6 @@
 #include "util.h"
 #include "verify.h"
 
-#define EX_EXIT_OK	0
-#define EX_EXIT_FAIL	1	/* does not verify as received */
-#define EX_EXIT_USAGE	2
-#define EX_EXIT_IO	3	/* configuration, key, file or database */
-
 #define EX_BODY_MAX	(1024 * 1024)
 #define EX_HEAD_MAX	(64 * 1024)
 #define EX_FILE_MAX	(EX_BODY_MAX + EX_HEAD_MAX)
@@ -157,46 +152,6 @@ ex_set_target(struct ex_req *rq, const char *t, size_t n)
 		free(rq->path);
 		rq->path = xstrdup("/");
 	}
-}
-
-/*
- * Read at most EX_FILE_MAX bytes of path ("-" stdin).  Returns a buffer
- * the caller owns (NUL-terminated, for convenience only), or NULL.
- */
-static char *
-ex_read(const char *path, size_t *len)
-{
-	FILE *f;
-	char *buf;
-	size_t n = 0, got;
-
-	f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
-	if (f == NULL) {
-		ctl_warnx("explain", "%s: %s", path, strerror(errno));
-		return NULL;
-	}
-	buf = xmalloc(EX_FILE_MAX + 2);
-	while (n <= EX_FILE_MAX) {
-		got = fread(buf + n, 1, EX_FILE_MAX + 1 - n, f);
-		n += got;
-		if (got == 0)
-			break;
-	}
-	if (ferror(f) || n > EX_FILE_MAX) {
-		if (ferror(f))
-			ctl_warnx("explain", "%s: %s", path, strerror(errno));
-		else
-			ctl_warnx("explain", "%s: larger than %d bytes", path, EX_FILE_MAX);
-		if (f != stdin)
-			fclose(f);
-		free(buf);
-		return NULL;
-	}
-	if (f != stdin)
-		fclose(f);
-	buf[n] = '\0';
-	*len = n;
-	return buf;
 }
 
 /*
@@ -331,13 +286,8 @@ ex_load_row(const struct conf *c, long long id, struct ex_req *rq)
 	const char *sp, *q;
 	int rc = -1, n;
 
-	if (sqlite3_open_v2(c->database, &db, SQLITE_OPEN_READONLY, NULL) !=
-	    SQLITE_OK) {
-		ctl_warnx("explain", "%s: %s", c->database, db != NULL ?
-		    sqlite3_errmsg(db) : "cannot open");
+	if ((db = ctl_db_open("explain", c->database, CTL_SCHEMA_ANY)) == NULL)
 		goto done;
-	}
-	sqlite3_busy_timeout(db, 5000);
 	if (sqlite3_prepare_v2(db, "SELECT body, client_id, request_time, "
 	    "signature, signed_path FROM notifications WHERE id = ?", -1, &st,
 	    NULL) != SQLITE_OK) {
@@ -898,7 +848,7 @@ ex_explain(const struct conf *c, const struct ex_req *rq, const char *what)
 		printf("problem:       client-id, request-time and signature "
 		    "headers are all required\nresult:        does NOT "
 		    "verify (missing_header)\n");
-		return EX_EXIT_FAIL;
+		return CTL_EXIT_FAIL;
 	}
 
 	primary = x.route != NULL ? x.route->signed_path : rq->path;
@@ -944,7 +894,7 @@ ex_explain(const struct conf *c, const struct ex_req *rq, const char *what)
 	}
 	for (i = 0; i < x.ntried; i++)
 		free(x.tried[i]);
-	return accept ? EX_EXIT_OK : EX_EXIT_FAIL;
+	return accept ? CTL_EXIT_OK : CTL_EXIT_FAIL;
 }
 
 int
@@ -964,7 +914,7 @@ ctl_explain(int argc, char **argv)
 	long long id = 0;
 	long idl;
 	size_t len;
-	int c, rc = EX_EXIT_USAGE;
+	int c, rc = CTL_EXIT_USAGE;
 
 	memset(&rq, 0, sizeof(rq));
 	argv[0] = ex_prog;
@@ -978,46 +928,55 @@ ctl_explain(int argc, char **argv)
 			break;
 		case 'h':
 			ex_usage(stdout);
-			return EX_EXIT_OK;
+			return CTL_EXIT_OK;
 		default:
 			fputs("Try 'antomctl explain --help'.\n", stderr);
-			return EX_EXIT_USAGE;
+			return CTL_EXIT_USAGE;
 		}
 	}
 	if (cpath == NULL || (idarg == NULL) != (argc - optind == 1) ||
 	    (idarg != NULL && argc - optind != 0)) {
 		ctl_warnx("explain", "want -c FILE and exactly one of REQUEST or --id N");
 		fputs("Try 'antomctl explain --help'.\n", stderr);
-		return EX_EXIT_USAGE;
+		return CTL_EXIT_USAGE;
 	}
 	if (idarg != NULL) {
 		if (util_parse_long(idarg, 1, LONG_MAX, &idl) != 0) {
 			ctl_warnx("explain", "--id wants a positive integer, not '%s'",
 			    idarg);
-			return EX_EXIT_USAGE;
+			return CTL_EXIT_USAGE;
 		}
 		id = idl;
 	}
 
-	rc = EX_EXIT_IO;
-	if (conf_load(cpath, &conf, err, sizeof(err)) != CONF_OK) {
-		ctl_warnx("explain", "%s", err);
+	rc = CTL_EXIT_ERR;
+	if ((conf = ctl_conf("explain", cpath)) == NULL)
 		goto done;
-	}
 	if (idarg != NULL) {
 		if (ex_load_row(conf, id, &rq) == -1)
 			goto done;
 		snprintf(what, sizeof(what), "notification %lld:", id);
 	} else {
-		if ((buf = ex_read(argv[optind], &len)) == NULL ||
-		    ex_parse_capture(buf, len, &rq) == -1)
+		switch (ctl_read_file(argv[optind], EX_FILE_MAX, &buf, &len,
+		    err, sizeof(err))) {
+		case CTL_READ_OK:
+			break;
+		case CTL_READ_TOO_BIG:
+			ctl_warnx("explain", "%s: larger than %d bytes",
+			    argv[optind], EX_FILE_MAX);
+			goto done;
+		case CTL_READ_ERR:
+			ctl_warnx("explain", "%s", err);
+			goto done;
+		}
+		if (ex_parse_capture(buf, len, &rq) == -1)
 			goto done;
 		snprintf(what, sizeof(what), "captured");
 	}
 	rc = ex_explain(conf, &rq, what);
 	if (fflush(stdout) == EOF || ferror(stdout)) {
 		ctl_warnx("explain", "writing the output: %s", strerror(errno));
-		rc = EX_EXIT_IO;
+		rc = CTL_EXIT_ERR;
 	}
 done:
 	free(buf);

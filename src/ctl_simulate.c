@@ -33,11 +33,6 @@
 #include "sign.h"
 #include "util.h"
 
-#define SIM_EXIT_OK	0
-#define SIM_EXIT_NACK	1
-#define SIM_EXIT_USAGE	2
-#define SIM_EXIT_IO	3
-
 #define SIM_ATTEMPTS	8
 #define SIM_STEPS_MAX	8
 #define SIM_DEFAULT_TIMEOUT_MS	5000
@@ -169,15 +164,6 @@ sim_parse_scale(const char *s, double *out)
 		return -1;
 	*out = v;
 	return 0;
-}
-
-static int
-sim_header_safe(const char *s)
-{
-	for (; *s != '\0'; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			return 0;
-	return 1;
 }
 
 /* Sleep seconds/scale, resuming after signals. */
@@ -315,12 +301,7 @@ sim_deliver(struct sim_run *run, const char *label,
 	char err[512], wait[32];
 	int i;
 
-	hdrs[0].name = "client-id";
-	hdrs[0].value = run->client_id;
-	hdrs[1].name = "request-time";
-	hdrs[1].value = rq->rtime;
-	hdrs[2].name = "signature";
-	hdrs[2].value = rq->sig;
+	ctl_antom_headers(hdrs, run->client_id, rq->rtime, rq->sig);
 	for (i = 0; i < SIM_ATTEMPTS; i++) {
 		sim_sleep(sim_gaps[i], run->scale);
 		memset(&resp, 0, sizeof(resp));
@@ -427,7 +408,7 @@ ctl_simulate(int argc, char **argv)
 	const char *upath;
 	char host[256], port[16], err[512];
 	size_t i;
-	int c, all, rc = SIM_EXIT_USAGE;
+	int c, all, rc = CTL_EXIT_USAGE;
 
 	memset(&run, 0, sizeof(run));
 	run.scale = 1;
@@ -466,7 +447,7 @@ ctl_simulate(int argc, char **argv)
 			break;
 		case 'h':
 			sim_usage(stdout);
-			rc = SIM_EXIT_OK;
+			rc = CTL_EXIT_OK;
 			goto fail;
 		default:
 			fputs("Try 'antomctl simulate --help'.\n", stderr);
@@ -496,8 +477,8 @@ ctl_simulate(int argc, char **argv)
 		ctl_warnx("simulate", "scenario proxy needs --sign-path");
 		goto fail;
 	}
-	if (!sim_header_safe(run.client_id) ||
-	    (sign_path != NULL && !sim_header_safe(sign_path))) {
+	if (!ctl_header_safe(run.client_id) ||
+	    (sign_path != NULL && !ctl_header_safe(sign_path))) {
 		ctl_warnx("simulate", "control characters in --client-id or --sign-path");
 		goto fail;
 	}
@@ -512,7 +493,7 @@ ctl_simulate(int argc, char **argv)
 	if (sign_path == NULL)
 		run.sign_path[strcspn(run.sign_path, "?")] = '\0';
 
-	rc = SIM_EXIT_IO;
+	rc = CTL_EXIT_ERR;
 	if ((run.key = sign_key_load(keypath, err, sizeof(err))) == NULL) {
 		ctl_warnx("simulate", "%s", err);
 		goto fail;
@@ -538,10 +519,10 @@ ctl_simulate(int argc, char **argv)
 	if (run.acked < run.notes)
 		printf("never acknowledged (Antom would give up; the merchant "
 		    "must call inquiryPayment):\n%s", run.lost);
-	rc = run.acked == run.notes ? SIM_EXIT_OK : SIM_EXIT_NACK;
+	rc = run.acked == run.notes ? CTL_EXIT_OK : CTL_EXIT_FAIL;
 	if (fflush(stdout) == EOF || ferror(stdout)) {
 		ctl_warnx("simulate", "writing the output: %s", strerror(errno));
-		rc = SIM_EXIT_IO;
+		rc = CTL_EXIT_ERR;
 	}
 fail:
 	EVP_PKEY_free(run.key);
