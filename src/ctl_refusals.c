@@ -1,0 +1,158 @@
+/*
+ * ctl_refusals.c - antomctl refusals: the deliveries antomd refused whose
+ * notification has not been stored since, and which of them are at risk
+ * (refused for longer than at_risk_after_s) or given up by Antom.
+ *
+ * Reads the refusals table read-only in one statement, beside a live
+ * daemon.  Every byte that came from the request or the database is
+ * escaped before it reaches a terminal; --json output is Jansson's.
+ */
+#include <getopt.h>
+#include <stdio.h>
+
+#include <jansson.h>
+#include <sqlite3.h>
+
+#include "conf.h"
+#include "ctl.h"
+
+static char refusals_prog[] = "antomctl refusals";
+
+/* Antom's last attempt comes 24 h 22 min after its first (SPEC.md 3). */
+#define REFUSALS_GIVEN_UP_S	(24 * 3600 + 22 * 60)
+
+static void
+refusals_usage(FILE *f)
+{
+	fputs("usage: antomctl refusals -c FILE [--json]\n"
+	    "\n"
+	    "List the deliveries antomd refused (400, 401, 413, 503) whose\n"
+	    "notification has not been stored since, oldest first.  AT RISK:\n"
+	    "refused for longer than at_risk_after_s; GIVEN UP: Antom's last\n"
+	    "attempt is past (24 h 22 min after the first), the merchant must\n"
+	    "call inquiryPayment.  Ids and types are what the request claimed,\n"
+	    "unverified.\n"
+	    "\n"
+	    "  -c, --config FILE    antomd's configuration (for the database)\n"
+	    "  --json               one JSON document instead of text\n"
+	    "  -h, --help           show this help\n"
+	    "\n"
+	    "Exit status: 0 none at risk, 1 some at risk, 2 usage error,\n"
+	    "3 configuration or database error.\n", f);
+}
+
+int
+ctl_refusals(int argc, char **argv)
+{
+	enum { OPT_JSON = 256 };
+	static const struct option opts[] = {
+		{ "config",	required_argument,	NULL, 'c' },
+		{ "json",	no_argument,		NULL, OPT_JSON },
+		{ "help",	no_argument,		NULL, 'h' },
+		{ NULL,		0,			NULL, 0 }
+	};
+	static const char sql[] =
+	    "SELECT body_sha256, client_id, status, reason, request_time,"
+	    " notify_type, kind, object_id, first_refused_at, last_refused_at,"
+	    " refusal_count,"
+	    " first_refused_at < strftime('%Y-%m-%dT%H:%M:%fZ', 'now', ?1)"
+	    "   AS at_risk,"
+	    " first_refused_at < strftime('%Y-%m-%dT%H:%M:%fZ', 'now', ?2)"
+	    "   AS given_up"
+	    " FROM refusals ORDER BY first_refused_at, body_sha256";
+	const char *confpath = NULL;
+	struct conf *cf = NULL;
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	json_t *rows = NULL, *row, *doc = NULL;
+	char risk[32], gone[32], b[6][CTL_ESC_MAX];
+	long long n_risk = 0, n_gone = 0;
+	int ch, json = 0, rc = CTL_EXIT_ERR, step;
+	size_t i;
+
+	argv[0] = refusals_prog;
+	while ((ch = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'c':	confpath = optarg; break;
+		case OPT_JSON:	json = 1; break;
+		case 'h':	refusals_usage(stdout); return CTL_EXIT_OK;
+		default:	refusals_usage(stderr); return CTL_EXIT_USAGE;
+		}
+	}
+	if (confpath == NULL || argc != optind) {
+		refusals_usage(stderr);
+		return CTL_EXIT_USAGE;
+	}
+	if ((cf = ctl_conf(NULL, confpath)) == NULL ||
+	    (db = ctl_db_open(NULL, cf->database, CTL_SCHEMA_CURRENT)) == NULL)
+		goto out;
+	snprintf(risk, sizeof(risk), "-%u seconds", cf->at_risk_after_s);
+	snprintf(gone, sizeof(gone), "-%d seconds", REFUSALS_GIVEN_UP_S);
+	if ((rows = json_array()) == NULL ||
+	    sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		goto dberr;
+	sqlite3_bind_text(st, 1, risk, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, gone, -1, SQLITE_STATIC);
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		n_risk += sqlite3_column_int(st, 11);
+		n_gone += sqlite3_column_int(st, 12);
+		if ((row = ctl_row_json(st)) == NULL ||
+		    json_array_append_new(rows, row) != 0)
+			goto out;
+	}
+	if (step != SQLITE_DONE)
+		goto dberr;
+	if (json) {
+		doc = json_pack("{s:I, s:I, s:I, s:O}", "at_risk_after_s",
+		    (json_int_t)cf->at_risk_after_s, "at_risk",
+		    (json_int_t)n_risk, "given_up", (json_int_t)n_gone,
+		    "refusals", rows);
+		if (doc == NULL || json_dumpf(doc, stdout, JSON_INDENT(2)) != 0)
+			goto out;
+		putchar('\n');
+	} else {
+		json_array_foreach(rows, i, row) {
+			printf("%-9s %s .. %s refused %" JSON_INTEGER_FORMAT
+			    "x, last %" JSON_INTEGER_FORMAT " %s; client %s;"
+			    " %s %s; body %.16s\n",
+			    json_integer_value(json_object_get(row,
+			    "given_up")) ? "GIVEN UP" : json_integer_value(
+			    json_object_get(row, "at_risk")) ? "AT RISK" :
+			    "refused",
+			    ctl_val(json_object_get(row, "first_refused_at"),
+			    b[0], sizeof(b[0])),
+			    ctl_val(json_object_get(row, "last_refused_at"),
+			    b[1], sizeof(b[1])),
+			    json_integer_value(json_object_get(row,
+			    "refusal_count")),
+			    json_integer_value(json_object_get(row, "status")),
+			    ctl_val(json_object_get(row, "reason"), b[2],
+			    sizeof(b[2])),
+			    ctl_val(json_object_get(row, "client_id"), b[3],
+			    sizeof(b[3])),
+			    ctl_val(json_object_get(row, "kind"), b[4],
+			    sizeof(b[4])),
+			    ctl_val(json_object_get(row, "object_id"), b[5],
+			    sizeof(b[5])),
+			    json_string_length(json_object_get(row,
+			    "body_sha256")) > 0 ? json_string_value(
+			    json_object_get(row, "body_sha256")) :
+			    "(not read)");
+		}
+		printf("%zu refused and not stored since; %lld at risk "
+		    "(refused more than %u s ago), %lld given up by Antom\n",
+		    json_array_size(rows), n_risk, cf->at_risk_after_s, n_gone);
+	}
+	rc = fflush(stdout) != 0 ? CTL_EXIT_ERR : n_risk > 0 ? CTL_EXIT_FAIL :
+	    CTL_EXIT_OK;
+	goto out;
+dberr:
+	ctl_warnx(NULL, "database: %s", sqlite3_errmsg(db));
+out:
+	sqlite3_finalize(st);
+	json_decref(doc);
+	json_decref(rows);
+	sqlite3_close(db);
+	conf_free(cf);
+	return rc;
+}
