@@ -1,50 +1,25 @@
 /*
- * ctl_db.c - antomctl's database commands: inspect, events, refusals,
- * reverify, replay.
+ * ctl_replay.c - antomctl replay: apply one archived notification to the
+ * state tables again, as if delivered now for the first time.
  *
- * Each reads the daemon's configuration (-c FILE) for the database path
- * and the client keys.  inspect, events, refusals and reverify open the database
- * read-only (a "file:...?mode=ro" URI) and read in short transactions, so
- * they run beside a live daemon without ever blocking its writer for
- * long; replay is the one writer and goes through store_replay(), so the
- * state machine's rules hold for it as for any delivery.
- *
- * Exit status: 0 done, 1 found problems or not found, 2 usage error,
- * 3 configuration or database error.  Every byte that came from Antom or
- * from the database is escaped (log_escape()) before it reaches a human
- * terminal; --json output is Jansson's.
- *
- * Single-threaded, like the rest of antomctl.
+ * The one antomctl command that writes: it goes through store_replay(),
+ * so the state machine's rules hold for it as for any delivery, and it
+ * waits for the daemon's write lock rather than fail beside it.
  */
-#include <errno.h>
 #include <getopt.h>
-#include <inttypes.h>
-#include <limits.h>
-#include <signal.h>
-#include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <time.h>
-
-#include <jansson.h>
-#include <sqlite3.h>
 
 #include "conf.h"
 #include "ctl.h"
 #include "log.h"
-#include "notif.h"
 #include "store.h"
-#include "util.h"
-#include "verify.h"
 
-
-/* ---- replay ----------------------------------------------------------- */
-
-static char db_prog_replay[] = "antomctl replay";
+static char replay_prog[] = "antomctl replay";
 
 static void
-db_replay_usage(FILE *f)
+replay_usage(FILE *f)
 {
 	fputs("usage: antomctl replay -c FILE ID\n"
 	    "\n"
@@ -82,16 +57,16 @@ ctl_replay(int argc, char **argv)
 	int64_t id;
 	int ch, rc = CTL_EXIT_ERR;
 
-	argv[0] = db_prog_replay;
+	argv[0] = replay_prog;
 	while ((ch = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':	confpath = optarg; break;
-		case 'h':	db_replay_usage(stdout); return CTL_EXIT_OK;
-		default:	db_replay_usage(stderr); return CTL_EXIT_USAGE;
+		case 'h':	replay_usage(stdout); return CTL_EXIT_OK;
+		default:	replay_usage(stderr); return CTL_EXIT_USAGE;
 		}
 	}
 	if (confpath == NULL || argc - optind != 1) {
-		db_replay_usage(stderr);
+		replay_usage(stderr);
 		return CTL_EXIT_USAGE;
 	}
 	if (ctl_parse_i64(argv[optind], &id) != 0) {
