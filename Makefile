@@ -55,6 +55,8 @@ BIN	:= $(BUILD)/bin
 CORE	:= util log verify notif conf walvfs store http metrics
 TOOL	:= sign client fixture $(patsubst src/%.c,%,$(wildcard src/ctl_*.c))
 CORE_OBJ := $(CORE:%=$(BUILD)/obj/%.o)
+# antomctl needs neither the HTTP server nor the metrics.
+CTL_CORE_OBJ := $(filter-out $(BUILD)/obj/http.o $(BUILD)/obj/metrics.o,$(CORE_OBJ))
 TOOL_OBJ := $(TOOL:%=$(BUILD)/obj/%.o)
 
 TEST_SRC := $(wildcard tests/check_*.c) tests/e2e.c
@@ -84,7 +86,7 @@ $(BIN)/antomd: $(BUILD)/obj/main.o $(CORE_OBJ)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
-$(BIN)/antomctl: $(BUILD)/obj/antomctl.o $(TOOL_OBJ) $(CORE_OBJ)
+$(BIN)/antomctl: $(BUILD)/obj/antomctl.o $(TOOL_OBJ) $(CTL_CORE_OBJ)
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
