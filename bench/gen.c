@@ -46,9 +46,9 @@ gen_part(EVP_PKEY *key, const char *client, const char *path, long from,
 			return -1;
 		}
 		snprintf(rtime, sizeof(rtime), "%ld", 1732550400000L + i);
-		if (sign_header(key, path, client, rtime,
-		    (const unsigned char *)body, strlen(body), NULL, hdr,
-		    sizeof(hdr), err, sizeof(err)) != 0) {
+		if (sign_request(key, &(struct verify_content){ path, client,
+		    rtime, (const unsigned char *)body, strlen(body) }, NULL,
+		    hdr, sizeof(hdr), err, sizeof(err)) != 0) {
 			fprintf(stderr, "sign: %s\n", err);
 			return -1;
 		}

@@ -10,6 +10,8 @@
  *  - the result is one of the values verify_parse_header() documents;
  *  - algorithm[] is always NUL-terminated, key_version always positive;
  *  - siglen is 0 unless VERIFY_OK, and 1..VERIFY_SIG_MAX on VERIFY_OK;
+ *  - with VERIFY_OK or VERIFY_ERR_ENCODING the signature value's place is
+ *    inside the header and not empty;
  *  - on VERIFY_OK the decoded signature is canonical: base64-encoding it
  *    again and parsing "algorithm=RSA256,signature=<that>" gives back the
  *    same bytes.
@@ -45,6 +47,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    r == VERIFY_ERR_ENCODING);
 	assert(memchr(sh.algorithm, '\0', sizeof(sh.algorithm)) != NULL);
 	assert(sh.key_version > 0);
+	if (r == VERIFY_OK || r == VERIFY_ERR_ENCODING)
+		assert(sh.value_len > 0 && sh.value_off + sh.value_len <= size);
 	if (r != VERIFY_OK) {
 		assert(sh.siglen == 0);
 		return 0;

@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <openssl/evp.h>
 
+#include "verify.h"
+
 #define SIGN_HEADER_MAX	4096
 
 /* How to spell the signature header; all zero is Antom's usual form. */
@@ -25,9 +27,17 @@ struct sign_options {
 EVP_PKEY *sign_key_load(const char *path, char *err, size_t errlen);
 
 /*
- * Sign "POST <path>\n<client_id>.<request_time>.<body>" with RSA256 and
- * write the whole header value ("algorithm=RSA256,keyVersion=N,
- * signature=...") into out.  Returns 0, or -1 with err.
+ * Sign the content with RSA256 and write the whole header value
+ * ("algorithm=RSA256,keyVersion=N,signature=...") into out; opts NULL is
+ * Antom's usual form.  Returns 0, or -1 with err.
+ */
+int	sign_request(EVP_PKEY *, const struct verify_content *,
+	    const struct sign_options *, char *out, size_t outcap,
+	    char *err, size_t errlen);
+
+/*
+ * sign_request() with the content spelled out, for the end-to-end tests'
+ * call sites only; new code passes a struct verify_content.
  */
 int	sign_header(EVP_PKEY *, const char *path, const char *client_id,
 	    const char *request_time, const unsigned char *body, size_t bodylen,

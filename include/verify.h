@@ -10,10 +10,12 @@
  * in any order and optional blanks after the commas; <value> is standard
  * base64, usually %XX-encoded.
  *
- * Keys are parsed once at start-up into a keyring; a request then costs
- * one SHA-256 and one RSA verify (two when a query string forces the
- * path?query retry).  A keyring is immutable once built and may be shared
- * by any number of threads.
+ * Keys are parsed into a keyring when the configuration is loaded (at
+ * start-up and on SIGHUP); a request then costs one SHA-256 and one RSA
+ * verify (two when a query string forces the path?query retry).  A
+ * keyring is immutable once built and may be shared by any number of
+ * threads.  The signer (sign.c) and antomctl explain build the signed
+ * content through the functions here, so nobody spells it twice.
  */
 #ifndef ANTOMD_VERIFY_H
 #define ANTOMD_VERIFY_H
@@ -34,7 +36,7 @@ enum verify_result {
 	VERIFY_ERR_LENGTH,	/* decoded length != key modulus size */
 	VERIFY_ERR_CLIENT,	/* no key configured for this client id */
 	VERIFY_ERR_MISMATCH,	/* no configured key verifies the content */
-	VERIFY_ERR_INTERNAL	/* OpenSSL failure (allocation ...) */
+	VERIFY_ERR_INTERNAL	/* OpenSSL failure, or the caller's bug */
 };
 
 /* Parsed signature header. */
@@ -43,17 +45,34 @@ struct verify_sighdr {
 	long		key_version;		/* 1 when absent */
 	unsigned char	sig[VERIFY_SIG_MAX];
 	size_t		siglen;
+	/*
+	 * The signature field's value as written (blanks around it trimmed,
+	 * not decoded): hdr[value_off .. value_off + value_len).  Set when the
+	 * field was found, so also with VERIFY_ERR_ENCODING; for diagnostics.
+	 */
+	size_t		value_off;
+	size_t		value_len;
 };
 
-/* One request's inputs; all strings NUL-terminated, body is raw bytes. */
-struct verify_input {
-	const char		*signed_path;	/* route's signed path, no query */
-	const char		*query;		/* raw query after '?', or NULL */
+/*
+ * What is signed, "POST <path>\n<client_id>.<request_time>.<body>": the
+ * one tuple the signer, the verifier and antomctl pass around.  Strings
+ * NUL-terminated; body is raw bytes.
+ */
+struct verify_content {
+	const char		*path;		/* signed verbatim */
 	const char		*client_id;
 	const char		*request_time;
-	const char		*sig_header;
 	const unsigned char	*body;
 	size_t			 bodylen;
+};
+
+/* One request's inputs. */
+struct verify_input {
+	struct verify_content	 content;	/* path: route's signed path,
+						   no query */
+	const char		*query;		/* raw query after '?', or NULL */
+	const char		*sig_header;
 };
 
 /* What verification found (filled on success). */
@@ -108,14 +127,20 @@ enum verify_result verify_parse_header(const char *hdr, struct verify_sighdr *);
 EVP_PKEY *verify_key_load(const char *spec, char *err, size_t errlen);
 
 /*
- * Feed the signed content for (path, client_id, request_time, body) into a
- * digest context that has been initialised for signing or verifying.  The
- * same function is used by the signer, so both sides agree byte for byte.
- * Returns 0 or -1.
+ * Feed the signed content into a digest context that has been initialised
+ * for signing (for_sign 1) or verifying (0).  The same function is used
+ * by the signer, so both sides agree byte for byte.  Returns 0 or -1.
  */
-int	verify_content_update(EVP_MD_CTX *, int for_sign, const char *path,
-	    const char *client_id, const char *request_time,
-	    const unsigned char *body, size_t bodylen);
+int	verify_content_update(EVP_MD_CTX *, int for_sign,
+	    const struct verify_content *);
+
+/*
+ * The signed content as one buffer, for showing it (antomctl explain):
+ * malloc'd, the caller frees it; *len its length.  NULL when out of
+ * memory or a string is missing.
+ */
+unsigned char *verify_content_bytes(const struct verify_content *,
+	    size_t *len);
 
 /* Keyring: client id -> list of (key version, public key). Caller owns it. */
 struct verify_keyring *verify_keyring_new(void);
@@ -127,7 +152,8 @@ size_t	verify_keyring_count(const struct verify_keyring *);
 void	verify_keyring_free(struct verify_keyring *);
 
 /*
- * Introspection for diagnostics (antomctl explain); not used by the daemon.
+ * Introspection: antomctl explain lists and tries the keys, the daemon
+ * names them in its metrics.
  *
  * verify_keyring_keys() stores up to max of client_id's keys, in the order
  * they were added, into versions[] and keys[] (either may be NULL) and
@@ -141,13 +167,11 @@ size_t	verify_keyring_clients(const struct verify_keyring *,
 	    const char **ids, size_t max);
 
 /*
- * One RSA256 check of the content for exactly (path, client_id,
- * request_time, body) with one key; path is signed verbatim, so a
- * "path?query" is passed as such.  Returns 1 verified, 0 did not, -1
- * OpenSSL could not run the check.  Thread-safe.
+ * One RSA256 check of exactly this content with one key; the path is
+ * signed verbatim, so a "path?query" is passed as such.  Returns 1
+ * verified, 0 did not, -1 OpenSSL could not run the check.  Thread-safe.
  */
-int	verify_try_content(EVP_PKEY *, const char *path, const char *client_id,
-	    const char *request_time, const unsigned char *body, size_t bodylen,
+int	verify_try_content(EVP_PKEY *, const struct verify_content *,
 	    const unsigned char *sig, size_t siglen);
 
 /*

@@ -60,6 +60,7 @@ struct ex {
 	const struct conf	*conf;
 	const struct ex_req	*rq;
 	const struct conf_route	*route;		/* route of rq->path, or NULL */
+	struct verify_content	 content;	/* as the route's signed path */
 	struct verify_sighdr	 sh;		/* signature bytes used for variants */
 	int			 have_sig;
 	int			 plus_fixed;	/* sh came from blanks -> '+' */
@@ -333,43 +334,6 @@ done:
 	return rc;
 }
 
-/* The trimmed value of field name in a signature header, or NULL. */
-static const char *
-ex_sig_field(const char *hdr, const char *name, size_t *vlen)
-{
-	const char *p = hdr, *fe, *k, *eq, *v, *ve;
-	size_t nl = strlen(name);
-
-	for (;; p = fe + 1) {
-		if ((fe = strchr(p, ',')) == NULL)
-			fe = p + strlen(p);
-		k = p;
-		while (k < fe && (*k == ' ' || *k == '\t'))
-			k++;
-		eq = memchr(k, '=', (size_t)(fe - k));
-		if (eq != NULL) {
-			const char *ke = eq;
-
-			while (ke > k && (ke[-1] == ' ' || ke[-1] == '\t'))
-				ke--;
-			if ((size_t)(ke - k) == nl &&
-			    strncasecmp(k, name, nl) == 0) {
-				v = eq + 1;
-				ve = fe;
-				while (v < ve && (*v == ' ' || *v == '\t'))
-					v++;
-				while (ve > v && (ve[-1] == ' ' ||
-				    ve[-1] == '\t'))
-					ve--;
-				*vlen = (size_t)(ve - v);
-				return v;
-			}
-		}
-		if (*fe == '\0')
-			return NULL;
-	}
-}
-
 /*
  * Decode and describe the signature header; fill x->sh when some
  * signature bytes can be had, from the header as is or with its blanks
@@ -404,9 +368,9 @@ ex_signature(struct ex *x)
 		return;
 	}
 	printf("  keyVersion:  %ld\n", x->sh.key_version);
-	v = ex_sig_field(hdr, "signature", &vlen);
-	if (v == NULL)
-		return;
+	/* The parser says where the value is: the signature field was found. */
+	v = hdr + x->sh.value_off;
+	vlen = x->sh.value_len;
 	for (i = 0; i < vlen; i++) {
 		if (v[i] == '%')
 			esc++;
@@ -519,21 +483,19 @@ ex_keys(struct ex *x)
 		    x->sh.key_version);
 }
 
-/* The signed content, exactly as verify_content_update() feeds it. */
+/* The signed content, from verify.c: exactly what is verified. */
 static void
-ex_content(const char *path, const char *cid, const char *rtime,
-    const unsigned char *body, size_t bodylen)
+ex_content(const struct verify_content *content)
 {
-	unsigned char md[32];
-	char hex[65], *c;
-	size_t n, pl = strlen(path), cl = strlen(cid), tl = strlen(rtime);
+	unsigned char md[32], *c;
+	char hex[65];
+	size_t n;
 	unsigned int mdlen;
 
-	n = 5 + pl + 1 + cl + 1 + tl + 1 + bodylen;
-	c = xmalloc(n + 1);
-	sprintf(c, "POST %s\n%s.%s.", path, cid, rtime);
-	if (bodylen > 0)
-		memcpy(c + n - bodylen, body, bodylen);
+	if ((c = verify_content_bytes(content, &n)) == NULL) {
+		printf("signed content: cannot be built (out of memory)\n");
+		return;
+	}
 	if (EVP_Digest(c, n, md, &mdlen, EVP_sha256(), NULL) != 1 ||
 	    mdlen != sizeof(md))
 		snprintf(hex, sizeof(hex), "(SHA-256 failed)");
@@ -542,19 +504,20 @@ ex_content(const char *path, const char *cid, const char *rtime,
 	printf("signed content (primary attempt), %zu bytes:\n", n);
 	printf("  sha256:      %s\n", hex);
 	printf("  first %d:    ", EX_SHOW_MAX);
-	ex_put(c, n, EX_SHOW_MAX);
+	ex_put((const char *)c, n, EX_SHOW_MAX);
 	printf("\n");
 	free(c);
 }
 
 /*
- * Try keys of key_client over (path, cid, body).  Prints one line and
- * remembers the first variant that verifies.  Returns 1 verified, else 0.
+ * Try keys of key_client over content c.  Prints one line and remembers
+ * the first variant that verifies.  Returns 1 verified, else 0.
  */
 static int
-ex_try(struct ex *x, const char *label, const char *path, const char *cid,
-    const char *key_client, const unsigned char *body, size_t bodylen)
+ex_try(struct ex *x, const char *label, const struct verify_content *c,
+    const char *key_client)
 {
+	const char *path = c->path, *cid = c->client_id;
 	long vers[EX_KEYS_MAX];
 	EVP_PKEY *keys[EX_KEYS_MAX];
 	char id[2048];
@@ -564,7 +527,7 @@ ex_try(struct ex *x, const char *label, const char *path, const char *cid,
 
 	/* The same content with the same keys answers the same. */
 	snprintf(id, sizeof(id), "%s\n%s\n%s\n%p", path, cid, key_client,
-	    (const void *)body);
+	    (const void *)c->body);
 	for (i = 0; i < x->ntried; i++)
 		if (strcmp(x->tried[i], id) == 0)
 			return 0;
@@ -581,8 +544,7 @@ ex_try(struct ex *x, const char *label, const char *path, const char *cid,
 				continue;
 			if ((size_t)EVP_PKEY_get_size(keys[i]) != x->sh.siglen)
 				continue;
-			rc = verify_try_content(keys[i], path, cid,
-			    x->rq->rtime, body, bodylen, x->sh.sig,
+			rc = verify_try_content(keys[i], c, x->sh.sig,
 			    x->sh.siglen);
 			if (rc == 1) {
 				ok = 1;
@@ -665,92 +627,107 @@ ex_json_spaced(const unsigned char *b, size_t n)
 	return 0;
 }
 
-/* Every variant; the route's bare signed path first. */
+/* ex_try() over the request's content with another path, its own key. */
 static void
-ex_variants(struct ex *x, const char *primary)
+ex_try_path(struct ex *x, const char *label, const char *path)
+{
+	struct verify_content c = x->content;
+
+	c.path = path;
+	ex_try(x, label, &c, c.client_id);
+}
+
+/* ex_try_path() over "a" + "b" (+ "?" + q when q). */
+static void
+ex_try_cat(struct ex *x, const char *label, const char *a, const char *b,
+    const char *q)
+{
+	char *p = ex_cat(a, b, q);
+
+	ex_try_path(x, label, p);
+	free(p);
+}
+
+/* The request's own key, over the paths a proxy or a typo may have changed. */
+static void
+ex_variants_paths(struct ex *x, const char *q)
 {
 	const struct ex_req *rq = x->rq;
 	const struct conf *c = x->conf;
-	const char *ids[EX_KEYS_MAX], *cid = rq->client_id, *lp, *sp;
-	const char *q = rq->query != NULL && rq->query[0] != '\0' ?
-	    rq->query : NULL;
+	const char *primary = x->content.path, *lp, *sp;
 	char label[256], *p;
-	size_t i, nc, ll, sl;
-	int known;
-	json_t *j;
+	size_t i, ll, sl;
 
-	known = verify_keyring_keys(c->keys, cid, NULL, NULL, 0) > 0;
-	printf("variants%s:\n", x->plus_fixed ?
-	    " (signature with blanks put back to '+')" : "");
-	if (known) {
-		ex_try(x, x->route != NULL ? "bare route signed path" :
-		    "request path (no route)", primary, cid, cid, rq->body,
-		    rq->bodylen);
-		if (q != NULL) {
-			p = ex_cat(primary, "", q);
-			ex_try(x, "path?query", p, cid, cid, rq->body,
-			    rq->bodylen);
-			free(p);
-		}
-		p = ex_slash(primary);
-		ex_try(x, "trailing slash toggled", p, cid, cid, rq->body,
-		    rq->bodylen);
-		free(p);
-		ex_try(x, "the request's own path", rq->path, cid, cid,
-		    rq->body, rq->bodylen);
-		if (q != NULL) {
-			p = ex_cat(rq->path, "", q);
-			ex_try(x, "the request's own path?query", p, cid, cid,
-			    rq->body, rq->bodylen);
-			free(p);
-		}
-		for (i = 0; i < c->nroutes; i++) {
-			snprintf(label, sizeof(label), "signed path of route "
-			    "%s", c->routes[i].path);
-			ex_try(x, label, c->routes[i].signed_path, cid, cid,
-			    rq->body, rq->bodylen);
-		}
-		/* A route "L P+L" says the proxy strips prefix P. */
-		for (i = 0; i < c->nroutes; i++) {
-			lp = c->routes[i].path;
-			sp = c->routes[i].signed_path;
-			ll = strlen(lp);
-			sl = strlen(sp);
-			if (sl <= ll || strcmp(sp + sl - ll, lp) != 0)
-				continue;
-			snprintf(label, sizeof(label), "public prefix "
-			    "\"%.*s\" (of route %s) applied", (int)(sl - ll),
-			    sp, lp);
-			p = ex_strndup(sp, sl - ll);
-			{
-				char *pp = ex_cat(p, rq->path, NULL);
-
-				ex_try(x, label, pp, cid, cid, rq->body,
-				    rq->bodylen);
-				free(pp);
-			}
-			free(p);
-		}
+	ex_try_path(x, x->route != NULL ? "bare route signed path" :
+	    "request path (no route)", primary);
+	if (q != NULL)
+		ex_try_cat(x, "path?query", primary, "", q);
+	p = ex_slash(primary);
+	ex_try_path(x, "trailing slash toggled", p);
+	free(p);
+	ex_try_path(x, "the request's own path", rq->path);
+	if (q != NULL)
+		ex_try_cat(x, "the request's own path?query", rq->path, "", q);
+	for (i = 0; i < c->nroutes; i++) {
+		snprintf(label, sizeof(label), "signed path of route %s",
+		    c->routes[i].path);
+		ex_try_path(x, label, c->routes[i].signed_path);
 	}
-	nc = verify_keyring_clients(c->keys, ids, EX_KEYS_MAX);
+	/* A route "L P+L" says the proxy strips prefix P. */
+	for (i = 0; i < c->nroutes; i++) {
+		lp = c->routes[i].path;
+		sp = c->routes[i].signed_path;
+		ll = strlen(lp);
+		sl = strlen(sp);
+		if (sl <= ll || strcmp(sp + sl - ll, lp) != 0)
+			continue;
+		snprintf(label, sizeof(label), "public prefix \"%.*s\" (of "
+		    "route %s) applied", (int)(sl - ll), sp, lp);
+		p = ex_strndup(sp, sl - ll);
+		ex_try_cat(x, label, p, rq->path, NULL);
+		free(p);
+	}
+}
+
+/* Every other configured client's key, and its id in the content. */
+static void
+ex_variants_clients(struct ex *x, const char *q)
+{
+	const char *ids[EX_KEYS_MAX], *cid = x->content.client_id;
+	struct verify_content v;
+	char label[256], *p;
+	size_t i, nc;
+
+	nc = verify_keyring_clients(x->conf->keys, ids, EX_KEYS_MAX);
 	for (i = 0; i < nc && i < EX_KEYS_MAX; i++) {
 		if (strcmp(ids[i], cid) == 0)
 			continue;
 		snprintf(label, sizeof(label), "key of configured client %s",
 		    ids[i]);
-		ex_try(x, label, primary, cid, ids[i], rq->body, rq->bodylen);
+		v = x->content;
+		ex_try(x, label, &v, ids[i]);
 		if (q != NULL) {
-			p = ex_cat(primary, "", q);
-			ex_try(x, label, p, cid, ids[i], rq->body, rq->bodylen);
+			v.path = p = ex_cat(x->content.path, "", q);
+			ex_try(x, label, &v, ids[i]);
 			free(p);
 		}
 		snprintf(label, sizeof(label), "configured client id %s",
 		    ids[i]);
-		ex_try(x, label, primary, ids[i], ids[i], rq->body,
-		    rq->bodylen);
+		v = x->content;
+		v.client_id = ids[i];
+		ex_try(x, label, &v, ids[i]);
 	}
+}
 
-	/* Body: Antom signs its own compact bytes. */
+/* Antom signs its own compact bytes: was the body re-encoded? */
+static void
+ex_variants_body(struct ex *x, int known)
+{
+	const struct ex_req *rq = x->rq;
+	struct verify_content v;
+	json_t *j;
+	char *p;
+
 	j = json_loadb((const char *)rq->body, rq->bodylen, 0, NULL);
 	if (j == NULL) {
 		printf("body: not JSON\n");
@@ -761,9 +738,13 @@ ex_variants(struct ex *x, const char *primary)
 	if (p == NULL)
 		return;
 	if (strlen(p) != rq->bodylen || memcmp(p, rq->body, rq->bodylen) != 0) {
-		if (known)
-			ex_try(x, "body re-serialised compactly", primary, cid,
-			    cid, (const unsigned char *)p, strlen(p));
+		if (known) {
+			v = x->content;
+			v.body = (const unsigned char *)p;
+			v.bodylen = strlen(p);
+			ex_try(x, "body re-serialised compactly", &v,
+			    v.client_id);
+		}
 		if (ex_json_spaced(rq->body, rq->bodylen))
 			printf("body: body looks re-serialised: blanks or line "
 			    "breaks between JSON tokens (\": \", \", \" or "
@@ -778,6 +759,24 @@ ex_variants(struct ex *x, const char *primary)
 	free(p);
 }
 
+/* Every variant; the route's bare signed path first. */
+static void
+ex_variants(struct ex *x)
+{
+	const char *q = x->rq->query != NULL && x->rq->query[0] != '\0' ?
+	    x->rq->query : NULL;
+	int known;
+
+	known = verify_keyring_keys(x->conf->keys, x->content.client_id, NULL,
+	    NULL, 0) > 0;
+	printf("variants%s:\n", x->plus_fixed ?
+	    " (signature with blanks put back to '+')" : "");
+	if (known)
+		ex_variants_paths(x, q);
+	ex_variants_clients(x, q);
+	ex_variants_body(x, known);
+}
+
 /* The whole report; returns the exit status. */
 static int
 ex_explain(const struct conf *c, const struct ex_req *rq, const char *what)
@@ -786,7 +785,6 @@ ex_explain(const struct conf *c, const struct ex_req *rq, const char *what)
 	struct verify_input in;
 	struct verify_match m;
 	enum verify_result vr = VERIFY_ERR_HEADER;
-	const char *primary;
 	int accept = 1;
 	size_t i;
 
@@ -851,24 +849,23 @@ ex_explain(const struct conf *c, const struct ex_req *rq, const char *what)
 		return CTL_EXIT_FAIL;
 	}
 
-	primary = x.route != NULL ? x.route->signed_path : rq->path;
+	x.content.path = x.route != NULL ? x.route->signed_path : rq->path;
+	x.content.client_id = rq->client_id;
+	x.content.request_time = rq->rtime;
+	x.content.body = rq->body;
+	x.content.bodylen = rq->bodylen;
 	ex_signature(&x);
 	ex_keys(&x);
-	ex_content(primary, rq->client_id, rq->rtime, rq->body, rq->bodylen);
+	ex_content(&x.content);
 	if (x.have_sig)
-		ex_variants(&x, primary);
+		ex_variants(&x);
 	else
 		printf("variants:      none tried: no signature bytes to try\n");
 
 	/* The verdict is the daemon's own check. */
-	memset(&in, 0, sizeof(in));
-	in.signed_path = primary;
+	in.content = x.content;
 	in.query = rq->query;
-	in.client_id = rq->client_id;
-	in.request_time = rq->rtime;
 	in.sig_header = rq->sig;
-	in.body = rq->body;
-	in.bodylen = rq->bodylen;
 	vr = verify_request(c->keys, &in, &m);
 	if (vr == VERIFY_OK && accept)
 		printf("result:        verifies as received (key version %ld, "

@@ -97,15 +97,15 @@ ctl_reverify(int argc, char **argv)
 	sqlite3_bind_int64(st, 1, since);
 	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
 		memset(&in, 0, sizeof(in));
-		in.signed_path = (const char *)sqlite3_column_text(st, 2);
+		in.content.path = (const char *)sqlite3_column_text(st, 2);
 		in.query = NULL;	/* signed_path holds ?query if it was signed */
-		in.client_id = (const char *)sqlite3_column_text(st, 1);
-		in.request_time = (const char *)sqlite3_column_text(st, 3);
+		in.content.client_id = (const char *)sqlite3_column_text(st, 1);
+		in.content.request_time = (const char *)sqlite3_column_text(st, 3);
 		in.sig_header = (const char *)sqlite3_column_text(st, 4);
-		in.body = sqlite3_column_blob(st, 5);
-		in.bodylen = (size_t)sqlite3_column_bytes(st, 5);
-		if (in.body == NULL)
-			in.body = (const unsigned char *)"";
+		in.content.body = sqlite3_column_blob(st, 5);
+		in.content.bodylen = (size_t)sqlite3_column_bytes(st, 5);
+		if (in.content.body == NULL)
+			in.content.body = (const unsigned char *)"";
 		vr = verify_request(cf->keys, &in, &m);
 		if (vr == VERIFY_OK) {
 			ok++;
@@ -114,7 +114,7 @@ ctl_reverify(int argc, char **argv)
 		failed++;
 		printf("notification %lld client %s: %s\n",
 		    (long long)sqlite3_column_int64(st, 0),
-		    ctl_esc(in.client_id, b1, sizeof(b1)),
+		    ctl_esc(in.content.client_id, b1, sizeof(b1)),
 		    verify_result_str(vr));
 	}
 	if (step != SQLITE_DONE)

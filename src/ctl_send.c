@@ -295,9 +295,9 @@ ctl_send(int argc, char **argv)
 		sign_request_time(iso, tbuf, sizeof(tbuf));
 		rtime = tbuf;
 	}
-	if (sign_header(key, path, client_id, rtime,
-	    (const unsigned char *)body, bodylen, &so, sig, sizeof(sig),
-	    err, sizeof(err)) == -1) {
+	if (sign_request(key, &(struct verify_content){ path, client_id, rtime,
+	    (const unsigned char *)body, bodylen }, &so, sig, sizeof(sig), err,
+	    sizeof(err)) == -1) {
 		ctl_warnx(NULL, "send: %s", err);
 		goto fail;
 	}

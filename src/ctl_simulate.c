@@ -283,9 +283,9 @@ sim_build(struct sim_run *run, const char *name, const struct sim_ids *ids,
 	if ((rq->body = fixture_build(name, sets, nsets, err, errlen)) == NULL)
 		return -1;
 	sign_request_time(0, rq->rtime, sizeof(rq->rtime));
-	return sign_header(run->key, run->sign_path, run->client_id,
-	    rq->rtime, (const unsigned char *)rq->body, strlen(rq->body),
-	    NULL, rq->sig, sizeof(rq->sig), err, errlen);
+	return sign_request(run->key, &(struct verify_content){ run->sign_path,
+	    run->client_id, rq->rtime, (const unsigned char *)rq->body,
+	    strlen(rq->body) }, NULL, rq->sig, sizeof(rq->sig), err, errlen);
 }
 
 /*

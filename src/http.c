@@ -655,13 +655,13 @@ http_process(struct http_req *r)
 	}
 
 	memset(&in, 0, sizeof(in));
-	in.signed_path = r->route->signed_path;
+	in.content.path = r->route->signed_path;
+	in.content.client_id = r->client_id;
+	in.content.request_time = r->request_time;
+	in.content.body = r->body;
+	in.content.bodylen = r->len;
 	in.query = r->query;
-	in.client_id = r->client_id;
-	in.request_time = r->request_time;
 	in.sig_header = r->signature;
-	in.body = r->body;
-	in.bodylen = r->len;
 	vr = verify_request(r->conf->keys, &in, &m);
 	switch (vr) {
 	case VERIFY_OK:

@@ -103,8 +103,7 @@ sign_url_encode(const char *in, int lower, char *out)
 }
 
 int
-sign_header(EVP_PKEY *pkey, const char *path, const char *client_id,
-    const char *request_time, const unsigned char *body, size_t bodylen,
+sign_request(EVP_PKEY *pkey, const struct verify_content *content,
     const struct sign_options *opts, char *out, size_t outcap,
     char *err, size_t errlen)
 {
@@ -140,8 +139,7 @@ sign_header(EVP_PKEY *pkey, const char *path, const char *client_id,
 		util_err(err, errlen, "cannot set up RSA256 signing");
 		goto fail;
 	}
-	if (verify_content_update(ctx, 1, path, client_id, request_time, body,
-	    bodylen) == -1) {
+	if (verify_content_update(ctx, 1, content) == -1) {
 		util_err(err, errlen, "cannot hash the content");
 		goto fail;
 	}
@@ -174,6 +172,22 @@ fail:
 	if (out != NULL && outcap > 0)
 		out[0] = '\0';
 	return -1;
+}
+
+int
+sign_header(EVP_PKEY *pkey, const char *path, const char *client_id,
+    const char *request_time, const unsigned char *body, size_t bodylen,
+    const struct sign_options *opts, char *out, size_t outcap,
+    char *err, size_t errlen)
+{
+	struct verify_content c;
+
+	c.path = path;
+	c.client_id = client_id;
+	c.request_time = request_time;
+	c.body = body;
+	c.bodylen = bodylen;
+	return sign_request(pkey, &c, opts, out, outcap, err, errlen);
 }
 
 /*

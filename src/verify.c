@@ -342,6 +342,8 @@ verify_parse_header(const char *hdr, struct verify_sighdr *sh)
 				return VERIFY_ERR_HEADER;
 			sig = v;
 			siglen = (size_t)(ve - v);
+			sh->value_off = (size_t)(v - hdr);
+			sh->value_len = siglen;
 		}
 		if (fe == end)
 			break;
@@ -580,53 +582,107 @@ verify_key_load(const char *spec, char *err, size_t errlen)
 	return NULL;
 }
 
-static int
-verify_feed(EVP_MD_CTX *ctx, int for_sign, const void *p, size_t n)
-{
-	if (n == 0)
-		return 0;
-	if (for_sign)
-		return EVP_DigestSignUpdate(ctx, p, n) == 1 ? 0 : -1;
-	return EVP_DigestVerifyUpdate(ctx, p, n) == 1 ? 0 : -1;
-}
+/* One piece of the signed content. */
+struct verify_piece {
+	const void	*p;
+	size_t		 n;
+};
+
+#define VERIFY_PIECES	10
 
 /*
- * The signed content streamed piece by piece, with an optional "?query"
- * after the path: the body is never copied, and the path?query retry
- * needs no concatenated string.
+ * The one spelling of the signed content, as pieces: the digest is fed
+ * them in turn, so the body is never copied and the path?query retry
+ * needs no concatenated string; antomctl explain gets them joined.  query
+ * (NULL for none) goes after the path with a '?'.  Returns how many
+ * pieces, or -1 when a string is missing.
  */
 static int
-verify_content_feed(EVP_MD_CTX *ctx, int for_sign, const char *path,
-    const char *query, const char *client_id, const char *request_time,
-    const unsigned char *body, size_t bodylen)
+verify_pieces(const struct verify_content *c, const char *query,
+    struct verify_piece pc[VERIFY_PIECES])
 {
-	if (path == NULL || client_id == NULL || request_time == NULL ||
-	    (body == NULL && bodylen > 0))
+	int n = 0;
+
+	if (c == NULL || c->path == NULL || c->client_id == NULL ||
+	    c->request_time == NULL || (c->body == NULL && c->bodylen > 0))
 		return -1;
-	if (verify_feed(ctx, for_sign, "POST ", 5) == -1 ||
-	    verify_feed(ctx, for_sign, path, strlen(path)) == -1)
+	pc[n].p = "POST ";
+	pc[n++].n = 5;
+	pc[n].p = c->path;
+	pc[n++].n = strlen(c->path);
+	if (query != NULL) {
+		pc[n].p = "?";
+		pc[n++].n = 1;
+		pc[n].p = query;
+		pc[n++].n = strlen(query);
+	}
+	pc[n].p = "\n";
+	pc[n++].n = 1;
+	pc[n].p = c->client_id;
+	pc[n++].n = strlen(c->client_id);
+	pc[n].p = ".";
+	pc[n++].n = 1;
+	pc[n].p = c->request_time;
+	pc[n++].n = strlen(c->request_time);
+	pc[n].p = ".";
+	pc[n++].n = 1;
+	/* A NULL body of length 0 is not fed at all. */
+	if (c->bodylen > 0) {
+		pc[n].p = c->body;
+		pc[n++].n = c->bodylen;
+	}
+	return n;
+}
+
+static int
+verify_content_feed(EVP_MD_CTX *ctx, int for_sign,
+    const struct verify_content *c, const char *query)
+{
+	struct verify_piece pc[VERIFY_PIECES];
+	int i, n, ok;
+
+	if ((n = verify_pieces(c, query, pc)) == -1)
 		return -1;
-	if (query != NULL &&
-	    (verify_feed(ctx, for_sign, "?", 1) == -1 ||
-	    verify_feed(ctx, for_sign, query, strlen(query)) == -1))
-		return -1;
-	if (verify_feed(ctx, for_sign, "\n", 1) == -1 ||
-	    verify_feed(ctx, for_sign, client_id, strlen(client_id)) == -1 ||
-	    verify_feed(ctx, for_sign, ".", 1) == -1 ||
-	    verify_feed(ctx, for_sign, request_time, strlen(request_time)) == -1 ||
-	    verify_feed(ctx, for_sign, ".", 1) == -1 ||
-	    verify_feed(ctx, for_sign, body, bodylen) == -1)
-		return -1;
+	for (i = 0; i < n; i++) {
+		if (pc[i].n == 0)
+			continue;
+		ok = for_sign ? EVP_DigestSignUpdate(ctx, pc[i].p, pc[i].n) :
+		    EVP_DigestVerifyUpdate(ctx, pc[i].p, pc[i].n);
+		if (ok != 1)
+			return -1;
+	}
 	return 0;
 }
 
 int
-verify_content_update(EVP_MD_CTX *ctx, int for_sign, const char *path,
-    const char *client_id, const char *request_time,
-    const unsigned char *body, size_t bodylen)
+verify_content_update(EVP_MD_CTX *ctx, int for_sign,
+    const struct verify_content *c)
 {
-	return verify_content_feed(ctx, for_sign, path, NULL, client_id,
-	    request_time, body, bodylen);
+	return verify_content_feed(ctx, for_sign, c, NULL);
+}
+
+/* The caller owns the buffer. */
+unsigned char *
+verify_content_bytes(const struct verify_content *c, size_t *len)
+{
+	struct verify_piece pc[VERIFY_PIECES];
+	unsigned char *buf;
+	size_t total = 0, off = 0;
+	int i, n;
+
+	if ((n = verify_pieces(c, NULL, pc)) == -1)
+		return NULL;
+	for (i = 0; i < n; i++)
+		total += pc[i].n;
+	if ((buf = malloc(total + 1)) == NULL)
+		return NULL;
+	for (i = 0; i < n; i++) {
+		memcpy(buf + off, pc[i].p, pc[i].n);
+		off += pc[i].n;
+	}
+	buf[total] = '\0';
+	*len = total;
+	return buf;
 }
 
 static EVP_MD_CTX *verify_template(EVP_PKEY *);
@@ -769,20 +825,18 @@ verify_keyring_free(struct verify_keyring *kr)
 }
 
 /*
- * One RSA256 check of the content (with "?query" after the path when
- * query is not NULL).  Returns 1 verified, 0 did not, -1 OpenSSL could not
- * run the check at all.
+ * Finish one RSA256 check on ctx, a context initialised for verifying
+ * with the key: the content (with "?query" after the path when query is
+ * not NULL) against sig.  Returns 1 verified, 0 did not, -1 OpenSSL could
+ * not run the check at all.
  */
 static int
-verify_try(EVP_MD_CTX *ctx, const struct verify_key *k,
-    const struct verify_input *in, const char *query,
-    const unsigned char *sig, size_t siglen)
+verify_check(EVP_MD_CTX *ctx, const struct verify_content *c,
+    const char *query, const unsigned char *sig, size_t siglen)
 {
 	int rc;
 
-	if (EVP_MD_CTX_copy_ex(ctx, k->tmpl) != 1 ||
-	    verify_content_feed(ctx, 0, in->signed_path, query, in->client_id,
-	    in->request_time, in->body, in->bodylen) == -1) {
+	if (verify_content_feed(ctx, 0, c, query) == -1) {
 		ERR_clear_error();
 		return -1;
 	}
@@ -791,6 +845,19 @@ verify_try(EVP_MD_CTX *ctx, const struct verify_key *k,
 		return 1;
 	ERR_clear_error();
 	return rc == 0 ? 0 : -1;
+}
+
+/* verify_check() with a copy of k's template: no per-request set-up. */
+static int
+verify_try(EVP_MD_CTX *ctx, const struct verify_key *k,
+    const struct verify_input *in, const char *query,
+    const unsigned char *sig, size_t siglen)
+{
+	if (EVP_MD_CTX_copy_ex(ctx, k->tmpl) != 1) {
+		ERR_clear_error();
+		return -1;
+	}
+	return verify_check(ctx, &in->content, query, sig, siglen);
 }
 
 /* A verify context for pkey, ready to be copied; NULL on failure. */
@@ -828,17 +895,17 @@ verify_request(const struct verify_keyring *kr, const struct verify_input *in,
 	EVP_MD_CTX *ctx = NULL;
 	enum verify_result res;
 	size_t i;
-	int pass, tried = 0, internal = 0, rc;
+	int pass, wq, tried = 0, internal = 0, rc;
 
-	if (kr == NULL || in == NULL || in->signed_path == NULL ||
-	    (in->body == NULL && in->bodylen > 0))
+	if (kr == NULL || in == NULL || in->content.path == NULL ||
+	    (in->content.body == NULL && in->content.bodylen > 0))
 		return VERIFY_ERR_INTERNAL;
 	if ((res = verify_parse_header(in->sig_header, &sh)) != VERIFY_OK)
 		return res;
-	if (in->request_time == NULL)
+	if (in->content.request_time == NULL)
 		return VERIFY_ERR_HEADER;
-	if (in->client_id == NULL ||
-	    (c = verify_find_client(kr, in->client_id)) == NULL)
+	if (in->content.client_id == NULL ||
+	    (c = verify_find_client(kr, in->content.client_id)) == NULL)
 		return VERIFY_ERR_CLIENT;
 	query = in->query != NULL && *in->query != '\0' ? in->query : NULL;
 
@@ -856,30 +923,21 @@ verify_request(const struct verify_keyring *kr, const struct verify_input *in,
 			if ((size_t)EVP_PKEY_get_size(k->pkey) != sh.siglen)
 				continue;
 			tried = 1;
-			if ((rc = verify_try(ctx, k, in, NULL, sh.sig,
-			    sh.siglen)) == 1) {
-				if (match != NULL) {
-					match->key_version = k->version;
-					match->with_query = 0;
+			/* The bare signed path, then path?query. */
+			for (wq = 0; wq < (query != NULL ? 2 : 1); wq++) {
+				rc = verify_try(ctx, k, in, wq ? query : NULL,
+				    sh.sig, sh.siglen);
+				if (rc == 1) {
+					if (match != NULL) {
+						match->key_version = k->version;
+						match->with_query = wq;
+					}
+					res = VERIFY_OK;
+					goto done;
 				}
-				res = VERIFY_OK;
-				goto done;
+				if (rc == -1)
+					internal = 1;
 			}
-			if (rc == -1)
-				internal = 1;
-			if (query == NULL)
-				continue;
-			if ((rc = verify_try(ctx, k, in, query, sh.sig,
-			    sh.siglen)) == 1) {
-				if (match != NULL) {
-					match->key_version = k->version;
-					match->with_query = 1;
-				}
-				res = VERIFY_OK;
-				goto done;
-			}
-			if (rc == -1)
-				internal = 1;
 		}
 	}
 	if (!tried)
@@ -930,8 +988,7 @@ verify_keyring_clients(const struct verify_keyring *kr, const char **ids,
  * not on the hot path, and the key need not be in a keyring.
  */
 int
-verify_try_content(EVP_PKEY *pkey, const char *path, const char *client_id,
-    const char *request_time, const unsigned char *body, size_t bodylen,
+verify_try_content(EVP_PKEY *pkey, const struct verify_content *c,
     const unsigned char *sig, size_t siglen)
 {
 	EVP_MD_CTX *ctx;
@@ -940,16 +997,7 @@ verify_try_content(EVP_PKEY *pkey, const char *path, const char *client_id,
 	if (pkey == NULL || sig == NULL ||
 	    (ctx = verify_template(pkey)) == NULL)
 		return -1;
-	if (verify_content_feed(ctx, 0, path, NULL, client_id, request_time,
-	    body, bodylen) == -1) {
-		EVP_MD_CTX_free(ctx);
-		ERR_clear_error();
-		return -1;
-	}
-	rc = EVP_DigestVerifyFinal(ctx, sig, siglen);
+	rc = verify_check(ctx, c, NULL, sig, siglen);
 	EVP_MD_CTX_free(ctx);
-	if (rc == 1)
-		return 1;
-	ERR_clear_error();
-	return rc == 0 ? 0 : -1;
+	return rc;
 }

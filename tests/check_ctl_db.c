@@ -65,9 +65,10 @@ deliver(const char *fixture, const char *const *sets, size_t nsets)
 
 	body = fixture_build(fixture, sets, nsets, err, sizeof(err));
 	ck_assert_msg(body != NULL, "fixture: %s", err);
-	ck_assert_msg(sign_header(e2e_test_key(), "/antom/notify", SANDBOX,
-	    rtime, (const unsigned char *)body, strlen(body), NULL, hdr,
-	    sizeof(hdr), err, sizeof(err)) == 0, "sign: %s", err);
+	ck_assert_msg(sign_request(e2e_test_key(),
+	    &(struct verify_content){ "/antom/notify", SANDBOX, rtime,
+	    (const unsigned char *)body, strlen(body) }, NULL, hdr, sizeof(hdr),
+	    err, sizeof(err)) == 0, "sign: %s", err);
 	f = open_memstream(&req, &len);
 	fprintf(f, "POST /antom/notify HTTP/1.1\r\nHost: 127.0.0.1\r\n"
 	    "Content-Type: application/json\r\nclient-id: %s\r\n"

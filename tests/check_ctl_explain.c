@@ -272,8 +272,9 @@ sign_req(const char *sign_path, const char *cid, const char *rtime,
 
 	memset(&so, 0, sizeof(so));
 	so.raw = raw;
-	ck_assert_msg(sign_header(e2e_test_key(), sign_path, cid, rtime,
-	    (const unsigned char *)body, strlen(body), &so, sig, cap, err,
+	ck_assert_msg(sign_request(e2e_test_key(),
+	    &(struct verify_content){ sign_path, cid, rtime,
+	    (const unsigned char *)body, strlen(body) }, &so, sig, cap, err,
 	    sizeof(err)) == 0, "%s", err);
 }
 

@@ -108,9 +108,10 @@ START_TEST(test_sign_variants)
 	for (i = 0; i < sizeof(variants) / sizeof(variants[0]); i++) {
 		o = &variants[i];
 		kv = o->key_version > 0 ? o->key_version : 1;
-		ck_assert_msg(sign_header(priv, TEST_ROUTE, TEST_CLIENT,
+		ck_assert_msg(sign_request(priv,
+		    &(struct verify_content){ TEST_ROUTE, TEST_CLIENT,
 		    "2019-07-12T12:08:56.253+05:30",
-		    (const unsigned char *)body, strlen(body), o, hdr,
+		    (const unsigned char *)body, strlen(body) }, o, hdr,
 		    sizeof(hdr), err, sizeof(err)) == 0, "%s", err);
 
 		/* The spelling asked for. */
@@ -138,19 +139,19 @@ START_TEST(test_sign_variants)
 
 		kr = ring_test_key(kv);
 		memset(&in, 0, sizeof(in));
-		in.signed_path = TEST_ROUTE;
-		in.client_id = TEST_CLIENT;
-		in.request_time = "2019-07-12T12:08:56.253+05:30";
+		in.content.path = TEST_ROUTE;
+		in.content.client_id = TEST_CLIENT;
+		in.content.request_time = "2019-07-12T12:08:56.253+05:30";
 		in.sig_header = hdr;
-		in.body = (const unsigned char *)body;
-		in.bodylen = strlen(body);
+		in.content.body = (const unsigned char *)body;
+		in.content.bodylen = strlen(body);
 		memset(&m, 0, sizeof(m));
 		ck_assert_msg(verify_request(kr, &in, &m) == VERIFY_OK,
 		    "variant %zu does not verify", i);
 		ck_assert_int_eq(m.key_version, kv);
 		ck_assert_int_eq(m.with_query, 0);
 		/* Any other request-time is another content. */
-		in.request_time = "2019-07-12T12:08:56.253+05:31";
+		in.content.request_time = "2019-07-12T12:08:56.253+05:31";
 		ck_assert_int_eq(verify_request(kr, &in, &m),
 		    VERIFY_ERR_MISMATCH);
 		verify_keyring_free(kr);
@@ -196,11 +197,12 @@ START_TEST(test_sign_reproduces_vectors)
 		ck_assert_ptr_nonnull(want);
 		ck_assert_str_eq(json_string_value(json_object_get(vec,
 		    "path")), TEST_ROUTE);
-		ck_assert_msg(sign_header(priv, TEST_ROUTE,
+		ck_assert_msg(sign_request(priv,
+		    &(struct verify_content){ TEST_ROUTE,
 		    vec_header(vec, "client-id"),
 		    vec_header(vec, "request-time"),
 		    (const unsigned char *)body,
-		    json_string_length(json_object_get(vec, "body")),
+		    json_string_length(json_object_get(vec, "body")) },
 		    &cases[i].o, hdr, sizeof(hdr), err, sizeof(err)) == 0,
 		    "%s", err);
 		ck_assert_str_eq(hdr, want);
@@ -219,19 +221,22 @@ START_TEST(test_sign_errors)
 	priv = load_priv();
 	/* Too small for the header: an error, and no partial header. */
 	err[0] = '\0';
-	ck_assert_int_eq(sign_header(priv, TEST_ROUTE, TEST_CLIENT, "1",
-	    (const unsigned char *)"{}", 2, NULL, hdr, 100, err, sizeof(err)),
+	ck_assert_int_eq(sign_request(priv,
+	    &(struct verify_content){ TEST_ROUTE, TEST_CLIENT, "1",
+	    (const unsigned char *)"{}", 2 }, NULL, hdr, 100, err, sizeof(err)),
 	    -1);
 	ck_assert_str_eq(hdr, "");
 	ck_assert_ptr_nonnull(strstr(err, "longer"));
-	ck_assert_int_eq(sign_header(priv, TEST_ROUTE, TEST_CLIENT, "1",
-	    (const unsigned char *)"{}", 2, &o, hdr, sizeof(hdr), err,
+	ck_assert_int_eq(sign_request(priv,
+	    &(struct verify_content){ TEST_ROUTE, TEST_CLIENT, "1",
+	    (const unsigned char *)"{}", 2 }, &o, hdr, sizeof(hdr), err,
 	    sizeof(err)), -1);
-	ck_assert_int_eq(sign_header(priv, NULL, TEST_CLIENT, "1",
-	    (const unsigned char *)"{}", 2, NULL, hdr, sizeof(hdr), err,
-	    sizeof(err)), -1);
-	ck_assert_int_eq(sign_header(NULL, TEST_ROUTE, TEST_CLIENT, "1",
-	    (const unsigned char *)"{}", 2, NULL, hdr, sizeof(hdr), err,
+	ck_assert_int_eq(sign_request(priv, &(struct verify_content){ NULL,
+	    TEST_CLIENT, "1", (const unsigned char *)"{}", 2 }, NULL, hdr,
+	    sizeof(hdr), err, sizeof(err)), -1);
+	ck_assert_int_eq(sign_request(NULL,
+	    &(struct verify_content){ TEST_ROUTE, TEST_CLIENT, "1",
+	    (const unsigned char *)"{}", 2 }, NULL, hdr, sizeof(hdr), err,
 	    sizeof(err)), -1);
 	ck_assert_uint_eq(ERR_peek_error(), 0);
 	EVP_PKEY_free(priv);
@@ -394,12 +399,12 @@ START_TEST(test_keygen)
 	ck_assert_int_eq(verify_keyring_add(kr, TEST_CLIENT, 1, pub, err,
 	    sizeof(err)), 0);
 	memset(&in, 0, sizeof(in));
-	in.signed_path = TEST_ROUTE;
-	in.client_id = TEST_CLIENT;
-	in.request_time = "1";
+	in.content.path = TEST_ROUTE;
+	in.content.client_id = TEST_CLIENT;
+	in.content.request_time = "1";
 	in.sig_header = hdr;
-	in.body = (const unsigned char *)"{}";
-	in.bodylen = 2;
+	in.content.body = (const unsigned char *)"{}";
+	in.content.bodylen = 2;
 	ck_assert_int_eq(verify_request(kr, &in, &m), VERIFY_OK);
 	verify_keyring_free(kr);
 	EVP_PKEY_free(priv);

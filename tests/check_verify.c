@@ -140,18 +140,18 @@ vec_verify(json_t *vec, struct verify_keyring *kr, struct verify_match *m,
 	    (int)(q != NULL ? (size_t)(q - path) : strlen(path)), path);
 
 	memset(&in, 0, sizeof(in));
-	in.signed_path = route;
+	in.content.path = route;
 	in.query = q != NULL ? q + 1 : NULL;
-	in.client_id = vec_header(vec, "client-id");
-	in.request_time = vec_header(vec, "request-time");
+	in.content.client_id = vec_header(vec, "client-id");
+	in.content.request_time = vec_header(vec, "request-time");
 	in.sig_header = vec_header(vec, "signature");
-	in.body = (const unsigned char *)json_string_value(
+	in.content.body = (const unsigned char *)json_string_value(
 	    json_object_get(vec, "body"));
-	ck_assert_ptr_nonnull(in.client_id);
-	ck_assert_ptr_nonnull(in.request_time);
+	ck_assert_ptr_nonnull(in.content.client_id);
+	ck_assert_ptr_nonnull(in.content.request_time);
 	ck_assert_ptr_nonnull(in.sig_header);
-	ck_assert_ptr_nonnull(in.body);
-	in.bodylen = json_string_length(json_object_get(vec, "body"));
+	ck_assert_ptr_nonnull(in.content.body);
+	in.content.bodylen = json_string_length(json_object_get(vec, "body"));
 	memset(m, 0, sizeof(*m));
 	return verify_request(kr, &in, m);
 }
@@ -1001,13 +1001,13 @@ static void
 input_from_vector(json_t *vec, struct verify_input *in)
 {
 	memset(in, 0, sizeof(*in));
-	in->signed_path = TEST_ROUTE;
-	in->client_id = vec_header(vec, "client-id");
-	in->request_time = vec_header(vec, "request-time");
+	in->content.path = TEST_ROUTE;
+	in->content.client_id = vec_header(vec, "client-id");
+	in->content.request_time = vec_header(vec, "request-time");
 	in->sig_header = vec_header(vec, "signature");
-	in->body = (const unsigned char *)json_string_value(
+	in->content.body = (const unsigned char *)json_string_value(
 	    json_object_get(vec, "body"));
-	in->bodylen = json_string_length(json_object_get(vec, "body"));
+	in->content.bodylen = json_string_length(json_object_get(vec, "body"));
 }
 
 /* Signed over path?query: verifies only thanks to the retry. */
@@ -1021,20 +1021,21 @@ START_TEST(test_request_query_retry)
 	EVP_PKEY *priv;
 
 	priv = load_priv();
-	ck_assert_msg(sign_header(priv, TEST_ROUTE "?order=42", TEST_CLIENT,
-	    "1732550400123", (const unsigned char *)body, strlen(body), NULL,
+	ck_assert_msg(sign_request(priv,
+	    &(struct verify_content){ TEST_ROUTE "?order=42", TEST_CLIENT,
+	    "1732550400123", (const unsigned char *)body, strlen(body) }, NULL,
 	    hdr, sizeof(hdr), err, sizeof(err)) == 0, "%s", err);
 	EVP_PKEY_free(priv);
 	kr = ring_one(TEST_CLIENT, 1, load_pub("vectors/test-antom-public.b64"));
 
 	memset(&in, 0, sizeof(in));
-	in.signed_path = TEST_ROUTE;
+	in.content.path = TEST_ROUTE;
 	in.query = "order=42";
-	in.client_id = TEST_CLIENT;
-	in.request_time = "1732550400123";
+	in.content.client_id = TEST_CLIENT;
+	in.content.request_time = "1732550400123";
 	in.sig_header = hdr;
-	in.body = (const unsigned char *)body;
-	in.bodylen = strlen(body);
+	in.content.body = (const unsigned char *)body;
+	in.content.bodylen = strlen(body);
 	memset(&m, 0, sizeof(m));
 	ck_assert_int_eq(verify_request(kr, &in, &m), VERIFY_OK);
 	ck_assert_int_eq(m.with_query, 1);
@@ -1134,11 +1135,11 @@ START_TEST(test_request_errors)
 
 	/* Unknown client, and client ids are case-sensitive. */
 	in2 = in;
-	in2.client_id = "SANDBOX_OTHER";
+	in2.content.client_id = "SANDBOX_OTHER";
 	ck_assert_int_eq(verify_request(kr, &in2, &m), VERIFY_ERR_CLIENT);
-	in2.client_id = "sandbox_5yez4x2zeb3c05479";
+	in2.content.client_id = "sandbox_5yez4x2zeb3c05479";
 	ck_assert_int_eq(verify_request(kr, &in2, &m), VERIFY_ERR_CLIENT);
-	in2.client_id = NULL;
+	in2.content.client_id = NULL;
 	ck_assert_int_eq(verify_request(kr, &in2, &m), VERIFY_ERR_CLIENT);
 
 	/* A 128-byte signature against a 2048-bit key. */
@@ -1156,7 +1157,7 @@ START_TEST(test_request_errors)
 	ck_assert_uint_eq(ERR_peek_error(), 0);
 
 	/* Header errors come through unchanged, before the client lookup. */
-	in2.client_id = "SANDBOX_OTHER";
+	in2.content.client_id = "SANDBOX_OTHER";
 	in2.sig_header = "algorithm=RSA512,keyVersion=1,signature=AAAA";
 	ck_assert_int_eq(verify_request(kr, &in2, &m), VERIFY_ERR_ALGORITHM);
 	in2.sig_header = "algorithm=RSA256,keyVersion=0,signature=AAAA";
@@ -1166,17 +1167,17 @@ START_TEST(test_request_errors)
 	in2.sig_header = NULL;
 	ck_assert_int_eq(verify_request(kr, &in2, &m), VERIFY_ERR_HEADER);
 	in2 = in;
-	in2.request_time = NULL;
+	in2.content.request_time = NULL;
 	ck_assert_int_eq(verify_request(kr, &in2, &m), VERIFY_ERR_HEADER);
 
 	/* Caller bugs. */
 	ck_assert_int_eq(verify_request(NULL, &in, &m), VERIFY_ERR_INTERNAL);
 	ck_assert_int_eq(verify_request(kr, NULL, &m), VERIFY_ERR_INTERNAL);
 	in2 = in;
-	in2.signed_path = NULL;
+	in2.content.path = NULL;
 	ck_assert_int_eq(verify_request(kr, &in2, &m), VERIFY_ERR_INTERNAL);
 	in2 = in;
-	in2.body = NULL;
+	in2.content.body = NULL;
 	ck_assert_int_eq(verify_request(kr, &in2, &m), VERIFY_ERR_INTERNAL);
 
 	/* Still fine afterwards; match may be NULL. */
@@ -1206,22 +1207,23 @@ START_TEST(test_request_empty_body)
 	EVP_PKEY *priv;
 
 	priv = load_priv();
-	ck_assert_msg(sign_header(priv, TEST_ROUTE, TEST_CLIENT, "1", NULL, 0,
-	    NULL, hdr, sizeof(hdr), err, sizeof(err)) == 0, "%s", err);
+	ck_assert_msg(sign_request(priv, &(struct verify_content){ TEST_ROUTE,
+	    TEST_CLIENT, "1", NULL, 0 }, NULL, hdr, sizeof(hdr), err,
+	    sizeof(err)) == 0, "%s", err);
 	EVP_PKEY_free(priv);
 	kr = ring_one(TEST_CLIENT, 1, load_pub("vectors/test-antom-public.b64"));
 	memset(&in, 0, sizeof(in));
-	in.signed_path = TEST_ROUTE;
-	in.client_id = TEST_CLIENT;
-	in.request_time = "1";
+	in.content.path = TEST_ROUTE;
+	in.content.client_id = TEST_CLIENT;
+	in.content.request_time = "1";
 	in.sig_header = hdr;
 	ck_assert_int_eq(verify_request(kr, &in, &m), VERIFY_OK);
-	in.body = (const unsigned char *)"\0";
-	in.bodylen = 1;
+	in.content.body = (const unsigned char *)"\0";
+	in.content.bodylen = 1;
 	ck_assert_int_eq(verify_request(kr, &in, &m), VERIFY_ERR_MISMATCH);
 	/* A trailing '/' on the signed path breaks it (SPEC.md section 2). */
-	in.bodylen = 0;
-	in.signed_path = TEST_ROUTE "/";
+	in.content.bodylen = 0;
+	in.content.path = TEST_ROUTE "/";
 	ck_assert_int_eq(verify_request(kr, &in, &m), VERIFY_ERR_MISMATCH);
 	verify_keyring_free(kr);
 }
