@@ -24,12 +24,26 @@ struct client_response {
 	size_t	 bodylen;
 };
 
+#define CLIENT_HOST_MAX		256	/* longest host name, NUL included */
+#define CLIENT_PORT_MAX		8
+
+/* A URL split by client_url_parse(). */
+struct client_url {
+	char		 host[CLIENT_HOST_MAX];	/* no brackets around IPv6 */
+	char		 port[CLIENT_PORT_MAX];	/* "80" when absent */
+	const char	*path;		/* into the URL: "/p[?q]", "/" if absent */
+	const char	*auth;		/* into the URL: "host[:port]" as written */
+	size_t		 authlen;
+};
+
 /*
- * Split "http://host[:port]/path[?query]" (host may be [v6]); port
- * defaults to 80; *path points into url ("/" when absent).  0 or -1.
+ * Split "http://host[:port]/path[?query]" (host may be [v6]).  Anything
+ * that could smuggle bytes into the request line (blanks, control
+ * characters) is refused, so the path can be sent verbatim.  0, or -1
+ * with a reason in err.
  */
-int	client_url_parse(const char *url, char *host, size_t hostcap,
-	    char *port, size_t portcap, const char **path);
+int	client_url_parse(const char *url, struct client_url *, char *err,
+	    size_t errlen);
 
 /* Connect to host:port within timeout_ms; returns a socket or -1 with err. */
 int	client_connect(const char *host, const char *port, int timeout_ms,

@@ -13,6 +13,15 @@
 extern const char *const fixture_names[];
 
 /*
+ * Whether fixture_build() would take name and sets: a known fixture, and
+ * overrides that are "key=value" with a key it can set and a value that
+ * is UTF-8.  0, or -1 with err.  What fixture_build() may fail on after
+ * this is internal (out of memory, no random bytes).
+ */
+int	fixture_check(const char *name, const char *const *sets, size_t nsets,
+	    char *err, size_t errlen);
+
+/*
  * Build fixture name with overrides, each "key=value": a top-level field
  * (paymentRequestId=..., captureId=...), or one of the shorthands
  * amount=<minor units>, currency=<ISO>, resultCode=, resultStatus=,

@@ -117,16 +117,9 @@ client_host_char(int c, int bracketed)
 	return isalnum(c) || c == '-' || c == '.' || c == '_';
 }
 
-/*
- * client_url_parse() with a reason, and the authority ("host[:port]" as
- * written) for the Host header.  Anything that could smuggle bytes into
- * the request line (blanks, control characters) is refused here, so the
- * path can be copied into the request verbatim.
- */
-static int
-client_url_split(const char *url, char *host, size_t hostcap, char *port,
-    size_t portcap, const char **path, const char **auth, size_t *authlen,
-    char *err, size_t errlen)
+int
+client_url_parse(const char *url, struct client_url *u, char *err,
+    size_t errlen)
 {
 	const char *a, *end, *h, *hend, *p = NULL, *rb, *s;
 	size_t hl, pl, i;
@@ -214,7 +207,7 @@ client_url_split(const char *url, char *host, size_t hostcap, char *port,
 			return -1;
 		}
 	}
-	if (hl >= hostcap) {
+	if (hl >= sizeof(u->host)) {
 		util_err(err, errlen, "URL host too long");
 		return -1;
 	}
@@ -235,28 +228,18 @@ client_url_split(const char *url, char *host, size_t hostcap, char *port,
 		p = "80";
 		pl = 2;
 	}
-	if (pl >= portcap) {
+	if (pl >= sizeof(u->port)) {
 		util_err(err, errlen, "URL port too long");
 		return -1;
 	}
-	memcpy(host, h, hl);
-	host[hl] = '\0';
-	memcpy(port, p, pl);
-	port[pl] = '\0';
-	*path = *end == '/' ? end : "/";
-	if (auth != NULL)
-		*auth = a;
-	if (authlen != NULL)
-		*authlen = (size_t)(end - a);
+	memcpy(u->host, h, hl);
+	u->host[hl] = '\0';
+	memcpy(u->port, p, pl);
+	u->port[pl] = '\0';
+	u->path = *end == '/' ? end : "/";
+	u->auth = a;
+	u->authlen = (size_t)(end - a);
 	return 0;
-}
-
-int
-client_url_parse(const char *url, char *host, size_t hostcap, char *port,
-    size_t portcap, const char **path)
-{
-	return client_url_split(url, host, hostcap, port, portcap, path,
-	    NULL, NULL, NULL, 0);
 }
 
 /*
@@ -881,18 +864,17 @@ client_post(const char *url, const struct client_header *hdrs, size_t nhdr,
     const void *body, size_t len, int timeout_ms,
     struct client_response *resp, char *err, size_t errlen)
 {
-	char host[256], port[8], *req = NULL, *w;
-	const char *path, *auth;
-	size_t authlen, need, i;
+	struct client_url u;
+	char *req = NULL, *w;
+	size_t need, i;
 	int n, rc = -1;
 
 	memset(resp, 0, sizeof(*resp));
-	if (client_url_split(url, host, sizeof(host), port, sizeof(port),
-	    &path, &auth, &authlen, err, errlen) == -1)
+	if (client_url_parse(url, &u, err, errlen) == -1)
 		goto fail;
 	n = snprintf(NULL, 0, "POST %s HTTP/1.1\r\nHost: %.*s\r\n"
 	    "Content-Type: application/json\r\nContent-Length: %zu\r\n"
-	    "Connection: close\r\n", path, (int)authlen, auth, len);
+	    "Connection: close\r\n", u.path, (int)u.authlen, u.auth, len);
 	if (n < 0) {
 		util_err(err, errlen, "cannot format the request");
 		goto fail;
@@ -913,7 +895,7 @@ client_post(const char *url, const struct client_header *hdrs, size_t nhdr,
 	}
 	w = req + snprintf(req, (size_t)n + 1, "POST %s HTTP/1.1\r\nHost: "
 	    "%.*s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
-	    "Connection: close\r\n", path, (int)authlen, auth, len);
+	    "Connection: close\r\n", u.path, (int)u.authlen, u.auth, len);
 	for (i = 0; i < nhdr; i++)
 		w += sprintf(w, "%s: %s\r\n", hdrs[i].name, hdrs[i].value);
 	memcpy(w, "\r\n", 2);
@@ -921,7 +903,7 @@ client_post(const char *url, const struct client_header *hdrs, size_t nhdr,
 	if (len > 0)
 		memcpy(w, body, len);
 	w += len;
-	rc = client_raw(host, port, req, (size_t)(w - req), timeout_ms, resp,
+	rc = client_raw(u.host, u.port, req, (size_t)(w - req), timeout_ms, resp,
 	    err, errlen);
 fail:
 	free(req);

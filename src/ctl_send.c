@@ -30,8 +30,33 @@
 /* getopt_long() names the program by argv[0]; make it name the command. */
 static char ctl_prog_send[] = "antomctl send";
 
+/* What the command line asks for. */
+struct send_args {
+	const char		*url;
+	const char		*keypath;
+	const char		*client_id;
+	const char		*rtime;		/* --request-time, or NULL */
+	const char		*sign_path;
+	const char		*bodypath;
+	const char		*fixture;
+	const char		**sets;		/* owned array, borrowed strings */
+	size_t			 nsets;
+	struct sign_options	 so;
+	long			 timeout_ms;
+	int			 iso;
+	int			 print;
+	int			 have_fixture;
+};
+
+/* What send_parse() found. */
+enum send_parse {
+	SEND_RUN,
+	SEND_HELP,	/* --help: printed, exit 0 */
+	SEND_USAGE	/* said why on stderr, exit 2 */
+};
+
 static void
-ctl_send_usage(FILE *f)
+send_usage(FILE *f)
 {
 	size_t i;
 
@@ -81,18 +106,24 @@ ctl_send_usage(FILE *f)
 	    "3 key or file error.\n", ANTOM_SUCCESS_BODY);
 }
 
+/* The long options; each is its own value, above any short option's. */
+enum {
+	OPT_URL = 256, OPT_KEY, OPT_CLIENT_ID, OPT_KEY_VERSION, OPT_TIME,
+	OPT_REQUEST_TIME, OPT_LOWER_HEX, OPT_BLANKS, OPT_RAW, OPT_SIGN_PATH,
+	OPT_BODY, OPT_SET, OPT_TIMEOUT, OPT_PRINT
+};
+
 /* Print exactly what client_post() would send. */
 static void
-ctl_print_request(const char *url, const char *path,
+send_print_request(const struct client_url *u,
     const struct client_header *hdrs, size_t nhdr, const char *body,
     size_t len)
 {
-	const char *auth = url + 7;	/* after "http://", validated */
 	size_t i;
 
 	printf("POST %s HTTP/1.1\r\nHost: %.*s\r\n"
 	    "Content-Type: application/json\r\nContent-Length: %zu\r\n"
-	    "Connection: close\r\n", path, (int)strcspn(auth, "/"), auth, len);
+	    "Connection: close\r\n", u->path, (int)u->authlen, u->auth, len);
 	for (i = 0; i < nhdr; i++)
 		printf("%s: %s\r\n", hdrs[i].name, hdrs[i].value);
 	fputs("\r\n", stdout);
@@ -103,7 +134,7 @@ ctl_print_request(const char *url, const char *path,
 
 /* Status line, then the body as received (it may hold any bytes). */
 static void
-ctl_print_response(const struct client_response *resp)
+send_print_response(const struct client_response *resp)
 {
 	printf("%.*s\n", (int)strcspn(resp->head, "\r\n"), resp->head);
 	fwrite(resp->body, 1, resp->bodylen, stdout);
@@ -111,219 +142,241 @@ ctl_print_response(const struct client_response *resp)
 		putchar('\n');
 }
 
+/* One option into a; SEND_USAGE (said why) when its value is bad. */
+static enum send_parse
+send_option(struct send_args *a, int c, const char *arg)
+{
+	long v;
+
+	switch (c) {
+	case OPT_URL:		a->url = arg; break;
+	case OPT_KEY:		a->keypath = arg; break;
+	case OPT_CLIENT_ID:	a->client_id = arg; break;
+	case OPT_REQUEST_TIME:	a->rtime = arg; break;
+	case OPT_LOWER_HEX:	a->so.lower_hex = 1; break;
+	case OPT_BLANKS:	a->so.blanks = 1; break;
+	case OPT_RAW:		a->so.raw = 1; break;
+	case OPT_SIGN_PATH:	a->sign_path = arg; break;
+	case OPT_BODY:		a->bodypath = arg; break;
+	case OPT_PRINT:		a->print = 1; break;
+	case OPT_KEY_VERSION:
+		if (util_parse_long(arg, 1, INT_MAX, &v) == -1) {
+			ctl_warnx("send", "--key-version wants a positive "
+			    "integer, not '%s'", arg);
+			return SEND_USAGE;
+		}
+		a->so.key_version = v;
+		break;
+	case OPT_TIME:
+		if (strcmp(arg, "millis") != 0 && strcmp(arg, "iso") != 0) {
+			ctl_warnx("send", "--time wants millis or iso, not "
+			    "'%s'", arg);
+			return SEND_USAGE;
+		}
+		a->iso = strcmp(arg, "iso") == 0;
+		break;
+	case OPT_SET:
+		a->sets = xrealloc(a->sets, (a->nsets + 1) * sizeof(*a->sets));
+		a->sets[a->nsets++] = arg;
+		break;
+	case OPT_TIMEOUT:
+		if (util_parse_long(arg, 1, 3600000, &a->timeout_ms) == -1) {
+			ctl_warnx("send", "--timeout-ms wants 1 to 3600000, "
+			    "not '%s'", arg);
+			return SEND_USAGE;
+		}
+		break;
+	case 'h':
+		send_usage(stdout);
+		return SEND_HELP;
+	default:
+		fputs("Try 'antomctl send --help'.\n", stderr);
+		return SEND_USAGE;
+	}
+	return SEND_RUN;
+}
+
+/* The command line into a, checked for everything but the key and body. */
+static enum send_parse
+send_parse(int argc, char **argv, struct send_args *a)
+{
+	static const struct option opts[] = {
+		{ "url",		required_argument, NULL, OPT_URL },
+		{ "key",		required_argument, NULL, OPT_KEY },
+		{ "client-id",		required_argument, NULL, OPT_CLIENT_ID },
+		{ "key-version",	required_argument, NULL, OPT_KEY_VERSION },
+		{ "time",		required_argument, NULL, OPT_TIME },
+		{ "request-time",	required_argument, NULL, OPT_REQUEST_TIME },
+		{ "lower-hex",		no_argument,	   NULL, OPT_LOWER_HEX },
+		{ "blanks",		no_argument,	   NULL, OPT_BLANKS },
+		{ "raw-signature",	no_argument,	   NULL, OPT_RAW },
+		{ "sign-path",		required_argument, NULL, OPT_SIGN_PATH },
+		{ "body",		required_argument, NULL, OPT_BODY },
+		{ "set",		required_argument, NULL, OPT_SET },
+		{ "timeout-ms",		required_argument, NULL, OPT_TIMEOUT },
+		{ "print",		no_argument,	   NULL, OPT_PRINT },
+		{ "help",		no_argument,	   NULL, 'h' },
+		{ NULL,			0,		   NULL, 0 }
+	};
+	enum send_parse r;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1)
+		if ((r = send_option(a, c, optarg)) != SEND_RUN)
+			return r;
+	if (optind < argc) {
+		a->fixture = argv[optind++];
+		a->have_fixture = 1;
+	}
+	if (optind < argc) {
+		ctl_warnx("send", "one FIXTURE at most ('%s' is extra)",
+		    argv[optind]);
+		return SEND_USAGE;
+	}
+	if (a->keypath == NULL || a->client_id == NULL) {
+		ctl_warnx("send", "--key and --client-id are required");
+		fputs("Try 'antomctl send --help'.\n", stderr);
+		return SEND_USAGE;
+	}
+	if (a->bodypath != NULL && (a->have_fixture || a->nsets > 0)) {
+		ctl_warnx("send", "--body excludes FIXTURE and --set");
+		return SEND_USAGE;
+	}
+	if (!ctl_header_safe(a->client_id) ||
+	    (a->rtime != NULL && !ctl_header_safe(a->rtime))) {
+		ctl_warnx("send", "control characters in --client-id or "
+		    "--request-time");
+		return SEND_USAGE;
+	}
+	return SEND_RUN;
+}
+
+/*
+ * The body to send: the file's exact bytes, or the fixture built.  The
+ * caller owns *body.  CTL_EXIT_OK, or the exit status with a message.
+ */
+static int
+send_body(const struct send_args *a, char **body, size_t *len)
+{
+	char err[512];
+
+	if (a->bodypath != NULL) {
+		switch (ctl_read_file(a->bodypath, CTL_BODY_MAX, body, len,
+		    err, sizeof(err))) {
+		case CTL_READ_OK:
+			return CTL_EXIT_OK;
+		case CTL_READ_TOO_BIG:
+			ctl_warnx("send", "%s: body larger than %d bytes",
+			    a->bodypath, CTL_BODY_MAX);
+			return CTL_EXIT_ERR;
+		case CTL_READ_ERR:
+			break;
+		}
+		ctl_warnx("send", "%s", err);
+		return CTL_EXIT_ERR;
+	}
+	/* A wrong name or override is the user's; the rest is ours. */
+	if (fixture_check(a->fixture, a->sets, a->nsets, err,
+	    sizeof(err)) == -1) {
+		ctl_warnx("send", "%s", err);
+		return CTL_EXIT_USAGE;
+	}
+	if ((*body = fixture_build(a->fixture, a->sets, a->nsets, err,
+	    sizeof(err))) == NULL) {
+		ctl_warnx("send", "%s", err);
+		return CTL_EXIT_ERR;
+	}
+	*len = strlen(*body);
+	return CTL_EXIT_OK;
+}
+
+/* POST (or print) the signed request; the exit status. */
+static int
+send_deliver(const struct send_args *a, const struct client_url *u,
+    const struct client_header hdrs[3], const char *body, size_t len)
+{
+	struct client_response resp;
+	char err[512];
+	int rc;
+
+	if (a->print) {
+		send_print_request(u, hdrs, 3, body, len);
+		rc = CTL_EXIT_OK;
+	} else if (client_post(a->url, hdrs, 3, body, len, (int)a->timeout_ms,
+	    &resp, err, sizeof(err)) == -1) {
+		ctl_warnx("send", "%s", err);
+		rc = CTL_EXIT_FAIL;
+	} else {
+		send_print_response(&resp);
+		rc = antom_acknowledged(resp.status, resp.body,
+		    resp.bodylen) ? CTL_EXIT_OK : CTL_EXIT_FAIL;
+		client_response_free(&resp);
+	}
+	if (fflush(stdout) == EOF || ferror(stdout)) {
+		ctl_warnx("send", "writing the output: %s", strerror(errno));
+		rc = CTL_EXIT_ERR;
+	}
+	return rc;
+}
+
 int
 ctl_send(int argc, char **argv)
 {
-	enum {
-		OPT_URL = 256, OPT_KEY, OPT_CLIENT_ID, OPT_KEY_VERSION,
-		OPT_TIME, OPT_REQUEST_TIME, OPT_LOWER_HEX, OPT_BLANKS,
-		OPT_RAW, OPT_SIGN_PATH, OPT_BODY, OPT_SET, OPT_TIMEOUT,
-		OPT_PRINT
-	};
-	/* has_arg: 1 required_argument, 0 no_argument */
-	static const struct option opts[] = {
-		{ "url",		1, NULL, OPT_URL },
-		{ "key",		1, NULL, OPT_KEY },
-		{ "client-id",		1, NULL, OPT_CLIENT_ID },
-		{ "key-version",	1, NULL, OPT_KEY_VERSION },
-		{ "time",		1, NULL, OPT_TIME },
-		{ "request-time",	1, NULL, OPT_REQUEST_TIME },
-		{ "lower-hex",		0, NULL, OPT_LOWER_HEX },
-		{ "blanks",		0, NULL, OPT_BLANKS },
-		{ "raw-signature",	0, NULL, OPT_RAW },
-		{ "sign-path",		1, NULL, OPT_SIGN_PATH },
-		{ "body",		1, NULL, OPT_BODY },
-		{ "set",		1, NULL, OPT_SET },
-		{ "timeout-ms",		1, NULL, OPT_TIMEOUT },
-		{ "print",		0, NULL, OPT_PRINT },
-		{ "help",		0, NULL, 'h' },
-		{ NULL,			0, NULL, 0 }
-	};
-	struct sign_options so;
+	struct send_args a;
+	struct client_url u;
 	struct client_header hdrs[3];
-	struct client_response resp;
-	const char *url = CTL_DEFAULT_URL, *keypath = NULL, *client_id = NULL;
-	const char *rtime = NULL, *sign_path = NULL, *bodypath = NULL;
-	const char *fixture = "payment-success", *upath;
-	const char **sets = NULL;
-	char host[256], port[16], tbuf[64], sig[SIGN_HEADER_MAX], err[512];
+	struct verify_content content;
+	char tbuf[64], sig[SIGN_HEADER_MAX], err[512];
 	char *path = NULL, *body = NULL;
 	EVP_PKEY *key = NULL;
-	size_t nsets = 0, bodylen = 0;
-	long v, timeout_ms = CTL_DEFAULT_TIMEOUT_MS;
-	int c, iso = 0, print = 0, have_fixture = 0, rc = CTL_EXIT_USAGE;
+	size_t bodylen = 0;
+	int rc = CTL_EXIT_USAGE;
 
-	memset(&so, 0, sizeof(so));
-	memset(&resp, 0, sizeof(resp));
+	memset(&a, 0, sizeof(a));
+	a.url = CTL_DEFAULT_URL;
+	a.fixture = "payment-success";
+	a.timeout_ms = CTL_DEFAULT_TIMEOUT_MS;
 	argv[0] = ctl_prog_send;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case OPT_URL:
-			url = optarg;
-			break;
-		case OPT_KEY:
-			keypath = optarg;
-			break;
-		case OPT_CLIENT_ID:
-			client_id = optarg;
-			break;
-		case OPT_KEY_VERSION:
-			if (util_parse_long(optarg, 1, INT_MAX, &v) == -1) {
-				ctl_warnx(NULL, "send: --key-version wants a "
-				    "positive integer, not '%s'", optarg);
-				goto fail;
-			}
-			so.key_version = v;
-			break;
-		case OPT_TIME:
-			if (strcmp(optarg, "millis") == 0)
-				iso = 0;
-			else if (strcmp(optarg, "iso") == 0)
-				iso = 1;
-			else {
-				ctl_warnx(NULL, "send: --time wants millis or iso, "
-				    "not '%s'", optarg);
-				goto fail;
-			}
-			break;
-		case OPT_REQUEST_TIME:
-			rtime = optarg;
-			break;
-		case OPT_LOWER_HEX:
-			so.lower_hex = 1;
-			break;
-		case OPT_BLANKS:
-			so.blanks = 1;
-			break;
-		case OPT_RAW:
-			so.raw = 1;
-			break;
-		case OPT_SIGN_PATH:
-			sign_path = optarg;
-			break;
-		case OPT_BODY:
-			bodypath = optarg;
-			break;
-		case OPT_SET:
-			sets = xrealloc(sets, (nsets + 1) * sizeof(*sets));
-			sets[nsets++] = optarg;
-			break;
-		case OPT_TIMEOUT:
-			if (util_parse_long(optarg, 1, 3600000, &timeout_ms)
-			    == -1) {
-				ctl_warnx(NULL, "send: --timeout-ms wants 1 to "
-				    "3600000, not '%s'", optarg);
-				goto fail;
-			}
-			break;
-		case OPT_PRINT:
-			print = 1;
-			break;
-		case 'h':
-			ctl_send_usage(stdout);
-			rc = CTL_EXIT_OK;
-			goto fail;
-		default:
-			fputs("Try 'antomctl send --help'.\n", stderr);
-			goto fail;
-		}
-	}
-	if (optind < argc) {
-		fixture = argv[optind++];
-		have_fixture = 1;
-	}
-	if (optind < argc) {
-		ctl_warnx(NULL, "send: one FIXTURE at most ('%s' is extra)",
-		    argv[optind]);
+	switch (send_parse(argc, argv, &a)) {
+	case SEND_RUN:
+		break;
+	case SEND_HELP:
+		rc = CTL_EXIT_OK;
+		/* FALLTHROUGH */
+	case SEND_USAGE:
 		goto fail;
 	}
-	if (keypath == NULL || client_id == NULL) {
-		ctl_warnx(NULL, "send: --key and --client-id are required");
-		fputs("Try 'antomctl send --help'.\n", stderr);
+	if ((path = ctl_sign_path("send", a.url, a.sign_path, &u)) == NULL)
 		goto fail;
-	}
-	if (bodypath != NULL && (have_fixture || nsets > 0)) {
-		ctl_warnx(NULL, "send: --body excludes FIXTURE and --set");
-		goto fail;
-	}
-	if (!ctl_header_safe(client_id) ||
-	    (rtime != NULL && !ctl_header_safe(rtime))) {
-		ctl_warnx(NULL, "send: control characters in --client-id or "
-		    "--request-time");
-		goto fail;
-	}
-	if (client_url_parse(url, host, sizeof(host), port, sizeof(port),
-	    &upath) == -1) {
-		ctl_warnx(NULL, "send: bad URL '%s' (want http://host[:port]/path; "
-		    "https is not supported)", url);
-		goto fail;
-	}
-	path = xstrdup(sign_path != NULL ? sign_path : upath);
-	if (sign_path == NULL)
-		path[strcspn(path, "?")] = '\0';
 
 	rc = CTL_EXIT_ERR;
-	if ((key = sign_key_load(keypath, err, sizeof(err))) == NULL) {
-		ctl_warnx(NULL, "send: %s", err);
+	if ((key = sign_key_load(a.keypath, err, sizeof(err))) == NULL) {
+		ctl_warnx("send", "%s", err);
 		goto fail;
 	}
-	if (bodypath != NULL) {
-		switch (ctl_read_file(bodypath, CTL_BODY_MAX, &body, &bodylen,
-		    err, sizeof(err))) {
-		case CTL_READ_OK:
-			break;
-		case CTL_READ_TOO_BIG:
-			util_err(err, sizeof(err), "%s: body larger than %d "
-			    "bytes", bodypath, CTL_BODY_MAX);
-			/* FALLTHROUGH */
-		case CTL_READ_ERR:
-			body = NULL;
-			break;
-		}
-	} else {
-		body = fixture_build(fixture, sets, nsets, err, sizeof(err));
-		if (body == NULL)
-			rc = CTL_EXIT_USAGE;
-		else
-			bodylen = strlen(body);
-	}
-	if (body == NULL) {
-		ctl_warnx(NULL, "send: %s", err);
+	if ((rc = send_body(&a, &body, &bodylen)) != CTL_EXIT_OK)
 		goto fail;
+	if (a.rtime == NULL) {
+		sign_request_time(a.iso, tbuf, sizeof(tbuf));
+		a.rtime = tbuf;
 	}
-	if (rtime == NULL) {
-		sign_request_time(iso, tbuf, sizeof(tbuf));
-		rtime = tbuf;
-	}
-	if (sign_request(key, &(struct verify_content){ path, client_id, rtime,
-	    (const unsigned char *)body, bodylen }, &so, sig, sizeof(sig), err,
+	content.path = path;
+	content.client_id = a.client_id;
+	content.request_time = a.rtime;
+	content.body = (const unsigned char *)body;
+	content.bodylen = bodylen;
+	if (sign_request(key, &content, &a.so, sig, sizeof(sig), err,
 	    sizeof(err)) == -1) {
-		ctl_warnx(NULL, "send: %s", err);
+		ctl_warnx("send", "%s", err);
+		rc = CTL_EXIT_ERR;
 		goto fail;
 	}
-	ctl_antom_headers(hdrs, client_id, rtime, sig);
-
-	if (print) {
-		ctl_print_request(url, upath, hdrs, 3, body, bodylen);
-		rc = CTL_EXIT_OK;
-	} else if (client_post(url, hdrs, 3, body, bodylen, (int)timeout_ms,
-	    &resp, err, sizeof(err)) == -1) {
-		ctl_warnx(NULL, "send: %s", err);
-		rc = CTL_EXIT_FAIL;
-	} else {
-		ctl_print_response(&resp);
-		rc = antom_acknowledged(resp.status, resp.body,
-		    resp.bodylen) ? CTL_EXIT_OK : CTL_EXIT_FAIL;
-	}
-	if (fflush(stdout) == EOF || ferror(stdout)) {
-		ctl_warnx(NULL, "send: writing the output: %s", strerror(errno));
-		rc = CTL_EXIT_ERR;
-	}
+	ctl_antom_headers(hdrs, a.client_id, a.rtime, sig);
+	rc = send_deliver(&a, &u, hdrs, body, bodylen);
 fail:
-	client_response_free(&resp);
 	EVP_PKEY_free(key);
 	free(body);
 	free(path);
-	free(sets);
+	free(a.sets);
 	return rc;
 }

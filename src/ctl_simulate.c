@@ -405,8 +405,8 @@ ctl_simulate(int argc, char **argv)
 	};
 	struct sim_run run;
 	const char *keypath = NULL, *scenario = "card", *sign_path = NULL;
-	const char *upath;
-	char host[256], port[16], err[512];
+	struct client_url u;
+	char err[512];
 	size_t i;
 	int c, all, rc = CTL_EXIT_USAGE;
 
@@ -482,16 +482,10 @@ ctl_simulate(int argc, char **argv)
 		ctl_warnx("simulate", "control characters in --client-id or --sign-path");
 		goto fail;
 	}
-	if (client_url_parse(run.url, host, sizeof(host), port, sizeof(port),
-	    &upath) == -1) {
-		ctl_warnx("simulate", "bad URL '%s' (want http://host[:port]/path; https "
-		    "is not supported)", run.url);
-		goto fail;
-	}
 	run.have_sign_path = sign_path != NULL;
-	run.sign_path = xstrdup(sign_path != NULL ? sign_path : upath);
-	if (sign_path == NULL)
-		run.sign_path[strcspn(run.sign_path, "?")] = '\0';
+	if ((run.sign_path = ctl_sign_path("simulate", run.url, sign_path,
+	    &u)) == NULL)
+		goto fail;
 
 	rc = CTL_EXIT_ERR;
 	if ((run.key = sign_key_load(keypath, err, sizeof(err))) == NULL) {

@@ -145,6 +145,7 @@ static const struct fixture fixture_table[] = {
 };
 
 #define FIXTURE_COUNT	(sizeof(fixture_table) / sizeof(fixture_table[0]))
+#define FIXTURE_KEY_MAX	256	/* a field name's bytes, NUL included */
 
 const char *const fixture_names[] = {
 	"payment-success", "payment-pending", "payment-fail",
@@ -157,7 +158,7 @@ const char *const fixture_names[] = {
 static int
 fixture_set(json_t *obj, const char *key, size_t keylen, const char *value)
 {
-	char kbuf[256];
+	char kbuf[FIXTURE_KEY_MAX];
 
 	if (keylen >= sizeof(kbuf))
 		return -1;
@@ -288,9 +289,10 @@ fixture_apply(json_t *root, enum fixture_kind kind, const char *set,
 	    (klen == 13 && strncmp(set, "resultMessage", 13) == 0)) {
 		obj = fixture_child(root, "result");
 	}
+	/* fixture_check() has vetted set: only memory can fail here. */
 	if (obj == NULL || fixture_set(obj, key, klen, val) == -1) {
-		util_err(err, errlen, "cannot apply \"%s\" (field name too "
-		    "long, or not valid UTF-8)", set);
+		util_err(err, errlen, "cannot apply \"%s\": out of memory",
+		    set);
 		return -1;
 	}
 	return 0;
@@ -316,6 +318,59 @@ fixture_unknown(const char *name, char *err, size_t errlen)
 	    name != NULL ? name : "(null)", known);
 }
 
+static const struct fixture *
+fixture_find(const char *name)
+{
+	size_t i;
+
+	for (i = 0; name != NULL && i < FIXTURE_COUNT; i++)
+		if (strcmp(fixture_table[i].name, name) == 0)
+			return &fixture_table[i];
+	return NULL;
+}
+
+/* The key length fixture_set() takes, and a value json_string() takes. */
+static int
+fixture_settable(const char *set)
+{
+	json_t *v;
+
+	if ((size_t)(strchr(set, '=') - set) >= FIXTURE_KEY_MAX)
+		return 0;
+	if ((v = json_string(strchr(set, '=') + 1)) == NULL)
+		return 0;
+	json_decref(v);
+	return 1;
+}
+
+int
+fixture_check(const char *name, const char *const *sets, size_t nsets,
+    char *err, size_t errlen)
+{
+	size_t i;
+
+	if (fixture_find(name) == NULL) {
+		fixture_unknown(name, err, errlen);
+		return -1;
+	}
+	/* Every override before any: a typo must not half-apply. */
+	for (i = 0; i < nsets; i++) {
+		if (sets[i] == NULL || strchr(sets[i], '=') == NULL ||
+		    sets[i][0] == '=') {
+			util_err(err, errlen, "bad override \"%s\" "
+			    "(want key=value)",
+			    sets[i] != NULL ? sets[i] : "(null)");
+			return -1;
+		}
+		if (!fixture_settable(sets[i])) {
+			util_err(err, errlen, "cannot apply \"%s\" (field "
+			    "name too long, or not valid UTF-8)", sets[i]);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 /*
  * See fixture.h.  The caller owns the result and frees it with free()
  * (Jansson allocates with malloc; nothing here changes its allocator).
@@ -324,29 +379,15 @@ char *
 fixture_build(const char *name, const char *const *sets, size_t nsets,
     char *err, size_t errlen)
 {
-	const struct fixture *fx = NULL;
+	const struct fixture *fx;
 	json_error_t jerr;
 	json_t *root = NULL;
 	char *out = NULL;
 	size_t i;
 
-	for (i = 0; name != NULL && i < FIXTURE_COUNT; i++)
-		if (strcmp(fixture_table[i].name, name) == 0)
-			fx = &fixture_table[i];
-	if (fx == NULL) {
-		fixture_unknown(name, err, errlen);
-		goto fail;
-	}
-	/* Check every override first: a typo must not half-apply. */
-	for (i = 0; i < nsets; i++) {
-		if (sets[i] == NULL || strchr(sets[i], '=') == NULL ||
-		    sets[i][0] == '=') {
-			util_err(err, errlen, "bad override \"%s\" "
-			    "(want key=value)",
-			    sets[i] != NULL ? sets[i] : "(null)");
-			goto fail;
-		}
-	}
+	if (fixture_check(name, sets, nsets, err, errlen) == -1)
+		return NULL;
+	fx = fixture_find(name);
 	root = json_loads(fx->json, JSON_REJECT_DUPLICATES, &jerr);
 	if (root == NULL) {
 		util_err(err, errlen, "fixture %s: %s", fx->name, jerr.text);

@@ -252,41 +252,45 @@ START_TEST(test_url_table)
 		{ "http://[127.0.0.1]/p", 0, NULL, NULL, NULL },
 		{ "http://h%41/p", 0, NULL, NULL, NULL },
 	};
-	char host[64], port[8];
-	const char *path;
+	struct client_url u;
+	char err[256];
 	size_t i;
 	int rc;
 
 	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
-		path = NULL;
-		rc = client_url_parse(t[i].url, host, sizeof(host), port,
-		    sizeof(port), &path);
+		memset(&u, 0, sizeof(u));
+		err[0] = '\0';
+		rc = client_url_parse(t[i].url, &u, err, sizeof(err));
 		ck_assert_msg(rc == (t[i].ok ? 0 : -1), "%s: rc %d",
 		    t[i].url, rc);
-		if (!t[i].ok)
+		if (!t[i].ok) {
+			ck_assert_msg(err[0] != '\0', "%s: no reason",
+			    t[i].url);
 			continue;
-		ck_assert_str_eq(host, t[i].host);
-		ck_assert_str_eq(port, t[i].port);
-		ck_assert_str_eq(path, t[i].path);
+		}
+		ck_assert_str_eq(u.host, t[i].host);
+		ck_assert_str_eq(u.port, t[i].port);
+		ck_assert_str_eq(u.path, t[i].path);
+		/* The authority, as written, for the Host header. */
+		ck_assert_ptr_eq(u.auth, t[i].url + 7);
+		ck_assert_uint_eq(u.authlen, strcspn(t[i].url + 7, "/?"));
 	}
 }
 END_TEST
 
+/* The host is copied into a fixed buffer: one byte too long is refused. */
 START_TEST(test_url_small_buffers)
 {
-	char host[4], port[3], big[64];
-	const char *path;
+	struct client_url u;
+	char url[CLIENT_HOST_MAX + 16];
 
-	ck_assert_int_eq(client_url_parse("http://abc/", host, sizeof(host),
-	    port, sizeof(port), &path), 0);
-	ck_assert_str_eq(host, "abc");
-	ck_assert_int_eq(client_url_parse("http://abcd/", host, sizeof(host),
-	    port, sizeof(port), &path), -1);
-	ck_assert_int_eq(client_url_parse("http://a:123/", host, sizeof(host),
-	    port, sizeof(port), &path), -1);
-	ck_assert_int_eq(client_url_parse("http://a:12/", big, sizeof(big),
-	    port, sizeof(port), &path), 0);
-	ck_assert_str_eq(port, "12");
+	snprintf(url, sizeof(url), "http://%0*d/", CLIENT_HOST_MAX - 1, 0);
+	ck_assert_int_eq(client_url_parse(url, &u, NULL, 0), 0);
+	ck_assert_uint_eq(strlen(u.host), CLIENT_HOST_MAX - 1);
+	snprintf(url, sizeof(url), "http://%0*d/", CLIENT_HOST_MAX, 0);
+	ck_assert_int_eq(client_url_parse(url, &u, NULL, 0), -1);
+	ck_assert_int_eq(client_url_parse("http://a:12/", &u, NULL, 0), 0);
+	ck_assert_str_eq(u.port, "12");
 }
 END_TEST
 

@@ -344,6 +344,35 @@ START_TEST(test_unknown_fixture)
 }
 END_TEST
 
+/* fixture_check() refuses what fixture_build() would refuse for the user. */
+START_TEST(test_check)
+{
+	static const char *const good[] = { "amount=1", "paymentId=P-1" };
+	static const char *const bad_utf8[] = { "resultMessage=\xff" };
+	static const char *const bad_set[] = { "=x" };
+	char err[256] = "", longkey[300];
+	const char *sets[1];
+
+	ck_assert_int_eq(fixture_check("payment-success", good, 2, err,
+	    sizeof(err)), 0);
+	ck_assert_int_eq(fixture_check("nope", NULL, 0, err, sizeof(err)), -1);
+	ck_assert_msg(strstr(err, "unknown fixture") != NULL, "err: %s", err);
+	ck_assert_int_eq(fixture_check("payment-success", bad_set, 1, err,
+	    sizeof(err)), -1);
+	ck_assert_msg(strstr(err, "bad override") != NULL, "err: %s", err);
+	ck_assert_int_eq(fixture_check("payment-success", bad_utf8, 1, err,
+	    sizeof(err)), -1);
+	ck_assert_msg(strstr(err, "cannot apply") != NULL, "err: %s", err);
+	ck_assert_ptr_null(fixture_build("payment-success", bad_utf8, 1, err,
+	    sizeof(err)));
+	memset(longkey, 'k', sizeof(longkey));
+	strcpy(longkey + 280, "=v");
+	sets[0] = longkey;
+	ck_assert_int_eq(fixture_check("payment-success", sets, 1, err,
+	    sizeof(err)), -1);
+}
+END_TEST
+
 Suite *
 fixture_suite(void)
 {
@@ -366,6 +395,7 @@ fixture_suite(void)
 	tcase_add_test(tc, test_override_replaces_object);
 	tcase_add_test(tc, test_bad_overrides);
 	tcase_add_test(tc, test_unknown_fixture);
+	tcase_add_test(tc, test_check);
 	suite_add_tcase(s, tc);
 	return s;
 }
