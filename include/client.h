@@ -57,10 +57,21 @@ int	client_raw(const char *host, const char *port, const void *req,
 	    size_t len, int timeout_ms, struct client_response *,
 	    char *err, size_t errlen);
 
-/* POST body to url with the given extra headers and Content-Type: application/json. */
+/*
+ * POST body to url with Content-Type: application/json and the given
+ * extra headers after the fixed ones, in that order.  0, or -1 with err.
+ */
 int	client_post(const char *url, const struct client_header *, size_t nhdr,
 	    const void *body, size_t len, int timeout_ms,
 	    struct client_response *, char *err, size_t errlen);
+
+/*
+ * The exact bytes client_post() would send: a buffer the caller frees,
+ * *reqlen long; NULL with err.
+ */
+char	*client_post_request(const char *url, const struct client_header *,
+	    size_t nhdr, const void *body, size_t len, size_t *reqlen,
+	    char *err, size_t errlen);
 
 void	client_response_free(struct client_response *);
 

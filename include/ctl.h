@@ -18,6 +18,8 @@
 #include <sqlite3.h>
 
 #include "client.h"
+
+struct conf;
 #include "log.h"
 
 /*
@@ -77,6 +79,40 @@ enum ctl_read {
 enum ctl_read ctl_read_file(const char *path, size_t max, char **buf,
 	    size_t *len, char *err, size_t errlen);
 
+/* A copy of s[0..n), NUL-terminated; dies when out of memory, as xstrdup(). */
+char	*ctl_strndup(const char *s, size_t n);
+
+/* ---- the request explain judges (ctl_capture.c) ---- */
+
+/* From a capture file or a database row; every member owned. */
+struct ctl_capture {
+	char		*method;
+	char		*path;		/* target before '?' */
+	char		*query;		/* after '?', or NULL */
+	char		*client_id;	/* header values, or NULL */
+	char		*rtime;
+	char		*sig;
+	unsigned	 nclient, nrtime, nsig;	/* how often each was given */
+	unsigned char	*body;
+	size_t		 bodylen;
+};
+
+/*
+ * Read and parse the raw HTTP request in path ("-" is stdin); notes on
+ * what was assumed go to stdout.  0, or -1 with a message on stderr (also
+ * when it is not an HTTP request at all).
+ */
+int	ctl_capture_file(const char *path, struct ctl_capture *);
+
+/*
+ * Row id of the notifications table in c's database, served at its
+ * route's path as the daemon would see it.  0, or -1 with a message.
+ */
+int	ctl_capture_row(const struct conf *c, long long id,
+	    struct ctl_capture *);
+
+void	ctl_capture_free(struct ctl_capture *);
+
 /* ---- what the commands reading the database share ---- */
 
 /* How long a reader waits for the daemon's write lock. */
@@ -93,8 +129,6 @@ const char *ctl_val(json_t *v, char *buf, size_t cap);
 
 /* A non-negative 64-bit integer; 0 or -1. */
 int	ctl_parse_i64(const char *s, int64_t *out);
-
-struct conf;
 
 /* Load antomd's configuration; NULL with a message on stderr.  Caller owns it. */
 struct conf *ctl_conf(const char *command, const char *path);

@@ -646,18 +646,10 @@ client_finish(struct client_reader *rd, struct client_response *resp,
 	size_t hlen = rd->hend - 4 - rd->hstart, blen = 0;
 
 	switch (rd->framing) {
-	case CLIENT_FRAME_NONE:
-		blen = 0;
-		break;
-	case CLIENT_FRAME_LENGTH:
-		blen = rd->clen;
-		break;
-	case CLIENT_FRAME_CHUNKED:
-		blen = rd->dlen;
-		break;
-	case CLIENT_FRAME_CLOSE:
-		blen = rd->len - rd->hend;
-		break;
+	case CLIENT_FRAME_NONE:		blen = 0; break;
+	case CLIENT_FRAME_LENGTH:	blen = rd->clen; break;
+	case CLIENT_FRAME_CHUNKED:	blen = rd->dlen; break;
+	case CLIENT_FRAME_CLOSE:	blen = rd->len - rd->hend; break;
 	}
 	resp->head = malloc(hlen + 1);
 	resp->body = malloc(blen + 1);
@@ -855,57 +847,83 @@ client_header_ok(const struct client_header *h, char *err, size_t errlen)
 }
 
 /*
- * POST body to url.  Extra headers follow the fixed ones (Host,
- * Content-Type, Content-Length, Connection) in the order given.  Response
- * ownership as for client_raw().
+ * The request for url as split into u.  Extra headers follow the fixed
+ * ones (Host, Content-Type, Content-Length, Connection) in the order
+ * given.  A buffer the caller frees, *reqlen long; NULL with err.
  */
-int
-client_post(const char *url, const struct client_header *hdrs, size_t nhdr,
-    const void *body, size_t len, int timeout_ms,
-    struct client_response *resp, char *err, size_t errlen)
+static char *
+client_build(const struct client_url *u, const struct client_header *hdrs,
+    size_t nhdr, const void *body, size_t len, size_t *reqlen, char *err,
+    size_t errlen)
 {
-	struct client_url u;
-	char *req = NULL, *w;
-	size_t need, i;
-	int n, rc = -1;
-
-	memset(resp, 0, sizeof(*resp));
-	if (client_url_parse(url, &u, err, errlen) == -1)
-		goto fail;
-	n = snprintf(NULL, 0, "POST %s HTTP/1.1\r\nHost: %.*s\r\n"
+	static const char head[] = "POST %s HTTP/1.1\r\nHost: %.*s\r\n"
 	    "Content-Type: application/json\r\nContent-Length: %zu\r\n"
-	    "Connection: close\r\n", u.path, (int)u.authlen, u.auth, len);
+	    "Connection: close\r\n";
+	char *req, *w;
+	size_t need, i;
+	int n;
+
+	n = snprintf(NULL, 0, head, u->path, (int)u->authlen, u->auth, len);
 	if (n < 0) {
 		util_err(err, errlen, "cannot format the request");
-		goto fail;
+		return NULL;
 	}
 	need = (size_t)n + 2;
 	for (i = 0; i < nhdr; i++) {
 		if (client_header_ok(&hdrs[i], err, errlen) == -1)
-			goto fail;
+			return NULL;
 		need += strlen(hdrs[i].name) + strlen(hdrs[i].value) + 4;
 	}
 	if (len > SIZE_MAX - need - 1) {
 		util_err(err, errlen, "request too large");
-		goto fail;
+		return NULL;
 	}
 	if ((req = malloc(need + len + 1)) == NULL) {
 		util_err(err, errlen, "out of memory");
-		goto fail;
+		return NULL;
 	}
-	w = req + snprintf(req, (size_t)n + 1, "POST %s HTTP/1.1\r\nHost: "
-	    "%.*s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
-	    "Connection: close\r\n", u.path, (int)u.authlen, u.auth, len);
+	w = req + snprintf(req, (size_t)n + 1, head, u->path, (int)u->authlen,
+	    u->auth, len);
 	for (i = 0; i < nhdr; i++)
 		w += sprintf(w, "%s: %s\r\n", hdrs[i].name, hdrs[i].value);
 	memcpy(w, "\r\n", 2);
 	w += 2;
 	if (len > 0)
 		memcpy(w, body, len);
-	w += len;
-	rc = client_raw(u.host, u.port, req, (size_t)(w - req), timeout_ms, resp,
-	    err, errlen);
-fail:
+	*reqlen = (size_t)(w - req) + len;
+	return req;
+}
+
+char *
+client_post_request(const char *url, const struct client_header *hdrs,
+    size_t nhdr, const void *body, size_t len, size_t *reqlen, char *err,
+    size_t errlen)
+{
+	struct client_url u;
+
+	if (client_url_parse(url, &u, err, errlen) == -1)
+		return NULL;
+	return client_build(&u, hdrs, nhdr, body, len, reqlen, err, errlen);
+}
+
+/* Response ownership as for client_raw(). */
+int
+client_post(const char *url, const struct client_header *hdrs, size_t nhdr,
+    const void *body, size_t len, int timeout_ms,
+    struct client_response *resp, char *err, size_t errlen)
+{
+	struct client_url u;
+	char *req;
+	size_t reqlen;
+	int rc;
+
+	memset(resp, 0, sizeof(*resp));
+	if (client_url_parse(url, &u, err, errlen) == -1 ||
+	    (req = client_build(&u, hdrs, nhdr, body, len, &reqlen, err,
+	    errlen)) == NULL)
+		return -1;
+	rc = client_raw(u.host, u.port, req, reqlen, timeout_ms, resp, err,
+	    errlen);
 	free(req);
 	return rc;
 }

@@ -2,16 +2,17 @@
  * ctl_explain.c - antomctl explain: say exactly why a captured request's
  * signature does or does not verify against antomd's own configuration.
  *
- * Owns the capture parser (a raw HTTP request as nc -l or a proxy mirror
- * saves it, or a row of the notifications table), the signature header
- * diagnosis, and the list of variants that are tried to name the cause:
- * path?query, trailing slash, the request's own path, other routes'
- * signed paths, a route's public prefix, another client's key, the '+'
- * turned into ' ' bug and a re-serialised body.
+ * Owns the signature header diagnosis and the list of variants that are
+ * tried to name the cause: path?query, trailing slash, the request's own
+ * path, other routes' signed paths, a route's public prefix, another
+ * client's key, the '+' turned into ' ' bug and a re-serialised body.
+ * The request itself comes from ctl_capture.c.
  *
  * The verdict itself (exit 0 or 1) is verify_request(), the daemon's own
- * check, over what the daemon would see; the variants only diagnose.
- * Every untrusted byte printed goes through log_escape().
+ * check, over what the daemon would see; the variants only diagnose.  The
+ * signed content and the signature header are built and parsed by
+ * verify.c, never spelled again here.  Every untrusted byte printed goes
+ * through log_escape().
  *
  * Single-threaded; the x* allocators die on failure, as fits a tool.
  */
@@ -25,40 +26,22 @@
 
 #include <jansson.h>
 #include <openssl/evp.h>
-#include <sqlite3.h>
-
 #include "conf.h"
 #include "ctl.h"
 #include "log.h"
 #include "util.h"
 #include "verify.h"
 
-#define EX_BODY_MAX	(1024 * 1024)
-#define EX_HEAD_MAX	(64 * 1024)
-#define EX_FILE_MAX	(EX_BODY_MAX + EX_HEAD_MAX)
 #define EX_KEYS_MAX	64
 #define EX_SHOW_MAX	80	/* bytes of content shown */
 #define EX_TRIED_MAX	256
 
 static char ex_prog[] = "antomctl explain";
 
-/* What is judged, from a capture file or a database row; all owned. */
-struct ex_req {
-	char		*method;
-	char		*path;		/* target before '?' */
-	char		*query;		/* after '?', or NULL */
-	char		*client_id;	/* header values, or NULL */
-	char		*rtime;
-	char		*sig;
-	unsigned	 nclient, nrtime, nsig;
-	unsigned char	*body;
-	size_t		 bodylen;
-};
-
 /* One explanation in progress. */
 struct ex {
 	const struct conf	*conf;
-	const struct ex_req	*rq;
+	const struct ctl_capture	*rq;
 	const struct conf_route	*route;		/* route of rq->path, or NULL */
 	struct verify_content	 content;	/* as the route's signed path */
 	struct verify_sighdr	 sh;		/* signature bytes used for variants */
@@ -107,231 +90,6 @@ ex_put(const char *s, size_t len, size_t max)
 		max = 256;
 	log_escape(s, len < max ? len : max, buf, sizeof(buf));
 	printf("\"%s\"%s", buf, len > max ? "..." : "");
-}
-
-static void
-ex_req_free(struct ex_req *rq)
-{
-	free(rq->method);
-	free(rq->path);
-	free(rq->query);
-	free(rq->client_id);
-	free(rq->rtime);
-	free(rq->sig);
-	free(rq->body);
-}
-
-static char *
-ex_strndup(const char *s, size_t n)
-{
-	char *p = xmalloc(n + 1);
-
-	memcpy(p, s, n);
-	p[n] = '\0';
-	return p;
-}
-
-/* Split target into path and query; absolute-form loses scheme and host. */
-static void
-ex_set_target(struct ex_req *rq, const char *t, size_t n)
-{
-	const char *q, *end = t + n;
-
-	if (n > 7 && (strncasecmp(t, "http://", 7) == 0 ||
-	    strncasecmp(t, "https://", 8) == 0)) {
-		const char *a = memchr(t + 7, '/', n - 7);
-
-		t = a != NULL ? a : end;
-		n = (size_t)(end - t);
-	}
-	if ((q = memchr(t, '?', n)) != NULL) {
-		rq->path = ex_strndup(t, (size_t)(q - t));
-		rq->query = ex_strndup(q + 1, (size_t)(end - q - 1));
-	} else
-		rq->path = ex_strndup(t, n);
-	if (rq->path[0] == '\0') {
-		free(rq->path);
-		rq->path = xstrdup("/");
-	}
-}
-
-/*
- * Parse a captured request.  Header names are case-insensitive, values
- * trimmed; the body ends at Content-Length when there is one.  Notes go
- * to stdout.  Returns 0, or -1 when buf is not an HTTP request at all.
- */
-static int
-ex_parse_capture(const char *buf, size_t len, struct ex_req *rq)
-{
-	const char *he, *p, *le, *end, *sp1, *sp2, *colon, *v, *ve;
-	const char *crlf, *lflf;
-	size_t hlen, clen = 0, n;
-	int have_clen = 0, chunked = 0;
-	char **dst;
-
-	crlf = memmem(buf, len, "\r\n\r\n", 4);
-	lflf = memmem(buf, len, "\n\n", 2);
-	if (crlf == NULL && lflf == NULL) {
-		ctl_warnx("explain", "no blank line ending the headers: not a captured "
-		    "HTTP request");
-		return -1;
-	}
-	if (crlf != NULL && (lflf == NULL || crlf < lflf)) {
-		he = crlf;
-		hlen = (size_t)(crlf - buf);
-		p = crlf + 4;
-	} else {
-		he = lflf;
-		hlen = (size_t)(lflf - buf);
-		p = lflf + 2;
-	}
-	if (hlen > EX_HEAD_MAX) {
-		ctl_warnx("explain", "headers longer than %d bytes", EX_HEAD_MAX);
-		return -1;
-	}
-	n = len - (size_t)(p - buf);
-
-	/* Request line. */
-	le = memchr(buf, '\n', (size_t)(he - buf) + 1);
-	end = le != NULL && le <= he ? le : he;
-	if (end > buf && end[-1] == '\r')
-		end--;
-	sp1 = memchr(buf, ' ', (size_t)(end - buf));
-	if (sp1 == NULL || sp1 == buf) {
-		ctl_warnx("explain", "first line is not \"METHOD /path HTTP/1.1\"");
-		return -1;
-	}
-	sp2 = memchr(sp1 + 1, ' ', (size_t)(end - sp1 - 1));
-	if (sp2 == NULL)
-		sp2 = end;
-	if (sp2 == sp1 + 1) {
-		ctl_warnx("explain", "first line is not \"METHOD /path HTTP/1.1\"");
-		return -1;
-	}
-	rq->method = ex_strndup(buf, (size_t)(sp1 - buf));
-	ex_set_target(rq, sp1 + 1, (size_t)(sp2 - sp1 - 1));
-
-	/* Header lines. */
-	for (p = le != NULL ? le + 1 : he; p < he; p = le + 1) {
-		if ((le = memchr(p, '\n', (size_t)(he - p))) == NULL)
-			le = he;
-		end = le;
-		if (end > p && end[-1] == '\r')
-			end--;
-		if ((colon = memchr(p, ':', (size_t)(end - p))) == NULL)
-			continue;
-		v = colon + 1;
-		ve = end;
-		while (v < ve && (*v == ' ' || *v == '\t'))
-			v++;
-		while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
-			ve--;
-		n = (size_t)(colon - p);
-		dst = NULL;
-		if (n == 9 && strncasecmp(p, "client-id", 9) == 0) {
-			dst = &rq->client_id;
-			rq->nclient++;
-		} else if (n == 12 && strncasecmp(p, "request-time", 12) == 0) {
-			dst = &rq->rtime;
-			rq->nrtime++;
-		} else if (n == 9 && strncasecmp(p, "signature", 9) == 0) {
-			dst = &rq->sig;
-			rq->nsig++;
-		} else if (n == 14 && strncasecmp(p, "content-length", 14) == 0) {
-			char tmp[24];
-
-			if ((size_t)(ve - v) < sizeof(tmp)) {
-				memcpy(tmp, v, (size_t)(ve - v));
-				tmp[ve - v] = '\0';
-				clen = strtoul(tmp, NULL, 10);
-				have_clen = 1;
-			}
-		} else if (n == 17 &&
-		    strncasecmp(p, "transfer-encoding", 17) == 0 &&
-		    memmem(v, (size_t)(ve - v), "chunked", 7) != NULL)
-			chunked = 1;
-		if (dst != NULL && *dst == NULL)
-			*dst = ex_strndup(v, (size_t)(ve - v));
-		if (le == he)
-			break;
-	}
-
-	p = he == crlf ? crlf + 4 : lflf + 2;
-	n = len - (size_t)(p - buf);
-	if (chunked)
-		printf("note: the body is chunked; antomctl explain judges the "
-		    "bytes as they are, so de-chunk the capture first\n");
-	if (have_clen && clen < n) {
-		printf("note: %zu byte(s) after Content-Length %zu ignored "
-		    "(an editor's final newline?)\n", n - clen, clen);
-		n = clen;
-	} else if (have_clen && clen > n)
-		printf("note: capture truncated: Content-Length %zu, only %zu "
-		    "byte(s) of body\n", clen, n);
-	if (n > EX_BODY_MAX) {
-		ctl_warnx("explain", "body larger than %d bytes", EX_BODY_MAX);
-		return -1;
-	}
-	rq->body = xmalloc(n + 1);
-	memcpy(rq->body, p, n);
-	rq->bodylen = n;
-	return 0;
-}
-
-/* Row id of the notifications table in c->database.  0 or -1. */
-static int
-ex_load_row(const struct conf *c, long long id, struct ex_req *rq)
-{
-	sqlite3 *db = NULL;
-	sqlite3_stmt *st = NULL;
-	const char *sp, *q;
-	int rc = -1, n;
-
-	if ((db = ctl_db_open("explain", c->database, CTL_SCHEMA_ANY)) == NULL)
-		goto done;
-	if (sqlite3_prepare_v2(db, "SELECT body, client_id, request_time, "
-	    "signature, signed_path FROM notifications WHERE id = ?", -1, &st,
-	    NULL) != SQLITE_OK) {
-		ctl_warnx("explain", "%s: %s", c->database, sqlite3_errmsg(db));
-		goto done;
-	}
-	sqlite3_bind_int64(st, 1, id);
-	if (sqlite3_step(st) != SQLITE_ROW) {
-		ctl_warnx("explain", "%s: no notification with id %lld", c->database, id);
-		goto done;
-	}
-	n = sqlite3_column_bytes(st, 0);
-	if (n < 0 || n > EX_BODY_MAX) {
-		ctl_warnx("explain", "notification %lld: body too large", id);
-		goto done;
-	}
-	rq->body = xmalloc((size_t)n + 1);
-	if (n > 0)
-		memcpy(rq->body, sqlite3_column_blob(st, 0), (size_t)n);
-	rq->bodylen = (size_t)n;
-	rq->client_id = xstrdup((const char *)sqlite3_column_text(st, 1));
-	rq->rtime = xstrdup((const char *)sqlite3_column_text(st, 2));
-	rq->sig = xstrdup((const char *)sqlite3_column_text(st, 3));
-	rq->nclient = rq->nrtime = rq->nsig = 1;
-	sp = (const char *)sqlite3_column_text(st, 4);
-	rq->method = xstrdup("POST");
-	/* The stored signed path is public; serve it at its route's path. */
-	q = strchr(sp, '?');
-	rq->path = ex_strndup(sp, q != NULL ? (size_t)(q - sp) : strlen(sp));
-	if (q != NULL)
-		rq->query = xstrdup(q + 1);
-	for (n = 0; (size_t)n < c->nroutes; n++) {
-		if (strcmp(c->routes[n].signed_path, rq->path) == 0) {
-			free(rq->path);
-			rq->path = xstrdup(c->routes[n].path);
-			break;
-		}
-	}
-	rc = 0;
-done:
-	sqlite3_finalize(st);
-	sqlite3_close(db);
-	return rc;
 }
 
 /*
@@ -598,7 +356,7 @@ ex_slash(const char *p)
 	size_t n = strlen(p);
 
 	if (n > 1 && p[n - 1] == '/')
-		return ex_strndup(p, n - 1);
+		return ctl_strndup(p, n - 1);
 	return ex_cat(p, "/", NULL);
 }
 
@@ -652,7 +410,7 @@ ex_try_cat(struct ex *x, const char *label, const char *a, const char *b,
 static void
 ex_variants_paths(struct ex *x, const char *q)
 {
-	const struct ex_req *rq = x->rq;
+	const struct ctl_capture *rq = x->rq;
 	const struct conf *c = x->conf;
 	const char *primary = x->content.path, *lp, *sp;
 	char label[256], *p;
@@ -683,7 +441,7 @@ ex_variants_paths(struct ex *x, const char *q)
 			continue;
 		snprintf(label, sizeof(label), "public prefix \"%.*s\" (of "
 		    "route %s) applied", (int)(sl - ll), sp, lp);
-		p = ex_strndup(sp, sl - ll);
+		p = ctl_strndup(sp, sl - ll);
 		ex_try_cat(x, label, p, rq->path, NULL);
 		free(p);
 	}
@@ -723,7 +481,7 @@ ex_variants_clients(struct ex *x, const char *q)
 static void
 ex_variants_body(struct ex *x, int known)
 {
-	const struct ex_req *rq = x->rq;
+	const struct ctl_capture *rq = x->rq;
 	struct verify_content v;
 	json_t *j;
 	char *p;
@@ -779,7 +537,7 @@ ex_variants(struct ex *x)
 
 /* The whole report; returns the exit status. */
 static int
-ex_explain(const struct conf *c, const struct ex_req *rq, const char *what)
+ex_explain(const struct conf *c, const struct ctl_capture *rq, const char *what)
 {
 	struct ex x;
 	struct verify_input in;
@@ -904,13 +662,12 @@ ctl_explain(int argc, char **argv)
 		{ "help",	no_argument,		NULL, 'h' },
 		{ NULL,		0,			NULL, 0 }
 	};
-	struct ex_req rq;
+	struct ctl_capture rq;
 	struct conf *conf = NULL;
 	const char *cpath = NULL, *idarg = NULL;
-	char err[1024], what[64], *buf = NULL;
+	char what[64];
 	long long id = 0;
 	long idl;
-	size_t len;
 	int c, rc = CTL_EXIT_USAGE;
 
 	memset(&rq, 0, sizeof(rq));
@@ -933,14 +690,15 @@ ctl_explain(int argc, char **argv)
 	}
 	if (cpath == NULL || (idarg == NULL) != (argc - optind == 1) ||
 	    (idarg != NULL && argc - optind != 0)) {
-		ctl_warnx("explain", "want -c FILE and exactly one of REQUEST or --id N");
+		ctl_warnx("explain", "want -c FILE and exactly one of REQUEST "
+		    "or --id N");
 		fputs("Try 'antomctl explain --help'.\n", stderr);
 		return CTL_EXIT_USAGE;
 	}
 	if (idarg != NULL) {
 		if (util_parse_long(idarg, 1, LONG_MAX, &idl) != 0) {
-			ctl_warnx("explain", "--id wants a positive integer, not '%s'",
-			    idarg);
+			ctl_warnx("explain", "--id wants a positive integer, "
+			    "not '%s'", idarg);
 			return CTL_EXIT_USAGE;
 		}
 		id = idl;
@@ -950,23 +708,11 @@ ctl_explain(int argc, char **argv)
 	if ((conf = ctl_conf("explain", cpath)) == NULL)
 		goto done;
 	if (idarg != NULL) {
-		if (ex_load_row(conf, id, &rq) == -1)
+		if (ctl_capture_row(conf, id, &rq) == -1)
 			goto done;
 		snprintf(what, sizeof(what), "notification %lld:", id);
 	} else {
-		switch (ctl_read_file(argv[optind], EX_FILE_MAX, &buf, &len,
-		    err, sizeof(err))) {
-		case CTL_READ_OK:
-			break;
-		case CTL_READ_TOO_BIG:
-			ctl_warnx("explain", "%s: larger than %d bytes",
-			    argv[optind], EX_FILE_MAX);
-			goto done;
-		case CTL_READ_ERR:
-			ctl_warnx("explain", "%s", err);
-			goto done;
-		}
-		if (ex_parse_capture(buf, len, &rq) == -1)
+		if (ctl_capture_file(argv[optind], &rq) == -1)
 			goto done;
 		snprintf(what, sizeof(what), "captured");
 	}
@@ -976,8 +722,7 @@ ctl_explain(int argc, char **argv)
 		rc = CTL_EXIT_ERR;
 	}
 done:
-	free(buf);
-	ex_req_free(&rq);
+	ctl_capture_free(&rq);
 	conf_free(conf);
 	return rc;
 }

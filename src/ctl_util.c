@@ -32,6 +32,16 @@ ctl_warnx(const char *command, const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
+char *
+ctl_strndup(const char *s, size_t n)
+{
+	char *p = xmalloc(n + 1);
+
+	memcpy(p, s, n);
+	p[n] = '\0';
+	return p;
+}
+
 /* Header values go on the wire verbatim: no control characters. */
 int
 ctl_header_safe(const char *s)

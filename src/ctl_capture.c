@@ -1,0 +1,260 @@
+/*
+ * ctl_capture.c - the request antomctl explain judges: a raw HTTP request
+ * as nc -l or a proxy mirror saves it, or a row of the notifications
+ * table.  Header names are case-insensitive and values trimmed, as
+ * libmicrohttpd hands them to the daemon; what the parser had to assume
+ * is said on stdout, as part of the explanation.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <sqlite3.h>
+
+#include "conf.h"
+#include "ctl.h"
+#include "util.h"
+
+#define CAPTURE_BODY_MAX	(1024 * 1024)
+#define CAPTURE_HEAD_MAX	(64 * 1024)
+#define CAPTURE_FILE_MAX	(CAPTURE_BODY_MAX + CAPTURE_HEAD_MAX)
+
+void
+ctl_capture_free(struct ctl_capture *rq)
+{
+	free(rq->method);
+	free(rq->path);
+	free(rq->query);
+	free(rq->client_id);
+	free(rq->rtime);
+	free(rq->sig);
+	free(rq->body);
+}
+
+/* Split target into path and query; absolute-form loses scheme and host. */
+static void
+capture_target(struct ctl_capture *rq, const char *t, size_t n)
+{
+	const char *q, *end = t + n;
+
+	if (n > 7 && (strncasecmp(t, "http://", 7) == 0 ||
+	    strncasecmp(t, "https://", 8) == 0)) {
+		const char *a = memchr(t + 7, '/', n - 7);
+
+		t = a != NULL ? a : end;
+		n = (size_t)(end - t);
+	}
+	if ((q = memchr(t, '?', n)) != NULL) {
+		rq->path = ctl_strndup(t, (size_t)(q - t));
+		rq->query = ctl_strndup(q + 1, (size_t)(end - q - 1));
+	} else
+		rq->path = ctl_strndup(t, n);
+	if (rq->path[0] == '\0') {
+		free(rq->path);
+		rq->path = xstrdup("/");
+	}
+}
+
+/*
+ * Parse a captured request.  Header names are case-insensitive, values
+ * trimmed; the body ends at Content-Length when there is one.  Notes go
+ * to stdout.  Returns 0, or -1 when buf is not an HTTP request at all.
+ */
+static int
+capture_parse(const char *buf, size_t len, struct ctl_capture *rq)
+{
+	const char *he, *p, *le, *end, *sp1, *sp2, *colon, *v, *ve;
+	const char *crlf, *lflf;
+	size_t hlen, clen = 0, n;
+	int have_clen = 0, chunked = 0;
+	char **dst;
+
+	crlf = memmem(buf, len, "\r\n\r\n", 4);
+	lflf = memmem(buf, len, "\n\n", 2);
+	if (crlf == NULL && lflf == NULL) {
+		ctl_warnx("explain", "no blank line ending the headers: not a captured "
+		    "HTTP request");
+		return -1;
+	}
+	if (crlf != NULL && (lflf == NULL || crlf < lflf)) {
+		he = crlf;
+		hlen = (size_t)(crlf - buf);
+		p = crlf + 4;
+	} else {
+		he = lflf;
+		hlen = (size_t)(lflf - buf);
+		p = lflf + 2;
+	}
+	if (hlen > CAPTURE_HEAD_MAX) {
+		ctl_warnx("explain", "headers longer than %d bytes", CAPTURE_HEAD_MAX);
+		return -1;
+	}
+	n = len - (size_t)(p - buf);
+
+	/* Request line. */
+	le = memchr(buf, '\n', (size_t)(he - buf) + 1);
+	end = le != NULL && le <= he ? le : he;
+	if (end > buf && end[-1] == '\r')
+		end--;
+	sp1 = memchr(buf, ' ', (size_t)(end - buf));
+	if (sp1 == NULL || sp1 == buf) {
+		ctl_warnx("explain", "first line is not \"METHOD /path HTTP/1.1\"");
+		return -1;
+	}
+	sp2 = memchr(sp1 + 1, ' ', (size_t)(end - sp1 - 1));
+	if (sp2 == NULL)
+		sp2 = end;
+	if (sp2 == sp1 + 1) {
+		ctl_warnx("explain", "first line is not \"METHOD /path HTTP/1.1\"");
+		return -1;
+	}
+	rq->method = ctl_strndup(buf, (size_t)(sp1 - buf));
+	capture_target(rq, sp1 + 1, (size_t)(sp2 - sp1 - 1));
+
+	/* Header lines. */
+	for (p = le != NULL ? le + 1 : he; p < he; p = le + 1) {
+		if ((le = memchr(p, '\n', (size_t)(he - p))) == NULL)
+			le = he;
+		end = le;
+		if (end > p && end[-1] == '\r')
+			end--;
+		if ((colon = memchr(p, ':', (size_t)(end - p))) == NULL)
+			continue;
+		v = colon + 1;
+		ve = end;
+		while (v < ve && (*v == ' ' || *v == '\t'))
+			v++;
+		while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
+			ve--;
+		n = (size_t)(colon - p);
+		dst = NULL;
+		if (n == 9 && strncasecmp(p, "client-id", 9) == 0) {
+			dst = &rq->client_id;
+			rq->nclient++;
+		} else if (n == 12 && strncasecmp(p, "request-time", 12) == 0) {
+			dst = &rq->rtime;
+			rq->nrtime++;
+		} else if (n == 9 && strncasecmp(p, "signature", 9) == 0) {
+			dst = &rq->sig;
+			rq->nsig++;
+		} else if (n == 14 && strncasecmp(p, "content-length", 14) == 0) {
+			char tmp[24];
+
+			if ((size_t)(ve - v) < sizeof(tmp)) {
+				memcpy(tmp, v, (size_t)(ve - v));
+				tmp[ve - v] = '\0';
+				clen = strtoul(tmp, NULL, 10);
+				have_clen = 1;
+			}
+		} else if (n == 17 &&
+		    strncasecmp(p, "transfer-encoding", 17) == 0 &&
+		    memmem(v, (size_t)(ve - v), "chunked", 7) != NULL)
+			chunked = 1;
+		if (dst != NULL && *dst == NULL)
+			*dst = ctl_strndup(v, (size_t)(ve - v));
+		if (le == he)
+			break;
+	}
+
+	p = he == crlf ? crlf + 4 : lflf + 2;
+	n = len - (size_t)(p - buf);
+	if (chunked)
+		printf("note: the body is chunked; antomctl explain judges the "
+		    "bytes as they are, so de-chunk the capture first\n");
+	if (have_clen && clen < n) {
+		printf("note: %zu byte(s) after Content-Length %zu ignored "
+		    "(an editor's final newline?)\n", n - clen, clen);
+		n = clen;
+	} else if (have_clen && clen > n)
+		printf("note: capture truncated: Content-Length %zu, only %zu "
+		    "byte(s) of body\n", clen, n);
+	if (n > CAPTURE_BODY_MAX) {
+		ctl_warnx("explain", "body larger than %d bytes", CAPTURE_BODY_MAX);
+		return -1;
+	}
+	rq->body = xmalloc(n + 1);
+	memcpy(rq->body, p, n);
+	rq->bodylen = n;
+	return 0;
+}
+
+int
+ctl_capture_row(const struct conf *c, long long id, struct ctl_capture *rq)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	const char *sp, *q;
+	int rc = -1, n;
+
+	if ((db = ctl_db_open("explain", c->database, CTL_SCHEMA_ANY)) == NULL)
+		goto done;
+	if (sqlite3_prepare_v2(db, "SELECT body, client_id, request_time, "
+	    "signature, signed_path FROM notifications WHERE id = ?", -1, &st,
+	    NULL) != SQLITE_OK) {
+		ctl_warnx("explain", "%s: %s", c->database, sqlite3_errmsg(db));
+		goto done;
+	}
+	sqlite3_bind_int64(st, 1, id);
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		ctl_warnx("explain", "%s: no notification with id %lld", c->database, id);
+		goto done;
+	}
+	n = sqlite3_column_bytes(st, 0);
+	if (n < 0 || n > CAPTURE_BODY_MAX) {
+		ctl_warnx("explain", "notification %lld: body too large", id);
+		goto done;
+	}
+	rq->body = xmalloc((size_t)n + 1);
+	if (n > 0)
+		memcpy(rq->body, sqlite3_column_blob(st, 0), (size_t)n);
+	rq->bodylen = (size_t)n;
+	rq->client_id = xstrdup((const char *)sqlite3_column_text(st, 1));
+	rq->rtime = xstrdup((const char *)sqlite3_column_text(st, 2));
+	rq->sig = xstrdup((const char *)sqlite3_column_text(st, 3));
+	rq->nclient = rq->nrtime = rq->nsig = 1;
+	sp = (const char *)sqlite3_column_text(st, 4);
+	rq->method = xstrdup("POST");
+	/* The stored signed path is public; serve it at its route's path. */
+	q = strchr(sp, '?');
+	rq->path = ctl_strndup(sp, q != NULL ? (size_t)(q - sp) : strlen(sp));
+	if (q != NULL)
+		rq->query = xstrdup(q + 1);
+	for (n = 0; (size_t)n < c->nroutes; n++) {
+		if (strcmp(c->routes[n].signed_path, rq->path) == 0) {
+			free(rq->path);
+			rq->path = xstrdup(c->routes[n].path);
+			break;
+		}
+	}
+	rc = 0;
+done:
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return rc;
+}
+
+int
+ctl_capture_file(const char *path, struct ctl_capture *rq)
+{
+	char err[1024], *buf = NULL;
+	size_t len;
+	int rc = -1;
+
+	switch (ctl_read_file(path, CAPTURE_FILE_MAX, &buf, &len, err,
+	    sizeof(err))) {
+	case CTL_READ_OK:
+		rc = capture_parse(buf, len, rq);
+		break;
+	case CTL_READ_TOO_BIG:
+		ctl_warnx("explain", "%s: larger than %d bytes", path,
+		    CAPTURE_FILE_MAX);
+		break;
+	case CTL_READ_ERR:
+		ctl_warnx("explain", "%s", err);
+		break;
+	}
+	free(buf);
+	return rc;
+}
