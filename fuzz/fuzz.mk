@@ -36,7 +36,7 @@ FUZZ_PKGS	:= openssl jansson sqlite3 libmicrohttpd libsystemd
 FUZZ_MODS_fuzz_sighdr	:= verify util
 FUZZ_MODS_fuzz_decode	:= verify util
 FUZZ_MODS_fuzz_notif	:= notif
-FUZZ_MODS_fuzz_conf	:= conf verify log util
+FUZZ_MODS_fuzz_conf	:= conf verify verify_key log util
 
 FUZZ_SAN	:= -fsanitize=address,undefined -fno-sanitize-recover=all \
 		   -fno-omit-frame-pointer
