@@ -4,8 +4,8 @@
  *
  * Output, one request per line: client-id TAB request-time TAB signature
  * header TAB body.  Fixture bodies are compact JSON without tabs or line
- * breaks.  Signing is slow (about 4,000/s per core), so the work is split
- * over -j processes and the result cached by bench/run.
+ * breaks.  RSA signing is slow, so the work is split over -j processes
+ * and the result cached by bench/run.
  */
 #include <stdio.h>
 #include <stdlib.h>

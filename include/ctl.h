@@ -57,13 +57,12 @@ void	ctl_antom_headers(struct client_header hdrs[3], const char *client_id,
 	    const char *request_time, const char *signature);
 
 /*
- * Split url into *u and return the path to sign: sign_path when given,
- * else the URL's path without its query.  NULL with a message naming
- * command when url is not one antomctl can POST to.  The caller frees the
- * result.
+ * The path to sign for url: sign_path when given, else the URL's path
+ * without its query.  NULL with a message naming command when url is not
+ * one antomctl can POST to.  The caller frees the result.
  */
 char	*ctl_sign_path(const char *command, const char *url,
-	    const char *sign_path, struct client_url *u);
+	    const char *sign_path);
 
 enum ctl_read {
 	CTL_READ_OK,

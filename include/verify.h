@@ -166,12 +166,18 @@ size_t	verify_keyring_keys(const struct verify_keyring *,
 size_t	verify_keyring_clients(const struct verify_keyring *,
 	    const char **ids, size_t max);
 
+/* What one RSA256 check with one key found. */
+enum verify_check {
+	VERIFY_CHECK_NO,	/* the signature is not over this content */
+	VERIFY_CHECK_YES,
+	VERIFY_CHECK_ERROR	/* OpenSSL could not run the check */
+};
+
 /*
  * One RSA256 check of exactly this content with one key; the path is
- * signed verbatim, so a "path?query" is passed as such.  Returns 1
- * verified, 0 did not, -1 OpenSSL could not run the check.  Thread-safe.
+ * signed verbatim, so a "path?query" is passed as such.  Thread-safe.
  */
-int	verify_try_content(EVP_PKEY *, const struct verify_content *,
+enum verify_check verify_try_content(EVP_PKEY *, const struct verify_content *,
 	    const unsigned char *sig, size_t siglen);
 
 /*

@@ -35,12 +35,22 @@
 
 #define CLIENT_READ_CHUNK	16384
 #define CLIENT_CHUNK_LINE_MAX	1024	/* chunk-size line with extensions */
+#define CLIENT_WHY_MAX		64	/* a reason naming one character */
+
+_Static_assert(CLIENT_PORT_MAX > 6, "a port of six digits must fit");
 
 enum client_framing {
 	CLIENT_FRAME_NONE,	/* 204, 304: no body whatever the headers say */
 	CLIENT_FRAME_LENGTH,
 	CLIENT_FRAME_CHUNKED,
 	CLIENT_FRAME_CLOSE
+};
+
+/* Where reading a response stands after the bytes so far. */
+enum client_step {
+	CLIENT_MORE,	/* needs more bytes */
+	CLIENT_DONE,	/* the response is complete */
+	CLIENT_FAIL	/* err says why */
 };
 
 enum client_chunk_state {
@@ -117,129 +127,111 @@ client_host_char(int c, int bracketed)
 	return isalnum(c) || c == '-' || c == '.' || c == '_';
 }
 
+/*
+ * The host of authority [a, end) into u->host; *port is set to the port
+ * text after it, or NULL.  NULL, or the reason it is refused (in bad,
+ * which has room for CLIENT_WHY_MAX bytes, when it names a character).
+ */
+static const char *
+client_url_host(const char *a, const char *end, struct client_url *u,
+    const char **port, char *bad)
+{
+	const char *h = a, *hend, *rb;
+	size_t hl, i;
+	int bracketed = *a == '[';
+
+	*port = NULL;
+	if (bracketed) {
+		if ((rb = memchr(a, ']', (size_t)(end - a))) == NULL)
+			return "URL host has '[' without ']'";
+		h = a + 1;
+		hend = rb;
+		if (memchr(h, ':', (size_t)(hend - h)) == NULL)
+			return "bracketed URL host is not IPv6";
+		if (rb + 1 != end && rb[1] != ':')
+			return "unexpected text after ']' in URL host";
+		if (rb + 1 != end)
+			*port = rb + 2;
+	} else if ((hend = memchr(a, ':', (size_t)(end - a))) != NULL)
+		*port = hend + 1;
+	else
+		hend = end;
+	if ((hl = (size_t)(hend - h)) == 0)
+		return "URL has no host";
+	for (i = 0; i < hl; i++) {
+		if (!client_host_char((unsigned char)h[i], bracketed)) {
+			snprintf(bad, CLIENT_WHY_MAX, "bad character '%c' in "
+			    "URL host", h[i]);
+			return bad;
+		}
+	}
+	if (hl >= sizeof(u->host))
+		return "URL host too long";
+	memcpy(u->host, h, hl);
+	u->host[hl] = '\0';
+	return NULL;
+}
+
 int
 client_url_parse(const char *url, struct client_url *u, char *err,
     size_t errlen)
 {
-	const char *a, *end, *h, *hend, *p = NULL, *rb, *s;
-	size_t hl, pl, i;
-	unsigned long pv;
-	int bracketed;
+	const char *a, *end, *p, *s, *why = NULL;
+	char bad[CLIENT_WHY_MAX];
+	size_t pl, i;
+	unsigned long pv = 0;
 
-	if (url == NULL) {
-		util_err(err, errlen, "no URL");
-		return -1;
-	}
-	if (strncasecmp(url, "https://", 8) == 0) {
-		util_err(err, errlen, "https:// URLs are not supported "
-		    "(plain http:// only; terminate TLS in front of antomd)");
-		return -1;
-	}
-	if (strncasecmp(url, "http://", 7) != 0) {
-		util_err(err, errlen, "URL must start with http://");
-		return -1;
-	}
-	for (s = url; *s != '\0'; s++) {
-		if ((unsigned char)*s <= 0x20 || *s == 0x7f) {
-			util_err(err, errlen,
-			    "URL contains a blank or control character");
-			return -1;
-		}
-	}
-	if (strchr(url, '#') != NULL) {
-		util_err(err, errlen, "URL fragments are not supported");
-		return -1;
-	}
+	if (url == NULL)
+		why = "no URL";
+	else if (strncasecmp(url, "https://", 8) == 0)
+		why = "https:// URLs are not supported (plain http:// only; "
+		    "terminate TLS in front of antomd)";
+	else if (strncasecmp(url, "http://", 7) != 0)
+		why = "URL must start with http://";
+	if (why != NULL)
+		goto bad;
+	for (s = url; *s != '\0'; s++)
+		if ((unsigned char)*s <= 0x20 || *s == 0x7f)
+			why = "URL contains a blank or control character";
 	a = url + 7;
 	end = a + strcspn(a, "/?");
-	if (*end == '?') {
+	if (why != NULL)
+		goto bad;
+	if (strchr(url, '#') != NULL)
+		why = "URL fragments are not supported";
+	else if (*end == '?')
 		/* "POST ?q" is no request line; make the caller say "/?q". */
-		util_err(err, errlen, "URL has a query but no path");
-		return -1;
-	}
-	if (memchr(a, '@', (size_t)(end - a)) != NULL) {
-		util_err(err, errlen, "user info in URLs is not supported");
-		return -1;
-	}
-	if (a == end) {
-		util_err(err, errlen, "URL has no host");
-		return -1;
-	}
-	bracketed = *a == '[';
-	if (bracketed) {
-		rb = memchr(a, ']', (size_t)(end - a));
-		if (rb == NULL) {
-			util_err(err, errlen, "URL host has '[' without ']'");
-			return -1;
-		}
-		h = a + 1;
-		hend = rb;
-		if (memchr(h, ':', (size_t)(hend - h)) == NULL) {
-			util_err(err, errlen,
-			    "bracketed URL host is not IPv6");
-			return -1;
-		}
-		if (rb + 1 != end) {
-			if (rb[1] != ':') {
-				util_err(err, errlen,
-				    "unexpected text after ']' in URL host");
-				return -1;
-			}
-			p = rb + 2;
-		}
-	} else {
-		h = a;
-		hend = memchr(a, ':', (size_t)(end - a));
-		if (hend == NULL)
-			hend = end;
-		else
-			p = hend + 1;
-	}
-	hl = (size_t)(hend - h);
-	if (hl == 0) {
-		util_err(err, errlen, "URL has no host");
-		return -1;
-	}
-	for (i = 0; i < hl; i++) {
-		if (!client_host_char((unsigned char)h[i], bracketed)) {
-			util_err(err, errlen,
-			    "bad character '%c' in URL host", h[i]);
-			return -1;
-		}
-	}
-	if (hl >= sizeof(u->host)) {
-		util_err(err, errlen, "URL host too long");
-		return -1;
-	}
+		why = "URL has a query but no path";
+	else if (memchr(a, '@', (size_t)(end - a)) != NULL)
+		why = "user info in URLs is not supported";
+	else if (a == end)
+		why = "URL has no host";
+	else
+		why = client_url_host(a, end, u, &p, bad);
+	if (why != NULL)
+		goto bad;
 	if (p != NULL) {
 		pl = (size_t)(end - p);
-		pv = 0;
-		for (i = 0; i < pl && i < 6; i++) {
-			if (!isdigit((unsigned char)p[i]))
-				break;
+		for (i = 0; i < pl && i < 6 && isdigit((unsigned char)p[i]); i++)
 			pv = pv * 10 + (unsigned long)(p[i] - '0');
-		}
 		if (pl == 0 || i != pl || pv == 0 || pv > 65535) {
-			util_err(err, errlen, "bad port in URL "
-			    "(want a number from 1 to 65535)");
-			return -1;
+			why = "bad port in URL (want a number from 1 to 65535)";
+			goto bad;
 		}
 	} else {
 		p = "80";
 		pl = 2;
 	}
-	if (pl >= sizeof(u->port)) {
-		util_err(err, errlen, "URL port too long");
-		return -1;
-	}
-	memcpy(u->host, h, hl);
-	u->host[hl] = '\0';
+	/* At most six digits got here, so the port always fits. */
 	memcpy(u->port, p, pl);
 	u->port[pl] = '\0';
 	u->path = *end == '/' ? end : "/";
 	u->auth = a;
 	u->authlen = (size_t)(end - a);
 	return 0;
+bad:
+	util_err(err, errlen, "%s", why);
+	return -1;
 }
 
 /*
@@ -480,20 +472,8 @@ client_parse_head(struct client_reader *rd, char *err, size_t errlen)
 	return 0;
 }
 
-static int
-client_hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* Advance the chunked decoder.  1 done, 0 needs more bytes, -1 with err. */
-static int
+/* Advance the chunked decoder; CLIENT_FAIL with err. */
+static enum client_step
 client_chunk_step(struct client_reader *rd, char *err, size_t errlen)
 {
 	const char *s, *eol;
@@ -509,32 +489,34 @@ client_chunk_step(struct client_reader *rd, char *err, size_t errlen)
 			if (eol == NULL) {
 				if (rd->len - rd->cpos > CLIENT_CHUNK_LINE_MAX)
 					goto toolong;
-				return 0;
+				return CLIENT_MORE;
 			}
 			if ((size_t)(eol - s) > CLIENT_CHUNK_LINE_MAX)
 				goto toolong;
 			rd->cpos = (size_t)(eol + 2 - rd->buf);
 			if (rd->cstate == CLIENT_CK_TRAILER) {
 				if (eol == s)
-					return 1;
+					return CLIENT_DONE;
 				continue;
 			}
 			n = 0;
-			for (d = 0; s < eol && (v = client_hexval(*s)) >= 0;
+			for (d = 0; s < eol && isxdigit((unsigned char)*s);
 			    s++, d++) {
+				v = isdigit((unsigned char)*s) ? *s - '0' :
+				    (*s | 0x20) - 'a' + 10;
 				n = n * 16 + (size_t)v;
 				if (n > CLIENT_RESPONSE_MAX) {
 					util_err(err, errlen, "chunk larger "
 					    "than the %d byte limit",
 					    CLIENT_RESPONSE_MAX);
-					return -1;
+					return CLIENT_FAIL;
 				}
 			}
 			while (s < eol && (*s == ' ' || *s == '\t'))
 				s++;
 			if (d == 0 || (s < eol && *s != ';')) {
 				util_err(err, errlen, "bad chunk size line");
-				return -1;
+				return CLIENT_FAIL;
 			}
 			rd->crem = n;
 			rd->cstate = n == 0 ? CLIENT_CK_TRAILER :
@@ -549,16 +531,16 @@ client_chunk_step(struct client_reader *rd, char *err, size_t errlen)
 			rd->cpos += n;
 			rd->crem -= n;
 			if (rd->crem > 0)
-				return 0;
+				return CLIENT_MORE;
 			rd->cstate = CLIENT_CK_DATA_END;
 			break;
 		case CLIENT_CK_DATA_END:
 			if (rd->len - rd->cpos < 2)
-				return 0;
+				return CLIENT_MORE;
 			if (s[0] != '\r' || s[1] != '\n') {
 				util_err(err, errlen,
 				    "chunk data not followed by CRLF");
-				return -1;
+				return CLIENT_FAIL;
 			}
 			rd->cpos += 2;
 			rd->cstate = CLIENT_CK_SIZE;
@@ -567,18 +549,18 @@ client_chunk_step(struct client_reader *rd, char *err, size_t errlen)
 	}
 toolong:
 	util_err(err, errlen, "chunk size or trailer line too long");
-	return -1;
+	return CLIENT_FAIL;
 }
 
 /*
  * Look at what has arrived.  1 when the response is complete, 0 when more
  * is needed, -1 with err.  eof says the peer has closed.
  */
-static int
+static enum client_step
 client_progress(struct client_reader *rd, int eof, char *err, size_t errlen)
 {
 	const char *blank;
-	int rc;
+	enum client_step rc;
 
 	while (rd->hend == 0) {
 		blank = memmem(rd->buf + rd->hscan, rd->len - rd->hscan,
@@ -587,7 +569,7 @@ client_progress(struct client_reader *rd, int eof, char *err, size_t errlen)
 			if (!eof) {
 				rd->hscan = rd->len > rd->hstart + 3 ?
 				    rd->len - 3 : rd->hstart;
-				return 0;
+				return CLIENT_MORE;
 			}
 			if (rd->len == 0)
 				util_err(err, errlen, "connection closed "
@@ -595,14 +577,14 @@ client_progress(struct client_reader *rd, int eof, char *err, size_t errlen)
 			else
 				util_err(err, errlen, "connection closed "
 				    "inside the response head");
-			return -1;
+			return CLIENT_FAIL;
 		}
 		rd->hend = (size_t)(blank + 4 - rd->buf);
 		if (client_parse_head(rd, err, errlen) == -1)
-			return -1;
+			return CLIENT_FAIL;
 		if (rd->status == 101) {
 			util_err(err, errlen, "unexpected 101 response");
-			return -1;
+			return CLIENT_FAIL;
 		}
 		if (rd->status < 200) {
 			/* Interim (100 Continue): the real answer follows. */
@@ -613,28 +595,28 @@ client_progress(struct client_reader *rd, int eof, char *err, size_t errlen)
 	}
 	switch (rd->framing) {
 	case CLIENT_FRAME_NONE:
-		return 1;
+		return CLIENT_DONE;
 	case CLIENT_FRAME_LENGTH:
 		if (rd->len - rd->hend >= rd->clen)
-			return 1;
+			return CLIENT_DONE;
 		if (eof) {
 			util_err(err, errlen, "connection closed after %zu "
 			    "of %zu body bytes", rd->len - rd->hend, rd->clen);
-			return -1;
+			return CLIENT_FAIL;
 		}
-		return 0;
+		return CLIENT_MORE;
 	case CLIENT_FRAME_CHUNKED:
 		rc = client_chunk_step(rd, err, errlen);
-		if (rc == 0 && eof) {
+		if (rc == CLIENT_MORE && eof) {
 			util_err(err, errlen, "connection closed inside "
 			    "the chunked body");
-			return -1;
+			return CLIENT_FAIL;
 		}
 		return rc;
 	case CLIENT_FRAME_CLOSE:
-		return eof;
+		return eof ? CLIENT_DONE : CLIENT_MORE;
 	}
-	return -1;
+	return CLIENT_FAIL;
 }
 
 /* Copy the finished response out of the reader into resp (owned copies). */
@@ -673,6 +655,7 @@ client_read_response(int fd, uint64_t deadline, int timeout_ms,
     struct client_response *resp, char *err, size_t errlen)
 {
 	struct client_reader rd;
+	enum client_step step;
 	size_t ncap;
 	ssize_t n;
 	char *nbuf;
@@ -723,10 +706,10 @@ client_read_response(int fd, uint64_t deadline, int timeout_ms,
 			    "limit", CLIENT_RESPONSE_MAX);
 			goto fail;
 		}
-		rc = client_progress(&rd, eof, err, errlen);
-		if (rc == -1)
+		step = client_progress(&rd, eof, err, errlen);
+		if (step == CLIENT_FAIL)
 			goto fail;
-		if (rc == 1)
+		if (step == CLIENT_DONE)
 			break;
 	}
 	if (client_finish(&rd, resp, err, errlen) == -1)

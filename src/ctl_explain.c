@@ -280,7 +280,7 @@ ex_try(struct ex *x, const char *label, const struct verify_content *c,
 	EVP_PKEY *keys[EX_KEYS_MAX];
 	char id[2048];
 	size_t n, i;
-	int rc, pass, ok = 0;
+	int pass, ok = 0;
 	long kv = 0;
 
 	/* The same content with the same keys answers the same. */
@@ -302,9 +302,8 @@ ex_try(struct ex *x, const char *label, const struct verify_content *c,
 				continue;
 			if ((size_t)EVP_PKEY_get_size(keys[i]) != x->sh.siglen)
 				continue;
-			rc = verify_try_content(keys[i], c, x->sh.sig,
-			    x->sh.siglen);
-			if (rc == 1) {
+			if (verify_try_content(keys[i], c, x->sh.sig,
+			    x->sh.siglen) == VERIFY_CHECK_YES) {
 				ok = 1;
 				kv = vers[i];
 			}

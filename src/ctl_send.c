@@ -113,23 +113,22 @@ enum {
 	OPT_BODY, OPT_SET, OPT_TIMEOUT, OPT_PRINT
 };
 
-/* Print exactly what client_post() would send. */
-static void
-send_print_request(const struct client_url *u,
-    const struct client_header *hdrs, size_t nhdr, const char *body,
-    size_t len)
+/* Print exactly what client_post() would send.  0, or -1 with err. */
+static int
+send_print_request(const char *url, const struct client_header *hdrs,
+    size_t nhdr, const char *body, size_t len, char *err, size_t errlen)
 {
-	size_t i;
+	char *req;
+	size_t n;
 
-	printf("POST %s HTTP/1.1\r\nHost: %.*s\r\n"
-	    "Content-Type: application/json\r\nContent-Length: %zu\r\n"
-	    "Connection: close\r\n", u->path, (int)u->authlen, u->auth, len);
-	for (i = 0; i < nhdr; i++)
-		printf("%s: %s\r\n", hdrs[i].name, hdrs[i].value);
-	fputs("\r\n", stdout);
-	fwrite(body, 1, len, stdout);
+	if ((req = client_post_request(url, hdrs, nhdr, body, len, &n, err,
+	    errlen)) == NULL)
+		return -1;
+	fwrite(req, 1, n, stdout);
 	if (isatty(STDOUT_FILENO))
 		putchar('\n');
+	free(req);
+	return 0;
 }
 
 /* Status line, then the body as received (it may hold any bytes). */
@@ -292,16 +291,20 @@ send_body(const struct send_args *a, char **body, size_t *len)
 
 /* POST (or print) the signed request; the exit status. */
 static int
-send_deliver(const struct send_args *a, const struct client_url *u,
-    const struct client_header hdrs[3], const char *body, size_t len)
+send_deliver(const struct send_args *a, const struct client_header hdrs[3],
+    const char *body, size_t len)
 {
 	struct client_response resp;
 	char err[512];
 	int rc;
 
 	if (a->print) {
-		send_print_request(u, hdrs, 3, body, len);
 		rc = CTL_EXIT_OK;
+		if (send_print_request(a->url, hdrs, 3, body, len, err,
+		    sizeof(err)) == -1) {
+			ctl_warnx("send", "%s", err);
+			rc = CTL_EXIT_ERR;
+		}
 	} else if (client_post(a->url, hdrs, 3, body, len, (int)a->timeout_ms,
 	    &resp, err, sizeof(err)) == -1) {
 		ctl_warnx("send", "%s", err);
@@ -323,7 +326,6 @@ int
 ctl_send(int argc, char **argv)
 {
 	struct send_args a;
-	struct client_url u;
 	struct client_header hdrs[3];
 	struct verify_content content;
 	char tbuf[64], sig[SIGN_HEADER_MAX], err[512];
@@ -346,7 +348,7 @@ ctl_send(int argc, char **argv)
 	case SEND_USAGE:
 		goto fail;
 	}
-	if ((path = ctl_sign_path("send", a.url, a.sign_path, &u)) == NULL)
+	if ((path = ctl_sign_path("send", a.url, a.sign_path)) == NULL)
 		goto fail;
 
 	rc = CTL_EXIT_ERR;
@@ -372,7 +374,7 @@ ctl_send(int argc, char **argv)
 		goto fail;
 	}
 	ctl_antom_headers(hdrs, a.client_id, a.rtime, sig);
-	rc = send_deliver(&a, &u, hdrs, body, bodylen);
+	rc = send_deliver(&a, hdrs, body, bodylen);
 fail:
 	EVP_PKEY_free(key);
 	free(body);

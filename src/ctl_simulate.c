@@ -307,16 +307,16 @@ sim_deliver(struct sim_run *run, const char *label,
 		memset(&resp, 0, sizeof(resp));
 		if (client_post(run->url, hdrs, 3, rq->body, strlen(rq->body),
 		    (int)run->timeout_ms, &resp, err, sizeof(err)) == -1)
-			snprintf(last, lastcap, "no answer: %s", err);
+			util_err(last, lastcap, "no answer: %s", err);
 		else if (antom_acknowledged(resp.status, resp.body,
 		    resp.bodylen)) {
 			client_response_free(&resp);
 			return i + 1;
 		} else if (resp.status == 200)
-			snprintf(last, lastcap, "HTTP 200 without the "
+			util_err(last, lastcap, "HTTP 200 without the "
 			    "acknowledgement body");
 		else
-			snprintf(last, lastcap, "HTTP %d", resp.status);
+			util_err(last, lastcap, "HTTP %d", resp.status);
 		client_response_free(&resp);
 		if (i + 1 < SIM_ATTEMPTS) {
 			sim_fmt_wait(sim_gaps[i + 1], run->scale, wait,
@@ -343,7 +343,7 @@ sim_play(struct sim_run *run, const struct sim_scenario *sc, char *err,
 
 	memset(rq, 0, sizeof(rq));
 	if (sim_ids_fresh(&ids) != 0) {
-		snprintf(err, errlen, "no random bytes");
+		util_err(err, errlen, "no random bytes");
 		return -1;
 	}
 	for (i = 0; i < sc->nsteps; i++) {
@@ -405,7 +405,6 @@ ctl_simulate(int argc, char **argv)
 	};
 	struct sim_run run;
 	const char *keypath = NULL, *scenario = "card", *sign_path = NULL;
-	struct client_url u;
 	char err[512];
 	size_t i;
 	int c, all, rc = CTL_EXIT_USAGE;
@@ -483,8 +482,8 @@ ctl_simulate(int argc, char **argv)
 		goto fail;
 	}
 	run.have_sign_path = sign_path != NULL;
-	if ((run.sign_path = ctl_sign_path("simulate", run.url, sign_path,
-	    &u)) == NULL)
+	if ((run.sign_path = ctl_sign_path("simulate", run.url,
+	    sign_path)) == NULL)
 		goto fail;
 
 	rc = CTL_EXIT_ERR;

@@ -65,17 +65,17 @@ ctl_antom_headers(struct client_header hdrs[3], const char *client_id,
 }
 
 char *
-ctl_sign_path(const char *command, const char *url, const char *sign_path,
-    struct client_url *u)
+ctl_sign_path(const char *command, const char *url, const char *sign_path)
 {
+	struct client_url u;
 	char *path;
 
-	if (client_url_parse(url, u, NULL, 0) == -1) {
+	if (client_url_parse(url, &u, NULL, 0) == -1) {
 		ctl_warnx(command, "bad URL '%s' (want http://host[:port]/path; "
 		    "https is not supported)", url);
 		return NULL;
 	}
-	path = xstrdup(sign_path != NULL ? sign_path : u->path);
+	path = xstrdup(sign_path != NULL ? sign_path : u.path);
 	if (sign_path == NULL)
 		path[strcspn(path, "?")] = '\0';
 	return path;

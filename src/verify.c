@@ -99,8 +99,8 @@ verify_hexval(unsigned char c)
 
 /*
  * Base64 value plus one of every byte, 0 for those outside the alphabet:
- * a table, because the branches cost 2 us of each request's 60 in the
- * HTTP threads (perf, make bench).
+ * a table, because every request decodes a signature in the HTTP threads
+ * and a lookup beats the branches there.
  */
 static const unsigned char verify_b64tab[256] = {
 	['A'] = 1, ['B'] = 2, ['C'] = 3, ['D'] = 4, ['E'] = 5, ['F'] = 6,
@@ -602,10 +602,9 @@ verify_keyring_free(struct verify_keyring *kr)
 /*
  * Finish one RSA256 check on ctx, a context initialised for verifying
  * with the key: the content (with "?query" after the path when query is
- * not NULL) against sig.  Returns 1 verified, 0 did not, -1 OpenSSL could
- * not run the check at all.
+ * not NULL) against sig.
  */
-static int
+static enum verify_check
 verify_check(EVP_MD_CTX *ctx, const struct verify_content *c,
     const char *query, const unsigned char *sig, size_t siglen)
 {
@@ -613,24 +612,24 @@ verify_check(EVP_MD_CTX *ctx, const struct verify_content *c,
 
 	if (verify_content_feed(ctx, 0, c, query) == -1) {
 		ERR_clear_error();
-		return -1;
+		return VERIFY_CHECK_ERROR;
 	}
 	rc = EVP_DigestVerifyFinal(ctx, sig, siglen);
 	if (rc == 1)
-		return 1;
+		return VERIFY_CHECK_YES;
 	ERR_clear_error();
-	return rc == 0 ? 0 : -1;
+	return rc == 0 ? VERIFY_CHECK_NO : VERIFY_CHECK_ERROR;
 }
 
 /* verify_check() with a copy of k's template: no per-request set-up. */
-static int
+static enum verify_check
 verify_try(EVP_MD_CTX *ctx, const struct verify_key *k,
     const struct verify_input *in, const char *query,
     const unsigned char *sig, size_t siglen)
 {
 	if (EVP_MD_CTX_copy_ex(ctx, k->tmpl) != 1) {
 		ERR_clear_error();
-		return -1;
+		return VERIFY_CHECK_ERROR;
 	}
 	return verify_check(ctx, &in->content, query, sig, siglen);
 }
@@ -669,8 +668,9 @@ verify_request(const struct verify_keyring *kr, const struct verify_input *in,
 	const char *query;
 	EVP_MD_CTX *ctx = NULL;
 	enum verify_result res;
+	enum verify_check rc;
 	size_t i;
-	int pass, wq, tried = 0, internal = 0, rc;
+	int pass, wq, tried = 0, internal = 0;
 
 	if (kr == NULL || in == NULL || in->content.path == NULL ||
 	    (in->content.body == NULL && in->content.bodylen > 0))
@@ -702,7 +702,7 @@ verify_request(const struct verify_keyring *kr, const struct verify_input *in,
 			for (wq = 0; wq < (query != NULL ? 2 : 1); wq++) {
 				rc = verify_try(ctx, k, in, wq ? query : NULL,
 				    sh.sig, sh.siglen);
-				if (rc == 1) {
+				if (rc == VERIFY_CHECK_YES) {
 					if (match != NULL) {
 						match->key_version = k->version;
 						match->with_query = wq;
@@ -710,7 +710,7 @@ verify_request(const struct verify_keyring *kr, const struct verify_input *in,
 					res = VERIFY_OK;
 					goto done;
 				}
-				if (rc == -1)
+				if (rc == VERIFY_CHECK_ERROR)
 					internal = 1;
 			}
 		}
@@ -762,16 +762,16 @@ verify_keyring_clients(const struct verify_keyring *kr, const char **ids,
  * Builds a fresh context instead of copying a template: diagnostics are
  * not on the hot path, and the key need not be in a keyring.
  */
-int
+enum verify_check
 verify_try_content(EVP_PKEY *pkey, const struct verify_content *c,
     const unsigned char *sig, size_t siglen)
 {
 	EVP_MD_CTX *ctx;
-	int rc;
+	enum verify_check rc;
 
 	if (pkey == NULL || sig == NULL ||
 	    (ctx = verify_template(pkey)) == NULL)
-		return -1;
+		return VERIFY_CHECK_ERROR;
 	rc = verify_check(ctx, c, NULL, sig, siglen);
 	EVP_MD_CTX_free(ctx);
 	return rc;
