@@ -1,6 +1,7 @@
 /*
  * ctl.h - antomctl: one command a file (src/ctl_<command>.c), the exit
- * statuses they share, and what they share (src/ctl_util.c).
+ * statuses they share, the request explain judges (src/ctl_capture.c) and
+ * the helpers they share (src/ctl_util.c).
  *
  * Each command takes its own argc/argv (argv[0] is the command's name,
  * getopt already reset) and returns the process exit status.  Not used by
@@ -12,15 +13,14 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
 
 #include <jansson.h>
 #include <sqlite3.h>
 
 #include "client.h"
+#include "log.h"
 
 struct conf;
-#include "log.h"
 
 /*
  * The exit statuses, so scripts and tests can tell the outcomes apart.
