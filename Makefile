@@ -57,7 +57,7 @@ TOOL	:= sign client fixture $(patsubst src/%.c,%,$(wildcard src/ctl_*.c))
 CORE_OBJ := $(CORE:%=$(BUILD)/obj/%.o)
 TOOL_OBJ := $(TOOL:%=$(BUILD)/obj/%.o)
 
-TEST_SRC := $(wildcard tests/check_*.c) tests/e2e.c
+TEST_SRC := tests/runner.c tests/helpers.c tests/e2e.c $(wildcard tests/check_*.c)
 TEST_OBJ := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%.o)
 
 .PHONY: all run check asan valgrind torture bench install uninstall clean deps deps-test deps-bench
@@ -192,20 +192,23 @@ bench: deps-bench
 	$(Q)$(MAKE) --no-print-directory all $(BIN)/antom-bench-gen $(BIN)/antom-bench-sqlite $(BIN)/antom-bench-store
 	$(Q)bench/run
 
-# The suites that run the daemon (e2e, hostile, ops: nginx's upstream
-# too), with it under valgrind (memcheck; definite leaks and any error
-# fail the test that stops it).
+# The suites that run the daemon (check_e2e_*.c, check_hostile.c,
+# check_ops.c, check_install.c: nginx's upstream too), with it under
+# valgrind (memcheck; definite leaks and any error fail the test that
+# stops it).
+DAEMON_SUITES := e2e_protocol e2e_faults e2e_lifecycle hostile ops install
+
 valgrind: deps-test
 	$(Q)$(MAKE) --no-print-directory all $(BIN)/check_antomd
-	$(Q)for suite in e2e hostile ops; do \
+	$(Q)for suite in $(DAEMON_SUITES); do \
 	  ANTOMD_VALGRIND=1 CK_TIMEOUT_MULTIPLIER=10 CK_RUN_SUITE=$$suite \
 	  ANTOMD_BIN=$(CURDIR)/$(BIN) ANTOMD_TESTS=$(CURDIR)/tests \
 	  $(BIN)/check_antomd || exit 1; done
 
-# The long forms of the fault tests: 20 SIGKILL cycles under load.
+# The long form of the crash test: 20 SIGKILL cycles under load.
 torture: deps-test
 	$(Q)$(MAKE) --no-print-directory all $(BIN)/check_antomd
-	$(Q)ANTOMD_CRASH_CYCLES=20 CK_TIMEOUT_MULTIPLIER=5 CK_RUN_SUITE=e2e \
+	$(Q)ANTOMD_CRASH_CYCLES=20 CK_TIMEOUT_MULTIPLIER=5 CK_RUN_SUITE=e2e_faults \
 	  CK_RUN_CASE=crash ANTOMD_BIN=$(CURDIR)/$(BIN) \
 	  ANTOMD_TESTS=$(CURDIR)/tests $(BIN)/check_antomd
 
