@@ -4,7 +4,9 @@
 #   make run        install missing Debian packages, build, run on conf/antomd.conf
 #   make check      install missing Debian packages, build, run every test
 #   make asan       the same tests under AddressSanitizer + UBSan
-#   make bench      benchmarks (not part of check)
+#   make valgrind   the suites that run the daemon, with it under memcheck
+#   make torture    the crash test, 20 cycles
+#   make bench      benchmarks (not part of check; bench/RESULTS.md)
 #   make install    PREFIX=/usr/local DESTDIR=
 #
 # V=1 shows the commands.
@@ -39,9 +41,32 @@ ALL_LDFLAGS += -fsanitize=address,undefined
 BUILD	:= build/asan
 endif
 
-PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
-CHECK_LIBS = $(shell pkg-config --libs $(CHECK_PKG) 2>/dev/null)
+# pkg-config runs once, here, and only for goals that build: run, check,
+# asan, valgrind, torture and bench first install what is missing (the
+# deps targets) and then build in a sub-make, which is where a package
+# still missing stops the build, named.  Check is asked for only by goals
+# that build the test runner, so "make all" never needs it.
+NOBUILD_GOALS := run check asan valgrind torture bench deps deps-test \
+	deps-bench clean uninstall
+
+# $(call pkg_require,PACKAGES): stop make, naming the first one pkg-config
+# does not know.
+pkg_require = $(if $(shell command -v pkg-config),,$(error pkg-config is \
+	not installed: run 'make deps' as root (scripts/install-deps)))$(foreach \
+	p,$1,$(if $(shell pkg-config --exists $p && echo yes),,$(error \
+	pkg-config: package '$p' not found: as root, 'make deps' (or \
+	'make deps-test' for the tests) installs it (scripts/install-deps))))
+
+ifneq ($(filter-out $(NOBUILD_GOALS),$(or $(MAKECMDGOALS),all)),)
+$(call pkg_require,$(PKGS))
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
+PKG_LIBS := $(shell pkg-config --libs $(PKGS)) -lpthread
+endif
+ifneq ($(filter %/check_antomd $(BUILD)/tests/%,$(MAKECMDGOALS)),)
+$(call pkg_require,$(CHECK_PKG))
+CHECK_CFLAGS := $(shell pkg-config --cflags $(CHECK_PKG))
+CHECK_LIBS := $(shell pkg-config --libs $(CHECK_PKG))
+endif
 
 ifeq ($(V),1)
 Q :=
@@ -69,50 +94,46 @@ bin/antomd bin/antomctl: bin/%: build/bin/%
 	@mkdir -p bin
 	$(Q)ln -sf ../build/bin/$* $@
 
+# The one compile recipe and the one link recipe; $(call link,LIBS) puts
+# LIBS before the packages' libraries.
+define compile
+@mkdir -p $(@D)
+@$(if $(Q),echo "  CC      $<")
+$(Q)$(CC) $(ALL_CFLAGS) $1 -c -o $@ $<
+endef
+
+define link
+@mkdir -p $(@D)
+@$(if $(Q),echo "  LD      $@")
+$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $1 $(PKG_LIBS)
+endef
+
 $(BUILD)/obj/%.o: src/%.c
-	@mkdir -p $(@D)
-	@$(if $(Q),echo "  CC      $<")
-	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
+	$(call compile)
 
 $(BUILD)/tests/%.o: tests/%.c
-	@mkdir -p $(@D)
-	@$(if $(Q),echo "  CC      $<")
-	$(Q)$(CC) $(ALL_CFLAGS) $(shell pkg-config --cflags $(CHECK_PKG)) -c -o $@ $<
-
-$(BIN)/antomd: $(BUILD)/obj/main.o $(CORE_OBJ)
-	@mkdir -p $(@D)
-	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
-
-$(BIN)/antomctl: $(BUILD)/obj/antomctl.o $(TOOL_OBJ) $(CORE_OBJ)
-	@mkdir -p $(@D)
-	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
-
-$(BIN)/check_antomd: $(TEST_OBJ) $(TOOL_OBJ) $(CORE_OBJ)
-	@mkdir -p $(@D)
-	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(PKG_LIBS)
+	$(call compile,$(CHECK_CFLAGS))
 
 $(BUILD)/obj/bench-%.o: bench/%.c
-	@mkdir -p $(@D)
-	@$(if $(Q),echo "  CC      $<")
-	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
+	$(call compile)
+
+$(BIN)/antomd: $(BUILD)/obj/main.o $(CORE_OBJ)
+	$(call link)
+
+$(BIN)/antomctl: $(BUILD)/obj/antomctl.o $(TOOL_OBJ) $(CORE_OBJ)
+	$(call link)
+
+$(BIN)/check_antomd: $(TEST_OBJ) $(TOOL_OBJ) $(CORE_OBJ)
+	$(call link,$(CHECK_LIBS))
 
 $(BIN)/antom-bench-gen: $(BUILD)/obj/bench-gen.o $(TOOL_OBJ) $(CORE_OBJ)
-	@mkdir -p $(@D)
-	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+	$(call link)
 
 $(BIN)/antom-bench-store: $(BUILD)/obj/bench-store_bench.o $(CORE_OBJ)
-	@mkdir -p $(@D)
-	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+	$(call link)
 
 $(BIN)/antom-bench-sqlite: $(BUILD)/obj/bench-sqlite_ceiling.o
-	@mkdir -p $(@D)
-	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+	$(call link)
 
 # make install PREFIX=/usr/local DESTDIR=: the daemon, the tool, a
 # configuration to edit (never overwritten), the systemd units with the
