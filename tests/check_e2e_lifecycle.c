@@ -430,7 +430,6 @@ START_TEST(test_exit_codes_at_start)
 }
 END_TEST
 
-
 Suite *
 e2e_lifecycle_suite(void)
 {

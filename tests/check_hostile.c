@@ -218,7 +218,6 @@ db_open(void)
 	return db;
 }
 
-
 /* Every column of every row of sql (?1 bound to arg), as one string. */
 static char *
 q_dump(const char *sql, long long arg)

@@ -531,9 +531,8 @@ bg_deliver(void *arg)
 
 	memset(&r, 0, sizeof(r));
 	bg->status = client_raw("127.0.0.1", e2e.port, bg->req,
-	    strlen(bg->req), E2E_TIMEOUT_MS, &r, bg->err,
-	        sizeof(bg->err)) == 0 ?
-	    r.status : -1;
+	    strlen(bg->req), E2E_TIMEOUT_MS, &r, bg->err, sizeof(bg->err)) ==
+	    0 ? r.status : -1;
 	client_response_free(&r);
 	atomic_store(&bg->done, 1);
 	return NULL;
@@ -849,7 +848,6 @@ START_TEST(test_forwarded_for)
 	}
 }
 END_TEST
-
 
 START_TEST(test_log_lines)
 {

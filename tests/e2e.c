@@ -59,10 +59,7 @@ e2e_setup_dirs(const char *tag)
 const char *
 e2e_bin(char *buf, size_t cap, const char *name)
 {
-	const char *dir = getenv("ANTOMD_BIN");
-
-	snprintf(buf, cap, "%s/%s", dir != NULL ? dir : "bin", name);
-	return buf;
+	return test_env_path(buf, cap, "ANTOMD_BIN", "bin", name);
 }
 
 /* The real 2019 notification's Antom key, from the vector file. */
@@ -230,7 +227,6 @@ e2e_q_text(const char *sql)
 	return test_sql_text(e2e.db, sql);
 }
 
-
 /* The configuration, and the fixtures. */
 
 const char *e2e_conf_clients;
@@ -279,8 +275,8 @@ e2e_write_small_conf(const char *routes, const char *extra)
 	    "client %s 1 %s\n"
 	    "busy_timeout_ms 200\n"
 	    "%s", e2e.db, routes != NULL ? routes : "route /antom/notify\n",
-	    SANDBOX, test_path(pem, sizeof(pem),
-	        "vectors/test-antom-public.pem"),
+	    SANDBOX,
+	    test_path(pem, sizeof(pem), "vectors/test-antom-public.pem"),
 	    extra != NULL ? extra : "");
 	fclose(f);
 }

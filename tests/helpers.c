@@ -12,12 +12,19 @@
 #include "suites.h"
 
 const char *
+test_env_path(char *buf, size_t cap, const char *var, const char *dflt,
+    const char *rel)
+{
+	const char *dir = getenv(var);
+
+	snprintf(buf, cap, "%s/%s", dir != NULL ? dir : dflt, rel);
+	return buf;
+}
+
+const char *
 test_path(char *buf, size_t cap, const char *rel)
 {
-	const char *dir = getenv("ANTOMD_TESTS");
-
-	snprintf(buf, cap, "%s/%s", dir != NULL ? dir : "tests", rel);
-	return buf;
+	return test_env_path(buf, cap, "ANTOMD_TESTS", "tests", rel);
 }
 
 char *

@@ -28,7 +28,10 @@ Suite	*ctl_simulate_suite(void);
 Suite	*ops_suite(void);
 Suite	*install_suite(void);
 
-/* Path of a file under tests/ (ANTOMD_TESTS, default "tests"); static buffer per call site not needed: caller's buf. */
+/* $var/rel (dflt/rel when var is not set) into buf; returns buf. */
+const char *test_env_path(char *buf, size_t cap, const char *var,
+	    const char *dflt, const char *rel);
+/* Path of a file under tests/ (ANTOMD_TESTS, default "tests") into buf. */
 const char *test_path(char *buf, size_t cap, const char *rel);
 /* Whole file into a malloc'd NUL-terminated buffer; aborts the test on failure. */
 char	*test_slurp(const char *path, size_t *len);
