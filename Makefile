@@ -4,7 +4,9 @@
 #   make run        install missing Debian packages, build, run on conf/antomd.conf
 #   make check      install missing Debian packages, build, run every test
 #   make asan       the same tests under AddressSanitizer + UBSan
-#   make bench      benchmarks (not part of check)
+#   make valgrind   the suites that run the daemon, with it under memcheck
+#   make torture    the crash test, 20 cycles
+#   make bench      benchmarks (not part of check; bench/RESULTS.md)
 #   make install    PREFIX=/usr/local DESTDIR=
 #
 # V=1 shows the commands.
@@ -39,9 +41,32 @@ ALL_LDFLAGS += -fsanitize=address,undefined
 BUILD	:= build/asan
 endif
 
-PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
-CHECK_LIBS = $(shell pkg-config --libs $(CHECK_PKG) 2>/dev/null)
+# pkg-config runs once, here, and only for goals that build: run, check,
+# asan, valgrind, torture and bench first install what is missing (the
+# deps targets) and then build in a sub-make, which is where a package
+# still missing stops the build, named.  Check is asked for only by goals
+# that build the test runner, so "make all" never needs it.
+NOBUILD_GOALS := run check asan valgrind torture bench deps deps-test \
+	deps-bench clean uninstall
+
+# $(call pkg_require,PACKAGES): stop make, naming the first one pkg-config
+# does not know.
+pkg_require = $(if $(shell command -v pkg-config),,$(error pkg-config is \
+	not installed: run 'make deps' as root (scripts/install-deps)))$(foreach \
+	p,$1,$(if $(shell pkg-config --exists $p && echo yes),,$(error \
+	pkg-config: package '$p' not found: as root, 'make deps' (or \
+	'make deps-test' for the tests) installs it (scripts/install-deps))))
+
+ifneq ($(filter-out $(NOBUILD_GOALS),$(or $(MAKECMDGOALS),all)),)
+$(call pkg_require,$(PKGS))
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
+PKG_LIBS := $(shell pkg-config --libs $(PKGS)) -lpthread
+endif
+ifneq ($(filter %/check_antomd $(BUILD)/tests/%,$(MAKECMDGOALS)),)
+$(call pkg_require,$(CHECK_PKG))
+CHECK_CFLAGS := $(shell pkg-config --cflags $(CHECK_PKG))
+CHECK_LIBS := $(shell pkg-config --libs $(CHECK_PKG))
+endif
 
 ifeq ($(V),1)
 Q :=
@@ -59,7 +84,7 @@ CORE_OBJ := $(CORE:%=$(BUILD)/obj/%.o)
 CTL_CORE_OBJ := $(filter-out $(BUILD)/obj/http.o $(BUILD)/obj/metrics.o,$(CORE_OBJ))
 TOOL_OBJ := $(TOOL:%=$(BUILD)/obj/%.o)
 
-TEST_SRC := $(wildcard tests/check_*.c) tests/e2e.c
+TEST_SRC := tests/runner.c tests/helpers.c tests/e2e.c $(wildcard tests/check_*.c)
 TEST_OBJ := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%.o)
 
 .PHONY: all run check asan valgrind torture bench install uninstall clean deps deps-test deps-bench
@@ -71,50 +96,46 @@ bin/antomd bin/antomctl: bin/%: build/bin/%
 	@mkdir -p bin
 	$(Q)ln -sf ../build/bin/$* $@
 
+# The one compile recipe and the one link recipe; $(call link,LIBS) puts
+# LIBS before the packages' libraries.
+define compile
+@mkdir -p $(@D)
+@$(if $(Q),echo "  CC      $<")
+$(Q)$(CC) $(ALL_CFLAGS) $1 -c -o $@ $<
+endef
+
+define link
+@mkdir -p $(@D)
+@$(if $(Q),echo "  LD      $@")
+$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $1 $(PKG_LIBS)
+endef
+
 $(BUILD)/obj/%.o: src/%.c
-	@mkdir -p $(@D)
-	@$(if $(Q),echo "  CC      $<")
-	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
+	$(call compile)
 
 $(BUILD)/tests/%.o: tests/%.c
-	@mkdir -p $(@D)
-	@$(if $(Q),echo "  CC      $<")
-	$(Q)$(CC) $(ALL_CFLAGS) $(shell pkg-config --cflags $(CHECK_PKG)) -c -o $@ $<
-
-$(BIN)/antomd: $(BUILD)/obj/main.o $(CORE_OBJ)
-	@mkdir -p $(@D)
-	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
-
-$(BIN)/antomctl: $(BUILD)/obj/antomctl.o $(TOOL_OBJ) $(CTL_CORE_OBJ)
-	@mkdir -p $(@D)
-	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
-
-$(BIN)/check_antomd: $(TEST_OBJ) $(TOOL_OBJ) $(CORE_OBJ)
-	@mkdir -p $(@D)
-	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(PKG_LIBS)
+	$(call compile,$(CHECK_CFLAGS))
 
 $(BUILD)/obj/bench-%.o: bench/%.c
-	@mkdir -p $(@D)
-	@$(if $(Q),echo "  CC      $<")
-	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
+	$(call compile)
+
+$(BIN)/antomd: $(BUILD)/obj/main.o $(CORE_OBJ)
+	$(call link)
+
+$(BIN)/antomctl: $(BUILD)/obj/antomctl.o $(TOOL_OBJ) $(CTL_CORE_OBJ)
+	$(call link)
+
+$(BIN)/check_antomd: $(TEST_OBJ) $(TOOL_OBJ) $(CORE_OBJ)
+	$(call link,$(CHECK_LIBS))
 
 $(BIN)/antom-bench-gen: $(BUILD)/obj/bench-gen.o $(TOOL_OBJ) $(CORE_OBJ)
-	@mkdir -p $(@D)
-	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+	$(call link)
 
 $(BIN)/antom-bench-store: $(BUILD)/obj/bench-store_bench.o $(CORE_OBJ)
-	@mkdir -p $(@D)
-	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+	$(call link)
 
 $(BIN)/antom-bench-sqlite: $(BUILD)/obj/bench-sqlite_ceiling.o
-	@mkdir -p $(@D)
-	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+	$(call link)
 
 # make install PREFIX=/usr/local DESTDIR=: the daemon, the tool, a
 # configuration to edit (never overwritten), the systemd units with the
@@ -194,20 +215,23 @@ bench: deps-bench
 	$(Q)$(MAKE) --no-print-directory all $(BIN)/antom-bench-gen $(BIN)/antom-bench-sqlite $(BIN)/antom-bench-store
 	$(Q)bench/run
 
-# The suites that run the daemon (e2e, hostile, ops: nginx's upstream
-# too), with it under valgrind (memcheck; definite leaks and any error
-# fail the test that stops it).
+# The suites that run the daemon (check_e2e_*.c, check_hostile.c,
+# check_ops.c, check_install.c: nginx's upstream too), with it under
+# valgrind (memcheck; definite leaks and any error fail the test that
+# stops it).
+DAEMON_SUITES := e2e_protocol e2e_faults e2e_lifecycle hostile ops install
+
 valgrind: deps-test
 	$(Q)$(MAKE) --no-print-directory all $(BIN)/check_antomd
-	$(Q)for suite in e2e hostile ops; do \
+	$(Q)for suite in $(DAEMON_SUITES); do \
 	  ANTOMD_VALGRIND=1 CK_TIMEOUT_MULTIPLIER=10 CK_RUN_SUITE=$$suite \
 	  ANTOMD_BIN=$(CURDIR)/$(BIN) ANTOMD_TESTS=$(CURDIR)/tests \
 	  $(BIN)/check_antomd || exit 1; done
 
-# The long forms of the fault tests: 20 SIGKILL cycles under load.
+# The long form of the crash test: 20 SIGKILL cycles under load.
 torture: deps-test
 	$(Q)$(MAKE) --no-print-directory all $(BIN)/check_antomd
-	$(Q)ANTOMD_CRASH_CYCLES=20 CK_TIMEOUT_MULTIPLIER=5 CK_RUN_SUITE=e2e \
+	$(Q)ANTOMD_CRASH_CYCLES=20 CK_TIMEOUT_MULTIPLIER=5 CK_RUN_SUITE=e2e_faults \
 	  CK_RUN_CASE=crash ANTOMD_BIN=$(CURDIR)/$(BIN) \
 	  ANTOMD_TESTS=$(CURDIR)/tests $(BIN)/check_antomd
 

@@ -5,7 +5,7 @@
  * README's "HTTP status policy" gives it (or a closed connection where
  * that is the documented answer) and the one effect it may have on the
  * database.  Each row is a loop test of its own, so each gets a fresh
- * daemon on a socket this test bound itself (LISTEN_FDS, as in check_e2e)
+ * daemon on a socket this test bound itself (LISTEN_FDS, as in e2e.c)
  * and a fresh database seeded with one genuine payment.  After the row:
  *
  *   - the seeded rows are unchanged, and the state tables gained only what
@@ -51,8 +51,6 @@
 #include "suites.h"
 #include "util.h"
 
-
-#define SANDBOX		"SANDBOX_5YEZ4X2ZEB3C05479"
 #define RTIME		"2024-05-11T02:13:00Z"
 #define NOTIFY		"/antom/notify"
 #define TIMEOUT_MS	10000
@@ -87,39 +85,19 @@ static struct {
 	size_t	 len;
 } SENT;
 
-
-
+/*
+ * The e2e configuration with room for deep nesting, a short idle timeout
+ * for slowloris, and a longer busy timeout (later lines win).
+ */
 static void
 write_conf(void)
 {
-	char pem[512];
-	char *real = e2e_real_antom_key();
-	FILE *f = fopen(e2e.conf, "w");
+	char extra[128];
 
-	ck_assert_ptr_nonnull(f);
-	fprintf(f, "# written by check_hostile\n"
-	    "listen 127.0.0.1:1\n"	/* unused: the socket is passed in */
-	    "metrics_listen off\n"
-	    "database %s\n"
-	    "route /antom/notify\n"
-	    "route /api/back\n"
-	    "route /local/notify /public/prefix/notify\n"
-	    "client %s 1 %s\n"
-	    "client T_ALLPAY_1 1 %s\n"
-	    "max_body_bytes %d\n"
-	    "idle_timeout_s %d\n"
-	    "busy_timeout_ms 2000\n"
-	    "shutdown_timeout_s 5\n", e2e.db, SANDBOX,
-	    test_path(pem, sizeof(pem), "vectors/test-antom-public.pem"),
-	    real, MAX_BODY, IDLE_S);
-	fclose(f);
-	free(real);
+	snprintf(extra, sizeof(extra), "max_body_bytes %d\nidle_timeout_s %d\n"
+	    "busy_timeout_ms 2000\n", MAX_BODY, IDLE_S);
+	e2e_write_conf(extra);
 }
-
-
-
-
-
 
 static void
 sign(const char *path, const char *client, const char *rtime,
@@ -239,7 +217,6 @@ db_open(void)
 	    SQLITE_OK);
 	return db;
 }
-
 
 /* Every column of every row of sql (?1 bound to arg), as one string. */
 static char *

@@ -1,10 +1,10 @@
 /*
- * check_ops.c - what an operator sees: /metrics (checked with the
- * Prometheus Python client's parser) and /healthz (a storage failure, a
- * writer stuck in one batch), request ids, JSON and journal log lines,
- * X-Forwarded-For from trusted proxies only, and the shipped nginx
- * example (conf/nginx/antomd.conf) run by Debian's real nginx, over TLS,
- * in front of the real daemon.
+ * check_ops.c - what an operator sees of the real antomd: /metrics
+ * (checked with the Prometheus Python client's parser) and /healthz (a
+ * storage failure, a writer stuck in one batch), notifications at risk,
+ * request ids, logfmt, JSON and journal log lines, X-Forwarded-For from
+ * trusted proxies only, reloading the configuration and rotating keys
+ * under load, and antomctl send against the live daemon.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -12,109 +12,30 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <netinet/in.h>
-#include <arpa/inet.h>
 #include <pthread.h>
-#include <pwd.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <unistd.h>
 
 #include <jansson.h>
-#include <openssl/err.h>
-#include <openssl/ssl.h>
+#include <openssl/evp.h>
 #include <sqlite3.h>
 
 #include "antom.h"
 #include "client.h"
 #include "e2e.h"
-#include "http.h"
 #include "sign.h"
 #include "suites.h"
 #include "util.h"
 
-#define SANDBOX		"SANDBOX_5YEZ4X2ZEB3C05479"
-#define TIMEOUT_MS	30000
 #define PYTHON		"/usr/bin/python3"
-#define NGINX		"/usr/sbin/nginx"
-
-/* The routes of write_conf(); the nginx test serves the public path. */
-static const char *conf_routes = "route /antom/notify\n";
-
-static void
-write_conf(const char *extra)
-{
-	char pem[512];
-	FILE *f = fopen(e2e.conf, "w");
-
-	ck_assert_ptr_nonnull(f);
-	fprintf(f, "# written by check_ops\n"
-	    "listen 127.0.0.1:1\n"
-	    "metrics_listen off\n"
-	    "database %s\n"
-	    "%s"
-	    "client %s 1 %s\n"
-	    "busy_timeout_ms 200\n"
-	    "%s", e2e.db, conf_routes, SANDBOX,
-	    test_path(pem, sizeof(pem), "vectors/test-antom-public.pem"),
-	    extra != NULL ? extra : "");
-	fclose(f);
-}
-
-static void
-setup(void)
-{
-	e2e_setup_dirs("ops");
-}
-
-static char *
-pay_body(const char *prid)
-{
-	char *b;
-
-	ck_assert_int_gt(asprintf(&b, "{\"notifyType\":\"PAYMENT_RESULT\","
-	    "\"result\":{\"resultCode\":\"SUCCESS\",\"resultStatus\":\"S\","
-	    "\"resultMessage\":\"success\"},\"paymentRequestId\":\"%s\","
-	    "\"paymentId\":\"P-%s\",\"paymentAmount\":{\"value\":\"4200\","
-	    "\"currency\":\"SGD\"}}", prid, prid), 0);
-	return b;
-}
-
-/*
- * A signed POST as raw bytes: signed over signed_path, sent to target,
- * with extra header lines (each ending in CRLF) if any.  Caller frees.
- */
-static char *
-signed_request(const char *target, const char *signed_path, const char *body,
-    const char *extra, int tamper)
-{
-	char hdr[SIGN_HEADER_MAX], err[256], *req;
-	const char *rtime = "2024-05-11T02:13:00Z";
-
-	ck_assert_msg(sign_header(e2e_test_key(), signed_path, SANDBOX, rtime,
-	    (const unsigned char *)body, strlen(body), NULL, hdr, sizeof(hdr),
-	    err, sizeof(err)) == 0, "sign: %s", err);
-	ck_assert_int_gt(asprintf(&req, "POST %s HTTP/1.1\r\nHost: localhost\r\n"
-	    "Content-Type: application/json\r\nclient-id: %s\r\n"
-	    "request-time: %s\r\nsignature: %s\r\n%sContent-Length: %zu\r\n"
-	    "Connection: close\r\n\r\n%s%s", target, SANDBOX, rtime, hdr,
-	    extra != NULL ? extra : "", strlen(body) + (tamper ? 1 : 0), body,
-	    tamper ? " " : ""), 0);
-	return req;
-}
 
 static int
 send_to(const char *port, const char *req, struct client_response *resp)
 {
-	char err[256] = "";
-
-	memset(resp, 0, sizeof(*resp));
-	ck_assert_msg(client_raw("127.0.0.1", port, req, strlen(req), TIMEOUT_MS,
-	    resp, err, sizeof(err)) == 0, "client_raw: %s", err);
-	return resp->status;
+	return e2e_send(port, req, strlen(req), resp);
 }
 
 /* Deliver directly to the daemon; the status. */
@@ -122,8 +43,8 @@ static int
 deliver(const char *body, const char *extra, int tamper,
     struct client_response *resp)
 {
-	char *req = signed_request("/antom/notify", "/antom/notify", body, extra,
-	    tamper);
+	char *req = e2e_signed_request("/antom/notify", "/antom/notify", body,
+	    extra, tamper);
 	int st = send_to(e2e.port, req, resp);
 
 	free(req);
@@ -244,9 +165,9 @@ sample(const char *samples, const char *key)
 START_TEST(test_metrics)
 {
 	struct client_response r;
-	char *b = pay_body("PR-M1"), *s, rid[64];
+	char *b = e2e_pay_body("PR-M1", "PAYMENT_RESULT", "S"), *s, rid[64];
 
-	write_conf(NULL);
+	e2e_write_small_conf(NULL, NULL);
 	e2e_with_metrics = 1;
 	e2e_start_daemon();
 
@@ -388,16 +309,17 @@ metric_when(const char *name, double want)
 START_TEST(test_at_risk)
 {
 	struct client_response r;
-	char *b = pay_body("PR-RISK"), *big, *req, *log, *out, cmd[1024];
+	char *b = e2e_pay_body("PR-RISK", "PAYMENT_RESULT", "S"), *big, *req,
+	    *log, *out, cmd[1024];
 	char ctl[512];
 	FILE *p;
 	size_t n;
 	int st;
 
-	write_conf("at_risk_after_s 1\n");
+	e2e_write_small_conf(NULL, "at_risk_after_s 1\n");
 	e2e_with_metrics = 1;
 	e2e_start_daemon();
-	req = signed_request("/antom/notify", "/other/notify", b, NULL, 0);
+	req = e2e_signed_request("/antom/notify", "/other/notify", b, NULL, 0);
 	ck_assert_int_eq(send_to(e2e.port, req, &r), 401);
 	client_response_free(&r);
 	/* From a client id nobody configured: refused, not kept. */
@@ -410,7 +332,8 @@ START_TEST(test_at_risk)
 	memset(big, ' ', 70000);
 	big[0] = '{';
 	big[69999] = '}';
-	req = signed_request("/antom/notify", "/antom/notify", big, NULL, 0);
+	req = e2e_signed_request("/antom/notify", "/antom/notify", big, NULL,
+	    0);
 	ck_assert_int_eq(send_to(e2e.port, req, &r), 413);
 	client_response_free(&r);
 	free(req);
@@ -453,11 +376,12 @@ END_TEST
 START_TEST(test_metrics_port_taken)
 {
 	struct client_response r;
-	char extra[128], *b = pay_body("PR-NOMETRICS"), *log;
+	char extra[128], *b = e2e_pay_body("PR-NOMETRICS", "PAYMENT_RESULT",
+	    "S"), *log;
 	int port, fd = e2e_bind_loopback(&port);
 
 	snprintf(extra, sizeof(extra), "metrics_listen 127.0.0.1:%d\n", port);
-	write_conf(extra);
+	e2e_write_small_conf(NULL, extra);
 	e2e_start_daemon();
 	ck_assert_int_eq(deliver(b, NULL, 0, &r), 200);
 	client_response_free(&r);
@@ -491,16 +415,16 @@ healthz_when(int status, int ms)
 START_TEST(test_healthz_storage_failure)
 {
 	struct client_response r;
-	char *b = pay_body("PR-H1");
+	char *b = e2e_pay_body("PR-H1", "PAYMENT_RESULT", "S");
 	sqlite3 *db;
 
-	write_conf(NULL);
+	e2e_write_small_conf(NULL, NULL);
 	e2e_with_metrics = 1;
 	e2e_start_daemon();
 	ck_assert_int_eq(deliver(b, NULL, 0, &r), 200);	/* schema exists */
 	client_response_free(&r);
 	free(b);
-	b = pay_body("PR-H2");
+	b = e2e_pay_body("PR-H2", "PAYMENT_RESULT", "S");
 
 	ck_assert_int_eq(sqlite3_open(e2e.db, &db), SQLITE_OK);
 	ck_assert_int_eq(sqlite3_exec(db, "BEGIN EXCLUSIVE", NULL, NULL, NULL),
@@ -607,8 +531,8 @@ bg_deliver(void *arg)
 
 	memset(&r, 0, sizeof(r));
 	bg->status = client_raw("127.0.0.1", e2e.port, bg->req,
-	    strlen(bg->req), TIMEOUT_MS, &r, bg->err, sizeof(bg->err)) == 0 ?
-	    r.status : -1;
+	    strlen(bg->req), E2E_TIMEOUT_MS, &r, bg->err, sizeof(bg->err)) ==
+	    0 ? r.status : -1;
 	client_response_free(&r);
 	atomic_store(&bg->done, 1);
 	return NULL;
@@ -624,13 +548,13 @@ START_TEST(test_healthz_writer_stuck)
 	sqlite3 *db;
 	int fd, i, st;
 
-	write_conf("busy_timeout_ms 0\n");
+	e2e_write_small_conf(NULL, "busy_timeout_ms 0\n");
 	e2e_with_metrics = 1;
 	ck_assert_int_eq(mkfifo(e2e.log, 0600), 0);
 	fd = open(e2e.log, O_RDONLY | O_NONBLOCK);
 	ck_assert_int_ge(fd, 0);
 	e2e_start_daemon();
-	b = pay_body("PR-STUCK-1");
+	b = e2e_pay_body("PR-STUCK-1", "PAYMENT_RESULT", "S");
 	ck_assert_int_eq(deliver(b, NULL, 0, &r), 200);	/* schema exists */
 	client_response_free(&r);
 	free(b);
@@ -642,8 +566,9 @@ START_TEST(test_healthz_writer_stuck)
 	    SQLITE_OK);
 	fifo_fill(e2e.log);
 	memset(&bg, 0, sizeof(bg));
-	b = pay_body("PR-STUCK-2");
-	bg.req = signed_request("/antom/notify", "/antom/notify", b, NULL, 0);
+	b = e2e_pay_body("PR-STUCK-2", "PAYMENT_RESULT", "S");
+	bg.req = e2e_signed_request("/antom/notify", "/antom/notify", b, NULL,
+	    0);
 	free(b);
 	t0 = util_mono_us() / 1000;
 	ck_assert_int_eq(pthread_create(&bg.thread, NULL, bg_deliver, &bg), 0);
@@ -688,7 +613,7 @@ START_TEST(test_healthz_writer_stuck)
 	ck_assert_int_eq(healthz_when(200, 8000), 200);
 
 	/* Antom's retry commits. */
-	b = pay_body("PR-STUCK-2");
+	b = e2e_pay_body("PR-STUCK-2", "PAYMENT_RESULT", "S");
 	ck_assert_int_eq(deliver(b, NULL, 0, &r), 200);
 	client_response_free(&r);
 	free(b);
@@ -710,10 +635,11 @@ END_TEST
 START_TEST(test_request_id)
 {
 	struct client_response r;
-	char *b = pay_body("PR-RID"), rid1[64], rid2[64], rid3[64], key[96];
+	char *b = e2e_pay_body("PR-RID", "PAYMENT_RESULT", "S"), rid1[64],
+	    rid2[64], rid3[64], key[96];
 	char *log;
 
-	write_conf(NULL);
+	e2e_write_small_conf(NULL, NULL);
 	e2e_start_daemon();
 	ck_assert_int_eq(deliver(b, NULL, 0, &r), 200);
 	resp_header(&r, "X-Request-Id", rid1, sizeof(rid1));
@@ -751,11 +677,12 @@ END_TEST
 START_TEST(test_log_json)
 {
 	struct client_response r;
-	char *b = pay_body("PR-J\\u001b[31m\\u00e9"), *ok = pay_body("PR-JSON");
+	char *b = e2e_pay_body("PR-J\\u001b[31m\\u00e9", "PAYMENT_RESULT", "S"),
+	    *ok = e2e_pay_body("PR-JSON", "PAYMENT_RESULT", "S");
 	char *log, *line, *save = NULL, rid[64];
 	int requests = 0, lines = 0;
 
-	write_conf("log_format json\n");
+	e2e_write_small_conf(NULL, "log_format json\n");
 	e2e_start_daemon();
 	ck_assert_int_eq(deliver(ok, NULL, 0, &r), 200);
 	resp_header(&r, "X-Request-Id", rid, sizeof(rid));
@@ -810,11 +737,12 @@ END_TEST
 START_TEST(test_log_journal)
 {
 	struct client_response r;
-	char *b = pay_body("PR-JOURNAL"), js[64], *log;
+	char *b = e2e_pay_body("PR-JOURNAL", "PAYMENT_RESULT", "S"), js[64],
+	    *log;
 	struct stat sb;
 	int fd;
 
-	write_conf(NULL);
+	e2e_write_small_conf(NULL, NULL);
 	fd = open(e2e.log, O_WRONLY | O_CREAT | O_APPEND, 0644);
 	ck_assert_int_ge(fd, 0);
 	ck_assert_int_eq(fstat(fd, &sb), 0);
@@ -890,24 +818,18 @@ START_TEST(test_forwarded_for)
 
 	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
 		struct client_response r;
-		char extra[1200], prid[32], *b, *log, *line, *eol;
+		char extra[1200], prid[32], *b, *line;
 
 		snprintf(prid, sizeof(prid), "PR-XFF-%zu", i);
-		b = pay_body(prid);
-		write_conf(rows[i].conf);
+		b = e2e_pay_body(prid, "PAYMENT_RESULT", "S");
+		e2e_write_small_conf(NULL, rows[i].conf);
 		e2e_start_daemon();
 		snprintf(extra, sizeof(extra), "X-Forwarded-For: %s\r\n",
 		    rows[i].xff);
 		ck_assert_int_eq(deliver(b, extra, 0, &r), 200);
 		client_response_free(&r);
 		ck_assert_int_eq(e2e_stop_daemon(), 0);
-		log = test_slurp(e2e.log, NULL);
-		line = strstr(log, prid);
-		ck_assert_ptr_nonnull(line);
-		while (line > log && line[-1] != '\n')
-			line--;
-		if ((eol = strchr(line, '\n')) != NULL)
-			*eol = '\0';
+		line = e2e_log_line(prid);
 		ck_assert_msg(strstr(line, " peer_addr=127.0.0.1 ") != NULL,
 		    "row %zu: %s", i, line);
 		if (rows[i].client == NULL)
@@ -920,327 +842,219 @@ START_TEST(test_forwarded_for)
 			    i, line);
 		}
 		ck_assert_ptr_null(strstr(line, "evil"));
-		free(log);
+		free(line);
 		free(b);
 		unlink(e2e.log);
 	}
 }
 END_TEST
 
-/* nginx */
-
-/* A self-signed certificate for localhost, made with the openssl CLI. */
-static void
-make_cert(const char *dir)
+START_TEST(test_log_lines)
 {
-	char cmd[1024];
+	char *b = e2e_pay_body("PR-L\\u001b[31m", "PAYMENT_RESULT", "S");
+	char *ok = e2e_pay_body("PR-LOG", "PAYMENT_RESULT", "S");
+	char *log;
 
-	snprintf(cmd, sizeof(cmd), "openssl req -x509 -newkey rsa:2048 -nodes "
-	    "-days 2 -subj /CN=localhost -keyout %s/tls.key -out %s/tls.pem "
-	    ">/dev/null 2>&1", dir, dir);
-	ck_assert_int_eq(system(cmd), 0);
-}
-
-/*
- * nginx.conf for the test: a main context of our own (no daemon, every
- * path in dir, our user), and the shipped example with only its listen
- * address, certificate paths and socket path replaced.
- */
-static void
-write_nginx_conf(const char *dir, int port, const char *sock)
-{
-	char path[512], *ex, *p, *line, *save = NULL;
-	struct passwd *pw = getpwuid(getuid());
-	FILE *f;
-
-	ex = test_slurp(test_path(path, sizeof(path), "../conf/nginx/antomd.conf"),
-	    NULL);
-	snprintf(path, sizeof(path), "%s/nginx/antomd.conf", dir);
-	f = fopen(path, "w");
-	ck_assert_ptr_nonnull(f);
-	for (line = strtok_r(ex, "\n", &save); line != NULL;
-	    line = strtok_r(NULL, "\n", &save)) {
-		for (p = line; *p == ' '; p++)
-			;
-		if (strcmp(p, "listen 443 ssl;") == 0)
-			fprintf(f, "    listen 127.0.0.1:%d ssl;\n", port);
-		else if (strcmp(p, "listen [::]:443 ssl;") == 0)
-			continue;
-		else if (strncmp(p, "ssl_certificate ", 16) == 0)
-			fprintf(f, "    ssl_certificate %s/tls.pem;\n", dir);
-		else if (strncmp(p, "ssl_certificate_key ", 20) == 0)
-			fprintf(f, "    ssl_certificate_key %s/tls.key;\n", dir);
-		else if (strcmp(p, "server unix:/run/antomd/antomd.sock;") == 0)
-			fprintf(f, "    server unix:%s;\n", sock);
-		else
-			fprintf(f, "%s\n", line);
-	}
-	fclose(f);
-	free(ex);
-
-	snprintf(path, sizeof(path), "%s/nginx/nginx.conf", dir);
-	f = fopen(path, "w");
-	ck_assert_ptr_nonnull(f);
-	if (getuid() == 0)
-		fprintf(f, "user %s;\n", pw != NULL ? pw->pw_name : "root");
-	fprintf(f, "daemon off;\nmaster_process on;\nworker_processes 1;\n"
-	    "pid %s/nginx/nginx.pid;\nerror_log %s/nginx/error.log info;\n"
-	    "events { worker_connections 64; }\n"
-	    "http {\n"
-	    "    access_log %s/nginx/access.log;\n"
-	    "    client_body_temp_path %s/nginx/body;\n"
-	    "    proxy_temp_path %s/nginx/proxy;\n"
-	    "    fastcgi_temp_path %s/nginx/fastcgi;\n"
-	    "    uwsgi_temp_path %s/nginx/uwsgi;\n"
-	    "    scgi_temp_path %s/nginx/scgi;\n"
-	    "    include %s/nginx/antomd.conf;\n"
-	    "}\n", dir, dir, dir, dir, dir, dir, dir, dir, dir);
-	fclose(f);
-}
-
-/* A free loopback port (closed again: nginx binds it itself). */
-static int
-free_port(void)
-{
-	int port, fd = e2e_bind_loopback(&port);
-
-	close(fd);
-	return port;
-}
-
-/* One request over TLS; the status, with the body into body (cap). */
-static int
-tls_request(int port, const char *req, char *resp, size_t cap)
-{
-	struct sockaddr_in sin;
-	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
-	SSL *ssl;
-	size_t off = 0;
-	int fd, n, status = -1;
-
-	ck_assert_ptr_nonnull(ctx);
-	fd = socket(AF_INET, SOCK_STREAM, 0);
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_port = htons((uint16_t)port);
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-	ssl = SSL_new(ctx);
-	SSL_set_fd(ssl, fd);
-	SSL_set_tlsext_host_name(ssl, "localhost");
-	ck_assert_int_eq(SSL_connect(ssl), 1);
-	ck_assert_int_eq(SSL_write(ssl, req, (int)strlen(req)), (int)strlen(req));
-	while (off < cap - 1 &&
-	    (n = SSL_read(ssl, resp + off, (int)(cap - 1 - off))) > 0)
-		off += (size_t)n;
-	resp[off] = '\0';
-	sscanf(resp, "HTTP/1.1 %d", &status);
-	SSL_free(ssl);
-	SSL_CTX_free(ctx);
-	close(fd);
-	return status;
-}
-
-static pid_t nginx_pid;
-
-static void
-nginx_teardown(void)
-{
-	if (nginx_pid > 0) {
-		kill(nginx_pid, SIGQUIT);
-		waitpid(nginx_pid, NULL, 0);
-		nginx_pid = 0;
-	}
-	e2e_teardown();
-}
-
-/* The daemon's log line about a request, by payment request id. */
-static char *
-log_line_of(const char *prid)
-{
-	char *log = test_slurp(e2e.log, NULL), *line, *eol, *out;
-
-	line = strstr(log, prid);
-	ck_assert_msg(line != NULL, "%s not logged:\n%s", prid, log);
-	while (line > log && line[-1] != '\n')
-		line--;
-	if ((eol = strchr(line, '\n')) != NULL)
-		*eol = '\0';
-	out = strdup(line);
+	e2e_deliver_ok(ok);
+	e2e_deliver_ok(b);	/* an id with ESC: archived,
+	    never raw in the log */
+	ck_assert_int_eq(e2e_stop_daemon(), 0);
+	log = test_slurp(e2e.log, NULL);
+	ck_assert_ptr_nonnull(strstr(log, "level=info msg=started"));
+	ck_assert_ptr_nonnull(strstr(log, "payment_request_id=PR-LOG"));
+	ck_assert_ptr_nonnull(strstr(log, "status=200"));
+	ck_assert_ptr_nonnull(strstr(log, "outcome=applied"));
+	ck_assert_ptr_nonnull(strstr(log, "archive_reason=bad_id"));
+	ck_assert_ptr_nonnull(strstr(log, "msg=stopped"));
+	ck_assert_ptr_null(strchr(log, 0x1b));
+	ck_assert_ptr_null(strstr(log, "cavvSecret"));
+	ck_assert_ptr_null(strstr(log, "VISA"));
 	free(log);
-	return out;
+	free(b);
+	free(ok);
+}
+END_TEST
+
+/* Key rotation under load: load threads sign with key version 1. */
+struct rot {
+	volatile int	 stop;
+	int		 id;
+	int		 sent;
+	int		 bad;	/* anything but 200 */
+};
+
+static void *
+rot_run(void *arg)
+{
+	struct rot *c = arg;
+	char prid[32];
+	int i;
+
+	for (i = 0; !c->stop && i < 100000; i++) {
+		struct client_response r;
+		char *b;
+		int st;
+
+		snprintf(prid, sizeof(prid), "ROT%d-%d", c->id, i);
+		b = e2e_pay_body(prid, "PAYMENT_RESULT", "S");
+		st = e2e_signed_post("/antom/notify", "/antom/notify", b, &r);
+		client_response_free(&r);
+		free(b);
+		c->sent++;
+		if (st != 200)
+			c->bad++;
+	}
+	return NULL;
 }
 
-/* SIGHUP the daemon with a new trusted_proxy set; wait for it to say so. */
-static void
-reload_with(const char *extra, int nth)
+/* Send body signed with key as version kv; returns the status. */
+static int
+post_with_key(EVP_PKEY *key, long kv, const char *body)
 {
-	char *log, *p;
-	int i, seen = 0;
+	struct sign_options o = { kv, 0, 0, 0 };
+	struct client_response r;
+	char hdr[SIGN_HEADER_MAX], err[256];
+	int st;
 
-	write_conf(extra);
-	kill(e2e.pid, SIGHUP);
-	for (i = 0; i < 3000 && seen < nth; i++) {
-		usleep(10000);
-		log = test_slurp(e2e.log, NULL);
-		for (seen = 0, p = log; (p = strstr(p, "msg=\"configuration "
-		    "reloaded\"")) != NULL; p++)
-			seen++;
-		free(log);
-	}
-	ck_assert_int_eq(seen, nth);
+	ck_assert_int_eq(sign_header(key, "/antom/notify", SANDBOX, "7",
+	    (const unsigned char *)body, strlen(body), &o, hdr, sizeof(hdr),
+	    err, sizeof(err)), 0);
+	st = e2e_post("/antom/notify", SANDBOX, "7", hdr, body, &r);
+	client_response_free(&r);
+	return st;
+}
+
+static void
+sighup_and_settle(void)
+{
+	ck_assert_int_eq(kill(e2e.pid, SIGHUP), 0);
+	usleep(300 * 1000);
 }
 
 /*
- * The shipped example in front of the daemon: a signed notification to
- * the public path, over TLS, through nginx, verifies (antomd checks it
- * over the public path) and is stored; X-Forwarded-For gives client_addr
- * only when the socket peer (nginx) is a trusted proxy.
+ * SIGHUP adds key version 2 while requests signed with version 1 keep
+ * coming: none of them fails.  A second SIGHUP removes version 1: from
+ * then on version 1 is refused and version 2 accepted.  A configuration
+ * that does not load leaves the one in force and says why.
  */
-START_TEST(test_nginx_proxy)
+START_TEST(test_key_rotation_reload)
 {
-	char dir[64], sock[160], extra[512], *req, *line, resp[4096];
-	char *b;
-	int port, i, st;
-	struct stat sb;
-	pid_t pid;
+	char kdir[96], priv[128], pub[128], v1[640], both[1400], only2[640];
+	char pem[512], err[256], *log;
+	struct rot c[3];
+	pthread_t th[3];
+	EVP_PKEY *k2;
+	int i, sent = 0;
 
-	if (access(NGINX, X_OK) != 0) {
-		fprintf(stderr, "test_nginx_proxy: %s not installed, skipped "
-		    "(make check installs it as root)\n", NGINX);
-		return;
+	snprintf(kdir, sizeof(kdir), "%s/k2", e2e.dir);
+	ck_assert_msg(sign_keygen(kdir, err, sizeof(err)) == 0, "%s", err);
+	snprintf(priv, sizeof(priv), "%s/antom-private.pem", kdir);
+	snprintf(pub, sizeof(pub), "%s/antom-public.pem", kdir);
+	k2 = sign_key_load(priv, err, sizeof(err));
+	ck_assert_ptr_nonnull(k2);
+	snprintf(v1, sizeof(v1), "client %s 1 %s", SANDBOX,
+	    test_path(pem, sizeof(pem), "vectors/test-antom-public.pem"));
+	snprintf(only2, sizeof(only2), "client %s 2 %s", SANDBOX, pub);
+	snprintf(both, sizeof(both), "%s\n%s", v1, only2);
+
+	(void)e2e_test_key();
+	memset(c, 0, sizeof(c));
+	for (i = 0; i < 3; i++) {
+		c[i].id = i;
+		ck_assert_int_eq(pthread_create(&th[i], NULL, rot_run, &c[i]), 0);
 	}
-	conf_routes = "route /antom/notify /payments/antom/notify\n";
-	snprintf(dir, sizeof(dir), "%s", e2e.dir);
-	snprintf(sock, sizeof(sock), "%s/antomd.sock", dir);
-	snprintf(extra, sizeof(extra), "listen unix:%s\n", sock);
-	write_conf(extra);
-	pid = fork();
-	if (pid == 0) {
-		int logfd = open(e2e.log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-
-		dup2(logfd, 2);
-		unsetenv("LISTEN_FDS");
-		e2e_exec_daemon();
+	usleep(200 * 1000);
+	ck_assert_int_eq(post_with_key(k2, 2, "{\"k\":\"v2-early\"}"), 401);
+	e2e_conf_clients = both;
+	e2e_write_conf(NULL);
+	sighup_and_settle();
+	ck_assert_int_eq(post_with_key(k2, 2, "{\"k\":\"v2\"}"), 200);
+	usleep(200 * 1000);
+	for (i = 0; i < 3; i++)
+		c[i].stop = 1;
+	for (i = 0; i < 3; i++) {
+		pthread_join(th[i], NULL);
+		ck_assert_msg(c[i].bad == 0, "thread %d: %d of %d requests "
+		    "failed across the reload", i, c[i].bad, c[i].sent);
+		sent += c[i].sent;
 	}
-	e2e.pid = pid;
-	/* 30 s at most: valgrind takes seconds to start the daemon. */
-	for (i = 0; i < 3000 && stat(sock, &sb) != 0; i++)
-		usleep(10000);
-	ck_assert_int_eq(stat(sock, &sb), 0);
+	ck_assert_int_gt(sent, 10);
 
-	make_cert(dir);
-	snprintf(extra, sizeof(extra), "mkdir -p %s/nginx", dir);
-	ck_assert_int_eq(system(extra), 0);
-	port = free_port();
-	write_nginx_conf(dir, port, sock);
-	snprintf(extra, sizeof(extra), "%s/nginx/nginx.conf", dir);
-	pid = fork();
-	if (pid == 0) {
-		int devnull = open("/dev/null", O_WRONLY);
+	e2e_conf_clients = only2;
+	e2e_write_conf(NULL);
+	sighup_and_settle();
+	ck_assert_int_eq(post_with_key(e2e_test_key(), 1, "{\"k\":\"v1-late\"}"),
+	    401);
+	ck_assert_int_eq(post_with_key(k2, 2, "{\"k\":\"v2-again\"}"), 200);
 
-		dup2(devnull, 1);
-		dup2(devnull, 2);
-		char elog[300];
+	/* A file that does not load changes nothing. */
+	e2e_write_conf("no_such_directive 1\n");
+	sighup_and_settle();
+	ck_assert_int_eq(post_with_key(k2, 2, "{\"k\":\"v2-kept\"}"), 200);
+	ck_assert_int_eq(post_with_key(e2e_test_key(), 1, "{\"k\":\"v1-still\"}"),
+	    401);
+	e2e_conf_clients = NULL;
+	ck_assert_int_eq(e2e_stop_daemon(), 0);
+	EVP_PKEY_free(k2);
+	log = test_slurp(e2e.log, NULL);
+	ck_assert_ptr_nonnull(strstr(log, "msg=\"configuration reloaded\""));
+	ck_assert_ptr_nonnull(strstr(log, "reload failed, the configuration in "
+	    "force is kept"));
+	ck_assert_ptr_nonnull(strstr(log, "unknown directive"));
+	free(log);
+	ck_assert_int_eq(e2e_q_int("SELECT count(*) FROM notifications WHERE "
+	    "key_version = 2"), 3);
+}
+END_TEST
 
-		snprintf(elog, sizeof(elog), "%s/nginx/error.log", dir);
-		execl(NGINX, "nginx", "-p", dir, "-e", elog, "-c", extra,
-		    (char *)NULL);
-		_exit(127);
-	}
-	nginx_pid = pid;
-	for (i = 0, st = -1; i < 400 && st != 0; i++) {
-		int fd = socket(AF_INET, SOCK_STREAM, 0);
-		struct sockaddr_in sin;
+START_TEST(test_antomctl_send)
+{
+	char cmd[4096], ctl[512], key[512];
 
-		memset(&sin, 0, sizeof(sin));
-		sin.sin_family = AF_INET;
-		sin.sin_port = htons((uint16_t)port);
-		sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		st = connect(fd, (struct sockaddr *)&sin, sizeof(sin));
-		close(fd);
-		if (st != 0)
-			usleep(10000);
-	}
-	ck_assert_msg(st == 0, "nginx did not start: see %s/nginx/error.log",
-	    dir);
-
-	/* No trusted proxy: the header is ignored. */
-	b = pay_body("PR-NGX-1");
-	req = signed_request("/payments/antom/notify", "/payments/antom/notify",
-	    b, "X-Forwarded-For: 198.51.100.9\r\n", 0);
-	ck_assert_int_eq(tls_request(port, req, resp, sizeof(resp)), 200);
-	ck_assert_msg(strstr(resp, ANTOM_SUCCESS_BODY) != NULL, "%s", resp);
-	ck_assert_ptr_nonnull(strstr(resp, "X-Request-Id: "));
-	free(req);
-	free(b);
-	ck_assert_int_eq(e2e_q_int("SELECT count(*) FROM payments WHERE "
-	    "payment_request_id = 'PR-NGX-1' AND status = 'SUCCESS'"), 1);
-	ck_assert_str_eq(e2e_q_text("SELECT signed_path FROM notifications "
-	    "WHERE id = 1"), "/payments/antom/notify");
-	line = log_line_of("PR-NGX-1");
-	ck_assert_msg(strstr(line, " path=/antom/notify ") != NULL, "%s", line);
-	ck_assert_msg(strstr(line, " peer_addr=unix ") != NULL, "%s", line);
-	ck_assert_msg(strstr(line, "client_addr") == NULL, "%s", line);
-	free(line);
-
-	/* A tampered body through nginx: refused, nothing stored. */
-	b = pay_body("PR-NGX-X");
-	req = signed_request("/payments/antom/notify", "/payments/antom/notify",
-	    b, NULL, 1);
-	ck_assert_int_eq(tls_request(port, req, resp, sizeof(resp)), 401);
-	free(req);
-	free(b);
-	/* Signed over the local path: not what Antom signs, refused. */
-	b = pay_body("PR-NGX-L");
-	req = signed_request("/payments/antom/notify", "/antom/notify", b, NULL,
-	    0);
-	ck_assert_int_eq(tls_request(port, req, resp, sizeof(resp)), 401);
-	free(req);
-	free(b);
-	ck_assert_int_eq(e2e_q_int("SELECT count(*) FROM notifications"), 1);
-	/* nginx's own limit matches max_body_bytes: 413 before antomd. */
-	snprintf(extra, sizeof(extra), "POST /payments/antom/notify HTTP/1.1\r\n"
-	    "Host: localhost\r\nContent-Length: 70000\r\nConnection: close\r\n"
-	    "\r\n");
-	ck_assert_int_eq(tls_request(port, extra, resp, sizeof(resp)), 413);
-	/* Nothing else is public. */
-	ck_assert_int_eq(tls_request(port, "GET /antom/notify HTTP/1.1\r\n"
-	    "Host: localhost\r\nConnection: close\r\n\r\n", resp, sizeof(resp)),
-	    404);
-
-	/* nginx trusted: the address nginx saw (the spoofed one is not). */
-	snprintf(extra, sizeof(extra), "listen unix:%s\ntrusted_proxy unix\n",
-	    sock);
-	reload_with(extra, 1);
-	b = pay_body("PR-NGX-2");
-	req = signed_request("/payments/antom/notify", "/payments/antom/notify",
-	    b, "X-Forwarded-For: 198.51.100.9\r\n", 0);
-	ck_assert_int_eq(tls_request(port, req, resp, sizeof(resp)), 200);
-	free(req);
-	free(b);
-	line = log_line_of("PR-NGX-2");
-	ck_assert_msg(strstr(line, " client_addr=127.0.0.1 ") != NULL, "%s",
-	    line);
-	ck_assert_ptr_null(strstr(line, "198.51.100.9"));
-	free(line);
-
-	/* A trusted hop before nginx: the address it was given. */
-	snprintf(extra, sizeof(extra), "listen unix:%s\ntrusted_proxy unix\n"
-	    "trusted_proxy 127.0.0.1\n", sock);
-	reload_with(extra, 2);
-	b = pay_body("PR-NGX-3");
-	req = signed_request("/payments/antom/notify", "/payments/antom/notify",
-	    b, "X-Forwarded-For: 198.51.100.9\r\n", 0);
-	ck_assert_int_eq(tls_request(port, req, resp, sizeof(resp)), 200);
-	free(req);
-	free(b);
-	line = log_line_of("PR-NGX-3");
-	ck_assert_msg(strstr(line, " client_addr=198.51.100.9 ") != NULL, "%s",
-	    line);
-	free(line);
-
-	ck_assert_int_eq(e2e_q_int("SELECT count(*) FROM payments"), 3);
+	snprintf(cmd, sizeof(cmd), "%s send --url http://127.0.0.1:%s/antom/notify"
+	    " --key %s --client-id %s >/dev/null",
+	    e2e_bin(ctl, sizeof(ctl), "antomctl"), e2e.port,
+	    test_path(key, sizeof(key), "vectors/test-antom-private.pem"), SANDBOX);
+	ck_assert_int_eq(system(cmd), 0);
+	snprintf(cmd, sizeof(cmd), "%s send --url http://127.0.0.1:%s/antom/notify"
+	    " --key %s --client-id %s --set paymentRequestId=PR-CTL "
+	    "capture-success >/dev/null",
+	    ctl, e2e.port, key, SANDBOX);
+	ck_assert_int_eq(system(cmd), 0);
+	/* Wrong client id: the daemon refuses, antomctl exits non-zero. */
+	snprintf(cmd, sizeof(cmd), "%s send --url http://127.0.0.1:%s/antom/notify"
+	    " --key %s --client-id NOBODY >/dev/null", ctl, e2e.port, key);
+	ck_assert_int_eq(WEXITSTATUS(system(cmd)), 1);
+	/*
+	 * A refund, a dispute's life and a vaulting through the real daemon,
+	 * each into its table; an authorization, which antomd does not apply,
+	 * is acknowledged and kept verbatim.
+	 */
+	snprintf(cmd, sizeof(cmd), "S='%s send --url http://127.0.0.1:%s/antom/"
+	    "notify --key %s --client-id %s'; $S --set refundRequestId=RR-CTL "
+	    "--set paymentId=P-CTL refund-success >/dev/null && "
+	    "$S --set disputeId=D-CTL --set paymentId=P-CTL dispute-judged "
+	    ">/dev/null && $S --set disputeId=D-CTL --set paymentId=P-CTL "
+	    "dispute-created >/dev/null && "
+	    "$S vaulting-success >/dev/null && "
+	    "echo '{\"authorizationNotifyType\":\"TOKEN_CREATED\"}' | "
+	    "$S --body - >/dev/null", ctl, e2e.port, key, SANDBOX);
+	ck_assert_int_eq(system(cmd), 0);
+	ck_assert_int_eq(e2e_q_int("SELECT count(*) FROM payments"), 1);
+	ck_assert_int_eq(e2e_q_int("SELECT count(*) FROM captures"), 1);
+	ck_assert_str_eq(e2e_q_text("SELECT status || '/' || payment_id FROM"
+	    " refunds WHERE refund_request_id = 'RR-CTL'"), "SUCCESS/P-CTL");
+	ck_assert_str_eq(e2e_q_text("SELECT stage || '/' || judged_result ||"
+	    " '/' || reason_code FROM disputes WHERE dispute_id = 'D-CTL'"),
+	    "DISPUTE_JUDGED/ACCEPT_BY_CUSTOMER/4853");
+	ck_assert_str_eq(e2e_q_text("SELECT group_concat(outcome, ' ') FROM"
+	    " (SELECT outcome FROM notifications WHERE kind = 'dispute'"
+	    " ORDER BY id)"), "applied ignored");
+	ck_assert_str_eq(e2e_q_text("SELECT status || '/' || card_no_masked FROM"
+	    " vaultings"), "SUCCESS/************4242");
+	ck_assert_str_eq(e2e_q_text("SELECT outcome || '/' || archive_reason ||"
+	    " '/' || notify_type FROM notifications WHERE kind = 'other'"),
+	    "archived/unsupported_type/TOKEN_CREATED");
 	ck_assert_int_eq(e2e_stop_daemon(), 0);
 }
 END_TEST
@@ -1250,9 +1064,9 @@ ops_suite(void)
 {
 	Suite *s = suite_create("ops");
 	TCase *tc = tcase_create("ops");
-	TCase *px = tcase_create("proxy");
+	TCase *dm = tcase_create("daemon");
 
-	tcase_add_checked_fixture(tc, setup, e2e_teardown);
+	tcase_add_checked_fixture(tc, e2e_setup_bare, e2e_teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_metrics);
 	tcase_add_test(tc, test_healthz_storage_failure);
@@ -1265,9 +1079,11 @@ ops_suite(void)
 	tcase_add_test(tc, test_forwarded_for);
 	suite_add_tcase(s, tc);
 
-	tcase_add_checked_fixture(px, setup, nginx_teardown);
-	tcase_set_timeout(px, 60);
-	tcase_add_test(px, test_nginx_proxy);
-	suite_add_tcase(s, px);
+	tcase_add_checked_fixture(dm, e2e_setup, e2e_teardown);
+	tcase_set_timeout(dm, 60);
+	tcase_add_test(dm, test_log_lines);
+	tcase_add_test(dm, test_key_rotation_reload);
+	tcase_add_test(dm, test_antomctl_send);
+	suite_add_tcase(s, dm);
 	return s;
 }

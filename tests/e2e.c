@@ -1,5 +1,7 @@
 /*
- * e2e.c - the end-to-end suites' daemon and database helpers (e2e.h).
+ * e2e.c - what the suites that run the real daemon share (e2e.h): its
+ * start and stop, its configuration, signed requests to it, and looks at
+ * its database and log.
  */
 #include <fcntl.h>
 #include <signal.h>
@@ -15,6 +17,8 @@
 #include <jansson.h>
 #include <sqlite3.h>
 
+#include "antom.h"
+#include "client.h"
 #include "e2e.h"
 #include "sign.h"
 #include "suites.h"
@@ -55,10 +59,7 @@ e2e_setup_dirs(const char *tag)
 const char *
 e2e_bin(char *buf, size_t cap, const char *name)
 {
-	const char *dir = getenv("ANTOMD_BIN");
-
-	snprintf(buf, cap, "%s/%s", dir != NULL ? dir : "bin", name);
-	return buf;
+	return test_env_path(buf, cap, "ANTOMD_BIN", "bin", name);
 }
 
 /* The real 2019 notification's Antom key, from the vector file. */
@@ -226,3 +227,233 @@ e2e_q_text(const char *sql)
 	return test_sql_text(e2e.db, sql);
 }
 
+/* The configuration, and the fixtures. */
+
+const char *e2e_conf_clients;
+
+void
+e2e_write_conf(const char *extra)
+{
+	char pem[512], line[640];
+	char *real = e2e_real_antom_key();
+	FILE *f = fopen(e2e.conf, "w");
+
+	ck_assert_ptr_nonnull(f);
+	snprintf(line, sizeof(line), "client %s 1 %s", SANDBOX,
+	    test_path(pem, sizeof(pem), "vectors/test-antom-public.pem"));
+	fprintf(f, "# written by the e2e suites\n"
+	    "listen 127.0.0.1:1\n"	/* unused: the socket is passed in */
+	    "metrics_listen off\n"
+	    "database %s\n"
+	    "route /antom/notify\n"
+	    "route /api/back\n"
+	    "route /local/notify /public/prefix/notify\n"
+	    "%s\n"
+	    "client T_ALLPAY_1 1 %s\n"
+	    "max_body_bytes %d\n"
+	    "busy_timeout_ms 200\n"
+	    "idle_timeout_s 5\n"
+	    "shutdown_timeout_s 5\n"
+	    "%s", e2e.db, e2e_conf_clients != NULL ? e2e_conf_clients : line,
+	    real, E2E_MAX_BODY, extra != NULL ? extra : "");
+	fclose(f);
+	free(real);
+}
+
+void
+e2e_write_small_conf(const char *routes, const char *extra)
+{
+	char pem[512];
+	FILE *f = fopen(e2e.conf, "w");
+
+	ck_assert_ptr_nonnull(f);
+	fprintf(f, "# written by the e2e suites\n"
+	    "listen 127.0.0.1:1\n"
+	    "metrics_listen off\n"
+	    "database %s\n"
+	    "%s"
+	    "client %s 1 %s\n"
+	    "busy_timeout_ms 200\n"
+	    "%s", e2e.db, routes != NULL ? routes : "route /antom/notify\n",
+	    SANDBOX,
+	    test_path(pem, sizeof(pem), "vectors/test-antom-public.pem"),
+	    extra != NULL ? extra : "");
+	fclose(f);
+}
+
+void
+e2e_setup_bare(void)
+{
+	e2e_setup_dirs("e2e");
+}
+
+void
+e2e_setup(void)
+{
+	e2e_setup_bare();
+	e2e_write_conf(NULL);
+	e2e_start_daemon();
+}
+
+/* Requests to the daemon on e2e.port. */
+
+int
+e2e_send(const char *port, const char *req, size_t len,
+    struct client_response *resp)
+{
+	char err[256] = "";
+
+	memset(resp, 0, sizeof(*resp));
+	ck_assert_msg(client_raw("127.0.0.1", port, req, len, E2E_TIMEOUT_MS,
+	    resp, err, sizeof(err)) == 0, "client_raw: %s", err);
+	return resp->status;
+}
+
+int
+e2e_post(const char *target, const char *client, const char *rtime,
+    const char *sig, const char *body, struct client_response *resp)
+{
+	char *req;
+	size_t len;
+	FILE *f = open_memstream(&req, &len);
+	int status;
+
+	fprintf(f, "POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+	    "Content-Type: application/json\r\n", target);
+	if (client != NULL)
+		fprintf(f, "client-id: %s\r\n", client);
+	if (rtime != NULL)
+		fprintf(f, "request-time: %s\r\n", rtime);
+	if (sig != NULL)
+		fprintf(f, "signature: %s\r\n", sig);
+	fprintf(f, "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
+	    strlen(body), body);
+	fclose(f);
+	status = e2e_send(e2e.port, req, len, resp);
+	free(req);
+	return status;
+}
+
+void
+e2e_sign_rt1(const char *body, char hdr[SIGN_HEADER_MAX])
+{
+	char err[256];
+
+	if (sign_header(e2e_test_key(), "/antom/notify", SANDBOX, "1",
+	    (const unsigned char *)body, strlen(body), NULL, hdr,
+	    SIGN_HEADER_MAX, err, sizeof(err)) != 0) {
+		fprintf(stderr, "sign: %s\n", err);
+		abort();	/* also from client threads, where ck_assert is not */
+	}
+}
+
+char *
+e2e_signed_request(const char *target, const char *signed_path,
+    const char *body, const char *extra, int tamper)
+{
+	char hdr[SIGN_HEADER_MAX], err[256], *req;
+	const char *rtime = E2E_RTIME;
+
+	ck_assert_msg(sign_header(e2e_test_key(), signed_path, SANDBOX, rtime,
+	    (const unsigned char *)body, strlen(body), NULL, hdr, sizeof(hdr),
+	    err, sizeof(err)) == 0, "sign: %s", err);
+	ck_assert_int_gt(asprintf(&req, "POST %s HTTP/1.1\r\nHost: localhost\r\n"
+	    "Content-Type: application/json\r\nclient-id: %s\r\n"
+	    "request-time: %s\r\nsignature: %s\r\n%sContent-Length: %zu\r\n"
+	    "Connection: close\r\n\r\n%s%s", target, SANDBOX, rtime, hdr,
+	    extra != NULL ? extra : "", strlen(body) + (tamper ? 1 : 0), body,
+	    tamper ? " " : ""), 0);
+	return req;
+}
+
+int
+e2e_signed_post(const char *target, const char *signed_path, const char *body,
+    struct client_response *resp)
+{
+	char *req = e2e_signed_request(target, signed_path, body, NULL, 0);
+	int status = e2e_send(e2e.port, req, strlen(req), resp);
+
+	free(req);
+	return status;
+}
+
+void
+e2e_deliver_ok(const char *body)
+{
+	struct client_response r;
+
+	ck_assert_int_eq(e2e_signed_post("/antom/notify", "/antom/notify", body,
+	    &r), 200);
+	ck_assert_str_eq(r.body, ANTOM_SUCCESS_BODY);
+	client_response_free(&r);
+}
+
+void
+e2e_expect_status(int got, int want, struct client_response *r)
+{
+	ck_assert_msg(got == want, "status %d, want %d; body %s", got, want,
+	    r->body != NULL ? r->body : "(none)");
+	client_response_free(r);
+}
+
+int
+e2e_thread_deliver(const char *prid)
+{
+	struct client_response r;
+	char hdr[SIGN_HEADER_MAX], err[256], *req;
+	char *b = e2e_pay_body(prid, "PAYMENT_RESULT", "S");
+	size_t n;
+	FILE *f;
+	int rc;
+
+	e2e_sign_rt1(b, hdr);
+	f = open_memstream(&req, &n);
+	fprintf(f, "POST /antom/notify HTTP/1.1\r\nHost: x\r\n"
+	    "client-id: %s\r\nrequest-time: 1\r\nsignature: %s\r\n"
+	    "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
+	    SANDBOX, hdr, strlen(b), b);
+	fclose(f);
+	memset(&r, 0, sizeof(r));
+	if (client_raw("127.0.0.1", e2e.port, req, n, E2E_TIMEOUT_MS, &r, err,
+	    sizeof(err)) != 0)
+		rc = -1;
+	else
+		rc = r.status == 200 && strcmp(r.body, ANTOM_SUCCESS_BODY) == 0;
+	client_response_free(&r);
+	free(req);
+	free(b);
+	return rc;
+}
+
+/* Bodies, and the log. */
+
+char *
+e2e_pay_body(const char *prid, const char *type, const char *rs)
+{
+	char *b;
+
+	ck_assert_int_gt(asprintf(&b, "{\"notifyType\":\"%s\",\"result\":"
+	    "{\"resultCode\":\"SUCCESS\",\"resultStatus\":\"%s\","
+	    "\"resultMessage\":\"success\"},\"paymentRequestId\":\"%s\","
+	    "\"paymentId\":\"P-%s\",\"paymentAmount\":{\"value\":\"4200\","
+	    "\"currency\":\"SGD\"},\"paymentResultInfo\":{\"cardBrand\":\"VISA\","
+	    "\"threeDSResult\":{\"cavv\":\"cavvSecret\"}}}", type, rs, prid,
+	    prid), 0);
+	return b;
+}
+
+char *
+e2e_log_line(const char *s)
+{
+	char *log = test_slurp(e2e.log, NULL), *line, *eol, *out;
+
+	line = strstr(log, s);
+	ck_assert_msg(line != NULL, "%s not logged:\n%s", s, log);
+	while (line > log && line[-1] != '\n')
+		line--;
+	if ((eol = strchr(line, '\n')) != NULL)
+		*eol = '\0';
+	out = strdup(line);
+	free(log);
+	return out;
+}

@@ -1,9 +1,13 @@
 /*
- * e2e.h - what the end-to-end suites share: one antomd started on a
+ * e2e.h - what the suites that run the real daemon share (check_e2e_*.c,
+ * check_ops.c, check_install.c, check_hostile.c): one antomd started on a
  * socket the test bound itself (handed over as LISTEN_FDS), its files in
- * a temporary directory, and plain-SQL looks at its database.
+ * a temporary directory, its configuration, signed requests to it, and
+ * plain-SQL looks at its database.
  *
  * One daemon per test process (Check runs each test in its own fork).
+ * Everything here may end the test with a failed assertion, but for
+ * e2e_sign_rt1() and e2e_thread_deliver(), which client threads call.
  */
 #ifndef ANTOMD_TEST_E2E_H
 #define ANTOMD_TEST_E2E_H
@@ -12,6 +16,17 @@
 #include <sys/types.h>
 
 #include <openssl/evp.h>
+
+#include "client.h"
+#include "sign.h"
+
+/* The client id of tests/vectors/test-antom-*.pem in every configuration. */
+#define SANDBOX		"SANDBOX_5YEZ4X2ZEB3C05479"
+/* The request-time of e2e_signed_request(). */
+#define E2E_RTIME	"2024-05-11T02:13:00Z"
+#define E2E_TIMEOUT_MS	30000
+/* max_body_bytes of e2e_write_conf(). */
+#define E2E_MAX_BODY	4096
 
 struct e2e_daemon {
 	char	dir[48];	/* mkdtemp */
@@ -59,5 +74,56 @@ EVP_PKEY *e2e_test_key(void);
 /* First column of the first row, from a read-only connection. */
 long long e2e_q_int(const char *sql);
 const char *e2e_q_text(const char *sql);
+
+/*
+ * e2e.conf with three routes (/antom/notify, /api/back, and /local/notify
+ * signed as /public/prefix/notify), the SANDBOX test key as version 1 (or
+ * the lines in e2e_conf_clients when set) and the real 2019 key for
+ * T_ALLPAY_1, max_body_bytes E2E_MAX_BODY, short timeouts, and extra.
+ */
+extern const char *e2e_conf_clients;
+void	 e2e_write_conf(const char *extra);
+/*
+ * e2e.conf with only the routes given ("route /antom/notify\n" when NULL),
+ * the SANDBOX test key, busy_timeout_ms 200, and extra.
+ */
+void	 e2e_write_small_conf(const char *routes, const char *extra);
+/* Fixtures: the directories alone; or them, e2e_write_conf and the daemon. */
+void	 e2e_setup_bare(void);
+void	 e2e_setup(void);
+
+/* Send raw bytes to 127.0.0.1:port; the status, the response in *resp. */
+int	 e2e_send(const char *port, const char *req, size_t len,
+	    struct client_response *resp);
+/* A POST to the daemon with the three Antom headers (NULL leaves one out). */
+int	 e2e_post(const char *target, const char *client, const char *rtime,
+	    const char *sig, const char *body, struct client_response *resp);
+/* Sign body for /antom/notify, request-time "1", into hdr; aborts on failure. */
+void	 e2e_sign_rt1(const char *body, char hdr[SIGN_HEADER_MAX]);
+/*
+ * A signed POST as raw bytes: signed over signed_path, for target, with
+ * extra header lines (each ending in CRLF) if any, and a byte added to the
+ * body after signing when tamper is set.  Caller frees.
+ */
+char	*e2e_signed_request(const char *target, const char *signed_path,
+	    const char *body, const char *extra, int tamper);
+/* Sign over signed_path, send to target on the daemon; the status. */
+int	 e2e_signed_post(const char *target, const char *signed_path,
+	    const char *body, struct client_response *resp);
+/* Sign and send to /antom/notify; asserts 200 and the exact SUCCESS body. */
+void	 e2e_deliver_ok(const char *body);
+/* Assert the status (printing the body otherwise); frees the response. */
+void	 e2e_expect_status(int got, int want, struct client_response *r);
+/*
+ * From a client thread (no ck_assert there): deliver a signed successful
+ * payment prid on a connection of its own.  1 acknowledged with the exact
+ * SUCCESS body, 0 answered otherwise, -1 no answer (connection refused
+ * or closed).
+ */
+int	 e2e_thread_deliver(const char *prid);
+/* A payment of that notifyType and resultStatus, card data too. Caller frees. */
+char	*e2e_pay_body(const char *prid, const char *type, const char *rs);
+/* The daemon's first log line holding s (there must be one). Caller frees. */
+char	*e2e_log_line(const char *s);
 
 #endif

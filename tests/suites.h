@@ -1,6 +1,7 @@
 /*
- * suites.h - every Check suite linked into the one test runner, and the
- * few helpers the suites share.
+ * suites.h - every Check suite linked into the one test runner (runner.c),
+ * and the few helpers every suite may use (helpers.c).  What the suites
+ * that run the daemon share is in e2e.h.
  */
 #ifndef ANTOMD_TEST_SUITES_H
 #define ANTOMD_TEST_SUITES_H
@@ -17,14 +18,20 @@ Suite	*walvfs_suite(void);
 Suite	*sign_suite(void);
 Suite	*client_suite(void);
 Suite	*fixture_suite(void);
-Suite	*e2e_suite(void);
+Suite	*e2e_protocol_suite(void);
+Suite	*e2e_faults_suite(void);
+Suite	*e2e_lifecycle_suite(void);
 Suite	*hostile_suite(void);
 Suite	*ctl_explain_suite(void);
 Suite	*ctl_db_suite(void);
 Suite	*ctl_simulate_suite(void);
 Suite	*ops_suite(void);
+Suite	*install_suite(void);
 
-/* Path of a file under tests/ (ANTOMD_TESTS, default "tests"); static buffer per call site not needed: caller's buf. */
+/* $var/rel (dflt/rel when var is not set) into buf; returns buf. */
+const char *test_env_path(char *buf, size_t cap, const char *var,
+	    const char *dflt, const char *rel);
+/* Path of a file under tests/ (ANTOMD_TESTS, default "tests") into buf. */
 const char *test_path(char *buf, size_t cap, const char *rel);
 /* Whole file into a malloc'd NUL-terminated buffer; aborts the test on failure. */
 char	*test_slurp(const char *path, size_t *len);

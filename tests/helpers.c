@@ -1,8 +1,7 @@
 /*
- * check_main.c - the single Check runner for every suite.
- *
- * Fork mode (Check's default) so that a crash fails one test, not the run.
- * Select one suite with CK_RUN_SUITE=verify, one case with CK_RUN_CASE.
+ * helpers.c - the few helpers every suite may use (declared in suites.h):
+ * paths under tests/, whole files, temporary directories, and one value
+ * read from a database with plain SQL.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,12 +12,19 @@
 #include "suites.h"
 
 const char *
+test_env_path(char *buf, size_t cap, const char *var, const char *dflt,
+    const char *rel)
+{
+	const char *dir = getenv(var);
+
+	snprintf(buf, cap, "%s/%s", dir != NULL ? dir : dflt, rel);
+	return buf;
+}
+
+const char *
 test_path(char *buf, size_t cap, const char *rel)
 {
-	const char *dir = getenv("ANTOMD_TESTS");
-
-	snprintf(buf, cap, "%s/%s", dir != NULL ? dir : "tests", rel);
-	return buf;
+	return test_env_path(buf, cap, "ANTOMD_TESTS", "tests", rel);
 }
 
 char *
@@ -100,26 +106,4 @@ test_sql_text(const char *dbpath, const char *sql)
 	sqlite3_finalize(st);
 	sqlite3_close(db);
 	return out;
-}
-
-int
-main(void)
-{
-	Suite *(*const suites[])(void) = {
-		util_suite, log_suite, verify_suite, notif_suite, conf_suite,
-		store_suite, walvfs_suite, sign_suite, client_suite,
-		fixture_suite, e2e_suite, hostile_suite, ctl_explain_suite,
-		ctl_db_suite, ctl_simulate_suite, ops_suite,
-	};
-	SRunner *sr;
-	size_t i;
-	int failed;
-
-	sr = srunner_create(NULL);
-	for (i = 0; i < sizeof(suites) / sizeof(suites[0]); i++)
-		srunner_add_suite(sr, suites[i]());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -1,0 +1,534 @@
+/*
+ * check_e2e_protocol.c - what Antom and a merchant application see of the
+ * real antomd: every vector over HTTP, the state rules through repeated
+ * and out-of-order deliveries, refusals that write nothing (signatures,
+ * headers, methods, paths, sizes, chunked bodies), archived bodies, signed
+ * paths behind a proxy and with a query, and the README's queries run
+ * against a database antomd is writing.
+ *
+ * Each test binds a listening socket on 127.0.0.1 port 0 itself and hands
+ * it to antomd through systemd's socket-activation protocol (LISTEN_FDS),
+ * so there is no port race and no wait for start-up: connections queue in
+ * the socket's backlog until the daemon accepts them.  The database is
+ * inspected afterwards with plain SQL, as a merchant application would.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include <jansson.h>
+
+#include "antom.h"
+#include "client.h"
+#include "sign.h"
+#include "e2e.h"
+#include "suites.h"
+
+static int
+send_raw(const char *req, size_t len, struct client_response *resp)
+{
+	return e2e_send(e2e.port, req, len, resp);
+}
+
+/* Rows in the state tables and the archive, in one number for "nothing written". */
+static long long
+rows_written(void)
+{
+	return e2e_q_int("SELECT (SELECT count(*) FROM notifications) + "
+	    "(SELECT count(*) FROM payments) + (SELECT count(*) FROM captures) + "
+	    "(SELECT count(*) FROM events)");
+}
+
+static char *
+cap_body(const char *crid, const char *prid, const char *rs)
+{
+	char *b;
+
+	ck_assert_int_gt(asprintf(&b, "{\"captureAmount\":{\"currency\":\"SGD\","
+	    "\"value\":\"4200\"},\"notifyType\":\"CAPTURE_RESULT\",\"captureId\":"
+	    "\"C-%s\",\"captureRequestId\":\"%s\",\"captureTime\":"
+	    "\"2022-11-10T00:34:52-08:00\",\"paymentId\":\"P-%s\",\"result\":"
+	    "{\"resultCode\":\"SUCCESS\",\"resultMessage\":\"ok\","
+	    "\"resultStatus\":\"%s\"}}", crid, crid, prid, rs), 0);
+	return b;
+}
+
+/* Every request of a vector file gives its expected answer. */
+static void
+run_vectors(const char *file, int *nvalid)
+{
+	char path[512];
+	json_t *root, *v;
+	size_t i;
+
+	root = json_load_file(test_path(path, sizeof(path), file), 0, NULL);
+	ck_assert_ptr_nonnull(root);
+	json_array_foreach(root, i, v) {
+		json_t *hdrs = json_object_get(v, "headers"), *hv;
+		const char *name = json_string_value(json_object_get(v, "name"));
+		const char *expect = json_string_value(json_object_get(v, "expect"));
+		const char *body = json_string_value(json_object_get(v, "body"));
+		const char *key;
+		struct client_response r;
+		char *req;
+		size_t len;
+		FILE *f = open_memstream(&req, &len);
+		int status;
+
+		fprintf(f, "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\n",
+		    json_string_value(json_object_get(v, "method")),
+		    json_string_value(json_object_get(v, "path")));
+		json_object_foreach(hdrs, key, hv)
+			fprintf(f, "%s: %s\r\n", key, json_string_value(hv));
+		fprintf(f, "Content-Length: %zu\r\nConnection: close\r\n\r\n",
+		    strlen(body));
+		fwrite(body, 1, strlen(body), f);
+		fclose(f);
+		status = send_raw(req, len, &r);
+		free(req);
+		if (strcmp(expect, "valid") == 0) {
+			ck_assert_msg(status == 200, "%s: status %d (%s)", name,
+			    status, r.body);
+			ck_assert_str_eq(r.body, ANTOM_SUCCESS_BODY);
+			(*nvalid)++;
+		} else {
+			ck_assert_msg(status == 401, "%s: status %d (%s)", name,
+			    status, r.body);
+			ck_assert_ptr_nonnull(strstr(r.body, "\"resultStatus\":\"F\""));
+		}
+		client_response_free(&r);
+	}
+	json_decref(root);
+}
+
+START_TEST(test_vectors)
+{
+	int nvalid = 0;
+
+	run_vectors("vectors/signed-test-key.json", &nvalid);
+	run_vectors("vectors/real-antom-2019.json", &nvalid);
+	ck_assert_int_ge(nvalid, 2);
+	/* Two vectors carry the same body: one notification, two deliveries. */
+	ck_assert_int_eq(e2e_q_int("SELECT sum(delivery_count) FROM notifications"),
+	    nvalid);
+	/* The real Antom notification, verified over /api/back, is applied. */
+	ck_assert_str_eq(e2e_q_text("SELECT status || ' ' || amount_value || ' ' || "
+	    "currency FROM payments WHERE payment_request_id = "
+	    "'cc89dd30134549d6'"), "SUCCESS 100 PHP");
+	ck_assert_str_eq(e2e_q_text("SELECT signed_path FROM notifications WHERE "
+	    "client_id = 'T_ALLPAY_1'"), "/api/back");
+	ck_assert_int_eq(e2e_stop_daemon(), 0);
+}
+END_TEST
+
+START_TEST(test_eight_deliveries)
+{
+	char *b = e2e_pay_body("PR-8", "PAYMENT_RESULT", "S");
+	int i;
+
+	for (i = 0; i < 8; i++)
+		e2e_deliver_ok(b);
+	ck_assert_int_eq(e2e_q_int("SELECT delivery_count FROM notifications"), 8);
+	ck_assert_int_eq(e2e_q_int("SELECT count(*) FROM notifications"), 1);
+	ck_assert_int_eq(e2e_q_int("SELECT count(*) FROM events"), 1);
+	ck_assert_str_eq(e2e_q_text("SELECT status FROM payments WHERE "
+	    "payment_request_id = 'PR-8'"), "SUCCESS");
+	free(b);
+	ck_assert_int_eq(e2e_stop_daemon(), 0);
+}
+END_TEST
+
+START_TEST(test_capture_before_payment)
+{
+	char *c = cap_body("CR-1", "PR-1", "S");
+	char *p = e2e_pay_body("PR-1", "PAYMENT_RESULT", "S");
+
+	e2e_deliver_ok(c);
+	ck_assert_int_eq(e2e_q_int("SELECT count(*) FROM captures"), 1);
+	ck_assert_int_eq(e2e_q_int("SELECT count(*) FROM payment_captures"), 0);
+	e2e_deliver_ok(p);
+	ck_assert_str_eq(e2e_q_text("SELECT payment_status || '/' || capture_status "
+	    "FROM payment_captures WHERE payment_request_id = 'PR-1'"),
+	    "SUCCESS/SUCCESS");
+	ck_assert_int_eq(e2e_q_int("SELECT count(*) FROM events"), 2);
+	free(c);
+	free(p);
+	ck_assert_int_eq(e2e_stop_daemon(), 0);
+}
+END_TEST
+
+START_TEST(test_pending_after_success)
+{
+	char *s = e2e_pay_body("PR-2", "PAYMENT_RESULT", "S");
+	char *p = e2e_pay_body("PR-2", "PAYMENT_PENDING", "S");
+
+	e2e_deliver_ok(s);
+	e2e_deliver_ok(p);
+	ck_assert_str_eq(e2e_q_text("SELECT status FROM payments"), "SUCCESS");
+	ck_assert_str_eq(e2e_q_text("SELECT outcome FROM notifications WHERE "
+	    "notify_type = 'PAYMENT_PENDING'"), "ignored");
+	ck_assert_int_eq(e2e_q_int("SELECT count(*) FROM events"), 1);
+	free(s);
+	free(p);
+	ck_assert_int_eq(e2e_stop_daemon(), 0);
+}
+END_TEST
+
+START_TEST(test_fail_after_success_conflict)
+{
+	char *s = e2e_pay_body("PR-3", "PAYMENT_RESULT", "S");
+	char *f = e2e_pay_body("PR-3", "PAYMENT_RESULT", "F");
+	char *log;
+
+	e2e_deliver_ok(s);
+	e2e_deliver_ok(f);	/* acknowledged: Antom must not retry a conflict forever */
+	ck_assert_str_eq(e2e_q_text("SELECT status FROM payments"), "SUCCESS");
+	ck_assert_str_eq(e2e_q_text("SELECT outcome FROM notifications WHERE id = 2"),
+	    "conflict");
+	ck_assert_int_eq(e2e_q_int("SELECT count(*) FROM events"), 1);
+	ck_assert_int_eq(e2e_stop_daemon(), 0);
+	log = test_slurp(e2e.log, NULL);
+	ck_assert_ptr_nonnull(strstr(log, "level=warn"));
+	ck_assert_ptr_nonnull(strstr(log, "outcome=conflict"));
+	free(log);
+	free(s);
+	free(f);
+}
+END_TEST
+
+START_TEST(test_bad_signature_writes_nothing)
+{
+	char *b = e2e_pay_body("PR-4", "PAYMENT_RESULT", "S");
+	char hdr[SIGN_HEADER_MAX], *log;
+	struct client_response r;
+
+	e2e_sign_rt1(b, hdr);
+	/* Signed request-time "1", sent "2": the content differs. */
+	e2e_expect_status(e2e_post("/antom/notify", SANDBOX, "2", hdr, b, &r),
+	    401, &r);
+	/* Unknown client. */
+	e2e_expect_status(e2e_post("/antom/notify", "SANDBOX_OTHER", "1", hdr,
+	    b, &r), 401, &r);
+	/* Unsupported algorithm. */
+	e2e_expect_status(e2e_post("/antom/notify", SANDBOX, "1",
+	    "algorithm=RSA512,keyVersion=1,signature=AAAA", b, &r), 401, &r);
+	/* Bad base64. */
+	e2e_expect_status(e2e_post("/antom/notify", SANDBOX, "1",
+	    "algorithm=RSA256,keyVersion=1,signature=%%%", b, &r), 401, &r);
+	/* No signature field at all. */
+	e2e_expect_status(e2e_post("/antom/notify", SANDBOX, "1",
+	    "algorithm=RSA256", b, &r), 400, &r);
+	ck_assert_int_eq(rows_written(), 0);
+	ck_assert_int_eq(e2e_stop_daemon(), 0);
+	log = test_slurp(e2e.log, NULL);
+	ck_assert_ptr_nonnull(strstr(log, "reason=mismatch"));
+	/* The refusal names what antomctl explain starts from. */
+	ck_assert_ptr_nonnull(strstr(log, "request_time=2 "));
+	ck_assert_ptr_nonnull(strstr(log, "body_sha256="));
+	ck_assert_ptr_nonnull(strstr(log, "reason=unknown_client"));
+	ck_assert_ptr_nonnull(strstr(log, "reason=bad_algorithm"));
+	/* Never the body, never the signature. */
+	ck_assert_ptr_null(strstr(log, "cavvSecret"));
+	ck_assert_ptr_null(strstr(log, hdr + strlen(hdr) - 20));
+	free(log);
+	free(b);
+}
+END_TEST
+
+START_TEST(test_headers_missing_or_duplicated)
+{
+	char *b = e2e_pay_body("PR-5", "PAYMENT_RESULT", "S");
+	char hdr[SIGN_HEADER_MAX], *req;
+	struct client_response r;
+
+	e2e_sign_rt1(b, hdr);
+	e2e_expect_status(e2e_post("/antom/notify", NULL, "1", hdr, b, &r), 400,
+	    &r);
+	e2e_expect_status(e2e_post("/antom/notify", SANDBOX, NULL, hdr, b, &r),
+	    400, &r);
+	e2e_expect_status(e2e_post("/antom/notify", SANDBOX, "1", NULL, b, &r),
+	    400, &r);
+	/* Twice the same header, different case: ambiguous, refused. */
+	ck_assert_int_gt(asprintf(&req, "POST /antom/notify HTTP/1.1\r\n"
+	    "Host: x\r\nclient-id: %s\r\nClient-Id: %s\r\nrequest-time: 1\r\n"
+	    "signature: %s\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n%s",
+	    SANDBOX, SANDBOX, hdr, strlen(b), b), 0);
+	e2e_expect_status(send_raw(req, strlen(req), &r), 400, &r);
+	free(req);
+	/* A control character in a header value. */
+	e2e_expect_status(e2e_post("/antom/notify", SANDBOX, "1\x1b[31m", hdr,
+	    b, &r), 400, &r);
+	ck_assert_int_eq(rows_written(), 0);
+	/* The same request, well formed, is accepted. */
+	e2e_expect_status(e2e_post("/antom/notify", SANDBOX, "1", hdr, b, &r),
+	    200, &r);
+	free(b);
+	ck_assert_int_eq(e2e_stop_daemon(), 0);
+}
+END_TEST
+
+START_TEST(test_method_path_size)
+{
+	struct client_response r;
+	char *big, *req;
+	const char *get = "GET /antom/notify HTTP/1.1\r\nHost: x\r\n"
+	    "Connection: close\r\n\r\n";
+	const char *nopath = "POST /nope HTTP/1.1\r\nHost: x\r\n"
+	    "Content-Length: 2\r\nConnection: close\r\n\r\n{}";
+	const char *trailing = "POST /antom/notify/ HTTP/1.1\r\nHost: x\r\n"
+	    "Content-Length: 2\r\nConnection: close\r\n\r\n{}";
+	size_t i, n;
+
+	ck_assert_int_eq(send_raw(get, strlen(get), &r), 405);
+	ck_assert_ptr_nonnull(strcasestr(r.head, "Allow: POST"));
+	client_response_free(&r);
+	e2e_expect_status(send_raw(nopath, strlen(nopath), &r), 404, &r);
+	e2e_expect_status(send_raw(trailing, strlen(trailing), &r), 404, &r);
+
+	/* Headers over connection_memory_limit (32 KiB by default): 431. */
+	big = malloc(40001);
+	memset(big, 'a', 40000);
+	big[40000] = '\0';
+	ck_assert_int_gt(asprintf(&req, "POST /antom/notify HTTP/1.1\r\n"
+	    "Host: x\r\nX-Big: %s\r\nContent-Length: 2\r\n"
+	    "Connection: close\r\n\r\n{}", big), 0);
+	e2e_expect_status(send_raw(req, strlen(req), &r), 431, &r);
+	free(req);
+	free(big);
+
+	/* Over max_body_bytes with a Content-Length: refused before reading. */
+	big = malloc(E2E_MAX_BODY + 2);
+	memset(big, 'x', E2E_MAX_BODY + 1);
+	big[E2E_MAX_BODY + 1] = '\0';
+	e2e_expect_status(e2e_signed_post("/antom/notify", "/antom/notify", big,
+	    &r), 413, &r);
+
+	/* The same, chunked: no Content-Length to refuse early. */
+	{
+		FILE *f = open_memstream(&req, &n);
+
+		fprintf(f, "POST /antom/notify HTTP/1.1\r\nHost: x\r\n"
+		    "client-id: %s\r\nrequest-time: 1\r\nsignature: x\r\n"
+		    "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n",
+		    SANDBOX);
+		for (i = 0; i < 4; i++)
+			fprintf(f, "%x\r\n%.*s\r\n", E2E_MAX_BODY / 2,
+			    E2E_MAX_BODY / 2, big);
+		fprintf(f, "0\r\n\r\n");
+		fclose(f);
+	}
+	e2e_expect_status(send_raw(req, n, &r), 413, &r);
+	free(req);
+	free(big);
+	ck_assert_int_eq(rows_written(), 0);
+	ck_assert_int_eq(e2e_stop_daemon(), 0);
+}
+END_TEST
+
+START_TEST(test_chunked_within_limit)
+{
+	char *b = e2e_pay_body("PR-CH", "PAYMENT_RESULT", "S");
+	char hdr[SIGN_HEADER_MAX], *req;
+	struct client_response r;
+	size_t half = strlen(b) / 2, n;
+	FILE *f;
+
+	e2e_sign_rt1(b, hdr);
+	f = open_memstream(&req, &n);
+	fprintf(f, "POST /antom/notify HTTP/1.1\r\nHost: x\r\nclient-id: %s\r\n"
+	    "request-time: 1\r\nsignature: %s\r\nTransfer-Encoding: chunked\r\n"
+	    "Connection: close\r\n\r\n%zx\r\n%.*s\r\n%zx\r\n%s\r\n0\r\n\r\n",
+	    SANDBOX, hdr, half, (int)half, b, strlen(b) - half, b + half);
+	fclose(f);
+	e2e_expect_status(send_raw(req, n, &r), 200, &r);
+	ck_assert_int_eq(e2e_q_int("SELECT count(*) FROM payments"), 1);
+	free(req);
+	free(b);
+	ck_assert_int_eq(e2e_stop_daemon(), 0);
+}
+END_TEST
+
+START_TEST(test_non_json_archived)
+{
+	const char *bodies[] = { "not json at all", "{\"notifyType\":"
+	    "\"REFUND_RESULT\",\"refundRequestId\":\"RR-1\"}", "" };
+	size_t i;
+
+	for (i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++)
+		e2e_deliver_ok(bodies[i]);
+	ck_assert_int_eq(e2e_q_int("SELECT count(*) FROM notifications WHERE "
+	    "outcome = 'archived'"), 3);
+	ck_assert_str_eq(e2e_q_text("SELECT CAST(body AS TEXT) FROM notifications "
+	    "WHERE id = 1"), "not json at all");
+	ck_assert_str_eq(e2e_q_text("SELECT notify_type FROM notifications "
+	    "WHERE id = 2"), "REFUND_RESULT");
+	ck_assert_int_eq(e2e_q_int("SELECT count(*) FROM payments"), 0);
+	ck_assert_int_eq(e2e_stop_daemon(), 0);
+}
+END_TEST
+
+START_TEST(test_query_and_proxy_paths)
+{
+	char *a = e2e_pay_body("PR-Q", "PAYMENT_RESULT", "S");
+	char *b = e2e_pay_body("PR-PX", "PAYMENT_RESULT", "S");
+	char *c = e2e_pay_body("PR-PX2", "PAYMENT_RESULT", "S");
+	struct client_response r;
+
+	/* Signed over path?query: verifies on the retry. */
+	e2e_expect_status(e2e_signed_post("/antom/notify?order=1&x=%2F",
+	    "/antom/notify?order=1&x=%2F", a, &r), 200, &r);
+	ck_assert_str_eq(e2e_q_text("SELECT signed_path FROM notifications"),
+	    "/antom/notify?order=1&x=%2F");
+	/* Behind a proxy: served at /local/notify, signed as the public path. */
+	e2e_expect_status(e2e_signed_post("/local/notify",
+	    "/public/prefix/notify", b, &r), 200, &r);
+	/* Signed over the local path instead: not what Antom signs, refused. */
+	e2e_expect_status(e2e_signed_post("/local/notify", "/local/notify", c,
+	    &r), 401, &r);
+	/* A genuine notification replayed to another route does not verify. */
+	e2e_expect_status(e2e_signed_post("/api/back", "/antom/notify", c, &r),
+	    401, &r);
+	ck_assert_int_eq(e2e_q_int("SELECT count(*) FROM payments"), 2);
+	free(a);
+	free(b);
+	free(c);
+	ck_assert_int_eq(e2e_stop_daemon(), 0);
+}
+END_TEST
+
+/*
+ * The README's sqlite3 commands for merchant applications, run as
+ * written (only the database and backup paths replaced) against a
+ * database antomd is writing: each must succeed, and say what it should.
+ */
+START_TEST(test_readme_queries)
+{
+	char path[512], *readme, *line, *rest, *cmd = NULL, *out;
+	char *b = e2e_pay_body("paymentRequestId01", "PAYMENT_RESULT", "S");
+	char *c = cap_body("CR-README", "paymentRequestId01", "S");
+	const char *r = "{\"notifyType\":\"REFUND_RESULT\",\"result\":"
+	    "{\"resultStatus\":\"S\"},\"refundRequestId\":\"RR-README\","
+	    "\"paymentId\":\"P-paymentRequestId01\",\"refundAmount\":"
+	    "{\"value\":\"1000\",\"currency\":\"SGD\"}}";
+	size_t cmdlen = 0, outlen;
+	int ran = 0, st;
+	FILE *f = NULL, *p;
+
+	e2e_deliver_ok(b);
+	e2e_deliver_ok(c);
+	e2e_deliver_ok(r);
+	readme = test_slurp(test_path(path, sizeof(path), "../README.md"), NULL);
+	line = strstr(readme, "## Queries for merchant applications");
+	ck_assert_ptr_nonnull(line);
+	*strstr(line, "\n## HTTP status policy") = '\0';
+	/*
+	 * A command starts on a line indented by 4 with "sqlite3 " and goes
+	 * on over the lines indented by 6 after it; anything else ends it.
+	 */
+	rest = line;
+	for (;;) {
+		char *at;
+
+		line = strsep(&rest, "\n");
+		if (f != NULL && line != NULL && strncmp(line, "      ", 6) == 0) {
+			fprintf(f, "%s\n", line + 4);
+			continue;
+		}
+		if (f != NULL) {
+			/* The command is complete: our files, then run it. */
+			fclose(f);
+			f = NULL;
+			while ((at = strstr(cmd, "/var/lib/antomd/antomd.db")) !=
+			    NULL) {
+				char *n;
+
+				ck_assert_int_gt(asprintf(&n, "%.*s%s%s",
+				    (int)(at - cmd), cmd, e2e.db,
+				    at + strlen("/var/lib/antomd/antomd.db")), 0);
+				free(cmd);
+				cmd = n;
+			}
+			if ((at = strstr(cmd, "/var/backups/")) != NULL) {
+				char *n;
+
+				ck_assert_int_gt(asprintf(&n, "%.*s%s/%s",
+				    (int)(at - cmd), cmd, e2e.dir,
+				    at + strlen("/var/backups/")), 0);
+				free(cmd);
+				cmd = n;
+			}
+			p = popen(cmd, "r");
+			ck_assert_ptr_nonnull(p);
+			out = calloc(1, 4096);
+			outlen = fread(out, 1, 4095, p);
+			st = pclose(p);
+			ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+			    "README command failed:\n%s\n%.*s", cmd, (int)outlen,
+			    out);
+			if (strstr(cmd, "FROM payment_status") != NULL)
+				ck_assert_msg(strncmp(out, "SUCCESS|4200|SGD|4200|",
+				    22) == 0, "%s", out);
+			if (strstr(cmd, "FROM payment_captures") != NULL)
+				ck_assert_ptr_nonnull(strstr(out, "paymentRequestId01|"
+				    "CR-README|4200|SGD|"));
+			if (strstr(cmd, "FROM events") != NULL)
+				ck_assert_ptr_nonnull(strstr(out, "\n3|"));
+			if (strstr(cmd, "FROM payment_timeline") != NULL)
+				ck_assert_msg(strstr(out, "|payment|paymentRequestId01"
+				    "||SUCCESS\n2|") != NULL && strstr(out,
+				    "|capture|CR-README||SUCCESS\n3|") != NULL &&
+				    strstr(out, "|refund|RR-README||SUCCESS\n") !=
+				    NULL, "%s", out);
+			free(out);
+			free(cmd);
+			cmd = NULL;
+			ran++;
+		}
+		if (line == NULL)
+			break;
+		if (strncmp(line, "    sqlite3 ", 12) == 0) {
+			f = open_memstream(&cmd, &cmdlen);
+			fprintf(f, "%s\n", line + 4);
+		}
+	}
+	ck_assert_int_eq(ran, 6);
+	/* The backup is a whole database of its own. */
+	snprintf(path, sizeof(path), "sqlite3 %s/antomd.db 'PRAGMA "
+	    "integrity_check; SELECT count(*) FROM payments'", e2e.dir);
+	p = popen(path, "r");
+	out = calloc(1, 256);
+	outlen = fread(out, 1, 255, p);
+	ck_assert_int_eq(pclose(p), 0);
+	ck_assert_str_eq(out, "ok\n1\n");
+	free(out);
+	free(readme);
+	free(b);
+	free(c);
+	ck_assert_int_eq(e2e_stop_daemon(), 0);
+}
+END_TEST
+
+Suite *
+e2e_protocol_suite(void)
+{
+	Suite *s = suite_create("e2e_protocol");
+	TCase *tc = tcase_create("daemon");
+
+	tcase_add_checked_fixture(tc, e2e_setup, e2e_teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_vectors);
+	tcase_add_test(tc, test_eight_deliveries);
+	tcase_add_test(tc, test_capture_before_payment);
+	tcase_add_test(tc, test_pending_after_success);
+	tcase_add_test(tc, test_fail_after_success_conflict);
+	tcase_add_test(tc, test_bad_signature_writes_nothing);
+	tcase_add_test(tc, test_headers_missing_or_duplicated);
+	tcase_add_test(tc, test_method_path_size);
+	tcase_add_test(tc, test_chunked_within_limit);
+	tcase_add_test(tc, test_non_json_archived);
+	tcase_add_test(tc, test_query_and_proxy_paths);
+	tcase_add_test(tc, test_readme_queries);
+	suite_add_tcase(s, tc);
+	return s;
+}
