@@ -35,15 +35,6 @@ int	sign_request(EVP_PKEY *, const struct verify_content *,
 	    const struct sign_options *, char *out, size_t outcap,
 	    char *err, size_t errlen);
 
-/*
- * sign_request() with the content spelled out, for the end-to-end tests'
- * call sites only; new code passes a struct verify_content.
- */
-int	sign_header(EVP_PKEY *, const char *path, const char *client_id,
-	    const char *request_time, const unsigned char *body, size_t bodylen,
-	    const struct sign_options *, char *out, size_t outcap,
-	    char *err, size_t errlen);
-
 /* Request-time now: epoch milliseconds, or ISO 8601 with a numeric offset. */
 void	sign_request_time(int iso, char *out, size_t outcap);
 

@@ -174,22 +174,6 @@ fail:
 	return -1;
 }
 
-int
-sign_header(EVP_PKEY *pkey, const char *path, const char *client_id,
-    const char *request_time, const unsigned char *body, size_t bodylen,
-    const struct sign_options *opts, char *out, size_t outcap,
-    char *err, size_t errlen)
-{
-	struct verify_content c;
-
-	c.path = path;
-	c.client_id = client_id;
-	c.request_time = request_time;
-	c.body = body;
-	c.bodylen = bodylen;
-	return sign_request(pkey, &c, opts, out, outcap, err, errlen);
-}
-
 /*
  * Antom's own shapes: epoch milliseconds ("1685599933871"), or local time
  * with milliseconds and a numeric offset ("2019-07-12T12:08:56.253+05:30");

@@ -105,9 +105,10 @@ sign(const char *path, const char *client, const char *rtime,
 {
 	char err[256];
 
-	ck_assert_msg(sign_header(e2e_test_key(), path, client, rtime,
-	    (const unsigned char *)body, len, NULL, hdr, SIGN_HEADER_MAX, err,
-	    sizeof(err)) == 0, "sign: %s", err);
+	ck_assert_msg(sign_request(e2e_test_key(),
+	    &(struct verify_content){ path, client, rtime,
+	    (const unsigned char *)body, len }, NULL, hdr, SIGN_HEADER_MAX,
+	    err, sizeof(err)) == 0, "sign: %s", err);
 }
 
 /* A notifyPayment body; extra (if any) goes before the closing brace. */

@@ -916,8 +916,9 @@ post_with_key(EVP_PKEY *key, long kv, const char *body)
 	char hdr[SIGN_HEADER_MAX], err[256];
 	int st;
 
-	ck_assert_int_eq(sign_header(key, "/antom/notify", SANDBOX, "7",
-	    (const unsigned char *)body, strlen(body), &o, hdr, sizeof(hdr),
+	ck_assert_int_eq(sign_request(key,
+	    &(struct verify_content){ "/antom/notify", SANDBOX, "7",
+	    (const unsigned char *)body, strlen(body) }, &o, hdr, sizeof(hdr),
 	    err, sizeof(err)), 0);
 	st = e2e_post("/antom/notify", SANDBOX, "7", hdr, body, &r);
 	client_response_free(&r);

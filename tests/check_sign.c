@@ -392,8 +392,9 @@ START_TEST(test_keygen)
 	priv = sign_key_load(p, err, sizeof(err));
 	ck_assert_msg(priv != NULL, "%s", err);
 	ck_assert_int_eq(EVP_PKEY_get_bits(priv), 2048);
-	ck_assert_int_eq(sign_header(priv, TEST_ROUTE, TEST_CLIENT, "1",
-	    (const unsigned char *)"{}", 2, NULL, hdr, sizeof(hdr), err,
+	ck_assert_int_eq(sign_request(priv,
+	    &(struct verify_content){ TEST_ROUTE, TEST_CLIENT, "1",
+	    (const unsigned char *)"{}", 2 }, NULL, hdr, sizeof(hdr), err,
 	    sizeof(err)), 0);
 	ck_assert_ptr_nonnull(kr = verify_keyring_new());
 	ck_assert_int_eq(verify_keyring_add(kr, TEST_CLIENT, 1, pub, err,

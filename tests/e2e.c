@@ -339,8 +339,9 @@ e2e_sign_rt1(const char *body, char hdr[SIGN_HEADER_MAX])
 {
 	char err[256];
 
-	if (sign_header(e2e_test_key(), "/antom/notify", SANDBOX, "1",
-	    (const unsigned char *)body, strlen(body), NULL, hdr,
+	if (sign_request(e2e_test_key(),
+	    &(struct verify_content){ "/antom/notify", SANDBOX, "1",
+	    (const unsigned char *)body, strlen(body) }, NULL, hdr,
 	    SIGN_HEADER_MAX, err, sizeof(err)) != 0) {
 		fprintf(stderr, "sign: %s\n", err);
 		abort();	/* also from client threads, where ck_assert is not */
@@ -354,9 +355,10 @@ e2e_signed_request(const char *target, const char *signed_path,
 	char hdr[SIGN_HEADER_MAX], err[256], *req;
 	const char *rtime = E2E_RTIME;
 
-	ck_assert_msg(sign_header(e2e_test_key(), signed_path, SANDBOX, rtime,
-	    (const unsigned char *)body, strlen(body), NULL, hdr, sizeof(hdr),
-	    err, sizeof(err)) == 0, "sign: %s", err);
+	ck_assert_msg(sign_request(e2e_test_key(),
+	    &(struct verify_content){ signed_path, SANDBOX, rtime,
+	    (const unsigned char *)body, strlen(body) }, NULL, hdr,
+	    sizeof(hdr), err, sizeof(err)) == 0, "sign: %s", err);
 	ck_assert_int_gt(asprintf(&req, "POST %s HTTP/1.1\r\nHost: localhost\r\n"
 	    "Content-Type: application/json\r\nclient-id: %s\r\n"
 	    "request-time: %s\r\nsignature: %s\r\n%sContent-Length: %zu\r\n"
