@@ -21,6 +21,19 @@
 #include "store_int.h"
 #include "util.h"
 
+/*
+ * How payment_status begins in version 1, and in version 2 before the
+ * columns it adds.
+ */
+#define STORE_PAYMENT_STATUS_HEAD					\
+"CREATE VIEW payment_status AS"						\
+"  SELECT p.client_id, p.payment_request_id, p.payment_id, p.status,"	\
+"         p.amount_value, p.currency, p.result_code, p.payment_time,"	\
+"         p.updated_at,"							\
+"         (SELECT coalesce(sum(c.amount_value), 0) FROM captures c"	\
+"           WHERE c.client_id = p.client_id AND c.payment_id = p.payment_id" \
+"             AND c.status = 'SUCCESS') AS captured_amount_value"
+
 /* Schema version 1.  Table and column names are a public contract. */
 static const char store_schema_v1[] =
 "CREATE TABLE notifications ("
@@ -117,13 +130,7 @@ static const char store_schema_v1[] =
 "  LEFT JOIN captures c"
 "    ON c.client_id = p.client_id AND c.payment_id = p.payment_id;"
 /* For merchant applications: one row per payment, what they usually ask. */
-"CREATE VIEW payment_status AS"
-"  SELECT p.client_id, p.payment_request_id, p.payment_id, p.status,"
-"         p.amount_value, p.currency, p.result_code, p.payment_time,"
-"         p.updated_at,"
-"         (SELECT coalesce(sum(c.amount_value), 0) FROM captures c"
-"           WHERE c.client_id = p.client_id AND c.payment_id = p.payment_id"
-"             AND c.status = 'SUCCESS') AS captured_amount_value"
+STORE_PAYMENT_STATUS_HEAD
 "  FROM payments p;";
 
 /*
@@ -302,13 +309,7 @@ static const char store_schema_v2[] =
 "  refusal_count    INTEGER NOT NULL,"
 "  PRIMARY KEY (body_sha256, client_id)"
 ") WITHOUT ROWID;"
-"CREATE VIEW payment_status AS"
-"  SELECT p.client_id, p.payment_request_id, p.payment_id, p.status,"
-"         p.amount_value, p.currency, p.result_code, p.payment_time,"
-"         p.updated_at,"
-"         (SELECT coalesce(sum(c.amount_value), 0) FROM captures c"
-"           WHERE c.client_id = p.client_id AND c.payment_id = p.payment_id"
-"             AND c.status = 'SUCCESS') AS captured_amount_value,"
+STORE_PAYMENT_STATUS_HEAD ","
 "         (SELECT coalesce(sum(r.amount_value), 0) FROM refunds r"
 "           WHERE r.client_id = p.client_id AND r.payment_id = p.payment_id"
 "             AND r.status = 'SUCCESS') AS refunded_amount_value,"

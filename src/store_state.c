@@ -12,6 +12,7 @@
  *
  * Runs on the writer's connection, inside the caller's transaction.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,14 @@
 #include "util.h"
 
 #define SQL(which)	[(which) - S_STATE_FIRST]
+
+/* What a newer result of a payment, capture or refund always replaces. */
+#define STORE_SET_RESULT						\
+	" status = excluded.status,"					\
+	" result_code = excluded.result_code,"				\
+	" result_message = excluded.result_message,"			\
+	" amount_value = coalesce(excluded.amount_value, amount_value),"	\
+	" currency = coalesce(excluded.currency, currency),"
 
 const char *const store_state_sql[S_RFS_FIRST - S_STATE_FIRST] = {
 	SQL(S_NOTIF_FIND) =
@@ -50,11 +59,7 @@ const char *const store_state_sql[S_RFS_FIRST - S_STATE_FIRST] = {
 	    " ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?24)"
 	    " ON CONFLICT (client_id, payment_request_id) DO UPDATE SET"
 	    " payment_id = coalesce(excluded.payment_id, payment_id),"
-	    " status = excluded.status,"
-	    " result_code = excluded.result_code,"
-	    " result_message = excluded.result_message,"
-	    " amount_value = coalesce(excluded.amount_value, amount_value),"
-	    " currency = coalesce(excluded.currency, currency),"
+	    STORE_SET_RESULT
 	    " payment_create_time = coalesce(excluded.payment_create_time,"
 	    "   payment_create_time),"
 	    " payment_time = coalesce(excluded.payment_time, payment_time),"
@@ -91,11 +96,7 @@ const char *const store_state_sql[S_RFS_FIRST - S_STATE_FIRST] = {
 	    " ON CONFLICT (client_id, capture_request_id) DO UPDATE SET"
 	    " capture_id = coalesce(excluded.capture_id, capture_id),"
 	    " payment_id = coalesce(excluded.payment_id, payment_id),"
-	    " status = excluded.status,"
-	    " result_code = excluded.result_code,"
-	    " result_message = excluded.result_message,"
-	    " amount_value = coalesce(excluded.amount_value, amount_value),"
-	    " currency = coalesce(excluded.currency, currency),"
+	    STORE_SET_RESULT
 	    " capture_time = coalesce(excluded.capture_time, capture_time),"
 	    " acquirer_reference_no = coalesce(excluded.acquirer_reference_no,"
 	    "   acquirer_reference_no),"
@@ -115,11 +116,7 @@ const char *const store_state_sql[S_RFS_FIRST - S_STATE_FIRST] = {
 	    " payment_id = coalesce(excluded.payment_id, payment_id),"
 	    " payment_request_id = coalesce(excluded.payment_request_id,"
 	    "   payment_request_id),"
-	    " status = excluded.status,"
-	    " result_code = excluded.result_code,"
-	    " result_message = excluded.result_message,"
-	    " amount_value = coalesce(excluded.amount_value, amount_value),"
-	    " currency = coalesce(excluded.currency, currency),"
+	    STORE_SET_RESULT
 	    " refund_time = coalesce(excluded.refund_time, refund_time),"
 	    " notification_id = excluded.notification_id,"
 	    " updated_at = excluded.updated_at",
@@ -215,144 +212,127 @@ const char *const store_state_sql[S_RFS_FIRST - S_STATE_FIRST] = {
 	    " VALUES (?1, ?8, ?2, ?3, ?4, ?5, ?6, ?7)",
 };
 
-static void
-store_bind_payment(sqlite3_stmt *st, const struct store_delivery *d,
-    int64_t nid, const char *now)
-{
-	const struct notif *n = d->notif;
+/*
+ * A kind's upsert parameters, bound from the delivery: ?at takes a string
+ * field of struct notif, the client id, the status, an amount (?at and
+ * ?at+1: value and currency), the notification id or the time.
+ */
+enum store_arg { A_END = 0, A_FIELD, A_CLIENT, A_STATUS, A_AMOUNT, A_NID,
+    A_NOW };
 
-	store_bind_text(st, 1, n->payment_request_id);
-	store_bind_text(st, 2, d->client_id);
-	store_bind_text(st, 3, n->payment_id);
-	store_bind_text(st, 4, notif_status_str(n->status));
-	store_bind_text(st, 5, n->result_code);
-	store_bind_text(st, 6, n->result_message);
-	store_bind_amount(st, 7, 8, &n->amount);
-	store_bind_text(st, 9, n->payment_create_time);
-	store_bind_text(st, 10, n->payment_time);
-	store_bind_text(st, 11, n->avs_result_raw);
-	store_bind_text(st, 12, n->cvv_result_raw);
-	store_bind_text(st, 13, n->network_transaction_id);
-	store_bind_text(st, 14, n->three_ds_eci);
-	store_bind_text(st, 15, n->three_ds_version);
-	store_bind_text(st, 16, n->three_ds_cavv);
-	store_bind_text(st, 17, n->three_ds_ds_transaction_id);
-	store_bind_text(st, 18, n->card_brand);
-	store_bind_text(st, 19, n->last_four);
-	store_bind_text(st, 20, n->issuing_country);
-	store_bind_text(st, 21, n->refusal_code_raw);
-	store_bind_text(st, 22, n->refusal_reason_raw);
-	sqlite3_bind_int64(st, 23, nid);
-	store_bind_text(st, 24, now);
-}
+struct store_param {
+	enum store_arg	 arg;
+	int		 at;
+	size_t		 field;		/* A_FIELD, A_AMOUNT */
+};
 
-static void
-store_bind_capture(sqlite3_stmt *st, const struct store_delivery *d,
-    int64_t nid, const char *now)
-{
-	const struct notif *n = d->notif;
+#define F(at, name)	{ A_FIELD, at, offsetof(struct notif, name) }
+#define AMOUNT(at, name) { A_AMOUNT, at, offsetof(struct notif, name) }
+#define ARG(at, arg)	{ arg, at, 0 }
 
-	store_bind_text(st, 1, n->capture_request_id);
-	store_bind_text(st, 2, d->client_id);
-	store_bind_text(st, 3, n->capture_id);
-	store_bind_text(st, 4, n->payment_id);
-	store_bind_text(st, 5, notif_status_str(n->status));
-	store_bind_text(st, 6, n->result_code);
-	store_bind_text(st, 7, n->result_message);
-	store_bind_amount(st, 8, 9, &n->amount);
-	store_bind_text(st, 10, n->capture_time);
-	store_bind_text(st, 11, n->acquirer_reference_no);
-	sqlite3_bind_int64(st, 12, nid);
-	store_bind_text(st, 13, now);
-}
+static const struct store_param store_payment_params[] = {
+	F(1, payment_request_id), ARG(2, A_CLIENT), F(3, payment_id),
+	ARG(4, A_STATUS), F(5, result_code), F(6, result_message),
+	AMOUNT(7, amount), F(9, payment_create_time), F(10, payment_time),
+	F(11, avs_result_raw), F(12, cvv_result_raw),
+	F(13, network_transaction_id), F(14, three_ds_eci),
+	F(15, three_ds_version), F(16, three_ds_cavv),
+	F(17, three_ds_ds_transaction_id), F(18, card_brand), F(19, last_four),
+	F(20, issuing_country), F(21, refusal_code_raw),
+	F(22, refusal_reason_raw), ARG(23, A_NID), ARG(24, A_NOW), { 0 }
+};
 
-static void
-store_bind_refund(sqlite3_stmt *st, const struct store_delivery *d,
-    int64_t nid, const char *now)
-{
-	const struct notif *n = d->notif;
+static const struct store_param store_capture_params[] = {
+	F(1, capture_request_id), ARG(2, A_CLIENT), F(3, capture_id),
+	F(4, payment_id), ARG(5, A_STATUS), F(6, result_code),
+	F(7, result_message), AMOUNT(8, amount), F(10, capture_time),
+	F(11, acquirer_reference_no), ARG(12, A_NID), ARG(13, A_NOW), { 0 }
+};
 
-	store_bind_text(st, 1, n->refund_request_id);
-	store_bind_text(st, 2, d->client_id);
-	store_bind_text(st, 3, n->refund_id);
-	store_bind_text(st, 4, n->payment_id);
-	store_bind_text(st, 5, n->payment_request_id);
-	store_bind_text(st, 6, notif_status_str(n->status));
-	store_bind_text(st, 7, n->result_code);
-	store_bind_text(st, 8, n->result_message);
-	store_bind_amount(st, 9, 10, &n->amount);
-	store_bind_text(st, 11, n->refund_time);
-	sqlite3_bind_int64(st, 12, nid);
-	store_bind_text(st, 13, now);
-}
+static const struct store_param store_refund_params[] = {
+	F(1, refund_request_id), ARG(2, A_CLIENT), F(3, refund_id),
+	F(4, payment_id), F(5, payment_request_id), ARG(6, A_STATUS),
+	F(7, result_code), F(8, result_message), AMOUNT(9, amount),
+	F(11, refund_time), ARG(12, A_NID), ARG(13, A_NOW), { 0 }
+};
 
-/* For S_DIS_UPSERT and S_DIS_FILL alike. */
-static void
-store_bind_dispute(sqlite3_stmt *st, const struct store_delivery *d,
-    int64_t nid, const char *now)
-{
-	const struct notif *n = d->notif;
+/* For S_DIS_UPSERT and S_DIS_FILL alike; the stage is notify_type. */
+static const struct store_param store_dispute_params[] = {
+	F(1, dispute_id), ARG(2, A_CLIENT), F(3, payment_id),
+	F(4, payment_request_id), F(5, capture_id), F(6, notify_type),
+	F(7, dispute_type), AMOUNT(8, amount), F(10, dispute_reason_code),
+	F(11, dispute_reason_msg), F(12, dispute_source), F(13, dispute_time),
+	F(14, defense_due_time), F(15, defendable),
+	F(16, dispute_judged_result), F(17, dispute_judged_time),
+	AMOUNT(18, dispute_judged_amount), ARG(20, A_NID), ARG(21, A_NOW),
+	{ 0 }
+};
 
-	store_bind_text(st, 1, n->dispute_id);
-	store_bind_text(st, 2, d->client_id);
-	store_bind_text(st, 3, n->payment_id);
-	store_bind_text(st, 4, n->payment_request_id);
-	store_bind_text(st, 5, n->capture_id);
-	store_bind_text(st, 6, n->notify_type);
-	store_bind_text(st, 7, n->dispute_type);
-	store_bind_amount(st, 8, 9, &n->amount);
-	store_bind_text(st, 10, n->dispute_reason_code);
-	store_bind_text(st, 11, n->dispute_reason_msg);
-	store_bind_text(st, 12, n->dispute_source);
-	store_bind_text(st, 13, n->dispute_time);
-	store_bind_text(st, 14, n->defense_due_time);
-	store_bind_text(st, 15, n->defendable);
-	store_bind_text(st, 16, n->dispute_judged_result);
-	store_bind_text(st, 17, n->dispute_judged_time);
-	store_bind_amount(st, 18, 19, &n->dispute_judged_amount);
-	sqlite3_bind_int64(st, 20, nid);
-	store_bind_text(st, 21, now);
-}
+static const struct store_param store_vaulting_params[] = {
+	F(1, vaulting_request_id), ARG(2, A_CLIENT), ARG(3, A_STATUS),
+	F(4, result_code), F(5, result_message), F(6, card_token),
+	F(7, card_brand), F(8, card_no_masked), F(9, issuing_country),
+	F(10, vaulting_create_time), ARG(11, A_NID), ARG(12, A_NOW), { 0 }
+};
+
+#undef F
+#undef AMOUNT
+#undef ARG
 
 static void
-store_bind_vaulting(sqlite3_stmt *st, const struct store_delivery *d,
-    int64_t nid, const char *now)
+store_bind_params(sqlite3_stmt *st, const struct store_param *p,
+    const struct store_delivery *d, int64_t nid, const char *now)
 {
-	const struct notif *n = d->notif;
+	const char *n = (const char *)d->notif;
 
-	store_bind_text(st, 1, n->vaulting_request_id);
-	store_bind_text(st, 2, d->client_id);
-	store_bind_text(st, 3, notif_status_str(n->status));
-	store_bind_text(st, 4, n->result_code);
-	store_bind_text(st, 5, n->result_message);
-	store_bind_text(st, 6, n->card_token);
-	store_bind_text(st, 7, n->card_brand);
-	store_bind_text(st, 8, n->card_no_masked);
-	store_bind_text(st, 9, n->issuing_country);
-	store_bind_text(st, 10, n->vaulting_create_time);
-	sqlite3_bind_int64(st, 11, nid);
-	store_bind_text(st, 12, now);
+	for (; p->arg != A_END; p++)
+		switch (p->arg) {
+		case A_FIELD:
+			store_bind_text(st, p->at,
+			    *(const char *const *)(const void *)(n + p->field));
+			break;
+		case A_CLIENT:
+			store_bind_text(st, p->at, d->client_id);
+			break;
+		case A_STATUS:
+			store_bind_text(st, p->at,
+			    notif_status_str(d->notif->status));
+			break;
+		case A_AMOUNT:
+			store_bind_amount(st, p->at, p->at + 1,
+			    (const void *)(n + p->field));
+			break;
+		case A_NID:
+			sqlite3_bind_int64(st, p->at, nid);
+			break;
+		case A_NOW:
+			store_bind_text(st, p->at, now);
+			break;
+		case A_END:
+			break;
+		}
 }
 
 /*
  * Each kind with state: how its object is read (status or stage, and the
  * id it is bound to, for ?1 client id and ?2 key), written, and for a
- * stage arriving late filled in.  A new kind is a row here, its SQL
- * above, its table in store_schema.c and its entry in NOTIF_KINDS.
+ * stage arriving late filled in.  A new kind is a row here, its SQL and
+ * parameters above, its table in store_schema.c and its entry in
+ * NOTIF_KINDS.
  */
 static const struct store_kind {
-	int	get;
-	int	upsert;
-	int	fill;		/* STORE_CHANGE_FILL's statement, if it has one */
-	void	(*bind)(sqlite3_stmt *, const struct store_delivery *,
-		    int64_t nid, const char *now);
+	int			 get;
+	int			 upsert;
+	int			 fill;	/* STORE_CHANGE_FILL's, if it has one */
+	const struct store_param *params;
 } store_kinds[NOTIF_KIND_COUNT] = {
-	[NOTIF_PAYMENT] = { S_PAY_GET, S_PAY_UPSERT, 0, store_bind_payment },
-	[NOTIF_CAPTURE] = { S_CAP_GET, S_CAP_UPSERT, 0, store_bind_capture },
-	[NOTIF_REFUND] = { S_REF_GET, S_REF_UPSERT, 0, store_bind_refund },
+	[NOTIF_PAYMENT] = { S_PAY_GET, S_PAY_UPSERT, 0, store_payment_params },
+	[NOTIF_CAPTURE] = { S_CAP_GET, S_CAP_UPSERT, 0, store_capture_params },
+	[NOTIF_REFUND] = { S_REF_GET, S_REF_UPSERT, 0, store_refund_params },
 	[NOTIF_DISPUTE] = { S_DIS_GET, S_DIS_UPSERT, S_DIS_FILL,
-			    store_bind_dispute },
-	[NOTIF_VAULTING] = { S_VLT_GET, S_VLT_UPSERT, 0, store_bind_vaulting },
+			    store_dispute_params },
+	[NOTIF_VAULTING] = { S_VLT_GET, S_VLT_UPSERT, 0,
+			     store_vaulting_params },
 };
 
 /* The state held for n's object (object_id, within client_id). 0 or -1. */
@@ -456,7 +436,7 @@ store_write_state(struct store *s, const struct store_delivery *d,
 	if (change == STORE_CHANGE_NONE)
 		return 0;
 	which = change == STORE_CHANGE_FILL ? k->fill : k->upsert;
-	k->bind(s->w.stmt[which], d, nid, now);
+	store_bind_params(s->w.stmt[which], k->params, d, nid, now);
 	if (store_step(s, which) != 0)
 		return -1;
 	return change == STORE_CHANGE_FILL ? 0 :
