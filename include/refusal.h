@@ -42,8 +42,8 @@ struct refusal_request {
 	const char		*reason;
 	const char		*client_id;	/* header; NULL when absent */
 	const char		*request_time;	/* header; NULL when absent */
-	/* The body when read whole (not for 413), else NULL. */
-	const unsigned char	*body;
+	int			 whole;	/* the body was read whole (not for 413) */
+	const unsigned char	*body;	/* then: NULL when empty */
 	size_t			 len;
 	/* Parsed: it verified.  NULL: scanned for its claims instead. */
 	const struct notif	*notif;

@@ -483,7 +483,6 @@ http_refused(struct http_req *r, unsigned status, const char *reason)
 {
 	struct http *h = r->h;
 	struct refusal_request q;
-	int whole = status != 413 && !r->too_big;
 
 	if (status < 500)
 		atomic_fetch_add(&h->rejected, 1);
@@ -502,8 +501,9 @@ http_refused(struct http_req *r, unsigned status, const char *reason)
 	q.request_time = r->request_time != NULL ? r->request_time :
 	    MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
 	    "request-time");
-	q.body = whole ? r->body : NULL;
-	q.len = whole ? r->len : 0;
+	q.whole = status != 413 && !r->too_big;
+	q.body = r->body;
+	q.len = r->len;
 	q.notif = r->parsed ? &r->notif : NULL;
 	q.body_sha256 = http_body_sha256;
 	q.arg = r;

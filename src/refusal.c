@@ -57,9 +57,10 @@ const char *const refusal_sql[S_COUNT - S_RFS_FIRST] = {
 	SQL(S_RFS_COUNT) =
 	    "SELECT count(*), coalesce(sum(" REFUSAL_REFUSED_BEFORE("?1") "), 0)"
 	    " FROM refusals",
+	/* (): one string, as clang's -Wstring-concatenation wants it said. */
 	SQL(S_RFS_PRUNE) =
-	    "DELETE FROM refusals WHERE last_refused_at <"
-	    " strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-7 days')",
+	    ("DELETE FROM refusals WHERE last_refused_at <"
+	    " strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-7 days')"),
 };
 
 const char refusal_list_sql[] =
@@ -214,7 +215,7 @@ refusal_note(struct store *s, const struct verify_keyring *keys,
 	refusal_set(rf.client_id, sizeof(rf.client_id), q->client_id);
 	refusal_set(rf.reason, sizeof(rf.reason), q->reason);
 	refusal_set(rf.request_time, sizeof(rf.request_time), q->request_time);
-	if (q->body != NULL)
+	if (q->whole)
 		refusal_set(rf.body_sha256, sizeof(rf.body_sha256),
 		    q->body_sha256(q->arg));
 	if (q->notif != NULL) {
@@ -225,7 +226,7 @@ refusal_note(struct store *s, const struct verify_keyring *keys,
 		    notif_kind_str(q->notif->kind));
 		refusal_set(rf.object_id, sizeof(rf.object_id),
 		    notif_object_id(q->notif));
-	} else if (q->body != NULL) {
+	} else if (q->whole) {
 		/* Never parsed unverified: what it claims, by a literal scan. */
 		refusal_claims(q->body, q->len, &claims);
 		refusal_set(rf.notify_type, sizeof(rf.notify_type),

@@ -130,15 +130,15 @@ START_TEST(test_note_policy)
 		q.reason = "why";
 		q.client_id = cases[i].client;
 		q.request_time = "2026-12-07T00:00:00Z";
-		q.body = cases[i].status == 413 ? NULL :
-		    (const unsigned char *)body;
-		q.len = q.body != NULL ? sizeof(body) - 1 : 0;
+		q.whole = cases[i].status != 413;
+		q.body = (const unsigned char *)body;
+		q.len = sizeof(body) - 1;
 		q.body_sha256 = hash_of;
 		q.arg = hash;
 		hash[0] = (char)('a' + i);	/* one row each */
 		hashed = 0;
 		ck_assert_int_eq(refusal_note(s, kr, &q), 0);
-		ck_assert_msg(hashed == (cases[i].kept && q.body != NULL),
+		ck_assert_msg(hashed == (cases[i].kept && q.whole),
 		    "case %zu: hashed %d", i, hashed);
 		kept += cases[i].kept;
 	}
