@@ -350,7 +350,7 @@ store_writer(void *arg)
 			/*
 			 * The count scans the table: on its own clock, not
 			 * after every write (a flood would scan it ten times a
-			 * second); the writes keep rfs_held meanwhile.
+			 * second); the writes keep ledger.held meanwhile.
 			 */
 			if (refusal_check_due(s))
 				refusal_check(s);

@@ -47,6 +47,8 @@ struct store_plan {
 	struct store_current	 cur;		/* its object, read when not held */
 
 	/* Judged (phase 2). */
+	uint64_t		 notif_key;	/* hashes that find repeats */
+	uint64_t		 object_key;
 	enum store_outcome	 outcome;
 	int			 repeat;	/* count a repeat delivery only */
 	long			 same_as;	/* first job of the batch with it, or -1 */
