@@ -77,7 +77,8 @@ endif
 BIN	:= $(BUILD)/bin
 
 # Modules shared by the daemon, the tool and the tests.
-CORE	:= util log verify verify_key notif conf walvfs store http metrics
+CORE	:= util log verify verify_key notif conf walvfs store_schema store_judge \
+	   store_ckpt store_db refusal store_state store http metrics
 TOOL	:= sign client fixture $(patsubst src/%.c,%,$(wildcard src/ctl_*.c))
 CORE_OBJ := $(CORE:%=$(BUILD)/obj/%.o)
 # antomctl needs neither the HTTP server nor the metrics.

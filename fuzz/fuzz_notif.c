@@ -18,7 +18,7 @@
  *    control characters;
  *  - amount.present implies value >= 0 and a currency of three upper-case
  *    letters;
- *  - notif_claims() hands out only id tokens, and reads nothing past size;
+ *  - refusal_claims() hands out only id tokens, and reads nothing past size;
  *  - every string handed out is readable up to its NUL (ASan checks).
  */
 #undef NDEBUG		/* the asserts are the point */
@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "notif.h"
+#include "refusal.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
@@ -60,11 +61,11 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct notif n, other;
-	struct notif_claims claims;
+	struct refusal_claims claims;
 	int i;
 
 	/* What an unverified body claims: tokens only, never past size. */
-	notif_claims(data, size, &claims);
+	refusal_claims(data, size, &claims);
 	assert(strlen(claims.notify_type) <= NOTIF_ID_MAX);
 	if (claims.notify_type[0] != '\0')
 		fuzz_token(claims.notify_type);

@@ -1,8 +1,9 @@
 /*
  * notif.h - an authentic notification body turned into a record.
  *
- * Only ever called on a body whose signature has verified.  Parsing never
- * fails as such: a body that is not JSON, not a kind we apply, or carries
+ * Only ever called on a body whose signature has verified (an unverified
+ * one is only scanned: refusal_claims()).  Parsing fails only for want of
+ * memory: a body that is not JSON, not a kind we apply, or carries
  * a field we cannot trust (an id over 64 bytes, an amount that is not a
  * non-negative 64-bit integer in minor units, a currency that is not three
  * upper-case letters ...) comes back as NOTIF_OTHER with a reason, so the
@@ -22,14 +23,27 @@
 #define NOTIF_ID_MAX	64	/* SPEC.md: ids are strings of at most 64 characters */
 #define NOTIF_TEXT_MAX	1024	/* any other string field we store */
 
+/*
+ * The kinds: constant, name (notifications.kind, events.object_type,
+ * logs and metrics), value.  Listed in the order of the schema's CHECKs
+ * (store_schema.c builds them from this list); NOTIF_OTHER stays 0.
+ */
+#define NOTIF_KINDS(X)							\
+	X(NOTIF_PAYMENT,  "payment",  1)  /* notifyPayment PAYMENT_RESULT / PAYMENT_PENDING */ \
+	X(NOTIF_CAPTURE,  "capture",  2)  /* notifyCapture CAPTURE_RESULT */ \
+	X(NOTIF_REFUND,   "refund",   3)  /* notifyRefund REFUND_RESULT */ \
+	X(NOTIF_DISPUTE,  "dispute",  4)  /* notifyDispute, by disputeNotificationType */ \
+	X(NOTIF_VAULTING, "vaulting", 5)  /* notifyVaulting: vaultingRequestId, no discriminator */ \
+	X(NOTIF_OTHER,    "other",    0)  /* archived verbatim, no state change */
+
 enum notif_kind {
-	NOTIF_OTHER = 0,	/* archived verbatim, no state change */
-	NOTIF_PAYMENT,		/* notifyPayment PAYMENT_RESULT / PAYMENT_PENDING */
-	NOTIF_CAPTURE,		/* notifyCapture CAPTURE_RESULT */
-	NOTIF_REFUND,		/* notifyRefund REFUND_RESULT */
-	NOTIF_DISPUTE,		/* notifyDispute, by disputeNotificationType */
-	NOTIF_VAULTING		/* notifyVaulting: vaultingRequestId, no discriminator */
+#define NOTIF_KIND_ENUM(name, str, value)	name = value,
+	NOTIF_KINDS(NOTIF_KIND_ENUM)
+#undef NOTIF_KIND_ENUM
 };
+#define NOTIF_KIND_ONE(name, str, value)	+ 1
+enum { NOTIF_KIND_COUNT = 0 NOTIF_KINDS(NOTIF_KIND_ONE) };
+#undef NOTIF_KIND_ONE
 
 /*
  * How far along a dispute a disputeNotificationType is: a dispute only
@@ -53,7 +67,7 @@ struct notif_amount {
 
 struct notif {
 	enum notif_kind		 kind;
-	/* PAYMENT, CAPTURE, REFUND (SUCCESS, FAIL), VAULTING (PENDING too) */
+	/* PAYMENT and VAULTING (PENDING, SUCCESS, FAIL), CAPTURE, REFUND (SUCCESS, FAIL) */
 	enum notif_status	 status;
 	/*
 	 * The discriminator value: notifyType, or for kinds without one
@@ -69,13 +83,14 @@ struct notif {
 	const char		*result_status;
 	const char		*result_message;
 
-	/* Ids, for both kinds where present (a capture carries payment_id). */
+	/* Ids, for every kind where present (a capture carries payment_id). */
 	const char		*payment_request_id;
 	const char		*payment_id;
 	const char		*capture_request_id;
 	const char		*capture_id;
 
-	struct notif_amount	 amount;	/* paymentAmount or captureAmount */
+	/* paymentAmount, captureAmount, refundAmount or disputeAmount */
+	struct notif_amount	 amount;
 
 	/* notifyPayment */
 	const char		*payment_create_time;
@@ -141,27 +156,18 @@ int	notif_parse(const unsigned char *body, size_t len, struct notif *n);
 void	notif_free(struct notif *);
 
 /*
- * What a body that did not verify says it is about, for the refusals
- * table only (store.h): found by scanning for "key":"value" literally,
- * never by parsing (an unverified body is not parsed: README).  Each
- * value is kept only as an id token (printable, no blanks, at most
- * NOTIF_ID_MAX bytes).  O(len), no allocation, any bytes accepted.
- */
-struct notif_claims {
-	char		 notify_type[NOTIF_ID_MAX + 1];	/* "" if none */
-	const char	*kind;		/* from which id was found, or NULL */
-	char		 object_id[NOTIF_ID_MAX + 1];	/* "" if none */
-};
-void	notif_claims(const unsigned char *body, size_t len,
-	    struct notif_claims *);
-
-/*
  * The key of the object n is about, within its client id: the
  * paymentRequestId, captureRequestId, refundRequestId, disputeId or
  * vaultingRequestId; NULL for NOTIF_OTHER.
  */
 const char *notif_object_id(const struct notif *n);
-/* "payment", "capture", "refund", "dispute", "vaulting", "other" */
+/*
+ * The Antom id that object is bound to, which must never change: the
+ * paymentId of a payment or a dispute, the captureId of a capture, the
+ * refundId of a refund; NULL when n carries none (always for a vaulting).
+ */
+const char *notif_bound_id(const struct notif *n);
+/* The name in NOTIF_KINDS; "other" for a value not in it. */
 const char *notif_kind_str(enum notif_kind);
 /*
  * Rank of a disputeNotificationType: 1 DISPUTE_CREATED, 2

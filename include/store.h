@@ -24,12 +24,23 @@
 #define STORE_SCHEMA_VERSION	5
 #define STORE_HASH_HEX		65	/* hex SHA-256 and its NUL */
 
+/*
+ * The outcomes: constant and name (notifications.outcome, logs and
+ * metrics), in the order of the schema's CHECK (store_schema.c builds it
+ * from this list).
+ */
+#define STORE_OUTCOMES(X)						\
+	X(STORE_APPLIED,   "applied")	/* changed state; one events row */ \
+	X(STORE_DUPLICATE, "duplicate")	/* new or repeated delivery of a state already held */ \
+	X(STORE_IGNORED,   "ignored")	/* out of order: older than the state held */ \
+	X(STORE_CONFLICT,  "conflict")	/* contradicts a final state; recorded, not applied */ \
+	X(STORE_ARCHIVED,  "archived")	/* kept verbatim only */
+
 enum store_outcome {
-	STORE_APPLIED = 0,	/* changed state; one events row */
-	STORE_DUPLICATE,	/* new or repeated delivery of a state already held */
-	STORE_IGNORED,		/* out of order: older than the state held */
-	STORE_CONFLICT,		/* contradicts a final state; recorded, not applied */
-	STORE_ARCHIVED		/* kept verbatim only */
+#define STORE_OUTCOME_ENUM(name, str)	name,
+	STORE_OUTCOMES(STORE_OUTCOME_ENUM)
+#undef STORE_OUTCOME_ENUM
+	STORE_OUTCOME_COUNT
 };
 
 struct store_options {
@@ -50,14 +61,16 @@ struct store_delivery {
 	const unsigned char	*body;
 	size_t			 bodylen;
 	/*
-	 * Hex SHA-256 of the body, or "" to have the store compute it: the
-	 * HTTP threads do, so the single writer spends no time on it.
+	 * Hex SHA-256 of the body, always filled by the caller with
+	 * store_hash_body(): the thread that received the body hashes it
+	 * (http.c, once per request), so the single writer spends no time
+	 * on it.  The store never hashes.
 	 */
 	char			 body_sha256[STORE_HASH_HEX];
 	const struct notif	*notif;
 };
 
-/* Fill d->body_sha256 from d->body. */
+/* Fill d->body_sha256 from d->body (any thread). */
 void	store_hash_body(struct store_delivery *d);
 
 struct store_result {
@@ -125,42 +138,13 @@ void	store_stop(struct store *);
 void	store_abort(struct store *);
 
 /* Counters for status lines; thread-safe snapshots. */
-/*
- * A delivery refused before it could be stored (400, 401, 413, 503), kept
- * in the refusals table until a later delivery of the same notification
- * (client id and body hash) is stored.  Everything but status and reason
- * is as the request claimed it, unverified; store_refusal_set() keeps only
- * printable ASCII.  Antom gives up about 24 h 22 min after its first
- * attempt, so a refusal that stays is a notification about to be lost.
- */
-#define STORE_REFUSAL_TEXT	65
-
-struct store_refusal {
-	char	client_id[STORE_REFUSAL_TEXT];	/* "" when absent */
-	char	body_sha256[STORE_HASH_HEX];	/* "" when the body was not read */
-	int	status;
-	char	reason[STORE_REFUSAL_TEXT];
-	char	request_time[STORE_REFUSAL_TEXT];
-	char	notify_type[STORE_REFUSAL_TEXT];	/* the body's claims */
-	char	kind[16];
-	char	object_id[STORE_REFUSAL_TEXT];
-};
-
-/* Copy s (NULL is "") into a field, at most cap-1 bytes, '?' for others. */
-void	store_refusal_set(char *field, size_t cap, const char *s);
-/*
- * Queue a refusal for the writer (any thread, never blocks, never fails
- * the request): 0, or -1 when too many are pending and it was dropped
- * (counted in refusals_dropped).
- */
-int	store_refuse(struct store *, const struct store_refusal *);
-
 struct store_stats {
 	uint64_t	commits;
 	uint64_t	jobs;
 	uint64_t	failures;
 	unsigned	queued;
 	uint64_t	busy_us;	/* how long the batch in progress has run */
+	/* The refusals ledger (refusal.h). */
 	uint64_t	refusals;	/* refusals recorded */
 	uint64_t	refusals_dropped;	/* not recorded: too many */
 	uint64_t	refusal_txns;	/* transactions that recorded them */
@@ -171,6 +155,7 @@ struct store_stats {
 };
 void	store_stats(struct store *, struct store_stats *);
 
+/* The name in STORE_OUTCOMES; "unknown" for a value not in it. */
 const char *store_outcome_str(enum store_outcome);
 
 /*

@@ -36,6 +36,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "notif.h"
+#include "refusal.h"
 #include "util.h"
 #include "verify.h"
 
@@ -386,10 +387,16 @@ http_client_addr(struct http_req *r, char *out, size_t cap)
 	return 0;
 }
 
-/* Hex SHA-256 of the body received so far, computed once. */
+/*
+ * Hex SHA-256 of the body received so far, computed once: the one place
+ * a body is hashed (store.h, struct store_delivery).  void * for
+ * struct refusal_request.
+ */
 static const char *
-http_body_sha256(struct http_req *r)
+http_body_sha256(void *arg)
 {
+	struct http_req *r = arg;
+
 	if (r->job.d.body_sha256[0] == '\0') {
 		r->job.d.body = r->body;
 		r->job.d.bodylen = r->len;
@@ -465,18 +472,17 @@ http_log_request(struct http_req *r, unsigned status)
 
 /*
  * Where every refused request ends (any status but 200, decided by
- * antomd; libmicrohttpd's own 414/431 never reach it): count it.  The
- * client id is NULL when missing or unfit to log; the body's hash is
- * http_body_sha256(r), computed on demand (the body may be partial or
- * empty for 404, 405 and 413).
+ * antomd; libmicrohttpd's own 414/431 never reach it): count it, and
+ * hand it to the refusals ledger (refusal.h), which keeps what a
+ * notification Antom will send again, or give up on, needs.  Not 404 or
+ * 405: those are not for a notification route.  The body is whole for
+ * 400, 401 and 503, never for 413.
  */
 static void
 http_refused(struct http_req *r, unsigned status, const char *reason)
 {
 	struct http *h = r->h;
-	struct store_refusal rf;
-	struct notif_claims claims;
-	const char *client;
+	struct refusal_request q;
 
 	if (status < 500)
 		atomic_fetch_add(&h->rejected, 1);
@@ -484,53 +490,24 @@ http_refused(struct http_req *r, unsigned status, const char *reason)
 		atomic_fetch_add(&h->unavailable, 1);
 	if (status == 400 || status == 401)
 		metrics_verify_failure(reason);
-
-	/*
-	 * A notification Antom will send again, or give up on: keep it in
-	 * the refusals table until it is stored (store.h).  Not 404 or 405:
-	 * those are not for a notification route.  A 503 is authentic (it
-	 * verified); a 400, 401 or 413 is kept only for a configured client
-	 * id, so that requests from anyone else cannot fill the table.  The
-	 * body is whole for 400, 401 and 503, never for 413.
-	 */
-	if ((status != 400 && status != 401 && status != 413 && status != 503)
-	    || r->route == NULL)
+	if (r->route == NULL)
 		return;
-	client = r->client_id != NULL ? r->client_id :
+	memset(&q, 0, sizeof(q));
+	q.status = status;
+	q.reason = reason;
+	q.client_id = r->client_id != NULL ? r->client_id :
 	    MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "client-id");
-	if (status != 503 && (client == NULL ||
-	    !verify_keyring_has_client(r->conf->keys, client)))
-		return;
-	memset(&rf, 0, sizeof(rf));
-	rf.status = (int)status;
-	store_refusal_set(rf.client_id, sizeof(rf.client_id), client);
-	store_refusal_set(rf.reason, sizeof(rf.reason), reason);
 	/* A 413 is decided before the headers are checked: as sent. */
-	store_refusal_set(rf.request_time, sizeof(rf.request_time),
-	    r->request_time != NULL ? r->request_time :
+	q.request_time = r->request_time != NULL ? r->request_time :
 	    MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
-	    "request-time"));
-	if (status != 413 && !r->too_big)
-		store_refusal_set(rf.body_sha256, sizeof(rf.body_sha256),
-		    http_body_sha256(r));
-	if (r->parsed) {
-		/* Verified, then not stored: what it is, from the parse. */
-		store_refusal_set(rf.notify_type, sizeof(rf.notify_type),
-		    r->notif.notify_type);
-		store_refusal_set(rf.kind, sizeof(rf.kind),
-		    notif_kind_str(r->notif.kind));
-		store_refusal_set(rf.object_id, sizeof(rf.object_id),
-		    notif_object_id(&r->notif));
-	} else if (status != 413 && !r->too_big) {
-		/* Never parsed unverified: what it claims, by a literal scan. */
-		notif_claims(r->body, r->len, &claims);
-		store_refusal_set(rf.notify_type, sizeof(rf.notify_type),
-		    claims.notify_type);
-		store_refusal_set(rf.kind, sizeof(rf.kind), claims.kind);
-		store_refusal_set(rf.object_id, sizeof(rf.object_id),
-		    claims.object_id);
-	}
-	(void)store_refuse(h->store, &rf);	/* dropped ones are counted */
+	    "request-time");
+	q.whole = status != 413 && !r->too_big;
+	q.body = r->body;
+	q.len = r->len;
+	q.notif = r->parsed ? &r->notif : NULL;
+	q.body_sha256 = http_body_sha256;
+	q.arg = r;
+	(void)refusal_note(h->store, r->conf->keys, &q);	/* drops counted */
 }
 
 static enum MHD_Result
@@ -707,7 +684,7 @@ http_process(struct http_req *r)
 	r->job.d.key_version = m.key_version;
 	r->job.d.body = r->body;
 	r->job.d.bodylen = r->len;
-	store_hash_body(&r->job.d);
+	(void)http_body_sha256(r);
 	r->job.d.notif = &r->notif;
 	r->job.done = http_job_done;
 	r->job.arg = r;

@@ -13,6 +13,7 @@
  * operations (2.14), so concurrent first calls are safe too.
  */
 #include <jansson.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -678,21 +679,15 @@ notif_free(struct notif *n)
 const char *
 notif_kind_str(enum notif_kind kind)
 {
-	switch (kind) {
-	case NOTIF_PAYMENT:
-		return "payment";
-	case NOTIF_CAPTURE:
-		return "capture";
-	case NOTIF_REFUND:
-		return "refund";
-	case NOTIF_DISPUTE:
-		return "dispute";
-	case NOTIF_VAULTING:
-		return "vaulting";
-	case NOTIF_OTHER:
-	default:
-		return "other";
-	}
+	static const char *const names[NOTIF_KIND_COUNT] = {
+#define NOTIF_KIND_NAME(name, str, value)	[value] = str,
+		NOTIF_KINDS(NOTIF_KIND_NAME)
+#undef NOTIF_KIND_NAME
+	};
+
+	if ((unsigned)kind >= NOTIF_KIND_COUNT)
+		return names[NOTIF_OTHER];
+	return names[kind];
 }
 
 const char *
@@ -736,95 +731,45 @@ notif_dispute_rank(const char *type)
 	return 0;
 }
 
+/*
+ * Each kind's own key and the id it is bound to, as offsets of struct
+ * notif's string fields; 0 (the offset of kind) for none.
+ */
+static const struct {
+	size_t	key;
+	size_t	bound;
+} notif_ids_of[NOTIF_KIND_COUNT] = {
+	[NOTIF_PAYMENT] = { offsetof(struct notif, payment_request_id),
+			    offsetof(struct notif, payment_id) },
+	[NOTIF_CAPTURE] = { offsetof(struct notif, capture_request_id),
+			    offsetof(struct notif, capture_id) },
+	[NOTIF_REFUND] = { offsetof(struct notif, refund_request_id),
+			   offsetof(struct notif, refund_id) },
+	[NOTIF_DISPUTE] = { offsetof(struct notif, dispute_id),
+			    offsetof(struct notif, payment_id) },
+	[NOTIF_VAULTING] = { offsetof(struct notif, vaulting_request_id), 0 },
+};
+
+static const char *
+notif_id_at(const struct notif *n, size_t off)
+{
+	if ((unsigned)n->kind >= NOTIF_KIND_COUNT || off == 0)
+		return NULL;
+	return *(const char *const *)(const void *)((const char *)n + off);
+}
+
 const char *
 notif_object_id(const struct notif *n)
 {
-	switch (n->kind) {
-	case NOTIF_PAYMENT:
-		return n->payment_request_id;
-	case NOTIF_CAPTURE:
-		return n->capture_request_id;
-	case NOTIF_REFUND:
-		return n->refund_request_id;
-	case NOTIF_DISPUTE:
-		return n->dispute_id;
-	case NOTIF_VAULTING:
-		return n->vaulting_request_id;
-	case NOTIF_OTHER:
-	default:
+	if ((unsigned)n->kind >= NOTIF_KIND_COUNT)
 		return NULL;
-	}
+	return notif_id_at(n, notif_ids_of[n->kind].key);
 }
 
-/*
- * The token value of "key" in body, scanning literally: the first
- * occurrence of "key" followed by blanks, ':', blanks and a string of
- * token bytes closed by '"'.  0 with out filled, -1 when there is none.
- */
-static int
-notif_claim(const unsigned char *body, size_t len, const char *key,
-    char out[NOTIF_ID_MAX + 1])
+const char *
+notif_bound_id(const struct notif *n)
 {
-	char pat[40];
-	const unsigned char *p = body, *q, *end = body + len;
-	size_t plen, n;
-
-	plen = (size_t)snprintf(pat, sizeof(pat), "\"%s\"", key);
-	while ((size_t)(end - p) >= plen &&
-	    (q = memmem(p, (size_t)(end - p), pat, plen)) != NULL) {
-		/* Each round starts past the match: p only moves forward. */
-		p = q + plen;
-		while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' ||
-		    *p == '\n'))
-			p++;
-		if (p == end || *p != ':')
-			continue;
-		p++;
-		while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' ||
-		    *p == '\n'))
-			p++;
-		if (p == end || *p != '"')
-			continue;
-		p++;
-		for (n = 0; p + n < end && n <= NOTIF_ID_MAX &&
-		    p[n] > 0x20 && p[n] < 0x7f && p[n] != '"' && p[n] != '\\';
-		    n++)
-			;
-		if (n == 0 || n > NOTIF_ID_MAX || p + n == end || p[n] != '"')
-			continue;
-		memcpy(out, p, n);
-		out[n] = '\0';
-		return 0;
-	}
-	return -1;
-}
-
-void
-notif_claims(const unsigned char *body, size_t len, struct notif_claims *c)
-{
-	/* The most specific id first: a capture also names its payment. */
-	static const struct {
-		const char	*key;
-		const char	*kind;
-	} ids[] = {
-		{ "refundRequestId", "refund" },
-		{ "captureRequestId", "capture" },
-		{ "disputeId", "dispute" },
-		{ "vaultingRequestId", "vaulting" },
-		{ "paymentRequestId", "payment" },
-	};
-	size_t i;
-
-	memset(c, 0, sizeof(*c));
-	if (body == NULL)
-		return;
-	if (notif_claim(body, len, "notifyType", c->notify_type) != 0)
-		notif_claim(body, len, "disputeNotificationType",
-		    c->notify_type);
-	for (i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
-		if (notif_claim(body, len, ids[i].key, c->object_id) == 0) {
-			c->kind = ids[i].kind;
-			break;
-		}
-	}
+	if ((unsigned)n->kind >= NOTIF_KIND_COUNT)
+		return NULL;
+	return notif_id_at(n, notif_ids_of[n->kind].bound);
 }

@@ -1187,51 +1187,6 @@ START_TEST(test_vaulting)
 }
 END_TEST
 
-/* What an unverified body claims, found without parsing it. */
-START_TEST(test_claims)
-{
-	static const char cap[] = "{\"notifyType\" : \"CAPTURE_RESULT\","
-	    "\"paymentRequestId\":\"PR-1\",\"captureRequestId\":\n\"CR-1\"}";
-	static const char dis[] = "x\"disputeNotificationType\":\"DISPUTE_JUDGED\""
-	    "\"disputeId\":\"D-1\"";
-	static const char *const none[] = {
-		"", "\"paymentRequestId\"", "\"paymentRequestId\":",
-		"\"paymentRequestId\":\"", "\"paymentRequestId\":\"abc",
-		"\"paymentRequestId\":\"\"", "\"paymentRequestId\":\"a b\"",
-		"\"paymentRequestId\":\"a\\\"b\"", "\"paymentRequestId\":7",
-		"\"paymentRequestId\":\"0123456789012345678901234567890123456789"
-		"01234567890123456789012345\"",
-	};
-	struct notif_claims c;
-	size_t i;
-
-	notif_claims((const unsigned char *)cap, sizeof(cap) - 1, &c);
-	ck_assert_str_eq(c.notify_type, "CAPTURE_RESULT");
-	ck_assert_str_eq(c.kind, "capture");
-	ck_assert_str_eq(c.object_id, "CR-1");
-	notif_claims((const unsigned char *)dis, sizeof(dis) - 1, &c);
-	ck_assert_str_eq(c.notify_type, "DISPUTE_JUDGED");
-	ck_assert_str_eq(c.kind, "dispute");
-	ck_assert_str_eq(c.object_id, "D-1");
-	/* A bad first occurrence does not hide a good later one. */
-	{
-		static const char two[] = "\"paymentRequestId\":1,"
-		    "\"paymentRequestId\":\"PR-2\"";
-
-		notif_claims((const unsigned char *)two, sizeof(two) - 1, &c);
-	}
-	ck_assert_str_eq(c.object_id, "PR-2");
-	for (i = 0; i < T_NELEM(none); i++) {
-		notif_claims((const unsigned char *)none[i], strlen(none[i]), &c);
-		ck_assert_msg(c.kind == NULL && c.object_id[0] == '\0',
-		    "%s: %s", none[i], c.object_id);
-	}
-	notif_claims(NULL, 0, &c);
-	ck_assert_ptr_null(c.kind);
-	ck_assert_str_eq(c.notify_type, "");
-}
-END_TEST
-
 START_TEST(test_free_twice)
 {
 	struct notif n;
@@ -1365,7 +1320,6 @@ notif_suite(void)
 	tcase_add_test(tc, test_refund);
 	tcase_add_test(tc, test_dispute);
 	tcase_add_test(tc, test_vaulting);
-	tcase_add_test(tc, test_claims);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("reasons");

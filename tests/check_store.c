@@ -14,6 +14,7 @@
 #include <sqlite3.h>
 
 #include "notif.h"
+#include "refusal.h"
 #include "store.h"
 #include "util.h"
 #include "suites.h"
@@ -144,6 +145,7 @@ deliver_as(struct store *s, const char *client, const char *body,
 	d.key_version = 1;
 	d.body = (const unsigned char *)body;
 	d.bodylen = strlen(body);
+	store_hash_body(&d);	/* the caller's, always (store.h) */
 	d.notif = &n;
 	ck_assert_int_eq(store_apply(s, &d, &r), 0);
 	ck_assert_int_eq(r.status, 0);
@@ -1032,16 +1034,16 @@ static void
 refuse(struct store *s, const char *client, const char *hash, int status,
     const char *reason, const char *object_id)
 {
-	struct store_refusal rf;
+	struct refusal rf;
 
 	memset(&rf, 0, sizeof(rf));
-	store_refusal_set(rf.client_id, sizeof(rf.client_id), client);
-	store_refusal_set(rf.body_sha256, sizeof(rf.body_sha256), hash);
+	refusal_set(rf.client_id, sizeof(rf.client_id), client);
+	refusal_set(rf.body_sha256, sizeof(rf.body_sha256), hash);
 	rf.status = status;
-	store_refusal_set(rf.reason, sizeof(rf.reason), reason);
-	store_refusal_set(rf.object_id, sizeof(rf.object_id), object_id);
+	refusal_set(rf.reason, sizeof(rf.reason), reason);
+	refusal_set(rf.object_id, sizeof(rf.object_id), object_id);
 	/* Never blocks: when too many are pending, wait for the writer. */
-	while (store_refuse(s, &rf) != 0)
+	while (refusal_queue(s, &rf) != 0)
 		usleep(1000);
 }
 
@@ -1075,7 +1077,6 @@ START_TEST(test_refusals)
 	char *p = payment_body("PR1", "P1", "PAYMENT_RESULT", "S", NULL);
 	struct store_delivery d;
 	struct store *s;
-	struct store_refusal rf;
 
 	memset(&d, 0, sizeof(d));
 	d.body = (const unsigned char *)p;
@@ -1114,14 +1115,6 @@ START_TEST(test_refusals)
 	    " body_sha256 <> ''"), 0);
 	ck_assert_int_eq(q_int("SELECT count(*) FROM refusals"), 2);
 
-	/* store_refusal_set bounds and cleans whatever it is given. */
-	memset(&rf, 'x', sizeof(rf));
-	store_refusal_set(rf.reason, sizeof(rf.reason), NULL);
-	ck_assert_str_eq(rf.reason, "");
-	store_refusal_set(rf.kind, sizeof(rf.kind), "0123456789abcdefXYZ");
-	ck_assert_str_eq(rf.kind, "0123456789abcde");
-	store_refusal_set(rf.kind, sizeof(rf.kind), "a b\xff");
-	ck_assert_str_eq(rf.kind, "a?b?");
 	free(p);
 }
 END_TEST
@@ -1235,7 +1228,7 @@ START_TEST(test_refusals_503_kept)
 {
 	struct store_options o = { 5000, 8, 64, 3600 };
 	char err[256] = "", hash[32];
-	struct store_refusal rf;
+	struct refusal rf;
 	struct store_stats st;
 	struct store *s;
 	sqlite3 *other;
@@ -1245,30 +1238,30 @@ START_TEST(test_refusals_503_kept)
 	s = open_store_with(&o);
 	/* No writer yet: the queue (256) fills with forgeable 401s. */
 	memset(&rf, 0, sizeof(rf));
-	store_refusal_set(rf.client_id, sizeof(rf.client_id), "CLIENT_A");
-	store_refusal_set(rf.reason, sizeof(rf.reason), "mismatch");
+	refusal_set(rf.client_id, sizeof(rf.client_id), "CLIENT_A");
+	refusal_set(rf.reason, sizeof(rf.reason), "mismatch");
 	rf.status = 401;
 	for (i = 0; i < 256; i++) {
 		snprintf(hash, sizeof(hash), "H401-%03d", i);
-		store_refusal_set(rf.body_sha256, sizeof(rf.body_sha256), hash);
-		ck_assert_int_eq(store_refuse(s, &rf), 0);
+		refusal_set(rf.body_sha256, sizeof(rf.body_sha256), hash);
+		ck_assert_int_eq(refusal_queue(s, &rf), 0);
 	}
-	ck_assert_int_eq(store_refuse(s, &rf), -1);
+	ck_assert_int_eq(refusal_queue(s, &rf), -1);
 	rf.status = 503;
-	store_refusal_set(rf.body_sha256, sizeof(rf.body_sha256), "H503-FULL");
-	ck_assert_int_eq(store_refuse(s, &rf), 0);
+	refusal_set(rf.body_sha256, sizeof(rf.body_sha256), "H503-FULL");
+	ck_assert_int_eq(refusal_queue(s, &rf), 0);
 	ck_assert_int_eq(store_start(s, err, sizeof(err)), 0);
 	st = stats_when(s, 256, 0);
 	ck_assert_uint_eq(st.refusals_dropped, 2);
 
 	/* Locked: the 413 is dropped, the 503 written after the unlock. */
 	other = lock_db();
-	store_refusal_set(rf.body_sha256, sizeof(rf.body_sha256),
+	refusal_set(rf.body_sha256, sizeof(rf.body_sha256),
 	    "H503-LOCKED");
-	ck_assert_int_eq(store_refuse(s, &rf), 0);
+	ck_assert_int_eq(refusal_queue(s, &rf), 0);
 	rf.status = 413;
-	store_refusal_set(rf.body_sha256, sizeof(rf.body_sha256), "");
-	ck_assert_int_eq(store_refuse(s, &rf), 0);
+	refusal_set(rf.body_sha256, sizeof(rf.body_sha256), "");
+	ck_assert_int_eq(refusal_queue(s, &rf), 0);
 	for (i = 0; i < 40; i++) {
 		store_stats(s, &st);
 		if (st.refusals_dropped == 3)
@@ -1308,6 +1301,7 @@ START_TEST(test_busy_is_failure)
 	d.key_version = 1;
 	d.body = (const unsigned char *)b;
 	d.bodylen = strlen(b);
+	store_hash_body(&d);
 	d.notif = &n;
 	ck_assert_int_eq(store_apply(s, &d, &r), -1);
 	ck_assert_int_eq(r.status, -1);
@@ -1363,6 +1357,7 @@ wjob_init(struct wjob *w, const char *prid, pthread_mutex_t *lock,
 	w->job.d.key_version = 1;
 	w->job.d.body = (unsigned char *)w->body;
 	w->job.d.bodylen = strlen(w->body);
+	store_hash_body(&w->job.d);
 	w->job.d.notif = &w->n;
 	w->job.done = wjob_done_check;
 	w->job.arg = w;
@@ -1480,6 +1475,216 @@ feed_writer(struct store *s, int from, int njobs)
 	free(w);
 	return max;
 }
+
+/*
+ * A batch is judged as if its jobs ran one after another (store_judge.h):
+ * several notifications about one object, and the same notification
+ * delivered twice, in one batch leave exactly what one transaction per
+ * notification leaves.
+ */
+static pthread_mutex_t gate_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t gate_cond = PTHREAD_COND_INITIALIZER;
+static int gate_state;	/* 1 writer held in the hook, 2 let go */
+
+static void
+gate_hook(unsigned jobs, unsigned failed)
+{
+	(void)jobs;
+	(void)failed;
+	pthread_mutex_lock(&gate_lock);
+	if (gate_state == 0) {
+		gate_state = 1;
+		pthread_cond_broadcast(&gate_cond);
+		while (gate_state != 2)
+			pthread_cond_wait(&gate_cond, &gate_lock);
+	}
+	pthread_mutex_unlock(&gate_lock);
+}
+
+static const char *const seq_bodies[] = {
+	"{\"notifyType\":\"PAYMENT_PENDING\",\"result\":{\"resultCode\":\"X\","
+	"\"resultStatus\":\"U\"},\"paymentRequestId\":\"PR1\"}",
+	"{\"notifyType\":\"PAYMENT_RESULT\",\"result\":{\"resultCode\":\"X\","
+	"\"resultStatus\":\"S\"},\"paymentRequestId\":\"PR1\",\"paymentId\":"
+	"\"P1\"}",
+	"{\"notifyType\":\"PAYMENT_PENDING\",\"result\":{\"resultCode\":\"X\","
+	"\"resultStatus\":\"U\"},\"paymentRequestId\":\"PR1\"}",
+	"{\"notifyType\":\"PAYMENT_PENDING\",\"result\":{\"resultCode\":\"Y\","
+	"\"resultStatus\":\"U\"},\"paymentRequestId\":\"PR1\"}",
+	"{\"notifyType\":\"PAYMENT_RESULT\",\"result\":{\"resultCode\":\"X\","
+	"\"resultStatus\":\"S\"},\"paymentRequestId\":\"PR1\",\"paymentId\":"
+	"\"P2\"}",
+	"{\"notifyType\":\"PAYMENT_RESULT\",\"result\":{\"resultCode\":\"X\","
+	"\"resultStatus\":\"F\"},\"paymentRequestId\":\"PR1\",\"paymentId\":"
+	"\"P1\"}",
+	"{\"notifyType\":\"PAYMENT_RESULT\",\"result\":{\"resultCode\":\"X\","
+	"\"resultStatus\":\"S\"},\"paymentRequestId\":\"PR1\",\"paymentId\":"
+	"\"P1\"}",
+	"{\"notifyType\":\"PAYMENT_RESULT\",\"result\":{\"resultCode\":\"X\","
+	"\"resultStatus\":\"S\"},\"paymentRequestId\":\"PR1\",\"paymentId\":"
+	"\"P1\"}",
+	"{\"notifyType\":\"CAPTURE_RESULT\",\"result\":{\"resultCode\":\"X\","
+	"\"resultStatus\":\"S\"},\"captureRequestId\":\"PR1\",\"captureId\":"
+	"\"C1\",\"paymentId\":\"P1\"}",
+	"{\"disputeNotificationType\":\"DISPUTE_JUDGED\",\"disputeId\":\"D1\"}",
+	"{\"disputeNotificationType\":\"DISPUTE_CREATED\",\"disputeId\":\"D1\","
+	"\"paymentId\":\"P1\",\"disputeReasonCode\":\"4853\"}",
+	"{\"disputeNotificationType\":\"DEFENSE_SUPPLIED\",\"disputeId\":\"D1\","
+	"\"paymentId\":\"P9\"}",
+	"{\"disputeNotificationType\":\"DISPUTE_CANCELLED\",\"disputeId\":\"D1\","
+	"\"paymentId\":\"P1\"}",
+	"not json",
+	"not json",
+	"{\"notifyType\":\"PAYMENT_RESULT\",\"result\":{\"resultCode\":\"X\","
+	"\"resultStatus\":\"S\"},\"paymentRequestId\":\"GATE\"}",
+	"{\"notifyType\":\"VAULTING_RESULT\",\"result\":{\"resultCode\":\"X\","
+	"\"resultStatus\":\"S\"},\"vaultingRequestId\":\"V1\"}",
+	"{\"notifyType\":\"VAULTING_RESULT\",\"result\":{\"resultCode\":\"X\","
+	"\"resultStatus\":\"F\"},\"vaultingRequestId\":\"V1\"}",
+};
+#define SEQ_N	(sizeof(seq_bodies) / sizeof(seq_bodies[0]))
+
+struct seq_job {
+	struct store_job	job;
+	struct notif		n;
+};
+
+static void
+seq_done(struct store_job *j)
+{
+	(void)j;
+}
+
+static void
+seq_init(struct seq_job *j, const char *client, const char *body)
+{
+	memset(j, 0, sizeof(*j));
+	ck_assert_int_eq(notif_parse((const unsigned char *)body, strlen(body),
+	    &j->n), 0);
+	j->job.d.client_id = client;
+	j->job.d.request_time = "1";
+	j->job.d.signature = "s";
+	j->job.d.signed_path = "/antom/notify";
+	j->job.d.key_version = 1;
+	j->job.d.body = (const unsigned char *)body;
+	j->job.d.bodylen = strlen(body);
+	store_hash_body(&j->job.d);
+	j->job.d.notif = &j->n;
+	j->job.done = seq_done;
+}
+
+/* Everything the state holds, but the times; the caller frees it. */
+static char *
+seq_dump(void)
+{
+	static const char *const q[] = {
+	    "SELECT group_concat(id || ',' || client_id || ',' || kind || ','"
+	    " || coalesce(object_id, '-') || ',' || outcome || ',' ||"
+	    " delivery_count, ';') FROM (SELECT * FROM notifications ORDER BY"
+	    " id)",
+	    "SELECT group_concat(client_id || ',' || payment_request_id || ','"
+	    " || coalesce(payment_id, '-') || ',' || status || ',' ||"
+	    " coalesce(result_code, '-') || ',' || notification_id, ';') FROM"
+	    " payments",
+	    "SELECT group_concat(capture_request_id || ',' ||"
+	    " coalesce(capture_id, '-') || ',' || status, ';') FROM captures",
+	    "SELECT group_concat(dispute_id || ',' || coalesce(payment_id, '-')"
+	    " || ',' || stage || ',' || coalesce(reason_code, '-') || ',' ||"
+	    " notification_id, ';') FROM disputes",
+	    "SELECT group_concat(vaulting_request_id || ',' || status, ';')"
+	    " FROM vaultings",
+	    "SELECT group_concat(seq || ',' || object_type || ',' || object_id"
+	    " || ',' || coalesce(old_status, '-') || ',' || new_status || ','"
+	    " || notification_id, ';') FROM (SELECT * FROM events ORDER BY"
+	    " seq)",
+	};
+	char *out = strdup(""), *next;
+	size_t i;
+
+	for (i = 0; i < sizeof(q) / sizeof(q[0]); i++) {
+		ck_assert_int_gt(asprintf(&next, "%s|%s", out, q_text(q[i])), 0);
+		free(out);
+		out = next;
+	}
+	return out;
+}
+
+static const char *
+seq_client(size_t i)
+{
+	return i == 7 ? "CLIENT_B" : "CLIENT_A";
+}
+
+START_TEST(test_batch_is_a_sequence)
+{
+	static struct seq_job gate, j[SEQ_N];
+	struct store_result want[SEQ_N];
+	struct store_stats st;
+	struct store *s;
+	char err[128], *seq, *batch;
+	const char *gate_body = seq_bodies[15];
+	size_t i;
+
+	/* One transaction per notification, the gate's first. */
+	s = open_store(1);
+	seq_init(&gate, "CLIENT_A", gate_body);
+	ck_assert_int_eq(store_apply(s, &gate.job.d, &gate.job.r), 0);
+	notif_free(&gate.n);
+	for (i = 0; i < SEQ_N; i++) {
+		seq_init(&j[i], seq_client(i), seq_bodies[i]);
+		ck_assert_int_eq(store_apply(s, &j[i].job.d, &want[i]), 0);
+		notif_free(&j[i].n);
+	}
+	store_close(s);
+	seq = seq_dump();
+	test_rmtree(dir);
+	test_tmpdir(dir, sizeof(dir), "store", dbpath, sizeof(dbpath));
+
+	/* The same in one batch, held back behind the gate's. */
+	s = open_store(64);
+	store_set_batch_hook(gate_hook);
+	ck_assert_int_eq(store_start(s, err, sizeof(err)), 0);
+	seq_init(&gate, "CLIENT_A", gate_body);
+	ck_assert_int_eq(store_submit(s, &gate.job), 0);
+	pthread_mutex_lock(&gate_lock);
+	while (gate_state != 1)
+		pthread_cond_wait(&gate_cond, &gate_lock);
+	pthread_mutex_unlock(&gate_lock);
+	for (i = 0; i < SEQ_N; i++) {
+		seq_init(&j[i], seq_client(i), seq_bodies[i]);
+		ck_assert_int_eq(store_submit(s, &j[i].job), 0);
+	}
+	pthread_mutex_lock(&gate_lock);
+	gate_state = 2;
+	pthread_cond_broadcast(&gate_cond);
+	pthread_mutex_unlock(&gate_lock);
+	store_stop(s);		/* every queued job done */
+	store_stats(s, &st);
+	store_set_batch_hook(NULL);
+	store_close(s);
+	ck_assert_uint_eq(st.commits, 2);
+	for (i = 0; i < SEQ_N; i++) {
+		ck_assert_int_eq(j[i].job.r.status, 0);
+		ck_assert_msg(j[i].job.r.outcome == want[i].outcome &&
+		    j[i].job.r.repeat == want[i].repeat &&
+		    j[i].job.r.notification_id == want[i].notification_id &&
+		    j[i].job.r.delivery_count == want[i].delivery_count,
+		    "job %zu: %s %d %lld %lld, one by one %s %d %lld %lld", i,
+		    store_outcome_str(j[i].job.r.outcome), j[i].job.r.repeat,
+		    (long long)j[i].job.r.notification_id,
+		    (long long)j[i].job.r.delivery_count,
+		    store_outcome_str(want[i].outcome), want[i].repeat,
+		    (long long)want[i].notification_id,
+		    (long long)want[i].delivery_count);
+		notif_free(&j[i].n);
+	}
+	notif_free(&gate.n);
+	batch = seq_dump();
+	ck_assert_str_eq(batch, seq);
+	free(seq);
+	free(batch);
+}
+END_TEST
 
 /*
  * The checkpointer thread copies the WAL beside the writer, and the WAL
@@ -1711,6 +1916,7 @@ store_suite(void)
 	tcase_add_test(tc, test_refusals_never_wait);
 	tcase_add_test(tc, test_busy_is_failure);
 	tcase_add_test(tc, test_writer_batches);
+	tcase_add_test(tc, test_batch_is_a_sequence);
 	tcase_add_test(tc, test_writer_batch_one);
 	tcase_add_test(tc, test_writer_failing_job_alone);
 	tcase_add_test(tc, test_queue_full_and_abort);

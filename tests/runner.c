@@ -14,7 +14,7 @@ main(void)
 {
 	Suite *(*const suites[])(void) = {
 		util_suite, log_suite, verify_suite, notif_suite, conf_suite,
-		store_suite, walvfs_suite, sign_suite, client_suite,
+		store_suite, refusal_suite, walvfs_suite, sign_suite, client_suite,
 		fixture_suite, e2e_protocol_suite, e2e_faults_suite,
 		e2e_lifecycle_suite, hostile_suite, ctl_explain_suite,
 		ctl_db_suite, ctl_simulate_suite, ops_suite, install_suite,

@@ -14,6 +14,7 @@ Suite	*verify_suite(void);
 Suite	*notif_suite(void);
 Suite	*conf_suite(void);
 Suite	*store_suite(void);
+Suite	*refusal_suite(void);
 Suite	*walvfs_suite(void);
 Suite	*sign_suite(void);
 Suite	*client_suite(void);

@@ -1,0 +1,476 @@
+/*
+ * refusal.c - the refusals ledger (refusal.h): what is kept of a refused
+ * delivery, the queue that takes it to the writer, the writer's
+ * transactions that record and clear it, and the count of those at risk.
+ *
+ * Threads: refusal_note(), refusal_queue() and refusal_set() from any
+ * thread (the queue is the store's, under its lock: struct store_queue);
+ * everything else runs on the writer, on its connection.
+ */
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "log.h"
+#include "store_int.h"
+#include "util.h"
+#include "verify.h"
+
+/*
+ * Bounds on refusals held: a flood of forged requests fills them and is
+ * then only counted; the notifications already held stay counted and
+ * clearable.  REFUSAL_PENDING_MAX and REFUSAL_WRITE_US: store_int.h.
+ */
+#define REFUSAL_ROWS_MAX	10000
+#define REFUSAL_CHECK_US	(2 * 1000000u)	/* at-risk count, when any */
+#define REFUSAL_WARN_US		(600 * 1000000u)	/* WARN again, if unchanged */
+
+/* Times are ISO 8601 UTC with milliseconds: they compare as text. */
+#define REFUSAL_REFUSED_BEFORE(ago)					\
+	"first_refused_at < strftime('%Y-%m-%dT%H:%M:%fZ', 'now', " ago ")"
+
+#define SQL(which)	[(which) - S_RFS_FIRST]
+
+const char *const refusal_sql[S_COUNT - S_RFS_FIRST] = {
+	SQL(S_RFS_INSERT) =
+	    "INSERT INTO refusals (body_sha256, client_id, status, reason,"
+	    " request_time, notify_type, kind, object_id, first_refused_at,"
+	    " last_refused_at, refusal_count) VALUES (?1, ?2, ?3, ?4, ?5, ?6,"
+	    " ?7, ?8, ?9, ?9, 1)"
+	    " ON CONFLICT (body_sha256, client_id) DO UPDATE SET"
+	    " status = excluded.status, reason = excluded.reason,"
+	    " request_time = excluded.request_time,"
+	    " notify_type = coalesce(excluded.notify_type, notify_type),"
+	    " kind = coalesce(excluded.kind, kind),"
+	    " object_id = coalesce(excluded.object_id, object_id),"
+	    " last_refused_at = excluded.last_refused_at,"
+	    " refusal_count = refusal_count + 1",
+	/* At the cap: count what is already held, add nothing new. */
+	SQL(S_RFS_TOUCH) =
+	    "UPDATE refusals SET status = ?3, reason = ?4,"
+	    " request_time = coalesce(?5, request_time),"
+	    " last_refused_at = ?9, refusal_count = refusal_count + 1"
+	    " WHERE body_sha256 = ?1 AND client_id = ?2",
+	SQL(S_RFS_CLEAR) =
+	    "DELETE FROM refusals WHERE body_sha256 = ?1 AND client_id = ?2",
+	/* Times are ISO 8601 UTC with milliseconds: they compare as text. */
+	SQL(S_RFS_COUNT) =
+	    "SELECT count(*), coalesce(sum(" REFUSAL_REFUSED_BEFORE("?1") "), 0)"
+	    " FROM refusals",
+	/* (): one string, as clang's -Wstring-concatenation wants it said. */
+	SQL(S_RFS_PRUNE) =
+	    ("DELETE FROM refusals WHERE last_refused_at <"
+	    " strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-7 days')"),
+};
+
+const char refusal_list_sql[] =
+    "SELECT body_sha256, client_id, status, reason, request_time,"
+    " notify_type, kind, object_id, first_refused_at, last_refused_at,"
+    " refusal_count, " REFUSAL_REFUSED_BEFORE("?1") " AS at_risk, "
+    REFUSAL_REFUSED_BEFORE("?2") " AS given_up"
+    " FROM refusals ORDER BY first_refused_at, body_sha256";
+
+void
+refusal_ago(char buf[REFUSAL_AGO_LEN], unsigned seconds)
+{
+	snprintf(buf, REFUSAL_AGO_LEN, "-%u seconds", seconds);
+}
+
+/*
+ * The token value of "key" in body, scanning literally: the first
+ * occurrence of "key" followed by blanks, ':', blanks and a string of
+ * token bytes closed by '"'.  0 with out filled, -1 when there is none.
+ */
+static int
+refusal_claim(const unsigned char *body, size_t len, const char *key,
+    char out[NOTIF_ID_MAX + 1])
+{
+	char pat[40];
+	const unsigned char *p = body, *q, *end = body + len;
+	size_t plen, n;
+
+	plen = (size_t)snprintf(pat, sizeof(pat), "\"%s\"", key);
+	while ((size_t)(end - p) >= plen &&
+	    (q = memmem(p, (size_t)(end - p), pat, plen)) != NULL) {
+		/* Each round starts past the match: p only moves forward. */
+		p = q + plen;
+		while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' ||
+		    *p == '\n'))
+			p++;
+		if (p == end || *p != ':')
+			continue;
+		p++;
+		while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' ||
+		    *p == '\n'))
+			p++;
+		if (p == end || *p != '"')
+			continue;
+		p++;
+		for (n = 0; p + n < end && n <= NOTIF_ID_MAX &&
+		    p[n] > 0x20 && p[n] < 0x7f && p[n] != '"' && p[n] != '\\';
+		    n++)
+			;
+		if (n == 0 || n > NOTIF_ID_MAX || p + n == end || p[n] != '"')
+			continue;
+		memcpy(out, p, n);
+		out[n] = '\0';
+		return 0;
+	}
+	return -1;
+}
+
+void
+refusal_claims(const unsigned char *body, size_t len, struct refusal_claims *c)
+{
+	/* The most specific id first: a capture also names its payment. */
+	static const struct {
+		const char	*key;
+		enum notif_kind	 kind;
+	} ids[] = {
+		{ "refundRequestId", NOTIF_REFUND },
+		{ "captureRequestId", NOTIF_CAPTURE },
+		{ "disputeId", NOTIF_DISPUTE },
+		{ "vaultingRequestId", NOTIF_VAULTING },
+		{ "paymentRequestId", NOTIF_PAYMENT },
+	};
+	size_t i;
+
+	memset(c, 0, sizeof(*c));
+	if (body == NULL)
+		return;
+	if (refusal_claim(body, len, "notifyType", c->notify_type) != 0)
+		refusal_claim(body, len, "disputeNotificationType",
+		    c->notify_type);
+	for (i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+		if (refusal_claim(body, len, ids[i].key, c->object_id) == 0) {
+			c->kind = notif_kind_str(ids[i].kind);
+			break;
+		}
+	}
+}
+
+void
+refusal_set(char *field, size_t cap, const char *v)
+{
+	size_t i;
+
+	for (i = 0; v != NULL && v[i] != '\0' && i + 1 < cap; i++)
+		field[i] = (v[i] > 0x20 && v[i] < 0x7f) ? v[i] : '?';
+	field[i] = '\0';
+}
+
+/*
+ * Under s->q.lock: queue a refusal for the writer, 0; or count it dropped,
+ * -1.  A 503 is an authentic notification we failed to store: when the
+ * queue is full it takes the place of a refusal that is not a 503 (which
+ * forged requests can fill the queue with).
+ */
+static int
+refusal_push(struct store *s, const struct refusal *rf)
+{
+	size_t i;
+
+	if (s->q.rfs_npending < REFUSAL_PENDING_MAX)
+		i = s->q.rfs_npending++;
+	else {
+		for (i = s->q.rfs_npending; i > 0 && rf->status == 503; i--)
+			if (s->q.rfs_pending[i - 1].status != 503)
+				break;
+		s->q.stats.refusals_dropped++;	/* this one, or the one replaced */
+		if (rf->status != 503 || i == 0)
+			return -1;
+		i--;
+	}
+	s->q.rfs_pending[i] = *rf;
+	pthread_cond_signal(&s->q.cond);
+	return 0;
+}
+
+int
+refusal_queue(struct store *s, const struct refusal *rf)
+{
+	int rc;
+
+	pthread_mutex_lock(&s->q.lock);
+	rc = refusal_push(s, rf);
+	pthread_mutex_unlock(&s->q.lock);
+	return rc;
+}
+
+int
+refusal_note(struct store *s, const struct verify_keyring *keys,
+    const struct refusal_request *q)
+{
+	struct refusal rf;
+	struct refusal_claims claims;
+
+	if (q->status != 400 && q->status != 401 && q->status != 413 &&
+	    q->status != 503)
+		return 0;
+	if (q->status != 503 && (q->client_id == NULL ||
+	    !verify_keyring_has_client(keys, q->client_id)))
+		return 0;
+	memset(&rf, 0, sizeof(rf));
+	rf.status = (int)q->status;
+	refusal_set(rf.client_id, sizeof(rf.client_id), q->client_id);
+	refusal_set(rf.reason, sizeof(rf.reason), q->reason);
+	refusal_set(rf.request_time, sizeof(rf.request_time), q->request_time);
+	if (q->whole)
+		refusal_set(rf.body_sha256, sizeof(rf.body_sha256),
+		    q->body_sha256(q->arg));
+	if (q->notif != NULL) {
+		/* Verified, then not stored: what it is, from the parse. */
+		refusal_set(rf.notify_type, sizeof(rf.notify_type),
+		    q->notif->notify_type);
+		refusal_set(rf.kind, sizeof(rf.kind),
+		    notif_kind_str(q->notif->kind));
+		refusal_set(rf.object_id, sizeof(rf.object_id),
+		    notif_object_id(q->notif));
+	} else if (q->whole) {
+		/* Never parsed unverified: what it claims, by a literal scan. */
+		refusal_claims(q->body, q->len, &claims);
+		refusal_set(rf.notify_type, sizeof(rf.notify_type),
+		    claims.notify_type);
+		refusal_set(rf.kind, sizeof(rf.kind), claims.kind);
+		refusal_set(rf.object_id, sizeof(rf.object_id),
+		    claims.object_id);
+	}
+	return refusal_queue(s, &rf);
+}
+
+/*
+ * Writer, inside a transaction: the notification (client_id, hash) is
+ * stored now, so it is no longer at risk.  0 or -1.
+ */
+int
+refusal_clear(struct store *s, const char *client_id, const char *hash)
+{
+	sqlite3_stmt *st = s->w.stmt[S_RFS_CLEAR];
+
+	/*
+	 * Always: a probe of a table that is almost always empty.  Skipping
+	 * it while the writer believes none is held went wrong when a batch
+	 * that had cleared one was rolled back and retried job by job.
+	 */
+	store_bind_text(st, 1, hash);
+	store_bind_text(st, 2, client_id);
+	return store_step(s, S_RFS_CLEAR);
+}
+
+/*
+ * Writer: refusals the database could not take.  Most 503s happen
+ * because it cannot (locked, read-only, full), so 503s go back in the
+ * queue and are written once it can; the others are counted as dropped.
+ */
+static void
+refusal_requeue(struct store *s, const struct refusal *rf, size_t n,
+    uint64_t *dropped)
+{
+	size_t i;
+
+	pthread_mutex_lock(&s->q.lock);
+	for (i = 0; i < n; i++)
+		if (rf[i].status != 503)
+			(*dropped)++;
+		else
+			refusal_push(s, &rf[i]);	/* counts its own drop */
+	pthread_mutex_unlock(&s->q.lock);
+}
+
+/* An empty claim is SQL NULL. */
+static void
+bind_claim(sqlite3_stmt *st, int i, const char *v)
+{
+	store_bind_text(st, i, v[0] != '\0' ? v : NULL);
+}
+
+/*
+ * Writer: record n refusals in one transaction of their own (they must
+ * never hold up or fail a batch of deliveries).  When the database cannot
+ * take them, 503s wait in the queue for the next try (refusal_requeue)
+ * and the others are counted as dropped.
+ */
+void
+refusal_write(struct store *s, const struct refusal *rf,
+    size_t n)
+{
+	char now[UTIL_ISO_TIME_LEN];
+	uint64_t recorded = 0, dropped = 0, txns = 0;
+	sqlite3_stmt *st;
+	size_t i;
+	int which;
+
+	util_now_iso(now);
+	s->ledger.written = util_mono_us();
+	if (atomic_load(&s->aborting)) {
+		dropped = n;
+		goto out;
+	}
+	if (s->q.readonly && store_reconnect(s) != 0) {
+		refusal_requeue(s, rf, n, &dropped);
+		goto out;
+	}
+	store_rollback(s);
+	/* Never wait for another process's lock here: deliveries come first. */
+	s->w.no_wait = 1;
+	if (store_step(s, S_BEGIN) != 0) {
+		s->w.no_wait = 0;
+		refusal_requeue(s, rf, n, &dropped);
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		/* Stored already (it raced its own retry): nothing at risk. */
+		if (rf[i].body_sha256[0] != '\0') {
+			st = s->w.stmt[S_NOTIF_FIND];
+			store_bind_text(st, 1, rf[i].client_id);
+			store_bind_text(st, 2, rf[i].body_sha256);
+			which = sqlite3_step(st);
+			sqlite3_reset(st);
+			sqlite3_clear_bindings(st);
+			if (which == SQLITE_ROW)
+				continue;
+			if (which != SQLITE_DONE)
+				goto fail;
+		}
+		which = S_RFS_TOUCH;
+		for (;;) {
+			st = s->w.stmt[which];
+			store_bind_text(st, 1, rf[i].body_sha256);
+			store_bind_text(st, 2, rf[i].client_id);
+			sqlite3_bind_int(st, 3, rf[i].status);
+			store_bind_text(st, 4, rf[i].reason);
+			bind_claim(st, 5, rf[i].request_time);
+			bind_claim(st, 6, rf[i].notify_type);
+			bind_claim(st, 7, rf[i].kind);
+			bind_claim(st, 8, rf[i].object_id);
+			store_bind_text(st, 9, now);
+			if (store_step(s, which) != 0)
+				goto fail;
+			if (sqlite3_changes(s->w.db) > 0 || which == S_RFS_INSERT)
+				break;
+			/*
+			 * The cap keeps forged requests from filling the
+			 * disk; a 503 is an authentic notification we failed
+			 * to store, and is always kept.
+			 */
+			if (s->ledger.held >= REFUSAL_ROWS_MAX &&
+			    rf[i].status != 503)
+				break;
+			which = S_RFS_INSERT;
+		}
+		if (sqlite3_changes(s->w.db) > 0) {
+			recorded++;
+			s->ledger.held += which == S_RFS_INSERT;
+		} else
+			dropped++;
+	}
+	if (store_step(s, S_COMMIT) == 0) {
+		s->w.no_wait = 0;
+		txns = 1;
+		goto out;
+	}
+fail:
+	s->w.no_wait = 0;
+	store_rollback(s);
+	dropped = 0;
+	recorded = 0;
+	refusal_requeue(s, rf, n, &dropped);
+	s->ledger.checked = 0;	/* recount */
+out:
+	pthread_mutex_lock(&s->q.lock);
+	s->q.stats.refusals += recorded;
+	s->q.stats.refusals_dropped += dropped;
+	s->q.stats.refusal_txns += txns;
+	s->q.stats.refusals_held = s->ledger.held;
+	pthread_mutex_unlock(&s->q.lock);
+}
+
+/* Writer: time to count the refusals again? */
+int
+refusal_check_due(const struct store *s)
+{
+	uint64_t since = util_mono_us() - s->ledger.checked;
+
+	if (s->ledger.checked == 0)
+		return 1;
+	return since >= (s->ledger.held > 0 ? REFUSAL_CHECK_US :
+	    30 * REFUSAL_CHECK_US);
+}
+
+/*
+ * Writer: forget refusals nobody retried for 7 days, count those held
+ * and those at risk, and tell the operator: a WARN when the number at
+ * risk changes, and again every 10 minutes while there are any.
+ */
+void
+refusal_check(struct store *s)
+{
+	sqlite3_stmt *st = s->w.stmt[S_RFS_COUNT];
+	struct logbuf lb;
+	char ago[REFUSAL_AGO_LEN];
+	int64_t held = 0, at_risk = 0;
+	uint64_t now = util_mono_us();
+	int rc;
+
+	s->ledger.checked = now;
+	if (s->q.readonly || s->w.db == NULL || atomic_load(&s->aborting))
+		return;
+	refusal_ago(ago, s->opt.at_risk_after_s);
+	for (;;) {
+		store_bind_text(st, 1, ago);
+		if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+			held = sqlite3_column_int64(st, 0);
+			at_risk = sqlite3_column_int64(st, 1);
+		}
+		sqlite3_reset(st);
+		sqlite3_clear_bindings(st);
+		if (rc != SQLITE_ROW) {
+			log_warnx("database: refusals: %s", sqlite3_errmsg(s->w.db));
+			return;
+		}
+		/* A write: only when there may be something to forget. */
+		if (held == 0 || (s->ledger.pruned != 0 &&
+		    now - s->ledger.pruned < REFUSAL_WARN_US))
+			break;
+		s->ledger.pruned = now;
+		s->w.no_wait = 1;		/* it can wait for the next time */
+		rc = store_step(s, S_RFS_PRUNE);
+		s->w.no_wait = 0;
+		if (rc != 0)
+			return;
+		if (sqlite3_changes(s->w.db) == 0)
+			break;
+	}
+	s->ledger.held = held;
+	pthread_mutex_lock(&s->q.lock);
+	s->q.stats.refusals_held = held;
+	s->q.stats.at_risk = at_risk;
+	pthread_mutex_unlock(&s->q.lock);
+	if (at_risk > 0 && (at_risk != s->ledger.warned_n ||
+	    now - s->ledger.warned >= REFUSAL_WARN_US)) {
+		log_begin(&lb, LOG_LEVEL_WARN, "notifications at risk: refused "
+		    "and not delivered again successfully; Antom gives up 24 h "
+		    "22 min after its first attempt (antomctl refusals)");
+		log_kv_int(&lb, "at_risk", at_risk);
+		log_kv_int(&lb, "refused_for_more_than_s", s->opt.at_risk_after_s);
+		log_kv_int(&lb, "refusals_held", held);
+		log_end(&lb);
+		s->ledger.warned = now;
+	} else if (at_risk == 0 && s->ledger.warned_n > 0)
+		log_info("no notification at risk any more");
+	s->ledger.warned_n = at_risk;
+}
+
+/*
+ * Writer, under the lock: are refusals waiting that may be written now?
+ * One transaction per REFUSAL_WRITE_US at most, so a flood of refused
+ * requests costs the deliveries at most ten extra commits a second.
+ */
+int
+refusal_write_due(const struct store *s)
+{
+	/* Read-only: each write tries a reconnect, as often as a probe. */
+	return s->q.rfs_npending > 0 && (s->q.stopping ||
+	    util_mono_us() - s->ledger.written >= (s->q.readonly ?
+	    STORE_PROBE_US : REFUSAL_WRITE_US));
+}

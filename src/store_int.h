@@ -1,0 +1,182 @@
+/*
+ * store_int.h - the store module's private header: struct store and what
+ * its files call in one another.
+ *
+ * The module, top to bottom (calls only go down):
+ *   store.c         open/close, the writer thread, batches, the probe
+ *   store_state.c   record and replay: read, judge (store_judge.c), write
+ *   refusal.c       the refusals ledger (include/refusal.h)
+ *   store_db.c      the writer's connection: open, busy handler, WAL and
+ *                   synchronous checks, reconnect, step/bind, BEGIN/COMMIT
+ *   store_ckpt.c    the checkpointer thread and the WAL hook
+ *   store_schema.c  DDL, migrations, store_check()
+ *   store_judge.c   the state machine, in C: no SQL, no sqlite3 types
+ *
+ * struct store is grouped by who may touch what: each sub-struct's
+ * comment is its locking rule.
+ */
+#ifndef ANTOMD_STORE_INT_H
+#define ANTOMD_STORE_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include <sqlite3.h>
+
+#include "refusal.h"
+#include "store.h"
+#include "store_judge.h"
+
+/*
+ * The writer's prepared statements.  Their SQL lives beside the code
+ * that runs them: store_db_sql (store_db.c), store_state_sql
+ * (store_state.c) and refusal_sql (refusal.c), each indexed from its
+ * first constant here.
+ */
+enum {
+	S_BEGIN, S_COMMIT, S_ROLLBACK,
+#define S_DB_FIRST	S_BEGIN
+	S_NOTIF_FIND, S_NOTIF_TOUCH, S_NOTIF_INSERT,
+	S_PAY_GET, S_PAY_UPSERT, S_CAP_GET, S_CAP_UPSERT,
+	S_REF_GET, S_REF_UPSERT, S_DIS_GET, S_DIS_UPSERT, S_DIS_FILL,
+	S_VLT_GET, S_VLT_UPSERT, S_EVENT,
+#define S_STATE_FIRST	S_NOTIF_FIND
+	S_RFS_INSERT, S_RFS_TOUCH, S_RFS_CLEAR, S_RFS_COUNT, S_RFS_PRUNE,
+#define S_RFS_FIRST	S_RFS_INSERT
+	S_COUNT
+};
+extern const char *const store_db_sql[S_STATE_FIRST - S_DB_FIRST];
+extern const char *const store_state_sql[S_RFS_FIRST - S_STATE_FIRST];
+extern const char *const refusal_sql[S_COUNT - S_RFS_FIRST];
+
+/* The writer thread's alone (or store_apply's caller's, when none runs). */
+struct store_writer {
+	sqlite3			*db;
+	sqlite3_stmt		*stmt[S_COUNT];
+	pthread_t		 thread;
+	struct store_job	**batch;	/* batch_max slots */
+	struct store_plan	*plan;		/* batch_max slots */
+	uint64_t		 readonly_logged;
+	uint64_t		 busy_since;	/* the busy handler's */
+	int			 no_wait;	/* busy handler: give up at once */
+	int			 last_failed;	/* the last batch failed */
+	uint64_t		 probed;	/* last idle probe, mono us */
+};
+
+/*
+ * Under lock: the job queue, the refusals waiting for the writer, and
+ * what other threads read of the writer.  readonly is written by the
+ * writer under lock; the writer alone may read it without.
+ */
+struct store_queue {
+	pthread_mutex_t		 lock;
+	pthread_cond_t		 cond;
+	struct store_job	*head, *tail;
+	unsigned		 queued;
+	int			 running;
+	int			 stopping;
+	int			 readonly;	/* refuse, retry later */
+	uint64_t		 batch_since;	/* a batch is running since, or 0 */
+	struct store_stats	 stats;
+	struct refusal		*rfs_pending;	/* REFUSAL_PENDING_MAX */
+	size_t			 rfs_npending;
+};
+
+/* The refusals ledger (refusal.c): the writer's alone. */
+struct store_ledger {
+	struct refusal		*local;		/* the writer's copy of the pending */
+	int64_t			 held;		/* rows, as far as we know */
+	uint64_t		 checked;	/* last at-risk count, mono us */
+	uint64_t		 pruned;	/* last prune, mono us */
+	uint64_t		 written;	/* last refusals transaction */
+	uint64_t		 warned;	/* last at-risk WARN, mono us */
+	int64_t			 warned_n;
+};
+
+/*
+ * Under ckpt.lock: the checkpointer thread and the writer meet here.
+ * asked counts the writer's requests for a pass, done the requests a
+ * finished pass covered.
+ */
+struct store_ckpt {
+	pthread_mutex_t		 lock;
+	pthread_cond_t		 cond;
+	sqlite3			*db;		/* the checkpointer's connection */
+	uint64_t		 asked;		/* passes asked for */
+	uint64_t		 done;		/* of them, covered by a pass */
+	int			 full;		/* and it copied every frame */
+	int			 stop;
+	uint64_t		 passes;
+};
+
+/*
+ * The writer's side of the checkpointer: the writer thread's, or while it
+ * does not run, store_start()'s and store_stop()'s.
+ */
+struct store_ckpt_writer {
+	pthread_t		 thread;
+	int			 wanted;	/* the writer thread runs */
+	int			 running;
+	uint64_t		 waited;	/* last restart wait */
+	int			 stuck;		/* that wait did not help */
+	int			 committed;	/* since the last ask */
+	int			 asked_frames;	/* WAL then */
+};
+
+struct store {
+	/* Set by store_open(), read-only after. */
+	struct store_options	 opt;
+	char			*path;
+
+	struct store_writer	 w;
+	struct store_queue	 q;
+	struct store_ledger	 ledger;
+	struct store_ckpt	 ckpt;
+	struct store_ckpt_writer ckw;
+
+	/* Any thread. */
+	_Atomic int		 aborting;	/* shutdown past its deadline */
+	_Atomic int		 wal_frames;	/* written by the writer */
+};
+
+#define STORE_PROBE_US		(5 * 1000000u)	/* idle and unwell: try again */
+/* Refusals pending between two batches; one transaction per 100 ms. */
+#define REFUSAL_PENDING_MAX	256
+#define REFUSAL_WRITE_US	100000u
+
+/* store_db.c: the writer's connection. */
+int	store_connect(struct store *, char *err, size_t errlen);
+void	store_disconnect(struct store *);
+int	store_reconnect(struct store *);
+int	store_step(struct store *, int which);
+int	store_rollback(struct store *);
+void	store_bind_text(sqlite3_stmt *, int, const char *);
+void	store_bind_amount(sqlite3_stmt *, int, int, const struct notif_amount *);
+
+/* store_schema.c */
+int	store_exec(sqlite3 *, const char *sql, char *err, size_t errlen);
+int	store_pragma_int(sqlite3 *, const char *name, int *value);
+int	store_migrate(sqlite3 *, char *err, size_t errlen);
+
+/* store_ckpt.c */
+#define STORE_WAL_LIMIT		"41943040"	/* 40 MiB: store_ckpt.c */
+int	store_wal_hook(void *, sqlite3 *, const char *, int);
+void	store_ckpt_start(struct store *);
+void	store_ckpt_stop(struct store *);
+void	store_ckpt_ask(struct store *, int force);
+void	store_ckpt_restart(struct store *);
+
+/* store_state.c: inside the caller's transaction. */
+int	store_record(struct store *, struct store_job **, size_t n,
+	    const char *now);
+
+/* refusal.c: the writer's side of the ledger. */
+int	refusal_clear(struct store *, const char *client_id,
+	    const char *body_sha256);
+void	refusal_write(struct store *, const struct refusal *, size_t n);
+int	refusal_write_due(const struct store *);
+int	refusal_check_due(const struct store *);
+void	refusal_check(struct store *);
+
+#endif

@@ -1,0 +1,77 @@
+/*
+ * store_judge.h - the state machine, engine-neutral.
+ *
+ * Recording a batch is three phases: the engine reads what the database
+ * holds for every job (is the notification stored already, and the state
+ * of the object it is about), store_judge_batch() decides in C, and the
+ * engine writes what was decided.  Nothing here sees SQL or an engine's
+ * types, so a second engine reuses it as it is.
+ *
+ * A batch is judged as if its jobs had run one after another: a job sees
+ * the state that the ones before it in the batch leave (an overlay of
+ * their effects on the state read), and a second delivery of the same
+ * notification in one batch is a repeat of the first.
+ *
+ * Pure functions of their arguments: any thread.
+ */
+#ifndef ANTOMD_STORE_JUDGE_H
+#define ANTOMD_STORE_JUDGE_H
+
+#include <stdint.h>
+
+#include "notif.h"
+#include "store.h"
+
+/* What the state held is, for the object a notification is about. */
+struct store_current {
+	int	exists;
+	char	status[32];	/* a status, or a dispute's stage */
+	int	has_other;	/* other_id is not SQL NULL */
+	char	other_id[NOTIF_ID_MAX + 1];	/* notif_bound_id()'s column */
+};
+
+/* What a judged notification changes in its object's row. */
+enum store_change {
+	STORE_CHANGE_NONE = 0,
+	STORE_CHANGE_APPLY,	/* the row, with what it says, and one event */
+	STORE_CHANGE_FILL	/* a dispute stage arriving late: what is unknown */
+};
+
+/* One job of a batch through the three phases. */
+struct store_plan {
+	/* Read by the engine (phase 1). */
+	const struct store_delivery *d;
+	const char		*object_id;	/* notif_object_id(d->notif) */
+	int64_t			 held_id;	/* notification stored already, or 0 */
+	int64_t			 held_count;	/* its delivery_count */
+	struct store_current	 cur;		/* its object, read when not held */
+
+	/* Judged (phase 2). */
+	uint64_t		 notif_key;	/* hashes that find repeats */
+	uint64_t		 object_key;
+	enum store_outcome	 outcome;
+	int			 repeat;	/* count a repeat delivery only */
+	long			 same_as;	/* first job of the batch with it, or -1 */
+	int64_t			 count;		/* delivery_count after this job */
+	enum store_change	 change;
+	struct store_current	 before;	/* the state judged against */
+	struct store_current	 after;		/* and the state it leaves */
+};
+
+/*
+ * Phase 2 for n jobs whose phase-1 fields are filled: fills the rest, as
+ * if each job ran after the ones before it.
+ */
+void	store_judge_batch(struct store_plan *, size_t n);
+
+/*
+ * Judge n against the state held for its object (no de-duplication:
+ * store_replay()), and say what the write must change.
+ */
+enum store_outcome store_judge(const struct notif *n,
+	    const struct store_current *cur, enum store_change *change);
+
+/* The status an object moves to: a dispute's is its stage. */
+const char *store_new_status(const struct notif *n);
+
+#endif

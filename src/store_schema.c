@@ -1,0 +1,751 @@
+/*
+ * store_schema.c - the database's schema: its DDL, the migrations from
+ * every earlier version, and store_check().
+ *
+ * Table and column names are a public contract (README "Schema"), and so
+ * is the text of what earlier versions wrote: each migration finds what
+ * the version before made, so the text a migration writes never changes
+ * once released.  Works on a connection it is given; no state of its own.
+ */
+#include <errno.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "notif.h"
+#include "store_int.h"
+#include "util.h"
+
+/*
+ * How payment_status begins in version 1, and in version 2 before the
+ * columns it adds.
+ */
+#define STORE_PAYMENT_STATUS_HEAD					\
+"CREATE VIEW payment_status AS"						\
+"  SELECT p.client_id, p.payment_request_id, p.payment_id, p.status,"	\
+"         p.amount_value, p.currency, p.result_code, p.payment_time,"	\
+"         p.updated_at,"							\
+"         (SELECT coalesce(sum(c.amount_value), 0) FROM captures c"	\
+"           WHERE c.client_id = p.client_id AND c.payment_id = p.payment_id" \
+"             AND c.status = 'SUCCESS') AS captured_amount_value"
+
+/* Schema version 1.  Table and column names are a public contract. */
+static const char store_schema_v1[] =
+"CREATE TABLE notifications ("
+"  id                INTEGER PRIMARY KEY,"
+"  client_id         TEXT NOT NULL,"
+"  body_sha256       TEXT NOT NULL,"
+"  body              BLOB NOT NULL,"
+"  request_time      TEXT NOT NULL,"
+"  signature         TEXT NOT NULL,"
+"  signed_path       TEXT NOT NULL,"
+"  key_version       INTEGER NOT NULL,"
+"  notify_type       TEXT,"
+"  kind              TEXT NOT NULL CHECK (kind IN ('payment','capture','other')),"
+"  object_id         TEXT,"
+"  outcome           TEXT NOT NULL CHECK (outcome IN"
+"                      ('applied','duplicate','ignored','conflict','archived')),"
+"  archive_reason    TEXT,"
+"  first_received_at TEXT NOT NULL,"
+"  last_received_at  TEXT NOT NULL,"
+"  delivery_count    INTEGER NOT NULL DEFAULT 1,"
+"  UNIQUE (client_id, body_sha256)"
+");"
+"CREATE INDEX notifications_object ON notifications (object_id);"
+"CREATE TABLE payments ("
+"  payment_request_id         TEXT NOT NULL,"
+"  client_id                  TEXT NOT NULL,"
+"  payment_id                 TEXT,"
+"  status                     TEXT NOT NULL CHECK (status IN ('PENDING','SUCCESS','FAIL')),"
+"  result_code                TEXT,"
+"  result_message             TEXT,"
+"  amount_value               INTEGER,"
+"  currency                   TEXT,"
+"  payment_create_time        TEXT,"
+"  payment_time               TEXT,"
+"  avs_result_raw             TEXT,"
+"  cvv_result_raw             TEXT,"
+"  network_transaction_id     TEXT,"
+"  three_ds_eci               TEXT,"
+"  three_ds_version           TEXT,"
+"  three_ds_cavv              TEXT,"
+"  three_ds_ds_transaction_id TEXT,"
+"  card_brand                 TEXT,"
+"  last_four                  TEXT,"
+"  issuing_country            TEXT,"
+"  refusal_code_raw           TEXT,"
+"  refusal_reason_raw         TEXT,"
+"  notification_id            INTEGER NOT NULL REFERENCES notifications (id),"
+"  created_at                 TEXT NOT NULL,"
+"  updated_at                 TEXT NOT NULL,"
+"  PRIMARY KEY (client_id, payment_request_id)"
+") WITHOUT ROWID;"
+"CREATE INDEX payments_payment_id ON payments (client_id, payment_id);"
+"CREATE TABLE captures ("
+"  capture_request_id    TEXT NOT NULL,"
+"  client_id             TEXT NOT NULL,"
+"  capture_id            TEXT,"
+"  payment_id            TEXT,"
+"  status                TEXT NOT NULL CHECK (status IN ('SUCCESS','FAIL')),"
+"  result_code           TEXT,"
+"  result_message        TEXT,"
+"  amount_value          INTEGER,"
+"  currency              TEXT,"
+"  capture_time          TEXT,"
+"  acquirer_reference_no TEXT,"
+"  notification_id       INTEGER NOT NULL REFERENCES notifications (id),"
+"  created_at            TEXT NOT NULL,"
+"  updated_at            TEXT NOT NULL,"
+"  PRIMARY KEY (client_id, capture_request_id)"
+") WITHOUT ROWID;"
+"CREATE INDEX captures_payment_id ON captures (client_id, payment_id);"
+"CREATE TABLE events ("
+"  seq             INTEGER PRIMARY KEY AUTOINCREMENT,"
+"  created_at      TEXT NOT NULL,"
+"  client_id       TEXT NOT NULL,"
+"  object_type     TEXT NOT NULL CHECK (object_type IN ('payment','capture')),"
+"  object_id       TEXT NOT NULL,"
+"  payment_id      TEXT,"
+"  old_status      TEXT,"
+"  new_status      TEXT NOT NULL,"
+"  notification_id INTEGER NOT NULL REFERENCES notifications (id)"
+");"
+"CREATE VIEW payment_captures AS"
+"  SELECT p.payment_request_id, p.payment_id, p.client_id,"
+"         p.status AS payment_status,"
+"         p.amount_value AS payment_amount_value,"
+"         p.currency AS payment_currency, p.payment_time,"
+"         c.capture_request_id, c.capture_id,"
+"         c.status AS capture_status,"
+"         c.amount_value AS capture_amount_value,"
+"         c.currency AS capture_currency, c.capture_time,"
+"         p.updated_at AS payment_updated_at,"
+"         c.updated_at AS capture_updated_at"
+"  FROM payments p"
+"  LEFT JOIN captures c"
+"    ON c.client_id = p.client_id AND c.payment_id = p.payment_id;"
+/* For merchant applications: one row per payment, what they usually ask. */
+STORE_PAYMENT_STATUS_HEAD
+"  FROM payments p;";
+
+/*
+ * Version 2: refunds, disputes and vaultings become state, not archive.
+ * The kind and object_type CHECKs are widened in place (SQLite's
+ * documented writable_schema procedure for changes that leave the stored
+ * rows valid): a rebuild would copy every archived body and, on a large
+ * database, hold the write lock for minutes.
+ */
+static const char *const store_schema_v2_checks[][3] = {
+	{ "notifications",
+	  "CHECK (kind IN ('payment','capture','other'))",
+	  "CHECK (kind IN ('payment','capture','refund','dispute','vaulting',"
+	  "'other'))" },
+	{ "events",
+	  "CHECK (object_type IN ('payment','capture'))",
+	  "CHECK (object_type IN ('payment','capture','refund','dispute',"
+	  "'vaulting'))" },
+};
+
+/*
+ * Keys lead with their most selective column.  Version 1 led with
+ * client_id, and without ANALYZE statistics SQLite takes an equality on a
+ * key's first column for a narrow search: "WHERE client_id = ? AND
+ * payment_id = ?" walked every payment of the client instead of using
+ * payments_payment_id.  Each table is rebuilt from its own CREATE TABLE
+ * with the key reordered (rows are small: the bodies stay in
+ * notifications, which keeps its rowid), then its index is made again.
+ */
+static const char *const store_schema_v2_rekeys[][4] = {
+	{ "payments", "PRIMARY KEY (client_id, payment_request_id)",
+	  "PRIMARY KEY (payment_request_id, client_id)",
+	  "CREATE INDEX payments_payment_id ON payments (payment_id, client_id)" },
+	{ "captures", "PRIMARY KEY (client_id, capture_request_id)",
+	  "PRIMARY KEY (capture_request_id, client_id)",
+	  "CREATE INDEX captures_payment_id ON captures (payment_id, client_id)" },
+};
+
+/*
+ * Schema version 4: payments and captures become rowid tables, their key
+ * a UNIQUE index.  A WITHOUT ROWID table keeps its wide rows (a payment
+ * has 25 columns) in a b-tree ordered by a random request id, so every
+ * new payment landed on a random leaf and split it often; now rows are
+ * appended and only the narrow key lands at random.  Table and column
+ * names do not change.
+ */
+static const char *const store_schema_v4_rekeys[][4] = {
+	{ "payments", "PRIMARY KEY (payment_request_id, client_id)) WITHOUT ROWID",
+	  "UNIQUE (payment_request_id, client_id))",
+	  "CREATE INDEX payments_payment_id ON payments (payment_id, client_id)" },
+	{ "captures", "PRIMARY KEY (capture_request_id, client_id)) WITHOUT ROWID",
+	  "UNIQUE (capture_request_id, client_id))",
+	  "CREATE INDEX captures_payment_id ON captures (payment_id, client_id)" },
+};
+
+/*
+ * Schema version 5: the same CHECKs, written without IN.  For a list of
+ * more than two constants SQLite builds a temporary b-tree each time the
+ * CHECK runs, that is for every row written (five per payment
+ * notification).  An OR of equalities accepts and refuses exactly the
+ * same values, NULL included.  test_checks_cheap holds every table to it.
+ *
+ * The kind, outcome and object type CHECKs are built from NOTIF_KINDS and
+ * STORE_OUTCOMES (store_check_or), which today give exactly the text
+ * version 5 wrote.  A migration's text must never change once released:
+ * the assertions below stop a new kind or outcome from silently changing
+ * it.  Adding one means a new schema version that widens these CHECKs
+ * (from the text version 5 wrote, frozen as a literal) to the new list.
+ */
+_Static_assert(NOTIF_KIND_COUNT == 6, "schema 5 CHECKs: a new kind needs "
+    "a schema version of its own (store_schema.c)");
+_Static_assert(STORE_OUTCOME_COUNT == 5, "schema 5 CHECKs: a new outcome "
+    "needs a schema version of its own (store_schema.c)");
+
+enum { V5_KIND, V5_OUTCOME, V5_PAY_STATUS, V5_OBJECT_TYPE, V5_VLT_STATUS,
+    V5_COUNT };
+
+/* NULL: built by store_migrate_v5(). */
+static const char *const store_schema_v5_checks[V5_COUNT][3] = {
+	[V5_KIND] = { "notifications",
+	  "CHECK (kind IN ('payment','capture','refund','dispute','vaulting',"
+	  "'other'))", NULL },
+	[V5_OUTCOME] = { "notifications",
+	  "CHECK (outcome IN                      ('applied','duplicate',"
+	  "'ignored','conflict','archived'))", NULL },
+	[V5_PAY_STATUS] = { "payments",
+	  "CHECK (status IN ('PENDING','SUCCESS','FAIL'))",
+	  "CHECK (status = 'PENDING' OR status = 'SUCCESS' OR"
+	  " status = 'FAIL')" },
+	[V5_OBJECT_TYPE] = { "events",
+	  "CHECK (object_type IN ('payment','capture','refund','dispute',"
+	  "'vaulting'))", NULL },
+	[V5_VLT_STATUS] = { "vaultings",
+	  "CHECK (status IN ('PENDING','SUCCESS','FAIL'))",
+	  "CHECK (status = 'PENDING' OR status = 'SUCCESS' OR"
+	  " status = 'FAIL')" },
+};
+
+static const char store_schema_v2[] =
+"CREATE TABLE refunds ("
+"  refund_request_id  TEXT NOT NULL,"
+"  client_id          TEXT NOT NULL,"
+"  refund_id          TEXT,"
+"  payment_id         TEXT,"
+"  payment_request_id TEXT,"
+"  status             TEXT NOT NULL CHECK (status IN ('SUCCESS','FAIL')),"
+"  result_code        TEXT,"
+"  result_message     TEXT,"
+"  amount_value       INTEGER,"
+"  currency           TEXT,"
+"  refund_time        TEXT,"
+"  notification_id    INTEGER NOT NULL REFERENCES notifications (id),"
+"  created_at         TEXT NOT NULL,"
+"  updated_at         TEXT NOT NULL,"
+"  PRIMARY KEY (refund_request_id, client_id)"
+") WITHOUT ROWID;"
+"CREATE INDEX refunds_payment_id ON refunds (payment_id, client_id);"
+"CREATE TABLE disputes ("
+"  dispute_id          TEXT NOT NULL,"
+"  client_id           TEXT NOT NULL,"
+"  payment_id          TEXT,"
+"  payment_request_id  TEXT,"
+"  capture_id          TEXT,"
+"  stage               TEXT NOT NULL,"
+"  dispute_type        TEXT,"
+"  amount_value        INTEGER,"
+"  currency            TEXT,"
+"  reason_code         TEXT,"
+"  reason_msg          TEXT,"
+"  source              TEXT,"
+"  dispute_time        TEXT,"
+"  defense_due_time    TEXT,"
+"  defendable          TEXT CHECK (defendable IN ('true','false')),"
+"  judged_result       TEXT,"
+"  judged_time         TEXT,"
+"  judged_amount_value INTEGER,"
+"  judged_currency     TEXT,"
+"  notification_id     INTEGER NOT NULL REFERENCES notifications (id),"
+"  created_at          TEXT NOT NULL,"
+"  updated_at          TEXT NOT NULL,"
+"  PRIMARY KEY (dispute_id, client_id)"
+") WITHOUT ROWID;"
+"CREATE INDEX disputes_payment_id ON disputes (payment_id, client_id);"
+"CREATE TABLE vaultings ("
+"  vaulting_request_id  TEXT NOT NULL,"
+"  client_id            TEXT NOT NULL,"
+"  status               TEXT NOT NULL CHECK (status IN ('PENDING','SUCCESS','FAIL')),"
+"  result_code          TEXT,"
+"  result_message       TEXT,"
+"  card_token           TEXT,"
+"  card_brand           TEXT,"
+"  card_no_masked       TEXT,"
+"  issuing_country      TEXT,"
+"  vaulting_create_time TEXT,"
+"  notification_id      INTEGER NOT NULL REFERENCES notifications (id),"
+"  created_at           TEXT NOT NULL,"
+"  updated_at           TEXT NOT NULL,"
+"  PRIMARY KEY (vaulting_request_id, client_id)"
+") WITHOUT ROWID;"
+/*
+ * Deliveries refused before they could be stored, until the same
+ * notification is stored (refusal.h).  Only what the
+ * request claimed: nothing here is verified.
+ */
+"CREATE TABLE refusals ("
+"  body_sha256      TEXT NOT NULL,"
+"  client_id        TEXT NOT NULL,"
+"  status           INTEGER NOT NULL,"
+"  reason           TEXT NOT NULL,"
+"  request_time     TEXT,"
+"  notify_type      TEXT,"
+"  kind             TEXT,"
+"  object_id        TEXT,"
+"  first_refused_at TEXT NOT NULL,"
+"  last_refused_at  TEXT NOT NULL,"
+"  refusal_count    INTEGER NOT NULL,"
+"  PRIMARY KEY (body_sha256, client_id)"
+") WITHOUT ROWID;"
+STORE_PAYMENT_STATUS_HEAD ","
+"         (SELECT coalesce(sum(r.amount_value), 0) FROM refunds r"
+"           WHERE r.client_id = p.client_id AND r.payment_id = p.payment_id"
+"             AND r.status = 'SUCCESS') AS refunded_amount_value,"
+"         (SELECT count(*) FROM disputes d"
+"           WHERE d.client_id = p.client_id"
+"             AND d.payment_id = p.payment_id) AS dispute_count,"
+"         (SELECT d.stage FROM disputes d"
+"           WHERE d.client_id = p.client_id AND d.payment_id = p.payment_id"
+"           ORDER BY d.updated_at DESC, d.dispute_id LIMIT 1)"
+"           AS dispute_stage"
+"  FROM payments p;";
+
+/*
+ * Schema version 3.  The timeline finds events through their
+ * notification, whose id only grows, rather than through an index on the
+ * event's object id: that index cost a random b-tree page per
+ * notification.  An event's object id and client id are those of its
+ * notification (test_event_matches_notification), so the timeline is the
+ * same.
+ *
+ * "What happened to this order", one query: every state change of the
+ * payment and of the captures, refunds and disputes that name its
+ * paymentId, in seq order when the reader adds ORDER BY seq.
+ */
+static const char store_schema_v3[] =
+"DROP INDEX IF EXISTS events_object;"
+"CREATE INDEX IF NOT EXISTS events_notification ON events (notification_id);"
+/* With the client id, so no plan prefers the body-hash key's client_id. */
+"DROP INDEX IF EXISTS notifications_object;"
+"CREATE INDEX notifications_object ON notifications (object_id, client_id);"
+"DROP VIEW IF EXISTS payment_timeline;"
+/*
+ * CROSS JOIN keeps this join order: without statistics, SQLite would
+ * search notifications by client id alone before knowing the object.
+ */
+"CREATE VIEW payment_timeline AS"
+"  SELECT p.client_id, p.payment_request_id, p.payment_id, e.seq,"
+"         e.created_at, e.object_type, e.object_id, e.old_status,"
+"         e.new_status, e.notification_id"
+"  FROM payments p CROSS JOIN notifications n"
+"    ON n.object_id = p.payment_request_id AND n.client_id = p.client_id"
+"  CROSS JOIN events e"
+"    ON e.notification_id = n.id AND e.object_type = 'payment'"
+"  UNION ALL"
+"  SELECT p.client_id, p.payment_request_id, p.payment_id, e.seq,"
+"         e.created_at, e.object_type, e.object_id, e.old_status,"
+"         e.new_status, e.notification_id"
+"  FROM payments p CROSS JOIN captures c ON c.client_id = p.client_id"
+"   AND c.payment_id = p.payment_id"
+"  CROSS JOIN notifications n ON n.object_id = c.capture_request_id"
+"   AND n.client_id = c.client_id"
+"  CROSS JOIN events e"
+"    ON e.notification_id = n.id AND e.object_type = 'capture'"
+"  UNION ALL"
+"  SELECT p.client_id, p.payment_request_id, p.payment_id, e.seq,"
+"         e.created_at, e.object_type, e.object_id, e.old_status,"
+"         e.new_status, e.notification_id"
+"  FROM payments p CROSS JOIN refunds r ON r.client_id = p.client_id"
+"   AND r.payment_id = p.payment_id"
+"  CROSS JOIN notifications n ON n.object_id = r.refund_request_id"
+"   AND n.client_id = r.client_id"
+"  CROSS JOIN events e"
+"    ON e.notification_id = n.id AND e.object_type = 'refund'"
+"  UNION ALL"
+"  SELECT p.client_id, p.payment_request_id, p.payment_id, e.seq,"
+"         e.created_at, e.object_type, e.object_id, e.old_status,"
+"         e.new_status, e.notification_id"
+"  FROM payments p CROSS JOIN disputes d ON d.client_id = p.client_id"
+"   AND d.payment_id = p.payment_id"
+"  CROSS JOIN notifications n ON n.object_id = d.dispute_id"
+"   AND n.client_id = d.client_id"
+"  CROSS JOIN events e"
+"    ON e.notification_id = n.id AND e.object_type = 'dispute';";
+
+int
+store_exec(sqlite3 *db, const char *sql, char *err, size_t errlen)
+{
+	char *msg = NULL;
+
+	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		util_err(err, errlen, "%s", msg != NULL ? msg : sqlite3_errmsg(db));
+		sqlite3_free(msg);
+		return -1;
+	}
+	return 0;
+}
+
+/* The integer value of a PRAGMA such as "user_version": 0, or -1. */
+int
+store_pragma_int(sqlite3 *db, const char *name, int *value)
+{
+	char sql[64];
+	sqlite3_stmt *st;
+	int rc;
+
+	snprintf(sql, sizeof(sql), "PRAGMA %s", name);
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*value = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? 0 : -1;
+}
+
+static int
+store_user_version(sqlite3 *db, int *version)
+{
+	return store_pragma_int(db, "user_version", version);
+}
+
+/*
+ * Rebuild table rk[0] from its own CREATE TABLE with key rk[1] replaced by
+ * rk[2], copy its rows, and make its index rk[3] (named TABLE_payment_id)
+ * and any other index or trigger on it again.  Inside
+ * store_migrate's transaction, with legacy_alter_table on (the rename
+ * leaves the views that name the table alone).  0, or -1 with err.
+ */
+static int
+store_rekey(sqlite3 *db, const char *const rk[4], char *err, size_t errlen)
+{
+	/* A table renamed by an earlier rebuild is named in quotes. */
+	static const char get[] = "SELECT replace(replace(replace(sql,"
+	    " 'CREATE TABLE \"' || ?1 || '\" (', 'CREATE TABLE ' || ?1 ||"
+	    " '_v2 ('), 'CREATE TABLE ' || ?1 || ' (', 'CREATE TABLE ' || ?1 ||"
+	    " '_v2 ('), ?2, ?3) FROM sqlite_master WHERE type = 'table' AND"
+	    " name = ?1 AND (instr(sql, 'CREATE TABLE ' || ?1 || ' (') = 1 OR"
+	    " instr(sql, 'CREATE TABLE \"' || ?1 || '\" (') = 1)"
+	    " AND instr(sql, ?2) > 0";
+	sqlite3_stmt *st = NULL;
+	char *create = NULL, *copy = NULL;
+	int rc = -1;
+
+	if (sqlite3_prepare_v2(db, get, -1, &st, NULL) != SQLITE_OK) {
+		util_err(err, errlen, "%s", sqlite3_errmsg(db));
+		return -1;
+	}
+	sqlite3_bind_text(st, 1, rk[0], -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, rk[1], -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, rk[2], -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		create = sqlite3_mprintf("%s", sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	if (create == NULL) {
+		util_err(err, errlen, "cannot migrate the schema: table %s is "
+		    "not as an earlier version made it", rk[0]);
+		return -1;
+	}
+	/*
+	 * Indexes and triggers a merchant added to the table go with it on
+	 * DROP TABLE: make them again after the rename (ours is rk[3]).
+	 */
+	if (sqlite3_prepare_v2(db, "SELECT group_concat(sql, ';') FROM"
+	    " sqlite_master WHERE tbl_name = ?1 AND type IN ('index',"
+	    " 'trigger') AND sql IS NOT NULL AND name <> ?1 || '_payment_id'",
+	    -1, &st, NULL) != SQLITE_OK) {
+		util_err(err, errlen, "%s", sqlite3_errmsg(db));
+		sqlite3_free(create);
+		return -1;
+	}
+	sqlite3_bind_text(st, 1, rk[0], -1, SQLITE_STATIC);
+	copy = sqlite3_mprintf("INSERT INTO %s_v2 SELECT * FROM %s;"
+	    " DROP TABLE %s; ALTER TABLE %s_v2 RENAME TO %s; %s; %s;", rk[0],
+	    rk[0], rk[0], rk[0], rk[0], rk[3], sqlite3_step(st) ==
+	    SQLITE_ROW && sqlite3_column_text(st, 0) != NULL ?
+	    (const char *)sqlite3_column_text(st, 0) : "");
+	sqlite3_finalize(st);
+	if (copy != NULL && store_exec(db, create, err, errlen) == 0 &&
+	    store_exec(db, copy, err, errlen) == 0)
+		rc = 0;
+	else if (copy == NULL)
+		util_err(err, errlen, "out of memory");
+	sqlite3_free(create);
+	sqlite3_free(copy);
+	return rc;
+}
+
+/*
+ * Inside store_migrate's transaction: replace, in the CREATE TABLE text of
+ * each edits[i][0], the CHECK edits[i][1] by edits[i][2], an equivalent or
+ * wider one (the rows stored stay valid), and have this connection reload
+ * the schema.  Each edit must change exactly one table, or nothing is
+ * migrated.  Leaves legacy_alter_table on for the caller's rebuilds.
+ */
+static int
+store_edit_checks(sqlite3 *db, const char *const (*edits)[3], size_t n,
+    int version, char *err, size_t errlen)
+{
+	static const char edit[] = "UPDATE sqlite_master SET sql ="
+	    " replace(sql, ?2, ?3) WHERE type = 'table' AND name = ?1"
+	    " AND instr(sql, ?2) > 0";
+	sqlite3_stmt *st = NULL, *ver = NULL;
+	char sql[64];
+	size_t i;
+	int cookie;
+
+	if (sqlite3_prepare_v2(db, "PRAGMA schema_version", -1, &ver, NULL) !=
+	    SQLITE_OK || sqlite3_step(ver) != SQLITE_ROW)
+		goto dberr;
+	cookie = sqlite3_column_int(ver, 0);
+	sqlite3_finalize(ver);
+	ver = NULL;
+	if (store_exec(db, "PRAGMA writable_schema = ON", err, errlen) != 0 ||
+	    store_exec(db, "PRAGMA legacy_alter_table = ON", err, errlen) != 0)
+		goto fail;
+	if (sqlite3_prepare_v2(db, edit, -1, &st, NULL) != SQLITE_OK)
+		goto dberr;
+	for (i = 0; i < n; i++) {
+		sqlite3_bind_text(st, 1, edits[i][0], -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, edits[i][1], -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 3, edits[i][2], -1, SQLITE_STATIC);
+		if (sqlite3_step(st) != SQLITE_DONE)
+			goto dberr;
+		if (sqlite3_changes(db) != 1) {
+			util_err(err, errlen, "cannot migrate the schema to "
+			    "version %d: table %s is not as the version before "
+			    "made it", version, edits[i][0]);
+			goto fail;
+		}
+		sqlite3_reset(st);
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	snprintf(sql, sizeof(sql), "PRAGMA schema_version = %d", cookie + 1);
+	if (store_exec(db, sql, err, errlen) != 0 ||
+	    store_exec(db, "PRAGMA writable_schema = RESET", err, errlen) != 0)
+		goto fail;
+	return 0;
+dberr:
+	util_err(err, errlen, "cannot migrate the schema to version %d: %s",
+	    version, sqlite3_errmsg(db));
+fail:
+	sqlite3_finalize(ver);
+	sqlite3_finalize(st);
+	sqlite3_exec(db, "PRAGMA writable_schema = OFF", NULL, NULL, NULL);
+	sqlite3_exec(db, "PRAGMA legacy_alter_table = OFF", NULL, NULL, NULL);
+	return -1;
+}
+
+/*
+ * Inside store_migrate's transaction: widen the CHECKs of version 1 in
+ * place, then add the rest.
+ */
+static int
+store_migrate_v2(sqlite3 *db, char *err, size_t errlen)
+{
+	size_t i;
+
+	if (store_edit_checks(db, store_schema_v2_checks,
+	    sizeof(store_schema_v2_checks) / sizeof(store_schema_v2_checks[0]),
+	    2, err, errlen) != 0)
+		return -1;
+	/*
+	 * Views name the tables; payment_status is made anew below (early
+	 * version 1 databases never had it).
+	 */
+	if (store_exec(db, "DROP VIEW IF EXISTS payment_status", err,
+	    errlen) != 0)
+		goto fail;
+	for (i = 0; i < sizeof(store_schema_v2_rekeys) /
+	    sizeof(store_schema_v2_rekeys[0]); i++)
+		if (store_rekey(db, store_schema_v2_rekeys[i], err, errlen) != 0)
+			goto fail;
+	if (store_exec(db, store_schema_v2, err, errlen) != 0)
+		goto fail;
+	return store_exec(db, "PRAGMA legacy_alter_table = OFF", err, errlen);
+fail:
+	sqlite3_exec(db, "PRAGMA legacy_alter_table = OFF", NULL, NULL, NULL);
+	return -1;
+}
+
+/*
+ * "CHECK (col = 'a' OR col = 'b' ...)" over the n names, or NULL when out
+ * of memory; the caller frees it with sqlite3_free().
+ */
+static char *
+store_check_or(const char *col, const char *const *names, size_t n)
+{
+	char *sql = sqlite3_mprintf("CHECK ("), *next;
+	size_t i;
+
+	for (i = 0; i < n && sql != NULL; i++) {
+		next = sqlite3_mprintf("%s%s%s = '%s'", sql, i > 0 ? " OR " : "",
+		    col, names[i]);
+		sqlite3_free(sql);
+		sql = next;
+	}
+	if (sql == NULL)
+		return NULL;
+	next = sqlite3_mprintf("%s)", sql);
+	sqlite3_free(sql);
+	return next;
+}
+
+/* Inside store_migrate's transaction: CHECKs that SQLite runs cheaply. */
+static int
+store_migrate_v5(sqlite3 *db, char *err, size_t errlen)
+{
+	static const char *const kinds[] = {
+#define KIND_NAME(name, str, value)	str,
+		NOTIF_KINDS(KIND_NAME)
+#undef KIND_NAME
+	};
+	static const char *const outcomes[] = {
+#define OUTCOME_NAME(name, str)		str,
+		STORE_OUTCOMES(OUTCOME_NAME)
+#undef OUTCOME_NAME
+	};
+	const char *edits[V5_COUNT][3];
+	char *made[3];
+	size_t i;
+	int rc = -1;
+
+	memcpy(edits, store_schema_v5_checks, sizeof(edits));
+	made[0] = store_check_or("kind", kinds, NOTIF_KIND_COUNT);
+	made[1] = store_check_or("outcome", outcomes, STORE_OUTCOME_COUNT);
+	/* An event's object: any kind but "other", which is listed last. */
+	made[2] = store_check_or("object_type", kinds, NOTIF_KIND_COUNT - 1);
+	edits[V5_KIND][2] = made[0];
+	edits[V5_OUTCOME][2] = made[1];
+	edits[V5_OBJECT_TYPE][2] = made[2];
+	if (made[0] == NULL || made[1] == NULL || made[2] == NULL)
+		util_err(err, errlen, "out of memory");
+	else if (store_edit_checks(db, (const char *const (*)[3])edits,
+	    V5_COUNT, 5, err, errlen) == 0)
+		rc = store_exec(db, "PRAGMA legacy_alter_table = OFF", err,
+		    errlen);
+	for (i = 0; i < 3; i++)
+		sqlite3_free(made[i]);
+	return rc;
+}
+
+/* Inside store_migrate's transaction: payments and captures get rowids. */
+static int
+store_migrate_v4(sqlite3 *db, char *err, size_t errlen)
+{
+	size_t i;
+
+	/* The rename must leave the views that name the tables alone. */
+	if (store_exec(db, "PRAGMA legacy_alter_table = ON", err, errlen) != 0)
+		return -1;
+	for (i = 0; i < sizeof(store_schema_v4_rekeys) /
+	    sizeof(store_schema_v4_rekeys[0]); i++)
+		if (store_rekey(db, store_schema_v4_rekeys[i], err,
+		    errlen) != 0) {
+			sqlite3_exec(db, "PRAGMA legacy_alter_table = OFF", NULL,
+			    NULL, NULL);
+			return -1;
+		}
+	return store_exec(db, "PRAGMA legacy_alter_table = OFF", err, errlen);
+}
+
+/* Bring the schema to STORE_SCHEMA_VERSION, all or nothing. */
+int
+store_migrate(sqlite3 *db, char *err, size_t errlen)
+{
+	int version;
+	char sql[64];
+
+	if (store_exec(db, "BEGIN IMMEDIATE", err, errlen) != 0)
+		return -1;
+	if (store_user_version(db, &version) != 0) {
+		util_err(err, errlen, "cannot read schema version: %s",
+		    sqlite3_errmsg(db));
+		goto fail;
+	}
+	if (version > STORE_SCHEMA_VERSION) {
+		util_err(err, errlen, "database schema version %d is newer than "
+		    "this antomd understands (%d)", version, STORE_SCHEMA_VERSION);
+		goto fail;
+	}
+	if (version < 1 && store_exec(db, store_schema_v1, err, errlen) != 0)
+		goto fail;
+	if (version < 2 && store_migrate_v2(db, err, errlen) != 0)
+		goto fail;
+	if (version < 3 && store_exec(db, store_schema_v3, err, errlen) != 0)
+		goto fail;
+	if (version < 4 && store_migrate_v4(db, err, errlen) != 0)
+		goto fail;
+	if (version < 5 && store_migrate_v5(db, err, errlen) != 0)
+		goto fail;
+	if (version < STORE_SCHEMA_VERSION) {
+		snprintf(sql, sizeof(sql), "PRAGMA user_version = %d",
+		    STORE_SCHEMA_VERSION);
+		if (store_exec(db, sql, err, errlen) != 0)
+			goto fail;
+	}
+	if (store_exec(db, "COMMIT", err, errlen) != 0)
+		goto fail;
+	return 0;
+fail:
+	sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	return -1;
+}
+
+int
+store_check(const char *path, char *err, size_t errlen)
+{
+	struct stat sb;
+	sqlite3 *db = NULL;
+	char *copy, *dir;
+	int version, rc = -1;
+
+	if (stat(path, &sb) != 0) {
+		if (errno != ENOENT) {
+			util_err(err, errlen, "%s: %s", path, strerror(errno));
+			return -1;
+		}
+		copy = xstrdup(path);
+		dir = dirname(copy);
+		if (access(dir, W_OK | X_OK) != 0)
+			util_err(err, errlen, "%s: cannot create the database "
+			    "in %s: %s", path, dir, strerror(errno));
+		else
+			rc = 0;
+		free(copy);
+		return rc;
+	}
+	if (access(path, R_OK | W_OK) != 0) {
+		util_err(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK ||
+	    store_user_version(db, &version) != 0) {
+		util_err(err, errlen, "%s: %s", path, db != NULL ?
+		    sqlite3_errmsg(db) : "out of memory");
+		goto out;
+	}
+	if (version > STORE_SCHEMA_VERSION) {
+		util_err(err, errlen, "%s: schema version %d is newer than this "
+		    "antomd understands (%d)", path, version,
+		    STORE_SCHEMA_VERSION);
+		goto out;
+	}
+	rc = 0;
+out:
+	sqlite3_close(db);
+	return rc;
+}
