@@ -33,7 +33,7 @@ static const char sql_notifs[] =
     " delivery_count, key_version, first_received_at, last_received_at"
     " FROM notifications WHERE object_id = ?1 AND client_id = ?2"
     " AND kind = ?3 ORDER BY id";
-/* Through the notifications: events have no index by object (store.c). */
+/* Through the notifications: events have no index by object (store_schema.c). */
 static const char sql_events[] =
     "SELECT seq, created_at, object_type, object_id, payment_id,"
     " old_status, new_status, notification_id FROM events"

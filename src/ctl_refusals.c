@@ -3,8 +3,8 @@
  * notification has not been stored since, and which of them are at risk
  * (refused for longer than at_risk_after_s) or given up by Antom.
  *
- * Reads the refusals table read-only in one statement, beside a live
- * daemon.  Every byte that came from the request or the database is
+ * Reads the refusals table read-only, beside a live daemon, with the
+ * query the daemon's at-risk count uses (refusal.h).  Every byte that came from the request or the database is
  * escaped before it reaches a terminal; --json output is Jansson's.
  */
 #include <getopt.h>
@@ -15,11 +15,9 @@
 
 #include "conf.h"
 #include "ctl.h"
+#include "refusal.h"
 
 static char refusals_prog[] = "antomctl refusals";
-
-/* Antom's last attempt comes 24 h 22 min after its first (SPEC.md 3). */
-#define REFUSALS_GIVEN_UP_S	(24 * 3600 + 22 * 60)
 
 static void
 refusals_usage(FILE *f)
@@ -51,21 +49,13 @@ ctl_refusals(int argc, char **argv)
 		{ "help",	no_argument,		NULL, 'h' },
 		{ NULL,		0,			NULL, 0 }
 	};
-	static const char sql[] =
-	    "SELECT body_sha256, client_id, status, reason, request_time,"
-	    " notify_type, kind, object_id, first_refused_at, last_refused_at,"
-	    " refusal_count,"
-	    " first_refused_at < strftime('%Y-%m-%dT%H:%M:%fZ', 'now', ?1)"
-	    "   AS at_risk,"
-	    " first_refused_at < strftime('%Y-%m-%dT%H:%M:%fZ', 'now', ?2)"
-	    "   AS given_up"
-	    " FROM refusals ORDER BY first_refused_at, body_sha256";
 	const char *confpath = NULL;
 	struct conf *cf = NULL;
 	sqlite3 *db = NULL;
 	sqlite3_stmt *st = NULL;
 	json_t *rows = NULL, *row, *doc = NULL;
-	char risk[32], gone[32], b[6][CTL_ESC_MAX];
+	char risk[REFUSAL_AGO_LEN], gone[REFUSAL_AGO_LEN];
+	char b[6][CTL_ESC_MAX];
 	long long n_risk = 0, n_gone = 0;
 	int ch, json = 0, rc = CTL_EXIT_ERR, step;
 	size_t i;
@@ -86,10 +76,10 @@ ctl_refusals(int argc, char **argv)
 	if ((cf = ctl_conf(NULL, confpath)) == NULL ||
 	    (db = ctl_db_open(NULL, cf->database, CTL_SCHEMA_CURRENT)) == NULL)
 		goto out;
-	snprintf(risk, sizeof(risk), "-%u seconds", cf->at_risk_after_s);
-	snprintf(gone, sizeof(gone), "-%d seconds", REFUSALS_GIVEN_UP_S);
+	refusal_ago(risk, cf->at_risk_after_s);
+	refusal_ago(gone, REFUSAL_GIVEN_UP_S);
 	if ((rows = json_array()) == NULL ||
-	    sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+	    sqlite3_prepare_v2(db, refusal_list_sql, -1, &st, NULL) != SQLITE_OK)
 		goto dberr;
 	sqlite3_bind_text(st, 1, risk, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, gone, -1, SQLITE_STATIC);

@@ -377,7 +377,7 @@ START_TEST(bad_escape)
 }
 END_TEST
 
-/* A row as the daemon's writer stores it (schema of src/store.c). */
+/* A row as the daemon's writer stores it (schema of src/store_schema.c). */
 START_TEST(database_row)
 {
 	char sig[2048], sql[4096];
