@@ -12,8 +12,6 @@
 #ifndef ANTOMD_HTTP_H
 #define ANTOMD_HTTP_H
 
-#include <stdarg.h>
-
 #include <stddef.h>
 #include <stdint.h>
 
@@ -49,10 +47,5 @@ void	http_quiesce(struct http *);
 void	http_stats(struct http *, struct http_stats *);
 /* Close every connection and free; the store's writer must be stopped. */
 void	http_stop(struct http *);
-/*
- * libmicrohttpd's MHD_OPTION_EXTERNAL_LOGGER for every listener: one WARN
- * line "PREFIX: message", prefix being the logger's closure (a string).
- */
-void	http_mhd_log(void *prefix, const char *fmt, va_list ap);
 
 #endif

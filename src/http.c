@@ -253,19 +253,6 @@ http_completed_cb(void *cls, struct MHD_Connection *conn, void **con_cls,
 	*con_cls = NULL;
 }
 
-void
-http_mhd_log(void *prefix, const char *fmt, va_list ap)
-{
-	char msg[512];
-	size_t n;
-
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	n = strlen(msg);
-	while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
-		msg[--n] = '\0';
-	log_warnx("%s: %s", (const char *)prefix, msg);
-}
-
 /*
  * The TCP peer as 16 bytes (IPv4 as IPv4-mapped IPv6) and as text; 1 for
  * a unix-socket peer, 0 for an IP one, -1 when unknown.
@@ -880,7 +867,7 @@ http_start(const struct conf *conf, struct store *store, int listen_fd,
 	h->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD |
 	    MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG,
 	    0, http_accept_cb, h, http_handler, h,
-	    MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, "libmicrohttpd",
+	    MHD_OPTION_EXTERNAL_LOGGER, log_mhd, "libmicrohttpd",
 	    MHD_OPTION_LISTEN_SOCKET, listen_fd,
 	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned)conf->threads,
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)conf->max_connections,

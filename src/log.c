@@ -456,3 +456,16 @@ fatal(int code, const char *fmt, ...)
 	va_end(ap);
 	exit(code);
 }
+
+void
+log_mhd(void *prefix, const char *fmt, va_list ap)
+{
+	char msg[512];
+	size_t n;
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	n = strlen(msg);
+	while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+		msg[--n] = '\0';
+	log_warnx("%s: %s", (const char *)prefix, msg);
+}

@@ -23,6 +23,7 @@
 
 #include <systemd/sd-daemon.h>
 
+#include "admin.h"
 #include "conf.h"
 #include "http.h"
 #include "log.h"
@@ -281,7 +282,7 @@ main(int argc, char **argv)
 	struct conf *conf = NULL;
 	struct store *store = NULL;
 	struct http *http = NULL;
-	struct metrics_server *ms = NULL;
+	struct admin *admin = NULL;
 	enum conf_status st;
 	sigset_t sigs;
 	char err[1024];
@@ -394,7 +395,7 @@ main(int argc, char **argv)
 		uint64_t stuck = ((uint64_t)conf->busy_timeout_ms * 2 + 5000) *
 		    1000;
 
-		if ((ms = metrics_server_start(mfd, store, http, stuck, err,
+		if ((admin = admin_start(mfd, store, http, stuck, err,
 		    sizeof(err))) == NULL)
 			fatalx(EXIT_USAGE, "%s", err);
 		log_info("metrics and health on %s", activated_metrics ?
@@ -467,7 +468,7 @@ main(int argc, char **argv)
 			break;
 		usleep(5000);
 	}
-	metrics_server_stop(ms);
+	admin_stop(admin);
 	http_stop(http);
 	store_close(store);
 	if (nfds == 0 && conf->listen_unix != NULL)

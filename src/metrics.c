@@ -1,6 +1,5 @@
 /*
- * metrics.c - counters, the Prometheus exposition, /healthz and their
- * listener.
+ * metrics.c - counters and their Prometheus exposition.
  *
  * Threads: every counter is a relaxed atomic, bumped by the HTTP threads
  * and the writer without a lock.  Routes and keys are registered (main
@@ -11,25 +10,20 @@
  * removed: a key dropped by a reload keeps its series, which then stops
  * growing, which is what an operator watching a rotation wants to see.
  *
- * The listener is a single-threaded libmicrohttpd daemon of its own, so a
- * scrape never competes with Antom's requests for a connection slot.
+ * The store's and the HTTP front end's gauges come in a snapshot the
+ * caller took (admin.c), so this file knows neither module.
  */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 #include <microhttpd.h>
 #include <openssl/crypto.h>
 #include <sqlite3.h>
 
-#include "http.h"
-#include "log.h"
 #include "metrics.h"
-#include "store.h"
 #include "util.h"
 
 #define M_ID_MAX	65	/* client ids are at most 64 bytes */
@@ -89,7 +83,6 @@ static struct {
 	_Atomic uint64_t	 batch[M_NBATCH], batch_sum, batch_count;
 	_Atomic uint64_t	 batch_failed_jobs;
 	_Atomic int		 last_batch_failed;
-	time_t			 start;
 } m = { .reg_lock = PTHREAD_MUTEX_INITIALIZER };
 
 #define M_ADD(x, n)	atomic_fetch_add_explicit(&(x), (n), memory_order_relaxed)
@@ -312,8 +305,14 @@ m_render_histogram(FILE *f, const char *name, const char *help,
 	    name, (unsigned long long)cum);
 }
 
+int
+metrics_last_batch_failed(void)
+{
+	return atomic_load(&m.last_batch_failed);
+}
+
 char *
-metrics_render(struct store *s, struct http *h, size_t *lenp)
+metrics_render(const struct metrics_snapshot *snap, size_t *lenp)
 {
 	char *buf = NULL;
 	size_t len = 0, i, j, n;
@@ -334,11 +333,11 @@ metrics_render(struct store *s, struct http *h, size_t *lenp)
 	m_label(f, MHD_get_version());
 	fputs("\"} 1\n", f);
 
-	if (m.start != 0) {
+	if (snap != NULL && snap->start != 0) {
 		m_head(f, "process_start_time_seconds", "gauge",
 		    "Start time of the process since the Unix epoch in seconds.");
 		fprintf(f, "process_start_time_seconds %lld\n",
-		    (long long)m.start);
+		    (long long)snap->start);
 	}
 
 	m_render_requests(f);
@@ -387,43 +386,42 @@ metrics_render(struct store *s, struct http *h, size_t *lenp)
 	fprintf(f, "antomd_storage_failures_total %llu\n",
 	    (unsigned long long)M_GET(m.batch_failed_jobs));
 
-	if (s != NULL) {
-		struct store_stats ss;
+	if (snap != NULL && snap->has_store) {
+		const struct metrics_store *ss = &snap->store;
 
-		store_stats(s, &ss);
 		/* The refusals table, as the writer last counted it. */
 		m_head(f, "antomd_notifications_at_risk", "gauge",
 		    "Refused deliveries not stored since, refused longer ago "
 		    "than at_risk_after_s: Antom may give up on them.");
 		fprintf(f, "antomd_notifications_at_risk %lld\n",
-		    (long long)ss.at_risk);
+		    (long long)ss->at_risk);
 		m_head(f, "antomd_refusals_held", "gauge",
 		    "Refused deliveries whose notification is not stored yet.");
 		fprintf(f, "antomd_refusals_held %lld\n",
-		    (long long)ss.refusals_held);
+		    (long long)ss->refusals_held);
 		m_head(f, "antomd_refusals_recorded_total", "counter",
 		    "Refusals recorded in the refusals table.");
 		fprintf(f, "antomd_refusals_recorded_total %llu\n",
-		    (unsigned long long)ss.refusals);
+		    (unsigned long long)ss->refusals);
 		m_head(f, "antomd_refusals_dropped_total", "counter",
 		    "Refusals not recorded: too many pending or held, or the "
 		    "database failed.");
 		fprintf(f, "antomd_refusals_dropped_total %llu\n",
-		    (unsigned long long)ss.refusals_dropped);
+		    (unsigned long long)ss->refusals_dropped);
 		m_head(f, "antomd_writer_queue_depth", "gauge",
 		    "Notifications waiting for the writer thread.");
-		fprintf(f, "antomd_writer_queue_depth %u\n", ss.queued);
+		fprintf(f, "antomd_writer_queue_depth %u\n", ss->queued);
 		m_head(f, "antomd_writer_batch_age_seconds", "gauge",
 		    "How long the batch in progress has run (0: idle).");
 		fprintf(f, "antomd_writer_batch_age_seconds %.6f\n",
-		    (double)ss.busy_us / 1e6);
+		    (double)ss->busy_us / 1e6);
 		m_head(f, "antomd_commits_total", "counter",
 		    "Writer transactions committed.");
 		fprintf(f, "antomd_commits_total %llu\n",
-		    (unsigned long long)ss.commits);
+		    (unsigned long long)ss->commits);
 		m_head(f, "antomd_database_writable", "gauge",
 		    "1 when the database is writable.");
-		fprintf(f, "antomd_database_writable %d\n", store_writable(s));
+		fprintf(f, "antomd_database_writable %d\n", ss->writable);
 		/*
 		 * A WAL that keeps growing means checkpoints do not keep up or
 		 * a reader holds an old snapshot: disk, and slower reads.
@@ -431,19 +429,17 @@ metrics_render(struct store *s, struct http *h, size_t *lenp)
 		m_head(f, "antomd_wal_frames", "gauge",
 		    "Pages in the WAL after the writer's last commit; it starts "
 		    "over at about 8192 while checkpoints keep up.");
-		fprintf(f, "antomd_wal_frames %d\n", ss.wal_frames);
+		fprintf(f, "antomd_wal_frames %d\n", ss->wal_frames);
 		m_head(f, "antomd_checkpoints_total", "counter",
 		    "Checkpoint passes run beside the writer.");
 		fprintf(f, "antomd_checkpoints_total %llu\n",
-		    (unsigned long long)ss.checkpoints);
+		    (unsigned long long)ss->checkpoints);
 	}
-	if (h != NULL) {
-		struct http_stats hs;
-
-		http_stats(h, &hs);
+	if (snap != NULL && snap->has_http) {
 		m_head(f, "antomd_http_requests_in_flight", "gauge",
 		    "Requests started and not yet finished.");
-		fprintf(f, "antomd_http_requests_in_flight %u\n", hs.inflight);
+		fprintf(f, "antomd_http_requests_in_flight %u\n",
+		    snap->http_inflight);
 	}
 	if (fclose(f) != 0) {
 		free(buf);
@@ -452,141 +448,4 @@ metrics_render(struct store *s, struct http *h, size_t *lenp)
 	if (lenp != NULL)
 		*lenp = len;
 	return buf;
-}
-
-int
-metrics_health(struct store *s, uint64_t stuck_us, char *why, size_t whylen)
-{
-	struct store_stats ss;
-
-	if (!store_writable(s)) {
-		snprintf(why, whylen, "database is not writable");
-		return -1;
-	}
-	store_stats(s, &ss);
-	if (ss.busy_us > stuck_us) {
-		snprintf(why, whylen, "writer stuck in one batch for %llu ms",
-		    (unsigned long long)(ss.busy_us / 1000));
-		return -1;
-	}
-	if (atomic_load(&m.last_batch_failed)) {
-		snprintf(why, whylen, "the last commit failed");
-		return -1;
-	}
-	return 0;
-}
-
-struct metrics_server {
-	struct MHD_Daemon	*mhd;
-	struct store		*store;
-	struct http		*http;
-	uint64_t		 stuck_us;
-};
-
-static enum MHD_Result
-m_reply(struct MHD_Connection *conn, unsigned status, const char *ctype,
-    char *body, size_t len, enum MHD_ResponseMemoryMode mode,
-    const char *allow)
-{
-	struct MHD_Response *resp;
-	enum MHD_Result rc;
-
-	resp = MHD_create_response_from_buffer(len, body, mode);
-	if (resp == NULL) {
-		if (mode == MHD_RESPMEM_MUST_FREE)
-			free(body);
-		return MHD_NO;
-	}
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-	if (allow != NULL)
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
-	rc = MHD_queue_response(conn, status, resp);
-	MHD_destroy_response(resp);
-	return rc;
-}
-
-#define M_TEXT	"text/plain; charset=utf-8"
-
-static enum MHD_Result
-m_handler(void *cls, struct MHD_Connection *conn, const char *url,
-    const char *method, const char *version, const char *upload_data,
-    size_t *upload_data_size, void **con_cls)
-{
-	struct metrics_server *ms = cls;
-	char why[160], *body;
-	size_t len;
-
-	(void)version;
-	(void)upload_data;
-	(void)upload_data_size;
-	(void)con_cls;
-	if (strcmp(url, "/metrics") != 0 && strcmp(url, "/healthz") != 0)
-		return m_reply(conn, 404, M_TEXT, "not found\n", 10,
-		    MHD_RESPMEM_PERSISTENT, NULL);
-	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
-		return m_reply(conn, 405, M_TEXT, "only GET and HEAD\n", 18,
-		    MHD_RESPMEM_PERSISTENT, "GET, HEAD");
-	if (strcmp(url, "/healthz") == 0) {
-		if (metrics_health(ms->store, ms->stuck_us, why,
-		    sizeof(why) - 1) == 0)
-			return m_reply(conn, 200, M_TEXT, "ok\n", 3,
-			    MHD_RESPMEM_PERSISTENT, NULL);
-		len = strlen(why);
-		why[len++] = '\n';
-		return m_reply(conn, 503, M_TEXT, why, len,
-		    MHD_RESPMEM_MUST_COPY, NULL);
-	}
-	if ((body = metrics_render(ms->store, ms->http, &len)) == NULL)
-		return m_reply(conn, 503, M_TEXT, "out of memory\n", 14,
-		    MHD_RESPMEM_PERSISTENT, NULL);
-	return m_reply(conn, 200, "text/plain; version=0.0.4; charset=utf-8",
-	    body, len, MHD_RESPMEM_MUST_FREE, NULL);
-}
-
-struct metrics_server *
-metrics_server_start(int fd, struct store *s, struct http *h,
-    uint64_t stuck_us, char *err, size_t errlen)
-{
-	struct metrics_server *ms;
-
-	if (m.start == 0)
-		m.start = time(NULL);
-	if ((ms = calloc(1, sizeof(*ms))) == NULL) {
-		snprintf(err, errlen, "out of memory");
-		close(fd);
-		return NULL;
-	}
-	ms->store = s;
-	ms->http = h;
-	ms->stuck_us = stuck_us;
-	/*
-	 * Small on purpose: a few scrapers, headers of a few KiB, and a
-	 * slow one cannot hold the listener for long.
-	 */
-	ms->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD |
-	    MHD_USE_POLL | MHD_USE_ERROR_LOG, 0, NULL, NULL, m_handler, ms,
-	    MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, "metrics listener",
-	    MHD_OPTION_LISTEN_SOCKET, fd,
-	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)16,
-	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10,
-	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)16384,
-	    MHD_OPTION_END);
-	if (ms->mhd == NULL) {
-		snprintf(err, errlen, "metrics listener: libmicrohttpd failed "
-		    "to start");
-		close(fd);
-		free(ms);
-		return NULL;
-	}
-	return ms;
-}
-
-void
-metrics_server_stop(struct metrics_server *ms)
-{
-	if (ms == NULL)
-		return;
-	MHD_stop_daemon(ms->mhd);
-	free(ms);
 }
