@@ -19,6 +19,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "notif.h"
+#include "reason.h"
+/*
+ * For enum store_outcome and store_outcome_str() only: metrics never
+ * calls into a store (its gauges come in struct metrics_snapshot).
+ */
+#include "store.h"
+
 #define METRICS_ROUTES_MAX	32
 #define METRICS_KEYS_MAX	256
 
@@ -31,15 +39,19 @@ void	metrics_key(const char *client_id, long key_version);
  * and duration in microseconds.
  */
 void	metrics_request(const char *route, unsigned status, uint64_t us);
-/* A request refused before it was authentic (400/401), by reason. */
-void	metrics_verify_failure(const char *reason);
+/*
+ * A request refused before it was authentic (400/401), by reason; a
+ * reason not marked as a verification failure in reason.h counts as
+ * "other".
+ */
+void	metrics_verify_failure(enum reason);
 /* A verified delivery, counted by the key that verified it. */
 void	metrics_delivery(const char *client_id, long key_version);
 /*
- * A committed notification: kind "payment", "capture" or "other" (what
- * notif_kind_str() says), outcome as store_outcome_str() says.
+ * A committed notification, by kind and outcome (labelled as
+ * notif_kind_str() and store_outcome_str() say).
  */
-void	metrics_notification(const char *kind, const char *outcome);
+void	metrics_notification(enum notif_kind, enum store_outcome);
 /* A writer batch of jobs, failed of which failed (the store's hook). */
 void	metrics_batch(unsigned jobs, unsigned failed);
 

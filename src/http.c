@@ -36,6 +36,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "notif.h"
+#include "reason.h"
 #include "util.h"
 #include "verify.h"
 
@@ -128,7 +129,7 @@ struct http_req {
 	uint64_t		 start_us;
 	enum http_state		 state;
 	enum http_reply		 reply;
-	const char		*reason;	/* for the log line */
+	enum reason		 reason;	/* for the log line */
 	char			*path;		/* raw path, no query */
 	char			*query;		/* raw query or NULL */
 	const struct conf_route	*route;
@@ -411,8 +412,8 @@ http_log_request(struct http_req *r, unsigned status)
 			log_kv_str(&lb, "client_addr", text);
 	}
 	log_kv_int(&lb, "status", status);
-	if (r->reason != NULL)
-		log_kv_str(&lb, "reason", r->reason);
+	if (r->reason != REASON_NONE)
+		log_kv_str(&lb, "reason", reason_str(r->reason));
 	log_kv_str(&lb, "client_id", r->client_id);
 	if (r->key_version > 0)
 		log_kv_int(&lb, "key_version", r->key_version);
@@ -469,8 +470,6 @@ http_refused(struct http_req *r, unsigned status, const char *reason)
 		atomic_fetch_add(&h->rejected, 1);
 	else
 		atomic_fetch_add(&h->unavailable, 1);
-	if (status == 400 || status == 401)
-		metrics_verify_failure(reason);
 
 	/*
 	 * A notification Antom will send again, or give up on: keep it in
@@ -521,7 +520,7 @@ http_refused(struct http_req *r, unsigned status, const char *reason)
 }
 
 static enum MHD_Result
-http_answer(struct http_req *r, enum http_reply reply, const char *reason)
+http_answer(struct http_req *r, enum http_reply reply, enum reason reason)
 {
 	struct http *h = r->h;
 	unsigned status = http_replies[reply].status;
@@ -529,16 +528,17 @@ http_answer(struct http_req *r, enum http_reply reply, const char *reason)
 	enum MHD_Result rc;
 
 	r->reply = reply;
-	if (reason != NULL)
+	if (reason != REASON_NONE)
 		r->reason = reason;
 	atomic_fetch_add(&h->requests, 1);
 	if (status == 200)
 		atomic_fetch_add(&h->acknowledged, 1);
 	else
-		http_refused(r, status, r->reason);
+		http_refused(r, status, reason_str(r->reason));
+	if (status == 400 || status == 401)
+		metrics_verify_failure(r->reason);
 	if (r->state == ST_DONE && r->job.r.status == 0 && r->parsed)
-		metrics_notification(notif_kind_str(r->notif.kind),
-		    store_outcome_str(r->job.r.outcome));
+		metrics_notification(r->notif.kind, r->job.r.outcome);
 	metrics_request(r->route != NULL ? r->route->path : NULL, status,
 	    util_mono_us() - r->start_us);
 	http_log_request(r, status);
@@ -602,6 +602,33 @@ http_header(struct http_req *r, const char *name, size_t max, int *bad)
 	return v;
 }
 
+/* A request that did not verify: its answer and reason, by result. */
+static enum MHD_Result
+http_verify_refused(struct http_req *r, enum verify_result vr)
+{
+	static const struct {
+		enum http_reply	reply;
+		enum reason	reason;
+	} map[] = {
+		[VERIFY_ERR_HEADER] = { R_BAD_HEADER, REASON_BAD_HEADER },
+		[VERIFY_ERR_ALGORITHM] = { R_BAD_ALGORITHM, REASON_BAD_ALGORITHM },
+		[VERIFY_ERR_KEY_VERSION] = { R_BAD_SIGNATURE_ENCODING,
+		    REASON_BAD_KEY_VERSION },
+		[VERIFY_ERR_ENCODING] = { R_BAD_SIGNATURE_ENCODING,
+		    REASON_BAD_ENCODING },
+		[VERIFY_ERR_LENGTH] = { R_BAD_SIGNATURE_ENCODING,
+		    REASON_BAD_LENGTH },
+		[VERIFY_ERR_CLIENT] = { R_UNKNOWN_CLIENT, REASON_UNKNOWN_CLIENT },
+		[VERIFY_ERR_MISMATCH] = { R_BAD_SIGNATURE, REASON_MISMATCH },
+	};
+
+	/* VERIFY_ERR_INTERNAL and anything unknown: retry later. */
+	if ((size_t)vr >= sizeof(map) / sizeof(map[0]) ||
+	    map[vr].reason == REASON_NONE)
+		return http_answer(r, R_UNAVAILABLE, REASON_INTERNAL);
+	return http_answer(r, map[vr].reply, map[vr].reason);
+}
+
 static void
 http_job_done(struct store_job *job)
 {
@@ -627,18 +654,18 @@ http_process(struct http_req *r)
 	MHD_get_connection_values(r->conn, MHD_HEADER_KIND, http_count_hdr,
 	    &cnt);
 	if (cnt.client_id > 1 || cnt.request_time > 1 || cnt.signature > 1)
-		return http_answer(r, R_DUPLICATE_HEADER, "duplicate_header");
+		return http_answer(r, R_DUPLICATE_HEADER, REASON_DUPLICATE_HEADER);
 	r->client_id = http_header(r, "client-id", HTTP_HEADER_VALUE_MAX, &bad);
 	r->request_time = http_header(r, "request-time", HTTP_HEADER_VALUE_MAX,
 	    &bad);
 	r->signature = http_header(r, "signature", VERIFY_HEADER_MAX, &bad);
 	if (r->client_id == NULL || r->request_time == NULL ||
 	    r->signature == NULL)
-		return http_answer(r, R_MISSING_HEADER, "missing_header");
+		return http_answer(r, R_MISSING_HEADER, REASON_MISSING_HEADER);
 	if (bad) {
 		/* Not safe to log as is: keep it out of the line entirely. */
 		r->client_id = NULL;
-		return http_answer(r, R_BAD_HEADER, "bad_header_value");
+		return http_answer(r, R_BAD_HEADER, REASON_BAD_HEADER_VALUE);
 	}
 
 	memset(&in, 0, sizeof(in));
@@ -650,39 +677,22 @@ http_process(struct http_req *r)
 	in.body = r->body;
 	in.bodylen = r->len;
 	vr = verify_request(r->conf->keys, &in, &m);
-	switch (vr) {
-	case VERIFY_OK:
-		break;
-	case VERIFY_ERR_HEADER:
-		return http_answer(r, R_BAD_HEADER, verify_result_str(vr));
-	case VERIFY_ERR_ALGORITHM:
-		return http_answer(r, R_BAD_ALGORITHM, verify_result_str(vr));
-	case VERIFY_ERR_KEY_VERSION:
-	case VERIFY_ERR_ENCODING:
-	case VERIFY_ERR_LENGTH:
-		return http_answer(r, R_BAD_SIGNATURE_ENCODING,
-		    verify_result_str(vr));
-	case VERIFY_ERR_CLIENT:
-		return http_answer(r, R_UNKNOWN_CLIENT, verify_result_str(vr));
-	case VERIFY_ERR_MISMATCH:
-		return http_answer(r, R_BAD_SIGNATURE, verify_result_str(vr));
-	case VERIFY_ERR_INTERNAL:
-		return http_answer(r, R_UNAVAILABLE, verify_result_str(vr));
-	}
+	if (vr != VERIFY_OK)
+		return http_verify_refused(r, vr);
 	r->key_version = m.key_version;
 	metrics_delivery(r->client_id, m.key_version);
 	if (m.with_query) {
 		size_t n = strlen(r->route->signed_path) + strlen(r->query) + 2;
 
 		if ((r->signed_path = malloc(n)) == NULL)
-			return http_answer(r, R_UNAVAILABLE, "out_of_memory");
+			return http_answer(r, R_UNAVAILABLE, REASON_OUT_OF_MEMORY);
 		snprintf(r->signed_path, n, "%s?%s", r->route->signed_path,
 		    r->query);
 	}
 
 	/* Authentic: only now is the body parsed. */
 	if (notif_parse(r->body, r->len, &r->notif) != 0)
-		return http_answer(r, R_UNAVAILABLE, "out_of_memory");
+		return http_answer(r, R_UNAVAILABLE, REASON_OUT_OF_MEMORY);
 	r->parsed = 1;
 
 	memset(&r->job, 0, sizeof(r->job));
@@ -708,8 +718,8 @@ http_process(struct http_req *r)
 	if ((rc = store_submit(h->store, &r->job)) != 0) {
 		r->state = ST_DONE;
 		r->reply = R_UNAVAILABLE;
-		r->reason = rc == STORE_SUBMIT_FULL ? "queue_full" :
-		    "shutting_down";
+		r->reason = rc == STORE_SUBMIT_FULL ? REASON_QUEUE_FULL :
+		    REASON_SHUTTING_DOWN;
 		r->job.r.status = -1;
 		MHD_resume_connection(r->conn);
 	}
@@ -737,13 +747,13 @@ http_handler(void *cls, struct MHD_Connection *conn, const char *url,
 		r->state = ST_BODY;
 		r->route = conf_route_find(r->conf, r->path, strlen(r->path));
 		if (r->route == NULL)
-			return http_answer(r, R_NOT_FOUND, "unknown_path");
+			return http_answer(r, R_NOT_FOUND, REASON_UNKNOWN_PATH);
 		if (strcmp(method, MHD_HTTP_METHOD_POST) != 0)
-			return http_answer(r, R_METHOD, "method");
+			return http_answer(r, R_METHOD, REASON_METHOD);
 		cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 		    MHD_HTTP_HEADER_CONTENT_LENGTH);
 		if (cl != NULL && strtoull(cl, NULL, 10) > r->conf->max_body_bytes)
-			return http_answer(r, R_TOO_LARGE, "body_too_large");
+			return http_answer(r, R_TOO_LARGE, REASON_BODY_TOO_LARGE);
 		return MHD_YES;
 
 	case ST_BODY:
@@ -784,7 +794,7 @@ http_handler(void *cls, struct MHD_Connection *conn, const char *url,
 			return MHD_YES;
 		}
 		if (r->too_big)
-			return http_answer(r, R_TOO_LARGE, "body_too_large");
+			return http_answer(r, R_TOO_LARGE, REASON_BODY_TOO_LARGE);
 		return http_process(r);
 
 	case ST_QUEUED:
@@ -793,8 +803,8 @@ http_handler(void *cls, struct MHD_Connection *conn, const char *url,
 
 	case ST_DONE:
 		return http_answer(r, r->reply,
-		    r->reply == R_UNAVAILABLE && r->reason == NULL ?
-		    "storage_failure" : NULL);
+		    r->reply == R_UNAVAILABLE && r->reason == REASON_NONE ?
+		    REASON_STORAGE_FAILURE : REASON_NONE);
 	}
 	return MHD_NO;
 }

@@ -24,6 +24,7 @@
 #include <sqlite3.h>
 
 #include "metrics.h"
+#include "reason.h"
 #include "util.h"
 
 #define M_ID_MAX	65	/* client ids are at most 64 bytes */
@@ -31,22 +32,23 @@
 static const unsigned m_statuses[] = { 200, 400, 401, 404, 405, 413, 503 };
 #define M_NSTATUS	(sizeof(m_statuses) / sizeof(m_statuses[0]) + 1)
 
-static const char *const m_reasons[] = {
-	"missing_header", "duplicate_header", "bad_header_value", "bad_header",
-	"bad_algorithm", "bad_key_version", "bad_encoding", "bad_length",
-	"unknown_client", "mismatch"
+/*
+ * The reason label of a verification failure: the rows of reason.h
+ * marked so, in their order, then "other" (any reason not marked).
+ */
+static const unsigned char m_is_verify[REASON_COUNT] = {
+#define M_VERIFY(e, name, verify)	[e] = (verify),
+	REASONS(M_VERIFY)
+#undef M_VERIFY
 };
-#define M_NREASON	(sizeof(m_reasons) / sizeof(m_reasons[0]) + 1)
 
-static const char *const m_kinds[] = {
-	"payment", "capture", "refund", "dispute", "vaulting", "other"
-};
-#define M_NKIND		(sizeof(m_kinds) / sizeof(m_kinds[0]))
-
-static const char *const m_outcomes[] = {
-	"applied", "duplicate", "ignored", "conflict", "archived"
-};
-#define M_NOUTCOME	(sizeof(m_outcomes) / sizeof(m_outcomes[0]))
+/*
+ * One row per kind and outcome of notif.h's and store.h's lists: the
+ * last constant of each sizes the table.  Kinds render NOTIF_OTHER (0)
+ * last.
+ */
+#define M_NKIND		((size_t)NOTIF_VAULTING + 1)
+#define M_NOUTCOME	((size_t)STORE_ARCHIVED + 1)
 
 /* Request latency, microseconds (rendered in seconds). */
 static const uint64_t m_lat_bounds[] = {
@@ -76,7 +78,7 @@ static struct {
 	_Atomic size_t		 nkeys;
 
 	_Atomic uint64_t	 requests[M_NROUTE][M_NSTATUS];
-	_Atomic uint64_t	 verify_fail[M_NREASON];
+	_Atomic uint64_t	 verify_fail[REASON_COUNT];	/* NONE: other */
 	_Atomic uint64_t	 notifications[M_NKIND][M_NOUTCOME];
 	_Atomic uint64_t	 deliveries[METRICS_KEYS_MAX + 1]; /* + other */
 	_Atomic uint64_t	 lat[M_NLAT], lat_sum_us, lat_count;
@@ -142,17 +144,6 @@ m_route_index(const char *route)
 	return M_ROUTE_OTHER;
 }
 
-static size_t
-m_index(const char *const *names, size_t n, const char *s)
-{
-	size_t i;
-
-	for (i = 0; s != NULL && i < n; i++)
-		if (strcmp(names[i], s) == 0)
-			return i;
-	return n;
-}
-
 void
 metrics_request(const char *route, unsigned status, uint64_t us)
 {
@@ -170,9 +161,11 @@ metrics_request(const char *route, unsigned status, uint64_t us)
 }
 
 void
-metrics_verify_failure(const char *reason)
+metrics_verify_failure(enum reason reason)
 {
-	M_ADD(m.verify_fail[m_index(m_reasons, M_NREASON - 1, reason)], 1);
+	if ((unsigned)reason >= REASON_COUNT || !m_is_verify[reason])
+		reason = REASON_NONE;
+	M_ADD(m.verify_fail[reason], 1);
 }
 
 void
@@ -188,13 +181,12 @@ metrics_delivery(const char *client_id, long version)
 }
 
 void
-metrics_notification(const char *kind, const char *outcome)
+metrics_notification(enum notif_kind kind, enum store_outcome outcome)
 {
-	size_t k = m_index(m_kinds, M_NKIND, kind);
-	size_t o = m_index(m_outcomes, M_NOUTCOME, outcome);
+	size_t k = (size_t)kind, o = (size_t)outcome;
 
-	if (k == M_NKIND)
-		k = M_NKIND - 1;	/* "other" */
+	if (k >= M_NKIND)
+		k = NOTIF_OTHER;
 	if (o < M_NOUTCOME)
 		M_ADD(m.notifications[k][o], 1);
 }
@@ -278,6 +270,13 @@ m_render_requests(FILE *f)
 }
 
 static void
+m_render_reason(FILE *f, const char *reason, uint64_t v)
+{
+	fprintf(f, "antomd_verification_failures_total{reason=\"%s\"} %llu\n",
+	    reason, (unsigned long long)v);
+}
+
+static void
 m_render_histogram(FILE *f, const char *name, const char *help,
     const uint64_t *bounds, _Atomic uint64_t *counts, size_t nb, double scale,
     uint64_t sum, uint64_t count)
@@ -344,18 +343,24 @@ metrics_render(const struct metrics_snapshot *snap, size_t *lenp)
 
 	m_head(f, "antomd_verification_failures_total", "counter",
 	    "Requests refused before they were authentic (400, 401), by reason.");
-	for (i = 0; i < M_NREASON; i++)
-		fprintf(f, "antomd_verification_failures_total{reason=\"%s\"} "
-		    "%llu\n", i < M_NREASON - 1 ? m_reasons[i] : "other",
-		    (unsigned long long)M_GET(m.verify_fail[i]));
+	for (i = 0; i < REASON_COUNT; i++)
+		if (m_is_verify[i])
+			m_render_reason(f, reason_str((enum reason)i),
+			    M_GET(m.verify_fail[i]));
+	m_render_reason(f, "other", M_GET(m.verify_fail[REASON_NONE]));
 
 	m_head(f, "antomd_notifications_total", "counter",
 	    "Committed deliveries, by notification type (kind) and outcome.");
-	for (i = 0; i < M_NKIND; i++)
+	for (i = 1; i <= M_NKIND; i++) {
+		size_t k = i % M_NKIND;		/* NOTIF_OTHER last */
+
 		for (j = 0; j < M_NOUTCOME; j++)
 			fprintf(f, "antomd_notifications_total{type=\"%s\","
-			    "outcome=\"%s\"} %llu\n", m_kinds[i], m_outcomes[j],
-			    (unsigned long long)M_GET(m.notifications[i][j]));
+			    "outcome=\"%s\"} %llu\n",
+			    notif_kind_str((enum notif_kind)k),
+			    store_outcome_str((enum store_outcome)j),
+			    (unsigned long long)M_GET(m.notifications[k][j]));
+	}
 
 	m_head(f, "antomd_deliveries_total", "counter",
 	    "Verified deliveries, by client id and the key version that "
