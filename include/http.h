@@ -30,7 +30,8 @@ struct http_stats {
 
 /*
  * Start serving on listen_fd (a bound, listening socket the http takes
- * over).  Returns an http the caller owns, or NULL with err.
+ * over, also on failure).  Returns an http the caller owns, or NULL with
+ * err.
  */
 struct http *http_start(const struct conf *, struct store *, int listen_fd,
 	    char *err, size_t errlen);

@@ -837,42 +837,31 @@ http_start(const struct conf *conf, struct store *store, int listen_fd,
 	int i;
 
 	if ((h = calloc(1, sizeof(*h))) == NULL) {
-		snprintf(err, errlen, "out of memory");
+		util_err(err, errlen, "out of memory");
 		close(listen_fd);
 		return NULL;
 	}
 	pthread_mutex_init(&h->conf_lock, NULL);
-	if ((h->cur = calloc(1, sizeof(*h->cur))) == NULL) {
-		snprintf(err, errlen, "out of memory");
-		close(listen_fd);
-		goto fail;
-	}
+	if ((h->cur = calloc(1, sizeof(*h->cur))) == NULL)
+		goto oom;
 	h->cur->conf = conf;
 	h->cur->owned = 0;	/* the caller's */
 	h->cur->refs = 1;	/* held by h->cur */
 	h->store = store;
 	if (util_random((unsigned char *)&h->rid_prefix,
 	    sizeof(h->rid_prefix)) != 0) {
-		snprintf(err, errlen, "no random bytes for request ids");
-		close(listen_fd);
+		util_err(err, errlen, "no random bytes for request ids");
 		goto fail;
 	}
-	for (i = 0; i < R_COUNT; i++) {
+	for (i = 0; i < R_COUNT; i++)
 		if ((h->bodies[i] = http_make_body((enum http_reply)i,
-		    &h->bodylens[i])) == NULL) {
-			snprintf(err, errlen, "out of memory");
-			close(listen_fd);
-			goto fail;
-		}
-	}
+		    &h->bodylens[i])) == NULL)
+			goto oom;
 	h->oom_reply = MHD_create_response_from_buffer(
 	    h->bodylens[R_UNAVAILABLE], h->bodies[R_UNAVAILABLE],
 	    MHD_RESPMEM_PERSISTENT);
-	if (h->oom_reply == NULL) {
-		snprintf(err, errlen, "out of memory");
-		close(listen_fd);
-		goto fail;
-	}
+	if (h->oom_reply == NULL)
+		goto oom;
 	MHD_add_response_header(h->oom_reply, MHD_HTTP_HEADER_RETRY_AFTER, "1");
 	h->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD |
 	    MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG,
@@ -888,12 +877,14 @@ http_start(const struct conf *conf, struct store *store, int listen_fd,
 	    MHD_OPTION_STRICT_FOR_CLIENT, (int)1,
 	    MHD_OPTION_END);
 	if (h->mhd == NULL) {
-		snprintf(err, errlen, "libmicrohttpd failed to start");
-		close(listen_fd);
+		util_err(err, errlen, "libmicrohttpd failed to start");
 		goto fail;
 	}
 	return h;
+oom:
+	util_err(err, errlen, "out of memory");
 fail:
+	close(listen_fd);	/* ours, also on failure (http.h) */
 	if (h->oom_reply != NULL)
 		MHD_destroy_response(h->oom_reply);
 	for (i = 0; i < R_COUNT; i++)

@@ -2,9 +2,10 @@
  * log.c - logfmt or JSON lines on stderr.
  *
  * Owns the process-wide level, format and journal mode (atomics, so
- * SIGHUP can change them while request threads log).  Every line is assembled in a caller-owned buffer
- * and written with one write(2): lines from different threads never
- * interleave, and no lock is taken on the request path.
+ * SIGHUP can change them while request threads log).  Every line is
+ * assembled in a caller-owned buffer and written with one write(2): lines
+ * from different threads never interleave, and no lock is taken on the
+ * request path.  libmicrohttpd's messages come in through log_mhd().
  */
 #include <errno.h>
 #include <stdatomic.h>
