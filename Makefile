@@ -52,7 +52,7 @@ endif
 BIN	:= $(BUILD)/bin
 
 # Modules shared by the daemon, the tool and the tests.
-CORE	:= util log verify notif conf walvfs store http metrics admin
+CORE	:= util log verify notif conf walvfs store http metrics admin proxy
 TOOL	:= sign client fixture $(patsubst src/%.c,%,$(wildcard src/ctl_*.c))
 CORE_OBJ := $(CORE:%=$(BUILD)/obj/%.o)
 TOOL_OBJ := $(TOOL:%=$(BUILD)/obj/%.o)

@@ -17,8 +17,6 @@
  * operator can find the line about a request a client complains of.  Every
  * answer other than 200 goes through http_refused().
  */
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -26,7 +24,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <microhttpd.h>
@@ -36,14 +33,13 @@
 #include "log.h"
 #include "metrics.h"
 #include "notif.h"
+#include "proxy.h"
 #include "reason.h"
 #include "util.h"
 #include "verify.h"
 
 #define HTTP_HEADER_VALUE_MAX	64	/* client-id, request-time */
 #define HTTP_DISCARD_MAX	(16u << 20)	/* oversize chunked body read, then closed */
-#define HTTP_XFF_MAX		1024	/* longer X-Forwarded-For: ignored */
-#define HTTP_XFF_ENTRIES	32	/* entries looked at, from the right */
 #define HTTP_RID_LEN		17	/* request id: 16 hex digits and NUL */
 
 enum http_reply {
@@ -254,124 +250,46 @@ http_completed_cb(void *cls, struct MHD_Connection *conn, void **con_cls,
 	*con_cls = NULL;
 }
 
-/*
- * The TCP peer as 16 bytes (IPv4 as IPv4-mapped IPv6) and as text; 1 for
- * a unix-socket peer, 0 for an IP one, -1 when unknown.
- */
-static int
-http_peer(struct http_req *r, unsigned char addr[16], char *text, size_t cap)
+/* The socket peer, as libmicrohttpd knows it. */
+static void
+http_peer(struct http_req *r, struct proxy_peer *peer)
 {
 	const union MHD_ConnectionInfo *ci;
-	const struct sockaddr *sa;
 
 	ci = MHD_get_connection_info(r->conn,
 	    MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-	if (ci == NULL || (sa = ci->client_addr) == NULL)
-		return -1;
-	memset(addr, 0, 16);
-	if (sa->sa_family == AF_INET) {
-		const struct sockaddr_in *sin = (const void *)sa;
-
-		addr[10] = addr[11] = 0xff;
-		memcpy(addr + 12, &sin->sin_addr, 4);
-		inet_ntop(AF_INET, &sin->sin_addr, text, (socklen_t)cap);
-		return 0;
-	}
-	if (sa->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *sin6 = (const void *)sa;
-
-		memcpy(addr, &sin6->sin6_addr, 16);
-		inet_ntop(AF_INET6, &sin6->sin6_addr, text, (socklen_t)cap);
-		return 0;
-	}
-	if (sa->sa_family == AF_UNIX) {
-		snprintf(text, cap, "unix");
-		return 1;
-	}
-	return -1;
+	proxy_peer(ci != NULL ? ci->client_addr : NULL, peer);
 }
 
-/* One X-Forwarded-For entry as an address; 0, or -1 if it is not one. */
-static int
-http_xff_addr(const char *s, size_t len, unsigned char addr[16])
-{
-	char tmp[INET6_ADDRSTRLEN];
-	struct in_addr a4;
-
-	if (len == 0 || len >= sizeof(tmp))
-		return -1;
-	memcpy(tmp, s, len);
-	tmp[len] = '\0';
-	memset(addr, 0, 16);
-	if (inet_pton(AF_INET, tmp, &a4) == 1) {
-		addr[10] = addr[11] = 0xff;
-		memcpy(addr + 12, &a4, 4);
-		return 0;
-	}
-	return inet_pton(AF_INET6, tmp, addr) == 1 ? 0 : -1;
-}
+/* The X-Forwarded-For headers: how many, and the first one's value. */
+struct http_xff {
+	const char	*first;
+	unsigned	 count;
+};
 
 static enum MHD_Result
-http_count_xff(void *cls, enum MHD_ValueKind kind, const char *key,
+http_collect_xff(void *cls, enum MHD_ValueKind kind, const char *key,
     const char *value)
 {
+	struct http_xff *x = cls;
+
 	(void)kind;
-	(void)value;
-	if (strcasecmp(key, "X-Forwarded-For") == 0)
-		(*(unsigned *)cls)++;
+	if (strcasecmp(key, "X-Forwarded-For") == 0 && x->count++ == 0)
+		x->first = value;
 	return MHD_YES;
 }
 
-/*
- * The client's address when the peer is a trusted proxy: the right-most
- * X-Forwarded-For entry that is not itself a trusted proxy (the entries
- * left of it were written by whoever that client is, and prove nothing).
- * Only from exactly one header of at most HTTP_XFF_MAX bytes; an entry
- * that is not an address ends the search with nothing.  The result is
- * printed by inet_ntop(), never copied from the header.  0 or -1.
- */
+/* The client behind a trusted proxy (proxy.h); 0 or -1. */
 static int
-http_client_addr(struct http_req *r, char *out, size_t cap)
+http_client_addr(struct http_req *r, const struct proxy_peer *peer,
+    char *out, size_t cap)
 {
-	unsigned char peer[16], addr[16];
-	char text[INET6_ADDRSTRLEN];
-	const char *xff, *end, *p, *b, *e;
-	unsigned count = 0, entries;
-	int kind = http_peer(r, peer, text, sizeof(text));
+	struct http_xff xff = { NULL, 0 };
 
-	if (kind < 0 || (kind == 1 && !r->conf->trust_unix) ||
-	    (kind == 0 && !conf_ip_trusted(r->conf, peer)))
-		return -1;
-	MHD_get_connection_values(r->conn, MHD_HEADER_KIND, http_count_xff,
-	    &count);
-	if (count != 1 || (xff = MHD_lookup_connection_value(r->conn,
-	    MHD_HEADER_KIND, "X-Forwarded-For")) == NULL ||
-	    strlen(xff) > HTTP_XFF_MAX)
-		return -1;
-	end = xff + strlen(xff);
-	if (end == xff)
-		return -1;
-	for (entries = 0; entries < HTTP_XFF_ENTRIES; entries++) {
-		for (p = end; p > xff && p[-1] != ','; p--)
-			;
-		for (b = p; b < end && (*b == ' ' || *b == '\t'); b++)
-			;
-		for (e = end; e > b && (e[-1] == ' ' || e[-1] == '\t'); e--)
-			;
-		if (http_xff_addr(b, (size_t)(e - b), addr) != 0)
-			return -1;
-		if (!conf_ip_trusted(r->conf, addr) || p == xff)
-			break;	/* the client, or the left-most entry */
-		end = p - 1;
-	}
-	if (entries == HTTP_XFF_ENTRIES)
-		return -1;
-	if (addr[10] == 0xff && addr[11] == 0xff &&
-	    memcmp(addr, "\0\0\0\0\0\0\0\0\0\0", 10) == 0)
-		inet_ntop(AF_INET, addr + 12, out, (socklen_t)cap);
-	else
-		inet_ntop(AF_INET6, addr, out, (socklen_t)cap);
-	return 0;
+	MHD_get_connection_values(r->conn, MHD_HEADER_KIND, http_collect_xff,
+	    &xff);
+	return proxy_client_addr(r->conf, peer, xff.first, xff.count, out,
+	    cap);
 }
 
 /* Hex SHA-256 of the body received so far, computed once. */
@@ -393,6 +311,8 @@ http_log_request(struct http_req *r, unsigned status)
 	struct logbuf lb;
 	const struct notif *n = r->parsed ? &r->notif : NULL;
 	enum log_level lvl = LOG_LEVEL_INFO;
+	struct proxy_peer peer;
+	char client[PROXY_ADDR_TEXT];
 
 	if (status >= 400 ||
 	    (r->state == ST_DONE && r->job.r.outcome == STORE_CONFLICT))
@@ -402,15 +322,11 @@ http_log_request(struct http_req *r, unsigned status)
 	log_begin(&lb, lvl, "request");
 	log_kv_str(&lb, "request_id", r->rid);
 	log_kv_str(&lb, "path", r->path);
-	{
-		unsigned char peer[16];
-		char text[INET6_ADDRSTRLEN];
-
-		if (http_peer(r, peer, text, sizeof(text)) >= 0)
-			log_kv_str(&lb, "peer_addr", text);
-		if (http_client_addr(r, text, sizeof(text)) == 0)
-			log_kv_str(&lb, "client_addr", text);
-	}
+	http_peer(r, &peer);
+	if (peer.kind != PROXY_PEER_UNKNOWN)
+		log_kv_str(&lb, "peer_addr", peer.text);
+	if (http_client_addr(r, &peer, client, sizeof(client)) == 0)
+		log_kv_str(&lb, "client_addr", client);
 	log_kv_int(&lb, "status", status);
 	if (r->reason != REASON_NONE)
 		log_kv_str(&lb, "reason", reason_str(r->reason));

@@ -110,6 +110,7 @@ main(void)
 		store_suite, walvfs_suite, sign_suite, client_suite,
 		fixture_suite, e2e_suite, hostile_suite, ctl_explain_suite,
 		ctl_db_suite, ctl_simulate_suite, ops_suite,
+		proxy_suite,
 	};
 	SRunner *sr;
 	size_t i;

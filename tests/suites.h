@@ -23,6 +23,7 @@ Suite	*ctl_explain_suite(void);
 Suite	*ctl_db_suite(void);
 Suite	*ctl_simulate_suite(void);
 Suite	*ops_suite(void);
+Suite	*proxy_suite(void);
 
 /* Path of a file under tests/ (ANTOMD_TESTS, default "tests"); static buffer per call site not needed: caller's buf. */
 const char *test_path(char *buf, size_t cap, const char *rel);
