@@ -304,6 +304,57 @@ m_render_histogram(FILE *f, const char *name, const char *help,
 	    name, (unsigned long long)cum);
 }
 
+/* The store's gauges and counters, as the caller took them. */
+static void
+m_render_store(FILE *f, const struct metrics_store *ss)
+{
+	/* The refusals table, as the writer last counted it. */
+	m_head(f, "antomd_notifications_at_risk", "gauge",
+	    "Refused deliveries not stored since, refused longer ago "
+	    "than at_risk_after_s: Antom may give up on them.");
+	fprintf(f, "antomd_notifications_at_risk %lld\n",
+	    (long long)ss->at_risk);
+	m_head(f, "antomd_refusals_held", "gauge",
+	    "Refused deliveries whose notification is not stored yet.");
+	fprintf(f, "antomd_refusals_held %lld\n",
+	    (long long)ss->refusals_held);
+	m_head(f, "antomd_refusals_recorded_total", "counter",
+	    "Refusals recorded in the refusals table.");
+	fprintf(f, "antomd_refusals_recorded_total %llu\n",
+	    (unsigned long long)ss->refusals);
+	m_head(f, "antomd_refusals_dropped_total", "counter",
+	    "Refusals not recorded: too many pending or held, or the "
+	    "database failed.");
+	fprintf(f, "antomd_refusals_dropped_total %llu\n",
+	    (unsigned long long)ss->refusals_dropped);
+	m_head(f, "antomd_writer_queue_depth", "gauge",
+	    "Notifications waiting for the writer thread.");
+	fprintf(f, "antomd_writer_queue_depth %u\n", ss->queued);
+	m_head(f, "antomd_writer_batch_age_seconds", "gauge",
+	    "How long the batch in progress has run (0: idle).");
+	fprintf(f, "antomd_writer_batch_age_seconds %.6f\n",
+	    (double)ss->busy_us / 1e6);
+	m_head(f, "antomd_commits_total", "counter",
+	    "Writer transactions committed.");
+	fprintf(f, "antomd_commits_total %llu\n",
+	    (unsigned long long)ss->commits);
+	m_head(f, "antomd_database_writable", "gauge",
+	    "1 when the database is writable.");
+	fprintf(f, "antomd_database_writable %d\n", ss->writable);
+	/*
+	 * A WAL that keeps growing means checkpoints do not keep up or
+	 * a reader holds an old snapshot: disk, and slower reads.
+	 */
+	m_head(f, "antomd_wal_frames", "gauge",
+	    "Pages in the WAL after the writer's last commit; it starts "
+	    "over at about 8192 while checkpoints keep up.");
+	fprintf(f, "antomd_wal_frames %d\n", ss->wal_frames);
+	m_head(f, "antomd_checkpoints_total", "counter",
+	    "Checkpoint passes run beside the writer.");
+	fprintf(f, "antomd_checkpoints_total %llu\n",
+	    (unsigned long long)ss->checkpoints);
+}
+
 int
 metrics_last_batch_failed(void)
 {
@@ -391,55 +442,8 @@ metrics_render(const struct metrics_snapshot *snap, size_t *lenp)
 	fprintf(f, "antomd_storage_failures_total %llu\n",
 	    (unsigned long long)M_GET(m.batch_failed_jobs));
 
-	if (snap != NULL && snap->has_store) {
-		const struct metrics_store *ss = &snap->store;
-
-		/* The refusals table, as the writer last counted it. */
-		m_head(f, "antomd_notifications_at_risk", "gauge",
-		    "Refused deliveries not stored since, refused longer ago "
-		    "than at_risk_after_s: Antom may give up on them.");
-		fprintf(f, "antomd_notifications_at_risk %lld\n",
-		    (long long)ss->at_risk);
-		m_head(f, "antomd_refusals_held", "gauge",
-		    "Refused deliveries whose notification is not stored yet.");
-		fprintf(f, "antomd_refusals_held %lld\n",
-		    (long long)ss->refusals_held);
-		m_head(f, "antomd_refusals_recorded_total", "counter",
-		    "Refusals recorded in the refusals table.");
-		fprintf(f, "antomd_refusals_recorded_total %llu\n",
-		    (unsigned long long)ss->refusals);
-		m_head(f, "antomd_refusals_dropped_total", "counter",
-		    "Refusals not recorded: too many pending or held, or the "
-		    "database failed.");
-		fprintf(f, "antomd_refusals_dropped_total %llu\n",
-		    (unsigned long long)ss->refusals_dropped);
-		m_head(f, "antomd_writer_queue_depth", "gauge",
-		    "Notifications waiting for the writer thread.");
-		fprintf(f, "antomd_writer_queue_depth %u\n", ss->queued);
-		m_head(f, "antomd_writer_batch_age_seconds", "gauge",
-		    "How long the batch in progress has run (0: idle).");
-		fprintf(f, "antomd_writer_batch_age_seconds %.6f\n",
-		    (double)ss->busy_us / 1e6);
-		m_head(f, "antomd_commits_total", "counter",
-		    "Writer transactions committed.");
-		fprintf(f, "antomd_commits_total %llu\n",
-		    (unsigned long long)ss->commits);
-		m_head(f, "antomd_database_writable", "gauge",
-		    "1 when the database is writable.");
-		fprintf(f, "antomd_database_writable %d\n", ss->writable);
-		/*
-		 * A WAL that keeps growing means checkpoints do not keep up or
-		 * a reader holds an old snapshot: disk, and slower reads.
-		 */
-		m_head(f, "antomd_wal_frames", "gauge",
-		    "Pages in the WAL after the writer's last commit; it starts "
-		    "over at about 8192 while checkpoints keep up.");
-		fprintf(f, "antomd_wal_frames %d\n", ss->wal_frames);
-		m_head(f, "antomd_checkpoints_total", "counter",
-		    "Checkpoint passes run beside the writer.");
-		fprintf(f, "antomd_checkpoints_total %llu\n",
-		    (unsigned long long)ss->checkpoints);
-	}
+	if (snap != NULL && snap->has_store)
+		m_render_store(f, &snap->store);
 	if (snap != NULL && snap->has_http) {
 		m_head(f, "antomd_http_requests_in_flight", "gauge",
 		    "Requests started and not yet finished.");
