@@ -304,55 +304,71 @@ m_render_histogram(FILE *f, const char *name, const char *help,
 	    name, (unsigned long long)cum);
 }
 
+/* An unlabelled series; M_SECONDS is a gauge kept in microseconds. */
+enum m_unit { M_GAUGE, M_COUNTER, M_SECONDS };
+
+struct m_series {
+	const char	*name;
+	enum m_unit	 unit;
+	const char	*help;
+	uint64_t	 v;		/* for M_GAUGE, an int64_t */
+};
+
+static void
+m_series(FILE *f, const struct m_series *s)
+{
+	m_head(f, s->name, s->unit == M_COUNTER ? "counter" : "gauge",
+	    s->help);
+	if (s->unit == M_COUNTER)
+		fprintf(f, "%s %llu\n", s->name, (unsigned long long)s->v);
+	else if (s->unit == M_SECONDS)
+		fprintf(f, "%s %.6f\n", s->name, (double)s->v / 1e6);
+	else
+		fprintf(f, "%s %lld\n", s->name, (long long)(int64_t)s->v);
+}
+
 /* The store's gauges and counters, as the caller took them. */
 static void
 m_render_store(FILE *f, const struct metrics_store *ss)
 {
-	/* The refusals table, as the writer last counted it. */
-	m_head(f, "antomd_notifications_at_risk", "gauge",
-	    "Refused deliveries not stored since, refused longer ago "
-	    "than at_risk_after_s: Antom may give up on them.");
-	fprintf(f, "antomd_notifications_at_risk %lld\n",
-	    (long long)ss->at_risk);
-	m_head(f, "antomd_refusals_held", "gauge",
-	    "Refused deliveries whose notification is not stored yet.");
-	fprintf(f, "antomd_refusals_held %lld\n",
-	    (long long)ss->refusals_held);
-	m_head(f, "antomd_refusals_recorded_total", "counter",
-	    "Refusals recorded in the refusals table.");
-	fprintf(f, "antomd_refusals_recorded_total %llu\n",
-	    (unsigned long long)ss->refusals);
-	m_head(f, "antomd_refusals_dropped_total", "counter",
-	    "Refusals not recorded: too many pending or held, or the "
-	    "database failed.");
-	fprintf(f, "antomd_refusals_dropped_total %llu\n",
-	    (unsigned long long)ss->refusals_dropped);
-	m_head(f, "antomd_writer_queue_depth", "gauge",
-	    "Notifications waiting for the writer thread.");
-	fprintf(f, "antomd_writer_queue_depth %u\n", ss->queued);
-	m_head(f, "antomd_writer_batch_age_seconds", "gauge",
-	    "How long the batch in progress has run (0: idle).");
-	fprintf(f, "antomd_writer_batch_age_seconds %.6f\n",
-	    (double)ss->busy_us / 1e6);
-	m_head(f, "antomd_commits_total", "counter",
-	    "Writer transactions committed.");
-	fprintf(f, "antomd_commits_total %llu\n",
-	    (unsigned long long)ss->commits);
-	m_head(f, "antomd_database_writable", "gauge",
-	    "1 when the database is writable.");
-	fprintf(f, "antomd_database_writable %d\n", ss->writable);
-	/*
-	 * A WAL that keeps growing means checkpoints do not keep up or
-	 * a reader holds an old snapshot: disk, and slower reads.
-	 */
-	m_head(f, "antomd_wal_frames", "gauge",
-	    "Pages in the WAL after the writer's last commit; it starts "
-	    "over at about 8192 while checkpoints keep up.");
-	fprintf(f, "antomd_wal_frames %d\n", ss->wal_frames);
-	m_head(f, "antomd_checkpoints_total", "counter",
-	    "Checkpoint passes run beside the writer.");
-	fprintf(f, "antomd_checkpoints_total %llu\n",
-	    (unsigned long long)ss->checkpoints);
+	const struct m_series rows[] = {
+		/* The refusals table, as the writer last counted it. */
+		{ "antomd_notifications_at_risk", M_GAUGE,
+		    "Refused deliveries not stored since, refused longer ago "
+		    "than at_risk_after_s: Antom may give up on them.",
+		    (uint64_t)ss->at_risk },
+		{ "antomd_refusals_held", M_GAUGE,
+		    "Refused deliveries whose notification is not stored yet.",
+		    (uint64_t)ss->refusals_held },
+		{ "antomd_refusals_recorded_total", M_COUNTER,
+		    "Refusals recorded in the refusals table.", ss->refusals },
+		{ "antomd_refusals_dropped_total", M_COUNTER,
+		    "Refusals not recorded: too many pending or held, or the "
+		    "database failed.", ss->refusals_dropped },
+		{ "antomd_writer_queue_depth", M_GAUGE,
+		    "Notifications waiting for the writer thread.", ss->queued },
+		{ "antomd_writer_batch_age_seconds", M_SECONDS,
+		    "How long the batch in progress has run (0: idle).",
+		    ss->busy_us },
+		{ "antomd_commits_total", M_COUNTER,
+		    "Writer transactions committed.", ss->commits },
+		{ "antomd_database_writable", M_GAUGE,
+		    "1 when the database is writable.", (uint64_t)ss->writable },
+		/*
+		 * A WAL that keeps growing means checkpoints do not keep up
+		 * or a reader holds an old snapshot: disk, and slower reads.
+		 */
+		{ "antomd_wal_frames", M_GAUGE,
+		    "Pages in the WAL after the writer's last commit; it "
+		    "starts over at about 8192 while checkpoints keep up.",
+		    (uint64_t)ss->wal_frames },
+		{ "antomd_checkpoints_total", M_COUNTER,
+		    "Checkpoint passes run beside the writer.", ss->checkpoints },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+		m_series(f, &rows[i]);
 }
 
 int
@@ -437,19 +453,16 @@ metrics_render(const struct metrics_snapshot *snap, size_t *lenp)
 	    m_batch_bounds, m.batch, M_NBATCH, 1, M_GET(m.batch_sum),
 	    M_GET(m.batch_count));
 
-	m_head(f, "antomd_storage_failures_total", "counter",
-	    "Deliveries the writer could not commit (answered 503).");
-	fprintf(f, "antomd_storage_failures_total %llu\n",
-	    (unsigned long long)M_GET(m.batch_failed_jobs));
+	m_series(f, &(struct m_series){ "antomd_storage_failures_total",
+	    M_COUNTER, "Deliveries the writer could not commit (answered 503).",
+	    M_GET(m.batch_failed_jobs) });
 
 	if (snap != NULL && snap->has_store)
 		m_render_store(f, &snap->store);
-	if (snap != NULL && snap->has_http) {
-		m_head(f, "antomd_http_requests_in_flight", "gauge",
-		    "Requests started and not yet finished.");
-		fprintf(f, "antomd_http_requests_in_flight %u\n",
-		    snap->http_inflight);
-	}
+	if (snap != NULL && snap->has_http)
+		m_series(f, &(struct m_series){ "antomd_http_requests_in_flight",
+		    M_GAUGE, "Requests started and not yet finished.",
+		    snap->http_inflight });
 	if (fclose(f) != 0) {
 		free(buf);
 		return NULL;
