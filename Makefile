@@ -76,13 +76,14 @@ endif
 
 BIN	:= $(BUILD)/bin
 
-# Modules shared by the daemon, the tool and the tests.
+# Modules shared by the daemon, the tool and the tests; the daemon's own
+# (its HTTP front end and operators' listener), which antomctl never links.
 CORE	:= util log verify verify_key notif conf walvfs store_schema store_judge \
-	   store_ckpt store_db refusal store_state store http metrics
+	   store_ckpt store_db refusal store_state store
+DAEMON	:= http metrics admin proxy
 TOOL	:= sign client fixture $(patsubst src/%.c,%,$(wildcard src/ctl_*.c))
 CORE_OBJ := $(CORE:%=$(BUILD)/obj/%.o)
-# antomctl needs neither the HTTP server nor the metrics.
-CTL_CORE_OBJ := $(filter-out $(BUILD)/obj/http.o $(BUILD)/obj/metrics.o,$(CORE_OBJ))
+DAEMON_OBJ := $(DAEMON:%=$(BUILD)/obj/%.o)
 TOOL_OBJ := $(TOOL:%=$(BUILD)/obj/%.o)
 
 TEST_SRC := tests/runner.c tests/helpers.c tests/e2e.c $(wildcard tests/check_*.c)
@@ -120,13 +121,13 @@ $(BUILD)/tests/%.o: tests/%.c
 $(BUILD)/obj/bench-%.o: bench/%.c
 	$(call compile)
 
-$(BIN)/antomd: $(BUILD)/obj/main.o $(CORE_OBJ)
+$(BIN)/antomd: $(BUILD)/obj/main.o $(DAEMON_OBJ) $(CORE_OBJ)
 	$(call link)
 
-$(BIN)/antomctl: $(BUILD)/obj/antomctl.o $(TOOL_OBJ) $(CTL_CORE_OBJ)
+$(BIN)/antomctl: $(BUILD)/obj/antomctl.o $(TOOL_OBJ) $(CORE_OBJ)
 	$(call link)
 
-$(BIN)/check_antomd: $(TEST_OBJ) $(TOOL_OBJ) $(CORE_OBJ)
+$(BIN)/check_antomd: $(TEST_OBJ) $(TOOL_OBJ) $(DAEMON_OBJ) $(CORE_OBJ)
 	$(call link,$(CHECK_LIBS))
 
 $(BIN)/antom-bench-gen: $(BUILD)/obj/bench-gen.o $(TOOL_OBJ) $(CORE_OBJ)

@@ -18,7 +18,8 @@
 enum conf_status {
 	CONF_OK = 0,
 	CONF_ERR_SYNTAX,	/* bad directive, value, or unreadable file */
-	CONF_ERR_KEY		/* a client key that does not load */
+	CONF_ERR_KEY,		/* a client key that does not load */
+	CONF_ERR_MEMORY		/* out of memory (never exits: SIGHUP reloads) */
 };
 
 struct conf_route {
@@ -66,7 +67,9 @@ struct conf {
 
 /*
  * Load path.  On CONF_OK *out is a conf the caller owns (conf_free()); on
- * failure err holds "path:line: reason" (or "path: reason").
+ * failure *out is NULL and err holds "path:line: reason" (or "path:
+ * reason").  Safe to call in a serving daemon: allocation failures are
+ * returned, never fatal.
  */
 enum conf_status conf_load(const char *path, struct conf **out,
 	    char *err, size_t errlen);

@@ -12,8 +12,6 @@
 #ifndef ANTOMD_HTTP_H
 #define ANTOMD_HTTP_H
 
-#include <stdarg.h>
-
 #include <stddef.h>
 #include <stdint.h>
 
@@ -32,7 +30,8 @@ struct http_stats {
 
 /*
  * Start serving on listen_fd (a bound, listening socket the http takes
- * over).  Returns an http the caller owns, or NULL with err.
+ * over, also on failure).  Returns an http the caller owns, or NULL with
+ * err.
  */
 struct http *http_start(const struct conf *, struct store *, int listen_fd,
 	    char *err, size_t errlen);
@@ -49,10 +48,5 @@ void	http_quiesce(struct http *);
 void	http_stats(struct http *, struct http_stats *);
 /* Close every connection and free; the store's writer must be stopped. */
 void	http_stop(struct http *);
-/*
- * libmicrohttpd's MHD_OPTION_EXTERNAL_LOGGER for every listener: one WARN
- * line "PREFIX: message", prefix being the logger's closure (a string).
- */
-void	http_mhd_log(void *prefix, const char *fmt, va_list ap);
 
 #endif

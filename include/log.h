@@ -73,6 +73,13 @@ void	log_warnx(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	log_errorx(const char *, ...) __attribute__((format(printf, 1, 2)));
 
+/*
+ * libmicrohttpd's MHD_OPTION_EXTERNAL_LOGGER for every listener: one WARN
+ * line "PREFIX: message", prefix being the logger's closure (a string).
+ */
+void	log_mhd(void *prefix, const char *fmt, va_list ap)
+	    __attribute__((format(printf, 2, 0)));
+
 /* Start-up only: log at error level and exit with code. */
 void	fatalx(int code, const char *, ...)
 	    __attribute__((format(printf, 2, 3), noreturn));

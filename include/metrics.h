@@ -1,5 +1,5 @@
 /*
- * metrics.h - counters for operators, /metrics and /healthz.
+ * metrics.h - counters for operators and their exposition.
  *
  * Process-wide counters, histograms and gauges, updated with relaxed
  * atomics from any thread (no lock on the request path), and rendered in
@@ -9,8 +9,9 @@
  * configuration (at start and on reload, up to a fixed number; the rest
  * count under "other"), every other label takes a value from a fixed list.
  *
- * The listener (metrics_listen) is a second, small libmicrohttpd daemon
- * serving GET and HEAD on /metrics and /healthz only.
+ * The module knows neither the store nor the HTTP front end: their gauges
+ * come in a struct metrics_snapshot the caller fills (admin.c, which also
+ * serves the result).
  */
 #ifndef ANTOMD_METRICS_H
 #define ANTOMD_METRICS_H
@@ -18,11 +19,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "notif.h"
+#include "reason.h"
+#include "outcome.h"
+
 #define METRICS_ROUTES_MAX	32
 #define METRICS_KEYS_MAX	256
-
-struct store;
-struct http;
 
 /* Register what the configuration names; repeated calls are no-ops. */
 void	metrics_route(const char *path);
@@ -33,42 +35,56 @@ void	metrics_key(const char *client_id, long key_version);
  * and duration in microseconds.
  */
 void	metrics_request(const char *route, unsigned status, uint64_t us);
-/* A request refused before it was authentic (400/401), by reason. */
-void	metrics_verify_failure(const char *reason);
+/*
+ * A request refused before it was authentic (400/401), by reason; a
+ * reason not marked as a verification failure in reason.h counts as
+ * "other".
+ */
+void	metrics_verify_failure(enum reason);
 /* A verified delivery, counted by the key that verified it. */
 void	metrics_delivery(const char *client_id, long key_version);
 /*
- * A committed notification: kind "payment", "capture" or "other" (what
- * notif_kind_str() says), outcome as store_outcome_str() says.
+ * A committed notification, by kind and outcome (labelled as
+ * notif_kind_str() and store_outcome_str() say).
  */
-void	metrics_notification(const char *kind, const char *outcome);
+void	metrics_notification(enum notif_kind, enum store_outcome);
 /* A writer batch of jobs, failed of which failed (the store's hook). */
 void	metrics_batch(unsigned jobs, unsigned failed);
 
 /*
+ * 1 when the writer's last batch failed whole (or its idle probe found
+ * no write lock), 0 once one commits again.
+ */
+int	metrics_last_batch_failed(void);
+
+/* The store's gauges, as store_stats() and store_writable() say. */
+struct metrics_store {
+	int64_t		at_risk;
+	int64_t		refusals_held;
+	uint64_t	refusals;
+	uint64_t	refusals_dropped;
+	unsigned	queued;
+	uint64_t	busy_us;
+	uint64_t	commits;
+	int		writable;
+	int		wal_frames;
+	uint64_t	checkpoints;
+};
+
+/* What the exposition shows beside the counters kept here. */
+struct metrics_snapshot {
+	int64_t			start;		/* Unix seconds; 0: left out */
+	int			has_store;	/* store filled */
+	struct metrics_store	store;
+	int			has_http;	/* http_inflight filled */
+	unsigned		http_inflight;
+};
+
+/*
  * The whole exposition into a malloc'd, NUL-terminated buffer the caller
- * frees; NULL on allocation failure.  s and h may be NULL (tests): their
+ * frees; NULL on allocation failure.  snap may be NULL (tests): its
  * gauges are left out.
  */
-char	*metrics_render(struct store *s, struct http *h, size_t *len);
-
-/*
- * /healthz: 0 when healthy, else -1 with the reason in why.  Healthy
- * means the database is writable, the last batch committed (or none
- * failed since the last that did), and no batch has run longer than
- * stuck_us.
- */
-int	metrics_health(struct store *s, uint64_t stuck_us, char *why,
-	    size_t whylen);
-
-struct metrics_server;
-
-/*
- * Serve /metrics and /healthz on listen_fd (taken over, also on failure).
- * Returns a server the caller owns, or NULL with err.
- */
-struct metrics_server *metrics_server_start(int listen_fd, struct store *,
-	    struct http *, uint64_t stuck_us, char *err, size_t errlen);
-void	metrics_server_stop(struct metrics_server *);
+char	*metrics_render(const struct metrics_snapshot *snap, size_t *len);
 
 #endif

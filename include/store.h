@@ -20,28 +20,10 @@
 #include <stdint.h>
 
 #include "notif.h"
+#include "outcome.h"
 
 #define STORE_SCHEMA_VERSION	5
 #define STORE_HASH_HEX		65	/* hex SHA-256 and its NUL */
-
-/*
- * The outcomes: constant and name (notifications.outcome, logs and
- * metrics), in the order of the schema's CHECK (store_schema.c builds it
- * from this list).
- */
-#define STORE_OUTCOMES(X)						\
-	X(STORE_APPLIED,   "applied")	/* changed state; one events row */ \
-	X(STORE_DUPLICATE, "duplicate")	/* new or repeated delivery of a state already held */ \
-	X(STORE_IGNORED,   "ignored")	/* out of order: older than the state held */ \
-	X(STORE_CONFLICT,  "conflict")	/* contradicts a final state; recorded, not applied */ \
-	X(STORE_ARCHIVED,  "archived")	/* kept verbatim only */
-
-enum store_outcome {
-#define STORE_OUTCOME_ENUM(name, str)	name,
-	STORE_OUTCOMES(STORE_OUTCOME_ENUM)
-#undef STORE_OUTCOME_ENUM
-	STORE_OUTCOME_COUNT
-};
 
 struct store_options {
 	unsigned	busy_timeout_ms;
@@ -154,9 +136,6 @@ struct store_stats {
 	int		wal_frames;	/* in the WAL after the writer's last commit */
 };
 void	store_stats(struct store *, struct store_stats *);
-
-/* The name in STORE_OUTCOMES; "unknown" for a value not in it. */
-const char *store_outcome_str(enum store_outcome);
 
 /*
  * Operations.  store_set_batch_hook(): fn(jobs, failed) runs on the writer

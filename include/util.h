@@ -2,9 +2,10 @@
  * util.h - small helpers shared by every module.
  *
  * The x* allocators are for start-up and command-line tools only: they
- * print a message and exit on failure.  Code on the request path uses
- * plain malloc() and handles NULL, so a request can never kill the
- * daemon.
+ * print a message and exit on failure.  Code that runs in a serving
+ * daemon (the request path, the writer, conf_load() on SIGHUP) uses plain
+ * malloc() and handles NULL, so neither a request nor a reload can kill
+ * it.
  */
 #ifndef ANTOMD_UTIL_H
 #define ANTOMD_UTIL_H

@@ -7,7 +7,10 @@
  * unknown directives, missing or extra arguments and out-of-range numbers
  * are errors reported as "file:line: reason", never ignored.
  *
- * Not thread-safe while loading; the result is immutable.
+ * Not thread-safe while loading; the result is immutable.  conf_load()
+ * also runs on SIGHUP in a serving daemon, so it allocates with malloc()
+ * and reports running out of memory as CONF_ERR_MEMORY: a reload must
+ * never exit the process (util.h's x* allocators would).
  */
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -52,17 +55,23 @@ static const struct conf_range conf_ranges[] = {
 	    offsetof(struct conf, shutdown_timeout_s), 0 },
 };
 
+static enum conf_status conf_listen(struct conf *, const char *);
+static enum conf_status conf_metrics_listen(struct conf *, const char *);
+
+/* A conf holding every default; NULL when out of memory. */
 static struct conf *
 conf_defaults(void)
 {
-	struct conf *c = xcalloc(1, sizeof(*c));
+	struct conf *c;
 
-	c->listen = xstrdup("127.0.0.1:8080");
-	c->database = xstrdup("/var/lib/antomd/antomd.db");
-	c->keys = verify_keyring_new();
-	if (c->keys == NULL) {
-		fputs("fatal: out of memory\n", stderr);
-		exit(1);
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return NULL;
+	if ((c->database = strdup("/var/lib/antomd/antomd.db")) == NULL ||
+	    (c->keys = verify_keyring_new()) == NULL ||
+	    conf_listen(c, "127.0.0.1:8080") != CONF_OK ||
+	    conf_metrics_listen(c, "127.0.0.1:9101") != CONF_OK) {
+		conf_free(c);
+		return NULL;
 	}
 	c->max_body_bytes = 64 * 1024;
 	c->max_connections = 512;
@@ -162,69 +171,78 @@ conf_valid_path(const char *p)
 	return 1;
 }
 
+/* Replace an address's four fields (conf_addr()), freeing the old ones. */
+static void
+conf_addr_set(char **spec, char **hostp, char **portp, char **unixp,
+    char *nspec, char *nhost, char *nport, char *nunix)
+{
+	free(*spec);
+	free(*hostp);
+	free(*portp);
+	free(*unixp);
+	*spec = nspec;
+	*hostp = nhost;
+	*portp = nport;
+	*unixp = nunix;
+}
+
 /*
  * Split "host:port" or "[v6]:port"; or take "unix:/absolute/path".  The
- * four fields are replaced only on success.
+ * four fields are replaced only on CONF_OK; CONF_ERR_SYNTAX when v is not
+ * an address, CONF_ERR_MEMORY when out of memory.
  */
-static int
+static enum conf_status
 conf_addr(const char *v, char **spec, char **hostp, char **portp,
     char **unixp)
 {
 	const char *colon;
-	char *host, *listen, *port_s;
-	size_t hlen;
+	char *host = NULL, *listen = NULL, *port_s = NULL, *upath = NULL;
 	unsigned long long port;
 
 	if (strncmp(v, "unix:", 5) == 0) {
 		/* sun_path holds 108 bytes with its NUL. */
 		if (v[5] != '/' || strlen(v + 5) > 107)
-			return -1;
-		listen = xstrdup(v);
-		free(*spec);
-		free(*hostp);
-		free(*portp);
-		free(*unixp);
-		*spec = listen;
-		*unixp = xstrdup(listen + 5);
-		*hostp = NULL;
-		*portp = NULL;
-		return 0;
+			return CONF_ERR_SYNTAX;
+		/* v may be *spec itself: copy everything before freeing. */
+		if ((listen = strdup(v)) == NULL ||
+		    (upath = strdup(v + 5)) == NULL)
+			goto oom;
+		conf_addr_set(spec, hostp, portp, unixp, listen, NULL, NULL,
+		    upath);
+		return CONF_OK;
 	}
 	if (v[0] == '[') {
 		const char *close = strchr(v, ']');
 
 		if (close == NULL || close[1] != ':')
-			return -1;
+			return CONF_ERR_SYNTAX;
 		host = strndup(v + 1, (size_t)(close - v - 1));
 		colon = close + 1;
 	} else {
 		colon = strrchr(v, ':');
 		if (colon == NULL || strchr(v, ':') != colon)
-			return -1;
+			return CONF_ERR_SYNTAX;
 		host = strndup(v, (size_t)(colon - v));
 	}
 	if (host == NULL)
-		return -1;
-	hlen = strlen(host);
-	if (hlen == 0 || conf_number(colon + 1, 1, 65535, &port) != 0) {
+		goto oom;
+	if (*host == '\0' || conf_number(colon + 1, 1, 65535, &port) != 0) {
 		free(host);
-		return -1;
+		return CONF_ERR_SYNTAX;
 	}
-	/* v may be *spec itself: copy everything before freeing. */
-	listen = xstrdup(v);
-	port_s = xstrdup(colon + 1);
-	free(*spec);
-	free(*hostp);
-	free(*portp);
-	free(*unixp);
-	*spec = listen;
-	*hostp = host;
-	*portp = port_s;
-	*unixp = NULL;
-	return 0;
+	if ((listen = strdup(v)) == NULL || (port_s = strdup(colon + 1)) == NULL)
+		goto oom;
+	conf_addr_set(spec, hostp, portp, unixp, listen, host, port_s, NULL);
+	return CONF_OK;
+oom:
+	free(host);
+	free(listen);
+	free(port_s);
+	free(upath);
+	return CONF_ERR_MEMORY;
 }
 
-static int
+static enum conf_status
 conf_listen(struct conf *c, const char *v)
 {
 	return conf_addr(v, &c->listen, &c->listen_host, &c->listen_port,
@@ -232,17 +250,13 @@ conf_listen(struct conf *c, const char *v)
 }
 
 /* metrics_listen ADDRESS, or off / none: no second listener. */
-static int
+static enum conf_status
 conf_metrics_listen(struct conf *c, const char *v)
 {
 	if (strcmp(v, "off") == 0 || strcmp(v, "none") == 0) {
-		free(c->metrics_listen);
-		free(c->metrics_host);
-		free(c->metrics_port);
-		free(c->metrics_unix);
-		c->metrics_listen = c->metrics_host = NULL;
-		c->metrics_port = c->metrics_unix = NULL;
-		return 0;
+		conf_addr_set(&c->metrics_listen, &c->metrics_host,
+		    &c->metrics_port, &c->metrics_unix, NULL, NULL, NULL, NULL);
+		return CONF_OK;
 	}
 	return conf_addr(v, &c->metrics_listen, &c->metrics_host,
 	    &c->metrics_port, &c->metrics_unix);
@@ -253,10 +267,10 @@ conf_metrics_listen(struct conf *c, const char *v)
  * as an IPv4-mapped IPv6 one (prefix + 96), so one comparison serves both
  * families and a v4 peer on a dual-stack socket matches its v4 entry.
  */
-static int
+static enum conf_status
 conf_trusted_proxy(struct conf *c, const char *v)
 {
-	struct conf_proxy p;
+	struct conf_proxy p, *np;
 	char addr[INET6_ADDRSTRLEN];
 	const char *slash;
 	unsigned long long bits = 128;
@@ -266,12 +280,12 @@ conf_trusted_proxy(struct conf *c, const char *v)
 
 	if (strcmp(v, "unix") == 0) {
 		c->trust_unix = 1;
-		return 0;
+		return CONF_OK;
 	}
 	slash = strchr(v, '/');
 	alen = slash != NULL ? (size_t)(slash - v) : strlen(v);
 	if (alen == 0 || alen >= sizeof(addr))
-		return -1;
+		return CONF_ERR_SYNTAX;
 	memcpy(addr, v, alen);
 	addr[alen] = '\0';
 	memset(&p, 0, sizeof(p));
@@ -280,18 +294,21 @@ conf_trusted_proxy(struct conf *c, const char *v)
 		p.addr[10] = p.addr[11] = 0xff;
 		memcpy(p.addr + 12, &a4, 4);
 	} else if (inet_pton(AF_INET6, addr, p.addr) != 1)
-		return -1;
+		return CONF_ERR_SYNTAX;
 	if (slash != NULL &&
 	    conf_number(slash + 1, 0, v4 ? 32 : 128, &bits) != 0)
-		return -1;
+		return CONF_ERR_SYNTAX;
 	if (slash == NULL)
 		bits = v4 ? 32 : 128;
 	p.bits = (unsigned)bits + (v4 ? 96 : 0);
 	if (c->nproxies >= CONF_PROXIES_MAX)
-		return -1;
-	c->proxies = xrealloc(c->proxies, (c->nproxies + 1) * sizeof(p));
+		return CONF_ERR_SYNTAX;
+	np = realloc(c->proxies, (c->nproxies + 1) * sizeof(p));
+	if (np == NULL)
+		return CONF_ERR_MEMORY;
+	c->proxies = np;
 	c->proxies[c->nproxies++] = p;
-	return 0;
+	return CONF_OK;
 }
 
 int
@@ -312,30 +329,40 @@ conf_ip_trusted(const struct conf *c, const unsigned char addr[16])
 	return 0;
 }
 
-static int
+static enum conf_status
 conf_add_route(struct conf *c, const char *path, const char *signed_path,
     char *why, size_t whylen)
 {
+	struct conf_route *nr, *r;
 	size_t i;
 
 	if (!conf_valid_path(path) ||
 	    (signed_path != NULL && !conf_valid_path(signed_path))) {
-		snprintf(why, whylen, "a route path must start with '/' and "
+		util_err(why, whylen, "a route path must start with '/' and "
 		    "hold no blanks, '?', '#' or non-ASCII bytes");
-		return -1;
+		return CONF_ERR_SYNTAX;
 	}
 	for (i = 0; i < c->nroutes; i++) {
 		if (strcmp(c->routes[i].path, path) == 0) {
-			snprintf(why, whylen, "route %s is already defined", path);
-			return -1;
+			util_err(why, whylen, "route %s is already defined",
+			    path);
+			return CONF_ERR_SYNTAX;
 		}
 	}
-	c->routes = xrealloc(c->routes, (c->nroutes + 1) * sizeof(*c->routes));
-	c->routes[c->nroutes].path = xstrdup(path);
-	c->routes[c->nroutes].signed_path =
-	    xstrdup(signed_path != NULL ? signed_path : path);
+	nr = realloc(c->routes, (c->nroutes + 1) * sizeof(*c->routes));
+	if (nr == NULL)
+		return CONF_ERR_MEMORY;
+	c->routes = nr;
+	r = &c->routes[c->nroutes];
+	r->path = strdup(path);
+	r->signed_path = strdup(signed_path != NULL ? signed_path : path);
+	if (r->path == NULL || r->signed_path == NULL) {
+		free(r->path);
+		free(r->signed_path);
+		return CONF_ERR_MEMORY;
+	}
 	c->nroutes++;
-	return 0;
+	return CONF_OK;
 }
 
 /* Client ids are printable ASCII without blanks, as Antom issues them. */
@@ -352,208 +379,237 @@ conf_valid_client_id(const char *s)
 	return 1;
 }
 
-/* One directive; returns CONF_OK or an error with why filled. */
+/* client ID VERSION KEY: a public key for the client's key version. */
+static enum conf_status
+conf_client(struct conf *c, char **argv, char *why, size_t whylen)
+{
+	unsigned long long version;
+	EVP_PKEY *pkey;
+	char kerr[256];
+
+	if (!conf_valid_client_id(argv[1])) {
+		util_err(why, whylen, "client id must be 1 to 64 printable "
+		    "characters");
+		return CONF_ERR_SYNTAX;
+	}
+	if (conf_number(argv[2], 1, 1000000, &version) != 0) {
+		util_err(why, whylen, "key version must be an integer from 1 "
+		    "to 1000000");
+		return CONF_ERR_SYNTAX;
+	}
+	pkey = verify_key_load(argv[3], kerr, sizeof(kerr));
+	if (pkey == NULL) {
+		util_err(why, whylen, "client %s key %llu: %s", argv[1], version,
+		    kerr);
+		return CONF_ERR_KEY;
+	}
+	if (verify_keyring_add(c->keys, argv[1], (long)version, pkey, kerr,
+	    sizeof(kerr)) != 0) {
+		util_err(why, whylen, "%s", kerr);
+		return CONF_ERR_SYNTAX;
+	}
+	return CONF_OK;
+}
+
+/* A directive of conf_ranges: one integer in its range. */
+static enum conf_status
+conf_range(struct conf *c, const struct conf_range *r, const char *arg,
+    char *why, size_t whylen)
+{
+	unsigned long long v;
+
+	if (conf_number(arg, r->min, r->max, &v) != 0) {
+		util_err(why, whylen, "%s must be an integer from %llu to %llu",
+		    r->name, r->min, r->max);
+		return CONF_ERR_SYNTAX;
+	}
+	if (r->is_size)
+		*(size_t *)(void *)((char *)c + r->offset) = (size_t)v;
+	else
+		*(unsigned *)(void *)((char *)c + r->offset) = (unsigned)v;
+	return CONF_OK;
+}
+
+/*
+ * One directive: CONF_OK, or an error with why filled (but for
+ * CONF_ERR_MEMORY, which conf_load() words itself).
+ */
 static enum conf_status
 conf_directive(struct conf *c, int argc, char **argv, char *why, size_t whylen)
 {
 	const char *name = argv[0];
+	enum conf_status st = CONF_OK;
+	char *db;
 	size_t i;
 
 	for (i = 0; i < sizeof(conf_ranges) / sizeof(conf_ranges[0]); i++) {
-		const struct conf_range *r = &conf_ranges[i];
-		unsigned long long v;
-
-		if (strcmp(name, r->name) != 0)
+		if (strcmp(name, conf_ranges[i].name) != 0)
 			continue;
 		if (argc != 2)
 			goto nargs;
-		if (conf_number(argv[1], r->min, r->max, &v) != 0) {
-			snprintf(why, whylen, "%s must be an integer from %llu "
-			    "to %llu", name, r->min, r->max);
-			return CONF_ERR_SYNTAX;
-		}
-		if (r->is_size)
-			*(size_t *)(void *)((char *)c + r->offset) = (size_t)v;
-		else
-			*(unsigned *)(void *)((char *)c + r->offset) = (unsigned)v;
-		return CONF_OK;
+		return conf_range(c, &conf_ranges[i], argv[1], why, whylen);
 	}
 
 	if (strcmp(name, "listen") == 0) {
 		if (argc != 2)
 			goto nargs;
-		if (conf_listen(c, argv[1]) != 0) {
-			snprintf(why, whylen, "listen takes host:port, "
+		if ((st = conf_listen(c, argv[1])) == CONF_ERR_SYNTAX)
+			util_err(why, whylen, "listen takes host:port, "
 			    "[ipv6]:port or unix:/absolute/path");
-			return CONF_ERR_SYNTAX;
-		}
 	} else if (strcmp(name, "database") == 0) {
 		if (argc != 2)
 			goto nargs;
 		if (strlen(argv[1]) >= CONF_PATH_MAX) {
-			snprintf(why, whylen, "database path too long");
+			util_err(why, whylen, "database path too long");
 			return CONF_ERR_SYNTAX;
 		}
+		if ((db = strdup(argv[1])) == NULL)
+			return CONF_ERR_MEMORY;
 		free(c->database);
-		c->database = xstrdup(argv[1]);
+		c->database = db;
 	} else if (strcmp(name, "route") == 0) {
 		if (argc != 2 && argc != 3)
 			goto nargs;
-		if (conf_add_route(c, argv[1], argc == 3 ? argv[2] : NULL,
-		    why, whylen) != 0)
-			return CONF_ERR_SYNTAX;
+		st = conf_add_route(c, argv[1], argc == 3 ? argv[2] : NULL,
+		    why, whylen);
 	} else if (strcmp(name, "client") == 0) {
-		unsigned long long version;
-		EVP_PKEY *pkey;
-		char kerr[256];
-
 		if (argc != 4)
 			goto nargs;
-		if (!conf_valid_client_id(argv[1])) {
-			snprintf(why, whylen, "client id must be 1 to 64 "
-			    "printable characters");
-			return CONF_ERR_SYNTAX;
-		}
-		if (conf_number(argv[2], 1, 1000000, &version) != 0) {
-			snprintf(why, whylen, "key version must be an integer "
-			    "from 1 to 1000000");
-			return CONF_ERR_SYNTAX;
-		}
-		pkey = verify_key_load(argv[3], kerr, sizeof(kerr));
-		if (pkey == NULL) {
-			snprintf(why, whylen, "client %s key %llu: %s", argv[1],
-			    version, kerr);
-			return CONF_ERR_KEY;
-		}
-		if (verify_keyring_add(c->keys, argv[1], (long)version, pkey,
-		    kerr, sizeof(kerr)) != 0) {
-			snprintf(why, whylen, "%s", kerr);
-			return CONF_ERR_SYNTAX;
-		}
+		st = conf_client(c, argv, why, whylen);
 	} else if (strcmp(name, "metrics_listen") == 0) {
 		if (argc != 2)
 			goto nargs;
-		if (conf_metrics_listen(c, argv[1]) != 0) {
-			snprintf(why, whylen, "metrics_listen takes host:port, "
+		if ((st = conf_metrics_listen(c, argv[1])) == CONF_ERR_SYNTAX)
+			util_err(why, whylen, "metrics_listen takes host:port, "
 			    "[ipv6]:port, unix:/absolute/path or off");
-			return CONF_ERR_SYNTAX;
-		}
 	} else if (strcmp(name, "trusted_proxy") == 0) {
 		if (argc != 2)
 			goto nargs;
-		if (conf_trusted_proxy(c, argv[1]) != 0) {
-			snprintf(why, whylen, "trusted_proxy takes an IPv4 or "
+		if ((st = conf_trusted_proxy(c, argv[1])) == CONF_ERR_SYNTAX)
+			util_err(why, whylen, "trusted_proxy takes an IPv4 or "
 			    "IPv6 address, ADDRESS/BITS or unix (at most %d)",
 			    CONF_PROXIES_MAX);
-			return CONF_ERR_SYNTAX;
-		}
 	} else if (strcmp(name, "log_format") == 0) {
 		if (argc != 2)
 			goto nargs;
 		if (log_format_parse(argv[1], &c->log_format) != 0) {
-			snprintf(why, whylen, "log_format is logfmt or json");
+			util_err(why, whylen, "log_format is logfmt or json");
 			return CONF_ERR_SYNTAX;
 		}
 	} else if (strcmp(name, "log_level") == 0) {
 		if (argc != 2)
 			goto nargs;
 		if (log_level_parse(argv[1], &c->log_level) != 0) {
-			snprintf(why, whylen, "log_level is one of debug, info, "
+			util_err(why, whylen, "log_level is one of debug, info, "
 			    "warn, error");
 			return CONF_ERR_SYNTAX;
 		}
 	} else {
-		snprintf(why, whylen, "unknown directive '%.64s'", name);
+		util_err(why, whylen, "unknown directive '%.64s'", name);
 		return CONF_ERR_SYNTAX;
 	}
-	return CONF_OK;
+	return st;
 
 nargs:
-	snprintf(why, whylen, "wrong number of arguments for '%s'", name);
+	util_err(why, whylen, "wrong number of arguments for '%s'", name);
 	return CONF_ERR_SYNTAX;
+}
+
+/* What a loaded file must hold as a whole; 0, or -1 with err. */
+static int
+conf_complete(const struct conf *c, const char *path, char *err,
+    size_t errlen)
+{
+	if (c->nroutes == 0) {
+		util_err(err, errlen, "%s: no route configured", path);
+		return -1;
+	}
+	/* One socket file cannot be both: the second bind would unlink the first. */
+	if (c->listen_unix != NULL && c->metrics_unix != NULL &&
+	    strcmp(c->listen_unix, c->metrics_unix) == 0) {
+		util_err(err, errlen, "%s: listen and metrics_listen are the "
+		    "same socket unix:%s", path, c->listen_unix);
+		return -1;
+	}
+	if (verify_keyring_count(c->keys) == 0) {
+		util_err(err, errlen, "%s: no client key configured: every "
+		    "request would be refused", path);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * One line read by getline(): its line ending removed, split, and the
+ * directive applied.  CONF_OK or an error with err filled.
+ */
+static enum conf_status
+conf_line(struct conf *c, char *line, size_t n, const char *path,
+    unsigned lineno, char *err, size_t errlen)
+{
+	char *argv[CONF_ARGS_MAX], why[512];
+	enum conf_status st;
+	int argc;
+
+	if (memchr(line, '\0', n) != NULL) {
+		util_err(err, errlen, "%s:%u: NUL byte in line", path, lineno);
+		return CONF_ERR_SYNTAX;
+	}
+	if (n > 0 && line[n - 1] == '\n')
+		line[--n] = '\0';
+	if (n > 0 && line[n - 1] == '\r')
+		line[--n] = '\0';
+	if (n > CONF_LINE_MAX) {
+		util_err(err, errlen, "%s:%u: line longer than %d bytes", path,
+		    lineno, CONF_LINE_MAX);
+		return CONF_ERR_SYNTAX;
+	}
+	if ((argc = conf_split(line, argv)) == 0)
+		return CONF_OK;
+	if (argc < 0) {
+		util_err(err, errlen, "%s:%u: too many arguments", path, lineno);
+		return CONF_ERR_SYNTAX;
+	}
+	st = conf_directive(c, argc, argv, why, sizeof(why));
+	if (st != CONF_OK)
+		util_err(err, errlen, "%s:%u: %s", path, lineno,
+		    st == CONF_ERR_MEMORY ? "out of memory" : why);
+	return st;
 }
 
 enum conf_status
 conf_load(const char *path, struct conf **out, char *err, size_t errlen)
 {
-	struct conf *c = conf_defaults();
-	enum conf_status st = CONF_OK;
-	char *line = NULL, why[512];
+	struct conf *c;
+	enum conf_status st = CONF_ERR_SYNTAX;
+	char *line = NULL;
 	size_t linecap = 0;
 	ssize_t got;
-	char *argv[CONF_ARGS_MAX];
 	unsigned lineno = 0;
-	FILE *f;
+	FILE *f = NULL;
 
 	*out = NULL;
-	if (conf_listen(c, c->listen) != 0 ||
-	    conf_metrics_listen(c, "127.0.0.1:9101") != 0)
-		abort();
+	if ((c = conf_defaults()) == NULL) {
+		util_err(err, errlen, "%s: out of memory", path);
+		return CONF_ERR_MEMORY;
+	}
 	if ((f = fopen(path, "r")) == NULL) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		st = CONF_ERR_SYNTAX;
+		util_err(err, errlen, "%s: %s", path, strerror(errno));
 		goto fail;
 	}
 	while ((got = getline(&line, &linecap, f)) != -1) {
-		size_t n = (size_t)got;
-		int argc;
-
-		lineno++;
-		if (memchr(line, '\0', n) != NULL) {
-			snprintf(err, errlen, "%s:%u: NUL byte in line", path,
-			    lineno);
-			st = CONF_ERR_SYNTAX;
+		st = conf_line(c, line, (size_t)got, path, ++lineno, err,
+		    errlen);
+		if (st != CONF_OK)
 			goto fail;
-		}
-		if (n > 0 && line[n - 1] == '\n')
-			line[--n] = '\0';
-		if (n > 0 && line[n - 1] == '\r')
-			line[--n] = '\0';
-		if (n > CONF_LINE_MAX) {
-			snprintf(err, errlen, "%s:%u: line longer than %d bytes",
-			    path, lineno, CONF_LINE_MAX);
-			st = CONF_ERR_SYNTAX;
-			goto fail;
-		}
-		argc = conf_split(line, argv);
-		if (argc == 0)
-			continue;
-		if (argc < 0) {
-			snprintf(err, errlen, "%s:%u: too many arguments", path,
-			    lineno);
-			st = CONF_ERR_SYNTAX;
-			goto fail;
-		}
-		st = conf_directive(c, argc, argv, why, sizeof(why));
-		if (st != CONF_OK) {
-			snprintf(err, errlen, "%s:%u: %s", path, lineno, why);
-			goto fail;
-		}
 	}
+	st = CONF_ERR_SYNTAX;
 	if (ferror(f)) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		st = CONF_ERR_SYNTAX;
+		util_err(err, errlen, "%s: %s", path, strerror(errno));
 		goto fail;
 	}
-	if (c->nroutes == 0) {
-		snprintf(err, errlen, "%s: no route configured", path);
-		st = CONF_ERR_SYNTAX;
+	if (conf_complete(c, path, err, errlen) != 0)
 		goto fail;
-	}
-	/* One socket file cannot be both: the second bind would unlink the first. */
-	if (c->listen_unix != NULL && c->metrics_unix != NULL &&
-	    strcmp(c->listen_unix, c->metrics_unix) == 0) {
-		snprintf(err, errlen, "%s: listen and metrics_listen are the "
-		    "same socket unix:%s", path, c->listen_unix);
-		st = CONF_ERR_SYNTAX;
-		goto fail;
-	}
-	if (verify_keyring_count(c->keys) == 0) {
-		snprintf(err, errlen, "%s: no client key configured: every "
-		    "request would be refused", path);
-		st = CONF_ERR_SYNTAX;
-		goto fail;
-	}
 	free(line);
 	fclose(f);
 	*out = c;

@@ -17,8 +17,6 @@
  * operator can find the line about a request a client complains of.  Every
  * answer other than 200 goes through http_refused().
  */
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -26,7 +24,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <microhttpd.h>
@@ -36,14 +33,14 @@
 #include "log.h"
 #include "metrics.h"
 #include "notif.h"
+#include "proxy.h"
+#include "reason.h"
 #include "refusal.h"
 #include "util.h"
 #include "verify.h"
 
 #define HTTP_HEADER_VALUE_MAX	64	/* client-id, request-time */
 #define HTTP_DISCARD_MAX	(16u << 20)	/* oversize chunked body read, then closed */
-#define HTTP_XFF_MAX		1024	/* longer X-Forwarded-For: ignored */
-#define HTTP_XFF_ENTRIES	32	/* entries looked at, from the right */
 #define HTTP_RID_LEN		17	/* request id: 16 hex digits and NUL */
 
 enum http_reply {
@@ -129,7 +126,7 @@ struct http_req {
 	uint64_t		 start_us;
 	enum http_state		 state;
 	enum http_reply		 reply;
-	const char		*reason;	/* for the log line */
+	enum reason		 reason;	/* for the log line */
 	char			*path;		/* raw path, no query */
 	char			*query;		/* raw query or NULL */
 	const struct conf_route	*route;
@@ -254,137 +251,46 @@ http_completed_cb(void *cls, struct MHD_Connection *conn, void **con_cls,
 	*con_cls = NULL;
 }
 
-void
-http_mhd_log(void *prefix, const char *fmt, va_list ap)
-{
-	char msg[512];
-	size_t n;
-
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	n = strlen(msg);
-	while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
-		msg[--n] = '\0';
-	log_warnx("%s: %s", (const char *)prefix, msg);
-}
-
-/*
- * The TCP peer as 16 bytes (IPv4 as IPv4-mapped IPv6) and as text; 1 for
- * a unix-socket peer, 0 for an IP one, -1 when unknown.
- */
-static int
-http_peer(struct http_req *r, unsigned char addr[16], char *text, size_t cap)
+/* The socket peer, as libmicrohttpd knows it. */
+static void
+http_peer(struct http_req *r, struct proxy_peer *peer)
 {
 	const union MHD_ConnectionInfo *ci;
-	const struct sockaddr *sa;
 
 	ci = MHD_get_connection_info(r->conn,
 	    MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-	if (ci == NULL || (sa = ci->client_addr) == NULL)
-		return -1;
-	memset(addr, 0, 16);
-	if (sa->sa_family == AF_INET) {
-		const struct sockaddr_in *sin = (const void *)sa;
-
-		addr[10] = addr[11] = 0xff;
-		memcpy(addr + 12, &sin->sin_addr, 4);
-		inet_ntop(AF_INET, &sin->sin_addr, text, (socklen_t)cap);
-		return 0;
-	}
-	if (sa->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *sin6 = (const void *)sa;
-
-		memcpy(addr, &sin6->sin6_addr, 16);
-		inet_ntop(AF_INET6, &sin6->sin6_addr, text, (socklen_t)cap);
-		return 0;
-	}
-	if (sa->sa_family == AF_UNIX) {
-		snprintf(text, cap, "unix");
-		return 1;
-	}
-	return -1;
+	proxy_peer(ci != NULL ? ci->client_addr : NULL, peer);
 }
 
-/* One X-Forwarded-For entry as an address; 0, or -1 if it is not one. */
-static int
-http_xff_addr(const char *s, size_t len, unsigned char addr[16])
-{
-	char tmp[INET6_ADDRSTRLEN];
-	struct in_addr a4;
-
-	if (len == 0 || len >= sizeof(tmp))
-		return -1;
-	memcpy(tmp, s, len);
-	tmp[len] = '\0';
-	memset(addr, 0, 16);
-	if (inet_pton(AF_INET, tmp, &a4) == 1) {
-		addr[10] = addr[11] = 0xff;
-		memcpy(addr + 12, &a4, 4);
-		return 0;
-	}
-	return inet_pton(AF_INET6, tmp, addr) == 1 ? 0 : -1;
-}
+/* The X-Forwarded-For headers: how many, and the first one's value. */
+struct http_xff {
+	const char	*first;
+	unsigned	 count;
+};
 
 static enum MHD_Result
-http_count_xff(void *cls, enum MHD_ValueKind kind, const char *key,
+http_collect_xff(void *cls, enum MHD_ValueKind kind, const char *key,
     const char *value)
 {
+	struct http_xff *x = cls;
+
 	(void)kind;
-	(void)value;
-	if (strcasecmp(key, "X-Forwarded-For") == 0)
-		(*(unsigned *)cls)++;
+	if (strcasecmp(key, "X-Forwarded-For") == 0 && x->count++ == 0)
+		x->first = value;
 	return MHD_YES;
 }
 
-/*
- * The client's address when the peer is a trusted proxy: the right-most
- * X-Forwarded-For entry that is not itself a trusted proxy (the entries
- * left of it were written by whoever that client is, and prove nothing).
- * Only from exactly one header of at most HTTP_XFF_MAX bytes; an entry
- * that is not an address ends the search with nothing.  The result is
- * printed by inet_ntop(), never copied from the header.  0 or -1.
- */
+/* The client behind a trusted proxy (proxy.h); 0 or -1. */
 static int
-http_client_addr(struct http_req *r, char *out, size_t cap)
+http_client_addr(struct http_req *r, const struct proxy_peer *peer,
+    char *out, size_t cap)
 {
-	unsigned char peer[16], addr[16];
-	char text[INET6_ADDRSTRLEN];
-	const char *xff, *end, *p, *b, *e;
-	unsigned count = 0, entries;
-	int kind = http_peer(r, peer, text, sizeof(text));
+	struct http_xff xff = { NULL, 0 };
 
-	if (kind < 0 || (kind == 1 && !r->conf->trust_unix) ||
-	    (kind == 0 && !conf_ip_trusted(r->conf, peer)))
-		return -1;
-	MHD_get_connection_values(r->conn, MHD_HEADER_KIND, http_count_xff,
-	    &count);
-	if (count != 1 || (xff = MHD_lookup_connection_value(r->conn,
-	    MHD_HEADER_KIND, "X-Forwarded-For")) == NULL ||
-	    strlen(xff) > HTTP_XFF_MAX)
-		return -1;
-	end = xff + strlen(xff);
-	if (end == xff)
-		return -1;
-	for (entries = 0; entries < HTTP_XFF_ENTRIES; entries++) {
-		for (p = end; p > xff && p[-1] != ','; p--)
-			;
-		for (b = p; b < end && (*b == ' ' || *b == '\t'); b++)
-			;
-		for (e = end; e > b && (e[-1] == ' ' || e[-1] == '\t'); e--)
-			;
-		if (http_xff_addr(b, (size_t)(e - b), addr) != 0)
-			return -1;
-		if (!conf_ip_trusted(r->conf, addr) || p == xff)
-			break;	/* the client, or the left-most entry */
-		end = p - 1;
-	}
-	if (entries == HTTP_XFF_ENTRIES)
-		return -1;
-	if (addr[10] == 0xff && addr[11] == 0xff &&
-	    memcmp(addr, "\0\0\0\0\0\0\0\0\0\0", 10) == 0)
-		inet_ntop(AF_INET, addr + 12, out, (socklen_t)cap);
-	else
-		inet_ntop(AF_INET6, addr, out, (socklen_t)cap);
-	return 0;
+	MHD_get_connection_values(r->conn, MHD_HEADER_KIND, http_collect_xff,
+	    &xff);
+	return proxy_client_addr(r->conf, peer, xff.first, xff.count, out,
+	    cap);
 }
 
 /*
@@ -412,6 +318,8 @@ http_log_request(struct http_req *r, unsigned status)
 	struct logbuf lb;
 	const struct notif *n = r->parsed ? &r->notif : NULL;
 	enum log_level lvl = LOG_LEVEL_INFO;
+	struct proxy_peer peer;
+	char client[PROXY_ADDR_TEXT];
 
 	if (status >= 400 ||
 	    (r->state == ST_DONE && r->job.r.outcome == STORE_CONFLICT))
@@ -421,18 +329,14 @@ http_log_request(struct http_req *r, unsigned status)
 	log_begin(&lb, lvl, "request");
 	log_kv_str(&lb, "request_id", r->rid);
 	log_kv_str(&lb, "path", r->path);
-	{
-		unsigned char peer[16];
-		char text[INET6_ADDRSTRLEN];
-
-		if (http_peer(r, peer, text, sizeof(text)) >= 0)
-			log_kv_str(&lb, "peer_addr", text);
-		if (http_client_addr(r, text, sizeof(text)) == 0)
-			log_kv_str(&lb, "client_addr", text);
-	}
+	http_peer(r, &peer);
+	if (peer.kind != PROXY_PEER_UNKNOWN)
+		log_kv_str(&lb, "peer_addr", peer.text);
+	if (http_client_addr(r, &peer, client, sizeof(client)) == 0)
+		log_kv_str(&lb, "client_addr", client);
 	log_kv_int(&lb, "status", status);
-	if (r->reason != NULL)
-		log_kv_str(&lb, "reason", r->reason);
+	if (r->reason != REASON_NONE)
+		log_kv_str(&lb, "reason", reason_str(r->reason));
 	log_kv_str(&lb, "client_id", r->client_id);
 	if (r->key_version > 0)
 		log_kv_int(&lb, "key_version", r->key_version);
@@ -488,8 +392,6 @@ http_refused(struct http_req *r, unsigned status, const char *reason)
 		atomic_fetch_add(&h->rejected, 1);
 	else
 		atomic_fetch_add(&h->unavailable, 1);
-	if (status == 400 || status == 401)
-		metrics_verify_failure(reason);
 	if (r->route == NULL)
 		return;
 	memset(&q, 0, sizeof(q));
@@ -511,7 +413,7 @@ http_refused(struct http_req *r, unsigned status, const char *reason)
 }
 
 static enum MHD_Result
-http_answer(struct http_req *r, enum http_reply reply, const char *reason)
+http_answer(struct http_req *r, enum http_reply reply, enum reason reason)
 {
 	struct http *h = r->h;
 	unsigned status = http_replies[reply].status;
@@ -519,16 +421,17 @@ http_answer(struct http_req *r, enum http_reply reply, const char *reason)
 	enum MHD_Result rc;
 
 	r->reply = reply;
-	if (reason != NULL)
+	if (reason != REASON_NONE)
 		r->reason = reason;
 	atomic_fetch_add(&h->requests, 1);
 	if (status == 200)
 		atomic_fetch_add(&h->acknowledged, 1);
 	else
-		http_refused(r, status, r->reason);
+		http_refused(r, status, reason_str(r->reason));
+	if (status == 400 || status == 401)
+		metrics_verify_failure(r->reason);
 	if (r->state == ST_DONE && r->job.r.status == 0 && r->parsed)
-		metrics_notification(notif_kind_str(r->notif.kind),
-		    store_outcome_str(r->job.r.outcome));
+		metrics_notification(r->notif.kind, r->job.r.outcome);
 	metrics_request(r->route != NULL ? r->route->path : NULL, status,
 	    util_mono_us() - r->start_us);
 	http_log_request(r, status);
@@ -592,6 +495,33 @@ http_header(struct http_req *r, const char *name, size_t max, int *bad)
 	return v;
 }
 
+/* A request that did not verify: its answer and reason, by result. */
+static enum MHD_Result
+http_verify_refused(struct http_req *r, enum verify_result vr)
+{
+	static const struct {
+		enum http_reply	reply;
+		enum reason	reason;
+	} map[] = {
+		[VERIFY_ERR_HEADER] = { R_BAD_HEADER, REASON_BAD_HEADER },
+		[VERIFY_ERR_ALGORITHM] = { R_BAD_ALGORITHM, REASON_BAD_ALGORITHM },
+		[VERIFY_ERR_KEY_VERSION] = { R_BAD_SIGNATURE_ENCODING,
+		    REASON_BAD_KEY_VERSION },
+		[VERIFY_ERR_ENCODING] = { R_BAD_SIGNATURE_ENCODING,
+		    REASON_BAD_ENCODING },
+		[VERIFY_ERR_LENGTH] = { R_BAD_SIGNATURE_ENCODING,
+		    REASON_BAD_LENGTH },
+		[VERIFY_ERR_CLIENT] = { R_UNKNOWN_CLIENT, REASON_UNKNOWN_CLIENT },
+		[VERIFY_ERR_MISMATCH] = { R_BAD_SIGNATURE, REASON_MISMATCH },
+	};
+
+	/* VERIFY_ERR_INTERNAL and anything unknown: retry later. */
+	if ((size_t)vr >= sizeof(map) / sizeof(map[0]) ||
+	    map[vr].reason == REASON_NONE)
+		return http_answer(r, R_UNAVAILABLE, REASON_INTERNAL);
+	return http_answer(r, map[vr].reply, map[vr].reason);
+}
+
 static void
 http_job_done(struct store_job *job)
 {
@@ -617,18 +547,18 @@ http_process(struct http_req *r)
 	MHD_get_connection_values(r->conn, MHD_HEADER_KIND, http_count_hdr,
 	    &cnt);
 	if (cnt.client_id > 1 || cnt.request_time > 1 || cnt.signature > 1)
-		return http_answer(r, R_DUPLICATE_HEADER, "duplicate_header");
+		return http_answer(r, R_DUPLICATE_HEADER, REASON_DUPLICATE_HEADER);
 	r->client_id = http_header(r, "client-id", HTTP_HEADER_VALUE_MAX, &bad);
 	r->request_time = http_header(r, "request-time", HTTP_HEADER_VALUE_MAX,
 	    &bad);
 	r->signature = http_header(r, "signature", VERIFY_HEADER_MAX, &bad);
 	if (r->client_id == NULL || r->request_time == NULL ||
 	    r->signature == NULL)
-		return http_answer(r, R_MISSING_HEADER, "missing_header");
+		return http_answer(r, R_MISSING_HEADER, REASON_MISSING_HEADER);
 	if (bad) {
 		/* Not safe to log as is: keep it out of the line entirely. */
 		r->client_id = NULL;
-		return http_answer(r, R_BAD_HEADER, "bad_header_value");
+		return http_answer(r, R_BAD_HEADER, REASON_BAD_HEADER_VALUE);
 	}
 
 	memset(&in, 0, sizeof(in));
@@ -640,39 +570,22 @@ http_process(struct http_req *r)
 	in.query = r->query;
 	in.sig_header = r->signature;
 	vr = verify_request(r->conf->keys, &in, &m);
-	switch (vr) {
-	case VERIFY_OK:
-		break;
-	case VERIFY_ERR_HEADER:
-		return http_answer(r, R_BAD_HEADER, verify_result_str(vr));
-	case VERIFY_ERR_ALGORITHM:
-		return http_answer(r, R_BAD_ALGORITHM, verify_result_str(vr));
-	case VERIFY_ERR_KEY_VERSION:
-	case VERIFY_ERR_ENCODING:
-	case VERIFY_ERR_LENGTH:
-		return http_answer(r, R_BAD_SIGNATURE_ENCODING,
-		    verify_result_str(vr));
-	case VERIFY_ERR_CLIENT:
-		return http_answer(r, R_UNKNOWN_CLIENT, verify_result_str(vr));
-	case VERIFY_ERR_MISMATCH:
-		return http_answer(r, R_BAD_SIGNATURE, verify_result_str(vr));
-	case VERIFY_ERR_INTERNAL:
-		return http_answer(r, R_UNAVAILABLE, verify_result_str(vr));
-	}
+	if (vr != VERIFY_OK)
+		return http_verify_refused(r, vr);
 	r->key_version = m.key_version;
 	metrics_delivery(r->client_id, m.key_version);
 	if (m.with_query) {
 		size_t n = strlen(r->route->signed_path) + strlen(r->query) + 2;
 
 		if ((r->signed_path = malloc(n)) == NULL)
-			return http_answer(r, R_UNAVAILABLE, "out_of_memory");
+			return http_answer(r, R_UNAVAILABLE, REASON_OUT_OF_MEMORY);
 		snprintf(r->signed_path, n, "%s?%s", r->route->signed_path,
 		    r->query);
 	}
 
 	/* Authentic: only now is the body parsed. */
 	if (notif_parse(r->body, r->len, &r->notif) != 0)
-		return http_answer(r, R_UNAVAILABLE, "out_of_memory");
+		return http_answer(r, R_UNAVAILABLE, REASON_OUT_OF_MEMORY);
 	r->parsed = 1;
 
 	memset(&r->job, 0, sizeof(r->job));
@@ -698,8 +611,8 @@ http_process(struct http_req *r)
 	if ((rc = store_submit(h->store, &r->job)) != 0) {
 		r->state = ST_DONE;
 		r->reply = R_UNAVAILABLE;
-		r->reason = rc == STORE_SUBMIT_FULL ? "queue_full" :
-		    "shutting_down";
+		r->reason = rc == STORE_SUBMIT_FULL ? REASON_QUEUE_FULL :
+		    REASON_SHUTTING_DOWN;
 		r->job.r.status = -1;
 		MHD_resume_connection(r->conn);
 	}
@@ -727,13 +640,13 @@ http_handler(void *cls, struct MHD_Connection *conn, const char *url,
 		r->state = ST_BODY;
 		r->route = conf_route_find(r->conf, r->path, strlen(r->path));
 		if (r->route == NULL)
-			return http_answer(r, R_NOT_FOUND, "unknown_path");
+			return http_answer(r, R_NOT_FOUND, REASON_UNKNOWN_PATH);
 		if (strcmp(method, MHD_HTTP_METHOD_POST) != 0)
-			return http_answer(r, R_METHOD, "method");
+			return http_answer(r, R_METHOD, REASON_METHOD);
 		cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 		    MHD_HTTP_HEADER_CONTENT_LENGTH);
 		if (cl != NULL && strtoull(cl, NULL, 10) > r->conf->max_body_bytes)
-			return http_answer(r, R_TOO_LARGE, "body_too_large");
+			return http_answer(r, R_TOO_LARGE, REASON_BODY_TOO_LARGE);
 		return MHD_YES;
 
 	case ST_BODY:
@@ -774,7 +687,7 @@ http_handler(void *cls, struct MHD_Connection *conn, const char *url,
 			return MHD_YES;
 		}
 		if (r->too_big)
-			return http_answer(r, R_TOO_LARGE, "body_too_large");
+			return http_answer(r, R_TOO_LARGE, REASON_BODY_TOO_LARGE);
 		return http_process(r);
 
 	case ST_QUEUED:
@@ -783,8 +696,8 @@ http_handler(void *cls, struct MHD_Connection *conn, const char *url,
 
 	case ST_DONE:
 		return http_answer(r, r->reply,
-		    r->reply == R_UNAVAILABLE && r->reason == NULL ?
-		    "storage_failure" : NULL);
+		    r->reply == R_UNAVAILABLE && r->reason == REASON_NONE ?
+		    REASON_STORAGE_FAILURE : REASON_NONE);
 	}
 	return MHD_NO;
 }
@@ -817,47 +730,36 @@ http_start(const struct conf *conf, struct store *store, int listen_fd,
 	int i;
 
 	if ((h = calloc(1, sizeof(*h))) == NULL) {
-		snprintf(err, errlen, "out of memory");
+		util_err(err, errlen, "out of memory");
 		close(listen_fd);
 		return NULL;
 	}
 	pthread_mutex_init(&h->conf_lock, NULL);
-	if ((h->cur = calloc(1, sizeof(*h->cur))) == NULL) {
-		snprintf(err, errlen, "out of memory");
-		close(listen_fd);
-		goto fail;
-	}
+	if ((h->cur = calloc(1, sizeof(*h->cur))) == NULL)
+		goto oom;
 	h->cur->conf = conf;
 	h->cur->owned = 0;	/* the caller's */
 	h->cur->refs = 1;	/* held by h->cur */
 	h->store = store;
 	if (util_random((unsigned char *)&h->rid_prefix,
 	    sizeof(h->rid_prefix)) != 0) {
-		snprintf(err, errlen, "no random bytes for request ids");
-		close(listen_fd);
+		util_err(err, errlen, "no random bytes for request ids");
 		goto fail;
 	}
-	for (i = 0; i < R_COUNT; i++) {
+	for (i = 0; i < R_COUNT; i++)
 		if ((h->bodies[i] = http_make_body((enum http_reply)i,
-		    &h->bodylens[i])) == NULL) {
-			snprintf(err, errlen, "out of memory");
-			close(listen_fd);
-			goto fail;
-		}
-	}
+		    &h->bodylens[i])) == NULL)
+			goto oom;
 	h->oom_reply = MHD_create_response_from_buffer(
 	    h->bodylens[R_UNAVAILABLE], h->bodies[R_UNAVAILABLE],
 	    MHD_RESPMEM_PERSISTENT);
-	if (h->oom_reply == NULL) {
-		snprintf(err, errlen, "out of memory");
-		close(listen_fd);
-		goto fail;
-	}
+	if (h->oom_reply == NULL)
+		goto oom;
 	MHD_add_response_header(h->oom_reply, MHD_HTTP_HEADER_RETRY_AFTER, "1");
 	h->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD |
 	    MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG,
 	    0, http_accept_cb, h, http_handler, h,
-	    MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, "libmicrohttpd",
+	    MHD_OPTION_EXTERNAL_LOGGER, log_mhd, "libmicrohttpd",
 	    MHD_OPTION_LISTEN_SOCKET, listen_fd,
 	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned)conf->threads,
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)conf->max_connections,
@@ -868,12 +770,14 @@ http_start(const struct conf *conf, struct store *store, int listen_fd,
 	    MHD_OPTION_STRICT_FOR_CLIENT, (int)1,
 	    MHD_OPTION_END);
 	if (h->mhd == NULL) {
-		snprintf(err, errlen, "libmicrohttpd failed to start");
-		close(listen_fd);
+		util_err(err, errlen, "libmicrohttpd failed to start");
 		goto fail;
 	}
 	return h;
+oom:
+	util_err(err, errlen, "out of memory");
 fail:
+	close(listen_fd);	/* ours, also on failure (http.h) */
 	if (h->oom_reply != NULL)
 		MHD_destroy_response(h->oom_reply);
 	for (i = 0; i < R_COUNT; i++)

@@ -2,9 +2,10 @@
  * log.c - logfmt or JSON lines on stderr.
  *
  * Owns the process-wide level, format and journal mode (atomics, so
- * SIGHUP can change them while request threads log).  Every line is assembled in a caller-owned buffer
- * and written with one write(2): lines from different threads never
- * interleave, and no lock is taken on the request path.
+ * SIGHUP can change them while request threads log).  Every line is
+ * assembled in a caller-owned buffer and written with one write(2): lines
+ * from different threads never interleave, and no lock is taken on the
+ * request path.  libmicrohttpd's messages come in through log_mhd().
  */
 #include <errno.h>
 #include <stdatomic.h>
@@ -455,4 +456,17 @@ fatal(int code, const char *fmt, ...)
 	log_vmsg(LOG_LEVEL_ERROR, 1, fmt, ap);
 	va_end(ap);
 	exit(code);
+}
+
+void
+log_mhd(void *prefix, const char *fmt, va_list ap)
+{
+	char msg[512];
+	size_t n;
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	n = strlen(msg);
+	while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+		msg[--n] = '\0';
+	log_warnx("%s: %s", (const char *)prefix, msg);
 }

@@ -23,6 +23,7 @@
 
 #include <systemd/sd-daemon.h>
 
+#include "admin.h"
 #include "conf.h"
 #include "http.h"
 #include "log.h"
@@ -34,11 +35,32 @@
 #define ANTOMD_DEFAULT_CONF "/etc/antomd/antomd.conf"
 #endif
 
-#define EXIT_USAGE	1
-#define EXIT_CONFIG	2
-#define EXIT_KEY	3
-#define EXIT_BIND	4
-#define EXIT_DATABASE	5
+/* The exit codes above; usage and internal errors share 1 by contract. */
+enum antomd_exit {
+	EXIT_OK = 0,
+	EXIT_USAGE = 1,
+	EXIT_INTERNAL = 1,	/* could not start a thread, out of memory ... */
+	EXIT_CONFIG = 2,
+	EXIT_KEY = 3,
+	EXIT_BIND = 4,
+	EXIT_DATABASE = 5
+};
+
+/* What main() starts, serves with and stops. */
+struct antomd {
+	const char		*conf_path;
+	struct conf		*conf;		/* as loaded at start */
+	struct store		*store;
+	struct http		*http;
+	struct admin		*admin;		/* NULL: no metrics listener */
+	int			 fd;		/* notifications' socket */
+	int			 mfd;		/* metrics' socket, or -1 */
+	int			 nfds;		/* sockets systemd passed */
+	int			 activated_metrics; /* mfd came from systemd */
+	sigset_t		 sigs;		/* taken by sigtimedwait() */
+	uint64_t		 wdog_usec;	/* 0: no watchdog */
+	struct timespec		 tick;		/* status and watchdog period */
+};
 
 static void
 usage(FILE *f)
@@ -68,7 +90,7 @@ listen_unix(const char *path, char *err, size_t errlen)
 	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
 	if (lstat(path, &sb) == 0) {
 		if (!S_ISSOCK(sb.st_mode)) {
-			snprintf(err, errlen, "listen unix:%s: exists and is "
+			util_err(err, errlen, "listen unix:%s: exists and is "
 			    "not a socket", path);
 			return -1;
 		}
@@ -76,7 +98,7 @@ listen_unix(const char *path, char *err, size_t errlen)
 		if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) >= 0 &&
 		    connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0) {
 			close(fd);
-			snprintf(err, errlen, "listen unix:%s: another process "
+			util_err(err, errlen, "listen unix:%s: another process "
 			    "is listening on it", path);
 			return -1;
 		}
@@ -87,7 +109,7 @@ listen_unix(const char *path, char *err, size_t errlen)
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
 	    bind(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0 ||
 	    chmod(path, 0660) != 0 || listen(fd, SOMAXCONN) != 0) {
-		snprintf(err, errlen, "listen unix:%s: %s", path,
+		util_err(err, errlen, "listen unix:%s: %s", path,
 		    strerror(errno));
 		if (fd >= 0)
 			close(fd);
@@ -116,7 +138,7 @@ listen_socket(const char *spec, const char *host, const char *port,
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_PASSIVE;
 	if ((rc = getaddrinfo(host, port, &hints, &res)) != 0) {
-		snprintf(err, errlen, "listen %s: %s", spec, gai_strerror(rc));
+		util_err(err, errlen, "listen %s: %s", spec, gai_strerror(rc));
 		return -1;
 	}
 	for (ai = res; ai != NULL; ai = ai->ai_next) {
@@ -128,7 +150,7 @@ listen_socket(const char *spec, const char *host, const char *port,
 		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
 		    listen(fd, SOMAXCONN) == 0)
 			break;
-		snprintf(err, errlen, "listen %s: %s", spec, strerror(errno));
+		util_err(err, errlen, "listen %s: %s", spec, strerror(errno));
 		close(fd);
 		fd = -1;
 	}
@@ -136,7 +158,24 @@ listen_socket(const char *spec, const char *host, const char *port,
 	return fd;
 }
 
-static int
+/* The exit code for a configuration that did not load. */
+static enum antomd_exit
+conf_exit(enum conf_status st)
+{
+	switch (st) {
+	case CONF_ERR_KEY:
+		return EXIT_KEY;
+	case CONF_ERR_MEMORY:
+		return EXIT_INTERNAL;
+	case CONF_OK:
+	case CONF_ERR_SYNTAX:
+		break;
+	}
+	return EXIT_CONFIG;
+}
+
+/* -n: load the configuration, check the database path, say so. */
+static enum antomd_exit
 check_config(const char *path)
 {
 	struct conf *c;
@@ -146,7 +185,7 @@ check_config(const char *path)
 	st = conf_load(path, &c, err, sizeof(err));
 	if (st != CONF_OK) {
 		fprintf(stderr, "%s\n", err);
-		return st == CONF_ERR_KEY ? EXIT_KEY : EXIT_CONFIG;
+		return conf_exit(st);
 	}
 	if (store_check(c->database, err, sizeof(err)) != 0) {
 		fprintf(stderr, "%s: database: %s\n", path, err);
@@ -155,7 +194,7 @@ check_config(const char *path)
 	}
 	conf_free(c);
 	printf("configuration OK\n");
-	return 0;
+	return EXIT_OK;
 }
 
 /*
@@ -163,7 +202,7 @@ check_config(const char *path)
  * so their series exist (at 0) before the first request.
  */
 static void
-metrics_register(const struct conf *c)
+register_labels(const struct conf *c)
 {
 	const char *ids[METRICS_KEYS_MAX];
 	long versions[METRICS_KEYS_MAX];
@@ -254,7 +293,7 @@ reload(const char *path, const struct conf *boot, struct http *http)
 #undef FIXED
 	level = nc->log_level;
 	format = nc->log_format;
-	metrics_register(nc);
+	register_labels(nc);
 	routes = nc->nroutes;
 	keys = verify_keyring_count(nc->keys);
 	if (http_reload(http, nc) != 0) {	/* nc is gone either way */
@@ -273,38 +312,236 @@ reload(const char *path, const struct conf *boot, struct http *http)
 	sd_notify(0, "READY=1");
 }
 
+/* Every thread created from here on inherits the blocked set. */
+static void
+signals_block(sigset_t *sigs)
+{
+	sigemptyset(sigs);
+	sigaddset(sigs, SIGTERM);
+	sigaddset(sigs, SIGINT);
+	sigaddset(sigs, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+/*
+ * Socket activation: one socket for the notifications, and perhaps one
+ * named "metrics" (FileDescriptorName=metrics), told apart by name: the
+ * order of sockets from two units is not guaranteed.
+ */
+static void
+sockets_passed(struct antomd *d)
+{
+	char **names = NULL;
+	int i;
+
+	d->fd = d->mfd = -1;
+	d->nfds = sd_listen_fds_with_names(1, &names);
+	for (i = 0; i < d->nfds; i++) {
+		int is_metrics = names != NULL && names[i] != NULL &&
+		    strcmp(names[i], "metrics") == 0;
+		int *slot = is_metrics ? &d->mfd : &d->fd;
+
+		if (*slot >= 0)
+			fatalx(EXIT_BIND, "socket activation passed %d sockets; "
+			    "antomd takes one for notifications and perhaps "
+			    "one named \"metrics\"", d->nfds);
+		*slot = SD_LISTEN_FDS_START + i;
+	}
+	if (names != NULL) {
+		for (i = 0; names[i] != NULL; i++)
+			free(names[i]);
+		free(names);
+	}
+}
+
+/* The sockets: passed by systemd, else bound from the configuration. */
+static void
+sockets_open(struct antomd *d)
+{
+	const struct conf *c = d->conf;
+	char err[1024];
+
+	sockets_passed(d);
+	if (d->fd >= 0)
+		log_info("listening on the socket passed by the service manager");
+	else {
+		if ((d->fd = listen_socket(c->listen, c->listen_host,
+		    c->listen_port, c->listen_unix, err, sizeof(err))) < 0)
+			fatalx(EXIT_BIND, "%s", err);
+		log_info("listening on %s", c->listen);
+	}
+	d->activated_metrics = d->mfd >= 0;
+	if (d->mfd < 0 && c->metrics_listen != NULL &&
+	    (d->mfd = listen_socket(c->metrics_listen, c->metrics_host,
+	    c->metrics_port, c->metrics_unix, err, sizeof(err))) < 0)
+		/* Monitoring must never stop the intake of payments. */
+		log_warnx("metrics_listen: %s: running without metrics and "
+		    "health", err);
+}
+
+/* The store and its writer, the HTTP front end, the admin listener. */
+static void
+services_start(struct antomd *d)
+{
+	const struct conf *c = d->conf;
+	struct store_options so;
+	char err[1024];
+
+	register_labels(c);
+	store_set_batch_hook(metrics_batch);
+
+	so.busy_timeout_ms = c->busy_timeout_ms;
+	so.batch_max = c->commit_batch_max;
+	so.queue_max = c->queue_max;
+	so.at_risk_after_s = c->at_risk_after_s;
+	if ((d->store = store_open(c->database, &so, err, sizeof(err))) == NULL)
+		fatalx(EXIT_DATABASE, "database %s: %s", c->database, err);
+	if (store_start(d->store, err, sizeof(err)) != 0)
+		fatalx(EXIT_INTERNAL, "%s", err);
+	if ((d->http = http_start(c, d->store, d->fd, err, sizeof(err))) == NULL)
+		fatalx(EXIT_INTERNAL, "%s", err);
+	if (d->mfd >= 0) {
+		/* A batch is stuck well past what a lock wait may take. */
+		uint64_t stuck = ((uint64_t)c->busy_timeout_ms * 2 + 5000) *
+		    1000;
+
+		if ((d->admin = admin_start(d->mfd, d->store, d->http, stuck,
+		    err, sizeof(err))) == NULL)
+			fatalx(EXIT_INTERNAL, "%s", err);
+		log_info("metrics and health on %s", d->activated_metrics ?
+		    "the socket passed by the service manager" :
+		    c->metrics_listen);
+	}
+}
+
+/* systemd's watchdog, if any: ping at least twice per period. */
+static void
+watchdog_setup(struct antomd *d)
+{
+	d->tick.tv_sec = 1;
+	d->tick.tv_nsec = 0;
+	if (sd_watchdog_enabled(0, &d->wdog_usec) <= 0) {
+		d->wdog_usec = 0;
+		return;
+	}
+	if (d->wdog_usec < 2000000) {
+		d->tick.tv_sec = 0;
+		d->tick.tv_nsec = (long)(d->wdog_usec / 2) * 1000;
+	}
+}
+
+static void
+log_started(const struct antomd *d)
+{
+	const struct conf *c = d->conf;
+	struct logbuf lb;
+
+	log_begin(&lb, LOG_LEVEL_INFO, "started");
+	log_kv_str(&lb, "version", ANTOMD_VERSION);
+	log_kv_str(&lb, "config", d->conf_path);
+	log_kv_str(&lb, "database", c->database);
+	log_kv_int(&lb, "routes", (long long)c->nroutes);
+	log_kv_int(&lb, "keys", (long long)verify_keyring_count(c->keys));
+	log_kv_int(&lb, "threads", c->threads);
+	log_kv_int(&lb, "commit_batch_max", c->commit_batch_max);
+	log_end(&lb);
+}
+
+/* Serve until SIGTERM or SIGINT, which is returned. */
+static int
+serve(struct antomd *d)
+{
+	int sig;
+
+	for (;;) {
+		sig = sigtimedwait(&d->sigs, NULL, &d->tick);
+		if (sig == SIGTERM || sig == SIGINT)
+			return sig;
+		if (sig == SIGHUP)
+			reload(d->conf_path, d->conf, d->http);
+		status_report(d->http, d->store, d->wdog_usec);
+	}
+}
+
+/* Wait, polling every step_us, until no request is in flight or deadline. */
+static unsigned
+wait_idle(struct http *http, uint64_t deadline, unsigned step_us)
+{
+	struct http_stats hs;
+
+	for (;;) {
+		http_stats(http, &hs);
+		if (hs.inflight == 0 || util_mono_us() >= deadline)
+			return hs.inflight;
+		usleep(step_us);
+	}
+}
+
+/* Stop accepting, let started requests finish, then drain the writer. */
+static void
+drain(struct antomd *d)
+{
+	const struct conf *c = d->conf;
+	unsigned left;
+
+	http_quiesce(d->http);
+	left = wait_idle(d->http, util_mono_us() +
+	    (uint64_t)c->shutdown_timeout_s * 1000000u, 10000);
+	if (left > 0) {
+		log_warnx("shutdown: %u requests still in flight after %us; "
+		    "refusing what is not committed yet (Antom will deliver "
+		    "it again)", left, c->shutdown_timeout_s);
+		store_abort(d->store);
+	}
+	store_stop(d->store);
+	/*
+	 * The writer has answered every job; give the connections it
+	 * resumed a moment to send those answers before closing them all.
+	 */
+	(void)wait_idle(d->http, util_mono_us() + 1000000u, 5000);
+}
+
+static void
+services_stop(struct antomd *d)
+{
+	const struct conf *c = d->conf;
+
+	admin_stop(d->admin);
+	http_stop(d->http);
+	store_close(d->store);
+	/* Our own socket files only: systemd's are systemd's to remove. */
+	if (d->nfds == 0 && c->listen_unix != NULL)
+		unlink(c->listen_unix);
+	if (d->nfds < 2 && c->metrics_unix != NULL)
+		unlink(c->metrics_unix);
+	conf_free(d->conf);
+}
+
 int
 main(int argc, char **argv)
 {
-	const char *conf_path = ANTOMD_DEFAULT_CONF;
-	struct store_options so;
-	struct conf *conf = NULL;
-	struct store *store = NULL;
-	struct http *http = NULL;
-	struct metrics_server *ms = NULL;
+	struct antomd d;
 	enum conf_status st;
-	sigset_t sigs;
 	char err[1024];
-	int ch, check = 0, fd, mfd = -1, nfds, sig, watchdog;
-	int activated_metrics;
-	char **names = NULL;
-	uint64_t deadline, wdog_usec = 0;
-	struct timespec tick = { 1, 0 };
+	int ch, check = 0, sig;
 
+	memset(&d, 0, sizeof(d));
+	d.conf_path = ANTOMD_DEFAULT_CONF;
 	while ((ch = getopt(argc, argv, "c:nhV")) != -1) {
 		switch (ch) {
 		case 'c':
-			conf_path = optarg;
+			d.conf_path = optarg;
 			break;
 		case 'n':
 			check = 1;
 			break;
 		case 'V':
 			printf("antomd %s\n", ANTOMD_VERSION);
-			return 0;
+			return EXIT_OK;
 		case 'h':
 			usage(stdout);
-			return 0;
+			return EXIT_OK;
 		default:
 			usage(stderr);
 			return EXIT_USAGE;
@@ -315,7 +552,7 @@ main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	if (check)
-		return check_config(conf_path);
+		return check_config(d.conf_path);
 
 	/*
 	 * The database holds payment data: readable by the service's group
@@ -323,158 +560,22 @@ main(int argc, char **argv)
 	 */
 	umask(umask(0) | 027);
 	log_init(LOG_LEVEL_INFO);
-	st = conf_load(conf_path, &conf, err, sizeof(err));
-	if (st != CONF_OK)
-		fatalx(st == CONF_ERR_KEY ? EXIT_KEY : EXIT_CONFIG, "%s", err);
-	log_set_level(conf->log_level);
-	log_set_format(conf->log_format);
-
-	/* Every thread created from here on inherits the blocked set. */
-	sigemptyset(&sigs);
-	sigaddset(&sigs, SIGTERM);
-	sigaddset(&sigs, SIGINT);
-	sigaddset(&sigs, SIGHUP);
-	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-	signal(SIGPIPE, SIG_IGN);
-
-	/*
-	 * Socket activation: one socket for the notifications, and perhaps
-	 * one named "metrics" (FileDescriptorName=metrics), told apart by
-	 * name: the order of sockets from two units is not guaranteed.
-	 */
-	fd = mfd = -1;
-	nfds = sd_listen_fds_with_names(1, &names);
-	for (ch = 0; ch < nfds; ch++) {
-		int is_metrics = names != NULL && names[ch] != NULL &&
-		    strcmp(names[ch], "metrics") == 0;
-		int *slot = is_metrics ? &mfd : &fd;
-
-		if (*slot >= 0)
-			fatalx(EXIT_BIND, "socket activation passed %d sockets; "
-			    "antomd takes one for notifications and perhaps "
-			    "one named \"metrics\"", nfds);
-		*slot = SD_LISTEN_FDS_START + ch;
-	}
-	if (names != NULL) {
-		for (ch = 0; names[ch] != NULL; ch++)
-			free(names[ch]);
-		free(names);
-	}
-	if (fd >= 0)
-		log_info("listening on the socket passed by the service manager");
-	else {
-		if ((fd = listen_socket(conf->listen, conf->listen_host,
-		    conf->listen_port, conf->listen_unix, err,
-		    sizeof(err))) < 0)
-			fatalx(EXIT_BIND, "%s", err);
-		log_info("listening on %s", conf->listen);
-	}
-	activated_metrics = mfd >= 0;
-	if (mfd < 0 && conf->metrics_listen != NULL &&
-	    (mfd = listen_socket(conf->metrics_listen, conf->metrics_host,
-	    conf->metrics_port, conf->metrics_unix, err, sizeof(err))) < 0)
-		/* Monitoring must never stop the intake of payments. */
-		log_warnx("metrics_listen: %s: running without metrics and "
-		    "health", err);
-	metrics_register(conf);
-	store_set_batch_hook(metrics_batch);
-
-	so.busy_timeout_ms = conf->busy_timeout_ms;
-	so.batch_max = conf->commit_batch_max;
-	so.queue_max = conf->queue_max;
-	so.at_risk_after_s = conf->at_risk_after_s;
-	if ((store = store_open(conf->database, &so, err, sizeof(err))) == NULL)
-		fatalx(EXIT_DATABASE, "database %s: %s", conf->database, err);
-	if (store_start(store, err, sizeof(err)) != 0)
-		fatalx(EXIT_USAGE, "%s", err);
-	if ((http = http_start(conf, store, fd, err, sizeof(err))) == NULL)
-		fatalx(EXIT_USAGE, "%s", err);
-	if (mfd >= 0) {
-		/* A batch is stuck well past what a lock wait may take. */
-		uint64_t stuck = ((uint64_t)conf->busy_timeout_ms * 2 + 5000) *
-		    1000;
-
-		if ((ms = metrics_server_start(mfd, store, http, stuck, err,
-		    sizeof(err))) == NULL)
-			fatalx(EXIT_USAGE, "%s", err);
-		log_info("metrics and health on %s", activated_metrics ?
-		    "the socket passed by the service manager" :
-		    conf->metrics_listen);
-	}
-
-	watchdog = sd_watchdog_enabled(0, &wdog_usec) > 0;
-	if (watchdog && wdog_usec < 2000000) {
-		/* Ping at least twice per watchdog period. */
-		tick.tv_sec = 0;
-		tick.tv_nsec = (long)(wdog_usec / 2) * 1000;
-	}
-	{
-		struct logbuf lb;
-
-		log_begin(&lb, LOG_LEVEL_INFO, "started");
-		log_kv_str(&lb, "version", ANTOMD_VERSION);
-		log_kv_str(&lb, "config", conf_path);
-		log_kv_str(&lb, "database", conf->database);
-		log_kv_int(&lb, "routes", (long long)conf->nroutes);
-		log_kv_int(&lb, "keys", (long long)verify_keyring_count(conf->keys));
-		log_kv_int(&lb, "threads", conf->threads);
-		log_kv_int(&lb, "commit_batch_max", conf->commit_batch_max);
-		log_end(&lb);
-	}
+	if ((st = conf_load(d.conf_path, &d.conf, err, sizeof(err))) != CONF_OK)
+		fatalx(conf_exit(st), "%s", err);
+	log_set_level(d.conf->log_level);
+	log_set_format(d.conf->log_format);
+	signals_block(&d.sigs);
+	sockets_open(&d);
+	services_start(&d);
+	watchdog_setup(&d);
+	log_started(&d);
 	sd_notify(0, "READY=1");
 
-	for (;;) {
-		sig = sigtimedwait(&sigs, NULL, &tick);
-		if (sig == SIGTERM || sig == SIGINT)
-			break;
-		if (sig == SIGHUP)
-			reload(conf_path, conf, http);
-		status_report(http, store, watchdog ? wdog_usec : 0);
-	}
-
-	/* Stop accepting, let started requests finish, then drain the writer. */
+	sig = serve(&d);
 	log_info("shutting down: %s", strsignal(sig));
 	sd_notify(0, "STOPPING=1");
-	http_quiesce(http);
-	deadline = util_mono_us() + (uint64_t)conf->shutdown_timeout_s * 1000000u;
-	for (;;) {
-		struct http_stats hs;
-
-		http_stats(http, &hs);
-		if (hs.inflight == 0)
-			break;
-		if (util_mono_us() >= deadline) {
-			log_warnx("shutdown: %u requests still in flight after "
-			    "%us; refusing what is not committed yet (Antom "
-			    "will deliver it again)", hs.inflight,
-			    conf->shutdown_timeout_s);
-			store_abort(store);
-			break;
-		}
-		usleep(10000);
-	}
-	store_stop(store);
-	/*
-	 * The writer has answered every job; give the connections it
-	 * resumed a moment to send those answers before closing them all.
-	 */
-	deadline = util_mono_us() + 1000000u;
-	for (;;) {
-		struct http_stats hs;
-
-		http_stats(http, &hs);
-		if (hs.inflight == 0 || util_mono_us() >= deadline)
-			break;
-		usleep(5000);
-	}
-	metrics_server_stop(ms);
-	http_stop(http);
-	store_close(store);
-	if (nfds == 0 && conf->listen_unix != NULL)
-		unlink(conf->listen_unix);
-	if (nfds < 2 && conf->metrics_unix != NULL)
-		unlink(conf->metrics_unix);
-	conf_free(conf);
+	drain(&d);
+	services_stop(&d);
 	log_info("stopped");
-	return 0;
+	return EXIT_OK;
 }

@@ -1,6 +1,5 @@
 /*
- * metrics.c - counters, the Prometheus exposition, /healthz and their
- * listener.
+ * metrics.c - counters and their Prometheus exposition.
  *
  * Threads: every counter is a relaxed atomic, bumped by the HTTP threads
  * and the writer without a lock.  Routes and keys are registered (main
@@ -11,25 +10,21 @@
  * removed: a key dropped by a reload keeps its series, which then stops
  * growing, which is what an operator watching a rotation wants to see.
  *
- * The listener is a single-threaded libmicrohttpd daemon of its own, so a
- * scrape never competes with Antom's requests for a connection slot.
+ * The store's and the HTTP front end's gauges come in a snapshot the
+ * caller took (admin.c), so this file knows neither module.
  */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 #include <microhttpd.h>
 #include <openssl/crypto.h>
 #include <sqlite3.h>
 
-#include "http.h"
-#include "log.h"
 #include "metrics.h"
-#include "store.h"
+#include "reason.h"
 #include "util.h"
 
 #define M_ID_MAX	65	/* client ids are at most 64 bytes */
@@ -37,22 +32,23 @@
 static const unsigned m_statuses[] = { 200, 400, 401, 404, 405, 413, 503 };
 #define M_NSTATUS	(sizeof(m_statuses) / sizeof(m_statuses[0]) + 1)
 
-static const char *const m_reasons[] = {
-	"missing_header", "duplicate_header", "bad_header_value", "bad_header",
-	"bad_algorithm", "bad_key_version", "bad_encoding", "bad_length",
-	"unknown_client", "mismatch"
+/*
+ * The reason label of a verification failure: the rows of reason.h
+ * marked so, in their order, then "other" (any reason not marked).
+ */
+static const unsigned char m_is_verify[REASON_COUNT] = {
+#define M_VERIFY(e, name, verify)	[e] = (verify),
+	REASONS(M_VERIFY)
+#undef M_VERIFY
 };
-#define M_NREASON	(sizeof(m_reasons) / sizeof(m_reasons[0]) + 1)
 
-static const char *const m_kinds[] = {
-	"payment", "capture", "refund", "dispute", "vaulting", "other"
-};
-#define M_NKIND		(sizeof(m_kinds) / sizeof(m_kinds[0]))
-
-static const char *const m_outcomes[] = {
-	"applied", "duplicate", "ignored", "conflict", "archived"
-};
-#define M_NOUTCOME	(sizeof(m_outcomes) / sizeof(m_outcomes[0]))
+/*
+ * One row per kind and outcome of notif.h's and store.h's lists: the
+ * last constant of each sizes the table.  Kinds render NOTIF_OTHER (0)
+ * last.
+ */
+#define M_NKIND		((size_t)NOTIF_KIND_COUNT)
+#define M_NOUTCOME	((size_t)STORE_OUTCOME_COUNT)
 
 /* Request latency, microseconds (rendered in seconds). */
 static const uint64_t m_lat_bounds[] = {
@@ -82,14 +78,13 @@ static struct {
 	_Atomic size_t		 nkeys;
 
 	_Atomic uint64_t	 requests[M_NROUTE][M_NSTATUS];
-	_Atomic uint64_t	 verify_fail[M_NREASON];
+	_Atomic uint64_t	 verify_fail[REASON_COUNT];	/* NONE: other */
 	_Atomic uint64_t	 notifications[M_NKIND][M_NOUTCOME];
 	_Atomic uint64_t	 deliveries[METRICS_KEYS_MAX + 1]; /* + other */
 	_Atomic uint64_t	 lat[M_NLAT], lat_sum_us, lat_count;
 	_Atomic uint64_t	 batch[M_NBATCH], batch_sum, batch_count;
 	_Atomic uint64_t	 batch_failed_jobs;
 	_Atomic int		 last_batch_failed;
-	time_t			 start;
 } m = { .reg_lock = PTHREAD_MUTEX_INITIALIZER };
 
 #define M_ADD(x, n)	atomic_fetch_add_explicit(&(x), (n), memory_order_relaxed)
@@ -149,17 +144,6 @@ m_route_index(const char *route)
 	return M_ROUTE_OTHER;
 }
 
-static size_t
-m_index(const char *const *names, size_t n, const char *s)
-{
-	size_t i;
-
-	for (i = 0; s != NULL && i < n; i++)
-		if (strcmp(names[i], s) == 0)
-			return i;
-	return n;
-}
-
 void
 metrics_request(const char *route, unsigned status, uint64_t us)
 {
@@ -177,9 +161,11 @@ metrics_request(const char *route, unsigned status, uint64_t us)
 }
 
 void
-metrics_verify_failure(const char *reason)
+metrics_verify_failure(enum reason reason)
 {
-	M_ADD(m.verify_fail[m_index(m_reasons, M_NREASON - 1, reason)], 1);
+	if ((unsigned)reason >= REASON_COUNT || !m_is_verify[reason])
+		reason = REASON_NONE;
+	M_ADD(m.verify_fail[reason], 1);
 }
 
 void
@@ -195,13 +181,12 @@ metrics_delivery(const char *client_id, long version)
 }
 
 void
-metrics_notification(const char *kind, const char *outcome)
+metrics_notification(enum notif_kind kind, enum store_outcome outcome)
 {
-	size_t k = m_index(m_kinds, M_NKIND, kind);
-	size_t o = m_index(m_outcomes, M_NOUTCOME, outcome);
+	size_t k = (size_t)kind, o = (size_t)outcome;
 
-	if (k == M_NKIND)
-		k = M_NKIND - 1;	/* "other" */
+	if (k >= M_NKIND)
+		k = NOTIF_OTHER;
 	if (o < M_NOUTCOME)
 		M_ADD(m.notifications[k][o], 1);
 }
@@ -285,6 +270,13 @@ m_render_requests(FILE *f)
 }
 
 static void
+m_render_reason(FILE *f, const char *reason, uint64_t v)
+{
+	fprintf(f, "antomd_verification_failures_total{reason=\"%s\"} %llu\n",
+	    reason, (unsigned long long)v);
+}
+
+static void
 m_render_histogram(FILE *f, const char *name, const char *help,
     const uint64_t *bounds, _Atomic uint64_t *counts, size_t nb, double scale,
     uint64_t sum, uint64_t count)
@@ -312,8 +304,81 @@ m_render_histogram(FILE *f, const char *name, const char *help,
 	    name, (unsigned long long)cum);
 }
 
+/* An unlabelled series; M_SECONDS is a gauge kept in microseconds. */
+enum m_unit { M_GAUGE, M_COUNTER, M_SECONDS };
+
+struct m_series {
+	const char	*name;
+	enum m_unit	 unit;
+	const char	*help;
+	uint64_t	 v;		/* for M_GAUGE, an int64_t */
+};
+
+static void
+m_series(FILE *f, const struct m_series *s)
+{
+	m_head(f, s->name, s->unit == M_COUNTER ? "counter" : "gauge",
+	    s->help);
+	if (s->unit == M_COUNTER)
+		fprintf(f, "%s %llu\n", s->name, (unsigned long long)s->v);
+	else if (s->unit == M_SECONDS)
+		fprintf(f, "%s %.6f\n", s->name, (double)s->v / 1e6);
+	else
+		fprintf(f, "%s %lld\n", s->name, (long long)(int64_t)s->v);
+}
+
+/* The store's gauges and counters, as the caller took them. */
+static void
+m_render_store(FILE *f, const struct metrics_store *ss)
+{
+	const struct m_series rows[] = {
+		/* The refusals table, as the writer last counted it. */
+		{ "antomd_notifications_at_risk", M_GAUGE,
+		    "Refused deliveries not stored since, refused longer ago "
+		    "than at_risk_after_s: Antom may give up on them.",
+		    (uint64_t)ss->at_risk },
+		{ "antomd_refusals_held", M_GAUGE,
+		    "Refused deliveries whose notification is not stored yet.",
+		    (uint64_t)ss->refusals_held },
+		{ "antomd_refusals_recorded_total", M_COUNTER,
+		    "Refusals recorded in the refusals table.", ss->refusals },
+		{ "antomd_refusals_dropped_total", M_COUNTER,
+		    "Refusals not recorded: too many pending or held, or the "
+		    "database failed.", ss->refusals_dropped },
+		{ "antomd_writer_queue_depth", M_GAUGE,
+		    "Notifications waiting for the writer thread.", ss->queued },
+		{ "antomd_writer_batch_age_seconds", M_SECONDS,
+		    "How long the batch in progress has run (0: idle).",
+		    ss->busy_us },
+		{ "antomd_commits_total", M_COUNTER,
+		    "Writer transactions committed.", ss->commits },
+		{ "antomd_database_writable", M_GAUGE,
+		    "1 when the database is writable.", (uint64_t)ss->writable },
+		/*
+		 * A WAL that keeps growing means checkpoints do not keep up
+		 * or a reader holds an old snapshot: disk, and slower reads.
+		 */
+		{ "antomd_wal_frames", M_GAUGE,
+		    "Pages in the WAL after the writer's last commit; it "
+		    "starts over at about 8192 while checkpoints keep up.",
+		    (uint64_t)ss->wal_frames },
+		{ "antomd_checkpoints_total", M_COUNTER,
+		    "Checkpoint passes run beside the writer.", ss->checkpoints },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+		m_series(f, &rows[i]);
+}
+
+int
+metrics_last_batch_failed(void)
+{
+	return atomic_load(&m.last_batch_failed);
+}
+
 char *
-metrics_render(struct store *s, struct http *h, size_t *lenp)
+metrics_render(const struct metrics_snapshot *snap, size_t *lenp)
 {
 	char *buf = NULL;
 	size_t len = 0, i, j, n;
@@ -334,29 +399,35 @@ metrics_render(struct store *s, struct http *h, size_t *lenp)
 	m_label(f, MHD_get_version());
 	fputs("\"} 1\n", f);
 
-	if (m.start != 0) {
+	if (snap != NULL && snap->start != 0) {
 		m_head(f, "process_start_time_seconds", "gauge",
 		    "Start time of the process since the Unix epoch in seconds.");
 		fprintf(f, "process_start_time_seconds %lld\n",
-		    (long long)m.start);
+		    (long long)snap->start);
 	}
 
 	m_render_requests(f);
 
 	m_head(f, "antomd_verification_failures_total", "counter",
 	    "Requests refused before they were authentic (400, 401), by reason.");
-	for (i = 0; i < M_NREASON; i++)
-		fprintf(f, "antomd_verification_failures_total{reason=\"%s\"} "
-		    "%llu\n", i < M_NREASON - 1 ? m_reasons[i] : "other",
-		    (unsigned long long)M_GET(m.verify_fail[i]));
+	for (i = 0; i < REASON_COUNT; i++)
+		if (m_is_verify[i])
+			m_render_reason(f, reason_str((enum reason)i),
+			    M_GET(m.verify_fail[i]));
+	m_render_reason(f, "other", M_GET(m.verify_fail[REASON_NONE]));
 
 	m_head(f, "antomd_notifications_total", "counter",
 	    "Committed deliveries, by notification type (kind) and outcome.");
-	for (i = 0; i < M_NKIND; i++)
+	for (i = 1; i <= M_NKIND; i++) {
+		size_t k = i % M_NKIND;		/* NOTIF_OTHER last */
+
 		for (j = 0; j < M_NOUTCOME; j++)
 			fprintf(f, "antomd_notifications_total{type=\"%s\","
-			    "outcome=\"%s\"} %llu\n", m_kinds[i], m_outcomes[j],
-			    (unsigned long long)M_GET(m.notifications[i][j]));
+			    "outcome=\"%s\"} %llu\n",
+			    notif_kind_str((enum notif_kind)k),
+			    store_outcome_str((enum store_outcome)j),
+			    (unsigned long long)M_GET(m.notifications[k][j]));
+	}
 
 	m_head(f, "antomd_deliveries_total", "counter",
 	    "Verified deliveries, by client id and the key version that "
@@ -382,69 +453,16 @@ metrics_render(struct store *s, struct http *h, size_t *lenp)
 	    m_batch_bounds, m.batch, M_NBATCH, 1, M_GET(m.batch_sum),
 	    M_GET(m.batch_count));
 
-	m_head(f, "antomd_storage_failures_total", "counter",
-	    "Deliveries the writer could not commit (answered 503).");
-	fprintf(f, "antomd_storage_failures_total %llu\n",
-	    (unsigned long long)M_GET(m.batch_failed_jobs));
+	m_series(f, &(struct m_series){ "antomd_storage_failures_total",
+	    M_COUNTER, "Deliveries the writer could not commit (answered 503).",
+	    M_GET(m.batch_failed_jobs) });
 
-	if (s != NULL) {
-		struct store_stats ss;
-
-		store_stats(s, &ss);
-		/* The refusals table, as the writer last counted it. */
-		m_head(f, "antomd_notifications_at_risk", "gauge",
-		    "Refused deliveries not stored since, refused longer ago "
-		    "than at_risk_after_s: Antom may give up on them.");
-		fprintf(f, "antomd_notifications_at_risk %lld\n",
-		    (long long)ss.at_risk);
-		m_head(f, "antomd_refusals_held", "gauge",
-		    "Refused deliveries whose notification is not stored yet.");
-		fprintf(f, "antomd_refusals_held %lld\n",
-		    (long long)ss.refusals_held);
-		m_head(f, "antomd_refusals_recorded_total", "counter",
-		    "Refusals recorded in the refusals table.");
-		fprintf(f, "antomd_refusals_recorded_total %llu\n",
-		    (unsigned long long)ss.refusals);
-		m_head(f, "antomd_refusals_dropped_total", "counter",
-		    "Refusals not recorded: too many pending or held, or the "
-		    "database failed.");
-		fprintf(f, "antomd_refusals_dropped_total %llu\n",
-		    (unsigned long long)ss.refusals_dropped);
-		m_head(f, "antomd_writer_queue_depth", "gauge",
-		    "Notifications waiting for the writer thread.");
-		fprintf(f, "antomd_writer_queue_depth %u\n", ss.queued);
-		m_head(f, "antomd_writer_batch_age_seconds", "gauge",
-		    "How long the batch in progress has run (0: idle).");
-		fprintf(f, "antomd_writer_batch_age_seconds %.6f\n",
-		    (double)ss.busy_us / 1e6);
-		m_head(f, "antomd_commits_total", "counter",
-		    "Writer transactions committed.");
-		fprintf(f, "antomd_commits_total %llu\n",
-		    (unsigned long long)ss.commits);
-		m_head(f, "antomd_database_writable", "gauge",
-		    "1 when the database is writable.");
-		fprintf(f, "antomd_database_writable %d\n", store_writable(s));
-		/*
-		 * A WAL that keeps growing means checkpoints do not keep up or
-		 * a reader holds an old snapshot: disk, and slower reads.
-		 */
-		m_head(f, "antomd_wal_frames", "gauge",
-		    "Pages in the WAL after the writer's last commit; it starts "
-		    "over at about 8192 while checkpoints keep up.");
-		fprintf(f, "antomd_wal_frames %d\n", ss.wal_frames);
-		m_head(f, "antomd_checkpoints_total", "counter",
-		    "Checkpoint passes run beside the writer.");
-		fprintf(f, "antomd_checkpoints_total %llu\n",
-		    (unsigned long long)ss.checkpoints);
-	}
-	if (h != NULL) {
-		struct http_stats hs;
-
-		http_stats(h, &hs);
-		m_head(f, "antomd_http_requests_in_flight", "gauge",
-		    "Requests started and not yet finished.");
-		fprintf(f, "antomd_http_requests_in_flight %u\n", hs.inflight);
-	}
+	if (snap != NULL && snap->has_store)
+		m_render_store(f, &snap->store);
+	if (snap != NULL && snap->has_http)
+		m_series(f, &(struct m_series){ "antomd_http_requests_in_flight",
+		    M_GAUGE, "Requests started and not yet finished.",
+		    snap->http_inflight });
 	if (fclose(f) != 0) {
 		free(buf);
 		return NULL;
@@ -452,141 +470,4 @@ metrics_render(struct store *s, struct http *h, size_t *lenp)
 	if (lenp != NULL)
 		*lenp = len;
 	return buf;
-}
-
-int
-metrics_health(struct store *s, uint64_t stuck_us, char *why, size_t whylen)
-{
-	struct store_stats ss;
-
-	if (!store_writable(s)) {
-		snprintf(why, whylen, "database is not writable");
-		return -1;
-	}
-	store_stats(s, &ss);
-	if (ss.busy_us > stuck_us) {
-		snprintf(why, whylen, "writer stuck in one batch for %llu ms",
-		    (unsigned long long)(ss.busy_us / 1000));
-		return -1;
-	}
-	if (atomic_load(&m.last_batch_failed)) {
-		snprintf(why, whylen, "the last commit failed");
-		return -1;
-	}
-	return 0;
-}
-
-struct metrics_server {
-	struct MHD_Daemon	*mhd;
-	struct store		*store;
-	struct http		*http;
-	uint64_t		 stuck_us;
-};
-
-static enum MHD_Result
-m_reply(struct MHD_Connection *conn, unsigned status, const char *ctype,
-    char *body, size_t len, enum MHD_ResponseMemoryMode mode,
-    const char *allow)
-{
-	struct MHD_Response *resp;
-	enum MHD_Result rc;
-
-	resp = MHD_create_response_from_buffer(len, body, mode);
-	if (resp == NULL) {
-		if (mode == MHD_RESPMEM_MUST_FREE)
-			free(body);
-		return MHD_NO;
-	}
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-	if (allow != NULL)
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
-	rc = MHD_queue_response(conn, status, resp);
-	MHD_destroy_response(resp);
-	return rc;
-}
-
-#define M_TEXT	"text/plain; charset=utf-8"
-
-static enum MHD_Result
-m_handler(void *cls, struct MHD_Connection *conn, const char *url,
-    const char *method, const char *version, const char *upload_data,
-    size_t *upload_data_size, void **con_cls)
-{
-	struct metrics_server *ms = cls;
-	char why[160], *body;
-	size_t len;
-
-	(void)version;
-	(void)upload_data;
-	(void)upload_data_size;
-	(void)con_cls;
-	if (strcmp(url, "/metrics") != 0 && strcmp(url, "/healthz") != 0)
-		return m_reply(conn, 404, M_TEXT, "not found\n", 10,
-		    MHD_RESPMEM_PERSISTENT, NULL);
-	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
-		return m_reply(conn, 405, M_TEXT, "only GET and HEAD\n", 18,
-		    MHD_RESPMEM_PERSISTENT, "GET, HEAD");
-	if (strcmp(url, "/healthz") == 0) {
-		if (metrics_health(ms->store, ms->stuck_us, why,
-		    sizeof(why) - 1) == 0)
-			return m_reply(conn, 200, M_TEXT, "ok\n", 3,
-			    MHD_RESPMEM_PERSISTENT, NULL);
-		len = strlen(why);
-		why[len++] = '\n';
-		return m_reply(conn, 503, M_TEXT, why, len,
-		    MHD_RESPMEM_MUST_COPY, NULL);
-	}
-	if ((body = metrics_render(ms->store, ms->http, &len)) == NULL)
-		return m_reply(conn, 503, M_TEXT, "out of memory\n", 14,
-		    MHD_RESPMEM_PERSISTENT, NULL);
-	return m_reply(conn, 200, "text/plain; version=0.0.4; charset=utf-8",
-	    body, len, MHD_RESPMEM_MUST_FREE, NULL);
-}
-
-struct metrics_server *
-metrics_server_start(int fd, struct store *s, struct http *h,
-    uint64_t stuck_us, char *err, size_t errlen)
-{
-	struct metrics_server *ms;
-
-	if (m.start == 0)
-		m.start = time(NULL);
-	if ((ms = calloc(1, sizeof(*ms))) == NULL) {
-		snprintf(err, errlen, "out of memory");
-		close(fd);
-		return NULL;
-	}
-	ms->store = s;
-	ms->http = h;
-	ms->stuck_us = stuck_us;
-	/*
-	 * Small on purpose: a few scrapers, headers of a few KiB, and a
-	 * slow one cannot hold the listener for long.
-	 */
-	ms->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD |
-	    MHD_USE_POLL | MHD_USE_ERROR_LOG, 0, NULL, NULL, m_handler, ms,
-	    MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, "metrics listener",
-	    MHD_OPTION_LISTEN_SOCKET, fd,
-	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)16,
-	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10,
-	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)16384,
-	    MHD_OPTION_END);
-	if (ms->mhd == NULL) {
-		snprintf(err, errlen, "metrics listener: libmicrohttpd failed "
-		    "to start");
-		close(fd);
-		free(ms);
-		return NULL;
-	}
-	return ms;
-}
-
-void
-metrics_server_stop(struct metrics_server *ms)
-{
-	if (ms == NULL)
-		return;
-	MHD_stop_daemon(ms->mhd);
-	free(ms);
 }

@@ -25,20 +25,6 @@
 #include "store_int.h"
 #include "util.h"
 
-const char *
-store_outcome_str(enum store_outcome o)
-{
-	static const char *const names[STORE_OUTCOME_COUNT] = {
-#define STORE_OUTCOME_NAME(name, str)	[name] = str,
-		STORE_OUTCOMES(STORE_OUTCOME_NAME)
-#undef STORE_OUTCOME_NAME
-	};
-
-	if ((unsigned)o >= STORE_OUTCOME_COUNT)
-		return "unknown";
-	return names[o];
-}
-
 struct store *
 store_open(const char *path, const struct store_options *opt, char *err,
     size_t errlen)

@@ -11,6 +11,8 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <regex.h>
+#include <stdarg.h>
+#include <stdint.h>
 #include <sys/stat.h>
 
 #include <jansson.h>
@@ -596,6 +598,35 @@ START_TEST(test_printf_helpers)
 }
 END_TEST
 
+/* log_mhd() takes a va_list, as libmicrohttpd's logger does. */
+static void
+t_mhd(const char *prefix, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_mhd((void *)(uintptr_t)prefix, fmt, ap);
+	va_end(ap);
+}
+
+START_TEST(test_mhd_adapter)
+{
+	struct t_cap cap;
+	char *out;
+	size_t len;
+
+	log_init(LOG_LEVEL_INFO);
+	t_cap_begin(&cap);
+	/* libmicrohttpd ends its messages with a newline: one line only. */
+	t_mhd("libmicrohttpd", "Error: %s (%d)\r\n\n", "accept", 24);
+	out = t_cap_end(&cap, &len);
+	ck_assert_uint_eq(t_count(out, len, '\n'), 1);
+	ck_assert_str_eq(t_after_ts(out),
+	    " level=warn msg=\"libmicrohttpd: Error: accept (24)\"\n");
+	free(out);
+}
+END_TEST
+
 START_TEST(test_fatalx_exits)
 {
 	int fd = open("/dev/null", O_WRONLY);
@@ -1011,6 +1042,7 @@ log_suite(void)
 	tcase_add_loop_test(tc, test_level_filter_matrix, LOG_LEVEL_DEBUG,
 	    LOG_LEVEL_ERROR + 1);
 	tcase_add_test(tc, test_printf_helpers);
+	tcase_add_test(tc, test_mhd_adapter);
 	/* An exit test would end the whole run without fork. */
 	if (getenv("CK_FORK") == NULL || strcmp(getenv("CK_FORK"), "no") != 0)
 		tcase_add_exit_test(tc, test_fatalx_exits, 3);
