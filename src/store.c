@@ -25,6 +25,13 @@
 #include "store_int.h"
 #include "util.h"
 
+/* Every statement the writer prepares, by the file that owns its SQL. */
+static const struct store_stmt_set store_stmt_sets[] = {
+	{ store_db_sql, S_DB_FIRST, S_STATE_FIRST },
+	{ store_state_sql, S_STATE_FIRST, S_RFS_FIRST },
+	{ refusal_sql, S_RFS_FIRST, S_COUNT },
+};
+
 struct store *
 store_open(const char *path, const struct store_options *opt, char *err,
     size_t errlen)
@@ -37,6 +44,8 @@ store_open(const char *path, const struct store_options *opt, char *err,
 		return NULL;
 	}
 	s->opt = *opt;
+	s->stmt_sets = store_stmt_sets;
+	s->nstmt_sets = sizeof(store_stmt_sets) / sizeof(store_stmt_sets[0]);
 	if (s->opt.batch_max == 0)
 		s->opt.batch_max = 1;
 	if (s->opt.at_risk_after_s == 0)

@@ -23,16 +23,6 @@ const char *const store_db_sql[S_STATE_FIRST - S_DB_FIRST] = {
 	[S_ROLLBACK - S_DB_FIRST] = "ROLLBACK",
 };
 
-/* Every statement the writer prepares, by the file that owns its SQL. */
-static const struct {
-	const char *const	*sql;
-	int			 first, last;
-} store_stmt_sets[] = {
-	{ store_db_sql, S_DB_FIRST, S_STATE_FIRST },
-	{ store_state_sql, S_STATE_FIRST, S_RFS_FIRST },
-	{ refusal_sql, S_RFS_FIRST, S_COUNT },
-};
-
 /*
  * Busy handler of the writer connection: wait for another process's lock
  * up to busy_timeout_ms (then the batch fails and is answered 503), but
@@ -153,12 +143,10 @@ store_connect(struct store *s, char *err, size_t errlen)
 	}
 	if (store_migrate(s->w.db, err, errlen) != 0)
 		goto fail;
-	for (k = 0; k < sizeof(store_stmt_sets) / sizeof(store_stmt_sets[0]);
-	    k++)
-		for (i = store_stmt_sets[k].first; i < store_stmt_sets[k].last;
-		    i++)
-			if (sqlite3_prepare_v3(s->w.db, store_stmt_sets[k].sql[i -
-			    store_stmt_sets[k].first], -1,
+	for (k = 0; k < s->nstmt_sets; k++)
+		for (i = s->stmt_sets[k].first; i < s->stmt_sets[k].last; i++)
+			if (sqlite3_prepare_v3(s->w.db, s->stmt_sets[k].sql[i -
+			    s->stmt_sets[k].first], -1,
 			    SQLITE_PREPARE_PERSISTENT, &s->w.stmt[i], NULL) !=
 			    SQLITE_OK) {
 				util_err(err, errlen, "prepare: %s",

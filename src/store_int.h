@@ -50,6 +50,16 @@ extern const char *const store_db_sql[S_STATE_FIRST - S_DB_FIRST];
 extern const char *const store_state_sql[S_RFS_FIRST - S_STATE_FIRST];
 extern const char *const refusal_sql[S_COUNT - S_RFS_FIRST];
 
+/*
+ * Statements first..last-1 and their SQL.  store_open() hands the list
+ * to the connection code as data, so that store_db.c, below the files
+ * that own the SQL, never names them.
+ */
+struct store_stmt_set {
+	const char *const	*sql;
+	int			 first, last;
+};
+
 /* The writer thread's alone (or store_apply's caller's, when none runs). */
 struct store_writer {
 	sqlite3			*db;
@@ -128,6 +138,8 @@ struct store {
 	/* Set by store_open(), read-only after. */
 	struct store_options	 opt;
 	char			*path;
+	const struct store_stmt_set *stmt_sets;	/* every statement's SQL */
+	size_t			 nstmt_sets;
 
 	struct store_writer	 w;
 	struct store_queue	 q;
