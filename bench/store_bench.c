@@ -141,7 +141,7 @@ main(int argc, char **argv)
 	getrusage(RUSAGE_SELF, &r0);
 	t0 = (double)util_mono_us() / 1e6;
 	for (i = 0; i < n; i++)
-		if (store_submit(s, &jobs[i].job) != 0) {
+		if (store_submit(s, &jobs[i].job) != STORE_SUBMIT_OK) {
 			fprintf(stderr, "antom-bench-store: submit refused\n");
 			return 1;
 		}

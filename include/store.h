@@ -98,18 +98,28 @@ int	store_apply(struct store *, const struct store_delivery *,
  * Re-apply the archived notification with this id to the state tables,
  * in one transaction on this thread (not with a running writer): the
  * delivery de-duplication is bypassed, the state machine is not, and the
- * notifications row is left as it is.  0 with r filled (r->outcome is
- * what the state machine decided now), 1 when there is no such
- * notification, -1 on a database error (logged; nothing changed).
+ * notifications row is left as it is.  STORE_REPLAY_DONE with r filled
+ * (r->outcome is what the state machine decided now), STORE_REPLAY_NONE
+ * when there is no such notification, STORE_REPLAY_FAILED on a database
+ * error (logged; nothing changed).
  */
-int	store_replay(struct store *, int64_t id, struct store_result *);
+enum store_replay_result {
+	STORE_REPLAY_DONE,
+	STORE_REPLAY_NONE,
+	STORE_REPLAY_FAILED
+};
+enum store_replay_result store_replay(struct store *, int64_t id,
+	    struct store_result *);
 
 /* Writer thread. */
 int	store_start(struct store *, char *err, size_t errlen);
-/* Queue a job: 0, or why not (answer 503 either way). */
-#define STORE_SUBMIT_FULL	(-1)	/* queue_max jobs already waiting */
-#define STORE_SUBMIT_STOPPING	(-2)	/* the writer is stopping */
-int	store_submit(struct store *, struct store_job *);
+/* Queue a job: STORE_SUBMIT_OK, or why not (answer 503 either way). */
+enum store_submit_result {
+	STORE_SUBMIT_OK,
+	STORE_SUBMIT_FULL,	/* queue_max jobs already waiting */
+	STORE_SUBMIT_STOPPING	/* the writer is stopping */
+};
+enum store_submit_result store_submit(struct store *, struct store_job *);
 /* Finish every queued job, then stop the writer.  New submits fail. */
 void	store_stop(struct store *);
 /*

@@ -86,16 +86,16 @@ ctl_replay(int argc, char **argv)
 		goto out;
 	}
 	switch (store_replay(s, id, &r)) {
-	case 0:
+	case STORE_REPLAY_DONE:
 		printf("notification %lld: %s\n", (long long)id,
 		    store_outcome_str(r.outcome));
 		rc = fflush(stdout) == 0 ? CTL_EXIT_OK : CTL_EXIT_ERR;
 		break;
-	case 1:
+	case STORE_REPLAY_NONE:
 		ctl_warnx(NULL, "no notification with id %lld", (long long)id);
 		rc = CTL_EXIT_FAIL;
 		break;
-	default:
+	case STORE_REPLAY_FAILED:
 		ctl_warnx(NULL, "replay of notification %lld failed; nothing changed",
 		    (long long)id);
 		break;

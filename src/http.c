@@ -542,7 +542,8 @@ http_process(struct http_req *r)
 	struct verify_input in;
 	struct verify_match m;
 	enum verify_result vr;
-	int bad = 0, rc;
+	enum store_submit_result rc;
+	int bad = 0;
 
 	MHD_get_connection_values(r->conn, MHD_HEADER_KIND, http_count_hdr,
 	    &cnt);
@@ -608,7 +609,7 @@ http_process(struct http_req *r)
 	 */
 	r->state = ST_QUEUED;
 	MHD_suspend_connection(r->conn);
-	if ((rc = store_submit(h->store, &r->job)) != 0) {
+	if ((rc = store_submit(h->store, &r->job)) != STORE_SUBMIT_OK) {
 		r->state = ST_DONE;
 		r->reply = R_UNAVAILABLE;
 		r->reason = rc == STORE_SUBMIT_FULL ? REASON_QUEUE_FULL :

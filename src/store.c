@@ -395,7 +395,7 @@ store_start(struct store *s, char *err, size_t errlen)
 	return 0;
 }
 
-int
+enum store_submit_result
 store_submit(struct store *s, struct store_job *job)
 {
 	pthread_mutex_lock(&s->q.lock);
@@ -416,7 +416,7 @@ store_submit(struct store *s, struct store_job *job)
 	s->q.queued++;
 	pthread_cond_signal(&s->q.cond);
 	pthread_mutex_unlock(&s->q.lock);
-	return 0;
+	return STORE_SUBMIT_OK;
 }
 
 void

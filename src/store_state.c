@@ -547,7 +547,7 @@ store_row_step(sqlite3 *db, const char *sql, int64_t id, const char *kind,
  * otherwise is not replayed), and the replay is logged.  One BEGIN
  * IMMEDIATE ... COMMIT on the calling thread; not with a running writer.
  */
-int
+enum store_replay_result
 store_replay(struct store *s, int64_t id, struct store_result *r)
 {
 	static const char sql[] = "SELECT client_id, body FROM notifications"
@@ -566,7 +566,8 @@ store_replay(struct store *s, int64_t id, struct store_result *r)
 	char now[UTIL_ISO_TIME_LEN];
 	char *client = NULL;
 	unsigned char *body = NULL;
-	int parsed = 0, rc = -1, step;
+	enum store_replay_result rc = STORE_REPLAY_FAILED;
+	int parsed = 0, step;
 	size_t len;
 	struct logbuf lb;
 
@@ -574,17 +575,17 @@ store_replay(struct store *s, int64_t id, struct store_result *r)
 	r->status = -1;
 	if (s->q.readonly || s->w.db == NULL) {
 		log_warnx("database %s is read-only", s->path);
-		return -1;
+		return STORE_REPLAY_FAILED;
 	}
 	store_rollback(s);
 	if (store_step(s, S_BEGIN) != 0)
-		return -1;
+		return STORE_REPLAY_FAILED;
 	if (sqlite3_prepare_v2(s->w.db, sql, -1, &st, NULL) != SQLITE_OK)
 		goto dberr;
 	sqlite3_bind_int64(st, 1, id);
 	step = sqlite3_step(st);
 	if (step == SQLITE_DONE) {
-		rc = 1;
+		rc = STORE_REPLAY_NONE;
 		goto out;
 	}
 	if (step != SQLITE_ROW)
@@ -645,7 +646,7 @@ store_replay(struct store *s, int64_t id, struct store_result *r)
 		goto out;
 	r->status = 0;
 	r->notification_id = id;
-	rc = 0;
+	rc = STORE_REPLAY_DONE;
 	log_begin(&lb, LOG_LEVEL_INFO, "notification replayed");
 	log_kv_int(&lb, "notification_id", (long long)id);
 	log_kv_str(&lb, "client_id", client);
@@ -659,7 +660,7 @@ dberr:
 	log_warnx("database: %s", sqlite3_errmsg(s->w.db));
 out:
 	sqlite3_finalize(st);
-	if (rc != 0)
+	if (rc != STORE_REPLAY_DONE)
 		store_rollback(s);
 	if (parsed)
 		notif_free(&n);

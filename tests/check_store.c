@@ -699,7 +699,7 @@ START_TEST(test_replay_keeps_object_of_events)
 	    "UPDATE events SET object_id = 'OLD' WHERE notification_id = 1;"
 	    "UPDATE payments SET payment_request_id = 'OLD'");
 	s = open_store(1);
-	ck_assert_int_eq(store_replay(s, 1, &r), -1);
+	ck_assert_int_eq(store_replay(s, 1, &r), STORE_REPLAY_FAILED);
 	store_close(s);
 	ck_assert_str_eq(q_text("SELECT object_id FROM notifications WHERE"
 	    " id = 1"), "OLD");
@@ -709,7 +709,7 @@ START_TEST(test_replay_keeps_object_of_events)
 	exec_sql("UPDATE notifications SET object_id = 'PR1' WHERE id = 1;"
 	    "UPDATE payments SET payment_request_id = 'PR1'");
 	s = open_store(1);
-	ck_assert_int_eq(store_replay(s, 1, &r), 0);
+	ck_assert_int_eq(store_replay(s, 1, &r), STORE_REPLAY_DONE);
 	ck_assert_int_eq(r.outcome, STORE_DUPLICATE);
 	store_close(s);
 	ck_assert_int_eq(q_int("SELECT count(*) FROM events"), 1);
@@ -750,11 +750,11 @@ START_TEST(test_migrate_v1)
 	ck_assert_int_eq(q_int("SELECT count(*) FROM notifications"), 4);
 	ck_assert_str_eq(q_text("SELECT kind || '/' || outcome FROM"
 	    " notifications WHERE id = 3"), "other/archived");
-	ck_assert_int_eq(store_replay(s, 3, &r), 0);
+	ck_assert_int_eq(store_replay(s, 3, &r), STORE_REPLAY_DONE);
 	ck_assert_int_eq(r.outcome, STORE_APPLIED);
-	ck_assert_int_eq(store_replay(s, 4, &r), 0);
+	ck_assert_int_eq(store_replay(s, 4, &r), STORE_REPLAY_DONE);
 	ck_assert_int_eq(r.outcome, STORE_APPLIED);
-	ck_assert_int_eq(store_replay(s, 3, &r), 0);
+	ck_assert_int_eq(store_replay(s, 3, &r), STORE_REPLAY_DONE);
 	ck_assert_int_eq(r.outcome, STORE_DUPLICATE);
 	store_close(s);
 	/* The replayed rows are what this version reads; the rest stays. */
@@ -1387,7 +1387,7 @@ run_writer(unsigned batch_max, int njobs, const char *boom)
 		w[i].job.r.status = 99;
 	}
 	for (i = 0; i < njobs; i++)
-		ck_assert_int_eq(store_submit(s, &w[i].job), 0);
+		ck_assert_int_eq(store_submit(s, &w[i].job), STORE_SUBMIT_OK);
 	pthread_mutex_lock(&lock);
 	while (left > 0)
 		pthread_cond_wait(&cond, &lock);
@@ -1645,14 +1645,14 @@ START_TEST(test_batch_is_a_sequence)
 	store_set_batch_hook(gate_hook);
 	ck_assert_int_eq(store_start(s, err, sizeof(err)), 0);
 	seq_init(&gate, "CLIENT_A", gate_body);
-	ck_assert_int_eq(store_submit(s, &gate.job), 0);
+	ck_assert_int_eq(store_submit(s, &gate.job), STORE_SUBMIT_OK);
 	pthread_mutex_lock(&gate_lock);
 	while (gate_state != 1)
 		pthread_cond_wait(&gate_cond, &gate_lock);
 	pthread_mutex_unlock(&gate_lock);
 	for (i = 0; i < SEQ_N; i++) {
 		seq_init(&j[i], seq_client(i), seq_bodies[i]);
-		ck_assert_int_eq(store_submit(s, &j[i].job), 0);
+		ck_assert_int_eq(store_submit(s, &j[i].job), STORE_SUBMIT_OK);
 	}
 	pthread_mutex_lock(&gate_lock);
 	gate_state = 2;
@@ -1847,10 +1847,10 @@ START_TEST(test_queue_full_and_abort)
 		wjob_init(&w[i], prid, &lock, &cond, &left);
 	}
 	/* The first job is taken by the writer, which then waits on the lock. */
-	ck_assert_int_eq(store_submit(s, &w[0].job), 0);
+	ck_assert_int_eq(store_submit(s, &w[0].job), STORE_SUBMIT_OK);
 	usleep(200 * 1000);
 	for (i = 1; i < 4; i++)
-		ck_assert_int_eq(store_submit(s, &w[i].job), 0);
+		ck_assert_int_eq(store_submit(s, &w[i].job), STORE_SUBMIT_OK);
 	ck_assert_int_eq(store_submit(s, &w[4].job), STORE_SUBMIT_FULL);
 
 	t0 = (uint64_t)time(NULL);
