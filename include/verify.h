@@ -20,8 +20,11 @@
 #ifndef ANTOMD_VERIFY_H
 #define ANTOMD_VERIFY_H
 
+
 #include <stddef.h>
 #include <openssl/evp.h>
+
+#include "reason.h"
 
 #define VERIFY_SIG_MAX		1024	/* decoded signature bytes (RSA-8192) */
 #define VERIFY_HEADER_MAX	4096	/* longest signature header accepted */
@@ -83,7 +86,13 @@ struct verify_match {
 
 struct verify_keyring;
 
-/* Stable lower-case name of a result, for logs and metrics ("bad_encoding"). */
+/*
+ * Why a request that did not verify is refused: its row in reason.h
+ * (REASON_INTERNAL for VERIFY_ERR_INTERNAL and out-of-range values,
+ * REASON_NONE for VERIFY_OK).
+ */
+enum reason verify_reason(enum verify_result);
+/* The reason's name ("bad_encoding"), "ok" for VERIFY_OK. */
 const char *verify_result_str(enum verify_result);
 
 /*

@@ -499,27 +499,24 @@ http_header(struct http_req *r, const char *name, size_t max, int *bad)
 static enum MHD_Result
 http_verify_refused(struct http_req *r, enum verify_result vr)
 {
+	/* The answer for each; the reason is verify_reason()'s. */
 	static const struct {
 		enum http_reply	reply;
-		enum reason	reason;
+		int		set;
 	} map[] = {
-		[VERIFY_ERR_HEADER] = { R_BAD_HEADER, REASON_BAD_HEADER },
-		[VERIFY_ERR_ALGORITHM] = { R_BAD_ALGORITHM, REASON_BAD_ALGORITHM },
-		[VERIFY_ERR_KEY_VERSION] = { R_BAD_SIGNATURE_ENCODING,
-		    REASON_BAD_KEY_VERSION },
-		[VERIFY_ERR_ENCODING] = { R_BAD_SIGNATURE_ENCODING,
-		    REASON_BAD_ENCODING },
-		[VERIFY_ERR_LENGTH] = { R_BAD_SIGNATURE_ENCODING,
-		    REASON_BAD_LENGTH },
-		[VERIFY_ERR_CLIENT] = { R_UNKNOWN_CLIENT, REASON_UNKNOWN_CLIENT },
-		[VERIFY_ERR_MISMATCH] = { R_BAD_SIGNATURE, REASON_MISMATCH },
+		[VERIFY_ERR_HEADER] = { R_BAD_HEADER, 1 },
+		[VERIFY_ERR_ALGORITHM] = { R_BAD_ALGORITHM, 1 },
+		[VERIFY_ERR_KEY_VERSION] = { R_BAD_SIGNATURE_ENCODING, 1 },
+		[VERIFY_ERR_ENCODING] = { R_BAD_SIGNATURE_ENCODING, 1 },
+		[VERIFY_ERR_LENGTH] = { R_BAD_SIGNATURE_ENCODING, 1 },
+		[VERIFY_ERR_CLIENT] = { R_UNKNOWN_CLIENT, 1 },
+		[VERIFY_ERR_MISMATCH] = { R_BAD_SIGNATURE, 1 },
 	};
 
 	/* VERIFY_ERR_INTERNAL and anything unknown: retry later. */
-	if ((size_t)vr >= sizeof(map) / sizeof(map[0]) ||
-	    map[vr].reason == REASON_NONE)
+	if ((size_t)vr >= sizeof(map) / sizeof(map[0]) || !map[vr].set)
 		return http_answer(r, R_UNAVAILABLE, REASON_INTERNAL);
-	return http_answer(r, map[vr].reply, map[vr].reason);
+	return http_answer(r, map[vr].reply, verify_reason(vr));
 }
 
 static void

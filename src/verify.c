@@ -51,31 +51,31 @@ struct verify_keyring {
 	size_t			 nkeys;
 };
 
+enum reason
+verify_reason(enum verify_result r)
+{
+	static const enum reason reasons[] = {
+		[VERIFY_OK] = REASON_NONE,
+		[VERIFY_ERR_HEADER] = REASON_BAD_HEADER,
+		[VERIFY_ERR_ALGORITHM] = REASON_BAD_ALGORITHM,
+		[VERIFY_ERR_KEY_VERSION] = REASON_BAD_KEY_VERSION,
+		[VERIFY_ERR_ENCODING] = REASON_BAD_ENCODING,
+		[VERIFY_ERR_LENGTH] = REASON_BAD_LENGTH,
+		[VERIFY_ERR_CLIENT] = REASON_UNKNOWN_CLIENT,
+		[VERIFY_ERR_MISMATCH] = REASON_MISMATCH,
+		[VERIFY_ERR_INTERNAL] = REASON_INTERNAL,
+	};
+
+	/* Out-of-range values too: metric labels stay a closed set. */
+	if ((unsigned)r >= sizeof(reasons) / sizeof(reasons[0]))
+		return REASON_INTERNAL;
+	return reasons[r];
+}
+
 const char *
 verify_result_str(enum verify_result r)
 {
-	switch (r) {
-	case VERIFY_OK:
-		return "ok";
-	case VERIFY_ERR_HEADER:
-		return "bad_header";
-	case VERIFY_ERR_ALGORITHM:
-		return "bad_algorithm";
-	case VERIFY_ERR_KEY_VERSION:
-		return "bad_key_version";
-	case VERIFY_ERR_ENCODING:
-		return "bad_encoding";
-	case VERIFY_ERR_LENGTH:
-		return "bad_length";
-	case VERIFY_ERR_CLIENT:
-		return "unknown_client";
-	case VERIFY_ERR_MISMATCH:
-		return "mismatch";
-	case VERIFY_ERR_INTERNAL:
-		break;
-	}
-	/* Out-of-range values too: metric labels stay a closed set. */
-	return "internal";
+	return r == VERIFY_OK ? "ok" : reason_str(verify_reason(r));
 }
 
 /* Our own character class: <ctype.h> depends on the locale. */
