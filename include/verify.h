@@ -20,7 +20,6 @@
 #ifndef ANTOMD_VERIFY_H
 #define ANTOMD_VERIFY_H
 
-
 #include <stddef.h>
 #include <openssl/evp.h>
 
