@@ -1,6 +1,6 @@
 /*
  * antom.h - the wire protocol's constants, shared by the daemon and
- * antomctl (docs/protocol.md, or the README's protocol section).
+ * antomctl (docs/protocol.md sections 1.2 and 3.1).
  *
  * Header names are compared case-insensitively (Antom sends both
  * "request-time" and "Request-Time").  The acknowledgement is the one

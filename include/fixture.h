@@ -1,8 +1,8 @@
 /*
  * fixture.h - built-in sample notification bodies (antomctl, tests).
  *
- * Bodies follow SPEC.md section 5.  Ids not overridden are fresh random
- * ones, so two calls never collide.  Not used by the daemon.
+ * Bodies follow docs/protocol.md sections 4 and 5.  Ids not overridden are
+ * fresh random ones, so two calls never collide.  Not used by the daemon.
  */
 #ifndef ANTOMD_FIXTURE_H
 #define ANTOMD_FIXTURE_H

@@ -20,7 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define NOTIF_ID_MAX	64	/* SPEC.md: ids are strings of at most 64 characters */
+#define NOTIF_ID_MAX	64	/* ids: docs/protocol.md section 4.1 */
 #define NOTIF_TEXT_MAX	1024	/* any other string field we store */
 
 /*

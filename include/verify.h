@@ -1,5 +1,5 @@
 /*
- * verify.h - Antom notification signatures (SPEC.md section 2).
+ * verify.h - Antom notification signatures (docs/protocol.md section 2).
  *
  * Signed content, byte for byte:
  *

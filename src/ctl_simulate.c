@@ -2,11 +2,13 @@
  * ctl_simulate.c - antomctl simulate: play a whole scenario as Antom would.
  *
  * Owns the scenarios (card, retry, duplicates, capture-first,
- * pending-then-success, refund-first, dispute, vaulting, proxy) and Antom's delivery loop (SPEC.md section
- * 3): each notification is signed once and the SAME request (body,
- * request-time, signature) is sent up to 8 times, with gaps of 0 s, 2 min,
- * 10 min, 10 min, 1 h, 2 h, 6 h and 15 h divided by --time-scale, until the
- * receiver answers HTTP 200 with Antom's exact acknowledgement body.
+ * pending-then-success, refund-first, dispute, vaulting, proxy) and Antom's
+ * delivery loop (docs/protocol.md section 3): each notification is signed
+ * once and the SAME request (body, request-time, signature) is sent up to 8
+ * times, with gaps of 0 s, 2 min, 10 min, 10 min, 1 h, 2 h, 6 h and 15 h
+ * divided by --time-scale, until the receiver answers HTTP 200 with Antom's
+ * exact acknowledgement body.  (Whether Antom itself re-signs a retry is not
+ * confirmed: section 2.8.)
  *
  * Exit status: 0 every notification acknowledged within 8 attempts, 1 at
  * least one never acknowledged (named on stdout and stderr), 2 usage
@@ -38,7 +40,7 @@
 #define SIM_DEFAULT_TIMEOUT_MS	5000
 #define SIM_SCALE_MAX	1e9
 
-/* Antom's gap before each send, in seconds (SPEC.md section 3). */
+/* Antom's gap before each send, in seconds (docs/protocol.md section 3.2). */
 static const long sim_gaps[SIM_ATTEMPTS] = {
 	0, 2 * 60, 10 * 60, 10 * 60, 3600, 2 * 3600, 6 * 3600, 15 * 3600
 };

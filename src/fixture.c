@@ -1,11 +1,11 @@
 /*
  * fixture.c - built-in notification bodies for antomctl and the tests.
  *
- * Owns the sample bodies (SPEC.md section 5, plus the card fields a
- * receiver should keep) and the "key=value" override language.  A body is
- * parsed from its template, given fresh ids, overridden, then serialised
- * compactly in template order, so it looks like what Antom sends and two
- * calls never collide on an idempotency key.
+ * Owns the sample bodies (docs/protocol.md section 5, plus the card fields
+ * of section 4.3 a receiver should keep) and the "key=value" override
+ * language.  A body is parsed from its template, given fresh ids,
+ * overridden, then serialised compactly in template order, so it looks like
+ * what Antom sends and two calls never collide on an idempotency key.
  *
  * Thread-safety: no mutable shared state; callable from any thread.
  */
@@ -86,7 +86,11 @@ static const struct fixture fixture_table[] = {
 	    "\"2022-11-10T00:34:52-08:00\",\"paymentId\":\"\",\"result\":"
 	    "{\"resultCode\":\"PROCESS_FAIL\",\"resultMessage\":\"fail.\","
 	    "\"resultStatus\":\"F\"}}" },
-	/* notifyRefund (SPEC.md section 4): refundStatus and result agree. */
+	/*
+	 * notifyRefund (docs/protocol.md section 4.5): refundStatus is the
+	 * outcome, and result agrees with it.  Antom's notifyRefund carries no
+	 * paymentId; this one has it so antomctl simulate can set it.
+	 */
 	{ "refund-success", FIXTURE_REFUND,
 	    "{\"notifyType\":\"REFUND_RESULT\",\"result\":{\"resultCode\":"
 	    "\"SUCCESS\",\"resultStatus\":\"S\",\"resultMessage\":\"success\"},"
@@ -101,8 +105,8 @@ static const struct fixture fixture_table[] = {
 	    "\"paymentId\":\"\",\"refundAmount\":{\"value\":\"4200\","
 	    "\"currency\":\"SGD\"},\"refundStatus\":\"FAIL\"}" },
 	/*
-	 * notifyDispute carries no notifyType: it is told apart by
-	 * disputeNotificationType (SPEC.md section 4).
+	 * The documented notifyDispute carries no notifyType: it is told apart
+	 * by disputeNotificationType (docs/protocol.md section 4.6).
 	 */
 	{ "dispute-created", FIXTURE_DISPUTE,
 	    "{\"disputeNotificationType\":\"DISPUTE_CREATED\",\"disputeId\":"

@@ -1,7 +1,7 @@
 /*
  * notif.c - an authentic notification body (JSON) turned into a struct notif.
  *
- * Owns the mapping from Antom's JSON (SPEC.md sections 4 and 5) to the
+ * Owns the mapping from Antom's JSON (docs/protocol.md sections 4 and 6) to the
  * record the store applies, and every rule about which values can be
  * trusted: id syntax, amounts as 64-bit integers in minor units (never
  * floating point), the ISO 4217 table, and which text fields are kept.
@@ -59,10 +59,11 @@ static const char notif_iso4217[][4] = {
 };
 
 /*
- * Kinds we keep verbatim carry one of these instead of notifyType (SPEC.md
- * section 4), tried in this order.  They only ever name the notification:
- * each kind is routed by its own key, so a dispute cannot pose as a
- * payment by saying "disputeNotificationType": "PAYMENT_RESULT".
+ * Kinds we keep verbatim carry one of these instead of notifyType
+ * (docs/protocol.md sections 4.2 and 4.8), tried in this order.  They only
+ * ever name the notification: each kind is routed by its own key, so a
+ * dispute cannot pose as a payment by saying "disputeNotificationType":
+ * "PAYMENT_RESULT".
  */
 static const char *const notif_alt_discriminators[] = {
 	"authorizationNotifyType",
@@ -230,7 +231,7 @@ notif_token(const json_t *obj, const char *key)
 }
 
 /*
- * Route on the discriminators of SPEC.md section 4: the kind, with
+ * Route on the discriminators of docs/protocol.md section 4.2: the kind, with
  * n->notify_type set to the discriminator's value (NULL for vaulting,
  * which has none), or NOTIF_OTHER with *reason.  A body naming itself
  * twice (notifyType and disputeNotificationType) is archived as
@@ -394,8 +395,10 @@ notif_fill_capture(const json_t *root, struct notif *n)
 }
 
 /*
- * refundStatus and result must agree (SPEC.md section 4): SUCCESS with S,
- * FAIL with F.  Without refundStatus the result decides; a refundStatus we
+ * refundStatus is the refund's outcome (docs/protocol.md section 4.5).
+ * Here it must also agree with result, SUCCESS with S and FAIL with F,
+ * which is stricter than that section (there S with FAIL is a failed
+ * refund).  Without refundStatus the result decides; a refundStatus we
  * do not know, or one that contradicts the result, is archived rather
  * than guessed at.
  */

@@ -1,5 +1,5 @@
 /*
- * verify.c - Antom notification signatures (SPEC.md section 2): the
+ * verify.c - Antom notification signatures (docs/protocol.md section 2): the
  * signature header parser, strict %XX and base64 decoding, the signed
  * content, the keyring, and the RSA256 check itself.  Loading the keys
  * from the configuration is verify_key.c.

@@ -146,7 +146,7 @@ START_TEST(test_payment_success_shape)
 	char *body;
 	json_t *root = build("payment-success", NULL, 0, &body);
 
-	/* Antom's own field order, as in SPEC.md section 5. */
+	/* Antom's own field order, as in docs/protocol.md section 5. */
 	ck_assert_msg(strncmp(body, head, sizeof(head) - 1) == 0, "%s", body);
 	ck_assert_str_eq(str(root, "paymentAmount", "value"), "4200");
 	ck_assert_str_eq(str(root, "paymentAmount", "currency"), "SGD");

@@ -1,5 +1,6 @@
 /*
- * check_notif.c - notif_parse(): the SPEC.md samples, the real 2019 body,
+ * check_notif.c - notif_parse(): the samples of docs/protocol.md section 5,
+ * the real 2019 body,
  * every archive reason, and the hostile edges (ids, amounts, currencies,
  * duplicate keys, bad UTF-8, NUL, deep nesting, big bodies).
  *

@@ -109,7 +109,7 @@ load_vectors(const char *rel)
 	return v;
 }
 
-/* Header names are case-insensitive (SPEC.md section 1). */
+/* Header names are case-insensitive (docs/protocol.md section 1.2). */
 static const char *
 vec_header(json_t *vec, const char *name)
 {
@@ -1221,7 +1221,10 @@ START_TEST(test_request_empty_body)
 	in.content.body = (const unsigned char *)"\0";
 	in.content.bodylen = 1;
 	ck_assert_int_eq(verify_request(kr, &in, &m), VERIFY_ERR_MISMATCH);
-	/* A trailing '/' on the signed path breaks it (SPEC.md section 2). */
+	/*
+	 * A trailing '/' on the signed path breaks it (docs/protocol.md
+	 * section 2.2).
+	 */
 	in.content.bodylen = 0;
 	in.content.path = TEST_ROUTE "/";
 	ck_assert_int_eq(verify_request(kr, &in, &m), VERIFY_ERR_MISMATCH);
