@@ -385,6 +385,14 @@ store_read(struct store *s, struct store_job **jobs, struct store_plan *p,
 		p[i].d = &jobs[i]->d;
 		nf = p[i].d->notif;
 		p[i].object_id = notif_object_id(nf);
+		/*
+		 * The caller hashes (store.h).  Unhashed, every body would
+		 * look like a repeat of the first: fail, never acknowledge.
+		 */
+		if (p[i].d->body_sha256[0] == '\0') {
+			log_warnx("database: a delivery without its body hash");
+			return -1;
+		}
 		store_bind_text(st, 1, p[i].d->client_id);
 		store_bind_text(st, 2, p[i].d->body_sha256);
 		rc = sqlite3_step(st);

@@ -161,6 +161,40 @@ deliver(struct store *s, const char *body, struct store_result *out)
 	return deliver_as(s, "CLIENT_A", body, out);
 }
 
+/*
+ * A delivery whose caller did not hash the body fails and writes nothing:
+ * stored with an empty hash, every later body would look like its repeat.
+ */
+START_TEST(test_unhashed_fails)
+{
+	struct store *s = open_store(1);
+	struct store_delivery d;
+	struct store_result r;
+	struct notif n;
+	char *b = payment_body("PR-U1", "P-U1", "PAYMENT_RESULT", "S", NULL);
+
+	ck_assert_int_eq(notif_parse((const unsigned char *)b, strlen(b), &n), 0);
+	memset(&d, 0, sizeof(d));
+	d.client_id = "CLIENT_A";
+	d.request_time = "1";
+	d.signature = "s";
+	d.signed_path = "/antom/notify";
+	d.key_version = 1;
+	d.body = (const unsigned char *)b;
+	d.bodylen = strlen(b);
+	d.notif = &n;
+	ck_assert_int_eq(store_apply(s, &d, &r), -1);
+	ck_assert_int_eq(r.status, -1);
+	ck_assert_int_eq(q_int("SELECT count(*) FROM notifications"), 0);
+	store_hash_body(&d);
+	ck_assert_int_eq(store_apply(s, &d, &r), 0);
+	ck_assert_int_eq(r.outcome, STORE_APPLIED);
+	notif_free(&n);
+	store_close(s);
+	free(b);
+}
+END_TEST
+
 START_TEST(test_schema)
 {
 	struct store *s = open_store(1);
@@ -1917,6 +1951,7 @@ store_suite(void)
 	tcase_add_test(tc, test_busy_is_failure);
 	tcase_add_test(tc, test_writer_batches);
 	tcase_add_test(tc, test_batch_is_a_sequence);
+	tcase_add_test(tc, test_unhashed_fails);
 	tcase_add_test(tc, test_writer_batch_one);
 	tcase_add_test(tc, test_writer_failing_job_alone);
 	tcase_add_test(tc, test_queue_full_and_abort);
