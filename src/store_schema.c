@@ -34,6 +34,37 @@
 "           WHERE c.client_id = p.client_id AND c.payment_id = p.payment_id" \
 "             AND c.status = 'SUCCESS') AS captured_amount_value"
 
+/*
+ * How payment_captures begins and ends in version 1; version 6 adds a
+ * column between the two.
+ */
+#define STORE_PAYMENT_CAPTURES_HEAD					\
+"CREATE VIEW payment_captures AS"					\
+"  SELECT p.payment_request_id, p.payment_id, p.client_id,"		\
+"         p.status AS payment_status,"					\
+"         p.amount_value AS payment_amount_value,"			\
+"         p.currency AS payment_currency, p.payment_time,"		\
+"         c.capture_request_id, c.capture_id,"				\
+"         c.status AS capture_status,"					\
+"         c.amount_value AS capture_amount_value,"			\
+"         c.currency AS capture_currency, c.capture_time,"		\
+"         p.updated_at AS payment_updated_at,"				\
+"         c.updated_at AS capture_updated_at"
+#define STORE_PAYMENT_CAPTURES_FROM					\
+"  FROM payments p"							\
+"  LEFT JOIN captures c"						\
+"    ON c.client_id = p.client_id AND c.payment_id = p.payment_id;"
+
+/* payment_status's dispute columns, since version 2. */
+#define STORE_PAYMENT_STATUS_DISPUTES					\
+"         (SELECT count(*) FROM disputes d"				\
+"           WHERE d.client_id = p.client_id"				\
+"             AND d.payment_id = p.payment_id) AS dispute_count,"	\
+"         (SELECT d.stage FROM disputes d"				\
+"           WHERE d.client_id = p.client_id AND d.payment_id = p.payment_id" \
+"           ORDER BY d.updated_at DESC, d.dispute_id LIMIT 1)"		\
+"           AS dispute_stage"
+
 /* Schema version 1.  Table and column names are a public contract. */
 static const char store_schema_v1[] =
 "CREATE TABLE notifications ("
@@ -115,20 +146,8 @@ static const char store_schema_v1[] =
 "  new_status      TEXT NOT NULL,"
 "  notification_id INTEGER NOT NULL REFERENCES notifications (id)"
 ");"
-"CREATE VIEW payment_captures AS"
-"  SELECT p.payment_request_id, p.payment_id, p.client_id,"
-"         p.status AS payment_status,"
-"         p.amount_value AS payment_amount_value,"
-"         p.currency AS payment_currency, p.payment_time,"
-"         c.capture_request_id, c.capture_id,"
-"         c.status AS capture_status,"
-"         c.amount_value AS capture_amount_value,"
-"         c.currency AS capture_currency, c.capture_time,"
-"         p.updated_at AS payment_updated_at,"
-"         c.updated_at AS capture_updated_at"
-"  FROM payments p"
-"  LEFT JOIN captures c"
-"    ON c.client_id = p.client_id AND c.payment_id = p.payment_id;"
+STORE_PAYMENT_CAPTURES_HEAD
+STORE_PAYMENT_CAPTURES_FROM
 /* For merchant applications: one row per payment, what they usually ask. */
 STORE_PAYMENT_STATUS_HEAD
 "  FROM payments p;";
@@ -313,13 +332,7 @@ STORE_PAYMENT_STATUS_HEAD ","
 "         (SELECT coalesce(sum(r.amount_value), 0) FROM refunds r"
 "           WHERE r.client_id = p.client_id AND r.payment_id = p.payment_id"
 "             AND r.status = 'SUCCESS') AS refunded_amount_value,"
-"         (SELECT count(*) FROM disputes d"
-"           WHERE d.client_id = p.client_id"
-"             AND d.payment_id = p.payment_id) AS dispute_count,"
-"         (SELECT d.stage FROM disputes d"
-"           WHERE d.client_id = p.client_id AND d.payment_id = p.payment_id"
-"           ORDER BY d.updated_at DESC, d.dispute_id LIMIT 1)"
-"           AS dispute_stage"
+STORE_PAYMENT_STATUS_DISPUTES
 "  FROM payments p;";
 
 /*
@@ -412,24 +425,12 @@ static const char store_schema_v3[] =
 static const char store_schema_v6[] =
 "ALTER TABLE notifications ADD COLUMN discrepancy TEXT;"
 "DROP VIEW IF EXISTS payment_captures;"
-"CREATE VIEW payment_captures AS"
-"  SELECT p.payment_request_id, p.payment_id, p.client_id,"
-"         p.status AS payment_status,"
-"         p.amount_value AS payment_amount_value,"
-"         p.currency AS payment_currency, p.payment_time,"
-"         c.capture_request_id, c.capture_id,"
-"         c.status AS capture_status,"
-"         c.amount_value AS capture_amount_value,"
-"         c.currency AS capture_currency, c.capture_time,"
-"         p.updated_at AS payment_updated_at,"
-"         c.updated_at AS capture_updated_at,"
+STORE_PAYMENT_CAPTURES_HEAD ","
 "         CASE WHEN c.status IS NOT 'SUCCESS' THEN NULL"
 "              WHEN p.status = 'FAIL' THEN 'payment_failed'"
 "              WHEN c.currency IS NOT p.currency THEN 'currency'"
 "         END AS mismatch"
-"  FROM payments p"
-"  LEFT JOIN captures c"
-"    ON c.client_id = p.client_id AND c.payment_id = p.payment_id;"
+STORE_PAYMENT_CAPTURES_FROM
 "DROP VIEW IF EXISTS payment_status;"
 "CREATE VIEW payment_status AS"
 "  SELECT p.client_id, p.payment_request_id, p.payment_id, p.status,"
@@ -441,13 +442,7 @@ static const char store_schema_v6[] =
 "         (SELECT coalesce(sum(r.amount_value), 0) FROM refunds r"
 "           WHERE r.client_id = p.client_id AND r.payment_id = p.payment_id"
 "             AND" STORE_V6_COUNTED("r") ") AS refunded_amount_value,"
-"         (SELECT count(*) FROM disputes d"
-"           WHERE d.client_id = p.client_id"
-"             AND d.payment_id = p.payment_id) AS dispute_count,"
-"         (SELECT d.stage FROM disputes d"
-"           WHERE d.client_id = p.client_id AND d.payment_id = p.payment_id"
-"           ORDER BY d.updated_at DESC, d.dispute_id LIMIT 1)"
-"           AS dispute_stage,"
+STORE_PAYMENT_STATUS_DISPUTES ","
 "         (SELECT count(*) FROM captures c"
 "           WHERE c.client_id = p.client_id AND c.payment_id = p.payment_id"
 "             AND" STORE_V6_UNCOUNTED("c") ") +"
