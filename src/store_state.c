@@ -617,8 +617,9 @@ store_row_step(sqlite3 *db, const char *sql, int64_t id, const char *kind,
  * against the state held now, exactly as a new delivery would be, and an
  * APPLIED outcome writes the object row and one events row pointing at
  * id.  Only the de-duplication by (client id, body hash) is bypassed;
- * the row's outcome stays what the first delivery did, its kind and
- * object id become what the body says now (a row with events that says
+ * the row's outcome stays what the first delivery did, its discrepancy
+ * becomes what it contradicts now (if anything), its kind and object id
+ * become what the body says now (a row with events that says
  * otherwise is not replayed), and the replay is logged.  One BEGIN
  * IMMEDIATE ... COMMIT on the calling thread; not with a running writer.
  */

@@ -670,6 +670,32 @@ START_TEST(test_final_amount_conflict)
 }
 END_TEST
 
+/* A replay judges again, and records what it contradicts now. */
+START_TEST(test_replay_notes_discrepancy)
+{
+	struct store *s = open_store(1);
+	char *ok = pay_amount_body("PR1", "PAYMENT_RESULT", "S", "4200", "SGD",
+	    "");
+	char *jpy = pay_amount_body("PR1", "PAYMENT_RESULT", "S", "1", "JPY",
+	    "");
+	struct store_result r;
+
+	deliver_noted(s, ok, STORE_APPLIED, "NULL");
+	deliver_noted(s, jpy, STORE_CONFLICT, "amount 4200 SGD -> 1 JPY");
+	store_close(s);
+	exec_sql("UPDATE notifications SET discrepancy = NULL");
+	s = open_store(1);
+	ck_assert_int_eq(store_replay(s, 2, &r), STORE_REPLAY_DONE);
+	ck_assert_int_eq(r.outcome, STORE_CONFLICT);
+	store_close(s);
+	ck_assert_str_eq(discrepancy_of(2), "amount 4200 SGD -> 1 JPY");
+	ck_assert_str_eq(q_text("SELECT amount_value || currency FROM"
+	    " payments"), "4200SGD");
+	free(ok);
+	free(jpy);
+}
+END_TEST
+
 /*
  * An amount or currency that changes between PENDING and the result is
  * applied, as the result says, and the result's row says from what; a
@@ -2282,6 +2308,7 @@ store_suite(void)
 	tcase_add_test(tc, test_vaulting);
 	tcase_add_test(tc, test_final_amount_conflict);
 	tcase_add_test(tc, test_pending_amount_discrepancy);
+	tcase_add_test(tc, test_replay_notes_discrepancy);
 	tcase_add_test(tc, test_dispute_judged_conflict);
 	tcase_add_test(tc, test_ids_never_change);
 	tcase_add_test(tc, test_sums_one_currency);
