@@ -22,7 +22,7 @@
 #include "notif.h"
 #include "outcome.h"
 
-#define STORE_SCHEMA_VERSION	5
+#define STORE_SCHEMA_VERSION	6
 #define STORE_HASH_HEX		65	/* hex SHA-256 and its NUL */
 
 struct store_options {
@@ -98,7 +98,8 @@ int	store_apply(struct store *, const struct store_delivery *,
  * Re-apply the archived notification with this id to the state tables,
  * in one transaction on this thread (not with a running writer): the
  * delivery de-duplication is bypassed, the state machine is not, and the
- * notifications row is left as it is.  STORE_REPLAY_DONE with r filled
+ * notifications row is left as it is but for its discrepancy (what it
+ * contradicts now, if anything).  STORE_REPLAY_DONE with r filled
  * (r->outcome is what the state machine decided now), STORE_REPLAY_NONE
  * when there is no such notification, STORE_REPLAY_FAILED on a database
  * error (logged; nothing changed).

@@ -30,8 +30,8 @@ static const char sql_payments[] =
     " AND (?2 IS NULL OR client_id = ?2) ORDER BY client_id";
 static const char sql_notifs[] =
     "SELECT id, notify_type, kind, object_id, outcome, archive_reason,"
-    " delivery_count, key_version, first_received_at, last_received_at"
-    " FROM notifications WHERE object_id = ?1 AND client_id = ?2"
+    " delivery_count, key_version, first_received_at, last_received_at,"
+    " discrepancy FROM notifications WHERE object_id = ?1 AND client_id = ?2"
     " AND kind = ?3 ORDER BY id";
 /* Through the notifications: events have no index by object (store_schema.c). */
 static const char sql_events[] =
@@ -148,6 +148,11 @@ inspect_print_notifs(json_t *a, const char *indent)
 		    json_string_value(json_object_get(n, "outcome")),
 		    json_integer_value(json_object_get(n, "delivery_count")),
 		    json_integer_value(json_object_get(n, "key_version")));
+		/* What it contradicted: the row needs a human (README). */
+		if (json_is_string(json_object_get(n, "discrepancy")))
+			printf("%s    discrepancy: %s\n", indent,
+			    ctl_val(json_object_get(n, "discrepancy"), b1,
+			    sizeof(b1)));
 	}
 }
 

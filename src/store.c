@@ -151,6 +151,7 @@ store_txn(struct store *s, struct store_job **jobs, size_t n,
 		goto fail;
 	for (i = 0; i < n; i++)
 		jobs[i]->r.status = 0;
+	store_record_committed(s, jobs, n);
 	return 0;
 fail:
 	store_rollback(s);

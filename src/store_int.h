@@ -182,6 +182,8 @@ void	store_ckpt_restart(struct store *);
 /* store_state.c: inside the caller's transaction. */
 int	store_record(struct store *, struct store_job **, size_t n,
 	    const char *now);
+/* store_state.c: after the COMMIT of what store_record() judged last. */
+void	store_record_committed(struct store *, struct store_job **, size_t n);
 
 /* refusal.c: the writer's side of the ledger. */
 int	refusal_clear(struct store *, const char *client_id,

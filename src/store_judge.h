@@ -17,18 +17,49 @@
 #ifndef ANTOMD_STORE_JUDGE_H
 #define ANTOMD_STORE_JUDGE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "notif.h"
 #include "store.h"
 
-/* What the state held is, for the object a notification is about. */
-struct store_current {
-	int	exists;
-	char	status[32];	/* a status, or a dispute's stage */
-	int	has_other;	/* other_id is not SQL NULL */
-	char	other_id[NOTIF_ID_MAX + 1];	/* notif_bound_id()'s column */
+/*
+ * The Antom ids an object of a kind is bound to, which never change once
+ * set: the order of struct store_current's ids (the engine reads them in
+ * that order) and their names in the discrepancy text.  Fewer than
+ * STORE_IDS_MAX end with a NULL name.
+ */
+#define STORE_IDS_MAX	3
+
+struct store_id {
+	const char	*name;		/* the column, e.g. "payment_id" */
+	size_t		 field;		/* offset of its string in struct notif */
 };
+
+const struct store_id *store_ids(enum notif_kind);
+
+/*
+ * What the state held is, for the object a notification is about: what
+ * the judge compares a new notification with.  An empty id is one not
+ * set; an amount or judged amount whose present is false is SQL NULL.
+ */
+struct store_current {
+	int			exists;
+	char			status[32];	/* a status, or a dispute's stage */
+	struct notif_amount	amount;
+	char			ids[STORE_IDS_MAX][NOTIF_ID_MAX + 1];
+	/* Disputes: the judgement. */
+	int			has_judged_result;
+	char			judged_result[NOTIF_TEXT_MAX + 1];
+	struct notif_amount	judged_amount;
+};
+
+/*
+ * What a notification contradicts in the state held, "what held -> what
+ * notified" for each field, "; " between them (store_judge.c): the
+ * notifications row's discrepancy column, or "" for none.  Longer is cut.
+ */
+#define STORE_NOTE_MAX	512
 
 /* What a judged notification changes in its object's row. */
 enum store_change {
@@ -56,6 +87,7 @@ struct store_plan {
 	enum store_change	 change;
 	struct store_current	 before;	/* the state judged against */
 	struct store_current	 after;		/* and the state it leaves */
+	char			 note[STORE_NOTE_MAX];	/* its discrepancy, or "" */
 };
 
 /*
@@ -66,10 +98,12 @@ void	store_judge_batch(struct store_plan *, size_t n);
 
 /*
  * Judge n against the state held for its object (no de-duplication:
- * store_replay()), and say what the write must change.
+ * store_replay()), say what the write must change, and put in note (of
+ * STORE_NOTE_MAX bytes) what n contradicts in that state, or "".
  */
 enum store_outcome store_judge(const struct notif *n,
-	    const struct store_current *cur, enum store_change *change);
+	    const struct store_current *cur, enum store_change *change,
+	    char *note);
 
 /* The status an object moves to: a dispute's is its stage. */
 const char *store_new_status(const struct notif *n);

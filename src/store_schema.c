@@ -34,6 +34,37 @@
 "           WHERE c.client_id = p.client_id AND c.payment_id = p.payment_id" \
 "             AND c.status = 'SUCCESS') AS captured_amount_value"
 
+/*
+ * How payment_captures begins and ends in version 1; version 6 adds a
+ * column between the two.
+ */
+#define STORE_PAYMENT_CAPTURES_HEAD					\
+"CREATE VIEW payment_captures AS"					\
+"  SELECT p.payment_request_id, p.payment_id, p.client_id,"		\
+"         p.status AS payment_status,"					\
+"         p.amount_value AS payment_amount_value,"			\
+"         p.currency AS payment_currency, p.payment_time,"		\
+"         c.capture_request_id, c.capture_id,"				\
+"         c.status AS capture_status,"					\
+"         c.amount_value AS capture_amount_value,"			\
+"         c.currency AS capture_currency, c.capture_time,"		\
+"         p.updated_at AS payment_updated_at,"				\
+"         c.updated_at AS capture_updated_at"
+#define STORE_PAYMENT_CAPTURES_FROM					\
+"  FROM payments p"							\
+"  LEFT JOIN captures c"						\
+"    ON c.client_id = p.client_id AND c.payment_id = p.payment_id;"
+
+/* payment_status's dispute columns, since version 2. */
+#define STORE_PAYMENT_STATUS_DISPUTES					\
+"         (SELECT count(*) FROM disputes d"				\
+"           WHERE d.client_id = p.client_id"				\
+"             AND d.payment_id = p.payment_id) AS dispute_count,"	\
+"         (SELECT d.stage FROM disputes d"				\
+"           WHERE d.client_id = p.client_id AND d.payment_id = p.payment_id" \
+"           ORDER BY d.updated_at DESC, d.dispute_id LIMIT 1)"		\
+"           AS dispute_stage"
+
 /* Schema version 1.  Table and column names are a public contract. */
 static const char store_schema_v1[] =
 "CREATE TABLE notifications ("
@@ -115,20 +146,8 @@ static const char store_schema_v1[] =
 "  new_status      TEXT NOT NULL,"
 "  notification_id INTEGER NOT NULL REFERENCES notifications (id)"
 ");"
-"CREATE VIEW payment_captures AS"
-"  SELECT p.payment_request_id, p.payment_id, p.client_id,"
-"         p.status AS payment_status,"
-"         p.amount_value AS payment_amount_value,"
-"         p.currency AS payment_currency, p.payment_time,"
-"         c.capture_request_id, c.capture_id,"
-"         c.status AS capture_status,"
-"         c.amount_value AS capture_amount_value,"
-"         c.currency AS capture_currency, c.capture_time,"
-"         p.updated_at AS payment_updated_at,"
-"         c.updated_at AS capture_updated_at"
-"  FROM payments p"
-"  LEFT JOIN captures c"
-"    ON c.client_id = p.client_id AND c.payment_id = p.payment_id;"
+STORE_PAYMENT_CAPTURES_HEAD
+STORE_PAYMENT_CAPTURES_FROM
 /* For merchant applications: one row per payment, what they usually ask. */
 STORE_PAYMENT_STATUS_HEAD
 "  FROM payments p;";
@@ -313,13 +332,7 @@ STORE_PAYMENT_STATUS_HEAD ","
 "         (SELECT coalesce(sum(r.amount_value), 0) FROM refunds r"
 "           WHERE r.client_id = p.client_id AND r.payment_id = p.payment_id"
 "             AND r.status = 'SUCCESS') AS refunded_amount_value,"
-"         (SELECT count(*) FROM disputes d"
-"           WHERE d.client_id = p.client_id"
-"             AND d.payment_id = p.payment_id) AS dispute_count,"
-"         (SELECT d.stage FROM disputes d"
-"           WHERE d.client_id = p.client_id AND d.payment_id = p.payment_id"
-"           ORDER BY d.updated_at DESC, d.dispute_id LIMIT 1)"
-"           AS dispute_stage"
+STORE_PAYMENT_STATUS_DISPUTES
 "  FROM payments p;";
 
 /*
@@ -383,6 +396,63 @@ static const char store_schema_v3[] =
 "   AND n.client_id = d.client_id"
 "  CROSS JOIN events e"
 "    ON e.notification_id = n.id AND e.object_type = 'dispute';";
+
+/*
+ * Schema version 6: contradictions are never silent, and sums never mix
+ * currencies.
+ *
+ * notifications.discrepancy says what a notification contradicted in the
+ * state held, "field held -> notified" joined by "; " (store_judge.c):
+ * an amount or currency changed between PENDING and the result (applied),
+ * another amount or final status against a final one, another id
+ * (conflict), and the like for late or repeated ones.  ADD COLUMN writes
+ * no row: rows recorded before stay NULL, as nothing compared them.
+ *
+ * The views that add amounts count a capture or refund only if it
+ * succeeded, is in the payment's currency, and its payment has not
+ * failed; each successful one that is not counted is flagged instead
+ * (mismatched_count, mismatch), so a query shows it rather than a wrong
+ * sum.  The refund join by payment_id is in one place each, to change
+ * when refunds are linked otherwise.
+ */
+#define STORE_V6_UNCOUNTED(t)						\
+"         " t ".status = 'SUCCESS' AND (p.status = 'FAIL' OR"		\
+"         " t ".currency IS NOT p.currency)"
+#define STORE_V6_COUNTED(t)						\
+"         " t ".status = 'SUCCESS' AND p.status <> 'FAIL' AND"		\
+"         " t ".currency IS p.currency"
+
+static const char store_schema_v6[] =
+"ALTER TABLE notifications ADD COLUMN discrepancy TEXT;"
+"DROP VIEW IF EXISTS payment_captures;"
+STORE_PAYMENT_CAPTURES_HEAD ","
+"         CASE WHEN c.status IS NOT 'SUCCESS' THEN NULL"
+"              WHEN p.status = 'FAIL' THEN 'payment_failed'"
+"              WHEN c.currency IS NOT p.currency THEN 'currency'"
+"         END AS mismatch"
+STORE_PAYMENT_CAPTURES_FROM
+"DROP VIEW IF EXISTS payment_status;"
+"CREATE VIEW payment_status AS"
+"  SELECT p.client_id, p.payment_request_id, p.payment_id, p.status,"
+"         p.amount_value, p.currency, p.result_code, p.payment_time,"
+"         p.updated_at,"
+"         (SELECT coalesce(sum(c.amount_value), 0) FROM captures c"
+"           WHERE c.client_id = p.client_id AND c.payment_id = p.payment_id"
+"             AND" STORE_V6_COUNTED("c") ") AS captured_amount_value,"
+"         (SELECT coalesce(sum(r.amount_value), 0) FROM refunds r"
+"           WHERE r.client_id = p.client_id AND r.payment_id = p.payment_id"
+"             AND" STORE_V6_COUNTED("r") ") AS refunded_amount_value,"
+STORE_PAYMENT_STATUS_DISPUTES ","
+"         (SELECT count(*) FROM captures c"
+"           WHERE c.client_id = p.client_id AND c.payment_id = p.payment_id"
+"             AND" STORE_V6_UNCOUNTED("c") ") +"
+"         (SELECT count(*) FROM refunds r"
+"           WHERE r.client_id = p.client_id AND r.payment_id = p.payment_id"
+"             AND" STORE_V6_UNCOUNTED("r") ") AS mismatched_count"
+"  FROM payments p;";
+
+#undef STORE_V6_COUNTED
+#undef STORE_V6_UNCOUNTED
 
 int
 store_exec(sqlite3 *db, const char *sql, char *err, size_t errlen)
@@ -662,6 +732,19 @@ store_migrate_v4(sqlite3 *db, char *err, size_t errlen)
 	return store_exec(db, "PRAGMA legacy_alter_table = OFF", err, errlen);
 }
 
+/* Inside store_migrate's transaction: the discrepancy column, the views. */
+static int
+store_migrate_v6(sqlite3 *db, char *err, size_t errlen)
+{
+	char why[256];
+
+	if (store_exec(db, store_schema_v6, why, sizeof(why)) == 0)
+		return 0;
+	util_err(err, errlen, "cannot migrate the schema to version 6: %s",
+	    why);
+	return -1;
+}
+
 /* Bring the schema to STORE_SCHEMA_VERSION, all or nothing. */
 int
 store_migrate(sqlite3 *db, char *err, size_t errlen)
@@ -690,6 +773,8 @@ store_migrate(sqlite3 *db, char *err, size_t errlen)
 	if (version < 4 && store_migrate_v4(db, err, errlen) != 0)
 		goto fail;
 	if (version < 5 && store_migrate_v5(db, err, errlen) != 0)
+		goto fail;
+	if (version < 6 && store_migrate_v6(db, err, errlen) != 0)
 		goto fail;
 	if (version < STORE_SCHEMA_VERSION) {
 		snprintf(sql, sizeof(sql), "PRAGMA user_version = %d",

@@ -42,10 +42,17 @@ const char *const store_state_sql[S_RFS_FIRST - S_STATE_FIRST] = {
 	    "INSERT INTO notifications (client_id, body_sha256, body,"
 	    " request_time, signature, signed_path, key_version, notify_type,"
 	    " kind, object_id, outcome, archive_reason, first_received_at,"
-	    " last_received_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9,"
-	    " ?10, ?11, ?12, ?13, ?13)",
+	    " last_received_at, discrepancy) VALUES (?1, ?2, ?3, ?4, ?5, ?6,"
+	    " ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13, ?14)",
+	/*
+	 * Each kind's GET reads what the judge compares (store_current):
+	 * status or stage, amount_value, currency, its ids in store_ids()
+	 * order (NULL past the last), judged_result, judged_amount_value
+	 * and judged_currency (NULL but for disputes).
+	 */
 	SQL(S_PAY_GET) =
-	    "SELECT status, payment_id FROM payments"
+	    "SELECT status, amount_value, currency, payment_id, NULL, NULL,"
+	    " NULL, NULL, NULL FROM payments"
 	    " WHERE client_id = ?1 AND payment_request_id = ?2",
 	SQL(S_PAY_UPSERT) =
 	    "INSERT INTO payments (payment_request_id, client_id, payment_id,"
@@ -58,7 +65,7 @@ const char *const store_state_sql[S_RFS_FIRST - S_STATE_FIRST] = {
 	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,"
 	    " ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?24)"
 	    " ON CONFLICT (client_id, payment_request_id) DO UPDATE SET"
-	    " payment_id = coalesce(excluded.payment_id, payment_id),"
+	    " payment_id = coalesce(payment_id, excluded.payment_id),"
 	    STORE_SET_RESULT
 	    " payment_create_time = coalesce(excluded.payment_create_time,"
 	    "   payment_create_time),"
@@ -85,7 +92,8 @@ const char *const store_state_sql[S_RFS_FIRST - S_STATE_FIRST] = {
 	    " notification_id = excluded.notification_id,"
 	    " updated_at = excluded.updated_at",
 	SQL(S_CAP_GET) =
-	    "SELECT status, capture_id FROM captures"
+	    "SELECT status, amount_value, currency, capture_id, payment_id,"
+	    " NULL, NULL, NULL, NULL FROM captures"
 	    " WHERE client_id = ?1 AND capture_request_id = ?2",
 	SQL(S_CAP_UPSERT) =
 	    "INSERT INTO captures (capture_request_id, client_id, capture_id,"
@@ -94,8 +102,8 @@ const char *const store_state_sql[S_RFS_FIRST - S_STATE_FIRST] = {
 	    " created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,"
 	    " ?9, ?10, ?11, ?12, ?13, ?13)"
 	    " ON CONFLICT (client_id, capture_request_id) DO UPDATE SET"
-	    " capture_id = coalesce(excluded.capture_id, capture_id),"
-	    " payment_id = coalesce(excluded.payment_id, payment_id),"
+	    " capture_id = coalesce(capture_id, excluded.capture_id),"
+	    " payment_id = coalesce(payment_id, excluded.payment_id),"
 	    STORE_SET_RESULT
 	    " capture_time = coalesce(excluded.capture_time, capture_time),"
 	    " acquirer_reference_no = coalesce(excluded.acquirer_reference_no,"
@@ -103,7 +111,8 @@ const char *const store_state_sql[S_RFS_FIRST - S_STATE_FIRST] = {
 	    " notification_id = excluded.notification_id,"
 	    " updated_at = excluded.updated_at",
 	SQL(S_REF_GET) =
-	    "SELECT status, refund_id FROM refunds"
+	    "SELECT status, amount_value, currency, refund_id, payment_id,"
+	    " payment_request_id, NULL, NULL, NULL FROM refunds"
 	    " WHERE client_id = ?1 AND refund_request_id = ?2",
 	SQL(S_REF_UPSERT) =
 	    "INSERT INTO refunds (refund_request_id, client_id, refund_id,"
@@ -112,18 +121,23 @@ const char *const store_state_sql[S_RFS_FIRST - S_STATE_FIRST] = {
 	    " notification_id, created_at, updated_at) VALUES (?1, ?2, ?3, ?4,"
 	    " ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13)"
 	    " ON CONFLICT (client_id, refund_request_id) DO UPDATE SET"
-	    " refund_id = coalesce(excluded.refund_id, refund_id),"
-	    " payment_id = coalesce(excluded.payment_id, payment_id),"
-	    " payment_request_id = coalesce(excluded.payment_request_id,"
-	    "   payment_request_id),"
+	    " refund_id = coalesce(refund_id, excluded.refund_id),"
+	    " payment_id = coalesce(payment_id, excluded.payment_id),"
+	    " payment_request_id = coalesce(payment_request_id,"
+	    "   excluded.payment_request_id),"
 	    STORE_SET_RESULT
 	    " refund_time = coalesce(excluded.refund_time, refund_time),"
 	    " notification_id = excluded.notification_id,"
 	    " updated_at = excluded.updated_at",
 	SQL(S_DIS_GET) =
-	    "SELECT stage, payment_id FROM disputes"
+	    "SELECT stage, amount_value, currency, payment_id,"
+	    " payment_request_id, capture_id, judged_result,"
+	    " judged_amount_value, judged_currency FROM disputes"
 	    " WHERE client_id = ?1 AND dispute_id = ?2",
-	/* A later stage: what it says wins, what it omits is kept. */
+	/*
+	 * A later stage: what it says wins, what it omits is kept, and an id
+	 * once set stays (store_judge makes another a CONFLICT).
+	 */
 	SQL(S_DIS_UPSERT) =
 	    "INSERT INTO disputes (dispute_id, client_id, payment_id,"
 	    " payment_request_id, capture_id, stage, dispute_type,"
@@ -134,10 +148,10 @@ const char *const store_state_sql[S_RFS_FIRST - S_STATE_FIRST] = {
 	    " ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,"
 	    " ?19, ?20, ?21, ?21)"
 	    " ON CONFLICT (client_id, dispute_id) DO UPDATE SET"
-	    " payment_id = coalesce(excluded.payment_id, payment_id),"
-	    " payment_request_id = coalesce(excluded.payment_request_id,"
-	    "   payment_request_id),"
-	    " capture_id = coalesce(excluded.capture_id, capture_id),"
+	    " payment_id = coalesce(payment_id, excluded.payment_id),"
+	    " payment_request_id = coalesce(payment_request_id,"
+	    "   excluded.payment_request_id),"
+	    " capture_id = coalesce(capture_id, excluded.capture_id),"
 	    " stage = excluded.stage,"
 	    " dispute_type = coalesce(excluded.dispute_type, dispute_type),"
 	    " amount_value = coalesce(excluded.amount_value, amount_value),"
@@ -184,7 +198,8 @@ const char *const store_state_sql[S_RFS_FIRST - S_STATE_FIRST] = {
 	    " judged_currency = coalesce(judged_currency, ?19)"
 	    " WHERE client_id = ?2 AND dispute_id = ?1",
 	SQL(S_VLT_GET) =
-	    "SELECT status, NULL FROM vaultings"
+	    "SELECT status, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL"
+	    " FROM vaultings"
 	    " WHERE client_id = ?1 AND vaulting_request_id = ?2",
 	SQL(S_VLT_UPSERT) =
 	    "INSERT INTO vaultings (vaulting_request_id, client_id, status,"
@@ -335,6 +350,21 @@ static const struct store_kind {
 			     store_vaulting_params },
 };
 
+/* Columns at and at + 1, a value and its currency, as an amount. */
+static void
+store_column_amount(sqlite3_stmt *st, int at, struct notif_amount *a)
+{
+	const unsigned char *v;
+
+	memset(a, 0, sizeof(*a));
+	if (sqlite3_column_type(st, at) == SQLITE_NULL)
+		return;
+	a->present = 1;
+	a->value = sqlite3_column_int64(st, at);
+	if ((v = sqlite3_column_text(st, at + 1)) != NULL)
+		snprintf(a->currency, sizeof(a->currency), "%s", v);
+}
+
 /* The state held for n's object (object_id, within client_id). 0 or -1. */
 static int
 store_read_object(struct store *s, const struct notif *n,
@@ -342,7 +372,7 @@ store_read_object(struct store *s, const struct notif *n,
 {
 	sqlite3_stmt *st = s->w.stmt[store_kinds[n->kind].get];
 	const unsigned char *v;
-	int rc;
+	int i, rc;
 
 	memset(cur, 0, sizeof(*cur));
 	store_bind_text(st, 1, client_id);
@@ -352,10 +382,17 @@ store_read_object(struct store *s, const struct notif *n,
 		cur->exists = 1;
 		if ((v = sqlite3_column_text(st, 0)) != NULL)
 			snprintf(cur->status, sizeof(cur->status), "%s", v);
-		if ((v = sqlite3_column_text(st, 1)) != NULL) {
-			cur->has_other = 1;
-			snprintf(cur->other_id, sizeof(cur->other_id), "%s", v);
+		store_column_amount(st, 1, &cur->amount);
+		for (i = 0; i < STORE_IDS_MAX; i++)
+			if ((v = sqlite3_column_text(st, 3 + i)) != NULL)
+				snprintf(cur->ids[i], sizeof(cur->ids[i]), "%s",
+				    v);
+		if ((v = sqlite3_column_text(st, 6)) != NULL) {
+			cur->has_judged_result = 1;
+			snprintf(cur->judged_result,
+			    sizeof(cur->judged_result), "%s", v);
 		}
+		store_column_amount(st, 7, &cur->judged_amount);
 		rc = SQLITE_DONE;
 	}
 	sqlite3_reset(st);
@@ -432,6 +469,23 @@ store_write_event(struct store *s, const struct store_delivery *d,
 	return store_step(s, S_EVENT);
 }
 
+/* The WARN line of a notification that contradicted the state held. */
+static void
+store_log_discrepancy(const struct notif *n, const char *client_id,
+    int64_t nid, enum store_outcome outcome, const char *note)
+{
+	struct logbuf lb;
+
+	log_begin(&lb, LOG_LEVEL_WARN, "discrepancy");
+	log_kv_int(&lb, "notification_id", (long long)nid);
+	log_kv_str(&lb, "client_id", client_id);
+	log_kv_str(&lb, "kind", notif_kind_str(n->kind));
+	log_kv_str(&lb, "object_id", notif_object_id(n));
+	log_kv_str(&lb, "outcome", store_outcome_str(outcome));
+	log_kv_str(&lb, "discrepancy", note);
+	log_end(&lb);
+}
+
 /* The change a judged notification makes to its object.  0 or -1. */
 static int
 store_write_state(struct store *s, const struct store_delivery *d,
@@ -494,6 +548,7 @@ store_write(struct store *s, struct store_job **jobs,
 	store_bind_text(st, 12, n->kind == NOTIF_OTHER ? n->archive_reason :
 	    NULL);
 	store_bind_text(st, 13, now);
+	store_bind_text(st, 14, p[i].note[0] != '\0' ? p[i].note : NULL);
 	if (store_step(s, S_NOTIF_INSERT) != 0)
 		return -1;
 	r->notification_id = sqlite3_last_insert_rowid(s->w.db);
@@ -527,6 +582,26 @@ store_record(struct store *s, struct store_job **jobs, size_t n,
 	return 0;
 }
 
+/*
+ * After the COMMIT that holds jobs 0..n-1 of the batch store_record()
+ * judged last: one WARN line for each that contradicted the state held
+ * (its notifications row has a discrepancy), so that nothing
+ * contradicted passes in silence, and nothing is said of what a
+ * ROLLBACK undid.
+ */
+void
+store_record_committed(struct store *s, struct store_job **jobs, size_t n)
+{
+	const struct store_plan *p = s->w.plan;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (!p[i].repeat && p[i].note[0] != '\0')
+			store_log_discrepancy(p[i].d->notif,
+			    p[i].d->client_id, jobs[i]->r.notification_id,
+			    p[i].outcome, p[i].note);
+}
+
 /* One step of sql bound to a notification id, kind and object id. */
 static int
 store_row_step(sqlite3 *db, const char *sql, int64_t id, const char *kind,
@@ -550,8 +625,9 @@ store_row_step(sqlite3 *db, const char *sql, int64_t id, const char *kind,
  * against the state held now, exactly as a new delivery would be, and an
  * APPLIED outcome writes the object row and one events row pointing at
  * id.  Only the de-duplication by (client id, body hash) is bypassed;
- * the row's outcome stays what the first delivery did, its kind and
- * object id become what the body says now (a row with events that says
+ * the row's outcome stays what the first delivery did, its discrepancy
+ * becomes what it contradicts now (if anything), its kind and object id
+ * become what the body says now (a row with events that says
  * otherwise is not replayed), and the replay is logged.  One BEGIN
  * IMMEDIATE ... COMMIT on the calling thread; not with a running writer.
  */
@@ -565,10 +641,14 @@ store_replay(struct store *s, int64_t id, struct store_result *r)
 	    " events WHERE notification_id = ?1)";
 	static const char agrees[] = "SELECT 1 FROM notifications WHERE"
 	    " id = ?1 AND kind = ?2 AND object_id IS ?3";
+	/* Bound as ?1 id, ?2 the discrepancy (store_row_step's kind). */
+	static const char noted[] = "UPDATE notifications SET discrepancy = ?2"
+	    " WHERE id = ?1";
 	struct store_delivery d;
 	struct store_current cur;
 	enum store_change change;
 	struct notif n;
+	char note[STORE_NOTE_MAX];
 	sqlite3_stmt *st = NULL;
 	const char *object_id;
 	char now[UTIL_ISO_TIME_LEN];
@@ -625,7 +705,7 @@ store_replay(struct store *s, int64_t id, struct store_result *r)
 	if (n.kind != NOTIF_OTHER && object_id != NULL &&
 	    store_read_object(s, &n, client, object_id, &cur) != 0)
 		goto out;
-	r->outcome = store_judge(&n, &cur, &change);
+	r->outcome = store_judge(&n, &cur, &change, note);
 	util_now_iso(now);
 	/*
 	 * The row's kind and object id become what this version reads in
@@ -650,6 +730,10 @@ store_replay(struct store *s, int64_t id, struct store_result *r)
 		goto dberr;
 	if (store_write_state(s, &d, &cur, change, id, now) != 0)
 		goto out;
+	/* What it contradicts now is found as a new one's would be. */
+	if (note[0] != '\0' && store_row_step(s->w.db, noted, id, note,
+	    NULL) != SQLITE_DONE)
+		goto dberr;
 	if (store_step(s, S_COMMIT) != 0)
 		goto out;
 	r->status = 0;
@@ -663,6 +747,8 @@ store_replay(struct store *s, int64_t id, struct store_result *r)
 		log_kv_str(&lb, "object_id", object_id);
 	log_kv_str(&lb, "outcome", store_outcome_str(r->outcome));
 	log_end(&lb);
+	if (note[0] != '\0')
+		store_log_discrepancy(&n, client, id, r->outcome, note);
 	goto out;
 dberr:
 	log_warnx("database: %s", sqlite3_errmsg(s->w.db));

@@ -197,6 +197,65 @@ START_TEST(test_fail_after_success_conflict)
 }
 END_TEST
 
+/* e2e_pay_body's payment for another amount (4200 SGD there). */
+static char *
+pay_amount_body(const char *prid, const char *type, const char *value,
+    const char *currency)
+{
+	char *b = e2e_pay_body(prid, type, "S"), *at, *out;
+	const char *was = "\"value\":\"4200\",\"currency\":\"SGD\"";
+
+	at = strstr(b, was);
+	ck_assert_ptr_nonnull(at);
+	ck_assert_int_gt(asprintf(&out, "%.*s\"value\":\"%s\",\"currency\":"
+	    "\"%s\"%s", (int)(at - b), b, value, currency, at + strlen(was)),
+	    0);
+	free(b);
+	return out;
+}
+
+/*
+ * An amount that changes between PENDING and the result is applied and
+ * logged at WARN with what changed; a second result for another amount
+ * is a conflict, logged at WARN, and changes nothing.
+ */
+START_TEST(test_amount_contradictions_warned)
+{
+	char *pend = pay_amount_body("PR-AMT", "PAYMENT_PENDING", "4200", "SGD");
+	char *jpy = pay_amount_body("PR-AMT", "PAYMENT_RESULT", "1", "JPY");
+	char *jpy2 = pay_amount_body("PR-AMT", "PAYMENT_RESULT", "2", "JPY");
+	char *line;
+
+	e2e_deliver_ok(pend);
+	e2e_deliver_ok(jpy);
+	e2e_deliver_ok(jpy2);	/* acknowledged, as any conflict */
+	ck_assert_str_eq(e2e_q_text("SELECT status || ' ' || amount_value ||"
+	    " ' ' || currency FROM payments"), "SUCCESS 1 JPY");
+	ck_assert_str_eq(e2e_q_text("SELECT group_concat(outcome || ':' ||"
+	    " coalesce(discrepancy, '-'), ' / ') FROM (SELECT * FROM"
+	    " notifications ORDER BY id)"), "applied:- / applied:amount 4200"
+	    " SGD -> 1 JPY / conflict:amount 1 JPY -> 2 JPY");
+	ck_assert_int_eq(e2e_stop_daemon(), 0);
+	line = e2e_log_line("msg=discrepancy notification_id=2 ");
+	ck_assert_msg(strstr(line, "level=warn") != NULL &&
+	    strstr(line, "outcome=applied") != NULL && strstr(line,
+	    "discrepancy=\"amount 4200 SGD -> 1 JPY\"") != NULL, "%s", line);
+	free(line);
+	line = e2e_log_line("msg=discrepancy notification_id=3 ");
+	ck_assert_msg(strstr(line, "level=warn") != NULL &&
+	    strstr(line, "outcome=conflict") != NULL && strstr(line,
+	    "discrepancy=\"amount 1 JPY -> 2 JPY\"") != NULL, "%s", line);
+	free(line);
+	line = e2e_log_line("outcome=conflict notification_id=3 ");
+	ck_assert_msg(strstr(line, "level=warn msg=request") != NULL, "%s",
+	    line);
+	free(line);
+	free(pend);
+	free(jpy);
+	free(jpy2);
+}
+END_TEST
+
 START_TEST(test_bad_signature_writes_nothing)
 {
 	char *b = e2e_pay_body("PR-4", "PAYMENT_RESULT", "S");
@@ -415,9 +474,22 @@ START_TEST(test_readme_queries)
 	int ran = 0, st;
 	FILE *f = NULL, *p;
 
+	char *pend = pay_amount_body("PR-AMT", "PAYMENT_PENDING", "4200", "SGD");
+	char *jpy = pay_amount_body("PR-AMT", "PAYMENT_RESULT", "1", "JPY");
+	char *jpy2 = pay_amount_body("PR-AMT", "PAYMENT_RESULT", "2", "JPY");
+	/* Not in the payment's currency: flagged, never added. */
+	const char *usd = "{\"notifyType\":\"REFUND_RESULT\",\"result\":"
+	    "{\"resultStatus\":\"S\"},\"refundRequestId\":\"RR-USD\","
+	    "\"paymentId\":\"P-paymentRequestId01\",\"refundAmount\":"
+	    "{\"value\":\"100\",\"currency\":\"USD\"}}";
+
 	e2e_deliver_ok(b);
 	e2e_deliver_ok(c);
 	e2e_deliver_ok(r);
+	e2e_deliver_ok(usd);
+	e2e_deliver_ok(pend);
+	e2e_deliver_ok(jpy);
+	e2e_deliver_ok(jpy2);
 	readme = test_slurp(test_path(path, sizeof(path), "../README.md"), NULL);
 	line = strstr(readme, "## Queries for merchant applications");
 	ck_assert_ptr_nonnull(line);
@@ -466,9 +538,21 @@ START_TEST(test_readme_queries)
 			ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
 			    "README command failed:\n%s\n%.*s", cmd, (int)outlen,
 			    out);
-			if (strstr(cmd, "FROM payment_status") != NULL)
-				ck_assert_msg(strncmp(out, "SUCCESS|4200|SGD|4200|",
-				    22) == 0, "%s", out);
+			if (strstr(cmd, "FROM payment_status WHERE payment_")
+			    != NULL)
+				ck_assert_msg(strncmp(out, "SUCCESS|4200|SGD|4200|"
+				    "1000|1|", 29) == 0, "%s", out);
+			if (strstr(cmd, "WHERE mismatched_count > 0") != NULL)
+				ck_assert_str_eq(out, "SANDBOX_5YEZ4X2ZEB3C05479|"
+				    "paymentRequestId01|SUCCESS|SGD|1\n");
+			/* What needs a human: both, with what they contradict. */
+			if (strstr(cmd, "FROM notifications") != NULL)
+				ck_assert_msg(strstr(out, "|payment|PR-AMT|"
+				    "PAYMENT_RESULT|applied|amount 4200 SGD -> 1 JPY|")
+				    != NULL && strstr(out, "|payment|PR-AMT|"
+				    "PAYMENT_RESULT|conflict|amount 1 JPY -> 2 JPY|")
+				    != NULL && strstr(out, "RR-") == NULL, "%s",
+				    out);
 			if (strstr(cmd, "FROM payment_captures") != NULL)
 				ck_assert_ptr_nonnull(strstr(out, "paymentRequestId01|"
 				    "CR-README|4200|SGD|"));
@@ -492,7 +576,7 @@ START_TEST(test_readme_queries)
 			fprintf(f, "%s\n", line + 4);
 		}
 	}
-	ck_assert_int_eq(ran, 6);
+	ck_assert_int_eq(ran, 7);
 	/* The backup is a whole database of its own. */
 	snprintf(path, sizeof(path), "sqlite3 %s/antomd.db 'PRAGMA "
 	    "integrity_check; SELECT count(*) FROM payments'", e2e.dir);
@@ -500,11 +584,14 @@ START_TEST(test_readme_queries)
 	out = calloc(1, 256);
 	outlen = fread(out, 1, 255, p);
 	ck_assert_int_eq(pclose(p), 0);
-	ck_assert_str_eq(out, "ok\n1\n");
+	ck_assert_str_eq(out, "ok\n2\n");
 	free(out);
 	free(readme);
 	free(b);
 	free(c);
+	free(pend);
+	free(jpy);
+	free(jpy2);
 	ck_assert_int_eq(e2e_stop_daemon(), 0);
 }
 END_TEST
@@ -522,6 +609,7 @@ e2e_protocol_suite(void)
 	tcase_add_test(tc, test_capture_before_payment);
 	tcase_add_test(tc, test_pending_after_success);
 	tcase_add_test(tc, test_fail_after_success_conflict);
+	tcase_add_test(tc, test_amount_contradictions_warned);
 	tcase_add_test(tc, test_bad_signature_writes_nothing);
 	tcase_add_test(tc, test_headers_missing_or_duplicated);
 	tcase_add_test(tc, test_method_path_size);

@@ -1034,9 +1034,10 @@ START_TEST(test_antomctl_send)
 	snprintf(cmd, sizeof(cmd), "S='%s send --url http://127.0.0.1:%s/antom/"
 	    "notify --key %s --client-id %s'; $S --set refundRequestId=RR-CTL "
 	    "--set paymentId=P-CTL refund-success >/dev/null && "
-	    "$S --set disputeId=D-CTL --set paymentId=P-CTL dispute-judged "
-	    ">/dev/null && $S --set disputeId=D-CTL --set paymentId=P-CTL "
-	    "dispute-created >/dev/null && "
+	    "$S --set disputeId=D-CTL --set paymentId=P-CTL --set "
+	    "paymentRequestId=PR-CTL dispute-judged >/dev/null && "
+	    "$S --set disputeId=D-CTL --set paymentId=P-CTL --set "
+	    "paymentRequestId=PR-CTL dispute-created >/dev/null && "
 	    "$S vaulting-success >/dev/null && "
 	    "echo '{\"authorizationNotifyType\":\"TOKEN_CREATED\"}' | "
 	    "$S --body - >/dev/null", ctl, e2e.port, key, SANDBOX);

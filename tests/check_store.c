@@ -627,6 +627,304 @@ START_TEST(test_vaulting)
 }
 END_TEST
 
+/* A payment notification for this amount; extra is more members or "". */
+static char *
+pay_amount_body(const char *prid, const char *type, const char *rs,
+    const char *value, const char *currency, const char *extra)
+{
+	char *b;
+
+	ck_assert_int_gt(asprintf(&b, "{\"notifyType\":\"%s\",\"result\":"
+	    "{\"resultCode\":\"X\",\"resultStatus\":\"%s\"},"
+	    "\"paymentRequestId\":\"%s\",\"paymentId\":\"P-%s\","
+	    "\"paymentAmount\":{\"value\":\"%s\",\"currency\":\"%s\"}%s}",
+	    type, rs, prid, prid, value, currency, extra), 0);
+	return b;
+}
+
+/* The discrepancy of the notifications row with this id, or "NULL". */
+static const char *
+discrepancy_of(int64_t id)
+{
+	char sql[128];
+
+	snprintf(sql, sizeof(sql), "SELECT coalesce(discrepancy, 'NULL') FROM"
+	    " notifications WHERE id = %lld", (long long)id);
+	return q_text(sql);
+}
+
+/* Deliver body: its outcome is want, and its discrepancy note ("NULL"). */
+static void
+deliver_noted(struct store *s, const char *body, enum store_outcome want,
+    const char *note)
+{
+	struct store_result r;
+
+	ck_assert_str_eq(store_outcome_str(deliver(s, body, &r)),
+	    store_outcome_str(want));
+	ck_assert_str_eq(discrepancy_of(r.notification_id), note);
+}
+
+/*
+ * A result contradicting the final one held in amount or currency is a
+ * conflict, not a duplicate: recorded with what it contradicts, never
+ * applied.
+ */
+START_TEST(test_final_amount_conflict)
+{
+	struct store *s = open_store(1);
+	char *ok = pay_amount_body("PR1", "PAYMENT_RESULT", "S", "4200", "SGD",
+	    "");
+	char *more = pay_amount_body("PR1", "PAYMENT_RESULT", "S", "4300",
+	    "SGD", "");
+	char *usd = pay_amount_body("PR1", "PAYMENT_RESULT", "S", "4200", "USD",
+	    "");
+	char *same = pay_amount_body("PR1", "PAYMENT_RESULT", "S", "4200",
+	    "SGD", ",\"extra\":1");
+	char *fail = pay_amount_body("PR1", "PAYMENT_RESULT", "F", "1", "JPY",
+	    "");
+
+	deliver_noted(s, ok, STORE_APPLIED, "NULL");
+	deliver_noted(s, more, STORE_CONFLICT, "amount 4200 SGD -> 4300 SGD");
+	deliver_noted(s, usd, STORE_CONFLICT, "amount 4200 SGD -> 4200 USD");
+	/* What agrees is still a duplicate, with nothing to say. */
+	deliver_noted(s, same, STORE_DUPLICATE, "NULL");
+	deliver_noted(s, fail, STORE_CONFLICT,
+	    "status SUCCESS -> FAIL; amount 4200 SGD -> 1 JPY");
+	store_close(s);
+	ck_assert_str_eq(q_text("SELECT status || '/' || amount_value || ' ' ||"
+	    " currency || '/' || notification_id FROM payments"),
+	    "SUCCESS/4200 SGD/1");
+	ck_assert_int_eq(q_int("SELECT count(*) FROM events"), 1);
+	free(ok);
+	free(more);
+	free(usd);
+	free(same);
+	free(fail);
+}
+END_TEST
+
+/* A replay judges again, and records what it contradicts now. */
+START_TEST(test_replay_notes_discrepancy)
+{
+	struct store *s = open_store(1);
+	char *ok = pay_amount_body("PR1", "PAYMENT_RESULT", "S", "4200", "SGD",
+	    "");
+	char *jpy = pay_amount_body("PR1", "PAYMENT_RESULT", "S", "1", "JPY",
+	    "");
+	struct store_result r;
+
+	deliver_noted(s, ok, STORE_APPLIED, "NULL");
+	deliver_noted(s, jpy, STORE_CONFLICT, "amount 4200 SGD -> 1 JPY");
+	store_close(s);
+	exec_sql("UPDATE notifications SET discrepancy = NULL");
+	s = open_store(1);
+	ck_assert_int_eq(store_replay(s, 2, &r), STORE_REPLAY_DONE);
+	ck_assert_int_eq(r.outcome, STORE_CONFLICT);
+	store_close(s);
+	ck_assert_str_eq(discrepancy_of(2), "amount 4200 SGD -> 1 JPY");
+	ck_assert_str_eq(q_text("SELECT amount_value || currency FROM"
+	    " payments"), "4200SGD");
+	free(ok);
+	free(jpy);
+}
+END_TEST
+
+/*
+ * An amount or currency that changes between PENDING and the result is
+ * applied, as the result says, and the result's row says from what; a
+ * PENDING of another amount arriving late is ignored, and says so too.
+ */
+START_TEST(test_pending_amount_discrepancy)
+{
+	static const struct {
+		const char		*type, *value, *currency, *extra;
+		enum store_outcome	 want;
+		const char		*note;
+	} steps[] = {
+		{ "PAYMENT_PENDING", "4200", "SGD", "", STORE_APPLIED, "NULL" },
+		{ "PAYMENT_PENDING", "4100", "SGD", "", STORE_DUPLICATE,
+		  "amount 4200 SGD -> 4100 SGD" },
+		{ "PAYMENT_RESULT", "1", "JPY", "", STORE_APPLIED,
+		  "amount 4200 SGD -> 1 JPY" },
+		{ "PAYMENT_PENDING", "999", "SGD", ",\"late\":1", STORE_IGNORED,
+		  "amount 1 JPY -> 999 SGD" },
+	};
+	struct store *s = open_store(1);
+	char *b;
+	size_t i;
+
+	for (i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		b = pay_amount_body("PR1", steps[i].type, "S", steps[i].value,
+		    steps[i].currency, steps[i].extra);
+		deliver_noted(s, b, steps[i].want, steps[i].note);
+		free(b);
+	}
+	store_close(s);
+	ck_assert_str_eq(q_text("SELECT status || '/' || amount_value || ' ' ||"
+	    " currency FROM payments"), "SUCCESS/1 JPY");
+	ck_assert_int_eq(q_int("SELECT count(*) FROM events"), 2);
+}
+END_TEST
+
+/*
+ * A second judgement that says otherwise contradicts the first: a
+ * conflict, and the first judgement stays.  An earlier stage with another
+ * amount only fills in, and says so.
+ */
+START_TEST(test_dispute_judged_conflict)
+{
+	struct store *s;
+	char *a = dispute_body("D1", "P1", "DISPUTE_JUDGED",
+	    ",\"disputeJudgedResult\":\"ACCEPT_BY_CUSTOMER\","
+	    "\"disputeAmount\":{\"value\":\"4200\",\"currency\":\"SGD\"},"
+	    "\"disputeJudgedAmount\":{\"value\":\"4200\",\"currency\":"
+	    "\"SGD\"}");
+	char *b = dispute_body("D1", "P1", "DISPUTE_JUDGED",
+	    ",\"disputeJudgedResult\":\"ACCEPT_BY_MERCHANT\"");
+	char *c = dispute_body("D1", "P1", "DISPUTE_JUDGED",
+	    ",\"disputeJudgedAmount\":{\"value\":\"100\",\"currency\":"
+	    "\"SGD\"}");
+	char *created = dispute_body("D1", "P1", "DISPUTE_CREATED",
+	    ",\"disputeAmount\":{\"value\":\"5000\",\"currency\":\"SGD\"}");
+
+	s = open_store(1);
+	ck_assert_int_eq(deliver(s, a, NULL), STORE_APPLIED);
+	deliver_noted(s, b, STORE_CONFLICT,
+	    "judged_result ACCEPT_BY_CUSTOMER -> ACCEPT_BY_MERCHANT");
+	deliver_noted(s, c, STORE_CONFLICT,
+	    "judged_amount 4200 SGD -> 100 SGD");
+	deliver_noted(s, created, STORE_IGNORED, "amount 4200 SGD -> 5000 SGD");
+	store_close(s);
+	ck_assert_str_eq(q_text("SELECT stage || '/' || judged_result || '/' ||"
+	    " judged_amount_value || '/' || amount_value FROM disputes"),
+	    "DISPUTE_JUDGED/ACCEPT_BY_CUSTOMER/4200/4200");
+	free(a);
+	free(b);
+	free(c);
+	free(created);
+}
+END_TEST
+
+/*
+ * An id once set never changes, for every kind and every id its row
+ * keeps: a notification naming another is a conflict that says which,
+ * whatever its status, and the row keeps the first.  Vaultings carry no
+ * Antom id.
+ */
+START_TEST(test_ids_never_change)
+{
+	static const struct {
+		const char *first, *other, *note;
+	} cases[] = {
+		{ "{\"notifyType\":\"PAYMENT_PENDING\",\"result\":"
+		  "{\"resultCode\":\"X\",\"resultStatus\":\"S\"},\"paymentRequestId\":\"PR1\","
+		  "\"paymentId\":\"P1\"}",
+		  "{\"notifyType\":\"PAYMENT_PENDING\",\"result\":"
+		  "{\"resultCode\":\"X\",\"resultStatus\":\"S\"},\"paymentRequestId\":\"PR1\","
+		  "\"paymentId\":\"P2\"}",
+		  "payment_id P1 -> P2" },
+		{ "{\"notifyType\":\"CAPTURE_RESULT\",\"result\":"
+		  "{\"resultCode\":\"X\",\"resultStatus\":\"S\"},\"captureRequestId\":\"CR1\","
+		  "\"captureId\":\"C1\",\"paymentId\":\"P1\"}",
+		  "{\"notifyType\":\"CAPTURE_RESULT\",\"result\":"
+		  "{\"resultCode\":\"X\",\"resultStatus\":\"S\"},\"captureRequestId\":\"CR1\","
+		  "\"captureId\":\"C2\",\"paymentId\":\"P2\"}",
+		  "capture_id C1 -> C2; payment_id P1 -> P2" },
+		{ "{\"notifyType\":\"REFUND_RESULT\",\"result\":"
+		  "{\"resultCode\":\"X\",\"resultStatus\":\"S\"},\"refundRequestId\":\"RR1\","
+		  "\"refundId\":\"R1\",\"paymentRequestId\":\"PR1\"}",
+		  "{\"notifyType\":\"REFUND_RESULT\",\"result\":"
+		  "{\"resultCode\":\"X\",\"resultStatus\":\"S\"},\"refundRequestId\":\"RR1\","
+		  "\"paymentId\":\"P1\",\"paymentRequestId\":\"PR2\"}",
+		  "payment_request_id PR1 -> PR2" },
+		/* DISPUTE_ACCEPTED used to overwrite the paymentRequestId. */
+		{ "{\"disputeNotificationType\":\"DISPUTE_CREATED\","
+		  "\"disputeId\":\"D1\",\"paymentId\":\"P1\","
+		  "\"paymentRequestId\":\"PR1\",\"captureId\":\"C1\"}",
+		  "{\"disputeNotificationType\":\"DISPUTE_ACCEPTED\","
+		  "\"disputeId\":\"D1\",\"paymentId\":\"P1\","
+		  "\"paymentRequestId\":\"PR2\",\"captureId\":\"C2\"}",
+		  "payment_request_id PR1 -> PR2; capture_id C1 -> C2" },
+	};
+	struct store *s = open_store(1);
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		deliver_noted(s, cases[i].first, STORE_APPLIED, "NULL");
+		deliver_noted(s, cases[i].other, STORE_CONFLICT, cases[i].note);
+	}
+	store_close(s);
+	ck_assert_str_eq(q_text("SELECT payment_id FROM payments"), "P1");
+	ck_assert_str_eq(q_text("SELECT capture_id || payment_id FROM"
+	    " captures"), "C1P1");
+	/* Set once, from what the conflict did not bring: still unset. */
+	ck_assert_str_eq(q_text("SELECT refund_id || payment_request_id ||"
+	    " coalesce(payment_id, '-') FROM refunds"), "R1PR1-");
+	ck_assert_str_eq(q_text("SELECT stage || payment_request_id ||"
+	    " capture_id FROM disputes"), "DISPUTE_CREATEDPR1C1");
+	ck_assert_int_eq(q_int("SELECT count(*) FROM events"), 4);
+}
+END_TEST
+
+/*
+ * payment_status sums only the captures and refunds that succeeded, in
+ * the payment's currency, of a payment that has not failed; each other
+ * successful one is counted in mismatched_count, and payment_captures
+ * says why of each capture.
+ */
+START_TEST(test_sums_one_currency)
+{
+	static const struct {
+		const char *kind, *rs, *id, *pid, *value, *currency;
+	} moves[] = {
+		{ "capture", "S", "CR1", "P-PR1", "4200", "SGD" },
+		{ "capture", "S", "CR2", "P-PR1", "100", "USD" },
+		{ "capture", "F", "CR3", "P-PR1", "100", "JPY" },
+		{ "refund", "S", "RR1", "P-PR1", "1000", "SGD" },
+		{ "refund", "S", "RR2", "P-PR1", "100", "USD" },
+		{ "refund", "F", "RR3", "P-PR1", "50", "SGD" },
+		/* Succeeded, on a payment that failed. */
+		{ "capture", "S", "CR4", "P-PR2", "500", "SGD" },
+		{ "refund", "S", "RR4", "P-PR2", "500", "SGD" },
+	};
+	struct store *s = open_store(1);
+	char *ok = pay_amount_body("PR1", "PAYMENT_RESULT", "S", "4200", "SGD",
+	    "");
+	char *ko = pay_amount_body("PR2", "PAYMENT_RESULT", "F", "500", "SGD",
+	    "");
+	char *b;
+	size_t i;
+
+	ck_assert_int_eq(deliver(s, ok, NULL), STORE_APPLIED);
+	ck_assert_int_eq(deliver(s, ko, NULL), STORE_APPLIED);
+	for (i = 0; i < sizeof(moves) / sizeof(moves[0]); i++) {
+		/* CAPTURE_RESULT with captureAmount, or REFUND_RESULT ... */
+		ck_assert_int_gt(asprintf(&b, "{\"notifyType\":\"%s_RESULT\","
+		    "\"result\":{\"resultStatus\":\"%s\"},\"%sRequestId\":"
+		    "\"%s\",\"paymentId\":\"%s\",\"%sAmount\":{\"value\":"
+		    "\"%s\",\"currency\":\"%s\"}}", moves[i].kind[0] == 'c' ?
+		    "CAPTURE" : "REFUND", moves[i].rs, moves[i].kind,
+		    moves[i].id, moves[i].pid, moves[i].kind, moves[i].value,
+		    moves[i].currency), 0);
+		ck_assert_int_eq(deliver(s, b, NULL), STORE_APPLIED);
+		free(b);
+	}
+	store_close(s);
+	ck_assert_str_eq(q_text("SELECT group_concat(payment_request_id || ':'"
+	    " || status || '/' || captured_amount_value || '/' ||"
+	    " refunded_amount_value || '/' || mismatched_count, ' ') FROM"
+	    " (SELECT * FROM payment_status ORDER BY payment_request_id)"),
+	    "PR1:SUCCESS/4200/1000/2 PR2:FAIL/0/0/2");
+	ck_assert_str_eq(q_text("SELECT group_concat(capture_request_id || ':'"
+	    " || coalesce(mismatch, '-'), ' ') FROM (SELECT * FROM"
+	    " payment_captures ORDER BY capture_request_id)"),
+	    "CR1:- CR2:currency CR3:- CR4:payment_failed");
+	free(ok);
+	free(ko);
+}
+END_TEST
+
 /* "What happened to this order": one query over one view. */
 START_TEST(test_payment_timeline)
 {
@@ -803,6 +1101,10 @@ START_TEST(test_migrate_v1)
 	ck_assert_str_eq(q_text("SELECT group_concat(object_type, ' ') FROM"
 	    " (SELECT * FROM payment_timeline WHERE payment_request_id ="
 	    " 'PR-V1' ORDER BY seq)"), "payment capture refund dispute");
+	ck_assert_int_eq(q_int("SELECT count(*) FROM notifications WHERE"
+	    " discrepancy IS NOT NULL"), 0);
+	ck_assert_int_eq(q_int("SELECT mismatched_count FROM payment_status"
+	    " WHERE payment_request_id = 'PR-V1'"), 0);
 	/* The widened CHECKs still refuse what no version writes. */
 	{
 		sqlite3 *db;
@@ -834,7 +1136,11 @@ START_TEST(test_migrate_v2)
 	static const char timeline[] = "SELECT group_concat(payment_request_id"
 	    " || ':' || object_type || ':' || seq, ' ') FROM (SELECT * FROM"
 	    " payment_timeline ORDER BY payment_request_id, seq)";
-	char src[256], cmd[512], *before;
+	static const char sums[] = "SELECT group_concat(payment_request_id"
+	    " || ':' || captured_amount_value || '/' || refunded_amount_value,"
+	    " ' ') FROM (SELECT * FROM payment_status ORDER BY"
+	    " payment_request_id)";
+	char src[256], cmd[512], *before, *sums_before;
 	struct store *s;
 
 	snprintf(cmd, sizeof(cmd), "cp %s %s", test_path(src, sizeof(src),
@@ -842,6 +1148,7 @@ START_TEST(test_migrate_v2)
 	ck_assert_int_eq(system(cmd), 0);
 	ck_assert_int_eq(q_int("PRAGMA user_version"), 2);
 	before = strdup(q_text(timeline));
+	sums_before = strdup(q_text(sums));
 	ck_assert_str_eq(before, "SIM-PR-1733a87597d817c2:refund:3"
 	    " SIM-PR-1733a87597d817c2:capture:4"
 	    " SIM-PR-1733a87597d817c2:payment:5"
@@ -858,6 +1165,20 @@ START_TEST(test_migrate_v2)
 	    " events (notification_id)");
 	ck_assert_str_eq(q_text(timeline), before);
 	ck_assert_int_eq(q_int("SELECT count(*) FROM events"), 7);
+	/*
+	 * Schema 6: rows recorded before have no discrepancy (nothing
+	 * compared them), and the sums of these single-currency payments
+	 * are what they were, with nothing flagged.
+	 */
+	ck_assert_int_gt(q_int("SELECT count(*) FROM notifications"), 0);
+	ck_assert_int_eq(q_int("SELECT count(*) FROM notifications WHERE"
+	    " discrepancy IS NOT NULL"), 0);
+	ck_assert_str_eq(q_text(sums), sums_before);
+	ck_assert_int_eq(q_int("SELECT sum(mismatched_count) FROM"
+	    " payment_status"), 0);
+	ck_assert_int_eq(q_int("SELECT count(*) FROM payment_captures WHERE"
+	    " mismatch IS NOT NULL"), 0);
+	free(sums_before);
 	/* Schema 4: the same rows, in rowid tables keyed by a UNIQUE index. */
 	ck_assert_int_eq(q_int("SELECT count(*) FROM payments"), 2);
 	ck_assert_int_eq(q_int("SELECT count(*) FROM captures"), 2);
@@ -871,21 +1192,53 @@ START_TEST(test_migrate_v2)
 }
 END_TEST
 
-/*
- * A migration that cannot finish changes nothing: here version 5's CHECK
- * edit finds the vaultings table spelt otherwise (as a hand edit might
- * leave it), after versions 3 and 4 rebuilt tables in the same
- * transaction.  antomd does not open it, and the database is version 2,
- * whole, as before.
- */
-START_TEST(test_migrate_all_or_nothing)
+/* dbpath becomes the version 2 database of tests/data. */
+static void
+copy_v2(void)
 {
-	struct store_options o = { 100, 1, 1024, 0 };
-	char src[256], cmd[512], err[256] = "";
+	char src[256], cmd[512];
 
 	snprintf(cmd, sizeof(cmd), "cp %s %s", test_path(src, sizeof(src),
 	    "data/antomd-schema-v2.db"), dbpath);
 	ck_assert_int_eq(system(cmd), 0);
+}
+
+/*
+ * antomd refuses the database copy_v2() made, whose migration fails at
+ * this version for want of what, and leaves it version 2, whole, as
+ * before: the rebuilds of the versions before rolled back too.
+ */
+static void
+assert_migration_undone(const char *version, const char *what)
+{
+	struct store_options o = { 100, 1, 1024, 0 };
+	char err[256] = "";
+
+	ck_assert_ptr_null(store_open(dbpath, &o, err, sizeof(err)));
+	ck_assert_msg(strstr(err, version) != NULL &&
+	    strstr(err, what) != NULL, "%s", err);
+	ck_assert_int_eq(q_int("PRAGMA user_version"), 2);
+	ck_assert_int_eq(q_int("SELECT count(*) FROM sqlite_master WHERE"
+	    " name = 'events_object'"), 1);
+	ck_assert_int_eq(q_int("SELECT count(*) FROM sqlite_master WHERE name"
+	    " IN ('payments', 'captures') AND sql LIKE '%WITHOUT ROWID%'"), 2);
+	ck_assert_int_eq(q_int("SELECT count(*) FROM sqlite_master WHERE"
+	    " sql LIKE '%kind IN (%'"), 1);
+	ck_assert_int_eq(q_int("SELECT count(*) FROM pragma_table_info("
+	    "'payment_status') WHERE name = 'mismatched_count'"), 0);
+	ck_assert_int_eq(q_int("SELECT count(*) FROM payments"), 2);
+	ck_assert_str_eq(q_text("PRAGMA integrity_check"), "ok");
+}
+
+/*
+ * A migration that cannot finish changes nothing: here version 5's CHECK
+ * edit finds the vaultings table spelt otherwise (as a hand edit might
+ * leave it), after versions 3 and 4 rebuilt tables in the same
+ * transaction.
+ */
+START_TEST(test_migrate_all_or_nothing)
+{
+	copy_v2();
 	exec_sql("PRAGMA writable_schema = ON;"
 	    "UPDATE sqlite_master SET sql = replace(sql,"
 	    " '''PENDING'',''SUCCESS''', '''PENDING'', ''SUCCESS''')"
@@ -894,18 +1247,19 @@ START_TEST(test_migrate_all_or_nothing)
 	ck_assert_int_eq(q_int("SELECT count(*) FROM sqlite_master WHERE"
 	    " name = 'vaultings' AND sql LIKE '%''PENDING'', ''SUCCESS''%'"),
 	    1);
-	ck_assert_ptr_null(store_open(dbpath, &o, err, sizeof(err)));
-	ck_assert_msg(strstr(err, "version 5") != NULL &&
-	    strstr(err, "vaultings") != NULL, "%s", err);
-	ck_assert_int_eq(q_int("PRAGMA user_version"), 2);
-	ck_assert_int_eq(q_int("SELECT count(*) FROM sqlite_master WHERE"
-	    " name = 'events_object'"), 1);
-	ck_assert_int_eq(q_int("SELECT count(*) FROM sqlite_master WHERE name"
-	    " IN ('payments', 'captures') AND sql LIKE '%WITHOUT ROWID%'"), 2);
-	ck_assert_int_eq(q_int("SELECT count(*) FROM sqlite_master WHERE"
-	    " sql LIKE '%kind IN (%'"), 1);
-	ck_assert_int_eq(q_int("SELECT count(*) FROM payments"), 2);
-	ck_assert_str_eq(q_text("PRAGMA integrity_check"), "ok");
+	assert_migration_undone("version 5", "vaultings");
+}
+END_TEST
+
+/*
+ * Version 6 fails as a whole too: a column of its name added by hand
+ * stops it after versions 3 to 5 rebuilt and rewrote tables.
+ */
+START_TEST(test_migrate_v6_all_or_nothing)
+{
+	copy_v2();
+	exec_sql("ALTER TABLE notifications ADD COLUMN discrepancy INTEGER");
+	assert_migration_undone("version 6", "discrepancy");
 }
 END_TEST
 
@@ -1575,6 +1929,42 @@ static const char *const seq_bodies[] = {
 	"\"resultStatus\":\"S\"},\"vaultingRequestId\":\"V1\"}",
 	"{\"notifyType\":\"VAULTING_RESULT\",\"result\":{\"resultCode\":\"X\","
 	"\"resultStatus\":\"F\"},\"vaultingRequestId\":\"V1\"}",
+	/*
+	 * Amounts and ids as a later job sees them: the amount a result
+	 * applied, and the ids and amount a stage set or filled in.
+	 */
+	"{\"notifyType\":\"PAYMENT_PENDING\",\"result\":{\"resultCode\":\"X\","
+	"\"resultStatus\":\"S\"},\"paymentRequestId\":\"PR3\",\"paymentId\":"
+	"\"P3\",\"paymentAmount\":{\"value\":\"4200\",\"currency\":\"SGD\"}}",
+	"{\"notifyType\":\"PAYMENT_RESULT\",\"result\":{\"resultCode\":\"X\","
+	"\"resultStatus\":\"S\"},\"paymentRequestId\":\"PR3\",\"paymentId\":"
+	"\"P3\",\"paymentAmount\":{\"value\":\"1\",\"currency\":\"JPY\"}}",
+	"{\"notifyType\":\"PAYMENT_RESULT\",\"result\":{\"resultCode\":\"Y\","
+	"\"resultStatus\":\"S\"},\"paymentRequestId\":\"PR3\",\"paymentId\":"
+	"\"P3\",\"paymentAmount\":{\"value\":\"1\",\"currency\":\"JPY\"}}",
+	"{\"notifyType\":\"PAYMENT_RESULT\",\"result\":{\"resultCode\":\"X\","
+	"\"resultStatus\":\"S\"},\"paymentRequestId\":\"PR3\",\"paymentId\":"
+	"\"P3\",\"paymentAmount\":{\"value\":\"2\",\"currency\":\"JPY\"}}",
+	"{\"disputeNotificationType\":\"DISPUTE_CREATED\",\"disputeId\":\"D3\","
+	"\"paymentId\":\"P3\"}",
+	"{\"disputeNotificationType\":\"DEFENSE_SUPPLIED\",\"disputeId\":\"D3\","
+	"\"paymentId\":\"P3\",\"paymentRequestId\":\"PR3\"}",
+	"{\"disputeNotificationType\":\"DISPUTE_ACCEPTED\",\"disputeId\":\"D3\","
+	"\"paymentId\":\"P3\",\"paymentRequestId\":\"PRX\"}",
+	"{\"disputeNotificationType\":\"DISPUTE_JUDGED\",\"disputeId\":\"D4\","
+	"\"disputeJudgedResult\":\"ACCEPT_BY_CUSTOMER\"}",
+	"{\"disputeNotificationType\":\"DISPUTE_JUDGED\",\"disputeId\":\"D4\","
+	"\"disputeJudgedResult\":\"ACCEPT_BY_MERCHANT\"}",
+	"{\"disputeNotificationType\":\"DISPUTE_CREATED\",\"disputeId\":\"D4\","
+	"\"disputeAmount\":{\"value\":\"5\",\"currency\":\"SGD\"}}",
+	"{\"disputeNotificationType\":\"DEFENSE_SUPPLIED\",\"disputeId\":\"D4\","
+	"\"disputeAmount\":{\"value\":\"6\",\"currency\":\"SGD\"}}",
+	"{\"notifyType\":\"CAPTURE_RESULT\",\"result\":{\"resultCode\":\"Y\","
+	"\"resultStatus\":\"S\"},\"captureRequestId\":\"CR5\",\"captureId\":"
+	"\"C5\",\"paymentId\":\"P3\"}",
+	"{\"notifyType\":\"CAPTURE_RESULT\",\"result\":{\"resultCode\":\"Z\","
+	"\"resultStatus\":\"S\"},\"captureRequestId\":\"CR5\",\"captureId\":"
+	"\"C5\",\"paymentId\":\"P4\"}",
 };
 #define SEQ_N	(sizeof(seq_bodies) / sizeof(seq_bodies[0]))
 
@@ -1614,17 +2004,21 @@ seq_dump(void)
 	static const char *const q[] = {
 	    "SELECT group_concat(id || ',' || client_id || ',' || kind || ','"
 	    " || coalesce(object_id, '-') || ',' || outcome || ',' ||"
-	    " delivery_count, ';') FROM (SELECT * FROM notifications ORDER BY"
-	    " id)",
+	    " delivery_count || ',' || coalesce(discrepancy, '-'), ';') FROM"
+	    " (SELECT * FROM notifications ORDER BY id)",
 	    "SELECT group_concat(client_id || ',' || payment_request_id || ','"
 	    " || coalesce(payment_id, '-') || ',' || status || ',' ||"
-	    " coalesce(result_code, '-') || ',' || notification_id, ';') FROM"
+	    " coalesce(result_code, '-') || ',' || coalesce(amount_value, '-')"
+	    " || coalesce(currency, '-') || ',' || notification_id, ';') FROM"
 	    " payments",
 	    "SELECT group_concat(capture_request_id || ',' ||"
-	    " coalesce(capture_id, '-') || ',' || status, ';') FROM captures",
+	    " coalesce(capture_id, '-') || ',' || coalesce(payment_id, '-') ||"
+	    " ',' || status, ';') FROM captures",
 	    "SELECT group_concat(dispute_id || ',' || coalesce(payment_id, '-')"
-	    " || ',' || stage || ',' || coalesce(reason_code, '-') || ',' ||"
-	    " notification_id, ';') FROM disputes",
+	    " || ',' || coalesce(payment_request_id, '-') || ',' || stage ||"
+	    " ',' || coalesce(reason_code, '-') || ',' ||"
+	    " coalesce(amount_value, '-') || ',' || coalesce(judged_result, '-')"
+	    " || ',' || notification_id, ';') FROM disputes",
 	    "SELECT group_concat(vaulting_request_id || ',' || status, ';')"
 	    " FROM vaultings",
 	    "SELECT group_concat(seq || ',' || object_type || ',' || object_id"
@@ -1670,6 +2064,19 @@ START_TEST(test_batch_is_a_sequence)
 		notif_free(&j[i].n);
 	}
 	store_close(s);
+	/* What the jobs from 18 on are there for. */
+	for (i = 18; i < SEQ_N; i++)
+		ck_assert_msg(want[i].outcome == (i == 20 ? STORE_DUPLICATE :
+		    i == 21 || i == 24 || i == 26 || i == 30 ? STORE_CONFLICT :
+		    i == 27 || i == 28 ? STORE_IGNORED : STORE_APPLIED),
+		    "job %zu: %s", i, store_outcome_str(want[i].outcome));
+	ck_assert_str_eq(q_text("SELECT group_concat(id || ':' || discrepancy,"
+	    " ' / ') FROM (SELECT * FROM notifications WHERE discrepancy IS NOT"
+	    " NULL AND object_id IN ('PR3', 'D3', 'D4', 'CR5') ORDER BY id)"),
+	    "17:amount 4200 SGD -> 1 JPY / 19:amount 1 JPY -> 2 JPY /"
+	    " 22:payment_request_id PR3 -> PRX / 24:judged_result"
+	    " ACCEPT_BY_CUSTOMER -> ACCEPT_BY_MERCHANT / 26:amount 5 SGD -> 6 SGD"
+	    " / 28:payment_id P3 -> P4");
 	seq = seq_dump();
 	test_rmtree(dir);
 	test_tmpdir(dir, sizeof(dir), "store", dbpath, sizeof(dbpath));
@@ -1933,6 +2340,12 @@ store_suite(void)
 	tcase_add_test(tc, test_dispute_order);
 	tcase_add_test(tc, test_dispute_forward);
 	tcase_add_test(tc, test_vaulting);
+	tcase_add_test(tc, test_final_amount_conflict);
+	tcase_add_test(tc, test_pending_amount_discrepancy);
+	tcase_add_test(tc, test_replay_notes_discrepancy);
+	tcase_add_test(tc, test_dispute_judged_conflict);
+	tcase_add_test(tc, test_ids_never_change);
+	tcase_add_test(tc, test_sums_one_currency);
 	tcase_add_test(tc, test_payment_timeline);
 	tcase_add_test(tc, test_migrate_v1);
 	tcase_add_test(tc, test_query_plans);
@@ -1943,6 +2356,7 @@ store_suite(void)
 	tcase_add_test(tc, test_replay_keeps_object_of_events);
 	tcase_add_test(tc, test_migrate_v2);
 	tcase_add_test(tc, test_migrate_all_or_nothing);
+	tcase_add_test(tc, test_migrate_v6_all_or_nothing);
 	tcase_add_test(tc, test_refusals);
 	tcase_add_test(tc, test_refusals_bounded);
 	tcase_add_test(tc, test_refusals_pruned);
