@@ -1075,12 +1075,76 @@ START_TEST(test_slowloris)
 }
 END_TEST
 
+/*
+ * A configuration naming "T_1" and "T_1.2" on one key: the notification
+ * Antom signed for T_1.2, re-sent as T_1 with request-time "2.<original>",
+ * would verify (check_verify.c, test_request_resplit).  antomd -n refuses
+ * the file with FILE:LINE and exit 2; on SIGHUP the configuration in
+ * force stays, so the re-split request finds no key for T_1, nothing of
+ * it is stored, and genuine notifications are still served.
+ */
+START_TEST(test_dotted_client_id)
+{
+	static const char body[] = "{\"notifyType\":\"PAYMENT_RESULT\","
+	    "\"paymentRequestId\":\"PR-DOT\"}";
+	char pem[512], clients[2048], cmd[1024], bin[512], out[2048];
+	char sig[SIGN_HEADER_MAX], want[256], *log = NULL;
+	struct client_response r;
+	FILE *p;
+	size_t n;
+	int st, i;
+
+	deliver_ok("PR-DOT-BEFORE", "P-DOT-BEFORE");	/* it has started */
+	test_path(pem, sizeof(pem), "vectors/test-antom-public.pem");
+	snprintf(clients, sizeof(clients), "client %s 1 %s\nclient T_1 1 %s\n"
+	    "client T_1.2 1 %s", SANDBOX, pem, pem, pem);
+	e2e_conf_clients = clients;
+	e2e_write_conf(NULL);
+	e2e_conf_clients = NULL;
+
+	/* At start: antomd -n names the line (the tenth) and exits 2. */
+	snprintf(cmd, sizeof(cmd), "%s -n -c %s 2>&1",
+	    e2e_bin(bin, sizeof(bin), "antomd"), e2e.conf);
+	ck_assert_ptr_nonnull(p = popen(cmd, "r"));
+	n = fread(out, 1, sizeof(out) - 1, p);
+	out[n] = '\0';
+	st = pclose(p);
+	snprintf(want, sizeof(want), "%s:10: client id must not contain '.'",
+	    e2e.conf);
+	ck_assert_msg(WEXITSTATUS(st) == 2 && strstr(out, want) != NULL,
+	    "exit %d, output:\n%s", WEXITSTATUS(st), out);
+
+	/* On SIGHUP: refused, the configuration in force kept. */
+	ck_assert_int_eq(kill(e2e.pid, SIGHUP), 0);
+	for (i = 0; i < 1000; i++) {
+		free(log);
+		log = test_slurp(e2e.log, NULL);
+		if (strstr(log, "reload failed") != NULL)
+			break;
+		usleep(10000);
+	}
+	ck_assert_msg(strstr(log, "reload failed, the configuration in force "
+	    "is kept") != NULL && strstr(log, want) != NULL, "log:\n%s", log);
+	free(log);
+
+	/* The re-split request: no key for T_1. */
+	sign(NOTIFY, "T_1.2", "1700000000000", body, sizeof(body) - 1, sig);
+	ck_assert_int_eq(e2e_post(NOTIFY, "T_1", "2.1700000000000", sig, body,
+	    &r), 401);
+	client_response_free(&r);
+	ck_assert_int_eq(e2e_q_int("SELECT count(*) FROM notifications"), 1);
+	deliver_ok("PR-DOT-OK", "P-DOT-OK");
+	check_daemon_fine("dotted client id", "reason=unknown_client");
+}
+END_TEST
+
 Suite *
 hostile_suite(void)
 {
 	Suite *s = suite_create("hostile");
 	TCase *rows = tcase_create("rows");
 	TCase *slow = tcase_create("slowloris");
+	TCase *conf = tcase_create("config");
 
 	tcase_add_checked_fixture(rows, setup, teardown);
 	tcase_set_timeout(rows, 30);
@@ -1091,5 +1155,10 @@ hostile_suite(void)
 	tcase_set_timeout(slow, 30);
 	tcase_add_test(slow, test_slowloris);
 	suite_add_tcase(s, slow);
+
+	tcase_add_checked_fixture(conf, setup_bare, teardown);
+	tcase_set_timeout(conf, 30);
+	tcase_add_test(conf, test_dotted_client_id);
+	suite_add_tcase(s, conf);
 	return s;
 }
