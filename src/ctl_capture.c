@@ -46,6 +46,12 @@ capture_target(struct ctl_capture *rq, const char *t, size_t n)
 	struct target tg;
 	const char *q;
 
+	/* libmicrohttpd ends the target at a NUL: so does the daemon. */
+	if (memchr(t, '\0', n) != NULL) {
+		printf("note: NUL byte in the request target: antomd sees "
+		    "only what precedes it\n");
+		n = strlen(t);
+	}
 	if (target_split(t, n, &tg) == 0) {
 		if (tg.absolute)
 			printf("note: absolute-form request target: antomd "
