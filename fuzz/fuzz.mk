@@ -28,7 +28,7 @@ FUZZ_MAXLEN	?= 8192
 FUZZ_TIMEOUT	?= 10
 FUZZ_FLAGS	?=
 
-FUZZ_TARGETS	:= fuzz_sighdr fuzz_decode fuzz_notif fuzz_conf
+FUZZ_TARGETS	:= fuzz_sighdr fuzz_decode fuzz_notif fuzz_conf fuzz_target
 FUZZ_OUT	:= build/fuzz
 FUZZ_PKGS	:= openssl jansson sqlite3 libmicrohttpd libsystemd
 
@@ -38,6 +38,7 @@ FUZZ_MODS_fuzz_decode	:= verify util
 FUZZ_MODS_fuzz_notif	:= notif refusal store store_state store_judge store_db \
 			   store_ckpt store_schema verify verify_key walvfs log util
 FUZZ_MODS_fuzz_conf	:= conf verify verify_key log util
+FUZZ_MODS_fuzz_target	:= target
 
 FUZZ_SAN	:= -fsanitize=address,undefined -fno-sanitize-recover=all \
 		   -fno-omit-frame-pointer

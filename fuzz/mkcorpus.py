@@ -18,7 +18,8 @@ if not os.path.isfile("tests/vectors/README.md"):
     sys.exit("mkcorpus.py: run from the repository root")
 C = "fuzz/corpus"
 shutil.rmtree(C, ignore_errors=True)
-for t in ("fuzz_sighdr", "fuzz_decode", "fuzz_notif", "fuzz_conf"):
+for t in ("fuzz_sighdr", "fuzz_decode", "fuzz_notif", "fuzz_conf",
+          "fuzz_target"):
     os.makedirs(os.path.join(C, t))
 
 
@@ -81,3 +82,17 @@ seed("fuzz_conf", "unix-socket",
      "listen unix:/run/antomd/antomd.sock\nroute /n\n"
      "client X 1 tests/vectors/test-antom-public.b64\n")
 seed("fuzz_conf", "private-key", "route /n\nclient X 1 tests/vectors/test-antom-private.pem\n")
+
+# Request targets: both forms, and the ones refused (src/target.c).
+for name, t in (("origin", "/antom/notify"),
+                ("origin-query", "/api/back?allPayTn=2019"),
+                ("absolute-http", "http://shop.example/antom/notify"),
+                ("absolute-https-port-query",
+                 "HTTPS://shop.example:8443/antom/notify?order=1"),
+                ("absolute-ipv6", "http://[::1]:8080/antom/notify"),
+                ("absolute-no-path", "https://shop.example"),
+                ("userinfo", "http://user@shop.example/antom/notify"),
+                ("authority", "shop.example:443"),
+                ("asterisk", "*"),
+                ("fragment", "/antom/notify#x")):
+    seed("fuzz_target", name, t)

@@ -18,6 +18,7 @@
 	X(REASON_UNKNOWN_PATH,		"unknown_path",		0)	\
 	X(REASON_METHOD,		"method",		0)	\
 	X(REASON_BODY_TOO_LARGE,	"body_too_large",	0)	\
+	X(REASON_BAD_FRAMING,		"bad_framing",		1)	\
 	X(REASON_MISSING_HEADER,	"missing_header",	1)	\
 	X(REASON_DUPLICATE_HEADER,	"duplicate_header",	1)	\
 	X(REASON_BAD_HEADER_VALUE,	"bad_header_value",	1)	\

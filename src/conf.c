@@ -379,6 +379,20 @@ conf_valid_client_id(const char *s)
 	return 1;
 }
 
+/*
+ * The signed content joins client-id, request-time and body with '.'
+ * (docs/protocol.md section 2.1), so it cannot be split back: with "T_1"
+ * and "T_1.2" on one key, a notification for T_1.2 re-sent as T_1 with
+ * request-time "2.<original>" signs the same bytes and verifies.  Antom's
+ * client ids never hold a '.' (section 1.2: SANDBOX_..., T_...), so one
+ * here is refused rather than made ambiguous.
+ */
+static int
+conf_client_id_dotless(const char *s)
+{
+	return strchr(s, '.') == NULL;
+}
+
 /* client ID VERSION KEY: a public key for the client's key version. */
 static enum conf_status
 conf_client(struct conf *c, char **argv, char *why, size_t whylen)
@@ -390,6 +404,12 @@ conf_client(struct conf *c, char **argv, char *why, size_t whylen)
 	if (!conf_valid_client_id(argv[1])) {
 		util_err(why, whylen, "client id must be 1 to 64 printable "
 		    "characters");
+		return CONF_ERR_SYNTAX;
+	}
+	if (!conf_client_id_dotless(argv[1])) {
+		util_err(why, whylen, "client id must not contain '.': the "
+		    "signed content joins client-id and request-time with '.', "
+		    "so another id's signature would verify for this one");
 		return CONF_ERR_SYNTAX;
 	}
 	if (conf_number(argv[2], 1, 1000000, &version) != 0) {

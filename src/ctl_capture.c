@@ -15,6 +15,7 @@
 
 #include "conf.h"
 #include "ctl.h"
+#include "target.h"
 #include "util.h"
 
 #define CAPTURE_BODY_MAX	(1024 * 1024)
@@ -33,28 +34,40 @@ ctl_capture_free(struct ctl_capture *rq)
 	free(rq->body);
 }
 
-/* Split target into path and query; absolute-form loses scheme and host. */
+/*
+ * Split target into path and query as the daemon does (target.h): an
+ * absolute-form target is routed by its path.  One the daemon would not
+ * route keeps its raw text, which matches no route (routes start with
+ * '/'), so explain says 404 as the daemon answers.
+ */
 static void
 capture_target(struct ctl_capture *rq, const char *t, size_t n)
 {
-	const char *q, *end = t + n;
+	struct target tg;
+	const char *q;
 
-	if (n > 7 && (strncasecmp(t, "http://", 7) == 0 ||
-	    strncasecmp(t, "https://", 8) == 0)) {
-		const char *a = memchr(t + 7, '/', n - 7);
-
-		t = a != NULL ? a : end;
-		n = (size_t)(end - t);
+	/* libmicrohttpd ends the target at a NUL: so does the daemon. */
+	if (memchr(t, '\0', n) != NULL) {
+		printf("note: NUL byte in the request target: antomd sees "
+		    "only what precedes it\n");
+		n = strlen(t);
 	}
+	if (target_split(t, n, &tg) == 0) {
+		if (tg.absolute)
+			printf("note: absolute-form request target: antomd "
+			    "routes it by its path\n");
+		rq->path = ctl_strndup(tg.path, tg.pathlen);
+		if (tg.query != NULL)
+			rq->query = ctl_strndup(tg.query, tg.querylen);
+		return;
+	}
+	printf("note: the request target is neither /path nor "
+	    "http(s)://host/path: antomd answers 404\n");
 	if ((q = memchr(t, '?', n)) != NULL) {
 		rq->path = ctl_strndup(t, (size_t)(q - t));
-		rq->query = ctl_strndup(q + 1, (size_t)(end - q - 1));
+		rq->query = ctl_strndup(q + 1, (size_t)(t + n - q - 1));
 	} else
 		rq->path = ctl_strndup(t, n);
-	if (rq->path[0] == '\0') {
-		free(rq->path);
-		rq->path = xstrdup("/");
-	}
 }
 
 /*

@@ -8,9 +8,10 @@
  * its own thread, as libmicrohttpd requires.
  *
  * Order of checks, each with its own status (README, "HTTP status
- * policy"): route 404, method 405, size 413, headers 400, signature 401,
- * then the body is parsed (never before it is authentic) and stored; a
- * storage failure is 503 so Antom retries.
+ * policy"): ambiguous framing 400 and close, route 404, method 405,
+ * size 413, headers 400, signature 401, then the body is parsed (never
+ * before it is authentic) and stored; a storage failure is 503 so Antom
+ * retries.
  *
  * Every request gets an id (16 hex digits: a random per-process prefix and
  * a counter), logged as request_id= and returned as X-Request-Id, so an
@@ -36,6 +37,7 @@
 #include "proxy.h"
 #include "reason.h"
 #include "refusal.h"
+#include "target.h"
 #include "util.h"
 #include "verify.h"
 
@@ -48,6 +50,7 @@ enum http_reply {
 	R_NOT_FOUND,
 	R_METHOD,
 	R_TOO_LARGE,
+	R_BAD_FRAMING,
 	R_MISSING_HEADER,
 	R_DUPLICATE_HEADER,
 	R_BAD_HEADER,
@@ -68,6 +71,8 @@ static const struct {
 	[R_NOT_FOUND] = { 404, "NOT_FOUND", "no such notification route" },
 	[R_METHOD] = { 405, "METHOD_NOT_ALLOWED", "only POST is accepted" },
 	[R_TOO_LARGE] = { 413, "REQUEST_TOO_LARGE", "body larger than allowed" },
+	[R_BAD_FRAMING] = { 400, "INVALID_FRAMING",
+	    "one Content-Length, or Transfer-Encoding: chunked alone" },
 	[R_MISSING_HEADER] = { 400, "MISSING_HEADER",
 	    "client-id, request-time and signature headers are required" },
 	[R_DUPLICATE_HEADER] = { 400, "DUPLICATE_HEADER",
@@ -127,8 +132,9 @@ struct http_req {
 	enum http_state		 state;
 	enum http_reply		 reply;
 	enum reason		 reason;	/* for the log line */
-	char			*path;		/* raw path, no query */
+	char			*path;		/* routing path (target.h) */
 	char			*query;		/* raw query or NULL */
+	int			 bad_target;	/* not a target we route */
 	const struct conf_route	*route;
 	unsigned char		*body;
 	size_t			 len, cap;
@@ -195,14 +201,20 @@ http_reload(struct http *h, struct conf *conf)
 	return 0;
 }
 
-/* Called by MHD with the raw request target: keep path and query apart. */
+/*
+ * Called by MHD with the raw request target: keep the path used for
+ * routing and the query apart (target.h, the function antomctl explain
+ * shares, so the two never disagree).  An absolute-form target is routed
+ * by its path (RFC 9112 section 3.2.2); one that is neither form keeps
+ * its raw text for the log line and is answered 404.
+ */
 static void *
 http_uri_cb(void *cls, const char *uri, struct MHD_Connection *conn)
 {
 	struct http *h = cls;
 	struct http_req *r;
-	const char *q = strchr(uri, '?');
-	size_t plen = q != NULL ? (size_t)(q - uri) : strlen(uri);
+	struct target t;
+	size_t ulen = strlen(uri);
 
 	atomic_fetch_add(&h->inflight, 1);
 	if ((r = calloc(1, sizeof(*r))) == NULL)
@@ -215,10 +227,19 @@ http_uri_cb(void *cls, const char *uri, struct MHD_Connection *conn)
 	r->reply = R_UNAVAILABLE;
 	snprintf(r->rid, sizeof(r->rid), "%08x%08x", (unsigned)h->rid_prefix,
 	    (unsigned)atomic_fetch_add(&h->rid_next, 1));
-	r->path = strndup(uri, plen);
-	if (q != NULL)
-		r->query = strdup(q + 1);
-	if (r->path == NULL || (q != NULL && r->query == NULL)) {
+	if (target_split(uri, ulen, &t) != 0) {
+		const char *q = strchr(uri, '?');
+
+		r->bad_target = 1;
+		t.path = uri;
+		t.pathlen = q != NULL ? (size_t)(q - uri) : ulen;
+		t.query = q != NULL ? q + 1 : NULL;
+		t.querylen = q != NULL ? strlen(q + 1) : 0;
+	}
+	r->path = strndup(t.path, t.pathlen);
+	if (t.query != NULL)
+		r->query = strndup(t.query, t.querylen);
+	if (r->path == NULL || (t.query != NULL && r->query == NULL)) {
 		http_conf_put(h, r->hc);
 		free(r->path);
 		free(r->query);
@@ -446,6 +467,8 @@ http_answer(struct http_req *r, enum http_reply reply, enum reason reason)
 	    MHD_add_response_header(resp, "X-Request-Id", r->rid) != MHD_YES ||
 	    (reply == R_METHOD && MHD_add_response_header(resp,
 	    MHD_HTTP_HEADER_ALLOW, "POST") != MHD_YES) ||
+	    (reply == R_BAD_FRAMING && MHD_add_response_header(resp,
+	    MHD_HTTP_HEADER_CONNECTION, "close") != MHD_YES) ||
 	    (reply == R_UNAVAILABLE && MHD_add_response_header(resp,
 	    MHD_HTTP_HEADER_RETRY_AFTER, "1") != MHD_YES)) {
 		MHD_destroy_response(resp);
@@ -617,6 +640,50 @@ http_process(struct http_req *r)
 	return MHD_YES;
 }
 
+/* How a request says where its body ends. */
+struct http_framing {
+	unsigned	content_length, transfer_encoding;
+	int		chunked;	/* the one Transfer-Encoding is chunked */
+};
+
+static enum MHD_Result
+http_count_framing(void *cls, enum MHD_ValueKind kind, const char *key,
+    const char *value)
+{
+	struct http_framing *f = cls;
+
+	(void)kind;
+	if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0)
+		f->content_length++;
+	else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
+		f->transfer_encoding++;
+		f->chunked = strcasecmp(value, "chunked") == 0;
+	}
+	return MHD_YES;
+}
+
+/*
+ * 1 when the body's end is ambiguous (RFC 9112 section 6.3): two
+ * Content-Length lines, equal or not (libmicrohttpd 0.9.75 reads the
+ * first and ignores the other, so a proxy reading the last frames another
+ * request than we do); Content-Length with Transfer-Encoding (it takes
+ * chunked and ignores Content-Length); or a Transfer-Encoding that is not
+ * one "chunked" (any other coding it reads until the peer closes).  A
+ * comma-separated Content-Length list never gets here: libmicrohttpd
+ * answers 400 itself.
+ */
+static int
+http_framing_bad(struct MHD_Connection *conn)
+{
+	struct http_framing f = { 0, 0, 0 };
+
+	MHD_get_connection_values(conn, MHD_HEADER_KIND, http_count_framing,
+	    &f);
+	return f.content_length > 1 ||
+	    (f.content_length > 0 && f.transfer_encoding > 0) ||
+	    f.transfer_encoding > 1 || (f.transfer_encoding == 1 && !f.chunked);
+}
+
 static enum MHD_Result
 http_handler(void *cls, struct MHD_Connection *conn, const char *url,
     const char *method, const char *version, const char *upload_data,
@@ -636,7 +703,12 @@ http_handler(void *cls, struct MHD_Connection *conn, const char *url,
 	switch (r->state) {
 	case ST_HEADERS:
 		r->state = ST_BODY;
-		r->route = conf_route_find(r->conf, r->path, strlen(r->path));
+		/* First: where this request ends decides where the next begins. */
+		if (http_framing_bad(conn))
+			return http_answer(r, R_BAD_FRAMING, REASON_BAD_FRAMING);
+		if (!r->bad_target)
+			r->route = conf_route_find(r->conf, r->path,
+			    strlen(r->path));
 		if (r->route == NULL)
 			return http_answer(r, R_NOT_FOUND, REASON_UNKNOWN_PATH);
 		if (strcmp(method, MHD_HTTP_METHOD_POST) != 0)

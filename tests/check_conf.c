@@ -1461,12 +1461,45 @@ START_TEST(test_client_id)
 	t_assert_fail(&r, CONF_ERR_SYNTAX, 2,
 	    "client id must be 1 to 64 printable characters");
 
-	/* Ids are what Antom issues: punctuation is fine. */
+	/* Ids are what Antom issues: punctuation but '.' is fine. */
 	t_load_free(&r, t_fmt("route /a\nclient SANDBOX_5YEZ4X2ZEB3C05479 1 %s\n"
-	    "client T-ALL.PAY:1 1 %s\n", t_pem, t_pem));
+	    "client T-ALL:PAY_1 1 %s\n", t_pem, t_pem));
 	t_assert_ok(&r);
 	ck_assert(verify_keyring_has_client(r.c->keys,
 	    "SANDBOX_5YEZ4X2ZEB3C05479"));
+	t_done(&r);
+}
+END_TEST
+
+/*
+ * A '.' would make the signed content ambiguous (check_verify.c,
+ * test_request_resplit): "T_1" and "T_1.2" on one key let a notification
+ * for one verify as the other.  Refused wherever it is, with the line.
+ */
+START_TEST(test_client_id_dot)
+{
+	static const char *const ids[] = {
+		"T_1.2", ".", ".T_1", "T_1.", "SANDBOX_5YEZ4X2ZEB3C05479.1",
+	};
+	struct t_res r;
+	size_t i;
+
+	for (i = 0; i < T_NELEM(ids); i++) {
+		t_load_free(&r, t_fmt("route /a\nclient T_1 1 %s\n"
+		    "client %s 1 %s\n", t_pem, ids[i], t_pem));
+		t_assert_fail(&r, CONF_ERR_SYNTAX, 3, "client id must not "
+		    "contain '.': the signed content joins client-id and "
+		    "request-time with '.', so another id's signature would "
+		    "verify for this one");
+	}
+	/* The dotted id alone, too: the other may be Antom's, not ours. */
+	t_load_free(&r, t_fmt("route /a\nclient T_1.2 1 %s\n", t_pem));
+	t_assert_fail(&r, CONF_ERR_SYNTAX, 2, NULL);
+	/* Antom's forms (docs/protocol.md section 1.2) load. */
+	t_load_free(&r, t_fmt("route /a\nclient T_1 1 %s\nclient T_111222333 "
+	    "1 %s\nclient T_ALLPAY_1 1 %s\nclient SANDBOX_5YEZ4X2ZEB3C05479 1 "
+	    "%s\n", t_pem, t_pem, t_pem, t_pem));
+	t_assert_ok(&r);
 	t_done(&r);
 }
 END_TEST
@@ -2008,6 +2041,7 @@ conf_suite(void)
 	tcase_add_loop_test(tc, test_client_bad_version, 0,
 	    (int)T_NELEM(t_bad_versions));
 	tcase_add_test(tc, test_client_id);
+	tcase_add_test(tc, test_client_id_dot);
 	tcase_add_test(tc, test_client_args);
 	suite_add_tcase(s, tc);
 

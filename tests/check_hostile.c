@@ -327,7 +327,16 @@ enum effect {
 enum frame {
 	F_LENGTH,	/* Content-Length and the body */
 	F_CHUNKED,	/* Transfer-Encoding: chunked, 64 KiB chunks */
-	F_HEAD_ONLY	/* Content-Length of the body, and none of it sent */
+	F_HEAD_ONLY,	/* Content-Length of the body, and none of it sent */
+	/* Ambiguous (RFC 9112 section 6.3), the body as Content-Length says: */
+	F_LENGTH_TWICE,	/* Content-Length twice, the same value */
+	F_LENGTH_0_N,	/* Content-Length: 0, then the body's */
+	F_LENGTH_N_0,	/* the body's, then Content-Length: 0 */
+	F_LENGTH_LIST,	/* one Content-Length line "N, N" */
+	F_LENGTH_TE_ID,	/* Content-Length and Transfer-Encoding: identity */
+	/* The body chunked, and a Content-Length of the body as well: */
+	F_CHUNKED_LENGTH,	/* Transfer-Encoding first */
+	F_LENGTH_CHUNKED	/* Content-Length first */
 };
 
 struct row;
@@ -346,6 +355,7 @@ struct row {
 	const char	*log_has;	/* the log names it so */
 	const char	*head_has;	/* in the response head */
 	int		 mhd_body;	/* libmicrohttpd's answer, not JSON */
+	int		 no_refusal;	/* not even a refusals row */
 
 	const char	*method;	/* POST */
 	const char	*target;	/* /antom/notify; {X} is fill 'a's */
@@ -367,6 +377,9 @@ struct row {
 };
 
 #define BODY(s)		.body = (s), .bodylen = sizeof(s) - 1
+/* Ambiguous framing: 400, closed, not even a refusal written. */
+#define BAD_FRAMING	.status = 400, .log_has = "reason=bad_framing", \
+			.head_has = "Connection: close", .no_refusal = 1
 
 static char *
 gen_pay(const struct row *w, size_t *len)
@@ -480,14 +493,46 @@ build(const struct row *w, size_t *len)
 	fputs(" HTTP/1.1\r\nHost: 127.0.0.1\r\n", f);
 	expand(f, w->hdrs != NULL ? w->hdrs : HDRS_DEFAULT, w, client, rtime,
 	    sig);
-	if (w->frame == F_CHUNKED)
+	switch (w->frame) {
+	case F_CHUNKED:
 		fputs("Transfer-Encoding: chunked\r\n", f);
-	else
+		break;
+	case F_LENGTH_TWICE:
+		fprintf(f, "Content-Length: %zu\r\nContent-Length: %zu\r\n",
+		    SENT.len, SENT.len);
+		break;
+	case F_LENGTH_0_N:
+		fprintf(f, "Content-Length: 0\r\nContent-Length: %zu\r\n",
+		    SENT.len);
+		break;
+	case F_LENGTH_N_0:
+		fprintf(f, "Content-Length: %zu\r\nContent-Length: 0\r\n",
+		    SENT.len);
+		break;
+	case F_LENGTH_LIST:
+		fprintf(f, "Content-Length: %zu, %zu\r\n", SENT.len, SENT.len);
+		break;
+	case F_LENGTH_TE_ID:
+		fprintf(f, "Content-Length: %zu\r\nTransfer-Encoding: "
+		    "identity\r\n", SENT.len);
+		break;
+	case F_CHUNKED_LENGTH:
+		fprintf(f, "Transfer-Encoding: chunked\r\nContent-Length: "
+		    "%zu\r\n", SENT.len);
+		break;
+	case F_LENGTH_CHUNKED:
+		fprintf(f, "Content-Length: %zu\r\nTransfer-Encoding: "
+		    "chunked\r\n", SENT.len);
+		break;
+	default:
 		fprintf(f, "Content-Length: %zu\r\n", SENT.len);
+		break;
+	}
 	fputs("Connection: close\r\n\r\n", f);
-	if (w->frame == F_LENGTH)
+	if (w->frame != F_HEAD_ONLY && w->frame != F_CHUNKED &&
+	    w->frame != F_CHUNKED_LENGTH && w->frame != F_LENGTH_CHUNKED)
 		fwrite(SENT.body, 1, SENT.len, f);
-	else if (w->frame == F_CHUNKED) {
+	else if (w->frame != F_HEAD_ONLY) {
 		for (off = 0; off < SENT.len; off += 65536) {
 			size_t n = SENT.len - off;
 
@@ -725,8 +770,57 @@ static const struct row hostile_rows[] = {
 	{ .name = "dot-dot segment", .status = 404,
 	    .target = "/x/../antom/notify" },
 	{ .name = "upper case", .status = 404, .target = "/ANTOM/NOTIFY" },
-	{ .name = "absolute form", .status = 404,
+	/*
+	 * Absolute form is served as its path (RFC 9112 section 3.2.2),
+	 * the signed path staying the route's; the daemon and antomctl
+	 * explain share the split (target.h).
+	 */
+	{ .name = "absolute form", .status = 200, .effect = E_APPLIED,
 	    .target = "http://127.0.0.1" NOTIFY },
+	{ .name = "absolute form https, port, query", .status = 200,
+	    .effect = E_APPLIED,
+	    .target = "HTTPS://shop.example:8443" NOTIFY "?order=1" },
+	{ .name = "absolute form of another route's path", .status = 401,
+	    .log_has = "reason=mismatch",
+	    .target = "http://127.0.0.1/api/back" },
+	{ .name = "absolute form with userinfo", .status = 404, .log_has =
+	    "reason=unknown_path", .target = "http://u@127.0.0.1" NOTIFY },
+	{ .name = "absolute form without authority", .status = 404,
+	    .target = "http://" NOTIFY },
+	{ .name = "absolute form, another scheme", .status = 404,
+	    .target = "ftp://127.0.0.1" NOTIFY },
+	{ .name = "authority form", .status = 404, .target = "127.0.0.1:80" },
+	{ .name = "asterisk form", .status = 404, .target = "*" },
+	{ .name = "fragment", .status = 404, .target = NOTIFY "#x" },
+
+	/*
+	 * Framing (RFC 9112 section 6.3): where the body ends must be
+	 * unambiguous, or a proxy and antomd disagree on where the next
+	 * request starts.  400 before anything else, the connection closed,
+	 * nothing written, not even a refusal.  libmicrohttpd 0.9.75 took
+	 * the first Content-Length, and chunked over Content-Length.
+	 */
+	{ .name = "Content-Length twice, equal", BAD_FRAMING,
+	    .frame = F_LENGTH_TWICE },
+	{ .name = "Content-Length 0, then the body's", BAD_FRAMING,
+	    .frame = F_LENGTH_0_N },
+	{ .name = "Content-Length of the body, then 0", BAD_FRAMING,
+	    .frame = F_LENGTH_N_0 },
+	{ .name = "Content-Length twice, unknown path", BAD_FRAMING,
+	    .frame = F_LENGTH_TWICE, .target = "/nope" },
+	{ .name = "Transfer-Encoding chunked and Content-Length", BAD_FRAMING,
+	    .frame = F_CHUNKED_LENGTH },
+	{ .name = "Content-Length and Transfer-Encoding chunked", BAD_FRAMING,
+	    .frame = F_LENGTH_CHUNKED },
+	{ .name = "Content-Length and Transfer-Encoding identity",
+	    BAD_FRAMING, .frame = F_LENGTH_TE_ID },
+	{ .name = "Transfer-Encoding gzip, then chunked", BAD_FRAMING,
+	    .frame = F_CHUNKED, .hdrs = HDRS_DEFAULT
+	    "Transfer-Encoding: gzip\r\n" },
+	/* libmicrohttpd refuses a list itself, before antomd sees it. */
+	{ .name = "Content-Length list N, N", .status = 400, .mhd_body = 1,
+	    .head_has = "Connection: close", .no_refusal = 1,
+	    .frame = F_LENGTH_LIST },
 	/* The request target, too, ends at a NUL for libmicrohttpd. */
 	{ .name = "NUL in the path after a route", .status = 200,
 	    .effect = E_APPLIED, .target = NOTIFY "{0}/x" },
@@ -898,9 +992,11 @@ START_TEST(test_row)
 	struct snap before;
 	char err[256], *req;
 	size_t len;
+	long long refusals;
 	int rc;
 
 	snap_take(&before);
+	refusals = e2e_q_int("SELECT count(*) FROM refusals");
 	req = build(w, &len);
 	rc = send_raw(req, len, &r, err, sizeof(err));
 	free(req);
@@ -929,6 +1025,9 @@ START_TEST(test_row)
 	}
 	check_effect(w, &before);
 	free(before.old);
+	if (w->no_refusal)
+		ck_assert_msg(e2e_q_int("SELECT count(*) FROM refusals") ==
+		    refusals, "%s: a refusal was written", w->name);
 	check_daemon_fine(w->name, w->log_has);
 }
 END_TEST
@@ -1075,12 +1174,186 @@ START_TEST(test_slowloris)
 }
 END_TEST
 
+/*
+ * Request smuggling through ambiguous framing, on a kept-alive
+ * connection: the outer request's body, as a proxy reading the other
+ * length would frame it, is a whole genuine notification.  libmicrohttpd
+ * 0.9.75 alone took the first Content-Length (or chunked), answered the
+ * outer request and then served the inner one as a second request.  Now
+ * the outer one is answered 400 with "Connection: close", the connection
+ * is closed after it, and the inner notification is never seen.
+ */
+static const struct {
+	const char	*name;
+	enum frame	 frame;	/* F_LENGTH_0_N, F_LENGTH_TWICE, F_CHUNKED_LENGTH */
+} smuggle_rows[] = {
+	{ "Content-Length 0, then the inner's", F_LENGTH_0_N },
+	{ "Content-Length twice, equal", F_LENGTH_TWICE },
+	{ "Transfer-Encoding chunked and Content-Length", F_CHUNKED_LENGTH },
+};
+
+/* Everything the peer sends until it closes; -1 if it does not in ms. */
+static long
+read_to_close(int fd, char *buf, size_t cap, int ms)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	uint64_t deadline = util_mono_us() + (uint64_t)ms * 1000;
+	size_t off = 0;
+	ssize_t n;
+
+	for (;;) {
+		uint64_t now = util_mono_us();
+
+		if (now >= deadline || poll(&p, 1, (int)((deadline - now) /
+		    1000)) <= 0)
+			return -1;
+		n = recv(fd, buf + off, cap - 1 - off, 0);
+		if (n == 0 || (n < 0 && errno == ECONNRESET))
+			break;
+		if (n < 0 && errno != EINTR)
+			return -1;
+		if (n > 0)
+			off += (size_t)n;
+		if (off == cap - 1)
+			return -1;
+	}
+	buf[off] = '\0';
+	return (long)off;
+}
+
+START_TEST(test_framing_closed)
+{
+	char sig[SIGN_HEADER_MAX], err[256], buf[16384], *inner;
+	char *outer, *body, *p;
+	size_t ilen, olen;
+	FILE *f;
+	long got;
+	int fd, answers = 0;
+
+	body = pay_json("PAYMENT_RESULT", "S", "PR-SMUGGLED", "P-SMUGGLED",
+	    "4200", "SGD", NULL);
+	sign(NOTIFY, SANDBOX, RTIME, body, strlen(body), sig);
+	ck_assert_int_gt(asprintf(&inner, "POST " NOTIFY " HTTP/1.1\r\n"
+	    "Host: 127.0.0.1\r\nclient-id: " SANDBOX "\r\nrequest-time: "
+	    RTIME "\r\nsignature: %s\r\nContent-Length: %zu\r\n\r\n%s", sig,
+	    strlen(body), body), 0);
+	ilen = strlen(inner);
+	f = open_memstream(&outer, &olen);
+	fputs("POST " NOTIFY " HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+	    "client-id: " SANDBOX "\r\nrequest-time: " RTIME "\r\n"
+	    "signature: algorithm=RSA256,keyVersion=1,signature=AAAA\r\n", f);
+	switch (smuggle_rows[_i].frame) {
+	case F_LENGTH_0_N:
+		fprintf(f, "Content-Length: 0\r\nContent-Length: %zu\r\n\r\n",
+		    ilen);
+		break;
+	case F_LENGTH_TWICE:
+		fprintf(f, "Content-Length: %zu\r\nContent-Length: %zu\r\n"
+		    "\r\n", ilen, ilen);
+		break;
+	default:	/* an empty chunked body, or the inner request */
+		fprintf(f, "Transfer-Encoding: chunked\r\nContent-Length: %zu"
+		    "\r\n\r\n0\r\n\r\n", ilen + 5);
+		break;
+	}
+	fwrite(inner, 1, ilen, f);
+	fclose(f);
+
+	fd = client_connect("127.0.0.1", e2e.port, TIMEOUT_MS, err,
+	    sizeof(err));
+	ck_assert_msg(fd >= 0, "connect: %s", err);
+	ck_assert_int_eq(send(fd, outer, olen, MSG_NOSIGNAL), (ssize_t)olen);
+	got = read_to_close(fd, buf, sizeof(buf), 5000);
+	close(fd);
+	ck_assert_msg(got > 0, "%s: connection not closed after the answer",
+	    smuggle_rows[_i].name);
+	for (p = buf; (p = strstr(p, "HTTP/1.1 ")) != NULL; p++)
+		answers++;
+	ck_assert_msg(answers == 1 && strncmp(buf, "HTTP/1.1 400 ", 13) == 0 &&
+	    strcasestr(buf, "\r\nConnection: close\r\n") != NULL,
+	    "%s: %d answers:\n%s", smuggle_rows[_i].name, answers, buf);
+	ck_assert_ptr_nonnull(strstr(buf, "INVALID_FRAMING"));
+	ck_assert_int_eq(e2e_q_int("SELECT count(*) FROM notifications WHERE "
+	    "object_id = 'PR-SMUGGLED'"), 0);
+	ck_assert_int_eq(e2e_q_int("SELECT count(*) FROM refusals"), 0);
+	free(inner);
+	free(outer);
+	free(body);
+	check_daemon_fine(smuggle_rows[_i].name, "reason=bad_framing");
+}
+END_TEST
+
+/*
+ * A configuration naming "T_1" and "T_1.2" on one key: the notification
+ * Antom signed for T_1.2, re-sent as T_1 with request-time "2.<original>",
+ * would verify (check_verify.c, test_request_resplit).  antomd -n refuses
+ * the file with FILE:LINE and exit 2; on SIGHUP the configuration in
+ * force stays, so the re-split request finds no key for T_1, nothing of
+ * it is stored, and genuine notifications are still served.
+ */
+START_TEST(test_dotted_client_id)
+{
+	static const char body[] = "{\"notifyType\":\"PAYMENT_RESULT\","
+	    "\"paymentRequestId\":\"PR-DOT\"}";
+	char pem[512], clients[2048], cmd[1024], bin[512], out[2048];
+	char sig[SIGN_HEADER_MAX], want[256], *log = NULL;
+	struct client_response r;
+	FILE *p;
+	size_t n;
+	int st, i;
+
+	deliver_ok("PR-DOT-BEFORE", "P-DOT-BEFORE");	/* it has started */
+	test_path(pem, sizeof(pem), "vectors/test-antom-public.pem");
+	snprintf(clients, sizeof(clients), "client %s 1 %s\nclient T_1 1 %s\n"
+	    "client T_1.2 1 %s", SANDBOX, pem, pem, pem);
+	e2e_conf_clients = clients;
+	e2e_write_conf(NULL);
+	e2e_conf_clients = NULL;
+
+	/* At start: antomd -n names the line (the tenth) and exits 2. */
+	snprintf(cmd, sizeof(cmd), "%s -n -c %s 2>&1",
+	    e2e_bin(bin, sizeof(bin), "antomd"), e2e.conf);
+	ck_assert_ptr_nonnull(p = popen(cmd, "r"));
+	n = fread(out, 1, sizeof(out) - 1, p);
+	out[n] = '\0';
+	st = pclose(p);
+	snprintf(want, sizeof(want), "%s:10: client id must not contain '.'",
+	    e2e.conf);
+	ck_assert_msg(WEXITSTATUS(st) == 2 && strstr(out, want) != NULL,
+	    "exit %d, output:\n%s", WEXITSTATUS(st), out);
+
+	/* On SIGHUP: refused, the configuration in force kept. */
+	ck_assert_int_eq(kill(e2e.pid, SIGHUP), 0);
+	for (i = 0; i < 1000; i++) {
+		free(log);
+		log = test_slurp(e2e.log, NULL);
+		if (strstr(log, "reload failed") != NULL)
+			break;
+		usleep(10000);
+	}
+	ck_assert_msg(strstr(log, "reload failed, the configuration in force "
+	    "is kept") != NULL && strstr(log, want) != NULL, "log:\n%s", log);
+	free(log);
+
+	/* The re-split request: no key for T_1. */
+	sign(NOTIFY, "T_1.2", "1700000000000", body, sizeof(body) - 1, sig);
+	ck_assert_int_eq(e2e_post(NOTIFY, "T_1", "2.1700000000000", sig, body,
+	    &r), 401);
+	client_response_free(&r);
+	ck_assert_int_eq(e2e_q_int("SELECT count(*) FROM notifications"), 1);
+	deliver_ok("PR-DOT-OK", "P-DOT-OK");
+	check_daemon_fine("dotted client id", "reason=unknown_client");
+}
+END_TEST
+
 Suite *
 hostile_suite(void)
 {
 	Suite *s = suite_create("hostile");
 	TCase *rows = tcase_create("rows");
 	TCase *slow = tcase_create("slowloris");
+	TCase *framing = tcase_create("framing");
+	TCase *conf = tcase_create("config");
 
 	tcase_add_checked_fixture(rows, setup, teardown);
 	tcase_set_timeout(rows, 30);
@@ -1091,5 +1364,16 @@ hostile_suite(void)
 	tcase_set_timeout(slow, 30);
 	tcase_add_test(slow, test_slowloris);
 	suite_add_tcase(s, slow);
+
+	tcase_add_checked_fixture(framing, setup, teardown);
+	tcase_set_timeout(framing, 30);
+	tcase_add_loop_test(framing, test_framing_closed, 0,
+	    (int)(sizeof(smuggle_rows) / sizeof(smuggle_rows[0])));
+	suite_add_tcase(s, framing);
+
+	tcase_add_checked_fixture(conf, setup_bare, teardown);
+	tcase_set_timeout(conf, 30);
+	tcase_add_test(conf, test_dotted_client_id);
+	suite_add_tcase(s, conf);
 	return s;
 }

@@ -307,6 +307,7 @@ START_TEST(test_nginx_proxy)
 {
 	char dir[64], sock[160], extra[512], *req, *line, resp[4096];
 	char *b;
+	long long refused;
 	int port, i, st;
 	struct stat sb;
 	pid_t pid;
@@ -416,6 +417,43 @@ START_TEST(test_nginx_proxy)
 	    "Host: localhost\r\nConnection: close\r\n\r\n", resp, sizeof(resp)),
 	    404);
 
+	/*
+	 * Ambiguous framing (RFC 9112 section 6.3): nginx 1.22 refuses a
+	 * second Content-Length and Content-Length with Transfer-Encoding
+	 * itself, 400 and closed, so antomd (which would answer the same)
+	 * never sees them: nothing stored, nothing refused.
+	 */
+	refused = e2e_q_int("SELECT count(*) FROM refusals");
+	b = e2e_pay_body("PR-NGX-F", "PAYMENT_RESULT", "S");
+	snprintf(extra, sizeof(extra), "Content-Length: %zu\r\n", strlen(b));
+	req = e2e_signed_request("/payments/antom/notify",
+	    "/payments/antom/notify", b, extra, 0);
+	ck_assert_int_eq(tls_request(port, req, resp, sizeof(resp)), 400);
+	free(req);
+	req = e2e_signed_request("/payments/antom/notify",
+	    "/payments/antom/notify", b, "Content-Length: 0\r\n", 0);
+	ck_assert_int_eq(tls_request(port, req, resp, sizeof(resp)), 400);
+	free(req);
+	req = e2e_signed_request("/payments/antom/notify",
+	    "/payments/antom/notify", b, "Transfer-Encoding: chunked\r\n", 0);
+	ck_assert_int_eq(tls_request(port, req, resp, sizeof(resp)), 400);
+	free(req);
+	free(b);
+	ck_assert_int_eq(e2e_q_int("SELECT count(*) FROM notifications"), 1);
+	ck_assert_int_eq(e2e_q_int("SELECT count(*) FROM refusals"), refused);
+	/*
+	 * Absolute form (RFC 9112 section 3.2.2): nginx routes it by its
+	 * path and forwards origin form; antomd would serve it as its path.
+	 */
+	b = e2e_pay_body("PR-NGX-A", "PAYMENT_RESULT", "S");
+	req = e2e_signed_request("https://shop.example/payments/antom/notify",
+	    "/payments/antom/notify", b, NULL, 0);
+	ck_assert_int_eq(tls_request(port, req, resp, sizeof(resp)), 200);
+	free(req);
+	free(b);
+	ck_assert_int_eq(e2e_q_int("SELECT count(*) FROM payments WHERE "
+	    "payment_request_id = 'PR-NGX-A' AND status = 'SUCCESS'"), 1);
+
 	/* nginx trusted: the address nginx saw (the spoofed one is not). */
 	snprintf(extra, sizeof(extra), "listen unix:%s\ntrusted_proxy unix\n",
 	    sock);
@@ -449,7 +487,7 @@ START_TEST(test_nginx_proxy)
 	    line);
 	free(line);
 
-	ck_assert_int_eq(e2e_q_int("SELECT count(*) FROM payments"), 3);
+	ck_assert_int_eq(e2e_q_int("SELECT count(*) FROM payments"), 4);
 	ck_assert_int_eq(e2e_stop_daemon(), 0);
 }
 END_TEST

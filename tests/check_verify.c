@@ -1232,6 +1232,50 @@ START_TEST(test_request_empty_body)
 }
 END_TEST
 
+/*
+ * Why conf.c refuses a '.' in a client id: the signed content joins
+ * client-id, request-time and body with '.' (docs/protocol.md section
+ * 2.1), so it cannot be split back.  A notification Antom signed for
+ * "T_1.2" at request-time R is, byte for byte, one for "T_1" at
+ * "2.R": with both on one key it verifies as T_1, and the keyring (which
+ * knows nothing of the split) cannot tell.  This is the attack the
+ * configuration check closes (check_conf.c, test_client_id_dot).
+ */
+START_TEST(test_request_resplit)
+{
+	static const char body[] = "{\"notifyType\":\"PAYMENT_RESULT\"}";
+	struct verify_keyring *kr;
+	struct verify_input in;
+	struct verify_match m;
+	char hdr[SIGN_HEADER_MAX], err[256] = "";
+	EVP_PKEY *priv;
+
+	priv = load_priv();
+	ck_assert_msg(sign_request(priv, &(struct verify_content){ TEST_ROUTE,
+	    "T_1.2", "1700000000000", (const unsigned char *)body,
+	    sizeof(body) - 1 }, NULL, hdr, sizeof(hdr), err,
+	    sizeof(err)) == 0, "%s", err);
+	EVP_PKEY_free(priv);
+	kr = ring_one("T_1.2", 1, load_pub("vectors/test-antom-public.b64"));
+	ck_assert_msg(verify_keyring_add(kr, "T_1", 1,
+	    load_pub("vectors/test-antom-public.b64"), err, sizeof(err)) == 0,
+	    "%s", err);
+	memset(&in, 0, sizeof(in));
+	in.content.path = TEST_ROUTE;
+	in.content.client_id = "T_1.2";
+	in.content.request_time = "1700000000000";
+	in.content.body = (const unsigned char *)body;
+	in.content.bodylen = sizeof(body) - 1;
+	in.sig_header = hdr;
+	ck_assert_int_eq(verify_request(kr, &in, &m), VERIFY_OK);
+	/* Re-split: another client, the same signed bytes. */
+	in.content.client_id = "T_1";
+	in.content.request_time = "2.1700000000000";
+	ck_assert_int_eq(verify_request(kr, &in, &m), VERIFY_OK);
+	verify_keyring_free(kr);
+}
+END_TEST
+
 /* ---- threads: one shared keyring, no cross-talk ---- */
 
 struct thr_arg {
@@ -1342,6 +1386,7 @@ verify_suite(void)
 	tcase_add_test(tc, test_request_rotation);
 	tcase_add_test(tc, test_request_errors);
 	tcase_add_test(tc, test_request_empty_body);
+	tcase_add_test(tc, test_request_resplit);
 	tcase_add_test(tc, test_request_threads);
 	suite_add_tcase(s, tc);
 	return s;

@@ -14,6 +14,7 @@ main(void)
 {
 	Suite *(*const suites[])(void) = {
 		util_suite, log_suite, verify_suite, notif_suite, conf_suite,
+		target_suite,
 		store_suite, refusal_suite, walvfs_suite, sign_suite, client_suite,
 		fixture_suite, e2e_protocol_suite, e2e_faults_suite,
 		e2e_lifecycle_suite, hostile_suite, ctl_explain_suite,

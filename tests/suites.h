@@ -13,6 +13,7 @@ Suite	*log_suite(void);
 Suite	*verify_suite(void);
 Suite	*notif_suite(void);
 Suite	*conf_suite(void);
+Suite	*target_suite(void);
 Suite	*store_suite(void);
 Suite	*refusal_suite(void);
 Suite	*walvfs_suite(void);
