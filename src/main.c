@@ -35,6 +35,9 @@
 #define ANTOMD_DEFAULT_CONF "/etc/antomd/antomd.conf"
 #endif
 
+/* What the log buffer gets to drain at exit (README, "Logs"). */
+#define LOG_STOP_US	2000000u
+
 /* The exit codes above; usage and internal errors share 1 by contract. */
 enum antomd_exit {
 	EXIT_OK = 0,
@@ -461,6 +464,7 @@ serve(struct antomd *d)
 		if (sig == SIGHUP)
 			reload(d->conf_path, d->conf, d->http);
 		status_report(d->http, d->store, d->wdog_usec);
+		log_limit_sweep(util_mono_us());
 	}
 }
 
@@ -566,6 +570,14 @@ main(int argc, char **argv)
 	log_set_format(d.conf->log_format);
 	signals_block(&d.sigs);
 	sockets_open(&d);
+	/*
+	 * From here no thread waits for stderr (log.h): the log thread
+	 * starts before the first one that serves, and inherits the
+	 * blocked signals.
+	 */
+	if (log_sink_start(STDERR_FILENO, LOG_BUFFER_BYTES, err,
+	    sizeof(err)) != 0)
+		fatalx(EXIT_INTERNAL, "%s", err);
 	services_start(&d);
 	watchdog_setup(&d);
 	log_started(&d);
@@ -577,5 +589,7 @@ main(int argc, char **argv)
 	drain(&d);
 	services_stop(&d);
 	log_info("stopped");
+	/* A sink that does not drain costs the exit LOG_STOP_US at most. */
+	(void)log_sink_stop(LOG_STOP_US);
 	return EXIT_OK;
 }
