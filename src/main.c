@@ -569,15 +569,15 @@ main(int argc, char **argv)
 	log_set_level(d.conf->log_level);
 	log_set_format(d.conf->log_format);
 	signals_block(&d.sigs);
-	sockets_open(&d);
 	/*
-	 * From here no thread waits for stderr (log.h): the log thread
-	 * starts before the first one that serves, and inherits the
-	 * blocked signals.
+	 * From here no thread waits for stderr (log.h), main included: the
+	 * log thread starts before any other, and inherits the blocked
+	 * signals.  What failed before was written directly.
 	 */
 	if (log_sink_start(STDERR_FILENO, LOG_BUFFER_BYTES, err,
 	    sizeof(err)) != 0)
 		fatalx(EXIT_INTERNAL, "%s", err);
+	sockets_open(&d);
 	services_start(&d);
 	watchdog_setup(&d);
 	log_started(&d);
