@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "log.h"
 #include "notif.h"
 #include "reason.h"
 #include "outcome.h"
@@ -71,15 +72,6 @@ struct metrics_store {
 	uint64_t	checkpoints;
 };
 
-/* The log sink's counters and gauges, as log_sink_stats() says. */
-struct metrics_log {
-	uint64_t	dropped;
-	uint64_t	suppressed;
-	uint64_t	bytes_written;
-	uint64_t	pending;
-	uint64_t	blocked_us;
-};
-
 /* What the exposition shows beside the counters kept here. */
 struct metrics_snapshot {
 	int64_t			start;		/* Unix seconds; 0: left out */
@@ -88,7 +80,7 @@ struct metrics_snapshot {
 	int			has_http;	/* http_inflight filled */
 	unsigned		http_inflight;
 	int			has_log;	/* log filled */
-	struct metrics_log	log;
+	struct log_sink_stats	log;		/* log_sink_stats() */
 };
 
 /*

@@ -79,7 +79,6 @@ admin_snapshot(struct admin *a, struct metrics_snapshot *snap)
 {
 	struct store_stats ss;
 	struct http_stats hs;
-	struct log_sink_stats ls;
 
 	memset(snap, 0, sizeof(*snap));
 	snap->start = (int64_t)a->start;
@@ -98,13 +97,8 @@ admin_snapshot(struct admin *a, struct metrics_snapshot *snap)
 	http_stats(a->http, &hs);
 	snap->has_http = 1;
 	snap->http_inflight = hs.inflight;
-	log_sink_stats(&ls);
+	log_sink_stats(&snap->log);
 	snap->has_log = 1;
-	snap->log.dropped = ls.dropped;
-	snap->log.suppressed = ls.suppressed;
-	snap->log.bytes_written = ls.bytes_written;
-	snap->log.pending = ls.pending;
-	snap->log.blocked_us = ls.blocked_us;
 }
 
 static enum MHD_Result

@@ -373,7 +373,7 @@ m_render_store(FILE *f, const struct metrics_store *ss)
 
 /* The log sink's, as the caller took them (log.h). */
 static void
-m_render_log(FILE *f, const struct metrics_log *ml)
+m_render_log(FILE *f, const struct log_sink_stats *ml)
 {
 	const struct m_series rows[] = {
 		{ "antomd_log_lines_dropped_total", M_COUNTER,
