@@ -131,7 +131,10 @@ void	log_sink_stats(struct log_sink_stats *);
 #define LOG_LIMIT_WINDOW_US	1000000u
 #define LOG_LIMIT_SLOTS		64
 int	log_limit(unsigned status, const char *reason, uint64_t now_us);
-/* Summaries of the windows ended by now_us; main calls it every second. */
+/*
+ * Summaries of the windows ended by now_us; main calls it every second,
+ * and with UINT64_MAX (every window) at exit.
+ */
 void	log_limit_sweep(uint64_t now_us);
 
 /*

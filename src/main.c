@@ -588,6 +588,7 @@ main(int argc, char **argv)
 	sd_notify(0, "STOPPING=1");
 	drain(&d);
 	services_stop(&d);
+	log_limit_sweep(UINT64_MAX);	/* what the last windows left out */
 	log_info("stopped");
 	/* A sink that does not drain costs the exit LOG_STOP_US at most. */
 	(void)log_sink_stop(LOG_STOP_US);

@@ -640,6 +640,8 @@ END_TEST
 #define FLOOD_N		10000
 #define FLOOD_THREADS	4
 #define FLOOD_FAILS	20
+/* Under memcheck (make valgrind) every deadline is ten times longer. */
+#define FLOOD_SLOW	(getenv("ANTOMD_VALGRIND") != NULL ? 10 : 1)
 #define FLOOD_GENUINE	700
 
 struct flood {
@@ -710,7 +712,7 @@ flood_main(void *arg)
 			break;
 		memset(&r, 0, sizeof(r));
 		if (client_raw("127.0.0.1", e2e.port, fl->reqs[i % fl->nreqs],
-		    strlen(fl->reqs[i % fl->nreqs]), 2000, &r, err,
+		    strlen(fl->reqs[i % fl->nreqs]), 2000 * FLOOD_SLOW, &r, err,
 		    sizeof(err)) != 0)
 			atomic_fetch_add(&fl->failed, 1);
 		else if (r.status == 404)
@@ -793,10 +795,11 @@ START_TEST(test_log_flood)
 	ck_assert_uint_eq(atomic_load(&fl.genuine_ok), FLOOD_GENUINE);
 
 	/* A genuine notification is still answered, within a second. */
-	ck_assert_int_eq(deliver_within("PR-FLOOD-1", 1000, &r, &dt), 200);
+	ck_assert_int_eq(deliver_within("PR-FLOOD-1", 1000 * FLOOD_SLOW, &r,
+	    &dt), 200);
 	ck_assert_str_eq(r.body, ANTOM_SUCCESS_BODY);
 	client_response_free(&r);
-	ck_assert_uint_lt(dt, 1000000);
+	ck_assert_uint_lt(dt, 1000000u * FLOOD_SLOW);
 	ck_assert_int_eq(e2e_q_int("SELECT count(*) FROM payments"),
 	    FLOOD_GENUINE + 1);
 
@@ -827,7 +830,7 @@ START_TEST(test_log_flood)
 	t0 = util_mono_us();
 	ck_assert_int_eq(e2e_stop_daemon(), 0);
 	dt = util_mono_us() - t0;
-	ck_assert_msg(dt < 5000000, "exit took %llu ms",
+	ck_assert_msg(dt < 5000000u * FLOOD_SLOW, "exit took %llu ms",
 	    (unsigned long long)(dt / 1000));
 	close(fd);
 }
@@ -835,9 +838,12 @@ END_TEST
 
 /*
  * The limit as an operator reads it: a burst of 404s gives 10 request
- * lines, then one line saying how many were left out; the genuine
- * notification in the middle of it is logged.
+ * lines a second, and one line a second saying how many were left out,
+ * which add up to the burst; the genuine notification in the middle of
+ * it is logged.
  */
+#define LIMIT_N		60
+
 START_TEST(test_log_limited)
 {
 	struct client_response r;
@@ -847,12 +853,12 @@ START_TEST(test_log_limited)
 
 	e2e_write_small_conf(NULL, NULL);
 	e2e_start_daemon();
-	for (i = 0; i < 40; i++) {
+	for (i = 0; i < LIMIT_N; i++) {
 		ck_assert_int_eq(send_to(e2e.port, "POST /nowhere HTTP/1.1\r\n"
 		    "Host: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
 		    &r), 404);
 		client_response_free(&r);
-		if (i == 20) {
+		if (i == LIMIT_N / 2) {
 			b = e2e_pay_body("PR-LIMIT-1", "PAYMENT_RESULT", "S");
 			ck_assert_int_eq(deliver(b, NULL, 0, &r), 200);
 			client_response_free(&r);
@@ -869,6 +875,10 @@ START_TEST(test_log_limited)
 		usleep(100000);
 	}
 	ck_assert_msg(log != NULL, "no summary line");
+	free(log);
+	/* Stopped, every window is summed up (slow under valgrind: several). */
+	ck_assert_int_eq(e2e_stop_daemon(), 0);
+	log = test_slurp(e2e.log, NULL);
 	for (p = log; (line = strstr(p, "status=404")) != NULL; p = line + 1) {
 		char *bol = line;
 
@@ -883,11 +893,11 @@ START_TEST(test_log_limited)
 			    NULL, 10);
 		}
 	}
-	ck_assert_int_le(lines, 2 * 10);
-	ck_assert_int_eq(lines + suppressed, 40);
+	ck_assert_int_ge(lines, 10);
+	ck_assert_int_lt(lines, LIMIT_N);
+	ck_assert_int_eq(lines + suppressed, LIMIT_N);
 	ck_assert_ptr_nonnull(strstr(log, "PR-LIMIT-1"));
 	free(log);
-	ck_assert_int_eq(e2e_stop_daemon(), 0);
 }
 END_TEST
 
