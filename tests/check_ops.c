@@ -314,7 +314,7 @@ START_TEST(test_at_risk)
 	char ctl[512];
 	FILE *p;
 	size_t n;
-	int st, i;
+	int st;
 
 	e2e_write_small_conf(NULL, "at_risk_after_s 1\n");
 	e2e_with_metrics = 1;
@@ -341,17 +341,8 @@ START_TEST(test_at_risk)
 
 	ck_assert_double_eq(metric_when("antomd_notifications_at_risk{}", 2), 2);
 	ck_assert_double_eq(metric_when("antomd_refusals_held{}", 2), 2);
-	/* The line goes out through the log thread, a moment later. */
-	for (i = 0; i < 200; i++) {
-		log = test_slurp(e2e.log, NULL);
-		if (strstr(log, "notifications at risk") != NULL &&
-		    strstr(log, "at_risk=2") != NULL)
-			break;
-		free(log);
-		log = NULL;
-		usleep(10000);
-	}
-	ck_assert_msg(log != NULL, "no at-risk line");
+	log = e2e_log_line("at_risk=2");
+	ck_assert_msg(strstr(log, "notifications at risk") != NULL, "%s", log);
 	free(log);
 
 	snprintf(cmd, sizeof(cmd), "%s refusals -c %s", e2e_bin(ctl,
@@ -866,16 +857,7 @@ START_TEST(test_log_limited)
 		}
 	}
 	/* The window ends, and main's sweep writes the summary. */
-	for (i = 0; i < 50; i++) {
-		log = test_slurp(e2e.log, NULL);
-		if (strstr(log, "similar refusals suppressed") != NULL)
-			break;
-		free(log);
-		log = NULL;
-		usleep(100000);
-	}
-	ck_assert_msg(log != NULL, "no summary line");
-	free(log);
+	free(e2e_log_line("similar refusals suppressed"));
 	/* Stopped, every window is summed up (slow under valgrind: several). */
 	ck_assert_int_eq(e2e_stop_daemon(), 0);
 	log = test_slurp(e2e.log, NULL);

@@ -451,7 +451,7 @@ e2e_log_line(const char *s)
 	int i;
 
 	/* The log thread writes it a moment after the answer (log.h). */
-	for (i = 0; i < 200 && (line = strstr(log, s)) == NULL; i++) {
+	for (i = 0; i < 500 && (line = strstr(log, s)) == NULL; i++) {
 		free(log);
 		usleep(10000);
 		log = test_slurp(e2e.log, NULL);

@@ -124,8 +124,9 @@ int	 e2e_thread_deliver(const char *prid);
 /* A payment of that notifyType and resultStatus, card data too. Caller frees. */
 char	*e2e_pay_body(const char *prid, const char *type, const char *rs);
 /*
- * The daemon's first log line holding s (there must be one, within 2 s:
- * the log thread writes it a moment after the answer).  Caller frees.
+ * The daemon's first log line holding s (there must be one, within 5 s:
+ * the log thread writes a line a moment after the answer, and a
+ * summary of suppressed refusals within 2 s).  Caller frees.
  */
 char	*e2e_log_line(const char *s);
 
