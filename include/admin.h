@@ -6,8 +6,9 @@
  * Antom's requests for a connection slot.  /metrics renders the counters
  * with a snapshot of the store and the HTTP front end taken at scrape
  * time; /healthz answers 200 "ok" when the database is writable, the last
- * batch committed (or none failed since the last that did) and no batch
- * has run longer than stuck_us, else 503 with the reason.
+ * batch committed (or none failed since the last that did), no batch
+ * has run longer than stuck_us and the log sink is not stalled (lines
+ * pending and nothing written for 5 s), else 503 with the reason.
  *
  * It sits above http, store and metrics, and only main calls it.  The
  * store and the http passed to admin_start() must outlive the admin.

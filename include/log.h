@@ -1,5 +1,6 @@
 /*
- * log.h - logfmt (default) or JSON lines on stderr, one write(2) per line.
+ * log.h - logfmt (default) or JSON lines on stderr, through a buffer that
+ * never blocks the caller.
  *
  * JSON lines are one object each with the keys ts, level, msg, then the
  * fields in the order they were added; string values are JSON-escaped
@@ -12,13 +13,20 @@
  * control characters (CR, LF, ESC ...) and non-ASCII bytes become \xNN, so
  * untrusted input can never forge a line or an ANSI sequence in an
  * operator's terminal.  Thread-safe: a line is built in a caller-owned
- * buffer and emitted with a single write(2).
+ * buffer and emitted whole, never interleaved with another.
+ *
+ * Until log_sink_start() and after log_sink_stop(), a line is written by
+ * its caller with one write(2) (start-up, fatal errors, the last lines).
+ * In between it is copied into a bounded buffer that a log thread of its
+ * own writes out: a caller never waits for stderr, and a line that does
+ * not fit is dropped and counted (log_sink_stats()).
  */
 #ifndef ANTOMD_LOG_H
 #define ANTOMD_LOG_H
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 
 enum log_level {
 	LOG_LEVEL_DEBUG,
@@ -80,7 +88,59 @@ void	log_errorx(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	log_mhd(void *prefix, const char *fmt, va_list ap)
 	    __attribute__((format(printf, 2, 0)));
 
-/* Start-up only: log at error level and exit with code. */
+/*
+ * The sink: start the log thread writing to fd (STDERR_FILENO but in
+ * tests) through a buffer of cap bytes.  Once, at start-up; 0, or -1 with
+ * err.
+ */
+#define LOG_BUFFER_BYTES	(256u * 1024)
+int	log_sink_start(int fd, size_t cap, char *err, size_t errlen);
+/*
+ * Flush what is buffered and stop the thread, waiting at most timeout_us:
+ * 0 when all was written (later lines are written by their callers
+ * again), -1 when the sink took too little in time: what was pending is
+ * counted as dropped, and so is every later line (a sink that does not
+ * drain never holds up the exit).  A no-op (0) when no thread runs.
+ */
+int	log_sink_stop(uint64_t timeout_us);
+
+struct log_sink_stats {
+	uint64_t	lines;		/* taken into the buffer */
+	uint64_t	dropped;	/* buffer full, or the sink failed */
+	uint64_t	suppressed;	/* by log_limit() */
+	uint64_t	bytes_written;	/* by the log thread */
+	uint64_t	pending;	/* bytes in the buffer */
+	uint64_t	blocked_us;	/* the write(2) in progress, 0: none */
+};
+/* A snapshot; safe from any thread. */
+void	log_sink_stats(struct log_sink_stats *);
+
+/*
+ * Rate limit of repeated lines (refusals by HTTP status and reason): per
+ * key, at most LOG_LIMIT_BURST lines in a window of LOG_LIMIT_WINDOW_US
+ * that opens at the key's first line.  Returns 1 when the caller logs its
+ * line, 0 when it is suppressed (counted).  A window that ends with lines
+ * suppressed gives one WARN line "N similar refusals suppressed" with
+ * status=, reason= and suppressed=N, at the key's next line or at the
+ * next log_limit_sweep(), whichever comes first.  Keys take one of
+ * LOG_LIMIT_SLOTS slots for the process's life; past that every other key
+ * shares one slot, reason "other".  Thread-safe; now_us is
+ * util_mono_us() (a parameter for tests).
+ */
+#define LOG_LIMIT_BURST		10
+#define LOG_LIMIT_WINDOW_US	1000000u
+#define LOG_LIMIT_SLOTS		64
+int	log_limit(unsigned status, const char *reason, uint64_t now_us);
+/*
+ * Summaries of the windows ended by now_us; main calls it every second,
+ * and with UINT64_MAX (every window) at exit.
+ */
+void	log_limit_sweep(uint64_t now_us);
+
+/*
+ * Start-up only: log at error level and exit with code.  The buffer, if
+ * a log thread runs, gets a second to drain first.
+ */
 void	fatalx(int code, const char *, ...)
 	    __attribute__((format(printf, 2, 3), noreturn));
 void	fatal(int code, const char *, ...)

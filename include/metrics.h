@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "log.h"
 #include "notif.h"
 #include "reason.h"
 #include "outcome.h"
@@ -78,6 +79,8 @@ struct metrics_snapshot {
 	struct metrics_store	store;
 	int			has_http;	/* http_inflight filled */
 	unsigned		http_inflight;
+	int			has_log;	/* log filled */
+	struct log_sink_stats	log;		/* log_sink_stats() */
 };
 
 /*

@@ -3,7 +3,8 @@
  *
  * Threads: a single-threaded libmicrohttpd daemon of its own.  Its
  * handler only reads: the metrics' atomics, store_stats(),
- * store_writable() and http_stats(), each safe from any thread.
+ * store_writable(), http_stats() and log_sink_stats(), each safe from any
+ * thread.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,12 @@
 #include "util.h"
 
 #define ADMIN_TEXT	"text/plain; charset=utf-8"
+/*
+ * The log sink has taken nothing for this long with lines pending: a
+ * pipe nobody reads, a hung journal (README, "Health").  A sink that
+ * works takes a write of LOG_WRITE_MAX bytes in far less.
+ */
+#define ADMIN_LOG_STALL_US	(5u * 1000000)
 
 struct admin {
 	struct MHD_Daemon	*mhd;
@@ -35,6 +42,7 @@ static int
 admin_health(struct admin *a, char *why, size_t whylen)
 {
 	struct store_stats ss;
+	struct log_sink_stats ls;
 
 	if (!store_writable(a->store)) {
 		util_err(why, whylen, "database is not writable");
@@ -48,6 +56,19 @@ admin_health(struct admin *a, char *why, size_t whylen)
 	}
 	if (metrics_last_batch_failed()) {
 		util_err(why, whylen, "the last commit failed");
+		return -1;
+	}
+	/*
+	 * Last: a stalled log loses lines, never a notification, so any
+	 * storage reason above is the one to report first.
+	 */
+	log_sink_stats(&ls);
+	if (ls.pending > 0 && ls.blocked_us > ADMIN_LOG_STALL_US) {
+		util_err(why, whylen, "log sink stalled: nothing written for "
+		    "%llu ms, %llu bytes pending, %llu lines dropped",
+		    (unsigned long long)(ls.blocked_us / 1000),
+		    (unsigned long long)ls.pending,
+		    (unsigned long long)ls.dropped);
 		return -1;
 	}
 	return 0;
@@ -76,6 +97,8 @@ admin_snapshot(struct admin *a, struct metrics_snapshot *snap)
 	http_stats(a->http, &hs);
 	snap->has_http = 1;
 	snap->http_inflight = hs.inflight;
+	log_sink_stats(&snap->log);
+	snap->has_log = 1;
 }
 
 static enum MHD_Result

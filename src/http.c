@@ -347,6 +347,16 @@ http_log_request(struct http_req *r, unsigned status)
 		lvl = LOG_LEVEL_WARN;
 	if (!log_enabled(lvl))
 		return;
+	/*
+	 * A refusal decided before the request was authentic costs a
+	 * sender nothing, so its line is rate-limited (log.h): a flood of
+	 * 404s or forged 401s cannot bury the log or fill its buffer.
+	 * What is authentic is never limited: a stored notification, a
+	 * conflict (both 200) and a 503 (verified, then not stored).
+	 */
+	if (status >= 400 && status < 500 &&
+	    !log_limit(status, reason_str(r->reason), util_mono_us()))
+		return;
 	log_begin(&lb, lvl, "request");
 	log_kv_str(&lb, "request_id", r->rid);
 	log_kv_str(&lb, "path", r->path);

@@ -35,6 +35,9 @@
 #define ANTOMD_DEFAULT_CONF "/etc/antomd/antomd.conf"
 #endif
 
+/* What the log buffer gets to drain at exit (README, "Logs"). */
+#define LOG_STOP_US	2000000u
+
 /* The exit codes above; usage and internal errors share 1 by contract. */
 enum antomd_exit {
 	EXIT_OK = 0,
@@ -461,6 +464,7 @@ serve(struct antomd *d)
 		if (sig == SIGHUP)
 			reload(d->conf_path, d->conf, d->http);
 		status_report(d->http, d->store, d->wdog_usec);
+		log_limit_sweep(util_mono_us());
 	}
 }
 
@@ -565,6 +569,14 @@ main(int argc, char **argv)
 	log_set_level(d.conf->log_level);
 	log_set_format(d.conf->log_format);
 	signals_block(&d.sigs);
+	/*
+	 * From here no thread waits for stderr (log.h), main included: the
+	 * log thread starts before any other, and inherits the blocked
+	 * signals.  What failed before was written directly.
+	 */
+	if (log_sink_start(STDERR_FILENO, LOG_BUFFER_BYTES, err,
+	    sizeof(err)) != 0)
+		fatalx(EXIT_INTERNAL, "%s", err);
 	sockets_open(&d);
 	services_start(&d);
 	watchdog_setup(&d);
@@ -576,6 +588,9 @@ main(int argc, char **argv)
 	sd_notify(0, "STOPPING=1");
 	drain(&d);
 	services_stop(&d);
+	log_limit_sweep(UINT64_MAX);	/* what the last windows left out */
 	log_info("stopped");
+	/* A sink that does not drain costs the exit LOG_STOP_US at most. */
+	(void)log_sink_stop(LOG_STOP_US);
 	return EXIT_OK;
 }

@@ -371,6 +371,33 @@ m_render_store(FILE *f, const struct metrics_store *ss)
 		m_series(f, &rows[i]);
 }
 
+/* The log sink's, as the caller took them (log.h). */
+static void
+m_render_log(FILE *f, const struct log_sink_stats *ml)
+{
+	const struct m_series rows[] = {
+		{ "antomd_log_lines_dropped_total", M_COUNTER,
+		    "Log lines lost: the log buffer was full (stderr slower "
+		    "than the lines came, or not read), or stderr failed.",
+		    ml->dropped },
+		{ "antomd_log_lines_suppressed_total", M_COUNTER,
+		    "Refusal log lines left out by the rate limit, each "
+		    "counted in a \"similar refusals suppressed\" line.",
+		    ml->suppressed },
+		{ "antomd_log_bytes_written_total", M_COUNTER,
+		    "Bytes the log thread wrote to stderr.", ml->bytes_written },
+		{ "antomd_log_buffer_bytes", M_GAUGE,
+		    "Log bytes waiting in the buffer for stderr.", ml->pending },
+		{ "antomd_log_write_blocked_seconds", M_SECONDS,
+		    "How long the write to stderr in progress has waited "
+		    "(0: none waiting).", ml->blocked_us },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+		m_series(f, &rows[i]);
+}
+
 int
 metrics_last_batch_failed(void)
 {
@@ -463,6 +490,8 @@ metrics_render(const struct metrics_snapshot *snap, size_t *lenp)
 		m_series(f, &(struct m_series){ "antomd_http_requests_in_flight",
 		    M_GAUGE, "Requests started and not yet finished.",
 		    snap->http_inflight });
+	if (snap != NULL && snap->has_log)
+		m_render_log(f, &snap->log);
 	if (fclose(f) != 0) {
 		free(buf);
 		return NULL;

@@ -1,6 +1,7 @@
 /*
  * check_log.c - log.c: escaping, logfmt line assembly, quoting, the value
- * and line limits, level filtering and parsing, and log injection.
+ * and line limits, level filtering and parsing, log injection, the
+ * refusal rate limiter, and the buffer in front of stderr.
  *
  * Lines are captured by pointing fd 2 at a temporary file for the duration
  * of one call; each test forks (Check's default), so the redirection and
@@ -996,6 +997,284 @@ START_TEST(test_journal_match)
 }
 END_TEST
 
+/* The refusal rate limiter and the sink's buffer */
+
+#define T_T0	5000000ull	/* a mono time, microseconds */
+
+/* Take the "ts=... " off every logfmt line, in place. */
+static void
+t_strip_ts(char *s)
+{
+	char *w = s, *r = s;
+
+	while (*r != '\0') {
+		if (strncmp(r, "ts=", 3) == 0)
+			r = strchr(r, ' ') + 1;
+		while (*r != '\0' && (*w++ = *r++) != '\n')
+			;
+	}
+	*w = '\0';
+}
+
+/*
+ * Per key, LOG_LIMIT_BURST lines a window; the rest are counted and said
+ * in one summary when the window ends, at a sweep or at the key's next
+ * line; another key has its own budget.
+ */
+START_TEST(test_limit_burst)
+{
+	struct log_sink_stats st;
+	struct t_cap c;
+	char *out;
+	size_t len;
+	int i;
+
+	log_init(LOG_LEVEL_INFO);
+	log_set_journal(0);
+	t_cap_begin(&c);
+	for (i = 0; i < LOG_LIMIT_BURST; i++)
+		ck_assert_int_eq(log_limit(404, "unknown_path", T_T0 + i), 1);
+	for (i = 0; i < 5; i++)
+		ck_assert_int_eq(log_limit(404, "unknown_path", T_T0 + 100 + i), 0);
+	ck_assert_int_eq(log_limit(401, "mismatch", T_T0 + 200), 1);
+	ck_assert_int_eq(log_limit(401, "unknown_path", T_T0 + 200), 1);
+	log_limit_sweep(T_T0 + LOG_LIMIT_WINDOW_US - 1);	/* not yet */
+	log_limit_sweep(T_T0 + LOG_LIMIT_WINDOW_US);
+	/* A new window: lines again; its suppressed one summed at the next. */
+	for (i = 0; i <= LOG_LIMIT_BURST; i++)
+		ck_assert_int_eq(log_limit(404, "unknown_path",
+		    T_T0 + 2 * LOG_LIMIT_WINDOW_US + i), i < LOG_LIMIT_BURST);
+	ck_assert_int_eq(log_limit(404, "unknown_path",
+	    T_T0 + 4 * LOG_LIMIT_WINDOW_US), 1);
+	out = t_cap_end(&c, &len);
+	t_strip_ts(out);
+	ck_assert_str_eq(out,
+	    "level=warn msg=\"5 similar refusals suppressed\" status=404 "
+	    "reason=unknown_path suppressed=5\n"
+	    "level=warn msg=\"1 similar refusals suppressed\" status=404 "
+	    "reason=unknown_path suppressed=1\n");
+	free(out);
+	log_sink_stats(&st);
+	ck_assert_uint_eq(st.suppressed, 6);
+}
+END_TEST
+
+/* The summary in JSON: the same fields, the count a number. */
+START_TEST(test_limit_json)
+{
+	struct t_cap c;
+	json_t *j;
+	char *out;
+	size_t len;
+	int i;
+
+	log_init(LOG_LEVEL_INFO);
+	log_set_journal(0);
+	log_set_format(LOG_FORMAT_JSON);
+	t_cap_begin(&c);
+	for (i = 0; i < LOG_LIMIT_BURST + 3; i++)
+		(void)log_limit(401, "mismatch", T_T0);
+	log_limit_sweep(T_T0 + LOG_LIMIT_WINDOW_US);
+	out = t_cap_end(&c, &len);
+	ck_assert_uint_eq(t_count(out, len, '\n'), 1);
+	j = json_loads(out, 0, NULL);
+	ck_assert_ptr_nonnull(j);
+	ck_assert_str_eq(json_string_value(json_object_get(j, "level")), "warn");
+	ck_assert_str_eq(json_string_value(json_object_get(j, "msg")),
+	    "3 similar refusals suppressed");
+	ck_assert_int_eq(json_integer_value(json_object_get(j, "status")), 401);
+	ck_assert_str_eq(json_string_value(json_object_get(j, "reason")),
+	    "mismatch");
+	ck_assert_int_eq(json_integer_value(json_object_get(j, "suppressed")), 3);
+	json_decref(j);
+	free(out);
+}
+END_TEST
+
+/*
+ * The table is fixed: past LOG_LIMIT_SLOTS keys, every other key shares
+ * one budget, summarised as reason "other" with no status.
+ */
+START_TEST(test_limit_table_bounded)
+{
+	struct t_cap c;
+	char reason[32], *out, *last;
+	size_t len;
+	int i;
+
+	log_init(LOG_LEVEL_INFO);
+	log_set_journal(0);
+	for (i = 0; i < LOG_LIMIT_SLOTS; i++) {
+		snprintf(reason, sizeof(reason), "r%d", i);
+		ck_assert_int_eq(log_limit(400, reason, T_T0), 1);
+	}
+	for (i = 0; i < LOG_LIMIT_BURST; i++) {
+		snprintf(reason, sizeof(reason), "extra%d", i);
+		ck_assert_int_eq(log_limit(400, reason, T_T0), 1);
+	}
+	/* A new key, and one too long for a slot: both share "other". */
+	ck_assert_int_eq(log_limit(401, "yet_another", T_T0), 0);
+	memset(reason, 'x', sizeof(reason) - 1);
+	reason[sizeof(reason) - 1] = '\0';
+	ck_assert_int_eq(log_limit(401, reason, T_T0), 0);
+	ck_assert_int_eq(log_limit(400, "r0", T_T0), 1);	/* its own slot */
+	t_cap_begin(&c);
+	log_limit_sweep(T_T0 + LOG_LIMIT_WINDOW_US);
+	out = t_cap_end(&c, &len);
+	ck_assert_uint_eq(t_count(out, len, '\n'), 1);
+	last = strstr(out, "level=");
+	ck_assert_ptr_nonnull(last);
+	ck_assert_str_eq(last, "level=warn msg=\"2 similar refusals "
+	    "suppressed\" reason=other suppressed=2\n");
+	free(out);
+}
+END_TEST
+
+struct t_pipe {
+	int	rd, wr;
+};
+
+static void
+t_pipe_open(struct t_pipe *p)
+{
+	int fds[2];
+
+	ck_assert_int_eq(pipe(fds), 0);
+	p->rd = fds[0];
+	p->wr = fds[1];
+}
+
+/* Everything the pipe holds now (non-blocking); caller frees. */
+static char *
+t_pipe_read(int fd, size_t *lenp)
+{
+	char *buf = NULL, chunk[4096];
+	size_t len = 0;
+	ssize_t n;
+
+	ck_assert_int_eq(fcntl(fd, F_SETFL, O_NONBLOCK), 0);
+	while ((n = read(fd, chunk, sizeof(chunk))) > 0) {
+		buf = realloc(buf, len + (size_t)n + 1);
+		ck_assert_ptr_nonnull(buf);
+		memcpy(buf + len, chunk, (size_t)n);
+		len += (size_t)n;
+	}
+	if (buf == NULL)
+		buf = calloc(1, 1);
+	buf[len] = '\0';
+	*lenp = len;
+	return buf;
+}
+
+/*
+ * A sink nobody reads: the pipe fills, then the buffer; every later line
+ * is dropped and counted, and no caller ever waits.  The write in
+ * progress is reported as blocked, and stopping gives up at its deadline
+ * and drops whatever comes after.
+ */
+START_TEST(test_sink_full_drops)
+{
+	struct log_sink_stats st;
+	struct t_pipe p;
+	char err[128], pad[200];
+	uint64_t t0, dt, dropped;
+	int i, n = 4000;
+
+	log_init(LOG_LEVEL_INFO);
+	log_set_journal(0);
+	t_pipe_open(&p);
+	memset(pad, 'p', sizeof(pad) - 1);
+	pad[sizeof(pad) - 1] = '\0';
+	/* Full, as a reader that stopped leaves it. */
+	ck_assert_int_eq(fcntl(p.wr, F_SETFL, O_NONBLOCK), 0);
+	while (write(p.wr, pad, sizeof(pad)) > 0)
+		;
+	while (write(p.wr, pad, 1) > 0)
+		;
+	ck_assert_int_eq(errno, EAGAIN);
+	ck_assert_int_eq(fcntl(p.wr, F_SETFL, 0), 0);
+	ck_assert_int_eq(log_sink_start(p.wr, 16384, err, sizeof(err)), 0);
+	t0 = util_mono_us();
+	for (i = 0; i < n; i++)
+		log_info("line %d %s", i, pad);	/* 4000 x 250 B: 1 MB */
+	dt = util_mono_us() - t0;
+	ck_assert_msg(dt < 1000000, "logging took %llu us",
+	    (unsigned long long)dt);
+	usleep(300000);
+	log_sink_stats(&st);
+	ck_assert_uint_gt(st.dropped, 0);
+	ck_assert_uint_eq(st.lines + st.dropped, (uint64_t)n);
+	ck_assert_uint_gt(st.pending, 0);
+	ck_assert_uint_le(st.pending, 16384);
+	ck_assert_uint_ge(st.blocked_us, 200000);
+	ck_assert_uint_eq(st.bytes_written, 0);
+
+	t0 = util_mono_us();
+	ck_assert_int_eq(log_sink_stop(200000), -1);
+	dt = util_mono_us() - t0;
+	ck_assert_msg(dt >= 190000 && dt < 1000000, "stop took %llu us",
+	    (unsigned long long)dt);
+	/* What was pending counts as dropped too. */
+	log_sink_stats(&st);
+	ck_assert_uint_gt(st.lines + st.dropped, (uint64_t)n);
+	dropped = st.dropped;
+	log_info("after the stop");	/* dropped, never blocks */
+	log_sink_stats(&st);
+	ck_assert_uint_eq(st.dropped, dropped + 1);
+}
+END_TEST
+
+/*
+ * A sink that reads: every line arrives whole and in order, exactly as
+ * the line written directly, and stop flushes before it returns; later
+ * lines are written directly again.
+ */
+START_TEST(test_sink_flush)
+{
+	struct log_sink_stats st;
+	struct t_pipe p;
+	char err[128], *out, *line, want[64];
+	size_t len;
+	int i, n = 200;
+
+	log_init(LOG_LEVEL_INFO);
+	log_set_journal(0);
+	t_pipe_open(&p);
+	ck_assert_int_eq(log_sink_start(p.wr, 1u << 20, err, sizeof(err)), 0);
+	ck_assert_int_eq(log_sink_start(p.wr, 1024, err, sizeof(err)), -1);
+	for (i = 0; i < n; i++)
+		log_info("line %d", i);
+	ck_assert_int_eq(log_sink_stop(2000000), 0);
+	log_sink_stats(&st);
+	ck_assert_uint_eq(st.lines, (uint64_t)n);
+	ck_assert_uint_eq(st.dropped, 0);
+	ck_assert_uint_eq(st.pending, 0);
+	out = t_pipe_read(p.rd, &len);
+	ck_assert_uint_eq(st.bytes_written, len);
+	ck_assert_uint_eq(t_count(out, len, '\n'), (size_t)n);
+	for (i = 0, line = out; i < n; i++) {
+		ck_assert(strncmp(line, "ts=", 3) == 0);
+		snprintf(want, sizeof(want), " level=info msg=\"line %d\"\n", i);
+		ck_assert_msg(strncmp(strchr(line, ' '), want, strlen(want)) ==
+		    0, "line %d: %s", i, line);
+		line = strchr(line, '\n') + 1;
+	}
+	free(out);
+	/* Stopped: the caller's own write(2) again, to fd 2. */
+	{
+		struct t_cap c;
+
+		t_cap_begin(&c);
+		log_info("direct");
+		out = t_cap_end(&c, &len);
+		ck_assert_ptr_nonnull(strstr(out, "msg=direct\n"));
+		free(out);
+	}
+	close(p.rd);
+	close(p.wr);
+}
+END_TEST
+
 Suite *
 log_suite(void)
 {
@@ -1056,6 +1335,15 @@ log_suite(void)
 	tcase_add_loop_test(tc, test_inject_table, 0, (int)T_NELEM(t_inject_rows));
 	tcase_add_test(tc, test_inject_exact);
 	tcase_add_test(tc, test_inject_every_byte);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("limit");
+	tcase_set_timeout(tc, 10);
+	tcase_add_test(tc, test_limit_burst);
+	tcase_add_test(tc, test_limit_json);
+	tcase_add_test(tc, test_limit_table_bounded);
+	tcase_add_test(tc, test_sink_full_drops);
+	tcase_add_test(tc, test_sink_flush);
 	suite_add_tcase(s, tc);
 
 	return s;

@@ -448,8 +448,14 @@ char *
 e2e_log_line(const char *s)
 {
 	char *log = test_slurp(e2e.log, NULL), *line, *eol, *out;
+	int i;
 
-	line = strstr(log, s);
+	/* The log thread writes it a moment after the answer (log.h). */
+	for (i = 0; i < 500 && (line = strstr(log, s)) == NULL; i++) {
+		free(log);
+		usleep(10000);
+		log = test_slurp(e2e.log, NULL);
+	}
 	ck_assert_msg(line != NULL, "%s not logged:\n%s", s, log);
 	while (line > log && line[-1] != '\n')
 		line--;

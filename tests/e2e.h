@@ -123,7 +123,11 @@ void	 e2e_expect_status(int got, int want, struct client_response *r);
 int	 e2e_thread_deliver(const char *prid);
 /* A payment of that notifyType and resultStatus, card data too. Caller frees. */
 char	*e2e_pay_body(const char *prid, const char *type, const char *rs);
-/* The daemon's first log line holding s (there must be one). Caller frees. */
+/*
+ * The daemon's first log line holding s (there must be one, within 5 s:
+ * the log thread writes a line a moment after the answer, and a
+ * summary of suppressed refusals within 2 s).  Caller frees.
+ */
 char	*e2e_log_line(const char *s);
 
 #endif
