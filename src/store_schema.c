@@ -662,6 +662,31 @@ store_migrate_v4(sqlite3 *db, char *err, size_t errlen)
 	return store_exec(db, "PRAGMA legacy_alter_table = OFF", err, errlen);
 }
 
+/*
+ * Schema version 6: a refusal is authentic (refusal.h: the signature
+ * verified, over the route's path or another variant) or unverified,
+ * and only authentic ones are ever at risk.  Rows kept before knew no
+ * better: a 503 verified, anything else may have been forged.  Its own
+ * statements only, so that a later version can follow it unchanged.
+ */
+static const char store_schema_v6[] =
+"ALTER TABLE refusals ADD COLUMN authentic INTEGER NOT NULL DEFAULT 0"
+"  CHECK (authentic = 0 OR authentic = 1);"
+"UPDATE refusals SET authentic = 1 WHERE status = 503;";
+
+/* Inside store_migrate's transaction. */
+static int
+store_migrate_v6(sqlite3 *db, char *err, size_t errlen)
+{
+	char why[256];
+
+	if (store_exec(db, store_schema_v6, why, sizeof(why)) == 0)
+		return 0;
+	util_err(err, errlen, "cannot migrate the schema to version 6: %s",
+	    why);
+	return -1;
+}
+
 /* Bring the schema to STORE_SCHEMA_VERSION, all or nothing. */
 int
 store_migrate(sqlite3 *db, char *err, size_t errlen)
@@ -690,6 +715,8 @@ store_migrate(sqlite3 *db, char *err, size_t errlen)
 	if (version < 4 && store_migrate_v4(db, err, errlen) != 0)
 		goto fail;
 	if (version < 5 && store_migrate_v5(db, err, errlen) != 0)
+		goto fail;
+	if (version < 6 && store_migrate_v6(db, err, errlen) != 0)
 		goto fail;
 	if (version < STORE_SCHEMA_VERSION) {
 		snprintf(sql, sizeof(sql), "PRAGMA user_version = %d",

@@ -97,6 +97,7 @@ unlock_db(sqlite3 *db)
 }
 
 static void assert_checks_cheap(void);
+static struct store_stats stats_when(struct store *, int64_t, int64_t);
 
 static char *
 payment_body(const char *prid, const char *pid, const char *type,
@@ -876,6 +877,77 @@ START_TEST(test_migrate_all_or_nothing)
 END_TEST
 
 /*
+ * A database written by antomd with schema version 5 (tests/data: a 401
+ * and a 400 from a forged client, a 503 after a storage failure): the
+ * refusals learn which are authentic, in place; the 503 was (it had
+ * verified), the others may have been forged and are never at risk.
+ */
+START_TEST(test_migrate_v5)
+{
+	struct store_options o = { 100, 8, 64, 1 };
+	char src[256], cmd[512], err[256] = "";
+	struct store *s;
+
+	snprintf(cmd, sizeof(cmd), "cp %s %s", test_path(src, sizeof(src),
+	    "data/antomd-schema-v5.db"), dbpath);
+	ck_assert_int_eq(system(cmd), 0);
+	ck_assert_int_eq(q_int("PRAGMA user_version"), 5);
+	ck_assert_int_eq(q_int("SELECT count(*) FROM refusals"), 3);
+	/* Refused half an hour ago, whenever this runs. */
+	exec_sql("UPDATE refusals SET first_refused_at ="
+	    " strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-30 minutes'),"
+	    " last_refused_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')");
+	s = open_store_with(&o);
+	ck_assert_int_eq(store_start(s, err, sizeof(err)), 0);
+	/* Older than a second: only the authentic one is at risk. */
+	stats_when(s, 3, 1);
+	store_close(s);
+	ck_assert_int_eq(q_int("PRAGMA user_version"), STORE_SCHEMA_VERSION);
+	ck_assert_str_eq(q_text("PRAGMA integrity_check"), "ok");
+	ck_assert_str_eq(q_text("SELECT group_concat(status || '/' || authentic"
+	    " || '/' || refusal_count, ' ') FROM (SELECT * FROM refusals ORDER"
+	    " BY status)"), "400/0/1 401/0/1 503/1/2");
+	ck_assert_str_eq(q_text("SELECT object_id FROM refusals WHERE"
+	    " authentic"), "PR-V5-503");
+	assert_checks_cheap();
+	/* The column takes nothing but 0 and 1. */
+	exec_sql("UPDATE refusals SET authentic = 1 WHERE status = 400");
+	{
+		sqlite3 *db;
+
+		ck_assert_int_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
+		ck_assert_int_eq(sqlite3_exec(db, "UPDATE refusals SET"
+		    " authentic = 2", NULL, NULL, NULL),
+		    SQLITE_CONSTRAINT_CHECK & 0xff);
+		sqlite3_close(db);
+	}
+}
+END_TEST
+
+/*
+ * Version 6's migration that cannot finish (a column of its name was
+ * added by hand) changes nothing: the database stays version 5, whole.
+ */
+START_TEST(test_migrate_v6_all_or_nothing)
+{
+	struct store_options o = { 100, 1, 1024, 0 };
+	char src[256], cmd[512], err[256] = "";
+
+	snprintf(cmd, sizeof(cmd), "cp %s %s", test_path(src, sizeof(src),
+	    "data/antomd-schema-v5.db"), dbpath);
+	ck_assert_int_eq(system(cmd), 0);
+	exec_sql("ALTER TABLE refusals ADD COLUMN authentic TEXT");
+	ck_assert_ptr_null(store_open(dbpath, &o, err, sizeof(err)));
+	ck_assert_msg(strstr(err, "version 6") != NULL &&
+	    strstr(err, "authentic") != NULL, "%s", err);
+	ck_assert_int_eq(q_int("PRAGMA user_version"), 5);
+	ck_assert_int_eq(q_int("SELECT count(*) FROM refusals WHERE"
+	    " authentic IS NULL"), 3);
+	ck_assert_str_eq(q_text("PRAGMA integrity_check"), "ok");
+}
+END_TEST
+
+/*
  * Schema 5: no CHECK makes SQLite build a temporary b-tree for every row
  * written (what an IN list of more than two constants does), and each
  * CHECK still takes exactly the values it names.  For a database made
@@ -1042,6 +1114,7 @@ refuse(struct store *s, const char *client, const char *hash, int status,
 	rf.status = status;
 	refusal_set(rf.reason, sizeof(rf.reason), reason);
 	refusal_set(rf.object_id, sizeof(rf.object_id), object_id);
+	rf.authentic = status == 503;	/* it verified, then storage failed */
 	/* Never blocks: when too many are pending, wait for the writer. */
 	while (refusal_queue(s, &rf) != 0)
 		usleep(1000);
@@ -1068,7 +1141,8 @@ stats_when(struct store *s, int64_t held, int64_t at_risk)
 
 /*
  * Refused deliveries are kept until the same notification is stored, and
- * count as at risk once older than at_risk_after_s.
+ * authentic ones count as at risk once older than at_risk_after_s; an
+ * authentic refusal makes an unverified row of the same body its own.
  */
 START_TEST(test_refusals)
 {
@@ -1093,14 +1167,14 @@ START_TEST(test_refusals)
 	refuse(s, "CLIENT_A", "", 400, "MISSING_HEADER", NULL);
 	refuse(s, "EVIL\n\x1b[31m", "", 400, "MISSING_HEADER", NULL);
 	stats_when(s, 3, 0);
-	/* Older than a second: at risk. */
-	stats_when(s, 3, 3);
+	/* Older than a second: at risk, the authentic one only. */
+	stats_when(s, 3, 1);
 	store_close(s);
 	ck_assert_str_eq(q_text("SELECT status || '/' || reason || '/' ||"
 	    " refusal_count || '/' || object_id || '/' ||"
 	    " (first_refused_at <= last_refused_at) FROM refusals WHERE"
 	    " body_sha256 <> '' AND client_id = 'CLIENT_A'"),
-	    "503/SERVICE_UNAVAILABLE/2/PR1/1");
+	    "503/SERVICE_UNAVAILABLE/1/PR1/1");
 	ck_assert_str_eq(q_text("SELECT status || '/' || refusal_count FROM"
 	    " refusals WHERE body_sha256 = '' AND client_id = 'CLIENT_A'"),
 	    "400/2");
@@ -1120,10 +1194,10 @@ START_TEST(test_refusals)
 END_TEST
 
 /*
- * A flood of forged deliveries fills the table up to its cap and is only
- * counted after that; what is held is still counted and clearable, a 503
- * (authentic) is kept past the cap, and the flood costs the writer at
- * most one transaction every 100 ms.
+ * A flood of forged (unverified) deliveries fills the sample up to its
+ * cap and is then not even queued; it never touches an authentic row,
+ * every authentic refusal is kept past the cap, and the flood costs the
+ * writer at most one transaction every 100 ms.
  */
 START_TEST(test_refusals_bounded)
 {
@@ -1136,28 +1210,66 @@ START_TEST(test_refusals_bounded)
 
 	s = open_store_with(&o);
 	ck_assert_int_eq(store_start(s, err, sizeof(err)), 0);
+	refuse(s, "CLIENT_A", "AUTHENTIC-0", 503, "storage_failure", "PR0");
 	t0 = util_mono_us();
 	for (i = 0; i < 10005; i++) {
 		snprintf(hash, sizeof(hash), "%064d", i);
-		refuse(s, "CLIENT_A", hash, 401, "INVALID_SIGNATURE", NULL);
+		refuse(s, "CLIENT_A", hash, 401, "mismatch", NULL);
+		/* Forged with the authentic row's key: changes nothing. */
+		refuse(s, "CLIENT_A", "AUTHENTIC-0", 401, "mismatch", "FORGED");
 	}
-	snprintf(hash, sizeof(hash), "%064d", 7);
-	refuse(s, "CLIENT_A", hash, 401, "INVALID_SIGNATURE", NULL);
-	st = stats_when(s, 10000, 0);
+	st = stats_when(s, REFUSAL_SAMPLE_MAX + 1, 0);
 	ms = (util_mono_us() - t0) / 1000;
-	ck_assert_uint_ge(st.refusals_dropped, 5);
-	ck_assert_msg(st.refusal_txns >= 10000 / 256 &&
-	    st.refusal_txns <= ms / 100 + 2, "%llu transactions in %llu ms",
-	    (unsigned long long)st.refusal_txns, (unsigned long long)ms);
-	refuse(s, "CLIENT_A", "", 503, "storage_failure", NULL);
-	stats_when(s, 10001, 0);
+	ck_assert_int_eq(st.refusals_unverified, REFUSAL_SAMPLE_MAX);
+	ck_assert_msg(st.refusal_txns <= ms / 100 + 2, "%llu transactions in "
+	    "%llu ms", (unsigned long long)st.refusal_txns,
+	    (unsigned long long)ms);
+	for (i = 1; i <= 3; i++) {
+		snprintf(hash, sizeof(hash), "AUTHENTIC-%d", i);
+		refuse(s, "CLIENT_A", hash, 503, "storage_failure", NULL);
+	}
+	stats_when(s, REFUSAL_SAMPLE_MAX + 4, 0);
 	store_close(s);
-	ck_assert_int_eq(q_int("SELECT count(*) FROM refusals"), 10001);
 	ck_assert_int_eq(q_int("SELECT count(*) FROM refusals WHERE"
-	    " status = 503"), 1);
-	ck_assert_int_eq(q_int("SELECT refusal_count FROM refusals WHERE"
-	    " body_sha256 = '0000000000000000000000000000000000000000000000"
-	    "000000000000000007'"), 2);
+	    " authentic"), 4);
+	ck_assert_int_eq(q_int("SELECT count(*) FROM refusals WHERE"
+	    " NOT authentic"), REFUSAL_SAMPLE_MAX);
+	ck_assert_str_eq(q_text("SELECT status || '/' || refusal_count || '/'"
+	    " || object_id FROM refusals WHERE body_sha256 = 'AUTHENTIC-0'"),
+	    "503/1/PR0");
+}
+END_TEST
+
+/*
+ * The unverified sample ages by first_refused_at: a forged body sent
+ * again and again is forgotten an hour after it was first refused, while
+ * an authentic refusal as old stays, at risk.
+ */
+START_TEST(test_refusals_sample_aged)
+{
+	struct store_options o = { 100, 8, 64, 1 };
+	char err[256] = "";
+	struct store *s;
+
+	store_close(open_store(1));
+	exec_sql("INSERT INTO refusals VALUES ('old', 'C', 401, 'mismatch',"
+	    " NULL, NULL, NULL, NULL, strftime('%Y-%m-%dT%H:%M:%fZ', 'now',"
+	    " '-61 minutes'), strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), 500, 0),"
+	    " ('young', 'C', 401, 'mismatch', NULL, NULL, NULL, NULL,"
+	    " strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-59 minutes'),"
+	    " strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), 1, 0),"
+	    " ('real', 'C', 503, 'storage_failure', NULL, NULL, NULL, NULL,"
+	    " strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-61 minutes'),"
+	    " strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-61 minutes'), 1, 1)");
+	s = open_store_with(&o);
+	/* Sent again now: still forgotten, by when it was first refused. */
+	refuse(s, "C", "old", 401, "mismatch", NULL);
+	ck_assert_int_eq(store_start(s, err, sizeof(err)), 0);
+	stats_when(s, 2, 1);
+	store_close(s);
+	ck_assert_str_eq(q_text("SELECT group_concat(body_sha256, ' ') FROM"
+	    " (SELECT body_sha256 FROM refusals ORDER BY body_sha256)"),
+	    "real young");
 }
 END_TEST
 
@@ -1171,9 +1283,9 @@ START_TEST(test_refusals_pruned)
 	store_close(open_store(1));
 	exec_sql("INSERT INTO refusals VALUES ('a', 'C', 401, 'X', NULL, NULL,"
 	    " NULL, NULL, '2020-01-01T00:00:00.000Z',"
-	    " '2020-01-01T00:00:00.000Z', 3), ('b', 'C', 401, 'X', NULL, NULL,"
-	    " NULL, NULL, '2020-01-01T00:00:00.000Z',"
-	    " strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-6 days'), 1)");
+	    " '2020-01-01T00:00:00.000Z', 3, 1), ('b', 'C', 401, 'X', NULL,"
+	    " NULL, NULL, NULL, '2020-01-01T00:00:00.000Z',"
+	    " strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-6 days'), 1, 1)");
 	s = open_store_with(&o);
 	ck_assert_int_eq(store_start(s, err, sizeof(err)), 0);
 	/* b stays: retried 6 days ago, refused first long ago: at risk. */
@@ -1220,9 +1332,9 @@ END_TEST
 
 /*
  * A 503 is an authentic notification we failed to store.  It takes the
- * place of another refusal when the queue is full, and when the database
- * cannot take it (locked here, as behind most 503s) it waits in the
- * queue and is written once it can; other refusals are dropped.
+ * place of an unverified refusal when the queue is full, and when the
+ * database cannot take it (locked here, as behind most 503s) it waits in
+ * the queue and is written once it can.
  */
 START_TEST(test_refusals_503_kept)
 {
@@ -1248,31 +1360,30 @@ START_TEST(test_refusals_503_kept)
 	}
 	ck_assert_int_eq(refusal_queue(s, &rf), -1);
 	rf.status = 503;
+	rf.authentic = 1;
 	refusal_set(rf.body_sha256, sizeof(rf.body_sha256), "H503-FULL");
 	ck_assert_int_eq(refusal_queue(s, &rf), 0);
 	ck_assert_int_eq(store_start(s, err, sizeof(err)), 0);
-	st = stats_when(s, 256, 0);
+	/* The sample takes 64 of the 255 left; the 503 is written. */
+	st = stats_when(s, REFUSAL_SAMPLE_MAX + 1, 0);
 	ck_assert_uint_eq(st.refusals_dropped, 2);
 
-	/* Locked: the 413 is dropped, the 503 written after the unlock. */
+	/*
+	 * Locked: the 503 written after the unlock; the 413 is not even
+	 * queued (the sample is full), which is not a loss.
+	 */
 	other = lock_db();
 	refusal_set(rf.body_sha256, sizeof(rf.body_sha256),
 	    "H503-LOCKED");
 	ck_assert_int_eq(refusal_queue(s, &rf), 0);
 	rf.status = 413;
+	rf.authentic = 0;
 	refusal_set(rf.body_sha256, sizeof(rf.body_sha256), "");
 	ck_assert_int_eq(refusal_queue(s, &rf), 0);
-	for (i = 0; i < 40; i++) {
-		store_stats(s, &st);
-		if (st.refusals_dropped == 3)
-			break;
-		usleep(50000);
-	}
-	ck_assert_uint_eq(st.refusals_dropped, 3);
 	usleep(300000);		/* tries again every 100 ms meanwhile */
 	unlock_db(other);
-	st = stats_when(s, 257, 0);
-	ck_assert_uint_eq(st.refusals_dropped, 3);
+	st = stats_when(s, REFUSAL_SAMPLE_MAX + 2, 0);
+	ck_assert_uint_eq(st.refusals_dropped, 2);
 	store_close(s);
 	ck_assert_int_eq(q_int("SELECT count(*) FROM refusals WHERE status ="
 	    " 503 AND body_sha256 IN ('H503-FULL', 'H503-LOCKED')"), 2);
@@ -1779,7 +1890,7 @@ START_TEST(test_writer_failing_job_alone)
 	store_hash_body(&d);
 	snprintf(sql, sizeof(sql), "INSERT INTO refusals VALUES ('%s',"
 	    " 'CLIENT_A', 503, 'storage_failure', NULL, NULL, NULL, NULL,"
-	    " '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z', 1)",
+	    " '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z', 1, 1)",
 	    d.body_sha256);
 	exec_sql(sql);
 	run_writer(64, 200, "BOOM");
@@ -1909,9 +2020,12 @@ store_suite(void)
 	tcase_add_test(tc, test_replay_keeps_object_of_events);
 	tcase_add_test(tc, test_migrate_v2);
 	tcase_add_test(tc, test_migrate_all_or_nothing);
+	tcase_add_test(tc, test_migrate_v5);
+	tcase_add_test(tc, test_migrate_v6_all_or_nothing);
 	tcase_add_test(tc, test_refusals);
 	tcase_add_test(tc, test_refusals_bounded);
 	tcase_add_test(tc, test_refusals_pruned);
+	tcase_add_test(tc, test_refusals_sample_aged);
 	tcase_add_test(tc, test_refusal_after_stored);
 	tcase_add_test(tc, test_refusals_never_wait);
 	tcase_add_test(tc, test_busy_is_failure);
