@@ -44,7 +44,7 @@ pathvar_list(const struct conf *c, const char *signed_path,
 	size_t n = 0, i, sl = strlen(signed_path), ll, pl;
 	const char *lp, *sp;
 
-	/* "/" alone has no slash to drop: "/" + "/" is no path anyone signs. */
+	/* "/" alone is toggled to "//", as antomctl explain always did. */
 	if (sl > 1 && signed_path[sl - 1] == '/')
 		pathvar_add(out, &n, max, signed_path, PATHVAR_SLASH, NULL,
 		    signed_path, sl - 1, "");
