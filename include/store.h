@@ -141,7 +141,7 @@ struct store_stats {
 	uint64_t	refusals_dropped;	/* not recorded: too many */
 	uint64_t	refusal_txns;	/* transactions that recorded them */
 	int64_t		refusals_held;	/* rows in refusals now */
-	int64_t		refusals_unverified;	/* of them the unverified sample */
+	int64_t		refusals_unverified;	/* of them unverified */
 	int64_t		at_risk;	/* of them, older than at_risk_after_s */
 	uint64_t	checkpoints;	/* passes of the checkpointer thread */
 	int		wal_frames;	/* in the WAL after the writer's last commit */

@@ -409,7 +409,7 @@ ex_variants_paths(struct ex *x, const char *q)
 	const char *primary = x->content.path, *sp;
 	struct pathvar *v;
 	char label[256];
-	size_t i, k, n, max = 2 + 2 * x->conf->nroutes;
+	size_t i, k, n, pl, max = 2 + 2 * x->conf->nroutes;
 
 	ex_try_path(x, x->route != NULL ? "bare route signed path" :
 	    "request path (no route)", primary);
@@ -440,9 +440,9 @@ ex_variants_paths(struct ex *x, const char *q)
 				break;
 			case PATHVAR_PREFIX:
 				sp = v[i].route->signed_path;
+				pl = strlen(sp) - strlen(v[i].route->path);
 				snprintf(label, sizeof(label), "public prefix "
-				    "\"%.*s\" (of route %s) applied",
-				    (int)(strlen(sp) - strlen(v[i].route->path)),
+				    "\"%.*s\" (of route %s) applied", (int)pl,
 				    sp, v[i].route->path);
 				ex_try_path(x, label, v[i].path);
 				break;

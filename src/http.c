@@ -159,7 +159,7 @@ struct http_req {
 	const char		*request_time;
 	const char		*signature;
 	char			*signed_path;	/* what verified */
-	char			*misrouted;	/* the variant it verified over */
+	char			*misrouted;	/* the variant that verified */
 	long			 key_version;
 	int			 parsed;
 	struct notif		 notif;

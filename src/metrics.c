@@ -337,27 +337,29 @@ static void
 m_render_unverified(FILE *f)
 {
 	size_t n = atomic_load_explicit(&m.nkeys, memory_order_acquire);
-	size_t i, j, r;
+	size_t i, j, r, row;
 	uint64_t v;
 
 	m_head(f, "antomd_unverified_refusals_total", "counter",
 	    "Refused requests that were not authentic (bad or missing "
 	    "signature, 400, 401, 413), by client id and reason.");
 	for (i = 0; i <= n; i++) {
+		row = i < n ? i : METRICS_KEYS_MAX;
 		for (j = 0; i < n && j < i; j++)
-			if (strcmp(m.keys[j].client_id, m.keys[i].client_id) == 0)
+			if (strcmp(m.keys[j].client_id,
+			    m.keys[i].client_id) == 0)
 				break;
 		if (i < n && j < i)
 			continue;	/* counted under its first key row */
 		for (r = 0; r < REASON_COUNT; r++) {
-			v = M_GET(m.unverified[i < n ? i : METRICS_KEYS_MAX][r]);
-			if (v == 0)
+			if ((v = M_GET(m.unverified[row][r])) == 0)
 				continue;
-			fputs("antomd_unverified_refusals_total{client_id=\"", f);
+			fputs("antomd_unverified_refusals_total{client_id=\"",
+			    f);
 			m_label(f, i < n ? m.keys[i].client_id : "other");
-			fprintf(f, "\",reason=\"%s\"} %llu\n", r == REASON_NONE ?
-			    "other" : reason_str((enum reason)r),
-			    (unsigned long long)v);
+			fprintf(f, "\",reason=\"%s\"} %llu\n",
+			    r == REASON_NONE ? "other" :
+			    reason_str((enum reason)r), (unsigned long long)v);
 		}
 	}
 }

@@ -29,7 +29,8 @@
 #define REFUSAL_REFUSED_BEFORE(ago)					\
 	"first_refused_at < strftime('%Y-%m-%dT%H:%M:%fZ', 'now', " ago ")"
 /* Only an authentic refusal is ever at risk or given up. */
-#define REFUSAL_AT_RISK(ago)	"(authentic AND " REFUSAL_REFUSED_BEFORE(ago) ")"
+#define REFUSAL_AT_RISK(ago)						\
+	"(authentic AND " REFUSAL_REFUSED_BEFORE(ago) ")"
 #define REFUSAL_STR_(x)		#x
 #define REFUSAL_STR(x)		REFUSAL_STR_(x)
 
@@ -414,7 +415,7 @@ refusal_write(struct store *s, const struct refusal *rf,
 				s->ledger.sample += !rf[i].authentic;
 			}
 		} else if (rf[i].authentic)
-			dropped++;	/* cannot happen: the INSERT always takes it */
+			dropped++;	/* not seen: the INSERT takes it */
 	}
 	if (store_step(s, S_COMMIT) == 0) {
 		s->w.no_wait = 0;
@@ -464,7 +465,7 @@ refusal_check(struct store *s)
 	char ago[REFUSAL_AGO_LEN];
 	int64_t held = 0, at_risk = 0, sample = 0;
 	uint64_t now = util_mono_us();
-	int rc;
+	int rc, forgot;
 
 	s->ledger.checked = now;
 	if (s->q.readonly || s->w.db == NULL || atomic_load(&s->aborting))
@@ -493,13 +494,16 @@ refusal_check(struct store *s)
 			break;
 		s->ledger.pruned = now;
 		s->w.no_wait = 1;		/* it can wait for the next time */
-		rc = store_step(s, S_RFS_PRUNE);
-		if (rc == 0 && sqlite3_changes(s->w.db) == 0 && sample > 0)
-			rc = store_step(s, S_RFS_PRUNE_SAMPLE);
+		if ((rc = store_step(s, S_RFS_PRUNE)) == 0) {
+			forgot = sqlite3_changes(s->w.db);
+			if (sample > 0 && (rc = store_step(s,
+			    S_RFS_PRUNE_SAMPLE)) == 0)
+				forgot += sqlite3_changes(s->w.db);
+		}
 		s->w.no_wait = 0;
 		if (rc != 0)
 			return;
-		if (sqlite3_changes(s->w.db) == 0)
+		if (forgot == 0)
 			break;
 	}
 	s->ledger.held = held;

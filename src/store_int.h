@@ -92,14 +92,14 @@ struct store_queue {
 	struct store_stats	 stats;
 	struct refusal		*rfs_pending;	/* REFUSAL_PENDING_MAX */
 	size_t			 rfs_npending;
-	int			 rfs_sample_full;	/* unverified: not queued */
+	int			 rfs_sample_full;	/* unverified: none queued */
 };
 
 /* The refusals ledger (refusal.c): the writer's alone. */
 struct store_ledger {
 	struct refusal		*local;		/* the writer's copy of the pending */
 	int64_t			 held;		/* rows, as far as we know */
-	int64_t			 sample;	/* of them unverified, at most */
+	int64_t			 sample;	/* of them unverified */
 	uint64_t		 checked;	/* last at-risk count, mono us */
 	uint64_t		 pruned;	/* last prune, mono us */
 	uint64_t		 written;	/* last refusals transaction */

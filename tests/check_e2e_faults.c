@@ -389,9 +389,10 @@ END_TEST
  * over-limit Content-Length.  Meanwhile one genuine notification is
  * refused 503 (another connection holds the write lock past
  * busy_timeout_ms) and one is misrouted (signed over the public prefix
- * another route shows the proxy strips).  Afterwards exactly those two are at risk,
- * in the gauge, the WARN line and antomctl refusals; the flood is
- * counted by client id and reason and kept only as a bounded sample.
+ * another route shows the proxy strips).  Afterwards exactly those two
+ * are at risk, in the gauge, the WARN line and antomctl refusals; the
+ * flood is counted by client id and reason and kept only as a bounded
+ * sample.
  */
 #define FLOOD_THREADS	4
 #define FLOOD_S		60
@@ -579,13 +580,15 @@ START_TEST(test_flood)
 		memset(&fl[i], 0, sizeof(fl[i]));
 		fl[i].id = i;
 		fl[i].stop = &stop;
-		ck_assert_int_eq(pthread_create(&th[i], NULL, flood_run, &fl[i]),
-		    0);
+		ck_assert_int_eq(pthread_create(&th[i], NULL, flood_run,
+		    &fl[i]), 0);
 	}
 
 	/* 5 s in: a genuine notification, the database locked: 503. */
 	sleep(5);
 	ck_assert_int_eq(sqlite3_open(e2e.db, &other), SQLITE_OK);
+	/* The writer may hold the lock a moment: wait, as a process would. */
+	sqlite3_busy_timeout(other, 5000);
 	ck_assert_int_eq(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL,
 	    NULL), SQLITE_OK);
 	req = e2e_signed_request("/antom/notify", "/antom/notify", b503, NULL,

@@ -101,7 +101,7 @@ START_TEST(test_keep)
 		{ 401, 0, 1, REFUSAL_KEEP_SAMPLE },
 		{ 400, 0, 1, REFUSAL_KEEP_SAMPLE },
 		{ 413, 0, 1, REFUSAL_KEEP_SAMPLE },
-		{ 503, 0, 1, REFUSAL_KEEP_SAMPLE },	/* verify failed inside */
+		{ 503, 0, 1, REFUSAL_KEEP_SAMPLE },	/* verify broke */
 		{ 401, 0, 0, REFUSAL_KEEP_NONE },
 		{ 413, 0, 0, REFUSAL_KEEP_NONE },
 		{ 404, 1, 1, REFUSAL_KEEP_NONE },
