@@ -27,6 +27,10 @@ enum pathvar_kind {
 	PATHVAR_ROUTE	/* another route's signed path */
 };
 
+/* A set of kinds, for pathvar_list(). */
+#define PATHVAR_KIND(k)	(1u << (k))
+#define PATHVAR_ALL	0xfu
+
 struct pathvar {
 	enum pathvar_kind	 kind;
 	/* PREFIX: the route whose prefix; ROUTE: whose signed path. */
@@ -36,13 +40,15 @@ struct pathvar {
 
 /*
  * Store up to max variants of signed_path for a request to req_path into
- * out, the likeliest first (slash toggled, prefixes, own path, other
- * routes' signed paths), none equal to signed_path or to an earlier one;
- * a variant longer than PATHVAR_LEN - 1 is left out.  A route "L P+L"
- * (signed path P followed by its local path L) says a proxy strips the
- * prefix P, so P + req_path is tried.  Returns how many were stored.
+ * out, of the kinds in the set kinds, the likeliest first (slash toggled,
+ * prefixes, own path, other routes' signed paths), none equal to
+ * signed_path or to an earlier one; a variant longer than PATHVAR_LEN - 1
+ * is left out.  A route "L P+L" (signed path P followed by its local path
+ * L) says a proxy strips the prefix P, so P + req_path is tried.  Returns
+ * how many were stored.
  */
 size_t	pathvar_list(const struct conf *, const char *signed_path,
-	    const char *req_path, struct pathvar *out, size_t max);
+	    const char *req_path, unsigned kinds, struct pathvar *out,
+	    size_t max);
 
 #endif

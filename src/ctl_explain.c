@@ -416,7 +416,7 @@ ex_variants_paths(struct ex *x, const char *q)
 	if (q != NULL)
 		ex_try_cat(x, "path?query", primary, "", q);
 	v = xcalloc(max, sizeof(*v));
-	n = pathvar_list(x->conf, primary, rq->path, v, max);
+	n = pathvar_list(x->conf, primary, rq->path, PATHVAR_ALL, v, max);
 	for (k = 0; k < sizeof(order) / sizeof(order[0]); k++) {
 		for (i = 0; i < n; i++) {
 			if (v[i].kind != order[k])

@@ -19,8 +19,9 @@
  *
  * A configured client's well-formed signature that does not verify over
  * the route's signed path is tried over a few other path variants
- * (pathvar.h): one that verifies there is a genuine notification sent
- * through a misconfigured proxy or route.  It is still refused 401 (its
+ * (pathvar.h: the trailing slash, a public prefix, the local path): one
+ * that verifies there is a genuine notification sent through a
+ * misconfigured proxy or route.  It is still refused 401 (its
  * state would be recorded under the wrong route) but logged naming the
  * path, and kept as an authentic refusal (refusal.h), so it shows at risk
  * instead of passing for a forgery.
@@ -59,6 +60,13 @@
  * request is counted in antomd_path_variant_budget_exhausted_total.
  */
 #define HTTP_VARIANT_TRIES	3
+/*
+ * What a proxy or a route gets wrong: a slash, a prefix.  Not another
+ * route's signed path: a notification for one route sent to another is
+ * a replay as often as a mistake, and stays a plain mismatch.
+ */
+#define HTTP_VARIANT_KINDS	(PATHVAR_KIND(PATHVAR_SLASH) |		\
+	PATHVAR_KIND(PATHVAR_PREFIX) | PATHVAR_KIND(PATHVAR_OWN))
 #define HTTP_VARIANT_BUDGET	512
 #define HTTP_VARIANT_KEYS	16	/* a client's keys looked at */
 
@@ -566,7 +574,8 @@ http_variant_budget(struct http *h)
  * The signature is well formed and the client configured, but no key
  * verifies it over the route's signed path (VERIFY_ERR_MISMATCH): does
  * the key keyVersion names (else the first of the signature's size)
- * verify it over one of the first HTTP_VARIANT_TRIES path variants?  1
+ * verify it over one of the first HTTP_VARIANT_TRIES path variants of
+ * HTTP_VARIANT_KINDS?  1
  * with r->misrouted and r->key_version set, else 0.
  */
 static int
@@ -595,8 +604,8 @@ http_misrouted(struct http_req *r, const struct verify_input *in)
 			}
 	if (key == NULL)
 		return 0;
-	n = pathvar_list(r->conf, r->route->signed_path, r->path, v,
-	    HTTP_VARIANT_TRIES);
+	n = pathvar_list(r->conf, r->route->signed_path, r->path,
+	    HTTP_VARIANT_KINDS, v, HTTP_VARIANT_TRIES);
 	for (i = 0; i < n; i++) {
 		if (!http_variant_budget(r->h)) {
 			metrics_variant(METRICS_VARIANT_SKIPPED);

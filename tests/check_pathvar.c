@@ -37,7 +37,8 @@ START_TEST(test_list)
 	size_t n;
 
 	conf_of(&c);
-	n = pathvar_list(&c, "/antom/notify", "/antom/notify", v, 8);
+	n = pathvar_list(&c, "/antom/notify", "/antom/notify", PATHVAR_ALL, v,
+	    8);
 	ck_assert_uint_eq(n, 4);
 	ck_assert_str_eq(v[0].path, "/antom/notify/");
 	ck_assert_int_eq(v[0].kind, PATHVAR_SLASH);
@@ -51,11 +52,18 @@ START_TEST(test_list)
 	ck_assert_str_eq(v[3].path, "/public/prefix/notify");
 
 	/* antomd takes the first few: the slash and the prefix come first. */
-	ck_assert_uint_eq(pathvar_list(&c, "/antom/notify", "/antom/notify", v,
-	    2), 2);
+	ck_assert_uint_eq(pathvar_list(&c, "/antom/notify", "/antom/notify",
+	    PATHVAR_ALL, v, 2), 2);
 	ck_assert_str_eq(v[1].path, "/payments/antom/notify");
-	ck_assert_uint_eq(pathvar_list(&c, "/antom/notify", "/antom/notify", v,
-	    0), 0);
+	ck_assert_uint_eq(pathvar_list(&c, "/antom/notify", "/antom/notify",
+	    PATHVAR_ALL, v, 0), 0);
+	/* Only the kinds asked for. */
+	ck_assert_uint_eq(pathvar_list(&c, "/antom/notify", "/antom/notify",
+	    PATHVAR_KIND(PATHVAR_PREFIX) | PATHVAR_KIND(PATHVAR_OWN), v, 8), 1);
+	ck_assert_str_eq(v[0].path, "/payments/antom/notify");
+	ck_assert_uint_eq(pathvar_list(&c, s_local, p_local,
+	    PATHVAR_ALL & ~PATHVAR_KIND(PATHVAR_ROUTE), v, 8), 3);
+	ck_assert_str_eq(v[2].path, "/local/notify");
 }
 END_TEST
 
@@ -67,7 +75,7 @@ START_TEST(test_own_and_slash)
 	size_t n, i;
 
 	conf_of(&c);
-	n = pathvar_list(&c, s_local, p_local, v, 8);
+	n = pathvar_list(&c, s_local, p_local, PATHVAR_ALL, v, 8);
 	ck_assert_uint_eq(n, 5);
 	ck_assert_str_eq(v[0].path, "/public/prefix/notify/");
 	ck_assert_str_eq(v[1].path, "/payments/local/notify");
@@ -79,9 +87,9 @@ START_TEST(test_own_and_slash)
 		ck_assert_str_ne(v[i].path, s_local);
 
 	/* A trailing slash is dropped; "/" alone gets a second one. */
-	ck_assert_uint_ge(pathvar_list(&c, "/x/", "/x/", v, 1), 1);
+	ck_assert_uint_ge(pathvar_list(&c, "/x/", "/x/", PATHVAR_ALL, v, 1), 1);
 	ck_assert_str_eq(v[0].path, "/x");
-	ck_assert_uint_ge(pathvar_list(&c, "/", "/", v, 1), 1);
+	ck_assert_uint_ge(pathvar_list(&c, "/", "/", PATHVAR_ALL, v, 1), 1);
 	ck_assert_str_eq(v[0].path, "//");
 }
 END_TEST
@@ -98,7 +106,7 @@ START_TEST(test_too_long)
 	memset(path, 'a', sizeof(path) - 1);
 	path[0] = '/';
 	path[sizeof(path) - 5] = '\0';	/* with "/": fits; "/payments": not */
-	n = pathvar_list(&c, path, path, v, 8);
+	n = pathvar_list(&c, path, path, PATHVAR_ALL, v, 8);
 	for (i = 0; i < n; i++) {
 		ck_assert_int_ne(v[i].kind, PATHVAR_PREFIX);
 		ck_assert_uint_lt(strlen(v[i].path), PATHVAR_LEN);
