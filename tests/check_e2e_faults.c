@@ -624,7 +624,9 @@ START_TEST(test_flood)
 	us = util_mono_us() - t0;
 	fprintf(stderr, "flood: %llu sent, %llu answered in %.1f s (%.0f/s)\n",
 	    sent, answered, us / 1e6, answered * 1e6 / us);
-	ck_assert_msg(answered * 1000000ull / us >= FLOOD_RATE * 9 / 10,
+	/* Under valgrind (make valgrind) the daemon is far slower. */
+	ck_assert_msg(getenv("ANTOMD_VALGRIND") != NULL ||
+	    answered * 1000000ull / us >= FLOOD_RATE * 9 / 10,
 	    "%llu answered in %llu us", answered, (unsigned long long)us);
 
 	/* Exactly the two genuine ones are at risk. */
