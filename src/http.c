@@ -21,10 +21,10 @@
  * the route's signed path is tried over a few other path variants
  * (pathvar.h: the trailing slash, a public prefix, the local path): one
  * that verifies there is a genuine notification sent through a
- * misconfigured proxy or route.  It is still refused 401 (its
- * state would be recorded under the wrong route) but logged naming the
- * path, and kept as an authentic refusal (refusal.h), so it shows at risk
- * instead of passing for a forgery.
+ * misconfigured proxy or route.  It is still refused 401 (its state would
+ * be recorded under the wrong route) but logged naming the path, and kept
+ * as an authentic refusal (refusal.h), so it shows at risk instead of
+ * passing for a forgery.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -60,15 +60,15 @@
  * request is counted in antomd_path_variant_budget_exhausted_total.
  */
 #define HTTP_VARIANT_TRIES	3
+#define HTTP_VARIANT_BUDGET	512
+#define HTTP_VARIANT_KEYS	16	/* a client's keys looked at */
 /*
- * What a proxy or a route gets wrong: a slash, a prefix.  Not another
- * route's signed path: a notification for one route sent to another is
- * a replay as often as a mistake, and stays a plain mismatch.
+ * What a proxy or a route gets wrong: a slash, a prefix, the local path.
+ * Not another route's signed path: a notification for one route sent to
+ * another is a replay as often as a mistake, and stays a plain mismatch.
  */
 #define HTTP_VARIANT_KINDS	(PATHVAR_KIND(PATHVAR_SLASH) |		\
 	PATHVAR_KIND(PATHVAR_PREFIX) | PATHVAR_KIND(PATHVAR_OWN))
-#define HTTP_VARIANT_BUDGET	512
-#define HTTP_VARIANT_KEYS	16	/* a client's keys looked at */
 
 enum http_reply {
 	R_SUCCESS,
@@ -575,8 +575,8 @@ http_variant_budget(struct http *h)
  * verifies it over the route's signed path (VERIFY_ERR_MISMATCH): does
  * the key keyVersion names (else the first of the signature's size)
  * verify it over one of the first HTTP_VARIANT_TRIES path variants of
- * HTTP_VARIANT_KINDS?  1
- * with r->misrouted and r->key_version set, else 0.
+ * HTTP_VARIANT_KINDS?  1 with r->misrouted and r->key_version set, else
+ * 0.
  */
 static int
 http_misrouted(struct http_req *r, const struct verify_input *in)
