@@ -42,6 +42,19 @@ void	metrics_request(const char *route, unsigned status, uint64_t us);
  * "other".
  */
 void	metrics_verify_failure(enum reason);
+/*
+ * A refusal that was not authentic (refusal.h: bad or missing signature,
+ * 400, 401, 413), by client id (a configured one; anything else counts
+ * under "other") and reason.
+ */
+void	metrics_unverified(const char *client_id, enum reason);
+/* The path variants antomd tries on a mismatch (pathvar.h). */
+enum metrics_variant {
+	METRICS_VARIANT_TRIED,		/* one extra RSA check */
+	METRICS_VARIANT_SKIPPED,	/* a request's, for the budget */
+	METRICS_VARIANT_MISROUTED	/* verified over another path */
+};
+void	metrics_variant(enum metrics_variant);
 /* A verified delivery, counted by the key that verified it. */
 void	metrics_delivery(const char *client_id, long key_version);
 /*

@@ -33,7 +33,8 @@
 	X(REASON_OUT_OF_MEMORY,		"out_of_memory",	0)	\
 	X(REASON_QUEUE_FULL,		"queue_full",		0)	\
 	X(REASON_SHUTTING_DOWN,		"shutting_down",	0)	\
-	X(REASON_STORAGE_FAILURE,	"storage_failure",	0)
+	X(REASON_STORAGE_FAILURE,	"storage_failure",	0)	\
+	X(REASON_MISROUTED,		"misrouted",		1)
 
 enum reason {
 	REASON_NONE = 0,	/* answered 200, or not decided yet */

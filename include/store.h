@@ -22,7 +22,7 @@
 #include "notif.h"
 #include "outcome.h"
 
-#define STORE_SCHEMA_VERSION	6
+#define STORE_SCHEMA_VERSION	7
 #define STORE_HASH_HEX		65	/* hex SHA-256 and its NUL */
 
 struct store_options {
@@ -142,6 +142,7 @@ struct store_stats {
 	uint64_t	refusals_dropped;	/* not recorded: too many */
 	uint64_t	refusal_txns;	/* transactions that recorded them */
 	int64_t		refusals_held;	/* rows in refusals now */
+	int64_t		refusals_unverified;	/* of them unverified */
 	int64_t		at_risk;	/* of them, older than at_risk_after_s */
 	uint64_t	checkpoints;	/* passes of the checkpointer thread */
 	int		wal_frames;	/* in the WAL after the writer's last commit */

@@ -29,6 +29,7 @@
 #include "conf.h"
 #include "ctl.h"
 #include "log.h"
+#include "pathvar.h"
 #include "util.h"
 #include "verify.h"
 
@@ -348,17 +349,6 @@ ex_cat(const char *a, const char *b, const char *q)
 	return p;
 }
 
-/* Toggle a trailing '/'; the caller frees. */
-static char *
-ex_slash(const char *p)
-{
-	size_t n = strlen(p);
-
-	if (n > 1 && p[n - 1] == '/')
-		return ctl_strndup(p, n - 1);
-	return ex_cat(p, "/", NULL);
-}
-
 /*
  * Whether JSON text has blanks or line breaks between tokens: Antom
  * sends compact JSON, so those mean someone re-encoded the body.
@@ -405,45 +395,61 @@ ex_try_cat(struct ex *x, const char *label, const char *a, const char *b,
 	free(p);
 }
 
-/* The request's own key, over the paths a proxy or a typo may have changed. */
+/*
+ * The request's own key, over the paths a proxy or a typo may have
+ * changed: pathvar.h's list, the one antomd tries too, shown in the
+ * order slash, own path, routes, prefixes.
+ */
 static void
 ex_variants_paths(struct ex *x, const char *q)
 {
+	static const enum pathvar_kind order[] = { PATHVAR_SLASH, PATHVAR_OWN,
+	    PATHVAR_ROUTE, PATHVAR_PREFIX };
 	const struct ctl_capture *rq = x->rq;
-	const struct conf *c = x->conf;
-	const char *primary = x->content.path, *lp, *sp;
-	char label[256], *p;
-	size_t i, ll, sl;
+	const char *primary = x->content.path, *sp;
+	struct pathvar *v;
+	char label[256];
+	size_t i, k, n, pl, max = 2 + 2 * x->conf->nroutes;
 
 	ex_try_path(x, x->route != NULL ? "bare route signed path" :
 	    "request path (no route)", primary);
 	if (q != NULL)
 		ex_try_cat(x, "path?query", primary, "", q);
-	p = ex_slash(primary);
-	ex_try_path(x, "trailing slash toggled", p);
-	free(p);
-	ex_try_path(x, "the request's own path", rq->path);
-	if (q != NULL)
-		ex_try_cat(x, "the request's own path?query", rq->path, "", q);
-	for (i = 0; i < c->nroutes; i++) {
-		snprintf(label, sizeof(label), "signed path of route %s",
-		    c->routes[i].path);
-		ex_try_path(x, label, c->routes[i].signed_path);
+	v = xcalloc(max, sizeof(*v));
+	n = pathvar_list(x->conf, primary, rq->path, PATHVAR_ALL, v, max);
+	for (k = 0; k < sizeof(order) / sizeof(order[0]); k++) {
+		for (i = 0; i < n; i++) {
+			if (v[i].kind != order[k])
+				continue;
+			switch (v[i].kind) {
+			case PATHVAR_SLASH:
+				ex_try_path(x, "trailing slash toggled",
+				    v[i].path);
+				break;
+			case PATHVAR_OWN:
+				ex_try_path(x, "the request's own path",
+				    v[i].path);
+				if (q != NULL)
+					ex_try_cat(x, "the request's own "
+					    "path?query", v[i].path, "", q);
+				break;
+			case PATHVAR_ROUTE:
+				snprintf(label, sizeof(label), "signed path of "
+				    "route %s", v[i].route->path);
+				ex_try_path(x, label, v[i].path);
+				break;
+			case PATHVAR_PREFIX:
+				sp = v[i].route->signed_path;
+				pl = strlen(sp) - strlen(v[i].route->path);
+				snprintf(label, sizeof(label), "public prefix "
+				    "\"%.*s\" (of route %s) applied", (int)pl,
+				    sp, v[i].route->path);
+				ex_try_path(x, label, v[i].path);
+				break;
+			}
+		}
 	}
-	/* A route "L P+L" says the proxy strips prefix P. */
-	for (i = 0; i < c->nroutes; i++) {
-		lp = c->routes[i].path;
-		sp = c->routes[i].signed_path;
-		ll = strlen(lp);
-		sl = strlen(sp);
-		if (sl <= ll || strcmp(sp + sl - ll, lp) != 0)
-			continue;
-		snprintf(label, sizeof(label), "public prefix \"%.*s\" (of "
-		    "route %s) applied", (int)(sl - ll), sp, lp);
-		p = ctl_strndup(sp, sl - ll);
-		ex_try_cat(x, label, p, rq->path, NULL);
-		free(p);
-	}
+	free(v);
 }
 
 /* Every other configured client's key, and its id in the content. */

@@ -4,8 +4,11 @@
  * (refused for longer than at_risk_after_s) or given up by Antom.
  *
  * Reads the refusals table read-only, beside a live daemon, with the
- * query the daemon's at-risk count uses (refusal.h).  Every byte that came from the request or the database is
- * escaped before it reaches a terminal; --json output is Jansson's.
+ * query the daemon's at-risk count uses (refusal.h).  Authentic refusals
+ * first; the unverified sample (anyone can send those) apart, never at
+ * risk and never in the exit status.  Every byte that came from the
+ * request or the database is escaped before it reaches a terminal;
+ * --json output is Jansson's.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -19,17 +22,48 @@
 
 static char refusals_prog[] = "antomctl refusals";
 
+/* One row as a line of text, marked mark (or by its own state). */
+static void
+refusals_print(json_t *row, const char *mark)
+{
+	char b[6][CTL_ESC_MAX];
+
+	printf("%-10s %s .. %s refused %" JSON_INTEGER_FORMAT "x, last %"
+	    JSON_INTEGER_FORMAT " %s; client %s; %s %s; body %.16s\n",
+	    mark != NULL ? mark : json_integer_value(json_object_get(row,
+	    "given_up")) ? "GIVEN UP" : json_integer_value(
+	    json_object_get(row, "at_risk")) ? "AT RISK" : "refused",
+	    ctl_val(json_object_get(row, "first_refused_at"), b[0],
+	    sizeof(b[0])),
+	    ctl_val(json_object_get(row, "last_refused_at"), b[1],
+	    sizeof(b[1])),
+	    json_integer_value(json_object_get(row, "refusal_count")),
+	    json_integer_value(json_object_get(row, "status")),
+	    ctl_val(json_object_get(row, "reason"), b[2], sizeof(b[2])),
+	    ctl_val(json_object_get(row, "client_id"), b[3], sizeof(b[3])),
+	    ctl_val(json_object_get(row, "kind"), b[4], sizeof(b[4])),
+	    ctl_val(json_object_get(row, "object_id"), b[5], sizeof(b[5])),
+	    json_string_length(json_object_get(row, "body_sha256")) > 0 ?
+	    json_string_value(json_object_get(row, "body_sha256")) :
+	    "(not read)");
+}
+
 static void
 refusals_usage(FILE *f)
 {
 	fputs("usage: antomctl refusals -c FILE [--json]\n"
 	    "\n"
-	    "List the deliveries antomd refused (400, 401, 413, 503) whose\n"
-	    "notification has not been stored since, oldest first.  AT RISK:\n"
-	    "refused for longer than at_risk_after_s; GIVEN UP: Antom's last\n"
-	    "attempt is past (24 h 22 min after the first), the merchant must\n"
-	    "call inquiryPayment.  Ids and types are what the request claimed,\n"
-	    "unverified.\n"
+	    "List the authentic deliveries antomd refused (503 after the\n"
+	    "signature verified, or 401 because it verifies only over another\n"
+	    "path: misrouted) whose notification has not been stored since,\n"
+	    "oldest first.  AT RISK: refused for longer than at_risk_after_s;\n"
+	    "GIVEN UP: Antom's last attempt is past (24 h 22 min after the\n"
+	    "first), the merchant must call inquiryPayment.  Then, apart, the\n"
+	    "unverified sample: refusals without a valid signature from a\n"
+	    "configured client id, at most 64, each forgotten an hour after\n"
+	    "it was first refused; anyone can send those, so they are never\n"
+	    "at risk.  Ids and types of unverified rows are what the request\n"
+	    "claimed.\n"
 	    "\n"
 	    "  -c, --config FILE    antomd's configuration (for the database)\n"
 	    "  --json               one JSON document instead of text\n"
@@ -53,9 +87,8 @@ ctl_refusals(int argc, char **argv)
 	struct conf *cf = NULL;
 	sqlite3 *db = NULL;
 	sqlite3_stmt *st = NULL;
-	json_t *rows = NULL, *row, *doc = NULL;
+	json_t *rows = NULL, *sample = NULL, *row, *doc = NULL;
 	char risk[REFUSAL_AGO_LEN], gone[REFUSAL_AGO_LEN];
-	char b[6][CTL_ESC_MAX];
 	long long n_risk = 0, n_gone = 0;
 	int ch, json = 0, rc = CTL_EXIT_ERR, step;
 	size_t i;
@@ -78,7 +111,7 @@ ctl_refusals(int argc, char **argv)
 		goto out;
 	refusal_ago(risk, cf->at_risk_after_s);
 	refusal_ago(gone, REFUSAL_GIVEN_UP_S);
-	if ((rows = json_array()) == NULL ||
+	if ((rows = json_array()) == NULL || (sample = json_array()) == NULL ||
 	    sqlite3_prepare_v2(db, refusal_list_sql, -1, &st, NULL) != SQLITE_OK)
 		goto dberr;
 	sqlite3_bind_text(st, 1, risk, -1, SQLITE_STATIC);
@@ -87,51 +120,33 @@ ctl_refusals(int argc, char **argv)
 		n_risk += sqlite3_column_int(st, 11);
 		n_gone += sqlite3_column_int(st, 12);
 		if ((row = ctl_row_json(st)) == NULL ||
-		    json_array_append_new(rows, row) != 0)
+		    json_array_append_new(sqlite3_column_int(st, 13) ? rows :
+		    sample, row) != 0)
 			goto out;
 	}
 	if (step != SQLITE_DONE)
 		goto dberr;
 	if (json) {
-		doc = json_pack("{s:I, s:I, s:I, s:O}", "at_risk_after_s",
+		doc = json_pack("{s:I, s:I, s:I, s:O, s:O}", "at_risk_after_s",
 		    (json_int_t)cf->at_risk_after_s, "at_risk",
 		    (json_int_t)n_risk, "given_up", (json_int_t)n_gone,
-		    "refusals", rows);
+		    "refusals", rows, "unverified", sample);
 		if (doc == NULL || json_dumpf(doc, stdout, JSON_INDENT(2)) != 0)
 			goto out;
 		putchar('\n');
 	} else {
-		json_array_foreach(rows, i, row) {
-			printf("%-9s %s .. %s refused %" JSON_INTEGER_FORMAT
-			    "x, last %" JSON_INTEGER_FORMAT " %s; client %s;"
-			    " %s %s; body %.16s\n",
-			    json_integer_value(json_object_get(row,
-			    "given_up")) ? "GIVEN UP" : json_integer_value(
-			    json_object_get(row, "at_risk")) ? "AT RISK" :
-			    "refused",
-			    ctl_val(json_object_get(row, "first_refused_at"),
-			    b[0], sizeof(b[0])),
-			    ctl_val(json_object_get(row, "last_refused_at"),
-			    b[1], sizeof(b[1])),
-			    json_integer_value(json_object_get(row,
-			    "refusal_count")),
-			    json_integer_value(json_object_get(row, "status")),
-			    ctl_val(json_object_get(row, "reason"), b[2],
-			    sizeof(b[2])),
-			    ctl_val(json_object_get(row, "client_id"), b[3],
-			    sizeof(b[3])),
-			    ctl_val(json_object_get(row, "kind"), b[4],
-			    sizeof(b[4])),
-			    ctl_val(json_object_get(row, "object_id"), b[5],
-			    sizeof(b[5])),
-			    json_string_length(json_object_get(row,
-			    "body_sha256")) > 0 ? json_string_value(
-			    json_object_get(row, "body_sha256")) :
-			    "(not read)");
-		}
+		json_array_foreach(rows, i, row)
+			refusals_print(row, NULL);
+		if (json_array_size(sample) > 0)
+			printf("unverified sample (no valid signature: anyone "
+			    "can send these; never at risk):\n");
+		json_array_foreach(sample, i, row)
+			refusals_print(row, "unverified");
 		printf("%zu refused and not stored since; %lld at risk "
-		    "(refused more than %u s ago), %lld given up by Antom\n",
-		    json_array_size(rows), n_risk, cf->at_risk_after_s, n_gone);
+		    "(refused more than %u s ago), %lld given up by Antom; "
+		    "%zu unverified (not at risk)\n", json_array_size(rows),
+		    n_risk, cf->at_risk_after_s, n_gone,
+		    json_array_size(sample));
 	}
 	rc = fflush(stdout) != 0 ? CTL_EXIT_ERR : n_risk > 0 ? CTL_EXIT_FAIL :
 	    CTL_EXIT_OK;
@@ -142,6 +157,7 @@ out:
 	sqlite3_finalize(st);
 	json_decref(doc);
 	json_decref(rows);
+	json_decref(sample);
 	sqlite3_close(db);
 	conf_free(cf);
 	return rc;

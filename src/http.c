@@ -17,6 +17,15 @@
  * a counter), logged as request_id= and returned as X-Request-Id, so an
  * operator can find the line about a request a client complains of.  Every
  * answer other than 200 goes through http_refused().
+ *
+ * A configured client's well-formed signature that does not verify over
+ * the route's signed path is tried over a few other path variants
+ * (pathvar.h: the trailing slash, a public prefix, the local path): one
+ * that verifies there is a genuine notification sent through a
+ * misconfigured proxy or route.  It is still refused 401 (its state would
+ * be recorded under the wrong route) but logged naming the path, and kept
+ * as an authentic refusal (refusal.h), so it shows at risk instead of
+ * passing for a forgery.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -34,6 +43,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "notif.h"
+#include "pathvar.h"
 #include "proxy.h"
 #include "reason.h"
 #include "refusal.h"
@@ -44,6 +54,23 @@
 #define HTTP_HEADER_VALUE_MAX	64	/* client-id, request-time */
 #define HTTP_DISCARD_MAX	(16u << 20)	/* oversize chunked body read, then closed */
 #define HTTP_RID_LEN		17	/* request id: 16 hex digits and NUL */
+/*
+ * Extra RSA checks for the path variants: at most HTTP_VARIANT_TRIES a
+ * request, and HTTP_VARIANT_BUDGET a second for all of them, so that a
+ * flood of forged signatures costs at most that many more (a few ms of
+ * CPU a second with RSA-2048); past it, variants are not tried and the
+ * request is counted in antomd_path_variant_budget_exhausted_total.
+ */
+#define HTTP_VARIANT_TRIES	3
+#define HTTP_VARIANT_BUDGET	512
+#define HTTP_VARIANT_KEYS	16	/* a client's keys looked at */
+/*
+ * What a proxy or a route gets wrong: a slash, a prefix, the local path.
+ * Not another route's signed path: a notification for one route sent to
+ * another is a replay as often as a mistake, and stays a plain mismatch.
+ */
+#define HTTP_VARIANT_KINDS	(PATHVAR_KIND(PATHVAR_SLASH) |		\
+	PATHVAR_KIND(PATHVAR_PREFIX) | PATHVAR_KIND(PATHVAR_OWN))
 
 enum http_reply {
 	R_SUCCESS,
@@ -120,6 +147,8 @@ struct http {
 	_Atomic unsigned	 inflight;
 	_Atomic int		 draining;	/* refuse new connections */
 	_Atomic uint64_t	 requests, acknowledged, rejected, unavailable;
+	_Atomic uint64_t	 variant_sec;	/* the budget's second, mono */
+	_Atomic unsigned	 variant_used;	/* of it, spent */
 };
 
 struct http_req {
@@ -144,6 +173,7 @@ struct http_req {
 	const char		*request_time;
 	const char		*signature;
 	char			*signed_path;	/* what verified */
+	char			*misrouted;	/* the variant that verified */
 	long			 key_version;
 	int			 parsed;
 	struct notif		 notif;
@@ -268,6 +298,7 @@ http_completed_cb(void *cls, struct MHD_Connection *conn, void **con_cls,
 	free(r->query);
 	free(r->body);
 	free(r->signed_path);
+	free(r->misrouted);
 	free(r);
 	*con_cls = NULL;
 }
@@ -352,9 +383,10 @@ http_log_request(struct http_req *r, unsigned status)
 	 * sender nothing, so its line is rate-limited (log.h): a flood of
 	 * 404s or forged 401s cannot bury the log or fill its buffer.
 	 * What is authentic is never limited: a stored notification, a
-	 * conflict (both 200) and a 503 (verified, then not stored).
+	 * conflict (both 200), a 503 (verified, then not stored) and a
+	 * misrouted 401 (verified over another path).
 	 */
-	if (status >= 400 && status < 500 &&
+	if (status >= 400 && status < 500 && r->key_version <= 0 &&
 	    !log_limit(status, reason_str(r->reason), util_mono_us()))
 		return;
 	log_begin(&lb, lvl, "request");
@@ -371,6 +403,8 @@ http_log_request(struct http_req *r, unsigned status)
 	log_kv_str(&lb, "client_id", r->client_id);
 	if (r->key_version > 0)
 		log_kv_int(&lb, "key_version", r->key_version);
+	if (r->misrouted != NULL)
+		log_kv_str(&lb, "verifies_over", r->misrouted);
 	if (n != NULL) {
 		log_kv_str(&lb, "notify_type", n->notify_type);
 		log_kv_str(&lb, "kind", notif_kind_str(n->kind));
@@ -411,7 +445,8 @@ http_log_request(struct http_req *r, unsigned status)
  * hand it to the refusals ledger (refusal.h), which keeps what a
  * notification Antom will send again, or give up on, needs.  Not 404 or
  * 405: those are not for a notification route.  The body is whole for
- * 400, 401 and 503, never for 413.
+ * 400, 401 and 503, never for 413.  Authentic: the signature verified
+ * (key_version is set then), over the route's path or another variant.
  */
 static void
 http_refused(struct http_req *r, unsigned status, const char *reason)
@@ -440,6 +475,9 @@ http_refused(struct http_req *r, unsigned status, const char *reason)
 	q.notif = r->parsed ? &r->notif : NULL;
 	q.body_sha256 = http_body_sha256;
 	q.arg = r;
+	q.authentic = r->key_version > 0;
+	if (!q.authentic && status < 500)
+		metrics_unverified(q.client_id, r->reason);
 	(void)refusal_note(h->store, r->conf->keys, &q);	/* drops counted */
 }
 
@@ -552,6 +590,89 @@ http_verify_refused(struct http_req *r, enum verify_result vr)
 	return http_answer(r, map[vr].reply, verify_reason(vr));
 }
 
+/* One extra RSA check from the second's budget: 1 granted, 0 spent. */
+static int
+http_variant_budget(struct http *h)
+{
+	uint64_t sec = util_mono_us() / 1000000;
+	uint64_t was = atomic_load(&h->variant_sec);
+
+	/* The thread that moves the second on starts its count over. */
+	if (was != sec && atomic_compare_exchange_strong(&h->variant_sec,
+	    &was, sec))
+		atomic_store(&h->variant_used, 0);
+	return atomic_fetch_add(&h->variant_used, 1) < HTTP_VARIANT_BUDGET;
+}
+
+/*
+ * The signature is well formed and the client configured, but no key
+ * verifies it over the route's signed path (VERIFY_ERR_MISMATCH): does
+ * the key keyVersion names (else the first of the signature's size)
+ * verify it over one of the first HTTP_VARIANT_TRIES path variants of
+ * HTTP_VARIANT_KINDS?  1 with r->misrouted and r->key_version set, else
+ * 0.
+ */
+static int
+http_misrouted(struct http_req *r, const struct verify_input *in)
+{
+	struct pathvar v[HTTP_VARIANT_TRIES];
+	struct verify_sighdr sh;
+	struct verify_content c = in->content;
+	long vers[HTTP_VARIANT_KEYS], kv = 0;
+	EVP_PKEY *keys[HTTP_VARIANT_KEYS], *key = NULL;
+	size_t n, nk, i;
+	int pass;
+
+	if (verify_parse_header(in->sig_header, &sh) != VERIFY_OK)
+		return 0;
+	nk = verify_keyring_keys(r->conf->keys, r->client_id, vers, keys,
+	    HTTP_VARIANT_KEYS);
+	if (nk > HTTP_VARIANT_KEYS)
+		nk = HTTP_VARIANT_KEYS;
+	for (pass = 0; pass < 2 && key == NULL; pass++)
+		for (i = 0; i < nk && key == NULL; i++)
+			if ((pass == 1 || vers[i] == sh.key_version) &&
+			    (size_t)EVP_PKEY_get_size(keys[i]) == sh.siglen) {
+				key = keys[i];
+				kv = vers[i];
+			}
+	if (key == NULL)
+		return 0;
+	n = pathvar_list(r->conf, r->route->signed_path, r->path,
+	    HTTP_VARIANT_KINDS, v, HTTP_VARIANT_TRIES);
+	for (i = 0; i < n; i++) {
+		if (!http_variant_budget(r->h)) {
+			metrics_variant(METRICS_VARIANT_SKIPPED);
+			return 0;
+		}
+		metrics_variant(METRICS_VARIANT_TRIED);
+		c.path = v[i].path;
+		if (verify_try_content(key, &c, sh.sig, sh.siglen) !=
+		    VERIFY_CHECK_YES)
+			continue;
+		if ((r->misrouted = strdup(v[i].path)) == NULL)
+			return 0;
+		r->key_version = kv;
+		metrics_variant(METRICS_VARIANT_MISROUTED);
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * Authentic, but signed for another path: 401, never acknowledged (the
+ * route's state would be wrong), kept as an authentic refusal with what
+ * the parsed body says, and logged at WARN with the path
+ * (http_log_request).
+ */
+static enum MHD_Result
+http_refuse_misrouted(struct http_req *r)
+{
+	if (notif_parse(r->body, r->len, &r->notif) == 0)
+		r->parsed = 1;		/* else: its claims, by the scan */
+	return http_answer(r, R_BAD_SIGNATURE, REASON_MISROUTED);
+}
+
 static void
 http_job_done(struct store_job *job)
 {
@@ -601,6 +722,8 @@ http_process(struct http_req *r)
 	in.query = r->query;
 	in.sig_header = r->signature;
 	vr = verify_request(r->conf->keys, &in, &m);
+	if (vr == VERIFY_ERR_MISMATCH && http_misrouted(r, &in))
+		return http_refuse_misrouted(r);
 	if (vr != VERIFY_OK)
 		return http_verify_refused(r, vr);
 	r->key_version = m.key_version;

@@ -81,6 +81,9 @@ static struct {
 	_Atomic uint64_t	 verify_fail[REASON_COUNT];	/* NONE: other */
 	_Atomic uint64_t	 notifications[M_NKIND][M_NOUTCOME];
 	_Atomic uint64_t	 deliveries[METRICS_KEYS_MAX + 1]; /* + other */
+	/* By the first key row of the client id, + other. */
+	_Atomic uint64_t	 unverified[METRICS_KEYS_MAX + 1][REASON_COUNT];
+	_Atomic uint64_t	 variants[METRICS_VARIANT_MISROUTED + 1];
 	_Atomic uint64_t	 lat[M_NLAT], lat_sum_us, lat_count;
 	_Atomic uint64_t	 batch[M_NBATCH], batch_sum, batch_count;
 	_Atomic uint64_t	 batch_failed_jobs;
@@ -178,6 +181,28 @@ metrics_delivery(const char *client_id, long version)
 		    strcmp(m.keys[i].client_id, client_id) == 0)
 			break;
 	M_ADD(m.deliveries[i < n ? i : METRICS_KEYS_MAX], 1);
+}
+
+void
+metrics_unverified(const char *client_id, enum reason reason)
+{
+	size_t i, n = atomic_load_explicit(&m.nkeys, memory_order_acquire);
+
+	for (i = 0; client_id != NULL && i < n; i++)
+		if (strcmp(m.keys[i].client_id, client_id) == 0)
+			break;
+	if (client_id == NULL)
+		i = n;
+	if ((unsigned)reason >= REASON_COUNT)
+		reason = REASON_NONE;
+	M_ADD(m.unverified[i < n ? i : METRICS_KEYS_MAX][reason], 1);
+}
+
+void
+metrics_variant(enum metrics_variant what)
+{
+	if ((unsigned)what <= METRICS_VARIANT_MISROUTED)
+		M_ADD(m.variants[what], 1);
 }
 
 void
@@ -302,6 +327,41 @@ m_render_histogram(FILE *f, const char *name, const char *help,
 	(void)count;
 	fprintf(f, "%s_sum %.6f\n%s_count %llu\n", name, (double)sum / scale,
 	    name, (unsigned long long)cum);
+}
+
+/*
+ * Unverified refusals by client id and reason: the rows counted so far
+ * (a series appears with its first refusal), a client id once.
+ */
+static void
+m_render_unverified(FILE *f)
+{
+	size_t n = atomic_load_explicit(&m.nkeys, memory_order_acquire);
+	size_t i, j, r, row;
+	uint64_t v;
+
+	m_head(f, "antomd_unverified_refusals_total", "counter",
+	    "Refused requests that were not authentic (bad or missing "
+	    "signature, 400, 401, 413), by client id and reason.");
+	for (i = 0; i <= n; i++) {
+		row = i < n ? i : METRICS_KEYS_MAX;
+		for (j = 0; i < n && j < i; j++)
+			if (strcmp(m.keys[j].client_id,
+			    m.keys[i].client_id) == 0)
+				break;
+		if (i < n && j < i)
+			continue;	/* counted under its first key row */
+		for (r = 0; r < REASON_COUNT; r++) {
+			if ((v = M_GET(m.unverified[row][r])) == 0)
+				continue;
+			fputs("antomd_unverified_refusals_total{client_id=\"",
+			    f);
+			m_label(f, i < n ? m.keys[i].client_id : "other");
+			fprintf(f, "\",reason=\"%s\"} %llu\n",
+			    r == REASON_NONE ? "other" :
+			    reason_str((enum reason)r), (unsigned long long)v);
+		}
+	}
 }
 
 /* An unlabelled series; M_SECONDS is a gauge kept in microseconds. */
@@ -471,6 +531,8 @@ metrics_render(const struct metrics_snapshot *snap, size_t *lenp)
 		    "key_version=\"other\"} %llu\n",
 		    (unsigned long long)M_GET(m.deliveries[METRICS_KEYS_MAX]));
 
+	m_render_unverified(f);
+
 	m_render_histogram(f, "antomd_request_duration_seconds",
 	    "Time from the request line to the answer, in seconds.",
 	    m_lat_bounds, m.lat, M_NLAT, 1e6, M_GET(m.lat_sum_us),
@@ -480,6 +542,18 @@ metrics_render(const struct metrics_snapshot *snap, size_t *lenp)
 	    m_batch_bounds, m.batch, M_NBATCH, 1, M_GET(m.batch_sum),
 	    M_GET(m.batch_count));
 
+	m_series(f, &(struct m_series){ "antomd_path_variant_checks_total",
+	    M_COUNTER, "Extra signature checks over another path variant of "
+	    "a route (a mismatch from a configured client).",
+	    M_GET(m.variants[METRICS_VARIANT_TRIED]) });
+	m_series(f, &(struct m_series){
+	    "antomd_path_variant_budget_exhausted_total", M_COUNTER,
+	    "Mismatches whose path variants were not tried: the per-second "
+	    "budget was spent.", M_GET(m.variants[METRICS_VARIANT_SKIPPED]) });
+	m_series(f, &(struct m_series){ "antomd_misrouted_total", M_COUNTER,
+	    "Authentic notifications refused 401: they verify only over "
+	    "another path than their route's (proxy or route misconfigured).",
+	    M_GET(m.variants[METRICS_VARIANT_MISROUTED]) });
 	m_series(f, &(struct m_series){ "antomd_storage_failures_total",
 	    M_COUNTER, "Deliveries the writer could not commit (answered 503).",
 	    M_GET(m.batch_failed_jobs) });

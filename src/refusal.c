@@ -17,26 +17,36 @@
 #include "verify.h"
 
 /*
- * Bounds on refusals held: a flood of forged requests fills them and is
- * then only counted; the notifications already held stay counted and
- * clearable.  REFUSAL_PENDING_MAX and REFUSAL_WRITE_US: store_int.h.
+ * Bounds: forged requests reach at most the REFUSAL_SAMPLE_MAX unverified
+ * rows (refusal.h) and are then not even queued; authentic rows have no
+ * cap (only Antom can make one).  REFUSAL_PENDING_MAX and
+ * REFUSAL_WRITE_US: store_int.h.
  */
-#define REFUSAL_ROWS_MAX	10000
 #define REFUSAL_CHECK_US	(2 * 1000000u)	/* at-risk count, when any */
 #define REFUSAL_WARN_US		(600 * 1000000u)	/* WARN again, if unchanged */
 
 /* Times are ISO 8601 UTC with milliseconds: they compare as text. */
 #define REFUSAL_REFUSED_BEFORE(ago)					\
 	"first_refused_at < strftime('%Y-%m-%dT%H:%M:%fZ', 'now', " ago ")"
+/* Only an authentic refusal is ever at risk or given up. */
+#define REFUSAL_AT_RISK(ago)						\
+	"(authentic AND " REFUSAL_REFUSED_BEFORE(ago) ")"
+#define REFUSAL_STR_(x)		#x
+#define REFUSAL_STR(x)		REFUSAL_STR_(x)
 
 #define SQL(which)	[(which) - S_RFS_FIRST]
 
 const char *const refusal_sql[S_COUNT - S_RFS_FIRST] = {
+	/*
+	 * ?10 authentic.  An unverified refusal never touches an authentic
+	 * row (it cannot hide or rewrite one); an authentic one makes an
+	 * unverified row of the same body its own, counted from now.
+	 */
 	SQL(S_RFS_INSERT) =
 	    "INSERT INTO refusals (body_sha256, client_id, status, reason,"
 	    " request_time, notify_type, kind, object_id, first_refused_at,"
-	    " last_refused_at, refusal_count) VALUES (?1, ?2, ?3, ?4, ?5, ?6,"
-	    " ?7, ?8, ?9, ?9, 1)"
+	    " last_refused_at, refusal_count, authentic) VALUES (?1, ?2, ?3,"
+	    " ?4, ?5, ?6, ?7, ?8, ?9, ?9, 1, ?10)"
 	    " ON CONFLICT (body_sha256, client_id) DO UPDATE SET"
 	    " status = excluded.status, reason = excluded.reason,"
 	    " request_time = excluded.request_time,"
@@ -44,31 +54,47 @@ const char *const refusal_sql[S_COUNT - S_RFS_FIRST] = {
 	    " kind = coalesce(excluded.kind, kind),"
 	    " object_id = coalesce(excluded.object_id, object_id),"
 	    " last_refused_at = excluded.last_refused_at,"
-	    " refusal_count = refusal_count + 1",
-	/* At the cap: count what is already held, add nothing new. */
+	    " refusal_count = refusal_count + 1"
+	    " WHERE authentic = excluded.authentic",
+	/* The row already held, if any: counted, its claims kept. */
 	SQL(S_RFS_TOUCH) =
 	    "UPDATE refusals SET status = ?3, reason = ?4,"
 	    " request_time = coalesce(?5, request_time),"
-	    " last_refused_at = ?9, refusal_count = refusal_count + 1"
-	    " WHERE body_sha256 = ?1 AND client_id = ?2",
+	    " notify_type = CASE WHEN authentic < ?10 THEN ?6 ELSE"
+	    " coalesce(notify_type, ?6) END,"
+	    " kind = CASE WHEN authentic < ?10 THEN ?7 ELSE coalesce(kind, ?7)"
+	    " END,"
+	    " object_id = CASE WHEN authentic < ?10 THEN ?8 ELSE"
+	    " coalesce(object_id, ?8) END,"
+	    " first_refused_at = CASE WHEN authentic < ?10 THEN ?9 ELSE"
+	    " first_refused_at END,"
+	    " refusal_count = CASE WHEN authentic < ?10 THEN 1 ELSE"
+	    " refusal_count + 1 END,"
+	    " last_refused_at = ?9, authentic = max(authentic, ?10)"
+	    " WHERE body_sha256 = ?1 AND client_id = ?2 AND authentic <= ?10",
 	SQL(S_RFS_CLEAR) =
 	    "DELETE FROM refusals WHERE body_sha256 = ?1 AND client_id = ?2",
 	/* Times are ISO 8601 UTC with milliseconds: they compare as text. */
 	SQL(S_RFS_COUNT) =
-	    "SELECT count(*), coalesce(sum(" REFUSAL_REFUSED_BEFORE("?1") "), 0)"
-	    " FROM refusals",
+	    "SELECT count(*), coalesce(sum(" REFUSAL_AT_RISK("?1") "), 0),"
+	    " coalesce(sum(NOT authentic), 0) FROM refusals",
 	/* (): one string, as clang's -Wstring-concatenation wants it said. */
 	SQL(S_RFS_PRUNE) =
 	    ("DELETE FROM refusals WHERE last_refused_at <"
 	    " strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-7 days')"),
+	/* By first_refused_at: sending it again cannot keep a row alive. */
+	SQL(S_RFS_PRUNE_SAMPLE) =
+	    ("DELETE FROM refusals WHERE NOT authentic AND first_refused_at <"
+	    " strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-"
+	    REFUSAL_STR(REFUSAL_SAMPLE_AGE_S) " seconds')"),
 };
 
 const char refusal_list_sql[] =
     "SELECT body_sha256, client_id, status, reason, request_time,"
     " notify_type, kind, object_id, first_refused_at, last_refused_at,"
-    " refusal_count, " REFUSAL_REFUSED_BEFORE("?1") " AS at_risk, "
-    REFUSAL_REFUSED_BEFORE("?2") " AS given_up"
-    " FROM refusals ORDER BY first_refused_at, body_sha256";
+    " refusal_count, " REFUSAL_AT_RISK("?1") " AS at_risk, "
+    REFUSAL_AT_RISK("?2") " AS given_up, authentic"
+    " FROM refusals ORDER BY authentic DESC, first_refused_at, body_sha256";
 
 void
 refusal_ago(char buf[REFUSAL_AGO_LEN], unsigned seconds)
@@ -161,23 +187,26 @@ refusal_set(char *field, size_t cap, const char *v)
 
 /*
  * Under s->q.lock: queue a refusal for the writer, 0; or count it dropped,
- * -1.  A 503 is an authentic notification we failed to store: when the
- * queue is full it takes the place of a refusal that is not a 503 (which
- * forged requests can fill the queue with).
+ * -1.  An unverified one is not queued while the sample is full (0: not
+ * kept, not lost).  An authentic one is a notification Antom sent: when
+ * the queue is full it takes the place of an unverified one (which forged
+ * requests can fill the queue with).
  */
 static int
 refusal_push(struct store *s, const struct refusal *rf)
 {
 	size_t i;
 
+	if (!rf->authentic && s->q.rfs_sample_full)
+		return 0;
 	if (s->q.rfs_npending < REFUSAL_PENDING_MAX)
 		i = s->q.rfs_npending++;
 	else {
-		for (i = s->q.rfs_npending; i > 0 && rf->status == 503; i--)
-			if (s->q.rfs_pending[i - 1].status != 503)
+		for (i = s->q.rfs_npending; i > 0 && rf->authentic; i--)
+			if (!s->q.rfs_pending[i - 1].authentic)
 				break;
 		s->q.stats.refusals_dropped++;	/* this one, or the one replaced */
-		if (rf->status != 503 || i == 0)
+		if (!rf->authentic || i == 0)
 			return -1;
 		i--;
 	}
@@ -197,21 +226,40 @@ refusal_queue(struct store *s, const struct refusal *rf)
 	return rc;
 }
 
+enum refusal_keep
+refusal_keep(unsigned status, int authentic, int configured)
+{
+	if (status != 400 && status != 401 && status != 413 && status != 503)
+		return REFUSAL_KEEP_NONE;
+	if (authentic)
+		return REFUSAL_KEEP_AUTHENTIC;
+	return configured ? REFUSAL_KEEP_SAMPLE : REFUSAL_KEEP_NONE;
+}
+
 int
 refusal_note(struct store *s, const struct verify_keyring *keys,
     const struct refusal_request *q)
 {
 	struct refusal rf;
 	struct refusal_claims claims;
+	enum refusal_keep keep;
+	int full;
 
-	if (q->status != 400 && q->status != 401 && q->status != 413 &&
-	    q->status != 503)
+	keep = refusal_keep(q->status, q->authentic, q->client_id != NULL &&
+	    verify_keyring_has_client(keys, q->client_id));
+	if (keep == REFUSAL_KEEP_NONE)
 		return 0;
-	if (q->status != 503 && (q->client_id == NULL ||
-	    !verify_keyring_has_client(keys, q->client_id)))
-		return 0;
+	if (keep == REFUSAL_KEEP_SAMPLE) {
+		/* Spare the hash and the scan: it would not be queued. */
+		pthread_mutex_lock(&s->q.lock);
+		full = s->q.rfs_sample_full;
+		pthread_mutex_unlock(&s->q.lock);
+		if (full)
+			return 0;
+	}
 	memset(&rf, 0, sizeof(rf));
 	rf.status = (int)q->status;
+	rf.authentic = keep == REFUSAL_KEEP_AUTHENTIC;
 	refusal_set(rf.client_id, sizeof(rf.client_id), q->client_id);
 	refusal_set(rf.reason, sizeof(rf.reason), q->reason);
 	refusal_set(rf.request_time, sizeof(rf.request_time), q->request_time);
@@ -259,8 +307,9 @@ refusal_clear(struct store *s, const char *client_id, const char *hash)
 
 /*
  * Writer: refusals the database could not take.  Most 503s happen
- * because it cannot (locked, read-only, full), so 503s go back in the
- * queue and are written once it can; the others are counted as dropped.
+ * because it cannot (locked, read-only, full), so authentic refusals go
+ * back in the queue and are written once it can; unverified ones are
+ * counted as dropped.
  */
 static void
 refusal_requeue(struct store *s, const struct refusal *rf, size_t n,
@@ -270,7 +319,7 @@ refusal_requeue(struct store *s, const struct refusal *rf, size_t n,
 
 	pthread_mutex_lock(&s->q.lock);
 	for (i = 0; i < n; i++)
-		if (rf[i].status != 503)
+		if (!rf[i].authentic)
 			(*dropped)++;
 		else
 			refusal_push(s, &rf[i]);	/* counts its own drop */
@@ -287,8 +336,10 @@ bind_claim(sqlite3_stmt *st, int i, const char *v)
 /*
  * Writer: record n refusals in one transaction of their own (they must
  * never hold up or fail a batch of deliveries).  When the database cannot
- * take them, 503s wait in the queue for the next try (refusal_requeue)
- * and the others are counted as dropped.
+ * take them, authentic ones wait in the queue for the next try
+ * (refusal_requeue) and unverified ones are counted as dropped.  The
+ * sample's cap is the writer's count (REFUSAL_SAMPLE_MAX): an unverified
+ * refusal over it is not kept, which is not a loss.
  */
 void
 refusal_write(struct store *s, const struct refusal *rf,
@@ -298,7 +349,7 @@ refusal_write(struct store *s, const struct refusal *rf,
 	uint64_t recorded = 0, dropped = 0, txns = 0;
 	sqlite3_stmt *st;
 	size_t i;
-	int which;
+	int which, kept;
 
 	util_now_iso(now);
 	s->ledger.written = util_mono_us();
@@ -333,6 +384,7 @@ refusal_write(struct store *s, const struct refusal *rf,
 				goto fail;
 		}
 		which = S_RFS_TOUCH;
+		kept = 0;
 		for (;;) {
 			st = s->w.stmt[which];
 			store_bind_text(st, 1, rf[i].body_sha256);
@@ -344,25 +396,26 @@ refusal_write(struct store *s, const struct refusal *rf,
 			bind_claim(st, 7, rf[i].kind);
 			bind_claim(st, 8, rf[i].object_id);
 			store_bind_text(st, 9, now);
+			sqlite3_bind_int(st, 10, rf[i].authentic);
 			if (store_step(s, which) != 0)
 				goto fail;
-			if (sqlite3_changes(s->w.db) > 0 || which == S_RFS_INSERT)
+			kept = sqlite3_changes(s->w.db) > 0;
+			if (kept || which == S_RFS_INSERT)
 				break;
-			/*
-			 * The cap keeps forged requests from filling the
-			 * disk; a 503 is an authentic notification we failed
-			 * to store, and is always kept.
-			 */
-			if (s->ledger.held >= REFUSAL_ROWS_MAX &&
-			    rf[i].status != 503)
+			/* The sample is full: a forged request adds nothing. */
+			if (!rf[i].authentic &&
+			    s->ledger.sample >= REFUSAL_SAMPLE_MAX)
 				break;
 			which = S_RFS_INSERT;
 		}
-		if (sqlite3_changes(s->w.db) > 0) {
+		if (kept) {
 			recorded++;
-			s->ledger.held += which == S_RFS_INSERT;
-		} else
-			dropped++;
+			if (which == S_RFS_INSERT) {
+				s->ledger.held++;
+				s->ledger.sample += !rf[i].authentic;
+			}
+		} else if (rf[i].authentic)
+			dropped++;	/* not seen: the INSERT takes it */
 	}
 	if (store_step(s, S_COMMIT) == 0) {
 		s->w.no_wait = 0;
@@ -382,6 +435,8 @@ out:
 	s->q.stats.refusals_dropped += dropped;
 	s->q.stats.refusal_txns += txns;
 	s->q.stats.refusals_held = s->ledger.held;
+	s->q.stats.refusals_unverified = s->ledger.sample;
+	s->q.rfs_sample_full = s->ledger.sample >= REFUSAL_SAMPLE_MAX;
 	pthread_mutex_unlock(&s->q.lock);
 }
 
@@ -408,9 +463,9 @@ refusal_check(struct store *s)
 	sqlite3_stmt *st = s->w.stmt[S_RFS_COUNT];
 	struct logbuf lb;
 	char ago[REFUSAL_AGO_LEN];
-	int64_t held = 0, at_risk = 0;
+	int64_t held = 0, at_risk = 0, sample = 0;
 	uint64_t now = util_mono_us();
-	int rc;
+	int rc, forgot;
 
 	s->ledger.checked = now;
 	if (s->q.readonly || s->w.db == NULL || atomic_load(&s->aborting))
@@ -421,6 +476,7 @@ refusal_check(struct store *s)
 		if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 			held = sqlite3_column_int64(st, 0);
 			at_risk = sqlite3_column_int64(st, 1);
+			sample = sqlite3_column_int64(st, 2);
 		}
 		sqlite3_reset(st);
 		sqlite3_clear_bindings(st);
@@ -428,23 +484,35 @@ refusal_check(struct store *s)
 			log_warnx("database: refusals: %s", sqlite3_errmsg(s->w.db));
 			return;
 		}
-		/* A write: only when there may be something to forget. */
+		/*
+		 * A write: only when there may be something to forget.  A
+		 * full sample is aged as soon as it can be, to make room.
+		 */
 		if (held == 0 || (s->ledger.pruned != 0 &&
-		    now - s->ledger.pruned < REFUSAL_WARN_US))
+		    now - s->ledger.pruned < REFUSAL_WARN_US &&
+		    sample < REFUSAL_SAMPLE_MAX))
 			break;
 		s->ledger.pruned = now;
 		s->w.no_wait = 1;		/* it can wait for the next time */
-		rc = store_step(s, S_RFS_PRUNE);
+		if ((rc = store_step(s, S_RFS_PRUNE)) == 0) {
+			forgot = sqlite3_changes(s->w.db);
+			if (sample > 0 && (rc = store_step(s,
+			    S_RFS_PRUNE_SAMPLE)) == 0)
+				forgot += sqlite3_changes(s->w.db);
+		}
 		s->w.no_wait = 0;
 		if (rc != 0)
 			return;
-		if (sqlite3_changes(s->w.db) == 0)
+		if (forgot == 0)
 			break;
 	}
 	s->ledger.held = held;
+	s->ledger.sample = sample;
 	pthread_mutex_lock(&s->q.lock);
 	s->q.stats.refusals_held = held;
+	s->q.stats.refusals_unverified = sample;
 	s->q.stats.at_risk = at_risk;
+	s->q.rfs_sample_full = sample >= REFUSAL_SAMPLE_MAX;
 	pthread_mutex_unlock(&s->q.lock);
 	if (at_risk > 0 && (at_risk != s->ledger.warned_n ||
 	    now - s->ledger.warned >= REFUSAL_WARN_US)) {

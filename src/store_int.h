@@ -43,6 +43,7 @@ enum {
 	S_VLT_GET, S_VLT_UPSERT, S_EVENT,
 #define S_STATE_FIRST	S_NOTIF_FIND
 	S_RFS_INSERT, S_RFS_TOUCH, S_RFS_CLEAR, S_RFS_COUNT, S_RFS_PRUNE,
+	S_RFS_PRUNE_SAMPLE,
 #define S_RFS_FIRST	S_RFS_INSERT
 	S_COUNT
 };
@@ -91,12 +92,14 @@ struct store_queue {
 	struct store_stats	 stats;
 	struct refusal		*rfs_pending;	/* REFUSAL_PENDING_MAX */
 	size_t			 rfs_npending;
+	int			 rfs_sample_full;	/* unverified: none queued */
 };
 
 /* The refusals ledger (refusal.c): the writer's alone. */
 struct store_ledger {
 	struct refusal		*local;		/* the writer's copy of the pending */
 	int64_t			 held;		/* rows, as far as we know */
+	int64_t			 sample;	/* of them unverified */
 	uint64_t		 checked;	/* last at-risk count, mono us */
 	uint64_t		 pruned;	/* last prune, mono us */
 	uint64_t		 written;	/* last refusals transaction */

@@ -35,7 +35,7 @@
 "             AND c.status = 'SUCCESS') AS captured_amount_value"
 
 /*
- * How payment_captures begins and ends in version 1; version 6 adds a
+ * How payment_captures begins and ends in version 1; version 7 adds a
  * column between the two.
  */
 #define STORE_PAYMENT_CAPTURES_HEAD					\
@@ -398,7 +398,7 @@ static const char store_schema_v3[] =
 "    ON e.notification_id = n.id AND e.object_type = 'dispute';";
 
 /*
- * Schema version 6: contradictions are never silent, and sums never mix
+ * Schema version 7: contradictions are never silent, and sums never mix
  * currencies.
  *
  * notifications.discrepancy says what a notification contradicted in the
@@ -415,14 +415,14 @@ static const char store_schema_v3[] =
  * sum.  The refund join by payment_id is in one place each, to change
  * when refunds are linked otherwise.
  */
-#define STORE_V6_UNCOUNTED(t)						\
+#define STORE_V7_UNCOUNTED(t)						\
 "         " t ".status = 'SUCCESS' AND (p.status = 'FAIL' OR"		\
 "         " t ".currency IS NOT p.currency)"
-#define STORE_V6_COUNTED(t)						\
+#define STORE_V7_COUNTED(t)						\
 "         " t ".status = 'SUCCESS' AND p.status <> 'FAIL' AND"		\
 "         " t ".currency IS p.currency"
 
-static const char store_schema_v6[] =
+static const char store_schema_v7[] =
 "ALTER TABLE notifications ADD COLUMN discrepancy TEXT;"
 "DROP VIEW IF EXISTS payment_captures;"
 STORE_PAYMENT_CAPTURES_HEAD ","
@@ -438,21 +438,21 @@ STORE_PAYMENT_CAPTURES_FROM
 "         p.updated_at,"
 "         (SELECT coalesce(sum(c.amount_value), 0) FROM captures c"
 "           WHERE c.client_id = p.client_id AND c.payment_id = p.payment_id"
-"             AND" STORE_V6_COUNTED("c") ") AS captured_amount_value,"
+"             AND" STORE_V7_COUNTED("c") ") AS captured_amount_value,"
 "         (SELECT coalesce(sum(r.amount_value), 0) FROM refunds r"
 "           WHERE r.client_id = p.client_id AND r.payment_id = p.payment_id"
-"             AND" STORE_V6_COUNTED("r") ") AS refunded_amount_value,"
+"             AND" STORE_V7_COUNTED("r") ") AS refunded_amount_value,"
 STORE_PAYMENT_STATUS_DISPUTES ","
 "         (SELECT count(*) FROM captures c"
 "           WHERE c.client_id = p.client_id AND c.payment_id = p.payment_id"
-"             AND" STORE_V6_UNCOUNTED("c") ") +"
+"             AND" STORE_V7_UNCOUNTED("c") ") +"
 "         (SELECT count(*) FROM refunds r"
 "           WHERE r.client_id = p.client_id AND r.payment_id = p.payment_id"
-"             AND" STORE_V6_UNCOUNTED("r") ") AS mismatched_count"
+"             AND" STORE_V7_UNCOUNTED("r") ") AS mismatched_count"
 "  FROM payments p;";
 
-#undef STORE_V6_COUNTED
-#undef STORE_V6_UNCOUNTED
+#undef STORE_V7_COUNTED
+#undef STORE_V7_UNCOUNTED
 
 int
 store_exec(sqlite3 *db, const char *sql, char *err, size_t errlen)
@@ -732,7 +732,19 @@ store_migrate_v4(sqlite3 *db, char *err, size_t errlen)
 	return store_exec(db, "PRAGMA legacy_alter_table = OFF", err, errlen);
 }
 
-/* Inside store_migrate's transaction: the discrepancy column, the views. */
+/*
+ * Schema version 6: a refusal is authentic (refusal.h: the signature
+ * verified, over the route's path or another variant) or unverified,
+ * and only authentic ones are ever at risk.  Rows kept before knew no
+ * better: a 503 verified, anything else may have been forged.  Its own
+ * statements only, so that a later version can follow it unchanged.
+ */
+static const char store_schema_v6[] =
+"ALTER TABLE refusals ADD COLUMN authentic INTEGER NOT NULL DEFAULT 0"
+"  CHECK (authentic = 0 OR authentic = 1);"
+"UPDATE refusals SET authentic = 1 WHERE status = 503;";
+
+/* Inside store_migrate's transaction. */
 static int
 store_migrate_v6(sqlite3 *db, char *err, size_t errlen)
 {
@@ -741,6 +753,19 @@ store_migrate_v6(sqlite3 *db, char *err, size_t errlen)
 	if (store_exec(db, store_schema_v6, why, sizeof(why)) == 0)
 		return 0;
 	util_err(err, errlen, "cannot migrate the schema to version 6: %s",
+	    why);
+	return -1;
+}
+
+/* Inside store_migrate's transaction: the discrepancy column, the views. */
+static int
+store_migrate_v7(sqlite3 *db, char *err, size_t errlen)
+{
+	char why[256];
+
+	if (store_exec(db, store_schema_v7, why, sizeof(why)) == 0)
+		return 0;
+	util_err(err, errlen, "cannot migrate the schema to version 7: %s",
 	    why);
 	return -1;
 }
@@ -775,6 +800,8 @@ store_migrate(sqlite3 *db, char *err, size_t errlen)
 	if (version < 5 && store_migrate_v5(db, err, errlen) != 0)
 		goto fail;
 	if (version < 6 && store_migrate_v6(db, err, errlen) != 0)
+		goto fail;
+	if (version < 7 && store_migrate_v7(db, err, errlen) != 0)
 		goto fail;
 	if (version < STORE_SCHEMA_VERSION) {
 		snprintf(sql, sizeof(sql), "PRAGMA user_version = %d",

@@ -299,41 +299,55 @@ START_TEST(inspect_children)
 }
 END_TEST
 
-/* The refusals antomd holds, at risk or not, oldest first. */
+/*
+ * The refusals antomd holds, at risk or not, oldest first; the unverified
+ * sample apart, never at risk, never in the exit status.
+ */
 START_TEST(refusals_listed)
 {
 	static char a_refusals[] = "refusals";
-	char *t, sql[1024];
+	char *t, sql[2048];
 	json_t *doc;
 	json_error_t je;
 
 	ck_assert_int_eq(run(ctl_refusals, &t, a_refusals, a_c, e2e.conf,
 	    NULL), 0);
 	ck_assert_str_eq(t, "0 refused and not stored since; 0 at risk "
-	    "(refused more than 3600 s ago), 0 given up by Antom\n");
+	    "(refused more than 3600 s ago), 0 given up by Antom; 0 "
+	    "unverified (not at risk)\n");
 	free(t);
 	snprintf(sql, sizeof(sql), "sqlite3 %s \"INSERT INTO refusals VALUES"
-	    " ('%064d', '" SANDBOX "', 401, 'INVALID_SIGNATURE', 'x',"
+	    " ('%064d', '" SANDBOX "', 401, 'misrouted', 'x',"
 	    " 'PAYMENT_RESULT', 'payment', 'PR-9', strftime('%%Y-%%m-%%dT%%H:"
 	    "%%M:%%fZ', 'now', '-2 hours'), strftime('%%Y-%%m-%%dT%%H:%%M:%%fZ',"
-	    " 'now'), 3), ('', 'X' || char(27), 413, 'REQUEST_TOO_LARGE', NULL, NULL,"
-	    " NULL, NULL, strftime('%%Y-%%m-%%dT%%H:%%M:%%fZ', 'now', '-2 days'),"
-	    " strftime('%%Y-%%m-%%dT%%H:%%M:%%fZ', 'now', '-1 days'), 1), ('%064d',"
-	    " 'C', 503, 'SERVICE_UNAVAILABLE', NULL, NULL, NULL, NULL,"
-	    " strftime('%%Y-%%m-%%dT%%H:%%M:%%fZ', 'now'), strftime('%%Y-%%m-%%dT"
-	    "%%H:%%M:%%fZ', 'now'), 1)\"", e2e.db, 1, 2);
+	    " 'now'), 3, 1), ('', 'X' || char(27), 503, 'storage_failure', NULL,"
+	    " NULL, NULL, NULL, strftime('%%Y-%%m-%%dT%%H:%%M:%%fZ', 'now',"
+	    " '-2 days'), strftime('%%Y-%%m-%%dT%%H:%%M:%%fZ', 'now', '-1 days'),"
+	    " 1, 1), ('%064d', 'C', 503, 'SERVICE_UNAVAILABLE', NULL, NULL, NULL,"
+	    " NULL, strftime('%%Y-%%m-%%dT%%H:%%M:%%fZ', 'now'),"
+	    " strftime('%%Y-%%m-%%dT%%H:%%M:%%fZ', 'now'), 1, 1), ('%064d', '"
+	    SANDBOX "', 413, 'body_too_large', NULL, NULL, NULL, NULL,"
+	    " strftime('%%Y-%%m-%%dT%%H:%%M:%%fZ', 'now', '-3 days'),"
+	    " strftime('%%Y-%%m-%%dT%%H:%%M:%%fZ', 'now'), 9, 0)\"", e2e.db, 1,
+	    2, 3);
 	ck_assert_int_eq(system(sql), 0);
 	ck_assert_int_eq(run(ctl_refusals, &t, a_refusals, a_c, e2e.conf,
 	    NULL), 1);
 	ck_assert_msg(strncmp(t, "GIVEN UP ", 9) == 0, "%s", t);
-	ck_assert_ptr_nonnull(strstr(t, "refused 1x, last 413 "
-	    "REQUEST_TOO_LARGE; client X\\x1b; - -; body (not read)\n"
+	ck_assert_ptr_nonnull(strstr(t, "refused 1x, last 503 "
+	    "storage_failure; client X\\x1b; - -; body (not read)\n"
 	    "AT RISK "));
 	ck_assert_ptr_nonnull(strstr(t, "refused 3x, last 401 "
-	    "INVALID_SIGNATURE; client " SANDBOX "; payment PR-9; body "
+	    "misrouted; client " SANDBOX "; payment PR-9; body "
 	    "0000000000000000\nrefused "));
+	/* The oldest of all, but unverified: apart, last, not at risk. */
+	ck_assert_msg(strstr(t, "\nunverified sample (no valid signature: "
+	    "anyone can send these; never at risk):\nunverified ") != NULL &&
+	    strstr(t, "refused 9x, last 413 body_too_large; client " SANDBOX
+	    "; - -; body 0000000000000000\n3 refused") != NULL, "%s", t);
 	ck_assert_ptr_nonnull(strstr(t, "\n3 refused and not stored since; 2 "
-	    "at risk (refused more than 3600 s ago), 1 given up by Antom\n"));
+	    "at risk (refused more than 3600 s ago), 1 given up by Antom; 1 "
+	    "unverified (not at risk)\n"));
 	free(t);
 	ck_assert_int_eq(run(ctl_refusals, &t, a_refusals, a_c, e2e.conf,
 	    a_json, NULL), 1);
@@ -343,7 +357,18 @@ START_TEST(refusals_listed)
 	ck_assert_int_eq(json_integer_value(json_object_get(doc, "given_up")),
 	    1);
 	ck_assert_uint_eq(json_array_size(json_object_get(doc, "refusals")), 3);
+	ck_assert_uint_eq(json_array_size(json_object_get(doc, "unverified")),
+	    1);
+	ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(
+	    json_object_get(doc, "unverified"), 0), "at_risk")), 0);
 	json_decref(doc);
+	free(t);
+	/* The unverified row alone: nothing at risk, exit 0. */
+	snprintf(sql, sizeof(sql), "sqlite3 %s \"DELETE FROM refusals WHERE"
+	    " authentic\"", e2e.db);
+	ck_assert_int_eq(system(sql), 0);
+	ck_assert_int_eq(run(ctl_refusals, &t, a_refusals, a_c, e2e.conf,
+	    NULL), 0);
 	free(t);
 	ck_assert_int_eq(run(ctl_refusals, &t, a_refusals, NULL), 2);
 	free(t);

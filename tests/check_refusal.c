@@ -84,9 +84,44 @@ hash_of(void *arg)
 }
 
 /*
- * What is kept: a 503 from anyone (it verified), a 400, 401 or 413 only
- * for a configured client, nothing else; the body hashed only for what
- * is kept, and claims read only from a body that was not parsed.
+ * The keep rule: authentic refusals always (a 503 after the signature
+ * verified, a misrouted 401), unverified ones only from a configured
+ * client id and only into the sample, nothing but 400, 401, 413, 503.
+ */
+START_TEST(test_keep)
+{
+	static const struct {
+		unsigned		status;
+		int			authentic, configured;
+		enum refusal_keep	keep;
+	} cases[] = {
+		{ 503, 1, 0, REFUSAL_KEEP_AUTHENTIC },
+		{ 503, 1, 1, REFUSAL_KEEP_AUTHENTIC },
+		{ 401, 1, 1, REFUSAL_KEEP_AUTHENTIC },	/* misrouted */
+		{ 401, 0, 1, REFUSAL_KEEP_SAMPLE },
+		{ 400, 0, 1, REFUSAL_KEEP_SAMPLE },
+		{ 413, 0, 1, REFUSAL_KEEP_SAMPLE },
+		{ 503, 0, 1, REFUSAL_KEEP_SAMPLE },	/* verify broke */
+		{ 401, 0, 0, REFUSAL_KEEP_NONE },
+		{ 413, 0, 0, REFUSAL_KEEP_NONE },
+		{ 404, 1, 1, REFUSAL_KEEP_NONE },
+		{ 405, 0, 1, REFUSAL_KEEP_NONE },
+		{ 500, 1, 1, REFUSAL_KEEP_NONE },
+		{ 200, 1, 1, REFUSAL_KEEP_NONE },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		ck_assert_msg(refusal_keep(cases[i].status, cases[i].authentic,
+		    cases[i].configured) == cases[i].keep, "case %zu", i);
+}
+END_TEST
+
+/*
+ * What is kept: an authentic refusal from anyone (it verified), an
+ * unverified 400, 401 or 413 only for a configured client, nothing
+ * else; the body hashed only for what is kept, and claims read only
+ * from a body that was not parsed.
  */
 START_TEST(test_note_policy)
 {
@@ -95,13 +130,14 @@ START_TEST(test_note_policy)
 	static const struct {
 		unsigned	 status;
 		const char	*client;
-		int		 kept;
+		int		 authentic, kept;
 	} cases[] = {
-		{ 503, "STRANGER", 1 }, { 503, NULL, 1 },
-		{ 401, "CLIENT_A", 1 }, { 400, "CLIENT_A", 1 },
-		{ 413, "CLIENT_A", 1 }, { 401, "STRANGER", 0 },
-		{ 400, NULL, 0 }, { 404, "CLIENT_A", 0 }, { 405, "CLIENT_A", 0 },
-		{ 500, "CLIENT_A", 0 },
+		{ 503, "STRANGER", 1, 1 }, { 503, NULL, 1, 1 },
+		{ 401, "CLIENT_A", 0, 1 }, { 400, "CLIENT_A", 0, 1 },
+		{ 413, "CLIENT_A", 0, 1 }, { 401, "STRANGER", 0, 0 },
+		{ 400, NULL, 0, 0 }, { 404, "CLIENT_A", 0, 0 },
+		{ 405, "CLIENT_A", 0, 0 }, { 500, "CLIENT_A", 0, 0 },
+		{ 401, "CLIENT_A", 1, 1 },
 	};
 	char dir[64], dbpath[128], path[1024], err[256] = "";
 	char hash[] = "00112233445566778899aabbccddeeff"
@@ -135,6 +171,7 @@ START_TEST(test_note_policy)
 		q.len = sizeof(body) - 1;
 		q.body_sha256 = hash_of;
 		q.arg = hash;
+		q.authentic = cases[i].authentic;
 		hash[0] = (char)('a' + i);	/* one row each */
 		hashed = 0;
 		ck_assert_int_eq(refusal_note(s, kr, &q), 0);
@@ -151,6 +188,8 @@ START_TEST(test_note_policy)
 	    " 'PAYMENT_RESULT'"), kept - 1);
 	ck_assert_int_eq(test_sql_int(dbpath, "SELECT count(*) FROM refusals"
 	    " WHERE status = 413 AND body_sha256 = '' AND kind IS NULL"), 1);
+	ck_assert_int_eq(test_sql_int(dbpath, "SELECT count(*) FROM refusals"
+	    " WHERE authentic"), 3);
 	verify_keyring_free(kr);
 	test_rmtree(dir);
 }
@@ -165,6 +204,7 @@ START_TEST(test_list_sql)
 	ck_assert_str_eq(ago, "-3600 seconds");
 	ck_assert_ptr_nonnull(strstr(refusal_list_sql, "AS at_risk"));
 	ck_assert_ptr_nonnull(strstr(refusal_list_sql, "AS given_up"));
+	ck_assert_ptr_nonnull(strstr(refusal_list_sql, "(authentic AND"));
 }
 END_TEST
 
@@ -177,6 +217,7 @@ refusal_suite(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_claims);
 	tcase_add_test(tc, test_set);
+	tcase_add_test(tc, test_keep);
 	tcase_add_test(tc, test_note_policy);
 	tcase_add_test(tc, test_list_sql);
 	suite_add_tcase(s, tc);

@@ -16,6 +16,7 @@ Suite	*conf_suite(void);
 Suite	*target_suite(void);
 Suite	*store_suite(void);
 Suite	*refusal_suite(void);
+Suite	*pathvar_suite(void);
 Suite	*walvfs_suite(void);
 Suite	*sign_suite(void);
 Suite	*client_suite(void);
