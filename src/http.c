@@ -20,7 +20,7 @@
  *
  * A configured client's well-formed signature that does not verify over
  * the route's signed path is tried over a few other path variants
- * (pathvar.h: the trailing slash, a public prefix, the local path): one
+ * (misroute.h, pathvar.h: the trailing slash, a public prefix, the local path): one
  * that verifies there is a genuine notification sent through a
  * misconfigured proxy or route.  It is still refused 401 (its state would
  * be recorded under the wrong route) but logged naming the path, and kept
@@ -42,8 +42,8 @@
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
+#include "misroute.h"
 #include "notif.h"
-#include "pathvar.h"
 #include "proxy.h"
 #include "reason.h"
 #include "refusal.h"
@@ -54,24 +54,6 @@
 #define HTTP_HEADER_VALUE_MAX	64	/* client-id, request-time */
 #define HTTP_DISCARD_MAX	(16u << 20)	/* oversize chunked body read, then closed */
 #define HTTP_RID_LEN		17	/* request id: 16 hex digits and NUL */
-/*
- * Extra RSA checks for the path variants: at most HTTP_VARIANT_TRIES a
- * request, and HTTP_VARIANT_BUDGET a second for all of them, so that a
- * flood of forged signatures costs at most that many more (a few ms of
- * CPU a second with RSA-2048); past it, variants are not tried and the
- * request is counted in antomd_path_variant_budget_exhausted_total.
- */
-#define HTTP_VARIANT_TRIES	3
-#define HTTP_VARIANT_BUDGET	512
-#define HTTP_VARIANT_KEYS	16	/* a client's keys looked at */
-/*
- * What a proxy or a route gets wrong: a slash, a prefix, the local path.
- * Not another route's signed path: a notification for one route sent to
- * another is a replay as often as a mistake, and stays a plain mismatch.
- */
-#define HTTP_VARIANT_KINDS	(PATHVAR_KIND(PATHVAR_SLASH) |		\
-	PATHVAR_KIND(PATHVAR_PREFIX) | PATHVAR_KIND(PATHVAR_OWN))
-
 enum http_reply {
 	R_SUCCESS,
 	R_NOT_FOUND,
@@ -147,8 +129,6 @@ struct http {
 	_Atomic unsigned	 inflight;
 	_Atomic int		 draining;	/* refuse new connections */
 	_Atomic uint64_t	 requests, acknowledged, rejected, unavailable;
-	_Atomic uint64_t	 variant_sec;	/* the budget's second, mono */
-	_Atomic unsigned	 variant_used;	/* of it, spent */
 };
 
 struct http_req {
@@ -590,73 +570,12 @@ http_verify_refused(struct http_req *r, enum verify_result vr)
 	return http_answer(r, map[vr].reply, verify_reason(vr));
 }
 
-/* One extra RSA check from the second's budget: 1 granted, 0 spent. */
-static int
-http_variant_budget(struct http *h)
-{
-	uint64_t sec = util_mono_us() / 1000000;
-	uint64_t was = atomic_load(&h->variant_sec);
-
-	/* The thread that moves the second on starts its count over. */
-	if (was != sec && atomic_compare_exchange_strong(&h->variant_sec,
-	    &was, sec))
-		atomic_store(&h->variant_used, 0);
-	return atomic_fetch_add(&h->variant_used, 1) < HTTP_VARIANT_BUDGET;
-}
-
-/*
- * The signature is well formed and the client configured, but no key
- * verifies it over the route's signed path (VERIFY_ERR_MISMATCH): does
- * the key keyVersion names (else the first of the signature's size)
- * verify it over one of the first HTTP_VARIANT_TRIES path variants of
- * HTTP_VARIANT_KINDS?  1 with r->misrouted and r->key_version set, else
- * 0.
- */
+/* Does the signature verify over another path variant (misroute.h)? */
 static int
 http_misrouted(struct http_req *r, const struct verify_input *in)
 {
-	struct pathvar v[HTTP_VARIANT_TRIES];
-	struct verify_sighdr sh;
-	struct verify_content c = in->content;
-	long vers[HTTP_VARIANT_KEYS], kv = 0;
-	EVP_PKEY *keys[HTTP_VARIANT_KEYS], *key = NULL;
-	size_t n, nk, i;
-	int pass;
-
-	if (verify_parse_header(in->sig_header, &sh) != VERIFY_OK)
-		return 0;
-	nk = verify_keyring_keys(r->conf->keys, r->client_id, vers, keys,
-	    HTTP_VARIANT_KEYS);
-	if (nk > HTTP_VARIANT_KEYS)
-		nk = HTTP_VARIANT_KEYS;
-	for (pass = 0; pass < 2 && key == NULL; pass++)
-		for (i = 0; i < nk && key == NULL; i++)
-			if ((pass == 1 || vers[i] == sh.key_version) &&
-			    (size_t)EVP_PKEY_get_size(keys[i]) == sh.siglen) {
-				key = keys[i];
-				kv = vers[i];
-			}
-	if (key == NULL)
-		return 0;
-	n = pathvar_list(r->conf, r->route->signed_path, r->path,
-	    HTTP_VARIANT_KINDS, v, HTTP_VARIANT_TRIES);
-	for (i = 0; i < n; i++) {
-		if (!http_variant_budget(r->h)) {
-			metrics_variant(METRICS_VARIANT_SKIPPED);
-			return 0;
-		}
-		metrics_variant(METRICS_VARIANT_TRIED);
-		c.path = v[i].path;
-		if (verify_try_content(key, &c, sh.sig, sh.siglen) !=
-		    VERIFY_CHECK_YES)
-			continue;
-		if ((r->misrouted = strdup(v[i].path)) == NULL)
-			return 0;
-		r->key_version = kv;
-		metrics_variant(METRICS_VARIANT_MISROUTED);
-		return 1;
-	}
-	return 0;
+	return misroute_find(r->conf, r->route->signed_path, r->path,
+	    r->client_id, in, &r->misrouted, &r->key_version) == 0;
 }
 
 /*
