@@ -103,11 +103,18 @@ START_TEST(test_now_iso_is_now_utc)
 {
 	char buf[UTIL_ISO_TIME_LEN], lo[32], hi[32], got[32];
 	struct tm tm;
+	struct timespec ts;
 	time_t before, after;
 
-	before = time(NULL);
+	/*
+	 * clock_gettime, not time(): glibc's time() reads the coarse clock,
+	 * which can still say the last second a few ms into the next.
+	 */
+	ck_assert_int_eq(clock_gettime(CLOCK_REALTIME, &ts), 0);
+	before = ts.tv_sec;
 	util_now_iso(buf);
-	after = time(NULL);
+	ck_assert_int_eq(clock_gettime(CLOCK_REALTIME, &ts), 0);
+	after = ts.tv_sec;
 	gmtime_r(&before, &tm);
 	strftime(lo, sizeof(lo), "%Y-%m-%dT%H:%M:%S", &tm);
 	gmtime_r(&after, &tm);
