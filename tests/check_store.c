@@ -168,6 +168,21 @@ capture_body(const char *crid, const char *pid, const char *rs)
 	return b;
 }
 
+/* d as the HTTP layer fills it for body b from CLIENT_A, n its parse; unhashed. */
+static void
+delivery_init(struct store_delivery *d, struct notif *n, const char *b)
+{
+	ck_assert_int_eq(notif_parse((const unsigned char *)b, strlen(b), n), 0);
+	memset(d, 0, sizeof(*d));
+	d->client_id = "CLIENT_A";
+	d->request_time = "1";
+	d->signature = "s";
+	d->signed_path = "/antom/notify";
+	d->key_version = 1;
+	d->body = (const unsigned char *)b;
+	d->bodylen = strlen(b);
+}
+
 /* Deliver body for client as if verified; returns the outcome. */
 static enum store_outcome
 deliver_as(struct store *s, const char *client, const char *body,
@@ -215,15 +230,7 @@ START_TEST(test_unhashed_fails)
 	struct notif n;
 	char *b = payment_body("PR-U1", "P-U1", "PAYMENT_RESULT", "S", NULL);
 
-	ck_assert_int_eq(notif_parse((const unsigned char *)b, strlen(b), &n), 0);
-	memset(&d, 0, sizeof(d));
-	d.client_id = "CLIENT_A";
-	d.request_time = "1";
-	d.signature = "s";
-	d.signed_path = "/antom/notify";
-	d.key_version = 1;
-	d.body = (const unsigned char *)b;
-	d.bodylen = strlen(b);
+	delivery_init(&d, &n, b);
 	d.notif = &n;
 	ck_assert_int_eq(store_apply(s, &d, &r), -1);
 	ck_assert_int_eq(r.status, -1);
@@ -1778,15 +1785,7 @@ START_TEST(test_busy_is_failure)
 
 	/* Another process holds the write lock beyond busy_timeout. */
 	other = lock_db();
-	ck_assert_int_eq(notif_parse((const unsigned char *)b, strlen(b), &n), 0);
-	memset(&d, 0, sizeof(d));
-	d.client_id = "CLIENT_A";
-	d.request_time = "1";
-	d.signature = "s";
-	d.signed_path = "/antom/notify";
-	d.key_version = 1;
-	d.body = (const unsigned char *)b;
-	d.bodylen = strlen(b);
+	delivery_init(&d, &n, b);
 	store_hash_body(&d);
 	d.notif = &n;
 	ck_assert_int_eq(store_apply(s, &d, &r), -1);
