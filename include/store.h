@@ -22,7 +22,7 @@
 #include "notif.h"
 #include "outcome.h"
 
-#define STORE_SCHEMA_VERSION	7
+#define STORE_SCHEMA_VERSION	8
 #define STORE_HASH_HEX		65	/* hex SHA-256 and its NUL */
 
 struct store_options {

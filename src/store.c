@@ -46,6 +46,7 @@ store_open(const char *path, const struct store_options *opt, char *err,
 	s->opt = *opt;
 	s->stmt_sets = store_stmt_sets;
 	s->nstmt_sets = sizeof(store_stmt_sets) / sizeof(store_stmt_sets[0]);
+	s->migrated = store_state_migrated;
 	if (s->opt.batch_max == 0)
 		s->opt.batch_max = 1;
 	if (s->opt.at_risk_after_s == 0)

@@ -90,7 +90,7 @@ int
 store_connect(struct store *s, char *err, size_t errlen)
 {
 	size_t k;
-	int i, version, sync = 0, persist = 1;
+	int i, version, from = 0, sync = 0, persist = 1;
 
 	/* walvfs.h: safe because synchronous is FULL, checked below. */
 	if (walvfs_register() != 0) {
@@ -141,7 +141,12 @@ store_connect(struct store *s, char *err, size_t errlen)
 		util_err(err, errlen, "%s: synchronous is not FULL", s->path);
 		goto fail;
 	}
-	if (store_migrate(s->w.db, err, errlen) != 0)
+	/*
+	 * The migration, the statements and what it reads again are one
+	 * transaction: a database is migrated whole or not at all.  Closing
+	 * the connection on failure rolls it back.
+	 */
+	if (store_migrate(s->w.db, &from, err, errlen) != 0)
 		goto fail;
 	for (k = 0; k < s->nstmt_sets; k++)
 		for (i = s->stmt_sets[k].first; i < s->stmt_sets[k].last; i++)
@@ -153,6 +158,11 @@ store_connect(struct store *s, char *err, size_t errlen)
 				    sqlite3_errmsg(s->w.db));
 				goto fail;
 			}
+	if (from < STORE_SCHEMA_VERSION && s->migrated != NULL &&
+	    s->migrated(s, from, err, errlen) != 0)
+		goto fail;
+	if (store_exec(s->w.db, "COMMIT", err, errlen) != 0)
+		goto fail;
 	/*
 	 * Unknown until counted (the writer does so first thing): clear
 	 * refusals as if some were held.

@@ -143,6 +143,14 @@ struct store {
 	char			*path;
 	const struct store_stmt_set *stmt_sets;	/* every statement's SQL */
 	size_t			 nstmt_sets;
+	/*
+	 * Called by store_connect() inside the migration's transaction, with
+	 * the statements prepared, when the schema was older: 0 or -1 with
+	 * err (store_state_migrated).  Data, so store_db.c calls nothing
+	 * above it by name.
+	 */
+	int			(*migrated)(struct store *, int from,
+				    char *err, size_t errlen);
 
 	struct store_writer	 w;
 	struct store_queue	 q;
@@ -172,7 +180,7 @@ void	store_bind_amount(sqlite3_stmt *, int, int, const struct notif_amount *);
 /* store_schema.c */
 int	store_exec(sqlite3 *, const char *sql, char *err, size_t errlen);
 int	store_pragma_int(sqlite3 *, const char *name, int *value);
-int	store_migrate(sqlite3 *, char *err, size_t errlen);
+int	store_migrate(sqlite3 *, int *from, char *err, size_t errlen);
 
 /* store_ckpt.c */
 #define STORE_WAL_LIMIT		"41943040"	/* 40 MiB: store_ckpt.c */
@@ -185,6 +193,9 @@ void	store_ckpt_restart(struct store *);
 /* store_state.c: inside the caller's transaction. */
 int	store_record(struct store *, struct store_job **, size_t n,
 	    const char *now);
+/* store_state.c: store->migrated. */
+int	store_state_migrated(struct store *, int from, char *err,
+	    size_t errlen);
 /* store_state.c: after the COMMIT of what store_record() judged last. */
 void	store_record_committed(struct store *, struct store_job **, size_t n);
 

@@ -621,18 +621,40 @@ store_row_step(sqlite3 *db, const char *sql, int64_t id, const char *kind,
 }
 
 /*
- * Re-apply archived notification id: the body is parsed again and judged
- * against the state held now, exactly as a new delivery would be, and an
- * APPLIED outcome writes the object row and one events row pointing at
- * id.  Only the de-duplication by (client id, body hash) is bypassed;
- * the row's outcome stays what the first delivery did, its discrepancy
- * becomes what it contradicts now (if anything), its kind and object id
- * become what the body says now (a row with events that says
- * otherwise is not replayed), and the replay is logged.  One BEGIN
- * IMMEDIATE ... COMMIT on the calling thread; not with a running writer.
+ * How store_replay_row() treats a notification that this version still
+ * cannot apply: replay records what it says now; a migration leaves such
+ * a row as it is, unlogged.
  */
-enum store_replay_result
-store_replay(struct store *s, int64_t id, struct store_result *r)
+enum store_replay_mode { STORE_REPLAY_ASKED, STORE_REPLAY_MIGRATING };
+
+/* The INFO line of a notification replayed. */
+static void
+store_log_replayed(const struct notif *n, const char *client_id, int64_t id,
+    const char *object_id, enum store_outcome outcome)
+{
+	struct logbuf lb;
+
+	log_begin(&lb, LOG_LEVEL_INFO, "notification replayed");
+	log_kv_int(&lb, "notification_id", (long long)id);
+	log_kv_str(&lb, "client_id", client_id);
+	log_kv_str(&lb, "kind", notif_kind_str(n->kind));
+	if (object_id != NULL)
+		log_kv_str(&lb, "object_id", object_id);
+	log_kv_str(&lb, "outcome", store_outcome_str(outcome));
+	log_end(&lb);
+}
+
+/*
+ * Inside the caller's transaction: notification id read again and judged
+ * against the state held now (store_replay()).  DONE with r filled but
+ * its status (in STORE_REPLAY_MIGRATING, also when it is left alone: then
+ * r->outcome is STORE_ARCHIVED), NONE when there is no such row, FAILED
+ * on a database error or a row that cannot be replayed (logged; the
+ * caller rolls back).
+ */
+static enum store_replay_result
+store_replay_row(struct store *s, int64_t id, enum store_replay_mode mode,
+    struct store_result *r)
 {
 	static const char sql[] = "SELECT client_id, body FROM notifications"
 	    " WHERE id = ?1";
@@ -657,17 +679,9 @@ store_replay(struct store *s, int64_t id, struct store_result *r)
 	enum store_replay_result rc = STORE_REPLAY_FAILED;
 	int parsed = 0, step;
 	size_t len;
-	struct logbuf lb;
 
 	memset(r, 0, sizeof(*r));
 	r->status = -1;
-	if (s->q.readonly || s->w.db == NULL) {
-		log_warnx("database %s is read-only", s->path);
-		return STORE_REPLAY_FAILED;
-	}
-	store_rollback(s);
-	if (store_step(s, S_BEGIN) != 0)
-		return STORE_REPLAY_FAILED;
 	if (sqlite3_prepare_v2(s->w.db, sql, -1, &st, NULL) != SQLITE_OK)
 		goto dberr;
 	sqlite3_bind_int64(st, 1, id);
@@ -695,6 +709,12 @@ store_replay(struct store *s, int64_t id, struct store_result *r)
 		goto out;
 	}
 	parsed = 1;
+	if (mode == STORE_REPLAY_MIGRATING && n.kind == NOTIF_OTHER) {
+		r->outcome = STORE_ARCHIVED;
+		r->notification_id = id;
+		rc = STORE_REPLAY_DONE;
+		goto out;
+	}
 	memset(&d, 0, sizeof(d));
 	d.client_id = client;
 	d.body = body;
@@ -734,19 +754,10 @@ store_replay(struct store *s, int64_t id, struct store_result *r)
 	if (note[0] != '\0' && store_row_step(s->w.db, noted, id, note,
 	    NULL) != SQLITE_DONE)
 		goto dberr;
-	if (store_step(s, S_COMMIT) != 0)
-		goto out;
-	r->status = 0;
 	r->notification_id = id;
 	rc = STORE_REPLAY_DONE;
-	log_begin(&lb, LOG_LEVEL_INFO, "notification replayed");
-	log_kv_int(&lb, "notification_id", (long long)id);
-	log_kv_str(&lb, "client_id", client);
-	log_kv_str(&lb, "kind", notif_kind_str(n.kind));
-	if (object_id != NULL)
-		log_kv_str(&lb, "object_id", object_id);
-	log_kv_str(&lb, "outcome", store_outcome_str(r->outcome));
-	log_end(&lb);
+	/* Said before the COMMIT: a rollback after is logged as a failure. */
+	store_log_replayed(&n, client, id, object_id, r->outcome);
 	if (note[0] != '\0')
 		store_log_discrepancy(&n, client, id, r->outcome, note);
 	goto out;
@@ -754,11 +765,106 @@ dberr:
 	log_warnx("database: %s", sqlite3_errmsg(s->w.db));
 out:
 	sqlite3_finalize(st);
-	if (rc != STORE_REPLAY_DONE)
-		store_rollback(s);
 	if (parsed)
 		notif_free(&n);
 	free(client);
 	free(body);
 	return rc;
+}
+
+/*
+ * Re-apply archived notification id: the body is parsed again and judged
+ * against the state held now, exactly as a new delivery would be, and an
+ * APPLIED outcome writes the object row and one events row pointing at
+ * id.  Only the de-duplication by (client id, body hash) is bypassed;
+ * the row's outcome stays what the first delivery did, its discrepancy
+ * becomes what it contradicts now (if anything), its kind and object id
+ * become what the body says now (a row with events that says
+ * otherwise is not replayed), and the replay is logged.  One BEGIN
+ * IMMEDIATE ... COMMIT on the calling thread; not with a running writer.
+ */
+enum store_replay_result
+store_replay(struct store *s, int64_t id, struct store_result *r)
+{
+	enum store_replay_result rc;
+
+	memset(r, 0, sizeof(*r));
+	r->status = -1;
+	if (s->q.readonly || s->w.db == NULL) {
+		log_warnx("database %s is read-only", s->path);
+		return STORE_REPLAY_FAILED;
+	}
+	store_rollback(s);
+	if (store_step(s, S_BEGIN) != 0)
+		return STORE_REPLAY_FAILED;
+	rc = store_replay_row(s, id, STORE_REPLAY_ASKED, r);
+	if (rc == STORE_REPLAY_DONE && store_step(s, S_COMMIT) != 0) {
+		log_warnx("notification %lld: the replay was rolled back",
+		    (long long)id);
+		rc = STORE_REPLAY_FAILED;
+	}
+	if (rc != STORE_REPLAY_DONE) {
+		store_rollback(s);
+		r->outcome = 0;
+		r->notification_id = 0;
+		return rc;
+	}
+	r->status = 0;
+	return rc;
+}
+
+/*
+ * store_connect()'s hook, inside the migration's transaction, with the
+ * statements prepared: when the schema was older than version 8, every
+ * notification it archived (antomd_replay) is read again with this
+ * version's parser, in the order received, and what it can now apply
+ * goes through the state machine as store_replay() would: a
+ * PAYMENT_PENDING with F, a refund whose refundStatus says FAIL, a
+ * result U, a dispute that also carried a notifyType (docs/protocol.md
+ * section 4).  Rows it still cannot apply stay as they are.  0, or -1
+ * with err: the migration rolls back as a whole.
+ */
+int
+store_state_migrated(struct store *s, int from, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	struct store_result r;
+	long long seen = 0, applied = 0;
+	int step;
+
+	if (from >= 8)
+		return 0;
+	if (sqlite3_prepare_v2(s->w.db, "SELECT notification_id FROM"
+	    " antomd_replay ORDER BY notification_id", -1, &st, NULL) !=
+	    SQLITE_OK)
+		goto dberr;
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		seen++;
+		if (store_replay_row(s, sqlite3_column_int64(st, 0),
+		    STORE_REPLAY_MIGRATING, &r) != STORE_REPLAY_DONE) {
+			util_err(err, errlen, "cannot migrate the schema to "
+			    "version 8: notification %lld could not be read "
+			    "again", (long long)sqlite3_column_int64(st, 0));
+			goto fail;
+		}
+		if (r.outcome != STORE_ARCHIVED)
+			applied++;
+	}
+	if (step != SQLITE_DONE)
+		goto dberr;
+	sqlite3_finalize(st);
+	st = NULL;
+	if (store_exec(s->w.db, "DROP TABLE antomd_replay", err, errlen) != 0)
+		goto fail;
+	if (seen > 0)
+		log_info("database %s: %lld archived notifications read again "
+		    "for schema 8, %lld of them no longer archived", s->path,
+		    seen, applied);
+	return 0;
+dberr:
+	util_err(err, errlen, "cannot migrate the schema to version 8: %s",
+	    sqlite3_errmsg(s->w.db));
+fail:
+	sqlite3_finalize(st);
+	return -1;
 }

@@ -494,19 +494,40 @@ START_TEST(test_archived)
 }
 END_TEST
 
+/*
+ * A notifyRefund as Antom sends it: no paymentId or paymentRequestId
+ * (docs/protocol.md section 4.5); the application links it to its
+ * payment (link_refund).
+ */
 static char *
-refund_body(const char *rrid, const char *pid, const char *rs,
-    const char *value)
+refund_body(const char *rrid, const char *rs, const char *value)
 {
 	char *b;
 
 	ck_assert_int_gt(asprintf(&b, "{\"notifyType\":\"REFUND_RESULT\","
 	    "\"result\":{\"resultCode\":\"X\",\"resultStatus\":\"%s\"},"
 	    "\"refundStatus\":\"%s\",\"refundRequestId\":\"%s\",\"refundId\":"
-	    "\"RF-%s\",\"paymentId\":\"%s\",\"refundAmount\":{\"value\":\"%s\","
+	    "\"RF-%s\",\"refundAmount\":{\"value\":\"%s\","
 	    "\"currency\":\"SGD\"}}", rs, strcmp(rs, "S") == 0 ? "SUCCESS" :
-	    "FAIL", rrid, rrid, pid, value), 0);
+	    "FAIL", rrid, rrid, value), 0);
 	return b;
+}
+
+/*
+ * What a merchant application does when it calls Antom's refund API:
+ * record which payment the refundRequestId refunds, by its paymentId
+ * (by_pid) or its paymentRequestId, in plain SQL on its own connection.
+ */
+static void
+link_refund(const char *client, const char *rrid, const char *id, int by_pid)
+{
+	char *sql;
+
+	ck_assert_int_gt(asprintf(&sql, "INSERT INTO refund_links (client_id,"
+	    " refund_request_id, %s) VALUES ('%s', '%s', '%s')", by_pid ?
+	    "payment_id" : "payment_request_id", client, rrid, id), 0);
+	exec_sql(sql);
+	free(sql);
 }
 
 /* A dispute notification of this stage; extra is more members or "". */
@@ -526,13 +547,15 @@ dispute_body(const char *did, const char *pid, const char *stage,
 START_TEST(test_refund)
 {
 	struct store *s = open_store(1);
-	char *r1 = refund_body("RR1", "P1", "S", "1000");
-	char *r1f = refund_body("RR1", "P1", "F", "1000");
-	char *r2 = refund_body("RR2", "P1", "F", "500");
-	char *r3 = refund_body("RR3", "P1", "S", "200");
+	char *r1 = refund_body("RR1", "S", "1000");
+	char *r1f = refund_body("RR1", "F", "1000");
+	char *r2 = refund_body("RR2", "F", "500");
+	char *r3 = refund_body("RR3", "S", "200");
 	char *p = payment_body("PR1", "P1", "PAYMENT_RESULT", "S", NULL);
 	struct store_result res;
 
+	/* Linked before Antom says anything, and after (below). */
+	link_refund("CLIENT_A", "RR1", "P1", 1);
 	ck_assert_int_eq(deliver(s, r1, NULL), STORE_APPLIED);
 	ck_assert_int_eq(deliver(s, r1, &res), STORE_DUPLICATE);
 	ck_assert_int_eq(res.repeat, 1);
@@ -544,10 +567,17 @@ START_TEST(test_refund)
 	/* Another client's refund of the same request id is its own. */
 	ck_assert_int_eq(deliver_as(s, "CLIENT_B", r1f, NULL), STORE_APPLIED);
 	store_close(s);
+	link_refund("CLIENT_A", "RR2", "P1", 1);
+	link_refund("CLIENT_A", "RR3", "PR1", 0);
+	/* CLIENT_B's link names a payment only CLIENT_A has. */
+	link_refund("CLIENT_B", "RR1", "PR1", 0);
 	ck_assert_str_eq(q_text("SELECT status || '/' || refund_id || '/' ||"
-	    " amount_value || currency || '/' || payment_id FROM refunds"
+	    " amount_value || currency || '/' || link || '/' ||"
+	    " payment_request_id || '/' || payment_id FROM refund_status"
 	    " WHERE client_id = 'CLIENT_A' AND refund_request_id = 'RR1'"),
-	    "SUCCESS/RF-RR1/1000SGD/P1");
+	    "SUCCESS/RF-RR1/1000SGD/linked/PR1/P1");
+	ck_assert_str_eq(q_text("SELECT link FROM refund_status"
+	    " WHERE client_id = 'CLIENT_B'"), "payment_unknown");
 	ck_assert_str_eq(q_text("SELECT status FROM refunds"
 	    " WHERE client_id = 'CLIENT_B'"), "FAIL");
 	/* Only the refunds that succeeded count. */
@@ -569,7 +599,7 @@ END_TEST
 START_TEST(test_refund_id_mismatch)
 {
 	struct store *s = open_store(1);
-	char *r1 = refund_body("RR1", "P1", "S", "1000");
+	char *r1 = refund_body("RR1", "S", "1000");
 	char *other;
 
 	ck_assert_int_gt(asprintf(&other, "{\"notifyType\":\"REFUND_RESULT\","
@@ -948,16 +978,23 @@ START_TEST(test_sums_one_currency)
 	ck_assert_int_eq(deliver(s, ok, NULL), STORE_APPLIED);
 	ck_assert_int_eq(deliver(s, ko, NULL), STORE_APPLIED);
 	for (i = 0; i < sizeof(moves) / sizeof(moves[0]); i++) {
-		/* CAPTURE_RESULT with captureAmount, or REFUND_RESULT ... */
+		/*
+		 * CAPTURE_RESULT with captureAmount and paymentId, or
+		 * REFUND_RESULT without, linked by the application.
+		 */
 		ck_assert_int_gt(asprintf(&b, "{\"notifyType\":\"%s_RESULT\","
 		    "\"result\":{\"resultStatus\":\"%s\"},\"%sRequestId\":"
-		    "\"%s\",\"paymentId\":\"%s\",\"%sAmount\":{\"value\":"
-		    "\"%s\",\"currency\":\"%s\"}}", moves[i].kind[0] == 'c' ?
+		    "\"%s\"%s%s%s,\"%sAmount\":{\"value\":\"%s\","
+		    "\"currency\":\"%s\"}}", moves[i].kind[0] == 'c' ?
 		    "CAPTURE" : "REFUND", moves[i].rs, moves[i].kind,
-		    moves[i].id, moves[i].pid, moves[i].kind, moves[i].value,
-		    moves[i].currency), 0);
+		    moves[i].id, moves[i].kind[0] == 'c' ? ",\"paymentId\":\"" :
+		    "", moves[i].kind[0] == 'c' ? moves[i].pid : "",
+		    moves[i].kind[0] == 'c' ? "\"" : "", moves[i].kind,
+		    moves[i].value, moves[i].currency), 0);
 		ck_assert_int_eq(deliver(s, b, NULL), STORE_APPLIED);
 		free(b);
+		if (moves[i].kind[0] == 'r')
+			link_refund("CLIENT_A", moves[i].id, moves[i].pid, 1);
 	}
 	store_close(s);
 	ck_assert_str_eq(q_text("SELECT group_concat(payment_request_id || ':'"
@@ -981,12 +1018,13 @@ START_TEST(test_payment_timeline)
 	char *pend = payment_body("PR1", "P1", "PAYMENT_PENDING", "S", NULL);
 	char *pay = payment_body("PR1", "P1", "PAYMENT_RESULT", "S", NULL);
 	char *cap = capture_body("CR1", "P1", "S");
-	char *ref = refund_body("RR1", "P1", "S", "4200");
+	char *ref = refund_body("RR1", "S", "4200");
 	char *dis = dispute_body("D1", "P1", "DISPUTE_CREATED", "");
 	char *other = payment_body("PR2", "P2", "PAYMENT_RESULT", "S", NULL);
 	char *ocap = capture_body("CR2", "P2", "S");
 
 	/* Out of order, and another payment beside it. */
+	link_refund("CLIENT_A", "RR1", "PR1", 0);
 	ck_assert_int_eq(deliver(s, ref, NULL), STORE_APPLIED);
 	ck_assert_int_eq(deliver(s, other, NULL), STORE_APPLIED);
 	ck_assert_int_eq(deliver(s, pend, NULL), STORE_APPLIED);
@@ -1032,7 +1070,7 @@ START_TEST(test_event_matches_notification)
 {
 	struct store *s = open_store(1);
 	char *b[] = {
-		refund_body("RR1", "P1", "S", "100"),
+		refund_body("RR1", "S", "100"),
 		capture_body("CR1", "P1", "S"),
 		payment_body("PR1", "P1", "PAYMENT_PENDING", "S", NULL),
 		payment_body("PR1", "P1", "PAYMENT_RESULT", "S", NULL),
@@ -1129,15 +1167,27 @@ START_TEST(test_migrate_v1)
 	    " 'payments_payment_id'"), "CREATE INDEX payments_payment_id ON"
 	    " payments (payment_id, client_id)");
 	ck_assert_int_eq(q_int("SELECT count(*) FROM notifications"), 4);
-	ck_assert_str_eq(q_text("SELECT kind || '/' || outcome FROM"
-	    " notifications WHERE id = 3"), "other/archived");
-	ck_assert_int_eq(store_replay(s, 3, &r), STORE_REPLAY_DONE);
-	ck_assert_int_eq(r.outcome, STORE_APPLIED);
-	ck_assert_int_eq(store_replay(s, 4, &r), STORE_REPLAY_DONE);
-	ck_assert_int_eq(r.outcome, STORE_APPLIED);
+	/*
+	 * Version 8 read the refund and the dispute version 1 had to
+	 * archive again, and applied them; replaying them now repeats.
+	 */
+	ck_assert_int_eq(q_int("SELECT count(*) FROM sqlite_master WHERE"
+	    " name = 'antomd_replay'"), 0);
+	ck_assert_int_eq(q_int("SELECT count(*) FROM events WHERE"
+	    " notification_id IN (3, 4)"), 2);
 	ck_assert_int_eq(store_replay(s, 3, &r), STORE_REPLAY_DONE);
 	ck_assert_int_eq(r.outcome, STORE_DUPLICATE);
+	ck_assert_int_eq(store_replay(s, 4, &r), STORE_REPLAY_DONE);
+	ck_assert_int_eq(r.outcome, STORE_DUPLICATE);
 	store_close(s);
+	/*
+	 * The refund's body named its payment (made by hand: Antom's never
+	 * do), but only a link the application writes joins them.
+	 */
+	ck_assert_str_eq(q_text("SELECT group_concat(object_type, ' ') FROM"
+	    " (SELECT * FROM payment_timeline WHERE payment_request_id ="
+	    " 'PR-V1' ORDER BY seq)"), "payment capture dispute");
+	link_refund("CLIENT_V1", "RR-V1", "P-V1", 1);
 	/* The replayed rows are what this version reads; the rest stays. */
 	ck_assert_str_eq(q_text("SELECT kind || '/' || object_id || '/' ||"
 	    " outcome || '/' || delivery_count FROM notifications WHERE"
@@ -1347,6 +1397,93 @@ START_TEST(test_migrate_v5)
 END_TEST
 
 /*
+ * A database written by antomd with schema version 7 (tests/data, made
+ * by the previous release with antomctl send): it migrates in place,
+ * keeping every row, and the notifications version 7 archived but this
+ * version reads (docs/protocol.md section 4: PAYMENT_PENDING with F, a
+ * refund whose refundStatus is FAIL, a result U, a dispute carrying a
+ * notifyType) go through the state machine in the same transaction.
+ *
+ *   1 payment PR-V7-1 S       2 capture CR-V7-1      3 refund RR-V7-1,
+ *   4 PENDING F PR-V7-2       5 refund RR-V7-3 S/FAIL   its body naming
+ *   6 payment PR-V7-4 U       7 PENDING F PR-V7-5       P-V7-1 (by hand)
+ *   8 PR-V7-5 S               9 dispute D-V7-6 with notifyType DISPUTE
+ *  10 refund RR-V7-7 S       11 refund RR-V7-8 F/FAIL
+ */
+START_TEST(test_migrate_v7)
+{
+	static const char timeline[] = "SELECT group_concat(object_type || ':'"
+	    " || new_status, ' ') FROM (SELECT * FROM payment_timeline WHERE"
+	    " payment_request_id = 'PR-V7-1' ORDER BY seq)";
+	struct store *s;
+
+	copy_fixture("antomd-schema-v7.db");
+	ck_assert_int_eq(q_int("PRAGMA user_version"), 7);
+	ck_assert_int_eq(q_int("SELECT count(*) FROM notifications WHERE"
+	    " kind = 'other'"), 5);
+
+	/*
+	 * All or nothing: a merchant's trigger that refuses the first
+	 * payment read again undoes the whole migration.
+	 */
+	exec_sql("CREATE TRIGGER my_no_new_payments BEFORE INSERT ON payments"
+	    " BEGIN SELECT RAISE(ABORT, 'no new payments'); END;");
+	assert_not_migrated(8, "notification 4", 7);
+	ck_assert_int_eq(q_int("SELECT count(*) FROM sqlite_master WHERE"
+	    " name IN ('refund_links', 'antomd_replay')"), 0);
+	ck_assert_int_eq(q_int("SELECT count(*) FROM payments"), 2);
+	exec_sql("DROP TRIGGER my_no_new_payments");
+
+	s = open_store(1);
+	store_close(s);
+	ck_assert_int_eq(q_int("PRAGMA user_version"), STORE_SCHEMA_VERSION);
+	ck_assert_str_eq(q_text("PRAGMA integrity_check"), "ok");
+	ck_assert_int_eq(q_int("SELECT count(*) FROM sqlite_master WHERE"
+	    " name = 'antomd_replay'"), 0);
+	ck_assert_int_eq(q_int("SELECT count(*) FROM notifications"), 11);
+	/* What was archived now reads as its kind; outcomes stay. */
+	ck_assert_str_eq(q_text("SELECT group_concat(id || ':' || kind || ':'"
+	    " || outcome, ' ') FROM notifications WHERE id IN (4, 5, 6, 7, 9)"),
+	    "4:payment:archived 5:refund:archived 6:payment:archived"
+	    " 7:payment:archived 9:dispute:archived");
+	ck_assert_str_eq(q_text("SELECT group_concat(payment_request_id || ':'"
+	    " || status, ' ') FROM (SELECT * FROM payments ORDER BY"
+	    " payment_request_id)"), "PR-V7-1:SUCCESS PR-V7-2:FAIL"
+	    " PR-V7-4:PENDING PR-V7-5:SUCCESS");
+	/* A failure after the success it preceded contradicts it: noted. */
+	ck_assert_str_eq(q_text("SELECT discrepancy FROM notifications WHERE"
+	    " id = 7"), "status SUCCESS -> FAIL");
+	ck_assert_int_eq(q_int("SELECT count(*) FROM notifications WHERE"
+	    " discrepancy IS NOT NULL"), 1);
+	ck_assert_str_eq(q_text("SELECT group_concat(refund_request_id || ':'"
+	    " || status || ':' || link, ' ') FROM (SELECT * FROM refund_status"
+	    " ORDER BY refund_request_id)"), "RR-V7-1:SUCCESS:linked"
+	    " RR-V7-3:FAIL:unlinked RR-V7-7:SUCCESS:unlinked"
+	    " RR-V7-8:FAIL:unlinked");
+	ck_assert_str_eq(q_text("SELECT stage || '/' || payment_request_id"
+	    " FROM disputes WHERE dispute_id = 'D-V7-6'"),
+	    "DISPUTE_CREATED/PR-V7-1");
+	/* Each read again wrote one event, pointing at its notification. */
+	ck_assert_str_eq(q_text("SELECT group_concat(notification_id, ' ') FROM"
+	    " (SELECT notification_id FROM events WHERE notification_id IN"
+	    " (4, 5, 6, 7, 9) ORDER BY seq)"), "4 5 6 9");
+	ck_assert_str_eq(q_text("SELECT captured_amount_value || '/' ||"
+	    " refunded_amount_value FROM payment_status WHERE"
+	    " payment_request_id = 'PR-V7-1'"), "4200/1000");
+	ck_assert_str_eq(q_text(timeline), "payment:SUCCESS capture:SUCCESS"
+	    " refund:SUCCESS dispute:DISPUTE_CREATED");
+	/* The application links a refund Antom sent without its payment. */
+	link_refund("V7_CLIENT", "RR-V7-7", "PR-V7-1", 0);
+	ck_assert_str_eq(q_text("SELECT captured_amount_value || '/' ||"
+	    " refunded_amount_value FROM payment_status WHERE"
+	    " payment_request_id = 'PR-V7-1'"), "4200/1500");
+	ck_assert_str_eq(q_text(timeline), "payment:SUCCESS capture:SUCCESS"
+	    " refund:SUCCESS refund:SUCCESS dispute:DISPUTE_CREATED");
+	assert_checks_cheap();
+}
+END_TEST
+
+/*
  * Schema 5: no CHECK makes SQLite build a temporary b-tree for every row
  * written (what an IN list of more than two constants does), and each
  * CHECK still takes exactly the values it names.  For a database made
@@ -1470,6 +1607,12 @@ START_TEST(test_query_plans)
 		"SELECT * FROM disputes WHERE client_id = 'C' AND payment_id = 'X'",
 		"SELECT * FROM vaultings WHERE client_id = 'C' AND"
 		" vaulting_request_id = 'X'",
+		"SELECT * FROM refund_status WHERE client_id = 'C' AND"
+		" refund_request_id = 'X'",
+		"SELECT * FROM refund_payment WHERE client_id = 'C' AND"
+		" payment_id = 'X'",
+		"SELECT * FROM refund_links WHERE client_id = 'C' AND"
+		" payment_request_id = 'X'",
 		"SELECT * FROM notifications WHERE object_id = 'X'",
 		"SELECT * FROM events WHERE seq > 10 ORDER BY seq LIMIT 100",
 		/* antomctl inspect */
@@ -2455,6 +2598,7 @@ store_suite(void)
 	tcase_add_test(tc, test_migrate_all_or_nothing);
 	tcase_add_test(tc, test_migrate_v7_all_or_nothing);
 	tcase_add_test(tc, test_migrate_v5);
+	tcase_add_test(tc, test_migrate_v7);
 	tcase_add_test(tc, test_refusals);
 	tcase_add_test(tc, test_refusals_bounded);
 	tcase_add_test(tc, test_refusals_pruned);
