@@ -69,7 +69,7 @@ bench_wchar(void)
 int
 main(int argc, char **argv)
 {
-	struct store_options o = { 5000, 64, 0, 0 };
+	struct store_options o = { 5000, 64, 0, 0, 0 };
 	struct rusage r0, r1;
 	struct bjob *jobs;
 	struct store *s;

@@ -48,6 +48,12 @@ struct conf {
 	size_t			 nproxies;
 	int			 trust_unix;	/* trusted_proxy unix */
 	char			*database;
+	/*
+	 * database_group_write: the database files are made writable by the
+	 * service's group, so that merchant applications can record
+	 * refund_links (README "Linking refunds").
+	 */
+	int			 database_group_write;
 	struct verify_keyring	*keys;
 	struct conf_route	*routes;
 	size_t			 nroutes;

@@ -31,6 +31,11 @@ struct store_options {
 	unsigned	queue_max;	/* jobs waiting; store_submit fails beyond */
 	/* A refusal unacknowledged this long is at risk; 0 means 3600. */
 	unsigned	at_risk_after_s;
+	/*
+	 * The database and its -wal and -shm files are made writable by
+	 * their group when antomd opens them (database_group_write).
+	 */
+	int		group_write;
 };
 
 /* A verified delivery.  All pointers stay valid until the job's callback. */

@@ -487,6 +487,18 @@ conf_directive(struct conf *c, int argc, char **argv, char *why, size_t whylen)
 			return CONF_ERR_MEMORY;
 		free(c->database);
 		c->database = db;
+	} else if (strcmp(name, "database_group_write") == 0) {
+		if (argc != 2)
+			goto nargs;
+		if (strcmp(argv[1], "yes") == 0)
+			c->database_group_write = 1;
+		else if (strcmp(argv[1], "no") == 0)
+			c->database_group_write = 0;
+		else {
+			util_err(why, whylen, "database_group_write is yes or "
+			    "no");
+			return CONF_ERR_SYNTAX;
+		}
 	} else if (strcmp(name, "route") == 0) {
 		if (argc != 2 && argc != 3)
 			goto nargs;

@@ -281,6 +281,8 @@ reload(const char *path, const struct conf *boot, struct http *http)
 	    strcmp(nc->metrics_listen, boot->metrics_listen) != 0),
 	    "metrics_listen");
 	FIXED(strcmp(nc->database, boot->database) != 0, "database");
+	FIXED(nc->database_group_write != boot->database_group_write,
+	    "database_group_write");
 	FIXED(nc->threads != boot->threads, "threads");
 	FIXED(nc->max_connections != boot->max_connections, "max_connections");
 	FIXED(nc->idle_timeout_s != boot->idle_timeout_s, "idle_timeout_s");
@@ -395,6 +397,7 @@ services_start(struct antomd *d)
 	store_set_batch_hook(metrics_batch);
 
 	so.busy_timeout_ms = c->busy_timeout_ms;
+	so.group_write = c->database_group_write;
 	so.batch_max = c->commit_batch_max;
 	so.queue_max = c->queue_max;
 	so.at_risk_after_s = c->at_risk_after_s;
@@ -568,6 +571,12 @@ main(int argc, char **argv)
 		fatalx(conf_exit(st), "%s", err);
 	log_set_level(d.conf->log_level);
 	log_set_format(d.conf->log_format);
+	/*
+	 * Merchant applications that record refund_links need to write the
+	 * database: then the group may, still nobody else.
+	 */
+	if (d.conf->database_group_write)
+		umask((umask(0) | 007) & ~060);
 	signals_block(&d.sigs);
 	/*
 	 * From here no thread waits for stderr (log.h), main included: the

@@ -7,9 +7,11 @@
  * The connection is the writer thread's (struct store_writer), or while
  * no writer runs, store_apply()'s and store_replay()'s caller's.
  */
+#include <errno.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -79,6 +81,31 @@ store_disconnect(struct store *s)
 	if (s->w.db != NULL && sqlite3_close(s->w.db) != SQLITE_OK)
 		log_warnx("database close: %s", sqlite3_errmsg(s->w.db));
 	s->w.db = NULL;
+}
+
+/*
+ * database_group_write: the files SQLite already made (it gives a new
+ * -wal and -shm the database's mode) gain the group's write bit, so a
+ * merchant application in the group can write refund_links.  Only
+ * files we own, and only ever adding that bit; a failure is logged, the
+ * daemon goes on (its own writes do not depend on it).
+ */
+static void
+store_group_write(const struct store *s)
+{
+	static const char *const suffix[] = { "", "-wal", "-shm" };
+	char path[4096];
+	struct stat sb;
+	size_t i;
+
+	for (i = 0; i < sizeof(suffix) / sizeof(suffix[0]); i++) {
+		snprintf(path, sizeof(path), "%s%s", s->path, suffix[i]);
+		if (stat(path, &sb) != 0 || sb.st_uid != geteuid() ||
+		    (sb.st_mode & 060) == 060)
+			continue;
+		if (chmod(path, (sb.st_mode & 07777) | 060) != 0)
+			log_warnx("chmod g+rw %s: %s", path, strerror(errno));
+	}
 }
 
 /*
@@ -163,6 +190,8 @@ store_connect(struct store *s, char *err, size_t errlen)
 		goto fail;
 	if (store_exec(s->w.db, "COMMIT", err, errlen) != 0)
 		goto fail;
+	if (s->opt.group_write)
+		store_group_write(s);
 	/*
 	 * Unknown until counted (the writer does so first thing): clear
 	 * refusals as if some were held.

@@ -245,6 +245,7 @@ START_TEST(test_defaults)
 	ck_assert_str_eq(r.c->listen_host, "127.0.0.1");
 	ck_assert_str_eq(r.c->listen_port, "8080");
 	ck_assert_str_eq(r.c->database, "/var/lib/antomd/antomd.db");
+	ck_assert_int_eq(r.c->database_group_write, 0);
 	ck_assert_int_eq(r.c->log_level, LOG_LEVEL_INFO);
 	ck_assert_int_eq(r.c->log_format, LOG_FORMAT_LOGFMT);
 	ck_assert_str_eq(r.c->metrics_listen, "127.0.0.1:9101");
@@ -274,6 +275,7 @@ START_TEST(test_every_directive)
 	t_load_free(&r, t_fmt(
 	    "listen 0.0.0.0:9090\n"
 	    "database /srv/antomd/x.db\n"
+	    "database_group_write yes\n"
 	    "route /antom/notify /payments/antom/notify\n"
 	    "route /second\n"
 	    "client SANDBOX_X 1 %s\n"
@@ -299,6 +301,7 @@ START_TEST(test_every_directive)
 	ck_assert_str_eq(r.c->listen_host, "0.0.0.0");
 	ck_assert_str_eq(r.c->listen_port, "9090");
 	ck_assert_str_eq(r.c->database, "/srv/antomd/x.db");
+	ck_assert_int_eq(r.c->database_group_write, 1);
 	ck_assert_uint_eq(r.c->nroutes, 2);
 	ck_assert_str_eq(r.c->routes[0].path, "/antom/notify");
 	ck_assert_str_eq(r.c->routes[0].signed_path, "/payments/antom/notify");
@@ -652,6 +655,28 @@ START_TEST(test_log_format_last_wins)
 	/* A bad value after a good one is still an error, on its line. */
 	t_load_free(&r, t_with("log_format json\nlog_format xml"));
 	t_assert_fail(&r, CONF_ERR_SYNTAX, 4, "log_format is logfmt or json");
+}
+END_TEST
+
+/* database_group_write: yes or no, nothing else; off by default. */
+START_TEST(test_database_group_write)
+{
+	static const char *const bad[] = { "1", "on", "YES", "yes no", "" };
+	struct t_res r;
+	char line[64];
+	size_t i;
+
+	t_load_free(&r, t_with("database_group_write yes\n"
+	    "database_group_write no"));
+	t_assert_ok(&r);
+	ck_assert_int_eq(r.c->database_group_write, 0);
+	t_done(&r);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(line, sizeof(line), "database_group_write %s", bad[i]);
+		t_load_free(&r, t_with(line));
+		ck_assert_int_ne(r.st, CONF_OK);
+		ck_assert_ptr_null(r.c);
+	}
 }
 END_TEST
 
@@ -1990,6 +2015,7 @@ conf_suite(void)
 	tcase_add_test(tc, test_every_directive);
 	tcase_add_test(tc, test_last_wins);
 	tcase_add_test(tc, test_database);
+	tcase_add_test(tc, test_database_group_write);
 	tcase_add_loop_test(tc, test_log_level_table, 0,
 	    (int)T_NELEM(t_loglevel_rows));
 	tcase_add_loop_test(tc, test_log_format_table, 0,

@@ -12,12 +12,15 @@
  * the socket's backlog until the daemon accepts them.  The database is
  * inspected afterwards with plain SQL, as a merchant application would.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <jansson.h>
+#include <sqlite3.h>
 
 #include "antom.h"
 #include "client.h"
@@ -456,6 +459,95 @@ START_TEST(test_query_and_proxy_paths)
 }
 END_TEST
 
+#define LINKS_N	100
+
+/*
+ * A notifyRefund as Antom sends it: no paymentId or paymentRequestId.
+ * Antom publishes no notifyRefund body; this one follows the documented
+ * parameters (docs/protocol.md section 4.5).  Caller frees.
+ */
+static char *
+refund_body(const char *rrid, const char *value)
+{
+	char *b;
+
+	ck_assert_int_gt(asprintf(&b, "{\"notifyType\":\"REFUND_RESULT\","
+	    "\"result\":{\"resultCode\":\"SUCCESS\",\"resultStatus\":\"S\","
+	    "\"resultMessage\":\"success\"},\"refundRequestId\":\"%s\","
+	    "\"refundId\":\"R-%s\",\"refundAmount\":{\"value\":\"%s\","
+	    "\"currency\":\"SGD\"},\"refundTime\":"
+	    "\"2022-11-11T10:00:00+08:00\",\"refundStatus\":\"SUCCESS\"}",
+	    rrid, rrid, value), 0);
+	return b;
+}
+
+/*
+ * The merchant application: a link for each refund, last first, one
+ * transaction each on its own connection with a busy timeout, as the
+ * README says.  The number of links written.
+ */
+static void *
+links_writer(void *arg)
+{
+	sqlite3 *db;
+	char sql[256];
+	long n = 0;
+	int i;
+
+	(void)arg;
+	if (sqlite3_open(e2e.db, &db) != SQLITE_OK)
+		return (void *)n;
+	sqlite3_busy_timeout(db, 5000);
+	for (i = LINKS_N - 1; i >= 0; i--) {
+		snprintf(sql, sizeof(sql), "INSERT INTO refund_links"
+		    " (client_id, refund_request_id, payment_request_id)"
+		    " VALUES ('%s', 'RR-L-%03d', 'PR-LINKS')", SANDBOX, i);
+		if (sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK)
+			n++;
+		usleep(1000);
+	}
+	sqlite3_close(db);
+	return (void *)n;
+}
+
+/*
+ * A merchant application links refunds to their payment while antomd
+ * writes: before the refund arrives or after, every delivery is still
+ * acknowledged, and every refund is counted once against its payment.
+ */
+START_TEST(test_links_while_writing)
+{
+	char *pay = e2e_pay_body("PR-LINKS", "PAYMENT_RESULT", "S");
+	char rrid[32], *b;
+	pthread_t t;
+	void *written;
+	int i;
+
+	e2e_deliver_ok(pay);
+	ck_assert_int_eq(pthread_create(&t, NULL, links_writer, NULL), 0);
+	for (i = 0; i < LINKS_N; i++) {
+		snprintf(rrid, sizeof(rrid), "RR-L-%03d", i);
+		b = refund_body(rrid, "10");
+		e2e_deliver_ok(b);
+		free(b);
+	}
+	ck_assert_int_eq(pthread_join(t, &written), 0);
+	ck_assert_int_eq((long)written, LINKS_N);
+	ck_assert_int_eq(e2e_q_int("SELECT count(*) FROM refund_status WHERE"
+	    " link = 'linked' AND payment_request_id = 'PR-LINKS'"), LINKS_N);
+	ck_assert_int_eq(e2e_q_int("SELECT refunded_amount_value FROM"
+	    " payment_status WHERE payment_request_id = 'PR-LINKS'"),
+	    10 * LINKS_N);
+	ck_assert_int_eq(e2e_q_int("SELECT count(*) FROM payment_timeline"
+	    " WHERE payment_request_id = 'PR-LINKS' AND object_type ="
+	    " 'refund'"), LINKS_N);
+	ck_assert_int_eq(e2e_q_int("SELECT count(*) FROM notifications WHERE"
+	    " kind = 'refund' AND outcome = 'applied'"), LINKS_N);
+	ck_assert_int_eq(e2e_stop_daemon(), 0);
+	free(pay);
+}
+END_TEST
+
 /*
  * The README's sqlite3 commands for merchant applications, run as
  * written (only the database and backup paths replaced) against a
@@ -617,6 +709,7 @@ e2e_protocol_suite(void)
 	tcase_add_test(tc, test_non_json_archived);
 	tcase_add_test(tc, test_query_and_proxy_paths);
 	tcase_add_test(tc, test_readme_queries);
+	tcase_add_test(tc, test_links_while_writing);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -30,9 +30,12 @@
 /* The public path nginx serves, signed by Antom, and antomd's own. */
 #define NGINX_ROUTES	"route /antom/notify /payments/antom/notify\n"
 
-/* Run sql as user nobody, group nogroup, read-only; returns the output. */
+/*
+ * Run sql as user nobody, group nogroup, read-only (or, from
+ * writer_query, read-write with a busy timeout); returns the output.
+ */
 static const char *
-reader_query(const char *sql)
+group_query(const char *sql, int write)
 {
 	static char out[256];
 	char cmd[1024];
@@ -40,13 +43,49 @@ reader_query(const char *sql)
 	size_t n;
 
 	snprintf(cmd, sizeof(cmd), "setpriv --reuid=nobody --regid=nogroup "
-	    "--clear-groups sqlite3 'file:%s?mode=ro' \"%s\" 2>&1", e2e.db, sql);
+	    "--clear-groups sqlite3 -cmd '.timeout 5000' 'file:%s%s' \"%s\""
+	    " 2>&1", e2e.db, write ? "" : "?mode=ro", sql);
 	p = popen(cmd, "r");
 	ck_assert_ptr_nonnull(p);
 	n = fread(out, 1, sizeof(out) - 1, p);
 	out[n] = '\0';
 	pclose(p);
 	return out;
+}
+
+static const char *
+reader_query(const char *sql)
+{
+	return group_query(sql, 0);
+}
+
+/*
+ * As systemd lays it out: StateDirectory 0750 of the service's group
+ * (here nogroup), the database in it.
+ */
+static void
+state_dir(void)
+{
+	char state[96];
+
+	snprintf(state, sizeof(state), "%s/state", e2e.dir);
+	ck_assert_int_eq(chmod(e2e.dir, 0711), 0);
+	ck_assert_int_eq(mkdir(state, 0750), 0);
+	ck_assert_int_eq(chown(state, 0, 65534), 0);
+	ck_assert_int_eq(chmod(state, 02750), 0);
+	snprintf(e2e.db, sizeof(e2e.db), "%s/antomd.db", state);
+}
+
+/* The mode bits of the database file with this suffix ("", "-wal" ...). */
+static int
+db_mode(const char *suffix)
+{
+	char path[600];
+	struct stat sb;
+
+	snprintf(path, sizeof(path), "%s%s", e2e.db, suffix);
+	ck_assert_int_eq(stat(path, &sb), 0);
+	return (int)(sb.st_mode & 0777);
 }
 
 /*
@@ -56,7 +95,7 @@ reader_query(const char *sql)
  */
 START_TEST(test_group_reader)
 {
-	char state[96], *b = e2e_pay_body("PR-G", "PAYMENT_RESULT", "S");
+	char *b = e2e_pay_body("PR-G", "PAYMENT_RESULT", "S");
 	struct stat sb;
 
 	if (geteuid() != 0) {
@@ -64,13 +103,7 @@ START_TEST(test_group_reader)
 		free(b);
 		return;
 	}
-	/* As systemd lays it out: StateDirectory 0750, group of the service. */
-	snprintf(state, sizeof(state), "%s/state", e2e.dir);
-	ck_assert_int_eq(chmod(e2e.dir, 0711), 0);
-	ck_assert_int_eq(mkdir(state, 0750), 0);
-	ck_assert_int_eq(chown(state, 0, 65534), 0);
-	ck_assert_int_eq(chmod(state, 02750), 0);
-	snprintf(e2e.db, sizeof(e2e.db), "%s/antomd.db", state);
+	state_dir();
 	e2e_write_conf(NULL);
 	e2e_start_daemon();
 	e2e_deliver_ok(b);
@@ -82,6 +115,65 @@ START_TEST(test_group_reader)
 	ck_assert_ptr_nonnull(strstr(reader_query("DELETE FROM payments"),
 	    "readonly"));
 	ck_assert_int_eq(e2e_q_int("SELECT count(*) FROM payments"), 1);
+	free(b);
+}
+END_TEST
+
+/*
+ * With database_group_write, a merchant application in the daemon's group
+ * records refund_links while antomd writes (README "Linking refunds"):
+ * the files of a database made before gain the group's write bit, new
+ * ones are made 0660, and others are still not let in.
+ */
+START_TEST(test_group_writer)
+{
+	char *b = e2e_pay_body("PR-W", "PAYMENT_RESULT", "S");
+	const char *out;
+
+	if (geteuid() != 0) {
+		fprintf(stderr, "test_group_writer: needs root, not run\n");
+		free(b);
+		return;
+	}
+	state_dir();
+	e2e_write_conf(NULL);
+	e2e_start_daemon();
+	e2e_deliver_ok(b);
+	ck_assert_int_eq(db_mode(""), 0640);
+	ck_assert_ptr_nonnull(strstr(group_query("INSERT INTO refund_links"
+	    " (client_id, refund_request_id, payment_request_id) VALUES"
+	    " ('C', 'RR-0', 'PR-W')", 1), "readonly"));
+	ck_assert_int_eq(e2e_stop_daemon(), 0);
+
+	e2e_write_conf("database_group_write yes\n");
+	e2e_start_daemon();
+	/* Answered: the database is open (socket activation: no wait before). */
+	e2e_deliver_ok(b);
+	ck_assert_int_eq(db_mode(""), 0660);
+	ck_assert_int_eq(db_mode("-wal"), 0660);
+	ck_assert_int_eq(db_mode("-shm"), 0660);
+	out = group_query("INSERT INTO refund_links (client_id,"
+	    " refund_request_id, payment_request_id) VALUES ('"
+	    SANDBOX "', 'RR-W', 'PR-W')", 1);
+	ck_assert_msg(out[0] == '\0', "%s", out);
+	ck_assert_int_eq(e2e_q_int("SELECT count(*) FROM refund_links"), 1);
+	ck_assert_int_eq(e2e_stop_daemon(), 0);
+
+	/* A database made with it on is made 0660. */
+	ck_assert_int_eq(unlink(e2e.db), 0);
+	{
+		char path[600];
+
+		snprintf(path, sizeof(path), "%s-wal", e2e.db);
+		unlink(path);
+		snprintf(path, sizeof(path), "%s-shm", e2e.db);
+		unlink(path);
+	}
+	e2e_start_daemon();
+	e2e_deliver_ok(b);
+	ck_assert_int_eq(db_mode(""), 0660);
+	ck_assert_int_eq(db_mode("-wal"), 0660);
+	ck_assert_int_eq(e2e_stop_daemon(), 0);
 	free(b);
 }
 END_TEST
@@ -502,6 +594,7 @@ install_suite(void)
 	tcase_add_checked_fixture(cf, e2e_setup_bare, e2e_teardown);
 	tcase_set_timeout(cf, 30);
 	tcase_add_test(cf, test_group_reader);
+	tcase_add_test(cf, test_group_writer);
 	tcase_add_test(cf, test_systemd_units);
 	tcase_add_test(cf, test_make_install);
 	suite_add_tcase(s, cf);

@@ -142,7 +142,7 @@ START_TEST(test_note_policy)
 	char dir[64], dbpath[128], path[1024], err[256] = "";
 	char hash[] = "00112233445566778899aabbccddeeff"
 	    "00112233445566778899aabbccddeeff";
-	struct store_options o = { 100, 4, 16, 0 };
+	struct store_options o = { 100, 4, 16, 0, 0 };
 	struct verify_keyring *kr;
 	struct refusal_request q;
 	struct store *s;

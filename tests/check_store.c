@@ -47,7 +47,7 @@ open_store_with(const struct store_options *o)
 static struct store *
 open_store(unsigned batch_max)
 {
-	struct store_options o = { 100, batch_max, 1024, 0 };
+	struct store_options o = { 100, batch_max, 1024, 0, 0 };
 
 	return open_store_with(&o);
 }
@@ -94,7 +94,7 @@ copy_fixture(const char *name)
 static void
 assert_not_migrated(int to, const char *what, int stays)
 {
-	struct store_options o = { 100, 1, 1024, 0 };
+	struct store_options o = { 100, 1, 1024, 0, 0 };
 	char err[256] = "", v[32];
 
 	ck_assert_ptr_null(store_open(dbpath, &o, err, sizeof(err)));
@@ -266,7 +266,7 @@ END_TEST
 
 START_TEST(test_newer_schema_refused)
 {
-	struct store_options o = { 100, 1, 16, 0 };
+	struct store_options o = { 100, 1, 16, 0, 0 };
 	char err[256] = "";
 	struct store *s = open_store(1);
 
@@ -1354,7 +1354,7 @@ END_TEST
  */
 START_TEST(test_migrate_v5)
 {
-	struct store_options o = { 100, 8, 64, 1 };
+	struct store_options o = { 100, 8, 64, 1, 0 };
 	char err[256] = "";
 	struct store *s;
 
@@ -1688,7 +1688,7 @@ stats_when(struct store *s, int64_t held, int64_t at_risk)
  */
 START_TEST(test_refusals)
 {
-	struct store_options o = { 100, 8, 64, 1 };
+	struct store_options o = { 100, 8, 64, 1, 0 };
 	char err[256] = "", hash[STORE_HASH_HEX];
 	char *p = payment_body("PR1", "P1", "PAYMENT_RESULT", "S", NULL);
 	struct store_delivery d;
@@ -1743,7 +1743,7 @@ END_TEST
  */
 START_TEST(test_refusals_bounded)
 {
-	struct store_options o = { 100, 8, 64, 3600 };
+	struct store_options o = { 100, 8, 64, 3600, 0 };
 	char err[256] = "", hash[STORE_HASH_HEX];
 	struct store_stats st;
 	struct store *s;
@@ -1789,7 +1789,7 @@ END_TEST
  */
 START_TEST(test_refusals_pruned)
 {
-	struct store_options o = { 100, 8, 64, 3600 };
+	struct store_options o = { 100, 8, 64, 3600, 0 };
 	char err[256] = "";
 	struct store *s;
 
@@ -1827,7 +1827,7 @@ END_TEST
  */
 START_TEST(test_refusals_never_wait)
 {
-	struct store_options o = { 5000, 8, 64, 3600 };
+	struct store_options o = { 5000, 8, 64, 3600, 0 };
 	char err[256] = "";
 	struct store_stats st;
 	struct store *s;
@@ -1863,7 +1863,7 @@ END_TEST
  */
 START_TEST(test_refusals_503_kept)
 {
-	struct store_options o = { 5000, 8, 64, 3600 };
+	struct store_options o = { 5000, 8, 64, 3600, 0 };
 	char err[256] = "", hash[32];
 	struct refusal rf;
 	struct store_stats st;
@@ -2472,7 +2472,7 @@ END_TEST
 /* A refusal that comes after its notification was stored is not kept. */
 START_TEST(test_refusal_after_stored)
 {
-	struct store_options o = { 100, 8, 64, 1 };
+	struct store_options o = { 100, 8, 64, 1, 0 };
 	char err[256] = "";
 	char *p = payment_body("PR1", "P1", "PAYMENT_RESULT", "S", NULL);
 	struct store_delivery d;
@@ -2508,7 +2508,7 @@ START_TEST(test_queue_full_and_abort)
 {
 	pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 	pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
-	struct store_options o = { 30000, 4, 3, 0 };
+	struct store_options o = { 30000, 4, 3, 0, 0 };
 	struct wjob w[5];
 	struct store *s;
 	sqlite3 *other;
