@@ -319,15 +319,14 @@ END_TEST
 
 /*
  * Without --db, simulate prints the merchant's INSERT: until it is run the
- * refund counts against nothing; run as printed (on a connection of its
- * own, while antomd runs), it links the refund to its payment.
+ * refund counts against nothing; run as printed by the sqlite3 shell while
+ * antomd runs, it links the refund to its payment.
  */
 START_TEST(test_refund_link_printed)
 {
-	char pem[512], url[128], *out, *sql, *end, *err = NULL;
-	sqlite3 *db;
-	FILE *f;
-	int rc;
+	char pem[512], url[128], cmd[640], *out, *sql, *end;
+	FILE *f, *p;
+	int rc, st;
 
 	e2e_setup_dirs("simlink");
 	f = fopen(e2e.conf, "w");
@@ -353,12 +352,13 @@ START_TEST(test_refund_link_printed)
 	    "payment_status"), 0);
 	ck_assert_str_eq(e2e_q_text("SELECT link FROM refund_status"),
 	    "unlinked");
-	ck_assert_int_eq(sqlite3_open_v2(e2e.db, &db, SQLITE_OPEN_READWRITE,
-	    NULL), SQLITE_OK);
-	sqlite3_busy_timeout(db, 5000);
-	ck_assert_msg(sqlite3_exec(db, sql, NULL, NULL, &err) == SQLITE_OK,
-	    "%s: %s", sql, err);
-	sqlite3_close(db);
+	/* As printed, by the sqlite3 shell, while antomd runs. */
+	snprintf(cmd, sizeof(cmd), "sqlite3 -bail -cmd '.timeout 5000' '%s'",
+	    e2e.db);
+	ck_assert_ptr_nonnull(p = popen(cmd, "w"));
+	ck_assert_int_ge(fprintf(p, "%s\n", sql), 0);
+	st = pclose(p);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s", sql);
 	ck_assert_int_eq(e2e_q_int("SELECT refunded_amount_value FROM "
 	    "payment_status"), 4200);
 	ck_assert_int_eq(e2e_q_int("SELECT count(*) FROM payment_timeline "
