@@ -1,8 +1,11 @@
 /*
  * fixture.h - built-in sample notification bodies (antomctl, tests).
  *
- * Bodies follow docs/protocol.md sections 4 and 5.  Ids not overridden are
- * fresh random ones, so two calls never collide.  Not used by the daemon.
+ * Bodies are Antom's published examples where there are any (tests/corpus),
+ * else built from the documented fields (docs/protocol.md section 4); a
+ * refund carries no paymentId, as none from Antom does.  Ids not
+ * overridden are fresh random ones, so two calls never collide.  Not used
+ * by the daemon.
  */
 #ifndef ANTOMD_FIXTURE_H
 #define ANTOMD_FIXTURE_H
@@ -24,7 +27,8 @@ int	fixture_check(const char *name, const char *const *sets, size_t nsets,
 /*
  * Build fixture name with overrides, each "key=value": a top-level field
  * (paymentRequestId=..., captureId=...), or one of the shorthands
- * amount=<minor units>, currency=<ISO>, resultCode=, resultStatus=,
+ * amount=<minor units>, currency=<ISO> (also actualPaymentAmount or
+ * actualRefundAmount when the body has one), resultCode=, resultStatus=,
  * resultMessage=.  Returns a malloc'd compact JSON body (caller frees), or
  * NULL with err.
  */

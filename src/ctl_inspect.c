@@ -41,30 +41,42 @@ static const char sql_events[] =
     " WHERE object_id = ?1 AND client_id = ?2) AND object_type = ?3"
     " ORDER BY seq";
 /*
- * What hangs off a payment by its paymentId, each shown with its own
- * notifications and state changes: the section's key and the row's kind.
- * Refunds without a paymentId cannot be tied to a payment and are not
- * shown (see the README).
+ * What hangs off a payment, each shown with its own notifications and
+ * state changes: the section's key and the row's kind.  Captures and
+ * disputes name the payment's paymentId.  Refunds never do
+ * (docs/protocol.md section 4.5): they are the ones the merchant's
+ * application linked to it in refund_links, by paymentId or by
+ * paymentRequestId, as the refund_payment view resolves them; a refund not
+ * linked cannot be shown under any payment, only counted (sql_unlinked).
  */
 static const struct {
 	const char	*section;	/* "captures" */
 	const char	*kind;		/* "capture", also objects' JSON key */
 	const char	*id;		/* its key column */
+	int		 by_request;	/* ?1 is the paymentRequestId */
 	const char	*sql;
 } inspect_children[] = {
-	{ "captures", "capture", "capture_request_id",
+	{ "captures", "capture", "capture_request_id", 0,
 	    "SELECT capture_request_id, capture_id, payment_id, status,"
 	    " result_code, result_message, amount_value, currency,"
 	    " capture_time, acquirer_reference_no, notification_id,"
 	    " created_at, updated_at FROM captures WHERE payment_id = ?1"
 	    " AND client_id = ?2 ORDER BY created_at, capture_request_id" },
-	{ "refunds", "refund", "refund_request_id",
-	    "SELECT refund_request_id, refund_id, payment_id, status,"
-	    " result_code, result_message, amount_value, currency,"
-	    " refund_time, notification_id, created_at, updated_at"
-	    " FROM refunds WHERE payment_id = ?1 AND client_id = ?2"
-	    " ORDER BY created_at, refund_request_id" },
-	{ "disputes", "dispute", "dispute_id",
+	{ "refunds", "refund", "refund_request_id", 1,
+	    "SELECT r.refund_request_id, r.refund_id, r.status,"
+	    " r.result_code, r.result_message, r.amount_value, r.currency,"
+	    " r.refund_time, l.payment_id AS linked_payment_id,"
+	    " l.payment_request_id AS linked_payment_request_id,"
+	    " l.created_at AS linked_at, r.notification_id, r.created_at,"
+	    " r.updated_at FROM refund_payment rp CROSS JOIN refunds r"
+	    " ON r.refund_request_id = rp.refund_request_id"
+	    " AND r.client_id = rp.client_id"
+	    " CROSS JOIN refund_links l"
+	    " ON l.refund_request_id = rp.refund_request_id"
+	    " AND l.client_id = rp.client_id"
+	    " WHERE rp.payment_request_id = ?1 AND rp.client_id = ?2"
+	    " ORDER BY r.created_at, r.refund_request_id" },
+	{ "disputes", "dispute", "dispute_id", 0,
 	    "SELECT dispute_id, payment_id, capture_id, stage, dispute_type,"
 	    " amount_value, currency, reason_code, reason_msg, source,"
 	    " dispute_time, defense_due_time, defendable, judged_result,"
@@ -73,6 +85,16 @@ static const struct {
 	    " WHERE payment_id = ?1 AND client_id = ?2"
 	    " ORDER BY created_at, dispute_id" },
 };
+
+/*
+ * The client's refunds no payment can show: not linked at all, or linked
+ * to a payment antomd does not hold (yet).  A count, so that the reader
+ * knows refunds may be missing above; the README's query lists them.
+ */
+static const char sql_unlinked[] =
+    "SELECT coalesce(sum(link = 'unlinked'), 0) AS unlinked,"
+    " coalesce(sum(link = 'payment_unknown'), 0) AS payment_unknown"
+    " FROM refund_status WHERE client_id = ?1";
 
 /* Every state change of the payment and of all its children, by seq. */
 static const char sql_timeline[] =
@@ -87,11 +109,14 @@ inspect_usage(FILE *f)
 	    "PAYMENT_REQUEST_ID\n"
 	    "\n"
 	    "Show the timeline of one payment: its payments row, every\n"
-	    "notification about it, every state change, and the captures,\n"
-	    "refunds and disputes that name its paymentId with their\n"
-	    "notifications and state changes; then the whole timeline in\n"
-	    "seq order.  A request id used by several client ids is shown\n"
-	    "once per client id.\n"
+	    "notification about it, every state change, the captures and\n"
+	    "disputes that name its paymentId, and the refunds the merchant's\n"
+	    "application linked to it in refund_links (by paymentId or\n"
+	    "paymentRequestId), each with their notifications and state\n"
+	    "changes; then the whole timeline in seq order.  Antom's refund\n"
+	    "notification names no payment: a refund not linked is shown under\n"
+	    "no payment, only counted.  A request id used by several client\n"
+	    "ids is shown once per client id.\n"
 	    "\n"
 	    "  -c, --config FILE    antomd's configuration (for the database)\n"
 	    "  --client-id ID       only this client id\n"
@@ -175,6 +200,24 @@ inspect_print_events(json_t *a, const char *indent)
 	}
 }
 
+/* The client's refunds that no payment shows, when there are any. */
+static void
+inspect_print_unlinked(json_t *o, json_t *row)
+{
+	json_int_t unlinked, unknown;
+	char b[CTL_ESC_MAX];
+
+	unlinked = json_integer_value(json_object_get(o, "unlinked"));
+	unknown = json_integer_value(json_object_get(o, "payment_unknown"));
+	if (unlinked == 0 && unknown == 0)
+		return;
+	printf("  refunds of client %s that no payment can show: %"
+	    JSON_INTEGER_FORMAT " not linked, %" JSON_INTEGER_FORMAT " linked "
+	    "to a payment antomd does not hold (see refund_status)\n",
+	    ctl_val(json_object_get(row, "client_id"), b, sizeof(b)),
+	    unlinked, unknown);
+}
+
 static void
 inspect_print(json_t *pays)
 {
@@ -214,6 +257,9 @@ inspect_print(json_t *pays)
 				inspect_print_events(json_object_get(c, "events"),
 				    "  ");
 			}
+			if (strcmp(inspect_children[k].section, "refunds") == 0)
+				inspect_print_unlinked(json_object_get(p,
+				    "refunds_not_linked"), row);
 		}
 		printf("timeline:%s\n", json_array_size(json_object_get(p,
 		    "timeline")) ? "" : " none");
@@ -250,8 +296,8 @@ inspect_history(sqlite3 *db, json_t *w, const char *object, const char *cid,
 
 /*
  * Replace the payments row p (at index i of pays) by {payment,
- * notifications, events, captures, refunds, disputes, timeline}.
- * 0 or -1.
+ * notifications, events, captures, refunds, refunds_not_linked, disputes,
+ * timeline}.  0 or -1.
  */
 static int
 inspect_payment(sqlite3 *db, json_t *pays, size_t i, json_t *p,
@@ -260,7 +306,7 @@ inspect_payment(sqlite3 *db, json_t *pays, size_t i, json_t *p,
 	const char *cid = json_string_value(json_object_get(p, "client_id"));
 	const char *pid = json_string_value(json_object_get(p, "payment_id"));
 	const char *byp[2] = { pid, cid }, *byr[2] = { prid, cid };
-	json_t *wrap, *kids, *c, *cw;
+	json_t *wrap, *kids, *c, *cw, *un;
 	size_t j, k;
 
 	if ((wrap = json_object()) == NULL ||
@@ -271,11 +317,12 @@ inspect_payment(sqlite3 *db, json_t *pays, size_t i, json_t *p,
 		return -1;
 	for (k = 0; k < sizeof(inspect_children) / sizeof(inspect_children[0]);
 	    k++) {
-		if (pid == NULL)
+		if (inspect_children[k].by_request)
+			kids = ctl_rows(db, inspect_children[k].sql, byr, 2);
+		else if (pid == NULL)
 			kids = json_array();
-		else if ((kids = ctl_rows(db, inspect_children[k].sql, byp, 2))
-		    == NULL)
-			return -1;
+		else
+			kids = ctl_rows(db, inspect_children[k].sql, byp, 2);
 		if (kids == NULL || json_object_set_new(wrap,
 		    inspect_children[k].section, kids) != 0)
 			return -1;
@@ -292,6 +339,13 @@ inspect_payment(sqlite3 *db, json_t *pays, size_t i, json_t *p,
 				return -1;
 		}
 	}
+	if ((un = ctl_rows(db, sql_unlinked, &cid, 1)) == NULL ||
+	    json_object_set(wrap, "refunds_not_linked", json_array_get(un, 0))
+	    != 0) {
+		json_decref(un);
+		return -1;
+	}
+	json_decref(un);
 	return inspect_attach(db, wrap, "timeline", sql_timeline, byr, 2);
 }
 

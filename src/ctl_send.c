@@ -94,7 +94,9 @@ send_usage(FILE *f)
 	    "                       sending it\n"
 	    "  -h, --help           show this help\n"
 	    "\n"
-	    "FIXTURE is one of (ids not set are fresh random ones):\n", f);
+	    "FIXTURE is one of (ids not set are fresh random ones; like\n"
+	    "Antom's, a refund names no payment: link it in refund_links):\n",
+	    f);
 	for (i = 0; fixture_names[i] != NULL; i++)
 		fprintf(f, "  %s%s\n", fixture_names[i],
 		    i == 0 ? " (default)" : "");

@@ -10,6 +10,12 @@
  * exact acknowledgement body.  (Whether Antom itself re-signs a retry is not
  * confirmed: section 2.8.)
  *
+ * Antom's notifyRefund never names its payment (section 4.5): the merchant's
+ * application records the link in antomd's refund_links table when it calls
+ * Antom's refund API.  simulate plays that part too: before a scenario's
+ * refund is delivered it inserts the link with --db, or prints the INSERT
+ * the application would run.
+ *
  * Exit status: 0 every notification acknowledged within 8 attempts, 1 at
  * least one never acknowledged (named on stdout and stderr), 2 usage
  * error, 3 key, signing or output error.
@@ -27,6 +33,7 @@
 #include <time.h>
 
 #include <openssl/evp.h>
+#include <sqlite3.h>
 
 #include "antom.h"
 #include "client.h"
@@ -110,6 +117,8 @@ struct sim_run {
 	long		 hist[SIM_ATTEMPTS + 1];	/* [n]: acked on attempt n */
 	char		*lost;		/* owned report of the lost ones */
 	size_t		 lostlen;
+	const char	*db_path;	/* --db: antomd's database, or NULL */
+	sqlite3		*db;		/* the merchant's own connection */
 };
 
 static void
@@ -137,6 +146,16 @@ sim_usage(FILE *f)
 	    "it\n"
 	    "                       (default: the URL's path, no query)\n"
 	    "  --timeout-ms N       limit for each attempt (default 5000)\n"
+	    "  --db FILE            antomd's database: play the merchant's part "
+	    "too,\n"
+	    "                       inserting each refund's refund_links row "
+	    "(its\n"
+	    "                       refundRequestId and paymentId) before Antom\n"
+	    "                       notifies it, as the application does when "
+	    "it\n"
+	    "                       calls the refund API; without --db the "
+	    "INSERT\n"
+	    "                       is printed for you to run\n"
 	    "  -h, --help           show this help\n"
 	    "\n"
 	    "Scenarios:\n", f);
@@ -146,9 +165,11 @@ sim_usage(FILE *f)
 	fprintf(f, "  %-22s %s\n", "all",
 	    "every scenario above in turn (proxy only with --sign-path)");
 	fputs("\n"
-	    "Prints one line per delivery and a summary.  Exit status: 0 every\n"
+	    "Prints one line per delivery and a summary.  Antom's refund\n"
+	    "notification does not name its payment: only with the link does\n"
+	    "antomd count a refund against its payment.  Exit status: 0 every\n"
 	    "notification acknowledged within 8 attempts, 1 some never were,\n"
-	    "2 usage error, 3 key or output error.\n", f);
+	    "2 usage error, 3 key, database or output error.\n", f);
 }
 
 static int
@@ -255,14 +276,14 @@ sim_build(struct sim_run *run, const char *name, const struct sim_ids *ids,
 		const char	*keys[3];
 	} kinds[] = {
 		{ "capture-", { "captureRequestId", "captureId", "paymentId" } },
-		{ "refund-", { "refundRequestId", "refundId", "paymentId" } },
+		{ "refund-", { "refundRequestId", "refundId", NULL } },
 		{ "dispute-", { "disputeId", "paymentId", "paymentRequestId" } },
 		{ "vaulting-", { "vaultingRequestId", NULL, NULL } },
 		{ "payment-", { "paymentRequestId", "paymentId", NULL } },
 	};
 	const char *vals[5][3] = {
 		{ ids->crid, ids->cid, ids->pid },
-		{ ids->rrid, ids->rid, ids->pid },
+		{ ids->rrid, ids->rid, NULL },
 		{ ids->did, ids->pid, ids->prid },
 		{ ids->vrid, NULL, NULL },
 		{ ids->prid, ids->pid, NULL },
@@ -288,6 +309,41 @@ sim_build(struct sim_run *run, const char *name, const struct sim_ids *ids,
 	return sign_request(run->key, &(struct verify_content){ run->sign_path,
 	    run->client_id, rq->rtime, (const unsigned char *)rq->body,
 	    strlen(rq->body) }, NULL, rq->sig, sizeof(rq->sig), err, errlen);
+}
+
+/*
+ * The merchant's part: the refund ids->rrid is of the payment ids->pid,
+ * as its refund call said.  Plain SQL any language can run while antomd
+ * writes; printed, and run on --db's connection when there is one.  0, or
+ * -1 with err.
+ */
+static int
+sim_link(struct sim_run *run, const char *scenario, const struct sim_ids *ids,
+    char *err, size_t errlen)
+{
+	char *sql, *msg = NULL;
+	int rc = 0;
+
+	sql = sqlite3_mprintf("INSERT INTO refund_links (client_id, "
+	    "refund_request_id, payment_id) VALUES (%Q, %Q, %Q);",
+	    run->client_id, ids->rrid, ids->pid);
+	if (sql == NULL) {
+		util_err(err, errlen, "out of memory");
+		return -1;
+	}
+	if (run->db == NULL)
+		printf("%s merchant link, to run on antomd's database: %s\n",
+		    scenario, sql);
+	else if (sqlite3_exec(run->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		util_err(err, errlen, "%s: %s", run->db_path, msg != NULL ?
+		    msg : sqlite3_errmsg(run->db));
+		rc = -1;
+	} else
+		printf("%s merchant link recorded: %s\n", scenario, sql);
+	sqlite3_free(msg);
+	sqlite3_free(sql);
+	fflush(stdout);
+	return rc;
 }
 
 /*
@@ -330,6 +386,35 @@ sim_deliver(struct sim_run *run, const char *label,
 	return 0;
 }
 
+/*
+ * Open --db as the merchant's application would: read-write, never
+ * creating it, waiting for antomd's writer.  The table must be there
+ * (schema 8), checked now rather than halfway through a scenario.  0, or
+ * -1 reported.
+ */
+static int
+sim_db_open(struct sim_run *run)
+{
+	sqlite3_stmt *st = NULL;
+
+	if (sqlite3_open_v2(run->db_path, &run->db, SQLITE_OPEN_READWRITE,
+	    NULL) != SQLITE_OK) {
+		ctl_warnx("simulate", "%s: %s", run->db_path, run->db != NULL ?
+		    sqlite3_errmsg(run->db) : "out of memory");
+		return -1;
+	}
+	sqlite3_busy_timeout(run->db, CTL_BUSY_MS);
+	if (sqlite3_prepare_v2(run->db, "SELECT client_id, refund_request_id,"
+	    " payment_id FROM refund_links", -1, &st, NULL) != SQLITE_OK) {
+		ctl_warnx("simulate", "%s: %s (not antomd's database, or one "
+		    "older than refund_links?)", run->db_path,
+		    sqlite3_errmsg(run->db));
+		return -1;
+	}
+	sqlite3_finalize(st);
+	return 0;
+}
+
 /* Play one scenario; 0, or -1 with err on a key or fixture error. */
 static int
 sim_play(struct sim_run *run, const struct sim_scenario *sc, char *err,
@@ -341,7 +426,7 @@ sim_play(struct sim_run *run, const struct sim_scenario *sc, char *err,
 	const struct sim_request *r;
 	const char *fixture;
 	size_t i;
-	int n, rc = -1;
+	int n, linked = 0, rc = -1;
 
 	memset(rq, 0, sizeof(rq));
 	if (sim_ids_fresh(&ids) != 0) {
@@ -352,6 +437,13 @@ sim_play(struct sim_run *run, const struct sim_scenario *sc, char *err,
 		if (sc->steps[i].fixture != NULL) {
 			fixture = sc->steps[i].fixture;
 			r = &rq[i];
+			/* The refund call, and its link, come first. */
+			if (strncmp(fixture, "refund-", 7) == 0 && !linked) {
+				if (sim_link(run, sc->name, &ids, err,
+				    errlen) == -1)
+					goto fail;
+				linked = 1;
+			}
 			if (sim_build(run, fixture, &ids, &rq[i], err,
 			    errlen) == -1)
 				goto fail;
@@ -392,7 +484,7 @@ ctl_simulate(int argc, char **argv)
 {
 	enum {
 		OPT_URL = 256, OPT_KEY, OPT_CLIENT_ID, OPT_SCENARIO,
-		OPT_SCALE, OPT_SIGN_PATH, OPT_TIMEOUT
+		OPT_SCALE, OPT_SIGN_PATH, OPT_TIMEOUT, OPT_DB
 	};
 	static const struct option opts[] = {
 		{ "url",		1, NULL, OPT_URL },
@@ -402,6 +494,7 @@ ctl_simulate(int argc, char **argv)
 		{ "time-scale",		1, NULL, OPT_SCALE },
 		{ "sign-path",		1, NULL, OPT_SIGN_PATH },
 		{ "timeout-ms",		1, NULL, OPT_TIMEOUT },
+		{ "db",			1, NULL, OPT_DB },
 		{ "help",		0, NULL, 'h' },
 		{ NULL,			0, NULL, 0 }
 	};
@@ -445,6 +538,9 @@ ctl_simulate(int argc, char **argv)
 				    "not '%s'", optarg);
 				goto fail;
 			}
+			break;
+		case OPT_DB:
+			run.db_path = optarg;
 			break;
 		case 'h':
 			sim_usage(stdout);
@@ -493,6 +589,8 @@ ctl_simulate(int argc, char **argv)
 		ctl_warnx("simulate", "%s", err);
 		goto fail;
 	}
+	if (run.db_path != NULL && sim_db_open(&run) == -1)
+		goto fail;
 	for (i = 0; i < SIM_NSCENARIOS; i++) {
 		if (!all && strcmp(scenario, sim_scenarios[i].name) != 0)
 			continue;
@@ -521,6 +619,7 @@ ctl_simulate(int argc, char **argv)
 	}
 fail:
 	EVP_PKEY_free(run.key);
+	sqlite3_close(run.db);
 	free(run.sign_path);
 	free(run.lost);
 	return rc;

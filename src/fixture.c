@@ -1,9 +1,9 @@
 /*
  * fixture.c - built-in notification bodies for antomctl and the tests.
  *
- * Owns the sample bodies (docs/protocol.md section 5, plus the card fields
- * of section 4.3 a receiver should keep) and the "key=value" override
- * language.  A body is parsed from its template, given fresh ids,
+ * Owns the sample bodies (Antom's published examples where there are
+ * any, tests/corpus; else built from the documented parameter lists) and
+ * the "key=value" override language.  A body is parsed from its template, given fresh ids,
  * overridden, then serialised compactly in template order, so it looks like
  * what Antom sends and two calls never collide on an idempotency key.
  *
@@ -35,30 +35,60 @@ struct fixture {
 	const char		*json;	/* ids are filled in fresh */
 };
 
+/*
+ * Where Antom has published a body of a fixture's kind and outcome, that
+ * body is the template, key for key and in its order (tests/corpus has each
+ * one with its source in tests/corpus/MANIFEST); only the ids change.
+ * Where no public example exists, the body is built from the documented
+ * parameter list and the official SDK models' field names, in the models'
+ * field order, and the comment says so.  Values not in any sample are
+ * plain placeholders of the documented form.
+ */
 static const struct fixture fixture_table[] = {
+	/*
+	 * notifyPayment, 3-D Secure card success: docs/protocol.md section 5
+	 * (tests/corpus/payment-3ds-card-success.json, the notifyPayment API
+	 * reference sample, docs.antom.com/ac/ams/paymentrn_online; the
+	 * docs' "caav" spelling kept).  Added, as documented in section 4.3
+	 * and by the SDK model AlipayPayResultNotify: actualPaymentAmount
+	 * after paymentAmount, where the published order-code sample
+	 * (tests/corpus/payment-success-eur-signed-content.json) has it;
+	 * paymentMethodType; and the card's cardBrand, lastFour and
+	 * issuingCountry in paymentResultInfo.
+	 */
 	{ "payment-success", FIXTURE_PAYMENT,
 	    "{\"notifyType\":\"PAYMENT_RESULT\",\"result\":{\"resultCode\":"
 	    "\"SUCCESS\",\"resultStatus\":\"S\",\"resultMessage\":\"success\"},"
 	    "\"paymentRequestId\":\"\",\"paymentId\":\"\",\"paymentAmount\":"
+	    "{\"value\":\"4200\",\"currency\":\"SGD\"},\"actualPaymentAmount\":"
 	    "{\"value\":\"4200\",\"currency\":\"SGD\"},\"paymentCreateTime\":"
 	    "\"2020-01-01T12:01:00+08:30\",\"paymentTime\":"
-	    "\"2020-01-01T12:01:01+08:30\",\"paymentResultInfo\":"
+	    "\"2020-01-01T12:01:01+08:30\",\"paymentMethodType\":\"CARD\","
+	    "\"paymentResultInfo\":"
 	    "{\"avsResultRaw\":\"A\",\"cvvResultRaw\":\"Y\","
 	    "\"networkTransactionId\":\"sampleNetworkTransactionId123456\","
 	    "\"threeDSResult\":{\"eci\":\"02\",\"threeDSVersion\":\"2.2.0\","
 	    "\"caav\":\"cavvSample\",\"dsTransactionId\":"
 	    "\"sample_dsTranasctionId\"},\"cardBrand\":\"VISA\",\"lastFour\":"
 	    "\"4242\",\"issuingCountry\":\"SG\"}}" },
+	/*
+	 * No public PAYMENT_PENDING body: built from the notifyPayment
+	 * parameter list (docs/protocol.md section 4.3) in the order of the
+	 * published success; no paymentTime, the payment is not done yet.
+	 */
 	{ "payment-pending", FIXTURE_PAYMENT,
 	    "{\"notifyType\":\"PAYMENT_PENDING\",\"result\":{\"resultCode\":"
 	    "\"PAYMENT_IN_PROCESS\",\"resultStatus\":\"S\",\"resultMessage\":"
 	    "\"payment in process\"},\"paymentRequestId\":\"\",\"paymentId\":"
 	    "\"\",\"paymentAmount\":{\"value\":\"4200\",\"currency\":\"SGD\"},"
-	    "\"paymentCreateTime\":\"2020-01-01T12:01:00+08:30\"}" },
+	    "\"paymentCreateTime\":\"2020-01-01T12:01:00+08:30\","
+	    "\"paymentMethodType\":\"CARD\"}" },
 	/*
-	 * A card declined by the issuer.  ISSUER_REJECTS_TRANSACTION is one of
-	 * Antom's card result codes; no paymentTime, as Antom sends it only
-	 * for a success.
+	 * A card declined by the issuer.  No byte-exact public failure: the
+	 * order (notifyType, result, paymentRequestId, paymentId) is that of
+	 * the failure sample of global.alipay.com/docs/ac/ams_oc/acceptpayment,
+	 * the card fields are the SDK model's paymentResultInfo (refusalCodeRaw,
+	 * refusalReasonRaw).  No paymentTime: Antom sends it only for a success.
 	 */
 	{ "payment-fail", FIXTURE_PAYMENT,
 	    "{\"notifyType\":\"PAYMENT_RESULT\",\"result\":{\"resultCode\":"
@@ -66,19 +96,25 @@ static const struct fixture fixture_table[] = {
 	    "\"resultMessage\":\"The issuer rejects the transaction.\"},"
 	    "\"paymentRequestId\":\"\",\"paymentId\":\"\",\"paymentAmount\":"
 	    "{\"value\":\"4200\",\"currency\":\"SGD\"},\"paymentCreateTime\":"
-	    "\"2020-01-01T12:01:00+08:30\",\"paymentResultInfo\":"
+	    "\"2020-01-01T12:01:00+08:30\",\"paymentMethodType\":\"CARD\","
+	    "\"paymentResultInfo\":"
 	    "{\"avsResultRaw\":\"A\",\"cvvResultRaw\":\"Y\",\"cardBrand\":"
 	    "\"VISA\",\"lastFour\":\"4242\",\"issuingCountry\":\"SG\","
 	    "\"refusalCodeRaw\":\"05\",\"refusalReasonRaw\":"
 	    "\"Do not honor\"}}" },
+	/*
+	 * notifyCapture success and failure, as published: the card payment
+	 * guides' "Obtain capture result", global.alipay.com/docs/ac/
+	 * cashierpay/adcard (tests/corpus/capture-success.json and
+	 * capture-failed.json, the latter also docs/protocol.md section 5).
+	 */
 	{ "capture-success", FIXTURE_CAPTURE,
 	    "{\"captureAmount\":{\"currency\":\"SGD\",\"value\":\"4200\"},"
 	    "\"notifyType\":\"CAPTURE_RESULT\",\"captureId\":\"\","
 	    "\"captureRequestId\":\"\",\"captureTime\":"
 	    "\"2022-11-10T00:34:52-08:00\",\"paymentId\":\"\","
-	    "\"acquirerReferenceNo\":\"sampleAcquirerReferenceNo01\","
 	    "\"result\":{\"resultCode\":\"SUCCESS\",\"resultMessage\":"
-	    "\"success\",\"resultStatus\":\"S\"}}" },
+	    "\"success.\",\"resultStatus\":\"S\"}}" },
 	{ "capture-fail", FIXTURE_CAPTURE,
 	    "{\"captureAmount\":{\"currency\":\"SGD\",\"value\":\"4200\"},"
 	    "\"notifyType\":\"CAPTURE_RESULT\",\"captureId\":\"\","
@@ -87,61 +123,86 @@ static const struct fixture fixture_table[] = {
 	    "{\"resultCode\":\"PROCESS_FAIL\",\"resultMessage\":\"fail.\","
 	    "\"resultStatus\":\"F\"}}" },
 	/*
-	 * notifyRefund (docs/protocol.md section 4.5): refundStatus is the
-	 * outcome, and result agrees with it.  Antom's notifyRefund carries no
-	 * paymentId; this one has it so antomctl simulate can set it.
+	 * No public notifyRefund body: built from the parameter list of
+	 * docs.antom.com/ac/ams/notify_refund and the SDK model
+	 * AlipayRefundNotify (Java, Go), in its field order.  Like every real
+	 * one it carries no paymentId and no paymentRequestId
+	 * (docs/protocol.md section 4.5): the merchant links the refund to
+	 * its payment in refund_links.  refundTime only with result S; arn
+	 * (the card networks' 23-digit acquirer reference) is a placeholder.
 	 */
 	{ "refund-success", FIXTURE_REFUND,
 	    "{\"notifyType\":\"REFUND_RESULT\",\"result\":{\"resultCode\":"
 	    "\"SUCCESS\",\"resultStatus\":\"S\",\"resultMessage\":\"success\"},"
-	    "\"refundRequestId\":\"\",\"refundId\":\"\",\"paymentId\":\"\","
-	    "\"refundAmount\":{\"value\":\"4200\",\"currency\":\"SGD\"},"
-	    "\"refundTime\":\"2022-11-11T10:00:00+08:00\",\"refundStatus\":"
-	    "\"SUCCESS\"}" },
+	    "\"refundStatus\":\"SUCCESS\",\"refundRequestId\":\"\","
+	    "\"refundId\":\"\",\"refundAmount\":{\"value\":\"4200\","
+	    "\"currency\":\"SGD\"},\"refundTime\":\"2022-11-11T10:00:00+08:00\","
+	    "\"actualRefundAmount\":{\"value\":\"4200\",\"currency\":\"SGD\"},"
+	    "\"arn\":\"74000000000000000000000\"}" },
+	/*
+	 * Failed with F, as the published capture failure is (PROCESS_FAIL,
+	 * "fail."); refundStatus FAIL is the outcome either way.
+	 */
 	{ "refund-fail", FIXTURE_REFUND,
 	    "{\"notifyType\":\"REFUND_RESULT\",\"result\":{\"resultCode\":"
-	    "\"REFUND_FAILED\",\"resultStatus\":\"F\",\"resultMessage\":"
-	    "\"refund failed\"},\"refundRequestId\":\"\",\"refundId\":\"\","
-	    "\"paymentId\":\"\",\"refundAmount\":{\"value\":\"4200\","
-	    "\"currency\":\"SGD\"},\"refundStatus\":\"FAIL\"}" },
+	    "\"PROCESS_FAIL\",\"resultStatus\":\"F\",\"resultMessage\":"
+	    "\"fail.\"},\"refundStatus\":\"FAIL\",\"refundRequestId\":\"\","
+	    "\"refundId\":\"\",\"refundAmount\":{\"value\":\"4200\","
+	    "\"currency\":\"SGD\"}}" },
 	/*
-	 * The documented notifyDispute carries no notifyType: it is told apart
-	 * by disputeNotificationType (docs/protocol.md section 4.6).
+	 * notifyDispute DISPUTE_CREATED as published: the API Explorer case
+	 * "Notification about an occurred dispute",
+	 * global.alipay.com/docs/ac/ams/notify_dispute
+	 * (tests/corpus/dispute-created.json).  No notifyType, no result
+	 * (docs/protocol.md section 4.6).
 	 */
 	{ "dispute-created", FIXTURE_DISPUTE,
-	    "{\"disputeNotificationType\":\"DISPUTE_CREATED\",\"disputeId\":"
-	    "\"\",\"paymentId\":\"\",\"paymentRequestId\":\"\","
-	    "\"disputeAmount\":{\"value\":\"4200\",\"currency\":\"SGD\"},"
-	    "\"disputeTime\":\"2022-11-12T10:00:00+08:00\",\"disputeType\":"
-	    "\"CHARGEBACK\",\"disputeReasonCode\":\"4853\",\"disputeReasonMsg\":"
-	    "\"Cardholder dispute\",\"disputeSource\":\"Mastercard\","
-	    "\"defenseDueTime\":\"2022-11-19T10:00:00+08:00\",\"defendable\":"
-	    "true}" },
+	    "{\"disputeAmount\":{\"currency\":\"EUR\",\"value\":\"1000\"},"
+	    "\"disputeId\":\"\",\"disputeNotificationType\":\"DISPUTE_CREATED\","
+	    "\"defenseDueTime\":\"2023-09-20T23:41:32-07:00\",\"disputeTime\":"
+	    "\"2022-09-20T23:41:32-07:00\",\"disputeReasonCode\":\"4853\","
+	    "\"disputeSource\":\"Mastercard\",\"paymentId\":\"\","
+	    "\"paymentRequestId\":\"\"}" },
+	/*
+	 * The other stages have no public body: built from the notifyDispute
+	 * parameter list (docs.antom.com/ac/ams/notify_dispute) and the SDK
+	 * model AlipayDisputeNotify, in the order of the published one.
+	 */
 	{ "dispute-defense-supplied", FIXTURE_DISPUTE,
-	    "{\"disputeNotificationType\":\"DEFENSE_SUPPLIED\",\"disputeId\":"
-	    "\"\",\"paymentId\":\"\",\"paymentRequestId\":\"\"}" },
+	    "{\"disputeId\":\"\",\"disputeNotificationType\":"
+	    "\"DEFENSE_SUPPLIED\",\"paymentId\":\"\",\"paymentRequestId\":"
+	    "\"\"}" },
 	/* Judged for the merchant: Antom releases the frozen funds. */
 	{ "dispute-judged", FIXTURE_DISPUTE,
-	    "{\"disputeNotificationType\":\"DISPUTE_JUDGED\",\"disputeId\":"
-	    "\"\",\"paymentId\":\"\",\"paymentRequestId\":\"\","
+	    "{\"disputeAmount\":{\"currency\":\"EUR\",\"value\":\"1000\"},"
+	    "\"disputeId\":\"\",\"disputeNotificationType\":\"DISPUTE_JUDGED\","
 	    "\"disputeJudgedResult\":\"ACCEPT_BY_CUSTOMER\","
 	    "\"disputeJudgedTime\":\"2022-12-01T10:00:00+08:00\","
-	    "\"disputeJudgedAmount\":{\"value\":\"0\",\"currency\":\"SGD\"}}" },
+	    "\"disputeJudgedAmount\":{\"currency\":\"EUR\",\"value\":\"0\"},"
+	    "\"disputeReasonCode\":\"4853\",\"disputeSource\":\"Mastercard\","
+	    "\"paymentId\":\"\",\"paymentRequestId\":\"\"}" },
 	{ "dispute-cancelled", FIXTURE_DISPUTE,
-	    "{\"disputeNotificationType\":\"DISPUTE_CANCELLED\",\"disputeId\":"
-	    "\"\",\"paymentId\":\"\",\"paymentRequestId\":\"\"}" },
+	    "{\"disputeId\":\"\",\"disputeNotificationType\":"
+	    "\"DISPUTE_CANCELLED\",\"paymentId\":\"\",\"paymentRequestId\":"
+	    "\"\"}" },
 	/*
-	 * notifyVaulting has no discriminator at all: its vaultingRequestId
-	 * names it.  The card number is masked, as Antom sends it.
+	 * No public notifyVaulting body: built from the parameter list of
+	 * docs.antom.com/ac/apo/notify_vaulting (vaultingStatus, which no SDK
+	 * model has) and the SDK model AlipayVaultingNotify, whose card is
+	 * paymentMethodDetail.card with brand, bin, maskedCardNo (never the
+	 * number: antomd keeps only a masked one), expiryMonth/expiryYear.
+	 * No notifyType: none is documented, vaultingRequestId names it.
 	 */
 	{ "vaulting-success", FIXTURE_VAULTING,
 	    "{\"result\":{\"resultCode\":\"SUCCESS\",\"resultStatus\":\"S\","
 	    "\"resultMessage\":\"success\"},\"vaultingRequestId\":\"\","
 	    "\"vaultingStatus\":\"SUCCESS\",\"vaultingCreateTime\":"
 	    "\"2022-11-09T10:00:00+08:00\",\"paymentMethodDetail\":"
-	    "{\"paymentMethodType\":\"CARD\",\"card\":{\"cardToken\":"
-	    "\"ALIPAYsampleCardToken01\",\"cardBrand\":\"VISA\",\"cardNo\":"
-	    "\"************4242\",\"issuingCountry\":\"SG\"}}}" },
+	    "{\"paymentMethodType\":\"CARD\",\"card\":{\"brand\":\"VISA\","
+	    "\"bin\":\"424242\",\"maskedCardNo\":\"************4242\","
+	    "\"cardToken\":\"ALIPAYsampleCardToken01\",\"expiryMonth\":\"12\","
+	    "\"expiryYear\":\"30\",\"issuingCountry\":\"SG\","
+	    "\"networkTransactionId\":\"sampleNetworkTransactionId123456\"}}}" },
 	{ "vaulting-fail", FIXTURE_VAULTING,
 	    "{\"result\":{\"resultCode\":\"VERIFY_CARD_FAILED\",\"resultStatus\":"
 	    "\"F\",\"resultMessage\":\"card verification failed\"},"
@@ -216,9 +277,9 @@ fixture_fresh_ids(json_t *root, enum fixture_kind kind)
 		    fixture_antom_id(root, "captureId") |
 		    fixture_antom_id(root, "paymentId");
 	case FIXTURE_REFUND:
+		/* No paymentId: notifyRefund has none to fill in. */
 		return fixture_request_id(root, "refundRequestId", "RR-") |
-		    fixture_antom_id(root, "refundId") |
-		    fixture_antom_id(root, "paymentId");
+		    fixture_antom_id(root, "refundId");
 	case FIXTURE_DISPUTE:
 		return fixture_request_id(root, "paymentRequestId", "PR-") |
 		    fixture_antom_id(root, "disputeId") |
@@ -244,6 +305,24 @@ fixture_amount_key(enum fixture_kind kind)
 	case FIXTURE_PAYMENT:	break;
 	}
 	return "paymentAmount";
+}
+
+/*
+ * The amount that follows the one amount= sets, when the template has it:
+ * what was really paid or refunded, the same unless a currency conversion
+ * says otherwise, so one shorthand keeps the two in step.
+ */
+static const char *
+fixture_actual_key(enum fixture_kind kind)
+{
+	switch (kind) {
+	case FIXTURE_PAYMENT:	return "actualPaymentAmount";
+	case FIXTURE_REFUND:	return "actualRefundAmount";
+	case FIXTURE_CAPTURE:
+	case FIXTURE_DISPUTE:
+	case FIXTURE_VAULTING:	break;
+	}
+	return NULL;
 }
 
 /*
@@ -283,11 +362,18 @@ fixture_apply(json_t *root, enum fixture_kind kind, const char *set,
 	key = set;
 	if ((klen == 6 && strncmp(set, "amount", 6) == 0) ||
 	    (klen == 8 && strncmp(set, "currency", 8) == 0)) {
+		json_t *actual = NULL;
+
+		if (fixture_actual_key(kind) != NULL)
+			actual = json_object_get(root, fixture_actual_key(kind));
 		obj = fixture_child(root, fixture_amount_key(kind));
 		if (klen == 6) {
 			key = "value";
 			klen = 5;
 		}
+		if (json_is_object(actual) &&
+		    fixture_set(actual, key, klen, val) == -1)
+			obj = NULL;
 	} else if ((klen == 10 && (strncmp(set, "resultCode", 10) == 0)) ||
 	    (klen == 12 && strncmp(set, "resultStatus", 12) == 0) ||
 	    (klen == 13 && strncmp(set, "resultMessage", 13) == 0)) {

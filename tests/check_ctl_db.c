@@ -235,32 +235,73 @@ START_TEST(inspect_json)
 }
 END_TEST
 
-/* Refunds and disputes of the payment, and the whole timeline in order. */
+/*
+ * What the merchant's application does when it calls Antom's refund API:
+ * one INSERT into refund_links on its own connection while antomd runs.
+ */
+static void
+merchant_sql(const char *sql)
+{
+	sqlite3 *db;
+	char *err = NULL;
+
+	ck_assert_int_eq(sqlite3_open_v2(e2e.db, &db, SQLITE_OPEN_READWRITE,
+	    NULL), SQLITE_OK);
+	sqlite3_busy_timeout(db, 5000);
+	ck_assert_msg(sqlite3_exec(db, sql, NULL, NULL, &err) == SQLITE_OK,
+	    "%s: %s", sql, err);
+	sqlite3_close(db);
+}
+
+/*
+ * Refunds and disputes of the payment, and the whole timeline in order.
+ * Antom's refunds name no payment: RR-1 is linked by paymentId before its
+ * notification, RR-2 by paymentRequestId after it, RR-3 not at all, so
+ * only the first two are the payment's and RR-3 is only counted.
+ */
 START_TEST(inspect_children)
 {
-	static const char *const ref_sets[] = {
-		"refundRequestId=RR-1", "refundId=RF-1", "paymentId=P-1",
-		"amount=1000"
+	static const char *const ref1[] = {
+		"refundRequestId=RR-1", "refundId=RF-1", "amount=1000"
+	};
+	static const char *const ref2[] = {
+		"refundRequestId=RR-2", "refundId=RF-2", "amount=500"
+	};
+	static const char *const ref3[] = {
+		"refundRequestId=RR-3", "refundId=RF-3", "amount=200"
 	};
 	static const char *const dis_sets[] = {
 		"disputeId=D-1", "paymentId=P-1", "paymentRequestId=PR-1"
 	};
 	char *t;
-	json_t *doc, *p, *a;
+	json_t *doc, *p, *a, *r;
 	json_error_t je;
 
-	deliver("refund-success", ref_sets, 4);		/* seq 4 */
-	deliver("dispute-judged", dis_sets, 3);		/* seq 5 */
+	merchant_sql("INSERT INTO refund_links (client_id, refund_request_id,"
+	    " payment_id) VALUES ('" SANDBOX "', 'RR-1', 'P-1')");
+	deliver("refund-success", ref1, 3);		/* #5, seq 4 */
+	deliver("refund-success", ref2, 3);		/* #6, seq 5 */
+	merchant_sql("INSERT INTO refund_links (client_id, refund_request_id,"
+	    " payment_request_id) VALUES ('" SANDBOX "', 'RR-2', 'PR-1')");
+	deliver("refund-success", ref3, 3);		/* #7, seq 6 */
+	deliver("dispute-judged", dis_sets, 3);		/* #8, seq 7 */
 	deliver("dispute-created", dis_sets, 3);	/* late: no event */
 	ck_assert_int_eq(run(ctl_inspect, &t, a_inspect, a_c, e2e.conf,
 	    "PR-1", NULL), 0);
 	ck_assert_msg(strstr(t, "refunds:\n  refund RR-1\n") != NULL, "%s", t);
+	ck_assert_ptr_nonnull(strstr(t, "  refund RR-2\n"));
+	ck_assert_ptr_null(strstr(t, "RR-3"));
+	ck_assert_ptr_nonnull(strstr(t, "linked_payment_id        P-1\n"));
+	ck_assert_ptr_nonnull(strstr(t, "linked_payment_request_id PR-1\n"));
+	ck_assert_ptr_nonnull(strstr(t, "  refunds of client " SANDBOX " that no "
+	    "payment can show: 1 not linked, 0 linked to a payment antomd does "
+	    "not hold (see refund_status)\n"));
 	ck_assert_ptr_nonnull(strstr(t, "REFUND_RESULT applied"));
 	ck_assert_ptr_nonnull(strstr(t, "disputes:\n  dispute D-1\n"));
 	ck_assert_ptr_nonnull(strstr(t, "stage                    DISPUTE_JUDGED"));
 	ck_assert_ptr_nonnull(strstr(t, "reason_code              4853"));
 	ck_assert_ptr_nonnull(strstr(t, "DISPUTE_CREATED ignored"));
-	ck_assert_ptr_nonnull(strstr(t, "- -> DISPUTE_JUDGED notification #6"));
+	ck_assert_ptr_nonnull(strstr(t, "- -> DISPUTE_JUDGED notification #8"));
 	ck_assert_msg(strstr(t, "timeline:\n") != NULL, "%s", t);
 	ck_assert_ptr_nonnull(strstr(strstr(t, "timeline:\n"),
 	    " payment PR-1 - -> PENDING\n"));
@@ -268,6 +309,8 @@ START_TEST(inspect_children)
 	    " capture CR-1 - -> SUCCESS\n"));
 	ck_assert_ptr_nonnull(strstr(strstr(t, "timeline:\n"),
 	    " refund RR-1 - -> SUCCESS\n"));
+	ck_assert_ptr_nonnull(strstr(strstr(t, "timeline:\n"),
+	    " refund RR-2 - -> SUCCESS\n"));
 	ck_assert_ptr_nonnull(strstr(strstr(t, "timeline:\n"),
 	    " dispute D-1 - -> DISPUTE_JUDGED\n"));
 	free(t);
@@ -278,22 +321,40 @@ START_TEST(inspect_children)
 	ck_assert_msg(doc != NULL, "%s: %s", je.text, t);
 	p = json_array_get(json_object_get(doc, "payments"), 0);
 	a = json_object_get(p, "refunds");
-	ck_assert_uint_eq(json_array_size(a), 1);
-	ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(
-	    json_array_get(a, 0), "refund"), "amount_value")), 1000);
+	ck_assert_uint_eq(json_array_size(a), 2);
+	r = json_object_get(json_array_get(a, 0), "refund");
+	ck_assert_int_eq(json_integer_value(json_object_get(r,
+	    "amount_value")), 1000);
+	ck_assert_str_eq(json_string_value(json_object_get(r,
+	    "linked_payment_id")), "P-1");
+	ck_assert(json_is_null(json_object_get(r,
+	    "linked_payment_request_id")));
+	r = json_object_get(json_array_get(a, 1), "refund");
+	ck_assert_str_eq(json_string_value(json_object_get(r,
+	    "refund_request_id")), "RR-2");
+	ck_assert_str_eq(json_string_value(json_object_get(r,
+	    "linked_payment_request_id")), "PR-1");
+	ck_assert_uint_eq(json_array_size(json_object_get(json_array_get(a, 1),
+	    "events")), 1);
+	ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(p,
+	    "refunds_not_linked"), "unlinked")), 1);
+	ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(p,
+	    "refunds_not_linked"), "payment_unknown")), 0);
 	a = json_object_get(p, "disputes");
 	ck_assert_uint_eq(json_array_size(a), 1);
 	ck_assert_uint_eq(json_array_size(json_object_get(json_array_get(a, 0),
 	    "notifications")), 2);
 	ck_assert_uint_eq(json_array_size(json_object_get(json_array_get(a, 0),
 	    "events")), 1);
-	/* seq 1, 2 payment, 3 capture, 4 refund, 5 dispute. */
+	/* seq 1, 2 payment, 3 capture, 4, 5 refunds, 7 dispute; not RR-3's 6. */
 	a = json_object_get(p, "timeline");
-	ck_assert_uint_eq(json_array_size(a), 5);
+	ck_assert_uint_eq(json_array_size(a), 6);
 	ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(a,
-	    3), "seq")), 4);
+	    4), "seq")), 5);
+	ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(a,
+	    5), "seq")), 7);
 	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(a,
-	    4), "object_type")), "dispute");
+	    5), "object_type")), "dispute");
 	json_decref(doc);
 	free(t);
 }

@@ -19,6 +19,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sqlite3.h>
+
 #include "ctl.h"
 #include "e2e.h"
 #include "suites.h"
@@ -199,6 +201,33 @@ fake_start(enum fake_mode mode, char *url, size_t cap)
 
 /* ---- tests ------------------------------------------------------------ */
 
+/*
+ * Wait until antomd has made its database (it binds no socket of its own
+ * here, so the test cannot tell it is up otherwise): the merchant's side
+ * opens the database antomd made, never creates it.
+ */
+static void
+wait_for_schema(void)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	int i, ok = 0;
+
+	for (i = 0; i < 1000 && !ok; i++) {
+		db = NULL;
+		st = NULL;
+		if (sqlite3_open_v2(e2e.db, &db, SQLITE_OPEN_READONLY, NULL) ==
+		    SQLITE_OK && sqlite3_prepare_v2(db, "SELECT count(*) FROM "
+		    "refund_links", -1, &st, NULL) == SQLITE_OK)
+			ok = 1;
+		sqlite3_finalize(st);
+		sqlite3_close(db);
+		if (!ok)
+			usleep(10000);
+	}
+	ck_assert_msg(ok, "antomd made no database in %s", e2e.db);
+}
+
 static const char *
 key_path(void)
 {
@@ -225,12 +254,16 @@ START_TEST(test_all_against_antomd)
 	    test_path(pem, sizeof(pem), "vectors/test-antom-public.pem"));
 	fclose(f);
 	e2e_start_daemon();
+	wait_for_schema();
 	snprintf(url, sizeof(url), "http://127.0.0.1:%s/local/notify",
 	    e2e.port);
 	rc = run_sim(&out, "--url", url, "--key", key_path(), "--client-id",
 	    SANDBOX, "--scenario", "all", "--sign-path",
-	    "/public/prefix/notify", "--time-scale", "86400", (char *)NULL);
+	    "/public/prefix/notify", "--time-scale", "86400", "--db", e2e.db,
+	    (char *)NULL);
 	ck_assert_msg(rc == 0, "exit %d:\n%s", rc, out);
+	ck_assert_ptr_nonnull(strstr(out, "refund-first merchant link recorded: "
+	    "INSERT INTO refund_links"));
 	ck_assert_ptr_nonnull(strstr(out, "24 notifications, 24 acknowledged; "
 	    "attempts histogram: 1:24 2:0 3:0 4:0 5:0 6:0 7:0 8:0"));
 	ck_assert_ptr_nonnull(strstr(out, "duplicates payment-success(again)"));
@@ -248,10 +281,20 @@ START_TEST(test_all_against_antomd)
 	ck_assert_int_eq(e2e_q_int("SELECT count(*) FROM payment_captures "
 	    "WHERE capture_status = 'SUCCESS' AND payment_status = 'SUCCESS'"),
 	    4);
-	/* The refund came first and still counts against its payment. */
+	/*
+	 * The refund came first and, linked by the merchant before Antom
+	 * notified it, counts against its payment and is in its timeline.
+	 */
 	ck_assert_int_eq(e2e_q_int("SELECT count(*) FROM payment_status "
 	    "WHERE refunded_amount_value = 4200 AND captured_amount_value = "
 	    "4200"), 1);
+	ck_assert_int_eq(e2e_q_int("SELECT count(*) FROM refund_status "
+	    "WHERE link = 'linked'"), 1);
+	ck_assert_int_eq(e2e_q_int("SELECT count(*) FROM payment_timeline t "
+	    "JOIN payment_status s ON s.client_id = t.client_id AND "
+	    "s.payment_request_id = t.payment_request_id WHERE "
+	    "t.object_type = 'refund' AND t.new_status = 'SUCCESS' AND "
+	    "s.refunded_amount_value = 4200"), 1);
 	/* Judged first: CREATED and DEFENSE_SUPPLIED came late. */
 	ck_assert_str_eq(e2e_q_text("SELECT stage || '/' || reason_code FROM "
 	    "disputes"), "DISPUTE_JUDGED/4853");
@@ -270,6 +313,57 @@ START_TEST(test_all_against_antomd)
 	    "WHERE notify_type = 'PAYMENT_PENDING'"), 2);
 	ck_assert_int_eq(e2e_q_int("SELECT count(*) FROM notifications "
 	    "WHERE signed_path <> '/public/prefix/notify'"), 0);
+	free(out);
+}
+END_TEST
+
+/*
+ * Without --db, simulate prints the merchant's INSERT: until it is run the
+ * refund counts against nothing; run as printed by the sqlite3 shell while
+ * antomd runs, it links the refund to its payment.
+ */
+START_TEST(test_refund_link_printed)
+{
+	char pem[512], url[128], cmd[640], *out, *sql, *end;
+	FILE *f, *p;
+	int rc, st;
+
+	e2e_setup_dirs("simlink");
+	f = fopen(e2e.conf, "w");
+	ck_assert_ptr_nonnull(f);
+	fprintf(f, "listen 127.0.0.1:1\nmetrics_listen off\ndatabase %s\n"
+	    "route /antom/notify\nclient %s 1 %s\n", e2e.db, SANDBOX,
+	    test_path(pem, sizeof(pem), "vectors/test-antom-public.pem"));
+	fclose(f);
+	e2e_start_daemon();
+	snprintf(url, sizeof(url), "http://127.0.0.1:%s/antom/notify",
+	    e2e.port);
+	rc = run_sim(&out, "--url", url, "--key", key_path(), "--client-id",
+	    SANDBOX, "--scenario", "refund-first", "--time-scale", "86400",
+	    (char *)NULL);
+	ck_assert_msg(rc == 0, "exit %d:\n%s", rc, out);
+	sql = strstr(out, "refund-first merchant link, to run on antomd's "
+	    "database: ");
+	ck_assert_msg(sql != NULL, "%s", out);
+	sql = strchr(sql, ':') + 2;
+	ck_assert_ptr_nonnull(end = strchr(sql, '\n'));
+	*end = '\0';
+	ck_assert_int_eq(e2e_q_int("SELECT refunded_amount_value FROM "
+	    "payment_status"), 0);
+	ck_assert_str_eq(e2e_q_text("SELECT link FROM refund_status"),
+	    "unlinked");
+	/* As printed, by the sqlite3 shell, while antomd runs. */
+	snprintf(cmd, sizeof(cmd), "sqlite3 -bail -cmd '.timeout 5000' '%s'",
+	    e2e.db);
+	ck_assert_ptr_nonnull(p = popen(cmd, "w"));
+	ck_assert_int_ge(fprintf(p, "%s\n", sql), 0);
+	st = pclose(p);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s", sql);
+	ck_assert_int_eq(e2e_q_int("SELECT refunded_amount_value FROM "
+	    "payment_status"), 4200);
+	ck_assert_int_eq(e2e_q_int("SELECT count(*) FROM payment_timeline "
+	    "WHERE object_type = 'refund'"), 1);
+	ck_assert_int_eq(e2e_stop_daemon(), 0);
 	free(out);
 }
 END_TEST
@@ -370,8 +464,14 @@ START_TEST(test_usage)
 	ck_assert_int_eq(run_sim(&out, "--url", url, "--key",
 	    "/nonexistent/key.pem", "--client-id", SANDBOX, (char *)NULL), 3);
 	free(out);
+	/* --db must be antomd's database, there already: 3 */
+	ck_assert_int_eq(run_sim(&out, "--url", url, "--key", key_path(),
+	    "--client-id", SANDBOX, "--db", "/nonexistent/antomd.db",
+	    (char *)NULL), 3);
+	free(out);
 	ck_assert_int_eq(run_sim(&out, "--help", (char *)NULL), 0);
 	ck_assert_ptr_nonnull(strstr(out, "pending-then-success"));
+	ck_assert_ptr_nonnull(strstr(out, "--db FILE"));
 	free(out);
 }
 END_TEST
@@ -385,6 +485,7 @@ ctl_simulate_suite(void)
 	tc = tcase_create("antomd");
 	tcase_add_checked_fixture(tc, NULL, e2e_teardown);
 	tcase_add_test(tc, test_all_against_antomd);
+	tcase_add_test(tc, test_refund_link_printed);
 	tcase_set_timeout(tc, 30);
 	suite_add_tcase(s, tc);
 
