@@ -143,6 +143,29 @@ notif_text(const json_t *obj, const char *key)
 }
 
 /*
+ * Optional text fields read alike: the member's key and the offset of the
+ * struct notif string it fills.
+ */
+struct notif_field {
+	const char	*key;
+	size_t		 off;
+};
+#define NOTIF_FIELD(key, member)	{ key, offsetof(struct notif, member) }
+#define NOTIF_NFIELDS(t)		(sizeof(t) / sizeof((t)[0]))
+
+/* notif_text() of each field of the table that obj carries. */
+static void
+notif_texts(const json_t *obj, struct notif *n, const struct notif_field *f,
+    size_t count)
+{
+	size_t i;
+
+	for (i = 0; i < count; i++)
+		*(const char **)(void *)((char *)n + f[i].off) =
+		    notif_text(obj, f[i].key);
+}
+
+/*
  * An id member: 0 with *out set (or left NULL when absent), -1 when it is
  * present but not a valid id.
  */
@@ -351,18 +374,21 @@ notif_optional_amount(const json_t *obj, const char *key,
 		*out = a;
 }
 
-/* acquirerInfo's four fields, when obj[key] is an object. */
+/* acquirerInfo's fields into n->acquirer, when obj[key] is an object. */
 static bool
-notif_acquirer(const json_t *obj, const char *key, struct notif_acquirer *acq)
+notif_acquirer(const json_t *obj, const char *key, struct notif *n)
 {
+	static const struct notif_field fields[] = {
+		NOTIF_FIELD("acquirerName", acquirer.name),
+		NOTIF_FIELD("acquirerTransactionId", acquirer.transaction_id),
+		NOTIF_FIELD("acquirerResultCode", acquirer.result_code),
+		NOTIF_FIELD("acquirerResultMessage", acquirer.result_message),
+	};
 	const json_t *ai = json_object_get(obj, key);
 
 	if (!json_is_object(ai))
 		return false;
-	acq->name = notif_text(ai, "acquirerName");
-	acq->transaction_id = notif_text(ai, "acquirerTransactionId");
-	acq->result_code = notif_text(ai, "acquirerResultCode");
-	acq->result_message = notif_text(ai, "acquirerResultMessage");
+	notif_texts(ai, n, fields, NOTIF_NFIELDS(fields));
 	return true;
 }
 
@@ -410,6 +436,24 @@ notif_ids(const json_t *root, enum notif_kind kind, struct notif *n)
 static const char *
 notif_fill_payment(const json_t *root, struct notif *n)
 {
+	static const struct notif_field card[] = {
+		NOTIF_FIELD("avsResultRaw", avs_result_raw),
+		NOTIF_FIELD("cvvResultRaw", cvv_result_raw),
+		NOTIF_FIELD("networkTransactionId", network_transaction_id),
+		NOTIF_FIELD("cardBrand", card_brand),
+		NOTIF_FIELD("lastFour", last_four),
+		NOTIF_FIELD("issuingCountry", issuing_country),
+		NOTIF_FIELD("refusalCodeRaw", refusal_code_raw),
+		NOTIF_FIELD("refusalReasonRaw", refusal_reason_raw),
+		NOTIF_FIELD("cardBin", card_bin),
+		NOTIF_FIELD("funding", funding),
+		NOTIF_FIELD("issuerName", issuer_name),
+		NOTIF_FIELD("cardToken", card_token),
+		NOTIF_FIELD("merchantAdviceCode", merchant_advice_code),
+		NOTIF_FIELD("authorizationCode", authorization_code),
+		NOTIF_FIELD("rrn", rrn),
+		NOTIF_FIELD("credentialTypeUsed", credential_type_used),
+	};
 	const json_t *info, *tds;
 	const char *reason;
 
@@ -432,28 +476,13 @@ notif_fill_payment(const json_t *root, struct notif *n)
 	 */
 	info = json_object_get(root, "paymentResultInfo");
 	if (!json_is_object(info)) {
-		notif_acquirer(root, "acquirerInfo", &n->acquirer);
+		notif_acquirer(root, "acquirerInfo", n);
 		return NULL;
 	}
-	if (!notif_acquirer(root, "acquirerInfo", &n->acquirer))
-		notif_acquirer(info, "acquirerInfo", &n->acquirer);
-	n->avs_result_raw = notif_text(info, "avsResultRaw");
-	n->cvv_result_raw = notif_text(info, "cvvResultRaw");
-	n->network_transaction_id = notif_text(info, "networkTransactionId");
-	n->card_brand = notif_text(info, "cardBrand");
-	n->last_four = notif_text(info, "lastFour");
-	n->issuing_country = notif_text(info, "issuingCountry");
-	n->refusal_code_raw = notif_text(info, "refusalCodeRaw");
-	n->refusal_reason_raw = notif_text(info, "refusalReasonRaw");
-	n->card_bin = notif_text(info, "cardBin");
-	n->funding = notif_text(info, "funding");
-	n->issuer_name = notif_text(info, "issuerName");
+	if (!notif_acquirer(root, "acquirerInfo", n))
+		notif_acquirer(info, "acquirerInfo", n);
+	notif_texts(info, n, card, NOTIF_NFIELDS(card));
 	n->card_no_masked = notif_masked(info, "cardNo");
-	n->card_token = notif_text(info, "cardToken");
-	n->merchant_advice_code = notif_text(info, "merchantAdviceCode");
-	n->authorization_code = notif_text(info, "authorizationCode");
-	n->rrn = notif_text(info, "rrn");
-	n->credential_type_used = notif_text(info, "credentialTypeUsed");
 
 	tds = json_object_get(info, "threeDSResult");
 	if (!json_is_object(tds))
@@ -478,7 +507,7 @@ notif_fill_capture(const json_t *root, struct notif *n)
 		return reason;
 	n->capture_time = notif_text(root, "captureTime");
 	n->acquirer_reference_no = notif_text(root, "acquirerReferenceNo");
-	notif_acquirer(root, "acquirerInfo", &n->acquirer);
+	notif_acquirer(root, "acquirerInfo", n);
 	return NULL;
 }
 
@@ -548,6 +577,18 @@ notif_bool(const json_t *obj, const char *key)
 static const char *
 notif_fill_dispute(const json_t *root, struct notif *n)
 {
+	static const struct notif_field fields[] = {
+		NOTIF_FIELD("disputeType", dispute_type),
+		NOTIF_FIELD("disputeTime", dispute_time),
+		NOTIF_FIELD("disputeReasonCode", dispute_reason_code),
+		NOTIF_FIELD("disputeReasonMsg", dispute_reason_msg),
+		NOTIF_FIELD("disputeSource", dispute_source),
+		NOTIF_FIELD("disputeJudgedResult", dispute_judged_result),
+		NOTIF_FIELD("disputeJudgedTime", dispute_judged_time),
+		NOTIF_FIELD("defenseDueTime", defense_due_time),
+		NOTIF_FIELD("arn", arn),
+		NOTIF_FIELD("disputeAcceptReason", dispute_accept_reason),
+	};
 	const char *reason;
 
 	if (n->dispute_id == NULL)
@@ -556,17 +597,8 @@ notif_fill_dispute(const json_t *root, struct notif *n)
 	    (reason = notif_amount(root, "disputeJudgedAmount",
 	    &n->dispute_judged_amount)) != NULL)
 		return reason;
-	n->dispute_type = notif_text(root, "disputeType");
-	n->dispute_time = notif_text(root, "disputeTime");
-	n->dispute_reason_code = notif_text(root, "disputeReasonCode");
-	n->dispute_reason_msg = notif_text(root, "disputeReasonMsg");
-	n->dispute_source = notif_text(root, "disputeSource");
-	n->dispute_judged_result = notif_text(root, "disputeJudgedResult");
-	n->dispute_judged_time = notif_text(root, "disputeJudgedTime");
-	n->defense_due_time = notif_text(root, "defenseDueTime");
+	notif_texts(root, n, fields, NOTIF_NFIELDS(fields));
 	n->defendable = notif_bool(root, "defendable");
-	n->arn = notif_text(root, "arn");
-	n->dispute_accept_reason = notif_text(root, "disputeAcceptReason");
 	return NULL;
 }
 
