@@ -9,9 +9,9 @@
  *    the discriminator; the applied kinds carry no reason;
  *  - every applied kind has its object id (notif_object_id) as a token of
  *    1..64 printable bytes without blanks; PAYMENT, CAPTURE, REFUND and
- *    VAULTING a status other than NONE, PENDING only for PAYMENT and
- *    VAULTING; DISPUTE no status, a stage of rank 1..final, and
- *    notify_type naming it; VAULTING no notify_type;
+ *    VAULTING a status other than NONE; DISPUTE no status, a stage of
+ *    rank 1..final, and notify_type naming it; PAYMENT, CAPTURE and REFUND
+ *    the notifyType that routed them;
  *  - a masked card number is kept only with its mask;
  *  - every other id present is such a token too; notify_type is bounded
  *    the same way; text fields are at most NOTIF_TEXT_MAX bytes with no
@@ -57,12 +57,25 @@ fuzz_text(const char *s)
 		assert((unsigned char)s[i] >= 0x20 && (unsigned char)s[i] != 0x7f);
 }
 
+/* A present amount is a non-negative value in three upper-case letters. */
+static void
+fuzz_amount(const struct notif_amount *a)
+{
+	int i;
+
+	if (!a->present)
+		return;
+	assert(a->value >= 0);
+	for (i = 0; i < 3; i++)
+		assert(a->currency[i] >= 'A' && a->currency[i] <= 'Z');
+	assert(a->currency[3] == '\0');
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct notif n, other;
 	struct refusal_claims claims;
-	int i;
 
 	/* What an unverified body claims: tokens only, never past size. */
 	refusal_claims(data, size, &claims);
@@ -103,11 +116,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    n.status == NOTIF_ST_SUCCESS || n.status == NOTIF_ST_FAIL);
 		assert(notif_status_str(n.status) != NULL);
 		assert(n.result_status != NULL);
-		assert(n.status != NOTIF_ST_PENDING || n.kind == NOTIF_PAYMENT ||
-		    n.kind == NOTIF_VAULTING);
 		assert(n.dispute_rank == 0);
 	}
-	assert((n.kind == NOTIF_VAULTING) == (n.notify_type == NULL));
+	assert(n.kind == NOTIF_VAULTING || n.notify_type != NULL);
 	if (n.card_no_masked != NULL)
 		assert(strchr(n.card_no_masked, '*') != NULL);
 	if (n.defendable != NULL)
@@ -124,13 +135,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (n.dispute_judged_amount.present)
 		assert(n.dispute_judged_amount.value >= 0 &&
 		    strlen(n.dispute_judged_amount.currency) == 3);
-	if (n.amount.present) {
-		assert(n.amount.value >= 0);
-		for (i = 0; i < 3; i++)
-			assert(n.amount.currency[i] >= 'A' &&
-			    n.amount.currency[i] <= 'Z');
-		assert(n.amount.currency[3] == '\0');
-	}
+	fuzz_amount(&n.amount);
+	fuzz_amount(&n.actual_payment_amount);
+	fuzz_amount(&n.actual_refund_amount);
 	fuzz_text(n.result_code);
 	fuzz_text(n.result_message);
 	fuzz_text(n.payment_create_time);
@@ -158,6 +165,23 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fuzz_text(n.dispute_judged_result);
 	fuzz_text(n.dispute_judged_time);
 	fuzz_text(n.defense_due_time);
+	fuzz_text(n.payment_method_type);
+	fuzz_text(n.auth_expiry_time);
+	fuzz_text(n.acquirer.name);
+	fuzz_text(n.acquirer.transaction_id);
+	fuzz_text(n.acquirer.result_code);
+	fuzz_text(n.acquirer.result_message);
+	fuzz_text(n.card_bin);
+	fuzz_text(n.funding);
+	fuzz_text(n.issuer_name);
+	fuzz_text(n.merchant_advice_code);
+	fuzz_text(n.authorization_code);
+	fuzz_text(n.rrn);
+	fuzz_text(n.credential_type_used);
+	fuzz_text(n.arn);
+	fuzz_text(n.dispute_accept_reason);
+	fuzz_text(n.expiry_month);
+	fuzz_text(n.expiry_year);
 	fuzz_text(n.card_token);
 	fuzz_text(n.card_no_masked);
 	fuzz_text(n.vaulting_create_time);

@@ -33,7 +33,7 @@
 	X(NOTIF_CAPTURE,  "capture",  2)  /* notifyCapture CAPTURE_RESULT */ \
 	X(NOTIF_REFUND,   "refund",   3)  /* notifyRefund REFUND_RESULT */ \
 	X(NOTIF_DISPUTE,  "dispute",  4)  /* notifyDispute, by disputeNotificationType */ \
-	X(NOTIF_VAULTING, "vaulting", 5)  /* notifyVaulting: vaultingRequestId, no discriminator */ \
+	X(NOTIF_VAULTING, "vaulting", 5)  /* notifyVaulting: vaultingRequestId, no discriminator of its own */ \
 	X(NOTIF_OTHER,    "other",    0)  /* archived verbatim, no state change */
 
 enum notif_kind {
@@ -65,14 +65,31 @@ struct notif_amount {
 	char	currency[4];	/* ISO 4217 alphabetic code */
 };
 
+/*
+ * acquirerInfo (com.alipay.global.api.model.ams.AcquirerInfo), on
+ * notifyPayment (top level, or inside paymentResultInfo) and notifyCapture.
+ */
+struct notif_acquirer {
+	const char	*name;			/* acquirerName */
+	const char	*transaction_id;	/* acquirerTransactionId */
+	const char	*result_code;		/* acquirerResultCode */
+	const char	*result_message;	/* acquirerResultMessage */
+};
+
 struct notif {
 	enum notif_kind		 kind;
-	/* PAYMENT and VAULTING (PENDING, SUCCESS, FAIL), CAPTURE, REFUND (SUCCESS, FAIL) */
+	/*
+	 * PAYMENT, CAPTURE, REFUND and VAULTING: PENDING (not final: a
+	 * PAYMENT_PENDING with S, resultStatus U, vaultingStatus PROCESSING),
+	 * SUCCESS or FAIL; NONE for a dispute (docs/protocol.md section 4.9).
+	 */
 	enum notif_status	 status;
 	/*
 	 * The discriminator value: notifyType, or for kinds without one
 	 * disputeNotificationType, authorizationNotifyType,
-	 * subscriptionNotificationType; NULL when none is present.  Bounded by
+	 * subscriptionNotificationType; NULL when none is present.  A dispute
+	 * holds its stage here even when it also carries a notifyType; a
+	 * vaulting holds the notifyType it carried, or NULL.  Bounded by
 	 * NOTIF_ID_MAX (a longer one is treated as absent).
 	 */
 	const char		*notify_type;
@@ -81,7 +98,7 @@ struct notif {
 
 	const char		*result_code;
 	const char		*result_status;
-	const char		*result_message;
+	const char		*result_message;	/* resultMessage, else resultMsg */
 
 	/* Ids, for every kind where present (a capture carries payment_id). */
 	const char		*payment_request_id;
@@ -92,12 +109,29 @@ struct notif {
 	/* paymentAmount, captureAmount, refundAmount or disputeAmount */
 	struct notif_amount	 amount;
 
-	/* notifyPayment */
+	/*
+	 * notifyPayment.  actual_payment_amount is left absent when it is
+	 * malformed (docs/protocol.md section 6): the payment is still applied.
+	 */
 	const char		*payment_create_time;
 	const char		*payment_time;
+	const char		*payment_method_type;
+	struct notif_amount	 actual_payment_amount;
+	const char		*auth_expiry_time;
+	/* payment and capture (acquirerReferenceNo, acquirerInfo) */
+	const char		*acquirer_reference_no;
+	struct notif_acquirer	 acquirer;
+	/* paymentResultInfo; network_transaction_id and card_bin also vaulting */
 	const char		*avs_result_raw;
 	const char		*cvv_result_raw;
 	const char		*network_transaction_id;
+	const char		*card_bin;		/* cardBin; vaulting: bin */
+	const char		*funding;
+	const char		*issuer_name;
+	const char		*merchant_advice_code;
+	const char		*authorization_code;
+	const char		*rrn;
+	const char		*credential_type_used;
 	const char		*three_ds_eci;
 	const char		*three_ds_version;
 	const char		*three_ds_cavv;	/* "cavv", or the docs' spelling "caav" */
@@ -110,12 +144,13 @@ struct notif {
 
 	/* notifyCapture */
 	const char		*capture_time;
-	const char		*acquirer_reference_no;
 
-	/* notifyRefund; amount is refundAmount */
+	/* notifyRefund; amount is refundAmount, actual_refund_amount as above */
 	const char		*refund_request_id;
 	const char		*refund_id;
 	const char		*refund_time;
+	struct notif_amount	 actual_refund_amount;
+	const char		*arn;			/* refund and dispute */
 
 	/*
 	 * notifyDispute: notify_type is the stage (disputeNotificationType),
@@ -134,15 +169,19 @@ struct notif {
 	struct notif_amount	 dispute_judged_amount;
 	const char		*defense_due_time;
 	const char		*defendable;		/* "true", "false" or NULL */
+	const char		*dispute_accept_reason;
 
 	/*
-	 * notifyVaulting (paymentMethodDetail.card).  card_no_masked is kept
-	 * only when it is masked: a full card number is never stored.
+	 * notifyVaulting (paymentMethodDetail.card), and the same card fields
+	 * of a payment's paymentResultInfo.  card_no_masked is kept only when
+	 * it is masked: a full card number is never stored.
 	 */
 	const char		*vaulting_request_id;
 	const char		*card_token;
 	const char		*card_no_masked;
 	const char		*vaulting_create_time;
+	const char		*expiry_month;		/* vaulting only */
+	const char		*expiry_year;		/* vaulting only */
 
 	void			*doc;		/* the json_t root; owned */
 };

@@ -143,6 +143,29 @@ notif_text(const json_t *obj, const char *key)
 }
 
 /*
+ * Optional text fields read alike: the member's key and the offset of the
+ * struct notif string it fills.
+ */
+struct notif_field {
+	const char	*key;
+	size_t		 off;
+};
+#define NOTIF_FIELD(key, member)	{ key, offsetof(struct notif, member) }
+#define NOTIF_NFIELDS(t)		(sizeof(t) / sizeof((t)[0]))
+
+/* notif_text() of each field of the table that obj carries. */
+static void
+notif_texts(const json_t *obj, struct notif *n, const struct notif_field *f,
+    size_t count)
+{
+	size_t i;
+
+	for (i = 0; i < count; i++)
+		*(const char **)(void *)((char *)n + f[i].off) =
+		    notif_text(obj, f[i].key);
+}
+
+/*
  * An id member: 0 with *out set (or left NULL when absent), -1 when it is
  * present but not a valid id.
  */
@@ -232,26 +255,44 @@ notif_token(const json_t *obj, const char *key)
 
 /*
  * Route on the discriminators of docs/protocol.md section 4.2: the kind, with
- * n->notify_type set to the discriminator's value (NULL for vaulting,
- * which has none), or NOTIF_OTHER with *reason.  A body naming itself
- * twice (notifyType and disputeNotificationType) is archived as
- * ambiguous rather than applied as whichever we happen to test first.
+ * n->notify_type set to the discriminator's value, or NOTIF_OTHER with
+ * *reason.  In this order:
+ *
+ * 1. disputeNotificationType makes a dispute whatever notifyType says: the
+ *    SDKs' dispute model inherits a notifyType, so one may come along, and
+ *    notify_type then holds the stage.
+ * 2. A notifyType naming a kind we apply (payment, capture, refund) routes
+ *    to it, even when the body also carries a vaultingRequestId.  No payment
+ *    model of the five SDKs nor the notifyPayment reference carries
+ *    vaultingRequestId, but should one ever come (a payment that also saves
+ *    the card), routing it as a vaulting would record a payment's state
+ *    change as something else; the reverse mistake, a vaulting sent with a
+ *    payment's notifyType, only archives it (missing_id), kept verbatim.
+ * 3. authorizationNotifyType and subscriptionNotificationType: kinds we keep
+ *    verbatim; they outrank vaultingRequestId.
+ * 4. vaultingRequestId makes a vaulting (notifyVaulting has no
+ *    discriminator; section 4.7), keeping whatever other notifyType the
+ *    inherited field carried, or NULL.
+ * 5. Any other notifyType: unsupported.
  */
 static enum notif_kind
 notif_route(const json_t *root, struct notif *n, bool *pending,
     const char **reason)
 {
-	const char *nt, *dt;
+	const char *nt, *dt, *alt = NULL;
 	size_t i;
 
 	*pending = false;
 	nt = notif_token(root, "notifyType");
 	dt = notif_token(root, "disputeNotificationType");
-	n->notify_type = nt != NULL ? nt : dt;
-	if (nt != NULL && dt != NULL) {
-		*reason = "ambiguous_type";
+	if (dt != NULL) {
+		n->notify_type = dt;
+		if ((n->dispute_rank = notif_dispute_rank(dt)) > 0)
+			return NOTIF_DISPUTE;
+		*reason = "unsupported_type";
 		return NOTIF_OTHER;
 	}
+	n->notify_type = nt;
 	if (nt != NULL) {
 		if (strcmp(nt, "PAYMENT_RESULT") == 0)
 			return NOTIF_PAYMENT;
@@ -263,34 +304,29 @@ notif_route(const json_t *root, struct notif *n, bool *pending,
 			return NOTIF_CAPTURE;
 		if (strcmp(nt, "REFUND_RESULT") == 0)
 			return NOTIF_REFUND;
+	}
+	for (i = 0; alt == NULL && i < sizeof(notif_alt_discriminators) /
+	    sizeof(notif_alt_discriminators[0]); i++)
+		alt = notif_token(root, notif_alt_discriminators[i]);
+	if (alt != NULL) {
+		if (nt == NULL)
+			n->notify_type = alt;
 		*reason = "unsupported_type";
 		return NOTIF_OTHER;
 	}
-	if (dt != NULL) {
-		if ((n->dispute_rank = notif_dispute_rank(dt)) > 0)
-			return NOTIF_DISPUTE;
-		*reason = "unsupported_type";
-		return NOTIF_OTHER;
-	}
-	for (i = 0; i < sizeof(notif_alt_discriminators) /
-	    sizeof(notif_alt_discriminators[0]); i++) {
-		if ((n->notify_type = notif_token(root,
-		    notif_alt_discriminators[i])) != NULL) {
-			*reason = "unsupported_type";
-			return NOTIF_OTHER;
-		}
-	}
-	/* notifyVaulting has no discriminator; its request id names it. */
 	if (json_object_get(root, "vaultingRequestId") != NULL)
 		return NOTIF_VAULTING;
-	*reason = "unknown_type";
+	*reason = nt != NULL ? "unsupported_type" : "unknown_type";
 	return NOTIF_OTHER;
 }
 
 /*
- * result.resultStatus as a status: S is SUCCESS (PENDING for a pending
- * payment), F is FAIL; anything else (U, missing) is the archive reason.
- * The result's texts go to n either way.
+ * result.resultStatus as a status (docs/protocol.md sections 4.1 and 4.9):
+ * S is SUCCESS (PENDING for a PAYMENT_PENDING: the buyer paid, the result
+ * follows), F is FAIL whatever the notifyType, U is PENDING (not final;
+ * Antom removed it from notifyPayment, but should it come it must not be
+ * lost nor taken for an outcome).  Anything else, or none, is the archive
+ * reason.  A refund's and a vaulting's own status refine this later.
  */
 static const char *
 notif_result(const json_t *root, bool pending, struct notif *n)
@@ -305,13 +341,68 @@ notif_result(const json_t *root, bool pending, struct notif *n)
 		return "bad_result";
 	if (strcmp(st, "S") == 0)
 		n->status = pending ? NOTIF_ST_PENDING : NOTIF_ST_SUCCESS;
-	else if (strcmp(st, "F") == 0 && !pending)
+	else if (strcmp(st, "F") == 0)
 		n->status = NOTIF_ST_FAIL;
+	else if (strcmp(st, "U") == 0)
+		n->status = NOTIF_ST_PENDING;
 	else
 		return "unknown_result_status";
 	n->result_status = st;
 	n->result_code = notif_text(result, "resultCode");
-	n->result_message = notif_text(result, "resultMessage");
+	/* The notifyVaulting sample spells it resultMsg (section 4.1). */
+	if ((n->result_message = notif_text(result, "resultMessage")) == NULL)
+		n->result_message = notif_text(result, "resultMsg");
+	return NULL;
+}
+
+/*
+ * An optional amount (actualPaymentAmount, actualRefundAmount): kept only
+ * when it is exactly right, else left absent, unlike the kind's own amount,
+ * which archives the body.  A secondary figure Antom adds to a state
+ * change (one in a currency newer than our table, say) must not cost the
+ * merchant that state change; and absent, never approximated, it cannot
+ * show a wrong amount.  The raw body keeps it (docs/protocol.md section 6).
+ */
+static void
+notif_optional_amount(const json_t *obj, const char *key,
+    struct notif_amount *out)
+{
+	struct notif_amount a;
+
+	memset(&a, 0, sizeof(a));
+	if (notif_amount(obj, key, &a) == NULL && a.present)
+		*out = a;
+}
+
+/* acquirerInfo's fields into n->acquirer, when obj[key] is an object. */
+static bool
+notif_acquirer(const json_t *obj, const char *key, struct notif *n)
+{
+	static const struct notif_field fields[] = {
+		NOTIF_FIELD("acquirerName", acquirer.name),
+		NOTIF_FIELD("acquirerTransactionId", acquirer.transaction_id),
+		NOTIF_FIELD("acquirerResultCode", acquirer.result_code),
+		NOTIF_FIELD("acquirerResultMessage", acquirer.result_message),
+	};
+	const json_t *ai = json_object_get(obj, key);
+
+	if (!json_is_object(ai))
+		return false;
+	notif_texts(ai, n, fields, NOTIF_NFIELDS(fields));
+	return true;
+}
+
+/*
+ * A card number from obj[key], only when it is masked: a full card number
+ * is never kept, whatever field it arrives in.
+ */
+static const char *
+notif_masked(const json_t *obj, const char *key)
+{
+	const char *no = notif_text(obj, key);
+
+	if (no != NULL && strchr(no, '*') != NULL && strlen(no) <= 32)
+		return no;
 	return NULL;
 }
 
@@ -345,6 +436,24 @@ notif_ids(const json_t *root, enum notif_kind kind, struct notif *n)
 static const char *
 notif_fill_payment(const json_t *root, struct notif *n)
 {
+	static const struct notif_field card[] = {
+		NOTIF_FIELD("avsResultRaw", avs_result_raw),
+		NOTIF_FIELD("cvvResultRaw", cvv_result_raw),
+		NOTIF_FIELD("networkTransactionId", network_transaction_id),
+		NOTIF_FIELD("cardBrand", card_brand),
+		NOTIF_FIELD("lastFour", last_four),
+		NOTIF_FIELD("issuingCountry", issuing_country),
+		NOTIF_FIELD("refusalCodeRaw", refusal_code_raw),
+		NOTIF_FIELD("refusalReasonRaw", refusal_reason_raw),
+		NOTIF_FIELD("cardBin", card_bin),
+		NOTIF_FIELD("funding", funding),
+		NOTIF_FIELD("issuerName", issuer_name),
+		NOTIF_FIELD("cardToken", card_token),
+		NOTIF_FIELD("merchantAdviceCode", merchant_advice_code),
+		NOTIF_FIELD("authorizationCode", authorization_code),
+		NOTIF_FIELD("rrn", rrn),
+		NOTIF_FIELD("credentialTypeUsed", credential_type_used),
+	};
 	const json_t *info, *tds;
 	const char *reason;
 
@@ -354,19 +463,26 @@ notif_fill_payment(const json_t *root, struct notif *n)
 		return reason;
 	n->payment_create_time = notif_text(root, "paymentCreateTime");
 	n->payment_time = notif_text(root, "paymentTime");
+	n->payment_method_type = notif_text(root, "paymentMethodType");
+	notif_optional_amount(root, "actualPaymentAmount",
+	    &n->actual_payment_amount);
+	n->auth_expiry_time = notif_text(root, "authExpiryTime");
+	n->acquirer_reference_no = notif_text(root, "acquirerReferenceNo");
 
-	/* A non-object here just means no card details. */
+	/*
+	 * A non-object here just means no card details.  acquirerInfo is top
+	 * level in the Java and Python models, inside paymentResultInfo in the
+	 * Go and Java PaymentResultInfo: the top-level one wins.
+	 */
 	info = json_object_get(root, "paymentResultInfo");
-	if (!json_is_object(info))
+	if (!json_is_object(info)) {
+		notif_acquirer(root, "acquirerInfo", n);
 		return NULL;
-	n->avs_result_raw = notif_text(info, "avsResultRaw");
-	n->cvv_result_raw = notif_text(info, "cvvResultRaw");
-	n->network_transaction_id = notif_text(info, "networkTransactionId");
-	n->card_brand = notif_text(info, "cardBrand");
-	n->last_four = notif_text(info, "lastFour");
-	n->issuing_country = notif_text(info, "issuingCountry");
-	n->refusal_code_raw = notif_text(info, "refusalCodeRaw");
-	n->refusal_reason_raw = notif_text(info, "refusalReasonRaw");
+	}
+	if (!notif_acquirer(root, "acquirerInfo", n))
+		notif_acquirer(info, "acquirerInfo", n);
+	notif_texts(info, n, card, NOTIF_NFIELDS(card));
+	n->card_no_masked = notif_masked(info, "cardNo");
 
 	tds = json_object_get(info, "threeDSResult");
 	if (!json_is_object(tds))
@@ -391,16 +507,19 @@ notif_fill_capture(const json_t *root, struct notif *n)
 		return reason;
 	n->capture_time = notif_text(root, "captureTime");
 	n->acquirer_reference_no = notif_text(root, "acquirerReferenceNo");
+	notif_acquirer(root, "acquirerInfo", n);
 	return NULL;
 }
 
 /*
- * refundStatus is the refund's outcome (docs/protocol.md section 4.5).
- * Here it must also agree with result, SUCCESS with S and FAIL with F,
- * which is stricter than that section (there S with FAIL is a failed
- * refund).  Without refundStatus the result decides; a refundStatus we
- * do not know, or one that contradicts the result, is archived rather
- * than guessed at.
+ * refundStatus is the refund's outcome (docs/protocol.md sections 4.5 and
+ * 4.9): result S only says the channel accepted the refund, so S with FAIL
+ * is a failed refund, and U (not final) takes the refundStatus too.  F says
+ * the refund failed: F with SUCCESS contradicts itself and is archived, not
+ * guessed at.  Without refundStatus the result decides (S SUCCESS, F FAIL,
+ * U PENDING).  notifyRefund documents only SUCCESS and FAIL (it is sent
+ * once the refund is final; PROCESSING belongs to no notifyRefund page nor
+ * SDK model), so any other value is archived as unknown_refund_status.
  */
 static const char *
 notif_fill_refund(const json_t *root, struct notif *n)
@@ -414,17 +533,19 @@ notif_fill_refund(const json_t *root, struct notif *n)
 		if ((st = notif_get_str(root, "refundStatus", &len)) == NULL)
 			return "unknown_refund_status";
 		if (strcmp(st, "SUCCESS") == 0) {
-			if (n->status != NOTIF_ST_SUCCESS)
+			if (n->status == NOTIF_ST_FAIL)
 				return "inconsistent_status";
-		} else if (strcmp(st, "FAIL") == 0) {
-			if (n->status != NOTIF_ST_FAIL)
-				return "inconsistent_status";
-		} else
+			n->status = NOTIF_ST_SUCCESS;
+		} else if (strcmp(st, "FAIL") == 0)
+			n->status = NOTIF_ST_FAIL;
+		else
 			return "unknown_refund_status";
 	}
 	if ((reason = notif_amount(root, "refundAmount", &n->amount)) != NULL)
 		return reason;
 	n->refund_time = notif_text(root, "refundTime");
+	notif_optional_amount(root, "actualRefundAmount", &n->actual_refund_amount);
+	n->arn = notif_text(root, "arn");
 	return NULL;
 }
 
@@ -456,6 +577,18 @@ notif_bool(const json_t *obj, const char *key)
 static const char *
 notif_fill_dispute(const json_t *root, struct notif *n)
 {
+	static const struct notif_field fields[] = {
+		NOTIF_FIELD("disputeType", dispute_type),
+		NOTIF_FIELD("disputeTime", dispute_time),
+		NOTIF_FIELD("disputeReasonCode", dispute_reason_code),
+		NOTIF_FIELD("disputeReasonMsg", dispute_reason_msg),
+		NOTIF_FIELD("disputeSource", dispute_source),
+		NOTIF_FIELD("disputeJudgedResult", dispute_judged_result),
+		NOTIF_FIELD("disputeJudgedTime", dispute_judged_time),
+		NOTIF_FIELD("defenseDueTime", defense_due_time),
+		NOTIF_FIELD("arn", arn),
+		NOTIF_FIELD("disputeAcceptReason", dispute_accept_reason),
+	};
 	const char *reason;
 
 	if (n->dispute_id == NULL)
@@ -464,28 +597,22 @@ notif_fill_dispute(const json_t *root, struct notif *n)
 	    (reason = notif_amount(root, "disputeJudgedAmount",
 	    &n->dispute_judged_amount)) != NULL)
 		return reason;
-	n->dispute_type = notif_text(root, "disputeType");
-	n->dispute_time = notif_text(root, "disputeTime");
-	n->dispute_reason_code = notif_text(root, "disputeReasonCode");
-	n->dispute_reason_msg = notif_text(root, "disputeReasonMsg");
-	n->dispute_source = notif_text(root, "disputeSource");
-	n->dispute_judged_result = notif_text(root, "disputeJudgedResult");
-	n->dispute_judged_time = notif_text(root, "disputeJudgedTime");
-	n->defense_due_time = notif_text(root, "defenseDueTime");
+	notif_texts(root, n, fields, NOTIF_NFIELDS(fields));
 	n->defendable = notif_bool(root, "defendable");
 	return NULL;
 }
 
 /*
- * notifyVaulting: result S/F, and with S an optional vaultingStatus
- * (SUCCESS, FAIL, PROCESSING) that is more precise; with F it may only
- * say FAIL.
+ * notifyVaulting (docs/protocol.md sections 4.7 and 4.9): result S, F or U,
+ * and an optional vaultingStatus that is more precise: SUCCESS, FAIL, or
+ * PROCESSING, which is not final (PENDING).  F says the vaulting failed,
+ * so with F only FAIL is consistent; the others are archived.
  */
 static const char *
 notif_fill_vaulting(const json_t *root, struct notif *n)
 {
 	const json_t *pmd, *card;
-	const char *st, *no;
+	const char *st;
 	size_t len;
 
 	if (n->vaulting_request_id == NULL)
@@ -497,11 +624,10 @@ notif_fill_vaulting(const json_t *root, struct notif *n)
 			n->status = NOTIF_ST_FAIL;
 		else if (strcmp(st, "PROCESSING") == 0 ||
 		    strcmp(st, "SUCCESS") == 0) {
-			/* Only with S, as the API says; F and SUCCESS contradict. */
 			if (n->status == NOTIF_ST_FAIL)
 				return "inconsistent_status";
-			if (st[0] == 'P')
-				n->status = NOTIF_ST_PENDING;
+			n->status = st[0] == 'P' ? NOTIF_ST_PENDING :
+			    NOTIF_ST_SUCCESS;
 		} else
 			return "unknown_vaulting_status";
 	}
@@ -515,10 +641,14 @@ notif_fill_vaulting(const json_t *root, struct notif *n)
 		n->card_brand = notif_text(card, "brand");
 	n->issuing_country = notif_text(card, "issuingCountry");
 	/* Never a full card number: only a value with its digits masked. */
-	if ((no = notif_text(card, "cardNo")) == NULL)
-		no = notif_text(card, "maskedCardNo");
-	if (no != NULL && strchr(no, '*') != NULL && strlen(no) <= 32)
-		n->card_no_masked = no;
+	if ((n->card_no_masked = notif_masked(card, "cardNo")) == NULL)
+		n->card_no_masked = notif_masked(card, "maskedCardNo");
+	n->network_transaction_id = notif_text(card, "networkTransactionId");
+	n->expiry_month = notif_text(card, "expiryMonth");
+	n->expiry_year = notif_text(card, "expiryYear");
+	/* CardPaymentMethodDetail says "bin"; payments say "cardBin". */
+	if ((n->card_bin = notif_text(card, "bin")) == NULL)
+		n->card_bin = notif_text(card, "cardBin");
 	return NULL;
 }
 

@@ -8,6 +8,7 @@
  * table row.  Each test forks (Check's default), so a crash fails one test.
  */
 #include <jansson.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -325,7 +326,7 @@ static const struct {
 	{ "notifyType 65 bytes", "{\"notifyType\":"
 	    "\"PAYMENT_RESULT_PAYMENT_RESULT_PAYMENT_RESULT_PAYMENT_RESULT_ABCDE\"}",
 	    "unknown_type", NULL },
-	{ "refund U", "{\"notifyType\":\"REFUND_RESULT\",\"result\":{\"resultStatus\":\"U\"},"
+	{ "refund X", "{\"notifyType\":\"REFUND_RESULT\",\"result\":{\"resultStatus\":\"X\"},"
 	    "\"refundRequestId\":\"rf1\"}", "unknown_result_status", "REFUND_RESULT" },
 	{ "refund no result", "{\"notifyType\":\"REFUND_RESULT\","
 	    "\"refundRequestId\":\"rf1\",\"refundStatus\":\"SUCCESS\"}",
@@ -333,12 +334,16 @@ static const struct {
 	{ "refund SUCCESS with F", "{\"notifyType\":\"REFUND_RESULT\",\"result\":"
 	    "{\"resultStatus\":\"F\"},\"refundRequestId\":\"rf1\",\"refundStatus\":"
 	    "\"SUCCESS\"}", "inconsistent_status", "REFUND_RESULT" },
-	{ "refund FAIL with S", "{\"notifyType\":\"REFUND_RESULT\",\"result\":"
-	    "{\"resultStatus\":\"S\"},\"refundRequestId\":\"rf1\",\"refundStatus\":"
-	    "\"FAIL\"}", "inconsistent_status", "REFUND_RESULT" },
+	/* notifyRefund documents SUCCESS and FAIL only: nothing guessed. */
 	{ "refund PROCESSING", "{\"notifyType\":\"REFUND_RESULT\",\"result\":"
 	    "{\"resultStatus\":\"S\"},\"refundRequestId\":\"rf1\",\"refundStatus\":"
 	    "\"PROCESSING\"}", "unknown_refund_status", "REFUND_RESULT" },
+	{ "refund U PROCESSING", "{\"notifyType\":\"REFUND_RESULT\",\"result\":"
+	    "{\"resultStatus\":\"U\"},\"refundRequestId\":\"rf1\",\"refundStatus\":"
+	    "\"PROCESSING\"}", "unknown_refund_status", "REFUND_RESULT" },
+	{ "refund lower-case success", "{\"notifyType\":\"REFUND_RESULT\",\"result\":"
+	    "{\"resultStatus\":\"S\"},\"refundRequestId\":\"rf1\",\"refundStatus\":"
+	    "\"success\"}", "unknown_refund_status", "REFUND_RESULT" },
 	{ "refundStatus number", "{\"notifyType\":\"REFUND_RESULT\",\"result\":"
 	    "{\"resultStatus\":\"S\"},\"refundRequestId\":\"rf1\",\"refundStatus\":1}",
 	    "unknown_refund_status", "REFUND_RESULT" },
@@ -364,8 +369,11 @@ static const struct {
 	{ "dispute bad judged amount", "{\"disputeNotificationType\":\"DISPUTE_JUDGED\","
 	    "\"disputeId\":\"d1\",\"disputeJudgedAmount\":{\"value\":\"-5\","
 	    "\"currency\":\"USD\"}}", "bad_amount", "DISPUTE_JUDGED" },
-	{ "vaulting U", "{\"vaultingRequestId\":\"v1\",\"result\":{\"resultStatus\":"
-	    "\"U\"}}", "unknown_result_status", NULL },
+	{ "vaulting lower u", "{\"vaultingRequestId\":\"v1\",\"result\":{\"resultStatus\":"
+	    "\"u\"}}", "unknown_result_status", NULL },
+	{ "vaulting F PROCESSING", "{\"vaultingRequestId\":\"v1\",\"result\":"
+	    "{\"resultStatus\":\"F\"},\"vaultingStatus\":\"PROCESSING\"}",
+	    "inconsistent_status", NULL },
 	{ "vaulting bad status", "{\"vaultingRequestId\":\"v1\",\"result\":"
 	    "{\"resultStatus\":\"S\"},\"vaultingStatus\":\"MAYBE\"}",
 	    "unknown_vaulting_status", NULL },
@@ -387,11 +395,18 @@ static const struct {
 	{ "bad alt falls back", "{\"disputeNotificationType\":7,"
 	    "\"authorizationNotifyType\":\"TOKEN_CREATED\"}", "unsupported_type",
 	    "TOKEN_CREATED" },
-	/* A body that names itself twice is applied as neither. */
-	{ "notifyType and dispute type", "{\"disputeNotificationType\":\"DISPUTE_JUDGED\","
-	    "\"notifyType\":\"REFUND_RESULT\",\"disputeId\":\"d1\",\"result\":"
-	    "{\"resultStatus\":\"S\"},\"refundRequestId\":\"r\"}", "ambiguous_type",
-	    "REFUND_RESULT" },
+	/* An inherited notifyType does not save an unknown dispute stage. */
+	{ "notifyType and unknown dispute stage", "{\"disputeNotificationType\":"
+	    "\"DISPUTE_REOPENED\",\"notifyType\":\"PAYMENT_RESULT\",\"disputeId\":"
+	    "\"d1\",\"result\":{\"resultStatus\":\"S\"},\"paymentRequestId\":\"r\"}",
+	    "unsupported_type", "DISPUTE_REOPENED" },
+	/* A vaulting sent with a payment's notifyType is a payment: archived. */
+	{ "vaulting with a payment's notifyType", "{\"notifyType\":"
+	    "\"PAYMENT_RESULT\",\"vaultingRequestId\":\"v1\",\"result\":"
+	    "{\"resultStatus\":\"S\"}}", "missing_id", "PAYMENT_RESULT" },
+	{ "subscription with an unknown notifyType", "{\"notifyType\":\"X_RESULT\","
+	    "\"subscriptionNotificationType\":\"CREATE\",\"vaultingRequestId\":"
+	    "\"v1\"}", "unsupported_type", "X_RESULT" },
 	/* Each kind by its own key: no dispute posing as a payment. */
 	{ "dispute posing as payment", "{\"disputeNotificationType\":\"PAYMENT_RESULT\","
 	    "\"result\":{\"resultStatus\":\"S\"},\"paymentRequestId\":\"r\"}",
@@ -412,20 +427,17 @@ static const struct {
 	{ "resultStatus number", "{\"notifyType\":\"PAYMENT_RESULT\",\"result\":"
 	    "{\"resultStatus\":1},\"paymentRequestId\":\"r\"}", "bad_result",
 	    "PAYMENT_RESULT" },
-	{ "payment U", "{\"notifyType\":\"PAYMENT_RESULT\",\"result\":"
-	    "{\"resultStatus\":\"U\"},\"paymentRequestId\":\"r\"}",
-	    "unknown_result_status", "PAYMENT_RESULT" },
 	{ "payment lower s", "{\"notifyType\":\"PAYMENT_RESULT\",\"result\":"
 	    "{\"resultStatus\":\"s\"},\"paymentRequestId\":\"r\"}",
 	    "unknown_result_status", "PAYMENT_RESULT" },
 	{ "payment SS", "{\"notifyType\":\"PAYMENT_RESULT\",\"result\":"
 	    "{\"resultStatus\":\"SS\"},\"paymentRequestId\":\"r\"}",
 	    "unknown_result_status", "PAYMENT_RESULT" },
-	{ "pending F", "{\"notifyType\":\"PAYMENT_PENDING\",\"result\":"
-	    "{\"resultStatus\":\"F\"},\"paymentRequestId\":\"r\"}",
+	{ "pending empty", "{\"notifyType\":\"PAYMENT_PENDING\",\"result\":"
+	    "{\"resultStatus\":\"\"},\"paymentRequestId\":\"r\"}",
 	    "unknown_result_status", "PAYMENT_PENDING" },
-	{ "capture U", "{\"notifyType\":\"CAPTURE_RESULT\",\"result\":"
-	    "{\"resultStatus\":\"U\"},\"captureRequestId\":\"c\"}",
+	{ "capture UNKNOWN", "{\"notifyType\":\"CAPTURE_RESULT\",\"result\":"
+	    "{\"resultStatus\":\"UNKNOWN\"},\"captureRequestId\":\"c\"}",
 	    "unknown_result_status", "CAPTURE_RESULT" },
 	{ "payment bad paymentId", T_PAY_HEAD "\"paymentRequestId\":\"r\","
 	    "\"paymentId\":\"a b\"}", "bad_id", "PAYMENT_RESULT" },
@@ -1013,19 +1025,32 @@ START_TEST(test_fields_by_kind)
 	struct notif n;
 
 	t_parse_str(T_PAY_HEAD "\"paymentRequestId\":\"r\",\"captureTime\":\"t\","
-	    "\"acquirerReferenceNo\":\"a\",\"captureAmount\":{\"value\":\"x\"}}", &n);
+	    "\"arn\":\"a\",\"captureAmount\":{\"value\":\"x\"},"
+	    "\"actualRefundAmount\":{\"value\":\"1\",\"currency\":\"USD\"},"
+	    "\"disputeAcceptReason\":\"TIMEOUT\"}", &n);
 	ck_assert_int_eq(n.kind, NOTIF_PAYMENT);
 	ck_assert_ptr_null(n.capture_time);
-	ck_assert_ptr_null(n.acquirer_reference_no);
+	ck_assert_ptr_null(n.arn);
+	ck_assert(!n.actual_refund_amount.present);
+	ck_assert_ptr_null(n.dispute_accept_reason);
 	notif_free(&n);
 
 	t_parse_str("{\"notifyType\":\"CAPTURE_RESULT\",\"result\":{\"resultStatus\":\"S\"},"
 	    "\"captureRequestId\":\"c\",\"paymentRequestId\":\"r\",\"paymentTime\":\"t\","
-	    "\"paymentResultInfo\":{\"cardBrand\":\"VISA\"}}", &n);
+	    "\"paymentMethodType\":\"CARD\",\"authExpiryTime\":\"t\","
+	    "\"actualPaymentAmount\":{\"value\":\"1\",\"currency\":\"USD\"},"
+	    "\"paymentResultInfo\":{\"cardBrand\":\"VISA\",\"cardBin\":\"411111\","
+	    "\"acquirerInfo\":{\"acquirerName\":\"X\"}}}", &n);
 	ck_assert_int_eq(n.kind, NOTIF_CAPTURE);
 	ck_assert_str_eq(n.payment_request_id, "r");
 	ck_assert_ptr_null(n.payment_time);
 	ck_assert_ptr_null(n.card_brand);
+	ck_assert_ptr_null(n.payment_method_type);
+	ck_assert_ptr_null(n.auth_expiry_time);
+	ck_assert(!n.actual_payment_amount.present);
+	ck_assert_ptr_null(n.card_bin);
+	/* A capture's acquirerInfo is its own, at the top level only. */
+	ck_assert_ptr_null(n.acquirer.name);
 	notif_free(&n);
 }
 END_TEST
@@ -1188,6 +1213,407 @@ START_TEST(test_vaulting)
 }
 END_TEST
 
+/*
+ * The status rules of docs/protocol.md section 4.9, one row each: F is
+ * failed whatever the notifyType, U is not final, a refund's result is its
+ * refundStatus, vaultingStatus PROCESSING is not final.  Bodies are cut
+ * down from the notifyPayment, notifyCapture, notifyRefund and
+ * notifyVaulting references (docs.antom.com/ac/ams/paymentrn_online,
+ * .../capture_result, .../notify_refund, .../notify_vaulting).
+ */
+#define T_REFUND(rs, extra) "{\"notifyType\":\"REFUND_RESULT\",\"result\":" \
+	"{\"resultCode\":\"SUCCESS\",\"resultStatus\":\"" rs "\"},\"refundRequestId\":" \
+	"\"RR-1\",\"refundId\":\"2022RF1\"" extra "}"
+#define T_VAULT(rs, extra) "{\"result\":{\"resultStatus\":\"" rs "\"}," \
+	"\"vaultingRequestId\":\"V-1\"" extra "}"
+static const struct {
+	const char		*name;
+	const char		*body;
+	enum notif_kind		 kind;
+	enum notif_status	 status;
+} t_rules[] = {
+	{ "PAYMENT_PENDING with F is a failed payment",
+	    "{\"notifyType\":\"PAYMENT_PENDING\",\"result\":{\"resultCode\":"
+	    "\"USER_BALANCE_NOT_ENOUGH\",\"resultStatus\":\"F\"},\"paymentRequestId\":"
+	    "\"pr-1\",\"paymentId\":\"2024000001\"}", NOTIF_PAYMENT, NOTIF_ST_FAIL },
+	{ "PAYMENT_PENDING with S is pending",
+	    "{\"notifyType\":\"PAYMENT_PENDING\",\"result\":{\"resultStatus\":\"S\"},"
+	    "\"paymentRequestId\":\"pr-1\"}", NOTIF_PAYMENT, NOTIF_ST_PENDING },
+	{ "PAYMENT_PENDING with U is pending",
+	    "{\"notifyType\":\"PAYMENT_PENDING\",\"result\":{\"resultStatus\":\"U\"},"
+	    "\"paymentRequestId\":\"pr-1\"}", NOTIF_PAYMENT, NOTIF_ST_PENDING },
+	{ "PAYMENT_RESULT with U is pending",
+	    "{\"notifyType\":\"PAYMENT_RESULT\",\"result\":{\"resultCode\":"
+	    "\"UNKNOWN_EXCEPTION\",\"resultStatus\":\"U\"},\"paymentRequestId\":"
+	    "\"pr-1\"}", NOTIF_PAYMENT, NOTIF_ST_PENDING },
+	{ "capture U is pending",
+	    "{\"notifyType\":\"CAPTURE_RESULT\",\"result\":{\"resultStatus\":\"U\"},"
+	    "\"captureRequestId\":\"c\"}", NOTIF_CAPTURE, NOTIF_ST_PENDING },
+	{ "refund S SUCCESS", T_REFUND("S", ",\"refundStatus\":\"SUCCESS\""),
+	    NOTIF_REFUND, NOTIF_ST_SUCCESS },
+	{ "refund S FAIL: the channel accepted it, the refund failed",
+	    T_REFUND("S", ",\"refundStatus\":\"FAIL\""), NOTIF_REFUND, NOTIF_ST_FAIL },
+	{ "refund F FAIL", T_REFUND("F", ",\"refundStatus\":\"FAIL\""),
+	    NOTIF_REFUND, NOTIF_ST_FAIL },
+	{ "refund U SUCCESS", T_REFUND("U", ",\"refundStatus\":\"SUCCESS\""),
+	    NOTIF_REFUND, NOTIF_ST_SUCCESS },
+	{ "refund U FAIL", T_REFUND("U", ",\"refundStatus\":\"FAIL\""),
+	    NOTIF_REFUND, NOTIF_ST_FAIL },
+	{ "refund S, no refundStatus", T_REFUND("S", ""), NOTIF_REFUND,
+	    NOTIF_ST_SUCCESS },
+	{ "refund F, no refundStatus", T_REFUND("F", ""), NOTIF_REFUND,
+	    NOTIF_ST_FAIL },
+	{ "refund U, no refundStatus", T_REFUND("U", ""), NOTIF_REFUND,
+	    NOTIF_ST_PENDING },
+	{ "refund U, refundStatus null", T_REFUND("U", ",\"refundStatus\":null"),
+	    NOTIF_REFUND, NOTIF_ST_PENDING },
+	{ "vaulting U is pending", T_VAULT("U", ""), NOTIF_VAULTING,
+	    NOTIF_ST_PENDING },
+	{ "vaulting U SUCCESS", T_VAULT("U", ",\"vaultingStatus\":\"SUCCESS\""),
+	    NOTIF_VAULTING, NOTIF_ST_SUCCESS },
+	{ "vaulting U FAIL", T_VAULT("U", ",\"vaultingStatus\":\"FAIL\""),
+	    NOTIF_VAULTING, NOTIF_ST_FAIL },
+	{ "vaulting S PROCESSING is pending",
+	    T_VAULT("S", ",\"vaultingStatus\":\"PROCESSING\""), NOTIF_VAULTING,
+	    NOTIF_ST_PENDING },
+	{ "vaulting U PROCESSING is pending",
+	    T_VAULT("U", ",\"vaultingStatus\":\"PROCESSING\""), NOTIF_VAULTING,
+	    NOTIF_ST_PENDING },
+	{ "vaulting S SUCCESS", T_VAULT("S", ",\"vaultingStatus\":\"SUCCESS\""),
+	    NOTIF_VAULTING, NOTIF_ST_SUCCESS },
+};
+
+START_TEST(test_status_rules)
+{
+	struct notif n;
+
+	t_parse_str(t_rules[_i].body, &n);
+	ck_assert_msg(n.kind == t_rules[_i].kind, "%s: kind %d (%s)",
+	    t_rules[_i].name, n.kind, n.archive_reason ? n.archive_reason : "-");
+	ck_assert_msg(n.status == t_rules[_i].status, "%s: status %s",
+	    t_rules[_i].name, notif_status_str(n.status) ? notif_status_str(n.status) : "NONE");
+	ck_assert_ptr_null(n.archive_reason);
+	notif_free(&n);
+}
+END_TEST
+
+/*
+ * The notifyVaulting reference's request sample spells the message
+ * resultMsg (docs.antom.com/ac/ams/notify_vaulting; docs/protocol.md
+ * section 4.1).  The body keeps that spelling and the fields the reference
+ * lists (result, vaultingRequestId, paymentMethodDetail.card); its values
+ * are stand-ins.  resultMessage wins when both are there, for any kind.
+ */
+START_TEST(test_result_msg)
+{
+	struct notif n;
+
+	t_parse_str("{\"result\":{\"resultCode\":\"SUCCESS\",\"resultStatus\":\"S\","
+	    "\"resultMsg\":\"success\"},\"vaultingRequestId\":\"V-7\","
+	    "\"paymentMethodDetail\":{\"paymentMethodType\":\"CARD\",\"card\":"
+	    "{\"cardToken\":\"ALIPAY7X\",\"maskedCardNo\":\"************8454\"}}}", &n);
+	ck_assert_int_eq(n.kind, NOTIF_VAULTING);
+	ck_assert_str_eq(n.result_message, "success");
+	ck_assert_str_eq(n.card_no_masked, "************8454");
+	notif_free(&n);
+
+	t_parse_str(T_PAY_HEAD "\"paymentRequestId\":\"r\"}", &n);
+	ck_assert_ptr_null(n.result_message);
+	notif_free(&n);
+	t_parse_str("{\"notifyType\":\"CAPTURE_RESULT\",\"result\":{\"resultStatus\":"
+	    "\"S\",\"resultMsg\":\"short\",\"resultMessage\":\"long\"},"
+	    "\"captureRequestId\":\"c\"}", &n);
+	ck_assert_str_eq(n.result_message, "long");
+	notif_free(&n);
+	/* A null resultMessage falls back like an absent one. */
+	t_parse_str("{\"notifyType\":\"PAYMENT_RESULT\",\"result\":{\"resultStatus\":"
+	    "\"F\",\"resultMessage\":null,\"resultMsg\":\"declined\"},"
+	    "\"paymentRequestId\":\"r\"}", &n);
+	ck_assert_str_eq(n.result_message, "declined");
+	notif_free(&n);
+}
+END_TEST
+
+/*
+ * The SDKs' dispute and vaulting models inherit notifyType from AlipayNotify
+ * (global-open-sdk-java request/ams/notify/AlipayDisputeNotify.java,
+ * AlipayVaultingNotify.java): each is still routed by its own key
+ * (docs/protocol.md section 4.2).  The values they would carry are not
+ * documented; these are stand-ins.
+ */
+START_TEST(test_inherited_notify_type)
+{
+	struct notif n;
+
+	t_parse_str("{\"notifyType\":\"DISPUTE\",\"disputeNotificationType\":"
+	    "\"DISPUTE_JUDGED\",\"disputeId\":\"D1\",\"paymentId\":\"P1\","
+	    "\"disputeJudgedResult\":\"ACCEPT_BY_MERCHANT\"}", &n);
+	ck_assert_int_eq(n.kind, NOTIF_DISPUTE);
+	ck_assert_str_eq(n.notify_type, "DISPUTE_JUDGED");
+	ck_assert_int_eq(n.dispute_rank, NOTIF_DISPUTE_RANK_FINAL);
+	notif_free(&n);
+
+	/* Even one that names a kind we apply. */
+	t_parse_str("{\"notifyType\":\"REFUND_RESULT\",\"disputeNotificationType\":"
+	    "\"DISPUTE_CREATED\",\"disputeId\":\"D2\",\"result\":{\"resultStatus\":"
+	    "\"S\"},\"refundRequestId\":\"r\"}", &n);
+	ck_assert_int_eq(n.kind, NOTIF_DISPUTE);
+	ck_assert_str_eq(n.notify_type, "DISPUTE_CREATED");
+	ck_assert_ptr_null(n.refund_request_id);
+	ck_assert_ptr_null(n.result_status);
+	notif_free(&n);
+
+	t_parse_str("{\"notifyType\":\"VAULTING_RESULT\",\"result\":{\"resultStatus\":"
+	    "\"S\"},\"vaultingRequestId\":\"V-1\"}", &n);
+	ck_assert_int_eq(n.kind, NOTIF_VAULTING);
+	ck_assert_str_eq(n.notify_type, "VAULTING_RESULT");
+	notif_free(&n);
+	t_parse_str("{\"notifyType\":null,\"result\":{\"resultStatus\":\"S\"},"
+	    "\"vaultingRequestId\":\"V-1\"}", &n);
+	ck_assert_int_eq(n.kind, NOTIF_VAULTING);
+	ck_assert_ptr_null(n.notify_type);
+	notif_free(&n);
+
+	/*
+	 * A payment stays a payment with a vaultingRequestId beside it: no
+	 * payment model carries one, but mistaking a payment for a vaulting
+	 * would lose its state change.
+	 */
+	t_parse_str(T_PAY_HEAD "\"paymentRequestId\":\"r\",\"vaultingRequestId\":"
+	    "\"V-1\"}", &n);
+	ck_assert_int_eq(n.kind, NOTIF_PAYMENT);
+	ck_assert_str_eq(notif_object_id(&n), "r");
+	ck_assert_ptr_null(n.vaulting_request_id);
+	notif_free(&n);
+}
+END_TEST
+
+/*
+ * The fields a merchant acts on (docs/protocol.md section 6), one table row
+ * per field: a body, the struct notif string it fills, the value wanted.
+ *
+ * A card payment; field names from the official SDK models:
+ * AlipayPayResultNotify (paymentMethodType, acquirerReferenceNo,
+ * acquirerInfo, authExpiryTime; global-open-sdk-java
+ * request/ams/notify/AlipayPayResultNotify.java), AcquirerInfo
+ * (model/ams/AcquirerInfo.java), PaymentResultInfo (global-open-sdk-go
+ * com/alipay/api/model/PaymentResultInfo.go: cardBin, funding, issuerName,
+ * cardNo, cardToken, merchantAdviceCode, credentialTypeUsed, rrn),
+ * actualPaymentAmount (global-open-sdk-go pay and inquiry responses);
+ * authorizationCode as docs/protocol.md section 4.3 lists it.  Values are
+ * stand-ins.  The inner acquirerInfo must lose to the top-level one.
+ */
+static const char t_f_payment[] =
+    "{\"notifyType\":\"PAYMENT_RESULT\",\"result\":{\"resultCode\":"
+    "\"SUCCESS\",\"resultStatus\":\"S\",\"resultMessage\":\"success\"},"
+    "\"paymentRequestId\":\"pr-auth-1\",\"paymentId\":\"2024000003\","
+    "\"paymentAmount\":{\"value\":\"4200\",\"currency\":\"SGD\"},"
+    "\"actualPaymentAmount\":{\"value\":\"3150\",\"currency\":\"USD\"},"
+    "\"paymentMethodType\":\"CARD\",\"authExpiryTime\":"
+    "\"2024-05-08T10:00:00+08:00\",\"acquirerReferenceNo\":\"ARN-TOP\","
+    "\"acquirerInfo\":{\"acquirerName\":\"Adyen\",\"acquirerTransactionId\":"
+    "\"T-99\",\"acquirerResultCode\":\"00\",\"acquirerResultMessage\":"
+    "\"Approved\",\"acquirerMerchantId\":\"M1\"},\"paymentResultInfo\":"
+    "{\"cardNo\":\"411111******1111\",\"cardBrand\":\"VISA\",\"cardToken\":"
+    "\"ALIPAYxyz\",\"issuingCountry\":\"US\",\"funding\":\"CREDIT\","
+    "\"cardBin\":\"411111\",\"lastFour\":\"1111\",\"issuerName\":"
+    "\"JPMORGAN CHASE\",\"merchantAdviceCode\":\"01\",\"authorizationCode\":"
+    "\"A1B2C3\",\"rrn\":\"412345678901\",\"credentialTypeUsed\":\"PAN\","
+    "\"acquirerInfo\":{\"acquirerName\":\"inner\"}}}";
+/* acquirerInfo inside paymentResultInfo, as the Go model has it; full PAN. */
+static const char t_f_payment_inner[] = T_PAY_HEAD "\"paymentRequestId\":\"r\","
+    "\"paymentResultInfo\":{\"cardNo\":\"4111111111111111\",\"acquirerInfo\":"
+    "{\"acquirerName\":\"inner\",\"acquirerTransactionId\":7}}}";
+/*
+ * notifyCapture's acquirerInfo (global-open-sdk-java
+ * request/ams/notify/AlipayCaptureResultNotify.java) around the
+ * documentation's capture sample, made successful.
+ */
+static const char t_f_capture[] =
+    "{\"captureAmount\":{\"currency\":\"SGD\",\"value\":\"4200\"},"
+    "\"notifyType\":\"CAPTURE_RESULT\",\"captureId\":\"2022XXXXXXX\","
+    "\"captureRequestId\":\"captureRequestId01\",\"captureTime\":"
+    "\"2022-11-10T00:34:52-08:00\",\"paymentId\":\"2022XXXXXXX\",\"result\":"
+    "{\"resultCode\":\"SUCCESS\",\"resultMessage\":\"success.\",\"resultStatus\":"
+    "\"S\"},\"acquirerReferenceNo\":\"ARN-C\",\"acquirerInfo\":{\"acquirerName\":"
+    "\"Worldpay\",\"acquirerTransactionId\":\"WP-1\",\"acquirerResultCode\":"
+    "\"00\",\"acquirerResultMessage\":\"Approved\"}}";
+/*
+ * The notifyRefund sample of docs.antom.com/ac/aba/refund, plus arn and
+ * actualRefundAmount (global-open-sdk-python
+ * com/alipay/ams/api/request/notify/alipay_refund_notify.py; arn is in the
+ * notifyRefund reference, docs.antom.com/ac/ams_zh-cn/notify_reund).
+ */
+static const char t_f_refund[] =
+    "{\"notifyType\":\"REFUND_RESULT\",\"refundAmount\":{\"currency\":"
+    "\"HKD\",\"value\":\"10000\"},\"refundId\":"
+    "\"2021080419401080130018866020092XXXX\",\"refundRequestId\":"
+    "\"amsdemorefund_zhangyikai_zyk_20210804_165236_931\",\"refundStatus\":"
+    "\"SUCCESS\",\"refundTime\":\"2021-08-04T01:52:37-07:00\",\"result\":"
+    "{\"resultCode\":\"SUCCESS\",\"resultMessage\":\"Success\",\"resultStatus\":"
+    "\"S\"},\"arn\":\"74987654321098765432109\",\"actualRefundAmount\":"
+    "{\"currency\":\"USD\",\"value\":\"1282\"}}";
+/*
+ * notifyDispute's arn and disputeAcceptReason (global-open-sdk-java
+ * request/ams/notify/AlipayDisputeNotify.java; the reason's values from
+ * model/ams/DisputeAcceptReasonType.java), ids from the documentation's
+ * dispute sample.
+ */
+static const char t_f_dispute[] =
+    "{\"disputeNotificationType\":\"DISPUTE_ACCEPTED\",\"disputeId\":"
+    "\"2025010329013101740904829052\",\"paymentId\":"
+    "\"20250101194010800100188740269658664\",\"paymentRequestId\":"
+    "\"101520250101400409669231020023\",\"disputeType\":\"CHARGEBACK\","
+    "\"arn\":\"24692164032100012345678\",\"disputeAcceptReason\":"
+    "\"MERCHANT_ACCEPTED\",\"disputeAcceptTime\":\"2025-01-05T10:00:00-08:00\"}";
+/*
+ * notifyVaulting's card: networkTransactionId, expiryMonth, expiryYear and
+ * bin, as CardPaymentMethodDetail names them (global-open-sdk-java
+ * model/ams/CardPaymentMethodDetail.java).
+ */
+static const char t_f_vaulting[] =
+    "{\"result\":{\"resultCode\":\"SUCCESS\",\"resultStatus\":\"S\","
+    "\"resultMessage\":\"success\"},\"vaultingRequestId\":\"V-9\","
+    "\"vaultingStatus\":\"SUCCESS\",\"vaultingCreateTime\":"
+    "\"2024-01-01T00:00:00Z\",\"paymentMethodDetail\":{\"paymentMethodType\":"
+    "\"CARD\",\"card\":{\"cardToken\":\"ALIPAY9X\",\"brand\":\"VISA\","
+    "\"maskedCardNo\":\"************1111\",\"bin\":\"411111\",\"expiryMonth\":"
+    "\"12\",\"expiryYear\":\"29\",\"networkTransactionId\":"
+    "\"123456789012345\",\"funding\":\"DEBIT\"}}}";
+/* cardBin when bin is absent; an unmasked cardNo yields to maskedCardNo. */
+static const char t_f_vaulting_alias[] =
+    "{\"result\":{\"resultStatus\":\"S\"},\"vaultingRequestId\":\"V-8\","
+    "\"paymentMethodDetail\":{\"card\":{\"cardBin\":\"510000\",\"cardNo\":"
+    "\"5100000000000008\",\"maskedCardNo\":\"510000******0008\"}}}";
+
+#define T_F(member)	offsetof(struct notif, member)
+static const struct {
+	const char	*body;
+	size_t		 off;
+	const char	*want;
+} t_f[] = {
+	{ t_f_payment, T_F(payment_method_type), "CARD" },
+	{ t_f_payment, T_F(auth_expiry_time), "2024-05-08T10:00:00+08:00" },
+	{ t_f_payment, T_F(acquirer_reference_no), "ARN-TOP" },
+	{ t_f_payment, T_F(acquirer.name), "Adyen" },
+	{ t_f_payment, T_F(acquirer.transaction_id), "T-99" },
+	{ t_f_payment, T_F(acquirer.result_code), "00" },
+	{ t_f_payment, T_F(acquirer.result_message), "Approved" },
+	{ t_f_payment, T_F(card_no_masked), "411111******1111" },
+	{ t_f_payment, T_F(card_token), "ALIPAYxyz" },
+	{ t_f_payment, T_F(funding), "CREDIT" },
+	{ t_f_payment, T_F(card_bin), "411111" },
+	{ t_f_payment, T_F(issuer_name), "JPMORGAN CHASE" },
+	{ t_f_payment, T_F(merchant_advice_code), "01" },
+	{ t_f_payment, T_F(authorization_code), "A1B2C3" },
+	{ t_f_payment, T_F(rrn), "412345678901" },
+	{ t_f_payment, T_F(credential_type_used), "PAN" },
+	{ t_f_payment, T_F(expiry_month), NULL },	/* vaulting only */
+	{ t_f_payment_inner, T_F(acquirer.name), "inner" },
+	{ t_f_payment_inner, T_F(acquirer.transaction_id), NULL },
+	{ t_f_payment_inner, T_F(card_no_masked), NULL },
+	{ t_f_capture, T_F(acquirer_reference_no), "ARN-C" },
+	{ t_f_capture, T_F(acquirer.name), "Worldpay" },
+	{ t_f_capture, T_F(acquirer.transaction_id), "WP-1" },
+	{ t_f_capture, T_F(acquirer.result_code), "00" },
+	{ t_f_capture, T_F(acquirer.result_message), "Approved" },
+	{ t_f_refund, T_F(arn), "74987654321098765432109" },
+	{ t_f_dispute, T_F(dispute_type), "CHARGEBACK" },
+	{ t_f_dispute, T_F(arn), "24692164032100012345678" },
+	{ t_f_dispute, T_F(dispute_accept_reason), "MERCHANT_ACCEPTED" },
+	{ t_f_vaulting, T_F(card_bin), "411111" },
+	{ t_f_vaulting, T_F(expiry_month), "12" },
+	{ t_f_vaulting, T_F(expiry_year), "29" },
+	{ t_f_vaulting, T_F(network_transaction_id), "123456789012345" },
+	{ t_f_vaulting, T_F(card_no_masked), "************1111" },
+	{ t_f_vaulting_alias, T_F(card_bin), "510000" },
+	{ t_f_vaulting_alias, T_F(card_no_masked), "510000******0008" },
+};
+
+START_TEST(test_field)
+{
+	struct notif n;
+	const char *got;
+
+	t_parse_str(t_f[_i].body, &n);
+	ck_assert_msg(n.kind != NOTIF_OTHER, "archived: %s", n.archive_reason);
+	got = *(const char *const *)(const void *)((const char *)&n + t_f[_i].off);
+	ck_assert_pstr_eq(got, t_f[_i].want);
+	notif_free(&n);
+}
+END_TEST
+
+/* actualPaymentAmount and actualRefundAmount beside the kind's own amount. */
+static const struct {
+	const char	*body;
+	size_t		 off;
+	int64_t		 value;
+	const char	*currency;
+} t_f_amounts[] = {
+	{ t_f_payment, T_F(amount), 4200, "SGD" },
+	{ t_f_payment, T_F(actual_payment_amount), 3150, "USD" },
+	{ t_f_refund, T_F(amount), 10000, "HKD" },
+	{ t_f_refund, T_F(actual_refund_amount), 1282, "USD" },
+};
+
+START_TEST(test_field_amount)
+{
+	struct notif n;
+	const struct notif_amount *a;
+
+	t_parse_str(t_f_amounts[_i].body, &n);
+	a = (const void *)((const char *)&n + t_f_amounts[_i].off);
+	ck_assert(a->present);
+	ck_assert_int_eq(a->value, t_f_amounts[_i].value);
+	ck_assert_str_eq(a->currency, t_f_amounts[_i].currency);
+	notif_free(&n);
+}
+END_TEST
+
+/*
+ * A malformed optional amount is dropped, the payment or refund still
+ * applied (docs/protocol.md section 6); a good one in the same body is kept.
+ */
+static const char *const t_bad_optional_amounts[] = {
+	"{\"value\":\"-1\",\"currency\":\"USD\"}",
+	"{\"value\":\"1.5\",\"currency\":\"USD\"}",
+	"{\"value\":100,\"currency\":\"USD\"}",
+	"{\"value\":\"100\",\"currency\":\"usd\"}",
+	"{\"value\":\"100\",\"currency\":\"ABC\"}",
+	"{\"value\":\"100\"}",
+	"\"100 USD\"",
+	"{\"value\":\"99999999999999999999\",\"currency\":\"USD\"}",
+};
+
+START_TEST(test_optional_amount_dropped)
+{
+	struct notif n;
+	char body[512];
+
+	snprintf(body, sizeof(body), T_PAY_HEAD "\"paymentRequestId\":\"r\","
+	    "\"paymentAmount\":{\"value\":\"4200\",\"currency\":\"SGD\"},"
+	    "\"actualPaymentAmount\":%s}", t_bad_optional_amounts[_i]);
+	t_parse_str(body, &n);
+	ck_assert_int_eq(n.kind, NOTIF_PAYMENT);
+	ck_assert_int_eq(n.status, NOTIF_ST_SUCCESS);
+	ck_assert(n.amount.present);
+	ck_assert_int_eq(n.amount.value, 4200);
+	ck_assert(!n.actual_payment_amount.present);
+	ck_assert_int_eq(n.actual_payment_amount.value, 0);
+	ck_assert_str_eq(n.actual_payment_amount.currency, "");
+	notif_free(&n);
+
+	snprintf(body, sizeof(body), T_REFUND("S", ",\"refundStatus\":\"SUCCESS\","
+	    "\"refundAmount\":{\"value\":\"1200\",\"currency\":\"SGD\"},"
+	    "\"actualRefundAmount\":%s"), t_bad_optional_amounts[_i]);
+	t_parse_str(body, &n);
+	ck_assert_int_eq(n.kind, NOTIF_REFUND);
+	ck_assert_int_eq(n.amount.value, 1200);
+	ck_assert(!n.actual_refund_amount.present);
+	notif_free(&n);
+}
+END_TEST
+
 START_TEST(test_free_twice)
 {
 	struct notif n;
@@ -1333,6 +1759,21 @@ notif_suite(void)
 	tcase_add_test(tc, test_currencies);
 	tcase_add_test(tc, test_text_fields);
 	tcase_add_test(tc, test_fields_by_kind);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("rules");
+	tcase_set_timeout(tc, 10);
+	tcase_add_loop_test(tc, test_status_rules, 0, (int)T_NELEM(t_rules));
+	tcase_add_test(tc, test_result_msg);
+	tcase_add_test(tc, test_inherited_notify_type);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("fields");
+	tcase_set_timeout(tc, 10);
+	tcase_add_loop_test(tc, test_field, 0, (int)T_NELEM(t_f));
+	tcase_add_loop_test(tc, test_field_amount, 0, (int)T_NELEM(t_f_amounts));
+	tcase_add_loop_test(tc, test_optional_amount_dropped, 0,
+	    (int)T_NELEM(t_bad_optional_amounts));
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("json");
