@@ -709,8 +709,11 @@ static const struct row hostile_rows[] = {
 	    "\"captureRequestId\":\"CR\\n" FORGED "\",\"paymentId\":\"P-SEED\","
 	    "\"result\":{\"resultCode\":\"SUCCESS\",\"resultMessage\":\"ok\","
 	    "\"resultStatus\":\"S\"}}") },
-	{ .name = "resultStatus U", .status = 200, .effect = E_ARCHIVED,
-	    .reason = "unknown_result_status", .rs = "U" },
+	/* U is not final (docs/protocol.md section 4.1): a PENDING payment. */
+	{ .name = "resultStatus U", .status = 200, .effect = E_APPLIED,
+	    .rs = "U" },
+	{ .name = "resultStatus X", .status = 200, .effect = E_ARCHIVED,
+	    .reason = "unknown_result_status", .rs = "X" },
 	{ .name = "FAIL for the seeded payment, bad amount", .status = 200,
 	    .effect = E_ARCHIVED, .reason = "bad_amount", .rs = "F",
 	    .prid = "PR-SEED", .pid = "P-SEED", .value = "-4200" },
@@ -978,8 +981,9 @@ check_effect(const struct row *w, const struct snap *b)
 	if (w->effect == E_APPLIED) {
 		snprintf(sql, sizeof(sql), "SELECT count(*) FROM events WHERE "
 		    "notification_id = %lld AND old_status IS NULL AND "
-		    "new_status = 'SUCCESS' AND object_id <> 'PR-SEED'",
-		    a.max_id);
+		    "new_status = '%s' AND object_id <> 'PR-SEED'",
+		    a.max_id, w->rs != NULL && strcmp(w->rs, "U") == 0 ?
+		    "PENDING" : "SUCCESS");
 		ck_assert_msg(e2e_q_int(sql) == 1, "%s: not one new payment",
 		    w->name);
 	}
