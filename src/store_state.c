@@ -117,15 +117,29 @@ struct store_col {
 			    struct notif_amount: offsetof(struct notif, f))
 #define ARG(src)	src, 0
 
+/*
+ * Rows most kinds share: the result a newer notification always
+ * replaces, an amount (its value and currency columns) and when and by
+ * which notification the row was written.
+ */
+#define COLS_RESULT							\
+	{ "status",			ARG(SRC_STATUS),	SET },	\
+	{ "result_code",		FIELD(result_code),	SET },	\
+	{ "result_message",		FIELD(result_message),	SET }
+#define COLS_AMOUNT(value, currency, f)					\
+	{ value,			VALUE(f),		NEWER },\
+	{ currency,			CURRENCY(f),		NEWER }
+#define COLS_WRITTEN							\
+	{ "notification_id",		ARG(SRC_NID),		SET },	\
+	{ "created_at",			ARG(SRC_NOW),		INSERT },\
+	{ "updated_at",			ARG(SRC_NOW),		SET }
+
 static const struct store_col store_payment_cols[] = {
 	{ "client_id",			ARG(SRC_CLIENT),	KEY },
 	{ "payment_request_id",		FIELD(payment_request_id), KEY },
 	{ "payment_id",			FIELD(payment_id),	FIRST },
-	{ "status",			ARG(SRC_STATUS),	SET },
-	{ "result_code",		FIELD(result_code),	SET },
-	{ "result_message",		FIELD(result_message),	SET },
-	{ "amount_value",		VALUE(amount),		NEWER },
-	{ "currency",			CURRENCY(amount),	NEWER },
+	COLS_RESULT,
+	COLS_AMOUNT("amount_value", "currency", amount),
 	{ "payment_create_time",	FIELD(payment_create_time), NEWER },
 	{ "payment_time",		FIELD(payment_time),	NEWER },
 	{ "avs_result_raw",		FIELD(avs_result_raw),	NEWER },
@@ -141,9 +155,7 @@ static const struct store_col store_payment_cols[] = {
 	{ "issuing_country",		FIELD(issuing_country),	NEWER },
 	{ "refusal_code_raw",		FIELD(refusal_code_raw), NEWER },
 	{ "refusal_reason_raw",		FIELD(refusal_reason_raw), NEWER },
-	{ "notification_id",		ARG(SRC_NID),		SET },
-	{ "created_at",			ARG(SRC_NOW),		INSERT },
-	{ "updated_at",			ARG(SRC_NOW),		SET },
+	COLS_WRITTEN,
 };
 
 static const struct store_col store_capture_cols[] = {
@@ -151,16 +163,11 @@ static const struct store_col store_capture_cols[] = {
 	{ "capture_request_id",		FIELD(capture_request_id), KEY },
 	{ "capture_id",			FIELD(capture_id),	FIRST },
 	{ "payment_id",			FIELD(payment_id),	FIRST },
-	{ "status",			ARG(SRC_STATUS),	SET },
-	{ "result_code",		FIELD(result_code),	SET },
-	{ "result_message",		FIELD(result_message),	SET },
-	{ "amount_value",		VALUE(amount),		NEWER },
-	{ "currency",			CURRENCY(amount),	NEWER },
+	COLS_RESULT,
+	COLS_AMOUNT("amount_value", "currency", amount),
 	{ "capture_time",		FIELD(capture_time),	NEWER },
 	{ "acquirer_reference_no",	FIELD(acquirer_reference_no), NEWER },
-	{ "notification_id",		ARG(SRC_NID),		SET },
-	{ "created_at",			ARG(SRC_NOW),		INSERT },
-	{ "updated_at",			ARG(SRC_NOW),		SET },
+	COLS_WRITTEN,
 };
 
 static const struct store_col store_refund_cols[] = {
@@ -169,15 +176,10 @@ static const struct store_col store_refund_cols[] = {
 	{ "refund_id",			FIELD(refund_id),	FIRST },
 	{ "payment_id",			FIELD(payment_id),	FIRST },
 	{ "payment_request_id",		FIELD(payment_request_id), FIRST },
-	{ "status",			ARG(SRC_STATUS),	SET },
-	{ "result_code",		FIELD(result_code),	SET },
-	{ "result_message",		FIELD(result_message),	SET },
-	{ "amount_value",		VALUE(amount),		NEWER },
-	{ "currency",			CURRENCY(amount),	NEWER },
+	COLS_RESULT,
+	COLS_AMOUNT("amount_value", "currency", amount),
 	{ "refund_time",		FIELD(refund_time),	NEWER },
-	{ "notification_id",		ARG(SRC_NID),		SET },
-	{ "created_at",			ARG(SRC_NOW),		INSERT },
-	{ "updated_at",			ARG(SRC_NOW),		SET },
+	COLS_WRITTEN,
 };
 
 /* The stage is notify_type (disputeNotificationType). */
@@ -189,8 +191,7 @@ static const struct store_col store_dispute_cols[] = {
 	{ "capture_id",			FIELD(capture_id),	FIRST },
 	{ "stage",			FIELD(notify_type),	SET },
 	{ "dispute_type",		FIELD(dispute_type),	NEWER },
-	{ "amount_value",		VALUE(amount),		NEWER },
-	{ "currency",			CURRENCY(amount),	NEWER },
+	COLS_AMOUNT("amount_value", "currency", amount),
 	{ "reason_code",		FIELD(dispute_reason_code), NEWER },
 	{ "reason_msg",			FIELD(dispute_reason_msg), NEWER },
 	{ "source",			FIELD(dispute_source),	NEWER },
@@ -199,33 +200,30 @@ static const struct store_col store_dispute_cols[] = {
 	{ "defendable",			FIELD(defendable),	NEWER },
 	{ "judged_result",		FIELD(dispute_judged_result), NEWER },
 	{ "judged_time",		FIELD(dispute_judged_time), NEWER },
-	{ "judged_amount_value",	VALUE(dispute_judged_amount), NEWER },
-	{ "judged_currency",		CURRENCY(dispute_judged_amount), NEWER },
-	{ "notification_id",		ARG(SRC_NID),		SET },
-	{ "created_at",			ARG(SRC_NOW),		INSERT },
-	{ "updated_at",			ARG(SRC_NOW),		SET },
+	COLS_AMOUNT("judged_amount_value", "judged_currency",
+	    dispute_judged_amount),
+	COLS_WRITTEN,
 };
 
 static const struct store_col store_vaulting_cols[] = {
 	{ "client_id",			ARG(SRC_CLIENT),	KEY },
 	{ "vaulting_request_id",	FIELD(vaulting_request_id), KEY },
-	{ "status",			ARG(SRC_STATUS),	SET },
-	{ "result_code",		FIELD(result_code),	SET },
-	{ "result_message",		FIELD(result_message),	SET },
+	COLS_RESULT,
 	{ "card_token",			FIELD(card_token),	NEWER },
 	{ "card_brand",			FIELD(card_brand),	NEWER },
 	{ "card_no_masked",		FIELD(card_no_masked),	NEWER },
 	{ "issuing_country",		FIELD(issuing_country),	NEWER },
 	{ "vaulting_create_time",	FIELD(vaulting_create_time), NEWER },
-	{ "notification_id",		ARG(SRC_NID),		SET },
-	{ "created_at",			ARG(SRC_NOW),		INSERT },
-	{ "updated_at",			ARG(SRC_NOW),		SET },
+	COLS_WRITTEN,
 };
 
 #undef FIELD
 #undef VALUE
 #undef CURRENCY
 #undef ARG
+#undef COLS_RESULT
+#undef COLS_AMOUNT
+#undef COLS_WRITTEN
 
 /*
  * Each kind with state: how its object is read (status or stage, and the
