@@ -14,6 +14,7 @@
  */
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -336,7 +337,8 @@ store_sql_upsert(struct store_sqlbuf *b, const struct store_kind *k,
  * FIRST and NEWER columns (a DISPUTE_CREATED after the judgement still
  * brings the disputed amount and the reason); the stage, notification_id
  * and updated_at stay.  Numbered like the upsert so one binder serves
- * both; binding the numbers it does not use is a harmless SQLITE_RANGE.
+ * both; binding the numbers it does not use is a harmless SQLITE_RANGE
+ * (PostgreSQL cannot infer the type of a $N it does not use: give it).
  */
 static void
 store_sql_fill(struct store_sqlbuf *b, const struct store_kind *k, char mark)
@@ -397,16 +399,18 @@ store_state_sql_build(char mark, const char *sql[S_RFS_FIRST - S_STATE_FIRST],
 	struct store_sqlbuf b = { NULL, 0, 0 };
 	size_t i;
 
-	memset(at, 0, sizeof(at));
+	for (i = 0; i < S_RFS_FIRST - S_STATE_FIRST; i++)
+		at[i] = SIZE_MAX;
 	store_sql_generate(&b, mark, at);	/* only counted */
 	if ((b.p = malloc(b.len + 1)) == NULL)
 		return -1;
 	b.cap = b.len + 1;
 	b.len = 0;
 	store_sql_generate(&b, mark, at);
+	/* A statement with no SQL at all stays NULL: its prepare fails. */
 	for (i = 0; i < S_RFS_FIRST - S_STATE_FIRST; i++)
 		sql[i] = store_state_sql[i] != NULL ? store_state_sql[i] :
-		    b.p + at[i];
+		    at[i] != SIZE_MAX ? b.p + at[i] : NULL;
 	*text = b.p;
 	return 0;
 }
