@@ -25,13 +25,6 @@
 #include "store_int.h"
 #include "util.h"
 
-/* Every statement the writer prepares, by the file that owns its SQL. */
-static const struct store_stmt_set store_stmt_sets[] = {
-	{ store_db_sql, S_DB_FIRST, S_STATE_FIRST },
-	{ store_state_sql, S_STATE_FIRST, S_RFS_FIRST },
-	{ refusal_sql, S_RFS_FIRST, S_COUNT },
-};
-
 struct store *
 store_open(const char *path, const struct store_options *opt, char *err,
     size_t errlen)
@@ -44,8 +37,21 @@ store_open(const char *path, const struct store_options *opt, char *err,
 		return NULL;
 	}
 	s->opt = *opt;
-	s->stmt_sets = store_stmt_sets;
-	s->nstmt_sets = sizeof(store_stmt_sets) / sizeof(store_stmt_sets[0]);
+	/*
+	 * Every statement the writer prepares, by the file that owns its
+	 * SQL; the upserts are generated here, once, not per job.
+	 */
+	if (store_state_sql_build('?', s->state_sql, &s->state_text) != 0) {
+		util_err(err, errlen, "out of memory");
+		goto fail;
+	}
+	s->stmt_sets[0] = (struct store_stmt_set){ store_db_sql, S_DB_FIRST,
+	    S_STATE_FIRST };
+	s->stmt_sets[1] = (struct store_stmt_set){ s->state_sql,
+	    S_STATE_FIRST, S_RFS_FIRST };
+	s->stmt_sets[2] = (struct store_stmt_set){ refusal_sql, S_RFS_FIRST,
+	    S_COUNT };
+	s->nstmt_sets = STORE_STMT_SETS;
 	s->migrated = store_state_migrated;
 	if (s->opt.batch_max == 0)
 		s->opt.batch_max = 1;
@@ -106,6 +112,7 @@ store_close(struct store *s)
 	pthread_mutex_destroy(&s->ckpt.lock);
 	pthread_cond_destroy(&s->ckpt.cond);
 	free(s->path);
+	free(s->state_text);
 	free(s->w.batch);
 	free(s->w.plan);
 	free(s->q.rfs_pending);

@@ -30,9 +30,9 @@
 
 /*
  * The writer's prepared statements.  Their SQL lives beside the code
- * that runs them: store_db_sql (store_db.c), store_state_sql
- * (store_state.c) and refusal_sql (refusal.c), each indexed from its
- * first constant here.
+ * that runs them: store_db_sql (store_db.c), store_state_sql_build()
+ * (store_state.c: the upserts are generated from a column table per kind)
+ * and refusal_sql (refusal.c), each indexed from its first constant here.
  */
 enum {
 	S_BEGIN, S_COMMIT, S_ROLLBACK,
@@ -48,7 +48,6 @@ enum {
 	S_COUNT
 };
 extern const char *const store_db_sql[S_STATE_FIRST - S_DB_FIRST];
-extern const char *const store_state_sql[S_RFS_FIRST - S_STATE_FIRST];
 extern const char *const refusal_sql[S_COUNT - S_RFS_FIRST];
 
 /*
@@ -60,6 +59,7 @@ struct store_stmt_set {
 	const char *const	*sql;
 	int			 first, last;
 };
+#define STORE_STMT_SETS		3	/* store_db, store_state, refusal */
 
 /* The writer thread's alone (or store_apply's caller's, when none runs). */
 struct store_writer {
@@ -141,7 +141,7 @@ struct store {
 	/* Set by store_open(), read-only after. */
 	struct store_options	 opt;
 	char			*path;
-	const struct store_stmt_set *stmt_sets;	/* every statement's SQL */
+	struct store_stmt_set	 stmt_sets[STORE_STMT_SETS]; /* every statement's SQL */
 	size_t			 nstmt_sets;
 	/*
 	 * Called by store_connect() inside the migration's transaction, with
@@ -151,6 +151,8 @@ struct store {
 	 */
 	int			(*migrated)(struct store *, int from,
 				    char *err, size_t errlen);
+	const char		*state_sql[S_RFS_FIRST - S_STATE_FIRST];
+	char			*state_text;	/* the generated of them; owned */
 
 	struct store_writer	 w;
 	struct store_queue	 q;
@@ -190,6 +192,15 @@ void	store_ckpt_stop(struct store *);
 void	store_ckpt_ask(struct store *, int force);
 void	store_ckpt_restart(struct store *);
 
+/*
+ * store_state.c: the SQL of statements S_STATE_FIRST..S_RFS_FIRST-1 into
+ * sql[], the upserts and fills generated with placeholders mark and the
+ * parameter number ('?' for SQLite, '$' for PostgreSQL) into one
+ * allocation *text that the caller owns (the others are static).  0, or
+ * -1 when out of memory.
+ */
+int	store_state_sql_build(char mark,
+	    const char *sql[S_RFS_FIRST - S_STATE_FIRST], char **text);
 /* store_state.c: inside the caller's transaction. */
 int	store_record(struct store *, struct store_job **, size_t n,
 	    const char *now);

@@ -12,7 +12,9 @@
  *
  * Runs on the writer's connection, inside the caller's transaction.
  */
+#include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,15 +25,12 @@
 
 #define SQL(which)	[(which) - S_STATE_FIRST]
 
-/* What a newer result of a payment, capture or refund always replaces. */
-#define STORE_SET_RESULT						\
-	" status = excluded.status,"					\
-	" result_code = excluded.result_code,"				\
-	" result_message = excluded.result_message,"			\
-	" amount_value = coalesce(excluded.amount_value, amount_value),"	\
-	" currency = coalesce(excluded.currency, currency),"
-
-const char *const store_state_sql[S_RFS_FIRST - S_STATE_FIRST] = {
+/*
+ * The hand-written statements.  The upserts and the fill are left NULL
+ * here: store_state_sql_build() generates them from the column tables
+ * below.
+ */
+static const char *const store_state_sql[S_RFS_FIRST - S_STATE_FIRST] = {
 	SQL(S_NOTIF_FIND) =
 	    "SELECT id, delivery_count FROM notifications"
 	    " WHERE client_id = ?1 AND body_sha256 = ?2",
@@ -54,173 +53,23 @@ const char *const store_state_sql[S_RFS_FIRST - S_STATE_FIRST] = {
 	    "SELECT status, amount_value, currency, payment_id, NULL, NULL,"
 	    " NULL, NULL, NULL FROM payments"
 	    " WHERE client_id = ?1 AND payment_request_id = ?2",
-	SQL(S_PAY_UPSERT) =
-	    "INSERT INTO payments (payment_request_id, client_id, payment_id,"
-	    " status, result_code, result_message, amount_value, currency,"
-	    " payment_create_time, payment_time, avs_result_raw,"
-	    " cvv_result_raw, network_transaction_id, three_ds_eci,"
-	    " three_ds_version, three_ds_cavv, three_ds_ds_transaction_id,"
-	    " card_brand, last_four, issuing_country, refusal_code_raw,"
-	    " refusal_reason_raw, notification_id, created_at, updated_at)"
-	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,"
-	    " ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?24)"
-	    " ON CONFLICT (client_id, payment_request_id) DO UPDATE SET"
-	    " payment_id = coalesce(payment_id, excluded.payment_id),"
-	    STORE_SET_RESULT
-	    " payment_create_time = coalesce(excluded.payment_create_time,"
-	    "   payment_create_time),"
-	    " payment_time = coalesce(excluded.payment_time, payment_time),"
-	    " avs_result_raw = coalesce(excluded.avs_result_raw, avs_result_raw),"
-	    " cvv_result_raw = coalesce(excluded.cvv_result_raw, cvv_result_raw),"
-	    " network_transaction_id = coalesce(excluded.network_transaction_id,"
-	    "   network_transaction_id),"
-	    " three_ds_eci = coalesce(excluded.three_ds_eci, three_ds_eci),"
-	    " three_ds_version = coalesce(excluded.three_ds_version,"
-	    "   three_ds_version),"
-	    " three_ds_cavv = coalesce(excluded.three_ds_cavv, three_ds_cavv),"
-	    " three_ds_ds_transaction_id ="
-	    "   coalesce(excluded.three_ds_ds_transaction_id,"
-	    "   three_ds_ds_transaction_id),"
-	    " card_brand = coalesce(excluded.card_brand, card_brand),"
-	    " last_four = coalesce(excluded.last_four, last_four),"
-	    " issuing_country = coalesce(excluded.issuing_country,"
-	    "   issuing_country),"
-	    " refusal_code_raw = coalesce(excluded.refusal_code_raw,"
-	    "   refusal_code_raw),"
-	    " refusal_reason_raw = coalesce(excluded.refusal_reason_raw,"
-	    "   refusal_reason_raw),"
-	    " notification_id = excluded.notification_id,"
-	    " updated_at = excluded.updated_at",
 	SQL(S_CAP_GET) =
 	    "SELECT status, amount_value, currency, capture_id, payment_id,"
 	    " NULL, NULL, NULL, NULL FROM captures"
 	    " WHERE client_id = ?1 AND capture_request_id = ?2",
-	SQL(S_CAP_UPSERT) =
-	    "INSERT INTO captures (capture_request_id, client_id, capture_id,"
-	    " payment_id, status, result_code, result_message, amount_value,"
-	    " currency, capture_time, acquirer_reference_no, notification_id,"
-	    " created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,"
-	    " ?9, ?10, ?11, ?12, ?13, ?13)"
-	    " ON CONFLICT (client_id, capture_request_id) DO UPDATE SET"
-	    " capture_id = coalesce(capture_id, excluded.capture_id),"
-	    " payment_id = coalesce(payment_id, excluded.payment_id),"
-	    STORE_SET_RESULT
-	    " capture_time = coalesce(excluded.capture_time, capture_time),"
-	    " acquirer_reference_no = coalesce(excluded.acquirer_reference_no,"
-	    "   acquirer_reference_no),"
-	    " notification_id = excluded.notification_id,"
-	    " updated_at = excluded.updated_at",
 	SQL(S_REF_GET) =
 	    "SELECT status, amount_value, currency, refund_id, payment_id,"
 	    " payment_request_id, NULL, NULL, NULL FROM refunds"
 	    " WHERE client_id = ?1 AND refund_request_id = ?2",
-	SQL(S_REF_UPSERT) =
-	    "INSERT INTO refunds (refund_request_id, client_id, refund_id,"
-	    " payment_id, payment_request_id, status, result_code,"
-	    " result_message, amount_value, currency, refund_time,"
-	    " notification_id, created_at, updated_at) VALUES (?1, ?2, ?3, ?4,"
-	    " ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13)"
-	    " ON CONFLICT (client_id, refund_request_id) DO UPDATE SET"
-	    " refund_id = coalesce(refund_id, excluded.refund_id),"
-	    " payment_id = coalesce(payment_id, excluded.payment_id),"
-	    " payment_request_id = coalesce(payment_request_id,"
-	    "   excluded.payment_request_id),"
-	    STORE_SET_RESULT
-	    " refund_time = coalesce(excluded.refund_time, refund_time),"
-	    " notification_id = excluded.notification_id,"
-	    " updated_at = excluded.updated_at",
 	SQL(S_DIS_GET) =
 	    "SELECT stage, amount_value, currency, payment_id,"
 	    " payment_request_id, capture_id, judged_result,"
 	    " judged_amount_value, judged_currency FROM disputes"
 	    " WHERE client_id = ?1 AND dispute_id = ?2",
-	/*
-	 * A later stage: what it says wins, what it omits is kept, and an id
-	 * once set stays (store_judge makes another a CONFLICT).
-	 */
-	SQL(S_DIS_UPSERT) =
-	    "INSERT INTO disputes (dispute_id, client_id, payment_id,"
-	    " payment_request_id, capture_id, stage, dispute_type,"
-	    " amount_value, currency, reason_code, reason_msg, source,"
-	    " dispute_time, defense_due_time, defendable, judged_result,"
-	    " judged_time, judged_amount_value, judged_currency,"
-	    " notification_id, created_at, updated_at) VALUES (?1, ?2, ?3, ?4,"
-	    " ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,"
-	    " ?19, ?20, ?21, ?21)"
-	    " ON CONFLICT (client_id, dispute_id) DO UPDATE SET"
-	    " payment_id = coalesce(payment_id, excluded.payment_id),"
-	    " payment_request_id = coalesce(payment_request_id,"
-	    "   excluded.payment_request_id),"
-	    " capture_id = coalesce(capture_id, excluded.capture_id),"
-	    " stage = excluded.stage,"
-	    " dispute_type = coalesce(excluded.dispute_type, dispute_type),"
-	    " amount_value = coalesce(excluded.amount_value, amount_value),"
-	    " currency = coalesce(excluded.currency, currency),"
-	    " reason_code = coalesce(excluded.reason_code, reason_code),"
-	    " reason_msg = coalesce(excluded.reason_msg, reason_msg),"
-	    " source = coalesce(excluded.source, source),"
-	    " dispute_time = coalesce(excluded.dispute_time, dispute_time),"
-	    " defense_due_time = coalesce(excluded.defense_due_time,"
-	    "   defense_due_time),"
-	    " defendable = coalesce(excluded.defendable, defendable),"
-	    " judged_result = coalesce(excluded.judged_result, judged_result),"
-	    " judged_time = coalesce(excluded.judged_time, judged_time),"
-	    " judged_amount_value = coalesce(excluded.judged_amount_value,"
-	    "   judged_amount_value),"
-	    " judged_currency = coalesce(excluded.judged_currency,"
-	    "   judged_currency),"
-	    " notification_id = excluded.notification_id,"
-	    " updated_at = excluded.updated_at",
-	/*
-	 * An earlier stage arriving late: the stage stays, and only what is
-	 * still unknown is filled in (a DISPUTE_CREATED after the judgement
-	 * still brings the disputed amount and the reason).  Numbered like
-	 * S_DIS_UPSERT so one binder serves both; binding the numbers it
-	 * does not use (6, 20, 21) is a harmless SQLITE_RANGE.
-	 */
-	SQL(S_DIS_FILL) =
-	    "UPDATE disputes SET"
-	    " payment_id = coalesce(payment_id, ?3),"
-	    " payment_request_id = coalesce(payment_request_id, ?4),"
-	    " capture_id = coalesce(capture_id, ?5),"
-	    " dispute_type = coalesce(dispute_type, ?7),"
-	    " amount_value = coalesce(amount_value, ?8),"
-	    " currency = coalesce(currency, ?9),"
-	    " reason_code = coalesce(reason_code, ?10),"
-	    " reason_msg = coalesce(reason_msg, ?11),"
-	    " source = coalesce(source, ?12),"
-	    " dispute_time = coalesce(dispute_time, ?13),"
-	    " defense_due_time = coalesce(defense_due_time, ?14),"
-	    " defendable = coalesce(defendable, ?15),"
-	    " judged_result = coalesce(judged_result, ?16),"
-	    " judged_time = coalesce(judged_time, ?17),"
-	    " judged_amount_value = coalesce(judged_amount_value, ?18),"
-	    " judged_currency = coalesce(judged_currency, ?19)"
-	    " WHERE client_id = ?2 AND dispute_id = ?1",
 	SQL(S_VLT_GET) =
 	    "SELECT status, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL"
 	    " FROM vaultings"
 	    " WHERE client_id = ?1 AND vaulting_request_id = ?2",
-	SQL(S_VLT_UPSERT) =
-	    "INSERT INTO vaultings (vaulting_request_id, client_id, status,"
-	    " result_code, result_message, card_token, card_brand,"
-	    " card_no_masked, issuing_country, vaulting_create_time,"
-	    " notification_id, created_at, updated_at) VALUES (?1, ?2, ?3, ?4,"
-	    " ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12)"
-	    " ON CONFLICT (client_id, vaulting_request_id) DO UPDATE SET"
-	    " status = excluded.status,"
-	    " result_code = excluded.result_code,"
-	    " result_message = excluded.result_message,"
-	    " card_token = coalesce(excluded.card_token, card_token),"
-	    " card_brand = coalesce(excluded.card_brand, card_brand),"
-	    " card_no_masked = coalesce(excluded.card_no_masked,"
-	    "   card_no_masked),"
-	    " issuing_country = coalesce(excluded.issuing_country,"
-	    "   issuing_country),"
-	    " vaulting_create_time = coalesce(excluded.vaulting_create_time,"
-	    "   vaulting_create_time),"
-	    " notification_id = excluded.notification_id,"
-	    " updated_at = excluded.updated_at",
 	SQL(S_EVENT) =
 	    "INSERT INTO events (created_at, client_id, object_type, object_id,"
 	    " payment_id, old_status, new_status, notification_id)"
@@ -228,127 +77,390 @@ const char *const store_state_sql[S_RFS_FIRST - S_STATE_FIRST] = {
 };
 
 /*
- * A kind's upsert parameters, bound from the delivery: ?at takes a string
- * field of struct notif, the client id, the status, an amount (?at and
- * ?at+1: value and currency), the notification id or the time.
+ * A kind's table, one row per column: its name, where its value comes
+ * from, and what an upsert does with it.  The upsert and the fill are
+ * generated from it and bound from it, column i as parameter i + 1, so a
+ * new column is one row here (and its column in store_schema.c).
+ *
+ * Where a value comes from: a string field of struct notif, the client
+ * id, the status, an amount's value or currency (a struct notif_amount
+ * field, NULL when absent), the notification id, or the time now.
  */
-enum store_arg { A_END = 0, A_FIELD, A_CLIENT, A_STATUS, A_AMOUNT, A_NID,
-    A_NOW };
+enum store_src { SRC_FIELD, SRC_CLIENT, SRC_STATUS, SRC_VALUE, SRC_CURRENCY,
+    SRC_NID, SRC_NOW };
 
-struct store_param {
-	enum store_arg	 arg;
-	int		 at;
-	size_t		 field;		/* A_FIELD, A_AMOUNT */
+/*
+ * What an upsert of a row that exists does with a column:
+ *   KEY	the conflict target (client id and request id), never updated;
+ *   SET	the newer notification's value, even NULL (the status, its
+ *		result, the stage, notification_id, updated_at);
+ *   NEWER	what a newer notification says wins, what it omits is kept;
+ *   FIRST	an id once set stays (store_judge makes another a CONFLICT);
+ *   INSERT	written on insert only (created_at).
+ * A fill (an earlier stage arriving late) writes only what is still
+ * unknown, and only in the FIRST and NEWER columns.
+ */
+enum store_rule { KEY, SET, NEWER, FIRST, INSERT };
+
+struct store_col {
+	const char	*name;
+	enum store_src	 src;
+	size_t		 field;		/* SRC_FIELD, SRC_VALUE, SRC_CURRENCY */
+	enum store_rule	 rule;
 };
 
-#define F(at, name)	{ A_FIELD, at, offsetof(struct notif, name) }
-#define AMOUNT(at, name) { A_AMOUNT, at, offsetof(struct notif, name) }
-#define ARG(at, arg)	{ arg, at, 0 }
+/* Offsets of struct notif fields, of the type the binder reads them as. */
+#define FIELD(f)	SRC_FIELD, _Generic(((struct notif *)0)->f,	\
+			    const char *: offsetof(struct notif, f))
+#define VALUE(f)	SRC_VALUE, _Generic(((struct notif *)0)->f,	\
+			    struct notif_amount: offsetof(struct notif, f))
+#define CURRENCY(f)	SRC_CURRENCY, _Generic(((struct notif *)0)->f,	\
+			    struct notif_amount: offsetof(struct notif, f))
+#define ARG(src)	src, 0
 
-static const struct store_param store_payment_params[] = {
-	F(1, payment_request_id), ARG(2, A_CLIENT), F(3, payment_id),
-	ARG(4, A_STATUS), F(5, result_code), F(6, result_message),
-	AMOUNT(7, amount), F(9, payment_create_time), F(10, payment_time),
-	F(11, avs_result_raw), F(12, cvv_result_raw),
-	F(13, network_transaction_id), F(14, three_ds_eci),
-	F(15, three_ds_version), F(16, three_ds_cavv),
-	F(17, three_ds_ds_transaction_id), F(18, card_brand), F(19, last_four),
-	F(20, issuing_country), F(21, refusal_code_raw),
-	F(22, refusal_reason_raw), ARG(23, A_NID), ARG(24, A_NOW), { 0 }
+/*
+ * Rows most kinds share: the result a newer notification always
+ * replaces, an amount (its value and currency columns) and when and by
+ * which notification the row was written.
+ */
+#define COLS_RESULT							\
+	{ "status",			ARG(SRC_STATUS),	SET },	\
+	{ "result_code",		FIELD(result_code),	SET },	\
+	{ "result_message",		FIELD(result_message),	SET }
+#define COLS_AMOUNT(value, currency, f)					\
+	{ value,			VALUE(f),		NEWER },\
+	{ currency,			CURRENCY(f),		NEWER }
+#define COLS_WRITTEN							\
+	{ "notification_id",		ARG(SRC_NID),		SET },	\
+	{ "created_at",			ARG(SRC_NOW),		INSERT },\
+	{ "updated_at",			ARG(SRC_NOW),		SET }
+
+static const struct store_col store_payment_cols[] = {
+	{ "client_id",			ARG(SRC_CLIENT),	KEY },
+	{ "payment_request_id",		FIELD(payment_request_id), KEY },
+	{ "payment_id",			FIELD(payment_id),	FIRST },
+	COLS_RESULT,
+	COLS_AMOUNT("amount_value", "currency", amount),
+	{ "payment_create_time",	FIELD(payment_create_time), NEWER },
+	{ "payment_time",		FIELD(payment_time),	NEWER },
+	{ "avs_result_raw",		FIELD(avs_result_raw),	NEWER },
+	{ "cvv_result_raw",		FIELD(cvv_result_raw),	NEWER },
+	{ "network_transaction_id",	FIELD(network_transaction_id), NEWER },
+	{ "three_ds_eci",		FIELD(three_ds_eci),	NEWER },
+	{ "three_ds_version",		FIELD(three_ds_version), NEWER },
+	{ "three_ds_cavv",		FIELD(three_ds_cavv),	NEWER },
+	{ "three_ds_ds_transaction_id",	FIELD(three_ds_ds_transaction_id),
+					NEWER },
+	{ "card_brand",			FIELD(card_brand),	NEWER },
+	{ "last_four",			FIELD(last_four),	NEWER },
+	{ "issuing_country",		FIELD(issuing_country),	NEWER },
+	{ "refusal_code_raw",		FIELD(refusal_code_raw), NEWER },
+	{ "refusal_reason_raw",		FIELD(refusal_reason_raw), NEWER },
+	COLS_WRITTEN,
 };
 
-static const struct store_param store_capture_params[] = {
-	F(1, capture_request_id), ARG(2, A_CLIENT), F(3, capture_id),
-	F(4, payment_id), ARG(5, A_STATUS), F(6, result_code),
-	F(7, result_message), AMOUNT(8, amount), F(10, capture_time),
-	F(11, acquirer_reference_no), ARG(12, A_NID), ARG(13, A_NOW), { 0 }
+static const struct store_col store_capture_cols[] = {
+	{ "client_id",			ARG(SRC_CLIENT),	KEY },
+	{ "capture_request_id",		FIELD(capture_request_id), KEY },
+	{ "capture_id",			FIELD(capture_id),	FIRST },
+	{ "payment_id",			FIELD(payment_id),	FIRST },
+	COLS_RESULT,
+	COLS_AMOUNT("amount_value", "currency", amount),
+	{ "capture_time",		FIELD(capture_time),	NEWER },
+	{ "acquirer_reference_no",	FIELD(acquirer_reference_no), NEWER },
+	COLS_WRITTEN,
 };
 
-static const struct store_param store_refund_params[] = {
-	F(1, refund_request_id), ARG(2, A_CLIENT), F(3, refund_id),
-	F(4, payment_id), F(5, payment_request_id), ARG(6, A_STATUS),
-	F(7, result_code), F(8, result_message), AMOUNT(9, amount),
-	F(11, refund_time), ARG(12, A_NID), ARG(13, A_NOW), { 0 }
+static const struct store_col store_refund_cols[] = {
+	{ "client_id",			ARG(SRC_CLIENT),	KEY },
+	{ "refund_request_id",		FIELD(refund_request_id), KEY },
+	{ "refund_id",			FIELD(refund_id),	FIRST },
+	{ "payment_id",			FIELD(payment_id),	FIRST },
+	{ "payment_request_id",		FIELD(payment_request_id), FIRST },
+	COLS_RESULT,
+	COLS_AMOUNT("amount_value", "currency", amount),
+	{ "refund_time",		FIELD(refund_time),	NEWER },
+	COLS_WRITTEN,
 };
 
-/* For S_DIS_UPSERT and S_DIS_FILL alike; the stage is notify_type. */
-static const struct store_param store_dispute_params[] = {
-	F(1, dispute_id), ARG(2, A_CLIENT), F(3, payment_id),
-	F(4, payment_request_id), F(5, capture_id), F(6, notify_type),
-	F(7, dispute_type), AMOUNT(8, amount), F(10, dispute_reason_code),
-	F(11, dispute_reason_msg), F(12, dispute_source), F(13, dispute_time),
-	F(14, defense_due_time), F(15, defendable),
-	F(16, dispute_judged_result), F(17, dispute_judged_time),
-	AMOUNT(18, dispute_judged_amount), ARG(20, A_NID), ARG(21, A_NOW),
-	{ 0 }
+/* The stage is notify_type (disputeNotificationType). */
+static const struct store_col store_dispute_cols[] = {
+	{ "client_id",			ARG(SRC_CLIENT),	KEY },
+	{ "dispute_id",			FIELD(dispute_id),	KEY },
+	{ "payment_id",			FIELD(payment_id),	FIRST },
+	{ "payment_request_id",		FIELD(payment_request_id), FIRST },
+	{ "capture_id",			FIELD(capture_id),	FIRST },
+	{ "stage",			FIELD(notify_type),	SET },
+	{ "dispute_type",		FIELD(dispute_type),	NEWER },
+	COLS_AMOUNT("amount_value", "currency", amount),
+	{ "reason_code",		FIELD(dispute_reason_code), NEWER },
+	{ "reason_msg",			FIELD(dispute_reason_msg), NEWER },
+	{ "source",			FIELD(dispute_source),	NEWER },
+	{ "dispute_time",		FIELD(dispute_time),	NEWER },
+	{ "defense_due_time",		FIELD(defense_due_time), NEWER },
+	{ "defendable",			FIELD(defendable),	NEWER },
+	{ "judged_result",		FIELD(dispute_judged_result), NEWER },
+	{ "judged_time",		FIELD(dispute_judged_time), NEWER },
+	COLS_AMOUNT("judged_amount_value", "judged_currency",
+	    dispute_judged_amount),
+	COLS_WRITTEN,
 };
 
-static const struct store_param store_vaulting_params[] = {
-	F(1, vaulting_request_id), ARG(2, A_CLIENT), ARG(3, A_STATUS),
-	F(4, result_code), F(5, result_message), F(6, card_token),
-	F(7, card_brand), F(8, card_no_masked), F(9, issuing_country),
-	F(10, vaulting_create_time), ARG(11, A_NID), ARG(12, A_NOW), { 0 }
+static const struct store_col store_vaulting_cols[] = {
+	{ "client_id",			ARG(SRC_CLIENT),	KEY },
+	{ "vaulting_request_id",	FIELD(vaulting_request_id), KEY },
+	COLS_RESULT,
+	{ "card_token",			FIELD(card_token),	NEWER },
+	{ "card_brand",			FIELD(card_brand),	NEWER },
+	{ "card_no_masked",		FIELD(card_no_masked),	NEWER },
+	{ "issuing_country",		FIELD(issuing_country),	NEWER },
+	{ "vaulting_create_time",	FIELD(vaulting_create_time), NEWER },
+	COLS_WRITTEN,
 };
 
-#undef F
-#undef AMOUNT
+#undef FIELD
+#undef VALUE
+#undef CURRENCY
 #undef ARG
-
-static void
-store_bind_params(sqlite3_stmt *st, const struct store_param *p,
-    const struct store_delivery *d, int64_t nid, const char *now)
-{
-	const char *n = (const char *)d->notif;
-
-	for (; p->arg != A_END; p++)
-		switch (p->arg) {
-		case A_FIELD:
-			store_bind_text(st, p->at,
-			    *(const char *const *)(const void *)(n + p->field));
-			break;
-		case A_CLIENT:
-			store_bind_text(st, p->at, d->client_id);
-			break;
-		case A_STATUS:
-			store_bind_text(st, p->at,
-			    notif_status_str(d->notif->status));
-			break;
-		case A_AMOUNT:
-			store_bind_amount(st, p->at, p->at + 1,
-			    (const void *)(n + p->field));
-			break;
-		case A_NID:
-			sqlite3_bind_int64(st, p->at, nid);
-			break;
-		case A_NOW:
-			store_bind_text(st, p->at, now);
-			break;
-		case A_END:
-			break;
-		}
-}
+#undef COLS_RESULT
+#undef COLS_AMOUNT
+#undef COLS_WRITTEN
 
 /*
  * Each kind with state: how its object is read (status or stage, and the
- * id it is bound to, for ?1 client id and ?2 key), written, and for a
- * stage arriving late filled in.  A new kind is a row here, its SQL and
- * parameters above, its table in store_schema.c and its entry in
- * NOTIF_KINDS.
+ * id it is bound to, for ?1 client id and ?2 key), its table, written by
+ * the upsert, and for a stage arriving late filled in.  A new kind is a
+ * row here, its GET above, its column table, its table in store_schema.c
+ * and its entry in NOTIF_KINDS.
  */
+#define COLS(a)		a, sizeof(a) / sizeof((a)[0])
+
 static const struct store_kind {
 	int			 get;
 	int			 upsert;
 	int			 fill;	/* STORE_CHANGE_FILL's, if it has one */
-	const struct store_param *params;
+	const char		*table;
+	const struct store_col	*cols;
+	size_t			 ncols;
 } store_kinds[NOTIF_KIND_COUNT] = {
-	[NOTIF_PAYMENT] = { S_PAY_GET, S_PAY_UPSERT, 0, store_payment_params },
-	[NOTIF_CAPTURE] = { S_CAP_GET, S_CAP_UPSERT, 0, store_capture_params },
-	[NOTIF_REFUND] = { S_REF_GET, S_REF_UPSERT, 0, store_refund_params },
-	[NOTIF_DISPUTE] = { S_DIS_GET, S_DIS_UPSERT, S_DIS_FILL,
-			    store_dispute_params },
-	[NOTIF_VAULTING] = { S_VLT_GET, S_VLT_UPSERT, 0,
-			     store_vaulting_params },
+	[NOTIF_PAYMENT] = { S_PAY_GET, S_PAY_UPSERT, 0, "payments",
+			    COLS(store_payment_cols) },
+	[NOTIF_CAPTURE] = { S_CAP_GET, S_CAP_UPSERT, 0, "captures",
+			    COLS(store_capture_cols) },
+	[NOTIF_REFUND] = { S_REF_GET, S_REF_UPSERT, 0, "refunds",
+			   COLS(store_refund_cols) },
+	[NOTIF_DISPUTE] = { S_DIS_GET, S_DIS_UPSERT, S_DIS_FILL, "disputes",
+			    COLS(store_dispute_cols) },
+	[NOTIF_VAULTING] = { S_VLT_GET, S_VLT_UPSERT, 0, "vaultings",
+			     COLS(store_vaulting_cols) },
 };
+
+#undef COLS
+
+/*
+ * Text appended to a buffer of cap bytes, or only counted: the
+ * generator runs once to size its buffer and once to fill it.
+ */
+struct store_sqlbuf {
+	char	*p;
+	size_t	 len, cap;
+};
+
+static void store_sql_put(struct store_sqlbuf *, const char *, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+store_sql_put(struct store_sqlbuf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(b->len < b->cap ? b->p + b->len : NULL,
+	    b->len < b->cap ? b->cap - b->len : 0, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		b->len += (size_t)n;
+}
+
+/*
+ * INSERT of every column, parameter i + 1 for column i; on the key's
+ * conflict, each column by its rule.  The row held is named by its table
+ * (t.x, not x), which SQLite reads alike and PostgreSQL requires.
+ */
+static void
+store_sql_upsert(struct store_sqlbuf *b, const struct store_kind *k,
+    char mark)
+{
+	const struct store_col *c;
+	const char *s;
+	size_t i;
+
+	store_sql_put(b, "INSERT INTO %s (", k->table);
+	for (i = 0; i < k->ncols; i++)
+		store_sql_put(b, "%s%s", i > 0 ? ", " : "", k->cols[i].name);
+	store_sql_put(b, ") VALUES (");
+	for (i = 0; i < k->ncols; i++)
+		store_sql_put(b, "%s%c%zu", i > 0 ? ", " : "", mark, i + 1);
+	store_sql_put(b, ") ON CONFLICT (");
+	for (i = 0, s = ""; i < k->ncols; i++)
+		if (k->cols[i].rule == KEY) {
+			store_sql_put(b, "%s%s", s, k->cols[i].name);
+			s = ", ";
+		}
+	store_sql_put(b, ") DO UPDATE SET");
+	for (i = 0, s = " "; i < k->ncols; i++) {
+		c = &k->cols[i];
+		switch (c->rule) {
+		case SET:
+			store_sql_put(b, "%s%s = excluded.%s", s, c->name,
+			    c->name);
+			break;
+		case NEWER:
+			store_sql_put(b, "%s%s = coalesce(excluded.%s, %s.%s)",
+			    s, c->name, c->name, k->table, c->name);
+			break;
+		case FIRST:
+			store_sql_put(b, "%s%s = coalesce(%s.%s, excluded.%s)",
+			    s, c->name, k->table, c->name, c->name);
+			break;
+		case KEY:
+		case INSERT:
+			continue;
+		}
+		s = ", ";
+	}
+}
+
+/*
+ * A stage arriving late: only what is still unknown is filled in, in the
+ * FIRST and NEWER columns (a DISPUTE_CREATED after the judgement still
+ * brings the disputed amount and the reason); the stage, notification_id
+ * and updated_at stay.  Numbered like the upsert so one binder serves
+ * both; binding the numbers it does not use is a harmless SQLITE_RANGE
+ * (PostgreSQL cannot infer the type of a $N it does not use: give it).
+ */
+static void
+store_sql_fill(struct store_sqlbuf *b, const struct store_kind *k, char mark)
+{
+	const struct store_col *c;
+	const char *s = " ";
+	size_t i;
+
+	store_sql_put(b, "UPDATE %s SET", k->table);
+	for (i = 0; i < k->ncols; i++) {
+		c = &k->cols[i];
+		if (c->rule != FIRST && c->rule != NEWER)
+			continue;
+		store_sql_put(b, "%s%s = coalesce(%s, %c%zu)", s, c->name,
+		    c->name, mark, i + 1);
+		s = ", ";
+	}
+	store_sql_put(b, " WHERE");
+	for (i = 0, s = " "; i < k->ncols; i++)
+		if (k->cols[i].rule == KEY) {
+			store_sql_put(b, "%s%s = %c%zu", s, k->cols[i].name,
+			    mark, i + 1);
+			s = " AND ";
+		}
+}
+
+/*
+ * Every upsert and fill into b, each ending in its NUL; with at, the
+ * offset of each in b by statement.
+ */
+static void
+store_sql_generate(struct store_sqlbuf *b, char mark,
+    size_t at[S_RFS_FIRST - S_STATE_FIRST])
+{
+	const struct store_kind *k;
+	size_t i;
+
+	for (i = 0; i < NOTIF_KIND_COUNT; i++) {
+		k = &store_kinds[i];
+		if (k->table == NULL)
+			continue;
+		at[k->upsert - S_STATE_FIRST] = b->len;
+		store_sql_upsert(b, k, mark);
+		store_sql_put(b, "%c", '\0');
+		if (k->fill != 0) {
+			at[k->fill - S_STATE_FIRST] = b->len;
+			store_sql_fill(b, k, mark);
+			store_sql_put(b, "%c", '\0');
+		}
+	}
+}
+
+int
+store_state_sql_build(char mark, const char *sql[S_RFS_FIRST - S_STATE_FIRST],
+    char **text)
+{
+	size_t at[S_RFS_FIRST - S_STATE_FIRST];
+	struct store_sqlbuf b = { NULL, 0, 0 };
+	size_t i;
+
+	for (i = 0; i < S_RFS_FIRST - S_STATE_FIRST; i++)
+		at[i] = SIZE_MAX;
+	store_sql_generate(&b, mark, at);	/* only counted */
+	if ((b.p = malloc(b.len + 1)) == NULL)
+		return -1;
+	b.cap = b.len + 1;
+	b.len = 0;
+	store_sql_generate(&b, mark, at);
+	/* A statement with no SQL at all stays NULL: its prepare fails. */
+	for (i = 0; i < S_RFS_FIRST - S_STATE_FIRST; i++)
+		sql[i] = store_state_sql[i] != NULL ? store_state_sql[i] :
+		    at[i] != SIZE_MAX ? b.p + at[i] : NULL;
+	*text = b.p;
+	return 0;
+}
+
+/* The kind's columns, parameter i + 1 for column i, from the delivery. */
+static void
+store_bind_columns(sqlite3_stmt *st, const struct store_kind *k,
+    const struct store_delivery *d, int64_t nid, const char *now)
+{
+	const char *n = (const char *)d->notif;
+	const struct notif_amount *a;
+	const struct store_col *c;
+	size_t i;
+	int at;
+
+	for (i = 0; i < k->ncols; i++) {
+		c = &k->cols[i];
+		at = (int)i + 1;
+		a = (const void *)(n + c->field);
+		switch (c->src) {
+		case SRC_FIELD:
+			store_bind_text(st, at,
+			    *(const char *const *)(const void *)(n + c->field));
+			break;
+		case SRC_CLIENT:
+			store_bind_text(st, at, d->client_id);
+			break;
+		case SRC_STATUS:
+			store_bind_text(st, at,
+			    notif_status_str(d->notif->status));
+			break;
+		case SRC_VALUE:
+			if (a->present)
+				sqlite3_bind_int64(st, at, a->value);
+			else
+				sqlite3_bind_null(st, at);
+			break;
+		case SRC_CURRENCY:
+			store_bind_text(st, at, a->present ? a->currency :
+			    NULL);
+			break;
+		case SRC_NID:
+			sqlite3_bind_int64(st, at, nid);
+			break;
+		case SRC_NOW:
+			store_bind_text(st, at, now);
+			break;
+		}
+	}
+}
 
 /* Columns at and at + 1, a value and its currency, as an amount. */
 static void
@@ -498,7 +610,7 @@ store_write_state(struct store *s, const struct store_delivery *d,
 	if (change == STORE_CHANGE_NONE)
 		return 0;
 	which = change == STORE_CHANGE_FILL ? k->fill : k->upsert;
-	store_bind_params(s->w.stmt[which], k->params, d, nid, now);
+	store_bind_columns(s->w.stmt[which], k, d, nid, now);
 	if (store_step(s, which) != 0)
 		return -1;
 	return change == STORE_CHANGE_FILL ? 0 :
