@@ -471,7 +471,8 @@ STORE_PAYMENT_STATUS_DISPUTES ","
  * refund_status join through it.
  *
  * Captures and refunds may now be PENDING (resultStatus U: not final),
- * as payments and vaultings could.
+ * as payments and vaultings could.  And the fields a merchant acts on
+ * become columns.
  *
  * antomd_replay is the list of archived notifications to read again with
  * this version's parser (store_state.c); it is emptied and dropped in the
@@ -501,6 +502,42 @@ static const char *const store_schema_v8_checks[][3] = {
 };
 
 static const char store_schema_v8[] =
+/*
+ * What a merchant acts on (docs/protocol.md section 6): ADD COLUMN writes
+ * no row; rows recorded before stay NULL, and the body in notifications
+ * still has what they said.
+ */
+"ALTER TABLE payments ADD COLUMN payment_method_type TEXT;"
+"ALTER TABLE payments ADD COLUMN actual_payment_amount_value INTEGER;"
+"ALTER TABLE payments ADD COLUMN actual_payment_currency TEXT;"
+"ALTER TABLE payments ADD COLUMN auth_expiry_time TEXT;"
+"ALTER TABLE payments ADD COLUMN acquirer_reference_no TEXT;"
+"ALTER TABLE payments ADD COLUMN acquirer_name TEXT;"
+"ALTER TABLE payments ADD COLUMN acquirer_transaction_id TEXT;"
+"ALTER TABLE payments ADD COLUMN acquirer_result_code TEXT;"
+"ALTER TABLE payments ADD COLUMN acquirer_result_message TEXT;"
+"ALTER TABLE payments ADD COLUMN card_bin TEXT;"
+"ALTER TABLE payments ADD COLUMN funding TEXT;"
+"ALTER TABLE payments ADD COLUMN issuer_name TEXT;"
+"ALTER TABLE payments ADD COLUMN card_no_masked TEXT;"
+"ALTER TABLE payments ADD COLUMN card_token TEXT;"
+"ALTER TABLE payments ADD COLUMN merchant_advice_code TEXT;"
+"ALTER TABLE payments ADD COLUMN authorization_code TEXT;"
+"ALTER TABLE payments ADD COLUMN rrn TEXT;"
+"ALTER TABLE payments ADD COLUMN credential_type_used TEXT;"
+"ALTER TABLE captures ADD COLUMN acquirer_name TEXT;"
+"ALTER TABLE captures ADD COLUMN acquirer_transaction_id TEXT;"
+"ALTER TABLE captures ADD COLUMN acquirer_result_code TEXT;"
+"ALTER TABLE captures ADD COLUMN acquirer_result_message TEXT;"
+"ALTER TABLE refunds ADD COLUMN arn TEXT;"
+"ALTER TABLE refunds ADD COLUMN actual_refund_amount_value INTEGER;"
+"ALTER TABLE refunds ADD COLUMN actual_refund_currency TEXT;"
+"ALTER TABLE disputes ADD COLUMN arn TEXT;"
+"ALTER TABLE disputes ADD COLUMN dispute_accept_reason TEXT;"
+"ALTER TABLE vaultings ADD COLUMN network_transaction_id TEXT;"
+"ALTER TABLE vaultings ADD COLUMN card_bin TEXT;"
+"ALTER TABLE vaultings ADD COLUMN expiry_month TEXT;"
+"ALTER TABLE vaultings ADD COLUMN expiry_year TEXT;"
 "CREATE TABLE refund_links ("
 "  client_id          TEXT NOT NULL,"
 "  refund_request_id  TEXT NOT NULL,"

@@ -134,6 +134,14 @@ struct store_col {
 	{ "notification_id",		ARG(SRC_NID),		SET },	\
 	{ "created_at",			ARG(SRC_NOW),		INSERT },\
 	{ "updated_at",			ARG(SRC_NOW),		SET }
+/* acquirerInfo, of a payment or a capture (schema 8). */
+#define COLS_ACQUIRER							\
+	{ "acquirer_name",		FIELD(acquirer.name),	NEWER },\
+	{ "acquirer_transaction_id",	FIELD(acquirer.transaction_id),	\
+					NEWER },			\
+	{ "acquirer_result_code",	FIELD(acquirer.result_code), NEWER },\
+	{ "acquirer_result_message",	FIELD(acquirer.result_message),	\
+					NEWER }
 
 static const struct store_col store_payment_cols[] = {
 	{ "client_id",			ARG(SRC_CLIENT),	KEY },
@@ -156,6 +164,22 @@ static const struct store_col store_payment_cols[] = {
 	{ "issuing_country",		FIELD(issuing_country),	NEWER },
 	{ "refusal_code_raw",		FIELD(refusal_code_raw), NEWER },
 	{ "refusal_reason_raw",		FIELD(refusal_reason_raw), NEWER },
+	/* Schema 8: what a merchant acts on (docs/protocol.md section 6). */
+	{ "payment_method_type",	FIELD(payment_method_type), NEWER },
+	COLS_AMOUNT("actual_payment_amount_value", "actual_payment_currency",
+	    actual_payment_amount),
+	{ "auth_expiry_time",		FIELD(auth_expiry_time), NEWER },
+	{ "acquirer_reference_no",	FIELD(acquirer_reference_no), NEWER },
+	COLS_ACQUIRER,
+	{ "card_bin",			FIELD(card_bin),	NEWER },
+	{ "funding",			FIELD(funding),		NEWER },
+	{ "issuer_name",		FIELD(issuer_name),	NEWER },
+	{ "card_no_masked",		FIELD(card_no_masked),	NEWER },
+	{ "card_token",			FIELD(card_token),	NEWER },
+	{ "merchant_advice_code",	FIELD(merchant_advice_code), NEWER },
+	{ "authorization_code",		FIELD(authorization_code), NEWER },
+	{ "rrn",			FIELD(rrn),		NEWER },
+	{ "credential_type_used",	FIELD(credential_type_used), NEWER },
 	COLS_WRITTEN,
 };
 
@@ -168,6 +192,7 @@ static const struct store_col store_capture_cols[] = {
 	COLS_AMOUNT("amount_value", "currency", amount),
 	{ "capture_time",		FIELD(capture_time),	NEWER },
 	{ "acquirer_reference_no",	FIELD(acquirer_reference_no), NEWER },
+	COLS_ACQUIRER,
 	COLS_WRITTEN,
 };
 
@@ -180,6 +205,9 @@ static const struct store_col store_refund_cols[] = {
 	COLS_RESULT,
 	COLS_AMOUNT("amount_value", "currency", amount),
 	{ "refund_time",		FIELD(refund_time),	NEWER },
+	{ "arn",			FIELD(arn),		NEWER },
+	COLS_AMOUNT("actual_refund_amount_value", "actual_refund_currency",
+	    actual_refund_amount),
 	COLS_WRITTEN,
 };
 
@@ -203,6 +231,8 @@ static const struct store_col store_dispute_cols[] = {
 	{ "judged_time",		FIELD(dispute_judged_time), NEWER },
 	COLS_AMOUNT("judged_amount_value", "judged_currency",
 	    dispute_judged_amount),
+	{ "arn",			FIELD(arn),		NEWER },
+	{ "dispute_accept_reason",	FIELD(dispute_accept_reason), NEWER },
 	COLS_WRITTEN,
 };
 
@@ -215,6 +245,10 @@ static const struct store_col store_vaulting_cols[] = {
 	{ "card_no_masked",		FIELD(card_no_masked),	NEWER },
 	{ "issuing_country",		FIELD(issuing_country),	NEWER },
 	{ "vaulting_create_time",	FIELD(vaulting_create_time), NEWER },
+	{ "network_transaction_id",	FIELD(network_transaction_id), NEWER },
+	{ "card_bin",			FIELD(card_bin),	NEWER },
+	{ "expiry_month",		FIELD(expiry_month),	NEWER },
+	{ "expiry_year",		FIELD(expiry_year),	NEWER },
 	COLS_WRITTEN,
 };
 
@@ -225,6 +259,7 @@ static const struct store_col store_vaulting_cols[] = {
 #undef COLS_RESULT
 #undef COLS_AMOUNT
 #undef COLS_WRITTEN
+#undef COLS_ACQUIRER
 
 /*
  * Each kind with state: how its object is read (status or stage, and the
