@@ -25,7 +25,13 @@ static const char sql_payments[] =
     " payment_time, card_brand, last_four, issuing_country,"
     " network_transaction_id, avs_result_raw, cvv_result_raw,"
     " three_ds_eci, three_ds_version, refusal_code_raw,"
-    " refusal_reason_raw, notification_id, created_at, updated_at"
+    " refusal_reason_raw, payment_method_type,"
+    " actual_payment_amount_value, actual_payment_currency,"
+    " auth_expiry_time, acquirer_reference_no, acquirer_name,"
+    " acquirer_transaction_id, acquirer_result_code,"
+    " acquirer_result_message, card_bin, funding, issuer_name,"
+    " card_no_masked, merchant_advice_code, authorization_code, rrn,"
+    " credential_type_used, notification_id, created_at, updated_at"
     " FROM payments WHERE payment_request_id = ?1"
     " AND (?2 IS NULL OR client_id = ?2) ORDER BY client_id";
 static const char sql_notifs[] =
@@ -59,13 +65,16 @@ static const struct {
 	{ "captures", "capture", "capture_request_id", 0,
 	    "SELECT capture_request_id, capture_id, payment_id, status,"
 	    " result_code, result_message, amount_value, currency,"
-	    " capture_time, acquirer_reference_no, notification_id,"
+	    " capture_time, acquirer_reference_no, acquirer_name,"
+	    " acquirer_transaction_id, acquirer_result_code,"
+	    " acquirer_result_message, notification_id,"
 	    " created_at, updated_at FROM captures WHERE payment_id = ?1"
 	    " AND client_id = ?2 ORDER BY created_at, capture_request_id" },
 	{ "refunds", "refund", "refund_request_id", 1,
 	    "SELECT r.refund_request_id, r.refund_id, r.status,"
 	    " r.result_code, r.result_message, r.amount_value, r.currency,"
-	    " r.refund_time, l.payment_id AS linked_payment_id,"
+	    " r.refund_time, r.arn, r.actual_refund_amount_value,"
+	    " r.actual_refund_currency, l.payment_id AS linked_payment_id,"
 	    " l.payment_request_id AS linked_payment_request_id,"
 	    " l.created_at AS linked_at, r.notification_id, r.created_at,"
 	    " r.updated_at FROM refund_payment rp CROSS JOIN refunds r"
@@ -80,8 +89,9 @@ static const struct {
 	    "SELECT dispute_id, payment_id, capture_id, stage, dispute_type,"
 	    " amount_value, currency, reason_code, reason_msg, source,"
 	    " dispute_time, defense_due_time, defendable, judged_result,"
-	    " judged_time, judged_amount_value, judged_currency,"
-	    " notification_id, created_at, updated_at FROM disputes"
+	    " judged_time, judged_amount_value, judged_currency, arn,"
+	    " dispute_accept_reason, notification_id, created_at, updated_at"
+	    " FROM disputes"
 	    " WHERE payment_id = ?1 AND client_id = ?2"
 	    " ORDER BY created_at, dispute_id" },
 };

@@ -164,6 +164,9 @@ START_TEST(inspect_human)
 	    "%s", t);
 	ck_assert_ptr_nonnull(strstr(t, "status                   SUCCESS"));
 	ck_assert_ptr_nonnull(strstr(t, "last_four                4242"));
+	/* Schema 8's columns, from the payment-success fixture. */
+	ck_assert_msg(strstr(t, "payment_method_type      CARD") != NULL &&
+	    strstr(t, "actual_payment_currency  SGD") != NULL, "%s", t);
 	ck_assert_ptr_nonnull(strstr(t, "PAYMENT_PENDING applied"));
 	ck_assert_ptr_nonnull(strstr(t, "PAYMENT_RESULT conflict"));
 	ck_assert_ptr_nonnull(strstr(t, "- -> PENDING notification #1"));
