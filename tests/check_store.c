@@ -597,6 +597,66 @@ START_TEST(test_refund)
 }
 END_TEST
 
+/*
+ * resultStatus U is not final (docs/protocol.md section 4.1): a capture
+ * or a refund may be PENDING (schema 8 widened their CHECKs), moves on to
+ * its result, never back; and a PENDING one is never added to its
+ * payment's sums.  A refund's result is its refundStatus: S with FAIL is
+ * a failed refund.
+ */
+START_TEST(test_pending_capture_refund)
+{
+	struct store *s = open_store(1);
+	char *pay = payment_body("PR1", "P1", "PAYMENT_RESULT", "S", NULL);
+	char *cap_u = capture_body("CR1", "P1", "U");
+	char *cap_s = capture_body("CR1", "P1", "S");
+	const char *ref_u = "{\"notifyType\":\"REFUND_RESULT\",\"result\":"
+	    "{\"resultCode\":\"UNKNOWN_EXCEPTION\",\"resultStatus\":\"U\"},"
+	    "\"refundRequestId\":\"RR1\",\"refundId\":\"RF1\","
+	    "\"refundAmount\":{\"value\":\"100\",\"currency\":\"SGD\"}}";
+	const char *ref_sf = "{\"notifyType\":\"REFUND_RESULT\",\"result\":"
+	    "{\"resultCode\":\"SUCCESS\",\"resultStatus\":\"S\"},"
+	    "\"refundRequestId\":\"RR1\",\"refundId\":\"RF1\","
+	    "\"refundAmount\":{\"value\":\"100\",\"currency\":\"SGD\"},"
+	    "\"refundStatus\":\"FAIL\"}";
+
+	ck_assert_int_eq(deliver(s, pay, NULL), STORE_APPLIED);
+	ck_assert_int_eq(deliver(s, cap_u, NULL), STORE_APPLIED);
+	ck_assert_int_eq(deliver(s, ref_u, NULL), STORE_APPLIED);
+	link_refund("CLIENT_A", "RR1", "PR1", 0);
+	ck_assert_str_eq(q_text("SELECT (SELECT status FROM captures) || '/' ||"
+	    " (SELECT status FROM refunds) || '/' || captured_amount_value ||"
+	    " '/' || refunded_amount_value || '/' || mismatched_count FROM"
+	    " payment_status"), "PENDING/PENDING/0/0/0");
+	ck_assert_int_eq(deliver(s, cap_s, NULL), STORE_APPLIED);
+	ck_assert_int_eq(deliver(s, ref_sf, NULL), STORE_APPLIED);
+	/* The U again, a new notification (another body): late, ignored. */
+	{
+		char *late = capture_body("CR1", "P1", "U");
+		char *l2;
+
+		ck_assert_int_gt(asprintf(&l2, "%.*s,\"captureTime\":\"x\"}",
+		    (int)strlen(late) - 1, late), 0);
+		ck_assert_int_eq(deliver(s, l2, NULL), STORE_IGNORED);
+		free(late);
+		free(l2);
+	}
+	store_close(s);
+	ck_assert_str_eq(q_text("SELECT (SELECT status FROM captures) || '/' ||"
+	    " (SELECT status FROM refunds) || '/' || captured_amount_value ||"
+	    " '/' || refunded_amount_value FROM payment_status"),
+	    "SUCCESS/FAIL/4200/0");
+	ck_assert_str_eq(q_text("SELECT group_concat(object_type || ':' ||"
+	    " coalesce(old_status, '-') || '>' || new_status, ' ') FROM (SELECT"
+	    " * FROM events ORDER BY seq)"), "payment:->SUCCESS"
+	    " capture:->PENDING refund:->PENDING capture:PENDING>SUCCESS"
+	    " refund:PENDING>FAIL");
+	free(pay);
+	free(cap_u);
+	free(cap_s);
+}
+END_TEST
+
 /* A refund id bound to another Antom refund id is a conflict. */
 START_TEST(test_refund_id_mismatch)
 {
@@ -2763,6 +2823,7 @@ store_suite(void)
 	tcase_add_test(tc, test_migrate_v7_all_or_nothing);
 	tcase_add_test(tc, test_migrate_v5);
 	tcase_add_test(tc, test_migrate_v7);
+	tcase_add_test(tc, test_pending_capture_refund);
 	tcase_add_test(tc, test_refusals);
 	tcase_add_test(tc, test_refusals_bounded);
 	tcase_add_test(tc, test_refusals_pruned);
