@@ -103,8 +103,9 @@ int	store_apply(struct store *, const struct store_delivery *,
  * Re-apply the archived notification with this id to the state tables,
  * in one transaction on this thread (not with a running writer): the
  * delivery de-duplication is bypassed, the state machine is not, and the
- * notifications row is left as it is but for its discrepancy (what it
- * contradicts now, if anything).  STORE_REPLAY_DONE with r filled
+ * notifications row says what this version reads in the body (kind,
+ * object id, notify type, archive reason) and what it contradicts now;
+ * an outcome "archived" becomes the new one, any other stays.  STORE_REPLAY_DONE with r filled
  * (r->outcome is what the state machine decided now), STORE_REPLAY_NONE
  * when there is no such notification, STORE_REPLAY_FAILED on a database
  * error (logged; nothing changed).

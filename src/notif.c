@@ -516,8 +516,9 @@ notif_fill_capture(const json_t *root, struct notif *n)
  * 4.9): result S only says the channel accepted the refund, so S with FAIL
  * is a failed refund, and U (not final) takes the refundStatus too.  F says
  * the refund failed: F with SUCCESS contradicts itself and is archived, not
- * guessed at.  Without refundStatus the result decides (S SUCCESS, F FAIL,
- * U PENDING).  notifyRefund documents only SUCCESS and FAIL (it is sent
+ * guessed at.  Without refundStatus only F decides (FAIL); S and U leave
+ * the refund PENDING: counting money as returned on a body that does not
+ * say so would be a wrong sum.  notifyRefund documents only SUCCESS and FAIL (it is sent
  * once the refund is final; PROCESSING belongs to no notifyRefund page nor
  * SDK model), so any other value is archived as unknown_refund_status.
  */
@@ -529,6 +530,9 @@ notif_fill_refund(const json_t *root, struct notif *n)
 
 	if (n->refund_request_id == NULL)
 		return "missing_id";
+	/* S alone: accepted, the refund's result still to come. */
+	if (notif_absent(root, "refundStatus") && n->status == NOTIF_ST_SUCCESS)
+		n->status = NOTIF_ST_PENDING;
 	if (!notif_absent(root, "refundStatus")) {
 		if ((st = notif_get_str(root, "refundStatus", &len)) == NULL)
 			return "unknown_refund_status";

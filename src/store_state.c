@@ -774,6 +774,34 @@ store_row_step(sqlite3 *db, const char *sql, int64_t id, const char *kind,
  */
 enum store_replay_mode { STORE_REPLAY_ASKED, STORE_REPLAY_MIGRATING };
 
+/*
+ * The row says what this version reads in the body: its discriminator,
+ * and why it is kept verbatim only, or nothing; and an outcome of
+ * "archived" becomes what judging it did now, since it is no longer
+ * merely kept.  Any other outcome stays what the first delivery did.
+ */
+static int
+store_replay_reread(sqlite3 *db, int64_t id, const struct notif *n,
+    enum store_outcome outcome)
+{
+	static const char sql[] = "UPDATE notifications SET notify_type = ?2,"
+	    " archive_reason = ?3, outcome = CASE WHEN outcome = 'archived'"
+	    " THEN ?4 ELSE outcome END WHERE id = ?1";
+	sqlite3_stmt *st;
+	int step;
+
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	store_bind_text(st, 2, n->notify_type);
+	store_bind_text(st, 3, n->kind == NOTIF_OTHER ? n->archive_reason :
+	    NULL);
+	store_bind_text(st, 4, store_outcome_str(outcome));
+	step = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return step == SQLITE_DONE ? 0 : -1;
+}
+
 /* The INFO line of a notification replayed. */
 static void
 store_log_replayed(const struct notif *n, const char *client_id, int64_t id,
@@ -901,6 +929,8 @@ store_replay_row(struct store *s, int64_t id, enum store_replay_mode mode,
 	if (note[0] != '\0' && store_row_step(s->w.db, noted, id, note,
 	    NULL) != SQLITE_DONE)
 		goto dberr;
+	if (store_replay_reread(s->w.db, id, &n, r->outcome) != 0)
+		goto dberr;
 	r->notification_id = id;
 	rc = STORE_REPLAY_DONE;
 	/* Said before the COMMIT: a rollback after is logged as a failure. */
@@ -924,9 +954,10 @@ out:
  * against the state held now, exactly as a new delivery would be, and an
  * APPLIED outcome writes the object row and one events row pointing at
  * id.  Only the de-duplication by (client id, body hash) is bypassed;
- * the row's outcome stays what the first delivery did, its discrepancy
- * becomes what it contradicts now (if anything), its kind and object id
- * become what the body says now (a row with events that says
+ * an outcome of "archived" becomes what judging it did now, any other
+ * stays what the first delivery did; its discrepancy becomes what it
+ * contradicts now (if anything), its kind, object id, notify type and
+ * archive reason what the body says now (a row with events that says
  * otherwise is not replayed), and the replay is logged.  One BEGIN
  * IMMEDIATE ... COMMIT on the calling thread; not with a running writer.
  */

@@ -1260,7 +1260,7 @@ static const struct {
 	{ "refund U FAIL", T_REFUND("U", ",\"refundStatus\":\"FAIL\""),
 	    NOTIF_REFUND, NOTIF_ST_FAIL },
 	{ "refund S, no refundStatus", T_REFUND("S", ""), NOTIF_REFUND,
-	    NOTIF_ST_SUCCESS },
+	    NOTIF_ST_PENDING },
 	{ "refund F, no refundStatus", T_REFUND("F", ""), NOTIF_REFUND,
 	    NOTIF_ST_FAIL },
 	{ "refund U, no refundStatus", T_REFUND("U", ""), NOTIF_REFUND,

@@ -1050,9 +1050,9 @@ START_TEST(test_sums_one_currency)
 		    "\"currency\":\"%s\"}}", moves[i].kind[0] == 'c' ?
 		    "CAPTURE" : "REFUND", moves[i].rs, moves[i].kind,
 		    moves[i].id, moves[i].kind[0] == 'c' ? ",\"paymentId\":\"" :
-		    "", moves[i].kind[0] == 'c' ? moves[i].pid : "",
-		    moves[i].kind[0] == 'c' ? "\"" : "", moves[i].kind,
-		    moves[i].value, moves[i].currency), 0);
+		    ",\"refundStatus\":\"", moves[i].kind[0] == 'c' ?
+		    moves[i].pid : moves[i].rs[0] == 'S' ? "SUCCESS" : "FAIL",
+		    "\"", moves[i].kind, moves[i].value, moves[i].currency), 0);
 		ck_assert_int_eq(deliver(s, b, NULL), STORE_APPLIED);
 		free(b);
 		if (moves[i].kind[0] == 'r')
@@ -1253,7 +1253,7 @@ START_TEST(test_migrate_v1)
 	/* The replayed rows are what this version reads; the rest stays. */
 	ck_assert_str_eq(q_text("SELECT kind || '/' || object_id || '/' ||"
 	    " outcome || '/' || delivery_count FROM notifications WHERE"
-	    " id = 3"), "refund/RR-V1/archived/1");
+	    " id = 3"), "refund/RR-V1/applied/1");
 	ck_assert_str_eq(q_text("PRAGMA integrity_check"), "ok");
 	ck_assert_int_eq(q_int("SELECT count(*) FROM refunds WHERE"
 	    " refund_request_id = 'RR-V1' AND payment_id = 'P-V1'"), 1);
@@ -1503,11 +1503,18 @@ START_TEST(test_migrate_v7)
 	ck_assert_int_eq(q_int("SELECT count(*) FROM sqlite_master WHERE"
 	    " name = 'antomd_replay'"), 0);
 	ck_assert_int_eq(q_int("SELECT count(*) FROM notifications"), 11);
-	/* What was archived now reads as its kind; outcomes stay. */
+	/*
+	 * What was archived now reads as its kind and says what judging it
+	 * did: no archive reason left, the dispute's stage as its type.
+	 */
 	ck_assert_str_eq(q_text("SELECT group_concat(id || ':' || kind || ':'"
-	    " || outcome, ' ') FROM notifications WHERE id IN (4, 5, 6, 7, 9)"),
-	    "4:payment:archived 5:refund:archived 6:payment:archived"
-	    " 7:payment:archived 9:dispute:archived");
+	    " || outcome || ':' || notify_type, ' ') FROM notifications WHERE"
+	    " id IN (4, 5, 6, 7, 9)"), "4:payment:applied:PAYMENT_PENDING"
+	    " 5:refund:applied:REFUND_RESULT 6:payment:applied:PAYMENT_RESULT"
+	    " 7:payment:conflict:PAYMENT_PENDING"
+	    " 9:dispute:applied:DISPUTE_CREATED");
+	ck_assert_int_eq(q_int("SELECT count(*) FROM notifications WHERE"
+	    " archive_reason IS NOT NULL"), 0);
 	ck_assert_str_eq(q_text("SELECT group_concat(payment_request_id || ':'"
 	    " || status, ' ') FROM (SELECT * FROM payments ORDER BY"
 	    " payment_request_id)"), "PR-V7-1:SUCCESS PR-V7-2:FAIL"
