@@ -571,12 +571,6 @@ main(int argc, char **argv)
 		fatalx(conf_exit(st), "%s", err);
 	log_set_level(d.conf->log_level);
 	log_set_format(d.conf->log_format);
-	/*
-	 * Merchant applications that record refund_links need to write the
-	 * database: then the group may, still nobody else.
-	 */
-	if (d.conf->database_group_write)
-		umask((umask(0) | 007) & ~060);
 	signals_block(&d.sigs);
 	/*
 	 * From here no thread waits for stderr (log.h), main included: the

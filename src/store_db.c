@@ -8,6 +8,7 @@
  * no writer runs, store_apply()'s and store_replay()'s caller's.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
@@ -84,11 +85,14 @@ store_disconnect(struct store *s)
 }
 
 /*
- * database_group_write: the files SQLite already made (it gives a new
- * -wal and -shm the database's mode) gain the group's write bit, so a
- * merchant application in the group can write refund_links.  Only
- * files we own, and only ever adding that bit; a failure is logged, the
- * daemon goes on (its own writes do not depend on it).
+ * database_group_write: the database and the -wal and -shm files SQLite
+ * made gain the group's read and write bits, so a merchant application in
+ * the group can write refund_links.  SQLite creates its files 0644 less
+ * the umask, so no umask can do this; and it gives a -wal or -shm made
+ * later the database's mode.  Only regular files we own, opened without
+ * following a symbolic link (the directory may not be ours alone), and
+ * only ever adding those bits.  A failure is logged and the daemon goes
+ * on: its own writes do not depend on it.
  */
 static void
 store_group_write(const struct store *s)
@@ -97,14 +101,26 @@ store_group_write(const struct store *s)
 	char path[4096];
 	struct stat sb;
 	size_t i;
+	int fd;
 
 	for (i = 0; i < sizeof(suffix) / sizeof(suffix[0]); i++) {
 		snprintf(path, sizeof(path), "%s%s", s->path, suffix[i]);
-		if (stat(path, &sb) != 0 || sb.st_uid != geteuid() ||
-		    (sb.st_mode & 060) == 060)
+		if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+		    O_CLOEXEC)) == -1) {
+			if (errno != ENOENT)
+				log_warnx("database_group_write: %s: %s", path,
+				    strerror(errno));
 			continue;
-		if (chmod(path, (sb.st_mode & 07777) | 060) != 0)
-			log_warnx("chmod g+rw %s: %s", path, strerror(errno));
+		}
+		if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) ||
+		    sb.st_uid != geteuid())
+			log_warnx("database_group_write: %s is not a file of "
+			    "ours: left as it is", path);
+		else if ((sb.st_mode & 060) != 060 &&
+		    fchmod(fd, (sb.st_mode & 07777) | 060) != 0)
+			log_warnx("database_group_write: chmod %s: %s", path,
+			    strerror(errno));
+		close(fd);
 	}
 }
 
