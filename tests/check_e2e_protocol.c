@@ -549,31 +549,69 @@ START_TEST(test_links_while_writing)
 END_TEST
 
 /*
+ * A payment body whose authorisation lapses at now + secs, written in
+ * Antom's form with the given offset from UTC (hours): the local clock
+ * shown is not UTC, so a query comparing the text would get it wrong.
+ */
+static char *
+readme_auth_body(const char *prid, long secs, int offset_h)
+{
+	char *b = e2e_pay_body(prid, "PAYMENT_RESULT", "S"), *out, when[32];
+	time_t t = time(NULL) + secs + offset_h * 3600;
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+	ck_assert_int_gt(asprintf(&out, "%.*s,\"authExpiryTime\":\"%s%c%02d:00\"}",
+	    (int)strlen(b) - 1, b, when, offset_h < 0 ? '-' : '+',
+	    abs(offset_h)), 0);
+	free(b);
+	return out;
+}
+
+/*
  * The README's sqlite3 commands for merchant applications, run as
  * written (only the database and backup paths replaced) against a
  * database antomd is writing: each must succeed, and say what it should.
+ * Refunds name no payment, as Antom's never do: the README's INSERT links
+ * RR-README, the test links RR-USD and RR-GHOST (to a payment antomd does
+ * not hold) as the application would, and RR-LOST stays unlinked.
  */
 START_TEST(test_readme_queries)
 {
 	char path[512], *readme, *line, *rest, *cmd = NULL, *out;
 	char *b = e2e_pay_body("paymentRequestId01", "PAYMENT_RESULT", "S");
 	char *c = cap_body("CR-README", "paymentRequestId01", "S");
-	const char *r = "{\"notifyType\":\"REFUND_RESULT\",\"result\":"
-	    "{\"resultStatus\":\"S\"},\"refundRequestId\":\"RR-README\","
-	    "\"paymentId\":\"P-paymentRequestId01\",\"refundAmount\":"
-	    "{\"value\":\"1000\",\"currency\":\"SGD\"}}";
+	char *r = refund_body("RR-README", "1000");
+	char *lost = refund_body("RR-LOST", "700");
+	char *ghost = refund_body("RR-GHOST", "500");
+	/* Antom's 2019 sandbox GCash payment, with its pspCustomerInfo. */
+	char *gcash = test_slurp(test_path(path, sizeof(path),
+	    "corpus/payment-gcash-sandbox-2019-real.json"), NULL);
+	/* Lapses in 6 h and in 20 h (UTC+14): to capture now. */
+	char *soon = readme_auth_body("PR-AUTH", 6 * 3600, 8);
+	char *east = readme_auth_body("PR-AUTH-EAST", 20 * 3600, 14);
+	/* Captured; in 30 h (the clock in UTC-10 says 20 h); in 3 days. */
+	char *capd = readme_auth_body("PR-AUTH-CAP", 6 * 3600, 8);
+	char *ccap = cap_body("CR-AUTH", "PR-AUTH-CAP", "S");
+	char *west = readme_auth_body("PR-AUTH-WEST", 30 * 3600, -10);
+	char *later = readme_auth_body("PR-AUTH-LATER", 72 * 3600, 0);
+	char want[1024];
 	size_t cmdlen = 0, outlen;
 	int ran = 0, st;
 	FILE *f = NULL, *p;
+	sqlite3 *db;
 
 	char *pend = pay_amount_body("PR-AMT", "PAYMENT_PENDING", "4200", "SGD");
 	char *jpy = pay_amount_body("PR-AMT", "PAYMENT_RESULT", "1", "JPY");
 	char *jpy2 = pay_amount_body("PR-AMT", "PAYMENT_RESULT", "2", "JPY");
 	/* Not in the payment's currency: flagged, never added. */
 	const char *usd = "{\"notifyType\":\"REFUND_RESULT\",\"result\":"
-	    "{\"resultStatus\":\"S\"},\"refundRequestId\":\"RR-USD\","
-	    "\"paymentId\":\"P-paymentRequestId01\",\"refundAmount\":"
-	    "{\"value\":\"100\",\"currency\":\"USD\"}}";
+	    "{\"resultCode\":\"SUCCESS\",\"resultStatus\":\"S\","
+	    "\"resultMessage\":\"success\"},\"refundRequestId\":\"RR-USD\","
+	    "\"refundId\":\"R-RR-USD\",\"refundAmount\":{\"value\":\"100\","
+	    "\"currency\":\"USD\"},\"refundTime\":\"2022-11-11T10:00:00+08:00\","
+	    "\"refundStatus\":\"SUCCESS\"}";
 
 	e2e_deliver_ok(b);
 	e2e_deliver_ok(c);
@@ -582,6 +620,22 @@ START_TEST(test_readme_queries)
 	e2e_deliver_ok(pend);
 	e2e_deliver_ok(jpy);
 	e2e_deliver_ok(jpy2);
+	e2e_deliver_ok(lost);
+	e2e_deliver_ok(ghost);
+	e2e_deliver_ok(gcash);
+	e2e_deliver_ok(soon);
+	e2e_deliver_ok(east);
+	e2e_deliver_ok(capd);
+	e2e_deliver_ok(ccap);
+	e2e_deliver_ok(west);
+	e2e_deliver_ok(later);
+	ck_assert_int_eq(sqlite3_open(e2e.db, &db), SQLITE_OK);
+	sqlite3_busy_timeout(db, 5000);
+	ck_assert_int_eq(sqlite3_exec(db, "INSERT INTO refund_links (client_id,"
+	    " refund_request_id, payment_request_id) VALUES ('" SANDBOX "',"
+	    " 'RR-USD', 'paymentRequestId01'), ('" SANDBOX "', 'RR-GHOST',"
+	    " 'PR-NOT-YET')", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
 	readme = test_slurp(test_path(path, sizeof(path), "../README.md"), NULL);
 	line = strstr(readme, "## Queries for merchant applications");
 	ck_assert_ptr_nonnull(line);
@@ -630,6 +684,16 @@ START_TEST(test_readme_queries)
 			ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
 			    "README command failed:\n%s\n%.*s", cmd, (int)outlen,
 			    out);
+			/* The link, written while antomd runs; twice is once. */
+			if (strstr(cmd, "INSERT INTO refund_links") != NULL) {
+				ck_assert_str_eq(out, "");
+				ck_assert_int_eq(e2e_q_int("SELECT count(*) FROM"
+				    " refund_links WHERE refund_request_id ="
+				    " 'RR-README' AND payment_request_id ="
+				    " 'paymentRequestId01'"), 1);
+				p = popen(cmd, "r");
+				ck_assert_int_eq(pclose(p), 0);
+			}
 			if (strstr(cmd, "FROM payment_status WHERE payment_")
 			    != NULL)
 				ck_assert_msg(strncmp(out, "SUCCESS|4200|SGD|4200|"
@@ -638,7 +702,7 @@ START_TEST(test_readme_queries)
 				ck_assert_str_eq(out, "SANDBOX_5YEZ4X2ZEB3C05479|"
 				    "paymentRequestId01|SUCCESS|SGD|1\n");
 			/* What needs a human: both, with what they contradict. */
-			if (strstr(cmd, "FROM notifications") != NULL)
+			if (strstr(cmd, "WHERE outcome = 'conflict'") != NULL)
 				ck_assert_msg(strstr(out, "|payment|PR-AMT|"
 				    "PAYMENT_RESULT|applied|amount 4200 SGD -> 1 JPY|")
 				    != NULL && strstr(out, "|payment|PR-AMT|"
@@ -656,6 +720,23 @@ START_TEST(test_readme_queries)
 				    "|capture|CR-README||SUCCESS\n3|") != NULL &&
 				    strstr(out, "|refund|RR-README||SUCCESS\n") !=
 				    NULL, "%s", out);
+			/* Linked refunds are not listed; the others say why. */
+			if (strstr(cmd, "FROM refund_status") != NULL)
+				ck_assert_str_eq(out, SANDBOX "|RR-GHOST|R-RR-GHOST|"
+				    "SUCCESS|500|SGD|payment_unknown\n" SANDBOX
+				    "|RR-LOST|R-RR-LOST|SUCCESS|700|SGD|unlinked\n");
+			/* Due within 24 h by the offset, not the clock shown. */
+			if (strstr(cmd, "auth_expiry_time") != NULL) {
+				snprintf(want, sizeof(want), SANDBOX "|PR-AUTH|"
+				    "P-PR-AUTH|4200|SGD|%.25s\n" SANDBOX
+				    "|PR-AUTH-EAST|P-PR-AUTH-EAST|4200|SGD|%.25s\n",
+				    strstr(soon, "authExpiryTime") + 17,
+				    strstr(east, "authExpiryTime") + 17);
+				ck_assert_str_eq(out, want);
+			}
+			if (strstr(cmd, "pspCustomerInfo") != NULL)
+				ck_assert_str_eq(out, "cc89dd30134549d6|GCASH|"
+				    "test***@xxx.com\n");
 			free(out);
 			free(cmd);
 			cmd = NULL;
@@ -668,7 +749,7 @@ START_TEST(test_readme_queries)
 			fprintf(f, "%s\n", line + 4);
 		}
 	}
-	ck_assert_int_eq(ran, 7);
+	ck_assert_int_eq(ran, 11);
 	/* The backup is a whole database of its own. */
 	snprintf(path, sizeof(path), "sqlite3 %s/antomd.db 'PRAGMA "
 	    "integrity_check; SELECT count(*) FROM payments'", e2e.dir);
@@ -676,11 +757,21 @@ START_TEST(test_readme_queries)
 	out = calloc(1, 256);
 	outlen = fread(out, 1, 255, p);
 	ck_assert_int_eq(pclose(p), 0);
-	ck_assert_str_eq(out, "ok\n2\n");
+	ck_assert_str_eq(out, "ok\n8\n");
 	free(out);
 	free(readme);
 	free(b);
 	free(c);
+	free(r);
+	free(lost);
+	free(ghost);
+	free(gcash);
+	free(soon);
+	free(east);
+	free(capd);
+	free(ccap);
+	free(west);
+	free(later);
 	free(pend);
 	free(jpy);
 	free(jpy2);
