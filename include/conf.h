@@ -51,7 +51,7 @@ struct conf {
 	/*
 	 * database_group_write: the database files are made writable by the
 	 * service's group, so that merchant applications can record
-	 * refund_links (README "Linking refunds").
+	 * refund_links (README "Linking refunds to payments").
 	 */
 	int			 database_group_write;
 	struct verify_keyring	*keys;

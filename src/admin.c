@@ -24,7 +24,7 @@
 #define ADMIN_TEXT	"text/plain; charset=utf-8"
 /*
  * The log sink has taken nothing for this long with lines pending: a
- * pipe nobody reads, a hung journal (README, "Health").  A sink that
+ * pipe nobody reads, a hung journal (README, "Metrics and health").  A sink that
  * works takes a write of LOG_WRITE_MAX bytes in far less.
  */
 #define ADMIN_LOG_STALL_US	(5u * 1000000)

@@ -2,7 +2,7 @@
  * store_schema.c - the database's schema: its DDL, the migrations from
  * every earlier version, and store_check().
  *
- * Table and column names are a public contract (README "Schema"), and so
+ * Table and column names are a public contract (README "What is stored"), and so
  * is the text of what earlier versions wrote: each migration finds what
  * the version before made, so the text a migration writes never changes
  * once released.  Works on a connection it is given; no state of its own.
