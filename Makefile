@@ -17,7 +17,7 @@ SBINDIR	?= $(PREFIX)/sbin
 SYSCONFDIR ?= /etc
 DESTDIR	?=
 
-PKGS	:= libmicrohttpd jansson sqlite3 openssl libsystemd
+PKGS	:= libmicrohttpd jansson sqlite3 openssl libsystemd libpq
 CHECK_PKG := check
 
 CC	?= cc
