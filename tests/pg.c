@@ -35,15 +35,20 @@ struct pg_cluster pg;
 int
 pg_available(const char *test)
 {
+	size_t n = strlen(test);
+
+	/* __func__ of a Check test is its name and "_fn". */
+	if (n > 3 && strcmp(test + n - 3, "_fn") == 0)
+		n -= 3;
 	if (geteuid() != 0) {
-		fprintf(stderr, "%s: needs root (to run PostgreSQL as user "
-		    "postgres), not run\n", test);
+		fprintf(stderr, "%.*s: needs root (to run PostgreSQL as user "
+		    "postgres), not run\n", (int)n, test);
 		return 0;
 	}
 	if (access(PG_BIN "/initdb", X_OK) != 0 || getpwnam("postgres") ==
 	    NULL) {
-		fprintf(stderr, "%s: needs postgresql-15 (" PG_BIN "), not "
-		    "run\n", test);
+		fprintf(stderr, "%.*s: needs postgresql-15 (" PG_BIN "), not "
+		    "run\n", (int)n, test);
 		return 0;
 	}
 	return 1;
