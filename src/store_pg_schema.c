@@ -488,6 +488,24 @@ out:
 	return rc;
 }
 
+/* A version found this antomd can use (0: none yet); 0, or -1 with err. */
+static int
+store_pg_known(int version, char *err, size_t errlen)
+{
+	if (version > STORE_SCHEMA_VERSION) {
+		util_err(err, errlen, "database schema version %d is newer than "
+		    "this antomd understands (%d)", version, STORE_SCHEMA_VERSION);
+		return -1;
+	}
+	if (version > 0 && version < STORE_SCHEMA_VERSION) {
+		/* No release ever made one. */
+		util_err(err, errlen, "database schema version %d: no antomd "
+		    "made it on PostgreSQL", version);
+		return -1;
+	}
+	return 0;
+}
+
 int
 store_pg_migrate(PGconn *c, int *from, char *err, size_t errlen)
 {
@@ -507,17 +525,8 @@ store_pg_migrate(PGconn *c, int *from, char *err, size_t errlen)
 	    store_pg_version(c, &version, err, errlen) != 0)
 		goto fail;
 	*from = version;
-	if (version > STORE_SCHEMA_VERSION) {
-		util_err(err, errlen, "database schema version %d is newer than "
-		    "this antomd understands (%d)", version, STORE_SCHEMA_VERSION);
+	if (store_pg_known(version, err, errlen) != 0)
 		goto fail;
-	}
-	if (version > 0 && version < STORE_SCHEMA_VERSION) {
-		/* No release ever made one. */
-		util_err(err, errlen, "database schema version %d: no antomd "
-		    "made it on PostgreSQL", version);
-		goto fail;
-	}
 	if (version == 0) {
 		snprintf(sql, sizeof(sql), "INSERT INTO antomd_schema VALUES "
 		    "(%d)", STORE_SCHEMA_VERSION);
@@ -550,16 +559,8 @@ store_pg_check(const char *conninfo, char *err, size_t errlen)
 	}
 	if (store_pg_version(c, &version, err, errlen) != 0)
 		goto out;
-	if (version > STORE_SCHEMA_VERSION) {
-		util_err(err, errlen, "database schema version %d is newer than "
-		    "this antomd understands (%d)", version, STORE_SCHEMA_VERSION);
+	if (store_pg_known(version, err, errlen) != 0)
 		goto out;
-	}
-	if (version > 0 && version < STORE_SCHEMA_VERSION) {
-		util_err(err, errlen, "database schema version %d: no antomd "
-		    "made it on PostgreSQL", version);
-		goto out;
-	}
 	if (version == 0) {
 		/* antomd will create the tables: may it? */
 		r = PQexec(c, "SELECT current_schema(),"

@@ -309,6 +309,29 @@ pg_migrated(void)
 	return c;
 }
 
+/* A fresh SQLite database and a migrated PostgreSQL one, side by side. */
+struct both {
+	char	 dir[64];	/* the SQLite database's */
+	sqlite3	*db;
+	PGconn	*c;
+};
+
+static void
+both_open(struct both *b)
+{
+	pg_start(0);
+	b->db = sqlite_fresh(b->dir, sizeof(b->dir));
+	b->c = pg_migrated();
+}
+
+static void
+both_close(struct both *b)
+{
+	sqlite3_close(b->db);
+	PQfinish(b->c);
+	test_rmtree(b->dir);
+}
+
 /* Append to a growing malloc'd string. */
 static void
 cat(char **s, size_t *len, const char *add)
@@ -596,43 +619,38 @@ START_TEST(test_pg_columns_match_sqlite)
 	    "   USING (table_schema, table_name)"
 	    " WHERE c.table_schema = 'public' AND c.table_name <> 'antomd_schema'"
 	    " ORDER BY 1, 2, 3";
-	char dir[64], *a, *b;
-	sqlite3 *db;
-	PGconn *c;
+	struct both e;
+	char *a, *b;
 
 	PG_SKIP_UNLESS_AVAILABLE();
-	pg_start(0);
-	db = sqlite_fresh(dir, sizeof(dir));
-	c = pg_migrated();
+	both_open(&e);
 	/*
 	 * SQLite's primary keys declared INTEGER PRIMARY KEY are NOT NULL in
 	 * fact, not in table_info; and a view's column has no type of its own
 	 * in PostgreSQL's information_schema terms worth comparing.
 	 */
-	a = rows_sqlite(db, "SELECT type, name, cid, cname, CASE WHEN type ="
+	a = rows_sqlite(e.db, "SELECT type, name, cid, cname, CASE WHEN type ="
 	    " 'view' THEN '' ELSE ctype END, CASE WHEN type = 'view' THEN 0"
 	    " WHEN cname IN ('id', 'seq') AND name IN ('notifications',"
 	    " 'events') THEN 1 ELSE nn END FROM (SELECT m.type, m.name, c.cid,"
 	    " c.name AS cname, lower(c.type) AS ctype, c.\"notnull\" AS nn"
 	    " FROM sqlite_master m, pragma_table_info(m.name) c WHERE m.type IN"
 	    " ('table', 'view') AND m.name NOT LIKE 'sqlite_%') ORDER BY 1, 2, 3");
-	b = rows_pg(c, pg_cols);
+	b = rows_pg(e.c, pg_cols);
 	assert_same_rows("columns", a, b);
 	ck_assert_ptr_nonnull(strstr(a, "table|payments|42|credential_type_used"
 	    "|text|0"));
 	free(a);
 	free(b);
-	a = rows_sqlite(db, "SELECT name FROM sqlite_master WHERE type ="
+	a = rows_sqlite(e.db, "SELECT name FROM sqlite_master WHERE type ="
 	    " 'index' AND sql IS NOT NULL ORDER BY name");
-	b = rows_pg(c, "SELECT indexname FROM pg_indexes WHERE schemaname ="
+	b = rows_pg(e.c, "SELECT indexname FROM pg_indexes WHERE schemaname ="
 	    " 'public' AND indexname NOT LIKE '%\\_pkey' AND indexname NOT LIKE"
 	    " '%\\_key' AND tablename <> 'antomd_schema' ORDER BY indexname");
 	assert_same_rows("indexes", a, b);
 	free(a);
 	free(b);
-	sqlite3_close(db);
-	PQfinish(c);
-	test_rmtree(dir);
+	both_close(&e);
 }
 END_TEST
 
@@ -706,40 +724,35 @@ START_TEST(test_pg_checks_match_sqlite)
 		{ "INSERT INTO refund_links (client_id, refund_request_id)"
 		  " VALUES ('C', 'RR9')", 1 },
 	};
-	char dir[64], sql[512], *a, *b;
-	sqlite3 *db;
-	PGconn *c;
+	struct both e;
+	char sql[512], *a, *b;
 	size_t i;
 
 	PG_SKIP_UNLESS_AVAILABLE();
-	pg_start(0);
-	db = sqlite_fresh(dir, sizeof(dir));
-	c = pg_migrated();
+	both_open(&e);
 	snprintf(sql, sizeof(sql), notif, "h1", "payment", "applied");
-	ck_assert_int_eq(exec_both(db, c, sql), 0);
+	ck_assert_int_eq(exec_both(e.db, e.c, sql), 0);
 	snprintf(sql, sizeof(sql), notif, "h1", "payment", "applied");
-	ck_assert_int_eq(exec_both(db, c, sql), 1);	/* UNIQUE */
+	ck_assert_int_eq(exec_both(e.db, e.c, sql), 1);	/* UNIQUE */
 	snprintf(sql, sizeof(sql), notif, "h2", "chargeback", "applied");
-	ck_assert_int_eq(exec_both(db, c, sql), 1);
+	ck_assert_int_eq(exec_both(e.db, e.c, sql), 1);
 	snprintf(sql, sizeof(sql), notif, "h3", "other", "lost");
-	ck_assert_int_eq(exec_both(db, c, sql), 1);
+	ck_assert_int_eq(exec_both(e.db, e.c, sql), 1);
 	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
-		ck_assert_msg(exec_both(db, c, rows[i].sql) == rows[i].refused,
+		ck_assert_msg(exec_both(e.db, e.c, rows[i].sql) == rows[i].refused,
 		    "%s: refused by both: %d", rows[i].sql, !rows[i].refused);
 	/* The link's time, as SQLite writes it: ISO 8601, ms, UTC. */
-	a = rows_sqlite(db, "SELECT length(created_at), substr(created_at, 11,"
+	a = rows_sqlite(e.db, "SELECT length(created_at), substr(created_at, 11,"
 	    " 1), substr(created_at, 20, 1), substr(created_at, 24)"
 	    " FROM refund_links");
-	b = rows_pg(c, "SELECT length(created_at), substr(created_at, 11, 1),"
+	b = rows_pg(e.c, "SELECT length(created_at), substr(created_at, 11, 1),"
 	    " substr(created_at, 20, 1), substr(created_at, 24)"
 	    " FROM refund_links");
 	ck_assert_str_eq(a, "24|T|.|Z\n");
 	ck_assert_str_eq(b, a);
 	free(a);
 	free(b);
-	sqlite3_close(db);
-	PQfinish(c);
-	test_rmtree(dir);
+	both_close(&e);
 }
 END_TEST
 
@@ -850,20 +863,17 @@ START_TEST(test_pg_views_match_sqlite)
 		  " mismatched_count FROM payment_status WHERE mismatched_count > 0",
 		  NULL },
 	};
-	char dir[64], *a, *b;
-	sqlite3 *db;
-	PGconn *c;
+	struct both e;
+	char *a, *b;
 	size_t i;
 
 	PG_SKIP_UNLESS_AVAILABLE();
-	pg_start(0);
-	db = sqlite_fresh(dir, sizeof(dir));
-	c = pg_migrated();
+	both_open(&e);
 	for (i = 0; i < sizeof(data) / sizeof(data[0]); i++)
-		ck_assert_int_eq(exec_both(db, c, data[i]), 0);
+		ck_assert_int_eq(exec_both(e.db, e.c, data[i]), 0);
 	for (i = 0; i < sizeof(queries) / sizeof(queries[0]); i++) {
-		a = rows_sqlite(db, queries[i][0]);
-		b = rows_pg(c, queries[i][1] != NULL ? queries[i][1] :
+		a = rows_sqlite(e.db, queries[i][0]);
+		b = rows_pg(e.c, queries[i][1] != NULL ? queries[i][1] :
 		    queries[i][0]);
 		assert_same_rows(queries[i][0], a, b);
 		ck_assert_msg(a[0] != '\0', "%s: no row", queries[i][0]);
@@ -871,18 +881,16 @@ START_TEST(test_pg_views_match_sqlite)
 		free(b);
 	}
 	/* What the sums say (README): no currency mixed, failures flagged. */
-	ck_assert_str_eq(a = rows_pg(c, "SELECT captured_amount_value,"
+	ck_assert_str_eq(a = rows_pg(e.c, "SELECT captured_amount_value,"
 	    " refunded_amount_value, dispute_count, dispute_stage,"
 	    " mismatched_count FROM payment_status ORDER BY payment_request_id"),
 	    "0|0|0|NULL|1\n600|200|1|DISPUTE_CREATED|2\n");
 	free(a);
-	ck_assert_str_eq(a = rows_pg(c, "SELECT refund_request_id || ' ' || link"
+	ck_assert_str_eq(a = rows_pg(e.c, "SELECT refund_request_id || ' ' || link"
 	    " FROM refund_status ORDER BY 1"), "RR1 linked\nRR2 unlinked\n"
 	    "RR3 payment_unknown\n");
 	free(a);
-	sqlite3_close(db);
-	PQfinish(c);
-	test_rmtree(dir);
+	both_close(&e);
 }
 END_TEST
 
