@@ -468,6 +468,7 @@ exec_both(sqlite3 *db, PGconn *c, const char *sql)
 /* Migrated, it has every table, view and index; again, nothing happens. */
 START_TEST(test_pg_migrate)
 {
+	PGresult *r;
 	PGconn *c;
 	char err[256];
 	int from = -1;
@@ -491,8 +492,9 @@ START_TEST(test_pg_migrate)
 	ck_assert_int_eq(from, 8);
 	ck_assert_str_eq(pg_sql(0, "SELECT count(*) FROM antomd_schema"), "1");
 	/* One row only. */
-	ck_assert_int_ne(PQresultStatus(PQexec(c, "INSERT INTO antomd_schema"
-	    " VALUES (9)")), PGRES_COMMAND_OK);
+	r = PQexec(c, "INSERT INTO antomd_schema VALUES (9)");
+	ck_assert_int_ne(PQresultStatus(r), PGRES_COMMAND_OK);
+	PQclear(r);
 	/* A newer version is refused, and left alone. */
 	pg_exec(c, "UPDATE antomd_schema SET version = 9");
 	ck_assert_int_eq(store_pg_migrate(c, &from, err, sizeof(err)), -1);
