@@ -17,7 +17,7 @@ SBINDIR	?= $(PREFIX)/sbin
 SYSCONFDIR ?= /etc
 DESTDIR	?=
 
-PKGS	:= libmicrohttpd jansson sqlite3 openssl libsystemd
+PKGS	:= libmicrohttpd jansson sqlite3 openssl libsystemd libpq
 CHECK_PKG := check
 
 CC	?= cc
@@ -79,14 +79,15 @@ BIN	:= $(BUILD)/bin
 # Modules shared by the daemon, the tool and the tests; the daemon's own
 # (its HTTP front end and operators' listener), which antomctl never links.
 CORE	:= util log verify verify_key notif conf pathvar target walvfs \
-	   store_schema store_judge store_ckpt store_db refusal store_state store
+	   store_schema store_judge store_ckpt store_db refusal store_state store \
+	   store_pg_schema
 DAEMON	:= http metrics admin proxy misroute
 TOOL	:= sign client fixture $(patsubst src/%.c,%,$(wildcard src/ctl_*.c))
 CORE_OBJ := $(CORE:%=$(BUILD)/obj/%.o)
 DAEMON_OBJ := $(DAEMON:%=$(BUILD)/obj/%.o)
 TOOL_OBJ := $(TOOL:%=$(BUILD)/obj/%.o)
 
-TEST_SRC := tests/runner.c tests/helpers.c tests/e2e.c $(wildcard tests/check_*.c)
+TEST_SRC := tests/runner.c tests/helpers.c tests/e2e.c tests/pg.c $(wildcard tests/check_*.c)
 TEST_OBJ := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%.o)
 
 .PHONY: all run check asan valgrind torture bench install uninstall clean deps deps-test deps-bench

@@ -12,6 +12,9 @@
  *   store_schema.c  DDL, migrations, store_check()
  *   store_judge.c   the state machine, in C: no SQL, no sqlite3 types
  *
+ * The PostgreSQL engine's files have their own header, store_pg.h
+ * (store_pg_schema.c: its schema; not yet used by store_open()).
+ *
  * struct store is grouped by who may touch what: each sub-struct's
  * comment is its locking rule.
  */

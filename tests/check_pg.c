@@ -1,0 +1,925 @@
+/*
+ * check_pg.c - suite pg: the PostgreSQL harness (pg.c) and the facts the
+ * PostgreSQL engine relies on (synchronous replication, a cancelled
+ * commit, failover through a multi-host connection string), then the
+ * engine's schema (store_pg_schema.c) against a real server.
+ *
+ * Every test starts its own cluster (pg_start) in a checked fixture whose
+ * teardown always removes it.  Without root or PostgreSQL 15 the tests
+ * say so and pass.
+ */
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <check.h>
+#include <libpq-fe.h>
+#include <sqlite3.h>
+
+#include "pg.h"
+#include "store.h"
+
+#include "../src/store_pg.h"
+#include "suites.h"
+
+static uint64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/*
+ * Wait up to ms for conn's pending query to finish: 1 if it did (its
+ * results are ready for PQgetResult), 0 if it is still running.
+ */
+static int
+pg_done_within(PGconn *c, int ms)
+{
+	struct pollfd pfd = { .fd = PQsocket(c), .events = POLLIN };
+	uint64_t end = now_ms() + (uint64_t)ms;
+	int64_t left;
+
+	while (PQconsumeInput(c) == 1 && PQisBusy(c)) {
+		if ((left = (int64_t)(end - now_ms())) <= 0)
+			return 0;
+		if (poll(&pfd, 1, (int)left) == -1)
+			return 0;
+	}
+	return !PQisBusy(c);
+}
+
+/* The one result of the pending command, its status. */
+static ExecStatusType
+pg_result(PGconn *c)
+{
+	PGresult *r, *more;
+	ExecStatusType st;
+
+	ck_assert_ptr_nonnull(r = PQgetResult(c));
+	st = PQresultStatus(r);
+	PQclear(r);
+	while ((more = PQgetResult(c)) != NULL)
+		PQclear(more);
+	return st;
+}
+
+/* What the server said besides the result (a WARNING, say). */
+struct pg_notice {
+	char	severity[16];
+	char	sqlstate[8];
+	char	message[256];
+	char	detail[256];
+	int	count;
+};
+
+static void
+pg_notice_cb(void *arg, const PGresult *r)
+{
+	struct pg_notice *n = arg;
+	const char *f;
+
+	n->count++;
+#define PG_FIELD(dst, code)						\
+	snprintf(dst, sizeof(dst), "%s",				\
+	    (f = PQresultErrorField(r, code)) != NULL ? f : "")
+	PG_FIELD(n->severity, PG_DIAG_SEVERITY_NONLOCALIZED);
+	PG_FIELD(n->sqlstate, PG_DIAG_SQLSTATE);
+	PG_FIELD(n->message, PG_DIAG_MESSAGE_PRIMARY);
+	PG_FIELD(n->detail, PG_DIAG_MESSAGE_DETAIL);
+#undef PG_FIELD
+}
+
+#define PG_SKIP_UNLESS_AVAILABLE()					\
+	do {								\
+		if (!pg_available(__func__))				\
+			return;						\
+	} while (0)
+
+static void
+setup(void)
+{
+}
+
+/*
+ * When COMMIT returns, the commit is on the standby's disk: the standby
+ * reports (to the primary) and holds (its own receive position) WAL past
+ * the transaction, and the row then shows there.
+ */
+START_TEST(test_sync_commit)
+{
+	PGconn *c;
+	char lsn[64], sql[256];
+
+	PG_SKIP_UNLESS_AVAILABLE();
+	pg_start(1);
+	ck_assert_str_eq(pg_sql(0, "SELECT sync_state FROM pg_stat_replication"
+	    " WHERE application_name = 's1'"), "quorum");
+	c = pg_connect(0);
+	pg_exec(c, "CREATE TABLE t (id integer PRIMARY KEY)");
+	pg_exec(c, "BEGIN");
+	pg_exec(c, "INSERT INTO t VALUES (1)");
+	{
+		PGresult *r = PQexec(c, "SELECT pg_current_wal_insert_lsn()");
+
+		ck_assert_int_eq(PQresultStatus(r), PGRES_TUPLES_OK);
+		snprintf(lsn, sizeof(lsn), "%s", PQgetvalue(r, 0, 0));
+		PQclear(r);
+	}
+	pg_exec(c, "COMMIT");
+	/* At once: no wait, no retry. */
+	snprintf(sql, sizeof(sql), "SELECT flush_lsn > '%s' FROM"
+	    " pg_stat_replication WHERE application_name = 's1'", lsn);
+	ck_assert_str_eq(pg_sql(0, sql), "t");
+	snprintf(sql, sizeof(sql), "SELECT pg_last_wal_receive_lsn() > '%s'",
+	    lsn);
+	ck_assert_str_eq(pg_sql(1, sql), "t");
+	PQfinish(c);
+	/* Flushed is not yet applied: the row shows once replayed. */
+	for (int i = 0; strcmp(pg_sql(1, "SELECT count(*) FROM t"), "1") != 0;
+	    i++) {
+		ck_assert_int_lt(i, 250);
+		usleep(20000);
+	}
+}
+END_TEST
+
+/*
+ * With both standbys stalled, a COMMIT (here an autocommitted INSERT)
+ * does not return within a second; it returns once one standby resumes.
+ */
+START_TEST(test_stalled_standbys_block_commit)
+{
+	PGconn *c;
+	uint64_t t0;
+
+	PG_SKIP_UNLESS_AVAILABLE();
+	pg_start(2);
+	c = pg_connect(0);
+	pg_exec(c, "CREATE TABLE t (id integer PRIMARY KEY)");
+	pg_stall(1);
+	pg_stall(2);
+	ck_assert_int_eq(PQsendQuery(c, "INSERT INTO t VALUES (1)"), 1);
+	ck_assert_msg(!pg_done_within(c, 1000),
+	    "COMMIT returned with both standbys stalled");
+	pg_resume(2);
+	t0 = now_ms();
+	ck_assert_msg(pg_done_within(c, 5000),
+	    "COMMIT still waiting 5 s after a standby resumed");
+	fprintf(stderr, "test_stalled_standbys_block_commit: COMMIT returned "
+	    "%llu ms after s2 resumed\n", (unsigned long long)(now_ms() - t0));
+	ck_assert_int_eq(pg_result(c), PGRES_COMMAND_OK);
+	pg_resume(1);
+	PQfinish(c);
+}
+END_TEST
+
+/*
+ * Issue 16 point 3: cancelling a COMMIT that waits for the synchronous
+ * standby does not undo it.  The command succeeds, the server sends only
+ * a WARNING, and the row is committed on the primary alone: antomd must
+ * treat that warning as a failure and never cancel a COMMIT.
+ */
+START_TEST(test_cancelled_commit_is_local_only)
+{
+	struct pg_notice n;
+	PGconn *c;
+	PGcancel *cancel;
+	char errbuf[256], lsn[64], sql[256];
+	PGresult *r;
+
+	PG_SKIP_UNLESS_AVAILABLE();
+	memset(&n, 0, sizeof(n));
+	pg_start(2);
+	c = pg_connect(0);
+	PQsetNoticeReceiver(c, pg_notice_cb, &n);
+	pg_exec(c, "CREATE TABLE t (id integer PRIMARY KEY)");
+	pg_stall(1);
+	pg_stall(2);
+	ck_assert_int_eq(PQsendQuery(c, "INSERT INTO t VALUES (1)"), 1);
+	ck_assert(!pg_done_within(c, 1000));
+	ck_assert_ptr_nonnull(cancel = PQgetCancel(c));
+	ck_assert_int_eq(PQcancel(cancel, errbuf, sizeof(errbuf)), 1);
+	PQfreeCancel(cancel);
+	ck_assert(pg_done_within(c, 5000));
+	/* Not an error: the command "succeeded". */
+	ck_assert_int_eq(pg_result(c), PGRES_COMMAND_OK);
+	fprintf(stderr, "test_cancelled_commit_is_local_only: %s %s: %s "
+	    "(DETAIL: %s)\n", n.severity, n.sqlstate, n.message, n.detail);
+	ck_assert_int_eq(n.count, 1);
+	ck_assert_str_eq(n.severity, "WARNING");
+	ck_assert_str_eq(n.sqlstate, "01000");
+	ck_assert_str_eq(n.message, "canceling wait for synchronous replication "
+	    "due to user request");
+	ck_assert_str_eq(n.detail, "The transaction has already committed "
+	    "locally, but might not have been replicated to the standby.");
+	ck_assert_ptr_nonnull(r = PQexec(c, "SELECT pg_current_wal_flush_lsn()"));
+	ck_assert_int_eq(PQresultStatus(r), PGRES_TUPLES_OK);
+	snprintf(lsn, sizeof(lsn), "%s", PQgetvalue(r, 0, 0));
+	PQclear(r);
+	/* Committed and visible on the primary, on no standby. */
+	ck_assert_str_eq(pg_sql(0, "SELECT count(*) FROM t"), "1");
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM pg_stat_replication"
+	    " WHERE flush_lsn >= '%s'", lsn);
+	ck_assert_str_eq(pg_sql(0, sql), "0");
+	pg_resume(1);
+	pg_resume(2);
+	PQfinish(c);
+}
+END_TEST
+
+/*
+ * SIGKILL the primary, promote the standby that received the most, and
+ * the multi-host connection string with target_session_attrs=read-write
+ * reaches the new primary, which holds every committed row and takes
+ * synchronous writes (the other standby follows it).
+ */
+START_TEST(test_failover)
+{
+	PGconn *c;
+	char sql[96], port[8];
+	int i, best;
+
+	PG_SKIP_UNLESS_AVAILABLE();
+	pg_start(2);
+	c = pg_connect_to(pg.uri);
+	ck_assert_str_eq(PQport(c), "5432");
+	pg_exec(c, "CREATE TABLE t (id integer PRIMARY KEY)");
+	for (i = 1; i <= 200; i++) {
+		snprintf(sql, sizeof(sql), "INSERT INTO t VALUES (%d)", i);
+		pg_exec(c, sql);
+	}
+	PQfinish(c);
+	pg_kill(0);
+	/* No read-write server: the connection string finds none. */
+	c = PQconnectdb(pg.uri);
+	ck_assert_int_ne(PQstatus(c), CONNECTION_OK);
+	PQfinish(c);
+	best = pg_most_advanced();
+	pg_promote(best);
+	c = pg_connect_to(pg.uri);
+	snprintf(port, sizeof(port), "%d", pg.node[best].port);
+	ck_assert_str_eq(PQport(c), port);
+	pg_exec(c, "INSERT INTO t VALUES (201)");
+	PQfinish(c);
+	ck_assert_str_eq(pg_sql_at(pg.uri, "SELECT count(*) || ' ' || max(id)"
+	    " FROM t"), "201 201");
+}
+END_TEST
+
+/* The schema, on a primary alone. */
+
+/* A fresh SQLite database of schema version 8, as antomd makes it. */
+static sqlite3 *
+sqlite_fresh(char *dir, size_t dircap)
+{
+	struct store_options o = { 100, 1, 16, 0, 0 };
+	char path[128], err[256];
+	struct store *st;
+	sqlite3 *db;
+
+	test_tmpdir(dir, dircap, "pgcmp", path, sizeof(path));
+	st = store_open(path, &o, err, sizeof(err));
+	ck_assert_msg(st != NULL, "store_open: %s", err);
+	store_close(st);
+	ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+	/* As antomd's writer runs (store_db.c). */
+	ck_assert_int_eq(sqlite3_exec(db, "PRAGMA foreign_keys = ON", NULL, NULL,
+	    NULL), SQLITE_OK);
+	return db;
+}
+
+static PGconn *
+pg_migrated(void)
+{
+	PGconn *c = pg_connect(0);
+	char err[256];
+	int from = -1;
+
+	ck_assert_msg(store_pg_migrate(c, &from, err, sizeof(err)) == 0,
+	    "store_pg_migrate: %s", err);
+	ck_assert_int_eq(from, 0);
+	return c;
+}
+
+/* A fresh SQLite database and a migrated PostgreSQL one, side by side. */
+struct both {
+	char	 dir[64];	/* the SQLite database's */
+	sqlite3	*db;
+	PGconn	*c;
+};
+
+static void
+both_open(struct both *b)
+{
+	pg_start(0);
+	b->db = sqlite_fresh(b->dir, sizeof(b->dir));
+	b->c = pg_migrated();
+}
+
+static void
+both_close(struct both *b)
+{
+	sqlite3_close(b->db);
+	PQfinish(b->c);
+	test_rmtree(b->dir);
+}
+
+/* Append to a growing malloc'd string. */
+static void
+cat(char **s, size_t *len, const char *add)
+{
+	size_t n = strlen(add);
+
+	*s = realloc(*s, *len + n + 1);
+	ck_assert_ptr_nonnull(*s);
+	memcpy(*s + *len, add, n + 1);
+	*len += n;
+}
+
+static int
+cmp_lines(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/*
+ * Rows as "a|b|NULL" lines; sorted unless the query orders them.  The
+ * caller frees the result.
+ */
+static char *
+rows_finish(char **lines, size_t n, const char *sql)
+{
+	char *out = NULL;
+	size_t i, len = 0;
+
+	if (strstr(sql, "ORDER BY") == NULL)
+		qsort(lines, n, sizeof(*lines), cmp_lines);
+	cat(&out, &len, "");
+	for (i = 0; i < n; i++) {
+		cat(&out, &len, lines[i]);
+		cat(&out, &len, "\n");
+		free(lines[i]);
+	}
+	free(lines);
+	return out;
+}
+
+static char *
+rows_sqlite(sqlite3 *db, const char *sql)
+{
+	sqlite3_stmt *st;
+	char **lines = NULL, *line;
+	size_t n = 0, len;
+	int i;
+
+	ck_assert_msg(sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK,
+	    "%s: %s", sql, sqlite3_errmsg(db));
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		line = NULL;
+		len = 0;
+		cat(&line, &len, "");
+		for (i = 0; i < sqlite3_column_count(st); i++) {
+			if (i > 0)
+				cat(&line, &len, "|");
+			cat(&line, &len, sqlite3_column_type(st, i) == SQLITE_NULL ?
+			    "NULL" : (const char *)sqlite3_column_text(st, i));
+		}
+		lines = realloc(lines, (n + 1) * sizeof(*lines));
+		lines[n++] = line;
+	}
+	sqlite3_finalize(st);
+	return rows_finish(lines, n, sql);
+}
+
+static char *
+rows_pg(PGconn *c, const char *sql)
+{
+	PGresult *r = PQexec(c, sql);
+	char **lines = NULL, *line;
+	size_t len;
+	int i, j, n;
+
+	ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK, "%s: %s", sql,
+	    PQerrorMessage(c));
+	n = PQntuples(r);
+	lines = calloc((size_t)n + 1, sizeof(*lines));
+	for (i = 0; i < n; i++) {
+		line = NULL;
+		len = 0;
+		cat(&line, &len, "");
+		for (j = 0; j < PQnfields(r); j++) {
+			if (j > 0)
+				cat(&line, &len, "|");
+			cat(&line, &len, PQgetisnull(r, i, j) ? "NULL" :
+			    PQgetvalue(r, i, j));
+		}
+		lines[i] = line;
+	}
+	PQclear(r);
+	return rows_finish(lines, (size_t)n, sql);
+}
+
+/*
+ * a and b, row lists of SQLite and PostgreSQL, are the same; else the
+ * first line that differs ends the test (Check's messages are short).
+ */
+static void
+assert_same_rows(const char *what, const char *a, const char *b)
+{
+	size_t i = 0, line = 1, start = 0;
+
+	while (a[i] != '\0' && a[i] == b[i]) {
+		if (a[i++] == '\n') {
+			line++;
+			start = i;
+		}
+	}
+	if (a[i] == '\0' && b[i] == '\0')
+		return;
+	ck_abort_msg("%s, line %zu: SQLite \"%.120s\", PostgreSQL \"%.120s\"",
+	    what, line, a + start, b + start);
+}
+
+/* sql on both, which must both succeed (or both fail: then 1). */
+static int
+exec_both(sqlite3 *db, PGconn *c, const char *sql)
+{
+	PGresult *r = PQexec(c, sql);
+	int lite = sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK;
+	int pgok = PQresultStatus(r) == PGRES_COMMAND_OK;
+	char msg[256];
+
+	snprintf(msg, sizeof(msg), "%s", pgok ? "" : PQerrorMessage(c));
+	PQclear(r);
+	ck_assert_msg(lite == pgok, "%s: SQLite %s (%s), PostgreSQL %s (%s)",
+	    sql, lite ? "accepts" : "refuses", sqlite3_errmsg(db),
+	    pgok ? "accepts" : "refuses", msg);
+	return !pgok;
+}
+
+/* Migrated, it has every table, view and index; again, nothing happens. */
+START_TEST(test_pg_migrate)
+{
+	PGresult *r;
+	PGconn *c;
+	char err[256];
+	int from = -1;
+
+	PG_SKIP_UNLESS_AVAILABLE();
+	pg_start(0);
+	c = pg_migrated();
+	ck_assert_str_eq(pg_sql(0, "SELECT version FROM antomd_schema"), "8");
+	ck_assert_str_eq(pg_sql(0, "SELECT string_agg(table_name, ' ' ORDER BY"
+	    " table_name) FROM information_schema.tables WHERE table_schema ="
+	    " 'public' AND table_type = 'BASE TABLE'"), "antomd_schema captures "
+	    "disputes events notifications payments refund_links refunds "
+	    "refusals vaultings");
+	ck_assert_str_eq(pg_sql(0, "SELECT string_agg(table_name, ' ' ORDER BY"
+	    " table_name) FROM information_schema.views WHERE table_schema ="
+	    " 'public'"), "payment_captures payment_status payment_timeline "
+	    "refund_payment refund_status");
+	/* Again: version 8 found, nothing made. */
+	ck_assert_msg(store_pg_migrate(c, &from, err, sizeof(err)) == 0, "%s",
+	    err);
+	ck_assert_int_eq(from, 8);
+	ck_assert_str_eq(pg_sql(0, "SELECT count(*) FROM antomd_schema"), "1");
+	/* One row only. */
+	r = PQexec(c, "INSERT INTO antomd_schema VALUES (9)");
+	ck_assert_int_ne(PQresultStatus(r), PGRES_COMMAND_OK);
+	PQclear(r);
+	/* A newer version is refused, and left alone. */
+	pg_exec(c, "UPDATE antomd_schema SET version = 9");
+	ck_assert_int_eq(store_pg_migrate(c, &from, err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "newer"));
+	ck_assert_str_eq(pg_sql(0, "SELECT version FROM antomd_schema"), "9");
+	PQfinish(c);
+}
+END_TEST
+
+struct migrator {
+	pthread_t	t;
+	int		rc, from;
+	char		err[256];
+};
+
+static void *
+migrator_run(void *arg)
+{
+	struct migrator *m = arg;
+	PGconn *c = PQconnectdb(pg.node[0].conninfo);
+
+	m->rc = PQstatus(c) == CONNECTION_OK ? store_pg_migrate(c, &m->from,
+	    m->err, sizeof(m->err)) : -1;
+	PQfinish(c);
+	return NULL;
+}
+
+/*
+ * Two instances starting at once: both wait on the advisory lock (held
+ * here until both do), and the schema is made once, by one of them.
+ */
+START_TEST(test_pg_migrate_concurrent)
+{
+	struct migrator m[2];
+	PGconn *hold;
+	char sql[96];
+	int i;
+
+	PG_SKIP_UNLESS_AVAILABLE();
+	memset(m, 0, sizeof(m));
+	pg_start(0);
+	hold = pg_connect(0);
+	pg_exec(hold, "BEGIN");
+	snprintf(sql, sizeof(sql), "SELECT pg_advisory_xact_lock(%lld)",
+	    STORE_PG_LOCK_SCHEMA);
+	pg_exec(hold, sql);
+	for (i = 0; i < 2; i++)
+		ck_assert_int_eq(pthread_create(&m[i].t, NULL, migrator_run,
+		    &m[i]), 0);
+	for (i = 0; strcmp(pg_sql(0, "SELECT count(*) FROM pg_locks WHERE"
+	    " locktype = 'advisory' AND NOT granted"), "2") != 0; i++) {
+		ck_assert_msg(i < 500, "the two migrations did not both wait "
+		    "for the schema's lock");
+		usleep(10000);
+	}
+	pg_exec(hold, "COMMIT");
+	for (i = 0; i < 2; i++) {
+		ck_assert_int_eq(pthread_join(m[i].t, NULL), 0);
+		ck_assert_msg(m[i].rc == 0, "migrator %d: %s", i, m[i].err);
+	}
+	ck_assert_int_eq(m[0].from + m[1].from, 8);
+	ck_assert_int_eq(m[0].from * m[1].from, 0);
+	ck_assert_str_eq(pg_sql(0, "SELECT count(*) FROM antomd_schema"), "1");
+	PQfinish(hold);
+}
+END_TEST
+
+/* antomd -n: checks, creates nothing; refuses what it cannot use. */
+START_TEST(test_pg_check)
+{
+	PGconn *c;
+	char err[256], conninfo[256];
+
+	PG_SKIP_UNLESS_AVAILABLE();
+	pg_start(0);
+	ck_assert_msg(store_pg_check(pg.node[0].conninfo, err, sizeof(err)) ==
+	    0, "%s", err);
+	ck_assert_str_eq(pg_sql(0, "SELECT count(*) FROM pg_class c JOIN"
+	    " pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname ="
+	    " 'public'"), "0");
+	/* A role that may not create tables in public (PostgreSQL 15). */
+	pg_sql(0, "CREATE ROLE reader LOGIN");
+	snprintf(conninfo, sizeof(conninfo), "host=%s port=%d user=reader "
+	    "dbname=postgres", pg.dir, pg.node[0].port);
+	ck_assert_int_eq(store_pg_check(conninfo, err, sizeof(err)), -1);
+	ck_assert_msg(strstr(err, "may not create") != NULL, "%s", err);
+	c = pg_migrated();
+	ck_assert_msg(store_pg_check(pg.node[0].conninfo, err, sizeof(err)) ==
+	    0, "%s", err);
+	pg_exec(c, "UPDATE antomd_schema SET version = 9");
+	ck_assert_int_eq(store_pg_check(pg.node[0].conninfo, err, sizeof(err)),
+	    -1);
+	ck_assert_msg(strstr(err, "newer") != NULL, "%s", err);
+	/* Nobody there. */
+	snprintf(conninfo, sizeof(conninfo), "host=%s port=1 user=postgres",
+	    pg.dir);
+	ck_assert_int_eq(store_pg_check(conninfo, err, sizeof(err)), -1);
+	ck_assert_msg(strstr(err, "cannot connect") != NULL, "%s", err);
+	PQfinish(c);
+}
+END_TEST
+
+/*
+ * The two schemas, column by column: the same tables, each with the same
+ * columns in the same order, INTEGER as bigint, TEXT as text COLLATE "C",
+ * BLOB as bytea, the same NOT NULLs; the same views with the same
+ * columns; the same indexes by name.
+ */
+START_TEST(test_pg_columns_match_sqlite)
+{
+	/* SQLite's type for each of PostgreSQL's; a view's is its table's. */
+	static const char pg_cols[] =
+	    "SELECT CASE t.table_type WHEN 'VIEW' THEN 'view' ELSE 'table' END,"
+	    "  c.table_name, c.ordinal_position - 1, c.column_name,"
+	    "  CASE WHEN t.table_type = 'VIEW' THEN ''"
+	    "       WHEN c.data_type = 'bigint' THEN 'integer'"
+	    "       WHEN c.data_type = 'text' AND c.collation_name = 'C'"
+	    "         THEN 'text'"
+	    "       WHEN c.data_type = 'bytea' THEN 'blob'"
+	    "       ELSE c.data_type || ' ' || coalesce(c.collation_name, '') END,"
+	    "  CASE WHEN t.table_type = 'VIEW' OR c.is_nullable = 'YES' THEN 0"
+	    "       ELSE 1 END"
+	    " FROM information_schema.columns c JOIN information_schema.tables t"
+	    "   USING (table_schema, table_name)"
+	    " WHERE c.table_schema = 'public' AND c.table_name <> 'antomd_schema'"
+	    " ORDER BY 1, 2, 3";
+	struct both e;
+	char *a, *b;
+
+	PG_SKIP_UNLESS_AVAILABLE();
+	both_open(&e);
+	/*
+	 * SQLite's primary keys declared INTEGER PRIMARY KEY are NOT NULL in
+	 * fact, not in table_info; and a view's column has no type of its own
+	 * in PostgreSQL's information_schema terms worth comparing.
+	 */
+	a = rows_sqlite(e.db, "SELECT type, name, cid, cname, CASE WHEN type ="
+	    " 'view' THEN '' ELSE ctype END, CASE WHEN type = 'view' THEN 0"
+	    " WHEN cname IN ('id', 'seq') AND name IN ('notifications',"
+	    " 'events') THEN 1 ELSE nn END FROM (SELECT m.type, m.name, c.cid,"
+	    " c.name AS cname, lower(c.type) AS ctype, c.\"notnull\" AS nn"
+	    " FROM sqlite_master m, pragma_table_info(m.name) c WHERE m.type IN"
+	    " ('table', 'view') AND m.name NOT LIKE 'sqlite_%') ORDER BY 1, 2, 3");
+	b = rows_pg(e.c, pg_cols);
+	assert_same_rows("columns", a, b);
+	ck_assert_ptr_nonnull(strstr(a, "table|payments|42|credential_type_used"
+	    "|text|0"));
+	free(a);
+	free(b);
+	a = rows_sqlite(e.db, "SELECT name FROM sqlite_master WHERE type ="
+	    " 'index' AND sql IS NOT NULL ORDER BY name");
+	b = rows_pg(e.c, "SELECT indexname FROM pg_indexes WHERE schemaname ="
+	    " 'public' AND indexname NOT LIKE '%\\_pkey' AND indexname NOT LIKE"
+	    " '%\\_key' AND tablename <> 'antomd_schema' ORDER BY indexname");
+	assert_same_rows("indexes", a, b);
+	free(a);
+	free(b);
+	both_close(&e);
+}
+END_TEST
+
+/*
+ * The CHECKs, NOT NULLs, keys and foreign keys refuse on PostgreSQL what
+ * they refuse on SQLite, and accept what it accepts.
+ */
+START_TEST(test_pg_checks_match_sqlite)
+{
+	static const char notif[] = "INSERT INTO notifications (client_id,"
+	    " body_sha256, body, request_time, signature, signed_path,"
+	    " key_version, kind, object_id, outcome, first_received_at,"
+	    " last_received_at) VALUES ('C', '%s', '{}', 't', 's', '/p', 1,"
+	    " '%s', 'O', '%s', 't', 't')";
+	static const struct {
+		const char	*sql;
+		int		 refused;
+	} rows[] = {
+		{ "INSERT INTO payments (payment_request_id, client_id, status,"
+		  " notification_id, created_at, updated_at) VALUES ('PR1', 'C',"
+		  " 'SUCCESS', 1, 't', 't')", 0 },
+		{ "INSERT INTO payments (payment_request_id, client_id, status,"
+		  " notification_id, created_at, updated_at) VALUES ('PR2', 'C',"
+		  " 'DONE', 1, 't', 't')", 1 },
+		{ "INSERT INTO payments (payment_request_id, client_id, status,"
+		  " notification_id, created_at, updated_at) VALUES ('PR3', 'C',"
+		  " NULL, 1, 't', 't')", 1 },
+		/* The key. */
+		{ "INSERT INTO payments (payment_request_id, client_id, status,"
+		  " notification_id, created_at, updated_at) VALUES ('PR1', 'C',"
+		  " 'FAIL', 1, 't', 't')", 1 },
+		/* No such notification. */
+		{ "INSERT INTO payments (payment_request_id, client_id, status,"
+		  " notification_id, created_at, updated_at) VALUES ('PR4', 'C',"
+		  " 'FAIL', 999, 't', 't')", 1 },
+		{ "INSERT INTO captures (capture_request_id, client_id, status,"
+		  " notification_id, created_at, updated_at) VALUES ('CR1', 'C',"
+		  " 'PENDING', 1, 't', 't')", 0 },
+		{ "INSERT INTO captures (capture_request_id, client_id, status,"
+		  " notification_id, created_at, updated_at) VALUES ('CR2', 'C',"
+		  " 'CAPTURED', 1, 't', 't')", 1 },
+		{ "INSERT INTO refunds (refund_request_id, client_id, status,"
+		  " notification_id, created_at, updated_at) VALUES ('RR1', 'C',"
+		  " 'FAIL', 1, 't', 't')", 0 },
+		{ "INSERT INTO refunds (refund_request_id, client_id, status,"
+		  " notification_id, created_at, updated_at) VALUES ('RR2', 'C',"
+		  " 'REFUNDED', 1, 't', 't')", 1 },
+		{ "INSERT INTO vaultings (vaulting_request_id, client_id, status,"
+		  " notification_id, created_at, updated_at) VALUES ('V1', 'C',"
+		  " 'PROCESSING', 1, 't', 't')", 1 },
+		{ "INSERT INTO disputes (dispute_id, client_id, stage, defendable,"
+		  " notification_id, created_at, updated_at) VALUES ('D1', 'C',"
+		  " 'S', 'true', 1, 't', 't')", 0 },
+		{ "INSERT INTO disputes (dispute_id, client_id, stage, defendable,"
+		  " notification_id, created_at, updated_at) VALUES ('D2', 'C',"
+		  " 'S', 'yes', 1, 't', 't')", 1 },
+		{ "INSERT INTO events (created_at, client_id, object_type,"
+		  " object_id, new_status, notification_id) VALUES ('t', 'C',"
+		  " 'vaulting', 'V1', 'SUCCESS', 1)", 0 },
+		{ "INSERT INTO events (created_at, client_id, object_type,"
+		  " object_id, new_status, notification_id) VALUES ('t', 'C',"
+		  " 'other', 'O', 'SUCCESS', 1)", 1 },
+		{ "INSERT INTO refusals (body_sha256, client_id, status, reason,"
+		  " first_refused_at, last_refused_at, refusal_count, authentic)"
+		  " VALUES ('h', 'C', 503, 'r', 't', 't', 1, 1)", 0 },
+		{ "INSERT INTO refusals (body_sha256, client_id, status, reason,"
+		  " first_refused_at, last_refused_at, refusal_count, authentic)"
+		  " VALUES ('h2', 'C', 401, 'r', 't', 't', 1, 2)", 1 },
+		{ "INSERT INTO refund_links (client_id, refund_request_id,"
+		  " payment_request_id) VALUES ('C', 'RR1', 'PR1')", 0 },
+		{ "INSERT INTO refund_links (client_id, refund_request_id)"
+		  " VALUES ('C', 'RR9')", 1 },
+	};
+	struct both e;
+	char sql[512], *a, *b;
+	size_t i;
+
+	PG_SKIP_UNLESS_AVAILABLE();
+	both_open(&e);
+	snprintf(sql, sizeof(sql), notif, "h1", "payment", "applied");
+	ck_assert_int_eq(exec_both(e.db, e.c, sql), 0);
+	snprintf(sql, sizeof(sql), notif, "h1", "payment", "applied");
+	ck_assert_int_eq(exec_both(e.db, e.c, sql), 1);	/* UNIQUE */
+	snprintf(sql, sizeof(sql), notif, "h2", "chargeback", "applied");
+	ck_assert_int_eq(exec_both(e.db, e.c, sql), 1);
+	snprintf(sql, sizeof(sql), notif, "h3", "other", "lost");
+	ck_assert_int_eq(exec_both(e.db, e.c, sql), 1);
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+		ck_assert_msg(exec_both(e.db, e.c, rows[i].sql) == rows[i].refused,
+		    "%s: refused by both: %d", rows[i].sql, !rows[i].refused);
+	/* The link's time, as SQLite writes it: ISO 8601, ms, UTC. */
+	a = rows_sqlite(e.db, "SELECT length(created_at), substr(created_at, 11,"
+	    " 1), substr(created_at, 20, 1), substr(created_at, 24)"
+	    " FROM refund_links");
+	b = rows_pg(e.c, "SELECT length(created_at), substr(created_at, 11, 1),"
+	    " substr(created_at, 20, 1), substr(created_at, 24)"
+	    " FROM refund_links");
+	ck_assert_str_eq(a, "24|T|.|Z\n");
+	ck_assert_str_eq(b, a);
+	free(a);
+	free(b);
+	both_close(&e);
+}
+END_TEST
+
+/*
+ * The views answer the same on both engines, row for row, over one set of
+ * rows, and so do the README's queries for merchant applications.  The
+ * one query written otherwise: SQLite's date('now') (UTC) is
+ * to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD') on PostgreSQL.
+ */
+START_TEST(test_pg_views_match_sqlite)
+{
+	static const char *const data[] = {
+#define N(sha, kind, obj, outcome, disc)				\
+	"INSERT INTO notifications (client_id, body_sha256, body,"	\
+	" request_time, signature, signed_path, key_version, notify_type," \
+	" kind, object_id, outcome, discrepancy, first_received_at,"	\
+	" last_received_at) VALUES ('C1', '" sha "', '{}', 't', 's', '/p', 1," \
+	" 'T', '" kind "', '" obj "', '" outcome "', " disc ","	\
+	" '2026-01-01T00:00:00Z', '2026-01-01T00:00:01Z')"
+		N("h1", "payment", "paymentRequestId01", "applied", "NULL"),
+		N("h2", "capture", "CR1", "applied", "NULL"),
+		N("h3", "capture", "CR2", "applied", "NULL"),
+		N("h4", "refund", "RR1", "applied", "NULL"),
+		N("h5", "refund", "RR2", "applied", "NULL"),
+		N("h6", "dispute", "D1", "applied", "NULL"),
+		N("h7", "payment", "PR2", "applied", "NULL"),
+		N("h8", "capture", "CR3", "applied", "NULL"),
+		N("h9", "refund", "RR3", "applied", "NULL"),
+		N("h10", "payment", "paymentRequestId01", "conflict",
+		    "'status SUCCESS -> FAIL'"),
+		N("h11", "capture", "CR4", "applied", "NULL"),
+#undef N
+		"INSERT INTO payments (payment_request_id, client_id, payment_id,"
+		" status, amount_value, currency, payment_time, notification_id,"
+		" created_at, updated_at) VALUES ('paymentRequestId01', 'C1',"
+		" 'P1', 'SUCCESS', 1000, 'USD', 'pt', 1, 'a', 'b'),"
+		" ('PR2', 'C1', 'P2', 'FAIL', 500, 'USD', NULL, 7, 'a', 'b')",
+		"INSERT INTO captures (capture_request_id, client_id, capture_id,"
+		" payment_id, status, amount_value, currency, capture_time,"
+		" notification_id, created_at, updated_at) VALUES"
+		" ('CR1', 'C1', 'K1', 'P1', 'SUCCESS', 600, 'USD', 'ct', 2, 'a',"
+		" '2999-01-01T00:00:00Z'),"
+		" ('CR2', 'C1', 'K2', 'P1', 'SUCCESS', 100, 'EUR', 'ct', 3, 'a',"
+		" 'b'),"
+		" ('CR3', 'C1', 'K3', 'P2', 'SUCCESS', 50, 'USD', NULL, 8, 'a',"
+		" '2999-01-01T00:00:00Z'),"
+		/* No currency: "IS NOT" on SQLite, so neither counted nor lost. */
+		" ('CR4', 'C1', 'K4', 'P1', 'SUCCESS', 5, NULL, NULL, 11, 'a',"
+		" 'b')",
+		"INSERT INTO refunds (refund_request_id, client_id, refund_id,"
+		" status, amount_value, currency, refund_time, notification_id,"
+		" created_at, updated_at) VALUES"
+		" ('RR1', 'C1', 'F1', 'SUCCESS', 200, 'USD', 'rt', 4, 'a', 'b'),"
+		" ('RR2', 'C1', 'F2', 'SUCCESS', 10, 'USD', 'rt', 5, 'a', 'b'),"
+		" ('RR3', 'C1', 'F3', 'FAIL', 20, 'USD', 'rt', 9, 'a', 'b')",
+		"INSERT INTO refund_links (client_id, refund_request_id,"
+		" payment_id, payment_request_id, created_at) VALUES"
+		" ('C1', 'RR1', NULL, 'paymentRequestId01', 'x'),"
+		" ('C1', 'RR3', 'P-UNKNOWN', NULL, 'x')",
+		"INSERT INTO disputes (dispute_id, client_id, payment_id, stage,"
+		" notification_id, created_at, updated_at) VALUES"
+		" ('D1', 'C1', 'P1', 'DISPUTE_CREATED', 6, 'a', 'b')",
+		"INSERT INTO events (created_at, client_id, object_type,"
+		" object_id, payment_id, old_status, new_status, notification_id)"
+		" VALUES ('e1', 'C1', 'payment', 'paymentRequestId01', 'P1', NULL,"
+		" 'SUCCESS', 1), ('e2', 'C1', 'capture', 'CR1', 'P1', NULL,"
+		" 'SUCCESS', 2), ('e3', 'C1', 'capture', 'CR2', 'P1', NULL,"
+		" 'SUCCESS', 3), ('e4', 'C1', 'refund', 'RR1', NULL, NULL,"
+		" 'SUCCESS', 4), ('e5', 'C1', 'refund', 'RR2', NULL, NULL,"
+		" 'SUCCESS', 5), ('e6', 'C1', 'dispute', 'D1', 'P1', NULL,"
+		" 'DISPUTE_CREATED', 6), ('e7', 'C1', 'payment', 'PR2', 'P2',"
+		" NULL, 'FAIL', 7), ('e8', 'C1', 'capture', 'CR3', 'P2', NULL,"
+		" 'SUCCESS', 8), ('e9', 'C1', 'refund', 'RR3', NULL, NULL, 'FAIL',"
+		" 9)",
+	};
+	/* Each view whole, and README "Queries for merchant applications". */
+	static const char *const queries[][2] = {
+		{ "SELECT * FROM payment_captures ORDER BY payment_request_id,"
+		  " capture_request_id", NULL },
+		{ "SELECT * FROM payment_status ORDER BY payment_request_id",
+		  NULL },
+		{ "SELECT * FROM payment_timeline ORDER BY seq", NULL },
+		{ "SELECT * FROM refund_payment ORDER BY refund_request_id", NULL },
+		{ "SELECT * FROM refund_status ORDER BY refund_request_id", NULL },
+		{ "SELECT status, amount_value, currency, captured_amount_value,"
+		  " refunded_amount_value, mismatched_count, updated_at"
+		  " FROM payment_status WHERE payment_request_id ="
+		  " 'paymentRequestId01'", NULL },
+		{ "SELECT seq, created_at, object_type, object_id, old_status,"
+		  " new_status FROM payment_timeline WHERE payment_request_id ="
+		  " 'paymentRequestId01' ORDER BY seq", NULL },
+		{ "SELECT payment_request_id, capture_request_id,"
+		  " capture_amount_value, capture_currency, capture_time, mismatch"
+		  " FROM payment_captures WHERE capture_status = 'SUCCESS' AND"
+		  " capture_updated_at >= date('now')",
+		  "SELECT payment_request_id, capture_request_id,"
+		  " capture_amount_value, capture_currency, capture_time, mismatch"
+		  " FROM payment_captures WHERE capture_status = 'SUCCESS' AND"
+		  " capture_updated_at >= to_char(now() AT TIME ZONE 'UTC',"
+		  " 'YYYY-MM-DD')" },
+		{ "SELECT seq, client_id, object_type, object_id, old_status,"
+		  " new_status FROM events WHERE seq > 0 ORDER BY seq LIMIT 500",
+		  NULL },
+		{ "SELECT id, kind, object_id, notify_type, outcome, discrepancy,"
+		  " last_received_at FROM notifications WHERE outcome = 'conflict'"
+		  " OR discrepancy IS NOT NULL", NULL },
+		{ "SELECT client_id, payment_request_id, status, currency,"
+		  " mismatched_count FROM payment_status WHERE mismatched_count > 0",
+		  NULL },
+	};
+	struct both e;
+	char *a, *b;
+	size_t i;
+
+	PG_SKIP_UNLESS_AVAILABLE();
+	both_open(&e);
+	for (i = 0; i < sizeof(data) / sizeof(data[0]); i++)
+		ck_assert_int_eq(exec_both(e.db, e.c, data[i]), 0);
+	for (i = 0; i < sizeof(queries) / sizeof(queries[0]); i++) {
+		a = rows_sqlite(e.db, queries[i][0]);
+		b = rows_pg(e.c, queries[i][1] != NULL ? queries[i][1] :
+		    queries[i][0]);
+		assert_same_rows(queries[i][0], a, b);
+		ck_assert_msg(a[0] != '\0', "%s: no row", queries[i][0]);
+		free(a);
+		free(b);
+	}
+	/* What the sums say (README): no currency mixed, failures flagged. */
+	ck_assert_str_eq(a = rows_pg(e.c, "SELECT captured_amount_value,"
+	    " refunded_amount_value, dispute_count, dispute_stage,"
+	    " mismatched_count FROM payment_status ORDER BY payment_request_id"),
+	    "0|0|0|NULL|1\n600|200|1|DISPUTE_CREATED|2\n");
+	free(a);
+	ck_assert_str_eq(a = rows_pg(e.c, "SELECT refund_request_id || ' ' || link"
+	    " FROM refund_status ORDER BY 1"), "RR1 linked\nRR2 unlinked\n"
+	    "RR3 payment_unknown\n");
+	free(a);
+	both_close(&e);
+}
+END_TEST
+
+Suite *
+pg_suite(void)
+{
+	Suite *s = suite_create("pg");
+	TCase *tc;
+
+	tc = tcase_create("harness");
+	tcase_add_checked_fixture(tc, setup, pg_teardown);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, test_sync_commit);
+	tcase_add_test(tc, test_stalled_standbys_block_commit);
+	tcase_add_test(tc, test_cancelled_commit_is_local_only);
+	tcase_add_test(tc, test_failover);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("schema");
+	tcase_add_checked_fixture(tc, setup, pg_teardown);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, test_pg_migrate);
+	tcase_add_test(tc, test_pg_migrate_concurrent);
+	tcase_add_test(tc, test_pg_check);
+	tcase_add_test(tc, test_pg_columns_match_sqlite);
+	tcase_add_test(tc, test_pg_checks_match_sqlite);
+	tcase_add_test(tc, test_pg_views_match_sqlite);
+	suite_add_tcase(s, tc);
+	return s;
+}
