@@ -1,13 +1,16 @@
 /*
- * store.h - SQLite storage and the single writer thread.
+ * store.h - storage and the single writer thread.
  *
- * One connection, owned by one writer thread, applies notifications in
- * batches: each batch is one BEGIN IMMEDIATE ... COMMIT in WAL mode with
- * synchronous=FULL (a batch whose own statements fail is retried job by
- * job, so one bad job fails alone).  A job's
- * callback runs only after the COMMIT that holds it returned SQLITE_OK, so
- * nothing is acknowledged before it is durable; if the COMMIT fails every
- * job of the batch is answered as a storage failure and Antom retries.
+ * The database string picks the engine: a path is SQLite (the only one
+ * built today); a libpq URI or conninfo would be PostgreSQL, and is
+ * refused.  One connection, owned by one writer thread, applies
+ * notifications in batches: with SQLite each batch is one BEGIN
+ * IMMEDIATE ... COMMIT in WAL mode with synchronous=FULL (a batch whose
+ * own statements fail is retried job by job, so one bad job fails
+ * alone).  A job's callback runs only after the COMMIT that holds it
+ * returned success, so nothing is acknowledged before it is durable; if
+ * the COMMIT fails every job of the batch is answered as a storage
+ * failure and Antom retries.
  *
  * Threads: store_submit() may be called from any thread; callbacks run on
  * the writer thread.  store_apply() runs a one-job batch on the calling
@@ -83,7 +86,8 @@ struct store;
 
 /*
  * Open (creating if needed) and migrate the database at path.  Returns a
- * store the caller owns, or NULL with a reason in err.
+ * store the caller owns, or NULL with a reason in err ("PostgreSQL engine
+ * not built yet" for a libpq URI or conninfo).
  */
 struct store *store_open(const char *path, const struct store_options *,
 	    char *err, size_t errlen);

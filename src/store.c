@@ -1,12 +1,15 @@
 /*
  * store.c - the store's life and its writer thread: open and close, the
- * queue of jobs, batches and their transactions, and the idle probe.
- * The module's other files: store_int.h.
+ * engine picked by the database string, the queue of jobs, batches, the
+ * refusals' schedule and the idle probe.  Engine-neutral: what the
+ * database does goes through s->engine (struct store_engine).  The
+ * module's other files: store_int.h.
  *
- * Durability contract (store.h): WAL journal with synchronous=FULL, and a
- * job's done() callback runs only after the COMMIT holding it returned
- * SQLITE_OK.  A batch whose COMMIT fails is rolled back and every job in
- * it reports status -1, so the HTTP layer answers 503 and Antom retries.
+ * Durability contract (store.h): a job's done() callback runs only after
+ * the engine's batch returned 0, that is after the COMMIT holding it
+ * returned success (SQLite: WAL journal with synchronous=FULL).  A batch
+ * whose COMMIT fails is rolled back and every job in it reports status
+ * -1, so the HTTP layer answers 503 and Antom retries.
  *
  * Threads: store_submit(), store_abort(), store_stats() and
  * store_writable() from any thread; the writer thread owns the
@@ -17,7 +20,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <openssl/sha.h>
 
@@ -25,34 +27,57 @@
 #include "store_int.h"
 #include "util.h"
 
+/*
+ * A libpq connection string: a URI, or key=value pairs naming a host or
+ * a database (a keyword at the start or after a space, so that a path
+ * with "host=" in a directory's name is still a path).
+ */
+static int
+store_is_conninfo(const char *database)
+{
+	static const char *const keys[] = { "host=", "hostaddr=", "dbname=" };
+	const char *p;
+	size_t i;
+
+	if (strncmp(database, "postgresql://", 13) == 0 ||
+	    strncmp(database, "postgres://", 11) == 0)
+		return 1;
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		for (p = database; (p = strstr(p, keys[i])) != NULL; p++)
+			if (p == database || p[-1] == ' ' || p[-1] == '\t')
+				return 1;
+	return 0;
+}
+
+/*
+ * The engine for the database string: a path is SQLite.  NULL with err
+ * (never the string itself: a conninfo may hold a password).
+ */
+static const struct store_engine *
+store_engine_for(const char *database, char *err, size_t errlen)
+{
+	if (store_is_conninfo(database)) {
+		util_err(err, errlen, "PostgreSQL engine not built yet");
+		return NULL;
+	}
+	return &store_sqlite_engine;
+}
+
 struct store *
 store_open(const char *path, const struct store_options *opt, char *err,
     size_t errlen)
 {
+	const struct store_engine *engine;
 	struct store *s;
 	int rc;
 
+	if ((engine = store_engine_for(path, err, errlen)) == NULL)
+		return NULL;
 	if ((s = calloc(1, sizeof(*s))) == NULL) {
 		util_err(err, errlen, "out of memory");
 		return NULL;
 	}
 	s->opt = *opt;
-	/*
-	 * Every statement the writer prepares, by the file that owns its
-	 * SQL; the upserts are generated here, once, not per job.
-	 */
-	if (store_state_sql_build('?', s->state_sql, &s->state_text) != 0) {
-		util_err(err, errlen, "out of memory");
-		goto fail;
-	}
-	s->stmt_sets[0] = (struct store_stmt_set){ store_db_sql, S_DB_FIRST,
-	    S_STATE_FIRST };
-	s->stmt_sets[1] = (struct store_stmt_set){ s->state_sql,
-	    S_STATE_FIRST, S_RFS_FIRST };
-	s->stmt_sets[2] = (struct store_stmt_set){ refusal_sql, S_RFS_FIRST,
-	    S_COUNT };
-	s->nstmt_sets = STORE_STMT_SETS;
-	s->migrated = store_state_migrated;
 	if (s->opt.batch_max == 0)
 		s->opt.batch_max = 1;
 	if (s->opt.at_risk_after_s == 0)
@@ -68,21 +93,12 @@ store_open(const char *path, const struct store_options *opt, char *err,
 	}
 	pthread_mutex_init(&s->q.lock, NULL);
 	pthread_cond_init(&s->q.cond, NULL);
-	pthread_mutex_init(&s->ckpt.lock, NULL);
-	{
-		pthread_condattr_t ca;
-
-		/* store_ckpt_restart's deadline is on the monotonic clock. */
-		pthread_condattr_init(&ca);
-		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-		pthread_cond_init(&s->ckpt.cond, &ca);
-		pthread_condattr_destroy(&ca);
-	}
 	if ((s->path = strdup(path)) == NULL) {
 		util_err(err, errlen, "out of memory");
 		goto fail;
 	}
-	if ((rc = store_connect(s, err, errlen)) < 0)
+	s->engine = engine;
+	if ((rc = engine->open(s, err, errlen)) < 0)
 		goto fail;
 	if (rc == 1) {
 		/* Run, refuse writes, and take the database back when it can. */
@@ -97,6 +113,16 @@ fail:
 	return NULL;
 }
 
+int
+store_check(const char *path, char *err, size_t errlen)
+{
+	const struct store_engine *engine;
+
+	if ((engine = store_engine_for(path, err, errlen)) == NULL)
+		return -1;
+	return engine->check(path, err, errlen);
+}
+
 void
 store_close(struct store *s)
 {
@@ -104,15 +130,11 @@ store_close(struct store *s)
 		return;
 	if (s->q.running)
 		store_stop(s);
-	s->ckw.wanted = 0;
-	store_ckpt_stop(s);
-	store_disconnect(s);
+	if (s->engine != NULL)
+		s->engine->close(s);
 	pthread_mutex_destroy(&s->q.lock);
 	pthread_cond_destroy(&s->q.cond);
-	pthread_mutex_destroy(&s->ckpt.lock);
-	pthread_cond_destroy(&s->ckpt.cond);
 	free(s->path);
-	free(s->state_text);
 	free(s->w.batch);
 	free(s->w.plan);
 	free(s->q.rfs_pending);
@@ -127,45 +149,6 @@ store_hash_body(struct store_delivery *d)
 
 	SHA256(d->body, d->bodylen, digest);
 	util_hex(digest, sizeof(digest), d->body_sha256);
-}
-
-/*
- * All n jobs in one transaction.  0 when COMMIT returned OK (every job's
- * r.status 0); otherwise everything is rolled back, every r.status is -1,
- * and *job_failed says whether a job's own statements failed (as opposed
- * to BEGIN or COMMIT, which are about the database as a whole).
- */
-static int
-store_txn(struct store *s, struct store_job **jobs, size_t n,
-    const char *now, int *job_failed)
-{
-	size_t i;
-
-	*job_failed = 0;
-	/*
-	 * A ROLLBACK that failed earlier would leave us inside a transaction
-	 * and every BEGIN failing until restart: end it first.
-	 */
-	if (store_rollback(s) != 0)
-		log_errorx("database: cannot end a failed transaction: %s",
-		    sqlite3_errmsg(s->w.db));
-	if (store_step(s, S_BEGIN) != 0)
-		goto fail;
-	if (store_record(s, jobs, n, now) != 0) {
-		*job_failed = 1;
-		goto fail;
-	}
-	if (store_step(s, S_COMMIT) != 0)
-		goto fail;
-	for (i = 0; i < n; i++)
-		jobs[i]->r.status = 0;
-	store_record_committed(s, jobs, n);
-	return 0;
-fail:
-	store_rollback(s);
-	for (i = 0; i < n; i++)
-		jobs[i]->r.status = -1;
-	return -1;
 }
 
 /*
@@ -184,16 +167,16 @@ store_run_batch(struct store *s, struct store_job **jobs, size_t n)
 	size_t i;
 
 	util_now_iso(now);
-	if (s->q.readonly && store_reconnect(s) != 0) {
+	if (s->q.readonly && s->engine->reconnect(s) != 0) {
 		for (i = 0; i < n; i++)
 			jobs[i]->r.status = -1;
 		return;
 	}
-	if (store_txn(s, jobs, n, now, &job_failed) == 0 || n == 1 ||
+	if (s->engine->batch(s, jobs, n, now, &job_failed) == 0 || n == 1 ||
 	    !job_failed)
 		return;
 	for (i = 0; i < n; i++)
-		store_txn(s, &jobs[i], 1, now, &dummy);
+		s->engine->batch(s, &jobs[i], 1, now, &dummy);
 }
 
 int
@@ -207,6 +190,12 @@ store_apply(struct store *s, const struct store_delivery *d,
 	store_run_batch(s, &jp, 1);
 	*r = job.r;
 	return r->status;
+}
+
+enum store_replay_result
+store_replay(struct store *s, int64_t id, struct store_result *r)
+{
+	return s->engine->replay(s, id, r);
 }
 
 /*
@@ -251,7 +240,8 @@ store_wait(struct store *s)
  * Writer, idle: after a failed batch, or while the database is read-only,
  * nothing but new traffic would find out that it is well again, and a
  * health check that holds traffic back would wait for ever.  Every
- * STORE_PROBE_US, try: reconnect, or take the write lock and let it go.
+ * STORE_PROBE_US, try: reconnect, or the engine's probe (take the write
+ * lock and let it go).
  */
 static int
 store_probe_due(const struct store *s)
@@ -264,18 +254,9 @@ static void
 store_probe(struct store *s)
 {
 	s->w.probed = util_mono_us();
-	if (s->q.readonly) {
-		if (store_reconnect(s) != 0)
-			return;
-	} else {
-		s->w.no_wait = 1;
-		if (store_step(s, S_BEGIN) != 0) {
-			s->w.no_wait = 0;
-			return;
-		}
-		s->w.no_wait = 0;
-		store_step(s, S_ROLLBACK);
-	}
+	if ((s->q.readonly ? s->engine->reconnect(s) :
+	    s->engine->probe(s)) != 0)
+		return;
 	s->w.last_failed = 0;
 	store_batch_observed(0, 0);
 }
@@ -324,7 +305,7 @@ store_writer(void *arg)
 				for (i = 0; i < n; i++)
 					batch[i]->r.status = -1;
 			} else {
-				store_ckpt_restart(s);
+				s->engine->before_batch(s);
 				store_run_batch(s, batch, n);
 			}
 			for (i = 0, failed = 0; i < n; i++)
@@ -348,7 +329,8 @@ store_writer(void *arg)
 			s->q.batch_since = util_mono_us();
 			pthread_mutex_unlock(&s->q.lock);
 			if (nrfs > 0)
-				refusal_write(s, s->ledger.local, nrfs);
+				s->engine->refusal_write(s, s->ledger.local,
+				    nrfs);
 			if (n == 0 && store_probe_due(s))
 				store_probe(s);
 			/*
@@ -357,16 +339,16 @@ store_writer(void *arg)
 			 * second); the writes keep ledger.held meanwhile.
 			 */
 			if (refusal_check_due(s))
-				refusal_check(s);
+				s->engine->refusal_check(s);
 			pthread_mutex_lock(&s->q.lock);
 			s->q.batch_since = 0;
 			pthread_mutex_unlock(&s->q.lock);
 		}
-		/* Going idle: have everything copied while there is time. */
+		/* Going idle: the engine's housekeeping, while there is time. */
 		pthread_mutex_lock(&s->q.lock);
 		idle = s->q.head == NULL;
 		pthread_mutex_unlock(&s->q.lock);
-		store_ckpt_ask(s, idle);
+		s->engine->after_pass(s, idle);
 		pthread_mutex_lock(&s->q.lock);
 		if (last) {
 			/* Refused while we wrote the last ones: counted only. */
@@ -390,10 +372,9 @@ store_start(struct store *s, char *err, size_t errlen)
 		util_err(err, errlen, "out of memory");
 		return -1;
 	}
-	s->ckw.wanted = 1;
-	store_ckpt_start(s);
+	s->engine->start(s);
 	if ((rc = pthread_create(&s->w.thread, NULL, store_writer, s)) != 0) {
-		store_ckpt_stop(s);
+		s->engine->stop(s);
 		util_err(err, errlen, "writer thread: %s", strerror(rc));
 		return -1;
 	}
@@ -438,9 +419,7 @@ store_stop(struct store *s)
 	pthread_cond_signal(&s->q.cond);
 	pthread_mutex_unlock(&s->q.lock);
 	pthread_join(s->w.thread, NULL);
-	/* No reconnect from now on starts it again (store_reconnect). */
-	s->ckw.wanted = 0;
-	store_ckpt_stop(s);
+	s->engine->stop(s);
 	pthread_mutex_lock(&s->q.lock);
 	s->q.running = 0;
 	pthread_mutex_unlock(&s->q.lock);
@@ -450,19 +429,7 @@ void
 store_abort(struct store *s)
 {
 	atomic_store(&s->aborting, 1);
-	/*
-	 * Only a writer that holds a connection can be waiting on a lock;
-	 * while read-only it may be swapping connections, and fails fast.
-	 */
-	pthread_mutex_lock(&s->q.lock);
-	if (!s->q.readonly && s->w.db != NULL)
-		sqlite3_interrupt(s->w.db);
-	pthread_mutex_unlock(&s->q.lock);
-	/* A long pass would delay the exit; the next start copies the rest. */
-	pthread_mutex_lock(&s->ckpt.lock);
-	if (s->ckpt.db != NULL)
-		sqlite3_interrupt(s->ckpt.db);
-	pthread_mutex_unlock(&s->ckpt.lock);
+	s->engine->abort(s);
 }
 
 void
@@ -473,10 +440,7 @@ store_stats(struct store *s, struct store_stats *out)
 	out->queued = s->q.queued;
 	out->busy_us = s->q.batch_since != 0 ? util_mono_us() - s->q.batch_since : 0;
 	pthread_mutex_unlock(&s->q.lock);
-	pthread_mutex_lock(&s->ckpt.lock);
-	out->checkpoints = s->ckpt.passes;
-	pthread_mutex_unlock(&s->ckpt.lock);
-	out->wal_frames = atomic_load(&s->wal_frames);
+	s->engine->stats(s, out);
 }
 
 int

@@ -1,15 +1,27 @@
 /*
- * store_int.h - the store module's private header: struct store and what
- * its files call in one another.
+ * store_int.h - the store module's private header: struct store, the
+ * engine seam (struct store_engine) and what its files call in one
+ * another.
  *
  * The module, top to bottom (calls only go down):
- *   store.c         open/close, the writer thread, batches, the probe
+ *   store.c         engine-neutral: open/close, the engine picked by the
+ *                   database string, the writer thread (queue, batches,
+ *                   refusal scheduling, the idle probe, stopping, abort,
+ *                   the metrics hook); everything the database itself
+ *                   does goes through s->engine
+ *   ---- the SQLite engine (store_sqlite_engine) ----
+ *   store_sqlite.c  the engine table and its glue: open and close, the
+ *                   batch's transaction, the probe, the checkpointer's
+ *                   start and stop, abort, stats
  *   store_state.c   record and replay: read, judge (store_judge.c), write
- *   refusal.c       the refusals ledger (include/refusal.h)
+ *   refusal.c       the refusals ledger (include/refusal.h): the SQLite
+ *                   engine's writes and count; its queue and schedule
+ *                   (refusal_queue, refusal_*_due) are any engine's
  *   store_db.c      the writer's connection: open, busy handler, WAL and
  *                   synchronous checks, reconnect, step/bind, BEGIN/COMMIT
  *   store_ckpt.c    the checkpointer thread and the WAL hook
- *   store_schema.c  DDL, migrations, store_check()
+ *   store_schema.c  DDL, migrations, store_sqlite_check()
+ *   ---- shared by every engine ----
  *   store_judge.c   the state machine, in C: no SQL, no sqlite3 types
  *
  * The PostgreSQL engine's files have their own header, store_pg.h
@@ -142,6 +154,7 @@ struct store_ckpt_writer {
 
 struct store {
 	/* Set by store_open(), read-only after. */
+	const struct store_engine *engine;	/* store_engine_for() */
 	struct store_options	 opt;
 	char			*path;
 	struct store_stmt_set	 stmt_sets[STORE_STMT_SETS]; /* every statement's SQL */
@@ -168,6 +181,92 @@ struct store {
 	_Atomic int		 wal_frames;	/* written by the writer */
 };
 
+/*
+ * The engine seam: what store.c asks of the database, one const table
+ * per engine, picked by store_open() from the database string (a path:
+ * SQLite; a libpq URI or conninfo: PostgreSQL, not built yet).  Every
+ * function runs on the writer thread, or while no writer runs on the
+ * caller of store_open(), store_apply(), store_replay() or store_close(),
+ * unless its comment says otherwise.  0 is success, -1 failure (logged,
+ * or in err when there is one) unless said otherwise.
+ */
+struct store_engine {
+	const char	*name;		/* "sqlite": for log lines */
+	/*
+	 * Without creating or changing anything: is the database usable
+	 * (antomd -n)?  Any thread, no store.  0, or -1 with err.
+	 */
+	int	(*check)(const char *database, char *err, size_t errlen);
+	/*
+	 * Set up the engine's part of s (s->path, s->opt are set) and
+	 * connect, creating and migrating the schema.  0 ready; 1 the
+	 * database holds the current schema but is read-only: left closed,
+	 * the writer refuses jobs and reconnect() takes it back later; -1
+	 * with err (close() then cleans up whatever was set up).
+	 */
+	int	(*open)(struct store *, char *err, size_t errlen);
+	/* Stop what start() started, disconnect, free the engine's part. */
+	void	(*close)(struct store *);
+	/*
+	 * While s->q.readonly: connect again.  0 writable now (readonly is
+	 * cleared under s->q.lock); -1 still not, logged at most every 10 s.
+	 */
+	int	(*reconnect)(struct store *);
+	/*
+	 * The n jobs in one transaction, all committed or none: 0 only once
+	 * COMMIT returned success, every job's r filled and r.status 0;
+	 * otherwise everything rolled back, every r.status -1, and
+	 * *job_failed 1 when a job's own statements failed (the caller
+	 * retries each job alone) or 0 when the database as a whole did
+	 * (BEGIN, locks, COMMIT: no retry).  The jobs are judged as if one
+	 * ran after another (store_judge_batch(), store_judge.h: one state
+	 * change per notification, never a regression); a repeat delivery
+	 * only counts.  now is the batch's ISO time.  No callback runs.
+	 */
+	int	(*batch)(struct store *, struct store_job **, size_t n,
+		    const char *now, int *job_failed);
+	/*
+	 * Idle after a failed batch, not read-only: can a transaction take
+	 * the write lock now?  Without waiting for another writer; nothing
+	 * is written.  0 yes, -1 no.
+	 */
+	int	(*probe)(struct store *);
+	/*
+	 * The refusals ledger (refusal.h): write n refusals in a
+	 * transaction of their own, never waiting for another writer
+	 * (authentic ones the database cannot take go back in the queue);
+	 * count and prune the ledger, updating s->ledger and s->q.stats.
+	 */
+	void	(*refusal_write)(struct store *, const struct refusal *,
+		    size_t n);
+	void	(*refusal_check)(struct store *);
+	/*
+	 * The engine's helpers beside the writer (SQLite: the checkpointer
+	 * thread): start() before the writer thread starts, stop() after it
+	 * was joined.  before_batch() before each batch, after_pass(idle)
+	 * at the end of each pass of the writer's loop (idle: nothing is
+	 * queued): housekeeping the writer owes, may wait briefly.
+	 */
+	void	(*start)(struct store *);
+	void	(*stop)(struct store *);
+	void	(*before_batch)(struct store *);
+	void	(*after_pass)(struct store *, int idle);
+	/*
+	 * Any thread, store_abort(): make what waits on the database give
+	 * up now.  The outcome stays honest: a batch it stops fails as a
+	 * whole, and none is reported failed that committed, or committed
+	 * that did not.
+	 */
+	void	(*abort)(struct store *);
+	/* Any thread: fill the engine's fields of a store_stats snapshot. */
+	void	(*stats)(struct store *, struct store_stats *);
+	/* store_replay() (store.h), on the calling thread. */
+	enum store_replay_result (*replay)(struct store *, int64_t id,
+		    struct store_result *);
+};
+
+extern const struct store_engine store_sqlite_engine;
+
 #define STORE_PROBE_US		(5 * 1000000u)	/* idle and unwell: try again */
 /* Refusals pending between two batches; one transaction per 100 ms. */
 #define REFUSAL_PENDING_MAX	256
@@ -186,6 +285,8 @@ void	store_bind_amount(sqlite3_stmt *, int, int, const struct notif_amount *);
 int	store_exec(sqlite3 *, const char *sql, char *err, size_t errlen);
 int	store_pragma_int(sqlite3 *, const char *name, int *value);
 int	store_migrate(sqlite3 *, int *from, char *err, size_t errlen);
+/* store_schema.c: the SQLite engine's check (store_check(), store.h). */
+int	store_sqlite_check(const char *path, char *err, size_t errlen);
 
 /* store_ckpt.c */
 #define STORE_WAL_LIMIT		"41943040"	/* 40 MiB: store_ckpt.c */
@@ -212,6 +313,9 @@ int	store_state_migrated(struct store *, int from, char *err,
 	    size_t errlen);
 /* store_state.c: after the COMMIT of what store_record() judged last. */
 void	store_record_committed(struct store *, struct store_job **, size_t n);
+/* store_state.c: the SQLite engine's replay (store_replay(), store.h). */
+enum store_replay_result store_state_replay(struct store *, int64_t id,
+	    struct store_result *);
 
 /* refusal.c: the writer's side of the ledger. */
 int	refusal_clear(struct store *, const char *client_id,

@@ -1,6 +1,6 @@
 /*
  * store_schema.c - the database's schema: its DDL, the migrations from
- * every earlier version, and store_check().
+ * every earlier version, and store_sqlite_check() (store_check(), store.h).
  *
  * Table and column names are a public contract (README "What is stored"), and so
  * is the text of what earlier versions wrote: each migration finds what
@@ -1047,7 +1047,7 @@ fail:
 }
 
 int
-store_check(const char *path, char *err, size_t errlen)
+store_sqlite_check(const char *path, char *err, size_t errlen)
 {
 	struct stat sb;
 	sqlite3 *db = NULL;

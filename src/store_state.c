@@ -1,7 +1,7 @@
 /*
  * store_state.c - notifications recorded in SQLite: the statements and
  * binders of each kind, the three phases of a batch (read what is held,
- * judge in C, write), and store_replay().
+ * judge in C, write), and store_state_replay() (store_replay()).
  *
  * Idempotency: a notification is identified by (client id, SHA-256 of the
  * raw body).  A repeat only bumps delivery_count and last_received_at.  A
@@ -962,7 +962,7 @@ out:
  * IMMEDIATE ... COMMIT on the calling thread; not with a running writer.
  */
 enum store_replay_result
-store_replay(struct store *s, int64_t id, struct store_result *r)
+store_state_replay(struct store *s, int64_t id, struct store_result *r)
 {
 	enum store_replay_result rc;
 

@@ -47,6 +47,17 @@ open_store_with(const struct store_options *o)
 }
 
 static struct store *
+open_store_path(const char *path)
+{
+	struct store_options o = { 100, 1, 16, 0, 0 };
+	char err[256] = "";
+	struct store *s = store_open(path, &o, err, sizeof(err));
+
+	ck_assert_msg(s != NULL, "store_open %s: %s", path, err);
+	return s;
+}
+
+static struct store *
 open_store(unsigned batch_max)
 {
 	struct store_options o = { 100, batch_max, 1024, 0, 0 };
@@ -293,6 +304,43 @@ START_TEST(test_check)
 	ck_assert_ptr_nonnull(strstr(err, "/nonexistent-dir"));
 	store_close(open_store(1));
 	ck_assert_int_eq(store_check(dbpath, err, sizeof(err)), 0);
+}
+END_TEST
+
+/*
+ * The engine comes from the database string: a libpq URI or conninfo is
+ * PostgreSQL, refused until that engine is built (without echoing the
+ * string, which may hold a password), and nothing is created; a path
+ * stays SQLite even when a directory's name reads like a conninfo.
+ */
+START_TEST(test_engine_from_database)
+{
+	static const char *const pg[] = {
+		"postgresql://antomd:secret@db1,db2/antomd"
+		    "?target_session_attrs=read-write",
+		"postgres://localhost/antomd",
+		"host=/run/postgresql dbname=antomd",
+		"dbname=antomd user=antomd password=secret",
+		"user=antomd host=db1",
+	};
+	struct store_options o = { 100, 1, 16, 0, 0 };
+	char err[256], odd[256];
+	size_t i;
+
+	for (i = 0; i < sizeof(pg) / sizeof(pg[0]); i++) {
+		strcpy(err, "");
+		ck_assert_ptr_null(store_open(pg[i], &o, err, sizeof(err)));
+		ck_assert_str_eq(err, "PostgreSQL engine not built yet");
+		strcpy(err, "");
+		ck_assert_int_eq(store_check(pg[i], err, sizeof(err)), -1);
+		ck_assert_str_eq(err, "PostgreSQL engine not built yet");
+		ck_assert_int_eq(access(pg[i], F_OK), -1);
+	}
+	snprintf(odd, sizeof(odd), "%s/host=a,dbname=b", dir);
+	ck_assert_int_eq(mkdir(odd, 0700), 0);
+	strcat(odd, "/x.db");
+	store_close(open_store_path(odd));
+	ck_assert_int_eq(access(odd, F_OK), 0);
 }
 END_TEST
 
@@ -2795,6 +2843,7 @@ store_suite(void)
 	tcase_add_test(tc, test_schema);
 	tcase_add_test(tc, test_newer_schema_refused);
 	tcase_add_test(tc, test_check);
+	tcase_add_test(tc, test_engine_from_database);
 	tcase_add_test(tc, test_repeat_delivery);
 	tcase_add_test(tc, test_clients_are_separate);
 	tcase_add_test(tc, test_pending_then_final);
