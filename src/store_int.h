@@ -220,9 +220,10 @@ void	store_record_committed(struct store *, struct store_job **, size_t n);
  * and store_record_committed() for that engine's plans.
  */
 struct store_value {
-	const char	*text;		/* NULL: SQL NULL, unless integer */
+	const char	*text;		/* a text column's; NULL: SQL NULL */
 	int64_t		 value;
-	int		 integer;	/* a 64-bit integer, value */
+	int		 integer;	/* a 64-bit integer column: value */
+	int		 null;		/* and it is SQL NULL */
 };
 int	store_state_kind(enum notif_kind, int *get, int *upsert, int *fill,
 	    size_t *ncols);

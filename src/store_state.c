@@ -460,6 +460,7 @@ store_col_value(const struct store_col *c, const struct store_delivery *d,
 
 	v->text = NULL;
 	v->integer = 0;
+	v->null = 0;
 	switch (c->src) {
 	case SRC_FIELD:
 		v->text = *(const char *const *)(const void *)(n + c->field);
@@ -471,7 +472,8 @@ store_col_value(const struct store_col *c, const struct store_delivery *d,
 		v->text = notif_status_str(d->notif->status);
 		break;
 	case SRC_VALUE:
-		v->integer = a->present;
+		v->integer = 1;
+		v->null = !a->present;
 		v->value = a->value;
 		break;
 	case SRC_CURRENCY:
@@ -497,7 +499,7 @@ store_bind_columns(sqlite3_stmt *st, const struct store_kind *k,
 
 	for (i = 0; i < k->ncols; i++) {
 		store_col_value(&k->cols[i], d, nid, now, &v);
-		if (v.integer)
+		if (v.integer && !v.null)
 			sqlite3_bind_int64(st, (int)i + 1, v.value);
 		else
 			store_bind_text(st, (int)i + 1, v.text);

@@ -21,9 +21,12 @@
 #include <libpq-fe.h>
 #include <sqlite3.h>
 
+#include "notif.h"
 #include "pg.h"
 #include "store.h"
+#include "util.h"
 
+#include "../src/store_judge.h"
 #include "../src/store_pg.h"
 #include "suites.h"
 
@@ -896,6 +899,325 @@ START_TEST(test_pg_views_match_sqlite)
 }
 END_TEST
 
+
+/*
+ * The engine (store_pg.c): batches recorded as SQLite records them, by
+ * several writers at once.
+ *
+ * Bodies in the shapes of Antom's own (tests/corpus): a payment as
+ * payment-success-hkd.json, a capture as capture-success.json, a dispute
+ * as dispute-created.json, a refund as check_store.c's (docs/protocol.md
+ * section 4); ids, statuses, amounts and times vary.
+ */
+static char *
+body_payment(const char *prid, const char *pid, const char *type,
+    const char *rs, const char *value, int t)
+{
+	char *b;
+
+	ck_assert_int_gt(asprintf(&b, "{\"notifyType\":\"%s\",\"result\":"
+	    "{\"resultCode\":\"%s\",\"resultStatus\":\"%s\",\"resultMessage\":"
+	    "\"%s\"},\"paymentRequestId\":\"%s\",\"paymentId\":\"%s\","
+	    "\"paymentAmount\":{\"value\":\"%s\",\"currency\":\"HKD\"},"
+	    "\"paymentCreateTime\":\"2020-01-01T12:01:00+08:30\","
+	    "\"paymentTime\":\"2020-01-01T12:%02d:%02d+08:30\"}", type,
+	    rs[0] == 'F' ? "PROCESS_FAIL" : "SUCCESS", rs, rs[0] == 'F' ?
+	    "fail." : "success", prid, pid, value, t / 60 % 60, t % 60), 0);
+	return b;
+}
+
+static char *
+body_capture(const char *crid, const char *pid, const char *rs, int t)
+{
+	char *b;
+
+	ck_assert_int_gt(asprintf(&b, "{\"captureAmount\":{\"currency\":\"SGD\","
+	    "\"value\":\"4200\"},\"notifyType\":\"CAPTURE_RESULT\",\"captureId\":"
+	    "\"C-%s\",\"captureRequestId\":\"%s\",\"captureTime\":"
+	    "\"2022-11-10T00:%02d:%02d-08:00\",\"paymentId\":\"%s\",\"result\":"
+	    "{\"resultCode\":\"%s\",\"resultMessage\":\"%s\",\"resultStatus\":"
+	    "\"%s\"}}", crid, crid, t / 60 % 60, t % 60, pid, rs[0] == 'F' ?
+	    "PROCESS_FAIL" : "SUCCESS", rs[0] == 'F' ? "fail." : "success.",
+	    rs), 0);
+	return b;
+}
+
+static char *
+body_refund(const char *rrid, const char *rs, const char *value, int t)
+{
+	char *b;
+
+	ck_assert_int_gt(asprintf(&b, "{\"notifyType\":\"REFUND_RESULT\","
+	    "\"result\":{\"resultCode\":\"X\",\"resultStatus\":\"%s\"},"
+	    "\"refundStatus\":\"%s\",\"refundRequestId\":\"%s\",\"refundId\":"
+	    "\"RF-%s\",\"refundAmount\":{\"value\":\"%s\",\"currency\":\"SGD\"},"
+	    "\"refundTime\":\"2022-11-10T01:%02d:%02d-08:00\"}", rs,
+	    rs[0] == 'S' ? "SUCCESS" : "FAIL", rrid, rrid, value, t / 60 % 60,
+	    t % 60), 0);
+	return b;
+}
+
+static char *
+body_dispute(const char *did, const char *stage, const char *extra)
+{
+	char *b;
+
+	ck_assert_int_gt(asprintf(&b, "{\"disputeAmount\":{\"currency\":\"EUR\","
+	    "\"value\":\"1000\"},\"disputeId\":\"%s\",\"disputeNotificationType\":"
+	    "\"%s\",\"defenseDueTime\":\"2023-09-20T23:41:32-07:00\","
+	    "\"disputeTime\":\"2022-09-20T23:41:32-07:00\",\"disputeReasonCode\":"
+	    "\"4853\",\"disputeSource\":\"Mastercard\",\"paymentId\":\"P-%s\","
+	    "\"paymentRequestId\":\"PR-%s\"%s}", did, stage, did, did, extra), 0);
+	return b;
+}
+
+/* Notifications to record: each a verified delivery and its parse. */
+struct deliveries {
+	size_t			 n;
+	char			*body[600];
+	struct notif		 notif[600];
+	struct store_delivery	 d[600];
+};
+
+static void
+deliveries_add(struct deliveries *ds, const char *client, char *body)
+{
+	size_t i = ds->n++;
+
+	ck_assert_uint_lt(i, 600);
+	ds->body[i] = body;
+	ck_assert_int_eq(notif_parse((const unsigned char *)body, strlen(body),
+	    &ds->notif[i]), 0);
+	memset(&ds->d[i], 0, sizeof(ds->d[i]));
+	ds->d[i].client_id = client;
+	ds->d[i].request_time = "2022-11-10T00:34:52-08:00";
+	ds->d[i].signature = "algorithm=RSA256,keyVersion=1,signature=x";
+	ds->d[i].signed_path = "/antom/notify";
+	ds->d[i].key_version = 1;
+	ds->d[i].body = (const unsigned char *)body;
+	ds->d[i].bodylen = strlen(body);
+	store_hash_body(&ds->d[i]);
+	ds->d[i].notif = &ds->notif[i];
+}
+
+/* The same body delivered again (another delivery of it by Antom). */
+static void
+deliveries_again(struct deliveries *ds, size_t which)
+{
+	deliveries_add(ds, ds->d[which].client_id, strdup(ds->body[which]));
+}
+
+static void
+deliveries_free(struct deliveries *ds)
+{
+	size_t i;
+
+	for (i = 0; i < ds->n; i++) {
+		notif_free(&ds->notif[i]);
+		free(ds->body[i]);
+	}
+}
+
+/* jobs[i] for d[i]. */
+static struct store_job *
+jobs_for(const struct deliveries *ds)
+{
+	struct store_job *j = calloc(ds->n, sizeof(*j));
+	size_t i;
+
+	ck_assert_ptr_nonnull(j);
+	for (i = 0; i < ds->n; i++)
+		j[i].d = ds->d[i];
+	return j;
+}
+
+/* Record ds->d[from..to-1] in one store_pg_record() on c. */
+static struct store_pg_record_stats
+pg_record(PGconn *c, struct store_job *jobs, size_t from, size_t to)
+{
+	struct store_plan plans[64];
+	struct store_job *jp[64];
+	struct store_pg_record_stats st;
+	char now[UTIL_ISO_TIME_LEN], err[256];
+	size_t i;
+
+	ck_assert_uint_le(to - from, 64);
+	for (i = from; i < to; i++)
+		jp[i - from] = &jobs[i];
+	util_now_iso(now);
+	ck_assert_msg(store_pg_record(c, plans, jp, to - from, now, &st, err,
+	    sizeof(err)) == 0, "store_pg_record: %s", err);
+	for (i = from; i < to; i++)
+		ck_assert_int_eq(jobs[i].r.status, 0);
+	return st;
+}
+
+/*
+ * Every table the engine writes, compared between the two engines: every
+ * column but the times each wrote as it ran, the body as hex.
+ */
+static void
+assert_same_tables(sqlite3 *db, PGconn *c)
+{
+	static const char *const tables[] = { "notifications", "payments",
+	    "captures", "refunds", "disputes", "vaultings", "events",
+	    "refusals" };
+	char lite[2048], pgs[2048], *cols, *body, *a, *b;
+	size_t i;
+
+	for (i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
+		snprintf(lite, sizeof(lite), "SELECT group_concat(CASE name WHEN"
+		    " 'body' THEN '%%s' ELSE name END, ', ') FROM pragma_table_info"
+		    "('%s') WHERE name NOT IN ('created_at', 'updated_at',"
+		    " 'first_received_at', 'last_received_at')", tables[i]);
+		cols = rows_sqlite(db, lite);
+		cols[strlen(cols) - 1] = '\0';	/* its newline */
+		body = strstr(cols, "%s");
+		snprintf(lite, sizeof(lite), "SELECT %.*s%s%s FROM %s",
+		    body != NULL ? (int)(body - cols) : (int)strlen(cols), cols,
+		    body != NULL ? "hex(body)" : "", body != NULL ? body + 2 : "",
+		    tables[i]);
+		snprintf(pgs, sizeof(pgs), "SELECT %.*s%s%s FROM %s",
+		    body != NULL ? (int)(body - cols) : (int)strlen(cols), cols,
+		    body != NULL ? "upper(encode(body, 'hex'))" : "",
+		    body != NULL ? body + 2 : "", tables[i]);
+		a = rows_sqlite(db, lite);
+		b = rows_pg(c, pgs);
+		assert_same_rows(tables[i], a, b);
+		free(a);
+		free(b);
+		free(cols);
+	}
+}
+
+/*
+ * A sequence of notifications through both engines: SQLite one at a
+ * time (store_apply), PostgreSQL in batches of 1 to 9 (a job judged
+ * after the ones before it in its batch).  The same outcomes, repeats,
+ * ids and counts, the same rows in every table, and the same discrepancy
+ * notes.
+ */
+START_TEST(test_pg_record_as_sqlite)
+{
+	static const size_t sizes[] = { 1, 4, 2, 9, 3, 7, 1, 5, 8, 6 };
+	struct deliveries *ds = calloc(1, sizeof(*ds));
+	struct store_job *jobs;
+	struct store_result r;
+	struct store *st;
+	struct both e;
+	char path[160], err[256], *a;
+	struct store_options o = { 100, 1, 16, 0, 0 };
+	size_t i, k, at;
+	int seen[STORE_ARCHIVED + 1] = { 0 };
+
+	PG_SKIP_UNLESS_AVAILABLE();
+	ck_assert_ptr_nonnull(ds);
+	/* Payments: in order, repeated, contradicted, late, two clients. */
+	deliveries_add(ds, "CLIENT_A", body_payment("PR1", "P1",
+	    "PAYMENT_RESULT", "U", "100", 1));
+	deliveries_add(ds, "CLIENT_A", body_payment("PR1", "P1",
+	    "PAYMENT_RESULT", "S", "120", 2));
+	deliveries_again(ds, 1);
+	deliveries_add(ds, "CLIENT_A", body_payment("PR1", "P1",
+	    "PAYMENT_RESULT", "F", "120", 3));
+	deliveries_add(ds, "CLIENT_A", body_payment("PR1", "P1-OTHER",
+	    "PAYMENT_RESULT", "S", "120", 4));
+	deliveries_add(ds, "CLIENT_B", body_payment("PR1", "P9",
+	    "PAYMENT_RESULT", "F", "100", 5));
+	deliveries_add(ds, "CLIENT_A", body_payment("PR2", "P2",
+	    "PAYMENT_RESULT", "S", "300", 6));
+	deliveries_add(ds, "CLIENT_A", body_payment("PR2", "P2",
+	    "PAYMENT_PENDING", "S", "300", 7));
+	deliveries_add(ds, "CLIENT_A", body_payment("PR3", "P3",
+	    "PAYMENT_PENDING", "S", "50", 8));
+	deliveries_add(ds, "CLIENT_A", body_payment("PR3", "P3",
+	    "PAYMENT_RESULT", "S", "50", 9));
+	deliveries_again(ds, 0);
+	/* Captures and refunds. */
+	deliveries_add(ds, "CLIENT_A", body_capture("CR1", "P1", "S", 10));
+	deliveries_add(ds, "CLIENT_A", body_capture("CR1", "P1", "F", 11));
+	deliveries_add(ds, "CLIENT_A", body_capture("CR2", "P2", "F", 12));
+	deliveries_again(ds, 11);
+	deliveries_add(ds, "CLIENT_A", body_refund("RR1", "S", "20", 13));
+	deliveries_add(ds, "CLIENT_A", body_refund("RR1", "F", "20", 14));
+	deliveries_add(ds, "CLIENT_A", body_refund("RR2", "F", "30", 15));
+	deliveries_add(ds, "CLIENT_A", body_refund("RR3", "U", "40", 16));
+	deliveries_add(ds, "CLIENT_A", body_refund("RR3", "S", "45", 17));
+	/* Disputes: in order; the judgement first, then a late creation. */
+	deliveries_add(ds, "CLIENT_A", body_dispute("D1", "DISPUTE_CREATED",
+	    ""));
+	deliveries_add(ds, "CLIENT_A", body_dispute("D1", "DISPUTE_JUDGED",
+	    ",\"disputeJudgedResult\":\"ACCEPT_BY_CUSTOMER\""));
+	deliveries_add(ds, "CLIENT_A", body_dispute("D2", "DISPUTE_JUDGED",
+	    ",\"disputeJudgedResult\":\"ACCEPT_BY_MERCHANT\""));
+	deliveries_add(ds, "CLIENT_A", body_dispute("D2", "DISPUTE_CREATED",
+	    ",\"disputeJudgedResult\":\"WRONG\""));
+	deliveries_add(ds, "CLIENT_A", body_dispute("D2", "DISPUTE_CANCELLED",
+	    ""));
+	/* Kept only: a notifyType antomd does not apply. */
+	deliveries_add(ds, "CLIENT_A", strdup("{\"notifyType\":"
+	    "\"PAYMENT_AUTHORIZATION\",\"result\":{\"resultCode\":\"SUCCESS\","
+	    "\"resultStatus\":\"S\",\"resultMessage\":\"success\"},"
+	    "\"paymentRequestId\":\"PR4\"}"));
+	deliveries_again(ds, ds->n - 1);
+	/* Antom's own bodies, as published (tests/corpus). */
+	{
+		static const char *const corpus[] = { "payment-success-hkd.json",
+		    "payment-success-sgd.json", "payment-3ds-card-success.json",
+		    "capture-success.json", "capture-failed.json",
+		    "dispute-created.json" };
+		char p[256], *b;
+		size_t len;
+
+		for (i = 0; i < sizeof(corpus) / sizeof(corpus[0]); i++) {
+			snprintf(err, sizeof(err), "corpus/%s", corpus[i]);
+			b = test_slurp(test_path(p, sizeof(p), err), &len);
+			deliveries_add(ds, "CLIENT_A", b);
+		}
+	}
+
+	pg_start(1);
+	e.c = pg_migrated();
+	test_tmpdir(e.dir, sizeof(e.dir), "pgrec", path, sizeof(path));
+	st = store_open(path, &o, err, sizeof(err));
+	ck_assert_msg(st != NULL, "%s", err);
+	jobs = jobs_for(ds);
+	for (i = 0, k = 0, at = 0; at < ds->n; k++) {
+		size_t to = at + sizes[k % (sizeof(sizes) / sizeof(sizes[0]))];
+
+		if (to > ds->n)
+			to = ds->n;
+		pg_record(e.c, jobs, at, to);
+		at = to;
+	}
+	for (i = 0; i < ds->n; i++) {
+		ck_assert_int_eq(store_apply(st, &ds->d[i], &r), 0);
+		ck_assert_msg(r.outcome == jobs[i].r.outcome, "delivery %zu: "
+		    "SQLite %s, PostgreSQL %s", i, store_outcome_str(r.outcome),
+		    store_outcome_str(jobs[i].r.outcome));
+		ck_assert_int_eq(r.repeat, jobs[i].r.repeat);
+		ck_assert_int_eq(r.notification_id, jobs[i].r.notification_id);
+		ck_assert_int_eq(r.delivery_count, jobs[i].r.delivery_count);
+		seen[r.outcome]++;
+	}
+	store_close(st);
+	ck_assert_int_eq(sqlite3_open(path, &e.db), SQLITE_OK);
+	assert_same_tables(e.db, e.c);
+	/* The sequence is worth comparing: every outcome is in it. */
+	for (i = 0; i <= STORE_ARCHIVED; i++)
+		ck_assert_msg(seen[i] > 0, "no %s in the sequence",
+		    store_outcome_str((enum store_outcome)i));
+	a = rows_pg(e.c, "SELECT count(*) FROM notifications WHERE discrepancy"
+	    " IS NOT NULL");
+	ck_assert_str_ne(a, "0\n");
+	free(a);
+	free(jobs);
+	both_close(&e);
+	deliveries_free(ds);
+	free(ds);
+}
+END_TEST
+
 Suite *
 pg_suite(void)
 {
@@ -920,6 +1242,12 @@ pg_suite(void)
 	tcase_add_test(tc, test_pg_columns_match_sqlite);
 	tcase_add_test(tc, test_pg_checks_match_sqlite);
 	tcase_add_test(tc, test_pg_views_match_sqlite);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("record");
+	tcase_add_checked_fixture(tc, setup, pg_teardown);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, test_pg_record_as_sqlite);
 	suite_add_tcase(s, tc);
 	return s;
 }
