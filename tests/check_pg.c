@@ -11,6 +11,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1218,6 +1219,472 @@ START_TEST(test_pg_record_as_sqlite)
 }
 END_TEST
 
+
+/*
+ * 500 distinct notifications over 75 objects (payments, captures and
+ * refunds; PENDING, SUCCESS and FAIL), so that writers meet on objects.
+ */
+static void
+deliveries_mixed(struct deliveries *ds)
+{
+	static const char *const rs[] = { "U", "S", "F" };
+	char id[32];
+	int i;
+
+	for (i = 0; i < 500; i++) {
+		snprintf(id, sizeof(id), "R%02d", i / 3 % 25);
+		switch (i % 3) {
+		case 0:
+			deliveries_add(ds, "CLIENT_A", body_payment(id, id,
+			    "PAYMENT_RESULT", rs[i / 75 % 3], "100", i));
+			break;
+		case 1:
+			deliveries_add(ds, "CLIENT_A", body_capture(id, id,
+			    rs[1 + i / 75 % 2], i));
+			break;
+		default:
+			deliveries_add(ds, "CLIENT_A", body_refund(id,
+			    rs[i / 75 % 3], "10", i));
+			break;
+		}
+	}
+}
+
+/* A writer: every notification, shuffled, in batches of 1 to 64. */
+struct pg_writer {
+	pthread_t		 t;
+	const struct deliveries	*ds;
+	struct store_job	*jobs;
+	unsigned		 seed;
+	size_t			 batch_max;	/* 0: 64 */
+	unsigned		 batches, attempts;
+	int			 rc;
+	char			 err[256];
+};
+
+static void *
+pg_writer_run(void *arg)
+{
+	struct pg_writer *w = arg;
+	struct store_plan plans[64];
+	struct store_job *jp[64];
+	struct store_pg_record_stats st;
+	size_t order[600], i, k, at, len, n = w->ds->n;
+	char now[UTIL_ISO_TIME_LEN];
+	PGconn *c = PQconnectdb(pg.node[0].conninfo);
+
+	w->rc = -1;
+	if (PQstatus(c) != CONNECTION_OK) {
+		snprintf(w->err, sizeof(w->err), "%s", PQerrorMessage(c));
+		goto out;
+	}
+	for (i = 0; i < n; i++)
+		order[i] = i;
+	for (i = n - 1; i > 0; i--) {
+		k = (size_t)rand_r(&w->seed) % (i + 1);
+		at = order[i];
+		order[i] = order[k];
+		order[k] = at;
+	}
+	for (at = 0; at < n; at += len) {
+		len = 1 + (size_t)rand_r(&w->seed) % (w->batch_max > 0 ?
+		    w->batch_max : 64);
+		if (len > n - at)
+			len = n - at;
+		for (i = 0; i < len; i++)
+			jp[i] = &w->jobs[order[at + i]];
+		util_now_iso(now);
+		if (store_pg_record(c, plans, jp, len, now, &st, w->err,
+		    sizeof(w->err)) != 0)
+			goto out;
+		w->batches++;
+		w->attempts += st.attempts;
+	}
+	w->rc = 0;
+out:
+	PQfinish(c);
+	return NULL;
+}
+
+/* A reader of events as README's "seq > N" poller reads them. */
+struct pg_poller {
+	pthread_t	 t;
+	_Atomic int	 stop;
+	long long	*seen;
+	size_t		 n, cap;
+	int		 out_of_order;
+	int		 rc;
+};
+
+static int
+pg_poll_once(PGconn *c, struct pg_poller *p)
+{
+	char sql[96];
+	PGresult *r;
+	long long last = p->n > 0 ? p->seen[p->n - 1] : 0, v;
+	int i;
+
+	snprintf(sql, sizeof(sql), "SELECT seq FROM events WHERE seq > %lld"
+	    " ORDER BY seq", last);
+	r = PQexec(c, sql);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		PQclear(r);
+		return -1;
+	}
+	for (i = 0; i < PQntuples(r); i++) {
+		v = strtoll(PQgetvalue(r, i, 0), NULL, 10);
+		if (v <= last)
+			p->out_of_order++;
+		if (p->n == p->cap) {
+			p->cap = p->cap * 2 + 64;
+			p->seen = realloc(p->seen, p->cap * sizeof(*p->seen));
+		}
+		p->seen[p->n++] = last = v;
+	}
+	PQclear(r);
+	return 0;
+}
+
+static void *
+pg_poller_run(void *arg)
+{
+	struct pg_poller *p = arg;
+	PGconn *c = PQconnectdb(pg.node[0].conninfo);
+
+	p->rc = -1;
+	if (PQstatus(c) == CONNECTION_OK) {
+		while (!atomic_load(&p->stop))
+			if (pg_poll_once(c, p) != 0)
+				goto out;
+		/* After the writers: whatever committed last. */
+		if (pg_poll_once(c, p) != 0)
+			goto out;
+		p->rc = 0;
+	}
+out:
+	PQfinish(c);
+	return NULL;
+}
+
+/* The first value of sql on c. */
+static char *
+pg_value(PGconn *c, const char *sql)
+{
+	char *v = rows_pg(c, sql);
+
+	if (v[0] != '\0')
+		v[strlen(v) - 1] = '\0';
+	return v;
+}
+
+static void
+assert_pg_value(PGconn *c, const char *sql, const char *want)
+{
+	char *v = pg_value(c, sql);
+
+	ck_assert_msg(strcmp(v, want) == 0, "%s: %s, not %s", sql, v, want);
+	free(v);
+}
+
+/*
+ * Issue 16 point 2: two instances (threads, each its connection) record
+ * the same 500 notifications at once, each in its own shuffled order and
+ * batches, against a primary with a synchronous standby, while a third
+ * polls events for seq > N.  Each notification is stored once, with one
+ * state change and two deliveries; each object's events chain (each
+ * old_status the previous new_status) and never leave a final status;
+ * the poller saw every event, in order.
+ */
+START_TEST(test_pg_record_concurrent)
+{
+	struct deliveries *ds = calloc(1, sizeof(*ds));
+	struct pg_writer w[2];
+	struct pg_poller *p = calloc(1, sizeof(*p));
+	PGconn *c;
+	char *all, *polled = NULL, line[32];
+	size_t i, len = 0;
+	int k, firsts;
+
+	PG_SKIP_UNLESS_AVAILABLE();
+	ck_assert_ptr_nonnull(ds);
+	ck_assert_ptr_nonnull(p);
+	deliveries_mixed(ds);
+	pg_start(1);
+	c = pg_migrated();
+	memset(w, 0, sizeof(w));
+	ck_assert_int_eq(pthread_create(&p->t, NULL, pg_poller_run, p), 0);
+	for (k = 0; k < 2; k++) {
+		w[k].ds = ds;
+		w[k].jobs = jobs_for(ds);
+		w[k].seed = 16 + (unsigned)k;
+		ck_assert_int_eq(pthread_create(&w[k].t, NULL, pg_writer_run,
+		    &w[k]), 0);
+	}
+	for (k = 0; k < 2; k++) {
+		ck_assert_int_eq(pthread_join(w[k].t, NULL), 0);
+		ck_assert_msg(w[k].rc == 0, "writer %d: %s", k, w[k].err);
+	}
+	atomic_store(&p->stop, 1);
+	ck_assert_int_eq(pthread_join(p->t, NULL), 0);
+	ck_assert_int_eq(p->rc, 0);
+	fprintf(stderr, "test_pg_record_concurrent: batches %u and %u, "
+	    "attempts %u and %u, %zu events polled\n", w[0].batches,
+	    w[1].batches, w[0].attempts, w[1].attempts, p->n);
+
+	/* Exactly one first delivery of each, the other its repeat. */
+	for (i = 0; i < ds->n; i++) {
+		firsts = !w[0].jobs[i].r.repeat + !w[1].jobs[i].r.repeat;
+		ck_assert_msg(firsts == 1, "notification %zu: %d first "
+		    "deliveries", i, firsts);
+		ck_assert_int_eq(w[0].jobs[i].r.notification_id,
+		    w[1].jobs[i].r.notification_id);
+		ck_assert_int_eq(w[0].jobs[i].r.delivery_count +
+		    w[1].jobs[i].r.delivery_count, 3);
+	}
+	assert_pg_value(c, "SELECT count(*) || ' ' || sum(delivery_count) ||"
+	    " ' ' || count(DISTINCT (client_id, body_sha256)) FROM"
+	    " notifications", "500 1000 500");
+	/* One event per applied notification, none for any other. */
+	assert_pg_value(c, "SELECT count(*) FROM notifications n WHERE"
+	    " (outcome = 'applied') <> (SELECT count(*) = 1 FROM events e"
+	    " WHERE e.notification_id = n.id)", "0");
+	/* Each object's events chain, and a final status is never left. */
+	assert_pg_value(c, "SELECT count(*) FROM (SELECT old_status, lag("
+	    "new_status) OVER (PARTITION BY client_id, object_type, object_id"
+	    " ORDER BY seq) AS prev FROM events) x WHERE old_status IS DISTINCT"
+	    " FROM prev", "0");
+	assert_pg_value(c, "SELECT count(*) FROM events WHERE old_status IN"
+	    " ('SUCCESS', 'FAIL')", "0");
+	/* And each row is what its last event says. */
+	assert_pg_value(c, "SELECT count(*) FROM (SELECT object_type, object_id,"
+	    " new_status, row_number() OVER (PARTITION BY object_type,"
+	    " object_id ORDER BY seq DESC) AS k FROM events) e WHERE k = 1 AND"
+	    " new_status IS DISTINCT FROM CASE object_type WHEN 'payment' THEN"
+	    " (SELECT status FROM payments WHERE payment_request_id = object_id)"
+	    " WHEN 'capture' THEN (SELECT status FROM captures WHERE"
+	    " capture_request_id = object_id) ELSE (SELECT status FROM refunds"
+	    " WHERE refund_request_id = object_id) END", "0");
+	assert_pg_value(c, "SELECT (SELECT count(*) FROM payments) + (SELECT"
+	    " count(*) FROM captures) + (SELECT count(*) FROM refunds)", "75");
+	/* The poller missed nothing and saw nothing out of order. */
+	ck_assert_int_eq(p->out_of_order, 0);
+	all = rows_pg(c, "SELECT seq FROM events ORDER BY seq");
+	cat(&polled, &len, "");
+	for (i = 0; i < p->n; i++) {
+		snprintf(line, sizeof(line), "%lld\n", p->seen[i]);
+		cat(&polled, &len, line);
+	}
+	ck_assert_msg(strcmp(all, polled) == 0, "the poller missed events");
+	/* No batch rolled back: seq has no gap either. */
+	if (w[0].attempts == w[0].batches && w[1].attempts == w[1].batches)
+		assert_pg_value(c, "SELECT max(seq) - count(*) FROM events", "0");
+	free(all);
+	free(polled);
+	free(p->seen);
+	free(p);
+	for (k = 0; k < 2; k++)
+		free(w[k].jobs);
+	PQfinish(c);
+	deliveries_free(ds);
+	free(ds);
+}
+END_TEST
+
+
+/*
+ * Issue 16 point 2, events.seq in commit order: two writers on disjoint
+ * objects (no object lock orders them), in small batches, while a third
+ * polls seq > N: the poller must see every event, none after a bigger
+ * one.
+ */
+START_TEST(test_pg_record_events_order)
+{
+	struct deliveries *ds[2];
+	struct pg_writer w[2];
+	struct pg_poller *p = calloc(1, sizeof(*p));
+	PGconn *c;
+	char *all, *polled = NULL, line[32], prid[32];
+	size_t i, len = 0;
+	int k;
+
+	PG_SKIP_UNLESS_AVAILABLE();
+	ck_assert_ptr_nonnull(p);
+	for (k = 0; k < 2; k++) {
+		ck_assert_ptr_nonnull(ds[k] = calloc(1, sizeof(*ds[k])));
+		for (i = 0; i < 500; i++) {
+			snprintf(prid, sizeof(prid), "PR-%d-%zu", k, i);
+			deliveries_add(ds[k], "CLIENT_A", body_payment(prid, prid,
+			    "PAYMENT_RESULT", "S", "100", (int)i));
+		}
+	}
+	pg_start(1);
+	c = pg_migrated();
+	memset(w, 0, sizeof(w));
+	ck_assert_int_eq(pthread_create(&p->t, NULL, pg_poller_run, p), 0);
+	for (k = 0; k < 2; k++) {
+		w[k].ds = ds[k];
+		w[k].jobs = jobs_for(ds[k]);
+		w[k].seed = 7 + (unsigned)k;
+		w[k].batch_max = 4;
+		ck_assert_int_eq(pthread_create(&w[k].t, NULL, pg_writer_run,
+		    &w[k]), 0);
+	}
+	for (k = 0; k < 2; k++) {
+		ck_assert_int_eq(pthread_join(w[k].t, NULL), 0);
+		ck_assert_msg(w[k].rc == 0, "writer %d: %s", k, w[k].err);
+	}
+	atomic_store(&p->stop, 1);
+	ck_assert_int_eq(pthread_join(p->t, NULL), 0);
+	ck_assert_int_eq(p->rc, 0);
+	ck_assert_int_eq(p->out_of_order, 0);
+	all = rows_pg(c, "SELECT seq FROM events ORDER BY seq");
+	cat(&polled, &len, "");
+	for (i = 0; i < p->n; i++) {
+		snprintf(line, sizeof(line), "%lld\n", p->seen[i]);
+		cat(&polled, &len, line);
+	}
+	fprintf(stderr, "test_pg_record_events_order: %zu events polled of "
+	    "1000, batches %u and %u\n", p->n, w[0].batches, w[1].batches);
+	ck_assert_msg(strcmp(all, polled) == 0, "the poller missed %zu events",
+	    (size_t)1000 - p->n);
+	free(all);
+	free(polled);
+	free(p->seen);
+	free(p);
+	for (k = 0; k < 2; k++) {
+		free(w[k].jobs);
+		deliveries_free(ds[k]);
+		free(ds[k]);
+	}
+	PQfinish(c);
+}
+END_TEST
+
+/*
+ * Issue 16 point 4: a batch of 64 new notifications is four round trips
+ * whatever its size (reads, notifications rows, state and events, COMMIT),
+ * here against a primary with a synchronous standby.  Prints what one
+ * connection does on this machine.
+ */
+START_TEST(test_pg_record_round_trips)
+{
+	struct deliveries *ds = calloc(1, sizeof(*ds));
+	struct store_pg_record_stats st;
+	struct store_job *jobs;
+	PGconn *c;
+	uint64_t t0, ms;
+	char prid[32];
+	size_t i;
+
+	PG_SKIP_UNLESS_AVAILABLE();
+	ck_assert_ptr_nonnull(ds);
+	for (i = 0; i < 512; i++) {
+		snprintf(prid, sizeof(prid), "PR-RT-%zu", i);
+		deliveries_add(ds, "CLIENT_A", body_payment(prid, prid,
+		    "PAYMENT_RESULT", "S", "100", (int)i));
+	}
+	pg_start(1);
+	c = pg_migrated();
+	jobs = jobs_for(ds);
+	t0 = now_ms();
+	for (i = 0; i < ds->n; i += 64) {
+		st = pg_record(c, jobs, i, i + 64);
+		ck_assert_uint_eq(st.round_trips, 4);
+		ck_assert_uint_eq(st.attempts, 1);
+	}
+	ms = now_ms() - t0;
+	fprintf(stderr, "test_pg_record_round_trips: %zu batches of 64 in %llu"
+	    " ms: %.1f ms a batch, %.0f notifications/s on one connection\n",
+	    ds->n / 64, (unsigned long long)ms, (double)ms / (double)(ds->n / 64),
+	    ms > 0 ? (double)ds->n * 1000.0 / (double)ms : 0.0);
+	/* Repeats only: no state to write, one round trip less. */
+	st = pg_record(c, jobs, 0, 64);
+	ck_assert_uint_eq(st.round_trips, 3);
+	ck_assert_int_eq(jobs[0].r.repeat, 1);
+	assert_pg_value(c, "SELECT count(*) FROM events", "512");
+	free(jobs);
+	PQfinish(c);
+	deliveries_free(ds);
+	free(ds);
+}
+END_TEST
+
+/*
+ * A batch that fails writes nothing and answers every job -1; one that
+ * meets a serialization failure is run again; a WARNING with the COMMIT
+ * (what a cancelled wait for the standby gives) is a failure though the
+ * primary committed.
+ */
+START_TEST(test_pg_record_fails_whole)
+{
+	struct deliveries *ds = calloc(1, sizeof(*ds));
+	struct store_plan plans[4];
+	struct store_job *jobs, *jp[4];
+	struct store_pg_record_stats st;
+	PGconn *c;
+	char err[256];
+	size_t i;
+
+	PG_SKIP_UNLESS_AVAILABLE();
+	ck_assert_ptr_nonnull(ds);
+	deliveries_add(ds, "CLIENT_A", body_payment("PR-F1", "P-F1",
+	    "PAYMENT_RESULT", "S", "100", 1));
+	deliveries_add(ds, "CLIENT_A", body_capture("CR-F1", "P-F1", "S", 2));
+	deliveries_add(ds, "CLIENT_A", body_refund("RR-F1", "S", "10", 3));
+	deliveries_again(ds, 0);
+	pg_start(0);
+	c = pg_migrated();
+	jobs = jobs_for(ds);
+	for (i = 0; i < 4; i++)
+		jp[i] = &jobs[i];
+	/* The events insert fails: nothing of the batch stays. */
+	pg_exec(c, "CREATE FUNCTION boom() RETURNS trigger LANGUAGE plpgsql AS"
+	    " $$BEGIN RAISE EXCEPTION 'no events today'; END$$");
+	pg_exec(c, "CREATE TRIGGER boom BEFORE INSERT ON events FOR EACH ROW"
+	    " EXECUTE FUNCTION boom()");
+	ck_assert_int_eq(store_pg_record(c, plans, jp, 4, "t", &st, err,
+	    sizeof(err)), -1);
+	ck_assert_msg(strstr(err, "no events today") != NULL, "%s", err);
+	ck_assert_uint_eq(st.attempts, 1);
+	for (i = 0; i < 4; i++) {
+		ck_assert_int_eq(jobs[i].r.status, -1);
+		ck_assert_int_eq(jobs[i].r.notification_id, 0);
+	}
+	assert_pg_value(c, "SELECT (SELECT count(*) FROM notifications) +"
+	    " (SELECT count(*) FROM payments)", "0");
+	/* Twice a serialization failure, then it passes: three attempts. */
+	pg_exec(c, "CREATE SEQUENCE tries");
+	pg_exec(c, "CREATE OR REPLACE FUNCTION boom() RETURNS trigger LANGUAGE"
+	    " plpgsql AS $$BEGIN IF nextval('tries') <= 2 THEN RAISE EXCEPTION"
+	    " 'try again' USING ERRCODE = '40001'; END IF; RETURN NEW; END$$");
+	ck_assert_msg(store_pg_record(c, plans, jp, 4, "t", &st, err,
+	    sizeof(err)) == 0, "%s", err);
+	ck_assert_uint_eq(st.attempts, 3);
+	ck_assert_int_eq(jobs[0].r.outcome, STORE_APPLIED);
+	ck_assert_int_eq(jobs[3].r.repeat, 1);
+	ck_assert_int_eq(jobs[3].r.delivery_count, 2);
+	assert_pg_value(c, "SELECT count(*) || ' ' || sum(delivery_count) FROM"
+	    " notifications", "3 4");
+	assert_pg_value(c, "SELECT count(*) FROM events", "3");
+	/* A WARNING with the COMMIT: committed here, answered as failed. */
+	pg_exec(c, "CREATE FUNCTION warn() RETURNS trigger LANGUAGE plpgsql AS"
+	    " $$BEGIN RAISE WARNING 'not on the standby'; RETURN NULL; END$$");
+	pg_exec(c, "CREATE CONSTRAINT TRIGGER warn AFTER UPDATE ON"
+	    " notifications DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE"
+	    " FUNCTION warn()");
+	ck_assert_int_eq(store_pg_record(c, plans, jp, 1, "t", &st, err,
+	    sizeof(err)), -1);
+	ck_assert_msg(strstr(err, "not on the standby") != NULL, "%s", err);
+	ck_assert_int_eq(jobs[0].r.status, -1);
+	ck_assert_uint_eq(st.attempts, 1);
+	assert_pg_value(c, "SELECT sum(delivery_count) FROM notifications", "5");
+	free(jobs);
+	PQfinish(c);
+	deliveries_free(ds);
+	free(ds);
+}
+END_TEST
+
 Suite *
 pg_suite(void)
 {
@@ -1248,6 +1715,10 @@ pg_suite(void)
 	tcase_add_checked_fixture(tc, setup, pg_teardown);
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_pg_record_as_sqlite);
+	tcase_add_test(tc, test_pg_record_concurrent);
+	tcase_add_test(tc, test_pg_record_events_order);
+	tcase_add_test(tc, test_pg_record_round_trips);
+	tcase_add_test(tc, test_pg_record_fails_whole);
 	suite_add_tcase(s, tc);
 	return s;
 }
