@@ -238,17 +238,6 @@ store_pg_clear_results(struct store_pg_pipe *pp)
 	pp->n = 0;
 }
 
-/* FNV-1a over s and its NUL, from h (store_judge.c's store_key). */
-static uint64_t
-store_pg_hash(uint64_t h, const char *s)
-{
-	do {
-		h ^= (unsigned char)*s;
-		h *= 0x100000001b3ULL;
-	} while (*s++ != '\0');
-	return h;
-}
-
 static int
 store_pg_cmp_key(const void *a, const void *b)
 {
@@ -265,16 +254,15 @@ static int
 store_pg_send_locks(struct store_pg_pipe *pp, const struct store_plan *p,
     size_t n, uint64_t *keys)
 {
-	const uint64_t basis = 0xcbf29ce484222325ULL;
 	char sql[80];
 	size_t i, k = 0;
 
 	for (i = 0; i < n; i++) {
-		keys[k++] = store_pg_hash(store_pg_hash(store_pg_hash(basis,
+		keys[k++] = store_key(store_key(store_key(STORE_KEY_BASIS,
 		    "n"), p[i].d->client_id), p[i].d->body_sha256);
 		if (p[i].object_id != NULL)
-			keys[k++] = store_pg_hash(store_pg_hash(store_pg_hash(
-			    store_pg_hash(basis, "o"), notif_kind_str(
+			keys[k++] = store_key(store_key(store_key(store_key(
+			    STORE_KEY_BASIS, "o"), notif_kind_str(
 			    p[i].d->notif->kind)), p[i].d->client_id),
 			    p[i].object_id);
 	}
