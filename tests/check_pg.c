@@ -364,7 +364,8 @@ rows_finish(char **lines, size_t n, const char *sql)
 	char *out = NULL;
 	size_t i, len = 0;
 
-	if (strstr(sql, "ORDER BY") == NULL)
+	/* No row: lines is NULL, which qsort may not be given. */
+	if (n > 1 && strstr(sql, "ORDER BY") == NULL)
 		qsort(lines, n, sizeof(*lines), cmp_lines);
 	cat(&out, &len, "");
 	for (i = 0; i < n; i++) {
