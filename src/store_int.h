@@ -317,6 +317,26 @@ void	store_record_committed(struct store *, struct store_job **, size_t n);
 enum store_replay_result store_state_replay(struct store *, int64_t id,
 	    struct store_result *);
 
+/*
+ * store_state.c, for another engine running the generated SQL
+ * (store_pg.c): kind's statements (fill 0 if none) and column count, -1
+ * for a kind without state; the value of its column i (parameter i + 1);
+ * and store_record_committed() for that engine's plans.
+ */
+struct store_value {
+	const char	*text;		/* a text column's; NULL: SQL NULL */
+	int64_t		 value;
+	int		 integer;	/* a 64-bit integer column: value */
+	int		 null;		/* and it is SQL NULL */
+};
+int	store_state_kind(enum notif_kind, int *get, int *upsert, int *fill,
+	    size_t *ncols);
+void	store_state_value(enum notif_kind, size_t i,
+	    const struct store_delivery *, int64_t nid, const char *now,
+	    struct store_value *);
+void	store_state_committed(const struct store_plan *,
+	    struct store_job **, size_t n);
+
 /* refusal.c: the writer's side of the ledger. */
 int	refusal_clear(struct store *, const char *client_id,
 	    const char *body_sha256);

@@ -262,8 +262,7 @@ store_judge_after(const struct notif *n, enum store_change change,
 			snprintf(after->ids[i], sizeof(after->ids[i]), "%s", v);
 }
 
-/* FNV-1a over s and its NUL, from h. */
-static uint64_t
+uint64_t
 store_key(uint64_t h, const char *s)
 {
 	do {
@@ -272,8 +271,6 @@ store_key(uint64_t h, const char *s)
 	} while (*s++ != '\0');
 	return h;
 }
-
-#define STORE_KEY_BASIS	0xcbf29ce484222325ULL
 
 static int
 store_same_notification(const struct store_plan *a, const struct store_plan *b)

@@ -91,6 +91,13 @@ struct store_plan {
 };
 
 /*
+ * FNV-1a over s and its NUL, from h (STORE_KEY_BASIS first): the keys
+ * above, and an engine's lock keys (store_pg.c).
+ */
+#define STORE_KEY_BASIS	0xcbf29ce484222325ULL
+uint64_t store_key(uint64_t h, const char *s);
+
+/*
  * Phase 2 for n jobs whose phase-1 fields are filled: fills the rest, as
  * if each job ran after the ones before it.
  */

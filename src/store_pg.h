@@ -4,6 +4,8 @@
  *
  *   store_pg_schema.c  the DDL of schema version 8 for PostgreSQL, its
  *                      creation under an advisory lock, store_pg_check()
+ *   store_pg.c         a batch recorded: locks, the three phases of
+ *                      store_judge.h in pipeline mode, COMMIT, retries
  *
  * The tables, columns and views are SQLite's (store_schema.c), with the
  * same names, order and meaning; tests/check_pg.c compares the two.
@@ -15,12 +17,21 @@
 
 #include <libpq-fe.h>
 
+struct store_job;
+struct store_plan;
+
 /*
  * The advisory lock (bigint form) under which one instance creates or
  * migrates the schema: "antomd" in ASCII.  Per-object locks must use the
  * two-integer form, a lock space of its own.
  */
 #define STORE_PG_LOCK_SCHEMA	0x616e746f6d64LL
+/*
+ * The advisory lock (bigint form) every batch takes just before its
+ * events rows and holds to its end, so that events.seq is in commit
+ * order across instances: "antomde" in ASCII.
+ */
+#define STORE_PG_LOCK_EVENTS	0x616e746f6d6465LL
 
 /*
  * Create the schema of STORE_SCHEMA_VERSION, or check the one there, in
@@ -45,5 +56,26 @@ int	store_pg_commit(PGconn *, char *err, size_t errlen);
 int	store_pg_check(const char *conninfo, char *err, size_t errlen);
 /* Run sql (one statement or several), 0 or -1 with the server's err. */
 int	store_pg_exec(PGconn *, const char *sql, char *err, size_t errlen);
+
+/* What recording a batch took. */
+struct store_pg_record_stats {
+	unsigned	round_trips;	/* pipeline syncs and the COMMIT */
+	unsigned	attempts;	/* 1, or more after a retry */
+};
+
+/*
+ * Record jobs[0..n-1] in one transaction on c (in none when called; plans
+ * has n slots): outcomes, rows, events and discrepancy notes as the
+ * SQLite engine's store_record() for the same sequence, with the
+ * discrepancies logged after the COMMIT.  Retried as a whole, up to 5
+ * times, on a deadlock, serialization failure or unique violation.  0
+ * with every job's r filled (status 0); or -1 with err, every r.status
+ * -1, and nothing committed unless the COMMIT itself failed (sent, and
+ * then a WARNING or a lost connection: committed perhaps, or only on the
+ * primary; never acknowledge it).  stats may be NULL.
+ */
+int	store_pg_record(PGconn *, struct store_plan *plans,
+	    struct store_job **jobs, size_t n, const char *now,
+	    struct store_pg_record_stats *stats, char *err, size_t errlen);
 
 #endif

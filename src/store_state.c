@@ -450,51 +450,88 @@ store_state_sql_build(char mark, const char *sql[S_RFS_FIRST - S_STATE_FIRST],
 	return 0;
 }
 
+/* Column c's value for delivery d. */
+static void
+store_col_value(const struct store_col *c, const struct store_delivery *d,
+    int64_t nid, const char *now, struct store_value *v)
+{
+	const char *n = (const char *)d->notif;
+	const struct notif_amount *a = (const void *)(n + c->field);
+
+	v->text = NULL;
+	v->integer = 0;
+	v->null = 0;
+	switch (c->src) {
+	case SRC_FIELD:
+		v->text = *(const char *const *)(const void *)(n + c->field);
+		break;
+	case SRC_CLIENT:
+		v->text = d->client_id;
+		break;
+	case SRC_STATUS:
+		v->text = notif_status_str(d->notif->status);
+		break;
+	case SRC_VALUE:
+		v->integer = 1;
+		v->null = !a->present;
+		v->value = a->value;
+		break;
+	case SRC_CURRENCY:
+		v->text = a->present ? a->currency : NULL;
+		break;
+	case SRC_NID:
+		v->integer = 1;
+		v->value = nid;
+		break;
+	case SRC_NOW:
+		v->text = now;
+		break;
+	}
+}
+
 /* The kind's columns, parameter i + 1 for column i, from the delivery. */
 static void
 store_bind_columns(sqlite3_stmt *st, const struct store_kind *k,
     const struct store_delivery *d, int64_t nid, const char *now)
 {
-	const char *n = (const char *)d->notif;
-	const struct notif_amount *a;
-	const struct store_col *c;
+	struct store_value v;
 	size_t i;
-	int at;
 
 	for (i = 0; i < k->ncols; i++) {
-		c = &k->cols[i];
-		at = (int)i + 1;
-		a = (const void *)(n + c->field);
-		switch (c->src) {
-		case SRC_FIELD:
-			store_bind_text(st, at,
-			    *(const char *const *)(const void *)(n + c->field));
-			break;
-		case SRC_CLIENT:
-			store_bind_text(st, at, d->client_id);
-			break;
-		case SRC_STATUS:
-			store_bind_text(st, at,
-			    notif_status_str(d->notif->status));
-			break;
-		case SRC_VALUE:
-			if (a->present)
-				sqlite3_bind_int64(st, at, a->value);
-			else
-				sqlite3_bind_null(st, at);
-			break;
-		case SRC_CURRENCY:
-			store_bind_text(st, at, a->present ? a->currency :
-			    NULL);
-			break;
-		case SRC_NID:
-			sqlite3_bind_int64(st, at, nid);
-			break;
-		case SRC_NOW:
-			store_bind_text(st, at, now);
-			break;
-		}
+		store_col_value(&k->cols[i], d, nid, now, &v);
+		if (v.integer && !v.null)
+			sqlite3_bind_int64(st, (int)i + 1, v.value);
+		else
+			store_bind_text(st, (int)i + 1, v.text);
 	}
+}
+
+/*
+ * For another engine (store_pg.c), which runs the same generated SQL:
+ * a kind's statements and its column count, and column i's value.
+ */
+int
+store_state_kind(enum notif_kind kind, int *get, int *upsert, int *fill,
+    size_t *ncols)
+{
+	const struct store_kind *k;
+
+	if ((unsigned)kind >= NOTIF_KIND_COUNT ||
+	    (k = &store_kinds[kind])->table == NULL)
+		return -1;
+	*get = k->get;
+	*upsert = k->upsert;
+	*fill = k->fill;
+	*ncols = k->ncols;
+	return 0;
+}
+
+void
+store_state_value(enum notif_kind kind, size_t i,
+    const struct store_delivery *d, int64_t nid, const char *now,
+    struct store_value *v)
+{
+	store_col_value(&store_kinds[kind].cols[i], d, nid, now, v);
 }
 
 /* Columns at and at + 1, a value and its currency, as an amount. */
@@ -739,7 +776,14 @@ store_record(struct store *s, struct store_job **jobs, size_t n,
 void
 store_record_committed(struct store *s, struct store_job **jobs, size_t n)
 {
-	const struct store_plan *p = s->w.plan;
+	store_state_committed(s->w.plan, jobs, n);
+}
+
+/* store_record_committed() of an engine's own plans (store_pg.c). */
+void
+store_state_committed(const struct store_plan *p, struct store_job **jobs,
+    size_t n)
+{
 	size_t i;
 
 	for (i = 0; i < n; i++)

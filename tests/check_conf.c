@@ -74,22 +74,8 @@ t_fixture_teardown(void)
 	rmdir(t_dir);
 }
 
-/* A malloc'd printf. */
-static char *t_fmt(const char *, ...) __attribute__((format(printf, 1, 2)));
-
-static char *
-t_fmt(const char *fmt, ...)
-{
-	va_list ap;
-	char *s;
-	int n;
-
-	va_start(ap, fmt);
-	n = vasprintf(&s, fmt, ap);
-	va_end(ap);
-	ck_assert_int_ge(n, 0);
-	return s;
-}
+/* A malloc'd printf (helpers.c). */
+#define t_fmt	test_fmt
 
 /* One conf_load() of a file holding exactly the given bytes. */
 struct t_res {

@@ -3,6 +3,7 @@
  * paths under tests/, whole files, temporary directories, and one value
  * read from a database with plain SQL.
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,4 +107,18 @@ test_sql_text(const char *dbpath, const char *sql)
 	sqlite3_finalize(st);
 	sqlite3_close(db);
 	return out;
+}
+
+char *
+test_fmt(const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+	int n;
+
+	va_start(ap, fmt);
+	n = vasprintf(&s, fmt, ap);
+	va_end(ap);
+	ck_assert_int_ge(n, 0);
+	return s;
 }

@@ -52,5 +52,7 @@ void	test_tmpdir(char *dir, size_t dircap, const char *name, char *dbpath,
 	    size_t dbcap);
 void	test_rmtree(const char *dir);
 const char *test_sql_text(const char *dbpath, const char *sql);
+/* A malloc'd printf (ends the test when out of memory). */
+char	*test_fmt(const char *, ...) __attribute__((format(printf, 1, 2)));
 
 #endif

@@ -1,0 +1,643 @@
+/*
+ * store_pg.c - a batch of notifications recorded in PostgreSQL: the
+ * three phases of store_judge.h (read, judge in C, write) in one
+ * transaction, in a few round trips (libpq pipeline mode), safe with
+ * several antomd instances writing to one database (issue 16 point 2).
+ *
+ * What it writes is what the SQLite engine writes for the same sequence
+ * (store_state.c): the same statements, the hand-written ones with '$'
+ * for '?', the upserts generated from the same column tables and given
+ * the same values, so the two cannot drift apart.
+ *
+ * Several writers:
+ *   - before reading, the batch takes a transaction-level advisory lock
+ *     (the two-integer form, a lock space apart from the schema's) for
+ *     each object and each notification (client id and body hash) it
+ *     touches, in sorted order, so that two instances never wait on each
+ *     other in a cycle; the state read is then the latest committed, and
+ *     two deliveries of one notification at once make one state change;
+ *   - just before its events rows, it takes STORE_PG_LOCK_EVENTS, held to
+ *     the end of the transaction, so events.seq is handed out in commit
+ *     order: a reader polling seq > N never misses an event (identities
+ *     alone are handed out in insert order, and commit in another);
+ *   - a deadlock, serialization failure or unique violation rolls the
+ *     batch back and runs it again, up to STORE_PG_ATTEMPTS times.
+ *
+ * The connection is the caller's and in no transaction; one thread at a
+ * time uses it.  The SQL is built once per process (thread-safe).
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libpq-fe.h>
+
+#include "log.h"
+#include "store_int.h"
+#include "store_pg.h"
+#include "util.h"
+
+#define STORE_PG_ATTEMPTS	5
+
+/* Type OIDs (catalog/pg_type_d.h, which libpq-dev does not ship). */
+#define STORE_PG_BYTEA	17
+#define STORE_PG_INT8	20
+#define STORE_PG_TEXT	25
+
+#define NSQL	(S_RFS_FIRST - S_STATE_FIRST)
+#define SQL(which)	store_pg_sql[(which) - S_STATE_FIRST]
+
+/* The statements of store_state.c with '$' placeholders; built once. */
+static const char *store_pg_sql[NSQL];
+static const char *store_pg_clear;	/* refusal.c's S_RFS_CLEAR */
+static pthread_once_t store_pg_sql_once = PTHREAD_ONCE_INIT;
+static int store_pg_sql_ok;
+
+/*
+ * A repeat, by the notification's key rather than its id: the first
+ * delivery may be an INSERT of the same pipeline, whose id is not known
+ * yet when this is sent.
+ */
+static const char store_pg_touch[] =
+    "UPDATE notifications SET last_received_at = $3,"
+    " delivery_count = delivery_count + 1"
+    " WHERE client_id = $1 AND body_sha256 = $2 RETURNING id";
+
+/* sql with every '?' a '$', and tail after it; NULL when out of memory. */
+static char *
+store_pg_dollar(const char *sql, const char *tail)
+{
+	size_t len = strlen(sql), i;
+	char *s;
+
+	if ((s = malloc(len + strlen(tail) + 1)) == NULL)
+		return NULL;
+	for (i = 0; i < len; i++)
+		s[i] = sql[i] == '?' ? '$' : sql[i];
+	strcpy(s + len, tail);
+	return s;
+}
+
+/* Owned by the process from here on: never freed. */
+static void
+store_pg_sql_init(void)
+{
+	const char *sql[NSQL];
+	char *text;
+	size_t i;
+
+	if (store_state_sql_build('$', sql, &text) != 0)
+		return;
+	for (i = 0; i < NSQL; i++) {
+		if (sql[i] == NULL)
+			continue;
+		if ((store_pg_sql[i] = store_pg_dollar(sql[i],
+		    i == S_NOTIF_INSERT - S_STATE_FIRST ? " RETURNING id" :
+		    "")) == NULL)
+			goto out;
+	}
+	if ((store_pg_clear = store_pg_dollar(refusal_sql[S_RFS_CLEAR -
+	    S_RFS_FIRST], "")) == NULL)
+		goto out;
+	store_pg_sql_ok = 1;
+out:
+	free(text);
+}
+
+/* What failed in a batch, for the retry decision and the caller. */
+struct store_pg_fail {
+	char	sqlstate[6];
+	char	*err;
+	size_t	 errlen;
+};
+
+static void
+store_pg_failed(struct store_pg_fail *f, PGconn *c, const PGresult *r,
+    const char *what)
+{
+	const char *msg = r != NULL ? PQresultErrorMessage(r) :
+	    PQerrorMessage(c);
+	const char *st = r != NULL ? PQresultErrorField(r, PG_DIAG_SQLSTATE) :
+	    NULL;
+	size_t n = strlen(msg);
+
+	if (f->sqlstate[0] != '\0')
+		return;		/* the first error is the cause */
+	snprintf(f->sqlstate, sizeof(f->sqlstate), "%s", st != NULL ? st :
+	    "?????");
+	while (n > 0 && msg[n - 1] == '\n')
+		n--;
+	util_err(f->err, f->errlen, "PostgreSQL: %s: %.*s", what, (int)n, msg);
+}
+
+/* Errors worth running the batch again for (issue 16 point 2). */
+static int
+store_pg_retryable(const char *sqlstate)
+{
+	return strcmp(sqlstate, "40P01") == 0 ||
+	    strcmp(sqlstate, "40001") == 0 || strcmp(sqlstate, "23505") == 0;
+}
+
+/*
+ * One pipeline: queries queued with store_pg_send(), then sent together
+ * and their results collected in order by store_pg_collect().
+ */
+struct store_pg_pipe {
+	PGconn			*c;
+	PGresult		**res;		/* cap slots */
+	size_t			 n, cap;
+	unsigned		 syncs;
+	struct store_pg_fail	*fail;
+};
+
+/*
+ * Queue sql with nparams text parameters (NULL: SQL NULL); types may be
+ * NULL (the server infers them).  Parameter binary (0-based), if not
+ * -1, is binlen bytes of binary.  0 or -1.
+ */
+static int
+store_pg_send(struct store_pg_pipe *pp, const char *sql, int nparams,
+    const char *const *values, const Oid *types, int binary, int binlen)
+{
+	int lengths[64], formats[64], i;
+
+	if (pp->n == pp->cap || nparams > 64) {
+		util_err(pp->fail->err, pp->fail->errlen, "PostgreSQL: a "
+		    "pipeline too long");
+		snprintf(pp->fail->sqlstate, sizeof(pp->fail->sqlstate),
+		    "?????");
+		return -1;
+	}
+	for (i = 0; i < nparams; i++) {
+		lengths[i] = i == binary ? binlen : 0;
+		formats[i] = i == binary;
+	}
+	if (PQsendQueryParams(pp->c, sql, nparams, types, values, lengths,
+	    formats, 0) != 1) {
+		store_pg_failed(pp->fail, pp->c, NULL, "cannot send");
+		return -1;
+	}
+	pp->res[pp->n++] = NULL;
+	return 0;
+}
+
+/*
+ * Send what is queued and collect every result, up to the sync, so the
+ * connection is ready for the next pipeline whatever happened.  0 when
+ * every query succeeded, else -1 with pp->fail (the first error).
+ */
+static int
+store_pg_collect(struct store_pg_pipe *pp)
+{
+	PGresult *r;
+	ExecStatusType st;
+	size_t i;
+	int rc = 0;
+
+	pp->syncs++;
+	if (PQpipelineSync(pp->c) != 1) {
+		store_pg_failed(pp->fail, pp->c, NULL, "cannot send");
+		return -1;
+	}
+	for (i = 0; i < pp->n; i++) {
+		if ((r = PQgetResult(pp->c)) == NULL) {
+			store_pg_failed(pp->fail, pp->c, NULL, "no result");
+			return -1;
+		}
+		pp->res[i] = r;
+		st = PQresultStatus(r);
+		if (st == PGRES_FATAL_ERROR) {
+			store_pg_failed(pp->fail, pp->c, r, "batch");
+			rc = -1;
+		} else if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
+			rc = -1;	/* PGRES_PIPELINE_ABORTED */
+		/* Each query's results end with a NULL. */
+		while ((r = PQgetResult(pp->c)) != NULL)
+			PQclear(r);
+	}
+	if ((r = PQgetResult(pp->c)) == NULL ||
+	    PQresultStatus(r) != PGRES_PIPELINE_SYNC) {
+		PQclear(r);
+		store_pg_failed(pp->fail, pp->c, NULL, "no sync");
+		return -1;
+	}
+	PQclear(r);
+	if (rc != 0 && pp->fail->sqlstate[0] == '\0')
+		store_pg_failed(pp->fail, pp->c, NULL, "batch");
+	return rc;
+}
+
+static void
+store_pg_clear_results(struct store_pg_pipe *pp)
+{
+	size_t i;
+
+	for (i = 0; i < pp->n; i++)
+		PQclear(pp->res[i]);
+	pp->n = 0;
+}
+
+static int
+store_pg_cmp_key(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * Queue the advisory locks of the batch: its notifications and objects,
+ * sorted, each once.  keys has 2n slots.  0 or -1.
+ */
+static int
+store_pg_send_locks(struct store_pg_pipe *pp, const struct store_plan *p,
+    size_t n, uint64_t *keys)
+{
+	char sql[80];
+	size_t i, k = 0;
+
+	for (i = 0; i < n; i++) {
+		keys[k++] = store_key(store_key(store_key(STORE_KEY_BASIS,
+		    "n"), p[i].d->client_id), p[i].d->body_sha256);
+		if (p[i].object_id != NULL)
+			keys[k++] = store_key(store_key(store_key(store_key(
+			    STORE_KEY_BASIS, "o"), notif_kind_str(
+			    p[i].d->notif->kind)), p[i].d->client_id),
+			    p[i].object_id);
+	}
+	qsort(keys, k, sizeof(*keys), store_pg_cmp_key);
+	for (i = 0; i < k; i++) {
+		if (i > 0 && keys[i] == keys[i - 1])
+			continue;
+		snprintf(sql, sizeof(sql), "SELECT pg_advisory_xact_lock(%d, %d)",
+		    (int)(int32_t)(uint32_t)(keys[i] >> 32),
+		    (int)(int32_t)(uint32_t)keys[i]);
+		if (store_pg_send(pp, sql, 0, NULL, NULL, -1, 0) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int64_t
+store_pg_int(const PGresult *r, int row, int col)
+{
+	return strtoll(PQgetvalue(r, row, col), NULL, 10);
+}
+
+/* Column col of row 0 into a buffer of cap bytes, if not NULL; 1 if so. */
+static int
+store_pg_text(const PGresult *r, int col, char *buf, size_t cap)
+{
+	if (PQgetisnull(r, 0, col))
+		return 0;
+	snprintf(buf, cap, "%s", PQgetvalue(r, 0, col));
+	return 1;
+}
+
+/* Columns col and col + 1, a value and its currency, as an amount. */
+static void
+store_pg_amount(const PGresult *r, int col, struct notif_amount *a)
+{
+	memset(a, 0, sizeof(*a));
+	if (PQgetisnull(r, 0, col))
+		return;
+	a->present = 1;
+	a->value = store_pg_int(r, 0, col);
+	store_pg_text(r, col + 1, a->currency, sizeof(a->currency));
+}
+
+/* A kind's GET row (store_state.c's order) into cur. */
+static void
+store_pg_current(const PGresult *r, struct store_current *cur)
+{
+	int i;
+
+	memset(cur, 0, sizeof(*cur));
+	if (PQntuples(r) != 1)
+		return;
+	cur->exists = 1;
+	store_pg_text(r, 0, cur->status, sizeof(cur->status));
+	store_pg_amount(r, 1, &cur->amount);
+	for (i = 0; i < STORE_IDS_MAX; i++)
+		store_pg_text(r, 3 + i, cur->ids[i], sizeof(cur->ids[i]));
+	cur->has_judged_result = store_pg_text(r, 6, cur->judged_result,
+	    sizeof(cur->judged_result));
+	store_pg_amount(r, 7, &cur->judged_amount);
+}
+
+/*
+ * Phase 1, with the transaction's BEGIN and the locks: for each job, is
+ * its notification stored, and its object's state.  One round trip.
+ */
+static int
+store_pg_read(struct store_pg_pipe *pp, struct store_plan *p, size_t n,
+    uint64_t *keys, long *at)
+{
+	const char *v[2];
+	int get, upsert, fill;
+	size_t i, ncols;
+
+	if (store_pg_send(pp, "BEGIN ISOLATION LEVEL READ COMMITTED", 0, NULL,
+	    NULL, -1, 0) != 0 || store_pg_send_locks(pp, p, n, keys) != 0)
+		return -1;
+	for (i = 0; i < n; i++) {
+		v[0] = p[i].d->client_id;
+		v[1] = p[i].d->body_sha256;
+		at[2 * i] = (long)pp->n;
+		if (store_pg_send(pp, SQL(S_NOTIF_FIND), 2, v, NULL, -1, 0) != 0)
+			return -1;
+		at[2 * i + 1] = -1;
+		if (p[i].object_id == NULL || store_state_kind(
+		    p[i].d->notif->kind, &get, &upsert, &fill, &ncols) != 0)
+			continue;
+		v[1] = p[i].object_id;
+		at[2 * i + 1] = (long)pp->n;
+		if (store_pg_send(pp, SQL(get), 2, v, NULL, -1, 0) != 0)
+			return -1;
+	}
+	if (store_pg_collect(pp) != 0)
+		return -1;
+	for (i = 0; i < n; i++) {
+		const PGresult *r = pp->res[at[2 * i]];
+
+		if (PQntuples(r) == 1) {
+			p[i].held_id = store_pg_int(r, 0, 0);
+			p[i].held_count = store_pg_int(r, 0, 1);
+		} else if (at[2 * i + 1] >= 0)
+			store_pg_current(pp->res[at[2 * i + 1]], &p[i].cur);
+	}
+	store_pg_clear_results(pp);
+	return 0;
+}
+
+/*
+ * Phase 3, first round trip: each job's notifications row, inserted
+ * (RETURNING its id) or, for a repeat, touched; and its refusal cleared.
+ */
+static int
+store_pg_write_notifications(struct store_pg_pipe *pp,
+    const struct store_plan *p, struct store_job **jobs, size_t n,
+    const char *now, long *at)
+{
+	const struct store_delivery *d;
+	const char *v[14];
+	char kv[24];
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		d = p[i].d;
+		at[i] = (long)pp->n;
+		if (p[i].repeat) {
+			v[0] = d->client_id;
+			v[1] = d->body_sha256;
+			v[2] = now;
+			if (store_pg_send(pp, store_pg_touch, 3, v, NULL, -1,
+			    0) != 0)
+				return -1;
+		} else {
+			snprintf(kv, sizeof(kv), "%ld", d->key_version);
+			v[0] = d->client_id;
+			v[1] = d->body_sha256;
+			v[2] = d->bodylen > 0 ? (const char *)d->body : "";
+			v[3] = d->request_time;
+			v[4] = d->signature;
+			v[5] = d->signed_path;
+			v[6] = kv;
+			v[7] = d->notif->notify_type;
+			v[8] = notif_kind_str(d->notif->kind);
+			v[9] = p[i].object_id;
+			v[10] = store_outcome_str(p[i].outcome);
+			v[11] = d->notif->kind == NOTIF_OTHER ?
+			    d->notif->archive_reason : NULL;
+			v[12] = now;
+			v[13] = p[i].note[0] != '\0' ? p[i].note : NULL;
+			if (store_pg_send(pp, SQL(S_NOTIF_INSERT), 14, v, NULL,
+			    2, (int)d->bodylen) != 0)
+				return -1;
+		}
+		v[0] = d->body_sha256;
+		v[1] = d->client_id;
+		if (store_pg_send(pp, store_pg_clear, 2, v, NULL, -1, 0) != 0)
+			return -1;
+	}
+	if (store_pg_collect(pp) != 0)
+		return -1;
+	for (i = 0; i < n; i++) {
+		const PGresult *r = pp->res[at[i]];
+
+		if (PQntuples(r) != 1) {
+			util_err(pp->fail->err, pp->fail->errlen, "PostgreSQL: "
+			    "notification %s of client %s not found",
+			    p[i].d->body_sha256, p[i].d->client_id);
+			snprintf(pp->fail->sqlstate, sizeof(pp->fail->sqlstate),
+			    "?????");
+			store_pg_clear_results(pp);
+			return -1;
+		}
+		jobs[i]->r.notification_id = store_pg_int(r, 0, 0);
+	}
+	store_pg_clear_results(pp);
+	return 0;
+}
+
+/*
+ * Queue job i's change to its object: the kind's upsert or fill, column
+ * j as parameter j + 1 with its value and type (the fill leaves some
+ * unused, and the server cannot infer the type of those).
+ */
+static int
+store_pg_send_state(struct store_pg_pipe *pp, const struct store_plan *p,
+    int64_t nid, const char *now)
+{
+	enum notif_kind kind = p->d->notif->kind;
+	struct store_value val;
+	const char *v[64];
+	char num[64][24];
+	Oid types[64];
+	int get, upsert, fill;
+	size_t j, ncols;
+
+	if (store_state_kind(kind, &get, &upsert, &fill, &ncols) != 0 ||
+	    ncols > 64)
+		return -1;
+	for (j = 0; j < ncols; j++) {
+		store_state_value(kind, j, p->d, nid, now, &val);
+		types[j] = val.integer ? STORE_PG_INT8 : STORE_PG_TEXT;
+		v[j] = val.text;
+		if (val.integer && !val.null) {
+			snprintf(num[j], sizeof(num[j]), "%lld",
+			    (long long)val.value);
+			v[j] = num[j];
+		}
+	}
+	return store_pg_send(pp, SQL(p->change == STORE_CHANGE_FILL ? fill :
+	    upsert), (int)ncols, v, types, -1, 0);
+}
+
+/*
+ * Phase 3, second round trip: each change to an object, then, under
+ * STORE_PG_LOCK_EVENTS, the events rows in the order of the batch.
+ */
+static int
+store_pg_write_state(struct store_pg_pipe *pp, const struct store_plan *p,
+    struct store_job **jobs, size_t n, const char *now)
+{
+	const struct notif *nf;
+	const char *v[8];
+	char nid[24], sql[64];
+	size_t i, events = 0;
+
+	for (i = 0; i < n; i++) {
+		if (p[i].repeat || p[i].change == STORE_CHANGE_NONE)
+			continue;
+		if (store_pg_send_state(pp, &p[i], jobs[i]->r.notification_id,
+		    now) != 0)
+			return -1;
+		events += p[i].change == STORE_CHANGE_APPLY;
+	}
+	if (events > 0) {
+		snprintf(sql, sizeof(sql), "SELECT pg_advisory_xact_lock(%lld)",
+		    STORE_PG_LOCK_EVENTS);
+		if (store_pg_send(pp, sql, 0, NULL, NULL, -1, 0) != 0)
+			return -1;
+	}
+	for (i = 0; i < n; i++) {
+		if (p[i].repeat || p[i].change != STORE_CHANGE_APPLY)
+			continue;
+		nf = p[i].d->notif;
+		snprintf(nid, sizeof(nid), "%lld",
+		    (long long)jobs[i]->r.notification_id);
+		v[0] = now;
+		v[1] = notif_kind_str(nf->kind);
+		v[2] = p[i].object_id;
+		v[3] = nf->payment_id;
+		v[4] = p[i].before.exists ? p[i].before.status : NULL;
+		v[5] = store_new_status(nf);
+		v[6] = nid;
+		v[7] = p[i].d->client_id;
+		if (store_pg_send(pp, SQL(S_EVENT), 8, v, NULL, -1, 0) != 0)
+			return -1;
+	}
+	if (pp->n == 0)
+		return 0;
+	if (store_pg_collect(pp) != 0)
+		return -1;
+	store_pg_clear_results(pp);
+	return 0;
+}
+
+/*
+ * One attempt: BEGIN, read, judge, write, COMMIT.  0; or -1 with f, the
+ * transaction rolled back unless *committing (the COMMIT itself failed:
+ * what it did is unknown, or known to be local only).
+ */
+static int
+store_pg_attempt(struct store_pg_pipe *pp, struct store_plan *p,
+    struct store_job **jobs, size_t n, const char *now, uint64_t *keys,
+    long *at, int *committing)
+{
+	size_t i;
+
+	*committing = 0;
+	for (i = 0; i < n; i++) {
+		memset(&p[i], 0, sizeof(p[i]));
+		memset(&jobs[i]->r, 0, sizeof(jobs[i]->r));
+		p[i].d = &jobs[i]->d;
+		p[i].object_id = notif_object_id(p[i].d->notif);
+		/* As store_state.c: unhashed, every body is the first's. */
+		if (p[i].d->body_sha256[0] == '\0') {
+			util_err(pp->fail->err, pp->fail->errlen, "database: "
+			    "a delivery without its body hash");
+			return -1;
+		}
+	}
+	if (PQenterPipelineMode(pp->c) != 1) {
+		store_pg_failed(pp->fail, pp->c, NULL, "pipeline mode");
+		return -1;
+	}
+	if (store_pg_read(pp, p, n, keys, at) != 0)
+		goto fail;
+	store_judge_batch(p, n);
+	for (i = 0; i < n; i++) {
+		jobs[i]->r.outcome = p[i].outcome;
+		jobs[i]->r.delivery_count = p[i].count;
+		jobs[i]->r.repeat = p[i].repeat;
+	}
+	if (store_pg_write_notifications(pp, p, jobs, n, now, at) != 0 ||
+	    store_pg_write_state(pp, p, jobs, n, now) != 0)
+		goto fail;
+	if (PQexitPipelineMode(pp->c) != 1) {
+		store_pg_failed(pp->fail, pp->c, NULL, "pipeline mode");
+		goto fail;
+	}
+	*committing = 1;
+	pp->syncs++;
+	if (store_pg_commit(pp->c, pp->fail->err, pp->fail->errlen) != 0) {
+		snprintf(pp->fail->sqlstate, sizeof(pp->fail->sqlstate),
+		    "?????");
+		return -1;
+	}
+	return 0;
+fail:
+	store_pg_clear_results(pp);
+	/* Results all read (store_pg_collect): out of the pipeline, then undo. */
+	if (PQexitPipelineMode(pp->c) == 1)
+		PQclear(PQexec(pp->c, "ROLLBACK"));
+	return -1;
+}
+
+int
+store_pg_record(PGconn *c, struct store_plan *p, struct store_job **jobs,
+    size_t n, const char *now, struct store_pg_record_stats *stats,
+    char *err, size_t errlen)
+{
+	struct store_pg_fail f;
+	struct store_pg_pipe pp;
+	uint64_t *keys = NULL;
+	long *at = NULL;
+	int attempt = 0, committing = 0, rc = -1;
+	size_t i;
+
+	memset(&pp, 0, sizeof(pp));
+	pp.c = c;
+	pp.fail = &f;
+	pthread_once(&store_pg_sql_once, store_pg_sql_init);
+	if (!store_pg_sql_ok) {
+		util_err(err, errlen, "out of memory");
+		goto out;
+	}
+	/* BEGIN, 2 locks and 2 reads a job: the longest pipeline. */
+	pp.cap = 1 + 4 * n;
+	if ((pp.res = calloc(pp.cap, sizeof(*pp.res))) == NULL ||
+	    (keys = calloc(2 * n + 1, sizeof(*keys))) == NULL ||
+	    (at = calloc(2 * n + 1, sizeof(*at))) == NULL) {
+		util_err(err, errlen, "out of memory");
+		goto out;
+	}
+	do {
+		memset(&f, 0, sizeof(f));
+		f.err = err;
+		f.errlen = errlen;
+		attempt++;
+		rc = store_pg_attempt(&pp, p, jobs, n, now, keys, at,
+		    &committing);
+	} while (rc != 0 && !committing && attempt < STORE_PG_ATTEMPTS &&
+	    store_pg_retryable(f.sqlstate));
+out:
+	for (i = 0; i < n; i++) {
+		if (rc != 0)
+			memset(&jobs[i]->r, 0, sizeof(jobs[i]->r));
+		jobs[i]->r.status = rc;
+	}
+	if (rc == 0)
+		store_state_committed(p, jobs, n);
+	if (stats != NULL) {
+		stats->round_trips = pp.syncs;
+		stats->attempts = (unsigned)attempt;
+	}
+	free(pp.res);
+	free(keys);
+	free(at);
+	return rc;
+}
