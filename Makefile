@@ -222,7 +222,8 @@ bench: deps-bench
 # check_ops.c, check_install.c: nginx's upstream too), with it under
 # valgrind (memcheck; definite leaks and any error fail the test that
 # stops it).
-DAEMON_SUITES := e2e_protocol e2e_faults e2e_lifecycle hostile ops install
+DAEMON_SUITES := e2e_protocol e2e_faults e2e_lifecycle hostile ops install \
+		 e2e_pg
 
 valgrind: deps-test
 	$(Q)$(MAKE) --no-print-directory all $(BIN)/check_antomd
