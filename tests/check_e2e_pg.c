@@ -10,6 +10,9 @@
  *   two      two antomd instances on one primary, every notification
  *            delivered to both at once: one state change each, the
  *            delivery counts add up
+ *   failover the primary SIGKILLed while clients send, a standby
+ *            promoted: the same antomd finds it through the conninfo,
+ *            and every notification it acknowledged is there
  *
  * Bodies: e2e_pay_body() (the documented notifyPayment), corpus
  * capture-success.json (Antom's own example, tests/corpus/MANIFEST), and
@@ -17,10 +20,13 @@
  * 4.5; Antom publishes no example body).
  */
 #include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <check.h>
 
@@ -35,12 +41,19 @@
 static void
 write_pg_conf(const char *more)
 {
-	char extra[512];
+	char extra[512], hosts[256], ports[32];
+	int i;
 
-	snprintf(extra, sizeof(extra), "database host=%s,%s port=%d,%d"
+	hosts[0] = ports[0] = '\0';
+	for (i = 0; i < pg.n; i++) {
+		snprintf(hosts + strlen(hosts), sizeof(hosts) - strlen(hosts),
+		    "%s%s", i > 0 ? "," : "", pg.dir);
+		snprintf(ports + strlen(ports), sizeof(ports) - strlen(ports),
+		    "%s%d", i > 0 ? "," : "", pg.node[i].port);
+	}
+	snprintf(extra, sizeof(extra), "database host=%s port=%s"
 	    " user=postgres dbname=postgres target_session_attrs=read-write"
-	    " password=hunter2\n%s", pg.dir, pg.dir, pg.node[0].port,
-	    pg.node[1].port, more);
+	    " password=hunter2\n%s", hosts, ports, more);
 	e2e_write_conf(extra);
 }
 
@@ -269,6 +282,116 @@ START_TEST(test_pg_two_instances)
 }
 END_TEST
 
+#define FO_THREADS	4
+#define FO_MAX		4000	/* per thread */
+
+struct fo_arg {
+	int		 thread;
+	int		 sent;
+	_Atomic int	 acked;
+	unsigned char	 ok[FO_MAX];	/* acknowledged */
+};
+
+static _Atomic int fo_stop;
+
+static void *
+fo_sender(void *p)
+{
+	struct fo_arg *a = p;
+	char prid[32];
+
+	for (a->sent = 0; a->sent < FO_MAX && !atomic_load(&fo_stop);
+	    a->sent++) {
+		snprintf(prid, sizeof(prid), "PR-FO-%d-%04d", a->thread,
+		    a->sent);
+		if (e2e_thread_deliver(prid) == 1) {
+			a->ok[a->sent] = 1;
+			atomic_fetch_add(&a->acked, 1);
+		} else
+			usleep(20000);	/* 503 while there is no primary */
+	}
+	return NULL;
+}
+
+static int
+fo_acked(struct fo_arg *a)
+{
+	int i, n = 0;
+
+	for (i = 0; i < FO_THREADS; i++)
+		n += atomic_load(&a[i].acked);
+	return n;
+}
+
+/*
+ * Issue 16 point 3 and 6: SIGKILL the primary under load, promote the
+ * standby that received most, and the running antomd (no restart)
+ * reconnects through its multi-host conninfo; nothing it acknowledged
+ * is missing on the new primary.
+ */
+START_TEST(test_pg_failover)
+{
+	static struct fo_arg a[FO_THREADS];
+	pthread_t t[FO_THREADS];
+	char sql[128], *log;
+	size_t len;
+	int i, j, before, missing = 0, best;
+
+	PG_SKIP_UNLESS_AVAILABLE();
+	pg_start(2);
+	e2e_setup_dirs("pg");
+	write_pg_conf("");
+	e2e_start_daemon();
+	atomic_store(&fo_stop, 0);
+	for (i = 0; i < FO_THREADS; i++) {
+		a[i].thread = i;
+		ck_assert_int_eq(pthread_create(&t[i], NULL, fo_sender, &a[i]),
+		    0);
+	}
+	for (i = 0; i < 200 && fo_acked(a) < 200; i++)
+		usleep(10000);
+	ck_assert_int_ge(fo_acked(a), 200);
+	pg_kill(0);
+	usleep(300000);
+	best = pg_most_advanced();
+	pg_promote(best);
+	before = fo_acked(a);
+	for (i = 0; i < 1000 && fo_acked(a) < before + 200; i++)
+		usleep(10000);
+	atomic_store(&fo_stop, 1);
+	for (i = 0; i < FO_THREADS; i++)
+		pthread_join(t[i], NULL);
+	ck_assert_msg(fo_acked(a) >= before + 200, "%d acknowledged after "
+	    "the promotion", fo_acked(a) - before);
+
+	/* Every acknowledged payment, on the new primary. */
+	for (i = 0; i < FO_THREADS; i++) {
+		PGconn *c = pg_connect(best);
+
+		for (j = 0; j < a[i].sent; j++) {
+			PGresult *r;
+
+			if (!a[i].ok[j])
+				continue;
+			snprintf(sql, sizeof(sql), "SELECT 1 FROM payments WHERE"
+			    " payment_request_id = 'PR-FO-%d-%04d' AND status ="
+			    " 'SUCCESS'", i, j);
+			r = PQexec(c, sql);
+			ck_assert_int_eq(PQresultStatus(r), PGRES_TUPLES_OK);
+			missing += PQntuples(r) != 1;
+			PQclear(r);
+		}
+		PQfinish(c);
+	}
+	ck_assert_int_eq(missing, 0);
+	ck_assert_int_eq(kill(e2e.pid, 0), 0);
+	ck_assert_int_eq(e2e_stop_daemon(), 0);
+	log = test_slurp(e2e.log, &len);
+	ck_assert_msg(strstr(log, "connected again") != NULL, "%s", log);
+	free(log);
+}
+END_TEST
+
 Suite *
 e2e_pg_suite(void)
 {
@@ -281,6 +404,7 @@ e2e_pg_suite(void)
 	tcase_add_test(tc, test_pg_daemon);
 	tcase_add_test(tc, test_pg_check_unreachable);
 	tcase_add_test(tc, test_pg_two_instances);
+	tcase_add_test(tc, test_pg_failover);
 	suite_add_tcase(s, tc);
 	return s;
 }
