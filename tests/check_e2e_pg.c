@@ -250,6 +250,7 @@ START_TEST(test_pg_two_instances)
 	e2e_start_daemon();
 	snprintf(port[0], sizeof(port[0]), "%s", first.port);
 	snprintf(port[1], sizeof(port[1]), "%s", e2e.port);
+	(void)e2e_test_key();	/* loaded once, not by each thread at once */
 
 	for (i = 0; i < 2 * TWO_THREADS; i++) {
 		a[i].port = port[i / TWO_THREADS];
@@ -343,6 +344,7 @@ START_TEST(test_pg_failover)
 	write_pg_conf("");
 	e2e_start_daemon();
 	atomic_store(&fo_stop, 0);
+	(void)e2e_test_key();	/* loaded once, not by each thread at once */
 	for (i = 0; i < FO_THREADS; i++) {
 		a[i].thread = i;
 		ck_assert_int_eq(pthread_create(&t[i], NULL, fo_sender, &a[i]),
