@@ -80,7 +80,7 @@ BIN	:= $(BUILD)/bin
 # (its HTTP front end and operators' listener), which antomctl never links.
 CORE	:= util log verify verify_key notif conf pathvar target walvfs \
 	   store_schema store_judge store_ckpt store_db refusal store_state \
-	   store_sqlite store_pg_schema store_pg store
+	   store_sqlite store_pg_schema store_pg store_pg_engine store
 DAEMON	:= http metrics admin proxy misroute
 TOOL	:= sign client fixture $(patsubst src/%.c,%,$(wildcard src/ctl_*.c))
 CORE_OBJ := $(CORE:%=$(BUILD)/obj/%.o)
@@ -222,7 +222,8 @@ bench: deps-bench
 # check_ops.c, check_install.c: nginx's upstream too), with it under
 # valgrind (memcheck; definite leaks and any error fail the test that
 # stops it).
-DAEMON_SUITES := e2e_protocol e2e_faults e2e_lifecycle hostile ops install
+DAEMON_SUITES := e2e_protocol e2e_faults e2e_lifecycle hostile ops install \
+		 e2e_pg
 
 valgrind: deps-test
 	$(Q)$(MAKE) --no-print-directory all $(BIN)/check_antomd

@@ -30,14 +30,14 @@ FUZZ_FLAGS	?=
 
 FUZZ_TARGETS	:= fuzz_sighdr fuzz_decode fuzz_notif fuzz_conf fuzz_target
 FUZZ_OUT	:= build/fuzz
-FUZZ_PKGS	:= openssl jansson sqlite3 libmicrohttpd libsystemd
+FUZZ_PKGS	:= openssl jansson sqlite3 libmicrohttpd libsystemd libpq
 
 # The modules each target links (no main()).
 FUZZ_MODS_fuzz_sighdr	:= verify util
 FUZZ_MODS_fuzz_decode	:= verify util
 FUZZ_MODS_fuzz_notif	:= notif refusal store store_sqlite store_state store_judge \
-			   store_db store_ckpt store_schema verify verify_key walvfs \
-			   log util
+			   store_db store_ckpt store_schema store_pg_engine store_pg \
+			   store_pg_schema verify verify_key walvfs log util
 FUZZ_MODS_fuzz_conf	:= conf verify verify_key log util
 FUZZ_MODS_fuzz_target	:= target
 

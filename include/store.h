@@ -1,9 +1,9 @@
 /*
  * store.h - storage and the single writer thread.
  *
- * The database string picks the engine: a path is SQLite (the only one
- * built today); a libpq URI or conninfo would be PostgreSQL, and is
- * refused.  One connection, owned by one writer thread, applies
+ * The database string picks the engine: a path is SQLite; a libpq URI
+ * or conninfo is PostgreSQL (one transaction a batch, committed once the
+ * synchronous standbys have it: store_pg_engine.c).  One connection, owned by one writer thread, applies
  * notifications in batches: with SQLite each batch is one BEGIN
  * IMMEDIATE ... COMMIT in WAL mode with synchronous=FULL (a batch whose
  * own statements fail is retried job by job, so one bad job fails
@@ -86,8 +86,8 @@ struct store;
 
 /*
  * Open (creating if needed) and migrate the database at path.  Returns a
- * store the caller owns, or NULL with a reason in err ("PostgreSQL engine
- * not built yet" for a libpq URI or conninfo).
+ * store the caller owns, or NULL with a reason in err (never the string
+ * itself: a conninfo may hold a password).
  */
 struct store *store_open(const char *path, const struct store_options *,
 	    char *err, size_t errlen);
@@ -97,6 +97,12 @@ struct store *store_open(const char *path, const struct store_options *,
  * directory must be writable.  0 or -1 with err.
  */
 int	store_check(const char *path, char *err, size_t errlen);
+/*
+ * The database string fit for a log line: a path as it is; a libpq URI
+ * or conninfo without its password (user:password@ and password=...).
+ * Into buf of cap bytes, truncated if longer; returns buf.
+ */
+const char *store_display(const char *database, char *buf, size_t cap);
 void	store_close(struct store *);
 
 /* Run one delivery in its own transaction on this thread. 0 or -1. */

@@ -460,7 +460,7 @@ conf_directive(struct conf *c, int argc, char **argv, char *why, size_t whylen)
 	const char *name = argv[0];
 	enum conf_status st = CONF_OK;
 	char *db;
-	size_t i;
+	size_t i, len;
 
 	for (i = 0; i < sizeof(conf_ranges) / sizeof(conf_ranges[0]); i++) {
 		if (strcmp(name, conf_ranges[i].name) != 0)
@@ -477,14 +477,27 @@ conf_directive(struct conf *c, int argc, char **argv, char *why, size_t whylen)
 			util_err(why, whylen, "listen takes host:port, "
 			    "[ipv6]:port or unix:/absolute/path");
 	} else if (strcmp(name, "database") == 0) {
-		if (argc != 2)
+		if (argc < 2)
 			goto nargs;
-		if (strlen(argv[1]) >= CONF_PATH_MAX) {
+		/*
+		 * A path, or a libpq URI or conninfo: "key=value" pairs
+		 * separated by blanks, given back one blank apart (a longer
+		 * one is a URI: one word).
+		 */
+		for (i = 1, len = 0; i < (size_t)argc; i++) {
+			if (argc > 2 && strchr(argv[i], '=') == NULL)
+				goto nargs;
+			len += strlen(argv[i]) + 1;
+		}
+		if (len > CONF_PATH_MAX) {
 			util_err(why, whylen, "database path too long");
 			return CONF_ERR_SYNTAX;
 		}
-		if ((db = strdup(argv[1])) == NULL)
+		if ((db = malloc(len)) == NULL)
 			return CONF_ERR_MEMORY;
+		for (i = 1, len = 0; i < (size_t)argc; i++)
+			len += (size_t)sprintf(db + len, "%s%s", i > 1 ? " " : "",
+			    argv[i]);
 		free(c->database);
 		c->database = db;
 	} else if (strcmp(name, "database_group_write") == 0) {

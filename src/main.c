@@ -391,7 +391,7 @@ services_start(struct antomd *d)
 {
 	const struct conf *c = d->conf;
 	struct store_options so;
-	char err[1024];
+	char err[1024], shown[512];
 
 	register_labels(c);
 	store_set_batch_hook(metrics_batch);
@@ -402,7 +402,8 @@ services_start(struct antomd *d)
 	so.queue_max = c->queue_max;
 	so.at_risk_after_s = c->at_risk_after_s;
 	if ((d->store = store_open(c->database, &so, err, sizeof(err))) == NULL)
-		fatalx(EXIT_DATABASE, "database %s: %s", c->database, err);
+		fatalx(EXIT_DATABASE, "database %s: %s", store_display(
+		    c->database, shown, sizeof(shown)), err);
 	if (store_start(d->store, err, sizeof(err)) != 0)
 		fatalx(EXIT_INTERNAL, "%s", err);
 	if ((d->http = http_start(c, d->store, d->fd, err, sizeof(err))) == NULL)
@@ -442,11 +443,13 @@ log_started(const struct antomd *d)
 {
 	const struct conf *c = d->conf;
 	struct logbuf lb;
+	char shown[512];
 
 	log_begin(&lb, LOG_LEVEL_INFO, "started");
 	log_kv_str(&lb, "version", ANTOMD_VERSION);
 	log_kv_str(&lb, "config", d->conf_path);
-	log_kv_str(&lb, "database", c->database);
+	log_kv_str(&lb, "database", store_display(c->database, shown,
+	    sizeof(shown)));
 	log_kv_int(&lb, "routes", (long long)c->nroutes);
 	log_kv_int(&lb, "keys", (long long)verify_keyring_count(c->keys));
 	log_kv_int(&lb, "threads", c->threads);

@@ -311,7 +311,7 @@ refusal_clear(struct store *s, const char *client_id, const char *hash)
  * back in the queue and are written once it can; unverified ones are
  * counted as dropped.
  */
-static void
+void
 refusal_requeue(struct store *s, const struct refusal *rf, size_t n,
     uint64_t *dropped)
 {
@@ -351,12 +351,8 @@ refusal_write(struct store *s, const struct refusal *rf,
 	size_t i;
 	int which, kept;
 
-	util_now_iso(now);
-	s->ledger.written = util_mono_us();
-	if (atomic_load(&s->aborting)) {
-		dropped = n;
+	if (refusal_write_start(s, n, now, &dropped) != 0)
 		goto out;
-	}
 	if (s->q.readonly && store_reconnect(s) != 0) {
 		refusal_requeue(s, rf, n, &dropped);
 		goto out;
@@ -400,22 +396,13 @@ refusal_write(struct store *s, const struct refusal *rf,
 			if (store_step(s, which) != 0)
 				goto fail;
 			kept = sqlite3_changes(s->w.db) > 0;
-			if (kept || which == S_RFS_INSERT)
-				break;
-			/* The sample is full: a forged request adds nothing. */
-			if (!rf[i].authentic &&
-			    s->ledger.sample >= REFUSAL_SAMPLE_MAX)
+			if (kept || which == S_RFS_INSERT ||
+			    !refusal_may_insert(s, &rf[i]))
 				break;
 			which = S_RFS_INSERT;
 		}
-		if (kept) {
-			recorded++;
-			if (which == S_RFS_INSERT) {
-				s->ledger.held++;
-				s->ledger.sample += !rf[i].authentic;
-			}
-		} else if (rf[i].authentic)
-			dropped++;	/* not seen: the INSERT takes it */
+		refusal_tally(s, &rf[i], kept, which == S_RFS_INSERT, &recorded,
+		    &dropped);
 	}
 	if (store_step(s, S_COMMIT) == 0) {
 		s->w.no_wait = 0;
@@ -425,11 +412,60 @@ refusal_write(struct store *s, const struct refusal *rf,
 fail:
 	s->w.no_wait = 0;
 	store_rollback(s);
-	dropped = 0;
-	recorded = 0;
-	refusal_requeue(s, rf, n, &dropped);
-	s->ledger.checked = 0;	/* recount */
+	refusal_write_failed(s, rf, n, &recorded, &dropped);
 out:
+	refusal_written(s, recorded, dropped, txns);
+}
+
+int
+refusal_write_start(struct store *s, size_t n, char now[UTIL_ISO_TIME_LEN],
+    uint64_t *dropped)
+{
+	util_now_iso(now);
+	s->ledger.written = util_mono_us();
+	if (atomic_load(&s->aborting)) {
+		*dropped = n;		/* out of time: Antom delivers again */
+		return -1;
+	}
+	return 0;
+}
+
+/* Rolled back: nothing recorded, the authentic ones queued again. */
+void
+refusal_write_failed(struct store *s, const struct refusal *rf, size_t n,
+    uint64_t *recorded, uint64_t *dropped)
+{
+	*recorded = 0;
+	*dropped = 0;
+	refusal_requeue(s, rf, n, dropped);
+	s->ledger.checked = 0;	/* recount */
+}
+
+/* The sample is full: a forged request adds nothing. */
+int
+refusal_may_insert(const struct store *s, const struct refusal *rf)
+{
+	return rf->authentic || s->ledger.sample < REFUSAL_SAMPLE_MAX;
+}
+
+void
+refusal_tally(struct store *s, const struct refusal *rf, int kept,
+    int inserted, uint64_t *recorded, uint64_t *dropped)
+{
+	if (kept) {
+		(*recorded)++;
+		if (inserted) {
+			s->ledger.held++;
+			s->ledger.sample += !rf->authentic;
+		}
+	} else if (rf->authentic)
+		(*dropped)++;	/* not seen: the INSERT takes it */
+}
+
+void
+refusal_written(struct store *s, uint64_t recorded, uint64_t dropped,
+    uint64_t txns)
+{
 	pthread_mutex_lock(&s->q.lock);
 	s->q.stats.refusals += recorded;
 	s->q.stats.refusals_dropped += dropped;
@@ -461,7 +497,6 @@ void
 refusal_check(struct store *s)
 {
 	sqlite3_stmt *st = s->w.stmt[S_RFS_COUNT];
-	struct logbuf lb;
 	char ago[REFUSAL_AGO_LEN];
 	int64_t held = 0, at_risk = 0, sample = 0;
 	uint64_t now = util_mono_us();
@@ -506,6 +541,20 @@ refusal_check(struct store *s)
 		if (forgot == 0)
 			break;
 	}
+	refusal_counted(s, held, at_risk, sample, now);
+}
+
+/*
+ * Writer: the ledger counted (any engine's refusal_check): publish it,
+ * and WARN when the number at risk changes, and again every 10 minutes
+ * while there are any.
+ */
+void
+refusal_counted(struct store *s, int64_t held, int64_t at_risk,
+    int64_t sample, uint64_t now)
+{
+	struct logbuf lb;
+
 	s->ledger.held = held;
 	s->ledger.sample = sample;
 	pthread_mutex_lock(&s->q.lock);

@@ -49,18 +49,60 @@ store_is_conninfo(const char *database)
 	return 0;
 }
 
-/*
- * The engine for the database string: a path is SQLite.  NULL with err
- * (never the string itself: a conninfo may hold a password).
- */
-static const struct store_engine *
-store_engine_for(const char *database, char *err, size_t errlen)
+const char *
+store_display(const char *db, char *buf, size_t cap)
 {
-	if (store_is_conninfo(database)) {
-		util_err(err, errlen, "PostgreSQL engine not built yet");
-		return NULL;
+	const char *p = db, *at, *end;
+	size_t n = 0;
+	char quote;
+
+	if (cap == 0)
+		return buf;
+	if (!store_is_conninfo(db)) {
+		snprintf(buf, cap, "%s", db);
+		return buf;
 	}
-	return &store_sqlite_engine;
+	/* A URI's user:password@: the user alone. */
+	if ((at = strstr(db, "://")) != NULL) {
+		at += 3;
+		end = at + strcspn(at, "@/?");
+		if (*end == '@' && memchr(at, ':', (size_t)(end - at)) != NULL) {
+			n = (size_t)(at - db) + strcspn(at, ":");
+			p = end;
+		}
+	}
+	if (n >= cap)
+		n = cap - 1;
+	memcpy(buf, db, n);
+	while (*p != '\0' && n + 1 < cap) {
+		/* password=value, a key or a URI parameter, value maybe quoted. */
+		if (strncmp(p, "password=", 9) == 0 && (p == db ||
+		    strchr(" \t?&", p[-1]) != NULL)) {
+			p += 9;
+			if ((quote = *p) == '\'')
+				for (p++; *p != '\0' && *p != quote; p++)
+					p += p[0] == '\\' && p[1] != '\0';
+			while (*p != '\0' && strchr(" \t&", *p) == NULL)
+				p++;
+			while (*p == ' ' || *p == '\t' || *p == '&')
+				p++;
+			continue;
+		}
+		buf[n++] = *p++;
+	}
+	/* A trailing separator the password left. */
+	while (n > 0 && strchr(" \t&?", buf[n - 1]) != NULL)
+		n--;
+	buf[n] = '\0';
+	return buf;
+}
+
+/* The engine for the database string: a path is SQLite. */
+static const struct store_engine *
+store_engine_for(const char *database)
+{
+	return store_is_conninfo(database) ? &store_pg_engine :
+	    &store_sqlite_engine;
 }
 
 struct store *
@@ -71,8 +113,7 @@ store_open(const char *path, const struct store_options *opt, char *err,
 	struct store *s;
 	int rc;
 
-	if ((engine = store_engine_for(path, err, errlen)) == NULL)
-		return NULL;
+	engine = store_engine_for(path);
 	if ((s = calloc(1, sizeof(*s))) == NULL) {
 		util_err(err, errlen, "out of memory");
 		return NULL;
@@ -116,11 +157,7 @@ fail:
 int
 store_check(const char *path, char *err, size_t errlen)
 {
-	const struct store_engine *engine;
-
-	if ((engine = store_engine_for(path, err, errlen)) == NULL)
-		return -1;
-	return engine->check(path, err, errlen);
+	return store_engine_for(path)->check(path, err, errlen);
 }
 
 void

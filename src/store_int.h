@@ -24,8 +24,8 @@
  *   ---- shared by every engine ----
  *   store_judge.c   the state machine, in C: no SQL, no sqlite3 types
  *
- * The PostgreSQL engine's files have their own header, store_pg.h
- * (store_pg_schema.c: its schema; not yet used by store_open()).
+ * The PostgreSQL engine (store_pg_engine, store_pg_engine.c) has its
+ * own header for its other files, store_pg.h.
  *
  * struct store is grouped by who may touch what: each sub-struct's
  * comment is its locking rule.
@@ -42,6 +42,7 @@
 #include "refusal.h"
 #include "store.h"
 #include "store_judge.h"
+#include "util.h"
 
 /*
  * The writer's prepared statements.  Their SQL lives beside the code
@@ -155,6 +156,7 @@ struct store_ckpt_writer {
 struct store {
 	/* Set by store_open(), read-only after. */
 	const struct store_engine *engine;	/* store_engine_for() */
+	struct store_pg_conn	*pg;		/* the PostgreSQL engine's */
 	struct store_options	 opt;
 	char			*path;
 	struct store_stmt_set	 stmt_sets[STORE_STMT_SETS]; /* every statement's SQL */
@@ -184,7 +186,7 @@ struct store {
 /*
  * The engine seam: what store.c asks of the database, one const table
  * per engine, picked by store_open() from the database string (a path:
- * SQLite; a libpq URI or conninfo: PostgreSQL, not built yet).  Every
+ * SQLite; a libpq URI or conninfo: PostgreSQL).  Every
  * function runs on the writer thread, or while no writer runs on the
  * caller of store_open(), store_apply(), store_replay() or store_close(),
  * unless its comment says otherwise.  0 is success, -1 failure (logged,
@@ -266,6 +268,7 @@ struct store_engine {
 };
 
 extern const struct store_engine store_sqlite_engine;
+extern const struct store_engine store_pg_engine;	/* store_pg_engine.c */
 
 #define STORE_PROBE_US		(5 * 1000000u)	/* idle and unwell: try again */
 /* Refusals pending between two batches; one transaction per 100 ms. */
@@ -344,5 +347,27 @@ void	refusal_write(struct store *, const struct refusal *, size_t n);
 int	refusal_write_due(const struct store *);
 int	refusal_check_due(const struct store *);
 void	refusal_check(struct store *);
+/*
+ * refusal.c, for any engine's refusal_write: its start (the time now,
+ * and -1 with all n dropped when aborting); after the TOUCH changed no
+ * row, may the INSERT add one; account for one refusal (kept: a row
+ * changed; inserted: by the INSERT); publish a transaction's counts.
+ */
+int	refusal_write_start(struct store *, size_t n,
+	    char now[UTIL_ISO_TIME_LEN], uint64_t *dropped);
+int	refusal_may_insert(const struct store *, const struct refusal *);
+void	refusal_tally(struct store *, const struct refusal *, int kept,
+	    int inserted, uint64_t *recorded, uint64_t *dropped);
+void	refusal_written(struct store *, uint64_t recorded, uint64_t dropped,
+	    uint64_t txns);
+/* and, its transaction rolled back, refusal_write_failed(). */
+void	refusal_write_failed(struct store *, const struct refusal *, size_t n,
+	    uint64_t *recorded, uint64_t *dropped);
+/* refusal.c, for any engine's ledger: put back what was not written, */
+void	refusal_requeue(struct store *, const struct refusal *, size_t n,
+	    uint64_t *dropped);
+/* and publish a count (held, at risk, unverified) taken at mono time now. */
+void	refusal_counted(struct store *, int64_t held, int64_t at_risk,
+	    int64_t sample, uint64_t now);
 
 #endif

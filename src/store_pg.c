@@ -635,6 +635,7 @@ out:
 	if (stats != NULL) {
 		stats->round_trips = pp.syncs;
 		stats->attempts = (unsigned)attempt;
+		stats->commit_failed = rc != 0 && committing;
 	}
 	free(pp.res);
 	free(keys);

@@ -61,6 +61,7 @@ int	store_pg_exec(PGconn *, const char *sql, char *err, size_t errlen);
 struct store_pg_record_stats {
 	unsigned	round_trips;	/* pipeline syncs and the COMMIT */
 	unsigned	attempts;	/* 1, or more after a retry */
+	int		commit_failed;	/* sent, then failed: outcome unknown */
 };
 
 /*

@@ -548,6 +548,16 @@ START_TEST(test_database)
 	t_load_free(&r, t_with("database /a /b"));
 	t_assert_fail(&r, CONF_ERR_SYNTAX, 3,
 	    "wrong number of arguments for 'database'");
+	t_load_free(&r, t_with("database /a b=c"));
+	t_assert_fail(&r, CONF_ERR_SYNTAX, 3,
+	    "wrong number of arguments for 'database'");
+	/* A libpq conninfo: its pairs, one blank apart. */
+	t_load_free(&r, t_with("database host=/run/postgresql \t dbname=a"
+	    "  target_session_attrs=read-write"));
+	t_assert_ok(&r);
+	ck_assert_str_eq(r.c->database, "host=/run/postgresql dbname=a"
+	    " target_session_attrs=read-write");
+	t_done(&r);
 }
 END_TEST
 

@@ -101,12 +101,6 @@ pg_notice_cb(void *arg, const PGresult *r)
 #undef PG_FIELD
 }
 
-#define PG_SKIP_UNLESS_AVAILABLE()					\
-	do {								\
-		if (!pg_available(__func__))				\
-			return;						\
-	} while (0)
-
 static void
 setup(void)
 {

@@ -309,19 +309,20 @@ END_TEST
 
 /*
  * The engine comes from the database string: a libpq URI or conninfo is
- * PostgreSQL, refused until that engine is built (without echoing the
- * string, which may hold a password), and nothing is created; a path
- * stays SQLite even when a directory's name reads like a conninfo.
+ * PostgreSQL (here on servers that do not exist: a connection error,
+ * without echoing the string, which may hold a password), and nothing is
+ * created; a path stays SQLite even when a directory's name reads like a
+ * conninfo.
  */
 START_TEST(test_engine_from_database)
 {
 	static const char *const pg[] = {
-		"postgresql://antomd:secret@db1,db2/antomd"
-		    "?target_session_attrs=read-write",
-		"postgres://localhost/antomd",
-		"host=/run/postgresql dbname=antomd",
-		"dbname=antomd user=antomd password=secret",
-		"user=antomd host=db1",
+		"postgresql://antomd:secret@%2Fnonexistent-a,%2Fnonexistent-b"
+		    "/antomd?target_session_attrs=read-write",
+		"postgres://%2Fnonexistent-a/antomd",
+		"host=/nonexistent-a dbname=antomd",
+		"dbname=antomd user=antomd password=secret host=/nonexistent-a",
+		"user=antomd host=/nonexistent-a",
 	};
 	struct store_options o = { 100, 1, 16, 0, 0 };
 	char err[256], odd[256];
@@ -330,12 +331,30 @@ START_TEST(test_engine_from_database)
 	for (i = 0; i < sizeof(pg) / sizeof(pg[0]); i++) {
 		strcpy(err, "");
 		ck_assert_ptr_null(store_open(pg[i], &o, err, sizeof(err)));
-		ck_assert_str_eq(err, "PostgreSQL engine not built yet");
+		ck_assert_msg(strncmp(err, "cannot connect to PostgreSQL", 28)
+		    == 0, "%s", err);
+		ck_assert_ptr_null(strstr(err, "secret"));
 		strcpy(err, "");
 		ck_assert_int_eq(store_check(pg[i], err, sizeof(err)), -1);
-		ck_assert_str_eq(err, "PostgreSQL engine not built yet");
+		ck_assert_msg(strncmp(err, "cannot connect to PostgreSQL", 28)
+		    == 0, "%s", err);
+		ck_assert_ptr_null(strstr(err, "secret"));
 		ck_assert_int_eq(access(pg[i], F_OK), -1);
 	}
+	/* What the log shows of each: never a password. */
+	ck_assert_str_eq(store_display(pg[0], err, sizeof(err)),
+	    "postgresql://antomd@%2Fnonexistent-a,%2Fnonexistent-b/antomd"
+	    "?target_session_attrs=read-write");
+	ck_assert_str_eq(store_display(pg[3], err, sizeof(err)),
+	    "dbname=antomd user=antomd host=/nonexistent-a");
+	ck_assert_str_eq(store_display("host=/x password='a b\\' c' "
+	    "dbname=y", err, sizeof(err)), "host=/x dbname=y");
+	ck_assert_str_eq(store_display("postgres://u@/d?password=p&host=/t",
+	    err, sizeof(err)), "postgres://u@/d?host=/t");
+	ck_assert_str_eq(store_display("postgres://h/d?password=p", err,
+	    sizeof(err)), "postgres://h/d");
+	ck_assert_str_eq(store_display("/var/lib/antomd/password=x.db", err,
+	    sizeof(err)), "/var/lib/antomd/password=x.db");
 	snprintf(odd, sizeof(odd), "%s/host=a,dbname=b", dir);
 	ck_assert_int_eq(mkdir(odd, 0700), 0);
 	strcat(odd, "/x.db");

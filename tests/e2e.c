@@ -401,6 +401,12 @@ e2e_expect_status(int got, int want, struct client_response *r)
 int
 e2e_thread_deliver(const char *prid)
 {
+	return e2e_thread_deliver_to(e2e.port, prid);
+}
+
+int
+e2e_thread_deliver_to(const char *port, const char *prid)
+{
 	struct client_response r;
 	char hdr[SIGN_HEADER_MAX], err[256], *req;
 	char *b = e2e_pay_body(prid, "PAYMENT_RESULT", "S");
@@ -416,7 +422,7 @@ e2e_thread_deliver(const char *prid)
 	    SANDBOX, hdr, strlen(b), b);
 	fclose(f);
 	memset(&r, 0, sizeof(r));
-	if (client_raw("127.0.0.1", e2e.port, req, n, E2E_TIMEOUT_MS, &r, err,
+	if (client_raw("127.0.0.1", port, req, n, E2E_TIMEOUT_MS, &r, err,
 	    sizeof(err)) != 0)
 		rc = -1;
 	else

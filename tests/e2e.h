@@ -121,6 +121,8 @@ void	 e2e_expect_status(int got, int want, struct client_response *r);
  * or closed).
  */
 int	 e2e_thread_deliver(const char *prid);
+/* The same, to the daemon listening on port (one of several). */
+int	 e2e_thread_deliver_to(const char *port, const char *prid);
 /* A payment of that notifyType and resultStatus, card data too. Caller frees. */
 char	*e2e_pay_body(const char *prid, const char *type, const char *rs);
 /*

@@ -317,8 +317,7 @@ pg_sql(int i, const char *sql)
 	return pg_sql_at(pg.node[i].conninfo, sql);
 }
 
-/* Poll sql on node i until it gives want, for up to ms. */
-static void
+void
 pg_wait(int i, const char *sql, const char *want, long ms)
 {
 	const char *got;

@@ -45,6 +45,12 @@ extern struct pg_cluster pg;
  * 0 after printing "TEST: needs ..., not run".
  */
 int	 pg_available(const char *test);
+/* At the top of a test that starts servers: return unless it can. */
+#define PG_SKIP_UNLESS_AVAILABLE()					\
+	do {								\
+		if (!pg_available(__func__))				\
+			return;						\
+	} while (0)
 /*
  * A primary (node 0) and standbys s1 (node 1) and s2 (node 2), each
  * streaming from the primary when this returns.  Synchronous with one
@@ -64,6 +70,8 @@ PGconn	*pg_connect_to(const char *conninfo);
  */
 const char *pg_sql(int i, const char *sql);
 const char *pg_sql_at(const char *conninfo, const char *sql);
+/* Poll sql on node i until it gives want, for up to ms; else fail. */
+void	 pg_wait(int i, const char *sql, const char *want, long ms);
 /* sql on conn; ends the test unless it succeeds. */
 void	 pg_exec(PGconn *, const char *sql);
 

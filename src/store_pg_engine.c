@@ -1,0 +1,446 @@
+/*
+ * store_pg_engine.c - the PostgreSQL engine's table (store_pg_engine,
+ * store_int.h) and its glue: the writer's connection, opened on the
+ * database string as given (a libpq URI or conninfo, so that several
+ * hosts with target_session_attrs=read-write find the primary after a
+ * failover), a batch (store_pg.c), reconnecting after a lost connection,
+ * the probe, and the refusals ledger.
+ *
+ * A lost connection, or a COMMIT that failed, answers the batch's jobs
+ * -1 (503: Antom delivers again, and what did commit is then a
+ * duplicate) and sets s->q.readonly, so that the writer reconnects before
+ * the next batch and /healthz says the database is not writable
+ * meanwhile (issue 16 point 3).
+ *
+ * Threads: as struct store_engine says.  The connection is the writer's
+ * alone; abort() and stats() touch nothing of it.
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libpq-fe.h>
+
+#include "log.h"
+#include "store_int.h"
+#include "store_pg.h"
+#include "util.h"
+
+#define STORE_PG_LOG_US		(10 * 1000000u)	/* unreachable: log again */
+#define STORE_PG_INT8		20
+
+/* The engine's part of struct store: the writer's. */
+struct store_pg_conn {
+	PGconn		*c;
+	uint64_t	 logged;	/* last "unreachable" line, mono us */
+};
+
+/*
+ * The refusals ledger's statements: refusal.c's refusal_sql in
+ * PostgreSQL's dialect ('$N'; greatest() for max(); authentic is 0 or 1,
+ * not a boolean; times computed by the server as ISO 8601 UTC text with
+ * milliseconds, as the columns hold them).  Parameters as refusal.c
+ * binds them.
+ */
+#define PG_ISO(t)	"to_char(" t ", 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+#define PG_AGO(p)	PG_ISO("(now() AT TIME ZONE 'UTC') + " p "::interval")
+#define PG_AT_RISK(p)	"(authentic = 1 AND first_refused_at < " PG_AGO(p) ")"
+
+static const char store_pg_rfs_insert[] =
+    "INSERT INTO refusals AS r (body_sha256, client_id, status, reason,"
+    " request_time, notify_type, kind, object_id, first_refused_at,"
+    " last_refused_at, refusal_count, authentic) VALUES ($1, $2, $3,"
+    " $4, $5, $6, $7, $8, $9, $9, 1, $10)"
+    " ON CONFLICT (body_sha256, client_id) DO UPDATE SET"
+    " status = excluded.status, reason = excluded.reason,"
+    " request_time = excluded.request_time,"
+    " notify_type = coalesce(excluded.notify_type, r.notify_type),"
+    " kind = coalesce(excluded.kind, r.kind),"
+    " object_id = coalesce(excluded.object_id, r.object_id),"
+    " last_refused_at = excluded.last_refused_at,"
+    " refusal_count = r.refusal_count + 1"
+    " WHERE r.authentic = excluded.authentic";
+static const char store_pg_rfs_touch[] =
+    "UPDATE refusals SET status = $3, reason = $4,"
+    " request_time = coalesce($5, request_time),"
+    " notify_type = CASE WHEN authentic < $10 THEN $6 ELSE"
+    " coalesce(notify_type, $6) END,"
+    " kind = CASE WHEN authentic < $10 THEN $7 ELSE coalesce(kind, $7)"
+    " END,"
+    " object_id = CASE WHEN authentic < $10 THEN $8 ELSE"
+    " coalesce(object_id, $8) END,"
+    " first_refused_at = CASE WHEN authentic < $10 THEN $9 ELSE"
+    " first_refused_at END,"
+    " refusal_count = CASE WHEN authentic < $10 THEN 1 ELSE"
+    " refusal_count + 1 END,"
+    " last_refused_at = $9, authentic = greatest(authentic, $10)"
+    " WHERE body_sha256 = $1 AND client_id = $2 AND authentic <= $10";
+static const char store_pg_rfs_stored[] =
+    "SELECT 1 FROM notifications WHERE client_id = $1 AND body_sha256 = $2";
+static const char store_pg_rfs_count[] =
+    "SELECT count(*), coalesce(sum(CASE WHEN " PG_AT_RISK("$1")
+    " THEN 1 ELSE 0 END), 0), coalesce(sum(1 - authentic), 0)"
+    " FROM refusals";
+static const char store_pg_rfs_prune[] =
+    "DELETE FROM refusals WHERE last_refused_at < " PG_AGO("'-7 days'");
+static const char store_pg_rfs_prune_sample[] =
+    "DELETE FROM refusals WHERE authentic = 0 AND first_refused_at < "
+    PG_AGO("$1");
+
+/* libpq's messages end with a newline: their length without it. */
+static int
+store_pg_msglen(const char *msg)
+{
+	size_t n = strlen(msg);
+
+	while (n > 0 && msg[n - 1] == '\n')
+		n--;
+	return (int)n;
+}
+
+/* The writer's connection is gone or in doubt: reconnect before the next. */
+static void
+store_pg_lost(struct store *s, const char *why)
+{
+	log_warnx("database: PostgreSQL: %s: notifications are answered 503 "
+	    "until it is reachable", why);
+	pthread_mutex_lock(&s->q.lock);
+	s->q.readonly = 1;
+	pthread_mutex_unlock(&s->q.lock);
+	s->pg->logged = util_mono_us();
+}
+
+static int
+store_pg_open(struct store *s, char *err, size_t errlen)
+{
+	int from;
+
+	if ((s->pg = calloc(1, sizeof(*s->pg))) == NULL) {
+		util_err(err, errlen, "out of memory");
+		return -1;
+	}
+	if ((s->pg->c = PQconnectdb(s->path)) == NULL) {
+		util_err(err, errlen, "cannot connect to PostgreSQL: out of "
+		    "memory");
+		return -1;
+	}
+	if (PQstatus(s->pg->c) != CONNECTION_OK) {
+		util_err(err, errlen, "cannot connect to PostgreSQL: %.*s",
+		    store_pg_msglen(PQerrorMessage(s->pg->c)),
+		    PQerrorMessage(s->pg->c));
+		return -1;
+	}
+	if (store_pg_migrate(s->pg->c, &from, err, errlen) != 0)
+		return -1;
+	if (from == 0)
+		log_info("database: PostgreSQL: schema created");
+	return 0;
+}
+
+static void
+store_pg_close(struct store *s)
+{
+	if (s->pg == NULL)
+		return;
+	PQfinish(s->pg->c);
+	free(s->pg);
+	s->pg = NULL;
+}
+
+/*
+ * Connect again: libpq tries every host of the string again, so this
+ * finds a promoted standby.  The schema is checked, as at open.
+ */
+static int
+store_pg_reconnect(struct store *s)
+{
+	struct store_pg_conn *pc = s->pg;
+	char err[512];
+	int from;
+
+	if (atomic_load(&s->aborting))
+		return -1;
+	PQreset(pc->c);
+	if (PQstatus(pc->c) != CONNECTION_OK) {
+		util_err(err, sizeof(err), "%.*s",
+		    store_pg_msglen(PQerrorMessage(pc->c)), PQerrorMessage(pc->c));
+		goto fail;
+	}
+	if (store_pg_migrate(pc->c, &from, err, sizeof(err)) != 0)
+		goto fail;
+	pthread_mutex_lock(&s->q.lock);
+	s->q.readonly = 0;
+	pthread_mutex_unlock(&s->q.lock);
+	log_info("database: PostgreSQL: connected again, to %s port %s",
+	    PQhost(pc->c), PQport(pc->c));
+	return 0;
+fail:
+	if (util_mono_us() - pc->logged >= STORE_PG_LOG_US) {
+		log_warnx("database: PostgreSQL: cannot connect: %s", err);
+		pc->logged = util_mono_us();
+	}
+	return -1;
+}
+
+/*
+ * The batch, in one transaction (store_pg_record).  A failure with the
+ * connection well and the COMMIT not reached is the jobs' own: retried
+ * one by one.
+ */
+static int
+store_pg_batch(struct store *s, struct store_job **jobs, size_t n,
+    const char *now, int *job_failed)
+{
+	struct store_pg_record_stats st;
+	char err[512];
+
+	*job_failed = 0;
+	if (store_pg_record(s->pg->c, s->w.plan, jobs, n, now, &st, err,
+	    sizeof(err)) == 0)
+		return 0;
+	if (PQstatus(s->pg->c) != CONNECTION_OK || st.commit_failed)
+		store_pg_lost(s, err);
+	else {
+		log_warnx("database: %s", err);
+		*job_failed = 1;
+	}
+	return -1;
+}
+
+/* A round trip, and the server still takes writes. */
+static int
+store_pg_probe(struct store *s)
+{
+	PGresult *r = PQexec(s->pg->c, "SELECT pg_is_in_recovery()");
+	int rc = -1;
+
+	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 &&
+	    strcmp(PQgetvalue(r, 0, 0), "f") == 0)
+		rc = 0;
+	PQclear(r);
+	if (rc != 0)
+		store_pg_lost(s, "the probe failed");
+	return rc;
+}
+
+/* One statement; 0 with the rows it changed or returned in *rows, or -1. */
+static int
+store_pg_run(PGconn *c, const char *sql, int nparams,
+    const char *const *values, const Oid *types, int *rows)
+{
+	PGresult *r = PQexecParams(c, sql, nparams, types, values, NULL,
+	    NULL, 0);
+	ExecStatusType st = PQresultStatus(r);
+	int rc = 0;
+
+	if (st == PGRES_TUPLES_OK)
+		*rows = PQntuples(r);
+	else if (st == PGRES_COMMAND_OK)
+		*rows = atoi(PQcmdTuples(r));
+	else {
+		log_warnx("database: refusals: %.*s", store_pg_msglen(
+		    PQresultErrorMessage(r)), PQresultErrorMessage(r));
+		rc = -1;
+	}
+	PQclear(r);
+	return rc;
+}
+
+static const char *
+store_pg_claim(const char *v)
+{
+	return v[0] != '\0' ? v : NULL;
+}
+
+/*
+ * As refusal_write() (refusal.c): n refusals in a transaction of their
+ * own, never waiting long for another instance's row locks; what the
+ * database cannot take goes back in the queue.
+ */
+static void
+store_pg_refusal_write(struct store *s, const struct refusal *rf, size_t n)
+{
+	static const Oid types[10] = { 0, 0, STORE_PG_INT8, 0, 0, 0, 0, 0, 0,
+	    STORE_PG_INT8 };
+	PGconn *c = s->pg->c;
+	char now[UTIL_ISO_TIME_LEN], status[16], err[256];
+	const char *v[10];
+	uint64_t recorded = 0, dropped = 0, txns = 0;
+	const char *sql;
+	size_t i;
+	int rows, kept;
+
+	if (refusal_write_start(s, n, now, &dropped) != 0)
+		goto out;
+	if ((s->q.readonly && store_pg_reconnect(s) != 0) ||
+	    store_pg_exec(c, "BEGIN; SET LOCAL lock_timeout = '100ms'", err,
+	    sizeof(err)) != 0) {
+		refusal_requeue(s, rf, n, &dropped);
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		/* Stored already (it raced its own retry): nothing at risk. */
+		if (rf[i].body_sha256[0] != '\0') {
+			v[0] = rf[i].client_id;
+			v[1] = rf[i].body_sha256;
+			if (store_pg_run(c, store_pg_rfs_stored, 2, v, NULL,
+			    &rows) != 0)
+				goto fail;
+			if (rows > 0)
+				continue;
+		}
+		snprintf(status, sizeof(status), "%u", rf[i].status);
+		v[0] = rf[i].body_sha256;
+		v[1] = rf[i].client_id;
+		v[2] = status;
+		v[3] = rf[i].reason;
+		v[4] = store_pg_claim(rf[i].request_time);
+		v[5] = store_pg_claim(rf[i].notify_type);
+		v[6] = store_pg_claim(rf[i].kind);
+		v[7] = store_pg_claim(rf[i].object_id);
+		v[8] = now;
+		v[9] = rf[i].authentic ? "1" : "0";
+		sql = store_pg_rfs_touch;
+		for (;;) {
+			if (store_pg_run(c, sql, 10, v, types, &rows) != 0)
+				goto fail;
+			kept = rows > 0;
+			if (kept || sql == store_pg_rfs_insert ||
+			    !refusal_may_insert(s, &rf[i]))
+				break;
+			sql = store_pg_rfs_insert;
+		}
+		refusal_tally(s, &rf[i], kept, sql == store_pg_rfs_insert,
+		    &recorded, &dropped);
+	}
+	if (store_pg_commit(c, err, sizeof(err)) == 0) {
+		txns = 1;
+		goto out;
+	}
+	log_warnx("database: refusals: %s", err);
+fail:
+	PQclear(PQexec(c, "ROLLBACK"));
+	if (PQstatus(c) != CONNECTION_OK)
+		store_pg_lost(s, "connection lost");
+	refusal_write_failed(s, rf, n, &recorded, &dropped);
+out:
+	refusal_written(s, recorded, dropped, txns);
+}
+
+/* As refusal_check() (refusal.c): prune, count, publish. */
+static void
+store_pg_refusal_check(struct store *s)
+{
+	PGconn *c = s->pg->c;
+	PGresult *r;
+	char ago[REFUSAL_AGO_LEN], sample_ago[REFUSAL_AGO_LEN], err[256];
+	const char *v[1];
+	int64_t held, at_risk, sample;
+	uint64_t now = util_mono_us();
+	int forgot, rows;
+
+	s->ledger.checked = now;
+	if (s->q.readonly || atomic_load(&s->aborting))
+		return;
+	refusal_ago(ago, s->opt.at_risk_after_s);
+	refusal_ago(sample_ago, REFUSAL_SAMPLE_AGE_S);
+	for (;;) {
+		v[0] = ago;
+		r = PQexecParams(c, store_pg_rfs_count, 1, NULL, v, NULL, NULL,
+		    0);
+		if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
+			log_warnx("database: refusals: %.*s", store_pg_msglen(
+			    PQresultErrorMessage(r)), PQresultErrorMessage(r));
+			PQclear(r);
+			return;
+		}
+		held = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+		at_risk = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
+		sample = strtoll(PQgetvalue(r, 0, 2), NULL, 10);
+		PQclear(r);
+		if (held == 0 || (s->ledger.pruned != 0 &&
+		    now - s->ledger.pruned < 600 * 1000000u &&
+		    sample < REFUSAL_SAMPLE_MAX))
+			break;
+		s->ledger.pruned = now;
+		if (store_pg_exec(c, "SET lock_timeout = '100ms'", err,
+		    sizeof(err)) != 0)
+			return;
+		v[0] = sample_ago;
+		forgot = 0;
+		if (store_pg_run(c, store_pg_rfs_prune, 0, NULL, NULL,
+		    &forgot) == 0 && sample > 0 && store_pg_run(c,
+		    store_pg_rfs_prune_sample, 1, v, NULL, &rows) == 0)
+			forgot += rows;
+		(void)store_pg_exec(c, "RESET lock_timeout", err, sizeof(err));
+		if (forgot == 0)
+			break;
+	}
+	refusal_counted(s, held, at_risk, sample, now);
+}
+
+static void
+store_pg_nothing(struct store *s)
+{
+	(void)s;
+}
+
+static void
+store_pg_after_pass(struct store *s, int idle)
+{
+	(void)s;
+	(void)idle;
+}
+
+/*
+ * Nothing is interrupted: cancelling a COMMIT that waits for the
+ * synchronous standby would leave it committed on the primary alone
+ * (store_pg_commit() then reports it failed: honest, but pointless).  A
+ * batch still waiting at the deadline ends with the process.
+ */
+static void
+store_pg_abort(struct store *s)
+{
+	(void)s;
+}
+
+/* No checkpointer, no WAL of ours: nothing to add. */
+static void
+store_pg_stats(struct store *s, struct store_stats *out)
+{
+	(void)s;
+	(void)out;
+}
+
+/* Not yet on PostgreSQL: antomctl replay works on SQLite only. */
+static enum store_replay_result
+store_pg_replay(struct store *s, int64_t id, struct store_result *r)
+{
+	(void)s;
+	memset(r, 0, sizeof(*r));
+	r->status = -1;
+	log_warnx("notification %lld not replayed: replay is not available "
+	    "on PostgreSQL yet", (long long)id);
+	return STORE_REPLAY_FAILED;
+}
+
+const struct store_engine store_pg_engine = {
+	.name = "postgresql",
+	.check = store_pg_check,
+	.open = store_pg_open,
+	.close = store_pg_close,
+	.reconnect = store_pg_reconnect,
+	.batch = store_pg_batch,
+	.probe = store_pg_probe,
+	.refusal_write = store_pg_refusal_write,
+	.refusal_check = store_pg_refusal_check,
+	.start = store_pg_nothing,
+	.stop = store_pg_nothing,
+	.before_batch = store_pg_nothing,
+	.after_pass = store_pg_after_pass,
+	.abort = store_pg_abort,
+	.stats = store_pg_stats,
+	.replay = store_pg_replay,
+};

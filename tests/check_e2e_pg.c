@@ -1,0 +1,412 @@
+/*
+ * check_e2e_pg.c - suite e2e_pg: the real antomd on a real PostgreSQL
+ * cluster (tests/pg.h: a primary and a synchronous standby), its
+ * database a libpq conninfo naming every node with
+ * target_session_attrs=read-write (issue 16 points 1 to 3).
+ *
+ *   daemon   antomd -n on the conninfo; payments, a capture and a refund
+ *            acknowledged and then found on the standby; a repeat is a
+ *            duplicate; the password never in the log
+ *   two      two antomd instances on one primary, every notification
+ *            delivered to both at once: one state change each, the
+ *            delivery counts add up
+ *   failover the primary SIGKILLed while clients send, a standby
+ *            promoted: the same antomd finds it through the conninfo,
+ *            and every notification it acknowledged is there
+ *
+ * Bodies: e2e_pay_body() (the documented notifyPayment), corpus
+ * capture-success.json (Antom's own example, tests/corpus/MANIFEST), and
+ * a notifyRefund in the documented parameters (docs/protocol.md section
+ * 4.5; Antom publishes no example body).
+ */
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <check.h>
+
+#include "e2e.h"
+#include "pg.h"
+#include "suites.h"
+
+/*
+ * The database line: the primary and the standby, and a password the
+ * log must not show (trust authentication: the servers never ask).
+ */
+static void
+write_pg_conf(const char *more)
+{
+	char extra[512], hosts[256], ports[32];
+	int i;
+
+	hosts[0] = ports[0] = '\0';
+	for (i = 0; i < pg.n; i++) {
+		snprintf(hosts + strlen(hosts), sizeof(hosts) - strlen(hosts),
+		    "%s%s", i > 0 ? "," : "", pg.dir);
+		snprintf(ports + strlen(ports), sizeof(ports) - strlen(ports),
+		    "%s%d", i > 0 ? "," : "", pg.node[i].port);
+	}
+	snprintf(extra, sizeof(extra), "database host=%s port=%s"
+	    " user=postgres dbname=postgres target_session_attrs=read-write"
+	    " password=hunter2\n%s", hosts, ports, more);
+	e2e_write_conf(extra);
+}
+
+/* antomd -n -c e2e.conf: its exit status, its output in out. */
+static int
+run_check(char *out, size_t cap)
+{
+	char cmd[1024], bin[512], path[160];
+	FILE *f;
+	size_t n;
+	int st;
+
+	snprintf(path, sizeof(path), "%s/check.out", e2e.dir);
+	snprintf(cmd, sizeof(cmd), "%s -n -c %s >%s 2>&1",
+	    e2e_bin(bin, sizeof(bin), "antomd"), e2e.conf, path);
+	st = system(cmd);
+	ck_assert_ptr_nonnull(f = fopen(path, "r"));
+	n = fread(out, 1, cap - 1, f);
+	out[n] = '\0';
+	fclose(f);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* The first of two instances, while the second is e2e. */
+static struct e2e_daemon first;
+
+static void
+teardown(void)
+{
+	e2e_teardown();
+	if (first.pid > 0) {
+		e2e = first;
+		e2e_teardown();
+	}
+	pg_teardown();
+}
+
+static void
+setup(void)
+{
+}
+
+/*
+ * Acknowledged means on the standby too: with synchronous replication
+ * the COMMIT returned only once the standby had the WAL, and the rows
+ * show there as soon as it replayed it.
+ */
+START_TEST(test_pg_daemon)
+{
+	static const char refund[] = "{\"notifyType\":\"REFUND_RESULT\","
+	    "\"result\":{\"resultCode\":\"SUCCESS\",\"resultStatus\":\"S\","
+	    "\"resultMessage\":\"success\"},\"refundRequestId\":\"RR-PG-1\","
+	    "\"refundId\":\"R-RR-PG-1\",\"refundAmount\":{\"value\":\"100\","
+	    "\"currency\":\"SGD\"},\"refundTime\":"
+	    "\"2022-11-11T10:00:00+08:00\",\"refundStatus\":\"SUCCESS\"}";
+	struct client_response r;
+	char out[2048], path[512], *pay, *capture, *log, *risk, *req;
+	size_t len;
+
+	PG_SKIP_UNLESS_AVAILABLE();
+	pg_start(1);
+	e2e_setup_dirs("pg");
+	write_pg_conf("at_risk_after_s 1\n");
+	/* Before antomd created anything: the role may, so it passes. */
+	ck_assert_msg(run_check(out, sizeof(out)) == 0, "%s", out);
+	ck_assert_str_eq(out, "configuration OK\n");
+	ck_assert_str_eq(pg_sql(0, "SELECT count(*) FROM pg_tables"
+	    " WHERE tablename = 'notifications'"), "0");
+
+	e2e_start_daemon();
+	pay = e2e_pay_body("PR-PG-1", "PAYMENT_RESULT", "S");
+	capture = test_slurp(test_path(path, sizeof(path),
+	    "corpus/capture-success.json"), &len);
+	e2e_deliver_ok(pay);
+	e2e_deliver_ok(capture);
+	e2e_deliver_ok(refund);
+	e2e_deliver_ok(pay);		/* Antom's redelivery */
+
+	/* On the standby, without asking the primary. */
+	pg_wait(1, "SELECT count(*) || '|' || sum(delivery_count)"
+	    " FROM notifications", "3|4", 5000);
+	ck_assert_str_eq(pg_sql(1, "SELECT string_agg(kind || ':' || outcome"
+	    " || ':' || delivery_count, ',' ORDER BY id) FROM notifications"),
+	    "payment:applied:2,capture:applied:1,refund:applied:1");
+	ck_assert_str_eq(pg_sql(1, "SELECT status || '|' || amount_value"
+	    " FROM payments WHERE payment_request_id = 'PR-PG-1'"),
+	    "SUCCESS|4200");
+	ck_assert_str_eq(pg_sql(1, "SELECT status || '|' || capture_id"
+	    " FROM captures WHERE capture_request_id = 'captureRequestId01'"),
+	    "SUCCESS|2022XXXXXXX");
+	ck_assert_str_eq(pg_sql(1, "SELECT status FROM refunds"
+	    " WHERE refund_request_id = 'RR-PG-1'"), "SUCCESS");
+	ck_assert_str_eq(pg_sql(1, "SELECT count(*) FROM events"), "3");
+
+	/*
+	 * The refusals ledger: a genuine delivery signed over another path
+	 * (401, misrouted) is an authentic refusal, at risk after
+	 * at_risk_after_s; one with a tampered body (401, unverified) is
+	 * kept in the sample; delivered properly, the first is cleared.
+	 */
+	risk = e2e_pay_body("PR-PG-RISK", "PAYMENT_RESULT", "S");
+	req = e2e_signed_request("/antom/notify", "/antom/notify/", risk, NULL,
+	    0);
+	ck_assert_int_eq(e2e_send(e2e.port, req, strlen(req), &r), 401);
+	client_response_free(&r);
+	free(req);
+	req = e2e_signed_request("/antom/notify", "/antom/notify", pay, NULL,
+	    1);
+	ck_assert_int_eq(e2e_send(e2e.port, req, strlen(req), &r), 401);
+	client_response_free(&r);
+	free(req);
+	pg_wait(0, "SELECT string_agg(status || ':' || authentic || ':' ||"
+	    " coalesce(object_id, '-') || ':' || refusal_count, ','"
+	    " ORDER BY authentic) FROM refusals",
+	    "401:0:PR-PG-1:1,401:1:PR-PG-RISK:1", 5000);
+	log = e2e_log_line("at_risk=1");
+	free(log);
+	e2e_deliver_ok(risk);
+	ck_assert_str_eq(pg_sql(0, "SELECT count(*) FROM refusals"
+	    " WHERE authentic = 1"), "0");
+
+	/* Once the schema is there, -n checks its version. */
+	ck_assert_msg(run_check(out, sizeof(out)) == 0, "%s", out);
+	ck_assert_int_eq(e2e_stop_daemon(), 0);
+	log = test_slurp(e2e.log, &len);
+	ck_assert_ptr_nonnull(strstr(log, "msg=started"));
+	ck_assert_msg(strstr(log, "hunter2") == NULL, "%s", log);
+	ck_assert_ptr_nonnull(strstr(log, "target_session_attrs=read-write"));
+	free(log);
+	free(pay);
+	free(risk);
+	free(capture);
+}
+END_TEST
+
+/* antomd -n on a server that is not there: exit 5, no password shown. */
+START_TEST(test_pg_check_unreachable)
+{
+	char out[2048];
+
+	e2e_setup_dirs("pg");
+	e2e_write_conf("database host=/nonexistent-antomd dbname=antomd"
+	    " password=hunter2\n");
+	ck_assert_int_eq(run_check(out, sizeof(out)), 5);
+	ck_assert_msg(strstr(out, "cannot connect to PostgreSQL") != NULL,
+	    "%s", out);
+	ck_assert_msg(strstr(out, "hunter2") == NULL, "%s", out);
+}
+END_TEST
+
+#define TWO_N		200
+#define TWO_THREADS	4	/* per instance */
+
+struct two_arg {
+	const char	*port;
+	int		 first;		/* every TWO_THREADS-th from here */
+	int		 acked;
+};
+
+static void *
+two_sender(void *p)
+{
+	struct two_arg *a = p;
+	char prid[32];
+	int i;
+
+	for (i = a->first; i < TWO_N; i += TWO_THREADS) {
+		snprintf(prid, sizeof(prid), "PR-TWO-%03d", i);
+		a->acked += e2e_thread_deliver_to(a->port, prid) == 1;
+	}
+	return NULL;
+}
+
+/*
+ * Two instances, one database, the same notifications at once (issue 16
+ * point 2): each notification one row, applied once, one event, its
+ * deliveries all counted, its payment SUCCESS.
+ */
+START_TEST(test_pg_two_instances)
+{
+	struct two_arg a[2 * TWO_THREADS];
+	pthread_t t[2 * TWO_THREADS];
+	char port[2][8];
+	int i, acked = 0;
+
+	PG_SKIP_UNLESS_AVAILABLE();
+	pg_start(1);
+	e2e_setup_dirs("pg");
+	write_pg_conf("");
+	e2e_start_daemon();
+	first = e2e;
+	e2e_setup_dirs("pg2");
+	write_pg_conf("");
+	e2e_start_daemon();
+	snprintf(port[0], sizeof(port[0]), "%s", first.port);
+	snprintf(port[1], sizeof(port[1]), "%s", e2e.port);
+	(void)e2e_test_key();	/* loaded once, not by each thread at once */
+
+	for (i = 0; i < 2 * TWO_THREADS; i++) {
+		a[i].port = port[i / TWO_THREADS];
+		a[i].first = i % TWO_THREADS;
+		a[i].acked = 0;
+		ck_assert_int_eq(pthread_create(&t[i], NULL, two_sender, &a[i]),
+		    0);
+	}
+	for (i = 0; i < 2 * TWO_THREADS; i++) {
+		pthread_join(t[i], NULL);
+		acked += a[i].acked;
+	}
+	ck_assert_int_eq(acked, 2 * TWO_N);
+	ck_assert_str_eq(pg_sql(0, "SELECT count(*) || '|' ||"
+	    " sum(delivery_count) || '|' || count(*) FILTER (WHERE outcome ="
+	    " 'applied') FROM notifications"), "200|400|200");
+	ck_assert_str_eq(pg_sql(0, "SELECT count(*) || '|' || count(DISTINCT"
+	    " object_id) FROM events"), "200|200");
+	ck_assert_str_eq(pg_sql(0, "SELECT count(*) FROM payments"
+	    " WHERE status = 'SUCCESS'"), "200");
+	/* A regression would be a second event for one payment: none. */
+	ck_assert_str_eq(pg_sql(0, "SELECT count(*) FROM events"
+	    " WHERE old_status IS NOT NULL"), "0");
+
+	ck_assert_int_eq(e2e_stop_daemon(), 0);
+	e2e_teardown();
+	e2e = first;
+	first.pid = 0;
+	ck_assert_int_eq(e2e_stop_daemon(), 0);
+}
+END_TEST
+
+#define FO_THREADS	4
+#define FO_MAX		4000	/* per thread */
+
+struct fo_arg {
+	int		 thread;
+	int		 sent;
+	_Atomic int	 acked;
+	unsigned char	 ok[FO_MAX];	/* acknowledged */
+};
+
+static _Atomic int fo_stop;
+
+static void *
+fo_sender(void *p)
+{
+	struct fo_arg *a = p;
+	char prid[32];
+
+	for (a->sent = 0; a->sent < FO_MAX && !atomic_load(&fo_stop);
+	    a->sent++) {
+		snprintf(prid, sizeof(prid), "PR-FO-%d-%04d", a->thread,
+		    a->sent);
+		if (e2e_thread_deliver(prid) == 1) {
+			a->ok[a->sent] = 1;
+			atomic_fetch_add(&a->acked, 1);
+		} else
+			usleep(20000);	/* 503 while there is no primary */
+	}
+	return NULL;
+}
+
+static int
+fo_acked(struct fo_arg *a)
+{
+	int i, n = 0;
+
+	for (i = 0; i < FO_THREADS; i++)
+		n += atomic_load(&a[i].acked);
+	return n;
+}
+
+/*
+ * Issue 16 point 3 and 6: SIGKILL the primary under load, promote the
+ * standby that received most, and the running antomd (no restart)
+ * reconnects through its multi-host conninfo; nothing it acknowledged
+ * is missing on the new primary.
+ */
+START_TEST(test_pg_failover)
+{
+	static struct fo_arg a[FO_THREADS];
+	pthread_t t[FO_THREADS];
+	char sql[128], *log;
+	size_t len;
+	int i, j, before, missing = 0, best;
+
+	PG_SKIP_UNLESS_AVAILABLE();
+	pg_start(2);
+	e2e_setup_dirs("pg");
+	write_pg_conf("");
+	e2e_start_daemon();
+	atomic_store(&fo_stop, 0);
+	(void)e2e_test_key();	/* loaded once, not by each thread at once */
+	for (i = 0; i < FO_THREADS; i++) {
+		a[i].thread = i;
+		ck_assert_int_eq(pthread_create(&t[i], NULL, fo_sender, &a[i]),
+		    0);
+	}
+	for (i = 0; i < 200 && fo_acked(a) < 200; i++)
+		usleep(10000);
+	ck_assert_int_ge(fo_acked(a), 200);
+	pg_kill(0);
+	usleep(300000);
+	best = pg_most_advanced();
+	pg_promote(best);
+	before = fo_acked(a);
+	for (i = 0; i < 1000 && fo_acked(a) < before + 200; i++)
+		usleep(10000);
+	atomic_store(&fo_stop, 1);
+	for (i = 0; i < FO_THREADS; i++)
+		pthread_join(t[i], NULL);
+	ck_assert_msg(fo_acked(a) >= before + 200, "%d acknowledged after "
+	    "the promotion", fo_acked(a) - before);
+
+	/* Every acknowledged payment, on the new primary. */
+	for (i = 0; i < FO_THREADS; i++) {
+		PGconn *c = pg_connect(best);
+
+		for (j = 0; j < a[i].sent; j++) {
+			PGresult *r;
+
+			if (!a[i].ok[j])
+				continue;
+			snprintf(sql, sizeof(sql), "SELECT 1 FROM payments WHERE"
+			    " payment_request_id = 'PR-FO-%d-%04d' AND status ="
+			    " 'SUCCESS'", i, j);
+			r = PQexec(c, sql);
+			ck_assert_int_eq(PQresultStatus(r), PGRES_TUPLES_OK);
+			missing += PQntuples(r) != 1;
+			PQclear(r);
+		}
+		PQfinish(c);
+	}
+	ck_assert_int_eq(missing, 0);
+	ck_assert_int_eq(kill(e2e.pid, 0), 0);
+	ck_assert_int_eq(e2e_stop_daemon(), 0);
+	log = test_slurp(e2e.log, &len);
+	ck_assert_msg(strstr(log, "connected again") != NULL, "%s", log);
+	free(log);
+}
+END_TEST
+
+Suite *
+e2e_pg_suite(void)
+{
+	Suite *s = suite_create("e2e_pg");
+	TCase *tc;
+
+	tc = tcase_create("daemon");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_pg_daemon);
+	tcase_add_test(tc, test_pg_check_unreachable);
+	tcase_add_test(tc, test_pg_two_instances);
+	tcase_add_test(tc, test_pg_failover);
+	suite_add_tcase(s, tc);
+	return s;
+}
