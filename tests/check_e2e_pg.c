@@ -336,7 +336,7 @@ START_TEST(test_pg_failover)
 	pthread_t t[FO_THREADS];
 	char sql[128], *log;
 	size_t len;
-	int i, j, before, missing = 0, best;
+	int i, j, before, missing = 0, best, slow;
 
 	PG_SKIP_UNLESS_AVAILABLE();
 	pg_start(2);
@@ -350,7 +350,9 @@ START_TEST(test_pg_failover)
 		ck_assert_int_eq(pthread_create(&t[i], NULL, fo_sender, &a[i]),
 		    0);
 	}
-	for (i = 0; i < 200 && fo_acked(a) < 200; i++)
+	/* Under valgrind antomd is some twenty times slower. */
+	slow = getenv("ANTOMD_VALGRIND") != NULL ? 20 : 1;
+	for (i = 0; i < 200 * slow && fo_acked(a) < 200; i++)
 		usleep(10000);
 	ck_assert_int_ge(fo_acked(a), 200);
 	pg_kill(0);
@@ -358,7 +360,7 @@ START_TEST(test_pg_failover)
 	best = pg_most_advanced();
 	pg_promote(best);
 	before = fo_acked(a);
-	for (i = 0; i < 1000 && fo_acked(a) < before + 200; i++)
+	for (i = 0; i < 1000 * slow && fo_acked(a) < before + 200; i++)
 		usleep(10000);
 	atomic_store(&fo_stop, 1);
 	for (i = 0; i < FO_THREADS; i++)
