@@ -336,6 +336,40 @@ STORE_PAYMENT_STATUS_DISPUTES
 "  FROM payments p;";
 
 /*
+ * payment_timeline, as versions 3 and 8 write it: its columns, the
+ * payment's and its captures' events (then UNION ALL), and its disputes'
+ * (ending the view).  Only the refunds' branch differs between them.
+ */
+#define STORE_TIMELINE_SELECT						\
+"  SELECT p.client_id, p.payment_request_id, p.payment_id, e.seq,"	\
+"         e.created_at, e.object_type, e.object_id, e.old_status,"	\
+"         e.new_status, e.notification_id"
+#define STORE_TIMELINE_HEAD						\
+"CREATE VIEW payment_timeline AS"					\
+STORE_TIMELINE_SELECT							\
+"  FROM payments p CROSS JOIN notifications n"				\
+"    ON n.object_id = p.payment_request_id AND n.client_id = p.client_id" \
+"  CROSS JOIN events e"							\
+"    ON e.notification_id = n.id AND e.object_type = 'payment'"	\
+"  UNION ALL"								\
+STORE_TIMELINE_SELECT							\
+"  FROM payments p CROSS JOIN captures c ON c.client_id = p.client_id"	\
+"   AND c.payment_id = p.payment_id"					\
+"  CROSS JOIN notifications n ON n.object_id = c.capture_request_id"	\
+"   AND n.client_id = c.client_id"					\
+"  CROSS JOIN events e"							\
+"    ON e.notification_id = n.id AND e.object_type = 'capture'"	\
+"  UNION ALL"
+#define STORE_TIMELINE_DISPUTES						\
+STORE_TIMELINE_SELECT							\
+"  FROM payments p CROSS JOIN disputes d ON d.client_id = p.client_id"	\
+"   AND d.payment_id = p.payment_id"					\
+"  CROSS JOIN notifications n ON n.object_id = d.dispute_id"		\
+"   AND n.client_id = d.client_id"					\
+"  CROSS JOIN events e"							\
+"    ON e.notification_id = n.id AND e.object_type = 'dispute';"
+
+/*
  * Schema version 3.  The timeline finds events through their
  * notification, whose id only grows, rather than through an index on the
  * event's object id: that index cost a random b-tree page per
@@ -358,28 +392,8 @@ static const char store_schema_v3[] =
  * CROSS JOIN keeps this join order: without statistics, SQLite would
  * search notifications by client id alone before knowing the object.
  */
-"CREATE VIEW payment_timeline AS"
-"  SELECT p.client_id, p.payment_request_id, p.payment_id, e.seq,"
-"         e.created_at, e.object_type, e.object_id, e.old_status,"
-"         e.new_status, e.notification_id"
-"  FROM payments p CROSS JOIN notifications n"
-"    ON n.object_id = p.payment_request_id AND n.client_id = p.client_id"
-"  CROSS JOIN events e"
-"    ON e.notification_id = n.id AND e.object_type = 'payment'"
-"  UNION ALL"
-"  SELECT p.client_id, p.payment_request_id, p.payment_id, e.seq,"
-"         e.created_at, e.object_type, e.object_id, e.old_status,"
-"         e.new_status, e.notification_id"
-"  FROM payments p CROSS JOIN captures c ON c.client_id = p.client_id"
-"   AND c.payment_id = p.payment_id"
-"  CROSS JOIN notifications n ON n.object_id = c.capture_request_id"
-"   AND n.client_id = c.client_id"
-"  CROSS JOIN events e"
-"    ON e.notification_id = n.id AND e.object_type = 'capture'"
-"  UNION ALL"
-"  SELECT p.client_id, p.payment_request_id, p.payment_id, e.seq,"
-"         e.created_at, e.object_type, e.object_id, e.old_status,"
-"         e.new_status, e.notification_id"
+STORE_TIMELINE_HEAD
+STORE_TIMELINE_SELECT
 "  FROM payments p CROSS JOIN refunds r ON r.client_id = p.client_id"
 "   AND r.payment_id = p.payment_id"
 "  CROSS JOIN notifications n ON n.object_id = r.refund_request_id"
@@ -387,15 +401,7 @@ static const char store_schema_v3[] =
 "  CROSS JOIN events e"
 "    ON e.notification_id = n.id AND e.object_type = 'refund'"
 "  UNION ALL"
-"  SELECT p.client_id, p.payment_request_id, p.payment_id, e.seq,"
-"         e.created_at, e.object_type, e.object_id, e.old_status,"
-"         e.new_status, e.notification_id"
-"  FROM payments p CROSS JOIN disputes d ON d.client_id = p.client_id"
-"   AND d.payment_id = p.payment_id"
-"  CROSS JOIN notifications n ON n.object_id = d.dispute_id"
-"   AND n.client_id = d.client_id"
-"  CROSS JOIN events e"
-"    ON e.notification_id = n.id AND e.object_type = 'dispute';";
+STORE_TIMELINE_DISPUTES;
 
 /*
  * Schema version 7: contradictions are never silent, and sums never mix
@@ -611,28 +617,8 @@ STORE_V8_REFUNDS
 "             AND" STORE_V8_UNCOUNTED("r") ") AS mismatched_count"
 "  FROM payments p;"
 "DROP VIEW IF EXISTS payment_timeline;"
-"CREATE VIEW payment_timeline AS"
-"  SELECT p.client_id, p.payment_request_id, p.payment_id, e.seq,"
-"         e.created_at, e.object_type, e.object_id, e.old_status,"
-"         e.new_status, e.notification_id"
-"  FROM payments p CROSS JOIN notifications n"
-"    ON n.object_id = p.payment_request_id AND n.client_id = p.client_id"
-"  CROSS JOIN events e"
-"    ON e.notification_id = n.id AND e.object_type = 'payment'"
-"  UNION ALL"
-"  SELECT p.client_id, p.payment_request_id, p.payment_id, e.seq,"
-"         e.created_at, e.object_type, e.object_id, e.old_status,"
-"         e.new_status, e.notification_id"
-"  FROM payments p CROSS JOIN captures c ON c.client_id = p.client_id"
-"   AND c.payment_id = p.payment_id"
-"  CROSS JOIN notifications n ON n.object_id = c.capture_request_id"
-"   AND n.client_id = c.client_id"
-"  CROSS JOIN events e"
-"    ON e.notification_id = n.id AND e.object_type = 'capture'"
-"  UNION ALL"
-"  SELECT p.client_id, p.payment_request_id, p.payment_id, e.seq,"
-"         e.created_at, e.object_type, e.object_id, e.old_status,"
-"         e.new_status, e.notification_id"
+STORE_TIMELINE_HEAD
+STORE_TIMELINE_SELECT
 "  FROM payments p CROSS JOIN refund_payment rp"
 "    ON rp.client_id = p.client_id"
 "   AND rp.payment_request_id = p.payment_request_id"
@@ -641,15 +627,7 @@ STORE_V8_REFUNDS
 "  CROSS JOIN events e"
 "    ON e.notification_id = n.id AND e.object_type = 'refund'"
 "  UNION ALL"
-"  SELECT p.client_id, p.payment_request_id, p.payment_id, e.seq,"
-"         e.created_at, e.object_type, e.object_id, e.old_status,"
-"         e.new_status, e.notification_id"
-"  FROM payments p CROSS JOIN disputes d ON d.client_id = p.client_id"
-"   AND d.payment_id = p.payment_id"
-"  CROSS JOIN notifications n ON n.object_id = d.dispute_id"
-"   AND n.client_id = d.client_id"
-"  CROSS JOIN events e"
-"    ON e.notification_id = n.id AND e.object_type = 'dispute';"
+STORE_TIMELINE_DISPUTES
 "CREATE TABLE antomd_replay (notification_id INTEGER PRIMARY KEY);"
 "INSERT INTO antomd_replay SELECT id FROM notifications"
 "  WHERE kind = 'other';";

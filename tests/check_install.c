@@ -76,6 +76,28 @@ state_dir(void)
 	snprintf(e2e.db, sizeof(e2e.db), "%s/antomd.db", state);
 }
 
+/*
+ * As root only (else say so and return 0): the state directory, antomd
+ * on it, and prid's payment delivered.  1 when it runs.
+ */
+static int
+group_daemon(const char *test, const char *prid)
+{
+	char *b;
+
+	if (geteuid() != 0) {
+		fprintf(stderr, "%s: needs root, not run\n", test);
+		return 0;
+	}
+	state_dir();
+	e2e_write_conf(NULL);
+	e2e_start_daemon();
+	b = e2e_pay_body(prid, "PAYMENT_RESULT", "S");
+	e2e_deliver_ok(b);
+	free(b);
+	return 1;
+}
+
 /* The mode bits of the database file with this suffix ("", "-wal" ...). */
 static int
 db_mode(const char *suffix)
@@ -95,18 +117,10 @@ db_mode(const char *suffix)
  */
 START_TEST(test_group_reader)
 {
-	char *b = e2e_pay_body("PR-G", "PAYMENT_RESULT", "S");
 	struct stat sb;
 
-	if (geteuid() != 0) {
-		fprintf(stderr, "test_group_reader: needs root, not run\n");
-		free(b);
+	if (!group_daemon("test_group_reader", "PR-G"))
 		return;
-	}
-	state_dir();
-	e2e_write_conf(NULL);
-	e2e_start_daemon();
-	e2e_deliver_ok(b);
 	ck_assert_str_eq(reader_query("SELECT status FROM payments"), "SUCCESS\n");
 	ck_assert_int_eq(stat(e2e.db, &sb), 0);
 	ck_assert_int_eq(sb.st_mode & 0777, 0640);
@@ -115,7 +129,6 @@ START_TEST(test_group_reader)
 	ck_assert_ptr_nonnull(strstr(reader_query("DELETE FROM payments"),
 	    "readonly"));
 	ck_assert_int_eq(e2e_q_int("SELECT count(*) FROM payments"), 1);
-	free(b);
 }
 END_TEST
 
@@ -130,15 +143,10 @@ START_TEST(test_group_writer)
 	char *b = e2e_pay_body("PR-W", "PAYMENT_RESULT", "S");
 	const char *out;
 
-	if (geteuid() != 0) {
-		fprintf(stderr, "test_group_writer: needs root, not run\n");
+	if (!group_daemon("test_group_writer", "PR-W")) {
 		free(b);
 		return;
 	}
-	state_dir();
-	e2e_write_conf(NULL);
-	e2e_start_daemon();
-	e2e_deliver_ok(b);
 	ck_assert_int_eq(db_mode(""), 0640);
 	ck_assert_ptr_nonnull(strstr(group_query("INSERT INTO refund_links"
 	    " (client_id, refund_request_id, payment_request_id) VALUES"
