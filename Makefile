@@ -79,8 +79,9 @@ BIN	:= $(BUILD)/bin
 # Modules shared by the daemon, the tool and the tests; the daemon's own
 # (its HTTP front end and operators' listener), which antomctl never links.
 CORE	:= util log verify verify_key notif conf pathvar target walvfs \
-	   store_schema store_judge store_ckpt store_db refusal store_state \
-	   store_sqlite store_pg_schema store_pg store_pg_engine store
+	   store_schema store_schema_v8 store_judge store_ckpt store_db refusal \
+	   store_state store_replay store_sqlite store_pg_schema store_pg \
+	   store_pg_engine store
 DAEMON	:= http metrics admin proxy misroute
 TOOL	:= sign client fixture $(patsubst src/%.c,%,$(wildcard src/ctl_*.c))
 CORE_OBJ := $(CORE:%=$(BUILD)/obj/%.o)

@@ -13,7 +13,8 @@
  *   store_sqlite.c  the engine table and its glue: open and close, the
  *                   batch's transaction, the probe, the checkpointer's
  *                   start and stop, abort, stats
- *   store_state.c   record and replay: read, judge (store_judge.c), write
+ *   store_replay.c  replay and the re-reading at migration, on store_state.c
+ *   store_state.c   record: read, judge (store_judge.c), write
  *   refusal.c       the refusals ledger (include/refusal.h): the SQLite
  *                   engine's writes and count; its queue and schedule
  *                   (refusal_queue, refusal_*_due) are any engine's
@@ -311,12 +312,27 @@ int	store_state_sql_build(char mark,
 /* store_state.c: inside the caller's transaction. */
 int	store_record(struct store *, struct store_job **, size_t n,
 	    const char *now);
-/* store_state.c: store->migrated. */
+/*
+ * store_state.c, for store_replay.c: the state held for n's object, the
+ * change a judged notification makes to it, and the WARN line of one that
+ * contradicted it.
+ */
+int	store_read_object(struct store *, const struct notif *,
+	    const char *client_id, const char *object_id,
+	    struct store_current *);
+int	store_write_state(struct store *, const struct store_delivery *,
+	    const struct store_current *before, enum store_change,
+	    int64_t nid, const char *now);
+void	store_log_discrepancy(const struct notif *, const char *client_id,
+	    int64_t nid, enum store_outcome, const char *note);
+
+/* store_replay.c: store->migrated. */
 int	store_state_migrated(struct store *, int from, char *err,
 	    size_t errlen);
 /* store_state.c: after the COMMIT of what store_record() judged last. */
 void	store_record_committed(struct store *, struct store_job **, size_t n);
 /* store_state.c: the SQLite engine's replay (store_replay(), store.h). */
+/* store_replay.c */
 enum store_replay_result store_state_replay(struct store *, int64_t id,
 	    struct store_result *);
 

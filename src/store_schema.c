@@ -19,6 +19,7 @@
 
 #include "notif.h"
 #include "store_int.h"
+#include "store_schema.h"
 #include "util.h"
 
 /*
@@ -55,15 +56,6 @@
 "  LEFT JOIN captures c"						\
 "    ON c.client_id = p.client_id AND c.payment_id = p.payment_id;"
 
-/* payment_status's dispute columns, since version 2. */
-#define STORE_PAYMENT_STATUS_DISPUTES					\
-"         (SELECT count(*) FROM disputes d"				\
-"           WHERE d.client_id = p.client_id"				\
-"             AND d.payment_id = p.payment_id) AS dispute_count,"	\
-"         (SELECT d.stage FROM disputes d"				\
-"           WHERE d.client_id = p.client_id AND d.payment_id = p.payment_id" \
-"           ORDER BY d.updated_at DESC, d.dispute_id LIMIT 1)"		\
-"           AS dispute_stage"
 
 /* Schema version 1.  Table and column names are a public contract. */
 static const char store_schema_v1[] =
@@ -335,39 +327,6 @@ STORE_PAYMENT_STATUS_HEAD ","
 STORE_PAYMENT_STATUS_DISPUTES
 "  FROM payments p;";
 
-/*
- * payment_timeline, as versions 3 and 8 write it: its columns, the
- * payment's and its captures' events (then UNION ALL), and its disputes'
- * (ending the view).  Only the refunds' branch differs between them.
- */
-#define STORE_TIMELINE_SELECT						\
-"  SELECT p.client_id, p.payment_request_id, p.payment_id, e.seq,"	\
-"         e.created_at, e.object_type, e.object_id, e.old_status,"	\
-"         e.new_status, e.notification_id"
-#define STORE_TIMELINE_HEAD						\
-"CREATE VIEW payment_timeline AS"					\
-STORE_TIMELINE_SELECT							\
-"  FROM payments p CROSS JOIN notifications n"				\
-"    ON n.object_id = p.payment_request_id AND n.client_id = p.client_id" \
-"  CROSS JOIN events e"							\
-"    ON e.notification_id = n.id AND e.object_type = 'payment'"	\
-"  UNION ALL"								\
-STORE_TIMELINE_SELECT							\
-"  FROM payments p CROSS JOIN captures c ON c.client_id = p.client_id"	\
-"   AND c.payment_id = p.payment_id"					\
-"  CROSS JOIN notifications n ON n.object_id = c.capture_request_id"	\
-"   AND n.client_id = c.client_id"					\
-"  CROSS JOIN events e"							\
-"    ON e.notification_id = n.id AND e.object_type = 'capture'"	\
-"  UNION ALL"
-#define STORE_TIMELINE_DISPUTES						\
-STORE_TIMELINE_SELECT							\
-"  FROM payments p CROSS JOIN disputes d ON d.client_id = p.client_id"	\
-"   AND d.payment_id = p.payment_id"					\
-"  CROSS JOIN notifications n ON n.object_id = d.dispute_id"		\
-"   AND n.client_id = d.client_id"					\
-"  CROSS JOIN events e"							\
-"    ON e.notification_id = n.id AND e.object_type = 'dispute';"
 
 /*
  * Schema version 3.  The timeline finds events through their
@@ -460,181 +419,6 @@ STORE_PAYMENT_STATUS_DISPUTES ","
 #undef STORE_V7_COUNTED
 #undef STORE_V7_UNCOUNTED
 
-/*
- * Schema version 8: refunds reach their payment through the merchant.
- *
- * notifyRefund carries no paymentId or paymentRequestId (docs/protocol.md
- * section 4.5): only the merchant's application knows which payment a
- * refundRequestId refunds, from its own refund call.  refund_links is
- * where it says so, before or after the notification arrives; antomd only
- * reads it.  The one exception is this migration: a refund an earlier
- * version recorded with a payment id in its body (only bodies made by
- * hand ever had one) keeps the link it had, copied here.
- *
- * A link names the payment by payment_id, payment_request_id, or both
- * (then both must match).  refund_payment resolves each link to its
- * payment row, once, for every view: payment_status, payment_timeline and
- * refund_status join through it.
- *
- * Captures and refunds may now be PENDING (resultStatus U: not final),
- * as payments and vaultings could.  And the fields a merchant acts on
- * become columns.
- *
- * antomd_replay is the list of archived notifications to read again with
- * this version's parser (store_state.c); it is emptied and dropped in the
- * migration's own transaction.
- */
-#define STORE_V8_COUNTED(t)						\
-"         " t ".status = 'SUCCESS' AND p.status <> 'FAIL' AND"		\
-"         " t ".currency IS p.currency"
-#define STORE_V8_UNCOUNTED(t)						\
-"         " t ".status = 'SUCCESS' AND (p.status = 'FAIL' OR"		\
-"         " t ".currency IS NOT p.currency)"
-/* The refunds linked to payment p. */
-#define STORE_V8_REFUNDS						\
-"  FROM refund_payment rp CROSS JOIN refunds r"				\
-"    ON r.refund_request_id = rp.refund_request_id"			\
-"   AND r.client_id = rp.client_id"					\
-"  WHERE rp.client_id = p.client_id"					\
-"    AND rp.payment_request_id = p.payment_request_id"
-
-static const char *const store_schema_v8_checks[][3] = {
-	{ "captures", "CHECK (status IN ('SUCCESS','FAIL'))",
-	  "CHECK (status = 'PENDING' OR status = 'SUCCESS' OR"
-	  " status = 'FAIL')" },
-	{ "refunds", "CHECK (status IN ('SUCCESS','FAIL'))",
-	  "CHECK (status = 'PENDING' OR status = 'SUCCESS' OR"
-	  " status = 'FAIL')" },
-};
-
-static const char store_schema_v8[] =
-/*
- * What a merchant acts on (docs/protocol.md section 6): ADD COLUMN writes
- * no row; rows recorded before stay NULL, and the body in notifications
- * still has what they said.
- */
-"ALTER TABLE payments ADD COLUMN payment_method_type TEXT;"
-"ALTER TABLE payments ADD COLUMN actual_payment_amount_value INTEGER;"
-"ALTER TABLE payments ADD COLUMN actual_payment_currency TEXT;"
-"ALTER TABLE payments ADD COLUMN auth_expiry_time TEXT;"
-"ALTER TABLE payments ADD COLUMN acquirer_reference_no TEXT;"
-"ALTER TABLE payments ADD COLUMN acquirer_name TEXT;"
-"ALTER TABLE payments ADD COLUMN acquirer_transaction_id TEXT;"
-"ALTER TABLE payments ADD COLUMN acquirer_result_code TEXT;"
-"ALTER TABLE payments ADD COLUMN acquirer_result_message TEXT;"
-"ALTER TABLE payments ADD COLUMN card_bin TEXT;"
-"ALTER TABLE payments ADD COLUMN funding TEXT;"
-"ALTER TABLE payments ADD COLUMN issuer_name TEXT;"
-"ALTER TABLE payments ADD COLUMN card_no_masked TEXT;"
-"ALTER TABLE payments ADD COLUMN card_token TEXT;"
-"ALTER TABLE payments ADD COLUMN merchant_advice_code TEXT;"
-"ALTER TABLE payments ADD COLUMN authorization_code TEXT;"
-"ALTER TABLE payments ADD COLUMN rrn TEXT;"
-"ALTER TABLE payments ADD COLUMN credential_type_used TEXT;"
-"ALTER TABLE captures ADD COLUMN acquirer_name TEXT;"
-"ALTER TABLE captures ADD COLUMN acquirer_transaction_id TEXT;"
-"ALTER TABLE captures ADD COLUMN acquirer_result_code TEXT;"
-"ALTER TABLE captures ADD COLUMN acquirer_result_message TEXT;"
-"ALTER TABLE refunds ADD COLUMN arn TEXT;"
-"ALTER TABLE refunds ADD COLUMN actual_refund_amount_value INTEGER;"
-"ALTER TABLE refunds ADD COLUMN actual_refund_currency TEXT;"
-"ALTER TABLE disputes ADD COLUMN arn TEXT;"
-"ALTER TABLE disputes ADD COLUMN dispute_accept_reason TEXT;"
-"ALTER TABLE vaultings ADD COLUMN network_transaction_id TEXT;"
-"ALTER TABLE vaultings ADD COLUMN card_bin TEXT;"
-"ALTER TABLE vaultings ADD COLUMN expiry_month TEXT;"
-"ALTER TABLE vaultings ADD COLUMN expiry_year TEXT;"
-"CREATE TABLE refund_links ("
-"  client_id          TEXT NOT NULL,"
-"  refund_request_id  TEXT NOT NULL,"
-"  payment_id         TEXT,"
-"  payment_request_id TEXT,"
-"  created_at         TEXT NOT NULL"
-"    DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),"
-"  CHECK (payment_id IS NOT NULL OR payment_request_id IS NOT NULL),"
-"  PRIMARY KEY (refund_request_id, client_id)"
-") WITHOUT ROWID;"
-"CREATE INDEX refund_links_payment_id"
-"  ON refund_links (payment_id, client_id);"
-"CREATE INDEX refund_links_payment_request_id"
-"  ON refund_links (payment_request_id, client_id);"
-"INSERT INTO refund_links (client_id, refund_request_id, payment_id,"
-"  payment_request_id, created_at)"
-"  SELECT client_id, refund_request_id, payment_id, payment_request_id,"
-"         created_at FROM refunds"
-"  WHERE payment_id IS NOT NULL OR payment_request_id IS NOT NULL;"
-/*
- * The payment a link names: by its request id, or by its paymentId when
- * the link has only that; a link naming both must match both.  One
- * SELECT, so that SQLite flattens it into the query using it and
- * searches from either side (MULTI-INDEX OR; test_query_plans).
- */
-"CREATE VIEW refund_payment AS"
-"  SELECT l.client_id, l.refund_request_id, p.payment_request_id,"
-"         p.payment_id"
-"  FROM refund_links l JOIN payments p"
-"    ON p.client_id = l.client_id"
-"   AND (p.payment_request_id = l.payment_request_id"
-"        AND (l.payment_id IS NULL OR p.payment_id IS l.payment_id)"
-"     OR l.payment_request_id IS NULL AND p.payment_id = l.payment_id);"
-/*
- * One row per refund: its payment if linked, and why not if not
- * ("payment_unknown": the link names no payment held, yet).  Joined
- * without refund_payment, which a LEFT JOIN would materialise whole.
- */
-"CREATE VIEW refund_status AS"
-"  SELECT r.client_id, r.refund_request_id, r.refund_id, r.status,"
-"         r.amount_value, r.currency, r.result_code, r.refund_time,"
-"         r.updated_at, p.payment_request_id, p.payment_id,"
-"         CASE WHEN p.payment_request_id IS NOT NULL THEN 'linked'"
-"              WHEN l.refund_request_id IS NOT NULL THEN 'payment_unknown'"
-"              ELSE 'unlinked' END AS link"
-"  FROM refunds r LEFT JOIN refund_links l"
-"    ON l.refund_request_id = r.refund_request_id"
-"   AND l.client_id = r.client_id"
-"  LEFT JOIN payments p"
-"    ON p.client_id = l.client_id"
-"   AND (p.payment_request_id = l.payment_request_id"
-"        AND (l.payment_id IS NULL OR p.payment_id IS l.payment_id)"
-"     OR l.payment_request_id IS NULL AND p.payment_id = l.payment_id);"
-"DROP VIEW IF EXISTS payment_status;"
-"CREATE VIEW payment_status AS"
-"  SELECT p.client_id, p.payment_request_id, p.payment_id, p.status,"
-"         p.amount_value, p.currency, p.result_code, p.payment_time,"
-"         p.updated_at,"
-"         (SELECT coalesce(sum(c.amount_value), 0) FROM captures c"
-"           WHERE c.client_id = p.client_id AND c.payment_id = p.payment_id"
-"             AND" STORE_V8_COUNTED("c") ") AS captured_amount_value,"
-"         (SELECT coalesce(sum(r.amount_value), 0)"
-STORE_V8_REFUNDS
-"             AND" STORE_V8_COUNTED("r") ") AS refunded_amount_value,"
-STORE_PAYMENT_STATUS_DISPUTES ","
-"         (SELECT count(*) FROM captures c"
-"           WHERE c.client_id = p.client_id AND c.payment_id = p.payment_id"
-"             AND" STORE_V8_UNCOUNTED("c") ") +"
-"         (SELECT count(*)"
-STORE_V8_REFUNDS
-"             AND" STORE_V8_UNCOUNTED("r") ") AS mismatched_count"
-"  FROM payments p;"
-"DROP VIEW IF EXISTS payment_timeline;"
-STORE_TIMELINE_HEAD
-STORE_TIMELINE_SELECT
-"  FROM payments p CROSS JOIN refund_payment rp"
-"    ON rp.client_id = p.client_id"
-"   AND rp.payment_request_id = p.payment_request_id"
-"  CROSS JOIN notifications n ON n.object_id = rp.refund_request_id"
-"   AND n.client_id = rp.client_id"
-"  CROSS JOIN events e"
-"    ON e.notification_id = n.id AND e.object_type = 'refund'"
-"  UNION ALL"
-STORE_TIMELINE_DISPUTES
-"CREATE TABLE antomd_replay (notification_id INTEGER PRIMARY KEY);"
-"INSERT INTO antomd_replay SELECT id FROM notifications"
-"  WHERE kind = 'other';";
-
-#undef STORE_V8_COUNTED
-#undef STORE_V8_UNCOUNTED
-#undef STORE_V8_REFUNDS
 
 int
 store_exec(sqlite3 *db, const char *sql, char *err, size_t errlen)
@@ -959,7 +743,7 @@ store_migrate_v8(sqlite3 *db, char *err, size_t errlen)
 	char why[256];
 
 	if (store_edit_checks(db, store_schema_v8_checks,
-	    sizeof(store_schema_v8_checks) / sizeof(store_schema_v8_checks[0]),
+	    STORE_SCHEMA_V8_CHECKS,
 	    8, err, errlen) != 0)
 		return -1;
 	if (store_exec(db, "PRAGMA legacy_alter_table = OFF", err, errlen) != 0)
