@@ -141,11 +141,7 @@ START_TEST(test_sync_commit)
 	ck_assert_str_eq(pg_sql(1, sql), "t");
 	PQfinish(c);
 	/* Flushed is not yet applied: the row shows once replayed. */
-	for (int i = 0; strcmp(pg_sql(1, "SELECT count(*) FROM t"), "1") != 0;
-	    i++) {
-		ck_assert_int_lt(i, 250);
-		usleep(20000);
-	}
+	pg_wait(1, "SELECT count(*) FROM t", "1", 5000);
 }
 END_TEST
 

@@ -293,21 +293,46 @@ pg_exec(PGconn *c, const char *sql)
 	PQclear(r);
 }
 
+/*
+ * One value of one query, or NULL with the error in out when the query
+ * or the connection failed: a standby may not have replayed the table
+ * yet, a node may be restarting.
+ */
+static const char *
+pg_sql_try(const char *conninfo, const char *sql, char *out, size_t len)
+{
+	PGconn *c = PQconnectdb(conninfo);
+	PGresult *r;
+	ExecStatusType st;
+	const char *ret = out;
+
+	out[0] = '\0';
+	if (c == NULL || PQstatus(c) != CONNECTION_OK) {
+		snprintf(out, len, "%s", c != NULL ? PQerrorMessage(c) :
+		    "out of memory");
+		PQfinish(c);
+		return NULL;
+	}
+	r = PQexec(c, sql);
+	st = PQresultStatus(r);
+	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+		snprintf(out, len, "%s", PQerrorMessage(c));
+		ret = NULL;
+	} else if (st == PGRES_TUPLES_OK && PQntuples(r) > 0 &&
+	    PQnfields(r) > 0)
+		snprintf(out, len, "%s", PQgetvalue(r, 0, 0));
+	PQclear(r);
+	PQfinish(c);
+	return ret;
+}
+
 const char *
 pg_sql_at(const char *conninfo, const char *sql)
 {
 	static char out[512];
-	PGconn *c = pg_connect_to(conninfo);
-	PGresult *r = PQexec(c, sql);
-	ExecStatusType st = PQresultStatus(r);
 
-	ck_assert_msg(st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK,
-	    "%s: %s", sql, PQerrorMessage(c));
-	out[0] = '\0';
-	if (st == PGRES_TUPLES_OK && PQntuples(r) > 0 && PQnfields(r) > 0)
-		snprintf(out, sizeof(out), "%s", PQgetvalue(r, 0, 0));
-	PQclear(r);
-	PQfinish(c);
+	ck_assert_msg(pg_sql_try(conninfo, sql, out, sizeof(out)) != NULL,
+	    "%s: %s", sql, out);
 	return out;
 }
 
@@ -317,14 +342,20 @@ pg_sql(int i, const char *sql)
 	return pg_sql_at(pg.node[i].conninfo, sql);
 }
 
+/*
+ * Wait for a query to give want. Errors count as not yet: synchronous
+ * commit means the standby has the WAL, not that it has replayed it, so
+ * a table the primary created a moment ago may not exist there yet.
+ */
 void
 pg_wait(int i, const char *sql, const char *want, long ms)
 {
-	const char *got;
+	char got[512];
 	long waited;
 
 	for (waited = 0; ; waited += 20) {
-		if (strcmp(got = pg_sql(i, sql), want) == 0)
+		if (pg_sql_try(pg.node[i].conninfo, sql, got, sizeof(got)) !=
+		    NULL && strcmp(got, want) == 0)
 			return;
 		ck_assert_msg(waited < ms, "node %d: %s gave '%s' after %ld ms, "
 		    "not '%s'", i, sql, got, ms, want);
@@ -523,7 +554,7 @@ pg_most_advanced(void)
 		    " '%s'::pg_lsn", lsn);
 		if (best < 0 || strcmp(pg_sql(i, sql), "t") == 0) {
 			best = i;
-			snprintf(lsn, sizeof(lsn), "%s", pg_sql(i,
+			snprintf(lsn, sizeof(lsn), "%.63s", pg_sql(i,
 			    "SELECT pg_last_wal_receive_lsn()"));
 		}
 	}
