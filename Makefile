@@ -88,7 +88,7 @@ CORE_OBJ := $(CORE:%=$(BUILD)/obj/%.o)
 DAEMON_OBJ := $(DAEMON:%=$(BUILD)/obj/%.o)
 TOOL_OBJ := $(TOOL:%=$(BUILD)/obj/%.o)
 
-TEST_SRC := tests/runner.c tests/helpers.c tests/e2e.c tests/pg.c $(wildcard tests/check_*.c)
+TEST_SRC := tests/runner.c tests/helpers.c tests/e2e.c tests/pg.c tests/storedb.c $(wildcard tests/check_*.c)
 TEST_OBJ := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%.o)
 
 .PHONY: all run check asan valgrind torture bench install uninstall clean deps deps-test deps-bench

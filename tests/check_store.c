@@ -1,6 +1,13 @@
 /*
  * check_store.c - the store: schema, idempotency, the state machine, the
  * writer's batches and its failure paths, checked with plain SQL.
+ *
+ * Two suites of the same test functions: store runs them on SQLite;
+ * store_pg runs the engine-neutral ones (case "state", the semantics
+ * every engine owes: README "What is stored") on a real PostgreSQL
+ * primary (tests/pg.c), started once for the case, a fresh database a
+ * test.  The database string in db picks the engine for the store and
+ * for the checks (storedb.h).  Case "store" is SQLite's alone.
  */
 #include <sys/stat.h>
 
@@ -19,15 +26,20 @@
 #include "util.h"
 /* The writer's statements, to check the upserts generated for them. */
 #include "../src/store_int.h"
+#include "pg.h"
+#include "storedb.h"
 #include "suites.h"
 
 static char dir[64];
 static char dbpath[128];
+/* What the store opens and the checks read: dbpath, or a PostgreSQL database. */
+static char database[512];
 
 static void
 setup(void)
 {
 	test_tmpdir(dir, sizeof(dir), "store", dbpath, sizeof(dbpath));
+	snprintf(database, sizeof(database), "%s", dbpath);
 }
 
 static void
@@ -36,11 +48,83 @@ teardown(void)
 	test_rmtree(dir);
 }
 
+/*
+ * store_pg: one primary for the whole case (unchecked: started once, in
+ * the runner), without fsync, which semantics do not need and which makes
+ * CREATE DATABASE slow; each test a database of its own.
+ */
+static void
+setup_pg_cluster(void)
+{
+	PGconn *c;
+
+	pg_start(0);
+	c = pg_connect(0);
+	pg_exec(c, "ALTER SYSTEM SET fsync = off");
+	pg_exec(c, "SELECT pg_reload_conf()");
+	PQfinish(c);
+}
+
+static int pg_dbs;	/* databases made by this test */
+
+/* A new empty database in database (the previous one dropped). */
+static void
+fresh_pg_db(void)
+{
+	char sql[96];
+
+	if (pg_dbs > 0) {
+		storedb_close();
+		snprintf(sql, sizeof(sql), "DROP DATABASE s%d_%d WITH (FORCE)",
+		    (int)getpid(), pg_dbs);
+		pg_sql(0, sql);
+	}
+	pg_dbs++;
+	snprintf(sql, sizeof(sql), "CREATE DATABASE s%d_%d", (int)getpid(),
+	    pg_dbs);
+	pg_sql(0, sql);
+	snprintf(database, sizeof(database), "host=%s port=%d user=postgres dbname=s%d_%d"
+	    " connect_timeout=5", pg.dir, pg.node[0].port, (int)getpid(),
+	    pg_dbs);
+}
+
+static void
+setup_pg(void)
+{
+	test_tmpdir(dir, sizeof(dir), "store", dbpath, sizeof(dbpath));
+	pg_dbs = 0;
+	fresh_pg_db();
+}
+
+static void
+teardown_pg(void)
+{
+	char sql[96];
+
+	storedb_close();
+	snprintf(sql, sizeof(sql), "DROP DATABASE s%d_%d WITH (FORCE)",
+	    (int)getpid(), pg_dbs);
+	pg_sql(0, sql);
+	test_rmtree(dir);
+}
+
+/* A new empty database for the rest of the test, on either engine. */
+static void
+fresh_db(void)
+{
+	if (storedb_is_pg(database)) {
+		fresh_pg_db();
+		return;
+	}
+	test_rmtree(dir);
+	setup();
+}
+
 static struct store *
 open_store_with(const struct store_options *o)
 {
 	char err[256] = "";
-	struct store *s = store_open(dbpath, o, err, sizeof(err));
+	struct store *s = store_open(database, o, err, sizeof(err));
 
 	ck_assert_msg(s != NULL, "store_open: %s", err);
 	return s;
@@ -68,25 +152,19 @@ open_store(unsigned batch_max)
 static long long
 q_int(const char *sql)
 {
-	return test_sql_int(dbpath, sql);
+	return storedb_int(database, sql);
 }
 
 static const char *
 q_text(const char *sql)
 {
-	return test_sql_text(dbpath, sql);
+	return storedb_text(database, sql);
 }
 
 static void
 exec_sql(const char *sql)
 {
-	sqlite3 *db;
-	char *msg = NULL;
-
-	ck_assert_int_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
-	ck_assert_msg(sqlite3_exec(db, sql, NULL, NULL, &msg) == SQLITE_OK,
-	    "%s: %s", sql, msg);
-	sqlite3_close(db);
+	storedb_exec(database, sql);
 }
 
 /* dbpath: a copy of tests/data/name, which an older release wrote. */
@@ -121,13 +199,7 @@ assert_not_migrated(int to, const char *what, int stays)
 static int
 exec_sql_rc(const char *sql)
 {
-	sqlite3 *db;
-	int rc;
-
-	ck_assert_int_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
-	rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
-	sqlite3_close(db);
-	return rc;
+	return storedb_exec_rc(dbpath, sql);
 }
 
 /* Another connection holding the write lock, as another process would. */
@@ -316,7 +388,7 @@ END_TEST
  */
 START_TEST(test_engine_from_database)
 {
-	static const char *const pg[] = {
+	static const char *const conninfo[] = {
 		"postgresql://antomd:secret@%2Fnonexistent-a,%2Fnonexistent-b"
 		    "/antomd?target_session_attrs=read-write",
 		"postgres://%2Fnonexistent-a/antomd",
@@ -328,24 +400,24 @@ START_TEST(test_engine_from_database)
 	char err[256], odd[256];
 	size_t i;
 
-	for (i = 0; i < sizeof(pg) / sizeof(pg[0]); i++) {
+	for (i = 0; i < sizeof(conninfo) / sizeof(conninfo[0]); i++) {
 		strcpy(err, "");
-		ck_assert_ptr_null(store_open(pg[i], &o, err, sizeof(err)));
+		ck_assert_ptr_null(store_open(conninfo[i], &o, err, sizeof(err)));
 		ck_assert_msg(strncmp(err, "cannot connect to PostgreSQL", 28)
 		    == 0, "%s", err);
 		ck_assert_ptr_null(strstr(err, "secret"));
 		strcpy(err, "");
-		ck_assert_int_eq(store_check(pg[i], err, sizeof(err)), -1);
+		ck_assert_int_eq(store_check(conninfo[i], err, sizeof(err)), -1);
 		ck_assert_msg(strncmp(err, "cannot connect to PostgreSQL", 28)
 		    == 0, "%s", err);
 		ck_assert_ptr_null(strstr(err, "secret"));
-		ck_assert_int_eq(access(pg[i], F_OK), -1);
+		ck_assert_int_eq(access(conninfo[i], F_OK), -1);
 	}
 	/* What the log shows of each: never a password. */
-	ck_assert_str_eq(store_display(pg[0], err, sizeof(err)),
+	ck_assert_str_eq(store_display(conninfo[0], err, sizeof(err)),
 	    "postgresql://antomd@%2Fnonexistent-a,%2Fnonexistent-b/antomd"
 	    "?target_session_attrs=read-write");
-	ck_assert_str_eq(store_display(pg[3], err, sizeof(err)),
+	ck_assert_str_eq(store_display(conninfo[3], err, sizeof(err)),
 	    "dbname=antomd user=antomd host=/nonexistent-a");
 	ck_assert_str_eq(store_display("host=/x password='a b\\' c' "
 	    "dbname=y", err, sizeof(err)), "host=/x dbname=y");
@@ -715,7 +787,7 @@ START_TEST(test_pending_capture_refund)
 	    "SUCCESS/FAIL/4200/0");
 	ck_assert_str_eq(q_text("SELECT group_concat(object_type || ':' ||"
 	    " coalesce(old_status, '-') || '>' || new_status, ' ') FROM (SELECT"
-	    " * FROM events ORDER BY seq)"), "payment:->SUCCESS"
+	    " * FROM events ORDER BY seq) t"), "payment:->SUCCESS"
 	    " capture:->PENDING refund:->PENDING capture:PENDING>SUCCESS"
 	    " refund:PENDING>FAIL");
 	free(pay);
@@ -803,7 +875,7 @@ START_TEST(test_dispute_forward)
 	store_close(s);
 	ck_assert_str_eq(q_text("SELECT group_concat(coalesce(old_status, '-')"
 	    " || '>' || new_status, ' ') FROM (SELECT * FROM events ORDER BY"
-	    " seq)"), "->DISPUTE_CREATED DISPUTE_CREATED>DEFENSE_DUE_ALERT"
+	    " seq) t"), "->DISPUTE_CREATED DISPUTE_CREATED>DEFENSE_DUE_ALERT"
 	    " DEFENSE_DUE_ALERT>DEFENSE_SUPPLIED DEFENSE_SUPPLIED>DISPUTE_ACCEPTED"
 	    " DISPUTE_ACCEPTED>DISPUTE_JUDGED");
 	ck_assert_str_eq(q_text("SELECT stage || '/' || defendable FROM"
@@ -1129,11 +1201,11 @@ START_TEST(test_sums_one_currency)
 	ck_assert_str_eq(q_text("SELECT group_concat(payment_request_id || ':'"
 	    " || status || '/' || captured_amount_value || '/' ||"
 	    " refunded_amount_value || '/' || mismatched_count, ' ') FROM"
-	    " (SELECT * FROM payment_status ORDER BY payment_request_id)"),
+	    " (SELECT * FROM payment_status ORDER BY payment_request_id) t"),
 	    "PR1:SUCCESS/4200/1000/2 PR2:FAIL/0/0/2");
 	ck_assert_str_eq(q_text("SELECT group_concat(capture_request_id || ':'"
 	    " || coalesce(mismatch, '-'), ' ') FROM (SELECT * FROM"
-	    " payment_captures ORDER BY capture_request_id)"),
+	    " payment_captures ORDER BY capture_request_id) t"),
 	    "CR1:- CR2:currency CR3:- CR4:payment_failed");
 	free(ok);
 	free(ko);
@@ -1168,7 +1240,7 @@ START_TEST(test_payment_timeline)
 	ck_assert_str_eq(q_text("SELECT group_concat(object_type || ':' ||"
 	    " new_status, ' ') FROM (SELECT * FROM payment_timeline WHERE"
 	    " client_id = 'CLIENT_A' AND payment_request_id = 'PR1' ORDER BY"
-	    " seq)"), "refund:SUCCESS payment:PENDING capture:SUCCESS"
+	    " seq) t"), "refund:SUCCESS payment:PENDING capture:SUCCESS"
 	    " payment:SUCCESS dispute:DISPUTE_CREATED");
 	ck_assert_str_eq(q_text("SELECT status || '/' || captured_amount_value"
 	    " || '/' || refunded_amount_value || '/' || dispute_count || '/' ||"
@@ -1179,7 +1251,7 @@ START_TEST(test_payment_timeline)
 	    " 'PR2'"), "-/0");
 	ck_assert_str_eq(q_text("SELECT group_concat(object_type, ' ') FROM"
 	    " (SELECT * FROM payment_timeline WHERE client_id = 'CLIENT_B' AND"
-	    " payment_request_id = 'PR1' ORDER BY seq)"), "payment capture");
+	    " payment_request_id = 'PR1' ORDER BY seq) t"), "payment capture");
 	free(pend);
 	free(pay);
 	free(cap);
@@ -1221,8 +1293,9 @@ START_TEST(test_event_matches_notification)
 	ck_assert_int_ge(q_int("SELECT count(*) FROM events"), 10);
 	ck_assert_int_eq(q_int("SELECT count(*) FROM events e LEFT JOIN"
 	    " notifications n ON n.id = e.notification_id WHERE n.id IS NULL"
-	    " OR n.object_id IS NOT e.object_id OR n.client_id IS NOT"
-	    " e.client_id OR n.kind IS NOT e.object_type"), 0);
+	    " OR n.object_id IS DISTINCT FROM e.object_id OR n.client_id IS"
+	    " DISTINCT FROM e.client_id OR n.kind IS DISTINCT FROM"
+	    " e.object_type"), 0);
 	for (i = 0; i < sizeof(b) / sizeof(b[0]); i++)
 		free(b[i]);
 }
@@ -1757,42 +1830,51 @@ in_list(const char *list, size_t len, const char *name)
 	return 0;
 }
 
+/* The largest parameter number after mark in sql: how many it binds. */
+static int
+max_param(const char *sql, char mark)
+{
+	int n = 0, k;
+
+	for (; *sql != '\0'; sql++)
+		if (*sql == mark && (k = atoi(sql + 1)) > n)
+			n = k;
+	return n;
+}
+
 /*
  * A column added to a table but forgotten in store_state.c's column
- * table is never written: every column of each kind's table (PRAGMA
- * table_info) is in its upsert's INSERT, each with a parameter of its
- * own, and every column but the key, the stage and the bookkeeping is
- * filled in by a dispute stage arriving late.
+ * table is never written: every column of each kind's table (as the
+ * engine lists them) is in its upsert's INSERT, as the engine's writer
+ * prepares it, each with a parameter of its own, and every column but
+ * the key, the stage and the bookkeeping is filled in by a dispute stage
+ * arriving late.
  */
 START_TEST(test_upserts_write_every_column)
 {
 	static const char *const not_filled[] = { "client_id", "dispute_id",
 	    "stage", "notification_id", "created_at", "updated_at" };
-	struct store *s = open_store(1);
-	const char *sql, *cols, *end, *fill, *name;
-	char want[128], pragma[64];
-	sqlite3 *db;
-	sqlite3_stmt *st, *up;
+	const char *sql_of[S_RFS_FIRST - S_STATE_FIRST];
+	const char *sql, *cols, *end, *fill;
+	char mark = storedb_is_pg(database) ? '$' : '?';
+	char want[128], *text, *names, *name, *save;
 	size_t i, j;
 	int n, skip;
 
-	ck_assert_int_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
+	store_close(open_store(1));
+	ck_assert_int_eq(store_state_sql_build(mark, sql_of, &text), 0);
 	for (i = 0; i < sizeof(upserts) / sizeof(upserts[0]); i++) {
-		up = s->w.stmt[upserts[i].which];
-		ck_assert_ptr_nonnull(up);
-		sql = sqlite3_sql(up);
+		sql = sql_of[upserts[i].which - S_STATE_FIRST];
+		ck_assert_ptr_nonnull(sql);
 		snprintf(want, sizeof(want), "INSERT INTO %s (",
 		    upserts[i].table);
 		ck_assert_msg(strncmp(sql, want, strlen(want)) == 0, "%s", sql);
 		cols = sql + strlen(want);
 		ck_assert_ptr_nonnull(end = strchr(cols, ')'));
-		snprintf(pragma, sizeof(pragma), "PRAGMA table_info(%s)",
-		    upserts[i].table);
-		ck_assert_int_eq(sqlite3_prepare_v2(db, pragma, -1, &st, NULL),
-		    SQLITE_OK);
+		names = storedb_columns(database, upserts[i].table);
 		n = 0;
-		while (sqlite3_step(st) == SQLITE_ROW) {
-			name = (const char *)sqlite3_column_text(st, 1);
+		for (name = strtok_r(names, ",", &save); name != NULL;
+		    name = strtok_r(NULL, ",", &save)) {
 			for (j = 0, skip = 0; upserts[i].left_out[j] != NULL;
 			    j++)
 				skip |= strcmp(name, upserts[i].left_out[j]) ==
@@ -1804,33 +1886,31 @@ START_TEST(test_upserts_write_every_column)
 			    upserts[i].table, name);
 			n++;
 		}
-		sqlite3_finalize(st);
+		free(names);
 		ck_assert_int_ge(n, 13);
 		/* One parameter a column: nothing else written, all bound. */
-		ck_assert_int_eq(sqlite3_bind_parameter_count(up), n);
+		ck_assert_int_eq(max_param(sql, mark), n);
 	}
-	sqlite3_close(db);
 
-	ck_assert_ptr_nonnull(s->w.stmt[S_DIS_FILL]);
-	fill = sqlite3_sql(s->w.stmt[S_DIS_FILL]);
+	ck_assert_ptr_nonnull(fill = sql_of[S_DIS_FILL - S_STATE_FIRST]);
 	ck_assert_msg(strncmp(fill, "UPDATE disputes SET ", 20) == 0, "%s",
 	    fill);
-	ck_assert_ptr_nonnull(strstr(fill,
-	    " WHERE client_id = ?1 AND dispute_id = ?2"));
-	ck_assert_int_eq(sqlite3_prepare_v2(s->w.db, "PRAGMA"
-	    " table_info(disputes)", -1, &st, NULL), SQLITE_OK);
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		name = (const char *)sqlite3_column_text(st, 1);
-		snprintf(want, sizeof(want), " %s = coalesce(%s, ?", name,
-		    name);
+	snprintf(want, sizeof(want), " WHERE client_id = %c1 AND dispute_id ="
+	    " %c2", mark, mark);
+	ck_assert_ptr_nonnull(strstr(fill, want));
+	names = storedb_columns(database, "disputes");
+	for (name = strtok_r(names, ",", &save); name != NULL;
+	    name = strtok_r(NULL, ",", &save)) {
+		snprintf(want, sizeof(want), " %s = coalesce(%s, %c", name,
+		    name, mark);
 		for (j = 0, skip = 0; j < sizeof(not_filled) /
 		    sizeof(not_filled[0]); j++)
 			skip |= strcmp(name, not_filled[j]) == 0;
 		ck_assert_msg((strstr(fill, want) != NULL) == !skip,
 		    "disputes.%s: %s", name, fill);
 	}
-	sqlite3_finalize(st);
-	store_close(s);
+	free(names);
+	free(text);
 }
 END_TEST
 
@@ -2010,7 +2090,8 @@ START_TEST(test_refusals)
 	store_close(s);
 	ck_assert_str_eq(q_text("SELECT status || '/' || reason || '/' ||"
 	    " refusal_count || '/' || object_id || '/' ||"
-	    " (first_refused_at <= last_refused_at) FROM refusals WHERE"
+	    " CASE WHEN first_refused_at <= last_refused_at THEN 1 ELSE 0 END"
+	    " FROM refusals WHERE"
 	    " body_sha256 <> '' AND client_id = 'CLIENT_A'"),
 	    "503/SERVICE_UNAVAILABLE/1/PR1/1");
 	ck_assert_str_eq(q_text("SELECT status || '/' || refusal_count FROM"
@@ -2069,14 +2150,25 @@ START_TEST(test_refusals_bounded)
 	stats_when(s, REFUSAL_SAMPLE_MAX + 4, 0);
 	store_close(s);
 	ck_assert_int_eq(q_int("SELECT count(*) FROM refusals WHERE"
-	    " authentic"), 4);
+	    " authentic = 1"), 4);
 	ck_assert_int_eq(q_int("SELECT count(*) FROM refusals WHERE"
-	    " NOT authentic"), REFUSAL_SAMPLE_MAX);
+	    " authentic = 0"), REFUSAL_SAMPLE_MAX);
 	ck_assert_str_eq(q_text("SELECT status || '/' || refusal_count || '/'"
 	    " || object_id FROM refusals WHERE body_sha256 = 'AUTHENTIC-0'"),
 	    "503/1/PR0");
 }
 END_TEST
+
+/* The ISO 8601 UTC time ago seconds before now, as the store writes it. */
+static void
+iso_ago(char *buf, size_t cap, time_t ago)
+{
+	time_t t = time(NULL) - ago;
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	ck_assert_uint_gt(strftime(buf, cap, "%Y-%m-%dT%H:%M:%S.000Z", &tm), 0);
+}
 
 /*
  * Forgotten: an authentic refusal nobody retried for 7 days (Antom gave
@@ -2086,21 +2178,23 @@ END_TEST
 START_TEST(test_refusals_pruned)
 {
 	struct store_options o = { 100, 8, 64, 3600, 0 };
-	char err[256] = "";
+	char err[256] = "", now[32], d6[32], m61[32], m59[32], *sql;
 	struct store *s;
 
 	store_close(open_store(1));
-	exec_sql("INSERT INTO refusals VALUES ('a', 'C', 401, 'X', NULL, NULL,"
-	    " NULL, NULL, '2020-01-01T00:00:00.000Z',"
-	    " '2020-01-01T00:00:00.000Z', 3, 1), ('b', 'C', 401, 'X', NULL,"
+	iso_ago(now, sizeof(now), 0);
+	iso_ago(d6, sizeof(d6), 6 * 86400);
+	iso_ago(m61, sizeof(m61), 61 * 60);
+	iso_ago(m59, sizeof(m59), 59 * 60);
+	sql = test_fmt("INSERT INTO refusals VALUES ('a', 'C', 401, 'X', NULL,"
 	    " NULL, NULL, NULL, '2020-01-01T00:00:00.000Z',"
-	    " strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-6 days'), 1, 1),"
-	    " ('old', 'C', 401, 'mismatch', NULL, NULL, NULL, NULL,"
-	    " strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-61 minutes'),"
-	    " strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), 500, 0),"
-	    " ('young', 'C', 401, 'mismatch', NULL, NULL, NULL, NULL,"
-	    " strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-59 minutes'),"
-	    " strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), 1, 0)");
+	    " '2020-01-01T00:00:00.000Z', 3, 1), ('b', 'C', 401, 'X', NULL,"
+	    " NULL, NULL, NULL, '2020-01-01T00:00:00.000Z', '%s', 1, 1),"
+	    " ('old', 'C', 401, 'mismatch', NULL, NULL, NULL, NULL, '%s', '%s',"
+	    " 500, 0), ('young', 'C', 401, 'mismatch', NULL, NULL, NULL, NULL,"
+	    " '%s', '%s', 1, 0)", d6, m61, now, m59, now);
+	exec_sql(sql);
+	free(sql);
 	s = open_store_with(&o);
 	/* Sent again now: still forgotten, by when it was first refused. */
 	refuse(s, "C", "old", 401, "mismatch", NULL);
@@ -2112,7 +2206,7 @@ START_TEST(test_refusals_pruned)
 	stats_when(s, 2, 1);
 	store_close(s);
 	ck_assert_str_eq(q_text("SELECT group_concat(body_sha256, ' ') FROM"
-	    " (SELECT body_sha256 FROM refusals ORDER BY body_sha256)"),
+	    " (SELECT body_sha256 FROM refusals ORDER BY body_sha256) t"),
 	    "b young");
 }
 END_TEST
@@ -2541,26 +2635,31 @@ seq_dump(void)
 	    "SELECT group_concat(id || ',' || client_id || ',' || kind || ','"
 	    " || coalesce(object_id, '-') || ',' || outcome || ',' ||"
 	    " delivery_count || ',' || coalesce(discrepancy, '-'), ';') FROM"
-	    " (SELECT * FROM notifications ORDER BY id)",
+	    " (SELECT * FROM notifications ORDER BY id) t",
 	    "SELECT group_concat(client_id || ',' || payment_request_id || ','"
 	    " || coalesce(payment_id, '-') || ',' || status || ',' ||"
-	    " coalesce(result_code, '-') || ',' || coalesce(amount_value, '-')"
+	    " coalesce(result_code, '-') || ',' ||"
+	    " coalesce(CAST(amount_value AS TEXT), '-')"
 	    " || coalesce(currency, '-') || ',' || notification_id, ';') FROM"
-	    " payments",
+	    " (SELECT * FROM payments ORDER BY client_id, payment_request_id) t",
 	    "SELECT group_concat(capture_request_id || ',' ||"
 	    " coalesce(capture_id, '-') || ',' || coalesce(payment_id, '-') ||"
-	    " ',' || status, ';') FROM captures",
+	    " ',' || status, ';') FROM (SELECT * FROM captures ORDER BY"
+	    " client_id, capture_request_id) t",
 	    "SELECT group_concat(dispute_id || ',' || coalesce(payment_id, '-')"
 	    " || ',' || coalesce(payment_request_id, '-') || ',' || stage ||"
 	    " ',' || coalesce(reason_code, '-') || ',' ||"
-	    " coalesce(amount_value, '-') || ',' || coalesce(judged_result, '-')"
-	    " || ',' || notification_id, ';') FROM disputes",
+	    " coalesce(CAST(amount_value AS TEXT), '-') || ',' ||"
+	    " coalesce(judged_result, '-')"
+	    " || ',' || notification_id, ';') FROM (SELECT * FROM disputes"
+	    " ORDER BY client_id, dispute_id) t",
 	    "SELECT group_concat(vaulting_request_id || ',' || status, ';')"
-	    " FROM vaultings",
+	    " FROM (SELECT * FROM vaultings ORDER BY client_id,"
+	    " vaulting_request_id) t",
 	    "SELECT group_concat(seq || ',' || object_type || ',' || object_id"
 	    " || ',' || coalesce(old_status, '-') || ',' || new_status || ','"
 	    " || notification_id, ';') FROM (SELECT * FROM events ORDER BY"
-	    " seq)",
+	    " seq) t",
 	};
 	char *out = strdup(""), *next;
 	size_t i;
@@ -2608,14 +2707,13 @@ START_TEST(test_batch_is_a_sequence)
 		    "job %zu: %s", i, store_outcome_str(want[i].outcome));
 	ck_assert_str_eq(q_text("SELECT group_concat(id || ':' || discrepancy,"
 	    " ' / ') FROM (SELECT * FROM notifications WHERE discrepancy IS NOT"
-	    " NULL AND object_id IN ('PR3', 'D3', 'D4', 'CR5') ORDER BY id)"),
+	    " NULL AND object_id IN ('PR3', 'D3', 'D4', 'CR5') ORDER BY id) t"),
 	    "17:amount 4200 SGD -> 1 JPY / 19:amount 1 JPY -> 2 JPY /"
 	    " 22:payment_request_id PR3 -> PRX / 24:judged_result"
 	    " ACCEPT_BY_CUSTOMER -> ACCEPT_BY_MERCHANT / 26:amount 5 SGD -> 6 SGD"
 	    " / 28:payment_id P3 -> P4");
 	seq = seq_dump();
-	test_rmtree(dir);
-	test_tmpdir(dir, sizeof(dir), "store", dbpath, sizeof(dbpath));
+	fresh_db();
 
 	/* The same in one batch, held back behind the gate's. */
 	s = open_store(64);
@@ -2742,9 +2840,16 @@ START_TEST(test_writer_failing_job_alone)
 
 	store_close(open_store(1));
 	/* A job whose write fails is rolled back alone; the batch commits. */
-	exec_sql("CREATE TRIGGER boom BEFORE INSERT ON payments "
-	    "WHEN NEW.payment_request_id = 'BOOM' "
-	    "BEGIN SELECT RAISE(ABORT, 'boom'); END");
+	if (storedb_is_pg(database))
+		exec_sql("CREATE FUNCTION boom() RETURNS trigger LANGUAGE"
+		    " plpgsql AS $$BEGIN IF NEW.payment_request_id = 'BOOM'"
+		    " THEN RAISE EXCEPTION 'boom'; END IF; RETURN NEW; END$$;"
+		    "CREATE TRIGGER boom BEFORE INSERT ON payments FOR EACH ROW"
+		    " EXECUTE FUNCTION boom()");
+	else
+		exec_sql("CREATE TRIGGER boom BEFORE INSERT ON payments "
+		    "WHEN NEW.payment_request_id = 'BOOM' "
+		    "BEGIN SELECT RAISE(ABORT, 'boom'); END");
 	/*
 	 * The job before BOOM had been refused once: stored at last, its
 	 * refusal is gone, whether its batch committed or, failed by BOOM,
@@ -2851,18 +2956,16 @@ START_TEST(test_queue_full_and_abort)
 }
 END_TEST
 
-Suite *
-store_suite(void)
+/*
+ * What every engine owes (README "What is stored"): the state machine,
+ * idempotency, any order, every kind's columns, the views, amounts, the
+ * writer's batches, the refusals ledger, replay.
+ */
+static void
+add_state_tests(TCase *tc)
 {
-	Suite *s = suite_create("store");
-	TCase *tc = tcase_create("store");
-
-	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60);
-	tcase_add_test(tc, test_schema);
-	tcase_add_test(tc, test_newer_schema_refused);
-	tcase_add_test(tc, test_check);
-	tcase_add_test(tc, test_engine_from_database);
+	tcase_add_test(tc, test_unhashed_fails);
 	tcase_add_test(tc, test_repeat_delivery);
 	tcase_add_test(tc, test_clients_are_separate);
 	tcase_add_test(tc, test_pending_then_final);
@@ -2874,43 +2977,96 @@ store_suite(void)
 	tcase_add_test(tc, test_archived);
 	tcase_add_test(tc, test_refund);
 	tcase_add_test(tc, test_refund_id_mismatch);
+	tcase_add_test(tc, test_pending_capture_refund);
 	tcase_add_test(tc, test_dispute_order);
 	tcase_add_test(tc, test_dispute_forward);
 	tcase_add_test(tc, test_vaulting);
 	tcase_add_test(tc, test_final_amount_conflict);
 	tcase_add_test(tc, test_pending_amount_discrepancy);
-	tcase_add_test(tc, test_replay_notes_discrepancy);
 	tcase_add_test(tc, test_dispute_judged_conflict);
 	tcase_add_test(tc, test_ids_never_change);
 	tcase_add_test(tc, test_sums_one_currency);
 	tcase_add_test(tc, test_payment_timeline);
+	tcase_add_test(tc, test_event_matches_notification);
+	tcase_add_test(tc, test_upserts_write_every_column);
+	tcase_add_test(tc, test_refusals);
+	tcase_add_test(tc, test_refusals_bounded);
+	tcase_add_test(tc, test_refusals_pruned);
+	tcase_add_test(tc, test_refusal_after_stored);
+	tcase_add_test(tc, test_writer_batches);
+	tcase_add_test(tc, test_writer_batch_one);
+	tcase_add_test(tc, test_writer_failing_job_alone);
+	tcase_add_test(tc, test_batch_is_a_sequence);
+}
+
+Suite *
+store_suite(void)
+{
+	Suite *s = suite_create("store");
+	TCase *tc = tcase_create("store");
+
+	/*
+	 * SQLite's alone: its file, PRAGMAs and migrations from files older
+	 * releases wrote, its query plans and CHECK costs, the WAL and its
+	 * checkpointer, and another process's lock against the busy timeout
+	 * (PostgreSQL's own: tests/check_pg.c).
+	 */
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_schema);
+	tcase_add_test(tc, test_newer_schema_refused);
+	tcase_add_test(tc, test_check);
+	tcase_add_test(tc, test_engine_from_database);
 	tcase_add_test(tc, test_migrate_v1);
 	tcase_add_test(tc, test_query_plans);
 	tcase_add_test(tc, test_checks_cheap);
-	tcase_add_test(tc, test_upserts_write_every_column);
 	tcase_add_test(tc, test_upserts_placeholder_style);
-	tcase_add_test(tc, test_event_matches_notification);
 	tcase_add_test(tc, test_checkpointer);
 	tcase_add_test(tc, test_refusals_503_kept);
-	tcase_add_test(tc, test_replay_keeps_object_of_events);
 	tcase_add_test(tc, test_migrate_v2);
 	tcase_add_test(tc, test_migrate_all_or_nothing);
 	tcase_add_test(tc, test_migrate_v7_all_or_nothing);
 	tcase_add_test(tc, test_migrate_v5);
 	tcase_add_test(tc, test_migrate_v7);
-	tcase_add_test(tc, test_pending_capture_refund);
-	tcase_add_test(tc, test_refusals);
-	tcase_add_test(tc, test_refusals_bounded);
-	tcase_add_test(tc, test_refusals_pruned);
-	tcase_add_test(tc, test_refusal_after_stored);
 	tcase_add_test(tc, test_refusals_never_wait);
 	tcase_add_test(tc, test_busy_is_failure);
-	tcase_add_test(tc, test_writer_batches);
-	tcase_add_test(tc, test_batch_is_a_sequence);
-	tcase_add_test(tc, test_unhashed_fails);
-	tcase_add_test(tc, test_writer_batch_one);
-	tcase_add_test(tc, test_writer_failing_job_alone);
 	tcase_add_test(tc, test_queue_full_and_abort);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("state");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	add_state_tests(tc);
+	/*
+	 * FIXME: engine-neutral, but store_pg_replay() (src/store_pg_engine.c)
+	 * is a stub that fails every replay ("replay is not available on
+	 * PostgreSQL yet"): add these to add_state_tests() once it replays.
+	 */
+	tcase_add_test(tc, test_replay_notes_discrepancy);
+	tcase_add_test(tc, test_replay_keeps_object_of_events);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+/* The same, on a PostgreSQL primary (about 20 s). */
+Suite *
+store_pg_suite(void)
+{
+	Suite *s = suite_create("store_pg");
+	TCase *tc;
+
+	const char *only = getenv("CK_RUN_SUITE");
+
+	/*
+	 * Decided here, as an unchecked fixture cannot skip its tests; said
+	 * only when the suite would run.
+	 */
+	if ((only != NULL && strcmp(only, "store_pg") != 0) ||
+	    !pg_available("store_pg"))
+		return s;
+	tc = tcase_create("state");
+	tcase_add_unchecked_fixture(tc, setup_pg_cluster, pg_teardown);
+	tcase_add_checked_fixture(tc, setup_pg, teardown_pg);
+	add_state_tests(tc);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -91,7 +91,7 @@ test_rmtree(const char *dir)
 const char *
 test_sql_text(const char *dbpath, const char *sql)
 {
-	static char out[512];
+	static char out[4096];
 	sqlite3 *db;
 	sqlite3_stmt *st;
 	const unsigned char *v;

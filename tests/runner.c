@@ -19,7 +19,8 @@ main(void)
 		fixture_suite, e2e_protocol_suite, e2e_faults_suite,
 		e2e_lifecycle_suite, hostile_suite, ctl_explain_suite,
 		ctl_db_suite, ctl_simulate_suite, ops_suite, install_suite,
-		proxy_suite, pathvar_suite, corpus_suite, pg_suite, e2e_pg_suite,
+		proxy_suite, pathvar_suite, corpus_suite, pg_suite, store_pg_suite,
+		e2e_pg_suite,
 	};
 	SRunner *sr;
 	size_t i;

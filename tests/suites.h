@@ -15,6 +15,7 @@ Suite	*notif_suite(void);
 Suite	*conf_suite(void);
 Suite	*target_suite(void);
 Suite	*store_suite(void);
+Suite	*store_pg_suite(void);
 Suite	*refusal_suite(void);
 Suite	*pathvar_suite(void);
 Suite	*walvfs_suite(void);
