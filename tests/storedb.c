@@ -1,21 +1,40 @@
 /*
  * storedb.c - plain SQL on the store tests' database, SQLite or
- * PostgreSQL (storedb.h).  SQLite: a connection per call, as
- * test_sql_int() does.  PostgreSQL: one connection kept between calls
- * (a new one costs a server process), under a lock since the writer
- * thread's callbacks read too.
+ * PostgreSQL, and what check_store.c and check_store_state.c share
+ * (storedb.h).  SQLite: a connection per call, as test_sql_int() does.
+ * PostgreSQL: one connection kept between calls (a new one costs a
+ * server process), under a lock since the writer thread's callbacks read
+ * too.
  */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <libpq-fe.h>
 #include <sqlite3.h>
 
+#include "notif.h"
+#include "refusal.h"
+#include "store.h"
+/* The writer's statement numbers, for store_upserts[]. */
+#include "../src/store_int.h"
 #include "pg.h"
 #include "storedb.h"
 #include "suites.h"
+
+char store_dir[64];
+char dbpath[128];
+char database[512];
+
+const struct store_upsert store_upserts[STORE_UPSERTS] = {
+	{ S_PAY_UPSERT, "payments", { NULL } },
+	{ S_CAP_UPSERT, "captures", { NULL } },
+	{ S_REF_UPSERT, "refunds", { NULL } },
+	{ S_DIS_UPSERT, "disputes", { NULL } },
+	{ S_VLT_UPSERT, "vaultings", { NULL } },
+};
 
 static pthread_mutex_t storedb_lock = PTHREAD_MUTEX_INITIALIZER;
 static PGconn *storedb_conn;
@@ -190,4 +209,178 @@ storedb_close(void)
 	PQfinish(storedb_conn);
 	storedb_conn = NULL;
 	pthread_mutex_unlock(&storedb_lock);
+}
+
+/* The store tests' kit. */
+
+void
+setup(void)
+{
+	test_tmpdir(store_dir, sizeof(store_dir), "store", dbpath,
+	    sizeof(dbpath));
+	snprintf(database, sizeof(database), "%s", dbpath);
+}
+
+void
+teardown(void)
+{
+	test_rmtree(store_dir);
+}
+
+struct store *
+open_store_with(const struct store_options *o)
+{
+	char err[256] = "";
+	struct store *s = store_open(database, o, err, sizeof(err));
+
+	ck_assert_msg(s != NULL, "store_open: %s", err);
+	return s;
+}
+
+struct store *
+open_store(unsigned batch_max)
+{
+	struct store_options o = { 100, batch_max, 1024, 0, 0 };
+
+	return open_store_with(&o);
+}
+
+long long
+q_int(const char *sql)
+{
+	return storedb_int(database, sql);
+}
+
+const char *
+q_text(const char *sql)
+{
+	return storedb_text(database, sql);
+}
+
+void
+exec_sql(const char *sql)
+{
+	storedb_exec(database, sql);
+}
+
+char *
+payment_body(const char *prid, const char *pid, const char *type,
+    const char *rs, const char *extra)
+{
+	char *b;
+
+	ck_assert_int_gt(asprintf(&b, "{\"notifyType\":\"%s\",\"result\":"
+	    "{\"resultCode\":\"X\",\"resultStatus\":\"%s\",\"resultMessage\":"
+	    "\"m\"},\"paymentRequestId\":\"%s\",\"paymentId\":\"%s\","
+	    "\"paymentAmount\":{\"value\":\"4200\",\"currency\":\"SGD\"}%s}",
+	    type, rs, prid, pid, extra != NULL ? extra : ""), 0);
+	return b;
+}
+
+/* d as the HTTP layer fills it for body b from CLIENT_A, n its parse; unhashed. */
+void
+delivery_init(struct store_delivery *d, struct notif *n, const char *b)
+{
+	ck_assert_int_eq(notif_parse((const unsigned char *)b, strlen(b), n), 0);
+	memset(d, 0, sizeof(*d));
+	d->client_id = "CLIENT_A";
+	d->request_time = "1";
+	d->signature = "s";
+	d->signed_path = "/antom/notify";
+	d->key_version = 1;
+	d->body = (const unsigned char *)b;
+	d->bodylen = strlen(b);
+}
+
+/*
+ * What a merchant application does when it calls Antom's refund API:
+ * record which payment the refundRequestId refunds, by its paymentId
+ * (by_pid) or its paymentRequestId, in plain SQL on its own connection.
+ */
+void
+link_refund(const char *client, const char *rrid, const char *id, int by_pid)
+{
+	char *sql;
+
+	ck_assert_int_gt(asprintf(&sql, "INSERT INTO refund_links (client_id,"
+	    " refund_request_id, %s) VALUES ('%s', '%s', '%s')", by_pid ?
+	    "payment_id" : "payment_request_id", client, rrid, id), 0);
+	exec_sql(sql);
+	free(sql);
+}
+
+void
+refuse(struct store *s, const char *client, const char *hash, int status,
+    const char *reason, const char *object_id)
+{
+	struct refusal rf;
+
+	memset(&rf, 0, sizeof(rf));
+	refusal_set(rf.client_id, sizeof(rf.client_id), client);
+	refusal_set(rf.body_sha256, sizeof(rf.body_sha256), hash);
+	rf.status = status;
+	refusal_set(rf.reason, sizeof(rf.reason), reason);
+	refusal_set(rf.object_id, sizeof(rf.object_id), object_id);
+	rf.authentic = status == 503;	/* it verified, then storage failed */
+	/* Never blocks: when too many are pending, wait for the writer. */
+	while (refusal_queue(s, &rf) != 0)
+		usleep(1000);
+}
+
+struct store_stats
+stats_when(struct store *s, int64_t held, int64_t at_risk)
+{
+	struct store_stats st;
+	int i;
+
+	for (i = 0; i < 100; i++) {
+		store_stats(s, &st);
+		if (st.refusals_held == held && st.at_risk == at_risk)
+			break;
+		usleep(50000);
+	}
+	ck_assert_msg(st.refusals_held == held && st.at_risk == at_risk,
+	    "held %lld at risk %lld, want %lld %lld",
+	    (long long)st.refusals_held, (long long)st.at_risk,
+	    (long long)held, (long long)at_risk);
+	return st;
+}
+
+void
+wjob_done_check(struct store_job *j)
+{
+	struct wjob *w = j->arg;
+	char sql[128];
+
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM notifications "
+	    "WHERE id = %lld", (long long)j->r.notification_id);
+	w->seen_rows = j->r.status == 0 ? q_int(sql) : 0;
+	pthread_mutex_lock(w->lock);
+	(*w->left)--;
+	pthread_cond_signal(w->cond);
+	pthread_mutex_unlock(w->lock);
+}
+
+/* A writer job for a successful payment prid, counted down in *left. */
+void
+wjob_init(struct wjob *w, const char *prid, pthread_mutex_t *lock,
+    pthread_cond_t *cond, int *left)
+{
+	w->body = payment_body(prid, prid, "PAYMENT_RESULT", "S", NULL);
+	ck_assert_int_eq(notif_parse((unsigned char *)w->body,
+	    strlen(w->body), &w->n), 0);
+	w->job.d.client_id = "CLIENT_A";
+	w->job.d.request_time = "1";
+	w->job.d.signature = "s";
+	w->job.d.signed_path = "/antom/notify";
+	w->job.d.key_version = 1;
+	w->job.d.body = (unsigned char *)w->body;
+	w->job.d.bodylen = strlen(w->body);
+	store_hash_body(&w->job.d);
+	w->job.d.notif = &w->n;
+	w->job.done = wjob_done_check;
+	w->job.arg = w;
+	w->lock = lock;
+	w->cond = cond;
+	w->left = left;
 }
