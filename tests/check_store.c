@@ -2,10 +2,11 @@
  * check_store.c - suite store: the store on SQLite.  Case "store" is
  * what is SQLite's alone: its file, PRAGMAs and migrations from files
  * older releases wrote, its query plans and CHECK costs, the WAL and its
- * checkpointer, and another process's lock against the busy timeout
- * (PostgreSQL's own are in check_pg.c).  Case "state", what every engine
- * owes, is check_store_state.c's, run here on SQLite and in suite
- * store_pg on PostgreSQL.
+ * checkpointer, and another process's lock against the busy timeout and
+ * store_abort() (PostgreSQL's writer waits for locks, by design: its own
+ * are in check_pg.c).  Case "state", what every engine owes, is
+ * check_store_state.c's, run here on SQLite and in suite store_pg on
+ * PostgreSQL.
  */
 #include <sys/stat.h>
 
@@ -73,26 +74,6 @@ static int
 exec_sql_rc(const char *sql)
 {
 	return storedb_exec_rc(dbpath, sql);
-}
-
-/* Another connection holding the write lock, as another process would. */
-static sqlite3 *
-lock_db(void)
-{
-	sqlite3 *db;
-
-	ck_assert_int_eq(sqlite3_open(dbpath, &db), SQLITE_OK);
-	ck_assert_int_eq(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL),
-	    SQLITE_OK);
-	return db;
-}
-
-static void
-unlock_db(sqlite3 *db)
-{
-	ck_assert_int_eq(sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL),
-	    SQLITE_OK);
-	sqlite3_close(db);
 }
 
 START_TEST(test_schema)
@@ -766,102 +747,6 @@ START_TEST(test_query_plans)
 }
 END_TEST
 
-/*
- * Refusals never make the writer wait for another process's lock (it
- * would hold up the deliveries behind them): dropped and counted at once.
- */
-START_TEST(test_refusals_never_wait)
-{
-	struct store_options o = { 5000, 8, 64, 3600, 0 };
-	char err[256] = "";
-	struct store_stats st;
-	struct store *s;
-	sqlite3 *other;
-	int i;
-
-	store_close(open_store(1));
-	s = open_store_with(&o);
-	ck_assert_int_eq(store_start(s, err, sizeof(err)), 0);
-	stats_when(s, 0, 0);
-	other = lock_db();
-	refuse(s, "CLIENT_A", "", 413, "body_too_large", NULL);
-	/* Far sooner than the 5 s busy timeout. */
-	for (i = 0; i < 20; i++) {
-		store_stats(s, &st);
-		if (st.refusals_dropped == 1)
-			break;
-		usleep(50000);
-	}
-	ck_assert_uint_eq(st.refusals_dropped, 1);
-	ck_assert_uint_eq(st.refusals, 0);
-	unlock_db(other);
-	store_close(s);
-	ck_assert_int_eq(q_int("SELECT count(*) FROM refusals"), 0);
-}
-END_TEST
-
-/*
- * A 503 is an authentic notification we failed to store.  It takes the
- * place of an unverified refusal when the queue is full, and when the
- * database cannot take it (locked here, as behind most 503s) it waits in
- * the queue and is written once it can.
- */
-START_TEST(test_refusals_503_kept)
-{
-	struct store_options o = { 5000, 8, 64, 3600, 0 };
-	char err[256] = "", hash[32];
-	struct refusal rf;
-	struct store_stats st;
-	struct store *s;
-	sqlite3 *other;
-	int i;
-
-	store_close(open_store(1));
-	s = open_store_with(&o);
-	/* No writer yet: the queue (256) fills with forgeable 401s. */
-	memset(&rf, 0, sizeof(rf));
-	refusal_set(rf.client_id, sizeof(rf.client_id), "CLIENT_A");
-	refusal_set(rf.reason, sizeof(rf.reason), "mismatch");
-	rf.status = 401;
-	for (i = 0; i < 256; i++) {
-		snprintf(hash, sizeof(hash), "H401-%03d", i);
-		refusal_set(rf.body_sha256, sizeof(rf.body_sha256), hash);
-		ck_assert_int_eq(refusal_queue(s, &rf), 0);
-	}
-	ck_assert_int_eq(refusal_queue(s, &rf), -1);
-	rf.status = 503;
-	rf.authentic = 1;
-	refusal_set(rf.body_sha256, sizeof(rf.body_sha256), "H503-FULL");
-	ck_assert_int_eq(refusal_queue(s, &rf), 0);
-	ck_assert_int_eq(store_start(s, err, sizeof(err)), 0);
-	/* The sample takes 64 of the 255 left; the 503 is written. */
-	st = stats_when(s, REFUSAL_SAMPLE_MAX + 1, 0);
-	ck_assert_uint_eq(st.refusals_dropped, 2);
-
-	/*
-	 * Locked: the 503 written after the unlock; the 413 is not even
-	 * queued (the sample is full), which is not a loss.
-	 */
-	other = lock_db();
-	refusal_set(rf.body_sha256, sizeof(rf.body_sha256),
-	    "H503-LOCKED");
-	ck_assert_int_eq(refusal_queue(s, &rf), 0);
-	rf.status = 413;
-	rf.authentic = 0;
-	refusal_set(rf.body_sha256, sizeof(rf.body_sha256), "");
-	ck_assert_int_eq(refusal_queue(s, &rf), 0);
-	usleep(300000);		/* tries again every 100 ms meanwhile */
-	unlock_db(other);
-	st = stats_when(s, REFUSAL_SAMPLE_MAX + 2, 0);
-	ck_assert_uint_eq(st.refusals_dropped, 2);
-	store_close(s);
-	ck_assert_int_eq(q_int("SELECT count(*) FROM refusals WHERE status ="
-	    " 503 AND body_sha256 IN ('H503-FULL', 'H503-LOCKED')"), 2);
-	ck_assert_int_eq(q_int("SELECT count(*) FROM refusals WHERE status ="
-	    " 413"), 0);
-}
-END_TEST
-
 START_TEST(test_busy_is_failure)
 {
 	struct store *s = open_store(1);
@@ -869,16 +754,16 @@ START_TEST(test_busy_is_failure)
 	struct store_delivery d;
 	struct store_result r;
 	struct notif n;
-	sqlite3 *other;
+	struct storedb_hold *other;
 
 	/* Another process holds the write lock beyond busy_timeout. */
-	other = lock_db();
+	other = storedb_hold(database, "payments");
 	delivery_init(&d, &n, b);
 	store_hash_body(&d);
 	d.notif = &n;
 	ck_assert_int_eq(store_apply(s, &d, &r), -1);
 	ck_assert_int_eq(r.status, -1);
-	unlock_db(other);
+	storedb_release(other);
 	ck_assert_int_eq(q_int("SELECT count(*) FROM notifications"), 0);
 	/* The same delivery succeeds once the lock is gone. */
 	ck_assert_int_eq(store_apply(s, &d, &r), 0);
@@ -1017,14 +902,14 @@ START_TEST(test_queue_full_and_abort)
 	struct store_options o = { 30000, 4, 3, 0, 0 };
 	struct wjob w[5];
 	struct store *s;
-	sqlite3 *other;
+	struct storedb_hold *other;
 	char err[128];
 	uint64_t t0;
 	int i, left = 4;
 
 	store_close(open_store(1));
 	s = open_store_with(&o);
-	other = lock_db();
+	other = storedb_hold(database, "payments");
 	ck_assert_int_eq(store_start(s, err, sizeof(err)), 0);
 	memset(w, 0, sizeof(w));
 	for (i = 0; i < 5; i++) {
@@ -1050,7 +935,7 @@ START_TEST(test_queue_full_and_abort)
 	ck_assert_uint_le((uint64_t)time(NULL) - t0, 2);
 	store_stop(s);
 	store_close(s);
-	unlock_db(other);
+	storedb_release(other);
 	for (i = 0; i < 4; i++)
 		ck_assert_int_eq(w[i].job.r.status, -1);
 	for (i = 0; i < 5; i++) {
@@ -1079,13 +964,11 @@ store_suite(void)
 	tcase_add_test(tc, test_checks_cheap);
 	tcase_add_test(tc, test_upserts_placeholder_style);
 	tcase_add_test(tc, test_checkpointer);
-	tcase_add_test(tc, test_refusals_503_kept);
 	tcase_add_test(tc, test_migrate_v2);
 	tcase_add_test(tc, test_migrate_all_or_nothing);
 	tcase_add_test(tc, test_migrate_v7_all_or_nothing);
 	tcase_add_test(tc, test_migrate_v5);
 	tcase_add_test(tc, test_migrate_v7);
-	tcase_add_test(tc, test_refusals_never_wait);
 	tcase_add_test(tc, test_busy_is_failure);
 	tcase_add_test(tc, test_queue_full_and_abort);
 	suite_add_tcase(s, tc);

@@ -1315,6 +1315,102 @@ START_TEST(test_refusals_pruned)
 }
 END_TEST
 
+/*
+ * Refusals never make the writer wait for another process's lock (it
+ * would hold up the deliveries behind them): dropped and counted at once.
+ */
+START_TEST(test_refusals_never_wait)
+{
+	struct store_options o = { 5000, 8, 64, 3600, 0 };
+	char err[256] = "";
+	struct store_stats st;
+	struct store *s;
+	struct storedb_hold *other;
+	int i;
+
+	store_close(open_store(1));
+	s = open_store_with(&o);
+	ck_assert_int_eq(store_start(s, err, sizeof(err)), 0);
+	stats_when(s, 0, 0);
+	other = storedb_hold(database, "refusals");
+	refuse(s, "CLIENT_A", "", 413, "body_too_large", NULL);
+	/* Far sooner than the 5 s busy timeout (SQLite). */
+	for (i = 0; i < 20; i++) {
+		store_stats(s, &st);
+		if (st.refusals_dropped == 1)
+			break;
+		usleep(50000);
+	}
+	ck_assert_uint_eq(st.refusals_dropped, 1);
+	ck_assert_uint_eq(st.refusals, 0);
+	storedb_release(other);
+	store_close(s);
+	ck_assert_int_eq(q_int("SELECT count(*) FROM refusals"), 0);
+}
+END_TEST
+
+/*
+ * A 503 is an authentic notification we failed to store.  It takes the
+ * place of an unverified refusal when the queue is full, and when the
+ * database cannot take it (locked here, as behind most 503s) it waits in
+ * the queue and is written once it can.
+ */
+START_TEST(test_refusals_503_kept)
+{
+	struct store_options o = { 5000, 8, 64, 3600, 0 };
+	char err[256] = "", hash[32];
+	struct refusal rf;
+	struct store_stats st;
+	struct store *s;
+	struct storedb_hold *other;
+	int i;
+
+	store_close(open_store(1));
+	s = open_store_with(&o);
+	/* No writer yet: the queue (256) fills with forgeable 401s. */
+	memset(&rf, 0, sizeof(rf));
+	refusal_set(rf.client_id, sizeof(rf.client_id), "CLIENT_A");
+	refusal_set(rf.reason, sizeof(rf.reason), "mismatch");
+	rf.status = 401;
+	for (i = 0; i < 256; i++) {
+		snprintf(hash, sizeof(hash), "H401-%03d", i);
+		refusal_set(rf.body_sha256, sizeof(rf.body_sha256), hash);
+		ck_assert_int_eq(refusal_queue(s, &rf), 0);
+	}
+	ck_assert_int_eq(refusal_queue(s, &rf), -1);
+	rf.status = 503;
+	rf.authentic = 1;
+	refusal_set(rf.body_sha256, sizeof(rf.body_sha256), "H503-FULL");
+	ck_assert_int_eq(refusal_queue(s, &rf), 0);
+	ck_assert_int_eq(store_start(s, err, sizeof(err)), 0);
+	/* The sample takes 64 of the 255 left; the 503 is written. */
+	st = stats_when(s, REFUSAL_SAMPLE_MAX + 1, 0);
+	ck_assert_uint_eq(st.refusals_dropped, 2);
+
+	/*
+	 * Locked: the 503 written after the unlock; the 413 is not even
+	 * queued (the sample is full), which is not a loss.
+	 */
+	other = storedb_hold(database, "refusals");
+	refusal_set(rf.body_sha256, sizeof(rf.body_sha256),
+	    "H503-LOCKED");
+	ck_assert_int_eq(refusal_queue(s, &rf), 0);
+	rf.status = 413;
+	rf.authentic = 0;
+	refusal_set(rf.body_sha256, sizeof(rf.body_sha256), "");
+	ck_assert_int_eq(refusal_queue(s, &rf), 0);
+	usleep(300000);		/* tries again every 100 ms meanwhile */
+	storedb_release(other);
+	st = stats_when(s, REFUSAL_SAMPLE_MAX + 2, 0);
+	ck_assert_uint_eq(st.refusals_dropped, 2);
+	store_close(s);
+	ck_assert_int_eq(q_int("SELECT count(*) FROM refusals WHERE status ="
+	    " 503 AND body_sha256 IN ('H503-FULL', 'H503-LOCKED')"), 2);
+	ck_assert_int_eq(q_int("SELECT count(*) FROM refusals WHERE status ="
+	    " 413"), 0);
+}
+END_TEST
+
 static void
 run_writer(unsigned batch_max, int njobs, const char *boom)
 {
@@ -1752,6 +1848,8 @@ store_state_tests(TCase *tc, int on_pg)
 	tcase_add_test(tc, test_refusals_bounded);
 	tcase_add_test(tc, test_refusals_pruned);
 	tcase_add_test(tc, test_refusal_after_stored);
+	tcase_add_test(tc, test_refusals_never_wait);
+	tcase_add_test(tc, test_refusals_503_kept);
 	tcase_add_test(tc, test_writer_batches);
 	tcase_add_test(tc, test_writer_batch_one);
 	tcase_add_test(tc, test_writer_failing_job_alone);

@@ -202,6 +202,45 @@ storedb_columns(const char *db, const char *table)
 	return cols;
 }
 
+struct storedb_hold {
+	sqlite3	*lite;
+	PGconn	*pg;
+};
+
+struct storedb_hold *
+storedb_hold(const char *db, const char *table)
+{
+	struct storedb_hold *h = calloc(1, sizeof(*h));
+	char *sql;
+
+	ck_assert_ptr_nonnull(h);
+	if (storedb_is_pg(db)) {
+		h->pg = pg_connect_to(db);
+		sql = test_fmt("BEGIN; LOCK TABLE %s IN EXCLUSIVE MODE", table);
+		pg_exec(h->pg, sql);
+		free(sql);
+		return h;
+	}
+	ck_assert_int_eq(sqlite3_open(db, &h->lite), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_exec(h->lite, "BEGIN IMMEDIATE", NULL, NULL,
+	    NULL), SQLITE_OK);
+	return h;
+}
+
+void
+storedb_release(struct storedb_hold *h)
+{
+	if (h->pg != NULL) {
+		pg_exec(h->pg, "ROLLBACK");
+		PQfinish(h->pg);
+	} else {
+		ck_assert_int_eq(sqlite3_exec(h->lite, "ROLLBACK", NULL, NULL,
+		    NULL), SQLITE_OK);
+		sqlite3_close(h->lite);
+	}
+	free(h);
+}
+
 void
 storedb_close(void)
 {
@@ -277,11 +316,12 @@ payment_body(const char *prid, const char *pid, const char *type,
 	return b;
 }
 
-/* d as the HTTP layer fills it for body b from CLIENT_A, n its parse; unhashed. */
+/* d as the HTTP layer fills it for body b from CLIENT_A, n its parse. */
 void
 delivery_init(struct store_delivery *d, struct notif *n, const char *b)
 {
-	ck_assert_int_eq(notif_parse((const unsigned char *)b, strlen(b), n), 0);
+	ck_assert_int_eq(notif_parse((const unsigned char *)b, strlen(b), n),
+	    0);
 	memset(d, 0, sizeof(*d));
 	d->client_id = "CLIENT_A";
 	d->request_time = "1";

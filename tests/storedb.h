@@ -37,6 +37,13 @@ void	 storedb_exec(const char *db, const char *sql);
 int	 storedb_exec_rc(const char *db, const char *sql);
 /* The column names of table, in order, "a,b,c"; malloc'd. */
 char	*storedb_columns(const char *db, const char *table);
+/*
+ * Another process keeping the store's writes to table waiting: SQLite's
+ * write lock (on the whole file), or PostgreSQL's EXCLUSIVE lock on the
+ * table (reads go on, as in WAL mode), until released.
+ */
+struct storedb_hold *storedb_hold(const char *db, const char *table);
+void	 storedb_release(struct storedb_hold *);
 /* Close the PostgreSQL connection kept between calls, if any. */
 void	 storedb_close(void);
 
@@ -70,7 +77,9 @@ void	 exec_sql(const char *sql);
 /* A payment notification, 4200 SGD; extra is more members or NULL. */
 char	*payment_body(const char *prid, const char *pid, const char *type,
 	    const char *rs, const char *extra);
+/* d as the HTTP layer fills it for body b from CLIENT_A; unhashed. */
 void	 delivery_init(struct store_delivery *, struct notif *, const char *b);
+/* What the merchant's application writes: refund rrid is of payment id. */
 void	 link_refund(const char *client, const char *rrid, const char *id,
 	    int by_pid);
 /* Queue a refusal, waiting while the queue is full. */
@@ -87,9 +96,11 @@ struct wjob {
 	pthread_mutex_t		*lock;
 	pthread_cond_t		*cond;
 	int			*left;
-	long long		 seen_rows;	/* notifications visible at done() */
+	long long		 seen_rows;	/* rows visible at done() */
 };
+/* Its callback: counts *left down, w->seen_rows as the checks read it. */
 void	 wjob_done_check(struct store_job *);
+/* A job for a successful payment prid, done by wjob_done_check. */
 void	 wjob_init(struct wjob *, const char *prid, pthread_mutex_t *,
 	    pthread_cond_t *, int *left);
 
