@@ -440,6 +440,12 @@ START_TEST(test_refund)
 	    "SUCCESS/RF-RR1/1000SGD/linked/PR1/P1");
 	ck_assert_str_eq(q_text("SELECT link FROM refund_status"
 	    " WHERE client_id = 'CLIENT_B'"), "payment_unknown");
+	/* The payment each link names, by paymentId or paymentRequestId. */
+	ck_assert_str_eq(q_text("SELECT group_concat(client_id || ':' ||"
+	    " refund_request_id || ':' || payment_request_id || ':' ||"
+	    " payment_id, ' ') FROM (SELECT * FROM refund_payment ORDER BY"
+	    " client_id, refund_request_id) t"),
+	    "CLIENT_A:RR1:PR1:P1 CLIENT_A:RR2:PR1:P1 CLIENT_A:RR3:PR1:P1");
 	ck_assert_str_eq(q_text("SELECT status FROM refunds"
 	    " WHERE client_id = 'CLIENT_B'"), "FAIL");
 	/* Only the refunds that succeeded count. */
