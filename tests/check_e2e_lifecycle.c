@@ -286,8 +286,14 @@ START_TEST(test_unix_socket)
 		e2e_exec_daemon();
 	}
 	e2e.pid = pid;
-	/* 30 s at most: under make valgrind the daemon takes seconds. */
-	for (i = 0; i < 1200 && stat(sock, &sb) != 0; i++)
+	/*
+	 * 30 s at most: under make valgrind the daemon takes seconds.  The
+	 * socket exists from bind() and gets its mode from chmod() just
+	 * after (before listen(), so nobody can connect in between): wait
+	 * for the mode, not only the name.
+	 */
+	for (i = 0; i < 1200 && (stat(sock, &sb) != 0 ||
+	    (sb.st_mode & 0777) != 0660); i++)
 		usleep(25 * 1000);
 	ck_assert_int_eq(stat(sock, &sb), 0);
 	ck_assert(S_ISSOCK(sb.st_mode));
