@@ -205,7 +205,8 @@ corpus_suite(void)
 	tcase_add_test(tc, test_corpus);
 	suite_add_tcase(s, tc);
 	/* The same bodies, the same columns, antomd on PostgreSQL. */
-	if ((tc = e2e_pg_tcase(e2e_setup_bare, e2e_teardown)) != NULL) {
+	tc = e2e_pg_tcase("corpus", e2e_setup_bare, e2e_teardown);
+	if (tc != NULL) {
 		tcase_set_timeout(tc, 30);
 		tcase_add_test(tc, test_corpus);
 		suite_add_tcase(s, tc);

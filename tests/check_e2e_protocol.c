@@ -423,7 +423,8 @@ START_TEST(test_non_json_archived)
 	    "outcome = 'archived'"), 3);
 	/* A BLOB on SQLite, bytea on PostgreSQL: each its own cast. */
 	ck_assert_str_eq(e2e_q_text(e2e.pgdb[0] != '\0' ?
-	    "SELECT convert_from(body, 'UTF8') FROM notifications WHERE id = 1" :
+	    "SELECT convert_from(body, 'UTF8') FROM notifications"
+	    " WHERE id = 1" :
 	    "SELECT CAST(body AS TEXT) FROM notifications WHERE id = 1"),
 	    "not json at all");
 	ck_assert_str_eq(e2e_q_text("SELECT notify_type FROM notifications "
@@ -904,7 +905,8 @@ e2e_protocol_suite(void)
 	add_tests(tc);
 	suite_add_tcase(s, tc);
 	/* antomd on a primary and a synchronous standby. */
-	if ((tc = e2e_pg_tcase(e2e_setup, e2e_teardown)) != NULL) {
+	tc = e2e_pg_tcase("e2e_protocol", e2e_setup, e2e_teardown);
+	if (tc != NULL) {
 		add_tests(tc);
 		suite_add_tcase(s, tc);
 	}

@@ -348,7 +348,8 @@ e2e_pg_database(void)
 	    " WHEN v IS NULL THEN a WHEN a IS NULL THEN v"
 	    " ELSE a || sep || v END$$;"
 	    "CREATE FUNCTION group_concat_step(a text, v text) RETURNS text"
-	    " LANGUAGE sql IMMUTABLE AS $$SELECT group_concat_step(a, v, ',')$$;"
+	    " LANGUAGE sql IMMUTABLE"
+	    " AS $$SELECT group_concat_step(a, v, ',')$$;"
 	    "CREATE AGGREGATE group_concat(text)"
 	    " (SFUNC = group_concat_step, STYPE = text);"
 	    "CREATE AGGREGATE group_concat(text, text)"
@@ -368,11 +369,14 @@ e2e_pg_database(void)
 }
 
 TCase *
-e2e_pg_tcase(void (*setup)(void), void (*teardown)(void))
+e2e_pg_tcase(const char *suite, void (*setup)(void),
+    void (*teardown)(void))
 {
+	char name[64];
 	TCase *tc;
 
-	if (!pg_available("case pg"))
+	snprintf(name, sizeof(name), "%s case pg", suite);
+	if (!pg_available(name))
 		return NULL;
 	tc = tcase_create("pg");
 	tcase_add_unchecked_fixture(tc, e2e_pg_cluster_start,

@@ -103,7 +103,8 @@ void	 e2e_exec(const char *sql);
  * in e2e.pgdb, before the checked fixture setup/teardown given.  NULL,
  * after saying why, when PostgreSQL servers cannot run here.
  */
-TCase	*e2e_pg_tcase(void (*setup)(void), void (*teardown)(void));
+TCase	*e2e_pg_tcase(const char *suite, void (*setup)(void),
+	    void (*teardown)(void));
 
 /*
  * e2e.conf with three routes (/antom/notify, /api/back, and /local/notify
