@@ -3,11 +3,12 @@
  * check_ops.c, check_install.c, check_hostile.c): one antomd started on a
  * socket the test bound itself (handed over as LISTEN_FDS), its files in
  * a temporary directory, its configuration, signed requests to it, and
- * plain-SQL looks at its database.
+ * plain-SQL looks at its database, SQLite or PostgreSQL.
  *
  * One daemon per test process (Check runs each test in its own fork).
  * Everything here may end the test with a failed assertion, but for
- * e2e_sign_rt1() and e2e_thread_deliver(), which client threads call.
+ * e2e_sign_rt1(), e2e_thread_deliver() and e2e_try_exec(), which client
+ * threads call.
  */
 #ifndef ANTOMD_TEST_E2E_H
 #define ANTOMD_TEST_E2E_H
