@@ -2,7 +2,8 @@
  * check_corpus.c - every notification body Antom itself publishes
  * (tests/corpus: its documentation and its official SDKs, each file's
  * source in tests/corpus/MANIFEST) through the real antomd, and what it
- * stored, column by column (tests/corpus/EXPECT).
+ * stored, column by column (tests/corpus/EXPECT), with antomd on SQLite
+ * (case "daemon") and on PostgreSQL (case "pg": the same SQL, read there).
  *
  * Each body is signed with the test key exactly as it was published, for
  * a client id of its own, so that samples reusing Antom's placeholder ids
@@ -203,5 +204,12 @@ corpus_suite(void)
 	tcase_add_checked_fixture(tc, e2e_setup_bare, e2e_teardown);
 	tcase_add_test(tc, test_corpus);
 	suite_add_tcase(s, tc);
+	/* The same bodies, the same columns, antomd on PostgreSQL. */
+	tc = e2e_pg_tcase("corpus", e2e_setup_bare, e2e_teardown);
+	if (tc != NULL) {
+		tcase_set_timeout(tc, 30);
+		tcase_add_test(tc, test_corpus);
+		suite_add_tcase(s, tc);
+	}
 	return s;
 }

@@ -3,11 +3,12 @@
  * check_ops.c, check_install.c, check_hostile.c): one antomd started on a
  * socket the test bound itself (handed over as LISTEN_FDS), its files in
  * a temporary directory, its configuration, signed requests to it, and
- * plain-SQL looks at its database.
+ * plain-SQL looks at its database, SQLite or PostgreSQL.
  *
  * One daemon per test process (Check runs each test in its own fork).
  * Everything here may end the test with a failed assertion, but for
- * e2e_sign_rt1() and e2e_thread_deliver(), which client threads call.
+ * e2e_sign_rt1(), e2e_thread_deliver() and e2e_try_exec(), which client
+ * threads call.
  */
 #ifndef ANTOMD_TEST_E2E_H
 #define ANTOMD_TEST_E2E_H
@@ -16,6 +17,8 @@
 #include <sys/types.h>
 
 #include <openssl/evp.h>
+
+#include <check.h>
 
 #include "client.h"
 #include "sign.h"
@@ -36,6 +39,12 @@ struct e2e_daemon {
 	char	port[8];
 	char	metrics_port[8];	/* when e2e_with_metrics */
 	pid_t	pid;		/* 0 when not running */
+	/*
+	 * When not empty, antomd's database is this PostgreSQL conninfo
+	 * instead of the file db (e2e_pg_tcase()), and the looks at the
+	 * database below read it there.
+	 */
+	char	pgdb[400];
 };
 
 extern struct e2e_daemon e2e;
@@ -71,9 +80,32 @@ void	 e2e_teardown(void);
 int	 e2e_stop_daemon(void);
 /* tests/vectors/test-antom-private.pem, loaded once. */
 EVP_PKEY *e2e_test_key(void);
-/* First column of the first row, from a read-only connection. */
+/*
+ * First column of the first row (-1 or "" when no row, 0 or "" when
+ * NULL), from a read-only connection to the SQLite file or from the
+ * PostgreSQL database (e2e.pgdb) alike; the text in a static buffer.
+ * The suites' checks are in SQLite's dialect: on PostgreSQL, each test's
+ * database also has group_concat() (e2e_pg_tcase()).
+ */
 long long e2e_q_int(const char *sql);
 const char *e2e_q_text(const char *sql);
+/*
+ * One statement written on the daemon's database, whichever engine, on a
+ * connection of its own (a busy timeout of 5 s on SQLite): 0, or -1
+ * without asserting (client threads call it).  e2e_exec() asserts.
+ */
+int	 e2e_try_exec(const char *sql);
+void	 e2e_exec(const char *sql);
+/*
+ * A test case "pg" whose tests run with antomd on PostgreSQL: one
+ * cluster for the case (a primary and a synchronous standby, tests/pg.h)
+ * started and stopped in an unchecked fixture, and for each test a fresh
+ * database, its conninfo (both nodes, target_session_attrs=read-write)
+ * in e2e.pgdb, before the checked fixture setup/teardown given.  NULL,
+ * after saying why, when PostgreSQL servers cannot run here.
+ */
+TCase	*e2e_pg_tcase(const char *suite, void (*setup)(void),
+	    void (*teardown)(void));
 
 /*
  * e2e.conf with three routes (/antom/notify, /api/back, and /local/notify
