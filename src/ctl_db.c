@@ -47,28 +47,26 @@ struct ctl_row {
 };
 
 /*
- * The same test as the store's (store.c): a URI, or key=value pairs
- * naming a host or a database, a key at the start or after a blank.
+ * The store's test (store.c): a URI, or key=value pairs where a word (at
+ * the start or after a blank) names a host or a database.
  */
 int
 ctl_db_is_pg(const char *database)
 {
-	static const char *const keys[] = { "host=", "hostaddr=", "dbname=" };
-	const char *at;
-	size_t k;
+	const char *w = database;
 
-	if (strncmp(database, "postgres://", 11) == 0 ||
-	    strncmp(database, "postgresql://", 13) == 0)
+	if (strncmp(w, "postgresql://", 13) == 0 ||
+	    strncmp(w, "postgres://", 11) == 0)
 		return 1;
-	for (k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
-		at = database;
-		while ((at = strstr(at, keys[k])) != NULL) {
-			if (at == database || strchr(" \t", at[-1]) != NULL)
-				return 1;
-			at++;
-		}
+	for (;;) {
+		if (strncmp(w, "host=", 5) == 0 ||
+		    strncmp(w, "hostaddr=", 9) == 0 ||
+		    strncmp(w, "dbname=", 7) == 0)
+			return 1;
+		w += strcspn(w, " \t");
+		if (*w++ == '\0')
+			return 0;
 	}
-	return 0;
 }
 
 const char *
@@ -210,20 +208,19 @@ ctl_db_open(const char *command, const char *database, enum ctl_schema schema)
 		db->pg = ctl_pg_open(command, database, db->name, schema);
 	else
 		db->lite = ctl_lite_open(command, database, schema);
-	if (db->pg == NULL && db->lite == NULL) {
-		free(db);
-		return NULL;
-	}
-	return db;
+	if (db->pg != NULL || db->lite != NULL)
+		return db;
+	free(db);
+	return NULL;
 }
 
 void
 ctl_db_close(struct ctl_db *db)
 {
-	if (db == NULL)
-		return;
-	sqlite3_close(db->lite);
-	PQfinish(db->pg);
+	if (db != NULL) {
+		sqlite3_close(db->lite);
+		PQfinish(db->pg);
+	}
 	free(db);
 }
 

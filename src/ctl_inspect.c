@@ -32,7 +32,7 @@ static const char sql_payments[] =
     " card_no_masked, merchant_advice_code, authorization_code, rrn,"
     " credential_type_used, notification_id, created_at, updated_at"
     " FROM payments WHERE payment_request_id = $1"
-    " AND ($2 IS NULL OR client_id = $2) ORDER BY client_id";
+    " AND (CAST($2 AS text) IS NULL OR client_id = $2) ORDER BY client_id";
 static const char sql_notifs[] =
     "SELECT id, notify_type, kind, object_id, outcome, archive_reason,"
     " delivery_count, key_version, first_received_at, last_received_at,"
