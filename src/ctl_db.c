@@ -164,6 +164,7 @@ ctl_pg_open(const char *command, const char *database, const char *name,
 {
 	PGconn *c = PQconnectdb(database);
 	PGresult *r = NULL;
+	const char *state;
 	int version;
 
 	if (c == NULL) {
@@ -180,9 +181,14 @@ ctl_pg_open(const char *command, const char *database, const char *name,
 	if (schema == CTL_SCHEMA_ANY)
 		return c;
 	r = PQexec(c, "SELECT version FROM antomd_schema");
-	if (PQresultStatus(r) != PGRES_TUPLES_OK)
+	state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
+		version = atoi(PQgetvalue(r, 0, 0));
+	else if (PQresultStatus(r) == PGRES_TUPLES_OK ||
+	    (state != NULL && strcmp(state, "42P01") == 0))
+		version = 0;	/* no version, or no table: undefined_table */
+	else
 		goto fail;
-	version = PQntuples(r) == 1 ? atoi(PQgetvalue(r, 0, 0)) : 0;
 	if (version != STORE_SCHEMA_VERSION) {
 		ctl_warnx(command, "%s: schema version %d, expected %d (not an "
 		    "antomd database?)", name, version, STORE_SCHEMA_VERSION);
