@@ -155,6 +155,12 @@ struct ctl_row;
  */
 struct ctl_db *ctl_db_open(const char *command, const char *database,
 	    enum ctl_schema);
+/*
+ * The same database opened for writing, as the merchant's application
+ * would (simulate --db): SQLite read-write, never creating the file;
+ * PostgreSQL as the string says.  No schema check.
+ */
+struct ctl_db *ctl_db_open_rw(const char *command, const char *database);
 void	ctl_db_close(struct ctl_db *);
 /* Whether database selects PostgreSQL, as store_open() decides. */
 int	ctl_db_is_pg(const char *database);
@@ -169,8 +175,8 @@ int	ctl_db_end(struct ctl_db *);
 /*
  * Run sql, its text parameters $1, $2 ... bound to params (NULL binds SQL
  * NULL; a statement written with ?1, ?2 ... is bound by number), and call
- * fn for each row until it returns non-zero.  0; fn's non-zero; or -1 on
- * a database error (reported).
+ * fn (if not NULL) for each row until it returns non-zero.  0; fn's
+ * non-zero; or -1 on a database error (reported).
  */
 typedef int (*ctl_row_fn)(struct ctl_row *, void *arg);
 int	ctl_db_each(struct ctl_db *, const char *sql,

@@ -154,13 +154,13 @@ fail:
 }
 
 /*
- * Every transaction read-only unless it says otherwise, so that a role
- * with SELECT alone is enough and nothing can be written by mistake; the
- * version is antomd_schema's one row (store_pg_schema.c).
+ * A reader's transactions are read-only unless they say otherwise, so
+ * that a role with SELECT alone is enough and nothing can be written by
+ * mistake; the version is antomd_schema's one row (store_pg_schema.c).
  */
 static PGconn *
 ctl_pg_open(const char *command, const char *database, const char *name,
-    enum ctl_schema schema)
+    enum ctl_schema schema, int write)
 {
 	PGconn *c = PQconnectdb(database);
 	PGresult *r = NULL;
@@ -173,11 +173,13 @@ ctl_pg_open(const char *command, const char *database, const char *name,
 	}
 	if (PQstatus(c) != CONNECTION_OK)
 		goto fail;
-	r = PQexec(c, "SET default_transaction_read_only = on");
-	if (PQresultStatus(r) != PGRES_COMMAND_OK)
-		goto fail;
-	PQclear(r);
-	r = NULL;
+	if (!write) {
+		r = PQexec(c, "SET default_transaction_read_only = on");
+		if (PQresultStatus(r) != PGRES_COMMAND_OK)
+			goto fail;
+		PQclear(r);
+		r = NULL;
+	}
 	if (schema == CTL_SCHEMA_ANY)
 		return c;
 	r = PQexec(c, "SELECT version FROM antomd_schema");
@@ -204,20 +206,54 @@ out:
 	return NULL;
 }
 
-struct ctl_db *
-ctl_db_open(const char *command, const char *database, enum ctl_schema schema)
+/* Read-write, never creating the file, waiting for antomd's writer. */
+static sqlite3 *
+ctl_lite_open_rw(const char *command, const char *path)
+{
+	sqlite3 *db = NULL;
+
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) ==
+	    SQLITE_OK) {
+		sqlite3_busy_timeout(db, CTL_BUSY_MS);
+		return db;
+	}
+	ctl_warnx(command, "%s: %s", path, db != NULL ? sqlite3_errmsg(db) :
+	    "out of memory");
+	sqlite3_close(db);
+	return NULL;
+}
+
+/* Either engine, for reading or (write) for the merchant's INSERT. */
+static struct ctl_db *
+ctl_db_connect(const char *command, const char *database,
+    enum ctl_schema schema, int write)
 {
 	struct ctl_db *db = xcalloc(1, sizeof(*db));
 
 	store_display(database, db->name, sizeof(db->name));
 	if (ctl_db_is_pg(database))
-		db->pg = ctl_pg_open(command, database, db->name, schema);
+		db->pg = ctl_pg_open(command, database, db->name, schema,
+		    write);
+	else if (write)
+		db->lite = ctl_lite_open_rw(command, database);
 	else
 		db->lite = ctl_lite_open(command, database, schema);
 	if (db->pg != NULL || db->lite != NULL)
 		return db;
 	free(db);
 	return NULL;
+}
+
+struct ctl_db *
+ctl_db_open(const char *command, const char *database, enum ctl_schema schema)
+{
+	return ctl_db_connect(command, database, schema, 0);
+}
+
+struct ctl_db *
+ctl_db_open_rw(const char *command, const char *database)
+{
+	return ctl_db_connect(command, database, CTL_SCHEMA_ANY, 1);
 }
 
 void
@@ -423,7 +459,7 @@ ctl_lite_each(struct ctl_db *db, const char *sql, const char *const *params,
 		goto dberr;
 	ctl_lite_bind(row.st, params, n);
 	while (rc == 0 && (step = sqlite3_step(row.st)) == SQLITE_ROW)
-		rc = fn(&row, arg);
+		rc = fn != NULL ? fn(&row, arg) : 0;
 	if (rc == 0 && step != SQLITE_DONE)
 		goto dberr;
 	sqlite3_finalize(row.st);
@@ -455,7 +491,7 @@ ctl_pg_each(struct ctl_db *db, const char *sql, const char *const *params,
 	while ((r = PQgetResult(db->pg)) != NULL) {
 		switch (PQresultStatus(r)) {
 		case PGRES_SINGLE_TUPLE:
-			if (rc == 0 && !failed) {
+			if (rc == 0 && !failed && fn != NULL) {
 				row.res = r;
 				rc = fn(&row, arg);
 				PQfreemem(row.bytes);

@@ -3,7 +3,8 @@
  * same signed deliveries recorded through the store in a SQLite file and
  * in a real PostgreSQL server (pg.h), and every antomctl command that
  * reads or writes the database (inspect, events and events --follow,
- * refusals, reverify, replay, explain --id) says the same of both.
+ * refusals, reverify, replay, explain --id) says the same of both;
+ * simulate --db writes the merchant's link there.
  *
  * One cluster for the case: starting it is most of the time.
  */
@@ -349,13 +350,41 @@ pg_replay(void)
 	PQfinish(c);
 }
 
-/* One cluster for both (starting one is most of the time). */
+/*
+ * simulate --db plays the merchant's part on PostgreSQL too: the refund's
+ * refund_links row, inserted before Antom (here: nobody listening)
+ * notifies it; not with a role that may only read.
+ */
+static void
+pg_simulate(void)
+{
+	char pem[512], *t;
+	char *argv[] = { a_ctl, "--url", "http://127.0.0.1:1/antom/notify",
+	    "--key", NULL, "--client-id", SANDBOX, "--scenario",
+	    "refund-first", "--time-scale", "1000000000", "--timeout-ms",
+	    "200", "--db", two.reader, NULL };
+
+	argv[4] = (char *)test_path(pem, sizeof(pem),
+	    "vectors/test-antom-private.pem");
+	ck_assert_int_eq(ctldb_run_argv(ctl_simulate, &t, argv), 3);
+	free(t);
+	argv[14] = pg.node[0].conninfo;
+	ck_assert_int_eq(ctldb_run_argv(ctl_simulate, &t, argv), 1);
+	ck_assert_msg(strstr(t, "refund-first merchant link recorded: INSERT "
+	    "INTO refund_links") != NULL, "%s", t);
+	free(t);
+	ck_assert_str_eq(pg_sql(0, "SELECT count(*) FROM refund_links WHERE"
+	    " refund_request_id LIKE 'SIM-RR-%'"), "1");
+}
+
+/* One cluster for all (starting one is most of the time). */
 START_TEST(pg_both_engines)
 {
 	PG_SKIP_UNLESS_AVAILABLE();
 	two_start();
 	pg_reading();
 	pg_replay();
+	pg_simulate();
 }
 END_TEST
 
