@@ -100,8 +100,10 @@ ctl_replay(int argc, char **argv)
 		rc = CTL_EXIT_FAIL;
 		break;
 	case STORE_REPLAY_FAILED:
-		ctl_warnx(NULL, "replay of notification %lld failed; nothing changed",
-		    (long long)id);
+		/* A PostgreSQL COMMIT that warned did commit on the primary. */
+		ctl_warnx(NULL, "replay of notification %lld failed; %s",
+		    (long long)id, ctl_db_is_pg(cf->database) ? "the line "
+		    "above says whether anything changed" : "nothing changed");
 		break;
 	}
 out:

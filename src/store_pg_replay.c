@@ -358,7 +358,7 @@ store_pg_replay_on(PGconn *c, int64_t id, struct store_result *r)
 	rc = replay_row(&x, id, r);
 	if (rc == STORE_REPLAY_DONE && store_pg_commit(c, x.err,
 	    sizeof(x.err)) != 0) {
-		log_warnx("notification %lld: the replay was not committed: %s",
+		log_warnx("notification %lld: the replay's COMMIT failed: %s",
 		    (long long)id, x.err);
 		rc = STORE_REPLAY_FAILED;
 	}
