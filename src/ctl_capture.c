@@ -11,7 +11,6 @@
 #include <string.h>
 #include <strings.h>
 
-
 #include "conf.h"
 #include "ctl.h"
 #include "target.h"

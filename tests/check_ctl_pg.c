@@ -388,6 +388,34 @@ START_TEST(pg_both_engines)
 }
 END_TEST
 
+/*
+ * The engine antomctl picks for a database string is the store's
+ * (store.c): a URI, or a host or a database named by a word of a
+ * conninfo; a path, whatever its directories are called, is SQLite.
+ */
+START_TEST(engine_by_string)
+{
+	static const struct {
+		const char	*database;
+		int		 pg;
+	} cases[] = {
+		{ "postgresql://antomd@db1,db2/antomd", 1 },
+		{ "postgres://db/antomd", 1 },
+		{ "host=/run/postgresql dbname=antomd", 1 },
+		{ "user=antomd  dbname=antomd", 1 },
+		{ "port=5432\thostaddr=10.0.0.1", 1 },
+		{ "/var/lib/antomd/antomd.db", 0 },
+		{ "var/host=a/dbname=b.db", 0 },
+		{ "postgresql.db", 0 },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		ck_assert_msg(ctl_db_is_pg(cases[i].database) == cases[i].pg,
+		    "%s", cases[i].database);
+}
+END_TEST
+
 TCase *
 ctldb_pg_tcase(void)
 {
@@ -395,6 +423,7 @@ ctldb_pg_tcase(void)
 
 	tcase_add_checked_fixture(tc, two_setup, two_teardown);
 	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, engine_by_string);
 	tcase_add_test(tc, pg_both_engines);
 	return tc;
 }
