@@ -395,24 +395,21 @@ END_TEST
  */
 START_TEST(engine_by_string)
 {
-	static const struct {
-		const char	*database;
-		int		 pg;
-	} cases[] = {
-		{ "postgresql://antomd@db1,db2/antomd", 1 },
-		{ "postgres://db/antomd", 1 },
-		{ "host=/run/postgresql dbname=antomd", 1 },
-		{ "user=antomd  dbname=antomd", 1 },
-		{ "port=5432\thostaddr=10.0.0.1", 1 },
-		{ "/var/lib/antomd/antomd.db", 0 },
-		{ "var/host=a/dbname=b.db", 0 },
-		{ "postgresql.db", 0 },
+	static const char *const pg_strings[] = {
+		"postgresql://antomd@db1,db2/antomd", "postgres://db/antomd",
+		"host=/run/postgresql dbname=antomd",
+		"user=antomd  dbname=antomd", "port=5432\thostaddr=10.0.0.1",
+	};
+	static const char *const paths[] = {
+		"/var/lib/antomd/antomd.db", "var/host=a/dbname=b.db",
+		"postgresql.db",
 	};
 	size_t i;
 
-	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
-		ck_assert_msg(ctl_db_is_pg(cases[i].database) == cases[i].pg,
-		    "%s", cases[i].database);
+	for (i = 0; i < sizeof(pg_strings) / sizeof(pg_strings[0]); i++)
+		ck_assert_msg(ctl_db_is_pg(pg_strings[i]), "%s", pg_strings[i]);
+	for (i = 0; i < sizeof(paths) / sizeof(paths[0]); i++)
+		ck_assert_msg(!ctl_db_is_pg(paths[i]), "%s", paths[i]);
 }
 END_TEST
 
