@@ -15,7 +15,6 @@
 #include <stdint.h>
 
 #include <jansson.h>
-#include <sqlite3.h>
 
 #include "client.h"
 #include "log.h"
@@ -114,7 +113,7 @@ void	ctl_capture_free(struct ctl_capture *);
 
 /* ---- what the commands reading the database share ---- */
 
-/* How long a reader waits for the daemon's write lock. */
+/* How long a SQLite reader waits for the daemon's write lock. */
 #define CTL_BUSY_MS	5000
 
 /* Room for one value escaped by ctl_esc() or ctl_val(). */
@@ -139,25 +138,73 @@ enum ctl_schema {
 };
 
 /*
- * Open antomd's database read-only (a reader can never create or migrate
- * anything) with a busy timeout.  Every command that reads the database
- * opens it here.  NULL with a message (naming command, which may be NULL)
- * on stderr; the caller closes the handle.
+ * antomd's database, on either engine (ctl_db.c): SQLite opened
+ * read-only, or PostgreSQL with every transaction read-only by default.
  */
-sqlite3	*ctl_db_open(const char *command, const char *path, enum ctl_schema);
+struct ctl_db;
+/* One row of a query, valid in the callback it is given to. */
+struct ctl_row;
 
 /*
- * The current row of st as a JSON object keyed by column name.  New
+ * Open the configuration's database (a path: SQLite; a libpq URI or
+ * conninfo: PostgreSQL) for reading: a reader can never create or migrate
+ * anything, and a PostgreSQL role with SELECT alone is enough.  Every
+ * command that reads the database opens it here.  NULL with a message
+ * (naming command, which may be NULL) on stderr; close with
+ * ctl_db_close().
+ */
+struct ctl_db *ctl_db_open(const char *command, const char *database,
+	    enum ctl_schema);
+/*
+ * The same database opened for writing, as the merchant's application
+ * would (simulate --db): SQLite read-write, never creating the file;
+ * PostgreSQL as the string says.  No schema check.
+ */
+struct ctl_db *ctl_db_open_rw(const char *command, const char *database);
+void	ctl_db_close(struct ctl_db *);
+/* Whether database selects PostgreSQL, as store_open() decides. */
+int	ctl_db_is_pg(const char *database);
+int	ctl_db_pg(const struct ctl_db *);
+/* The database for messages: a conninfo without its password. */
+const char *ctl_db_name(const struct ctl_db *);
+
+/* A read transaction: one snapshot for every query until ctl_db_end(). */
+int	ctl_db_begin(struct ctl_db *);
+int	ctl_db_end(struct ctl_db *);
+
+/*
+ * Run sql, its text parameters $1, $2 ... bound to params (NULL binds SQL
+ * NULL; a statement written with ?1, ?2 ... is bound by number), and call
+ * fn (if not NULL) for each row until it returns non-zero.  0; fn's
+ * non-zero; or -1 on a database error (reported).
+ */
+typedef int (*ctl_row_fn)(struct ctl_row *, void *arg);
+int	ctl_db_each(struct ctl_db *, const char *sql,
+	    const char *const *params, size_t nparams, ctl_row_fn, void *arg);
+
+/*
+ * Column i of a row: NULL for SQL NULL; an integer (a PostgreSQL
+ * boolean is 0 or 1); bytes, *len of them (a bytea unescaped, not
+ * NUL-terminated).
+ */
+int	ctl_col_count(const struct ctl_row *);
+int	ctl_col_null(const struct ctl_row *, int i);
+const char *ctl_col_text(const struct ctl_row *, int i);
+int64_t	ctl_col_int(const struct ctl_row *, int i);
+const unsigned char *ctl_col_blob(struct ctl_row *, int i, size_t *len);
+
+/*
+ * The row as a JSON object keyed by column name, the same from either
+ * engine: integers as numbers, text as strings, NULL as null.  New
  * reference, or NULL when out of memory.
  */
-json_t	*ctl_row_json(sqlite3_stmt *st);
+json_t	*ctl_row_json(struct ctl_row *);
 
 /*
- * Every row of sql, its text parameters bound in order (NULL binds SQL
- * NULL), as a JSON array.  NULL on a database error (reported) or out of
- * memory.
+ * Every row of sql (as ctl_db_each()) as a JSON array.  NULL on a
+ * database error (reported) or out of memory.
  */
-json_t	*ctl_rows(sqlite3 *db, const char *sql, const char *const *params,
+json_t	*ctl_rows(struct ctl_db *, const char *sql, const char *const *params,
 	    size_t nparams);
 
 #endif

@@ -11,8 +11,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include <sqlite3.h>
-
 #include "conf.h"
 #include "ctl.h"
 #include "target.h"
@@ -193,59 +191,74 @@ capture_parse(const char *buf, size_t len, struct ctl_capture *rq)
 	return 0;
 }
 
-int
-ctl_capture_row(const struct conf *c, long long id, struct ctl_capture *rq)
-{
-	sqlite3 *db = NULL;
-	sqlite3_stmt *st = NULL;
-	const char *sp, *q;
-	int rc = -1, n;
+/* Where the row goes, and the routes to serve it at. */
+struct capture_from {
+	struct ctl_capture	*rq;
+	const struct conf	*c;
+};
 
-	if ((db = ctl_db_open("explain", c->database, CTL_SCHEMA_ANY)) == NULL)
-		goto done;
-	if (sqlite3_prepare_v2(db, "SELECT body, client_id, request_time, "
-	    "signature, signed_path FROM notifications WHERE id = ?", -1, &st,
-	    NULL) != SQLITE_OK) {
-		ctl_warnx("explain", "%s: %s", c->database, sqlite3_errmsg(db));
-		goto done;
-	}
-	sqlite3_bind_int64(st, 1, id);
-	if (sqlite3_step(st) != SQLITE_ROW) {
-		ctl_warnx("explain", "%s: no notification with id %lld", c->database, id);
-		goto done;
-	}
-	n = sqlite3_column_bytes(st, 0);
-	if (n < 0 || n > CAPTURE_BODY_MAX) {
-		ctl_warnx("explain", "notification %lld: body too large", id);
-		goto done;
-	}
-	rq->body = xmalloc((size_t)n + 1);
-	if (n > 0)
-		memcpy(rq->body, sqlite3_column_blob(st, 0), (size_t)n);
-	rq->bodylen = (size_t)n;
-	rq->client_id = xstrdup((const char *)sqlite3_column_text(st, 1));
-	rq->rtime = xstrdup((const char *)sqlite3_column_text(st, 2));
-	rq->sig = xstrdup((const char *)sqlite3_column_text(st, 3));
+/*
+ * The row's request, served at its route's path as the daemon would see
+ * it: 1, or 2 when the body is too large.
+ */
+static int
+capture_row(struct ctl_row *row, void *arg)
+{
+	struct ctl_capture *rq = ((struct capture_from *)arg)->rq;
+	const struct conf *c = ((struct capture_from *)arg)->c;
+	const unsigned char *body;
+	const char *sp, *q;
+	size_t n, i;
+
+	body = ctl_col_blob(row, 0, &n);
+	if (n > CAPTURE_BODY_MAX)
+		return 2;
+	rq->body = xmalloc(n + 1);
+	memcpy(rq->body, body, n);
+	rq->bodylen = n;
+	rq->client_id = xstrdup(ctl_col_text(row, 1));
+	rq->rtime = xstrdup(ctl_col_text(row, 2));
+	rq->sig = xstrdup(ctl_col_text(row, 3));
 	rq->nclient = rq->nrtime = rq->nsig = 1;
-	sp = (const char *)sqlite3_column_text(st, 4);
+	sp = ctl_col_text(row, 4);
 	rq->method = xstrdup("POST");
 	/* The stored signed path is public; serve it at its route's path. */
 	q = strchr(sp, '?');
 	rq->path = ctl_strndup(sp, q != NULL ? (size_t)(q - sp) : strlen(sp));
 	if (q != NULL)
 		rq->query = xstrdup(q + 1);
-	for (n = 0; (size_t)n < c->nroutes; n++) {
-		if (strcmp(c->routes[n].signed_path, rq->path) == 0) {
+	for (i = 0; i < c->nroutes; i++) {
+		if (strcmp(c->routes[i].signed_path, rq->path) == 0) {
 			free(rq->path);
-			rq->path = xstrdup(c->routes[n].path);
+			rq->path = xstrdup(c->routes[i].path);
 			break;
 		}
 	}
-	rc = 0;
-done:
-	sqlite3_finalize(st);
-	sqlite3_close(db);
-	return rc;
+	return 1;
+}
+
+int
+ctl_capture_row(const struct conf *c, long long id, struct ctl_capture *rq)
+{
+	struct ctl_db *db;
+	struct capture_from from = { rq, c };
+	char num[24];
+	const char *param = num;
+	int rc;
+
+	if ((db = ctl_db_open("explain", c->database, CTL_SCHEMA_ANY)) == NULL)
+		return -1;
+	snprintf(num, sizeof(num), "%lld", id);
+	rc = ctl_db_each(db, "SELECT body, client_id, request_time, signature,"
+	    " signed_path FROM notifications WHERE id = $1", &param, 1,
+	    capture_row, &from);
+	if (rc == 0)
+		ctl_warnx("explain", "%s: no notification with id %lld",
+		    ctl_db_name(db), id);
+	else if (rc == 2)
+		ctl_warnx("explain", "notification %lld: body too large", id);
+	ctl_db_close(db);
+	return rc == 1 ? 0 : -1;
 }
 
 int

@@ -3,7 +3,9 @@
  * after a sequence number, optionally followed as rows commit.
  *
  * Each poll is one short read transaction on a read-only connection, so
- * a follower never holds up the daemon's writer.  Signals are taken
+ * a follower never holds up the daemon's writer.  On PostgreSQL seq is
+ * handed out in commit order (store_pg.c), so polling seq > N misses no
+ * row there either.  Signals are taken
  * synchronously (blocked, then waited for between polls), as the daemon
  * does.
  */
@@ -16,7 +18,6 @@
 #include <time.h>
 
 #include <jansson.h>
-#include <sqlite3.h>
 
 #include "conf.h"
 #include "ctl.h"
@@ -52,54 +53,65 @@ events_usage(FILE *f)
 	    "3 configuration or database error.\n", f);
 }
 
+/* What a poll carries from row to row. */
+struct events_poll {
+	int64_t	*since, *left;
+	int	 json;
+};
+
+static int
+events_row(struct ctl_row *row, void *arg)
+{
+	struct events_poll *ep = arg;
+	char b1[CTL_ESC_MAX], b2[CTL_ESC_MAX], b3[CTL_ESC_MAX];
+	json_t *o;
+
+	*ep->since = ctl_col_int(row, 0);
+	if (*ep->left > 0)
+		(*ep->left)--;
+	if (ep->json) {
+		if ((o = ctl_row_json(row)) == NULL) {
+			ctl_warnx(NULL, "out of memory");
+			return -1;
+		}
+		json_dumpf(o, stdout, JSON_COMPACT);
+		putchar('\n');
+		json_decref(o);
+		return 0;
+	}
+	printf("%lld %s %s %s %s %s->%s %lld\n", (long long)*ep->since,
+	    ctl_esc(ctl_col_text(row, 1), b1, sizeof(b1)),
+	    ctl_esc(ctl_col_text(row, 2), b2, sizeof(b2)),
+	    ctl_col_text(row, 3),
+	    ctl_esc(ctl_col_text(row, 4), b3, sizeof(b3)),
+	    ctl_col_null(row, 6) ? "none" : ctl_col_text(row, 6),
+	    ctl_col_text(row, 7), (long long)ctl_col_int(row, 8));
+	return 0;
+}
+
 /*
  * Print the rows after *since, at most *left of them (-1: no limit);
- * advances *since and *left.  0, or -1 on a database or output error.
+ * advances *since and *left.  Each poll is one statement, its own short
+ * read transaction: the writer is never held up.  0, or -1 on a database
+ * or output error.
  */
 static int
-events_poll(sqlite3 *db, sqlite3_stmt *st, int64_t *since,
-    int64_t *left, int json)
+events_poll(struct ctl_db *db, int64_t *since, int64_t *left, int json)
 {
-	char b1[CTL_ESC_MAX], b2[CTL_ESC_MAX], b3[CTL_ESC_MAX];
-	json_t *row;
-	int rc;
+	static const char sql[] =
+	    "SELECT seq, created_at, client_id, object_type, object_id,"
+	    " payment_id, old_status, new_status, notification_id"
+	    " FROM events WHERE seq > $1 ORDER BY seq LIMIT $2";
+	struct events_poll ep = { since, left, json };
+	char s1[24], s2[24];
+	const char *params[2] = { s1, s2 };
 
-	sqlite3_bind_int64(st, 1, *since);
-	sqlite3_bind_int64(st, 2, *left);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		*since = sqlite3_column_int64(st, 0);
-		if (*left > 0)
-			(*left)--;
-		if (json) {
-			if ((row = ctl_row_json(st)) == NULL) {
-				rc = SQLITE_NOMEM;
-				break;
-			}
-			json_dumpf(row, stdout, JSON_COMPACT);
-			putchar('\n');
-			json_decref(row);
-			continue;
-		}
-		printf("%lld %s %s %s %s %s->%s %lld\n",
-		    (long long)*since,
-		    ctl_esc((const char *)sqlite3_column_text(st, 1), b1,
-		    sizeof(b1)),
-		    ctl_esc((const char *)sqlite3_column_text(st, 2), b2,
-		    sizeof(b2)),
-		    (const char *)sqlite3_column_text(st, 3),
-		    ctl_esc((const char *)sqlite3_column_text(st, 4), b3,
-		    sizeof(b3)),
-		    sqlite3_column_type(st, 6) == SQLITE_NULL ? "none" :
-		    (const char *)sqlite3_column_text(st, 6),
-		    (const char *)sqlite3_column_text(st, 7),
-		    (long long)sqlite3_column_int64(st, 8));
-	}
-	/* Reset ends the read transaction: the writer is never held up. */
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE) {
-		ctl_warnx(NULL, "database: %s", sqlite3_errmsg(db));
+	snprintf(s1, sizeof(s1), "%lld", (long long)*since);
+	/* PostgreSQL takes no negative LIMIT: none is INT64_MAX. */
+	snprintf(s2, sizeof(s2), "%lld", *left < 0 ? (long long)INT64_MAX :
+	    (long long)*left);
+	if (ctl_db_each(db, sql, params, 2, events_row, &ep) != 0)
 		return -1;
-	}
 	if (fflush(stdout) != 0) {
 		ctl_warnx(NULL, "stdout: %s", strerror(errno));
 		return -1;
@@ -120,14 +132,9 @@ ctl_events(int argc, char **argv)
 		{ "help",	no_argument,		NULL, 'h' },
 		{ NULL,		0,			NULL, 0 }
 	};
-	static const char sql[] =
-	    "SELECT seq, created_at, client_id, object_type, object_id,"
-	    " payment_id, old_status, new_status, notification_id"
-	    " FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2";
 	const char *confpath = NULL;
 	struct conf *cf = NULL;
-	sqlite3 *db = NULL;
-	sqlite3_stmt *st = NULL;
+	struct ctl_db *db = NULL;
 	sigset_t sigs, old;
 	struct timespec poll = { 0, EVENTS_POLL_MS * 1000000L };
 	int64_t since = -1, left = -1;
@@ -174,10 +181,6 @@ ctl_events(int argc, char **argv)
 	if ((cf = ctl_conf(NULL, confpath)) == NULL ||
 	    (db = ctl_db_open(NULL, cf->database, CTL_SCHEMA_CURRENT)) == NULL)
 		goto out;
-	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
-		ctl_warnx(NULL, "database: %s", sqlite3_errmsg(db));
-		goto out;
-	}
 	/*
 	 * Signals are taken synchronously, as the daemon does: blocked, and
 	 * waited for with sigtimedwait() as the pause between polls.
@@ -190,7 +193,7 @@ ctl_events(int argc, char **argv)
 		blocked = 1;
 	}
 	for (;;) {
-		if (events_poll(db, st, &since, &left, json) != 0)
+		if (events_poll(db, &since, &left, json) != 0)
 			goto out;
 		if (!follow || left == 0)
 			break;
@@ -201,8 +204,7 @@ ctl_events(int argc, char **argv)
 out:
 	if (blocked)
 		sigprocmask(SIG_SETMASK, &old, NULL);
-	sqlite3_finalize(st);
-	sqlite3_close(db);
+	ctl_db_close(db);
 	conf_free(cf);
 	return rc;
 }

@@ -12,7 +12,6 @@
 #include <string.h>
 
 #include <jansson.h>
-#include <sqlite3.h>
 
 #include "conf.h"
 #include "ctl.h"
@@ -32,20 +31,41 @@ static const char sql_payments[] =
     " acquirer_result_message, card_bin, funding, issuer_name,"
     " card_no_masked, merchant_advice_code, authorization_code, rrn,"
     " credential_type_used, notification_id, created_at, updated_at"
-    " FROM payments WHERE payment_request_id = ?1"
-    " AND (?2 IS NULL OR client_id = ?2) ORDER BY client_id";
+    " FROM payments WHERE payment_request_id = $1"
+    " AND (CAST($2 AS text) IS NULL OR client_id = $2) ORDER BY client_id";
 static const char sql_notifs[] =
     "SELECT id, notify_type, kind, object_id, outcome, archive_reason,"
     " delivery_count, key_version, first_received_at, last_received_at,"
-    " discrepancy FROM notifications WHERE object_id = ?1 AND client_id = ?2"
-    " AND kind = ?3 ORDER BY id";
+    " discrepancy FROM notifications WHERE object_id = $1 AND client_id = $2"
+    " AND kind = $3 ORDER BY id";
 /* Through the notifications: events have no index by object (store_schema.c). */
 static const char sql_events[] =
     "SELECT seq, created_at, object_type, object_id, payment_id,"
     " old_status, new_status, notification_id FROM events"
     " WHERE notification_id IN (SELECT id FROM notifications"
-    " WHERE object_id = ?1 AND client_id = ?2) AND object_type = ?3"
+    " WHERE object_id = $1 AND client_id = $2) AND object_type = $3"
     " ORDER BY seq";
+/*
+ * The refunds linked to a payment: SQLite's CROSS JOIN ... ON fixes the
+ * join order (its planner's hint); PostgreSQL takes no ON after CROSS
+ * JOIN and plans the order itself.
+ */
+#define INSPECT_REFUNDS(join)						\
+	"SELECT r.refund_request_id, r.refund_id, r.status,"		\
+	" r.result_code, r.result_message, r.amount_value, r.currency,"	\
+	" r.refund_time, r.arn, r.actual_refund_amount_value,"		\
+	" r.actual_refund_currency, l.payment_id AS linked_payment_id,"	\
+	" l.payment_request_id AS linked_payment_request_id,"		\
+	" l.created_at AS linked_at, r.notification_id, r.created_at,"	\
+	" r.updated_at FROM refund_payment rp " join " refunds r"	\
+	" ON r.refund_request_id = rp.refund_request_id"		\
+	" AND r.client_id = rp.client_id"				\
+	" " join " refund_links l"					\
+	" ON l.refund_request_id = rp.refund_request_id"		\
+	" AND l.client_id = rp.client_id"				\
+	" WHERE rp.payment_request_id = $1 AND rp.client_id = $2"	\
+	" ORDER BY r.created_at, r.refund_request_id"
+
 /*
  * What hangs off a payment, each shown with its own notifications and
  * state changes: the section's key and the row's kind.  Captures and
@@ -59,8 +79,9 @@ static const struct {
 	const char	*section;	/* "captures" */
 	const char	*kind;		/* "capture", also objects' JSON key */
 	const char	*id;		/* its key column */
-	int		 by_request;	/* ?1 is the paymentRequestId */
+	int		 by_request;	/* $1 is the paymentRequestId */
 	const char	*sql;
+	const char	*pg;		/* PostgreSQL's, where it differs */
 } inspect_children[] = {
 	{ "captures", "capture", "capture_request_id", 0,
 	    "SELECT capture_request_id, capture_id, payment_id, status,"
@@ -68,23 +89,10 @@ static const struct {
 	    " capture_time, acquirer_reference_no, acquirer_name,"
 	    " acquirer_transaction_id, acquirer_result_code,"
 	    " acquirer_result_message, notification_id,"
-	    " created_at, updated_at FROM captures WHERE payment_id = ?1"
-	    " AND client_id = ?2 ORDER BY created_at, capture_request_id" },
+	    " created_at, updated_at FROM captures WHERE payment_id = $1"
+	    " AND client_id = $2 ORDER BY created_at, capture_request_id", NULL },
 	{ "refunds", "refund", "refund_request_id", 1,
-	    "SELECT r.refund_request_id, r.refund_id, r.status,"
-	    " r.result_code, r.result_message, r.amount_value, r.currency,"
-	    " r.refund_time, r.arn, r.actual_refund_amount_value,"
-	    " r.actual_refund_currency, l.payment_id AS linked_payment_id,"
-	    " l.payment_request_id AS linked_payment_request_id,"
-	    " l.created_at AS linked_at, r.notification_id, r.created_at,"
-	    " r.updated_at FROM refund_payment rp CROSS JOIN refunds r"
-	    " ON r.refund_request_id = rp.refund_request_id"
-	    " AND r.client_id = rp.client_id"
-	    " CROSS JOIN refund_links l"
-	    " ON l.refund_request_id = rp.refund_request_id"
-	    " AND l.client_id = rp.client_id"
-	    " WHERE rp.payment_request_id = ?1 AND rp.client_id = ?2"
-	    " ORDER BY r.created_at, r.refund_request_id" },
+	    INSPECT_REFUNDS("CROSS JOIN"), INSPECT_REFUNDS("JOIN") },
 	{ "disputes", "dispute", "dispute_id", 0,
 	    "SELECT dispute_id, payment_id, capture_id, stage, dispute_type,"
 	    " amount_value, currency, reason_code, reason_msg, source,"
@@ -92,8 +100,8 @@ static const struct {
 	    " judged_time, judged_amount_value, judged_currency, arn,"
 	    " dispute_accept_reason, notification_id, created_at, updated_at"
 	    " FROM disputes"
-	    " WHERE payment_id = ?1 AND client_id = ?2"
-	    " ORDER BY created_at, dispute_id" },
+	    " WHERE payment_id = $1 AND client_id = $2"
+	    " ORDER BY created_at, dispute_id", NULL },
 };
 
 /*
@@ -102,15 +110,16 @@ static const struct {
  * knows refunds may be missing above; the README's query lists them.
  */
 static const char sql_unlinked[] =
-    "SELECT coalesce(sum(link = 'unlinked'), 0) AS unlinked,"
-    " coalesce(sum(link = 'payment_unknown'), 0) AS payment_unknown"
-    " FROM refund_status WHERE client_id = ?1";
+    "SELECT coalesce(sum(CASE WHEN link = 'unlinked' THEN 1 ELSE 0 END), 0)"
+    " AS unlinked, coalesce(sum(CASE WHEN link = 'payment_unknown' THEN 1"
+    " ELSE 0 END), 0) AS payment_unknown"
+    " FROM refund_status WHERE client_id = $1";
 
 /* Every state change of the payment and of all its children, by seq. */
 static const char sql_timeline[] =
     "SELECT seq, created_at, object_type, object_id, old_status,"
     " new_status, notification_id FROM payment_timeline"
-    " WHERE payment_request_id = ?1 AND client_id = ?2 ORDER BY seq";
+    " WHERE payment_request_id = $1 AND client_id = $2 ORDER BY seq";
 
 static void
 inspect_usage(FILE *f)
@@ -139,7 +148,7 @@ inspect_usage(FILE *f)
 
 /* Rows of sql with params as parent's member key.  0 or -1 (reported). */
 static int
-inspect_attach(sqlite3 *db, json_t *parent, const char *key, const char *sql,
+inspect_attach(struct ctl_db *db, json_t *parent, const char *key, const char *sql,
     const char *const *params, size_t nparams)
 {
 	json_t *a = ctl_rows(db, sql, params, nparams);
@@ -294,7 +303,7 @@ inspect_print(json_t *pays)
  * id, kind), as members of w.  0 or -1 (reported).
  */
 static int
-inspect_history(sqlite3 *db, json_t *w, const char *object, const char *cid,
+inspect_history(struct ctl_db *db, json_t *w, const char *object, const char *cid,
     const char *kind)
 {
 	const char *params[3] = { object, cid, kind };
@@ -310,13 +319,14 @@ inspect_history(sqlite3 *db, json_t *w, const char *object, const char *cid,
  * timeline}.  0 or -1.
  */
 static int
-inspect_payment(sqlite3 *db, json_t *pays, size_t i, json_t *p,
+inspect_payment(struct ctl_db *db, json_t *pays, size_t i, json_t *p,
     const char *prid)
 {
 	const char *cid = json_string_value(json_object_get(p, "client_id"));
 	const char *pid = json_string_value(json_object_get(p, "payment_id"));
 	const char *byp[2] = { pid, cid }, *byr[2] = { prid, cid };
 	json_t *wrap, *kids, *c, *cw, *un;
+	const char *sql;
 	size_t j, k;
 
 	if ((wrap = json_object()) == NULL ||
@@ -327,12 +337,14 @@ inspect_payment(sqlite3 *db, json_t *pays, size_t i, json_t *p,
 		return -1;
 	for (k = 0; k < sizeof(inspect_children) / sizeof(inspect_children[0]);
 	    k++) {
+		sql = ctl_db_pg(db) && inspect_children[k].pg != NULL ?
+		    inspect_children[k].pg : inspect_children[k].sql;
 		if (inspect_children[k].by_request)
-			kids = ctl_rows(db, inspect_children[k].sql, byr, 2);
+			kids = ctl_rows(db, sql, byr, 2);
 		else if (pid == NULL)
 			kids = json_array();
 		else
-			kids = ctl_rows(db, inspect_children[k].sql, byp, 2);
+			kids = ctl_rows(db, sql, byp, 2);
 		if (kids == NULL || json_object_set_new(wrap,
 		    inspect_children[k].section, kids) != 0)
 			return -1;
@@ -372,7 +384,7 @@ ctl_inspect(int argc, char **argv)
 	};
 	const char *confpath = NULL, *client = NULL, *prid, *params[2];
 	struct conf *cf = NULL;
-	sqlite3 *db = NULL;
+	struct ctl_db *db = NULL;
 	json_t *doc = NULL, *pays = NULL, *p;
 	int ch, json = 0, rc = CTL_EXIT_ERR;
 	size_t i;
@@ -396,10 +408,8 @@ ctl_inspect(int argc, char **argv)
 	    (db = ctl_db_open(NULL, cf->database, CTL_SCHEMA_CURRENT)) == NULL)
 		goto out;
 	/* One read transaction: a consistent snapshot of every table. */
-	if (sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
-		ctl_warnx(NULL, "database: %s", sqlite3_errmsg(db));
+	if (ctl_db_begin(db) != 0)
 		goto out;
-	}
 	params[0] = prid;
 	params[1] = client;
 	if ((pays = ctl_rows(db, sql_payments, params, 2)) == NULL)
@@ -417,7 +427,7 @@ ctl_inspect(int argc, char **argv)
 	json_array_foreach(pays, i, p)
 		if (inspect_payment(db, pays, i, p, prid) != 0)
 			goto out;
-	sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+	ctl_db_end(db);
 	if (json) {
 		doc = json_pack("{s:s, s:O}", "payment_request_id", prid,
 		    "payments", pays);
@@ -430,7 +440,7 @@ ctl_inspect(int argc, char **argv)
 out:
 	json_decref(doc);
 	json_decref(pays);
-	sqlite3_close(db);
+	ctl_db_close(db);
 	conf_free(cf);
 	return rc;
 }

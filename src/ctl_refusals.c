@@ -12,15 +12,55 @@
  */
 #include <getopt.h>
 #include <stdio.h>
+#include <string.h>
 
 #include <jansson.h>
-#include <sqlite3.h>
 
 #include "conf.h"
 #include "ctl.h"
 #include "refusal.h"
 
 static char refusals_prog[] = "antomctl refusals";
+
+/*
+ * refusal_list_sql (refusal.h) in PostgreSQL's dialect: the same columns
+ * and order; the times compared are the server's now, as ISO 8601 UTC
+ * text with milliseconds like the columns; authentic is 0 or 1.
+ */
+#define REFUSALS_AGO(p)							\
+	"to_char((now() AT TIME ZONE 'UTC') + " p "::interval,"		\
+	" 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+#define REFUSALS_AT_RISK(p)						\
+	"CASE WHEN authentic = 1 AND first_refused_at < " REFUSALS_AGO(p)	\
+	" THEN 1 ELSE 0 END"
+static const char refusals_pg_sql[] =
+    "SELECT body_sha256, client_id, status, reason, request_time,"
+    " notify_type, kind, object_id, first_refused_at, last_refused_at,"
+    " refusal_count, " REFUSALS_AT_RISK("$1") " AS at_risk, "
+    REFUSALS_AT_RISK("$2") " AS given_up, authentic"
+    " FROM refusals ORDER BY authentic DESC, first_refused_at, body_sha256";
+
+/* The rows, authentic or not, and the counts. */
+struct refusals_list {
+	json_t		*rows, *sample;
+	long long	 n_risk, n_gone;
+};
+
+static int
+refusals_row(struct ctl_row *row, void *arg)
+{
+	struct refusals_list *l = arg;
+	json_t *o;
+
+	l->n_risk += ctl_col_int(row, 11);
+	l->n_gone += ctl_col_int(row, 12);
+	if ((o = ctl_row_json(row)) == NULL || json_array_append_new(
+	    ctl_col_int(row, 13) ? l->rows : l->sample, o) != 0) {
+		ctl_warnx(NULL, "out of memory");
+		return -1;
+	}
+	return 0;
+}
 
 /* One row as a line of text, marked mark (or by its own state). */
 static void
@@ -85,14 +125,15 @@ ctl_refusals(int argc, char **argv)
 	};
 	const char *confpath = NULL;
 	struct conf *cf = NULL;
-	sqlite3 *db = NULL;
-	sqlite3_stmt *st = NULL;
-	json_t *rows = NULL, *sample = NULL, *row, *doc = NULL;
+	struct ctl_db *db = NULL;
+	struct refusals_list l;
+	json_t *row, *doc = NULL;
 	char risk[REFUSAL_AGO_LEN], gone[REFUSAL_AGO_LEN];
-	long long n_risk = 0, n_gone = 0;
-	int ch, json = 0, rc = CTL_EXIT_ERR, step;
+	const char *params[2] = { risk, gone };
+	int ch, json = 0, rc = CTL_EXIT_ERR;
 	size_t i;
 
+	memset(&l, 0, sizeof(l));
 	argv[0] = refusals_prog;
 	while ((ch = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
 		switch (ch) {
@@ -111,54 +152,41 @@ ctl_refusals(int argc, char **argv)
 		goto out;
 	refusal_ago(risk, cf->at_risk_after_s);
 	refusal_ago(gone, REFUSAL_GIVEN_UP_S);
-	if ((rows = json_array()) == NULL || (sample = json_array()) == NULL ||
-	    sqlite3_prepare_v2(db, refusal_list_sql, -1, &st, NULL) != SQLITE_OK)
-		goto dberr;
-	sqlite3_bind_text(st, 1, risk, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, gone, -1, SQLITE_STATIC);
-	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-		n_risk += sqlite3_column_int(st, 11);
-		n_gone += sqlite3_column_int(st, 12);
-		if ((row = ctl_row_json(st)) == NULL ||
-		    json_array_append_new(sqlite3_column_int(st, 13) ? rows :
-		    sample, row) != 0)
-			goto out;
-	}
-	if (step != SQLITE_DONE)
-		goto dberr;
+	if ((l.rows = json_array()) == NULL ||
+	    (l.sample = json_array()) == NULL)
+		goto out;
+	if (ctl_db_each(db, ctl_db_pg(db) ? refusals_pg_sql :
+	    refusal_list_sql, params, 2, refusals_row, &l) != 0)
+		goto out;
 	if (json) {
 		doc = json_pack("{s:I, s:I, s:I, s:O, s:O}", "at_risk_after_s",
 		    (json_int_t)cf->at_risk_after_s, "at_risk",
-		    (json_int_t)n_risk, "given_up", (json_int_t)n_gone,
-		    "refusals", rows, "unverified", sample);
+		    (json_int_t)l.n_risk, "given_up", (json_int_t)l.n_gone,
+		    "refusals", l.rows, "unverified", l.sample);
 		if (doc == NULL || json_dumpf(doc, stdout, JSON_INDENT(2)) != 0)
 			goto out;
 		putchar('\n');
 	} else {
-		json_array_foreach(rows, i, row)
+		json_array_foreach(l.rows, i, row)
 			refusals_print(row, NULL);
-		if (json_array_size(sample) > 0)
+		if (json_array_size(l.sample) > 0)
 			printf("unverified sample (no valid signature: anyone "
 			    "can send these; never at risk):\n");
-		json_array_foreach(sample, i, row)
+		json_array_foreach(l.sample, i, row)
 			refusals_print(row, "unverified");
 		printf("%zu refused and not stored since; %lld at risk "
 		    "(refused more than %u s ago), %lld given up by Antom; "
-		    "%zu unverified (not at risk)\n", json_array_size(rows),
-		    n_risk, cf->at_risk_after_s, n_gone,
-		    json_array_size(sample));
+		    "%zu unverified (not at risk)\n", json_array_size(l.rows),
+		    l.n_risk, cf->at_risk_after_s, l.n_gone,
+		    json_array_size(l.sample));
 	}
-	rc = fflush(stdout) != 0 ? CTL_EXIT_ERR : n_risk > 0 ? CTL_EXIT_FAIL :
+	rc = fflush(stdout) != 0 ? CTL_EXIT_ERR : l.n_risk > 0 ? CTL_EXIT_FAIL :
 	    CTL_EXIT_OK;
-	goto out;
-dberr:
-	ctl_warnx(NULL, "database: %s", sqlite3_errmsg(db));
 out:
-	sqlite3_finalize(st);
 	json_decref(doc);
-	json_decref(rows);
-	json_decref(sample);
-	sqlite3_close(db);
+	json_decref(l.rows);
+	json_decref(l.sample);
+	ctl_db_close(db);
 	conf_free(cf);
 	return rc;
 }

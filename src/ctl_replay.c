@@ -4,7 +4,8 @@
  *
  * The one antomctl command that writes: it goes through store_replay(),
  * so the state machine's rules hold for it as for any delivery, and it
- * waits for the daemon's write lock rather than fail beside it.
+ * waits for the daemon's write lock (on PostgreSQL, the advisory locks of
+ * the objects it touches: store_pg_replay.c) rather than fail beside it.
  */
 #include <getopt.h>
 #include <stdint.h>
@@ -32,7 +33,8 @@ replay_usage(FILE *f)
 	    "version reads in the body, and an outcome of archived becomes the\n"
 	    "new one (any other outcome stays what the first delivery did).\n"
 	    "Prints the outcome: applied, duplicate, ignored, conflict or\n"
-	    "archived.  Safe beside a running antomd (it waits for its lock).\n"
+	    "archived.  Safe beside running antomd instances (it waits for\n"
+	    "their locks).  On PostgreSQL it needs antomd's writer role.\n"
 	    "\n"
 	    "  -c, --config FILE    antomd's configuration (for the database)\n"
 	    "  -h, --help           show this help\n"
@@ -98,8 +100,10 @@ ctl_replay(int argc, char **argv)
 		rc = CTL_EXIT_FAIL;
 		break;
 	case STORE_REPLAY_FAILED:
-		ctl_warnx(NULL, "replay of notification %lld failed; nothing changed",
-		    (long long)id);
+		/* A PostgreSQL COMMIT that warned did commit on the primary. */
+		ctl_warnx(NULL, "replay of notification %lld failed; %s",
+		    (long long)id, ctl_db_is_pg(cf->database) ? "the line "
+		    "above says whether anything changed" : "nothing changed");
 		break;
 	}
 out:

@@ -13,13 +13,46 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <sqlite3.h>
-
 #include "conf.h"
 #include "ctl.h"
 #include "verify.h"
 
 static char reverify_prog[] = "antomctl reverify";
+
+/* What the check carries from row to row. */
+struct reverify_run {
+	const struct conf	*cf;
+	uint64_t		 ok, failed;
+};
+
+static int
+reverify_row(struct ctl_row *row, void *arg)
+{
+	struct reverify_run *run = arg;
+	struct verify_input in;
+	struct verify_match m;
+	enum verify_result vr;
+	char b1[CTL_ESC_MAX];
+
+	memset(&in, 0, sizeof(in));
+	in.content.path = ctl_col_text(row, 2);
+	in.query = NULL;	/* signed_path holds ?query if it was signed */
+	in.content.client_id = ctl_col_text(row, 1);
+	in.content.request_time = ctl_col_text(row, 3);
+	in.sig_header = ctl_col_text(row, 4);
+	in.content.body = ctl_col_blob(row, 5, &in.content.bodylen);
+	vr = verify_request(run->cf->keys, &in, &m);
+	if (vr == VERIFY_OK) {
+		run->ok++;
+		return 0;
+	}
+	run->failed++;
+	printf("notification %lld client %s: %s\n",
+	    (long long)ctl_col_int(row, 0),
+	    ctl_esc(in.content.client_id, b1, sizeof(b1)),
+	    verify_result_str(vr));
+	return 0;
+}
 
 static void
 reverify_usage(FILE *f)
@@ -52,18 +85,15 @@ ctl_reverify(int argc, char **argv)
 	};
 	static const char sql[] =
 	    "SELECT id, client_id, signed_path, request_time, signature, body"
-	    " FROM notifications WHERE id > ?1 ORDER BY id";
+	    " FROM notifications WHERE id > $1 ORDER BY id";
 	const char *confpath = NULL;
 	struct conf *cf = NULL;
-	sqlite3 *db = NULL;
-	sqlite3_stmt *st = NULL;
-	struct verify_input in;
-	struct verify_match m;
-	enum verify_result vr;
-	char b1[CTL_ESC_MAX];
+	struct ctl_db *db = NULL;
+	struct reverify_run run;
+	char num[24];
+	const char *param = num;
 	int64_t since = 0;
-	uint64_t ok = 0, failed = 0;
-	int ch, step, rc = CTL_EXIT_ERR;
+	int ch, rc = CTL_EXIT_ERR;
 
 	argv[0] = reverify_prog;
 	while ((ch = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
@@ -92,43 +122,18 @@ ctl_reverify(int argc, char **argv)
 	if ((cf = ctl_conf(NULL, confpath)) == NULL ||
 	    (db = ctl_db_open(NULL, cf->database, CTL_SCHEMA_CURRENT)) == NULL)
 		goto out;
-	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
-		goto dberr;
-	sqlite3_bind_int64(st, 1, since);
-	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-		memset(&in, 0, sizeof(in));
-		in.content.path = (const char *)sqlite3_column_text(st, 2);
-		in.query = NULL;	/* signed_path holds ?query if it was signed */
-		in.content.client_id = (const char *)sqlite3_column_text(st, 1);
-		in.content.request_time = (const char *)sqlite3_column_text(st, 3);
-		in.sig_header = (const char *)sqlite3_column_text(st, 4);
-		in.content.body = sqlite3_column_blob(st, 5);
-		in.content.bodylen = (size_t)sqlite3_column_bytes(st, 5);
-		if (in.content.body == NULL)
-			in.content.body = (const unsigned char *)"";
-		vr = verify_request(cf->keys, &in, &m);
-		if (vr == VERIFY_OK) {
-			ok++;
-			continue;
-		}
-		failed++;
-		printf("notification %lld client %s: %s\n",
-		    (long long)sqlite3_column_int64(st, 0),
-		    ctl_esc(in.content.client_id, b1, sizeof(b1)),
-		    verify_result_str(vr));
-	}
-	if (step != SQLITE_DONE)
-		goto dberr;
-	printf("%" PRIu64 " verified, %" PRIu64 " failed\n", ok, failed);
+	memset(&run, 0, sizeof(run));
+	run.cf = cf;
+	snprintf(num, sizeof(num), "%lld", (long long)since);
+	if (ctl_db_each(db, sql, &param, 1, reverify_row, &run) != 0)
+		goto out;
+	printf("%" PRIu64 " verified, %" PRIu64 " failed\n", run.ok,
+	    run.failed);
 	if (fflush(stdout) != 0)
 		goto out;
-	rc = failed > 0 ? CTL_EXIT_FAIL : CTL_EXIT_OK;
-	goto out;
-dberr:
-	ctl_warnx(NULL, "database: %s", sqlite3_errmsg(db));
+	rc = run.failed > 0 ? CTL_EXIT_FAIL : CTL_EXIT_OK;
 out:
-	sqlite3_finalize(st);
-	sqlite3_close(db);
+	ctl_db_close(db);
 	conf_free(cf);
 	return rc;
 }

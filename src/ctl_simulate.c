@@ -118,7 +118,7 @@ struct sim_run {
 	char		*lost;		/* owned report of the lost ones */
 	size_t		 lostlen;
 	const char	*db_path;	/* --db: antomd's database, or NULL */
-	sqlite3		*db;		/* the merchant's own connection */
+	struct ctl_db	*db;		/* the merchant's own connection */
 };
 
 static void
@@ -146,7 +146,8 @@ sim_usage(FILE *f)
 	    "it\n"
 	    "                       (default: the URL's path, no query)\n"
 	    "  --timeout-ms N       limit for each attempt (default 5000)\n"
-	    "  --db FILE            antomd's database: play the merchant's part "
+	    "  --db FILE            antomd's database (a path, or PostgreSQL's\n"
+	    "                       URI or conninfo): play the merchant's part "
 	    "too,\n"
 	    "                       inserting each refund's refund_links row "
 	    "(its\n"
@@ -321,9 +322,10 @@ static int
 sim_link(struct sim_run *run, const char *scenario, const struct sim_ids *ids,
     char *err, size_t errlen)
 {
-	char *sql, *msg = NULL;
+	char *sql;
 	int rc = 0;
 
+	/* %Q: standard SQL quoting, which PostgreSQL reads alike. */
 	sql = sqlite3_mprintf("INSERT INTO refund_links (client_id, "
 	    "refund_request_id, payment_id) VALUES (%Q, %Q, %Q);",
 	    run->client_id, ids->rrid, ids->pid);
@@ -334,13 +336,12 @@ sim_link(struct sim_run *run, const char *scenario, const struct sim_ids *ids,
 	if (run->db == NULL)
 		printf("%s merchant link, to run on antomd's database: %s\n",
 		    scenario, sql);
-	else if (sqlite3_exec(run->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-		util_err(err, errlen, "%s: %s", run->db_path, msg != NULL ?
-		    msg : sqlite3_errmsg(run->db));
+	else if (ctl_db_each(run->db, sql, NULL, 0, NULL, NULL) != 0) {
+		util_err(err, errlen, "%s: the merchant link was not recorded",
+		    ctl_db_name(run->db));
 		rc = -1;
 	} else
 		printf("%s merchant link recorded: %s\n", scenario, sql);
-	sqlite3_free(msg);
 	sqlite3_free(sql);
 	fflush(stdout);
 	return rc;
@@ -387,31 +388,22 @@ sim_deliver(struct sim_run *run, const char *label,
 }
 
 /*
- * Open --db as the merchant's application would: read-write, never
- * creating it, waiting for antomd's writer.  The table must be there
- * (schema 8), checked now rather than halfway through a scenario.  0, or
- * -1 reported.
+ * Open --db as the merchant's application would (ctl_db_open_rw): the
+ * table must be there (schema 8), checked now rather than halfway
+ * through a scenario.  0, or -1 reported.
  */
 static int
 sim_db_open(struct sim_run *run)
 {
-	sqlite3_stmt *st = NULL;
-
-	if (sqlite3_open_v2(run->db_path, &run->db, SQLITE_OPEN_READWRITE,
-	    NULL) != SQLITE_OK) {
-		ctl_warnx("simulate", "%s: %s", run->db_path, run->db != NULL ?
-		    sqlite3_errmsg(run->db) : "out of memory");
+	if ((run->db = ctl_db_open_rw("simulate", run->db_path)) == NULL)
+		return -1;
+	if (ctl_db_each(run->db, "SELECT client_id, refund_request_id,"
+	    " payment_id FROM refund_links LIMIT 0", NULL, 0, NULL, NULL) !=
+	    0) {
+		ctl_warnx("simulate", "%s: not antomd's database, or one older "
+		    "than refund_links?", ctl_db_name(run->db));
 		return -1;
 	}
-	sqlite3_busy_timeout(run->db, CTL_BUSY_MS);
-	if (sqlite3_prepare_v2(run->db, "SELECT client_id, refund_request_id,"
-	    " payment_id FROM refund_links", -1, &st, NULL) != SQLITE_OK) {
-		ctl_warnx("simulate", "%s: %s (not antomd's database, or one "
-		    "older than refund_links?)", run->db_path,
-		    sqlite3_errmsg(run->db));
-		return -1;
-	}
-	sqlite3_finalize(st);
 	return 0;
 }
 
@@ -619,7 +611,7 @@ ctl_simulate(int argc, char **argv)
 	}
 fail:
 	EVP_PKEY_free(run.key);
-	sqlite3_close(run.db);
+	ctl_db_close(run.db);
 	free(run.sign_path);
 	free(run.lost);
 	return rc;

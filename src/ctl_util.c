@@ -1,8 +1,8 @@
 /*
  * ctl_util.c - what antomctl's commands share: messages, the request
- * file reader, the Antom headers, and the read-only way into antomd's
- * database (configuration, opener, rows as JSON, escaping for a
- * terminal).  Not used by the daemon.  Single-threaded.
+ * file reader, the Antom headers, the configuration, and escaping for a
+ * terminal (the database itself: ctl_db.c).  Not used by the daemon.
+ * Single-threaded.
  */
 #include <errno.h>
 #include <limits.h>
@@ -15,7 +15,6 @@
 #include "conf.h"
 #include "ctl.h"
 #include "log.h"
-#include "store.h"
 #include "util.h"
 
 void
@@ -167,144 +166,4 @@ ctl_conf(const char *command, const char *path)
 		return NULL;
 	}
 	return c;
-}
-
-/*
- * Through a "file:...?mode=ro" URI, so that no path can make SQLite
- * create a file; the characters a URI gives meaning to are %-escaped.
- */
-sqlite3 *
-ctl_db_open(const char *command, const char *path, enum ctl_schema schema)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	sqlite3 *db = NULL;
-	sqlite3_stmt *st = NULL;
-	char *uri;
-	size_t i, n = 0, len = strlen(path);
-	int version = -1;
-
-	if ((uri = malloc(3 * len + 16)) == NULL) {
-		ctl_warnx(command, "out of memory");
-		return NULL;
-	}
-	n = (size_t)sprintf(uri, "file:");
-	for (i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)path[i];
-
-		if (c == '?' || c == '#' || c == '%' || c < 0x20 || c >= 0x7f) {
-			uri[n++] = '%';
-			uri[n++] = hex[c >> 4];
-			uri[n++] = hex[c & 15];
-		} else
-			uri[n++] = (char)c;
-	}
-	strcpy(uri + n, "?mode=ro");
-	if (sqlite3_open_v2(uri, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI,
-	    NULL) != SQLITE_OK) {
-		ctl_warnx(command, "%s: %s", path, db != NULL ?
-		    sqlite3_errmsg(db) : "out of memory");
-		goto fail;
-	}
-	sqlite3_busy_timeout(db, CTL_BUSY_MS);
-	if (schema == CTL_SCHEMA_ANY)
-		goto done;
-	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) !=
-	    SQLITE_OK || sqlite3_step(st) != SQLITE_ROW) {
-		ctl_warnx(command, "%s: %s", path, sqlite3_errmsg(db));
-		goto fail;
-	}
-	version = sqlite3_column_int(st, 0);
-	if (version != STORE_SCHEMA_VERSION) {
-		ctl_warnx(command, "%s: schema version %d, expected %d (not an "
-		    "antomd database?)", path, version, STORE_SCHEMA_VERSION);
-		goto fail;
-	}
-done:
-	sqlite3_finalize(st);
-	free(uri);
-	return db;
-fail:
-	sqlite3_finalize(st);
-	sqlite3_close(db);
-	free(uri);
-	return NULL;
-}
-
-/*
- * Integers as numbers, text as strings (bytes that are not UTF-8 are
- * escaped), NULL as null.
- */
-json_t *
-ctl_row_json(sqlite3_stmt *st)
-{
-	json_t *o = json_object(), *v;
-	int i, n = sqlite3_column_count(st);
-	const char *t;
-	char *esc;
-	size_t len;
-
-	if (o == NULL)
-		return NULL;
-	for (i = 0; i < n; i++) {
-		switch (sqlite3_column_type(st, i)) {
-		case SQLITE_INTEGER:
-			v = json_integer(sqlite3_column_int64(st, i));
-			break;
-		case SQLITE_NULL:
-			v = json_null();
-			break;
-		default:
-			t = (const char *)sqlite3_column_text(st, i);
-			len = (size_t)sqlite3_column_bytes(st, i);
-			v = t != NULL ? json_stringn(t, len) : json_null();
-			if (v == NULL && t != NULL &&
-			    (esc = malloc(4 * len + 1)) != NULL) {
-				log_escape(t, len, esc, 4 * len + 1);
-				v = json_string(esc);
-				free(esc);
-			}
-			break;
-		}
-		if (v == NULL || json_object_set_new(o,
-		    sqlite3_column_name(st, i), v) != 0) {
-			json_decref(o);
-			return NULL;
-		}
-	}
-	return o;
-}
-
-json_t *
-ctl_rows(sqlite3 *db, const char *sql, const char *const *params,
-    size_t nparams)
-{
-	sqlite3_stmt *st = NULL;
-	json_t *a = json_array(), *row;
-	size_t i;
-	int rc;
-
-	if (a == NULL || sqlite3_prepare_v2(db, sql, -1, &st, NULL) !=
-	    SQLITE_OK)
-		goto fail;
-	for (i = 0; i < nparams; i++) {
-		if (params[i] != NULL)
-			sqlite3_bind_text(st, (int)i + 1, params[i], -1,
-			    SQLITE_STATIC);
-		else
-			sqlite3_bind_null(st, (int)i + 1);
-	}
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if ((row = ctl_row_json(st)) == NULL ||
-		    json_array_append_new(a, row) != 0)
-			goto fail;
-	}
-	if (rc != SQLITE_DONE)
-		goto fail;
-	sqlite3_finalize(st);
-	return a;
-fail:
-	ctl_warnx(NULL, "database: %s", sqlite3_errmsg(db));
-	sqlite3_finalize(st);
-	json_decref(a);
-	return NULL;
 }

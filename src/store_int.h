@@ -331,9 +331,19 @@ int	store_state_migrated(struct store *, int from, char *err,
 	    size_t errlen);
 /* store_state.c: after the COMMIT of what store_record() judged last. */
 void	store_record_committed(struct store *, struct store_job **, size_t n);
-/* store_state.c: the SQLite engine's replay (store_replay(), store.h). */
-/* store_replay.c */
+/* store_replay.c: the SQLite engine's replay (store_replay(), store.h), */
 enum store_replay_result store_state_replay(struct store *, int64_t id,
+	    struct store_result *);
+/* and the log lines of a notification replayed, any engine's. */
+void	store_log_replayed(const struct notif *, const char *client_id,
+	    int64_t id, const char *object_id, enum store_outcome,
+	    const char *note);
+/*
+ * store_pg_replay.c: the PostgreSQL engine's replay on its writer's
+ * connection c (NULL when it has none), which is in no transaction.
+ */
+struct pg_conn;
+enum store_replay_result store_pg_replay_on(struct pg_conn *c, int64_t id,
 	    struct store_result *);
 
 /*

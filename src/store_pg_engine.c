@@ -414,16 +414,11 @@ store_pg_stats(struct store *s, struct store_stats *out)
 	(void)out;
 }
 
-/* Not yet on PostgreSQL: antomctl replay works on SQLite only. */
+/* antomctl replay (store_pg_replay.c), on the writer's connection. */
 static enum store_replay_result
 store_pg_replay(struct store *s, int64_t id, struct store_result *r)
 {
-	(void)s;
-	memset(r, 0, sizeof(*r));
-	r->status = -1;
-	log_warnx("notification %lld not replayed: replay is not available "
-	    "on PostgreSQL yet", (long long)id);
-	return STORE_REPLAY_FAILED;
+	return store_pg_replay_on(s->q.readonly ? NULL : s->pg->c, id, r);
 }
 
 const struct store_engine store_pg_engine = {

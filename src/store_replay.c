@@ -71,10 +71,13 @@ store_replay_reread(sqlite3 *db, int64_t id, const struct notif *n,
 	return step == SQLITE_DONE ? 0 : -1;
 }
 
-/* The INFO line of a notification replayed. */
-static void
+/*
+ * The INFO line of a notification replayed, and the WARN line of what it
+ * contradicted (note, or "" for nothing); store_pg_replay.c's too.
+ */
+void
 store_log_replayed(const struct notif *n, const char *client_id, int64_t id,
-    const char *object_id, enum store_outcome outcome)
+    const char *object_id, enum store_outcome outcome, const char *note)
 {
 	struct logbuf lb;
 
@@ -86,6 +89,8 @@ store_log_replayed(const struct notif *n, const char *client_id, int64_t id,
 		log_kv_str(&lb, "object_id", object_id);
 	log_kv_str(&lb, "outcome", store_outcome_str(outcome));
 	log_end(&lb);
+	if (note[0] != '\0')
+		store_log_discrepancy(n, client_id, id, outcome, note);
 }
 
 /*
@@ -203,9 +208,7 @@ store_replay_row(struct store *s, int64_t id, enum store_replay_mode mode,
 	r->notification_id = id;
 	rc = STORE_REPLAY_DONE;
 	/* Said before the COMMIT: a rollback after is logged as a failure. */
-	store_log_replayed(&n, client, id, object_id, r->outcome);
-	if (note[0] != '\0')
-		store_log_discrepancy(&n, client, id, r->outcome, note);
+	store_log_replayed(&n, client, id, object_id, r->outcome, note);
 	goto out;
 dberr:
 	log_warnx("database: %s", sqlite3_errmsg(s->w.db));

@@ -1,11 +1,14 @@
 /*
- * check_ctl_db.c - antomctl inspect, events, reverify and replay against
- * the real daemon and its database.
+ * check_ctl_db.c - antomctl inspect, events, refusals, reverify, replay
+ * and explain --id against the real daemon and its database, and on
+ * PostgreSQL.
  *
- * Each test starts antomd (e2e.h), delivers a signed payment PENDING,
- * then SUCCESS, a capture, and a FAIL that conflicts, then runs the
- * command's function in a forked child with stdout in a file, and checks
- * its output and exit status, and the database with plain SQL.
+ * Each SQLite test starts antomd (e2e.h), delivers a signed payment
+ * PENDING, then SUCCESS, a capture, and a FAIL that conflicts, then runs
+ * the command's function in a forked child with stdout in a file, and
+ * checks its output and exit status, and the database with plain SQL.
+ * The same commands on PostgreSQL, against SQLite: check_ctl_pg.c, with
+ * the helpers here (ctl_db.h).
  */
 #include <fcntl.h>
 #include <getopt.h>
@@ -24,6 +27,7 @@
 #include "antom.h"
 #include "client.h"
 #include "ctl.h"
+#include "ctl_db.h"
 #include "e2e.h"
 #include "fixture.h"
 #include "http.h"
@@ -31,21 +35,21 @@
 #include "suites.h"
 
 
-#define SANDBOX		"SANDBOX_5YEZ4X2ZEB3C05479"
 #define TIMEOUT_MS	30000
 
-static void
-write_conf(int with_key)
+/* antomd's configuration at path (ctl_db.h). */
+void
+ctldb_write_conf(const char *path, const char *database, int with_key)
 {
 	char pem[512];
 	char *real = e2e_real_antom_key();
-	FILE *f = fopen(e2e.conf, "w");
+	FILE *f = fopen(path, "w");
 
 	ck_assert_ptr_nonnull(f);
 	fprintf(f, "listen 127.0.0.1:1\n"
 	    "database %s\n"
 	    "route /antom/notify\n"
-	    "client T_ALLPAY_1 1 %s\n", e2e.db, real);
+	    "client T_ALLPAY_1 1 %s\n", database, real);
 	/* Without the key: SANDBOX is given another client's key. */
 	fprintf(f, "client %s 1 %s\n", SANDBOX, with_key ?
 	    test_path(pem, sizeof(pem), "vectors/test-antom-public.pem") : real);
@@ -55,25 +59,41 @@ write_conf(int with_key)
 }
 
 static void
-deliver(const char *fixture, const char *const *sets, size_t nsets)
+write_conf(int with_key)
 {
-	char hdr[SIGN_HEADER_MAX], err[256], *body, *req;
-	const char *rtime = "2024-05-11T02:13:00Z";
-	struct client_response r;
-	size_t len;
-	FILE *f;
+	ctldb_write_conf(e2e.conf, e2e.db, with_key);
+}
+
+/* A fixture's body, with sets, signed as Antom signs for /antom/notify. */
+char *
+ctldb_signed_body(const char *fixture, const char *const *sets, size_t nsets,
+    char hdr[SIGN_HEADER_MAX])
+{
+	char err[256], *body;
 
 	body = fixture_build(fixture, sets, nsets, err, sizeof(err));
 	ck_assert_msg(body != NULL, "fixture: %s", err);
 	ck_assert_msg(sign_request(e2e_test_key(),
-	    &(struct verify_content){ "/antom/notify", SANDBOX, rtime,
-	    (const unsigned char *)body, strlen(body) }, NULL, hdr, sizeof(hdr),
-	    err, sizeof(err)) == 0, "sign: %s", err);
+	    &(struct verify_content){ "/antom/notify", SANDBOX, RTIME,
+	    (const unsigned char *)body, strlen(body) }, NULL, hdr,
+	    SIGN_HEADER_MAX, err, sizeof(err)) == 0, "sign: %s", err);
+	return body;
+}
+
+static void
+deliver(const char *fixture, const char *const *sets, size_t nsets)
+{
+	char hdr[SIGN_HEADER_MAX], err[256], *body, *req;
+	struct client_response r;
+	size_t len;
+	FILE *f;
+
+	body = ctldb_signed_body(fixture, sets, nsets, hdr);
 	f = open_memstream(&req, &len);
 	fprintf(f, "POST /antom/notify HTTP/1.1\r\nHost: 127.0.0.1\r\n"
 	    "Content-Type: application/json\r\nclient-id: %s\r\n"
 	    "request-time: %s\r\nsignature: %s\r\nContent-Length: %zu\r\n"
-	    "Connection: close\r\n\r\n%s", SANDBOX, rtime, hdr, strlen(body),
+	    "Connection: close\r\n\r\n%s", SANDBOX, RTIME, hdr, strlen(body),
 	    body);
 	fclose(f);
 	memset(&r, 0, sizeof(r));
@@ -86,10 +106,10 @@ deliver(const char *fixture, const char *const *sets, size_t nsets)
 	free(body);
 }
 
-static const char *const pay_sets[] = {
+const char *const ctldb_pay[] = {
 	"paymentRequestId=PR-1", "paymentId=P-1"
 };
-static const char *const cap_sets[] = {
+const char *const ctldb_cap[] = {
 	"captureRequestId=CR-1", "captureId=C-1", "paymentId=P-1"
 };
 
@@ -99,15 +119,15 @@ setup(void)
 	e2e_setup_dirs("ctldb");
 	write_conf(1);
 	e2e_start_daemon();
-	deliver("payment-pending", pay_sets, 2);	/* #1 applied, seq 1 */
-	deliver("payment-success", pay_sets, 2);	/* #2 applied, seq 2 */
-	deliver("capture-success", cap_sets, 3);	/* #3 applied, seq 3 */
-	deliver("payment-fail", pay_sets, 2);		/* #4 conflict */
+	deliver("payment-pending", ctldb_pay, 2);	/* #1 applied, seq 1 */
+	deliver("payment-success", ctldb_pay, 2);	/* #2 applied, seq 2 */
+	deliver("capture-success", ctldb_cap, 3);	/* #3 applied, seq 3 */
+	deliver("payment-fail", ctldb_pay, 2);	/* #4 conflict */
 }
 
 /* Start fn(args...) in a child with stdout in out; returns its pid. */
-static pid_t
-spawn(int (*fn)(int, char **), const char *out, char **argv)
+pid_t
+ctldb_spawn(int (*fn)(int, char **), const char *out, char **argv)
 {
 	pid_t pid;
 	int fd, argc = 0;
@@ -129,25 +149,50 @@ spawn(int (*fn)(int, char **), const char *out, char **argv)
 	return pid;
 }
 
+/* The file out once it holds needle, or after 5 s; the caller frees it. */
+char *
+ctldb_wait_output(const char *out, const char *needle)
+{
+	char *t = test_slurp(out, NULL);
+	int i;
+
+	for (i = 0; i < 100 && strstr(t, needle) == NULL; i++) {
+		usleep(50000);
+		free(t);
+		t = test_slurp(out, NULL);
+	}
+	return t;
+}
+
+/* Run fn with argv; *text gets stdout (caller frees).  Its exit status. */
+int
+ctldb_run_argv(int (*fn)(int, char **), char **text, char **argv)
+{
+	char out[160];
+	int status;
+	pid_t pid;
+
+	snprintf(out, sizeof(out), "%s/ctl.out", e2e.dir);
+	pid = ctldb_spawn(fn, out, argv);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status));
+	*text = test_slurp(out, NULL);
+	return WEXITSTATUS(status);
+}
+
 /* Run fn with NULL-terminated args; *text gets stdout (caller frees). */
 static int
 run(int (*fn)(int, char **), char **text, ...)
 {
-	char out[160], *argv[16];
+	char *argv[16];
 	va_list ap;
-	int status, n = 0;
-	pid_t pid;
+	int n = 0;
 
 	va_start(ap, text);
 	while ((argv[n] = va_arg(ap, char *)) != NULL)
 		n++;
 	va_end(ap);
-	snprintf(out, sizeof(out), "%s/ctl.out", e2e.dir);
-	pid = spawn(fn, out, argv);
-	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-	ck_assert(WIFEXITED(status));
-	*text = test_slurp(out, NULL);
-	return WEXITSTATUS(status);
+	return ctldb_run_argv(fn, text, argv);
 }
 
 static char a_inspect[] = "inspect", a_events[] = "events";
@@ -242,8 +287,8 @@ END_TEST
  * What the merchant's application does when it calls Antom's refund API:
  * one INSERT into refund_links on its own connection while antomd runs.
  */
-static void
-merchant_sql(const char *sql)
+void
+ctldb_sql(const char *sql)
 {
 	sqlite3 *db;
 	char *err = NULL;
@@ -280,11 +325,11 @@ START_TEST(inspect_children)
 	json_t *doc, *p, *a, *r;
 	json_error_t je;
 
-	merchant_sql("INSERT INTO refund_links (client_id, refund_request_id,"
+	ctldb_sql("INSERT INTO refund_links (client_id, refund_request_id,"
 	    " payment_id) VALUES ('" SANDBOX "', 'RR-1', 'P-1')");
 	deliver("refund-success", ref1, 3);		/* #5, seq 4 */
 	deliver("refund-success", ref2, 3);		/* #6, seq 5 */
-	merchant_sql("INSERT INTO refund_links (client_id, refund_request_id,"
+	ctldb_sql("INSERT INTO refund_links (client_id, refund_request_id,"
 	    " payment_request_id) VALUES ('" SANDBOX "', 'RR-2', 'PR-1')");
 	deliver("refund-success", ref3, 3);		/* #7, seq 6 */
 	deliver("dispute-judged", dis_sets, 3);		/* #8, seq 7 */
@@ -484,21 +529,15 @@ START_TEST(events_follow)
 	};
 	char out[160], *argv[] = { a_events, a_c, e2e.conf, a_since, "3",
 	    "--follow", NULL };
-	char *t = NULL;
+	char *t;
 	pid_t pid;
-	int status, i;
+	int status;
 
 	snprintf(out, sizeof(out), "%s/follow.out", e2e.dir);
-	pid = spawn(ctl_events, out, argv);
+	pid = ctldb_spawn(ctl_events, out, argv);
 	usleep(300000);
 	deliver("payment-success", sets, 2);
-	for (i = 0; i < 100; i++) {
-		free(t);
-		t = test_slurp(out, NULL);
-		if (strstr(t, "PR-2") != NULL)
-			break;
-		usleep(50000);
-	}
+	t = ctldb_wait_output(out, "PR-2");
 	ck_assert_msg(strstr(t, "4 ") == t &&
 	    strstr(t, " payment PR-2 none->SUCCESS 5\n") != NULL, "%s", t);
 	free(t);
@@ -665,5 +704,7 @@ ctl_db_suite(void)
 	tcase_add_test(tc, replay_restores);
 	tcase_add_test(tc, replay_rules);
 	suite_add_tcase(s, tc);
+
+	suite_add_tcase(s, ctldb_pg_tcase());	/* check_ctl_pg.c */
 	return s;
 }
