@@ -975,7 +975,7 @@ store_suite(void)
 
 	tc = tcase_create("state");
 	tcase_add_checked_fixture(tc, setup, teardown);
-	store_state_tests(tc, 0);
+	store_state_tests(tc);
 	suite_add_tcase(s, tc);
 	return s;
 }

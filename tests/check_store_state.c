@@ -1823,7 +1823,7 @@ END_TEST
  * writer's batches, the refusals ledger, replay.
  */
 void
-store_state_tests(TCase *tc, int on_pg)
+store_state_tests(TCase *tc)
 {
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_unhashed_fails);
@@ -1860,15 +1860,8 @@ store_state_tests(TCase *tc, int on_pg)
 	tcase_add_test(tc, test_writer_batch_one);
 	tcase_add_test(tc, test_writer_failing_job_alone);
 	tcase_add_test(tc, test_batch_is_a_sequence);
-	/*
-	 * FIXME: every engine's, but store_pg_replay() (store_pg_engine.c)
-	 * is a stub that fails every replay ("replay is not available on
-	 * PostgreSQL yet"): on both engines once it replays.
-	 */
-	if (!on_pg) {
-		tcase_add_test(tc, test_replay_notes_discrepancy);
-		tcase_add_test(tc, test_replay_keeps_object_of_events);
-	}
+	tcase_add_test(tc, test_replay_notes_discrepancy);
+	tcase_add_test(tc, test_replay_keeps_object_of_events);
 }
 
 /* The same, on a PostgreSQL primary (about 20 s). */
@@ -1890,7 +1883,7 @@ store_pg_suite(void)
 	tc = tcase_create("state");
 	tcase_add_unchecked_fixture(tc, setup_pg_cluster, pg_teardown);
 	tcase_add_checked_fixture(tc, setup_pg, teardown_pg);
-	store_state_tests(tc, 1);
+	store_state_tests(tc);
 	suite_add_tcase(s, tc);
 	return s;
 }

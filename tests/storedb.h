@@ -104,7 +104,7 @@ void	 wjob_done_check(struct store_job *);
 void	 wjob_init(struct wjob *, const char *prid, pthread_mutex_t *,
 	    pthread_cond_t *, int *left);
 
-/* check_store_state.c: its tests into tc (on_pg: suite store_pg). */
-void	 store_state_tests(TCase *tc, int on_pg);
+/* check_store_state.c: its tests into tc (suites store and store_pg). */
+void	 store_state_tests(TCase *tc);
 
 #endif
