@@ -80,6 +80,7 @@ struct store_job {
 	store_done_fn		 done;
 	void			*arg;		/* caller's */
 	struct store_job	*next;		/* store's */
+	uint64_t		 queued_at;	/* store's: mono us */
 };
 
 struct store;
@@ -128,6 +129,16 @@ enum store_replay_result {
 enum store_replay_result store_replay(struct store *, int64_t id,
 	    struct store_result *);
 
+/*
+ * PostgreSQL: answer a job ms milliseconds after it was queued at the
+ * latest, 503 if its COMMIT has not returned by then (a stalled
+ * synchronous standby); the COMMIT is never cancelled, and its outcome is
+ * logged when it comes (msg=commit_late).  0, the default: no deadline.
+ * The SQLite engine ignores it: busy_timeout_ms bounds its waits.  Before
+ * store_start().
+ */
+void	store_set_commit_deadline(struct store *, unsigned ms);
+
 /* Writer thread. */
 int	store_start(struct store *, char *err, size_t errlen);
 /* Queue a job: STORE_SUBMIT_OK, or why not (answer 503 either way). */
@@ -153,6 +164,12 @@ struct store_stats {
 	uint64_t	failures;
 	unsigned	queued;
 	uint64_t	busy_us;	/* how long the batch in progress has run */
+	/*
+	 * COMMITs that outlasted commit_deadline_ms (their jobs answered
+	 * 503), and how long the one still outstanding has run, or 0.
+	 */
+	uint64_t	commits_late;
+	uint64_t	late_us;
 	/* The refusals ledger (refusal.h). */
 	uint64_t	refusals;	/* refusals recorded */
 	uint64_t	refusals_dropped;	/* not recorded: too many */
