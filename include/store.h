@@ -10,7 +10,9 @@
  * alone).  A job's callback runs only after the COMMIT that holds it
  * returned success, so nothing is acknowledged before it is durable; if
  * the COMMIT fails every job of the batch is answered as a storage
- * failure and Antom retries.
+ * failure and Antom retries.  With PostgreSQL a job is also answered 503
+ * when its COMMIT outlasts a deadline (store_set_commit_deadline()); the
+ * COMMIT goes on, and what it committed, Antom's redelivery finds stored.
  *
  * Threads: store_submit() may be called from any thread; callbacks run on
  * the writer thread.  store_apply() runs a one-job batch on the calling

@@ -7,8 +7,9 @@
  *   store.c         engine-neutral: open/close, the engine picked by the
  *                   database string, the writer thread (queue, batches,
  *                   refusal scheduling, the idle probe, stopping, abort,
- *                   the metrics hook); everything the database itself
- *                   does goes through s->engine
+ *                   the metrics hook, the commit deadline's 503s);
+ *                   everything the database itself does goes through
+ *                   s->engine
  *   ---- the SQLite engine (store_sqlite_engine) ----
  *   store_sqlite.c  the engine table and its glue: open and close, the
  *                   batch's transaction, the probe, the checkpointer's
