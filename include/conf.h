@@ -63,6 +63,7 @@ struct conf {
 	size_t			 connection_memory_limit;
 	unsigned		 threads;
 	unsigned		 busy_timeout_ms;
+	unsigned		 commit_deadline_ms;	/* PostgreSQL: store.h */
 	unsigned		 commit_batch_max;
 	unsigned		 queue_max;
 	unsigned		 at_risk_after_s;

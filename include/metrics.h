@@ -80,6 +80,7 @@ struct metrics_store {
 	unsigned	queued;
 	uint64_t	busy_us;
 	uint64_t	commits;
+	uint64_t	commits_late;
 	int		writable;
 	int		wal_frames;
 	uint64_t	checkpoints;

@@ -10,7 +10,9 @@
  * alone).  A job's callback runs only after the COMMIT that holds it
  * returned success, so nothing is acknowledged before it is durable; if
  * the COMMIT fails every job of the batch is answered as a storage
- * failure and Antom retries.
+ * failure and Antom retries.  With PostgreSQL a job is also answered 503
+ * when its COMMIT outlasts a deadline (store_set_commit_deadline()); the
+ * COMMIT goes on, and what it committed, Antom's redelivery finds stored.
  *
  * Threads: store_submit() may be called from any thread; callbacks run on
  * the writer thread.  store_apply() runs a one-job batch on the calling
@@ -80,6 +82,7 @@ struct store_job {
 	store_done_fn		 done;
 	void			*arg;		/* caller's */
 	struct store_job	*next;		/* store's */
+	uint64_t		 queued_at;	/* store's: mono us */
 };
 
 struct store;
@@ -128,6 +131,16 @@ enum store_replay_result {
 enum store_replay_result store_replay(struct store *, int64_t id,
 	    struct store_result *);
 
+/*
+ * PostgreSQL: answer a job ms milliseconds after it was queued at the
+ * latest, 503 if its COMMIT has not returned by then (a stalled
+ * synchronous standby); the COMMIT is never cancelled, and its outcome is
+ * logged when it comes (msg=commit_late).  0, the default: no deadline.
+ * The SQLite engine ignores it: busy_timeout_ms bounds its waits.  Before
+ * store_start().
+ */
+void	store_set_commit_deadline(struct store *, unsigned ms);
+
 /* Writer thread. */
 int	store_start(struct store *, char *err, size_t errlen);
 /* Queue a job: STORE_SUBMIT_OK, or why not (answer 503 either way). */
@@ -153,6 +166,12 @@ struct store_stats {
 	uint64_t	failures;
 	unsigned	queued;
 	uint64_t	busy_us;	/* how long the batch in progress has run */
+	/*
+	 * COMMITs that outlasted commit_deadline_ms (their jobs answered
+	 * 503), and how long the one still outstanding has run, or 0.
+	 */
+	uint64_t	commits_late;
+	uint64_t	late_us;
 	/* The refusals ledger (refusal.h). */
 	uint64_t	refusals;	/* refusals recorded */
 	uint64_t	refusals_dropped;	/* not recorded: too many */

@@ -49,6 +49,13 @@ admin_health(struct admin *a, char *why, size_t whylen)
 		return -1;
 	}
 	store_stats(a->store, &ss);
+	if (ss.late_us > 0) {
+		util_err(why, whylen, "a COMMIT outstanding for %llu ms past "
+		    "commit_deadline_ms (a synchronous standby?): "
+		    "notifications are answered 503",
+		    (unsigned long long)(ss.late_us / 1000));
+		return -1;
+	}
 	if (ss.busy_us > a->stuck_us) {
 		util_err(why, whylen, "writer stuck in one batch for %llu ms",
 		    (unsigned long long)(ss.busy_us / 1000));
@@ -91,6 +98,7 @@ admin_snapshot(struct admin *a, struct metrics_snapshot *snap)
 	snap->store.queued = ss.queued;
 	snap->store.busy_us = ss.busy_us;
 	snap->store.commits = ss.commits;
+	snap->store.commits_late = ss.commits_late;
 	snap->store.writable = store_writable(a->store);
 	snap->store.wal_frames = ss.wal_frames;
 	snap->store.checkpoints = ss.checkpoints;

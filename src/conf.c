@@ -46,6 +46,8 @@ static const struct conf_range conf_ranges[] = {
 	{ "threads", 1, 64, offsetof(struct conf, threads), 0 },
 	{ "busy_timeout_ms", 0, 600000,
 	    offsetof(struct conf, busy_timeout_ms), 0 },
+	{ "commit_deadline_ms", 100, 600000,
+	    offsetof(struct conf, commit_deadline_ms), 0 },
 	{ "commit_batch_max", 1, 1024,
 	    offsetof(struct conf, commit_batch_max), 0 },
 	{ "queue_max", 1, 1u << 20, offsetof(struct conf, queue_max), 0 },
@@ -79,6 +81,7 @@ conf_defaults(void)
 	c->connection_memory_limit = 32 * 1024;
 	c->threads = 2;
 	c->busy_timeout_ms = 5000;
+	c->commit_deadline_ms = 5000;
 	c->commit_batch_max = 64;
 	c->queue_max = 4096;
 	c->at_risk_after_s = 3600;

@@ -292,6 +292,8 @@ reload(const char *path, const struct conf *boot, struct http *http)
 	    "commit_batch_max");
 	FIXED(nc->queue_max != boot->queue_max, "queue_max");
 	FIXED(nc->busy_timeout_ms != boot->busy_timeout_ms, "busy_timeout_ms");
+	FIXED(nc->commit_deadline_ms != boot->commit_deadline_ms,
+	    "commit_deadline_ms");
 	FIXED(nc->at_risk_after_s != boot->at_risk_after_s, "at_risk_after_s");
 	FIXED(nc->shutdown_timeout_s != boot->shutdown_timeout_s,
 	    "shutdown_timeout_s");
@@ -404,6 +406,7 @@ services_start(struct antomd *d)
 	if ((d->store = store_open(c->database, &so, err, sizeof(err))) == NULL)
 		fatalx(EXIT_DATABASE, "database %s: %s", store_display(
 		    c->database, shown, sizeof(shown)), err);
+	store_set_commit_deadline(d->store, c->commit_deadline_ms);
 	if (store_start(d->store, err, sizeof(err)) != 0)
 		fatalx(EXIT_INTERNAL, "%s", err);
 	if ((d->http = http_start(c, d->store, d->fd, err, sizeof(err))) == NULL)

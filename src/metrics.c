@@ -412,6 +412,10 @@ m_render_store(FILE *f, const struct metrics_store *ss)
 		    ss->busy_us },
 		{ "antomd_commits_total", M_COUNTER,
 		    "Writer transactions committed.", ss->commits },
+		{ "antomd_commits_late_total", M_COUNTER,
+		    "Writer transactions whose COMMIT outlasted "
+		    "commit_deadline_ms: their notifications were answered 503 "
+		    "(PostgreSQL).", ss->commits_late },
 		{ "antomd_database_writable", M_GAUGE,
 		    "1 when the database is writable.", (uint64_t)ss->writable },
 		/*

@@ -11,6 +11,14 @@
  * whose COMMIT fails is rolled back and every job in it reports status
  * -1, so the HTTP layer answers 503 and Antom retries.
  *
+ * An engine with a settle() (PostgreSQL) also answers by a deadline,
+ * commit_deadline_ms after a job was queued: a batch whose COMMIT has not
+ * returned by then (a stalled synchronous standby) is answered 503 while
+ * the COMMIT, never cancelled, keeps going; the writer waits for its
+ * outcome (store_settle()) and meanwhile answers 503, without the
+ * database, every job queued longer than the deadline.  What that COMMIT
+ * did commit, Antom's redelivery finds stored: a duplicate, SUCCESS.
+ *
  * Threads: store_submit(), store_abort(), store_stats() and
  * store_writable() from any thread; the writer thread owns the
  * connection once store_start() ran, else the caller of store_apply().
@@ -298,13 +306,102 @@ store_probe(struct store *s)
 	store_batch_observed(0, 0);
 }
 
+/*
+ * Under lock: take off the queue the jobs queued longer than the
+ * deadline (the queue is in arrival order), as a list.
+ */
+static struct store_job *
+store_expired_take(struct store *s)
+{
+	struct store_job *first = s->q.head, *last = NULL, *j;
+	uint64_t now = util_mono_us(), d = s->deadline_ms * 1000ull;
+	unsigned n = 0;
+
+	for (j = s->q.head; j != NULL && now - j->queued_at >= d; j = j->next) {
+		last = j;
+		n++;
+	}
+	if (last == NULL)
+		return NULL;
+	s->q.head = last->next;
+	if (s->q.head == NULL)
+		s->q.tail = NULL;
+	last->next = NULL;
+	s->q.queued -= n;
+	s->q.stats.jobs += n;
+	s->q.stats.failures += n;
+	return first;
+}
+
+/* Answer them 503: out of time, the database never touched. */
+static void
+store_expired_answer(struct store_job *j)
+{
+	struct store_job *next;
+
+	for (; j != NULL; j = next) {
+		next = j->next;
+		memset(&j->r, 0, sizeof(j->r));
+		j->r.status = -1;
+		j->done(j);
+	}
+}
+
+/*
+ * The batch's COMMIT outlasted its deadline and its jobs were answered
+ * 503 (engine->settle, store_int.h): wait for its outcome, never
+ * cancelling it, the writer busy since the batch began (busy_us, so
+ * /healthz and the watchdog see it), and meanwhile answer 503 whatever
+ * waits longer than the deadline.  Stopping, wait one deadline more;
+ * aborting, not at all: the outcome is then logged as unknown, and the
+ * writer ends as store_abort() makes it.  Those jobs were answered 503
+ * either way, so none is acknowledged that may be lost.
+ */
+static void
+store_settle(struct store *s, uint64_t since)
+{
+	struct store_job *expired;
+	uint64_t now, stop_by = 0;
+	int rc, give_up;
+
+	pthread_mutex_lock(&s->q.lock);
+	s->q.batch_since = since;
+	s->q.late_since = util_mono_us();
+	s->q.stats.commits_late++;
+	pthread_mutex_unlock(&s->q.lock);
+	do {
+		pthread_mutex_lock(&s->q.lock);
+		expired = store_expired_take(s);
+		now = util_mono_us();
+		if (s->q.stopping && stop_by == 0)
+			stop_by = now + s->deadline_ms * 1000ull;
+		pthread_mutex_unlock(&s->q.lock);
+		store_expired_answer(expired);
+		give_up = atomic_load(&s->aborting) || (stop_by != 0 &&
+		    now >= stop_by);
+	} while ((rc = s->engine->settle(s, now + STORE_SETTLE_US,
+	    give_up)) == 1);
+	pthread_mutex_lock(&s->q.lock);
+	s->q.batch_since = 0;
+	s->q.late_since = 0;
+	pthread_mutex_unlock(&s->q.lock);
+	/* Given up: the rest of the shutdown leaves the database alone. */
+	if (give_up)
+		atomic_store(&s->aborting, 1);
+	if (rc == 0) {
+		/* Late, but committed: the database is well. */
+		s->w.last_failed = 0;
+		store_batch_observed(0, 0);
+	}
+}
 
 static void *
 store_writer(void *arg)
 {
 	struct store *s = arg;
-	struct store_job **batch = s->w.batch;
+	struct store_job **batch = s->w.batch, *expired;
 	size_t n, i, nrfs;
+	uint64_t since;
 	unsigned failed;
 	int last, idle;
 
@@ -316,6 +413,9 @@ store_writer(void *arg)
 		/* Stopping: the refusals pending now are the last written. */
 		if (s->q.head == NULL && s->q.stopping && s->q.rfs_npending == 0)
 			break;
+		/* Out of time already (the batch before was slow): 503. */
+		expired = s->deadline_ms > 0 ?
+		    store_expired_take(s) : NULL;
 		/* Adaptive batch: whatever is queued, up to batch_max. */
 		for (n = 0; n < s->opt.batch_max && s->q.head != NULL; n++) {
 			batch[n] = s->q.head;
@@ -331,12 +431,17 @@ store_writer(void *arg)
 			    nrfs * sizeof(*s->ledger.local));
 			s->q.rfs_npending = 0;
 		}
-		s->q.batch_since = n > 0 ? util_mono_us() : 0;
+		s->q.batch_since = since = n > 0 ? util_mono_us() : 0;
 		/* Nothing can be queued once stopping: this pass is the last. */
 		last = s->q.stopping && s->q.head == NULL;
 		pthread_mutex_unlock(&s->q.lock);
+		store_expired_answer(expired);
 
 		if (n > 0) {
+			/* The oldest job's: the queue is in arrival order. */
+			s->w.deadline = s->deadline_ms > 0 ?
+			    batch[0]->queued_at +
+			    s->deadline_ms * 1000ull : 0;
 			if (atomic_load(&s->aborting)) {
 				/* Out of time: refuse, Antom will deliver again. */
 				for (i = 0; i < n; i++)
@@ -358,16 +463,24 @@ store_writer(void *arg)
 			/* Only now, after COMMIT, may anyone be told. */
 			for (i = 0; i < n; i++)
 				batch[i]->done(batch[i]);
+			if (s->w.commit_left)
+				store_settle(s, since);
 		}
 		if (nrfs > 0 || refusal_check_due(s) || (n == 0 &&
 		    store_probe_due(s))) {
 			/* Database work too: the watchdog and /healthz see it. */
 			pthread_mutex_lock(&s->q.lock);
-			s->q.batch_since = util_mono_us();
+			s->q.batch_since = since = util_mono_us();
 			pthread_mutex_unlock(&s->q.lock);
-			if (nrfs > 0)
+			if (nrfs > 0) {
+				s->w.deadline = s->deadline_ms > 0 ?
+				    since + s->deadline_ms * 1000ull :
+				    0;
 				s->engine->refusal_write(s, s->ledger.local,
 				    nrfs);
+				if (s->w.commit_left)
+					store_settle(s, since);
+			}
 			if (n == 0 && store_probe_due(s))
 				store_probe(s);
 			/*
@@ -398,6 +511,13 @@ store_writer(void *arg)
 	return NULL;
 }
 
+void
+store_set_commit_deadline(struct store *s, unsigned ms)
+{
+	/* SQLite's waits are bounded by busy_timeout_ms. */
+	s->deadline_ms = s->engine->settle != NULL ? ms : 0;
+}
+
 int
 store_start(struct store *s, char *err, size_t errlen)
 {
@@ -425,6 +545,9 @@ store_start(struct store *s, char *err, size_t errlen)
 enum store_submit_result
 store_submit(struct store *s, struct store_job *job)
 {
+	/* Set before the writer started; SQLite needs no clock here. */
+	uint64_t now = s->deadline_ms > 0 ? util_mono_us() : 0;
+
 	pthread_mutex_lock(&s->q.lock);
 	if (!s->q.running || s->q.stopping) {
 		pthread_mutex_unlock(&s->q.lock);
@@ -435,6 +558,7 @@ store_submit(struct store *s, struct store_job *job)
 		return STORE_SUBMIT_FULL;
 	}
 	job->next = NULL;
+	job->queued_at = now;
 	if (s->q.tail != NULL)
 		s->q.tail->next = job;
 	else
@@ -476,6 +600,8 @@ store_stats(struct store *s, struct store_stats *out)
 	*out = s->q.stats;
 	out->queued = s->q.queued;
 	out->busy_us = s->q.batch_since != 0 ? util_mono_us() - s->q.batch_since : 0;
+	out->late_us = s->q.late_since != 0 ? util_mono_us() - s->q.late_since :
+	    0;
 	pthread_mutex_unlock(&s->q.lock);
 	s->engine->stats(s, out);
 }

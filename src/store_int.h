@@ -7,8 +7,9 @@
  *   store.c         engine-neutral: open/close, the engine picked by the
  *                   database string, the writer thread (queue, batches,
  *                   refusal scheduling, the idle probe, stopping, abort,
- *                   the metrics hook); everything the database itself
- *                   does goes through s->engine
+ *                   the metrics hook, the commit deadline's 503s);
+ *                   everything the database itself does goes through
+ *                   s->engine
  *   ---- the SQLite engine (store_sqlite_engine) ----
  *   store_sqlite.c  the engine table and its glue: open and close, the
  *                   batch's transaction, the probe, the checkpointer's
@@ -90,6 +91,8 @@ struct store_writer {
 	int			 no_wait;	/* busy handler: give up at once */
 	int			 last_failed;	/* the last batch failed */
 	uint64_t		 probed;	/* last idle probe, mono us */
+	uint64_t		 deadline;	/* the batch's answer-by, mono us, or 0 */
+	int			 commit_left;	/* its COMMIT outstanding: settle() */
 };
 
 /*
@@ -106,6 +109,7 @@ struct store_queue {
 	int			 stopping;
 	int			 readonly;	/* refuse, retry later */
 	uint64_t		 batch_since;	/* a batch is running since, or 0 */
+	uint64_t		 late_since;	/* its COMMIT outlasted the deadline, or 0 */
 	struct store_stats	 stats;
 	struct refusal		*rfs_pending;	/* REFUSAL_PENDING_MAX */
 	size_t			 rfs_npending;
@@ -159,6 +163,7 @@ struct store {
 	const struct store_engine *engine;	/* store_engine_for() */
 	struct store_pg_conn	*pg;		/* the PostgreSQL engine's */
 	struct store_options	 opt;
+	unsigned		 deadline_ms;	/* store_set_commit_deadline() */
 	char			*path;
 	struct store_stmt_set	 stmt_sets[STORE_STMT_SETS]; /* every statement's SQL */
 	size_t			 nstmt_sets;
@@ -229,6 +234,19 @@ struct store_engine {
 	int	(*batch)(struct store *, struct store_job **, size_t n,
 		    const char *now, int *job_failed);
 	/*
+	 * NULL for an engine whose waits are bounded otherwise (SQLite:
+	 * busy_timeout_ms).  Else batch() stops waiting for its COMMIT at
+	 * s->w.deadline (when not 0) without cancelling it: it returns -1,
+	 * *job_failed 0, s->w.commit_left 1, the COMMIT still outstanding,
+	 * and nothing touches the database until settle() returns other
+	 * than 1.  settle() waits for that COMMIT until mono time until: 1
+	 * still outstanding; 0 it committed; -1 it did not, or its outcome
+	 * is unknown (the connection is then dropped).  With give_up, it
+	 * stops waiting at once: -1.  It clears commit_left once it
+	 * returns other than 1, and logs the outcome (msg=commit_late).
+	 */
+	int	(*settle)(struct store *, uint64_t until, int give_up);
+	/*
 	 * Idle after a failed batch, not read-only: can a transaction take
 	 * the write lock now?  Without waiting for another writer; nothing
 	 * is written.  0 yes, -1 no.
@@ -272,6 +290,7 @@ extern const struct store_engine store_sqlite_engine;
 extern const struct store_engine store_pg_engine;	/* store_pg_engine.c */
 
 #define STORE_PROBE_US		(5 * 1000000u)	/* idle and unwell: try again */
+#define STORE_SETTLE_US		50000u	/* a late COMMIT: look at the queue */
 /* Refusals pending between two batches; one transaction per 100 ms. */
 #define REFUSAL_PENDING_MAX	256
 #define REFUSAL_WRITE_US	100000u

@@ -14,6 +14,7 @@
 #define ANTOMD_STORE_PG_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <libpq-fe.h>
 
@@ -44,9 +45,32 @@ int	store_pg_migrate(PGconn *, int *from, char *err, size_t errlen);
  * COMMIT the open transaction.  A WARNING with it is a failure: a COMMIT
  * whose wait for the synchronous standby was cancelled returns success
  * and says only that (issue 16 point 3; test_cancelled_commit_is_local_only).
- * 0, or -1 with err.
+ * Waits until the deadline store_pg_commit_by() set on this thread, then
+ * -1 with the COMMIT left outstanding, never cancelled.  0, or -1 with
+ * err.
  */
 int	store_pg_commit(PGconn *, char *err, size_t errlen);
+/*
+ * The deadline of this thread's next COMMITs, mono us (0: none, the
+ * default).  store_pg_commit_left(): 1 while a COMMIT is outstanding past
+ * it; nothing but store_pg_commit_settle() may use its connection then.
+ */
+void	store_pg_commit_by(uint64_t by);
+int	store_pg_commit_left(void);
+/*
+ * Wait for the COMMIT left outstanding on c until mono time until, or
+ * with give_up not at all (its connection must then be reset): what it
+ * did, the reason in err unless it committed.
+ */
+enum store_pg_outcome {
+	STORE_PG_WAITING,	/* still outstanding */
+	STORE_PG_COMMITTED,
+	STORE_PG_LOCAL,		/* with a WARNING: on the primary, perhaps alone */
+	STORE_PG_ROLLED_BACK,	/* an error: nothing committed */
+	STORE_PG_UNKNOWN	/* the connection failed, or given up */
+};
+enum store_pg_outcome store_pg_commit_settle(PGconn *, uint64_t until,
+	    int give_up, char *err, size_t errlen);
 /*
  * For antomd -n: connect to conninfo and check the schema version without
  * creating anything.  A database without antomd's tables passes if this

@@ -12,6 +12,13 @@
  * the next batch and /healthz says the database is not writable
  * meanwhile (issue 16 point 3).
  *
+ * A COMMIT that has not returned by the writer's deadline (a stalled
+ * synchronous standby: commit_deadline_ms) is not cancelled: its jobs are
+ * answered 503 and settle() waits for its outcome, logged as
+ * msg=commit_late with committed=yes (Antom's redelivery is then a
+ * duplicate), no, local (a WARNING: on the primary, perhaps alone) or
+ * unknown (the connection failed, or shutdown gave up on it).
+ *
  * Threads: as struct store_engine says.  The connection is the writer's
  * alone; abort() and stats() touch nothing of it.
  */
@@ -35,6 +42,10 @@
 struct store_pg_conn {
 	PGconn		*c;
 	uint64_t	 logged;	/* last "unreachable" line, mono us */
+	/* The COMMIT left outstanding (s->w.commit_left): what it holds. */
+	uint64_t	 late_at;	/* past its deadline at, mono us */
+	size_t		 late_jobs;	/* answered 503 */
+	size_t		 late_refusals;
 };
 
 /*
@@ -193,13 +204,37 @@ static int
 store_pg_batch(struct store *s, struct store_job **jobs, size_t n,
     const char *now, int *job_failed)
 {
+	struct store_pg_conn *pc = s->pg;
 	struct store_pg_record_stats st;
 	char err[512];
+	size_t i;
+	int rc;
 
 	*job_failed = 0;
-	if (store_pg_record(s->pg->c, s->w.plan, jobs, n, now, &st, err,
-	    sizeof(err)) == 0)
+	if (s->w.commit_left) {
+		/* A COMMIT outstanding (store.c's retries one by one): 503. */
+		for (i = 0; i < n; i++) {
+			memset(&jobs[i]->r, 0, sizeof(jobs[i]->r));
+			jobs[i]->r.status = -1;
+		}
+		return -1;
+	}
+	store_pg_commit_by(s->w.deadline);
+	rc = store_pg_record(pc->c, s->w.plan, jobs, n, now, &st, err,
+	    sizeof(err));
+	store_pg_commit_by(0);
+	if (rc == 0)
 		return 0;
+	if (store_pg_commit_left()) {
+		s->w.commit_left = 1;
+		pc->late_at = util_mono_us();
+		pc->late_jobs = n;
+		pc->late_refusals = 0;
+		log_warnx("database: PostgreSQL: the COMMIT of %zu "
+		    "notifications outlasted commit_deadline_ms (a synchronous "
+		    "standby stalled?): answered 503, its outcome awaited", n);
+		return -1;
+	}
 	if (PQstatus(s->pg->c) != CONNECTION_OK || st.commit_failed)
 		store_pg_lost(s, err);
 	else {
@@ -213,8 +248,12 @@ store_pg_batch(struct store *s, struct store_job **jobs, size_t n,
 static int
 store_pg_probe(struct store *s)
 {
-	PGresult *r = PQexec(s->pg->c, "SELECT pg_is_in_recovery()");
+	PGresult *r;
 	int rc = -1;
+
+	if (s->w.commit_left)
+		return -1;
+	r = PQexec(s->pg->c, "SELECT pg_is_in_recovery()");
 
 	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 &&
 	    strcmp(PQgetvalue(r, 0, 0), "f") == 0)
@@ -270,11 +309,11 @@ store_pg_refusal_write(struct store *s, const struct refusal *rf, size_t n)
 	uint64_t recorded = 0, dropped = 0, txns = 0;
 	const char *sql;
 	size_t i;
-	int rows, kept;
+	int rows, kept, rc;
 
 	if (refusal_write_start(s, n, now, &dropped) != 0)
 		goto out;
-	if ((s->q.readonly && store_pg_reconnect(s) != 0) ||
+	if (s->w.commit_left || (s->q.readonly && store_pg_reconnect(s) != 0) ||
 	    store_pg_exec(c, "BEGIN; SET LOCAL lock_timeout = '100ms'", err,
 	    sizeof(err)) != 0) {
 		refusal_requeue(s, rf, n, &dropped);
@@ -315,8 +354,20 @@ store_pg_refusal_write(struct store *s, const struct refusal *rf, size_t n)
 		refusal_tally(s, &rf[i], kept, sql == store_pg_rfs_insert,
 		    &recorded, &dropped);
 	}
-	if (store_pg_commit(c, err, sizeof(err)) == 0) {
+	store_pg_commit_by(s->w.deadline);
+	rc = store_pg_commit(c, err, sizeof(err));
+	store_pg_commit_by(0);
+	if (rc == 0) {
 		txns = 1;
+		goto out;
+	}
+	if (store_pg_commit_left()) {
+		/* Written again later if it did not commit: none is lost. */
+		s->w.commit_left = 1;
+		s->pg->late_at = util_mono_us();
+		s->pg->late_jobs = 0;
+		s->pg->late_refusals = n;
+		refusal_write_failed(s, rf, n, &recorded, &dropped);
 		goto out;
 	}
 	log_warnx("database: refusals: %s", err);
@@ -342,7 +393,7 @@ store_pg_refusal_check(struct store *s)
 	int forgot, rows;
 
 	s->ledger.checked = now;
-	if (s->q.readonly || atomic_load(&s->aborting))
+	if (s->q.readonly || s->w.commit_left || atomic_load(&s->aborting))
 		return;
 	refusal_ago(ago, s->opt.at_risk_after_s);
 	refusal_ago(sample_ago, REFUSAL_SAMPLE_AGE_S);
@@ -381,6 +432,50 @@ store_pg_refusal_check(struct store *s)
 	refusal_counted(s, held, at_risk, sample, now);
 }
 
+/*
+ * The COMMIT left outstanding: wait for it until until, then say what it
+ * did in one line.  Anything but committed drops the connection, as a
+ * failed COMMIT does (store_pg_batch).
+ */
+static int
+store_pg_settle(struct store *s, uint64_t until, int give_up)
+{
+	static const char *const said[] = {
+		[STORE_PG_COMMITTED] = "yes",
+		[STORE_PG_LOCAL] = "local",
+		[STORE_PG_ROLLED_BACK] = "no",
+		[STORE_PG_UNKNOWN] = "unknown",
+	};
+	struct store_pg_conn *pc = s->pg;
+	enum store_pg_outcome o;
+	struct logbuf lb;
+	char err[512];
+
+	if (!s->w.commit_left)
+		return 0;
+	err[0] = '\0';
+	o = store_pg_commit_settle(pc->c, until, give_up, err, sizeof(err));
+	if (o == STORE_PG_WAITING)
+		return 1;
+	s->w.commit_left = 0;
+	log_begin(&lb, LOG_LEVEL_WARN, "commit_late");
+	log_kv_int(&lb, "jobs", (long long)pc->late_jobs);
+	log_kv_int(&lb, "refusals", (long long)pc->late_refusals);
+	if (pc->late_jobs > 0)
+		log_kv_str(&lb, "answered", "503");
+	log_kv_str(&lb, "committed", said[o]);
+	log_kv_int(&lb, "late_ms", (long long)((util_mono_us() -
+	    pc->late_at) / 1000));
+	if (o != STORE_PG_COMMITTED)
+		log_kv_str(&lb, "error", err);
+	log_end(&lb);
+	if (o == STORE_PG_COMMITTED)
+		return 0;
+	store_pg_lost(s, o == STORE_PG_UNKNOWN ? "a COMMIT's outcome is "
+	    "unknown" : "a COMMIT failed");
+	return -1;
+}
+
 static void
 store_pg_nothing(struct store *s)
 {
@@ -398,7 +493,8 @@ store_pg_after_pass(struct store *s, int idle)
  * Nothing is interrupted: cancelling a COMMIT that waits for the
  * synchronous standby would leave it committed on the primary alone
  * (store_pg_commit() then reports it failed: honest, but pointless).  A
- * batch still waiting at the deadline ends with the process.
+ * COMMIT waits at most until the writer's deadline (store.c gives up on
+ * it once aborting); its jobs are answered 503.
  */
 static void
 store_pg_abort(struct store *s)
@@ -428,6 +524,7 @@ const struct store_engine store_pg_engine = {
 	.close = store_pg_close,
 	.reconnect = store_pg_reconnect,
 	.batch = store_pg_batch,
+	.settle = store_pg_settle,
 	.probe = store_pg_probe,
 	.refusal_write = store_pg_refusal_write,
 	.refusal_check = store_pg_refusal_check,

@@ -25,6 +25,9 @@
  * 8, and later versions migrate from it.  Works on a connection it is
  * given; no state of its own.
  */
+#include <errno.h>
+#include <poll.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -430,26 +433,137 @@ store_pg_on_notice(void *arg, const PGresult *r)
 }
 
 /*
- * The connection's notice receiver must be libpq's default, which is
- * what it is given back (its argument is unused): the engine's
- * connections are its own.
+ * This thread's COMMIT deadline and the COMMIT it left outstanding
+ * (store_pg_commit_by(), store_pg.h): in the daemon, the writer's.  The
+ * notice receiver stays ours until that COMMIT's result is read, so that
+ * its WARNING is seen however late it comes; the one it replaced must be
+ * libpq's default, which is what the connection gets back (its argument
+ * is unused): the engine's connections are its own.
+ */
+static _Thread_local struct {
+	uint64_t		 by;		/* mono us; 0: wait for ever */
+	PGconn			*left;		/* a COMMIT outstanding on it */
+	PQnoticeReceiver	 old;
+	struct store_pg_warning	 w;
+} store_pg_late;
+
+void
+store_pg_commit_by(uint64_t by)
+{
+	store_pg_late.by = by;
+}
+
+int
+store_pg_commit_left(void)
+{
+	return store_pg_late.left != NULL;
+}
+
+/*
+ * Wait until the result of what was sent on c is in, or mono time by
+ * (0: for ever): 1 it is not; 0 it is, or the connection failed (the
+ * result then says so).
+ */
+static int
+store_pg_wait(PGconn *c, uint64_t by)
+{
+	struct pollfd pfd;
+	uint64_t now;
+	int ms;
+
+	while (PQisBusy(c)) {
+		ms = -1;
+		if (by != 0) {
+			if ((now = util_mono_us()) >= by)
+				return 1;
+			ms = (int)((by - now + 999) / 1000);
+		}
+		pfd.fd = PQsocket(c);
+		pfd.events = POLLIN;
+		pfd.revents = 0;
+		if (pfd.fd < 0 || (poll(&pfd, 1, ms) < 0 && errno != EINTR) ||
+		    PQconsumeInput(c) != 1)
+			return 0;
+	}
+	return 0;
+}
+
+/* Read the COMMIT's result, give the notice receiver back: its outcome. */
+static enum store_pg_outcome
+store_pg_commit_end(PGconn *c, char *err, size_t errlen)
+{
+	enum store_pg_outcome o = STORE_PG_COMMITTED;
+	PGresult *r;
+
+	while ((r = PQgetResult(c)) != NULL) {
+		if (PQresultStatus(r) != PGRES_COMMAND_OK &&
+		    o == STORE_PG_COMMITTED) {
+			store_pg_err(c, err, errlen, "PostgreSQL");
+			/* An error on a live connection: rolled back. */
+			o = PQstatus(c) == CONNECTION_OK ? STORE_PG_ROLLED_BACK :
+			    STORE_PG_UNKNOWN;
+		}
+		PQclear(r);
+	}
+	PQsetNoticeReceiver(c, store_pg_late.old, NULL);
+	store_pg_late.left = NULL;
+	if (o == STORE_PG_COMMITTED && store_pg_late.w.seen > 0) {
+		util_err(err, errlen, "COMMIT: WARNING: %s (committed on the "
+		    "primary, perhaps not on a standby)", store_pg_late.w.text);
+		o = STORE_PG_LOCAL;
+	}
+	return o;
+}
+
+/*
+ * Sent, then waited for by the deadline only: a COMMIT is never
+ * cancelled (a cancelled wait for the synchronous standby is a commit on
+ * the primary alone).
  */
 int
 store_pg_commit(PGconn *c, char *err, size_t errlen)
 {
-	struct store_pg_warning w = { 0, "" };
-	PQnoticeReceiver old;
-	int rc;
-
-	old = PQsetNoticeReceiver(c, store_pg_on_notice, &w);
-	rc = store_pg_exec(c, "COMMIT", err, errlen);
-	PQsetNoticeReceiver(c, old, NULL);
-	if (rc == 0 && w.seen > 0) {
-		util_err(err, errlen, "COMMIT: WARNING: %s (committed on the "
-		    "primary, perhaps not on a standby)", w.text);
+	if (store_pg_late.left != NULL) {
+		util_err(err, errlen, "COMMIT: the one before is still "
+		    "outstanding");
 		return -1;
 	}
-	return rc;
+	memset(&store_pg_late.w, 0, sizeof(store_pg_late.w));
+	store_pg_late.old = PQsetNoticeReceiver(c, store_pg_on_notice,
+	    &store_pg_late.w);
+	store_pg_late.left = c;
+	if (PQsendQuery(c, "COMMIT") != 1) {
+		store_pg_err(c, err, errlen, "PostgreSQL");
+		PQsetNoticeReceiver(c, store_pg_late.old, NULL);
+		store_pg_late.left = NULL;
+		return -1;
+	}
+	if (store_pg_wait(c, store_pg_late.by) == 1) {
+		util_err(err, errlen, "COMMIT: no answer by the deadline (left "
+		    "outstanding, not cancelled)");
+		return -1;
+	}
+	return store_pg_commit_end(c, err, errlen) == STORE_PG_COMMITTED ?
+	    0 : -1;
+}
+
+enum store_pg_outcome
+store_pg_commit_settle(PGconn *c, uint64_t until, int give_up, char *err,
+    size_t errlen)
+{
+	if (store_pg_late.left != c) {
+		util_err(err, errlen, "no COMMIT outstanding");
+		return STORE_PG_UNKNOWN;
+	}
+	if (give_up) {
+		PQsetNoticeReceiver(c, store_pg_late.old, NULL);
+		store_pg_late.left = NULL;
+		util_err(err, errlen, "COMMIT: no longer waited for");
+		return STORE_PG_UNKNOWN;
+	}
+	if (store_pg_wait(c, until) == 1)
+		return STORE_PG_WAITING;
+	return store_pg_commit_end(c, err, errlen);
 }
 
 /*

@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <check.h>
@@ -396,6 +397,171 @@ START_TEST(test_pg_failover)
 }
 END_TEST
 
+#define ST_DEADLINE_MS	1000
+#define ST_N		9	/* delivered while the standby is stalled */
+#define ST_WAVE		6	/* at once, then the rest behind them */
+
+struct st_req {
+	char		*req;
+	int		 status;	/* -1: no answer */
+	uint64_t	 ms;		/* until it came */
+};
+
+static uint64_t
+st_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void *
+st_send(void *p)
+{
+	struct st_req *q = p;
+	struct client_response r;
+	char err[256];
+	uint64_t t0 = st_now_ms();
+
+	memset(&r, 0, sizeof(r));
+	q->status = client_raw("127.0.0.1", e2e.port, q->req, strlen(q->req),
+	    E2E_TIMEOUT_MS, &r, err, sizeof(err)) == 0 ? r.status : -1;
+	q->ms = st_now_ms() - t0;
+	client_response_free(&r);
+	return NULL;
+}
+
+/* q[from..to-1] sent at once; each answered 503 by the deadline. */
+static void
+st_wave(struct st_req *q, int from, int to, int slow)
+{
+	pthread_t t[ST_N + 1];
+	int i;
+
+	for (i = from; i < to; i++)
+		ck_assert_int_eq(pthread_create(&t[i], NULL, st_send, &q[i]), 0);
+	for (i = from; i < to; i++)
+		pthread_join(t[i], NULL);
+	for (i = from; i < to; i++) {
+		ck_assert_msg(q[i].status == 503, "delivery %d: %d after %llu "
+		    "ms", i, q[i].status, (unsigned long long)q[i].ms);
+		ck_assert_msg(q[i].ms < (uint64_t)(ST_DEADLINE_MS + 1500) *
+		    (unsigned)slow, "delivery %d answered after %llu ms", i,
+		    (unsigned long long)q[i].ms);
+	}
+}
+
+/* GET path on the metrics listener: its status, the body in *body. */
+static int
+st_admin(const char *path, char **body)
+{
+	struct client_response r;
+	char req[128];
+	int st;
+
+	snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: x\r\n"
+	    "Connection: close\r\n\r\n", path);
+	st = e2e_send(e2e.metrics_port, req, strlen(req), &r);
+	*body = strdup(r.body != NULL ? r.body : "");
+	client_response_free(&r);
+	return st;
+}
+
+/*
+ * Issue 16 points 3 and 6, a stalled synchronous standby: every COMMIT
+ * blocks.  Deliveries are answered 503 by commit_deadline_ms (those in
+ * the batch whose COMMIT waits, and those queued behind it), nothing is
+ * acknowledged that is not on the standby, /healthz says why; once the
+ * standby resumes, the late COMMIT's outcome is logged, and Antom's
+ * redeliveries are SUCCESS, one state change each (a duplicate where the
+ * late COMMIT did commit).  A SIGTERM while a COMMIT hangs still ends
+ * antomd promptly.
+ */
+START_TEST(test_pg_stalled_standby)
+{
+	struct st_req q[ST_N + 1];
+	char prid[32], want[64], *body[ST_N + 1], *pay, *line, *text;
+	const char *p;
+	uint64_t t0;
+	int i, late, slow;
+
+	PG_SKIP_UNLESS_AVAILABLE();
+	slow = getenv("ANTOMD_VALGRIND") != NULL ? 20 : 1;
+	pg_start(1);
+	e2e_with_metrics = 1;
+	e2e_setup_dirs("pg");
+	write_pg_conf("commit_deadline_ms 1000\n");
+	e2e_start_daemon();
+	pay = e2e_pay_body("PR-ST-OK", "PAYMENT_RESULT", "S");
+	e2e_deliver_ok(pay);
+	for (i = 0; i <= ST_N; i++) {
+		snprintf(prid, sizeof(prid), "PR-ST-%d", i);
+		body[i] = e2e_pay_body(prid, "PAYMENT_RESULT", "S");
+		q[i].req = e2e_signed_request("/antom/notify", "/antom/notify",
+		    body[i], NULL, 0);
+	}
+
+	pg_stall(1);
+	st_wave(q, 0, ST_WAVE, slow);
+	/* The writer waits for that COMMIT: these wait in the queue. */
+	st_wave(q, ST_WAVE, ST_N, slow);
+	ck_assert_int_eq(st_admin("/healthz", &text), 503);
+	ck_assert_msg(strstr(text, "COMMIT outstanding") != NULL, "%s", text);
+	free(text);
+	/* Busy since that batch began. */
+	ck_assert_int_eq(st_admin("/metrics", &text), 200);
+	ck_assert_ptr_nonnull(p = strstr(text,
+	    "\nantomd_writer_batch_age_seconds "));
+	ck_assert_msg(atof(p + 33) > ST_DEADLINE_MS / 1000.0, "%s", text);
+	free(text);
+	pg_resume(1);
+
+	/* The late COMMIT did commit, and says so. */
+	line = e2e_log_line("msg=commit_late");
+	ck_assert_msg(strstr(line, " answered=503 committed=yes ") != NULL,
+	    "%s", line);
+	ck_assert_ptr_nonnull(p = strstr(line, " jobs="));
+	late = atoi(p + 6);
+	ck_assert_msg(late >= 1 && late <= ST_WAVE, "%s", line);
+	fprintf(stderr, "test_pg_stalled_standby: %s\n", line);
+	free(line);
+	ck_assert_int_eq(st_admin("/metrics", &text), 200);
+	ck_assert_msg(strstr(text, "\nantomd_commits_late_total 1\n") != NULL,
+	    "%s", text);
+	free(text);
+
+	/* Antom delivers again: SUCCESS, and one state change each. */
+	for (i = 0; i < ST_N; i++)
+		e2e_deliver_ok(body[i]);
+	snprintf(want, sizeof(want), "%d|%d|%d|%d", ST_N + 1, ST_N + 1 + late,
+	    ST_N + 1, ST_N + 1);
+	/* On the primary and on the standby. */
+	for (i = 0; i < 2; i++)
+		pg_wait(i, "SELECT count(*) || '|' || sum(delivery_count) || '|'"
+		    " || (SELECT count(*) FROM events) || '|' || (SELECT"
+		    " count(*) FROM payments WHERE status = 'SUCCESS') FROM"
+		    " notifications", want, 5000);
+
+	/* SIGTERM while a COMMIT hangs: out after one deadline more. */
+	pg_stall(1);
+	st_wave(q, ST_N, ST_N + 1, slow);
+	t0 = st_now_ms();
+	ck_assert_int_eq(e2e_stop_daemon(), 0);
+	ck_assert_msg(st_now_ms() - t0 < (uint64_t)(ST_DEADLINE_MS + 3000) *
+	    (unsigned)slow, "stopped after %llu ms",
+	    (unsigned long long)(st_now_ms() - t0));
+	pg_resume(1);
+	line = e2e_log_line("committed=unknown");
+	free(line);
+	for (i = 0; i <= ST_N; i++) {
+		free(q[i].req);
+		free(body[i]);
+	}
+	free(pay);
+}
+END_TEST
+
 Suite *
 e2e_pg_suite(void)
 {
@@ -409,6 +575,12 @@ e2e_pg_suite(void)
 	tcase_add_test(tc, test_pg_check_unreachable);
 	tcase_add_test(tc, test_pg_two_instances);
 	tcase_add_test(tc, test_pg_failover);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("stall");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_pg_stalled_standby);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1683,6 +1683,56 @@ START_TEST(test_pg_record_fails_whole)
 }
 END_TEST
 
+/*
+ * Issue 16 point 3: with the standby stalled, store_pg_commit() gives up
+ * waiting at the deadline store_pg_commit_by() set, the COMMIT left
+ * outstanding, never cancelled: once the standby resumes it commits
+ * (settled: COMMITTED, and the row is on the standby).  Given up on, it
+ * is UNKNOWN and the connection is left to be reset.
+ */
+START_TEST(test_pg_commit_deadline)
+{
+	PGconn *c;
+	uint64_t t0;
+	char err[256];
+	int i;
+
+	PG_SKIP_UNLESS_AVAILABLE();
+	pg_start(1);
+	c = pg_connect(0);
+	pg_exec(c, "CREATE TABLE t (id integer PRIMARY KEY)");
+	pg_stall(1);
+	for (i = 1; i <= 2; i++) {
+		pg_exec(c, i == 1 ? "BEGIN; INSERT INTO t VALUES (1)" :
+		    "BEGIN; INSERT INTO t VALUES (2)");
+		t0 = now_ms();
+		store_pg_commit_by(util_mono_us() + 300000);
+		ck_assert_int_eq(store_pg_commit(c, err, sizeof(err)), -1);
+		store_pg_commit_by(0);
+		ck_assert_uint_lt(now_ms() - t0, 1500);
+		ck_assert_msg(strstr(err, "not cancelled") != NULL, "%s", err);
+		ck_assert_int_eq(store_pg_commit_left(), 1);
+		/* A COMMIT outstanding: another is refused, not sent. */
+		ck_assert_int_eq(store_pg_commit(c, err, sizeof(err)), -1);
+		ck_assert_int_eq(store_pg_commit_settle(c, util_mono_us() +
+		    200000, 0, err, sizeof(err)), STORE_PG_WAITING);
+		if (i == 2)
+			break;
+		pg_resume(1);
+		ck_assert_int_eq(store_pg_commit_settle(c, util_mono_us() +
+		    10000000, 0, err, sizeof(err)), STORE_PG_COMMITTED);
+		ck_assert_int_eq(store_pg_commit_left(), 0);
+		pg_wait(1, "SELECT count(*) FROM t", "1", 5000);
+		pg_stall(1);
+	}
+	ck_assert_int_eq(store_pg_commit_settle(c, 0, 1, err, sizeof(err)),
+	    STORE_PG_UNKNOWN);
+	ck_assert_int_eq(store_pg_commit_left(), 0);
+	PQfinish(c);
+	pg_resume(1);
+}
+END_TEST
+
 Suite *
 pg_suite(void)
 {
@@ -1717,6 +1767,7 @@ pg_suite(void)
 	tcase_add_test(tc, test_pg_record_events_order);
 	tcase_add_test(tc, test_pg_record_round_trips);
 	tcase_add_test(tc, test_pg_record_fails_whole);
+	tcase_add_test(tc, test_pg_commit_deadline);
 	suite_add_tcase(s, tc);
 	return s;
 }
