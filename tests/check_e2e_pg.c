@@ -13,6 +13,7 @@
  *   failover the primary SIGKILLed while clients send, a standby
  *            promoted: the same antomd finds it through the conninfo,
  *            and every notification it acknowledged is there
+ *   roles    the README's writer and reader roles, run as written
  *
  * Bodies: e2e_pay_body() (the documented notifyPayment), corpus
  * capture-success.json (Antom's own example, tests/corpus/MANIFEST), and
@@ -562,6 +563,124 @@ START_TEST(test_pg_stalled_standby)
 }
 END_TEST
 
+/* The SQLSTATE of sql run on conninfo, "" when it succeeded. */
+static const char *
+pg_state_of(const char *conninfo, const char *sql)
+{
+	static char state[8];
+	PGconn *c = pg_connect_to(conninfo);
+	PGresult *r = PQexec(c, sql);
+	const char *f = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+
+	snprintf(state, sizeof(state), "%s", f != NULL ? f : "");
+	PQclear(r);
+	PQfinish(c);
+	return state;
+}
+
+/*
+ * The text between start and end in the README, each line without the
+ * four spaces of a code block; caller frees.
+ */
+static char *
+readme_block(const char *start, const char *end)
+{
+	char path[512], *readme, *a, *b, *out, *o, *nl;
+
+	readme = test_slurp(test_path(path, sizeof(path), "../README.md"),
+	    NULL);
+	ck_assert_msg((a = strstr(readme, start)) != NULL, "README: %s", start);
+	a += strlen(start);
+	ck_assert_msg((b = strstr(a, end)) != NULL, "README: %s", end);
+	ck_assert_ptr_nonnull(o = out = malloc((size_t)(b - a) + 1));
+	for (; a < b; a = nl + 1) {
+		if ((nl = memchr(a, '\n', (size_t)(b - a))) == NULL)
+			nl = b - 1;	/* the last line, without its end */
+		if (strncmp(a, "    ", 4) == 0)
+			a += 4;
+		memcpy(o, a, (size_t)(nl - a) + 1);
+		o += nl - a + 1;
+	}
+	*o = '\0';
+	free(readme);
+	return out;
+}
+
+/*
+ * README "More than one machine": its roles block run as written by a
+ * superuser; antomd as the writer role creates the schema and records;
+ * the reader role reads every table and view and changes nothing, and
+ * writes refund_links once granted as the README says.
+ */
+START_TEST(test_pg_roles)
+{
+	char path[512], reader[256], extra[512], *sql, *grant, *g, *pay;
+	const char *tables[] = { "payments", "captures", "refunds",
+	    "disputes", "vaultings", "notifications", "events", "refusals",
+	    "refund_links", "payment_status", "payment_timeline",
+	    "payment_captures", "refund_payment", "refund_status" };
+	size_t i;
+	FILE *f;
+
+	PG_SKIP_UNLESS_AVAILABLE();
+	pg_start(0);
+	e2e_setup_dirs("roles");
+	sql = readme_block("<!-- roles -->\n", "<!-- /roles -->");
+	snprintf(path, sizeof(path), "%s/roles.sql", e2e.dir);
+	ck_assert_ptr_nonnull(f = fopen(path, "w"));
+	fputs(sql, f);
+	ck_assert_int_eq(fclose(f), 0);
+	ck_assert_int_eq(system(test_fmt("psql -X -q -v ON_ERROR_STOP=1"
+	    " -h %s -p %d -U postgres -d postgres -f %s >%s/roles.out 2>&1",
+	    pg.dir, pg.node[0].port, path, e2e.dir)), 0);
+
+	snprintf(extra, sizeof(extra), "database host=%s port=%d user=antomd"
+	    " dbname=antomd\n", pg.dir, pg.node[0].port);
+	e2e_write_conf(extra);
+	e2e_start_daemon();
+	pay = e2e_pay_body("PR-ROLE-1", "PAYMENT_RESULT", "S");
+	e2e_deliver_ok(pay);
+	ck_assert_str_eq(pg_sql_at(test_fmt("host=%s port=%d user=postgres"
+	    " dbname=antomd", pg.dir, pg.node[0].port), "SELECT"
+	    " string_agg(DISTINCT tableowner, ',') FROM pg_tables"
+	    " WHERE schemaname = 'public'"), "antomd");
+
+	snprintf(reader, sizeof(reader), "host=%s port=%d user=antomd_reader"
+	    " dbname=antomd", pg.dir, pg.node[0].port);
+	ck_assert_str_eq(pg_sql_at(reader, "SELECT status FROM payments"
+	    " WHERE payment_request_id = 'PR-ROLE-1'"), "SUCCESS");
+	for (i = 0; i < sizeof(tables) / sizeof(tables[0]); i++)
+		ck_assert_str_eq(pg_state_of(reader, test_fmt("SELECT count(*)"
+		    " FROM %s", tables[i])), "");
+	/* 42501: insufficient_privilege. */
+	ck_assert_str_eq(pg_state_of(reader, "UPDATE payments SET status"
+	    " = 'FAIL'"), "42501");
+	ck_assert_str_eq(pg_state_of(reader, "DELETE FROM notifications"),
+	    "42501");
+	ck_assert_str_eq(pg_state_of(reader, "CREATE TABLE t (i int)"),
+	    "42501");
+	ck_assert_str_eq(pg_state_of(reader, "INSERT INTO refund_links"
+	    " (client_id, refund_request_id, payment_request_id) VALUES"
+	    " ('" SANDBOX "', 'RR-ROLE-1', 'PR-ROLE-1')"), "42501");
+
+	/* The README's grant for the application that links refunds. */
+	grant = readme_block("also needs, once antomd has created the\ntable, `",
+	    "`");
+	ck_assert_ptr_nonnull(g = strstr(grant, "GRANT "));
+	ck_assert_str_eq(pg_state_of(test_fmt("host=%s port=%d user=postgres"
+	    " dbname=antomd", pg.dir, pg.node[0].port), g), "");
+	ck_assert_str_eq(pg_state_of(reader, "INSERT INTO refund_links"
+	    " (client_id, refund_request_id, payment_request_id) VALUES"
+	    " ('" SANDBOX "', 'RR-ROLE-1', 'PR-ROLE-1')"), "");
+	ck_assert_str_eq(pg_state_of(reader, "UPDATE payments SET status"
+	    " = 'FAIL'"), "42501");
+	ck_assert_int_eq(e2e_stop_daemon(), 0);
+	free(grant);
+	free(pay);
+	free(sql);
+}
+END_TEST
+
 Suite *
 e2e_pg_suite(void)
 {
@@ -575,6 +694,7 @@ e2e_pg_suite(void)
 	tcase_add_test(tc, test_pg_check_unreachable);
 	tcase_add_test(tc, test_pg_two_instances);
 	tcase_add_test(tc, test_pg_failover);
+	tcase_add_test(tc, test_pg_roles);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("stall");
