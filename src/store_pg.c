@@ -23,6 +23,13 @@
  *   - a deadlock, serialization failure or unique violation rolls the
  *     batch back and runs it again, up to STORE_PG_ATTEMPTS times.
  *
+ * Speed (issue 16 point 4): every statement is prepared once per server
+ * session (named "antomd_N"), in a round trip of its own before the
+ * first batch on a connection and again after it reconnects (another
+ * backend), so a batch pays for binding and running only; the batch's
+ * locks are one statement over two arrays.  Planning each statement
+ * anew cost more than running it.
+ *
  * The connection is the caller's and in no transaction; one thread at a
  * time uses it.  The SQL is built once per process (thread-safe).
  */
@@ -46,13 +53,61 @@
 #define STORE_PG_TEXT	25
 
 #define NSQL	(S_RFS_FIRST - S_STATE_FIRST)
-#define SQL(which)	store_pg_sql[(which) - S_STATE_FIRST]
+#define SQL(which)	((which) - S_STATE_FIRST)
 
-/* The statements of store_state.c with '$' placeholders; built once. */
-static const char *store_pg_sql[NSQL];
-static const char *store_pg_clear;	/* refusal.c's S_RFS_CLEAR */
+/*
+ * The prepared statements: store_state.c's, by their index from
+ * S_STATE_FIRST, then these.
+ */
+enum {
+	P_TOUCH = NSQL,		/* store_pg_touch */
+	P_CLEAR,		/* refusal.c's S_RFS_CLEAR */
+	P_BEGIN,
+	P_LOCKS,		/* the batch's, sorted: store_pg_locks */
+	P_LOCK_EVENTS,		/* STORE_PG_LOCK_EVENTS */
+	P_COUNT
+};
+
+#define STORE_PG_PARAMS	64
+#define STORE_PG_KEYTEXT	12	/* ",-2147483648" */
+
+/* A statement to prepare: its text and, if not left to the server, types. */
+struct store_pg_stmt {
+	char	*sql;		/* NULL: none (never prepared) */
+	int	 text;		/* sent as text each time, never prepared */
+	int	 ntypes;
+	Oid	 types[STORE_PG_PARAMS];
+};
+
+/* Built once, owned by the process from then on. */
+static struct store_pg_stmt store_pg_stmts[P_COUNT];
 static pthread_once_t store_pg_sql_once = PTHREAD_ONCE_INIT;
 static int store_pg_sql_ok;
+
+/*
+ * The server sessions that hold the statements: a connection and its
+ * backend's pid (a reconnect gets another).  Should a new session ever
+ * match an old entry, running a statement fails with 26000 and the batch
+ * prepares again (store_pg_record).
+ */
+#define STORE_PG_SESSIONS	16
+static struct {
+	const PGconn	*c;
+	int		 pid;
+} store_pg_sessions[STORE_PG_SESSIONS];
+static unsigned store_pg_session_next;
+static pthread_mutex_t store_pg_sessions_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/*
+ * Lock every key of the batch in the order given (sorted by the caller):
+ * WITH ORDINALITY and the ORDER BY keep it, and a volatile function in
+ * the select list runs after the sort.  The two-integer form: a lock
+ * space apart from the schema's and the events' bigint locks.
+ */
+static const char store_pg_locks[] =
+    "SELECT pg_advisory_xact_lock(k.hi, k.lo) FROM"
+    " unnest($1::int4[], $2::int4[]) WITH ORDINALITY AS k(hi, lo, i)"
+    " ORDER BY k.i";
 
 /*
  * A repeat, by the notification's key rather than its id: the first
@@ -79,30 +134,110 @@ store_pg_dollar(const char *sql, const char *tail)
 	return s;
 }
 
+/*
+ * The types of an upsert's or a fill's parameters, column j's as $j+1
+ * (the fill leaves some unused, and the server cannot infer the type of
+ * those): whether a column is an integer does not depend on the values.
+ */
+static void
+store_pg_types(enum notif_kind kind, size_t ncols, struct store_pg_stmt *st)
+{
+	struct store_delivery d;
+	struct store_value val;
+	struct notif nf;
+	size_t j;
+
+	memset(&d, 0, sizeof(d));
+	memset(&nf, 0, sizeof(nf));
+	nf.kind = kind;
+	d.notif = &nf;
+	for (j = 0; j < ncols; j++) {
+		store_state_value(kind, j, &d, 0, "", &val);
+		st->types[j] = val.integer ? STORE_PG_INT8 : STORE_PG_TEXT;
+	}
+	st->ntypes = (int)ncols;
+}
+
 /* Owned by the process from here on: never freed. */
 static void
 store_pg_sql_init(void)
 {
+	struct store_pg_stmt *st = store_pg_stmts;
 	const char *sql[NSQL];
-	char *text;
-	size_t i;
+	char events[64], *text;
+	int get, upsert, fill;
+	size_t i, ncols;
 
 	if (store_state_sql_build('$', sql, &text) != 0)
 		return;
 	for (i = 0; i < NSQL; i++) {
-		if (sql[i] == NULL)
+		/* PostgreSQL touches by key: store_pg_touch. */
+		if (sql[i] == NULL || i == SQL(S_NOTIF_TOUCH))
 			continue;
-		if ((store_pg_sql[i] = store_pg_dollar(sql[i],
-		    i == S_NOTIF_INSERT - S_STATE_FIRST ? " RETURNING id" :
-		    "")) == NULL)
+		if ((st[i].sql = store_pg_dollar(sql[i], i ==
+		    SQL(S_NOTIF_INSERT) ? " RETURNING id" : "")) == NULL)
 			goto out;
 	}
-	if ((store_pg_clear = store_pg_dollar(refusal_sql[S_RFS_CLEAR -
-	    S_RFS_FIRST], "")) == NULL)
+	for (i = 0; i < NOTIF_KIND_COUNT; i++) {
+		if (store_state_kind(i, &get, &upsert, &fill, &ncols) != 0)
+			continue;
+		if (ncols > STORE_PG_PARAMS)
+			goto out;
+		store_pg_types(i, ncols, &st[SQL(upsert)]);
+		if (fill != 0)
+			store_pg_types(i, ncols, &st[SQL(fill)]);
+	}
+	snprintf(events, sizeof(events), "SELECT pg_advisory_xact_lock(%lld)",
+	    STORE_PG_LOCK_EVENTS);
+	if ((st[P_TOUCH].sql = strdup(store_pg_touch)) == NULL ||
+	    (st[P_CLEAR].sql = store_pg_dollar(refusal_sql[S_RFS_CLEAR -
+	    S_RFS_FIRST], "")) == NULL ||
+	    (st[P_BEGIN].sql = strdup("BEGIN ISOLATION LEVEL READ COMMITTED"))
+	    == NULL || (st[P_LOCKS].sql = strdup(store_pg_locks)) == NULL ||
+	    (st[P_LOCK_EVENTS].sql = strdup(events)) == NULL)
 		goto out;
+	/*
+	 * BEGIN has nothing to plan; as text, a session without the
+	 * prepared statements fails inside the transaction, rolled back.
+	 */
+	st[P_BEGIN].text = 1;
 	store_pg_sql_ok = 1;
 out:
 	free(text);
+}
+
+/* Whether c's session holds the statements. */
+static int
+store_pg_session_known(const PGconn *c)
+{
+	int pid = PQbackendPID(c), known = 0;
+	size_t i;
+
+	pthread_mutex_lock(&store_pg_sessions_lock);
+	for (i = 0; i < STORE_PG_SESSIONS; i++)
+		if (store_pg_sessions[i].c == c)
+			known = store_pg_sessions[i].pid == pid;
+	pthread_mutex_unlock(&store_pg_sessions_lock);
+	return known;
+}
+
+/* Note c's session as holding them (pid), or as not (0). */
+static void
+store_pg_session_set(const PGconn *c, int pid)
+{
+	size_t i;
+
+	pthread_mutex_lock(&store_pg_sessions_lock);
+	for (i = 0; i < STORE_PG_SESSIONS; i++)
+		if (store_pg_sessions[i].c == c)
+			break;
+	if (i == STORE_PG_SESSIONS && pid != 0)
+		i = store_pg_session_next++ % STORE_PG_SESSIONS;
+	if (i < STORE_PG_SESSIONS) {
+		store_pg_sessions[i].c = pid != 0 ? c : NULL;
+		store_pg_sessions[i].pid = pid;
+	}
+	pthread_mutex_unlock(&store_pg_sessions_lock);
 }
 
 /* What failed in a batch, for the retry decision and the caller. */
@@ -131,12 +266,16 @@ store_pg_failed(struct store_pg_fail *f, PGconn *c, const PGresult *r,
 	util_err(f->err, f->errlen, "PostgreSQL: %s: %.*s", what, (int)n, msg);
 }
 
-/* Errors worth running the batch again for (issue 16 point 2). */
+/*
+ * Errors worth running the batch again for (issue 16 point 2), and a
+ * prepared statement missing (a session store_pg_prepare() did not see).
+ */
 static int
 store_pg_retryable(const char *sqlstate)
 {
 	return strcmp(sqlstate, "40P01") == 0 ||
-	    strcmp(sqlstate, "40001") == 0 || strcmp(sqlstate, "23505") == 0;
+	    strcmp(sqlstate, "40001") == 0 || strcmp(sqlstate, "23505") == 0 ||
+	    strcmp(sqlstate, "26000") == 0;
 }
 
 /*
@@ -152,17 +291,19 @@ struct store_pg_pipe {
 };
 
 /*
- * Queue sql with nparams text parameters (NULL: SQL NULL); types may be
- * NULL (the server infers them).  Parameter binary (0-based), if not
- * -1, is binlen bytes of binary.  0 or -1.
+ * Queue prepared statement which with nparams text parameters (NULL: SQL
+ * NULL).  Parameter binary (0-based), if not -1, is binlen bytes of
+ * binary.  0 or -1.
  */
 static int
-store_pg_send(struct store_pg_pipe *pp, const char *sql, int nparams,
-    const char *const *values, const Oid *types, int binary, int binlen)
+store_pg_send(struct store_pg_pipe *pp, int which, int nparams,
+    const char *const *values, int binary, int binlen)
 {
-	int lengths[64], formats[64], i;
+	int lengths[STORE_PG_PARAMS], formats[STORE_PG_PARAMS], i;
+	char name[24];
 
-	if (pp->n == pp->cap || nparams > 64) {
+	if (pp->n == pp->cap || nparams > STORE_PG_PARAMS ||
+	    store_pg_stmts[which].sql == NULL) {
 		util_err(pp->fail->err, pp->fail->errlen, "PostgreSQL: a "
 		    "pipeline too long");
 		snprintf(pp->fail->sqlstate, sizeof(pp->fail->sqlstate),
@@ -173,8 +314,11 @@ store_pg_send(struct store_pg_pipe *pp, const char *sql, int nparams,
 		lengths[i] = i == binary ? binlen : 0;
 		formats[i] = i == binary;
 	}
-	if (PQsendQueryParams(pp->c, sql, nparams, types, values, lengths,
-	    formats, 0) != 1) {
+	snprintf(name, sizeof(name), "antomd_%d", which);
+	if ((store_pg_stmts[which].text ? PQsendQueryParams(pp->c,
+	    store_pg_stmts[which].sql, nparams, NULL, values, lengths,
+	    formats, 0) : PQsendQueryPrepared(pp->c, name, nparams, values,
+	    lengths, formats, 0)) != 1) {
 		store_pg_failed(pp->fail, pp->c, NULL, "cannot send");
 		return -1;
 	}
@@ -238,6 +382,44 @@ store_pg_clear_results(struct store_pg_pipe *pp)
 	pp->n = 0;
 }
 
+/*
+ * Prepare every statement on c's session, in a round trip of its own
+ * (in no transaction: a prepared statement outlives one).  Whatever a
+ * session of this connection held before goes first, so this can run
+ * again whatever the sessions table believed.  0 or -1.
+ */
+static int
+store_pg_prepare(struct store_pg_pipe *pp)
+{
+	const struct store_pg_stmt *st;
+	char name[24];
+	int i, rc;
+
+	if (PQsendQueryParams(pp->c, "DEALLOCATE ALL", 0, NULL, NULL, NULL,
+	    NULL, 0) != 1) {
+		store_pg_failed(pp->fail, pp->c, NULL, "cannot send");
+		return -1;
+	}
+	pp->res[pp->n++] = NULL;
+	for (i = 0; i < P_COUNT; i++) {
+		st = &store_pg_stmts[i];
+		if (st->sql == NULL || st->text)
+			continue;
+		snprintf(name, sizeof(name), "antomd_%d", i);
+		if (pp->n == pp->cap || PQsendPrepare(pp->c, name, st->sql,
+		    st->ntypes, st->ntypes > 0 ? st->types : NULL) != 1) {
+			store_pg_failed(pp->fail, pp->c, NULL, "cannot prepare");
+			return -1;
+		}
+		pp->res[pp->n++] = NULL;
+	}
+	rc = store_pg_collect(pp);
+	store_pg_clear_results(pp);
+	if (rc == 0)
+		store_pg_session_set(pp->c, PQbackendPID(pp->c));
+	return rc;
+}
+
 static int
 store_pg_cmp_key(const void *a, const void *b)
 {
@@ -247,15 +429,17 @@ store_pg_cmp_key(const void *a, const void *b)
 }
 
 /*
- * Queue the advisory locks of the batch: its notifications and objects,
- * sorted, each once.  keys has 2n slots.  0 or -1.
+ * Queue the advisory locks of the batch, one statement: its
+ * notifications and objects, sorted, each once.  keys has 2n slots,
+ * text 2 * STORE_PG_KEYTEXT * n + 8 bytes.  0 or -1.
  */
 static int
 store_pg_send_locks(struct store_pg_pipe *pp, const struct store_plan *p,
-    size_t n, uint64_t *keys)
+    size_t n, uint64_t *keys, char *text)
 {
-	char sql[80];
-	size_t i, k = 0;
+	const char *v[2];
+	char *hi = text, *lo;
+	size_t i, k = 0, len = 0;
 
 	for (i = 0; i < n; i++) {
 		keys[k++] = store_key(store_key(store_key(STORE_KEY_BASIS,
@@ -267,16 +451,28 @@ store_pg_send_locks(struct store_pg_pipe *pp, const struct store_plan *p,
 			    p[i].object_id);
 	}
 	qsort(keys, k, sizeof(*keys), store_pg_cmp_key);
+	/* Two arrays, "{hi,...}" then "{lo,...}", in one buffer. */
+	lo = text + STORE_PG_KEYTEXT * k + 4;
+	hi[len++] = '{';
 	for (i = 0; i < k; i++) {
 		if (i > 0 && keys[i] == keys[i - 1])
 			continue;
-		snprintf(sql, sizeof(sql), "SELECT pg_advisory_xact_lock(%d, %d)",
-		    (int)(int32_t)(uint32_t)(keys[i] >> 32),
-		    (int)(int32_t)(uint32_t)keys[i]);
-		if (store_pg_send(pp, sql, 0, NULL, NULL, -1, 0) != 0)
-			return -1;
+		len += (size_t)sprintf(hi + len, "%s%d", len > 1 ? "," : "",
+		    (int)(int32_t)(uint32_t)(keys[i] >> 32));
 	}
-	return 0;
+	strcpy(hi + len, "}");
+	len = 0;
+	lo[len++] = '{';
+	for (i = 0; i < k; i++) {
+		if (i > 0 && keys[i] == keys[i - 1])
+			continue;
+		len += (size_t)sprintf(lo + len, "%s%d", len > 1 ? "," : "",
+		    (int)(int32_t)(uint32_t)keys[i]);
+	}
+	strcpy(lo + len, "}");
+	v[0] = hi;
+	v[1] = lo;
+	return store_pg_send(pp, P_LOCKS, 2, v, -1, 0);
 }
 
 static int64_t
@@ -332,20 +528,20 @@ store_pg_current(const PGresult *r, struct store_current *cur)
  */
 static int
 store_pg_read(struct store_pg_pipe *pp, struct store_plan *p, size_t n,
-    uint64_t *keys, long *at)
+    uint64_t *keys, char *text, long *at)
 {
 	const char *v[2];
 	int get, upsert, fill;
 	size_t i, ncols;
 
-	if (store_pg_send(pp, "BEGIN ISOLATION LEVEL READ COMMITTED", 0, NULL,
-	    NULL, -1, 0) != 0 || store_pg_send_locks(pp, p, n, keys) != 0)
+	if (store_pg_send(pp, P_BEGIN, 0, NULL, -1, 0) != 0 ||
+	    store_pg_send_locks(pp, p, n, keys, text) != 0)
 		return -1;
 	for (i = 0; i < n; i++) {
 		v[0] = p[i].d->client_id;
 		v[1] = p[i].d->body_sha256;
 		at[2 * i] = (long)pp->n;
-		if (store_pg_send(pp, SQL(S_NOTIF_FIND), 2, v, NULL, -1, 0) != 0)
+		if (store_pg_send(pp, SQL(S_NOTIF_FIND), 2, v, -1, 0) != 0)
 			return -1;
 		at[2 * i + 1] = -1;
 		if (p[i].object_id == NULL || store_state_kind(
@@ -353,7 +549,7 @@ store_pg_read(struct store_pg_pipe *pp, struct store_plan *p, size_t n,
 			continue;
 		v[1] = p[i].object_id;
 		at[2 * i + 1] = (long)pp->n;
-		if (store_pg_send(pp, SQL(get), 2, v, NULL, -1, 0) != 0)
+		if (store_pg_send(pp, SQL(get), 2, v, -1, 0) != 0)
 			return -1;
 	}
 	if (store_pg_collect(pp) != 0)
@@ -392,8 +588,7 @@ store_pg_write_notifications(struct store_pg_pipe *pp,
 			v[0] = d->client_id;
 			v[1] = d->body_sha256;
 			v[2] = now;
-			if (store_pg_send(pp, store_pg_touch, 3, v, NULL, -1,
-			    0) != 0)
+			if (store_pg_send(pp, P_TOUCH, 3, v, -1, 0) != 0)
 				return -1;
 		} else {
 			snprintf(kv, sizeof(kv), "%ld", d->key_version);
@@ -412,13 +607,13 @@ store_pg_write_notifications(struct store_pg_pipe *pp,
 			    d->notif->archive_reason : NULL;
 			v[12] = now;
 			v[13] = p[i].note[0] != '\0' ? p[i].note : NULL;
-			if (store_pg_send(pp, SQL(S_NOTIF_INSERT), 14, v, NULL,
-			    2, (int)d->bodylen) != 0)
+			if (store_pg_send(pp, SQL(S_NOTIF_INSERT), 14, v, 2,
+			    (int)d->bodylen) != 0)
 				return -1;
 		}
 		v[0] = d->body_sha256;
 		v[1] = d->client_id;
-		if (store_pg_send(pp, store_pg_clear, 2, v, NULL, -1, 0) != 0)
+		if (store_pg_send(pp, P_CLEAR, 2, v, -1, 0) != 0)
 			return -1;
 	}
 	if (store_pg_collect(pp) != 0)
@@ -443,8 +638,7 @@ store_pg_write_notifications(struct store_pg_pipe *pp,
 
 /*
  * Queue job i's change to its object: the kind's upsert or fill, column
- * j as parameter j + 1 with its value and type (the fill leaves some
- * unused, and the server cannot infer the type of those).
+ * j as parameter j + 1 (of the type store_pg_types() prepared it with).
  */
 static int
 store_pg_send_state(struct store_pg_pipe *pp, const struct store_plan *p,
@@ -452,18 +646,16 @@ store_pg_send_state(struct store_pg_pipe *pp, const struct store_plan *p,
 {
 	enum notif_kind kind = p->d->notif->kind;
 	struct store_value val;
-	const char *v[64];
-	char num[64][24];
-	Oid types[64];
+	const char *v[STORE_PG_PARAMS];
+	char num[STORE_PG_PARAMS][24];
 	int get, upsert, fill;
 	size_t j, ncols;
 
 	if (store_state_kind(kind, &get, &upsert, &fill, &ncols) != 0 ||
-	    ncols > 64)
+	    ncols > STORE_PG_PARAMS)
 		return -1;
 	for (j = 0; j < ncols; j++) {
 		store_state_value(kind, j, p->d, nid, now, &val);
-		types[j] = val.integer ? STORE_PG_INT8 : STORE_PG_TEXT;
 		v[j] = val.text;
 		if (val.integer && !val.null) {
 			snprintf(num[j], sizeof(num[j]), "%lld",
@@ -472,7 +664,7 @@ store_pg_send_state(struct store_pg_pipe *pp, const struct store_plan *p,
 		}
 	}
 	return store_pg_send(pp, SQL(p->change == STORE_CHANGE_FILL ? fill :
-	    upsert), (int)ncols, v, types, -1, 0);
+	    upsert), (int)ncols, v, -1, 0);
 }
 
 /*
@@ -485,7 +677,7 @@ store_pg_write_state(struct store_pg_pipe *pp, const struct store_plan *p,
 {
 	const struct notif *nf;
 	const char *v[8];
-	char nid[24], sql[64];
+	char nid[24];
 	size_t i, events = 0;
 
 	for (i = 0; i < n; i++) {
@@ -496,12 +688,9 @@ store_pg_write_state(struct store_pg_pipe *pp, const struct store_plan *p,
 			return -1;
 		events += p[i].change == STORE_CHANGE_APPLY;
 	}
-	if (events > 0) {
-		snprintf(sql, sizeof(sql), "SELECT pg_advisory_xact_lock(%lld)",
-		    STORE_PG_LOCK_EVENTS);
-		if (store_pg_send(pp, sql, 0, NULL, NULL, -1, 0) != 0)
-			return -1;
-	}
+	if (events > 0 && store_pg_send(pp, P_LOCK_EVENTS, 0, NULL, -1, 0) !=
+	    0)
+		return -1;
 	for (i = 0; i < n; i++) {
 		if (p[i].repeat || p[i].change != STORE_CHANGE_APPLY)
 			continue;
@@ -516,7 +705,7 @@ store_pg_write_state(struct store_pg_pipe *pp, const struct store_plan *p,
 		v[5] = store_new_status(nf);
 		v[6] = nid;
 		v[7] = p[i].d->client_id;
-		if (store_pg_send(pp, SQL(S_EVENT), 8, v, NULL, -1, 0) != 0)
+		if (store_pg_send(pp, SQL(S_EVENT), 8, v, -1, 0) != 0)
 			return -1;
 	}
 	if (pp->n == 0)
@@ -535,7 +724,7 @@ store_pg_write_state(struct store_pg_pipe *pp, const struct store_plan *p,
 static int
 store_pg_attempt(struct store_pg_pipe *pp, struct store_plan *p,
     struct store_job **jobs, size_t n, const char *now, uint64_t *keys,
-    long *at, int *committing)
+    char *text, long *at, int *committing)
 {
 	size_t i;
 
@@ -556,7 +745,8 @@ store_pg_attempt(struct store_pg_pipe *pp, struct store_plan *p,
 		store_pg_failed(pp->fail, pp->c, NULL, "pipeline mode");
 		return -1;
 	}
-	if (store_pg_read(pp, p, n, keys, at) != 0)
+	if ((!store_pg_session_known(pp->c) && store_pg_prepare(pp) != 0) ||
+	    store_pg_read(pp, p, n, keys, text, at) != 0)
 		goto fail;
 	store_judge_batch(p, n);
 	for (i = 0; i < n; i++) {
@@ -595,6 +785,7 @@ store_pg_record(PGconn *c, struct store_plan *p, struct store_job **jobs,
 	struct store_pg_fail f;
 	struct store_pg_pipe pp;
 	uint64_t *keys = NULL;
+	char *text = NULL;
 	long *at = NULL;
 	int attempt = 0, committing = 0, rc = -1;
 	size_t i;
@@ -607,10 +798,11 @@ store_pg_record(PGconn *c, struct store_plan *p, struct store_job **jobs,
 		util_err(err, errlen, "out of memory");
 		goto out;
 	}
-	/* BEGIN, 2 locks and 2 reads a job: the longest pipeline. */
-	pp.cap = 1 + 4 * n;
+	/* Reads or writes, 2 a job and 3 more; the statements to prepare. */
+	pp.cap = 3 + 2 * n + P_COUNT;
 	if ((pp.res = calloc(pp.cap, sizeof(*pp.res))) == NULL ||
 	    (keys = calloc(2 * n + 1, sizeof(*keys))) == NULL ||
+	    (text = malloc(2 * STORE_PG_KEYTEXT * (2 * n + 1) + 8)) == NULL ||
 	    (at = calloc(2 * n + 1, sizeof(*at))) == NULL) {
 		util_err(err, errlen, "out of memory");
 		goto out;
@@ -620,8 +812,11 @@ store_pg_record(PGconn *c, struct store_plan *p, struct store_job **jobs,
 		f.err = err;
 		f.errlen = errlen;
 		attempt++;
-		rc = store_pg_attempt(&pp, p, jobs, n, now, keys, at,
+		rc = store_pg_attempt(&pp, p, jobs, n, now, keys, text, at,
 		    &committing);
+		/* The session lacks the statements: prepare them again. */
+		if (rc != 0 && strcmp(f.sqlstate, "26000") == 0)
+			store_pg_session_set(c, 0);
 	} while (rc != 0 && !committing && attempt < STORE_PG_ATTEMPTS &&
 	    store_pg_retryable(f.sqlstate));
 out:
@@ -639,6 +834,7 @@ out:
 	}
 	free(pp.res);
 	free(keys);
+	free(text);
 	free(at);
 	return rc;
 }
