@@ -24,11 +24,12 @@
  *     batch back and runs it again, up to STORE_PG_ATTEMPTS times.
  *
  * Speed (issue 16 point 4): every statement is prepared once per server
- * session (named "antomd_N"), in a round trip of its own before the
- * first batch on a connection and again after it reconnects (another
- * backend), so a batch pays for binding and running only; the batch's
- * locks are one statement over two arrays.  Planning each statement
- * anew cost more than running it.
+ * session (store_pg_sql.c), in a round trip of its own before the first
+ * batch on a connection and again after it reconnects (another backend),
+ * so a batch pays for binding and running only; and what a batch did
+ * once a job (its locks, reads, refusals cleared, events) is one
+ * statement over arrays, the same SQL text inside.  Planning each
+ * statement anew cost more than running it.
  *
  * The connection is the caller's and in no transaction; one thread at a
  * time uses it.  The SQL is built once per process (thread-safe).
@@ -43,202 +44,10 @@
 #include "log.h"
 #include "store_int.h"
 #include "store_pg.h"
+#include "store_pg_sql.h"
 #include "util.h"
 
 #define STORE_PG_ATTEMPTS	5
-
-/* Type OIDs (catalog/pg_type_d.h, which libpq-dev does not ship). */
-#define STORE_PG_BYTEA	17
-#define STORE_PG_INT8	20
-#define STORE_PG_TEXT	25
-
-#define NSQL	(S_RFS_FIRST - S_STATE_FIRST)
-#define SQL(which)	((which) - S_STATE_FIRST)
-
-/*
- * The prepared statements: store_state.c's, by their index from
- * S_STATE_FIRST, then these.
- */
-enum {
-	P_TOUCH = NSQL,		/* store_pg_touch */
-	P_CLEAR,		/* refusal.c's S_RFS_CLEAR */
-	P_BEGIN,
-	P_LOCKS,		/* the batch's, sorted: store_pg_locks */
-	P_LOCK_EVENTS,		/* STORE_PG_LOCK_EVENTS */
-	P_COUNT
-};
-
-#define STORE_PG_PARAMS	64
-#define STORE_PG_KEYTEXT	12	/* ",-2147483648" */
-
-/* A statement to prepare: its text and, if not left to the server, types. */
-struct store_pg_stmt {
-	char	*sql;		/* NULL: none (never prepared) */
-	int	 text;		/* sent as text each time, never prepared */
-	int	 ntypes;
-	Oid	 types[STORE_PG_PARAMS];
-};
-
-/* Built once, owned by the process from then on. */
-static struct store_pg_stmt store_pg_stmts[P_COUNT];
-static pthread_once_t store_pg_sql_once = PTHREAD_ONCE_INIT;
-static int store_pg_sql_ok;
-
-/*
- * The server sessions that hold the statements: a connection and its
- * backend's pid (a reconnect gets another).  Should a new session ever
- * match an old entry, running a statement fails with 26000 and the batch
- * prepares again (store_pg_record).
- */
-#define STORE_PG_SESSIONS	16
-static struct {
-	const PGconn	*c;
-	int		 pid;
-} store_pg_sessions[STORE_PG_SESSIONS];
-static unsigned store_pg_session_next;
-static pthread_mutex_t store_pg_sessions_lock = PTHREAD_MUTEX_INITIALIZER;
-
-/*
- * Lock every key of the batch in the order given (sorted by the caller):
- * WITH ORDINALITY and the ORDER BY keep it, and a volatile function in
- * the select list runs after the sort.  The two-integer form: a lock
- * space apart from the schema's and the events' bigint locks.
- */
-static const char store_pg_locks[] =
-    "SELECT pg_advisory_xact_lock(k.hi, k.lo) FROM"
-    " unnest($1::int4[], $2::int4[]) WITH ORDINALITY AS k(hi, lo, i)"
-    " ORDER BY k.i";
-
-/*
- * A repeat, by the notification's key rather than its id: the first
- * delivery may be an INSERT of the same pipeline, whose id is not known
- * yet when this is sent.
- */
-static const char store_pg_touch[] =
-    "UPDATE notifications SET last_received_at = $3,"
-    " delivery_count = delivery_count + 1"
-    " WHERE client_id = $1 AND body_sha256 = $2 RETURNING id";
-
-/* sql with every '?' a '$', and tail after it; NULL when out of memory. */
-static char *
-store_pg_dollar(const char *sql, const char *tail)
-{
-	size_t len = strlen(sql), i;
-	char *s;
-
-	if ((s = malloc(len + strlen(tail) + 1)) == NULL)
-		return NULL;
-	for (i = 0; i < len; i++)
-		s[i] = sql[i] == '?' ? '$' : sql[i];
-	strcpy(s + len, tail);
-	return s;
-}
-
-/*
- * The types of an upsert's or a fill's parameters, column j's as $j+1
- * (the fill leaves some unused, and the server cannot infer the type of
- * those): whether a column is an integer does not depend on the values.
- */
-static void
-store_pg_types(enum notif_kind kind, size_t ncols, struct store_pg_stmt *st)
-{
-	struct store_delivery d;
-	struct store_value val;
-	struct notif nf;
-	size_t j;
-
-	memset(&d, 0, sizeof(d));
-	memset(&nf, 0, sizeof(nf));
-	nf.kind = kind;
-	d.notif = &nf;
-	for (j = 0; j < ncols; j++) {
-		store_state_value(kind, j, &d, 0, "", &val);
-		st->types[j] = val.integer ? STORE_PG_INT8 : STORE_PG_TEXT;
-	}
-	st->ntypes = (int)ncols;
-}
-
-/* Owned by the process from here on: never freed. */
-static void
-store_pg_sql_init(void)
-{
-	struct store_pg_stmt *st = store_pg_stmts;
-	const char *sql[NSQL];
-	char events[64], *text;
-	int get, upsert, fill;
-	size_t i, ncols;
-
-	if (store_state_sql_build('$', sql, &text) != 0)
-		return;
-	for (i = 0; i < NSQL; i++) {
-		/* PostgreSQL touches by key: store_pg_touch. */
-		if (sql[i] == NULL || i == SQL(S_NOTIF_TOUCH))
-			continue;
-		if ((st[i].sql = store_pg_dollar(sql[i], i ==
-		    SQL(S_NOTIF_INSERT) ? " RETURNING id" : "")) == NULL)
-			goto out;
-	}
-	for (i = 0; i < NOTIF_KIND_COUNT; i++) {
-		if (store_state_kind(i, &get, &upsert, &fill, &ncols) != 0)
-			continue;
-		if (ncols > STORE_PG_PARAMS)
-			goto out;
-		store_pg_types(i, ncols, &st[SQL(upsert)]);
-		if (fill != 0)
-			store_pg_types(i, ncols, &st[SQL(fill)]);
-	}
-	snprintf(events, sizeof(events), "SELECT pg_advisory_xact_lock(%lld)",
-	    STORE_PG_LOCK_EVENTS);
-	if ((st[P_TOUCH].sql = strdup(store_pg_touch)) == NULL ||
-	    (st[P_CLEAR].sql = store_pg_dollar(refusal_sql[S_RFS_CLEAR -
-	    S_RFS_FIRST], "")) == NULL ||
-	    (st[P_BEGIN].sql = strdup("BEGIN ISOLATION LEVEL READ COMMITTED"))
-	    == NULL || (st[P_LOCKS].sql = strdup(store_pg_locks)) == NULL ||
-	    (st[P_LOCK_EVENTS].sql = strdup(events)) == NULL)
-		goto out;
-	/*
-	 * BEGIN has nothing to plan; as text, a session without the
-	 * prepared statements fails inside the transaction, rolled back.
-	 */
-	st[P_BEGIN].text = 1;
-	store_pg_sql_ok = 1;
-out:
-	free(text);
-}
-
-/* Whether c's session holds the statements. */
-static int
-store_pg_session_known(const PGconn *c)
-{
-	int pid = PQbackendPID(c), known = 0;
-	size_t i;
-
-	pthread_mutex_lock(&store_pg_sessions_lock);
-	for (i = 0; i < STORE_PG_SESSIONS; i++)
-		if (store_pg_sessions[i].c == c)
-			known = store_pg_sessions[i].pid == pid;
-	pthread_mutex_unlock(&store_pg_sessions_lock);
-	return known;
-}
-
-/* Note c's session as holding them (pid), or as not (0). */
-static void
-store_pg_session_set(const PGconn *c, int pid)
-{
-	size_t i;
-
-	pthread_mutex_lock(&store_pg_sessions_lock);
-	for (i = 0; i < STORE_PG_SESSIONS; i++)
-		if (store_pg_sessions[i].c == c)
-			break;
-	if (i == STORE_PG_SESSIONS && pid != 0)
-		i = store_pg_session_next++ % STORE_PG_SESSIONS;
-	if (i < STORE_PG_SESSIONS) {
-		store_pg_sessions[i].c = pid != 0 ? c : NULL;
-		store_pg_sessions[i].pid = pid;
-	}
-	pthread_mutex_unlock(&store_pg_sessions_lock);
-}
 
 /* What failed in a batch, for the retry decision and the caller. */
 struct store_pg_fail {
@@ -288,6 +97,8 @@ struct store_pg_pipe {
 	size_t			 n, cap;
 	unsigned		 syncs;
 	struct store_pg_fail	*fail;
+	char			*arr;		/* store_pg_arrays()' */
+	size_t			 arrcap;
 };
 
 /*
@@ -323,6 +134,61 @@ store_pg_send(struct store_pg_pipe *pp, int which, int nparams,
 		return -1;
 	}
 	pp->res[pp->n++] = NULL;
+	return 0;
+}
+
+/*
+ * narrays array literals of n elements each, element i of array a
+ * vals[a * n + i] (NULL: NULL), into pp->arr; out[a] the literal of array
+ * a, valid until the next call.  0 or -1 (out of memory).
+ */
+static int
+store_pg_arrays(struct store_pg_pipe *pp, const char *const *vals,
+    int narrays, size_t n, const char **out)
+{
+	size_t need = 1, i, off[STORE_PG_PARAMS], len = 0;
+	const char *v;
+	char *nb;
+	int a;
+
+	for (i = 0; i < (size_t)narrays * n; i++)
+		need += vals[i] != NULL ? 2 * strlen(vals[i]) + 3 : 5;
+	need += (size_t)narrays * 3;
+	if (need > pp->arrcap) {
+		if ((nb = realloc(pp->arr, need)) == NULL) {
+			util_err(pp->fail->err, pp->fail->errlen, "out of memory");
+			snprintf(pp->fail->sqlstate, sizeof(pp->fail->sqlstate),
+			    "?????");
+			return -1;
+		}
+		pp->arr = nb;
+		pp->arrcap = need;
+	}
+	for (a = 0; a < narrays; a++) {
+		off[a] = len;
+		pp->arr[len++] = '{';
+		for (i = 0; i < n; i++) {
+			if (i > 0)
+				pp->arr[len++] = ',';
+			if ((v = vals[(size_t)a * n + i]) == NULL) {
+				memcpy(pp->arr + len, "NULL", 4);
+				len += 4;
+				continue;
+			}
+			/* Quoted, so that nothing in it is syntax. */
+			pp->arr[len++] = '"';
+			for (; *v != '\0'; v++) {
+				if (*v == '"' || *v == '\\')
+					pp->arr[len++] = '\\';
+				pp->arr[len++] = *v;
+			}
+			pp->arr[len++] = '"';
+		}
+		pp->arr[len++] = '}';
+		pp->arr[len++] = '\0';
+	}
+	for (a = 0; a < narrays; a++)
+		out[a] = pp->arr + off[a];
 	return 0;
 }
 
@@ -481,87 +347,125 @@ store_pg_int(const PGresult *r, int row, int col)
 	return strtoll(PQgetvalue(r, row, col), NULL, 10);
 }
 
-/* Column col of row 0 into a buffer of cap bytes, if not NULL; 1 if so. */
+/* Column col of row into a buffer of cap bytes, if not NULL; 1 if so. */
 static int
-store_pg_text(const PGresult *r, int col, char *buf, size_t cap)
+store_pg_text(const PGresult *r, int row, int col, char *buf, size_t cap)
 {
-	if (PQgetisnull(r, 0, col))
+	if (PQgetisnull(r, row, col))
 		return 0;
-	snprintf(buf, cap, "%s", PQgetvalue(r, 0, col));
+	snprintf(buf, cap, "%s", PQgetvalue(r, row, col));
 	return 1;
 }
 
 /* Columns col and col + 1, a value and its currency, as an amount. */
 static void
-store_pg_amount(const PGresult *r, int col, struct notif_amount *a)
+store_pg_amount(const PGresult *r, int row, int col, struct notif_amount *a)
 {
 	memset(a, 0, sizeof(*a));
-	if (PQgetisnull(r, 0, col))
+	if (PQgetisnull(r, row, col))
 		return;
 	a->present = 1;
-	a->value = store_pg_int(r, 0, col);
-	store_pg_text(r, col + 1, a->currency, sizeof(a->currency));
+	a->value = store_pg_int(r, row, col);
+	store_pg_text(r, row, col + 1, a->currency, sizeof(a->currency));
 }
 
-/* A kind's GET row (store_state.c's order) into cur. */
+/*
+ * A kind's GET row (store_state.c's order) into cur: row of r, from
+ * column 1 (column 0 is the job's index).
+ */
 static void
-store_pg_current(const PGresult *r, struct store_current *cur)
+store_pg_current(const PGresult *r, int row, struct store_current *cur)
 {
 	int i;
 
 	memset(cur, 0, sizeof(*cur));
-	if (PQntuples(r) != 1)
-		return;
 	cur->exists = 1;
-	store_pg_text(r, 0, cur->status, sizeof(cur->status));
-	store_pg_amount(r, 1, &cur->amount);
+	store_pg_text(r, row, 1, cur->status, sizeof(cur->status));
+	store_pg_amount(r, row, 2, &cur->amount);
 	for (i = 0; i < STORE_IDS_MAX; i++)
-		store_pg_text(r, 3 + i, cur->ids[i], sizeof(cur->ids[i]));
-	cur->has_judged_result = store_pg_text(r, 6, cur->judged_result,
+		store_pg_text(r, row, 4 + i, cur->ids[i], sizeof(cur->ids[i]));
+	cur->has_judged_result = store_pg_text(r, row, 7, cur->judged_result,
 	    sizeof(cur->judged_result));
-	store_pg_amount(r, 7, &cur->judged_amount);
+	store_pg_amount(r, row, 8, &cur->judged_amount);
+}
+
+/*
+ * Queue a multi-row read (P_FIND_ALL, P_GET_ALL + kind) of the jobs of
+ * kind (all of them if -1, else those with an object): client and key,
+ * and the job's index to lead each row.  idx has 24 * n bytes.  0 or -1.
+ */
+static int
+store_pg_send_reads(struct store_pg_pipe *pp, const struct store_plan *p,
+    size_t n, int kind, const char **vals, char *idx)
+{
+	const char *v[3];
+	size_t i, k = 0;
+
+	for (i = 0; i < n; i++) {
+		if (kind >= 0 && (p[i].object_id == NULL ||
+		    (int)p[i].d->notif->kind != kind))
+			continue;
+		vals[k] = p[i].d->client_id;
+		vals[n + k] = kind < 0 ? p[i].d->body_sha256 : p[i].object_id;
+		snprintf(idx + 24 * k, 24, "%zu", i);
+		vals[2 * n + k] = idx + 24 * k;
+		k++;
+	}
+	if (k == 0)
+		return 0;
+	/* The arrays are k long: move them together. */
+	memmove(vals + k, vals + n, k * sizeof(*vals));
+	memmove(vals + 2 * k, vals + 2 * n, k * sizeof(*vals));
+	if (store_pg_arrays(pp, vals, 3, k, v) != 0)
+		return -1;
+	return store_pg_send(pp, kind < 0 ? P_FIND_ALL : P_GET_ALL + kind, 3,
+	    v, -1, 0);
+}
+
+/* The job a multi-row read's row is about, or -1. */
+static long
+store_pg_row_job(const PGresult *r, int row, size_t n)
+{
+	long i = (long)store_pg_int(r, row, 0);
+
+	return i >= 0 && (size_t)i < n ? i : -1;
 }
 
 /*
  * Phase 1, with the transaction's BEGIN and the locks: for each job, is
- * its notification stored, and its object's state.  One round trip.
+ * its notification stored, and its object's state: one statement for
+ * the notifications, one a kind for the objects.  One round trip.
  */
 static int
 store_pg_read(struct store_pg_pipe *pp, struct store_plan *p, size_t n,
-    uint64_t *keys, char *text, long *at)
+    uint64_t *keys, char *text, const char **vals)
 {
-	const char *v[2];
-	int get, upsert, fill;
-	size_t i, ncols;
+	const PGresult *r;
+	size_t first, k;
+	int kind, row;
+	long i;
 
 	if (store_pg_send(pp, P_BEGIN, 0, NULL, -1, 0) != 0 ||
 	    store_pg_send_locks(pp, p, n, keys, text) != 0)
 		return -1;
-	for (i = 0; i < n; i++) {
-		v[0] = p[i].d->client_id;
-		v[1] = p[i].d->body_sha256;
-		at[2 * i] = (long)pp->n;
-		if (store_pg_send(pp, SQL(S_NOTIF_FIND), 2, v, -1, 0) != 0)
+	first = pp->n;
+	for (kind = -1; kind < NOTIF_KIND_COUNT; kind++)
+		if (store_pg_send_reads(pp, p, n, kind, vals, text) != 0)
 			return -1;
-		at[2 * i + 1] = -1;
-		if (p[i].object_id == NULL || store_state_kind(
-		    p[i].d->notif->kind, &get, &upsert, &fill, &ncols) != 0)
-			continue;
-		v[1] = p[i].object_id;
-		at[2 * i + 1] = (long)pp->n;
-		if (store_pg_send(pp, SQL(get), 2, v, -1, 0) != 0)
-			return -1;
-	}
 	if (store_pg_collect(pp) != 0)
 		return -1;
-	for (i = 0; i < n; i++) {
-		const PGresult *r = pp->res[at[2 * i]];
-
-		if (PQntuples(r) == 1) {
-			p[i].held_id = store_pg_int(r, 0, 0);
-			p[i].held_count = store_pg_int(r, 0, 1);
-		} else if (at[2 * i + 1] >= 0)
-			store_pg_current(pp->res[at[2 * i + 1]], &p[i].cur);
+	for (k = first; k < pp->n; k++) {
+		r = pp->res[k];
+		for (row = 0; row < PQntuples(r); row++) {
+			if ((i = store_pg_row_job(r, row, n)) < 0)
+				continue;
+			/* The notifications' first: held ones skip their GET. */
+			if (k == first) {
+				p[i].held_id = store_pg_int(r, row, 1);
+				p[i].held_count = store_pg_int(r, row, 2);
+			} else if (p[i].held_id == 0)
+				store_pg_current(r, row, &p[i].cur);
+		}
 	}
 	store_pg_clear_results(pp);
 	return 0;
@@ -569,12 +473,13 @@ store_pg_read(struct store_pg_pipe *pp, struct store_plan *p, size_t n,
 
 /*
  * Phase 3, first round trip: each job's notifications row, inserted
- * (RETURNING its id) or, for a repeat, touched; and its refusal cleared.
+ * (RETURNING its id) or, for a repeat, touched; then the jobs' refusals
+ * cleared, one statement.
  */
 static int
 store_pg_write_notifications(struct store_pg_pipe *pp,
     const struct store_plan *p, struct store_job **jobs, size_t n,
-    const char *now, long *at)
+    const char *now, long *at, const char **vals)
 {
 	const struct store_delivery *d;
 	const char *v[14];
@@ -611,11 +516,12 @@ store_pg_write_notifications(struct store_pg_pipe *pp,
 			    (int)d->bodylen) != 0)
 				return -1;
 		}
-		v[0] = d->body_sha256;
-		v[1] = d->client_id;
-		if (store_pg_send(pp, P_CLEAR, 2, v, -1, 0) != 0)
-			return -1;
+		vals[i] = d->body_sha256;
+		vals[n + i] = d->client_id;
 	}
+	if (store_pg_arrays(pp, vals, 2, n, v) != 0 ||
+	    store_pg_send(pp, P_CLEAR_ALL, 2, v, -1, 0) != 0)
+		return -1;
 	if (store_pg_collect(pp) != 0)
 		return -1;
 	for (i = 0; i < n; i++) {
@@ -669,16 +575,17 @@ store_pg_send_state(struct store_pg_pipe *pp, const struct store_plan *p,
 
 /*
  * Phase 3, second round trip: each change to an object, then, under
- * STORE_PG_LOCK_EVENTS, the events rows in the order of the batch.
+ * STORE_PG_LOCK_EVENTS, the events rows in the order of the batch, one
+ * statement.  nids has 24 * n bytes.
  */
 static int
 store_pg_write_state(struct store_pg_pipe *pp, const struct store_plan *p,
-    struct store_job **jobs, size_t n, const char *now)
+    struct store_job **jobs, size_t n, const char *now, const char **vals,
+    char *nids)
 {
 	const struct notif *nf;
 	const char *v[8];
-	char nid[24];
-	size_t i, events = 0;
+	size_t i, a, events = 0;
 
 	for (i = 0; i < n; i++) {
 		if (p[i].repeat || p[i].change == STORE_CHANGE_NONE)
@@ -688,26 +595,28 @@ store_pg_write_state(struct store_pg_pipe *pp, const struct store_plan *p,
 			return -1;
 		events += p[i].change == STORE_CHANGE_APPLY;
 	}
-	if (events > 0 && store_pg_send(pp, P_LOCK_EVENTS, 0, NULL, -1, 0) !=
-	    0)
-		return -1;
-	for (i = 0; i < n; i++) {
+	for (i = 0, a = 0; i < n && events > 0; i++) {
 		if (p[i].repeat || p[i].change != STORE_CHANGE_APPLY)
 			continue;
 		nf = p[i].d->notif;
-		snprintf(nid, sizeof(nid), "%lld",
+		snprintf(nids + 24 * a, 24, "%lld",
 		    (long long)jobs[i]->r.notification_id);
-		v[0] = now;
-		v[1] = notif_kind_str(nf->kind);
-		v[2] = p[i].object_id;
-		v[3] = nf->payment_id;
-		v[4] = p[i].before.exists ? p[i].before.status : NULL;
-		v[5] = store_new_status(nf);
-		v[6] = nid;
-		v[7] = p[i].d->client_id;
-		if (store_pg_send(pp, SQL(S_EVENT), 8, v, -1, 0) != 0)
-			return -1;
+		/* S_EVENT's parameters, $1 to $8, each an array. */
+		vals[a] = now;
+		vals[events + a] = notif_kind_str(nf->kind);
+		vals[2 * events + a] = p[i].object_id;
+		vals[3 * events + a] = nf->payment_id;
+		vals[4 * events + a] = p[i].before.exists ?
+		    p[i].before.status : NULL;
+		vals[5 * events + a] = store_new_status(nf);
+		vals[6 * events + a] = nids + 24 * a;
+		vals[7 * events + a] = p[i].d->client_id;
+		a++;
 	}
+	if (events > 0 && (store_pg_send(pp, P_LOCK_EVENTS, 0, NULL, -1, 0) !=
+	    0 || store_pg_arrays(pp, vals, 8, events, v) != 0 ||
+	    store_pg_send(pp, P_EVENT_ALL, 8, v, -1, 0) != 0))
+		return -1;
 	if (pp->n == 0)
 		return 0;
 	if (store_pg_collect(pp) != 0)
@@ -724,7 +633,7 @@ store_pg_write_state(struct store_pg_pipe *pp, const struct store_plan *p,
 static int
 store_pg_attempt(struct store_pg_pipe *pp, struct store_plan *p,
     struct store_job **jobs, size_t n, const char *now, uint64_t *keys,
-    char *text, long *at, int *committing)
+    char *text, const char **vals, long *at, int *committing)
 {
 	size_t i;
 
@@ -746,7 +655,7 @@ store_pg_attempt(struct store_pg_pipe *pp, struct store_plan *p,
 		return -1;
 	}
 	if ((!store_pg_session_known(pp->c) && store_pg_prepare(pp) != 0) ||
-	    store_pg_read(pp, p, n, keys, text, at) != 0)
+	    store_pg_read(pp, p, n, keys, text, vals) != 0)
 		goto fail;
 	store_judge_batch(p, n);
 	for (i = 0; i < n; i++) {
@@ -754,8 +663,8 @@ store_pg_attempt(struct store_pg_pipe *pp, struct store_plan *p,
 		jobs[i]->r.delivery_count = p[i].count;
 		jobs[i]->r.repeat = p[i].repeat;
 	}
-	if (store_pg_write_notifications(pp, p, jobs, n, now, at) != 0 ||
-	    store_pg_write_state(pp, p, jobs, n, now) != 0)
+	if (store_pg_write_notifications(pp, p, jobs, n, now, at, vals) != 0 ||
+	    store_pg_write_state(pp, p, jobs, n, now, vals, text) != 0)
 		goto fail;
 	if (PQexitPipelineMode(pp->c) != 1) {
 		store_pg_failed(pp->fail, pp->c, NULL, "pipeline mode");
@@ -786,6 +695,7 @@ store_pg_record(PGconn *c, struct store_plan *p, struct store_job **jobs,
 	struct store_pg_pipe pp;
 	uint64_t *keys = NULL;
 	char *text = NULL;
+	const char **vals = NULL;
 	long *at = NULL;
 	int attempt = 0, committing = 0, rc = -1;
 	size_t i;
@@ -793,16 +703,17 @@ store_pg_record(PGconn *c, struct store_plan *p, struct store_job **jobs,
 	memset(&pp, 0, sizeof(pp));
 	pp.c = c;
 	pp.fail = &f;
-	pthread_once(&store_pg_sql_once, store_pg_sql_init);
-	if (!store_pg_sql_ok) {
+	if (store_pg_sql_ready() != 0) {
 		util_err(err, errlen, "out of memory");
 		goto out;
 	}
 	/* Reads or writes, 2 a job and 3 more; the statements to prepare. */
 	pp.cap = 3 + 2 * n + P_COUNT;
+	/* text: the locks' arrays, or 24 bytes a job's index or an id. */
 	if ((pp.res = calloc(pp.cap, sizeof(*pp.res))) == NULL ||
 	    (keys = calloc(2 * n + 1, sizeof(*keys))) == NULL ||
 	    (text = malloc(2 * STORE_PG_KEYTEXT * (2 * n + 1) + 8)) == NULL ||
+	    (vals = calloc(8 * n + 1, sizeof(*vals))) == NULL ||
 	    (at = calloc(2 * n + 1, sizeof(*at))) == NULL) {
 		util_err(err, errlen, "out of memory");
 		goto out;
@@ -812,8 +723,8 @@ store_pg_record(PGconn *c, struct store_plan *p, struct store_job **jobs,
 		f.err = err;
 		f.errlen = errlen;
 		attempt++;
-		rc = store_pg_attempt(&pp, p, jobs, n, now, keys, text, at,
-		    &committing);
+		rc = store_pg_attempt(&pp, p, jobs, n, now, keys, text, vals,
+		    at, &committing);
 		/* The session lacks the statements: prepare them again. */
 		if (rc != 0 && strcmp(f.sqlstate, "26000") == 0)
 			store_pg_session_set(c, 0);
@@ -835,6 +746,8 @@ out:
 	free(pp.res);
 	free(keys);
 	free(text);
+	free(vals);
+	free(pp.arr);
 	free(at);
 	return rc;
 }
