@@ -23,6 +23,14 @@
  *   - a deadlock, serialization failure or unique violation rolls the
  *     batch back and runs it again, up to STORE_PG_ATTEMPTS times.
  *
+ * Speed (issue 16 point 4): every statement is prepared once per server
+ * session (store_pg_sql.c), in a round trip of its own before the first
+ * batch on a connection and again after it reconnects (another backend),
+ * so a batch pays for binding and running only; and what a batch did
+ * once a job (its locks, reads, refusals cleared, events) is one
+ * statement over arrays, the same SQL text inside.  Planning each
+ * statement anew cost more than running it.
+ *
  * The connection is the caller's and in no transaction; one thread at a
  * time uses it.  The SQL is built once per process (thread-safe).
  */
@@ -36,74 +44,10 @@
 #include "log.h"
 #include "store_int.h"
 #include "store_pg.h"
+#include "store_pg_sql.h"
 #include "util.h"
 
 #define STORE_PG_ATTEMPTS	5
-
-/* Type OIDs (catalog/pg_type_d.h, which libpq-dev does not ship). */
-#define STORE_PG_BYTEA	17
-#define STORE_PG_INT8	20
-#define STORE_PG_TEXT	25
-
-#define NSQL	(S_RFS_FIRST - S_STATE_FIRST)
-#define SQL(which)	store_pg_sql[(which) - S_STATE_FIRST]
-
-/* The statements of store_state.c with '$' placeholders; built once. */
-static const char *store_pg_sql[NSQL];
-static const char *store_pg_clear;	/* refusal.c's S_RFS_CLEAR */
-static pthread_once_t store_pg_sql_once = PTHREAD_ONCE_INIT;
-static int store_pg_sql_ok;
-
-/*
- * A repeat, by the notification's key rather than its id: the first
- * delivery may be an INSERT of the same pipeline, whose id is not known
- * yet when this is sent.
- */
-static const char store_pg_touch[] =
-    "UPDATE notifications SET last_received_at = $3,"
-    " delivery_count = delivery_count + 1"
-    " WHERE client_id = $1 AND body_sha256 = $2 RETURNING id";
-
-/* sql with every '?' a '$', and tail after it; NULL when out of memory. */
-static char *
-store_pg_dollar(const char *sql, const char *tail)
-{
-	size_t len = strlen(sql), i;
-	char *s;
-
-	if ((s = malloc(len + strlen(tail) + 1)) == NULL)
-		return NULL;
-	for (i = 0; i < len; i++)
-		s[i] = sql[i] == '?' ? '$' : sql[i];
-	strcpy(s + len, tail);
-	return s;
-}
-
-/* Owned by the process from here on: never freed. */
-static void
-store_pg_sql_init(void)
-{
-	const char *sql[NSQL];
-	char *text;
-	size_t i;
-
-	if (store_state_sql_build('$', sql, &text) != 0)
-		return;
-	for (i = 0; i < NSQL; i++) {
-		if (sql[i] == NULL)
-			continue;
-		if ((store_pg_sql[i] = store_pg_dollar(sql[i],
-		    i == S_NOTIF_INSERT - S_STATE_FIRST ? " RETURNING id" :
-		    "")) == NULL)
-			goto out;
-	}
-	if ((store_pg_clear = store_pg_dollar(refusal_sql[S_RFS_CLEAR -
-	    S_RFS_FIRST], "")) == NULL)
-		goto out;
-	store_pg_sql_ok = 1;
-out:
-	free(text);
-}
 
 /* What failed in a batch, for the retry decision and the caller. */
 struct store_pg_fail {
@@ -131,12 +75,16 @@ store_pg_failed(struct store_pg_fail *f, PGconn *c, const PGresult *r,
 	util_err(f->err, f->errlen, "PostgreSQL: %s: %.*s", what, (int)n, msg);
 }
 
-/* Errors worth running the batch again for (issue 16 point 2). */
+/*
+ * Errors worth running the batch again for (issue 16 point 2), and a
+ * prepared statement missing (a session store_pg_prepare() did not see).
+ */
 static int
 store_pg_retryable(const char *sqlstate)
 {
 	return strcmp(sqlstate, "40P01") == 0 ||
-	    strcmp(sqlstate, "40001") == 0 || strcmp(sqlstate, "23505") == 0;
+	    strcmp(sqlstate, "40001") == 0 || strcmp(sqlstate, "23505") == 0 ||
+	    strcmp(sqlstate, "26000") == 0;
 }
 
 /*
@@ -149,20 +97,24 @@ struct store_pg_pipe {
 	size_t			 n, cap;
 	unsigned		 syncs;
 	struct store_pg_fail	*fail;
+	char			*arr;		/* store_pg_arrays()' */
+	size_t			 arrcap;
 };
 
 /*
- * Queue sql with nparams text parameters (NULL: SQL NULL); types may be
- * NULL (the server infers them).  Parameter binary (0-based), if not
- * -1, is binlen bytes of binary.  0 or -1.
+ * Queue prepared statement which with nparams text parameters (NULL: SQL
+ * NULL).  Parameter binary (0-based), if not -1, is binlen bytes of
+ * binary.  0 or -1.
  */
 static int
-store_pg_send(struct store_pg_pipe *pp, const char *sql, int nparams,
-    const char *const *values, const Oid *types, int binary, int binlen)
+store_pg_send(struct store_pg_pipe *pp, int which, int nparams,
+    const char *const *values, int binary, int binlen)
 {
-	int lengths[64], formats[64], i;
+	int lengths[STORE_PG_PARAMS], formats[STORE_PG_PARAMS], i;
+	char name[24];
 
-	if (pp->n == pp->cap || nparams > 64) {
+	if (pp->n == pp->cap || nparams > STORE_PG_PARAMS ||
+	    store_pg_stmts[which].sql == NULL) {
 		util_err(pp->fail->err, pp->fail->errlen, "PostgreSQL: a "
 		    "pipeline too long");
 		snprintf(pp->fail->sqlstate, sizeof(pp->fail->sqlstate),
@@ -173,12 +125,70 @@ store_pg_send(struct store_pg_pipe *pp, const char *sql, int nparams,
 		lengths[i] = i == binary ? binlen : 0;
 		formats[i] = i == binary;
 	}
-	if (PQsendQueryParams(pp->c, sql, nparams, types, values, lengths,
-	    formats, 0) != 1) {
+	snprintf(name, sizeof(name), "antomd_%d", which);
+	if ((store_pg_stmts[which].text ? PQsendQueryParams(pp->c,
+	    store_pg_stmts[which].sql, nparams, NULL, values, lengths,
+	    formats, 0) : PQsendQueryPrepared(pp->c, name, nparams, values,
+	    lengths, formats, 0)) != 1) {
 		store_pg_failed(pp->fail, pp->c, NULL, "cannot send");
 		return -1;
 	}
 	pp->res[pp->n++] = NULL;
+	return 0;
+}
+
+/*
+ * narrays array literals of n elements each, element i of array a
+ * vals[a * n + i] (NULL: NULL), into pp->arr; out[a] the literal of array
+ * a, valid until the next call.  0 or -1 (out of memory).
+ */
+static int
+store_pg_arrays(struct store_pg_pipe *pp, const char *const *vals,
+    int narrays, size_t n, const char **out)
+{
+	size_t need = 1, i, off[STORE_PG_PARAMS], len = 0;
+	const char *v;
+	char *nb;
+	int a;
+
+	for (i = 0; i < (size_t)narrays * n; i++)
+		need += vals[i] != NULL ? 2 * strlen(vals[i]) + 3 : 5;
+	need += (size_t)narrays * 3;
+	if (need > pp->arrcap) {
+		if ((nb = realloc(pp->arr, need)) == NULL) {
+			util_err(pp->fail->err, pp->fail->errlen, "out of memory");
+			snprintf(pp->fail->sqlstate, sizeof(pp->fail->sqlstate),
+			    "?????");
+			return -1;
+		}
+		pp->arr = nb;
+		pp->arrcap = need;
+	}
+	for (a = 0; a < narrays; a++) {
+		off[a] = len;
+		pp->arr[len++] = '{';
+		for (i = 0; i < n; i++) {
+			if (i > 0)
+				pp->arr[len++] = ',';
+			if ((v = vals[(size_t)a * n + i]) == NULL) {
+				memcpy(pp->arr + len, "NULL", 4);
+				len += 4;
+				continue;
+			}
+			/* Quoted, so that nothing in it is syntax. */
+			pp->arr[len++] = '"';
+			for (; *v != '\0'; v++) {
+				if (*v == '"' || *v == '\\')
+					pp->arr[len++] = '\\';
+				pp->arr[len++] = *v;
+			}
+			pp->arr[len++] = '"';
+		}
+		pp->arr[len++] = '}';
+		pp->arr[len++] = '\0';
+	}
+	for (a = 0; a < narrays; a++)
+		out[a] = pp->arr + off[a];
 	return 0;
 }
 
@@ -238,6 +248,44 @@ store_pg_clear_results(struct store_pg_pipe *pp)
 	pp->n = 0;
 }
 
+/*
+ * Prepare every statement on c's session, in a round trip of its own
+ * (in no transaction: a prepared statement outlives one).  Whatever a
+ * session of this connection held before goes first, so this can run
+ * again whatever the sessions table believed.  0 or -1.
+ */
+static int
+store_pg_prepare(struct store_pg_pipe *pp)
+{
+	const struct store_pg_stmt *st;
+	char name[24];
+	int i, rc;
+
+	if (PQsendQueryParams(pp->c, "DEALLOCATE ALL", 0, NULL, NULL, NULL,
+	    NULL, 0) != 1) {
+		store_pg_failed(pp->fail, pp->c, NULL, "cannot send");
+		return -1;
+	}
+	pp->res[pp->n++] = NULL;
+	for (i = 0; i < P_COUNT; i++) {
+		st = &store_pg_stmts[i];
+		if (st->sql == NULL || st->text)
+			continue;
+		snprintf(name, sizeof(name), "antomd_%d", i);
+		if (pp->n == pp->cap || PQsendPrepare(pp->c, name, st->sql,
+		    st->ntypes, st->ntypes > 0 ? st->types : NULL) != 1) {
+			store_pg_failed(pp->fail, pp->c, NULL, "cannot prepare");
+			return -1;
+		}
+		pp->res[pp->n++] = NULL;
+	}
+	rc = store_pg_collect(pp);
+	store_pg_clear_results(pp);
+	if (rc == 0)
+		store_pg_session_set(pp->c, PQbackendPID(pp->c));
+	return rc;
+}
+
 static int
 store_pg_cmp_key(const void *a, const void *b)
 {
@@ -247,15 +295,17 @@ store_pg_cmp_key(const void *a, const void *b)
 }
 
 /*
- * Queue the advisory locks of the batch: its notifications and objects,
- * sorted, each once.  keys has 2n slots.  0 or -1.
+ * Queue the advisory locks of the batch, one statement: its
+ * notifications and objects, sorted, each once.  keys has 2n slots,
+ * text 2 * STORE_PG_KEYTEXT * n + 8 bytes.  0 or -1.
  */
 static int
 store_pg_send_locks(struct store_pg_pipe *pp, const struct store_plan *p,
-    size_t n, uint64_t *keys)
+    size_t n, uint64_t *keys, char *text)
 {
-	char sql[80];
-	size_t i, k = 0;
+	const char *v[2];
+	char *hi = text, *lo;
+	size_t i, k = 0, len = 0;
 
 	for (i = 0; i < n; i++) {
 		keys[k++] = store_key(store_key(store_key(STORE_KEY_BASIS,
@@ -267,16 +317,28 @@ store_pg_send_locks(struct store_pg_pipe *pp, const struct store_plan *p,
 			    p[i].object_id);
 	}
 	qsort(keys, k, sizeof(*keys), store_pg_cmp_key);
+	/* Two arrays, "{hi,...}" then "{lo,...}", in one buffer. */
+	lo = text + STORE_PG_KEYTEXT * k + 4;
+	hi[len++] = '{';
 	for (i = 0; i < k; i++) {
 		if (i > 0 && keys[i] == keys[i - 1])
 			continue;
-		snprintf(sql, sizeof(sql), "SELECT pg_advisory_xact_lock(%d, %d)",
-		    (int)(int32_t)(uint32_t)(keys[i] >> 32),
-		    (int)(int32_t)(uint32_t)keys[i]);
-		if (store_pg_send(pp, sql, 0, NULL, NULL, -1, 0) != 0)
-			return -1;
+		len += (size_t)sprintf(hi + len, "%s%d", len > 1 ? "," : "",
+		    (int)(int32_t)(uint32_t)(keys[i] >> 32));
 	}
-	return 0;
+	strcpy(hi + len, "}");
+	len = 0;
+	lo[len++] = '{';
+	for (i = 0; i < k; i++) {
+		if (i > 0 && keys[i] == keys[i - 1])
+			continue;
+		len += (size_t)sprintf(lo + len, "%s%d", len > 1 ? "," : "",
+		    (int)(int32_t)(uint32_t)keys[i]);
+	}
+	strcpy(lo + len, "}");
+	v[0] = hi;
+	v[1] = lo;
+	return store_pg_send(pp, P_LOCKS, 2, v, -1, 0);
 }
 
 static int64_t
@@ -285,87 +347,125 @@ store_pg_int(const PGresult *r, int row, int col)
 	return strtoll(PQgetvalue(r, row, col), NULL, 10);
 }
 
-/* Column col of row 0 into a buffer of cap bytes, if not NULL; 1 if so. */
+/* Column col of row into a buffer of cap bytes, if not NULL; 1 if so. */
 static int
-store_pg_text(const PGresult *r, int col, char *buf, size_t cap)
+store_pg_text(const PGresult *r, int row, int col, char *buf, size_t cap)
 {
-	if (PQgetisnull(r, 0, col))
+	if (PQgetisnull(r, row, col))
 		return 0;
-	snprintf(buf, cap, "%s", PQgetvalue(r, 0, col));
+	snprintf(buf, cap, "%s", PQgetvalue(r, row, col));
 	return 1;
 }
 
 /* Columns col and col + 1, a value and its currency, as an amount. */
 static void
-store_pg_amount(const PGresult *r, int col, struct notif_amount *a)
+store_pg_amount(const PGresult *r, int row, int col, struct notif_amount *a)
 {
 	memset(a, 0, sizeof(*a));
-	if (PQgetisnull(r, 0, col))
+	if (PQgetisnull(r, row, col))
 		return;
 	a->present = 1;
-	a->value = store_pg_int(r, 0, col);
-	store_pg_text(r, col + 1, a->currency, sizeof(a->currency));
+	a->value = store_pg_int(r, row, col);
+	store_pg_text(r, row, col + 1, a->currency, sizeof(a->currency));
 }
 
-/* A kind's GET row (store_state.c's order) into cur. */
+/*
+ * A kind's GET row (store_state.c's order) into cur: row of r, from
+ * column 1 (column 0 is the job's index).
+ */
 static void
-store_pg_current(const PGresult *r, struct store_current *cur)
+store_pg_current(const PGresult *r, int row, struct store_current *cur)
 {
 	int i;
 
 	memset(cur, 0, sizeof(*cur));
-	if (PQntuples(r) != 1)
-		return;
 	cur->exists = 1;
-	store_pg_text(r, 0, cur->status, sizeof(cur->status));
-	store_pg_amount(r, 1, &cur->amount);
+	store_pg_text(r, row, 1, cur->status, sizeof(cur->status));
+	store_pg_amount(r, row, 2, &cur->amount);
 	for (i = 0; i < STORE_IDS_MAX; i++)
-		store_pg_text(r, 3 + i, cur->ids[i], sizeof(cur->ids[i]));
-	cur->has_judged_result = store_pg_text(r, 6, cur->judged_result,
+		store_pg_text(r, row, 4 + i, cur->ids[i], sizeof(cur->ids[i]));
+	cur->has_judged_result = store_pg_text(r, row, 7, cur->judged_result,
 	    sizeof(cur->judged_result));
-	store_pg_amount(r, 7, &cur->judged_amount);
+	store_pg_amount(r, row, 8, &cur->judged_amount);
+}
+
+/*
+ * Queue a multi-row read (P_FIND_ALL, P_GET_ALL + kind) of the jobs of
+ * kind (all of them if -1, else those with an object): client and key,
+ * and the job's index to lead each row.  idx has 24 * n bytes.  0 or -1.
+ */
+static int
+store_pg_send_reads(struct store_pg_pipe *pp, const struct store_plan *p,
+    size_t n, int kind, const char **vals, char *idx)
+{
+	const char *v[3];
+	size_t i, k = 0;
+
+	for (i = 0; i < n; i++) {
+		if (kind >= 0 && (p[i].object_id == NULL ||
+		    (int)p[i].d->notif->kind != kind))
+			continue;
+		vals[k] = p[i].d->client_id;
+		vals[n + k] = kind < 0 ? p[i].d->body_sha256 : p[i].object_id;
+		snprintf(idx + 24 * k, 24, "%zu", i);
+		vals[2 * n + k] = idx + 24 * k;
+		k++;
+	}
+	if (k == 0)
+		return 0;
+	/* The arrays are k long: move them together. */
+	memmove(vals + k, vals + n, k * sizeof(*vals));
+	memmove(vals + 2 * k, vals + 2 * n, k * sizeof(*vals));
+	if (store_pg_arrays(pp, vals, 3, k, v) != 0)
+		return -1;
+	return store_pg_send(pp, kind < 0 ? P_FIND_ALL : P_GET_ALL + kind, 3,
+	    v, -1, 0);
+}
+
+/* The job a multi-row read's row is about, or -1. */
+static long
+store_pg_row_job(const PGresult *r, int row, size_t n)
+{
+	long i = (long)store_pg_int(r, row, 0);
+
+	return i >= 0 && (size_t)i < n ? i : -1;
 }
 
 /*
  * Phase 1, with the transaction's BEGIN and the locks: for each job, is
- * its notification stored, and its object's state.  One round trip.
+ * its notification stored, and its object's state: one statement for
+ * the notifications, one a kind for the objects.  One round trip.
  */
 static int
 store_pg_read(struct store_pg_pipe *pp, struct store_plan *p, size_t n,
-    uint64_t *keys, long *at)
+    uint64_t *keys, char *text, const char **vals)
 {
-	const char *v[2];
-	int get, upsert, fill;
-	size_t i, ncols;
+	const PGresult *r;
+	size_t first, k;
+	int kind, row;
+	long i;
 
-	if (store_pg_send(pp, "BEGIN ISOLATION LEVEL READ COMMITTED", 0, NULL,
-	    NULL, -1, 0) != 0 || store_pg_send_locks(pp, p, n, keys) != 0)
+	if (store_pg_send(pp, P_BEGIN, 0, NULL, -1, 0) != 0 ||
+	    store_pg_send_locks(pp, p, n, keys, text) != 0)
 		return -1;
-	for (i = 0; i < n; i++) {
-		v[0] = p[i].d->client_id;
-		v[1] = p[i].d->body_sha256;
-		at[2 * i] = (long)pp->n;
-		if (store_pg_send(pp, SQL(S_NOTIF_FIND), 2, v, NULL, -1, 0) != 0)
+	first = pp->n;
+	for (kind = -1; kind < NOTIF_KIND_COUNT; kind++)
+		if (store_pg_send_reads(pp, p, n, kind, vals, text) != 0)
 			return -1;
-		at[2 * i + 1] = -1;
-		if (p[i].object_id == NULL || store_state_kind(
-		    p[i].d->notif->kind, &get, &upsert, &fill, &ncols) != 0)
-			continue;
-		v[1] = p[i].object_id;
-		at[2 * i + 1] = (long)pp->n;
-		if (store_pg_send(pp, SQL(get), 2, v, NULL, -1, 0) != 0)
-			return -1;
-	}
 	if (store_pg_collect(pp) != 0)
 		return -1;
-	for (i = 0; i < n; i++) {
-		const PGresult *r = pp->res[at[2 * i]];
-
-		if (PQntuples(r) == 1) {
-			p[i].held_id = store_pg_int(r, 0, 0);
-			p[i].held_count = store_pg_int(r, 0, 1);
-		} else if (at[2 * i + 1] >= 0)
-			store_pg_current(pp->res[at[2 * i + 1]], &p[i].cur);
+	for (k = first; k < pp->n; k++) {
+		r = pp->res[k];
+		for (row = 0; row < PQntuples(r); row++) {
+			if ((i = store_pg_row_job(r, row, n)) < 0)
+				continue;
+			/* The notifications' first: held ones skip their GET. */
+			if (k == first) {
+				p[i].held_id = store_pg_int(r, row, 1);
+				p[i].held_count = store_pg_int(r, row, 2);
+			} else if (p[i].held_id == 0)
+				store_pg_current(r, row, &p[i].cur);
+		}
 	}
 	store_pg_clear_results(pp);
 	return 0;
@@ -373,12 +473,13 @@ store_pg_read(struct store_pg_pipe *pp, struct store_plan *p, size_t n,
 
 /*
  * Phase 3, first round trip: each job's notifications row, inserted
- * (RETURNING its id) or, for a repeat, touched; and its refusal cleared.
+ * (RETURNING its id) or, for a repeat, touched; then the jobs' refusals
+ * cleared, one statement.
  */
 static int
 store_pg_write_notifications(struct store_pg_pipe *pp,
     const struct store_plan *p, struct store_job **jobs, size_t n,
-    const char *now, long *at)
+    const char *now, long *at, const char **vals)
 {
 	const struct store_delivery *d;
 	const char *v[14];
@@ -392,8 +493,7 @@ store_pg_write_notifications(struct store_pg_pipe *pp,
 			v[0] = d->client_id;
 			v[1] = d->body_sha256;
 			v[2] = now;
-			if (store_pg_send(pp, store_pg_touch, 3, v, NULL, -1,
-			    0) != 0)
+			if (store_pg_send(pp, P_TOUCH, 3, v, -1, 0) != 0)
 				return -1;
 		} else {
 			snprintf(kv, sizeof(kv), "%ld", d->key_version);
@@ -412,15 +512,16 @@ store_pg_write_notifications(struct store_pg_pipe *pp,
 			    d->notif->archive_reason : NULL;
 			v[12] = now;
 			v[13] = p[i].note[0] != '\0' ? p[i].note : NULL;
-			if (store_pg_send(pp, SQL(S_NOTIF_INSERT), 14, v, NULL,
-			    2, (int)d->bodylen) != 0)
+			if (store_pg_send(pp, SQL(S_NOTIF_INSERT), 14, v, 2,
+			    (int)d->bodylen) != 0)
 				return -1;
 		}
-		v[0] = d->body_sha256;
-		v[1] = d->client_id;
-		if (store_pg_send(pp, store_pg_clear, 2, v, NULL, -1, 0) != 0)
-			return -1;
+		vals[i] = d->body_sha256;
+		vals[n + i] = d->client_id;
 	}
+	if (store_pg_arrays(pp, vals, 2, n, v) != 0 ||
+	    store_pg_send(pp, P_CLEAR_ALL, 2, v, -1, 0) != 0)
+		return -1;
 	if (store_pg_collect(pp) != 0)
 		return -1;
 	for (i = 0; i < n; i++) {
@@ -443,8 +544,7 @@ store_pg_write_notifications(struct store_pg_pipe *pp,
 
 /*
  * Queue job i's change to its object: the kind's upsert or fill, column
- * j as parameter j + 1 with its value and type (the fill leaves some
- * unused, and the server cannot infer the type of those).
+ * j as parameter j + 1 (of the type store_pg_types() prepared it with).
  */
 static int
 store_pg_send_state(struct store_pg_pipe *pp, const struct store_plan *p,
@@ -452,18 +552,16 @@ store_pg_send_state(struct store_pg_pipe *pp, const struct store_plan *p,
 {
 	enum notif_kind kind = p->d->notif->kind;
 	struct store_value val;
-	const char *v[64];
-	char num[64][24];
-	Oid types[64];
+	const char *v[STORE_PG_PARAMS];
+	char num[STORE_PG_PARAMS][24];
 	int get, upsert, fill;
 	size_t j, ncols;
 
 	if (store_state_kind(kind, &get, &upsert, &fill, &ncols) != 0 ||
-	    ncols > 64)
+	    ncols > STORE_PG_PARAMS)
 		return -1;
 	for (j = 0; j < ncols; j++) {
 		store_state_value(kind, j, p->d, nid, now, &val);
-		types[j] = val.integer ? STORE_PG_INT8 : STORE_PG_TEXT;
 		v[j] = val.text;
 		if (val.integer && !val.null) {
 			snprintf(num[j], sizeof(num[j]), "%lld",
@@ -472,21 +570,22 @@ store_pg_send_state(struct store_pg_pipe *pp, const struct store_plan *p,
 		}
 	}
 	return store_pg_send(pp, SQL(p->change == STORE_CHANGE_FILL ? fill :
-	    upsert), (int)ncols, v, types, -1, 0);
+	    upsert), (int)ncols, v, -1, 0);
 }
 
 /*
  * Phase 3, second round trip: each change to an object, then, under
- * STORE_PG_LOCK_EVENTS, the events rows in the order of the batch.
+ * STORE_PG_LOCK_EVENTS, the events rows in the order of the batch, one
+ * statement.  nids has 24 * n bytes.
  */
 static int
 store_pg_write_state(struct store_pg_pipe *pp, const struct store_plan *p,
-    struct store_job **jobs, size_t n, const char *now)
+    struct store_job **jobs, size_t n, const char *now, const char **vals,
+    char *nids)
 {
 	const struct notif *nf;
 	const char *v[8];
-	char nid[24], sql[64];
-	size_t i, events = 0;
+	size_t i, a, events = 0;
 
 	for (i = 0; i < n; i++) {
 		if (p[i].repeat || p[i].change == STORE_CHANGE_NONE)
@@ -496,29 +595,28 @@ store_pg_write_state(struct store_pg_pipe *pp, const struct store_plan *p,
 			return -1;
 		events += p[i].change == STORE_CHANGE_APPLY;
 	}
-	if (events > 0) {
-		snprintf(sql, sizeof(sql), "SELECT pg_advisory_xact_lock(%lld)",
-		    STORE_PG_LOCK_EVENTS);
-		if (store_pg_send(pp, sql, 0, NULL, NULL, -1, 0) != 0)
-			return -1;
-	}
-	for (i = 0; i < n; i++) {
+	for (i = 0, a = 0; i < n && events > 0; i++) {
 		if (p[i].repeat || p[i].change != STORE_CHANGE_APPLY)
 			continue;
 		nf = p[i].d->notif;
-		snprintf(nid, sizeof(nid), "%lld",
+		snprintf(nids + 24 * a, 24, "%lld",
 		    (long long)jobs[i]->r.notification_id);
-		v[0] = now;
-		v[1] = notif_kind_str(nf->kind);
-		v[2] = p[i].object_id;
-		v[3] = nf->payment_id;
-		v[4] = p[i].before.exists ? p[i].before.status : NULL;
-		v[5] = store_new_status(nf);
-		v[6] = nid;
-		v[7] = p[i].d->client_id;
-		if (store_pg_send(pp, SQL(S_EVENT), 8, v, NULL, -1, 0) != 0)
-			return -1;
+		/* S_EVENT's parameters, $1 to $8, each an array. */
+		vals[a] = now;
+		vals[events + a] = notif_kind_str(nf->kind);
+		vals[2 * events + a] = p[i].object_id;
+		vals[3 * events + a] = nf->payment_id;
+		vals[4 * events + a] = p[i].before.exists ?
+		    p[i].before.status : NULL;
+		vals[5 * events + a] = store_new_status(nf);
+		vals[6 * events + a] = nids + 24 * a;
+		vals[7 * events + a] = p[i].d->client_id;
+		a++;
 	}
+	if (events > 0 && (store_pg_send(pp, P_LOCK_EVENTS, 0, NULL, -1, 0) !=
+	    0 || store_pg_arrays(pp, vals, 8, events, v) != 0 ||
+	    store_pg_send(pp, P_EVENT_ALL, 8, v, -1, 0) != 0))
+		return -1;
 	if (pp->n == 0)
 		return 0;
 	if (store_pg_collect(pp) != 0)
@@ -535,7 +633,7 @@ store_pg_write_state(struct store_pg_pipe *pp, const struct store_plan *p,
 static int
 store_pg_attempt(struct store_pg_pipe *pp, struct store_plan *p,
     struct store_job **jobs, size_t n, const char *now, uint64_t *keys,
-    long *at, int *committing)
+    char *text, const char **vals, long *at, int *committing)
 {
 	size_t i;
 
@@ -556,7 +654,8 @@ store_pg_attempt(struct store_pg_pipe *pp, struct store_plan *p,
 		store_pg_failed(pp->fail, pp->c, NULL, "pipeline mode");
 		return -1;
 	}
-	if (store_pg_read(pp, p, n, keys, at) != 0)
+	if ((!store_pg_session_known(pp->c) && store_pg_prepare(pp) != 0) ||
+	    store_pg_read(pp, p, n, keys, text, vals) != 0)
 		goto fail;
 	store_judge_batch(p, n);
 	for (i = 0; i < n; i++) {
@@ -564,8 +663,8 @@ store_pg_attempt(struct store_pg_pipe *pp, struct store_plan *p,
 		jobs[i]->r.delivery_count = p[i].count;
 		jobs[i]->r.repeat = p[i].repeat;
 	}
-	if (store_pg_write_notifications(pp, p, jobs, n, now, at) != 0 ||
-	    store_pg_write_state(pp, p, jobs, n, now) != 0)
+	if (store_pg_write_notifications(pp, p, jobs, n, now, at, vals) != 0 ||
+	    store_pg_write_state(pp, p, jobs, n, now, vals, text) != 0)
 		goto fail;
 	if (PQexitPipelineMode(pp->c) != 1) {
 		store_pg_failed(pp->fail, pp->c, NULL, "pipeline mode");
@@ -595,6 +694,8 @@ store_pg_record(PGconn *c, struct store_plan *p, struct store_job **jobs,
 	struct store_pg_fail f;
 	struct store_pg_pipe pp;
 	uint64_t *keys = NULL;
+	char *text = NULL;
+	const char **vals = NULL;
 	long *at = NULL;
 	int attempt = 0, committing = 0, rc = -1;
 	size_t i;
@@ -602,15 +703,17 @@ store_pg_record(PGconn *c, struct store_plan *p, struct store_job **jobs,
 	memset(&pp, 0, sizeof(pp));
 	pp.c = c;
 	pp.fail = &f;
-	pthread_once(&store_pg_sql_once, store_pg_sql_init);
-	if (!store_pg_sql_ok) {
+	if (store_pg_sql_ready() != 0) {
 		util_err(err, errlen, "out of memory");
 		goto out;
 	}
-	/* BEGIN, 2 locks and 2 reads a job: the longest pipeline. */
-	pp.cap = 1 + 4 * n;
+	/* Reads or writes, 2 a job and 3 more; the statements to prepare. */
+	pp.cap = 3 + 2 * n + P_COUNT;
+	/* text: the locks' arrays, or 24 bytes a job's index or an id. */
 	if ((pp.res = calloc(pp.cap, sizeof(*pp.res))) == NULL ||
 	    (keys = calloc(2 * n + 1, sizeof(*keys))) == NULL ||
+	    (text = malloc(2 * STORE_PG_KEYTEXT * (2 * n + 1) + 8)) == NULL ||
+	    (vals = calloc(8 * n + 1, sizeof(*vals))) == NULL ||
 	    (at = calloc(2 * n + 1, sizeof(*at))) == NULL) {
 		util_err(err, errlen, "out of memory");
 		goto out;
@@ -620,8 +723,11 @@ store_pg_record(PGconn *c, struct store_plan *p, struct store_job **jobs,
 		f.err = err;
 		f.errlen = errlen;
 		attempt++;
-		rc = store_pg_attempt(&pp, p, jobs, n, now, keys, at,
-		    &committing);
+		rc = store_pg_attempt(&pp, p, jobs, n, now, keys, text, vals,
+		    at, &committing);
+		/* The session lacks the statements: prepare them again. */
+		if (rc != 0 && strcmp(f.sqlstate, "26000") == 0)
+			store_pg_session_set(c, 0);
 	} while (rc != 0 && !committing && attempt < STORE_PG_ATTEMPTS &&
 	    store_pg_retryable(f.sqlstate));
 out:
@@ -639,6 +745,9 @@ out:
 	}
 	free(pp.res);
 	free(keys);
+	free(text);
+	free(vals);
+	free(pp.arr);
 	free(at);
 	return rc;
 }

@@ -6,6 +6,8 @@
  *                      creation under an advisory lock, store_pg_check()
  *   store_pg.c         a batch recorded: locks, the three phases of
  *                      store_judge.h in pipeline mode, COMMIT, retries
+ *   store_pg_sql.c     its statements, prepared once per session
+ *                      (store_pg_sql.h, for store_pg.c alone)
  *
  * The tables, columns and views are SQLite's (store_schema.c), with the
  * same names, order and meaning; tests/check_pg.c compares the two.

@@ -1,0 +1,283 @@
+/*
+ * store_pg_sql.c - the statements of the PostgreSQL engine's batches
+ * (store_pg_sql.h): store_state.c's, the same text with '$' for '?',
+ * their multi-row forms over arrays (one statement for the whole batch
+ * where a job needs one each), the locks; and which server sessions hold
+ * them prepared.
+ *
+ * Issue 16 point 4: planning a statement cost more than running it, so
+ * each is prepared once per session; and one statement over arrays
+ * costs less than one per job.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libpq-fe.h>
+
+#include "store_int.h"
+#include "store_pg.h"
+#include "store_pg_sql.h"
+
+/* Type OIDs (catalog/pg_type_d.h, which libpq-dev does not ship). */
+#define STORE_PG_INT8	20
+#define STORE_PG_TEXT	25
+
+/* Built once, owned by the process from then on. */
+struct store_pg_stmt store_pg_stmts[P_COUNT];
+static pthread_once_t store_pg_sql_once = PTHREAD_ONCE_INIT;
+static int store_pg_sql_ok;
+
+/*
+ * The server sessions that hold the statements: a connection and its
+ * backend's pid (a reconnect gets another).  Should a new session ever
+ * match an old entry, running a statement fails with 26000 and the batch
+ * prepares again (store_pg_record).
+ */
+#define STORE_PG_SESSIONS	16
+static struct {
+	const PGconn	*c;
+	int		 pid;
+} store_pg_sessions[STORE_PG_SESSIONS];
+static unsigned store_pg_session_next;
+static pthread_mutex_t store_pg_sessions_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/*
+ * Lock every key of the batch in the order given (sorted by the caller):
+ * WITH ORDINALITY and the ORDER BY keep it, and a volatile function in
+ * the select list runs after the sort.  The two-integer form: a lock
+ * space apart from the schema's and the events' bigint locks.
+ */
+static const char store_pg_locks[] =
+    "SELECT pg_advisory_xact_lock(k.hi, k.lo) FROM"
+    " unnest($1::int4[], $2::int4[]) WITH ORDINALITY AS k(hi, lo, i)"
+    " ORDER BY k.i";
+
+/*
+ * A repeat, by the notification's key rather than its id: the first
+ * delivery may be an INSERT of the same pipeline, whose id is not known
+ * yet when this is sent.
+ */
+static const char store_pg_touch[] =
+    "UPDATE notifications SET last_received_at = $3,"
+    " delivery_count = delivery_count + 1"
+    " WHERE client_id = $1 AND body_sha256 = $2 RETURNING id";
+
+/* sql with every '?' a '$', and tail after it; NULL when out of memory. */
+static char *
+store_pg_dollar(const char *sql, const char *tail)
+{
+	size_t len = strlen(sql), i;
+	char *s;
+
+	if ((s = malloc(len + strlen(tail) + 1)) == NULL)
+		return NULL;
+	for (i = 0; i < len; i++)
+		s[i] = sql[i] == '?' ? '$' : sql[i];
+	strcpy(s + len, tail);
+	return s;
+}
+
+/*
+ * The types of an upsert's or a fill's parameters, column j's as $j+1
+ * (the fill leaves some unused, and the server cannot infer the type of
+ * those): whether a column is an integer does not depend on the values.
+ */
+static void
+store_pg_types(enum notif_kind kind, size_t ncols, struct store_pg_stmt *st)
+{
+	struct store_delivery d;
+	struct store_value val;
+	struct notif nf;
+	size_t j;
+
+	memset(&d, 0, sizeof(d));
+	memset(&nf, 0, sizeof(nf));
+	nf.kind = kind;
+	d.notif = &nf;
+	for (j = 0; j < ncols; j++) {
+		store_state_value(kind, j, &d, 0, "", &val);
+		st->types[j] = val.integer ? STORE_PG_INT8 : STORE_PG_TEXT;
+	}
+	st->ntypes = (int)ncols;
+}
+
+/*
+ * sql with each $N a name from names[N - 1] (what the multi-row forms
+ * below take a row's value from), before head and after tail: the same
+ * statement over arrays, each job one element.  NULL if out of memory or
+ * a parameter has no name.
+ */
+static char *
+store_pg_subst(const char *head, const char *sql, const char *tail,
+    const char *const *names, int nnames)
+{
+	size_t len = strlen(head) + strlen(tail) + 1, i;
+	const char *p;
+	char *s, *o;
+	long k;
+
+	for (p = sql; *p != '\0'; p++)
+		len += *p == '$' ? 16 : 1;
+	if ((s = o = malloc(len)) == NULL)
+		return NULL;
+	o += sprintf(o, "%s", head);
+	for (p = sql; *p != '\0'; ) {
+		if (*p != '$') {
+			*o++ = *p++;
+			continue;
+		}
+		k = strtol(p + 1, (char **)&p, 10);
+		if (k < 1 || k > nnames || strlen(names[k - 1]) > 15) {
+			free(s);
+			return NULL;
+		}
+		for (i = 0; names[k - 1][i] != '\0'; i++)
+			*o++ = names[k - 1][i];
+	}
+	strcpy(o, tail);
+	return s;
+}
+
+/* k.p1, k.p2, ...: the row of unnest(...) AS k(p1, p2, ..., i). */
+static const char *const store_pg_k[] = { "k.p1", "k.p2", "k.p3",
+    "k.p4", "k.p5", "k.p6", "k.p7", "k.p8" };
+
+/*
+ * The multi-row forms of the state statements a batch runs once a job:
+ * a read of two text parameters for every (client, key) given, each
+ * row led by the job's index; the refusals of every job cleared; the
+ * events rows inserted in the order given (a volatile default, the
+ * identity, is computed after the sort).  0 or -1.
+ */
+static int
+store_pg_multi_init(struct store_pg_stmt *st, const char *clear)
+{
+	static const char lateral[] = "SELECT k.i, x.* FROM unnest($1::text[],"
+	    " $2::text[], $3::int4[]) AS k(p1, p2, i) CROSS JOIN LATERAL (";
+	const char *values, *where;
+	char head[512];
+	int kind, get, upsert, fill;
+	size_t ncols;
+
+	if ((st[P_FIND_ALL].sql = store_pg_subst(lateral,
+	    st[SQL(S_NOTIF_FIND)].sql, ") x", store_pg_k, 2)) == NULL)
+		return -1;
+	for (kind = 0; kind < NOTIF_KIND_COUNT; kind++)
+		if (store_state_kind(kind, &get, &upsert, &fill, &ncols) == 0 &&
+		    (st[P_GET_ALL + kind].sql = store_pg_subst(lateral,
+		    st[SQL(get)].sql, ") x", store_pg_k, 2)) == NULL)
+			return -1;
+	if ((where = strstr(clear, " WHERE ")) == NULL ||
+	    (values = strstr(st[SQL(S_EVENT)].sql, " VALUES (")) == NULL)
+		return -1;
+	snprintf(head, sizeof(head), "%.*s USING unnest($1::text[],"
+	    " $2::text[]) AS k(p1, p2)", (int)(where - clear), clear);
+	if ((st[P_CLEAR_ALL].sql = store_pg_subst(head, where, "", store_pg_k,
+	    2)) == NULL)
+		return -1;
+	/* S_EVENT's parameters: notification_id ($7) the one integer. */
+	snprintf(head, sizeof(head), "%.*s SELECT ",
+	    (int)(values - st[SQL(S_EVENT)].sql), st[SQL(S_EVENT)].sql);
+	if ((st[P_EVENT_ALL].sql = store_pg_subst(head, values + 9,
+	    " FROM unnest($1::text[], $2::text[], $3::text[], $4::text[],"
+	    " $5::text[], $6::text[], $7::int8[], $8::text[]) WITH ORDINALITY"
+	    " AS k(p1, p2, p3, p4, p5, p6, p7, p8, i) ORDER BY k.i",
+	    store_pg_k, 8)) == NULL)
+		return -1;
+	/* The VALUES list's closing parenthesis, before the FROM. */
+	if ((where = strstr(st[P_EVENT_ALL].sql, ") FROM unnest(")) == NULL)
+		return -1;
+	memmove((char *)where, where + 1, strlen(where));
+	return 0;
+}
+
+/* Owned by the process from here on: never freed. */
+static void
+store_pg_sql_init(void)
+{
+	struct store_pg_stmt *st = store_pg_stmts;
+	const char *sql[NSQL];
+	char events[64], *text;
+	int get, upsert, fill;
+	size_t i, ncols;
+
+	if (store_state_sql_build('$', sql, &text) != 0)
+		return;
+	for (i = 0; i < NSQL; i++) {
+		/* PostgreSQL touches by key: store_pg_touch. */
+		if (sql[i] == NULL || i == SQL(S_NOTIF_TOUCH))
+			continue;
+		if ((st[i].sql = store_pg_dollar(sql[i], i ==
+		    SQL(S_NOTIF_INSERT) ? " RETURNING id" : "")) == NULL)
+			goto out;
+	}
+	for (i = 0; i < NOTIF_KIND_COUNT; i++) {
+		if (store_state_kind(i, &get, &upsert, &fill, &ncols) != 0)
+			continue;
+		if (ncols > STORE_PG_PARAMS)
+			goto out;
+		store_pg_types(i, ncols, &st[SQL(upsert)]);
+		if (fill != 0)
+			store_pg_types(i, ncols, &st[SQL(fill)]);
+	}
+	snprintf(events, sizeof(events), "SELECT pg_advisory_xact_lock(%lld)",
+	    STORE_PG_LOCK_EVENTS);
+	if ((st[P_TOUCH].sql = strdup(store_pg_touch)) == NULL ||
+	    (st[P_CLEAR].sql = store_pg_dollar(refusal_sql[S_RFS_CLEAR -
+	    S_RFS_FIRST], "")) == NULL ||
+	    (st[P_BEGIN].sql = strdup("BEGIN ISOLATION LEVEL READ COMMITTED"))
+	    == NULL || (st[P_LOCKS].sql = strdup(store_pg_locks)) == NULL ||
+	    (st[P_LOCK_EVENTS].sql = strdup(events)) == NULL)
+		goto out;
+	/*
+	 * BEGIN has nothing to plan; as text, a session without the
+	 * prepared statements fails inside the transaction, rolled back.
+	 */
+	st[P_BEGIN].text = 1;
+	if (store_pg_multi_init(st, st[P_CLEAR].sql) != 0)
+		goto out;
+	store_pg_sql_ok = 1;
+out:
+	free(text);
+}
+
+int
+store_pg_session_known(const PGconn *c)
+{
+	int pid = PQbackendPID(c), known = 0;
+	size_t i;
+
+	pthread_mutex_lock(&store_pg_sessions_lock);
+	for (i = 0; i < STORE_PG_SESSIONS; i++)
+		if (store_pg_sessions[i].c == c)
+			known = store_pg_sessions[i].pid == pid;
+	pthread_mutex_unlock(&store_pg_sessions_lock);
+	return known;
+}
+
+void
+store_pg_session_set(const PGconn *c, int pid)
+{
+	size_t i;
+
+	pthread_mutex_lock(&store_pg_sessions_lock);
+	for (i = 0; i < STORE_PG_SESSIONS; i++)
+		if (store_pg_sessions[i].c == c)
+			break;
+	if (i == STORE_PG_SESSIONS && pid != 0)
+		i = store_pg_session_next++ % STORE_PG_SESSIONS;
+	if (i < STORE_PG_SESSIONS) {
+		store_pg_sessions[i].c = pid != 0 ? c : NULL;
+		store_pg_sessions[i].pid = pid;
+	}
+	pthread_mutex_unlock(&store_pg_sessions_lock);
+}
+
+int
+store_pg_sql_ready(void)
+{
+	pthread_once(&store_pg_sql_once, store_pg_sql_init);
+	return store_pg_sql_ok ? 0 : -1;
+}

@@ -1,0 +1,55 @@
+/*
+ * store_pg_sql.h - the statements store_pg.c runs (store_pg_sql.c): built
+ * once per process from store_state.c's, with '$' placeholders, and
+ * prepared once per server session under the name "antomd_N", N their
+ * index here.
+ */
+#ifndef ANTOMD_STORE_PG_SQL_H
+#define ANTOMD_STORE_PG_SQL_H
+
+#include <libpq-fe.h>
+
+#include "notif.h"
+#include "store_int.h"
+
+#define NSQL	(S_RFS_FIRST - S_STATE_FIRST)
+#define SQL(which)	((which) - S_STATE_FIRST)
+
+/*
+ * The prepared statements: store_state.c's, by their index from
+ * S_STATE_FIRST, then these.
+ */
+enum {
+	P_TOUCH = NSQL,		/* store_pg_touch */
+	P_CLEAR,		/* refusal.c's S_RFS_CLEAR */
+	P_BEGIN,
+	P_LOCKS,		/* the batch's, sorted: store_pg_locks */
+	P_LOCK_EVENTS,		/* STORE_PG_LOCK_EVENTS */
+	P_FIND_ALL,		/* S_NOTIF_FIND for every job */
+	P_GET_ALL,		/* each kind's GET for its jobs, by kind */
+	P_CLEAR_ALL = P_GET_ALL + NOTIF_KIND_COUNT,	/* P_CLEAR */
+	P_EVENT_ALL,		/* S_EVENT, rows in the order given */
+	P_COUNT
+};
+
+#define STORE_PG_PARAMS	64
+#define STORE_PG_KEYTEXT	12	/* ",-2147483648" */
+
+/* A statement to prepare: its text and, if not left to the server, types. */
+struct store_pg_stmt {
+	char	*sql;		/* NULL: none (never prepared) */
+	int	 text;		/* sent as text each time, never prepared */
+	int	 ntypes;
+	Oid	 types[STORE_PG_PARAMS];
+};
+
+extern struct store_pg_stmt store_pg_stmts[P_COUNT];
+
+/* Build the statements, once (thread-safe).  0, or -1 out of memory. */
+int	store_pg_sql_ready(void);
+/* Whether c's server session holds them prepared. */
+int	store_pg_session_known(const PGconn *);
+/* Note c's session as holding them (its backend's pid), or as not (0). */
+void	store_pg_session_set(const PGconn *, int pid);
+
+#endif
