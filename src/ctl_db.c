@@ -21,6 +21,7 @@
 #include "ctl.h"
 #include "log.h"
 #include "store.h"
+#include "store_pg.h"
 #include "util.h"
 
 /* Type OIDs (catalog/pg_type_d.h, which libpq-dev does not ship). */
@@ -162,7 +163,7 @@ static PGconn *
 ctl_pg_open(const char *command, const char *database, const char *name,
     enum ctl_schema schema, int write)
 {
-	PGconn *c = PQconnectdb(database);
+	PGconn *c = store_pg_connect(database);
 	PGresult *r = NULL;
 	const char *state;
 	int version;

@@ -239,9 +239,14 @@ status_report(struct http *h, struct store *s, uint64_t wdog_usec)
 	/*
 	 * Ping only while the writer makes progress: idle, or in a batch
 	 * younger than half the watchdog period.  A writer stuck on a lock
-	 * or a hung disk stops the pings, and systemd restarts antomd.
+	 * or a hung disk stops the pings, and systemd restarts antomd.  A
+	 * writer waiting on a COMMIT past commit_deadline_ms (a stalled
+	 * PostgreSQL standby) is not stuck: it answers 503 by the deadline
+	 * meanwhile, and the connection's keepalives notice a dead server
+	 * (store_pg_connect()); a restart would only queue its next batch
+	 * behind the locks that COMMIT still holds.
 	 */
-	if (wdog_usec > 0 && ss.busy_us < wdog_usec / 2)
+	if (wdog_usec > 0 && (ss.busy_us < wdog_usec / 2 || ss.late_us > 0))
 		sd_notify(0, "WATCHDOG=1");
 }
 

@@ -80,6 +80,14 @@ enum store_pg_outcome store_pg_commit_settle(PGconn *, uint64_t until,
  * include/store.h when the daemon uses it.)
  */
 int	store_pg_check(const char *conninfo, char *err, size_t errlen);
+/*
+ * PQconnectdb(conninfo) with bounds of our own that conninfo may override:
+ * connect_timeout 10 s a host, and TCP keepalives and tcp_user_timeout
+ * that notice a dead or cut-off server within about 11 s, even while a
+ * COMMIT waits for a standby (the connection is idle then).  NULL only
+ * when out of memory; check PQstatus().
+ */
+PGconn	*store_pg_connect(const char *conninfo);
 /* Run sql (one statement or several), 0 or -1 with the server's err. */
 int	store_pg_exec(PGconn *, const char *sql, char *err, size_t errlen);
 

@@ -132,7 +132,7 @@ store_pg_open(struct store *s, char *err, size_t errlen)
 		util_err(err, errlen, "out of memory");
 		return -1;
 	}
-	if ((s->pg->c = PQconnectdb(s->path)) == NULL) {
+	if ((s->pg->c = store_pg_connect(s->path)) == NULL) {
 		util_err(err, errlen, "cannot connect to PostgreSQL: out of "
 		    "memory");
 		return -1;

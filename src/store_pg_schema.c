@@ -654,6 +654,26 @@ fail:
 	return -1;
 }
 
+PGconn *
+store_pg_connect(const char *conninfo)
+{
+	/*
+	 * Keywords are taken in order and the last value wins: ours come
+	 * before dbname, which expands conninfo, so whatever it says wins.
+	 * Without them a host that dies or drops off the network leaves the
+	 * writer waiting on its socket for the kernel's two hours of
+	 * keepalive (or a connect for its SYN retries): no 503 by antomd's
+	 * deadline, and no reconnect to the promoted standby.
+	 */
+	static const char *const keys[] = { "connect_timeout", "keepalives",
+	    "keepalives_idle", "keepalives_interval", "keepalives_count",
+	    "tcp_user_timeout", "dbname", NULL };
+	const char *vals[] = { "10", "1", "5", "2", "3", "10000", conninfo,
+	    NULL };
+
+	return PQconnectdbParams(keys, vals, 1);
+}
+
 int
 store_pg_check(const char *conninfo, char *err, size_t errlen)
 {
@@ -661,7 +681,7 @@ store_pg_check(const char *conninfo, char *err, size_t errlen)
 	PGresult *r = NULL;
 	int version, rc = -1;
 
-	c = PQconnectdb(conninfo);
+	c = store_pg_connect(conninfo);
 	if (c == NULL) {
 		util_err(err, errlen, "cannot connect to PostgreSQL: out of "
 		    "memory");
