@@ -325,7 +325,11 @@ sim_link(struct sim_run *run, const char *scenario, const struct sim_ids *ids,
 	char *sql;
 	int rc = 0;
 
-	/* %Q: standard SQL quoting, which PostgreSQL reads alike. */
+	/*
+	 * Printed with %Q (standard SQL quoting, which PostgreSQL reads alike
+	 * with its default standard_conforming_strings); run with parameters,
+	 * whatever the server's settings.
+	 */
 	sql = sqlite3_mprintf("INSERT INTO refund_links (client_id, "
 	    "refund_request_id, payment_id) VALUES (%Q, %Q, %Q);",
 	    run->client_id, ids->rrid, ids->pid);
@@ -336,7 +340,10 @@ sim_link(struct sim_run *run, const char *scenario, const struct sim_ids *ids,
 	if (run->db == NULL)
 		printf("%s merchant link, to run on antomd's database: %s\n",
 		    scenario, sql);
-	else if (ctl_db_each(run->db, sql, NULL, 0, NULL, NULL) != 0) {
+	else if (ctl_db_each(run->db, "INSERT INTO refund_links (client_id, "
+	    "refund_request_id, payment_id) VALUES ($1, $2, $3)",
+	    (const char *const[]){ run->client_id, ids->rrid, ids->pid }, 3,
+	    NULL, NULL) != 0) {
 		util_err(err, errlen, "%s: the merchant link was not recorded",
 		    ctl_db_name(run->db));
 		rc = -1;

@@ -614,7 +614,8 @@ readme_block(const char *start, const char *end)
  */
 START_TEST(test_pg_roles)
 {
-	char path[512], reader[256], extra[512], *sql, *grant, *g, *pay;
+	char path[512], reader[256], super[256], sel[128], extra[512], *sql,
+	    *grant, *g, *pay, *cmd;
 	const char *tables[] = { "payments", "captures", "refunds",
 	    "disputes", "vaultings", "notifications", "events", "refusals",
 	    "refund_links", "payment_status", "payment_timeline",
@@ -630,9 +631,11 @@ START_TEST(test_pg_roles)
 	ck_assert_ptr_nonnull(f = fopen(path, "w"));
 	fputs(sql, f);
 	ck_assert_int_eq(fclose(f), 0);
-	ck_assert_int_eq(system(test_fmt("psql -X -q -v ON_ERROR_STOP=1"
-	    " -h %s -p %d -U postgres -d postgres -f %s >%s/roles.out 2>&1",
-	    pg.dir, pg.node[0].port, path, e2e.dir)), 0);
+	cmd = test_fmt("psql -X -q -v ON_ERROR_STOP=1 -h %s -p %d -U postgres"
+	    " -d postgres -f %s >%s/roles.out 2>&1", pg.dir, pg.node[0].port,
+	    path, e2e.dir);
+	ck_assert_int_eq(system(cmd), 0);
+	free(cmd);
 
 	snprintf(extra, sizeof(extra), "database host=%s port=%d user=antomd"
 	    " dbname=antomd\n", pg.dir, pg.node[0].port);
@@ -640,8 +643,9 @@ START_TEST(test_pg_roles)
 	e2e_start_daemon();
 	pay = e2e_pay_body("PR-ROLE-1", "PAYMENT_RESULT", "S");
 	e2e_deliver_ok(pay);
-	ck_assert_str_eq(pg_sql_at(test_fmt("host=%s port=%d user=postgres"
-	    " dbname=antomd", pg.dir, pg.node[0].port), "SELECT"
+	snprintf(super, sizeof(super), "host=%s port=%d user=postgres"
+	    " dbname=antomd", pg.dir, pg.node[0].port);
+	ck_assert_str_eq(pg_sql_at(super, "SELECT"
 	    " string_agg(DISTINCT tableowner, ',') FROM pg_tables"
 	    " WHERE schemaname = 'public'"), "antomd");
 
@@ -649,9 +653,11 @@ START_TEST(test_pg_roles)
 	    " dbname=antomd", pg.dir, pg.node[0].port);
 	ck_assert_str_eq(pg_sql_at(reader, "SELECT status FROM payments"
 	    " WHERE payment_request_id = 'PR-ROLE-1'"), "SUCCESS");
-	for (i = 0; i < sizeof(tables) / sizeof(tables[0]); i++)
-		ck_assert_str_eq(pg_state_of(reader, test_fmt("SELECT count(*)"
-		    " FROM %s", tables[i])), "");
+	for (i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
+		snprintf(sel, sizeof(sel), "SELECT count(*) FROM %s",
+		    tables[i]);
+		ck_assert_str_eq(pg_state_of(reader, sel), "");
+	}
 	/* 42501: insufficient_privilege. */
 	ck_assert_str_eq(pg_state_of(reader, "UPDATE payments SET status"
 	    " = 'FAIL'"), "42501");
@@ -667,8 +673,7 @@ START_TEST(test_pg_roles)
 	grant = readme_block("also needs, once antomd has created the\ntable, `",
 	    "`");
 	ck_assert_ptr_nonnull(g = strstr(grant, "GRANT "));
-	ck_assert_str_eq(pg_state_of(test_fmt("host=%s port=%d user=postgres"
-	    " dbname=antomd", pg.dir, pg.node[0].port), g), "");
+	ck_assert_str_eq(pg_state_of(super, g), "");
 	ck_assert_str_eq(pg_state_of(reader, "INSERT INTO refund_links"
 	    " (client_id, refund_request_id, payment_request_id) VALUES"
 	    " ('" SANDBOX "', 'RR-ROLE-1', 'PR-ROLE-1')"), "");
