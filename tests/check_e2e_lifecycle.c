@@ -81,41 +81,6 @@ START_TEST(test_shutdown_deadline)
 }
 END_TEST
 
-/* Datagrams received on fd within ms, concatenated with '|' into out. */
-static void
-notify_collect(int fd, int ms, char *out, size_t cap)
-{
-	uint64_t end;
-	struct timespec ts;
-	size_t len = strlen(out);
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	end = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000 +
-	    (uint64_t)ms;
-	for (;;) {
-		struct pollfd pfd = { fd, POLLIN, 0 };
-		char buf[512];
-		ssize_t n;
-		uint64_t now;
-
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		now = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-		if (now >= end)
-			break;
-		if (poll(&pfd, 1, (int)(end - now)) <= 0)
-			continue;
-		n = recv(fd, buf, sizeof(buf) - 1, 0);
-		if (n <= 0)
-			continue;
-		buf[n] = '\0';
-		if (len + (size_t)n + 2 < cap) {
-			memcpy(out + len, buf, (size_t)n);
-			len += (size_t)n;
-			out[len++] = '|';
-			out[len] = '\0';
-		}
-	}
-}
 
 /*
  * systemd's notify protocol: READY=1 once serving, STATUS= lines, and
@@ -127,24 +92,18 @@ START_TEST(test_sd_notify_watchdog)
 {
 	struct stuck st = { e2e_pay_body("PR-WD", "PAYMENT_RESULT", "S"), 0 };
 	char path[100], *msgs = calloc(1, 65536);
-	struct sockaddr_un sun;
 	pthread_t th;
 	sqlite3 *other;
 	int fd;
 
 	ck_assert_int_eq(e2e_stop_daemon(), 0);
-	snprintf(path, sizeof(path), "%s/notify.sock", e2e.dir);
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
-	fd = socket(AF_UNIX, SOCK_DGRAM, 0);
-	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	fd = e2e_notify_bind(path, sizeof(path));
 	e2e_notify_socket = path;
 	e2e_write_conf("busy_timeout_ms 60000\nshutdown_timeout_s 1\n");
 	e2e_start_daemon();
 	e2e_notify_socket = NULL;
 	e2e_deliver_ok("{\"warm\":\"up\"}");
-	notify_collect(fd, 800, msgs, 65536);
+	e2e_notify_collect(fd, 800, msgs, 65536);
 	ck_assert_ptr_nonnull(strstr(msgs, "READY=1"));
 	ck_assert_ptr_nonnull(strstr(msgs, "STATUS=acknowledged=1 "));
 	ck_assert_ptr_nonnull(strstr(msgs, "WATCHDOG=1"));
@@ -156,9 +115,9 @@ START_TEST(test_sd_notify_watchdog)
 	ck_assert_int_eq(pthread_create(&th, NULL, stuck_run, &st), 0);
 	usleep(500 * 1000);
 	/* Drop what was sent before the batch was half a period old. */
-	notify_collect(fd, 300, msgs, 65536);
+	e2e_notify_collect(fd, 300, msgs, 65536);
 	msgs[0] = '\0';
-	notify_collect(fd, 1000, msgs, 65536);
+	e2e_notify_collect(fd, 1000, msgs, 65536);
 	ck_assert_msg(strstr(msgs, "WATCHDOG=1") == NULL, "pinged while stuck: "
 	    "%s", msgs);
 	ck_assert_ptr_nonnull(strstr(msgs, "STATUS="));
@@ -170,12 +129,12 @@ START_TEST(test_sd_notify_watchdog)
 	pthread_join(th, NULL);
 	ck_assert_int_eq(st.status, 200);
 	msgs[0] = '\0';
-	notify_collect(fd, 800, msgs, 65536);
+	e2e_notify_collect(fd, 800, msgs, 65536);
 	ck_assert_ptr_nonnull(strstr(msgs, "WATCHDOG=1"));
 
 	msgs[0] = '\0';
 	kill(e2e.pid, SIGTERM);
-	notify_collect(fd, 500, msgs, 65536);
+	e2e_notify_collect(fd, 500, msgs, 65536);
 	ck_assert_ptr_nonnull(strstr(msgs, "STOPPING=1"));
 	ck_assert_int_eq(e2e_stop_daemon(), 0);
 	close(fd);

@@ -482,10 +482,11 @@ st_admin(const char *path, char **body)
 START_TEST(test_pg_stalled_standby)
 {
 	struct st_req q[ST_N + 1];
-	char prid[32], want[64], *body[ST_N + 1], *pay, *line, *text;
+	char prid[32], want[64], npath[160], msgs[8192], *body[ST_N + 1], *pay,
+	    *line, *text;
 	const char *p;
 	uint64_t t0;
-	int i, late, slow;
+	int i, late, slow, nfd;
 
 	PG_SKIP_UNLESS_AVAILABLE();
 	slow = getenv("ANTOMD_VALGRIND") != NULL ? 20 : 1;
@@ -493,7 +494,10 @@ START_TEST(test_pg_stalled_standby)
 	e2e_with_metrics = 1;
 	e2e_setup_dirs("pg");
 	write_pg_conf("commit_deadline_ms 1000\n");
+	nfd = e2e_notify_bind(npath, sizeof(npath));
+	e2e_notify_socket = npath;
 	e2e_start_daemon();
+	e2e_notify_socket = NULL;
 	pay = e2e_pay_body("PR-ST-OK", "PAYMENT_RESULT", "S");
 	e2e_deliver_ok(pay);
 	for (i = 0; i <= ST_N; i++) {
@@ -510,6 +514,17 @@ START_TEST(test_pg_stalled_standby)
 	ck_assert_int_eq(st_admin("/healthz", &text), 503);
 	ck_assert_msg(strstr(text, "COMMIT outstanding") != NULL, "%s", text);
 	free(text);
+	/*
+	 * The writer answers 503s by itself meanwhile: systemd's watchdog
+	 * (400 ms here) keeps being pinged, where a writer stuck on a lock
+	 * stops the pings (test_sd_notify_watchdog).
+	 */
+	msgs[0] = '\0';
+	e2e_notify_collect(nfd, 300 * slow, msgs, sizeof(msgs));
+	msgs[0] = '\0';
+	e2e_notify_collect(nfd, 1000 * slow, msgs, sizeof(msgs));
+	ck_assert_msg(strstr(msgs, "WATCHDOG=1") != NULL, "no ping while the "
+	    "COMMIT waits: %s", msgs);
 	/* Busy since that batch began. */
 	ck_assert_int_eq(st_admin("/metrics", &text), 200);
 	ck_assert_ptr_nonnull(p = strstr(text,
@@ -560,6 +575,7 @@ START_TEST(test_pg_stalled_standby)
 		free(body[i]);
 	}
 	free(pay);
+	close(nfd);
 }
 END_TEST
 

@@ -4,12 +4,16 @@
  * its database and log.
  */
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
 #include <unistd.h>
@@ -629,4 +633,54 @@ e2e_log_line(const char *s)
 	out = strdup(line);
 	free(log);
 	return out;
+}
+
+int
+e2e_notify_bind(char *path, size_t cap)
+{
+	struct sockaddr_un sun;
+	int fd;
+
+	snprintf(path, cap, "%s/notify.sock", e2e.dir);
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+	ck_assert_int_ge(fd = socket(AF_UNIX, SOCK_DGRAM, 0), 0);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	return fd;
+}
+
+void
+e2e_notify_collect(int fd, int ms, char *out, size_t cap)
+{
+	uint64_t end;
+	struct timespec ts;
+	size_t len = strlen(out);
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	end = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000 +
+	    (uint64_t)ms;
+	for (;;) {
+		struct pollfd pfd = { fd, POLLIN, 0 };
+		char buf[512];
+		ssize_t n;
+		uint64_t now;
+
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		now = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+		if (now >= end)
+			break;
+		if (poll(&pfd, 1, (int)(end - now)) <= 0)
+			continue;
+		n = recv(fd, buf, sizeof(buf) - 1, 0);
+		if (n <= 0)
+			continue;
+		buf[n] = '\0';
+		if (len + (size_t)n + 2 < cap) {
+			memcpy(out + len, buf, (size_t)n);
+			len += (size_t)n;
+			out[len++] = '|';
+			out[len] = '\0';
+		}
+	}
 }

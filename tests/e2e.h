@@ -51,6 +51,13 @@ extern struct e2e_daemon e2e;
 /* When set, the daemon gets NOTIFY_SOCKET and a 400 ms watchdog. */
 extern const char *e2e_notify_socket;
 /*
+ * A datagram socket bound at e2e.dir/notify.sock (its path into path), for
+ * e2e_notify_socket; and the datagrams received on it within ms,
+ * appended to out with '|' after each.
+ */
+int	 e2e_notify_bind(char *path, size_t cap);
+void	 e2e_notify_collect(int fd, int ms, char *out, size_t cap);
+/*
  * When set, the daemon also gets a metrics socket the test bound (a second
  * LISTEN_FDS socket named "metrics"); its port is in e2e.metrics_port.
  */
