@@ -27,9 +27,10 @@
  * session (store_pg_sql.c), in a round trip of its own before the first
  * batch on a connection and again after it reconnects (another backend),
  * so a batch pays for binding and running only; and what a batch did
- * once a job (its locks, reads, refusals cleared, events) is one
- * statement over arrays, the same SQL text inside.  Planning each
- * statement anew cost more than running it.
+ * once a job (its locks, reads, new notifications rows, refusals
+ * cleared, events) is one statement over arrays, the same SQL text
+ * inside.  Planning each statement anew cost more than running it.  Still
+ * one statement a job: a repeat's touch and each change to an object.
  *
  * The connection is the caller's and in no transaction; one thread at a
  * time uses it.  The SQL is built once per process (thread-safe).
@@ -472,9 +473,44 @@ store_pg_read(struct store_pg_pipe *pp, struct store_plan *p, size_t n,
 }
 
 /*
- * Phase 3, first round trip: each job's notifications row, inserted
- * (RETURNING its id) or, for a repeat, touched; then the jobs' refusals
- * cleared, one statement.
+ * The bodies of the new notifications among p[0..n-1] as bytea input
+ * ("\\x" and hex), one after the other in a buffer the caller frees;
+ * hex[i] job i's (NULL for a repeat).  NULL when out of memory.
+ */
+static char *
+store_pg_hex_bodies(const struct store_plan *p, size_t n, const char **hex)
+{
+	static const char digits[] = "0123456789abcdef";
+	const unsigned char *b;
+	size_t need = 1, i, j, len = 0;
+	char *buf;
+
+	for (i = 0; i < n; i++)
+		need += p[i].repeat ? 0 : 2 * p[i].d->bodylen + 3;
+	if ((buf = malloc(need)) == NULL)
+		return NULL;
+	for (i = 0; i < n; i++) {
+		hex[i] = NULL;
+		if (p[i].repeat)
+			continue;
+		hex[i] = buf + len;
+		buf[len++] = '\\';
+		buf[len++] = 'x';
+		b = (const unsigned char *)p[i].d->body;
+		for (j = 0; j < p[i].d->bodylen; j++) {
+			buf[len++] = digits[b[j] >> 4];
+			buf[len++] = digits[b[j] & 15];
+		}
+		buf[len++] = '\0';
+	}
+	return buf;
+}
+
+/*
+ * Phase 3, first round trip: the new notifications' rows, one statement
+ * (RETURNING each one's key and id), then each repeat's row touched (its
+ * first delivery perhaps among those rows); then the jobs' refusals
+ * cleared, one statement.  vals has 14 * n + 1 slots.
  */
 static int
 store_pg_write_notifications(struct store_pg_pipe *pp,
@@ -482,64 +518,107 @@ store_pg_write_notifications(struct store_pg_pipe *pp,
     const char *now, long *at, const char **vals)
 {
 	const struct store_delivery *d;
-	const char *v[14];
-	char kv[24];
-	size_t i;
+	const PGresult *r;
+	const char *v[14], **hex;
+	char *kv = NULL, *bodies = NULL;
+	size_t i, k = 0, fresh = 0, a;
+	long first = -1;
+	int row, rc = -1;
 
+	for (i = 0; i < n; i++)
+		fresh += !p[i].repeat;
+	if ((hex = calloc(n + 1, sizeof(*hex))) == NULL ||
+	    (kv = malloc(24 * n + 1)) == NULL ||
+	    (bodies = store_pg_hex_bodies(p, n, hex)) == NULL) {
+		util_err(pp->fail->err, pp->fail->errlen, "out of memory");
+		snprintf(pp->fail->sqlstate, sizeof(pp->fail->sqlstate),
+		    "?????");
+		goto out;
+	}
+	for (i = 0; i < n && fresh > 0; i++) {
+		if (p[i].repeat)
+			continue;
+		d = p[i].d;
+		snprintf(kv + 24 * k, 24, "%ld", d->key_version);
+		/* S_NOTIF_INSERT's parameters, $1 to $14, each an array. */
+		vals[k] = d->client_id;
+		vals[fresh + k] = d->body_sha256;
+		vals[2 * fresh + k] = hex[i];
+		vals[3 * fresh + k] = d->request_time;
+		vals[4 * fresh + k] = d->signature;
+		vals[5 * fresh + k] = d->signed_path;
+		vals[6 * fresh + k] = kv + 24 * k;
+		vals[7 * fresh + k] = d->notif->notify_type;
+		vals[8 * fresh + k] = notif_kind_str(d->notif->kind);
+		vals[9 * fresh + k] = p[i].object_id;
+		vals[10 * fresh + k] = store_outcome_str(p[i].outcome);
+		vals[11 * fresh + k] = d->notif->kind == NOTIF_OTHER ?
+		    d->notif->archive_reason : NULL;
+		vals[12 * fresh + k] = now;
+		vals[13 * fresh + k] = p[i].note[0] != '\0' ? p[i].note : NULL;
+		k++;
+	}
+	if (fresh > 0) {
+		first = (long)pp->n;
+		if (store_pg_arrays(pp, vals, 14, fresh, v) != 0 ||
+		    store_pg_send(pp, P_NOTIF_ALL, 14, v, -1, 0) != 0)
+			goto out;
+	}
 	for (i = 0; i < n; i++) {
 		d = p[i].d;
-		at[i] = (long)pp->n;
+		at[i] = -1;
 		if (p[i].repeat) {
+			at[i] = (long)pp->n;
 			v[0] = d->client_id;
 			v[1] = d->body_sha256;
 			v[2] = now;
 			if (store_pg_send(pp, P_TOUCH, 3, v, -1, 0) != 0)
-				return -1;
-		} else {
-			snprintf(kv, sizeof(kv), "%ld", d->key_version);
-			v[0] = d->client_id;
-			v[1] = d->body_sha256;
-			v[2] = d->bodylen > 0 ? (const char *)d->body : "";
-			v[3] = d->request_time;
-			v[4] = d->signature;
-			v[5] = d->signed_path;
-			v[6] = kv;
-			v[7] = d->notif->notify_type;
-			v[8] = notif_kind_str(d->notif->kind);
-			v[9] = p[i].object_id;
-			v[10] = store_outcome_str(p[i].outcome);
-			v[11] = d->notif->kind == NOTIF_OTHER ?
-			    d->notif->archive_reason : NULL;
-			v[12] = now;
-			v[13] = p[i].note[0] != '\0' ? p[i].note : NULL;
-			if (store_pg_send(pp, SQL(S_NOTIF_INSERT), 14, v, 2,
-			    (int)d->bodylen) != 0)
-				return -1;
+				goto out;
 		}
 		vals[i] = d->body_sha256;
 		vals[n + i] = d->client_id;
 	}
 	if (store_pg_arrays(pp, vals, 2, n, v) != 0 ||
 	    store_pg_send(pp, P_CLEAR_ALL, 2, v, -1, 0) != 0)
-		return -1;
+		goto out;
 	if (store_pg_collect(pp) != 0)
-		return -1;
+		goto out;
+	for (i = 0; i < n; i++)
+		jobs[i]->r.notification_id = 0;
+	if (first >= 0) {
+		/* Each new row to its job, by key (each new key is one job's). */
+		r = pp->res[first];
+		for (row = 0; row < PQntuples(r); row++)
+			for (a = 0; a < n; a++)
+				if (!p[a].repeat && strcmp(PQgetvalue(r, row, 0),
+				    p[a].d->client_id) == 0 && strcmp(
+				    PQgetvalue(r, row, 1), p[a].d->body_sha256)
+				    == 0) {
+					jobs[a]->r.notification_id =
+					    store_pg_int(r, row, 2);
+					break;
+				}
+	}
 	for (i = 0; i < n; i++) {
-		const PGresult *r = pp->res[at[i]];
-
-		if (PQntuples(r) != 1) {
+		r = at[i] >= 0 ? pp->res[at[i]] : NULL;
+		if (r != NULL && PQntuples(r) == 1)
+			jobs[i]->r.notification_id = store_pg_int(r, 0, 0);
+		if (jobs[i]->r.notification_id == 0) {
 			util_err(pp->fail->err, pp->fail->errlen, "PostgreSQL: "
 			    "notification %s of client %s not found",
 			    p[i].d->body_sha256, p[i].d->client_id);
 			snprintf(pp->fail->sqlstate, sizeof(pp->fail->sqlstate),
 			    "?????");
-			store_pg_clear_results(pp);
-			return -1;
+			goto out;
 		}
-		jobs[i]->r.notification_id = store_pg_int(r, 0, 0);
 	}
+	rc = 0;
+out:
 	store_pg_clear_results(pp);
-	return 0;
+	free(hex);
+	free(kv);
+	free(bodies);
+	return rc;
 }
 
 /*
@@ -713,7 +792,7 @@ store_pg_record(PGconn *c, struct store_plan *p, struct store_job **jobs,
 	if ((pp.res = calloc(pp.cap, sizeof(*pp.res))) == NULL ||
 	    (keys = calloc(2 * n + 1, sizeof(*keys))) == NULL ||
 	    (text = malloc(2 * STORE_PG_KEYTEXT * (2 * n + 1) + 8)) == NULL ||
-	    (vals = calloc(8 * n + 1, sizeof(*vals))) == NULL ||
+	    (vals = calloc(14 * n + 1, sizeof(*vals))) == NULL ||
 	    (at = calloc(2 * n + 1, sizeof(*at))) == NULL) {
 		util_err(err, errlen, "out of memory");
 		goto out;

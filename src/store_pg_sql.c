@@ -142,7 +142,8 @@ store_pg_subst(const char *head, const char *sql, const char *tail,
 
 /* k.p1, k.p2, ...: the row of unnest(...) AS k(p1, p2, ..., i). */
 static const char *const store_pg_k[] = { "k.p1", "k.p2", "k.p3",
-    "k.p4", "k.p5", "k.p6", "k.p7", "k.p8" };
+    "k.p4", "k.p5", "k.p6", "k.p7", "k.p8", "k.p9", "k.p10", "k.p11",
+    "k.p12", "k.p13", "k.p14" };
 
 /*
  * The multi-row forms of the state statements a batch runs once a job:
@@ -166,8 +167,8 @@ store_pg_multi_init(struct store_pg_stmt *st, const char *clear)
 	 * grew from 2 ms to 10 ms in the first 10 s of `make bench`.
 	 */
 	static const char lateral_end[] = " LIMIT 1) x";
-	const char *values, *where;
-	char head[512];
+	const char *values, *where, *ins;
+	char head[512], *inner;
 	int kind, get, upsert, fill;
 	size_t ncols;
 
@@ -200,7 +201,29 @@ store_pg_multi_init(struct store_pg_stmt *st, const char *clear)
 	if ((where = strstr(st[P_EVENT_ALL].sql, ") FROM unnest(")) == NULL)
 		return -1;
 	memmove((char *)where, where + 1, strlen(where));
-	return 0;
+	/*
+	 * S_NOTIF_INSERT for every new notification, in the order given
+	 * (ids as one statement a job would hand them out), each row's key
+	 * returned with its id: the body ($3) a bytea, key_version ($7) the
+	 * one integer.
+	 */
+	ins = st[SQL(S_NOTIF_INSERT)].sql;
+	if ((values = strstr(ins, " VALUES (")) == NULL ||
+	    (where = strstr(values, ") RETURNING id")) == NULL)
+		return -1;
+	snprintf(head, sizeof(head), "%.*s SELECT ", (int)(values - ins), ins);
+	if ((inner = strndup(values + 9, (size_t)(where - values - 9))) ==
+	    NULL)
+		return -1;
+	st[P_NOTIF_ALL].sql = store_pg_subst(head, inner, " FROM"
+	    " unnest($1::text[], $2::text[], $3::bytea[], $4::text[],"
+	    " $5::text[], $6::text[], $7::int8[], $8::text[], $9::text[],"
+	    " $10::text[], $11::text[], $12::text[], $13::text[],"
+	    " $14::text[]) WITH ORDINALITY AS k(p1, p2, p3, p4, p5, p6, p7,"
+	    " p8, p9, p10, p11, p12, p13, p14, i) ORDER BY k.i"
+	    " RETURNING client_id, body_sha256, id", store_pg_k, 14);
+	free(inner);
+	return st[P_NOTIF_ALL].sql != NULL ? 0 : -1;
 }
 
 /* Owned by the process from here on: never freed. */

@@ -29,6 +29,7 @@ enum {
 	P_GET_ALL,		/* each kind's GET for its jobs, by kind */
 	P_CLEAR_ALL = P_GET_ALL + NOTIF_KIND_COUNT,	/* P_CLEAR */
 	P_EVENT_ALL,		/* S_EVENT, rows in the order given */
+	P_NOTIF_ALL,		/* S_NOTIF_INSERT, rows in the order given */
 	P_COUNT
 };
 
