@@ -446,8 +446,28 @@ store_pg_read(struct store_pg_pipe *pp, struct store_plan *p, size_t n,
 	int kind, row;
 	long i;
 
-	if (store_pg_send(pp, P_BEGIN, 0, NULL, -1, 0) != 0 ||
-	    store_pg_send_locks(pp, p, n, keys, text) != 0)
+	uint64_t by = store_pg_commit_deadline(), now;
+	char ms[24];
+	const char *v[1] = { ms };
+
+	if (store_pg_send(pp, P_BEGIN, 0, NULL, -1, 0) != 0)
+		return -1;
+	/*
+	 * Wait for another's lock (an advisory lock, a row being inserted)
+	 * only until the commit deadline: another instance's batch may hold
+	 * it while its COMMIT waits for a stalled standby, for as long as
+	 * that lasts.  Then 55P03, the batch answered 503.  Never a
+	 * statement_timeout: it would cancel our own COMMIT's wait for the
+	 * standby, a commit on the primary alone (issue 16 point 3).
+	 */
+	if (by != 0) {
+		now = util_mono_us();
+		snprintf(ms, sizeof(ms), "%llu", by > now + 1000 ?
+		    (unsigned long long)((by - now) / 1000) : 1ULL);
+		if (store_pg_send(pp, P_LOCK_TIMEOUT, 1, v, -1, 0) != 0)
+			return -1;
+	}
+	if (store_pg_send_locks(pp, p, n, keys, text) != 0)
 		return -1;
 	first = pp->n;
 	for (kind = -1; kind < NOTIF_KIND_COUNT; kind++)
@@ -780,6 +800,7 @@ store_pg_record(PGconn *c, struct store_plan *p, struct store_job **jobs,
 	size_t i;
 
 	memset(&pp, 0, sizeof(pp));
+	memset(&f, 0, sizeof(f));
 	pp.c = c;
 	pp.fail = &f;
 	if (store_pg_sql_ready() != 0) {
@@ -787,7 +808,7 @@ store_pg_record(PGconn *c, struct store_plan *p, struct store_job **jobs,
 		goto out;
 	}
 	/* Reads or writes, 2 a job and 3 more; the statements to prepare. */
-	pp.cap = 3 + 2 * n + P_COUNT;
+	pp.cap = 4 + 2 * n + P_COUNT;
 	/* text: the locks' arrays, or 24 bytes a job's index or an id. */
 	if ((pp.res = calloc(pp.cap, sizeof(*pp.res))) == NULL ||
 	    (keys = calloc(2 * n + 1, sizeof(*keys))) == NULL ||
@@ -821,6 +842,7 @@ out:
 		stats->round_trips = pp.syncs;
 		stats->attempts = (unsigned)attempt;
 		stats->commit_failed = rc != 0 && committing;
+		stats->lock_timeout = rc != 0 && strcmp(f.sqlstate, "55P03") == 0;
 	}
 	free(pp.res);
 	free(keys);

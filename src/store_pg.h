@@ -58,6 +58,7 @@ int	store_pg_commit(PGconn *, char *err, size_t errlen);
  * it; nothing but store_pg_commit_settle() may use its connection then.
  */
 void	store_pg_commit_by(uint64_t by);
+uint64_t store_pg_commit_deadline(void);
 int	store_pg_commit_left(void);
 /*
  * Wait for the COMMIT left outstanding on c until mono time until, or
@@ -88,6 +89,7 @@ struct store_pg_record_stats {
 	unsigned	round_trips;	/* pipeline syncs and the COMMIT */
 	unsigned	attempts;	/* 1, or more after a retry */
 	int		commit_failed;	/* sent, then failed: outcome unknown */
+	int		lock_timeout;	/* another's lock outlasted the deadline */
 };
 
 /*
@@ -99,7 +101,11 @@ struct store_pg_record_stats {
  * with every job's r filled (status 0); or -1 with err, every r.status
  * -1, and nothing committed unless the COMMIT itself failed (sent, and
  * then a WARNING or a lost connection: committed perhaps, or only on the
- * primary; never acknowledge it).  stats may be NULL.
+ * primary; never acknowledge it).  With a commit deadline set
+ * (store_pg_commit_by()), waiting for a lock another transaction holds
+ * (another instance's batch, its COMMIT perhaps held by a stalled
+ * standby) ends at that deadline too: -1, stats->lock_timeout, not
+ * retried.  stats may be NULL.
  */
 int	store_pg_record(PGconn *, struct store_plan *plans,
 	    struct store_job **jobs, size_t n, const char *now,

@@ -453,6 +453,12 @@ store_pg_commit_by(uint64_t by)
 	store_pg_late.by = by;
 }
 
+uint64_t
+store_pg_commit_deadline(void)
+{
+	return store_pg_late.by;
+}
+
 int
 store_pg_commit_left(void)
 {

@@ -262,7 +262,9 @@ store_pg_sql_init(void)
 	    S_RFS_FIRST], "")) == NULL ||
 	    (st[P_BEGIN].sql = strdup("BEGIN ISOLATION LEVEL READ COMMITTED"))
 	    == NULL || (st[P_LOCKS].sql = strdup(store_pg_locks)) == NULL ||
-	    (st[P_LOCK_EVENTS].sql = strdup(events)) == NULL)
+	    (st[P_LOCK_EVENTS].sql = strdup(events)) == NULL ||
+	    (st[P_LOCK_TIMEOUT].sql = strdup("SELECT set_config('lock_timeout',"
+	    " $1, true)")) == NULL)
 		goto out;
 	/*
 	 * BEGIN has nothing to plan; as text, a session without the

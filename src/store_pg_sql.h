@@ -30,6 +30,7 @@ enum {
 	P_CLEAR_ALL = P_GET_ALL + NOTIF_KIND_COUNT,	/* P_CLEAR */
 	P_EVENT_ALL,		/* S_EVENT, rows in the order given */
 	P_NOTIF_ALL,		/* S_NOTIF_INSERT, rows in the order given */
+	P_LOCK_TIMEOUT,		/* the transaction's lock_timeout */
 	P_COUNT
 };
 
