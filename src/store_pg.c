@@ -527,23 +527,22 @@ store_pg_hex_bodies(const struct store_plan *p, size_t n, const char **hex)
 }
 
 /*
- * Phase 3, first round trip: the new notifications' rows, one statement
- * (RETURNING each one's key and id), then each repeat's row touched (its
- * first delivery perhaps among those rows); then the jobs' refusals
- * cleared, one statement.  vals has 14 * n + 1 slots.
+ * Phase 3, queued: the new notifications' rows, one statement (RETURNING
+ * each one's key and id; *first its result, -1 if none), then each
+ * repeat's row touched (its first delivery perhaps among those rows; at[i]
+ * job i's touch, else -1); then the jobs' refusals cleared, one
+ * statement.  vals has 14 * n + 1 slots.
  */
 static int
-store_pg_write_notifications(struct store_pg_pipe *pp,
-    const struct store_plan *p, struct store_job **jobs, size_t n,
-    const char *now, long *at, const char **vals)
+store_pg_send_notifications(struct store_pg_pipe *pp,
+    const struct store_plan *p, size_t n, const char *now, long *at,
+    long *first, const char **vals)
 {
 	const struct store_delivery *d;
-	const PGresult *r;
 	const char *v[14], **hex;
 	char *kv = NULL, *bodies = NULL;
-	size_t i, k = 0, fresh = 0, a;
-	long first = -1;
-	int row, rc = -1;
+	size_t i, k = 0, fresh = 0;
+	int rc = -1;
 
 	for (i = 0; i < n; i++)
 		fresh += !p[i].repeat;
@@ -578,8 +577,9 @@ store_pg_write_notifications(struct store_pg_pipe *pp,
 		vals[13 * fresh + k] = p[i].note[0] != '\0' ? p[i].note : NULL;
 		k++;
 	}
+	*first = -1;
 	if (fresh > 0) {
-		first = (long)pp->n;
+		*first = (long)pp->n;
 		if (store_pg_arrays(pp, vals, 14, fresh, v) != 0 ||
 		    store_pg_send(pp, P_NOTIF_ALL, 14, v, -1, 0) != 0)
 			goto out;
@@ -601,8 +601,27 @@ store_pg_write_notifications(struct store_pg_pipe *pp,
 	if (store_pg_arrays(pp, vals, 2, n, v) != 0 ||
 	    store_pg_send(pp, P_CLEAR_ALL, 2, v, -1, 0) != 0)
 		goto out;
-	if (store_pg_collect(pp) != 0)
-		goto out;
+	rc = 0;
+out:
+	free(hex);
+	free(kv);
+	free(bodies);
+	return rc;
+}
+
+/*
+ * After the writes' round trip: each job's notification id, from the
+ * rows its insert (result first) or its touch (at[i]) returned.  0 or -1.
+ */
+static int
+store_pg_notification_ids(struct store_pg_pipe *pp,
+    const struct store_plan *p, struct store_job **jobs, size_t n,
+    const long *at, long first)
+{
+	const PGresult *r;
+	size_t i, a;
+	int row;
+
 	for (i = 0; i < n; i++)
 		jobs[i]->r.notification_id = 0;
 	if (first >= 0) {
@@ -629,58 +648,57 @@ store_pg_write_notifications(struct store_pg_pipe *pp,
 			    p[i].d->body_sha256, p[i].d->client_id);
 			snprintf(pp->fail->sqlstate, sizeof(pp->fail->sqlstate),
 			    "?????");
-			goto out;
+			return -1;
 		}
 	}
-	rc = 0;
-out:
-	store_pg_clear_results(pp);
-	free(hex);
-	free(kv);
-	free(bodies);
-	return rc;
+	return 0;
 }
 
 /*
  * Queue job i's change to its object: the kind's upsert or fill, column
- * j as parameter j + 1 (of the type store_pg_types() prepared it with).
+ * j as parameter j + 1 (of the type store_pg_types() prepared it with),
+ * the notification id as its body hash (its row perhaps an INSERT of the
+ * same pipeline).
  */
 static int
 store_pg_send_state(struct store_pg_pipe *pp, const struct store_plan *p,
-    int64_t nid, const char *now)
+    const char *now)
 {
 	enum notif_kind kind = p->d->notif->kind;
 	struct store_value val;
 	const char *v[STORE_PG_PARAMS];
 	char num[STORE_PG_PARAMS][24];
-	int get, upsert, fill;
+	int get, upsert, fill, which;
 	size_t j, ncols;
 
 	if (store_state_kind(kind, &get, &upsert, &fill, &ncols) != 0 ||
 	    ncols > STORE_PG_PARAMS)
 		return -1;
+	which = SQL(p->change == STORE_CHANGE_FILL ? fill : upsert);
 	for (j = 0; j < ncols; j++) {
-		store_state_value(kind, j, p->d, nid, now, &val);
+		store_state_value(kind, j, p->d, 0, now, &val);
 		v[j] = val.text;
 		if (val.integer && !val.null) {
 			snprintf(num[j], sizeof(num[j]), "%lld",
 			    (long long)val.value);
 			v[j] = num[j];
 		}
+		/* The id is looked up by key (store_pg_sql.c). */
+		if ((int)j == store_pg_stmts[which].nidcol)
+			v[j] = p->d->body_sha256;
 	}
-	return store_pg_send(pp, SQL(p->change == STORE_CHANGE_FILL ? fill :
-	    upsert), (int)ncols, v, -1, 0);
+	return store_pg_send(pp, which, (int)ncols, v, -1, 0);
 }
 
 /*
- * Phase 3, second round trip: each change to an object, then, under
- * STORE_PG_LOCK_EVENTS, the events rows in the order of the batch, one
- * statement.  nids has 24 * n bytes.
+ * Phase 3, queued after the notifications rows: each change to an
+ * object, then, under STORE_PG_LOCK_EVENTS, the events rows in the order
+ * of the batch, one statement.  Notification ids go as body hashes, looked
+ * up by key.
  */
 static int
-store_pg_write_state(struct store_pg_pipe *pp, const struct store_plan *p,
-    struct store_job **jobs, size_t n, const char *now, const char **vals,
-    char *nids)
+store_pg_send_changes(struct store_pg_pipe *pp, const struct store_plan *p,
+    size_t n, const char *now, const char **vals)
 {
 	const struct notif *nf;
 	const char *v[8];
@@ -689,8 +707,7 @@ store_pg_write_state(struct store_pg_pipe *pp, const struct store_plan *p,
 	for (i = 0; i < n; i++) {
 		if (p[i].repeat || p[i].change == STORE_CHANGE_NONE)
 			continue;
-		if (store_pg_send_state(pp, &p[i], jobs[i]->r.notification_id,
-		    now) != 0)
+		if (store_pg_send_state(pp, &p[i], now) != 0)
 			return -1;
 		events += p[i].change == STORE_CHANGE_APPLY;
 	}
@@ -698,8 +715,6 @@ store_pg_write_state(struct store_pg_pipe *pp, const struct store_plan *p,
 		if (p[i].repeat || p[i].change != STORE_CHANGE_APPLY)
 			continue;
 		nf = p[i].d->notif;
-		snprintf(nids + 24 * a, 24, "%lld",
-		    (long long)jobs[i]->r.notification_id);
 		/* S_EVENT's parameters, $1 to $8, each an array. */
 		vals[a] = now;
 		vals[events + a] = notif_kind_str(nf->kind);
@@ -708,7 +723,7 @@ store_pg_write_state(struct store_pg_pipe *pp, const struct store_plan *p,
 		vals[4 * events + a] = p[i].before.exists ?
 		    p[i].before.status : NULL;
 		vals[5 * events + a] = store_new_status(nf);
-		vals[6 * events + a] = nids + 24 * a;
+		vals[6 * events + a] = p[i].d->body_sha256;
 		vals[7 * events + a] = p[i].d->client_id;
 		a++;
 	}
@@ -716,12 +731,28 @@ store_pg_write_state(struct store_pg_pipe *pp, const struct store_plan *p,
 	    0 || store_pg_arrays(pp, vals, 8, events, v) != 0 ||
 	    store_pg_send(pp, P_EVENT_ALL, 8, v, -1, 0) != 0))
 		return -1;
-	if (pp->n == 0)
-		return 0;
-	if (store_pg_collect(pp) != 0)
-		return -1;
-	store_pg_clear_results(pp);
 	return 0;
+}
+
+/*
+ * Phase 3, one round trip: the notifications rows, then the changes to
+ * the objects and the events, which find their notification by key.
+ */
+static int
+store_pg_write(struct store_pg_pipe *pp, const struct store_plan *p,
+    struct store_job **jobs, size_t n, const char *now, long *at,
+    const char **vals)
+{
+	long first;
+	int rc;
+
+	if (store_pg_send_notifications(pp, p, n, now, at, &first, vals) != 0 ||
+	    store_pg_send_changes(pp, p, n, now, vals) != 0 ||
+	    store_pg_collect(pp) != 0)
+		return -1;
+	rc = store_pg_notification_ids(pp, p, jobs, n, at, first);
+	store_pg_clear_results(pp);
+	return rc;
 }
 
 /*
@@ -762,8 +793,7 @@ store_pg_attempt(struct store_pg_pipe *pp, struct store_plan *p,
 		jobs[i]->r.delivery_count = p[i].count;
 		jobs[i]->r.repeat = p[i].repeat;
 	}
-	if (store_pg_write_notifications(pp, p, jobs, n, now, at, vals) != 0 ||
-	    store_pg_write_state(pp, p, jobs, n, now, vals, text) != 0)
+	if (store_pg_write(pp, p, jobs, n, now, at, vals) != 0)
 		goto fail;
 	if (PQexitPipelineMode(pp->c) != 1) {
 		store_pg_failed(pp->fail, pp->c, NULL, "pipeline mode");

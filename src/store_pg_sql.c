@@ -23,6 +23,8 @@
 /* Type OIDs (catalog/pg_type_d.h, which libpq-dev does not ship). */
 #define STORE_PG_INT8	20
 #define STORE_PG_TEXT	25
+/* A notification id no row has: where store_state_value() puts it. */
+#define STORE_PG_NID_MARK	(-424242)
 
 /* Built once, owned by the process from then on. */
 struct store_pg_stmt store_pg_stmts[P_COUNT];
@@ -96,11 +98,56 @@ store_pg_types(enum notif_kind kind, size_t ncols, struct store_pg_stmt *st)
 	memset(&nf, 0, sizeof(nf));
 	nf.kind = kind;
 	d.notif = &nf;
+	static const char client[] = "client";
+
+	d.client_id = client;
+	st->nidcol = st->clientcol = -1;
 	for (j = 0; j < ncols; j++) {
-		store_state_value(kind, j, &d, 0, "", &val);
+		store_state_value(kind, j, &d, STORE_PG_NID_MARK, "", &val);
 		st->types[j] = val.integer ? STORE_PG_INT8 : STORE_PG_TEXT;
+		/* The notification id: given as its body hash, a text. */
+		if (val.integer && !val.null && val.value == STORE_PG_NID_MARK) {
+			st->nidcol = (int)j;
+			st->types[j] = STORE_PG_TEXT;
+		}
+		if (!val.integer && val.text == client)
+			st->clientcol = (int)j;
 	}
 	st->ntypes = (int)ncols;
+}
+
+/*
+ * An upsert with its notification id, parameter $N (st->nidcol + 1),
+ * looked up by the notification's key, client (st->clientcol) and body
+ * hash (what $N then holds): the notifications row may be an INSERT of the same
+ * pipeline, its id not known when this is sent.  0 or -1.
+ */
+static int
+store_pg_nid_by_key(struct store_pg_stmt *st)
+{
+	char tok[16], *s, *at, *end;
+	size_t need;
+	int n;
+
+	if (st->nidcol < 0)
+		return 0;
+	n = st->nidcol + 1;
+	snprintf(tok, sizeof(tok), "$%d", n);
+	for (at = st->sql; (at = strstr(at, tok)) != NULL; at++)
+		if (at[strlen(tok)] < '0' || at[strlen(tok)] > '9')
+			break;
+	if (at == NULL || st->clientcol < 0)
+		return -1;
+	end = at + strlen(tok);
+	need = strlen(st->sql) + 128;
+	if ((s = malloc(need)) == NULL)
+		return -1;
+	snprintf(s, need, "%.*s(SELECT id FROM notifications WHERE client_id ="
+	    " $%d AND body_sha256 = %s)%s", (int)(at - st->sql), st->sql,
+	    st->clientcol + 1, tok, end);
+	free(st->sql);
+	st->sql = s;
+	return 0;
 }
 
 /*
@@ -118,8 +165,14 @@ store_pg_subst(const char *head, const char *sql, const char *tail,
 	char *s, *o;
 	long k;
 
+	size_t longest = 0;
+	int a;
+
+	for (a = 0; a < nnames; a++)
+		if (strlen(names[a]) > longest)
+			longest = strlen(names[a]);
 	for (p = sql; *p != '\0'; p++)
-		len += *p == '$' ? 16 : 1;
+		len += *p == '$' ? longest : 1;
 	if ((s = o = malloc(len)) == NULL)
 		return NULL;
 	o += sprintf(o, "%s", head);
@@ -129,7 +182,7 @@ store_pg_subst(const char *head, const char *sql, const char *tail,
 			continue;
 		}
 		k = strtol(p + 1, (char **)&p, 10);
-		if (k < 1 || k > nnames || strlen(names[k - 1]) > 15) {
+		if (k < 1 || k > nnames) {
 			free(s);
 			return NULL;
 		}
@@ -155,6 +208,9 @@ static const char *const store_pg_k[] = { "k.p1", "k.p2", "k.p3",
 static int
 store_pg_multi_init(struct store_pg_stmt *st, const char *clear)
 {
+	static const char *const event_k[] = { "k.p1", "k.p2", "k.p3", "k.p4",
+	    "k.p5", "k.p6", "(SELECT id FROM notifications WHERE client_id ="
+	    " k.p8 AND body_sha256 = k.p7)", "k.p8" };
 	static const char lateral[] = "SELECT k.i, x.* FROM unnest($1::text[],"
 	    " $2::text[], $3::int4[]) AS k(p1, p2, i) CROSS JOIN LATERAL (";
 	/*
@@ -188,14 +244,18 @@ store_pg_multi_init(struct store_pg_stmt *st, const char *clear)
 	if ((st[P_CLEAR_ALL].sql = store_pg_subst(head, where, "", store_pg_k,
 	    2)) == NULL)
 		return -1;
-	/* S_EVENT's parameters: notification_id ($7) the one integer. */
+	/*
+	 * S_EVENT's parameters: notification_id ($7) as the notification's
+	 * body hash, its id looked up by key (client_id is $8), as the
+	 * upserts do (store_pg_nid_by_key()).
+	 */
 	snprintf(head, sizeof(head), "%.*s SELECT ",
 	    (int)(values - st[SQL(S_EVENT)].sql), st[SQL(S_EVENT)].sql);
 	if ((st[P_EVENT_ALL].sql = store_pg_subst(head, values + 9,
 	    " FROM unnest($1::text[], $2::text[], $3::text[], $4::text[],"
-	    " $5::text[], $6::text[], $7::int8[], $8::text[]) WITH ORDINALITY"
+	    " $5::text[], $6::text[], $7::text[], $8::text[]) WITH ORDINALITY"
 	    " AS k(p1, p2, p3, p4, p5, p6, p7, p8, i) ORDER BY k.i",
-	    store_pg_k, 8)) == NULL)
+	    event_k, 8)) == NULL)
 		return -1;
 	/* The VALUES list's closing parenthesis, before the FROM. */
 	if ((where = strstr(st[P_EVENT_ALL].sql, ") FROM unnest(")) == NULL)
@@ -252,6 +312,8 @@ store_pg_sql_init(void)
 		if (ncols > STORE_PG_PARAMS)
 			goto out;
 		store_pg_types(i, ncols, &st[SQL(upsert)]);
+		if (store_pg_nid_by_key(&st[SQL(upsert)]) != 0)
+			goto out;
 		if (fill != 0)
 			store_pg_types(i, ncols, &st[SQL(fill)]);
 	}

@@ -42,6 +42,8 @@ struct store_pg_stmt {
 	char	*sql;		/* NULL: none (never prepared) */
 	int	 text;		/* sent as text each time, never prepared */
 	int	 ntypes;
+	int	 nidcol;	/* an upsert's or fill's notification id: -1 none */
+	int	 clientcol;	/* and its client id */
 	Oid	 types[STORE_PG_PARAMS];
 };
 
