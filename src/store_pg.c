@@ -194,27 +194,22 @@ store_pg_arrays(struct store_pg_pipe *pp, const char *const *vals,
 }
 
 /*
- * Send what is queued and collect every result, up to the sync, so the
- * connection is ready for the next pipeline whatever happened.  0 when
- * every query succeeded, else -1 with pp->fail (the first error).
+ * Collect the result of every query queued, in order.  0 when each
+ * succeeded, else -1 with pp->fail (the first error); -2 when the
+ * connection failed (nothing more to read).
  */
 static int
-store_pg_collect(struct store_pg_pipe *pp)
+store_pg_results(struct store_pg_pipe *pp)
 {
 	PGresult *r;
 	ExecStatusType st;
 	size_t i;
 	int rc = 0;
 
-	pp->syncs++;
-	if (PQpipelineSync(pp->c) != 1) {
-		store_pg_failed(pp->fail, pp->c, NULL, "cannot send");
-		return -1;
-	}
 	for (i = 0; i < pp->n; i++) {
 		if ((r = PQgetResult(pp->c)) == NULL) {
 			store_pg_failed(pp->fail, pp->c, NULL, "no result");
-			return -1;
+			return -2;
 		}
 		pp->res[i] = r;
 		st = PQresultStatus(r);
@@ -227,6 +222,17 @@ store_pg_collect(struct store_pg_pipe *pp)
 		while ((r = PQgetResult(pp->c)) != NULL)
 			PQclear(r);
 	}
+	if (rc != 0 && pp->fail->sqlstate[0] == '\0')
+		store_pg_failed(pp->fail, pp->c, NULL, "batch");
+	return rc;
+}
+
+/* The pipeline's sync, read: 0, or -1 (the connection failed). */
+static int
+store_pg_read_sync(struct store_pg_pipe *pp)
+{
+	PGresult *r;
+
 	if ((r = PQgetResult(pp->c)) == NULL ||
 	    PQresultStatus(r) != PGRES_PIPELINE_SYNC) {
 		PQclear(r);
@@ -234,8 +240,26 @@ store_pg_collect(struct store_pg_pipe *pp)
 		return -1;
 	}
 	PQclear(r);
-	if (rc != 0 && pp->fail->sqlstate[0] == '\0')
-		store_pg_failed(pp->fail, pp->c, NULL, "batch");
+	return 0;
+}
+
+/*
+ * Send what is queued and collect every result, up to the sync, so the
+ * connection is ready for the next pipeline whatever happened.  0 when
+ * every query succeeded, else -1 with pp->fail (the first error).
+ */
+static int
+store_pg_collect(struct store_pg_pipe *pp)
+{
+	int rc;
+
+	pp->syncs++;
+	if (PQpipelineSync(pp->c) != 1) {
+		store_pg_failed(pp->fail, pp->c, NULL, "cannot send");
+		return -1;
+	}
+	if ((rc = store_pg_results(pp)) == -2 || store_pg_read_sync(pp) != 0)
+		return -1;
 	return rc;
 }
 
@@ -735,24 +759,68 @@ store_pg_send_changes(struct store_pg_pipe *pp, const struct store_plan *p,
 }
 
 /*
- * Phase 3, one round trip: the notifications rows, then the changes to
- * the objects and the events, which find their notification by key.
+ * Phase 3 and the COMMIT, one round trip: the notifications rows, then
+ * the changes to the objects and the events, which find their
+ * notification by key, then COMMIT, waited for as store_pg_commit() does
+ * (store_pg_commit_arm(), store_pg.h).  0; or -1 with *committing 0 and
+ * the transaction open (to roll back), or 1 (the COMMIT itself failed).
  */
 static int
 store_pg_write(struct store_pg_pipe *pp, const struct store_plan *p,
     struct store_job **jobs, size_t n, const char *now, long *at,
-    const char **vals)
+    const char **vals, int *committing)
 {
+	PGresult *r;
 	long first;
 	int rc;
 
-	if (store_pg_send_notifications(pp, p, n, now, at, &first, vals) != 0 ||
-	    store_pg_send_changes(pp, p, n, now, vals) != 0 ||
-	    store_pg_collect(pp) != 0)
+	if (store_pg_commit_arm(pp->c, pp->fail->err, pp->fail->errlen) != 0) {
+		snprintf(pp->fail->sqlstate, sizeof(pp->fail->sqlstate),
+		    "?????");
 		return -1;
+	}
+	if (store_pg_send_notifications(pp, p, n, now, at, &first, vals) != 0 ||
+	    store_pg_send_changes(pp, p, n, now, vals) != 0)
+		goto fail;
+	/*
+	 * The server sends results at a sync, or asked to flush: asked, so
+	 * the writes' results come without waiting for the COMMIT, which may
+	 * wait for a stalled standby past the deadline.
+	 */
+	if (PQsendFlushRequest(pp->c) != 1 || PQsendQueryParams(pp->c,
+	    "COMMIT", 0, NULL, NULL, NULL, NULL, 0) != 1 ||
+	    PQpipelineSync(pp->c) != 1) {
+		store_pg_failed(pp->fail, pp->c, NULL, "cannot send");
+		goto fail;
+	}
+	pp->syncs++;
+	if ((rc = store_pg_results(pp)) == -2)
+		goto fail;
+	if (rc != 0) {
+		/* A write failed: the COMMIT did not run (aborted).  Undo. */
+		store_pg_clear_results(pp);
+		while ((r = PQgetResult(pp->c)) != NULL)
+			PQclear(r);
+		if (store_pg_read_sync(pp) != 0)
+			goto fail;
+		store_pg_commit_disarm(pp->c);
+		return -1;
+	}
+	/* Every write done: the COMMIT runs, whatever we do now. */
+	*committing = 1;
 	rc = store_pg_notification_ids(pp, p, jobs, n, at, first);
 	store_pg_clear_results(pp);
-	return rc;
+	if (store_pg_commit_wait(pp->c, rc == 0 ? pp->fail->err : NULL,
+	    rc == 0 ? pp->fail->errlen : 0) != 0 || rc != 0) {
+		if (pp->fail->sqlstate[0] == '\0')
+			snprintf(pp->fail->sqlstate,
+			    sizeof(pp->fail->sqlstate), "?????");
+		return -1;
+	}
+	return 0;
+fail:
+	store_pg_commit_disarm(pp->c);
+	return -1;
 }
 
 /*
@@ -793,18 +861,10 @@ store_pg_attempt(struct store_pg_pipe *pp, struct store_plan *p,
 		jobs[i]->r.delivery_count = p[i].count;
 		jobs[i]->r.repeat = p[i].repeat;
 	}
-	if (store_pg_write(pp, p, jobs, n, now, at, vals) != 0)
+	if (store_pg_write(pp, p, jobs, n, now, at, vals, committing) != 0) {
+		if (*committing)
+			return -1;
 		goto fail;
-	if (PQexitPipelineMode(pp->c) != 1) {
-		store_pg_failed(pp->fail, pp->c, NULL, "pipeline mode");
-		goto fail;
-	}
-	*committing = 1;
-	pp->syncs++;
-	if (store_pg_commit(pp->c, pp->fail->err, pp->fail->errlen) != 0) {
-		snprintf(pp->fail->sqlstate, sizeof(pp->fail->sqlstate),
-		    "?????");
-		return -1;
 	}
 	return 0;
 fail:

@@ -53,6 +53,16 @@ int	store_pg_migrate(PGconn *, int *from, char *err, size_t errlen);
  */
 int	store_pg_commit(PGconn *, char *err, size_t errlen);
 /*
+ * store_pg_commit() in parts, for a COMMIT sent in a pipeline after other
+ * statements: arm (before anything of the pipeline is sent: a WARNING
+ * with any of it is a failure), then, every earlier result read, wait as
+ * store_pg_commit() does, the pipeline's sync read and pipeline mode left
+ * once its result is in; or disarm, the COMMIT not reached.
+ */
+int	store_pg_commit_arm(PGconn *, char *err, size_t errlen);
+int	store_pg_commit_wait(PGconn *, char *err, size_t errlen);
+void	store_pg_commit_disarm(PGconn *);
+/*
  * The deadline of this thread's next COMMITs, mono us (0: none, the
  * default).  store_pg_commit_left(): 1 while a COMMIT is outstanding past
  * it; nothing but store_pg_commit_settle() may use its connection then.
