@@ -715,6 +715,85 @@ store_pg_send_state(struct store_pg_pipe *pp, const struct store_plan *p,
 }
 
 /*
+ * once[i] = 1 for each job that upserts an object no other job of the
+ * batch changes (one row of its kind's statement over arrays), else 0.
+ */
+static void
+store_pg_changed_once(const struct store_plan *p, size_t n, char *once)
+{
+	size_t i, j;
+
+	for (i = 0; i < n; i++) {
+		once[i] = !p[i].repeat && p[i].change == STORE_CHANGE_APPLY &&
+		    p[i].object_id != NULL;
+		for (j = 0; j < n && once[i]; j++)
+			if (j != i && !p[j].repeat && p[j].change !=
+			    STORE_CHANGE_NONE && p[j].object_id != NULL &&
+			    p[j].d->notif->kind == p[i].d->notif->kind &&
+			    strcmp(p[j].object_id, p[i].object_id) == 0)
+				once[i] = 0;
+	}
+}
+
+/*
+ * Queue kind's upserts of the jobs once[] marks, one statement over
+ * arrays when there are two or more (marked 2 then: sent).  Each column
+ * is an array, its elements the jobs' values (store_state_value()), the
+ * notification id as the body hash, looked up by key.  0 or -1.
+ */
+static int
+store_pg_send_upserts(struct store_pg_pipe *pp, const struct store_plan *p,
+    size_t n, const char *now, int kind, char *once)
+{
+	const struct store_pg_stmt *st = &store_pg_stmts[P_UPSERT_ALL + kind];
+	struct store_value val;
+	const char *v[STORE_PG_PARAMS], **vals = NULL;
+	char *num = NULL;
+	int get, upsert, fill, rc = -1;
+	size_t i, j, k = 0, rows = 0, ncols;
+
+	if (store_state_kind(kind, &get, &upsert, &fill, &ncols) != 0 ||
+	    st->sql == NULL)
+		return 0;
+	for (i = 0; i < n; i++)
+		rows += once[i] && (int)p[i].d->notif->kind == kind;
+	if (rows < 2)
+		return 0;
+	if ((vals = calloc(ncols * rows, sizeof(*vals))) == NULL ||
+	    (num = malloc(ncols * rows * 24)) == NULL) {
+		util_err(pp->fail->err, pp->fail->errlen, "out of memory");
+		snprintf(pp->fail->sqlstate, sizeof(pp->fail->sqlstate),
+		    "?????");
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		if (!once[i] || (int)p[i].d->notif->kind != kind)
+			continue;
+		for (j = 0; j < ncols; j++) {
+			store_state_value(kind, j, p[i].d, 0, now, &val);
+			vals[j * rows + k] = val.text;
+			if (val.integer && !val.null) {
+				snprintf(num + 24 * (j * rows + k), 24, "%lld",
+				    (long long)val.value);
+				vals[j * rows + k] = num + 24 * (j * rows + k);
+			}
+			if ((int)j == st->nidcol)
+				vals[j * rows + k] = p[i].d->body_sha256;
+		}
+		once[i] = 2;
+		k++;
+	}
+	if (store_pg_arrays(pp, vals, (int)ncols, rows, v) != 0 ||
+	    store_pg_send(pp, P_UPSERT_ALL + kind, (int)ncols, v, -1, 0) != 0)
+		goto out;
+	rc = 0;
+out:
+	free(vals);
+	free(num);
+	return rc;
+}
+
+/*
  * Phase 3, queued after the notifications rows: each change to an
  * object, then, under STORE_PG_LOCK_EVENTS, the events rows in the order
  * of the batch, one statement.  Notification ids go as body hashes, looked
@@ -724,17 +803,36 @@ static int
 store_pg_send_changes(struct store_pg_pipe *pp, const struct store_plan *p,
     size_t n, const char *now, const char **vals)
 {
+	char *once;
+	int kind;
 	const struct notif *nf;
 	const char *v[8];
 	size_t i, a, events = 0;
 
+	if ((once = calloc(n + 1, 1)) == NULL) {
+		util_err(pp->fail->err, pp->fail->errlen, "out of memory");
+		snprintf(pp->fail->sqlstate, sizeof(pp->fail->sqlstate),
+		    "?????");
+		return -1;
+	}
+	store_pg_changed_once(p, n, once);
+	for (kind = 0; kind < NOTIF_KIND_COUNT; kind++)
+		if (store_pg_send_upserts(pp, p, n, now, kind, once) != 0) {
+			free(once);
+			return -1;
+		}
 	for (i = 0; i < n; i++) {
 		if (p[i].repeat || p[i].change == STORE_CHANGE_NONE)
 			continue;
-		if (store_pg_send_state(pp, &p[i], now) != 0)
-			return -1;
 		events += p[i].change == STORE_CHANGE_APPLY;
+		if (once[i] == 2)
+			continue;	/* in its kind's statement */
+		if (store_pg_send_state(pp, &p[i], now) != 0) {
+			free(once);
+			return -1;
+		}
 	}
+	free(once);
 	for (i = 0, a = 0; i < n && events > 0; i++) {
 		if (p[i].repeat || p[i].change != STORE_CHANGE_APPLY)
 			continue;

@@ -286,6 +286,56 @@ store_pg_multi_init(struct store_pg_stmt *st, const char *clear)
 	return st[P_NOTIF_ALL].sql != NULL ? 0 : -1;
 }
 
+/*
+ * Kind's upsert over arrays: each element a row, every key once (an
+ * object a batch changes twice takes one statement a change, in order:
+ * ON CONFLICT cannot change a row twice in one statement), the
+ * notification id looked up by key as in the one-row form.  0 or -1.
+ */
+static int
+store_pg_upsert_all(const struct store_pg_stmt *one, struct store_pg_stmt *all)
+{
+	static char names[STORE_PG_PARAMS][8];
+	static const char *np[STORE_PG_PARAMS];
+	const char *values, *conflict;
+	char head[1024], *inner, *tail, *t;
+	size_t cap;
+	int j;
+
+	for (j = 0; j < STORE_PG_PARAMS; j++) {
+		snprintf(names[j], sizeof(names[j]), "k.p%d", j + 1);
+		np[j] = names[j];
+	}
+	if ((values = strstr(one->sql, " VALUES (")) == NULL ||
+	    (conflict = strstr(values, ") ON CONFLICT ")) == NULL ||
+	    (size_t)(values - one->sql) + 8 > sizeof(head))
+		return -1;
+	snprintf(head, sizeof(head), "%.*s SELECT ", (int)(values - one->sql),
+	    one->sql);
+	cap = strlen(conflict) + (size_t)one->ntypes * 24 + 64;
+	if ((tail = t = malloc(cap)) == NULL)
+		return -1;
+	t += sprintf(t, " FROM unnest(");
+	for (j = 0; j < one->ntypes; j++)
+		t += sprintf(t, "%s$%d::%s[]", j > 0 ? ", " : "", j + 1,
+		    one->types[j] == STORE_PG_INT8 ? "int8" : "text");
+	t += sprintf(t, ") AS k(");
+	for (j = 0; j < one->ntypes; j++)
+		t += sprintf(t, "%sp%d", j > 0 ? ", " : "", j + 1);
+	sprintf(t, ")%s", conflict + 1);
+	if ((inner = strndup(values + 9, (size_t)(conflict - values - 9))) ==
+	    NULL) {
+		free(tail);
+		return -1;
+	}
+	all->sql = store_pg_subst(head, inner, tail, np, one->ntypes);
+	all->ntypes = 0;	/* the casts say */
+	all->nidcol = one->nidcol;
+	free(inner);
+	free(tail);
+	return all->sql != NULL ? 0 : -1;
+}
+
 /* Owned by the process from here on: never freed. */
 static void
 store_pg_sql_init(void)
@@ -312,7 +362,9 @@ store_pg_sql_init(void)
 		if (ncols > STORE_PG_PARAMS)
 			goto out;
 		store_pg_types(i, ncols, &st[SQL(upsert)]);
-		if (store_pg_nid_by_key(&st[SQL(upsert)]) != 0)
+		if (store_pg_nid_by_key(&st[SQL(upsert)]) != 0 ||
+		    store_pg_upsert_all(&st[SQL(upsert)],
+		    &st[P_UPSERT_ALL + i]) != 0)
 			goto out;
 		if (fill != 0)
 			store_pg_types(i, ncols, &st[SQL(fill)]);

@@ -31,7 +31,9 @@ enum {
 	P_EVENT_ALL,		/* S_EVENT, rows in the order given */
 	P_NOTIF_ALL,		/* S_NOTIF_INSERT, rows in the order given */
 	P_LOCK_TIMEOUT,		/* the transaction's lock_timeout */
-	P_COUNT
+	P_UPSERT_ALL,		/* each kind's upsert over arrays, by kind */
+	P_COUNT_ = P_UPSERT_ALL + NOTIF_KIND_COUNT,
+	P_COUNT = P_COUNT_
 };
 
 #define STORE_PG_PARAMS	64
