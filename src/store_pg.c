@@ -27,9 +27,10 @@
  * session (store_pg_sql.c), in a round trip of its own before the first
  * batch on a connection and again after it reconnects (another backend),
  * so a batch pays for binding and running only; and what a batch did
- * once a job (its locks, reads, refusals cleared, events) is one
- * statement over arrays, the same SQL text inside.  Planning each
- * statement anew cost more than running it.
+ * once a job (its locks, reads, new notifications rows, refusals
+ * cleared, events) is one statement over arrays, the same SQL text
+ * inside.  Planning each statement anew cost more than running it.  Still
+ * one statement a job: a repeat's touch and each change to an object.
  *
  * The connection is the caller's and in no transaction; one thread at a
  * time uses it.  The SQL is built once per process (thread-safe).
@@ -193,27 +194,22 @@ store_pg_arrays(struct store_pg_pipe *pp, const char *const *vals,
 }
 
 /*
- * Send what is queued and collect every result, up to the sync, so the
- * connection is ready for the next pipeline whatever happened.  0 when
- * every query succeeded, else -1 with pp->fail (the first error).
+ * Collect the result of every query queued, in order.  0 when each
+ * succeeded, else -1 with pp->fail (the first error); -2 when the
+ * connection failed (nothing more to read).
  */
 static int
-store_pg_collect(struct store_pg_pipe *pp)
+store_pg_results(struct store_pg_pipe *pp)
 {
 	PGresult *r;
 	ExecStatusType st;
 	size_t i;
 	int rc = 0;
 
-	pp->syncs++;
-	if (PQpipelineSync(pp->c) != 1) {
-		store_pg_failed(pp->fail, pp->c, NULL, "cannot send");
-		return -1;
-	}
 	for (i = 0; i < pp->n; i++) {
 		if ((r = PQgetResult(pp->c)) == NULL) {
 			store_pg_failed(pp->fail, pp->c, NULL, "no result");
-			return -1;
+			return -2;
 		}
 		pp->res[i] = r;
 		st = PQresultStatus(r);
@@ -226,6 +222,17 @@ store_pg_collect(struct store_pg_pipe *pp)
 		while ((r = PQgetResult(pp->c)) != NULL)
 			PQclear(r);
 	}
+	if (rc != 0 && pp->fail->sqlstate[0] == '\0')
+		store_pg_failed(pp->fail, pp->c, NULL, "batch");
+	return rc;
+}
+
+/* The pipeline's sync, read: 0, or -1 (the connection failed). */
+static int
+store_pg_read_sync(struct store_pg_pipe *pp)
+{
+	PGresult *r;
+
 	if ((r = PQgetResult(pp->c)) == NULL ||
 	    PQresultStatus(r) != PGRES_PIPELINE_SYNC) {
 		PQclear(r);
@@ -233,8 +240,26 @@ store_pg_collect(struct store_pg_pipe *pp)
 		return -1;
 	}
 	PQclear(r);
-	if (rc != 0 && pp->fail->sqlstate[0] == '\0')
-		store_pg_failed(pp->fail, pp->c, NULL, "batch");
+	return 0;
+}
+
+/*
+ * Send what is queued and collect every result, up to the sync, so the
+ * connection is ready for the next pipeline whatever happened.  0 when
+ * every query succeeded, else -1 with pp->fail (the first error).
+ */
+static int
+store_pg_collect(struct store_pg_pipe *pp)
+{
+	int rc;
+
+	pp->syncs++;
+	if (PQpipelineSync(pp->c) != 1) {
+		store_pg_failed(pp->fail, pp->c, NULL, "cannot send");
+		return -1;
+	}
+	if ((rc = store_pg_results(pp)) == -2 || store_pg_read_sync(pp) != 0)
+		return -1;
 	return rc;
 }
 
@@ -445,8 +470,28 @@ store_pg_read(struct store_pg_pipe *pp, struct store_plan *p, size_t n,
 	int kind, row;
 	long i;
 
-	if (store_pg_send(pp, P_BEGIN, 0, NULL, -1, 0) != 0 ||
-	    store_pg_send_locks(pp, p, n, keys, text) != 0)
+	uint64_t by = store_pg_commit_deadline(), now;
+	char ms[24];
+	const char *v[1] = { ms };
+
+	if (store_pg_send(pp, P_BEGIN, 0, NULL, -1, 0) != 0)
+		return -1;
+	/*
+	 * Wait for another's lock (an advisory lock, a row being inserted)
+	 * only until the commit deadline: another instance's batch may hold
+	 * it while its COMMIT waits for a stalled standby, for as long as
+	 * that lasts.  Then 55P03, the batch answered 503.  Never a
+	 * statement_timeout: it would cancel our own COMMIT's wait for the
+	 * standby, a commit on the primary alone (issue 16 point 3).
+	 */
+	if (by != 0) {
+		now = util_mono_us();
+		snprintf(ms, sizeof(ms), "%llu", by > now + 1000 ?
+		    (unsigned long long)((by - now) / 1000) : 1ULL);
+		if (store_pg_send(pp, P_LOCK_TIMEOUT, 1, v, -1, 0) != 0)
+			return -1;
+	}
+	if (store_pg_send_locks(pp, p, n, keys, text) != 0)
 		return -1;
 	first = pp->n;
 	for (kind = -1; kind < NOTIF_KIND_COUNT; kind++)
@@ -472,135 +517,326 @@ store_pg_read(struct store_pg_pipe *pp, struct store_plan *p, size_t n,
 }
 
 /*
- * Phase 3, first round trip: each job's notifications row, inserted
- * (RETURNING its id) or, for a repeat, touched; then the jobs' refusals
- * cleared, one statement.
+ * The bodies of the new notifications among p[0..n-1] as bytea input
+ * ("\\x" and hex), one after the other in a buffer the caller frees;
+ * hex[i] job i's (NULL for a repeat).  NULL when out of memory.
+ */
+static char *
+store_pg_hex_bodies(const struct store_plan *p, size_t n, const char **hex)
+{
+	static const char digits[] = "0123456789abcdef";
+	const unsigned char *b;
+	size_t need = 1, i, j, len = 0;
+	char *buf;
+
+	for (i = 0; i < n; i++)
+		need += p[i].repeat ? 0 : 2 * p[i].d->bodylen + 3;
+	if ((buf = malloc(need)) == NULL)
+		return NULL;
+	for (i = 0; i < n; i++) {
+		hex[i] = NULL;
+		if (p[i].repeat)
+			continue;
+		hex[i] = buf + len;
+		buf[len++] = '\\';
+		buf[len++] = 'x';
+		b = (const unsigned char *)p[i].d->body;
+		for (j = 0; j < p[i].d->bodylen; j++) {
+			buf[len++] = digits[b[j] >> 4];
+			buf[len++] = digits[b[j] & 15];
+		}
+		buf[len++] = '\0';
+	}
+	return buf;
+}
+
+/*
+ * Phase 3, queued: the new notifications' rows, one statement (RETURNING
+ * each one's key and id; *first its result, -1 if none), then each
+ * repeat's row touched (its first delivery perhaps among those rows; at[i]
+ * job i's touch, else -1); then the jobs' refusals cleared, one
+ * statement.  vals has 14 * n + 1 slots.
  */
 static int
-store_pg_write_notifications(struct store_pg_pipe *pp,
-    const struct store_plan *p, struct store_job **jobs, size_t n,
-    const char *now, long *at, const char **vals)
+store_pg_send_notifications(struct store_pg_pipe *pp,
+    const struct store_plan *p, size_t n, const char *now, long *at,
+    long *first, const char **vals)
 {
 	const struct store_delivery *d;
-	const char *v[14];
-	char kv[24];
-	size_t i;
+	const char *v[14], **hex;
+	char *kv = NULL, *bodies = NULL;
+	size_t i, k = 0, fresh = 0;
+	int rc = -1;
 
+	for (i = 0; i < n; i++)
+		fresh += !p[i].repeat;
+	if ((hex = calloc(n + 1, sizeof(*hex))) == NULL ||
+	    (kv = malloc(24 * n + 1)) == NULL ||
+	    (bodies = store_pg_hex_bodies(p, n, hex)) == NULL) {
+		util_err(pp->fail->err, pp->fail->errlen, "out of memory");
+		snprintf(pp->fail->sqlstate, sizeof(pp->fail->sqlstate),
+		    "?????");
+		goto out;
+	}
+	for (i = 0; i < n && fresh > 0; i++) {
+		if (p[i].repeat)
+			continue;
+		d = p[i].d;
+		snprintf(kv + 24 * k, 24, "%ld", d->key_version);
+		/* S_NOTIF_INSERT's parameters, $1 to $14, each an array. */
+		vals[k] = d->client_id;
+		vals[fresh + k] = d->body_sha256;
+		vals[2 * fresh + k] = hex[i];
+		vals[3 * fresh + k] = d->request_time;
+		vals[4 * fresh + k] = d->signature;
+		vals[5 * fresh + k] = d->signed_path;
+		vals[6 * fresh + k] = kv + 24 * k;
+		vals[7 * fresh + k] = d->notif->notify_type;
+		vals[8 * fresh + k] = notif_kind_str(d->notif->kind);
+		vals[9 * fresh + k] = p[i].object_id;
+		vals[10 * fresh + k] = store_outcome_str(p[i].outcome);
+		vals[11 * fresh + k] = d->notif->kind == NOTIF_OTHER ?
+		    d->notif->archive_reason : NULL;
+		vals[12 * fresh + k] = now;
+		vals[13 * fresh + k] = p[i].note[0] != '\0' ? p[i].note : NULL;
+		k++;
+	}
+	*first = -1;
+	if (fresh > 0) {
+		*first = (long)pp->n;
+		if (store_pg_arrays(pp, vals, 14, fresh, v) != 0 ||
+		    store_pg_send(pp, P_NOTIF_ALL, 14, v, -1, 0) != 0)
+			goto out;
+	}
 	for (i = 0; i < n; i++) {
 		d = p[i].d;
-		at[i] = (long)pp->n;
+		at[i] = -1;
 		if (p[i].repeat) {
+			at[i] = (long)pp->n;
 			v[0] = d->client_id;
 			v[1] = d->body_sha256;
 			v[2] = now;
 			if (store_pg_send(pp, P_TOUCH, 3, v, -1, 0) != 0)
-				return -1;
-		} else {
-			snprintf(kv, sizeof(kv), "%ld", d->key_version);
-			v[0] = d->client_id;
-			v[1] = d->body_sha256;
-			v[2] = d->bodylen > 0 ? (const char *)d->body : "";
-			v[3] = d->request_time;
-			v[4] = d->signature;
-			v[5] = d->signed_path;
-			v[6] = kv;
-			v[7] = d->notif->notify_type;
-			v[8] = notif_kind_str(d->notif->kind);
-			v[9] = p[i].object_id;
-			v[10] = store_outcome_str(p[i].outcome);
-			v[11] = d->notif->kind == NOTIF_OTHER ?
-			    d->notif->archive_reason : NULL;
-			v[12] = now;
-			v[13] = p[i].note[0] != '\0' ? p[i].note : NULL;
-			if (store_pg_send(pp, SQL(S_NOTIF_INSERT), 14, v, 2,
-			    (int)d->bodylen) != 0)
-				return -1;
+				goto out;
 		}
 		vals[i] = d->body_sha256;
 		vals[n + i] = d->client_id;
 	}
 	if (store_pg_arrays(pp, vals, 2, n, v) != 0 ||
 	    store_pg_send(pp, P_CLEAR_ALL, 2, v, -1, 0) != 0)
-		return -1;
-	if (store_pg_collect(pp) != 0)
-		return -1;
-	for (i = 0; i < n; i++) {
-		const PGresult *r = pp->res[at[i]];
+		goto out;
+	rc = 0;
+out:
+	free(hex);
+	free(kv);
+	free(bodies);
+	return rc;
+}
 
-		if (PQntuples(r) != 1) {
+/*
+ * After the writes' round trip: each job's notification id, from the
+ * rows its insert (result first) or its touch (at[i]) returned.  0 or -1.
+ */
+static int
+store_pg_notification_ids(struct store_pg_pipe *pp,
+    const struct store_plan *p, struct store_job **jobs, size_t n,
+    const long *at, long first)
+{
+	const PGresult *r;
+	size_t i, a;
+	int row;
+
+	for (i = 0; i < n; i++)
+		jobs[i]->r.notification_id = 0;
+	if (first >= 0) {
+		/* Each new row to its job, by key (each new key is one job's). */
+		r = pp->res[first];
+		for (row = 0; row < PQntuples(r); row++)
+			for (a = 0; a < n; a++)
+				if (!p[a].repeat && strcmp(PQgetvalue(r, row, 0),
+				    p[a].d->client_id) == 0 && strcmp(
+				    PQgetvalue(r, row, 1), p[a].d->body_sha256)
+				    == 0) {
+					jobs[a]->r.notification_id =
+					    store_pg_int(r, row, 2);
+					break;
+				}
+	}
+	for (i = 0; i < n; i++) {
+		r = at[i] >= 0 ? pp->res[at[i]] : NULL;
+		if (r != NULL && PQntuples(r) == 1)
+			jobs[i]->r.notification_id = store_pg_int(r, 0, 0);
+		if (jobs[i]->r.notification_id == 0) {
 			util_err(pp->fail->err, pp->fail->errlen, "PostgreSQL: "
 			    "notification %s of client %s not found",
 			    p[i].d->body_sha256, p[i].d->client_id);
 			snprintf(pp->fail->sqlstate, sizeof(pp->fail->sqlstate),
 			    "?????");
-			store_pg_clear_results(pp);
 			return -1;
 		}
-		jobs[i]->r.notification_id = store_pg_int(r, 0, 0);
 	}
-	store_pg_clear_results(pp);
 	return 0;
 }
 
 /*
  * Queue job i's change to its object: the kind's upsert or fill, column
- * j as parameter j + 1 (of the type store_pg_types() prepared it with).
+ * j as parameter j + 1 (of the type store_pg_types() prepared it with),
+ * the notification id as its body hash (its row perhaps an INSERT of the
+ * same pipeline).
  */
 static int
 store_pg_send_state(struct store_pg_pipe *pp, const struct store_plan *p,
-    int64_t nid, const char *now)
+    const char *now)
 {
 	enum notif_kind kind = p->d->notif->kind;
 	struct store_value val;
 	const char *v[STORE_PG_PARAMS];
 	char num[STORE_PG_PARAMS][24];
-	int get, upsert, fill;
+	int get, upsert, fill, which;
 	size_t j, ncols;
 
 	if (store_state_kind(kind, &get, &upsert, &fill, &ncols) != 0 ||
 	    ncols > STORE_PG_PARAMS)
 		return -1;
+	which = SQL(p->change == STORE_CHANGE_FILL ? fill : upsert);
 	for (j = 0; j < ncols; j++) {
-		store_state_value(kind, j, p->d, nid, now, &val);
+		store_state_value(kind, j, p->d, 0, now, &val);
 		v[j] = val.text;
 		if (val.integer && !val.null) {
 			snprintf(num[j], sizeof(num[j]), "%lld",
 			    (long long)val.value);
 			v[j] = num[j];
 		}
+		/* The id is looked up by key (store_pg_sql.c). */
+		if ((int)j == store_pg_stmts[which].nidcol)
+			v[j] = p->d->body_sha256;
 	}
-	return store_pg_send(pp, SQL(p->change == STORE_CHANGE_FILL ? fill :
-	    upsert), (int)ncols, v, -1, 0);
+	return store_pg_send(pp, which, (int)ncols, v, -1, 0);
 }
 
 /*
- * Phase 3, second round trip: each change to an object, then, under
- * STORE_PG_LOCK_EVENTS, the events rows in the order of the batch, one
- * statement.  nids has 24 * n bytes.
+ * once[i] = 1 for each job that upserts an object no other job of the
+ * batch changes (one row of its kind's statement over arrays), else 0.
+ */
+static void
+store_pg_changed_once(const struct store_plan *p, size_t n, char *once)
+{
+	size_t i, j;
+
+	for (i = 0; i < n; i++) {
+		once[i] = !p[i].repeat && p[i].change == STORE_CHANGE_APPLY &&
+		    p[i].object_id != NULL;
+		for (j = 0; j < n && once[i]; j++)
+			if (j != i && !p[j].repeat && p[j].change !=
+			    STORE_CHANGE_NONE && p[j].object_id != NULL &&
+			    p[j].d->notif->kind == p[i].d->notif->kind &&
+			    strcmp(p[j].object_id, p[i].object_id) == 0)
+				once[i] = 0;
+	}
+}
+
+/*
+ * Queue kind's upserts of the jobs once[] marks, one statement over
+ * arrays when there are two or more (marked 2 then: sent).  Each column
+ * is an array, its elements the jobs' values (store_state_value()), the
+ * notification id as the body hash, looked up by key.  0 or -1.
  */
 static int
-store_pg_write_state(struct store_pg_pipe *pp, const struct store_plan *p,
-    struct store_job **jobs, size_t n, const char *now, const char **vals,
-    char *nids)
+store_pg_send_upserts(struct store_pg_pipe *pp, const struct store_plan *p,
+    size_t n, const char *now, int kind, char *once)
 {
+	const struct store_pg_stmt *st = &store_pg_stmts[P_UPSERT_ALL + kind];
+	struct store_value val;
+	const char *v[STORE_PG_PARAMS], **vals = NULL;
+	char *num = NULL;
+	int get, upsert, fill, rc = -1;
+	size_t i, j, k = 0, rows = 0, ncols;
+
+	if (store_state_kind(kind, &get, &upsert, &fill, &ncols) != 0 ||
+	    st->sql == NULL)
+		return 0;
+	for (i = 0; i < n; i++)
+		rows += once[i] && (int)p[i].d->notif->kind == kind;
+	if (rows < 2)
+		return 0;
+	if ((vals = calloc(ncols * rows, sizeof(*vals))) == NULL ||
+	    (num = malloc(ncols * rows * 24)) == NULL) {
+		util_err(pp->fail->err, pp->fail->errlen, "out of memory");
+		snprintf(pp->fail->sqlstate, sizeof(pp->fail->sqlstate),
+		    "?????");
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		if (!once[i] || (int)p[i].d->notif->kind != kind)
+			continue;
+		for (j = 0; j < ncols; j++) {
+			store_state_value(kind, j, p[i].d, 0, now, &val);
+			vals[j * rows + k] = val.text;
+			if (val.integer && !val.null) {
+				snprintf(num + 24 * (j * rows + k), 24, "%lld",
+				    (long long)val.value);
+				vals[j * rows + k] = num + 24 * (j * rows + k);
+			}
+			if ((int)j == st->nidcol)
+				vals[j * rows + k] = p[i].d->body_sha256;
+		}
+		once[i] = 2;
+		k++;
+	}
+	if (store_pg_arrays(pp, vals, (int)ncols, rows, v) != 0 ||
+	    store_pg_send(pp, P_UPSERT_ALL + kind, (int)ncols, v, -1, 0) != 0)
+		goto out;
+	rc = 0;
+out:
+	free(vals);
+	free(num);
+	return rc;
+}
+
+/*
+ * Phase 3, queued after the notifications rows: each change to an
+ * object, then, under STORE_PG_LOCK_EVENTS, the events rows in the order
+ * of the batch, one statement.  Notification ids go as body hashes, looked
+ * up by key.
+ */
+static int
+store_pg_send_changes(struct store_pg_pipe *pp, const struct store_plan *p,
+    size_t n, const char *now, const char **vals)
+{
+	char *once;
+	int kind;
 	const struct notif *nf;
 	const char *v[8];
 	size_t i, a, events = 0;
 
+	if ((once = calloc(n + 1, 1)) == NULL) {
+		util_err(pp->fail->err, pp->fail->errlen, "out of memory");
+		snprintf(pp->fail->sqlstate, sizeof(pp->fail->sqlstate),
+		    "?????");
+		return -1;
+	}
+	store_pg_changed_once(p, n, once);
+	for (kind = 0; kind < NOTIF_KIND_COUNT; kind++)
+		if (store_pg_send_upserts(pp, p, n, now, kind, once) != 0) {
+			free(once);
+			return -1;
+		}
 	for (i = 0; i < n; i++) {
 		if (p[i].repeat || p[i].change == STORE_CHANGE_NONE)
 			continue;
-		if (store_pg_send_state(pp, &p[i], jobs[i]->r.notification_id,
-		    now) != 0)
-			return -1;
 		events += p[i].change == STORE_CHANGE_APPLY;
+		if (once[i] == 2)
+			continue;	/* in its kind's statement */
+		if (store_pg_send_state(pp, &p[i], now) != 0) {
+			free(once);
+			return -1;
+		}
 	}
+	free(once);
 	for (i = 0, a = 0; i < n && events > 0; i++) {
 		if (p[i].repeat || p[i].change != STORE_CHANGE_APPLY)
 			continue;
 		nf = p[i].d->notif;
-		snprintf(nids + 24 * a, 24, "%lld",
-		    (long long)jobs[i]->r.notification_id);
 		/* S_EVENT's parameters, $1 to $8, each an array. */
 		vals[a] = now;
 		vals[events + a] = notif_kind_str(nf->kind);
@@ -609,7 +845,7 @@ store_pg_write_state(struct store_pg_pipe *pp, const struct store_plan *p,
 		vals[4 * events + a] = p[i].before.exists ?
 		    p[i].before.status : NULL;
 		vals[5 * events + a] = store_new_status(nf);
-		vals[6 * events + a] = nids + 24 * a;
+		vals[6 * events + a] = p[i].d->body_sha256;
 		vals[7 * events + a] = p[i].d->client_id;
 		a++;
 	}
@@ -617,12 +853,72 @@ store_pg_write_state(struct store_pg_pipe *pp, const struct store_plan *p,
 	    0 || store_pg_arrays(pp, vals, 8, events, v) != 0 ||
 	    store_pg_send(pp, P_EVENT_ALL, 8, v, -1, 0) != 0))
 		return -1;
-	if (pp->n == 0)
-		return 0;
-	if (store_pg_collect(pp) != 0)
-		return -1;
-	store_pg_clear_results(pp);
 	return 0;
+}
+
+/*
+ * Phase 3 and the COMMIT, one round trip: the notifications rows, then
+ * the changes to the objects and the events, which find their
+ * notification by key, then COMMIT, waited for as store_pg_commit() does
+ * (store_pg_commit_arm(), store_pg.h).  0; or -1 with *committing 0 and
+ * the transaction open (to roll back), or 1 (the COMMIT itself failed).
+ */
+static int
+store_pg_write(struct store_pg_pipe *pp, const struct store_plan *p,
+    struct store_job **jobs, size_t n, const char *now, long *at,
+    const char **vals, int *committing)
+{
+	PGresult *r;
+	long first;
+	int rc;
+
+	if (store_pg_commit_arm(pp->c, pp->fail->err, pp->fail->errlen) != 0) {
+		snprintf(pp->fail->sqlstate, sizeof(pp->fail->sqlstate),
+		    "?????");
+		return -1;
+	}
+	if (store_pg_send_notifications(pp, p, n, now, at, &first, vals) != 0 ||
+	    store_pg_send_changes(pp, p, n, now, vals) != 0)
+		goto fail;
+	/*
+	 * The server sends results at a sync, or asked to flush: asked, so
+	 * the writes' results come without waiting for the COMMIT, which may
+	 * wait for a stalled standby past the deadline.
+	 */
+	if (PQsendFlushRequest(pp->c) != 1 || PQsendQueryParams(pp->c,
+	    "COMMIT", 0, NULL, NULL, NULL, NULL, 0) != 1 ||
+	    PQpipelineSync(pp->c) != 1) {
+		store_pg_failed(pp->fail, pp->c, NULL, "cannot send");
+		goto fail;
+	}
+	pp->syncs++;
+	if ((rc = store_pg_results(pp)) == -2)
+		goto fail;
+	if (rc != 0) {
+		/* A write failed: the COMMIT did not run (aborted).  Undo. */
+		store_pg_clear_results(pp);
+		while ((r = PQgetResult(pp->c)) != NULL)
+			PQclear(r);
+		if (store_pg_read_sync(pp) != 0)
+			goto fail;
+		store_pg_commit_disarm(pp->c);
+		return -1;
+	}
+	/* Every write done: the COMMIT runs, whatever we do now. */
+	*committing = 1;
+	rc = store_pg_notification_ids(pp, p, jobs, n, at, first);
+	store_pg_clear_results(pp);
+	if (store_pg_commit_wait(pp->c, rc == 0 ? pp->fail->err : NULL,
+	    rc == 0 ? pp->fail->errlen : 0) != 0 || rc != 0) {
+		if (pp->fail->sqlstate[0] == '\0')
+			snprintf(pp->fail->sqlstate,
+			    sizeof(pp->fail->sqlstate), "?????");
+		return -1;
+	}
+	return 0;
+fail:
+	store_pg_commit_disarm(pp->c);
+	return -1;
 }
 
 /*
@@ -663,19 +959,10 @@ store_pg_attempt(struct store_pg_pipe *pp, struct store_plan *p,
 		jobs[i]->r.delivery_count = p[i].count;
 		jobs[i]->r.repeat = p[i].repeat;
 	}
-	if (store_pg_write_notifications(pp, p, jobs, n, now, at, vals) != 0 ||
-	    store_pg_write_state(pp, p, jobs, n, now, vals, text) != 0)
+	if (store_pg_write(pp, p, jobs, n, now, at, vals, committing) != 0) {
+		if (*committing)
+			return -1;
 		goto fail;
-	if (PQexitPipelineMode(pp->c) != 1) {
-		store_pg_failed(pp->fail, pp->c, NULL, "pipeline mode");
-		goto fail;
-	}
-	*committing = 1;
-	pp->syncs++;
-	if (store_pg_commit(pp->c, pp->fail->err, pp->fail->errlen) != 0) {
-		snprintf(pp->fail->sqlstate, sizeof(pp->fail->sqlstate),
-		    "?????");
-		return -1;
 	}
 	return 0;
 fail:
@@ -701,6 +988,7 @@ store_pg_record(PGconn *c, struct store_plan *p, struct store_job **jobs,
 	size_t i;
 
 	memset(&pp, 0, sizeof(pp));
+	memset(&f, 0, sizeof(f));
 	pp.c = c;
 	pp.fail = &f;
 	if (store_pg_sql_ready() != 0) {
@@ -708,12 +996,12 @@ store_pg_record(PGconn *c, struct store_plan *p, struct store_job **jobs,
 		goto out;
 	}
 	/* Reads or writes, 2 a job and 3 more; the statements to prepare. */
-	pp.cap = 3 + 2 * n + P_COUNT;
+	pp.cap = 4 + 2 * n + P_COUNT;
 	/* text: the locks' arrays, or 24 bytes a job's index or an id. */
 	if ((pp.res = calloc(pp.cap, sizeof(*pp.res))) == NULL ||
 	    (keys = calloc(2 * n + 1, sizeof(*keys))) == NULL ||
 	    (text = malloc(2 * STORE_PG_KEYTEXT * (2 * n + 1) + 8)) == NULL ||
-	    (vals = calloc(8 * n + 1, sizeof(*vals))) == NULL ||
+	    (vals = calloc(14 * n + 1, sizeof(*vals))) == NULL ||
 	    (at = calloc(2 * n + 1, sizeof(*at))) == NULL) {
 		util_err(err, errlen, "out of memory");
 		goto out;
@@ -742,6 +1030,7 @@ out:
 		stats->round_trips = pp.syncs;
 		stats->attempts = (unsigned)attempt;
 		stats->commit_failed = rc != 0 && committing;
+		stats->lock_timeout = rc != 0 && strcmp(f.sqlstate, "55P03") == 0;
 	}
 	free(pp.res);
 	free(keys);

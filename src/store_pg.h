@@ -53,11 +53,22 @@ int	store_pg_migrate(PGconn *, int *from, char *err, size_t errlen);
  */
 int	store_pg_commit(PGconn *, char *err, size_t errlen);
 /*
+ * store_pg_commit() in parts, for a COMMIT sent in a pipeline after other
+ * statements: arm (before anything of the pipeline is sent: a WARNING
+ * with any of it is a failure), then, every earlier result read, wait as
+ * store_pg_commit() does, the pipeline's sync read and pipeline mode left
+ * once its result is in; or disarm, the COMMIT not reached.
+ */
+int	store_pg_commit_arm(PGconn *, char *err, size_t errlen);
+int	store_pg_commit_wait(PGconn *, char *err, size_t errlen);
+void	store_pg_commit_disarm(PGconn *);
+/*
  * The deadline of this thread's next COMMITs, mono us (0: none, the
  * default).  store_pg_commit_left(): 1 while a COMMIT is outstanding past
  * it; nothing but store_pg_commit_settle() may use its connection then.
  */
 void	store_pg_commit_by(uint64_t by);
+uint64_t store_pg_commit_deadline(void);
 int	store_pg_commit_left(void);
 /*
  * Wait for the COMMIT left outstanding on c until mono time until, or
@@ -96,6 +107,7 @@ struct store_pg_record_stats {
 	unsigned	round_trips;	/* pipeline syncs and the COMMIT */
 	unsigned	attempts;	/* 1, or more after a retry */
 	int		commit_failed;	/* sent, then failed: outcome unknown */
+	int		lock_timeout;	/* another's lock outlasted the deadline */
 };
 
 /*
@@ -107,7 +119,11 @@ struct store_pg_record_stats {
  * with every job's r filled (status 0); or -1 with err, every r.status
  * -1, and nothing committed unless the COMMIT itself failed (sent, and
  * then a WARNING or a lost connection: committed perhaps, or only on the
- * primary; never acknowledge it).  stats may be NULL.
+ * primary; never acknowledge it).  With a commit deadline set
+ * (store_pg_commit_by()), waiting for a lock another transaction holds
+ * (another instance's batch, its COMMIT perhaps held by a stalled
+ * standby) ends at that deadline too: -1, stats->lock_timeout, not
+ * retried.  stats may be NULL.
  */
 int	store_pg_record(PGconn *, struct store_plan *plans,
 	    struct store_job **jobs, size_t n, const char *now,

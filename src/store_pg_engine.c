@@ -237,6 +237,10 @@ store_pg_batch(struct store *s, struct store_job **jobs, size_t n,
 	}
 	if (PQstatus(s->pg->c) != CONNECTION_OK || st.commit_failed)
 		store_pg_lost(s, err);
+	else if (st.lock_timeout)
+		/* Another's lock held past the deadline: the batch's, not a job's. */
+		log_warnx("database: %s (another instance's COMMIT waiting for "
+		    "a standby?): answered 503", err);
 	else {
 		log_warnx("database: %s", err);
 		*job_failed = 1;

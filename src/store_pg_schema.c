@@ -453,6 +453,12 @@ store_pg_commit_by(uint64_t by)
 	store_pg_late.by = by;
 }
 
+uint64_t
+store_pg_commit_deadline(void)
+{
+	return store_pg_late.by;
+}
+
 int
 store_pg_commit_left(void)
 {
@@ -505,8 +511,21 @@ store_pg_commit_end(PGconn *c, char *err, size_t errlen)
 		}
 		PQclear(r);
 	}
-	PQsetNoticeReceiver(c, store_pg_late.old, NULL);
-	store_pg_late.left = NULL;
+	/* Sent in a batch's pipeline (store_pg.c): its sync, then out. */
+	if (PQpipelineStatus(c) != PQ_PIPELINE_OFF) {
+		if ((r = PQgetResult(c)) == NULL ||
+		    PQresultStatus(r) != PGRES_PIPELINE_SYNC) {
+			if (o == STORE_PG_COMMITTED)
+				o = STORE_PG_UNKNOWN;
+			store_pg_err(c, err, errlen, "PostgreSQL: no sync");
+		}
+		PQclear(r);
+		if (PQexitPipelineMode(c) != 1 && o == STORE_PG_COMMITTED) {
+			store_pg_err(c, err, errlen, "PostgreSQL");
+			o = STORE_PG_UNKNOWN;
+		}
+	}
+	store_pg_commit_disarm(c);
 	if (o == STORE_PG_COMMITTED && store_pg_late.w.seen > 0) {
 		util_err(err, errlen, "COMMIT: WARNING: %s (committed on the "
 		    "primary, perhaps not on a standby)", store_pg_late.w.text);
@@ -515,13 +534,8 @@ store_pg_commit_end(PGconn *c, char *err, size_t errlen)
 	return o;
 }
 
-/*
- * Sent, then waited for by the deadline only: a COMMIT is never
- * cancelled (a cancelled wait for the synchronous standby is a commit on
- * the primary alone).
- */
 int
-store_pg_commit(PGconn *c, char *err, size_t errlen)
+store_pg_commit_arm(PGconn *c, char *err, size_t errlen)
 {
 	if (store_pg_late.left != NULL) {
 		util_err(err, errlen, "COMMIT: the one before is still "
@@ -532,12 +546,26 @@ store_pg_commit(PGconn *c, char *err, size_t errlen)
 	store_pg_late.old = PQsetNoticeReceiver(c, store_pg_on_notice,
 	    &store_pg_late.w);
 	store_pg_late.left = c;
-	if (PQsendQuery(c, "COMMIT") != 1) {
-		store_pg_err(c, err, errlen, "PostgreSQL");
-		PQsetNoticeReceiver(c, store_pg_late.old, NULL);
-		store_pg_late.left = NULL;
-		return -1;
-	}
+	return 0;
+}
+
+void
+store_pg_commit_disarm(PGconn *c)
+{
+	if (store_pg_late.left != c)
+		return;
+	PQsetNoticeReceiver(c, store_pg_late.old, NULL);
+	store_pg_late.left = NULL;
+}
+
+/*
+ * Waited for by the deadline only: a COMMIT is never cancelled (a
+ * cancelled wait for the synchronous standby is a commit on the primary
+ * alone).
+ */
+int
+store_pg_commit_wait(PGconn *c, char *err, size_t errlen)
+{
 	if (store_pg_wait(c, store_pg_late.by) == 1) {
 		util_err(err, errlen, "COMMIT: no answer by the deadline (left "
 		    "outstanding, not cancelled)");
@@ -545,6 +573,19 @@ store_pg_commit(PGconn *c, char *err, size_t errlen)
 	}
 	return store_pg_commit_end(c, err, errlen) == STORE_PG_COMMITTED ?
 	    0 : -1;
+}
+
+int
+store_pg_commit(PGconn *c, char *err, size_t errlen)
+{
+	if (store_pg_commit_arm(c, err, errlen) != 0)
+		return -1;
+	if (PQsendQuery(c, "COMMIT") != 1) {
+		store_pg_err(c, err, errlen, "PostgreSQL");
+		store_pg_commit_disarm(c);
+		return -1;
+	}
+	return store_pg_commit_wait(c, err, errlen);
 }
 
 enum store_pg_outcome
@@ -556,8 +597,7 @@ store_pg_commit_settle(PGconn *c, uint64_t until, int give_up, char *err,
 		return STORE_PG_UNKNOWN;
 	}
 	if (give_up) {
-		PQsetNoticeReceiver(c, store_pg_late.old, NULL);
-		store_pg_late.left = NULL;
+		store_pg_commit_disarm(c);
 		util_err(err, errlen, "COMMIT: no longer waited for");
 		return STORE_PG_UNKNOWN;
 	}

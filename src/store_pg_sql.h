@@ -29,7 +29,11 @@ enum {
 	P_GET_ALL,		/* each kind's GET for its jobs, by kind */
 	P_CLEAR_ALL = P_GET_ALL + NOTIF_KIND_COUNT,	/* P_CLEAR */
 	P_EVENT_ALL,		/* S_EVENT, rows in the order given */
-	P_COUNT
+	P_NOTIF_ALL,		/* S_NOTIF_INSERT, rows in the order given */
+	P_LOCK_TIMEOUT,		/* the transaction's lock_timeout */
+	P_UPSERT_ALL,		/* each kind's upsert over arrays, by kind */
+	P_COUNT_ = P_UPSERT_ALL + NOTIF_KIND_COUNT,
+	P_COUNT = P_COUNT_
 };
 
 #define STORE_PG_PARAMS	64
@@ -40,6 +44,8 @@ struct store_pg_stmt {
 	char	*sql;		/* NULL: none (never prepared) */
 	int	 text;		/* sent as text each time, never prepared */
 	int	 ntypes;
+	int	 nidcol;	/* an upsert's or fill's notification id: -1 none */
+	int	 clientcol;	/* and its client id */
 	Oid	 types[STORE_PG_PARAMS];
 };
 
