@@ -342,8 +342,9 @@ int	store_read_object(struct store *, const struct notif *,
 int	store_write_state(struct store *, const struct store_delivery *,
 	    const struct store_current *before, enum store_change,
 	    int64_t nid, const char *now);
-void	store_log_discrepancy(const struct notif *, const char *client_id,
-	    int64_t nid, enum store_outcome, const char *note);
+void	store_log_discrepancy(enum notif_kind, const char *client_id,
+	    const char *object_id, int64_t nid, enum store_outcome,
+	    const char *note);
 
 /* store_replay.c: store->migrated. */
 int	store_state_migrated(struct store *, int from, char *err,

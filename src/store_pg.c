@@ -984,6 +984,7 @@ store_pg_record(PGconn *c, struct store_plan *p, struct store_job **jobs,
 	char *text = NULL;
 	const char **vals = NULL;
 	long *at = NULL;
+	int64_t nid;
 	int attempt = 0, committing = 0, rc = -1;
 	size_t i;
 
@@ -1020,8 +1021,12 @@ store_pg_record(PGconn *c, struct store_plan *p, struct store_job **jobs,
 	    store_pg_retryable(f.sqlstate));
 out:
 	for (i = 0; i < n; i++) {
+		/* A COMMIT left outstanding keeps the ids its rows will have. */
+		nid = jobs[i]->r.notification_id;
 		if (rc != 0)
 			memset(&jobs[i]->r, 0, sizeof(jobs[i]->r));
+		if (rc != 0 && committing && store_pg_commit_left())
+			jobs[i]->r.notification_id = nid;
 		jobs[i]->r.status = rc;
 	}
 	if (rc == 0)

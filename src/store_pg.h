@@ -119,7 +119,9 @@ struct store_pg_record_stats {
  * with every job's r filled (status 0); or -1 with err, every r.status
  * -1, and nothing committed unless the COMMIT itself failed (sent, and
  * then a WARNING or a lost connection: committed perhaps, or only on the
- * primary; never acknowledge it).  With a commit deadline set
+ * primary; never acknowledge it; left outstanding at its deadline
+ * (store_pg_commit_left()), each r.notification_id is what its row holds
+ * if it commits).  With a commit deadline set
  * (store_pg_commit_by()), waiting for a lock another transaction holds
  * (another instance's batch, its COMMIT perhaps held by a stalled
  * standby) ends at that deadline too: -1, stats->lock_timeout, not

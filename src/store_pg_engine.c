@@ -17,7 +17,10 @@
  * answered 503 and settle() waits for its outcome, logged as
  * msg=commit_late with committed=yes (Antom's redelivery is then a
  * duplicate), no, local (a WARNING: on the primary, perhaps alone) or
- * unknown (the connection failed, or shutdown gave up on it).
+ * unknown (the connection failed, or shutdown gave up on it).  What the
+ * late transaction held waits for that outcome: its discrepancy lines
+ * are logged unless it rolled back, and its refusals are queued again
+ * unless it committed (so that one is neither lost nor counted twice).
  *
  * Threads: as struct store_engine says.  The connection is the writer's
  * alone; abort() and stats() touch nothing of it.
@@ -38,6 +41,16 @@
 #define STORE_PG_LOG_US		(10 * 1000000u)	/* unreachable: log again */
 #define STORE_PG_INT8		20
 
+/* A discrepancy of a batch whose COMMIT is late, to log once it settles. */
+struct store_pg_noted {
+	int64_t			 nid;
+	enum notif_kind		 kind;
+	enum store_outcome	 outcome;
+	char			*client_id;	/* one allocation, the three */
+	const char		*object_id;
+	const char		*note;
+};
+
 /* The engine's part of struct store: the writer's. */
 struct store_pg_conn {
 	PGconn		*c;
@@ -45,7 +58,11 @@ struct store_pg_conn {
 	/* The COMMIT left outstanding (s->w.commit_left): what it holds. */
 	uint64_t	 late_at;	/* past its deadline at, mono us */
 	size_t		 late_jobs;	/* answered 503 */
+	struct store_pg_noted *late_noted;
+	size_t		 late_nnoted;
+	struct refusal	*late_rf;	/* copies, late_refusals of them */
 	size_t		 late_refusals;
+	uint64_t	 late_recorded;	/* kept by it, if it commits */
 };
 
 /*
@@ -151,10 +168,103 @@ store_pg_open(struct store *s, char *err, size_t errlen)
 }
 
 static void
+store_pg_late_forget(struct store_pg_conn *pc)
+{
+	size_t i;
+
+	for (i = 0; i < pc->late_nnoted; i++)
+		free(pc->late_noted[i].client_id);
+	free(pc->late_noted);
+	pc->late_noted = NULL;
+	pc->late_nnoted = 0;
+	free(pc->late_rf);
+	pc->late_rf = NULL;
+	pc->late_refusals = 0;
+}
+
+/*
+ * The discrepancies of a batch whose COMMIT was left outstanding, kept
+ * until it settles.  Out of memory, they are logged now: a line that
+ * perhaps did not commit beats a contradiction passed in silence.
+ */
+static void
+store_pg_late_notes(struct store_pg_conn *pc, const struct store_plan *p,
+    struct store_job **jobs, size_t n)
+{
+	struct store_pg_noted *m;
+	const char *obj;
+	size_t i, a, b, c;
+
+	pc->late_nnoted = 0;
+	if ((pc->late_noted = calloc(n, sizeof(*pc->late_noted))) == NULL) {
+		store_state_committed(p, jobs, n);
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		if (p[i].repeat || p[i].note[0] == '\0')
+			continue;
+		obj = notif_object_id(p[i].d->notif);
+		a = strlen(p[i].d->client_id) + 1;
+		b = obj != NULL ? strlen(obj) + 1 : 0;
+		c = strlen(p[i].note) + 1;
+		m = &pc->late_noted[pc->late_nnoted];
+		if ((m->client_id = malloc(a + b + c)) == NULL) {
+			store_log_discrepancy(p[i].d->notif->kind,
+			    p[i].d->client_id, obj, jobs[i]->r.notification_id,
+			    p[i].outcome, p[i].note);
+			continue;
+		}
+		memcpy(m->client_id, p[i].d->client_id, a);
+		m->object_id = obj != NULL ? memcpy(m->client_id + a, obj, b) :
+		    NULL;
+		m->note = memcpy(m->client_id + a + b, p[i].note, c);
+		m->nid = jobs[i]->r.notification_id;
+		m->kind = p[i].d->notif->kind;
+		m->outcome = p[i].outcome;
+		pc->late_nnoted++;
+	}
+}
+
+/*
+ * What the late transaction held, once its outcome o is known.  Its
+ * discrepancies are logged unless it rolled back (committed perhaps: if
+ * it did not, the redelivery says it again; if it did, nothing else
+ * would).  Its refusals are counted if it committed, else queued again:
+ * a refusal counted twice on a primary that kept it beats one lost with
+ * it.
+ */
+static void
+store_pg_late_settled(struct store *s, enum store_pg_outcome o)
+{
+	struct store_pg_conn *pc = s->pg;
+	struct store_pg_noted *m;
+	uint64_t dropped = 0;
+	size_t i;
+
+	for (i = 0; i < pc->late_nnoted && o != STORE_PG_ROLLED_BACK; i++) {
+		m = &pc->late_noted[i];
+		store_log_discrepancy(m->kind, m->client_id, m->object_id,
+		    m->nid, m->outcome, m->note);
+	}
+	if (pc->late_refusals > 0) {
+		if (o == STORE_PG_COMMITTED)
+			refusal_written(s, pc->late_recorded, 0, 1);
+		else {
+			refusal_requeue(s, pc->late_rf, pc->late_refusals,
+			    &dropped);
+			s->ledger.checked = 0;	/* recount */
+			refusal_written(s, 0, dropped, 0);
+		}
+	}
+	store_pg_late_forget(pc);
+}
+
+static void
 store_pg_close(struct store *s)
 {
 	if (s->pg == NULL)
 		return;
+	store_pg_late_forget(s->pg);
 	PQfinish(s->pg->c);
 	free(s->pg);
 	s->pg = NULL;
@@ -229,7 +339,7 @@ store_pg_batch(struct store *s, struct store_job **jobs, size_t n,
 		s->w.commit_left = 1;
 		pc->late_at = util_mono_us();
 		pc->late_jobs = n;
-		pc->late_refusals = 0;
+		store_pg_late_notes(pc, s->w.plan, jobs, n);
 		log_warnx("database: PostgreSQL: the COMMIT of %zu "
 		    "notifications outlasted commit_deadline_ms (a synchronous "
 		    "standby stalled?): answered 503, its outcome awaited", n);
@@ -366,12 +476,18 @@ store_pg_refusal_write(struct store *s, const struct refusal *rf, size_t n)
 		goto out;
 	}
 	if (store_pg_commit_left()) {
-		/* Written again later if it did not commit: none is lost. */
+		/* Settled later: queued again unless it commits. */
 		s->w.commit_left = 1;
 		s->pg->late_at = util_mono_us();
 		s->pg->late_jobs = 0;
-		s->pg->late_refusals = n;
-		refusal_write_failed(s, rf, n, &recorded, &dropped);
+		if ((s->pg->late_rf = malloc(n * sizeof(*rf))) == NULL)
+			refusal_write_failed(s, rf, n, &recorded, &dropped);
+		else {
+			memcpy(s->pg->late_rf, rf, n * sizeof(*rf));
+			s->pg->late_refusals = n;
+			s->pg->late_recorded = recorded;
+			recorded = 0;
+		}
 		goto out;
 	}
 	log_warnx("database: refusals: %s", err);
@@ -473,6 +589,7 @@ store_pg_settle(struct store *s, uint64_t until, int give_up)
 	if (o != STORE_PG_COMMITTED)
 		log_kv_str(&lb, "error", err);
 	log_end(&lb);
+	store_pg_late_settled(s, o);
 	if (o == STORE_PG_COMMITTED)
 		return 0;
 	store_pg_lost(s, o == STORE_PG_UNKNOWN ? "a COMMIT's outcome is "

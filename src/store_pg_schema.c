@@ -494,6 +494,29 @@ store_pg_wait(PGconn *c, uint64_t by)
 	return 0;
 }
 
+/*
+ * What a COMMIT answered with an error r did.  After the WARNING of a
+ * cancelled wait for the standby it committed on the primary (an
+ * administrator's pg_terminate_backend says WARNING, then FATAL 57P01).
+ * Else it rolled back only if the error is the transaction's own (an
+ * ERROR, the connection alive); a FATAL, a lost connection or an
+ * operator's intervention (class 57) leaves it unknown.
+ */
+static enum store_pg_outcome
+store_pg_commit_error(PGconn *c, const PGresult *r)
+{
+	const char *sev = PQresultErrorField(r, PG_DIAG_SEVERITY_NONLOCALIZED);
+	const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+
+	if (store_pg_late.w.seen > 0)
+		return STORE_PG_LOCAL;
+	if (PQstatus(c) != CONNECTION_OK || sev == NULL ||
+	    strcmp(sev, "ERROR") != 0 || state == NULL ||
+	    strncmp(state, "08", 2) == 0 || strncmp(state, "57", 2) == 0)
+		return STORE_PG_UNKNOWN;
+	return STORE_PG_ROLLED_BACK;
+}
+
 /* Read the COMMIT's result, give the notice receiver back: its outcome. */
 static enum store_pg_outcome
 store_pg_commit_end(PGconn *c, char *err, size_t errlen)
@@ -505,9 +528,7 @@ store_pg_commit_end(PGconn *c, char *err, size_t errlen)
 		if (PQresultStatus(r) != PGRES_COMMAND_OK &&
 		    o == STORE_PG_COMMITTED) {
 			store_pg_err(c, err, errlen, "PostgreSQL");
-			/* An error on a live connection: rolled back. */
-			o = PQstatus(c) == CONNECTION_OK ? STORE_PG_ROLLED_BACK :
-			    STORE_PG_UNKNOWN;
+			o = store_pg_commit_error(c, r);
 		}
 		PQclear(r);
 	}
@@ -526,7 +547,8 @@ store_pg_commit_end(PGconn *c, char *err, size_t errlen)
 		}
 	}
 	store_pg_commit_disarm(c);
-	if (o == STORE_PG_COMMITTED && store_pg_late.w.seen > 0) {
+	if ((o == STORE_PG_COMMITTED || o == STORE_PG_LOCAL) &&
+	    store_pg_late.w.seen > 0) {
 		util_err(err, errlen, "COMMIT: WARNING: %s (committed on the "
 		    "primary, perhaps not on a standby)", store_pg_late.w.text);
 		o = STORE_PG_LOCAL;

@@ -90,7 +90,8 @@ store_log_replayed(const struct notif *n, const char *client_id, int64_t id,
 	log_kv_str(&lb, "outcome", store_outcome_str(outcome));
 	log_end(&lb);
 	if (note[0] != '\0')
-		store_log_discrepancy(n, client_id, id, outcome, note);
+		store_log_discrepancy(n->kind, client_id, notif_object_id(n),
+		    id, outcome, note);
 }
 
 /*

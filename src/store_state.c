@@ -655,16 +655,17 @@ store_write_event(struct store *s, const struct store_delivery *d,
 
 /* The WARN line of a notification that contradicted the state held. */
 void
-store_log_discrepancy(const struct notif *n, const char *client_id,
-    int64_t nid, enum store_outcome outcome, const char *note)
+store_log_discrepancy(enum notif_kind kind, const char *client_id,
+    const char *object_id, int64_t nid, enum store_outcome outcome,
+    const char *note)
 {
 	struct logbuf lb;
 
 	log_begin(&lb, LOG_LEVEL_WARN, "discrepancy");
 	log_kv_int(&lb, "notification_id", (long long)nid);
 	log_kv_str(&lb, "client_id", client_id);
-	log_kv_str(&lb, "kind", notif_kind_str(n->kind));
-	log_kv_str(&lb, "object_id", notif_object_id(n));
+	log_kv_str(&lb, "kind", notif_kind_str(kind));
+	log_kv_str(&lb, "object_id", object_id);
 	log_kv_str(&lb, "outcome", store_outcome_str(outcome));
 	log_kv_str(&lb, "discrepancy", note);
 	log_end(&lb);
@@ -788,7 +789,8 @@ store_state_committed(const struct store_plan *p, struct store_job **jobs,
 
 	for (i = 0; i < n; i++)
 		if (!p[i].repeat && p[i].note[0] != '\0')
-			store_log_discrepancy(p[i].d->notif,
-			    p[i].d->client_id, jobs[i]->r.notification_id,
-			    p[i].outcome, p[i].note);
+			store_log_discrepancy(p[i].d->notif->kind,
+			    p[i].d->client_id, notif_object_id(p[i].d->notif),
+			    jobs[i]->r.notification_id, p[i].outcome,
+			    p[i].note);
 }

@@ -579,6 +579,73 @@ START_TEST(test_pg_stalled_standby)
 }
 END_TEST
 
+/*
+ * What a late transaction held, once it commits: a contradiction in a
+ * batch whose COMMIT outlasted the deadline is still logged (it is in the
+ * database), and a refusal written in a late transaction is counted
+ * once, not queued again and written twice.
+ */
+START_TEST(test_pg_late_settled)
+{
+	struct client_response r;
+	char *ok, *fail, *risk, *req, *line;
+	int i;
+
+	PG_SKIP_UNLESS_AVAILABLE();
+	pg_start(1);
+	e2e_setup_dirs("pg");
+	write_pg_conf("commit_deadline_ms 1000\n");
+	e2e_start_daemon();
+	ok = e2e_pay_body("PR-LS-1", "PAYMENT_RESULT", "S");
+	fail = e2e_pay_body("PR-LS-1", "PAYMENT_RESULT", "F");
+	e2e_deliver_ok(ok);
+
+	/* A FAIL after SUCCESS, its COMMIT late: 503, then committed. */
+	pg_stall(1);
+	req = e2e_signed_request("/antom/notify", "/antom/notify", fail, NULL,
+	    0);
+	ck_assert_int_eq(e2e_send(e2e.port, req, strlen(req), &r), 503);
+	client_response_free(&r);
+	free(req);
+	pg_resume(1);
+	line = e2e_log_line("msg=commit_late");
+	ck_assert_msg(strstr(line, " jobs=1 ") != NULL &&
+	    strstr(line, " committed=yes ") != NULL, "%s", line);
+	free(line);
+	line = e2e_log_line("msg=discrepancy");
+	ck_assert_msg(strstr(line, "PR-LS-1 ") != NULL &&
+	    strstr(line, " outcome=conflict ") != NULL, "%s", line);
+	free(line);
+	pg_wait(0, "SELECT outcome || ':' || discrepancy FROM notifications"
+	    " WHERE outcome = 'conflict'", "conflict:status SUCCESS -> FAIL",
+	    5000);
+
+	/* A misrouted delivery's refusal, written while the standby stalls. */
+	pg_stall(1);
+	risk = e2e_pay_body("PR-LS-2", "PAYMENT_RESULT", "S");
+	req = e2e_signed_request("/antom/notify", "/antom/notify/", risk, NULL,
+	    0);
+	ck_assert_int_eq(e2e_send(e2e.port, req, strlen(req), &r), 401);
+	client_response_free(&r);
+	free(req);
+	usleep(1500000);	/* past the deadline: the COMMIT is late */
+	pg_resume(1);
+	line = e2e_log_line("refusals=1 committed=yes");
+	free(line);
+	/* Written once: not queued again for the writer's next pass. */
+	for (i = 0; i < 3; i++) {
+		e2e_deliver_ok(ok);
+		usleep(200000);
+	}
+	ck_assert_str_eq(pg_sql(0, "SELECT string_agg(object_id || ':' ||"
+	    " refusal_count, ',') FROM refusals"), "PR-LS-2:1");
+	ck_assert_int_eq(e2e_stop_daemon(), 0);
+	free(ok);
+	free(fail);
+	free(risk);
+}
+END_TEST
+
 /* The SQLSTATE of sql run on conninfo, "" when it succeeded. */
 static const char *
 pg_state_of(const char *conninfo, const char *sql)
@@ -722,6 +789,7 @@ e2e_pg_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_pg_stalled_standby);
+	tcase_add_test(tc, test_pg_late_settled);
 	suite_add_tcase(s, tc);
 	return s;
 }

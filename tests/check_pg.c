@@ -1831,6 +1831,48 @@ START_TEST(test_pg_commit_deadline)
 }
 END_TEST
 
+/*
+ * A COMMIT left waiting for a stalled standby, its backend then
+ * terminated by an administrator: the server says WARNING (the wait
+ * cancelled, committed locally) and then FATAL 57P01.  That is a commit
+ * on the primary, perhaps alone (STORE_PG_LOCAL), not a rollback: the
+ * row is there.
+ */
+START_TEST(test_pg_commit_terminated)
+{
+	PGconn *c, *admin;
+	char err[256], sql[128];
+	enum store_pg_outcome o = STORE_PG_WAITING;
+	int i;
+
+	PG_SKIP_UNLESS_AVAILABLE();
+	pg_start(1);
+	c = pg_connect(0);
+	admin = pg_connect(0);
+	pg_exec(c, "CREATE TABLE t (id integer PRIMARY KEY)");
+	pg_stall(1);
+	pg_exec(c, "BEGIN; INSERT INTO t VALUES (3)");
+	store_pg_commit_by(util_mono_us() + 300000);
+	ck_assert_int_eq(store_pg_commit(c, err, sizeof(err)), -1);
+	store_pg_commit_by(0);
+	ck_assert_int_eq(store_pg_commit_left(), 1);
+	snprintf(sql, sizeof(sql), "SELECT pg_terminate_backend(%d)",
+	    PQbackendPID(c));
+	pg_exec(admin, sql);
+	for (i = 0; i < 50 && (o = store_pg_commit_settle(c, util_mono_us() +
+	    100000, 0, err, sizeof(err))) == STORE_PG_WAITING; i++)
+		;
+	ck_assert_msg(o == STORE_PG_LOCAL, "outcome %d: %s", (int)o, err);
+	ck_assert_msg(strstr(err, "committed on the primary") != NULL, "%s",
+	    err);
+	ck_assert_int_eq(store_pg_commit_left(), 0);
+	assert_pg_value(admin, "SELECT count(*) FROM t WHERE id = 3", "1");
+	pg_resume(1);
+	PQfinish(c);
+	PQfinish(admin);
+}
+END_TEST
+
 /* Instance B's batch, in a thread of its own (its own commit deadline). */
 struct pg_blocked {
 	PGconn				*c;
@@ -1966,6 +2008,7 @@ pg_suite(void)
 	tcase_add_test(tc, test_pg_record_prepared_once);
 	tcase_add_test(tc, test_pg_record_fails_whole);
 	tcase_add_test(tc, test_pg_commit_deadline);
+	tcase_add_test(tc, test_pg_commit_terminated);
 	tcase_add_test(tc, test_pg_record_lock_deadline);
 	suite_add_tcase(s, tc);
 	return s;
