@@ -1831,6 +1831,59 @@ START_TEST(test_pg_commit_deadline)
 }
 END_TEST
 
+/* The value PQconninfo() gives keyword on c, "" when it has none. */
+static const char *
+conninfo_value(PGconn *c, const char *keyword)
+{
+	static char v[64];
+	PQconninfoOption *o = PQconninfo(c), *i;
+
+	v[0] = '\0';
+	for (i = o; i != NULL && i->keyword != NULL; i++)
+		if (strcmp(i->keyword, keyword) == 0 && i->val != NULL)
+			snprintf(v, sizeof(v), "%s", i->val);
+	PQconninfoFree(o);
+	return v;
+}
+
+/*
+ * store_pg_connect() bounds the connect and notices a dead peer on its
+ * own (timeouts and keepalives), and the database string wins over each:
+ * as conninfo, and as a URI.  No server needed: a connection that failed
+ * keeps its options.
+ */
+START_TEST(test_pg_connect_options)
+{
+	static const char *const ours[][2] = { { "connect_timeout", "10" },
+	    { "keepalives", "1" }, { "keepalives_idle", "5" },
+	    { "keepalives_interval", "2" }, { "keepalives_count", "3" },
+	    { "tcp_user_timeout", "10000" } };
+	PGconn *c;
+	size_t i;
+
+	c = store_pg_connect("host=/nonexistent port=1 dbname=antomd");
+	ck_assert_ptr_nonnull(c);
+	ck_assert_int_ne(PQstatus(c), CONNECTION_OK);
+	for (i = 0; i < sizeof(ours) / sizeof(ours[0]); i++)
+		ck_assert_str_eq(conninfo_value(c, ours[i][0]), ours[i][1]);
+	ck_assert_str_eq(conninfo_value(c, "dbname"), "antomd");
+	PQfinish(c);
+	c = store_pg_connect("host=/nonexistent port=1 connect_timeout=3"
+	    " keepalives_idle=60 tcp_user_timeout=0");
+	ck_assert_str_eq(conninfo_value(c, "connect_timeout"), "3");
+	ck_assert_str_eq(conninfo_value(c, "keepalives_idle"), "60");
+	ck_assert_str_eq(conninfo_value(c, "tcp_user_timeout"), "0");
+	ck_assert_str_eq(conninfo_value(c, "keepalives_count"), "3");
+	PQfinish(c);
+	c = store_pg_connect("postgresql:///antomd?host=/nonexistent&port=1"
+	    "&connect_timeout=4");
+	ck_assert_str_eq(conninfo_value(c, "connect_timeout"), "4");
+	ck_assert_str_eq(conninfo_value(c, "keepalives_interval"), "2");
+	ck_assert_str_eq(conninfo_value(c, "dbname"), "antomd");
+	PQfinish(c);
+}
+END_TEST
+
 /*
  * A COMMIT left waiting for a stalled standby, its backend then
  * terminated by an administrator: the server says WARNING (the wait
@@ -1993,6 +2046,7 @@ pg_suite(void)
 	tcase_add_test(tc, test_pg_migrate);
 	tcase_add_test(tc, test_pg_migrate_concurrent);
 	tcase_add_test(tc, test_pg_check);
+	tcase_add_test(tc, test_pg_connect_options);
 	tcase_add_test(tc, test_pg_columns_match_sqlite);
 	tcase_add_test(tc, test_pg_checks_match_sqlite);
 	tcase_add_test(tc, test_pg_views_match_sqlite);
