@@ -220,12 +220,13 @@ bench: deps-bench
 	$(Q)bench/run
 
 # The suites that run the daemon (check_e2e_*.c, check_hostile.c,
-# check_ops.c, check_install.c: nginx's upstream too, check_corpus.c),
+# check_ops.c, check_install.c: nginx's upstream too, check_corpus.c,
+# check_alerts.c: one scrape),
 # with it under
 # valgrind (memcheck; definite leaks and any error fail the test that
 # stops it).
 DAEMON_SUITES := e2e_protocol e2e_faults e2e_lifecycle hostile ops install \
-		 e2e_pg corpus
+		 e2e_pg corpus alerts
 
 valgrind: deps-test
 	$(Q)$(MAKE) --no-print-directory all $(BIN)/check_antomd

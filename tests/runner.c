@@ -20,7 +20,7 @@ main(void)
 		e2e_lifecycle_suite, hostile_suite, ctl_explain_suite,
 		ctl_db_suite, ctl_simulate_suite, ops_suite, install_suite,
 		proxy_suite, pathvar_suite, corpus_suite, pg_suite, store_pg_suite,
-		e2e_pg_suite,
+		e2e_pg_suite, alerts_suite,
 	};
 	SRunner *sr;
 	size_t i;

@@ -35,6 +35,7 @@ Suite	*proxy_suite(void);
 Suite	*corpus_suite(void);
 Suite	*pg_suite(void);
 Suite	*e2e_pg_suite(void);
+Suite	*alerts_suite(void);
 
 /* $var/rel (dflt/rel when var is not set) into buf; returns buf. */
 const char *test_env_path(char *buf, size_t cap, const char *var,
