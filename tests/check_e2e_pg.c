@@ -588,7 +588,7 @@ END_TEST
 START_TEST(test_pg_late_settled)
 {
 	struct client_response r;
-	char *ok, *fail, *risk, *req, *line;
+	char *ok, *fail, *risk, *line;
 	int i;
 
 	PG_SKIP_UNLESS_AVAILABLE();
@@ -602,11 +602,9 @@ START_TEST(test_pg_late_settled)
 
 	/* A FAIL after SUCCESS, its COMMIT late: 503, then committed. */
 	pg_stall(1);
-	req = e2e_signed_request("/antom/notify", "/antom/notify", fail, NULL,
-	    0);
-	ck_assert_int_eq(e2e_send(e2e.port, req, strlen(req), &r), 503);
+	ck_assert_int_eq(e2e_signed_post("/antom/notify", "/antom/notify", fail,
+	    &r), 503);
 	client_response_free(&r);
-	free(req);
 	pg_resume(1);
 	line = e2e_log_line("msg=commit_late");
 	ck_assert_msg(strstr(line, " jobs=1 ") != NULL &&
@@ -623,11 +621,9 @@ START_TEST(test_pg_late_settled)
 	/* A misrouted delivery's refusal, written while the standby stalls. */
 	pg_stall(1);
 	risk = e2e_pay_body("PR-LS-2", "PAYMENT_RESULT", "S");
-	req = e2e_signed_request("/antom/notify", "/antom/notify/", risk, NULL,
-	    0);
-	ck_assert_int_eq(e2e_send(e2e.port, req, strlen(req), &r), 401);
+	ck_assert_int_eq(e2e_signed_post("/antom/notify", "/antom/notify/",
+	    risk, &r), 401);
 	client_response_free(&r);
-	free(req);
 	usleep(1500000);	/* past the deadline: the COMMIT is late */
 	pg_resume(1);
 	line = e2e_log_line("refusals=1 committed=yes");
