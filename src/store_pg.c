@@ -466,13 +466,12 @@ store_pg_read(struct store_pg_pipe *pp, struct store_plan *p, size_t n,
     uint64_t *keys, char *text, const char **vals)
 {
 	const PGresult *r;
-	size_t first, k;
-	int kind, row;
-	long i;
-
 	uint64_t by = store_pg_commit_deadline(), now;
 	char ms[24];
 	const char *v[1] = { ms };
+	size_t first, k;
+	int kind, row;
+	long i;
 
 	if (store_pg_send(pp, P_BEGIN, 0, NULL, -1, 0) != 0)
 		return -1;

@@ -89,6 +89,7 @@ store_pg_dollar(const char *sql, const char *tail)
 static void
 store_pg_types(enum notif_kind kind, size_t ncols, struct store_pg_stmt *st)
 {
+	static const char client[] = "client";
 	struct store_delivery d;
 	struct store_value val;
 	struct notif nf;
@@ -98,8 +99,6 @@ store_pg_types(enum notif_kind kind, size_t ncols, struct store_pg_stmt *st)
 	memset(&nf, 0, sizeof(nf));
 	nf.kind = kind;
 	d.notif = &nf;
-	static const char client[] = "client";
-
 	d.client_id = client;
 	st->nidcol = st->clientcol = -1;
 	for (j = 0; j < ncols; j++) {
@@ -160,14 +159,13 @@ static char *
 store_pg_subst(const char *head, const char *sql, const char *tail,
     const char *const *names, int nnames)
 {
-	size_t len = strlen(head) + strlen(tail) + 1, i;
+	size_t len = strlen(head) + strlen(tail) + 1, longest = 0, i;
 	const char *p;
 	char *s, *o;
 	long k;
-
-	size_t longest = 0;
 	int a;
 
+	/* Each $N becomes a name: room for the longest at every '$'. */
 	for (a = 0; a < nnames; a++)
 		if (strlen(names[a]) > longest)
 			longest = strlen(names[a]);
