@@ -561,6 +561,11 @@ metrics_render(const struct metrics_snapshot *snap, size_t *lenp)
 	m_series(f, &(struct m_series){ "antomd_storage_failures_total",
 	    M_COUNTER, "Deliveries the writer could not commit (answered 503).",
 	    M_GET(m.batch_failed_jobs) });
+	/* What /healthz calls "the last commit failed", between scrapes too. */
+	m_series(f, &(struct m_series){ "antomd_last_commit_failed", M_GAUGE,
+	    "1 while the writer's last batch failed whole (or its idle probe "
+	    "found the database unwell), 0 once one commits again.",
+	    (uint64_t)atomic_load(&m.last_batch_failed) });
 
 	if (snap != NULL && snap->has_store)
 		m_render_store(f, &snap->store);

@@ -156,6 +156,7 @@ sample(const char *samples, const char *key)
 #define M_401		"antomd_http_requests_total{route=\"/antom/notify\",status=\"401\"}"
 #define M_BATCHES	"antomd_commit_batch_size_count{}"
 #define M_LATENCY	"antomd_request_duration_seconds_count{}"
+#define M_COMMIT_FAILED	"antomd_last_commit_failed{}"
 
 /*
  * /metrics parses, and its numbers follow real signed deliveries: an
@@ -421,7 +422,7 @@ healthz_when(int status, int ms)
 START_TEST(test_healthz_storage_failure)
 {
 	struct client_response r;
-	char *b = e2e_pay_body("PR-H1", "PAYMENT_RESULT", "S");
+	char *b = e2e_pay_body("PR-H1", "PAYMENT_RESULT", "S"), *s;
 	sqlite3 *db;
 
 	e2e_write_small_conf(NULL, NULL);
@@ -431,6 +432,9 @@ START_TEST(test_healthz_storage_failure)
 	client_response_free(&r);
 	free(b);
 	b = e2e_pay_body("PR-H2", "PAYMENT_RESULT", "S");
+	s = scrape();
+	ck_assert_double_eq(sample(s, M_COMMIT_FAILED), 0);
+	free(s);
 
 	ck_assert_int_eq(sqlite3_open(e2e.db, &db), SQLITE_OK);
 	ck_assert_int_eq(sqlite3_exec(db, "BEGIN EXCLUSIVE", NULL, NULL, NULL),
@@ -440,7 +444,11 @@ START_TEST(test_healthz_storage_failure)
 	ck_assert_int_eq(metrics_get("GET", "/healthz", &r), 503);
 	ck_assert_str_eq(r.body, "the last commit failed\n");
 	client_response_free(&r);
-	free(scrape());		/* still well-formed */
+	/* What /healthz says, for the alert: 1 until a commit succeeds. */
+	s = scrape();
+	ck_assert_double_eq(sample(s, M_COMMIT_FAILED), 1);
+	ck_assert_double_eq(sample(s, "antomd_storage_failures_total{}"), 1);
+	free(s);
 
 	ck_assert_int_eq(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
@@ -449,6 +457,9 @@ START_TEST(test_healthz_storage_failure)
 	 * every 5 s, so a health check that holds traffic back recovers.
 	 */
 	ck_assert_int_eq(healthz_when(200, 8000), 200);
+	s = scrape();
+	ck_assert_double_eq(sample(s, M_COMMIT_FAILED), 0);
+	free(s);
 	ck_assert_int_eq(deliver(b, NULL, 0, &r), 200);
 	client_response_free(&r);
 	ck_assert_int_eq(metrics_get("GET", "/healthz", &r), 200);
