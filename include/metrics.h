@@ -84,6 +84,8 @@ struct metrics_store {
 	int		writable;
 	int		wal_frames;
 	uint64_t	checkpoints;
+	int64_t		database_bytes;	/* -1: left out */
+	int64_t		wal_bytes;	/* -1: left out (PostgreSQL) */
 };
 
 /* What the exposition shows beside the counters kept here. */

@@ -433,6 +433,18 @@ m_render_store(FILE *f, const struct metrics_store *ss)
 
 	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
 		m_series(f, &rows[i]);
+	/* Sizes the engine knows (store.h); an unknown one is left out. */
+	if (ss->database_bytes >= 0)
+		m_series(f, &(struct m_series){ "antomd_database_bytes",
+		    M_GAUGE, "Bytes of the database on disk: SQLite's main "
+		    "file at the scrape; PostgreSQL's pg_database_size(), "
+		    "taken by the idle writer at most once a minute.",
+		    (uint64_t)ss->database_bytes });
+	if (ss->wal_bytes >= 0)
+		m_series(f, &(struct m_series){ "antomd_wal_bytes", M_GAUGE,
+		    "Bytes of SQLite's WAL file at the scrape (cut back to 40 "
+		    "MiB when a checkpoint lets it start over).",
+		    (uint64_t)ss->wal_bytes });
 }
 
 /* The log sink's, as the caller took them (log.h). */

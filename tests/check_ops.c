@@ -231,6 +231,22 @@ START_TEST(test_metrics)
 		}
 		ck_assert_double_ge(passes, 1);
 	}
+	/* The files' sizes, taken at the scrape: the writer is idle now. */
+	{
+		struct stat st;
+		char wal[512];
+
+		s = scrape();
+		ck_assert_int_eq(stat(e2e.db, &st), 0);
+		ck_assert_double_eq(sample(s, "antomd_database_bytes{}"),
+		    (double)st.st_size);
+		ck_assert_double_ge(st.st_size, 4096);
+		snprintf(wal, sizeof(wal), "%s-wal", e2e.db);
+		ck_assert_int_eq(stat(wal, &st), 0);
+		ck_assert_double_eq(sample(s, "antomd_wal_bytes{}"),
+		    (double)st.st_size);
+		free(s);
+	}
 
 	/* Health, and nothing else on that listener. */
 	ck_assert_int_eq(metrics_get("GET", "/healthz", &r), 200);
