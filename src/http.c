@@ -155,7 +155,7 @@ struct http_req {
 	char			*signed_path;	/* what verified */
 	char			*misrouted;	/* the variant that verified */
 	long			 key_version;
-	long			 claimed_version;	/* verify_match's */
+	long			 claimed_version; /* verify_match's */
 	int			 parsed;
 	struct notif		 notif;
 	struct store_job	 job;

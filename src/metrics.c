@@ -179,11 +179,12 @@ void
 metrics_verify_failure(const char *client_id, long version,
     enum reason reason)
 {
-	size_t i, first, n = atomic_load_explicit(&m.nkeys, memory_order_acquire);
+	size_t i, first, n;
 
 	if ((unsigned)reason >= REASON_COUNT || !m_is_verify[reason])
 		reason = REASON_NONE;
 	M_ADD(m.verify_fail[reason], 1);
+	n = atomic_load_explicit(&m.nkeys, memory_order_acquire);
 	first = n;
 	for (i = 0; client_id != NULL && i < n; i++) {
 		if (strcmp(m.keys[i].client_id, client_id) != 0)
@@ -393,7 +394,8 @@ m_render_by_reason(FILE *f, const char *name, const char *client_id,
 		else if (version != NULL)
 			fputs("\",key_version=\"other", f);
 		fprintf(f, "\",reason=\"%s\"} %llu\n", r == REASON_NONE ?
-		    "other" : reason_str((enum reason)r), (unsigned long long)v);
+		    "other" : reason_str((enum reason)r),
+		    (unsigned long long)v);
 	}
 }
 

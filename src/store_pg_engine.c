@@ -39,7 +39,7 @@
 #include "util.h"
 
 #define STORE_PG_LOG_US		(10 * 1000000u)	/* unreachable: log again */
-#define STORE_PG_SIZE_US	(60 * 1000000u)	/* database size: take again */
+#define STORE_PG_SIZE_US	(60 * 1000000u)	/* database size: again */
 #define STORE_PG_INT8		20
 
 /* A discrepancy of a batch whose COMMIT is late, to log once it settles. */
@@ -64,7 +64,7 @@ struct store_pg_conn {
 	struct refusal	*late_rf;	/* copies, late_refusals of them */
 	size_t		 late_refusals;
 	uint64_t	 late_recorded;	/* kept by it, if it commits */
-	uint64_t	 sized;		/* last database size taken, mono us */
+	uint64_t	 sized;		/* database size last taken, mono us */
 };
 
 /*
@@ -151,7 +151,7 @@ store_pg_open(struct store *s, char *err, size_t errlen)
 		util_err(err, errlen, "out of memory");
 		return -1;
 	}
-	atomic_store(&s->database_bytes, -1);	/* until the writer takes it */
+	atomic_store(&s->database_bytes, -1);	/* till the writer takes it */
 	if ((s->pg->c = store_pg_connect(s->path)) == NULL) {
 		util_err(err, errlen, "cannot connect to PostgreSQL: out of "
 		    "memory");
