@@ -39,9 +39,13 @@ void	metrics_request(const char *route, unsigned status, uint64_t us);
 /*
  * A request refused before it was authentic (400/401), by reason; a
  * reason not marked as a verification failure in reason.h counts as
- * "other".
+ * "other".  Also by client id and the key version its signature header
+ * named (0: none; a misrouted one's is the key that verified): a
+ * configured pair, a configured client id's other versions as one, and
+ * anything else as "other".
  */
-void	metrics_verify_failure(enum reason);
+void	metrics_verify_failure(const char *client_id, long key_version,
+	    enum reason);
 /*
  * A refusal that was not authentic (refusal.h: bad or missing signature,
  * 400, 401, 413), by client id (a configured one; anything else counts
@@ -84,6 +88,8 @@ struct metrics_store {
 	int		writable;
 	int		wal_frames;
 	uint64_t	checkpoints;
+	int64_t		database_bytes;	/* -1: left out */
+	int64_t		wal_bytes;	/* -1: left out (PostgreSQL) */
 };
 
 /* What the exposition shows beside the counters kept here. */

@@ -5,9 +5,9 @@
  * the request's log line says (reason=), what the refusals table keeps,
  * and, for the rows marked as verification failures (the 400s and 401s,
  * refused before the request was authentic), the reason label of
- * antomd_verification_failures_total, in this order.  Adding a reason is
- * one row here.  The names are a wire contract with operators' queries
- * and dashboards: never rename one.
+ * antomd_verification_failures_total and of its _by_key_total twin, in
+ * this order.  Adding a reason is one row here.  The names are a wire
+ * contract with operators' queries and dashboards: never rename one.
  *
  * Leaf header: no other module's types, safe to include anywhere.
  */

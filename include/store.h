@@ -181,6 +181,13 @@ struct store_stats {
 	int64_t		at_risk;	/* of them, older than at_risk_after_s */
 	uint64_t	checkpoints;	/* passes of the checkpointer thread */
 	int		wal_frames;	/* in the WAL after the writer's last commit */
+	/*
+	 * Bytes on disk: the database (SQLite: its main file, at the call;
+	 * PostgreSQL: pg_database_size() as the idle writer last took it)
+	 * and SQLite's WAL file; -1 unknown or none.
+	 */
+	int64_t		database_bytes;
+	int64_t		wal_bytes;
 };
 void	store_stats(struct store *, struct store_stats *);
 

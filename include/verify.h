@@ -77,10 +77,16 @@ struct verify_input {
 	const char		*sig_header;
 };
 
-/* What verification found (filled on success). */
+/* What verification found (filled on success, but for claimed_version). */
 struct verify_match {
 	long	key_version;	/* version of the key that verified */
 	int	with_query;	/* 1 if it verified only over path?query */
+	/*
+	 * Set whatever the result: the keyVersion the header names (1 when
+	 * absent), or 0 when the header did not parse that far.  A claim,
+	 * not a fact: for counting failures by key (metrics.h).
+	 */
+	long	claimed_version;
 };
 
 struct verify_keyring;

@@ -102,6 +102,8 @@ admin_snapshot(struct admin *a, struct metrics_snapshot *snap)
 	snap->store.writable = store_writable(a->store);
 	snap->store.wal_frames = ss.wal_frames;
 	snap->store.checkpoints = ss.checkpoints;
+	snap->store.database_bytes = ss.database_bytes;
+	snap->store.wal_bytes = ss.wal_bytes;
 	http_stats(a->http, &hs);
 	snap->has_http = 1;
 	snap->http_inflight = hs.inflight;

@@ -155,6 +155,7 @@ struct http_req {
 	char			*signed_path;	/* what verified */
 	char			*misrouted;	/* the variant that verified */
 	long			 key_version;
+	long			 claimed_version; /* verify_match's */
 	int			 parsed;
 	struct notif		 notif;
 	struct store_job	 job;
@@ -477,8 +478,10 @@ http_answer(struct http_req *r, enum http_reply reply, enum reason reason)
 		atomic_fetch_add(&h->acknowledged, 1);
 	else
 		http_refused(r, status, reason_str(r->reason));
+	/* Misrouted: the key that verified; else the one the header named. */
 	if (status == 400 || status == 401)
-		metrics_verify_failure(r->reason);
+		metrics_verify_failure(r->client_id, r->key_version > 0 ?
+		    r->key_version : r->claimed_version, r->reason);
 	if (r->state == ST_DONE && r->job.r.status == 0 && r->parsed)
 		metrics_notification(r->notif.kind, r->job.r.outcome);
 	metrics_request(r->route != NULL ? r->route->path : NULL, status,
@@ -641,6 +644,7 @@ http_process(struct http_req *r)
 	in.query = r->query;
 	in.sig_header = r->signature;
 	vr = verify_request(r->conf->keys, &in, &m);
+	r->claimed_version = m.claimed_version;
 	if (vr == VERIFY_ERR_MISMATCH && http_misrouted(r, &in))
 		return http_refuse_misrouted(r);
 	if (vr != VERIFY_OK)

@@ -83,6 +83,13 @@ static struct {
 	_Atomic uint64_t	 deliveries[METRICS_KEYS_MAX + 1]; /* + other */
 	/* By the first key row of the client id, + other. */
 	_Atomic uint64_t	 unverified[METRICS_KEYS_MAX + 1][REASON_COUNT];
+	/*
+	 * Verification failures by the key the header named: its key row
+	 * (+ other), or, a version the client id lacks, the client id's
+	 * first key row.
+	 */
+	_Atomic uint64_t	 verify_key[METRICS_KEYS_MAX + 1][REASON_COUNT];
+	_Atomic uint64_t	 verify_client[METRICS_KEYS_MAX][REASON_COUNT];
 	_Atomic uint64_t	 variants[METRICS_VARIANT_MISROUTED + 1];
 	_Atomic uint64_t	 lat[M_NLAT], lat_sum_us, lat_count;
 	_Atomic uint64_t	 batch[M_NBATCH], batch_sum, batch_count;
@@ -163,12 +170,36 @@ metrics_request(const char *route, unsigned status, uint64_t us)
 	M_ADD(m.lat_count, 1);
 }
 
+/*
+ * Only configured client ids and their configured versions are looked
+ * up, so a header cannot make a series of its own: whatever else it
+ * claims counts in a client id's one "other" row, or in the one of all.
+ */
 void
-metrics_verify_failure(enum reason reason)
+metrics_verify_failure(const char *client_id, long version,
+    enum reason reason)
 {
+	size_t i, first, n;
+
 	if ((unsigned)reason >= REASON_COUNT || !m_is_verify[reason])
 		reason = REASON_NONE;
 	M_ADD(m.verify_fail[reason], 1);
+	n = atomic_load_explicit(&m.nkeys, memory_order_acquire);
+	first = n;
+	for (i = 0; client_id != NULL && i < n; i++) {
+		if (strcmp(m.keys[i].client_id, client_id) != 0)
+			continue;
+		if (first == n)
+			first = i;
+		if (m.keys[i].version == version)
+			break;
+	}
+	if (client_id != NULL && i < n)
+		M_ADD(m.verify_key[i][reason], 1);
+	else if (first < n)
+		M_ADD(m.verify_client[first][reason], 1);
+	else
+		M_ADD(m.verify_key[METRICS_KEYS_MAX][reason], 1);
 }
 
 void
@@ -329,39 +360,89 @@ m_render_histogram(FILE *f, const char *name, const char *help,
 	    name, (unsigned long long)cum);
 }
 
+/* Is key row i the first of its client id (the one counted under)? */
+static int
+m_first_row(size_t i)
+{
+	size_t j;
+
+	for (j = 0; j < i; j++)
+		if (strcmp(m.keys[j].client_id, m.keys[i].client_id) == 0)
+			return 0;
+	return 1;
+}
+
 /*
- * Unverified refusals by client id and reason: the rows counted so far
- * (a series appears with its first refusal), a client id once.
+ * The rows of a client id (NULL: "other") and key version (NULL: none;
+ * 0: "other") counted so far, by reason: a series appears with its
+ * first count.
  */
+static void
+m_render_by_reason(FILE *f, const char *name, const char *client_id,
+    const long *version, _Atomic uint64_t counts[REASON_COUNT])
+{
+	uint64_t v;
+	size_t r;
+
+	for (r = 0; r < REASON_COUNT; r++) {
+		if ((v = M_GET(counts[r])) == 0)
+			continue;
+		fprintf(f, "%s{client_id=\"", name);
+		m_label(f, client_id != NULL ? client_id : "other");
+		if (version != NULL && *version > 0)
+			fprintf(f, "\",key_version=\"%ld", *version);
+		else if (version != NULL)
+			fputs("\",key_version=\"other", f);
+		fprintf(f, "\",reason=\"%s\"} %llu\n", r == REASON_NONE ?
+		    "other" : reason_str((enum reason)r),
+		    (unsigned long long)v);
+	}
+}
+
+/* Unverified refusals by client id and reason, a client id once. */
 static void
 m_render_unverified(FILE *f)
 {
+	static const char name[] = "antomd_unverified_refusals_total";
 	size_t n = atomic_load_explicit(&m.nkeys, memory_order_acquire);
-	size_t i, j, r, row;
-	uint64_t v;
+	size_t i;
 
-	m_head(f, "antomd_unverified_refusals_total", "counter",
-	    "Refused requests that were not authentic (bad or missing "
-	    "signature, 400, 401, 413), by client id and reason.");
-	for (i = 0; i <= n; i++) {
-		row = i < n ? i : METRICS_KEYS_MAX;
-		for (j = 0; i < n && j < i; j++)
-			if (strcmp(m.keys[j].client_id,
-			    m.keys[i].client_id) == 0)
-				break;
-		if (i < n && j < i)
-			continue;	/* counted under its first key row */
-		for (r = 0; r < REASON_COUNT; r++) {
-			if ((v = M_GET(m.unverified[row][r])) == 0)
-				continue;
-			fputs("antomd_unverified_refusals_total{client_id=\"",
-			    f);
-			m_label(f, i < n ? m.keys[i].client_id : "other");
-			fprintf(f, "\",reason=\"%s\"} %llu\n",
-			    r == REASON_NONE ? "other" :
-			    reason_str((enum reason)r), (unsigned long long)v);
-		}
+	m_head(f, name, "counter", "Refused requests that were not authentic "
+	    "(bad or missing signature, 400, 401, 413), by client id and "
+	    "reason.");
+	for (i = 0; i < n; i++)
+		if (m_first_row(i))	/* else counted under that row */
+			m_render_by_reason(f, name, m.keys[i].client_id,
+			    NULL, m.unverified[i]);
+	m_render_by_reason(f, name, NULL, NULL,
+	    m.unverified[METRICS_KEYS_MAX]);
+}
+
+/*
+ * Verification failures by client id, the key version the header named
+ * and reason: configured pairs, then a client id's other versions, then
+ * everything else.
+ */
+static void
+m_render_verify_keys(FILE *f)
+{
+	static const char name[] = "antomd_verification_failures_by_key_total";
+	static const long other = 0;
+	size_t n = atomic_load_explicit(&m.nkeys, memory_order_acquire);
+	size_t i;
+
+	m_head(f, name, "counter", "Requests refused before they were "
+	    "authentic (400, 401), by client id, the key version their "
+	    "signature header named (configured ones, else other) and reason.");
+	for (i = 0; i < n; i++) {
+		m_render_by_reason(f, name, m.keys[i].client_id,
+		    &m.keys[i].version, m.verify_key[i]);
+		if (m_first_row(i))
+			m_render_by_reason(f, name, m.keys[i].client_id, &other,
+			    m.verify_client[i]);
 	}
+	m_render_by_reason(f, name, NULL, &other,
+	    m.verify_key[METRICS_KEYS_MAX]);
 }
 
 /* An unlabelled series; M_SECONDS is a gauge kept in microseconds. */
@@ -433,6 +514,18 @@ m_render_store(FILE *f, const struct metrics_store *ss)
 
 	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
 		m_series(f, &rows[i]);
+	/* Sizes the engine knows (store.h); an unknown one is left out. */
+	if (ss->database_bytes >= 0)
+		m_series(f, &(struct m_series){ "antomd_database_bytes",
+		    M_GAUGE, "Bytes of the database on disk: SQLite's main "
+		    "file at the scrape; PostgreSQL's pg_database_size(), "
+		    "taken by the idle writer at most once a minute.",
+		    (uint64_t)ss->database_bytes });
+	if (ss->wal_bytes >= 0)
+		m_series(f, &(struct m_series){ "antomd_wal_bytes", M_GAUGE,
+		    "Bytes of SQLite's WAL file at the scrape (cut back to 40 "
+		    "MiB when a checkpoint lets it start over).",
+		    (uint64_t)ss->wal_bytes });
 }
 
 /* The log sink's, as the caller took them (log.h). */
@@ -506,6 +599,7 @@ metrics_render(const struct metrics_snapshot *snap, size_t *lenp)
 			m_render_reason(f, reason_str((enum reason)i),
 			    M_GET(m.verify_fail[i]));
 	m_render_reason(f, "other", M_GET(m.verify_fail[REASON_NONE]));
+	m_render_verify_keys(f);
 
 	m_head(f, "antomd_notifications_total", "counter",
 	    "Committed deliveries, by notification type (kind) and outcome.");
@@ -561,6 +655,11 @@ metrics_render(const struct metrics_snapshot *snap, size_t *lenp)
 	m_series(f, &(struct m_series){ "antomd_storage_failures_total",
 	    M_COUNTER, "Deliveries the writer could not commit (answered 503).",
 	    M_GET(m.batch_failed_jobs) });
+	/* What /healthz calls "the last commit failed", between scrapes too. */
+	m_series(f, &(struct m_series){ "antomd_last_commit_failed", M_GAUGE,
+	    "1 while the writer's last batch failed whole (or its idle probe "
+	    "found the database unwell), 0 once one commits again.",
+	    (uint64_t)atomic_load(&m.last_batch_failed) });
 
 	if (snap != NULL && snap->has_store)
 		m_render_store(f, &snap->store);

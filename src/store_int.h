@@ -187,6 +187,7 @@ struct store {
 	/* Any thread. */
 	_Atomic int		 aborting;	/* shutdown past its deadline */
 	_Atomic int		 wal_frames;	/* written by the writer */
+	_Atomic int64_t		 database_bytes; /* engine's, or -1 */
 };
 
 /*

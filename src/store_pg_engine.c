@@ -39,6 +39,7 @@
 #include "util.h"
 
 #define STORE_PG_LOG_US		(10 * 1000000u)	/* unreachable: log again */
+#define STORE_PG_SIZE_US	(60 * 1000000u)	/* database size: again */
 #define STORE_PG_INT8		20
 
 /* A discrepancy of a batch whose COMMIT is late, to log once it settles. */
@@ -63,6 +64,7 @@ struct store_pg_conn {
 	struct refusal	*late_rf;	/* copies, late_refusals of them */
 	size_t		 late_refusals;
 	uint64_t	 late_recorded;	/* kept by it, if it commits */
+	uint64_t	 sized;		/* database size last taken, mono us */
 };
 
 /*
@@ -149,6 +151,7 @@ store_pg_open(struct store *s, char *err, size_t errlen)
 		util_err(err, errlen, "out of memory");
 		return -1;
 	}
+	atomic_store(&s->database_bytes, -1);	/* till the writer takes it */
 	if ((s->pg->c = store_pg_connect(s->path)) == NULL) {
 		util_err(err, errlen, "cannot connect to PostgreSQL: out of "
 		    "memory");
@@ -603,11 +606,34 @@ store_pg_nothing(struct store *s)
 	(void)s;
 }
 
+/*
+ * Going idle: the database's size for the metrics (antomd_database_bytes),
+ * at most once a minute.  Only with nothing queued, so no batch waits for
+ * it; never while a COMMIT is outstanding (nothing may touch the
+ * connection then) or without a connection.  A failure keeps the last
+ * size: the next batch finds out what is wrong with the connection.
+ */
 static void
 store_pg_after_pass(struct store *s, int idle)
 {
-	(void)s;
-	(void)idle;
+	struct store_pg_conn *pc = s->pg;
+	uint64_t now = util_mono_us();
+	PGresult *r;
+
+	if (!idle || s->w.commit_left || s->q.readonly ||
+	    atomic_load(&s->aborting) ||
+	    (pc->sized != 0 && now - pc->sized < STORE_PG_SIZE_US))
+		return;
+	pc->sized = now;
+	r = PQexec(pc->c, "SELECT pg_database_size(current_database())");
+	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 &&
+	    !PQgetisnull(r, 0, 0))
+		atomic_store(&s->database_bytes,
+		    strtoll(PQgetvalue(r, 0, 0), NULL, 10));
+	else
+		log_warnx("database: its size: %.*s", store_pg_msglen(
+		    PQresultErrorMessage(r)), PQresultErrorMessage(r));
+	PQclear(r);
 }
 
 /*
@@ -623,12 +649,12 @@ store_pg_abort(struct store *s)
 	(void)s;
 }
 
-/* No checkpointer, no WAL of ours: nothing to add. */
+/* No checkpointer, no WAL of ours: the size the writer took, alone. */
 static void
 store_pg_stats(struct store *s, struct store_stats *out)
 {
-	(void)s;
-	(void)out;
+	out->database_bytes = atomic_load(&s->database_bytes);
+	out->wal_bytes = -1;
 }
 
 /* antomctl replay (store_pg_replay.c), on the writer's connection. */

@@ -672,10 +672,16 @@ verify_request(const struct verify_keyring *kr, const struct verify_input *in,
 	size_t i;
 	int pass, wq, tried = 0, internal = 0;
 
+	if (match != NULL)
+		match->claimed_version = 0;
 	if (kr == NULL || in == NULL || in->content.path == NULL ||
 	    (in->content.body == NULL && in->content.bodylen > 0))
 		return VERIFY_ERR_INTERNAL;
-	if ((res = verify_parse_header(in->sig_header, &sh)) != VERIFY_OK)
+	res = verify_parse_header(in->sig_header, &sh);
+	/* Only a bad encoding is found after keyVersion was read. */
+	if (match != NULL && (res == VERIFY_OK || res == VERIFY_ERR_ENCODING))
+		match->claimed_version = sh.key_version;
+	if (res != VERIFY_OK)
 		return res;
 	if (in->content.request_time == NULL)
 		return VERIFY_ERR_HEADER;

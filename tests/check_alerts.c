@@ -31,7 +31,7 @@
 #define AL_EXPRS_MAX	128
 #define AL_NLISTKW	6
 /* The alerts in antomd-rules.yml: one more wants a test and a mutant. */
-#define AL_NRULES	11
+#define AL_NRULES	12
 
 /* Expressions found in a file; each malloc'd. */
 struct al_exprs {
@@ -516,14 +516,16 @@ static const struct {
 	{ "AntomdSignatureFailureShare", "> 0.5", "> 0.05" },
 	{ "AntomdSustained503", "status=\"503\"}[5m])) > 0",
 	    "status=\"503\"}[5m])) > 1" },
-	{ "AntomdCommitFailed", "storage_failures_total[5m])) > 0",
-	    "storage_failures_total[5m])) > 1" },
+	{ "AntomdCommitFailed", "antomd_last_commit_failed == 1",
+	    "antomd_last_commit_failed >= 0" },
 	{ "AntomdDatabaseNotWritable", "antomd_database_writable == 0",
 	    "antomd_database_writable < 2" },
 	{ "AntomdWriterStuck", "antomd_writer_batch_age_seconds > 15",
 	    "antomd_writer_batch_age_seconds > 1" },
 	{ "AntomdWalGrowing", "antomd_wal_frames > 24576",
 	    "antomd_wal_frames > 4096" },
+	{ "AntomdDatabaseLarge", "antomd_database_bytes > 10e9",
+	    "antomd_database_bytes > 20e9" },
 	{ "AntomdLogLinesDropped", "dropped_total[10m])) > 0",
 	    "dropped_total[10m])) > 10" },
 	{ "AntomdDown", "up{job=\"antomd\"} == 0", "up == 0" },

@@ -470,6 +470,36 @@ st_admin(const char *path, char **body)
 }
 
 /*
+ * The database's size in /metrics: pg_database_size(), taken by the idle
+ * writer (within a few seconds of its start: its first pass), as the
+ * server says it (a fresh database is some megabytes); no WAL file.
+ */
+static void
+st_database_bytes(void)
+{
+	const char *p = NULL;
+	char *text = NULL;
+	double have, want;
+	int i;
+
+	for (i = 0; i < 50; i++) {
+		free(text);
+		ck_assert_int_eq(st_admin("/metrics", &text), 200);
+		if ((p = strstr(text, "\nantomd_database_bytes ")) != NULL)
+			break;
+		usleep(100 * 1000);
+	}
+	ck_assert_msg(p != NULL, "no antomd_database_bytes in /metrics");
+	have = atof(p + strlen("\nantomd_database_bytes "));
+	want = atof(pg_sql(0, "SELECT pg_database_size('postgres')"));
+	ck_assert_double_gt(have, 1e6);
+	ck_assert_msg(have > want * 0.9 && have < want * 1.1, "%.0f bytes, "
+	    "pg_database_size() %.0f", have, want);
+	ck_assert_ptr_null(strstr(text, "antomd_wal_bytes"));
+	free(text);
+}
+
+/*
  * Issue 16 points 3 and 6, a stalled synchronous standby: every COMMIT
  * blocks.  Deliveries are answered 503 by commit_deadline_ms (those in
  * the batch whose COMMIT waits, and those queued behind it), nothing is
@@ -500,6 +530,7 @@ START_TEST(test_pg_stalled_standby)
 	e2e_notify_socket = NULL;
 	pay = e2e_pay_body("PR-ST-OK", "PAYMENT_RESULT", "S");
 	e2e_deliver_ok(pay);
+	st_database_bytes();
 	for (i = 0; i <= ST_N; i++) {
 		snprintf(prid, sizeof(prid), "PR-ST-%d", i);
 		body[i] = e2e_pay_body(prid, "PAYMENT_RESULT", "S");

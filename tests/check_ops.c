@@ -151,11 +151,15 @@ sample(const char *samples, const char *key)
 #define M_APPLIED	"antomd_notifications_total{outcome=\"applied\",type=\"payment\"}"
 #define M_DUPLICATE	"antomd_notifications_total{outcome=\"duplicate\",type=\"payment\"}"
 #define M_MISMATCH	"antomd_verification_failures_total{reason=\"mismatch\"}"
+#define M_BAD_LENGTH	"antomd_verification_failures_total{reason=\"bad_length\"}"
 #define M_DELIVERIES	"antomd_deliveries_total{client_id=\"" SANDBOX "\",key_version=\"1\"}"
 #define M_OK		"antomd_http_requests_total{route=\"/antom/notify\",status=\"200\"}"
 #define M_401		"antomd_http_requests_total{route=\"/antom/notify\",status=\"401\"}"
 #define M_BATCHES	"antomd_commit_batch_size_count{}"
 #define M_LATENCY	"antomd_request_duration_seconds_count{}"
+#define M_COMMIT_FAILED	"antomd_last_commit_failed{}"
+#define M_BY_KEY(id, v, reason)	"antomd_verification_failures_by_key_total" \
+	"{client_id=\"" id "\",key_version=\"" v "\",reason=\"" reason "\"}"
 
 /*
  * /metrics parses, and its numbers follow real signed deliveries: an
@@ -208,6 +212,7 @@ START_TEST(test_metrics)
 	ck_assert_double_eq(sample(s, M_LATENCY), 3);
 	ck_assert_double_eq(sample(s, "antomd_verification_failures_total"
 	    "{reason=\"unknown_client\"}"), 0);
+	ck_assert_double_eq(sample(s, M_BY_KEY(SANDBOX, "1", "mismatch")), 1);
 	/*
 	 * The last commit's pages: the retry's one page alone when the
 	 * checkpointer had copied the first and the WAL started over.
@@ -229,6 +234,22 @@ START_TEST(test_metrics)
 			usleep(50 * 1000);
 		}
 		ck_assert_double_ge(passes, 1);
+	}
+	/* The files' sizes, taken at the scrape: the writer is idle now. */
+	{
+		struct stat st;
+		char wal[512];
+
+		s = scrape();
+		ck_assert_int_eq(stat(e2e.db, &st), 0);
+		ck_assert_double_eq(sample(s, "antomd_database_bytes{}"),
+		    (double)st.st_size);
+		ck_assert_double_ge(st.st_size, 4096);
+		snprintf(wal, sizeof(wal), "%s-wal", e2e.db);
+		ck_assert_int_eq(stat(wal, &st), 0);
+		ck_assert_double_eq(sample(s, "antomd_wal_bytes{}"),
+		    (double)st.st_size);
+		free(s);
 	}
 
 	/* Health, and nothing else on that listener. */
@@ -401,6 +422,86 @@ START_TEST(test_metrics_port_taken)
 }
 END_TEST
 
+/*
+ * Verification failures by client id and the key version the signature
+ * header names: a configured pair, a configured client id's version it
+ * lacks (a rotation antomd has not heard of), anything else "other";
+ * nothing a request sends becomes a label value.
+ */
+START_TEST(test_metrics_failures_by_key)
+{
+	static const char *const sigs[] = {
+		"algorithm=RSA256,keyVersion=1,signature=AAAA",
+		"algorithm=RSA256,keyVersion=2,signature=AAAA",
+		"algorithm=RSA256,keyVersion=31337,signature=AAAA",
+		"algorithm=RSA256,keyVersion=x\"},evil=\"1,signature=AAAA",
+		"algorithm=RSA256,signature=AAAA",
+		"algorithm=RSA256,keyVersion=2,signature=%%",
+		"algorithm=HS256,keyVersion=2,signature=AAAA",
+	};
+	struct client_response r;
+	char *b = e2e_pay_body("PR-MK1", "PAYMENT_RESULT", "S"), *s;
+	const char *p;
+	size_t i, n;
+	int st;
+
+	e2e_write_small_conf(NULL, NULL);
+	e2e_with_metrics = 1;
+	e2e_start_daemon();
+	s = scrape();
+	ck_assert_ptr_null(strstr(s, "antomd_verification_failures_by_key_"
+	    "total{"));		/* a series appears with its first count */
+	free(s);
+
+	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+		st = e2e_post("/antom/notify", SANDBOX, E2E_RTIME, sigs[i], b,
+		    &r);
+		client_response_free(&r);
+		ck_assert_msg(st == 400 || st == 401, "%s: %d", sigs[i], st);
+		/* The same from a client id antomd does not know. */
+		st = e2e_post("/antom/notify", "EVIL_ID", E2E_RTIME, sigs[i], b,
+		    &r);
+		client_response_free(&r);
+		ck_assert_msg(st == 400 || st == 401, "%s: %d", sigs[i], st);
+	}
+	ck_assert_int_eq(deliver(b, NULL, 1, &r), 401);	/* forged, version 1 */
+	client_response_free(&r);
+
+	s = scrape();
+	ck_assert_double_eq(sample(s, M_BY_KEY(SANDBOX, "1", "bad_length")),
+	    2);			/* keyVersion absent is 1 */
+	ck_assert_double_eq(sample(s, M_BY_KEY(SANDBOX, "1", "mismatch")), 1);
+	ck_assert_double_eq(sample(s, M_BY_KEY(SANDBOX, "other",
+	    "bad_length")), 2);	/* 2 and 31337: not configured */
+	ck_assert_double_eq(sample(s, M_BY_KEY(SANDBOX, "other",
+	    "bad_key_version")), 1);
+	ck_assert_double_eq(sample(s, M_BY_KEY(SANDBOX, "other",
+	    "bad_encoding")), 1);
+	ck_assert_double_eq(sample(s, M_BY_KEY(SANDBOX, "other",
+	    "bad_algorithm")), 1);
+	ck_assert_double_eq(sample(s, M_BY_KEY("other", "other",
+	    "unknown_client")), 4);
+	ck_assert_double_eq(sample(s, M_BY_KEY("other", "other",
+	    "bad_key_version")), 1);
+	ck_assert_double_eq(sample(s, M_BY_KEY("other", "other",
+	    "bad_encoding")), 1);
+	ck_assert_double_eq(sample(s, M_BY_KEY("other", "other",
+	    "bad_algorithm")), 1);
+	/* Ten series, and the reason-only counter counts the same. */
+	for (n = 0, p = s; (p = strstr(p, "\nantomd_verification_failures_"
+	    "by_key_total{")) != NULL; p++)
+		n++;
+	ck_assert_uint_eq(n, 10);
+	ck_assert_double_eq(sample(s, M_BAD_LENGTH), 4);
+	ck_assert_ptr_null(strstr(s, "EVIL"));
+	ck_assert_ptr_null(strstr(s, "31337"));
+	ck_assert_ptr_null(strstr(s, "evil"));
+	free(s);
+	ck_assert_int_eq(e2e_stop_daemon(), 0);
+	free(b);
+}
+END_TEST
+
 /* Poll /healthz until it answers status (ms at most); the last status. */
 static int
 healthz_when(int status, int ms)
@@ -421,7 +522,7 @@ healthz_when(int status, int ms)
 START_TEST(test_healthz_storage_failure)
 {
 	struct client_response r;
-	char *b = e2e_pay_body("PR-H1", "PAYMENT_RESULT", "S");
+	char *b = e2e_pay_body("PR-H1", "PAYMENT_RESULT", "S"), *s;
 	sqlite3 *db;
 
 	e2e_write_small_conf(NULL, NULL);
@@ -431,6 +532,9 @@ START_TEST(test_healthz_storage_failure)
 	client_response_free(&r);
 	free(b);
 	b = e2e_pay_body("PR-H2", "PAYMENT_RESULT", "S");
+	s = scrape();
+	ck_assert_double_eq(sample(s, M_COMMIT_FAILED), 0);
+	free(s);
 
 	ck_assert_int_eq(sqlite3_open(e2e.db, &db), SQLITE_OK);
 	ck_assert_int_eq(sqlite3_exec(db, "BEGIN EXCLUSIVE", NULL, NULL, NULL),
@@ -440,7 +544,11 @@ START_TEST(test_healthz_storage_failure)
 	ck_assert_int_eq(metrics_get("GET", "/healthz", &r), 503);
 	ck_assert_str_eq(r.body, "the last commit failed\n");
 	client_response_free(&r);
-	free(scrape());		/* still well-formed */
+	/* What /healthz says, for the alert: 1 until a commit succeeds. */
+	s = scrape();
+	ck_assert_double_eq(sample(s, M_COMMIT_FAILED), 1);
+	ck_assert_double_eq(sample(s, "antomd_storage_failures_total{}"), 1);
+	free(s);
 
 	ck_assert_int_eq(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
@@ -449,6 +557,9 @@ START_TEST(test_healthz_storage_failure)
 	 * every 5 s, so a health check that holds traffic back recovers.
 	 */
 	ck_assert_int_eq(healthz_when(200, 8000), 200);
+	s = scrape();
+	ck_assert_double_eq(sample(s, M_COMMIT_FAILED), 0);
+	free(s);
 	ck_assert_int_eq(deliver(b, NULL, 0, &r), 200);
 	client_response_free(&r);
 	ck_assert_int_eq(metrics_get("GET", "/healthz", &r), 200);
@@ -1333,6 +1444,7 @@ ops_suite(void)
 	tcase_add_checked_fixture(tc, e2e_setup_bare, e2e_teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_metrics);
+	tcase_add_test(tc, test_metrics_failures_by_key);
 	tcase_add_test(tc, test_healthz_storage_failure);
 	tcase_add_test(tc, test_healthz_log_stalled_writer);
 	tcase_add_test(tc, test_at_risk);

@@ -1053,6 +1053,56 @@ START_TEST(test_request_query_retry)
 }
 END_TEST
 
+/*
+ * The keyVersion a failed request claimed, for the metrics: set when
+ * the header parsed that far, 0 when it did not; a claim, never checked.
+ */
+START_TEST(test_request_claimed_version)
+{
+	static const struct {
+		const char	*hdr;
+		enum verify_result want;
+		long		 claimed;
+	} rows[] = {
+		{ "algorithm=RSA256,keyVersion=3,signature=AAAA",
+		    VERIFY_ERR_LENGTH, 3 },
+		{ "algorithm=RSA256,signature=AAAA", VERIFY_ERR_LENGTH, 1 },
+		{ "algorithm=RSA256,keyVersion=7,signature=%%",
+		    VERIFY_ERR_ENCODING, 7 },
+		{ "algorithm=RSA256,keyVersion=0,signature=AAAA",
+		    VERIFY_ERR_KEY_VERSION, 0 },
+		{ "algorithm=HS256,keyVersion=3,signature=AAAA",
+		    VERIFY_ERR_ALGORITHM, 0 },
+		{ "keyVersion=3,signature=AAAA", VERIFY_ERR_HEADER, 0 },
+	};
+	static const char body[] = "{}";
+	struct verify_keyring *kr;
+	struct verify_input in;
+	struct verify_match m;
+	size_t i;
+
+	kr = ring_one(TEST_CLIENT, 1, load_pub("vectors/test-antom-public.b64"));
+	memset(&in, 0, sizeof(in));
+	in.content.path = TEST_ROUTE;
+	in.content.request_time = "1";
+	in.content.body = (const unsigned char *)body;
+	in.content.bodylen = strlen(body);
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		in.sig_header = rows[i].hdr;
+		in.content.client_id = TEST_CLIENT;
+		m.claimed_version = -1;
+		ck_assert_int_eq(verify_request(kr, &in, &m), rows[i].want);
+		ck_assert_int_eq(m.claimed_version, rows[i].claimed);
+		/* An unknown client id: the claim is read all the same. */
+		in.content.client_id = "nobody";
+		m.claimed_version = -1;
+		(void)verify_request(kr, &in, &m);
+		ck_assert_int_eq(m.claimed_version, rows[i].claimed);
+	}
+	verify_keyring_free(kr);
+}
+END_TEST
+
 START_TEST(test_request_rotation)
 {
 	struct verify_keyring *kr;
@@ -1383,6 +1433,7 @@ verify_suite(void)
 	tc = tcase_create("request");
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_request_query_retry);
+	tcase_add_test(tc, test_request_claimed_version);
 	tcase_add_test(tc, test_request_rotation);
 	tcase_add_test(tc, test_request_errors);
 	tcase_add_test(tc, test_request_empty_body);
