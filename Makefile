@@ -135,7 +135,7 @@ $(BIN)/check_antomd: $(TEST_OBJ) $(TOOL_OBJ) $(DAEMON_OBJ) $(CORE_OBJ)
 $(BIN)/antom-bench-gen: $(BUILD)/obj/bench-gen.o $(TOOL_OBJ) $(CORE_OBJ)
 	$(call link)
 
-$(BIN)/antom-bench-store: $(BUILD)/obj/bench-store_bench.o $(CORE_OBJ)
+$(BIN)/antom-bench-store: $(BUILD)/obj/bench-store_bench.o $(BUILD)/obj/fixture.o $(CORE_OBJ)
 	$(call link)
 
 $(BIN)/antom-bench-sqlite: $(BUILD)/obj/bench-sqlite_ceiling.o

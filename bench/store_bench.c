@@ -12,6 +12,16 @@
  * wrk run on a shared machine.
  *
  * usage: antom-bench-store CORPUS DBPATH COUNT BATCH
+ *
+ * With -g it grows a database instead, for `make bench` to measure
+ * antomd on one that already holds COUNT notifications (BENCH_GROWN):
+ * bodies shaped like antom-bench-gen's (fixture_build()'s, 70 payments and
+ * 30 captures in every 100, fresh random ids), a made-up signature header of
+ * a real one's length (the store does not verify), all through the
+ * store's own writer in batches of 1024.  The next chunk is made while
+ * the writer commits the last one, so both cores work.
+ *
+ * usage: antom-bench-store -g COUNT DBPATH
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -19,6 +29,7 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#include "fixture.h"
 #include "notif.h"
 #include "store.h"
 #include "util.h"
@@ -50,6 +61,16 @@ bench_tv(struct timeval tv)
 	return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
 }
 
+/* Wait until n jobs in all have had their callback. */
+static void
+bench_wait(long n)
+{
+	pthread_mutex_lock(&bench_mu);
+	while (bench_done < n)
+		pthread_cond_wait(&bench_cv, &bench_mu);
+	pthread_mutex_unlock(&bench_mu);
+}
+
 static long long
 bench_wchar(void)
 {
@@ -66,6 +87,201 @@ bench_wchar(void)
 	return v;
 }
 
+/* Notifications made per chunk; two chunks are alive at a time. */
+#define BENCH_GROW_CHUNK	20000
+/* A signature header of the length of a real percent-encoded RSA-2048 one. */
+#define BENCH_GROW_SIGLEN	370
+#define BENCH_GROW_SIGPRE	"algorithm=RSA256,keyVersion=1,signature="
+
+/*
+ * A body from fixture_build() and where its ids are: each new body is a
+ * copy with fresh characters of the same kind in them, the shape of what
+ * antom-bench-gen makes (fixture_build() per body cost the writer's core
+ * twice the writer's own time).
+ */
+struct bench_tmpl {
+	char	*body;
+	size_t	 len;
+	size_t	 off[4], idlen[4];
+	int	 nids;
+};
+
+static const char *const bench_id_keys[] = {
+	"paymentRequestId", "paymentId", "captureRequestId", "captureId"
+};
+
+static int
+bench_tmpl_make(struct bench_tmpl *t, const char *fx)
+{
+	char err[256], key[64], *p, *v;
+	size_t k;
+
+	memset(t, 0, sizeof(*t));
+	if ((t->body = fixture_build(fx, NULL, 0, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "antom-bench-store: fixture: %s\n", err);
+		return -1;
+	}
+	t->len = strlen(t->body);
+	for (k = 0; k < sizeof(bench_id_keys) / sizeof(bench_id_keys[0]);
+	    k++) {
+		snprintf(key, sizeof(key), "\"%s\":\"", bench_id_keys[k]);
+		if ((p = strstr(t->body, key)) == NULL)
+			continue;
+		v = p + strlen(key);
+		/* Request ids keep their "PR-" or "CR-". */
+		if (v[0] != '\0' && v[1] == 'R' && v[2] == '-')
+			v += 3;
+		t->off[t->nids] = (size_t)(v - t->body);
+		t->idlen[t->nids++] = strcspn(v, "\"");
+	}
+	return 0;
+}
+
+/* xorshift64*: distinct enough ids without a system call per body. */
+static uint64_t
+bench_rand(void)
+{
+	static uint64_t x;
+
+	if (x == 0 && (util_random((unsigned char *)&x, sizeof(x)) == -1 ||
+	    x == 0))
+		x = 88172645463325252ULL;
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	return x * 2685821657736338717ULL;
+}
+
+static void
+bench_fill(char *p, size_t len, const char *alphabet, unsigned base)
+{
+	uint64_t r = 0;
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		if (i % 8 == 0)
+			r = bench_rand();
+		p[i] = alphabet[(r & 0xff) % base];
+		r >>= 8;
+	}
+}
+
+/*
+ * Make notification i of a grown database into j from template t: its
+ * body and header in one malloc'd j->line, which bench_grow_free()
+ * frees.  0 or -1.
+ */
+static int
+bench_grow_make(struct bjob *j, const struct bench_tmpl *t, long i,
+    char *rtime, size_t rtlen)
+{
+	static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	struct store_delivery *d = &j->job.d;
+	size_t pre = strlen(BENCH_GROW_SIGPRE);
+	char *sig;
+	int k;
+
+	if ((j->line = malloc(t->len + 1 + pre + BENCH_GROW_SIGLEN + 1)) ==
+	    NULL)
+		return -1;
+	memcpy(j->line, t->body, t->len + 1);
+	/* Antom's ids are digits; a request id after its prefix, hex. */
+	for (k = 0; k < t->nids; k++)
+		if (j->line[t->off[k] - 1] == '-')
+			bench_fill(j->line + t->off[k], t->idlen[k],
+			    "0123456789abcdef", 16);
+		else
+			bench_fill(j->line + t->off[k], t->idlen[k],
+			    "0123456789", 10);
+	sig = j->line + t->len + 1;
+	memcpy(sig, BENCH_GROW_SIGPRE, pre);
+	bench_fill(sig + pre, BENCH_GROW_SIGLEN, b64, 64);
+	sig[pre + BENCH_GROW_SIGLEN] = '\0';
+	snprintf(rtime, rtlen, "%ld", 1700000000000L + i);
+	memset(&j->job, 0, sizeof(j->job));
+	d->client_id = "SANDBOX_5YEZ4X2ZEB3C05479";
+	d->request_time = rtime;
+	d->signature = sig;
+	d->signed_path = "/antom/notify";
+	d->key_version = 1;
+	d->body = (const unsigned char *)j->line;
+	d->bodylen = t->len;
+	if (notif_parse(d->body, d->bodylen, &j->n) != 0)
+		return -1;
+	d->notif = &j->n;
+	store_hash_body(d);
+	j->job.done = bench_job_done;
+	return 0;
+}
+
+static void
+bench_grow_free(struct bjob *jobs, long n)
+{
+	long i;
+
+	for (i = 0; i < n; i++) {
+		notif_free(&jobs[i].n);
+		free(jobs[i].line);
+	}
+}
+
+/* antom-bench-store -g COUNT DBPATH */
+static int
+bench_grow(long want, const char *path)
+{
+	struct store_options o = { 5000, 1024, 2 * BENCH_GROW_CHUNK, 0, 0 };
+	static struct bjob jobs[2][BENCH_GROW_CHUNK];
+	static char rtimes[2][BENCH_GROW_CHUNK][24];
+	long made = 0, have[2] = { 0, 0 }, i;
+	struct bench_tmpl tm[2];
+	struct store *s;
+	char err[256];
+	double t0, t1;
+	int c;
+
+	if (bench_tmpl_make(&tm[0], "payment-success") != 0 ||
+	    bench_tmpl_make(&tm[1], "capture-success") != 0)
+		return 1;
+	if ((s = store_open(path, &o, err, sizeof(err))) == NULL ||
+	    store_start(s, err, sizeof(err)) != 0) {
+		fprintf(stderr, "antom-bench-store: %s\n", err);
+		return 1;
+	}
+	t0 = (double)util_mono_us() / 1e6;
+	for (c = 0; made < want; c ^= 1) {
+		/* This buffer's chunk, two chunks ago, must be committed. */
+		bench_wait(made - have[c ^ 1]);
+		bench_grow_free(jobs[c], have[c]);
+		have[c] = 0;
+		for (i = 0; i < BENCH_GROW_CHUNK && made < want; i++, made++) {
+			/* 70 payments and 30 captures in every 100. */
+			if (bench_grow_make(&jobs[c][i],
+			    &tm[made % 100 < 70 ? 0 : 1], made, rtimes[c][i],
+			    sizeof(rtimes[c][i])) != 0)
+				return 1;
+			have[c]++;
+		}
+		for (i = 0; i < have[c]; i++)
+			if (store_submit(s, &jobs[c][i].job) !=
+			    STORE_SUBMIT_OK) {
+				fprintf(stderr, "antom-bench-store: submit "
+				    "refused\n");
+				return 1;
+			}
+	}
+	bench_wait(made);
+	t1 = (double)util_mono_us() / 1e6;
+	store_stop(s);
+	store_close(s);
+	bench_grow_free(jobs[0], have[0]);
+	bench_grow_free(jobs[1], have[1]);
+	free(tm[0].body);
+	free(tm[1].body);
+	printf("grew %s by %ld notifications in %.0f s (%.0f/s), %ld failed\n",
+	    path, made, t1 - t0, (double)made / (t1 - t0), bench_failed);
+	return bench_failed != 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -80,9 +296,11 @@ main(int argc, char **argv)
 	double t0, t1, cpu_u, cpu_s;
 	FILE *f;
 
+	if (argc == 4 && strcmp(argv[1], "-g") == 0 && atol(argv[2]) > 0)
+		return bench_grow(atol(argv[2]), argv[3]);
 	if (argc != 5) {
 		fprintf(stderr, "usage: antom-bench-store CORPUS DBPATH COUNT "
-		    "BATCH\n");
+		    "BATCH\n       antom-bench-store -g COUNT DBPATH\n");
 		return 2;
 	}
 	want = atol(argv[3]);
@@ -145,10 +363,7 @@ main(int argc, char **argv)
 			fprintf(stderr, "antom-bench-store: submit refused\n");
 			return 1;
 		}
-	pthread_mutex_lock(&bench_mu);
-	while (bench_done < n)
-		pthread_cond_wait(&bench_cv, &bench_mu);
-	pthread_mutex_unlock(&bench_mu);
+	bench_wait(n);
 	t1 = (double)util_mono_us() / 1e6;
 	getrusage(RUSAGE_SELF, &r1);
 	w1 = bench_wchar();
