@@ -44,7 +44,7 @@ enum verify_result {
 /* Parsed signature header. */
 struct verify_sighdr {
 	char		algorithm[VERIFY_ALG_MAX];
-	long		key_version;		/* 1 when absent */
+	long		key_version;		/* 0 when absent: the latest */
 	unsigned char	sig[VERIFY_SIG_MAX];
 	size_t		siglen;
 	/*
@@ -82,9 +82,10 @@ struct verify_match {
 	long	key_version;	/* version of the key that verified */
 	int	with_query;	/* 1 if it verified only over path?query */
 	/*
-	 * Set whatever the result: the keyVersion the header names (1 when
-	 * absent), or 0 when the header did not parse that far.  A claim,
-	 * not a fact: for counting failures by key (metrics.h).
+	 * Set whatever the result: the keyVersion the header names (absent,
+	 * the client's latest: verify_named_version()), or 0 when the header
+	 * did not parse that far or named no version of a configured client.
+	 * A claim, not a fact: for counting failures by key (metrics.h).
 	 */
 	long	claimed_version;
 };
@@ -165,6 +166,12 @@ int	verify_keyring_has_client(const struct verify_keyring *, const char *client_
 size_t	verify_keyring_count(const struct verify_keyring *);
 void	verify_keyring_free(struct verify_keyring *);
 
+/*
+ * The key version a parsed header's keyVersion names among a client's
+ * versions[0..n-1]: as given, or when absent (0) the latest, the highest
+ * (docs/protocol.md section 2.4); 0 when it is absent and there is none.
+ */
+long	verify_named_version(long claimed, const long *versions, size_t n);
 /*
  * Introspection: antomctl explain lists and tries the keys, the daemon
  * names them in its metrics.

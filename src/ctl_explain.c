@@ -126,7 +126,11 @@ ex_signature(struct ex *x)
 		printf("  keyVersion:  not a positive integer; rejected\n");
 		return;
 	}
-	printf("  keyVersion:  %ld\n", x->sh.key_version);
+	if (x->sh.key_version == 0)
+		printf("  keyVersion:  absent (the client's latest key is "
+		    "meant)\n");
+	else
+		printf("  keyVersion:  %ld\n", x->sh.key_version);
 	/* The parser says where the value is: the signature field was found. */
 	v = hdr + x->sh.value_off;
 	vlen = x->sh.value_len;
@@ -200,7 +204,7 @@ ex_signature(struct ex *x)
 static void
 ex_keys(struct ex *x)
 {
-	long vers[EX_KEYS_MAX];
+	long vers[EX_KEYS_MAX], kv;
 	EVP_PKEY *keys[EX_KEYS_MAX];
 	const char *ids[EX_KEYS_MAX];
 	size_t n, i, nc;
@@ -223,6 +227,7 @@ ex_keys(struct ex *x)
 	}
 	if (n > EX_KEYS_MAX)
 		n = EX_KEYS_MAX;
+	kv = verify_named_version(x->sh.key_version, vers, n);
 	for (i = 0; i < n; i++) {
 		printf("  version %ld: RSA-%d, modulus %d bytes", vers[i],
 		    EVP_PKEY_get_bits(keys[i]), EVP_PKEY_get_size(keys[i]));
@@ -230,7 +235,7 @@ ex_keys(struct ex *x)
 			printf(", signature %zu bytes: %s", x->sh.siglen,
 			    (size_t)EVP_PKEY_get_size(keys[i]) == x->sh.siglen ?
 			    "length matches" : "LENGTH DIFFERS");
-		if (x->have_sig && vers[i] == x->sh.key_version) {
+		if (x->have_sig && vers[i] == kv) {
 			printf(" (named by keyVersion, tried first)");
 			named = 1;
 		}
@@ -238,8 +243,7 @@ ex_keys(struct ex *x)
 	}
 	if (x->have_sig && !named)
 		printf("  keyVersion %ld is not configured for this client; "
-		    "every configured key is tried (rotation)\n",
-		    x->sh.key_version);
+		    "every configured key is tried (rotation)\n", kv);
 }
 
 /* The signed content, from verify.c: exactly what is verified. */
@@ -282,7 +286,7 @@ ex_try(struct ex *x, const char *label, const struct verify_content *c,
 	char id[2048];
 	size_t n, i;
 	int pass, ok = 0;
-	long kv = 0;
+	long kv = 0, named;
 
 	/* The same content with the same keys answers the same. */
 	snprintf(id, sizeof(id), "%s\n%s\n%s\n%p", path, cid, key_client,
@@ -297,9 +301,10 @@ ex_try(struct ex *x, const char *label, const struct verify_content *c,
 	    EX_KEYS_MAX);
 	if (n > EX_KEYS_MAX)
 		n = EX_KEYS_MAX;
+	named = verify_named_version(x->sh.key_version, vers, n);
 	for (pass = 0; pass < 2 && !ok; pass++) {
 		for (i = 0; i < n && !ok; i++) {
-			if ((pass == 0) != (vers[i] == x->sh.key_version))
+			if ((pass == 0) != (vers[i] == named))
 				continue;
 			if ((size_t)EVP_PKEY_get_size(keys[i]) != x->sh.siglen)
 				continue;

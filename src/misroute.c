@@ -48,7 +48,7 @@ misroute_find(const struct conf *conf, const char *signed_path,
 	struct pathvar v[MISROUTE_TRIES];
 	struct verify_sighdr sh;
 	struct verify_content c = in->content;
-	long vers[MISROUTE_KEYS], kv = 0;
+	long vers[MISROUTE_KEYS], kv = 0, named;
 	EVP_PKEY *keys[MISROUTE_KEYS], *key = NULL;
 	size_t n, nk, i;
 	int pass;
@@ -59,9 +59,10 @@ misroute_find(const struct conf *conf, const char *signed_path,
 	    MISROUTE_KEYS);
 	if (nk > MISROUTE_KEYS)
 		nk = MISROUTE_KEYS;
+	named = verify_named_version(sh.key_version, vers, nk);
 	for (pass = 0; pass < 2 && key == NULL; pass++)
 		for (i = 0; i < nk && key == NULL; i++)
-			if ((pass == 1 || vers[i] == sh.key_version) &&
+			if ((pass == 1 || vers[i] == named) &&
 			    (size_t)EVP_PKEY_get_size(keys[i]) == sh.siglen) {
 				key = keys[i];
 				kv = vers[i];

@@ -277,8 +277,7 @@ verify_parse_header(const char *hdr, struct verify_sighdr *sh)
 	char tmp[VERIFY_HEADER_MAX];
 	size_t hlen, tmplen;
 
-	memset(sh, 0, sizeof(*sh));
-	sh->key_version = 1;
+	memset(sh, 0, sizeof(*sh));	/* key_version 0: absent */
 	if (hdr == NULL)
 		return VERIFY_ERR_HEADER;
 	hlen = strnlen(hdr, VERIFY_HEADER_MAX + 1);
@@ -670,6 +669,7 @@ verify_request(const struct verify_keyring *kr, const struct verify_input *in,
 	enum verify_result res;
 	enum verify_check rc;
 	size_t i;
+	long named = 0;
 	int pass, wq, tried = 0, internal = 0;
 
 	if (match != NULL)
@@ -688,6 +688,13 @@ verify_request(const struct verify_keyring *kr, const struct verify_input *in,
 	if (in->content.client_id == NULL ||
 	    (c = verify_find_client(kr, in->content.client_id)) == NULL)
 		return VERIFY_ERR_CLIENT;
+	/* No keyVersion: the client's latest key is meant. */
+	for (i = 0; sh.key_version == 0 && i < c->nkeys; i++)
+		named = c->keys[i].version > named ? c->keys[i].version : named;
+	if (sh.key_version != 0)
+		named = sh.key_version;
+	if (match != NULL)
+		match->claimed_version = named;
 	query = in->query != NULL && *in->query != '\0' ? in->query : NULL;
 
 	if ((ctx = EVP_MD_CTX_new()) == NULL) {
@@ -699,7 +706,7 @@ verify_request(const struct verify_keyring *kr, const struct verify_input *in,
 	for (pass = 0; pass < 2; pass++) {
 		for (i = 0; i < c->nkeys; i++) {
 			k = &c->keys[i];
-			if ((pass == 0) != (k->version == sh.key_version))
+			if ((pass == 0) != (k->version == named))
 				continue;
 			if ((size_t)EVP_PKEY_get_size(k->pkey) != sh.siglen)
 				continue;
@@ -729,6 +736,20 @@ verify_request(const struct verify_keyring *kr, const struct verify_input *in,
 done:
 	EVP_MD_CTX_free(ctx);
 	return res;
+}
+
+long
+verify_named_version(long claimed, const long *versions, size_t n)
+{
+	long v = 0;
+	size_t i;
+
+	if (claimed != 0)
+		return claimed;
+	for (i = 0; i < n; i++)
+		if (versions[i] > v)
+			v = versions[i];
+	return v;
 }
 
 size_t

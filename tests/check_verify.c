@@ -477,7 +477,8 @@ START_TEST(test_header_key_version)
 	tsig_make(&t);
 	snprintf(hdr, sizeof(hdr), "algorithm=RSA256,signature=%s", t.pct);
 	ck_assert_int_eq(verify_parse_header(hdr, &sh), VERIFY_OK);
-	ck_assert_int_eq(sh.key_version, 1);	/* absent means 1 */
+	/* Absent: the client's latest (docs/protocol.md section 2.4). */
+	ck_assert_int_eq(sh.key_version, 0);
 
 	snprintf(hdr, sizeof(hdr), "algorithm=RSA256,keyVersion=007,"
 	    "signature=%s", t.pct);
@@ -1063,17 +1064,19 @@ START_TEST(test_request_claimed_version)
 		const char	*hdr;
 		enum verify_result want;
 		long		 claimed;
+		long		 unknown;	/* by a client not configured */
 	} rows[] = {
 		{ "algorithm=RSA256,keyVersion=3,signature=AAAA",
-		    VERIFY_ERR_LENGTH, 3 },
-		{ "algorithm=RSA256,signature=AAAA", VERIFY_ERR_LENGTH, 1 },
+		    VERIFY_ERR_LENGTH, 3, 3 },
+		/* Absent: the client's latest, of none for an unknown one. */
+		{ "algorithm=RSA256,signature=AAAA", VERIFY_ERR_LENGTH, 1, 0 },
 		{ "algorithm=RSA256,keyVersion=7,signature=%%",
-		    VERIFY_ERR_ENCODING, 7 },
+		    VERIFY_ERR_ENCODING, 7, 7 },
 		{ "algorithm=RSA256,keyVersion=0,signature=AAAA",
-		    VERIFY_ERR_KEY_VERSION, 0 },
+		    VERIFY_ERR_KEY_VERSION, 0, 0 },
 		{ "algorithm=HS256,keyVersion=3,signature=AAAA",
-		    VERIFY_ERR_ALGORITHM, 0 },
-		{ "keyVersion=3,signature=AAAA", VERIFY_ERR_HEADER, 0 },
+		    VERIFY_ERR_ALGORITHM, 0, 0 },
+		{ "keyVersion=3,signature=AAAA", VERIFY_ERR_HEADER, 0, 0 },
 	};
 	static const char body[] = "{}";
 	struct verify_keyring *kr;
@@ -1097,7 +1100,7 @@ START_TEST(test_request_claimed_version)
 		in.content.client_id = "nobody";
 		m.claimed_version = -1;
 		(void)verify_request(kr, &in, &m);
-		ck_assert_int_eq(m.claimed_version, rows[i].claimed);
+		ck_assert_int_eq(m.claimed_version, rows[i].unknown);
 	}
 	verify_keyring_free(kr);
 }
@@ -1151,7 +1154,25 @@ START_TEST(test_request_rotation)
 	input_from_vector(json_array_get(vecs, 0), &in);
 	ck_assert_int_eq(verify_request(kr, &in, &m), VERIFY_OK);
 	ck_assert_int_eq(m.key_version, 5);
+
+	/*
+	 * No keyVersion: the client's latest is meant (docs/protocol.md
+	 * section 2.4), 5 here, not 1; with Antom's key as 2 beside it, 5
+	 * is still the latest, and the one that verifies.
+	 */
+	snprintf(hdr, sizeof(hdr), "%.*s%s", (int)(p - in.sig_header),
+	    in.sig_header, p + strlen("keyVersion=1,"));
+	in.sig_header = hdr;
+	antom = verify_key_load(json_string_value(json_object_get(
+	    json_array_get(real, 0), "antom_public_key")), err, sizeof(err));
+	ck_assert_int_eq(verify_keyring_add(kr, TEST_CLIENT, 2, antom, err,
+	    sizeof(err)), 0);
+	memset(&m, 0, sizeof(m));
+	ck_assert_int_eq(verify_request(kr, &in, &m), VERIFY_OK);
+	ck_assert_int_eq(m.key_version, 5);
+	ck_assert_int_eq(m.claimed_version, 5);
 	verify_keyring_free(kr);
+	input_from_vector(json_array_get(vecs, 0), &in);
 
 	/* Only the wrong key. */
 	antom = verify_key_load(json_string_value(json_object_get(
