@@ -81,7 +81,7 @@ BIN	:= $(BUILD)/bin
 CORE	:= util log verify verify_key notif conf pathvar target walvfs \
 	   store_schema store_schema_v8 store_judge store_ckpt store_db refusal \
 	   store_state store_replay store_sqlite store_pg_schema store_pg \
-	   store_pg_sql store_pg_replay store_pg_engine store
+	   store_pg_pipe store_pg_sql store_pg_replay store_pg_engine store
 DAEMON	:= http metrics admin proxy misroute
 TOOL	:= sign client fixture $(patsubst src/%.c,%,$(wildcard src/ctl_*.c))
 CORE_OBJ := $(CORE:%=$(BUILD)/obj/%.o)

@@ -38,7 +38,8 @@ FUZZ_MODS_fuzz_decode	:= verify util
 FUZZ_MODS_fuzz_notif	:= notif refusal store store_sqlite store_state \
 			   store_replay store_judge store_db store_ckpt \
 			   store_schema store_schema_v8 store_pg_engine store_pg \
-			   store_pg_sql store_pg_replay store_pg_schema verify verify_key \
+			   store_pg_pipe store_pg_sql store_pg_replay store_pg_schema \
+			   verify verify_key \
 			   walvfs log util
 FUZZ_MODS_fuzz_conf	:= conf verify verify_key log util
 FUZZ_MODS_fuzz_target	:= target
