@@ -115,7 +115,7 @@ store_pg_send_locks(struct store_pg_pipe *pp, const struct store_plan *p,
 	strcpy(lo + len, "}");
 	v[0] = hi;
 	v[1] = lo;
-	return store_pg_send(pp, P_LOCKS, 2, v, -1, 0);
+	return store_pg_send(pp, P_LOCKS, 2, v, NULL);
 }
 
 static int64_t
@@ -176,6 +176,7 @@ store_pg_send_reads(struct store_pg_pipe *pp, const struct store_plan *p,
     size_t n, int kind, const char **vals, char *idx)
 {
 	const char *v[3];
+	int len[3], which = kind < 0 ? P_FIND_ALL : P_GET_ALL + kind;
 	size_t i, k = 0;
 
 	for (i = 0; i < n; i++) {
@@ -193,10 +194,9 @@ store_pg_send_reads(struct store_pg_pipe *pp, const struct store_plan *p,
 	/* The arrays are k long: move them together. */
 	memmove(vals + k, vals + n, k * sizeof(*vals));
 	memmove(vals + 2 * k, vals + 2 * n, k * sizeof(*vals));
-	if (store_pg_arrays(pp, vals, 3, k, v) != 0)
+	if (store_pg_arrays(pp, which, vals, NULL, 3, k, v, len) != 0)
 		return -1;
-	return store_pg_send(pp, kind < 0 ? P_FIND_ALL : P_GET_ALL + kind, 3,
-	    v, -1, 0);
+	return store_pg_send(pp, which, 3, v, len);
 }
 
 /* The job a multi-row read's row is about, or -1. */
@@ -225,7 +225,7 @@ store_pg_read(struct store_pg_pipe *pp, struct store_plan *p, size_t n,
 	int kind, row;
 	long i;
 
-	if (store_pg_send(pp, P_BEGIN, 0, NULL, -1, 0) != 0)
+	if (store_pg_send(pp, P_BEGIN, 0, NULL, NULL) != 0)
 		return -1;
 	/*
 	 * Wait for another's lock (an advisory lock, a row being inserted)
@@ -239,7 +239,7 @@ store_pg_read(struct store_pg_pipe *pp, struct store_plan *p, size_t n,
 		now = util_mono_us();
 		snprintf(ms, sizeof(ms), "%llu", by > now + 1000 ?
 		    (unsigned long long)((by - now) / 1000) : 1ULL);
-		if (store_pg_send(pp, P_LOCK_TIMEOUT, 1, v, -1, 0) != 0)
+		if (store_pg_send(pp, P_LOCK_TIMEOUT, 1, v, NULL) != 0)
 			return -1;
 	}
 	if (store_pg_send_locks(pp, p, n, keys, text) != 0)
@@ -268,40 +268,6 @@ store_pg_read(struct store_pg_pipe *pp, struct store_plan *p, size_t n,
 }
 
 /*
- * The bodies of the new notifications among p[0..n-1] as bytea input
- * ("\\x" and hex), one after the other in a buffer the caller frees;
- * hex[i] job i's (NULL for a repeat).  NULL when out of memory.
- */
-static char *
-store_pg_hex_bodies(const struct store_plan *p, size_t n, const char **hex)
-{
-	static const char digits[] = "0123456789abcdef";
-	const unsigned char *b;
-	size_t need = 1, i, j, len = 0;
-	char *buf;
-
-	for (i = 0; i < n; i++)
-		need += p[i].repeat ? 0 : 2 * p[i].d->bodylen + 3;
-	if ((buf = malloc(need)) == NULL)
-		return NULL;
-	for (i = 0; i < n; i++) {
-		hex[i] = NULL;
-		if (p[i].repeat)
-			continue;
-		hex[i] = buf + len;
-		buf[len++] = '\\';
-		buf[len++] = 'x';
-		b = (const unsigned char *)p[i].d->body;
-		for (j = 0; j < p[i].d->bodylen; j++) {
-			buf[len++] = digits[b[j] >> 4];
-			buf[len++] = digits[b[j] & 15];
-		}
-		buf[len++] = '\0';
-	}
-	return buf;
-}
-
-/*
  * Phase 3, queued: the new notifications' rows, one statement (RETURNING
  * each one's key and id; *first its result, -1 if none), then each
  * repeat's row touched (its first delivery perhaps among those rows; at[i]
@@ -314,16 +280,15 @@ store_pg_send_notifications(struct store_pg_pipe *pp,
     long *first, const char **vals)
 {
 	const struct store_delivery *d;
-	const char *v[14], **hex;
-	char *kv = NULL, *bodies = NULL;
-	size_t i, k = 0, fresh = 0;
-	int rc = -1;
+	const char *v[14];
+	char *kv = NULL;
+	size_t i, k = 0, fresh = 0, *lens = NULL;
+	int len[14], rc = -1;
 
 	for (i = 0; i < n; i++)
 		fresh += !p[i].repeat;
-	if ((hex = calloc(n + 1, sizeof(*hex))) == NULL ||
-	    (kv = malloc(24 * n + 1)) == NULL ||
-	    (bodies = store_pg_hex_bodies(p, n, hex)) == NULL) {
+	if ((kv = malloc(24 * n + 1)) == NULL ||
+	    (lens = calloc(14 * n + 1, sizeof(*lens))) == NULL) {
 		util_err(pp->fail->err, pp->fail->errlen, "out of memory");
 		snprintf(pp->fail->sqlstate, sizeof(pp->fail->sqlstate),
 		    "?????");
@@ -337,7 +302,10 @@ store_pg_send_notifications(struct store_pg_pipe *pp,
 		/* S_NOTIF_INSERT's parameters, $1 to $14, each an array. */
 		vals[k] = d->client_id;
 		vals[fresh + k] = d->body_sha256;
-		vals[2 * fresh + k] = hex[i];
+		/* Bytes, not text; an empty body perhaps without a buffer. */
+		vals[2 * fresh + k] = d->body != NULL ?
+		    (const char *)d->body : "";
+		lens[2 * fresh + k] = d->bodylen;
 		vals[3 * fresh + k] = d->request_time;
 		vals[4 * fresh + k] = d->signature;
 		vals[5 * fresh + k] = d->signed_path;
@@ -355,8 +323,8 @@ store_pg_send_notifications(struct store_pg_pipe *pp,
 	*first = -1;
 	if (fresh > 0) {
 		*first = (long)pp->n;
-		if (store_pg_arrays(pp, vals, 14, fresh, v) != 0 ||
-		    store_pg_send(pp, P_NOTIF_ALL, 14, v, -1, 0) != 0)
+		if (store_pg_arrays(pp, P_NOTIF_ALL, vals, lens, 14, fresh, v,
+		    len) != 0 || store_pg_send(pp, P_NOTIF_ALL, 14, v, len) != 0)
 			goto out;
 	}
 	for (i = 0; i < n; i++) {
@@ -367,20 +335,19 @@ store_pg_send_notifications(struct store_pg_pipe *pp,
 			v[0] = d->client_id;
 			v[1] = d->body_sha256;
 			v[2] = now;
-			if (store_pg_send(pp, P_TOUCH, 3, v, -1, 0) != 0)
+			if (store_pg_send(pp, P_TOUCH, 3, v, NULL) != 0)
 				goto out;
 		}
 		vals[i] = d->body_sha256;
 		vals[n + i] = d->client_id;
 	}
-	if (store_pg_arrays(pp, vals, 2, n, v) != 0 ||
-	    store_pg_send(pp, P_CLEAR_ALL, 2, v, -1, 0) != 0)
+	if (store_pg_arrays(pp, P_CLEAR_ALL, vals, NULL, 2, n, v, len) != 0 ||
+	    store_pg_send(pp, P_CLEAR_ALL, 2, v, len) != 0)
 		goto out;
 	rc = 0;
 out:
-	free(hex);
 	free(kv);
-	free(bodies);
+	free(lens);
 	return rc;
 }
 
@@ -462,7 +429,7 @@ store_pg_send_state(struct store_pg_pipe *pp, const struct store_plan *p,
 		if ((int)j == store_pg_stmts[which].nidcol)
 			v[j] = p->d->body_sha256;
 	}
-	return store_pg_send(pp, which, (int)ncols, v, -1, 0);
+	return store_pg_send(pp, which, (int)ncols, v, NULL);
 }
 
 /*
@@ -500,7 +467,7 @@ store_pg_send_upserts(struct store_pg_pipe *pp, const struct store_plan *p,
 	struct store_value val;
 	const char *v[STORE_PG_PARAMS], **vals = NULL;
 	char *num = NULL;
-	int get, upsert, fill, rc = -1;
+	int len[STORE_PG_PARAMS], get, upsert, fill, rc = -1;
 	size_t i, j, k = 0, rows = 0, ncols;
 
 	if (store_state_kind(kind, &get, &upsert, &fill, &ncols) != 0 ||
@@ -534,8 +501,9 @@ store_pg_send_upserts(struct store_pg_pipe *pp, const struct store_plan *p,
 		once[i] = 2;
 		k++;
 	}
-	if (store_pg_arrays(pp, vals, (int)ncols, rows, v) != 0 ||
-	    store_pg_send(pp, P_UPSERT_ALL + kind, (int)ncols, v, -1, 0) != 0)
+	if (store_pg_arrays(pp, P_UPSERT_ALL + kind, vals, NULL, (int)ncols,
+	    rows, v, len) != 0 || store_pg_send(pp, P_UPSERT_ALL + kind,
+	    (int)ncols, v, len) != 0)
 		goto out;
 	rc = 0;
 out:
@@ -558,6 +526,7 @@ store_pg_send_changes(struct store_pg_pipe *pp, const struct store_plan *p,
 	int kind;
 	const struct notif *nf;
 	const char *v[8];
+	int len[8];
 	size_t i, a, events = 0;
 
 	if ((once = calloc(n + 1, 1)) == NULL) {
@@ -600,9 +569,9 @@ store_pg_send_changes(struct store_pg_pipe *pp, const struct store_plan *p,
 		vals[7 * events + a] = p[i].d->client_id;
 		a++;
 	}
-	if (events > 0 && (store_pg_send(pp, P_LOCK_EVENTS, 0, NULL, -1, 0) !=
-	    0 || store_pg_arrays(pp, vals, 8, events, v) != 0 ||
-	    store_pg_send(pp, P_EVENT_ALL, 8, v, -1, 0) != 0))
+	if (events > 0 && (store_pg_send(pp, P_LOCK_EVENTS, 0, NULL, NULL) !=
+	    0 || store_pg_arrays(pp, P_EVENT_ALL, vals, NULL, 8, events, v,
+	    len) != 0 || store_pg_send(pp, P_EVENT_ALL, 8, v, len) != 0))
 		return -1;
 	return 0;
 }
@@ -717,10 +686,7 @@ store_pg_attempt(struct store_pg_pipe *pp, struct store_plan *p,
 	}
 	return 0;
 fail:
-	store_pg_clear_results(pp);
-	/* Results all read (store_pg_collect): out of the pipeline, then undo. */
-	if (PQexitPipelineMode(pp->c) == 1)
-		PQclear(PQexec(pp->c, "ROLLBACK"));
+	store_pg_abandon(pp);
 	return -1;
 }
 

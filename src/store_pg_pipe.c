@@ -1,12 +1,15 @@
 /*
  * store_pg_pipe.c - a batch's pipeline on a PostgreSQL connection
- * (store_pg_pipe.h): prepared statements queued with their text
- * parameters (arrays built as PostgreSQL's text form), sent together,
+ * (store_pg_pipe.h): prepared statements queued with their parameters
+ * (arrays in PostgreSQL's binary form, array_recv's: no text for the
+ * server to parse, the bodies as bytes rather than hex), sent together,
  * their results collected in order up to the sync; and every statement
  * prepared once per server session.  store_pg.c says what a batch sends.
  *
  * The connection is the caller's; one thread at a time uses it.
  */
+#include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,14 +40,9 @@ store_pg_failed(struct store_pg_fail *f, PGconn *c, const PGresult *r,
 	util_err(f->err, f->errlen, "PostgreSQL: %s: %.*s", what, (int)n, msg);
 }
 
-/*
- * Queue prepared statement which with nparams text parameters (NULL: SQL
- * NULL).  Parameter binary (0-based), if not -1, is binlen bytes of
- * binary.  0 or -1.
- */
 int
 store_pg_send(struct store_pg_pipe *pp, int which, int nparams,
-    const char *const *values, int binary, int binlen)
+    const char *const *values, const int *binlen)
 {
 	int lengths[STORE_PG_PARAMS], formats[STORE_PG_PARAMS], i;
 	char name[24];
@@ -58,8 +56,8 @@ store_pg_send(struct store_pg_pipe *pp, int which, int nparams,
 		return -1;
 	}
 	for (i = 0; i < nparams; i++) {
-		lengths[i] = i == binary ? binlen : 0;
-		formats[i] = i == binary;
+		formats[i] = binlen != NULL && binlen[i] >= 0;
+		lengths[i] = formats[i] ? binlen[i] : 0;
 	}
 	snprintf(name, sizeof(name), "antomd_%d", which);
 	if ((store_pg_stmts[which].text ? PQsendQueryParams(pp->c,
@@ -73,35 +71,154 @@ store_pg_send(struct store_pg_pipe *pp, int which, int nparams,
 	return 0;
 }
 
-/*
- * narrays array literals of n elements each, element i of array a
- * vals[a * n + i] (NULL: NULL), into pp->arr; out[a] the literal of array
- * a, valid until the next call.  0 or -1 (out of memory).
- */
-int
-store_pg_arrays(struct store_pg_pipe *pp, const char *const *vals,
-    int narrays, size_t n, const char **out)
+/* Type OIDs of the elements sent in binary (store_pg_sql.c's). */
+#define STORE_PG_BYTEA	17
+#define STORE_PG_INT8	20
+#define STORE_PG_INT4	23
+
+static char *
+store_pg_put32(char *b, uint32_t v)
 {
+	b[0] = (char)(v >> 24);
+	b[1] = (char)(v >> 16);
+	b[2] = (char)(v >> 8);
+	b[3] = (char)v;
+	return b + 4;
+}
+
+/* An integer's decimal text, whole and in range, as the server's int8in. */
+static int
+store_pg_integer(const char *v, long long lo, long long hi, long long *out)
+{
+	char *end;
+
+	errno = 0;
+	*out = strtoll(v, &end, 10);
+	return end != v && *end == '\0' && errno == 0 && *out >= lo &&
+	    *out <= hi ? 0 : -1;
+}
+
+/* Bytes element v of an array of elem takes in binary, its length word too. */
+static size_t
+store_pg_elem_size(Oid elem, const char *v, size_t len)
+{
+	if (v == NULL)
+		return 4;
+	switch (elem) {
+	case STORE_PG_INT8:
+		return 4 + 8;
+	case STORE_PG_INT4:
+		return 4 + 4;
+	case STORE_PG_BYTEA:
+		return 4 + len;
+	default:
+		return 4 + strlen(v);
+	}
+}
+
+/*
+ * An array in binary at b: ndim 1 (0 when empty), whether it holds a
+ * NULL, the element type, its length and lower bound 1, then each
+ * element's length (-1: NULL) and bytes.  The end, or NULL with pp->fail
+ * (an integer that is not one).
+ */
+static char *
+store_pg_array_bin(struct store_pg_pipe *pp, char *b, Oid elem,
+    const char *const *v, const size_t *len, size_t n)
+{
+	long long x;
+	size_t i, l;
+	int nulls = 0;
+
+	for (i = 0; i < n; i++)
+		nulls |= v[i] == NULL;
+	b = store_pg_put32(b, n > 0);
+	b = store_pg_put32(b, (uint32_t)nulls);
+	b = store_pg_put32(b, elem);
+	if (n > 0) {
+		b = store_pg_put32(b, (uint32_t)n);
+		b = store_pg_put32(b, 1);
+	}
+	for (i = 0; i < n; i++) {
+		if (v[i] == NULL) {
+			b = store_pg_put32(b, UINT32_MAX);
+			continue;
+		}
+		switch (elem) {
+		case STORE_PG_INT8:
+		case STORE_PG_INT4:
+			if (store_pg_integer(v[i], elem == STORE_PG_INT8 ?
+			    INT64_MIN : INT32_MIN, elem == STORE_PG_INT8 ?
+			    INT64_MAX : INT32_MAX, &x) != 0) {
+				util_err(pp->fail->err, pp->fail->errlen,
+				    "PostgreSQL: not an integer: \"%.32s\"",
+				    v[i]);
+				snprintf(pp->fail->sqlstate,
+				    sizeof(pp->fail->sqlstate), "22P02");
+				return NULL;
+			}
+			if (elem == STORE_PG_INT8) {
+				b = store_pg_put32(b, 8);
+				b = store_pg_put32(b, (uint32_t)((uint64_t)x >>
+				    32));
+			} else
+				b = store_pg_put32(b, 4);
+			b = store_pg_put32(b, (uint32_t)(uint64_t)x);
+			continue;
+		default:
+			l = elem == STORE_PG_BYTEA ? len[i] : strlen(v[i]);
+			b = store_pg_put32(b, (uint32_t)l);
+			memcpy(b, v[i], l);
+			b += l;
+		}
+	}
+	return b;
+}
+
+int
+store_pg_arrays(struct store_pg_pipe *pp, int which,
+    const char *const *vals, const size_t *lens, int narrays, size_t n,
+    const char **out, int *outlen)
+{
+	const Oid *elem = store_pg_stmts[which].elem;
 	size_t need = 1, i, off[STORE_PG_PARAMS], len = 0;
-	const char *v;
-	char *nb;
+	const char *v, *why = "out of memory";
+	char *nb, *end;
 	int a;
 
-	for (i = 0; i < (size_t)narrays * n; i++)
-		need += vals[i] != NULL ? 2 * strlen(vals[i]) + 3 : 5;
-	need += (size_t)narrays * 3;
-	if (need > pp->arrcap) {
-		if ((nb = realloc(pp->arr, need)) == NULL) {
-			util_err(pp->fail->err, pp->fail->errlen, "out of memory");
-			snprintf(pp->fail->sqlstate, sizeof(pp->fail->sqlstate),
-			    "?????");
-			return -1;
+	if (narrays > STORE_PG_PARAMS) {
+		why = "PostgreSQL: too many arrays";
+		goto fail;
+	}
+	for (a = 0; a < narrays; a++) {
+		if (elem[a] == STORE_PG_BYTEA && lens == NULL) {
+			why = "PostgreSQL: bytes without their lengths";
+			goto fail;
 		}
+		need += elem[a] != 0 ? 20 : 3;
+		for (i = (size_t)a * n; i < (size_t)(a + 1) * n; i++)
+			need += elem[a] != 0 ? store_pg_elem_size(elem[a],
+			    vals[i], lens != NULL ? lens[i] : 0) :
+			    vals[i] != NULL ? 2 * strlen(vals[i]) + 3 : 5;
+	}
+	if (need > pp->arrcap) {
+		if ((nb = realloc(pp->arr, need)) == NULL)
+			goto fail;
 		pp->arr = nb;
 		pp->arrcap = need;
 	}
 	for (a = 0; a < narrays; a++) {
 		off[a] = len;
+		outlen[a] = -1;
+		if (elem[a] != 0) {
+			if ((end = store_pg_array_bin(pp, pp->arr + len,
+			    elem[a], vals + (size_t)a * n, lens != NULL ?
+			    lens + (size_t)a * n : NULL, n)) == NULL)
+				return -1;
+			outlen[a] = (int)(end - (pp->arr + len));
+			len += (size_t)outlen[a];
+			continue;
+		}
 		pp->arr[len++] = '{';
 		for (i = 0; i < n; i++) {
 			if (i > 0)
@@ -126,6 +243,10 @@ store_pg_arrays(struct store_pg_pipe *pp, const char *const *vals,
 	for (a = 0; a < narrays; a++)
 		out[a] = pp->arr + off[a];
 	return 0;
+fail:
+	util_err(pp->fail->err, pp->fail->errlen, "%s", why);
+	snprintf(pp->fail->sqlstate, sizeof(pp->fail->sqlstate), "?????");
+	return -1;
 }
 
 /*
@@ -206,6 +327,25 @@ store_pg_clear_results(struct store_pg_pipe *pp)
 	for (i = 0; i < pp->n; i++)
 		PQclear(pp->res[i]);
 	pp->n = 0;
+}
+
+/*
+ * A failure while a phase was being queued (an array that could not be
+ * built, say) leaves statements sent without their sync: the server runs
+ * them inside the open transaction and holds their results.  Read past
+ * them first, or leaving pipeline mode fails, the ROLLBACK is never
+ * sent, and the next batch takes their results for its own.  The COMMIT
+ * is queued last, so nothing drained here was ever committed.
+ */
+void
+store_pg_abandon(struct store_pg_pipe *pp)
+{
+	if (pp->n > 0 && pp->res[pp->n - 1] == NULL &&
+	    PQstatus(pp->c) == CONNECTION_OK)
+		(void)store_pg_collect(pp);
+	store_pg_clear_results(pp);
+	if (PQexitPipelineMode(pp->c) == 1)
+		PQclear(PQexec(pp->c, "ROLLBACK"));
 }
 
 /*

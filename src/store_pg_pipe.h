@@ -35,19 +35,24 @@ struct store_pg_pipe {
 void	store_pg_failed(struct store_pg_fail *f, PGconn *c,
 	    const PGresult *r, const char *what);
 /*
- * Queue statement which (store_pg_sql.h) with nparams text parameters
- * (NULL: SQL NULL), parameter binary (if not -1) binlen bytes of binary.
- * 0 or -1.
+ * Queue statement which (store_pg_sql.h) with nparams parameters (NULL:
+ * SQL NULL), each text, or binary of binlen[i] bytes where binlen is
+ * not NULL and binlen[i] >= 0.  0 or -1.
  */
 int	store_pg_send(struct store_pg_pipe *, int which, int nparams,
-	    const char *const *values, int binary, int binlen);
+	    const char *const *values, const int *binlen);
 /*
- * narrays arrays of n elements each, vals[k * n + i] element i of array
- * k, in PostgreSQL's text form into out[0..narrays-1] (valid until the
- * next call).  0 or -1.
+ * Statement which's parameters 0..narrays-1 as arrays of n elements
+ * each, vals[a * n + i] element i of array a (NULL: NULL), into out[a]
+ * and outlen[a] for store_pg_send() (valid until the next call): in
+ * binary where the statement's elem[a] says so (an int8 or int4
+ * element given in decimal; a bytea element lens[a * n + i] bytes, lens
+ * required then), else in PostgreSQL's text form (outlen[a] -1).  0 or
+ * -1 (out of memory; an integer that is not one, 22P02).
  */
-int	store_pg_arrays(struct store_pg_pipe *, const char *const *vals,
-	    int narrays, size_t n, const char **out);
+int	store_pg_arrays(struct store_pg_pipe *, int which,
+	    const char *const *vals, const size_t *lens, int narrays,
+	    size_t n, const char **out, int *outlen);
 /* Each queued query's result, in order: 0, -1 (a query failed), -2 (lost). */
 int	store_pg_results(struct store_pg_pipe *);
 /* The pipeline's sync: 0, or -1 (the connection failed). */
@@ -55,6 +60,12 @@ int	store_pg_read_sync(struct store_pg_pipe *);
 /* Sync, then every result up to it: 0, or -1 with pp->fail. */
 int	store_pg_collect(struct store_pg_pipe *);
 void	store_pg_clear_results(struct store_pg_pipe *);
+/*
+ * After a failed batch: what is queued and not synced synced and read,
+ * out of pipeline mode, the transaction rolled back, so that the
+ * connection is idle for the next batch.
+ */
+void	store_pg_abandon(struct store_pg_pipe *);
 /* Every statement prepared on the connection's session: 0 or -1. */
 int	store_pg_prepare(struct store_pg_pipe *);
 

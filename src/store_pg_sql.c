@@ -21,7 +21,9 @@
 #include "store_pg_sql.h"
 
 /* Type OIDs (catalog/pg_type_d.h, which libpq-dev does not ship). */
+#define STORE_PG_BYTEA	17
 #define STORE_PG_INT8	20
+#define STORE_PG_INT4	23
 #define STORE_PG_TEXT	25
 /* A notification id no row has: where store_state_value() puts it. */
 #define STORE_PG_NID_MARK	(-424242)
@@ -334,6 +336,52 @@ store_pg_upsert_all(const struct store_pg_stmt *one, struct store_pg_stmt *all)
 	return all->sql != NULL ? 0 : -1;
 }
 
+/*
+ * Which of st's parameters are arrays to send in binary, and of what:
+ * those the SQL casts to one of these array types, and only so
+ * wherever they appear, and that PREPARE leaves to the casts (beyond
+ * st->ntypes).  The binary form spares the server parsing each array's
+ * text (a tenth of a batch's CPU in the backend, bench/RESULTS.md) and
+ * the bodies their hex.  Anything else stays text.
+ */
+static void
+store_pg_elems(struct store_pg_stmt *st)
+{
+	static const struct {
+		const char	*cast;
+		Oid		 elem;
+	} casts[] = {
+		{ "::text[]", STORE_PG_TEXT },
+		{ "::int8[]", STORE_PG_INT8 },
+		{ "::int4[]", STORE_PG_INT4 },
+		{ "::bytea[]", STORE_PG_BYTEA },
+	};
+	unsigned char seen[STORE_PG_PARAMS];
+	const char *s;
+	char *end;
+	long i;
+	size_t k;
+	Oid e;
+
+	memset(seen, 0, sizeof(seen));
+	memset(st->elem, 0, sizeof(st->elem));
+	for (s = strchr(st->sql, '$'); s != NULL; s = strchr(s + 1, '$')) {
+		i = strtol(s + 1, &end, 10) - 1;
+		if (end == s + 1 || i < 0 || i >= STORE_PG_PARAMS)
+			continue;
+		for (e = 0, k = 0; k < sizeof(casts) / sizeof(casts[0]); k++)
+			if (strncmp(end, casts[k].cast,
+			    strlen(casts[k].cast)) == 0)
+				e = casts[k].elem;
+		if (i < st->ntypes)
+			e = 0;
+		if (seen[i] && st->elem[i] != e)
+			e = 0;
+		st->elem[i] = e;
+		seen[i] = 1;
+	}
+}
+
 /* Owned by the process from here on: never freed. */
 static void
 store_pg_sql_init(void)
@@ -384,6 +432,12 @@ store_pg_sql_init(void)
 	 */
 	st[P_BEGIN].text = 1;
 	if (store_pg_multi_init(st, st[P_CLEAR].sql) != 0)
+		goto out;
+	for (i = 0; i < P_COUNT; i++)
+		if (st[i].sql != NULL)
+			store_pg_elems(&st[i]);
+	/* The bodies go as bytes, never as text: nothing else would do. */
+	if (st[P_NOTIF_ALL].elem[STORE_PG_BODY_PARAM] != STORE_PG_BYTEA)
 		goto out;
 	store_pg_sql_ok = 1;
 out:

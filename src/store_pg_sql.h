@@ -38,6 +38,7 @@ enum {
 
 #define STORE_PG_PARAMS	64
 #define STORE_PG_KEYTEXT	12	/* ",-2147483648" */
+#define STORE_PG_BODY_PARAM	2	/* P_NOTIF_ALL's bodies: $3, bytea[] */
 
 /* A statement to prepare: its text and, if not left to the server, types. */
 struct store_pg_stmt {
@@ -47,6 +48,12 @@ struct store_pg_stmt {
 	int	 nidcol;	/* an upsert's or fill's notification id: -1 none */
 	int	 clientcol;	/* and its client id */
 	Oid	 types[STORE_PG_PARAMS];
+	/*
+	 * Parameter i's element type when it is an array sent in binary
+	 * (its cast in the SQL says which: "$N::text[]", int8, int4,
+	 * bytea), else 0: sent as text (store_pg_elems).
+	 */
+	Oid	 elem[STORE_PG_PARAMS];
 };
 
 extern struct store_pg_stmt store_pg_stmts[P_COUNT];

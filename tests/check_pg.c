@@ -29,6 +29,8 @@
 
 #include "../src/store_judge.h"
 #include "../src/store_pg.h"
+#include "../src/store_pg_pipe.h"
+#include "../src/store_pg_sql.h"
 #include "suites.h"
 
 static uint64_t
@@ -2025,6 +2027,226 @@ START_TEST(test_pg_record_lock_deadline)
 }
 END_TEST
 
+/*
+ * A batch that fails while its statements are being queued (an array
+ * that cannot be built) has sent some of them without a sync: the
+ * server has run them inside the open transaction.  store_pg_abandon()
+ * reads past them, leaves pipeline mode and rolls back: the connection
+ * is idle, nothing the statements took is held (here the events lock,
+ * tried from another connection), and the next statement's result is
+ * its own.  Before, leaving pipeline mode failed and the transaction
+ * stayed open.
+ */
+START_TEST(test_pg_abandon_unsynced)
+{
+	struct store_pg_fail f;
+	struct store_pg_pipe pp;
+	PGresult *res[P_COUNT + 8];
+	PGconn *c, *other;
+	char err[256], sql[128], *v;
+	int i, taken = 0;
+
+	PG_SKIP_UNLESS_AVAILABLE();
+	pg_start(1);
+	c = pg_migrated();
+	other = pg_connect(0);
+	memset(&pp, 0, sizeof(pp));
+	memset(&f, 0, sizeof(f));
+	f.err = err;
+	f.errlen = sizeof(err);
+	pp.c = c;
+	pp.fail = &f;
+	pp.res = res;
+	pp.cap = sizeof(res) / sizeof(res[0]);
+	ck_assert_int_eq(store_pg_sql_ready(), 0);
+	ck_assert_int_eq(PQenterPipelineMode(c), 1);
+	ck_assert_int_eq(store_pg_prepare(&pp), 0);
+	/* A phase cut short after two statements: queued, never synced. */
+	ck_assert_int_eq(store_pg_send(&pp, P_BEGIN, 0, NULL, NULL), 0);
+	ck_assert_int_eq(store_pg_send(&pp, P_LOCK_EVENTS, 0, NULL, NULL), 0);
+	ck_assert_int_eq(PQflush(c), 0);
+	snprintf(sql, sizeof(sql), "SELECT pg_try_advisory_lock(%lld)",
+	    STORE_PG_LOCK_EVENTS);
+	/* Wait until the server has run them: the lock is taken. */
+	for (i = 0; i < 200 && !taken; i++) {
+		v = pg_value(other, sql);
+		taken = strcmp(v, "f") == 0;
+		free(v);
+		if (!taken) {
+			PQclear(PQexec(other, "SELECT pg_advisory_unlock_all()"));
+			usleep(10000);
+		}
+	}
+	assert_pg_value(other, sql, "f");
+	store_pg_abandon(&pp);
+	ck_assert_int_eq(PQpipelineStatus(c), PQ_PIPELINE_OFF);
+	ck_assert_int_eq(PQtransactionStatus(c), PQTRANS_IDLE);
+	assert_pg_value(other, sql, "t");
+	assert_pg_value(c, "SELECT 'its own result'", "its own result");
+	PQfinish(other);
+	PQfinish(c);
+}
+END_TEST
+
+/*
+ * The batch's arrays go in PostgreSQL's binary form (array_recv's),
+ * built from the statement's casts: checked byte for byte, without a
+ * server.  Text elements as they are, NULLs as length -1 with the
+ * array's flag set, integers big-endian, bodies as their bytes (a NUL
+ * inside kept); an integer that is not one fails the batch (22P02)
+ * rather than send garbage; a parameter the SQL does not cast to an
+ * array stays text.
+ */
+START_TEST(test_pg_arrays_binary)
+{
+	static const unsigned char client[] = {
+		0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 25, 0, 0, 0, 2, 0, 0, 0, 1,
+		0, 0, 0, 1, 'A', 0, 0, 0, 2, 'B', 'C' };
+	static const unsigned char body[] = {
+		0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 17, 0, 0, 0, 2, 0, 0, 0, 1,
+		0, 0, 0, 3, 'x', 0, 0xff, 0, 0, 0, 0 };
+	static const unsigned char kv[] = {
+		0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 20, 0, 0, 0, 2, 0, 0, 0, 1,
+		0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 1,
+		0, 0, 0, 8, 0x80, 0, 0, 0, 0, 0, 0, 0 };
+	static const unsigned char reason[] = {
+		0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 25, 0, 0, 0, 2, 0, 0, 0, 1,
+		0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0 };
+	static const unsigned char idx[] = {
+		0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 23, 0, 0, 0, 1, 0, 0, 0, 1,
+		0, 0, 0, 4, 0xff, 0xff, 0xff, 0xfe };
+	struct store_pg_fail f;
+	struct store_pg_pipe pp;
+	const char *vals[28], *out[14];
+	size_t lens[28];
+	char err[256];
+	int len[14];
+
+	memset(&pp, 0, sizeof(pp));
+	memset(&f, 0, sizeof(f));
+	f.err = err;
+	f.errlen = sizeof(err);
+	pp.fail = &f;
+	ck_assert_int_eq(store_pg_sql_ready(), 0);
+	/* The casts say: bodies bytea[], key versions int8[], ids text[]. */
+	ck_assert_uint_eq(store_pg_stmts[P_NOTIF_ALL].elem[0], 25);
+	ck_assert_uint_eq(store_pg_stmts[P_NOTIF_ALL].elem[2], 17);
+	ck_assert_uint_eq(store_pg_stmts[P_NOTIF_ALL].elem[6], 20);
+	ck_assert_uint_eq(store_pg_stmts[P_FIND_ALL].elem[2], 23);
+	ck_assert_uint_eq(store_pg_stmts[P_LOCK_TIMEOUT].elem[0], 0);
+
+	/* Two rows of S_NOTIF_INSERT's 14 arrays. */
+	memset(vals, 0, sizeof(vals));
+	memset(lens, 0, sizeof(lens));
+	vals[0] = "A";
+	vals[1] = "BC";
+	vals[4] = "x\0\xff";
+	lens[4] = 3;
+	vals[5] = "";
+	lens[5] = 0;
+	vals[12] = "1";
+	vals[13] = "-9223372036854775808";
+	ck_assert_int_eq(store_pg_arrays(&pp, P_NOTIF_ALL, vals, lens, 14, 2,
+	    out, len), 0);
+	ck_assert_int_eq(len[0], (int)sizeof(client));
+	ck_assert(memcmp(out[0], client, sizeof(client)) == 0);
+	ck_assert_int_eq(len[2], (int)sizeof(body));
+	ck_assert(memcmp(out[2], body, sizeof(body)) == 0);
+	ck_assert_int_eq(len[6], (int)sizeof(kv));
+	ck_assert(memcmp(out[6], kv, sizeof(kv)) == 0);
+	/* A NULL and an empty string are two things. */
+	vals[22] = NULL;
+	vals[23] = "";
+	ck_assert_int_eq(store_pg_arrays(&pp, P_NOTIF_ALL, vals, lens, 14, 2,
+	    out, len), 0);
+	ck_assert_int_eq(len[11], (int)sizeof(reason));
+	ck_assert(memcmp(out[11], reason, sizeof(reason)) == 0);
+
+	/* int4: in range, or the batch fails before anything is sent. */
+	vals[0] = "A";
+	vals[1] = "K";
+	vals[2] = "-2";
+	ck_assert_int_eq(store_pg_arrays(&pp, P_FIND_ALL, vals, NULL, 3, 1,
+	    out, len), 0);
+	ck_assert_int_eq(len[2], (int)sizeof(idx));
+	ck_assert(memcmp(out[2], idx, sizeof(idx)) == 0);
+	vals[2] = "2147483648";
+	ck_assert_int_eq(store_pg_arrays(&pp, P_FIND_ALL, vals, NULL, 3, 1,
+	    out, len), -1);
+	ck_assert_str_eq(f.sqlstate, "22P02");
+	memset(&f, 0, sizeof(f));
+	f.err = err;
+	f.errlen = sizeof(err);
+	vals[12] = "12x";
+	vals[13] = "9223372036854775808";
+	ck_assert_int_eq(store_pg_arrays(&pp, P_NOTIF_ALL, vals, lens, 14, 2,
+	    out, len), -1);
+	ck_assert_str_eq(f.sqlstate, "22P02");
+	ck_assert_ptr_nonnull(strstr(err, "12x"));
+	/* Bodies need their lengths: never strlen() on bytes. */
+	memset(&f, 0, sizeof(f));
+	f.err = err;
+	f.errlen = sizeof(err);
+	vals[12] = "1";
+	ck_assert_int_eq(store_pg_arrays(&pp, P_NOTIF_ALL, vals, NULL, 14, 2,
+	    out, len), -1);
+	free(pp.arr);
+}
+END_TEST
+
+/*
+ * What the binary arrays carry reaches the columns exactly: a message
+ * with quotes, braces, a comma, a backslash and non-ASCII text, the
+ * largest amount a notification may hold, and a body whose bytes go on
+ * past a NUL (stored as received, whatever they are).
+ */
+START_TEST(test_pg_record_bytes_exact)
+{
+	struct deliveries *ds = calloc(1, sizeof(*ds));
+	struct store_job *jobs;
+	unsigned char *raw;
+	PGconn *c;
+	size_t n;
+
+	PG_SKIP_UNLESS_AVAILABLE();
+	ck_assert_ptr_nonnull(ds);
+	deliveries_add(ds, "CLIENT_A", test_fmt("{\"notifyType\":"
+	    "\"PAYMENT_RESULT\",\"result\":{\"resultCode\":\"SUCCESS\","
+	    "\"resultStatus\":\"S\",\"resultMessage\":\"a \\\"quoted\\\" {b,c}"
+	    " back\\\\slash \\u00fcn\\u00efc\\u00f8d\\u00e9 \\u4e2d\\u6587\"},"
+	    "\"paymentRequestId\":\"PR-BYTES\",\"paymentId\":\"P-BYTES\","
+	    "\"paymentAmount\":{\"value\":\"9223372036854775807\","
+	    "\"currency\":\"HKD\"}}"));
+	deliveries_add(ds, "CLIENT_A", body_payment("PR-NUL", "P-NUL",
+	    "PAYMENT_RESULT", "S", "100", 1));
+	/* The second body: its JSON, then a NUL and two more bytes. */
+	n = ds->d[1].bodylen;
+	ck_assert_ptr_nonnull(raw = malloc(n + 3));
+	memcpy(raw, ds->d[1].body, n);
+	memcpy(raw + n, "\0\xff\x01", 3);
+	free(ds->body[1]);
+	ds->body[1] = (char *)raw;
+	ds->d[1].body = raw;
+	ds->d[1].bodylen = n + 3;
+	store_hash_body(&ds->d[1]);
+	pg_start(1);
+	c = pg_migrated();
+	jobs = jobs_for(ds);
+	pg_record(c, jobs, 0, 2);
+	assert_pg_value(c, "SELECT result_message || '|' || amount_value FROM"
+	    " payments WHERE payment_request_id = 'PR-BYTES'", "a \"quoted\" "
+	    "{b,c} back\\slash \xc3\xbcn\xc3\xaf" "c\xc3\xb8" "d\xc3\xa9 "
+	    "\xe4\xb8\xad\xe6\x96\x87|9223372036854775807");
+	assert_pg_value(c, "SELECT length(body) || '|' || encode(substr(body,"
+	    " length(body) - 3), 'hex') FROM notifications WHERE object_id ="
+	    " 'PR-NUL'", test_fmt("%zu|7d00ff01", n + 3));
+	free(jobs);
+	PQfinish(c);
+	deliveries_free(ds);
+	free(ds);
+}
+END_TEST
+
 Suite *
 pg_suite(void)
 {
@@ -2055,7 +2277,10 @@ pg_suite(void)
 	tc = tcase_create("record");
 	tcase_add_checked_fixture(tc, setup, pg_teardown);
 	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, test_pg_arrays_binary);
 	tcase_add_test(tc, test_pg_record_as_sqlite);
+	tcase_add_test(tc, test_pg_record_bytes_exact);
+	tcase_add_test(tc, test_pg_abandon_unsynced);
 	tcase_add_test(tc, test_pg_record_concurrent);
 	tcase_add_test(tc, test_pg_record_events_order);
 	tcase_add_test(tc, test_pg_record_round_trips);
