@@ -2205,6 +2205,7 @@ START_TEST(test_pg_record_bytes_exact)
 	struct deliveries *ds = calloc(1, sizeof(*ds));
 	struct store_job *jobs;
 	unsigned char *raw;
+	char *want;
 	PGconn *c;
 	size_t n;
 
@@ -2237,9 +2238,11 @@ START_TEST(test_pg_record_bytes_exact)
 	    " payments WHERE payment_request_id = 'PR-BYTES'", "a \"quoted\" "
 	    "{b,c} back\\slash \xc3\xbcn\xc3\xaf" "c\xc3\xb8" "d\xc3\xa9 "
 	    "\xe4\xb8\xad\xe6\x96\x87|9223372036854775807");
+	want = test_fmt("%zu|7d00ff01", n + 3);
 	assert_pg_value(c, "SELECT length(body) || '|' || encode(substr(body,"
 	    " length(body) - 3), 'hex') FROM notifications WHERE object_id ="
-	    " 'PR-NUL'", test_fmt("%zu|7d00ff01", n + 3));
+	    " 'PR-NUL'", want);
+	free(want);
 	free(jobs);
 	PQfinish(c);
 	deliveries_free(ds);
