@@ -29,6 +29,12 @@ struct store_plan;
  * two-integer form, a lock space of its own.
  */
 #define STORE_PG_LOCK_SCHEMA	0x616e746f6d64LL
+/* Type OIDs (catalog/pg_type_d.h, which libpq-dev does not ship). */
+#define STORE_PG_BYTEA	17
+#define STORE_PG_INT8	20
+#define STORE_PG_INT4	23
+#define STORE_PG_TEXT	25
+
 /*
  * The advisory lock (bigint form) every batch takes just before its
  * events rows and holds to its end, so that events.seq is in commit

@@ -40,7 +40,6 @@
 
 #define STORE_PG_LOG_US		(10 * 1000000u)	/* unreachable: log again */
 #define STORE_PG_SIZE_US	(60 * 1000000u)	/* database size: again */
-#define STORE_PG_INT8		20
 
 /* A discrepancy of a batch whose COMMIT is late, to log once it settles. */
 struct store_pg_noted {

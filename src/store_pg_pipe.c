@@ -71,11 +71,6 @@ store_pg_send(struct store_pg_pipe *pp, int which, int nparams,
 	return 0;
 }
 
-/* Type OIDs of the elements sent in binary (store_pg_sql.c's). */
-#define STORE_PG_BYTEA	17
-#define STORE_PG_INT8	20
-#define STORE_PG_INT4	23
-
 static char *
 store_pg_put32(char *b, uint32_t v)
 {

@@ -20,11 +20,6 @@
 #include "store_pg.h"
 #include "store_pg_sql.h"
 
-/* Type OIDs (catalog/pg_type_d.h, which libpq-dev does not ship). */
-#define STORE_PG_BYTEA	17
-#define STORE_PG_INT8	20
-#define STORE_PG_INT4	23
-#define STORE_PG_TEXT	25
 /* A notification id no row has: where store_state_value() puts it. */
 #define STORE_PG_NID_MARK	(-424242)
 
