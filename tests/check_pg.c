@@ -2027,6 +2027,24 @@ START_TEST(test_pg_record_lock_deadline)
 }
 END_TEST
 
+/* An array store_pg_arrays() built, byte for byte. */
+static void
+assert_array(const char *got, int gotlen, const unsigned char *want,
+    size_t wantlen)
+{
+	ck_assert_int_eq(gotlen, (int)wantlen);
+	ck_assert(memcmp(got, want, wantlen) == 0);
+}
+
+/* A pipeline's failure record, empty, its message into err. */
+static void
+fail_reset(struct store_pg_fail *f, char *err, size_t errlen)
+{
+	memset(f, 0, sizeof(*f));
+	f->err = err;
+	f->errlen = errlen;
+}
+
 /*
  * A batch that fails while its statements are being queued (an array
  * that cannot be built) has sent some of them without a sync: the
@@ -2051,9 +2069,7 @@ START_TEST(test_pg_abandon_unsynced)
 	c = pg_migrated();
 	other = pg_connect(0);
 	memset(&pp, 0, sizeof(pp));
-	memset(&f, 0, sizeof(f));
-	f.err = err;
-	f.errlen = sizeof(err);
+	fail_reset(&f, err, sizeof(err));
 	pp.c = c;
 	pp.fail = &f;
 	pp.res = res;
@@ -2123,9 +2139,7 @@ START_TEST(test_pg_arrays_binary)
 	int len[14];
 
 	memset(&pp, 0, sizeof(pp));
-	memset(&f, 0, sizeof(f));
-	f.err = err;
-	f.errlen = sizeof(err);
+	fail_reset(&f, err, sizeof(err));
 	pp.fail = &f;
 	ck_assert_int_eq(store_pg_sql_ready(), 0);
 	/* The casts say: bodies bytea[], key versions int8[], ids text[]. */
@@ -2148,19 +2162,15 @@ START_TEST(test_pg_arrays_binary)
 	vals[13] = "-9223372036854775808";
 	ck_assert_int_eq(store_pg_arrays(&pp, P_NOTIF_ALL, vals, lens, 14, 2,
 	    out, len), 0);
-	ck_assert_int_eq(len[0], (int)sizeof(client));
-	ck_assert(memcmp(out[0], client, sizeof(client)) == 0);
-	ck_assert_int_eq(len[2], (int)sizeof(body));
-	ck_assert(memcmp(out[2], body, sizeof(body)) == 0);
-	ck_assert_int_eq(len[6], (int)sizeof(kv));
-	ck_assert(memcmp(out[6], kv, sizeof(kv)) == 0);
+	assert_array(out[0], len[0], client, sizeof(client));
+	assert_array(out[2], len[2], body, sizeof(body));
+	assert_array(out[6], len[6], kv, sizeof(kv));
 	/* A NULL and an empty string are two things. */
 	vals[22] = NULL;
 	vals[23] = "";
 	ck_assert_int_eq(store_pg_arrays(&pp, P_NOTIF_ALL, vals, lens, 14, 2,
 	    out, len), 0);
-	ck_assert_int_eq(len[11], (int)sizeof(reason));
-	ck_assert(memcmp(out[11], reason, sizeof(reason)) == 0);
+	assert_array(out[11], len[11], reason, sizeof(reason));
 
 	/* int4: in range, or the batch fails before anything is sent. */
 	vals[0] = "A";
@@ -2168,15 +2178,12 @@ START_TEST(test_pg_arrays_binary)
 	vals[2] = "-2";
 	ck_assert_int_eq(store_pg_arrays(&pp, P_FIND_ALL, vals, NULL, 3, 1,
 	    out, len), 0);
-	ck_assert_int_eq(len[2], (int)sizeof(idx));
-	ck_assert(memcmp(out[2], idx, sizeof(idx)) == 0);
+	assert_array(out[2], len[2], idx, sizeof(idx));
 	vals[2] = "2147483648";
 	ck_assert_int_eq(store_pg_arrays(&pp, P_FIND_ALL, vals, NULL, 3, 1,
 	    out, len), -1);
 	ck_assert_str_eq(f.sqlstate, "22P02");
-	memset(&f, 0, sizeof(f));
-	f.err = err;
-	f.errlen = sizeof(err);
+	fail_reset(&f, err, sizeof(err));
 	vals[12] = "12x";
 	vals[13] = "9223372036854775808";
 	ck_assert_int_eq(store_pg_arrays(&pp, P_NOTIF_ALL, vals, lens, 14, 2,
@@ -2184,9 +2191,7 @@ START_TEST(test_pg_arrays_binary)
 	ck_assert_str_eq(f.sqlstate, "22P02");
 	ck_assert_ptr_nonnull(strstr(err, "12x"));
 	/* Bodies need their lengths: never strlen() on bytes. */
-	memset(&f, 0, sizeof(f));
-	f.err = err;
-	f.errlen = sizeof(err);
+	fail_reset(&f, err, sizeof(err));
 	vals[12] = "1";
 	ck_assert_int_eq(store_pg_arrays(&pp, P_NOTIF_ALL, vals, NULL, 14, 2,
 	    out, len), -1);
