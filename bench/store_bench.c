@@ -16,7 +16,7 @@
  * With -g it grows a database instead, for `make bench` to measure
  * antomd on one that already holds COUNT notifications (BENCH_GROWN):
  * bodies shaped like antom-bench-gen's (fixture_build()'s, 70 payments and
- * 30 captures in every 100, fresh random ids), a made-up signature header of
+ * 30 captures in every 100, fresh ids), a made-up signature header of
  * a real one's length (the store does not verify), all through the
  * store's own writer in batches of 1024.  The next chunk is made while
  * the writer commits the last one, so both cores work.
@@ -92,6 +92,8 @@ bench_wchar(void)
 /* A signature header of the length of a real percent-encoded RSA-2048 one. */
 #define BENCH_GROW_SIGLEN	370
 #define BENCH_GROW_SIGPRE	"algorithm=RSA256,keyVersion=1,signature="
+/* The digits at the end of an Antom-style id that count up. */
+#define BENCH_GROW_SEQ		11
 
 /*
  * A body from fixture_build() and where its ids are: each new body is a
@@ -185,14 +187,22 @@ bench_grow_make(struct bjob *j, const struct bench_tmpl *t, long i,
 	    NULL)
 		return -1;
 	memcpy(j->line, t->body, t->len + 1);
-	/* Antom's ids are digits; a request id after its prefix, hex. */
+	/*
+	 * A request id after its prefix, random hex, as a merchant's may be;
+	 * Antom's ids keep the template's minute and grow with i, as
+	 * Antom's do (fixture_antom_id_new()).
+	 */
 	for (k = 0; k < t->nids; k++)
 		if (j->line[t->off[k] - 1] == '-')
 			bench_fill(j->line + t->off[k], t->idlen[k],
 			    "0123456789abcdef", 16);
-		else
-			bench_fill(j->line + t->off[k], t->idlen[k],
-			    "0123456789", 10);
+		else if (t->idlen[k] > BENCH_GROW_SEQ) {
+			char seq[24];
+
+			snprintf(seq, sizeof(seq), "%0*ld", BENCH_GROW_SEQ, i);
+			memcpy(j->line + t->off[k] + t->idlen[k] -
+			    BENCH_GROW_SEQ, seq, BENCH_GROW_SEQ);
+		}
 	sig = j->line + t->len + 1;
 	memcpy(sig, BENCH_GROW_SIGPRE, pre);
 	bench_fill(sig + pre, BENCH_GROW_SIGLEN, b64, 64);

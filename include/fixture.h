@@ -35,4 +35,14 @@ int	fixture_check(const char *name, const char *const *sets, size_t nsets,
 char	*fixture_build(const char *name, const char *const *sets, size_t nsets,
 	    char *err, size_t errlen);
 
+/* An Antom-style id and its size with the NUL: see fixture_antom_id_new(). */
+#define FIXTURE_ANTOM_ID_SIZE	36
+
+/*
+ * A fresh Antom-style id (paymentId, captureId...) into out, cap at least
+ * FIXTURE_ANTOM_ID_SIZE: 35 digits that begin with the UTC minute, so ids
+ * made later sort later, as Antom's do.  0, or -1.
+ */
+int	fixture_antom_id_new(char *out, size_t cap);
+
 #endif

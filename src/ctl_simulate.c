@@ -26,7 +26,6 @@
 #include <getopt.h>
 #include <math.h>
 #include <stdarg.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -223,34 +222,27 @@ sim_fmt_wait(long seconds, double scale, char *out, size_t cap)
 		    s % 60);
 }
 
-/* Fresh ids: "SIM-PR-<16 hex>" and a 20-digit Antom-style id. */
+/* Fresh ids: "SIM-PR-<16 hex>" and an Antom-style id (fixture.h). */
 static int
 sim_ids(char *reqid, size_t reqcap, const char *prefix, char *antom,
     size_t antomcap)
 {
 	unsigned char rnd[8];
 	char hex[17];
-	uint64_t v = 0;
-	size_t i;
 
 	if (util_random(rnd, sizeof(rnd)) == -1)
 		return -1;
 	util_hex(rnd, sizeof(rnd), hex);
 	snprintf(reqid, reqcap, "SIM-%s-%s", prefix, hex);
-	if (util_random(rnd, sizeof(rnd)) == -1)
-		return -1;
-	for (i = 0; i < sizeof(rnd); i++)
-		v = v << 8 | rnd[i];
-	snprintf(antom, antomcap, "%020llu", (unsigned long long)v);
-	return 0;
+	return fixture_antom_id_new(antom, antomcap);
 }
 
 /* One scenario's ids: every step about the same payment shares them. */
 struct sim_ids {
-	char	prid[64], pid[32];	/* payment */
-	char	crid[64], cid[32];	/* capture */
-	char	rrid[64], rid[32];	/* refund */
-	char	vrid[64], did[32];	/* vaulting request, dispute */
+	char	prid[64], pid[FIXTURE_ANTOM_ID_SIZE];	/* payment */
+	char	crid[64], cid[FIXTURE_ANTOM_ID_SIZE];	/* capture */
+	char	rrid[64], rid[FIXTURE_ANTOM_ID_SIZE];	/* refund */
+	char	vrid[64], did[FIXTURE_ANTOM_ID_SIZE];	/* vaulting, dispute */
 };
 
 static int

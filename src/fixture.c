@@ -7,14 +7,16 @@
  * overridden, then serialised compactly in template order, so it looks like
  * what Antom sends and two calls never collide on an idempotency key.
  *
- * Thread-safety: no mutable shared state; callable from any thread.
+ * Thread-safety: callable from any thread; the one shared state is
+ * fixture_antom_id_new()'s atomic counter.
  */
-#include <inttypes.h>
 #include <stdarg.h>
-#include <stdint.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -233,6 +235,35 @@ fixture_set(json_t *obj, const char *key, size_t keylen, const char *value)
 	return json_object_set_new(obj, kbuf, json_string(value));
 }
 
+/*
+ * An Antom-style id, 35 digits: the minute it was made (UTC,
+ * yyyyMMddHHmm), twelve digits of Antom's own (docs/protocol.md 4.1:
+ * "108001001888" in the published examples; the last two vary, here with
+ * the process), then eleven that grow with time.  So ids made later sort
+ * later, as Antom's do, and an index on them is appended to rather than
+ * written at random.  The microsecond and a per-process counter keep two
+ * calls apart.
+ */
+int
+fixture_antom_id_new(char *out, size_t cap)
+{
+	static atomic_uint counter;
+	struct timespec ts;
+	struct tm tm;
+	unsigned c = atomic_fetch_add(&counter, 1) % 100;
+
+	if (cap < FIXTURE_ANTOM_ID_SIZE ||
+	    clock_gettime(CLOCK_REALTIME, &ts) == -1 ||
+	    gmtime_r(&ts.tv_sec, &tm) == NULL)
+		return -1;
+	if (snprintf(out, cap, "%04d%02d%02d%02d%02d1080010018%02u0%02d%06ld%02u",
+	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+	    tm.tm_min, (unsigned)getpid() % 100, tm.tm_sec,
+	    ts.tv_nsec / 1000, c) != FIXTURE_ANTOM_ID_SIZE - 1)
+		return -1;
+	return 0;
+}
+
 /* A merchant-style request id: prefix and 16 random hex digits. */
 static int
 fixture_request_id(json_t *root, const char *key, const char *prefix)
@@ -247,24 +278,13 @@ fixture_request_id(json_t *root, const char *key, const char *prefix)
 	return fixture_set(root, key, strlen(key), id);
 }
 
-/*
- * An Antom-style id: 20 decimal digits, like "2020010123456789XXXX" but
- * random.  64 random bits zero-padded to 20 digits are uniform and enough
- * to never collide in a test run.
- */
 static int
 fixture_antom_id(json_t *root, const char *key)
 {
-	unsigned char rnd[8];
-	char id[32];
-	uint64_t v = 0;
-	size_t i;
+	char id[FIXTURE_ANTOM_ID_SIZE];
 
-	if (util_random(rnd, sizeof(rnd)) == -1)
+	if (fixture_antom_id_new(id, sizeof(id)) == -1)
 		return -1;
-	for (i = 0; i < sizeof(rnd); i++)
-		v = v << 8 | rnd[i];
-	snprintf(id, sizeof(id), "%020" PRIu64, v);
 	return fixture_set(root, key, strlen(key), id);
 }
 

@@ -5,6 +5,7 @@
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <jansson.h>
 
@@ -295,7 +296,7 @@ START_TEST(test_fresh_ids)
 	id = str(a, "paymentRequestId", NULL);
 	ck_assert_msg(strncmp(id, "PR-", 3) == 0 && all_hex_lower(id + 3, 16),
 	    "paymentRequestId %s", id);
-	ck_assert_msg(all_digits(str(a, "paymentId", NULL), 20), "paymentId %s",
+	ck_assert_msg(all_digits(str(a, "paymentId", NULL), 35), "paymentId %s",
 	    str(a, "paymentId", NULL));
 	ck_assert_str_ne(id, str(b, "paymentRequestId", NULL));
 	ck_assert_str_ne(str(a, "paymentId", NULL), str(b, "paymentId", NULL));
@@ -307,13 +308,51 @@ START_TEST(test_fresh_ids)
 	id = str(a, "captureRequestId", NULL);
 	ck_assert_msg(strncmp(id, "CR-", 3) == 0 && all_hex_lower(id + 3, 16),
 	    "captureRequestId %s", id);
-	ck_assert(all_digits(str(a, "captureId", NULL), 20));
-	ck_assert(all_digits(str(a, "paymentId", NULL), 20));
+	ck_assert(all_digits(str(a, "captureId", NULL), 35));
+	ck_assert(all_digits(str(a, "paymentId", NULL), 35));
 	ck_assert_str_ne(id, str(b, "captureRequestId", NULL));
 	ck_assert_str_ne(str(a, "captureId", NULL), str(b, "captureId", NULL));
 	ck_assert_str_ne(str(a, "paymentId", NULL), str(b, "paymentId", NULL));
 	json_decref(a);
 	json_decref(b);
+}
+END_TEST
+
+/* yyyyMMddHHmm of t, UTC, into out[13]. */
+static void
+utc_minute(time_t t, char *out)
+{
+	struct tm tm;
+
+	ck_assert(gmtime_r(&t, &tm) != NULL);
+	ck_assert(strftime(out, 13, "%Y%m%d%H%M", &tm) == 12);
+}
+
+/*
+ * Antom's ids begin with the minute they were made and sort by time
+ * (docs/protocol.md 4.1): each of a run of ids is 35 digits, begins with
+ * a minute of the run, and sorts after the one before.
+ */
+START_TEST(test_antom_ids_sort_by_time)
+{
+	char prev[FIXTURE_ANTOM_ID_SIZE] = "", id[FIXTURE_ANTOM_ID_SIZE];
+	char lo[13], hi[13];
+	time_t t0 = time(NULL);
+	int i;
+
+	for (i = 0; i < 2000; i++) {
+		ck_assert_int_eq(fixture_antom_id_new(id, sizeof(id)), 0);
+		ck_assert_msg(all_digits(id, FIXTURE_ANTOM_ID_SIZE - 1), "%s", id);
+		ck_assert_msg(strcmp(prev, id) < 0, "%s then %s", prev, id);
+		memcpy(prev, id, sizeof(id));
+	}
+	utc_minute(t0, lo);
+	utc_minute(time(NULL), hi);
+	ck_assert_msg(strncmp(id, lo, 12) >= 0 && strncmp(id, hi, 12) <= 0,
+	    "%s not made between %s and %s", id, lo, hi);
+	/* Too small a buffer is refused, not cut short. */
+	ck_assert_int_eq(fixture_antom_id_new(id, FIXTURE_ANTOM_ID_SIZE - 1),
+	    -1);
 }
 END_TEST
 
@@ -470,6 +509,7 @@ fixture_suite(void)
 	tcase_add_test(tc, test_refund_and_dispute);
 	tcase_add_test(tc, test_other_fixtures_shape);
 	tcase_add_test(tc, test_fresh_ids);
+	tcase_add_test(tc, test_antom_ids_sort_by_time);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("overrides");
