@@ -41,7 +41,8 @@ char	*fixture_build(const char *name, const char *const *sets, size_t nsets,
 /*
  * A fresh Antom-style id (paymentId, captureId...) into out, cap at least
  * FIXTURE_ANTOM_ID_SIZE: 35 digits that begin with the UTC minute, so ids
- * made later sort later, as Antom's do.  0, or -1.
+ * made later sort later, as Antom's do; within a process each sorts after
+ * the one before.  0, or -1.
  */
 int	fixture_antom_id_new(char *out, size_t cap);
 

@@ -8,10 +8,11 @@
  * what Antom sends and two calls never collide on an idempotency key.
  *
  * Thread-safety: callable from any thread; the one shared state is
- * fixture_antom_id_new()'s atomic counter.
+ * fixture_antom_id_new()'s atomic clock.
  */
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -237,29 +238,38 @@ fixture_set(json_t *obj, const char *key, size_t keylen, const char *value)
 
 /*
  * An Antom-style id, 35 digits: the minute it was made (UTC,
- * yyyyMMddHHmm), twelve digits of Antom's own (docs/protocol.md 4.1:
- * "108001001888" in the published examples; the last two vary, here with
- * the process), then eleven that grow with time.  So ids made later sort
- * later, as Antom's do, and an index on them is appended to rather than
- * written at random.  The microsecond and a per-process counter keep two
- * calls apart.
+ * yyyyMMddHHmm), Antom's "108001001888" of the published examples
+ * (docs/protocol.md 4.1), then the second and microsecond and two digits
+ * of the process id.  So ids made later sort later, as Antom's do, and an
+ * index on them is appended to rather than written at random.  Within a
+ * process the time taken is strictly increasing (a call in the same
+ * microsecond as the last takes the next one), so no two calls collide
+ * and each sorts after the one before.
  */
 int
 fixture_antom_id_new(char *out, size_t cap)
 {
-	static atomic_uint counter;
+	static _Atomic uint64_t last_us;
 	struct timespec ts;
 	struct tm tm;
-	unsigned c = atomic_fetch_add(&counter, 1) % 100;
+	uint64_t now, old, v;
+	time_t sec;
 
 	if (cap < FIXTURE_ANTOM_ID_SIZE ||
-	    clock_gettime(CLOCK_REALTIME, &ts) == -1 ||
-	    gmtime_r(&ts.tv_sec, &tm) == NULL)
+	    clock_gettime(CLOCK_REALTIME, &ts) == -1)
 		return -1;
-	if (snprintf(out, cap, "%04d%02d%02d%02d%02d1080010018%02u0%02d%06ld%02u",
+	now = (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+	old = atomic_load(&last_us);
+	do
+		v = now > old ? now : old + 1;
+	while (!atomic_compare_exchange_weak(&last_us, &old, v));
+	sec = (time_t)(v / 1000000u);
+	if (gmtime_r(&sec, &tm) == NULL)
+		return -1;
+	if (snprintf(out, cap, "%04d%02d%02d%02d%02d1080010018880%02d%06u%02u",
 	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-	    tm.tm_min, (unsigned)getpid() % 100, tm.tm_sec,
-	    ts.tv_nsec / 1000, c) != FIXTURE_ANTOM_ID_SIZE - 1)
+	    tm.tm_min, tm.tm_sec, (unsigned)(v % 1000000u),
+	    (unsigned)getpid() % 100) != FIXTURE_ANTOM_ID_SIZE - 1)
 		return -1;
 	return 0;
 }

@@ -3,6 +3,7 @@
  * shape, fresh ids per call, overrides applied, bad input refused.
  */
 #include <ctype.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -356,6 +357,57 @@ START_TEST(test_antom_ids_sort_by_time)
 }
 END_TEST
 
+/* Threads making ids at once: each its own run, in order. */
+#define IDS_THREADS	4
+#define IDS_EACH	5000
+
+static void *
+ids_thread(void *arg)
+{
+	char (*ids)[FIXTURE_ANTOM_ID_SIZE] = arg;
+	int i;
+
+	for (i = 0; i < IDS_EACH; i++)
+		if (fixture_antom_id_new(ids[i], FIXTURE_ANTOM_ID_SIZE) != 0 ||
+		    (i > 0 && strcmp(ids[i - 1], ids[i]) >= 0))
+			return ids;		/* failed */
+	return NULL;
+}
+
+static int
+ids_cmp(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+/*
+ * Made at once by several threads, in the same microseconds: every id of
+ * the process is still distinct, and each thread's sort in order.
+ */
+START_TEST(test_antom_ids_distinct_across_threads)
+{
+	char (*ids)[FIXTURE_ANTOM_ID_SIZE];
+	pthread_t t[IDS_THREADS];
+	void *failed;
+	size_t i, n = IDS_THREADS * IDS_EACH;
+
+	ids = calloc(n, FIXTURE_ANTOM_ID_SIZE);
+	ck_assert(ids != NULL);
+	for (i = 0; i < IDS_THREADS; i++)
+		ck_assert_int_eq(pthread_create(&t[i], NULL, ids_thread,
+		    ids + i * IDS_EACH), 0);
+	for (i = 0; i < IDS_THREADS; i++) {
+		ck_assert_int_eq(pthread_join(t[i], &failed), 0);
+		ck_assert_msg(failed == NULL, "thread %zu: out of order", i);
+	}
+	qsort(ids, n, FIXTURE_ANTOM_ID_SIZE, ids_cmp);
+	for (i = 1; i < n; i++)
+		ck_assert_msg(strcmp(ids[i - 1], ids[i]) != 0, "%s twice",
+		    ids[i]);
+	free(ids);
+}
+END_TEST
+
 START_TEST(test_overrides_payment)
 {
 	const char *const sets[] = {
@@ -510,6 +562,7 @@ fixture_suite(void)
 	tcase_add_test(tc, test_other_fixtures_shape);
 	tcase_add_test(tc, test_fresh_ids);
 	tcase_add_test(tc, test_antom_ids_sort_by_time);
+	tcase_add_test(tc, test_antom_ids_distinct_across_threads);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("overrides");
