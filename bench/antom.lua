@@ -4,7 +4,10 @@
 -- wrk counts a response as a request completed; non-2xx ones separately.
 --
 -- Environment: ANTOM_BENCH_CORPUS (file from antom-bench-gen),
--- ANTOM_BENCH_THREADS (wrk -t), ANTOM_BENCH_DUP (share of duplicates, 0..1).
+-- ANTOM_BENCH_THREADS (wrk -t), ANTOM_BENCH_DUP (share of duplicates, 0..1),
+-- ANTOM_BENCH_FIRST and ANTOM_BENCH_COUNT (0 and all: the corpus's lines
+-- this run sends, so that a warm-up and the measured run that follows it
+-- on the same database never send the same notification).
 
 local threads = {}
 local nstarted = 0
@@ -20,10 +23,13 @@ function init(args)
 	local nthreads = tonumber(os.getenv("ANTOM_BENCH_THREADS"))
 	dup_share = tonumber(os.getenv("ANTOM_BENCH_DUP") or "0.1")
 	reqs = {}
+	local first = tonumber(os.getenv("ANTOM_BENCH_FIRST") or "0")
+	local last = first + tonumber(os.getenv("ANTOM_BENCH_COUNT") or "1e18")
 	local i = 0
 	-- Thread k takes every nthreads-th line: partitions never overlap.
 	for line in io.lines(corpus) do
-		if i % nthreads == id then
+		if i >= last then break end
+		if i >= first and i % nthreads == id then
 			local client, rtime, sig, body =
 			    line:match("^([^\t]*)\t([^\t]*)\t([^\t]*)\t(.*)$")
 			reqs[#reqs + 1] = wrk.format("POST", nil, {
