@@ -27,7 +27,7 @@
 #include "notif.h"
 #include "outcome.h"
 
-#define STORE_SCHEMA_VERSION	8
+#define STORE_SCHEMA_VERSION	9
 #define STORE_HASH_HEX		65	/* hex SHA-256 and its NUL */
 
 struct store_options {
@@ -198,6 +198,13 @@ void	store_stats(struct store *, struct store_stats *);
  */
 typedef void (*store_batch_fn)(unsigned jobs, unsigned failed);
 void	store_set_batch_hook(store_batch_fn);
+/*
+ * store_set_migrate_hook(): fn() runs while store_open() migrates a
+ * database of an older schema, at once and then every few seconds until
+ * the migration commits or fails (process-wide; NULL removes it).
+ */
+typedef void (*store_migrate_fn)(void);
+void	store_set_migrate_hook(store_migrate_fn);
 int	store_writable(struct store *);
 
 #endif

@@ -392,6 +392,22 @@ sockets_open(struct antomd *d)
 		    "health", err);
 }
 
+/*
+ * While the database is migrated at start (store_set_migrate_hook), every
+ * few seconds: the start is making progress.  systemd's start timeout
+ * (90 s by default) would otherwise stop a migration of a large database
+ * halfway, roll it back, and do the same at every restart.  Each call
+ * gives five more minutes: some steps run long between two calls (at 4
+ * million notifications, dropping version 8's indexes took 30 s), and a
+ * migration that hangs still times out.
+ */
+static void
+migrating(void)
+{
+	sd_notifyf(0, "EXTEND_TIMEOUT_USEC=300000000\n"
+	    "STATUS=migrating the database to schema %d", STORE_SCHEMA_VERSION);
+}
+
 /* The store and its writer, the HTTP front end, the admin listener. */
 static void
 services_start(struct antomd *d)
@@ -402,6 +418,7 @@ services_start(struct antomd *d)
 
 	register_labels(c);
 	store_set_batch_hook(metrics_batch);
+	store_set_migrate_hook(migrating);
 
 	so.busy_timeout_ms = c->busy_timeout_ms;
 	so.group_write = c->database_group_write;

@@ -366,11 +366,19 @@ refusal_write(struct store *s, const struct refusal *rf,
 		goto out;
 	}
 	for (i = 0; i < n; i++) {
-		/* Stored already (it raced its own retry): nothing at risk. */
+		/*
+		 * Stored already (it raced its own retry): nothing at risk.
+		 * Found by its object, as the writer finds it: the parse's
+		 * for an authentic one, the claim for the rest, which a
+		 * stored body has too unless it is unlike any Antom sends
+		 * (keys repeated or escaped); then the row stays until a
+		 * delivery of it is stored (refusal_clear).
+		 */
 		if (rf[i].body_sha256[0] != '\0') {
 			st = s->w.stmt[S_NOTIF_FIND];
 			store_bind_text(st, 1, rf[i].client_id);
 			store_bind_text(st, 2, rf[i].body_sha256);
+			bind_claim(st, 3, rf[i].object_id);
 			which = sqlite3_step(st);
 			sqlite3_reset(st);
 			sqlite3_clear_bindings(st);

@@ -125,6 +125,39 @@ store_group_write(const struct store *s)
 }
 
 /*
+ * A migration is one transaction, and the one of version 9 reads the
+ * whole notifications table: about a minute for 4 million notifications.
+ * The hook (main.c: systemd's start timeout extended) runs as it begins,
+ * then from SQLite's progress handler, called every STORE_MIGRATE_OPS
+ * instructions of a statement, at most every STORE_MIGRATE_TICK_US.
+ */
+#define STORE_MIGRATE_OPS	10000
+#define STORE_MIGRATE_TICK_US	(5 * 1000000u)
+
+static _Atomic(store_migrate_fn) store_migrate_hook;
+static _Atomic uint64_t store_migrate_last;
+
+void
+store_set_migrate_hook(store_migrate_fn fn)
+{
+	atomic_store(&store_migrate_hook, fn);
+}
+
+static int
+store_migrate_tick(void *arg)
+{
+	store_migrate_fn fn = atomic_load(&store_migrate_hook);
+	uint64_t now = util_mono_us(), last;
+
+	(void)arg;
+	last = atomic_load(&store_migrate_last);
+	if (fn != NULL && (last == 0 || now - last >= STORE_MIGRATE_TICK_US) &&
+	    atomic_compare_exchange_strong(&store_migrate_last, &last, now))
+		fn();
+	return 0;	/* never interrupts the migration */
+}
+
+/*
  * Open the connection, set it up and prepare the statements.  0 ready;
  * 1 the database is read-only (file permissions, a read-only file
  * system) but holds the current schema, and is left closed; -1 with err.
@@ -133,6 +166,7 @@ int
 store_connect(struct store *s, char *err, size_t errlen)
 {
 	size_t k;
+	uint64_t t0 = 0;
 	int i, version, from = 0, sync = 0, persist = 1;
 
 	/* walvfs.h: safe because synchronous is FULL, checked below. */
@@ -189,6 +223,16 @@ store_connect(struct store *s, char *err, size_t errlen)
 	 * transaction: a database is migrated whole or not at all.  Closing
 	 * the connection on failure rolls it back.
 	 */
+	if (store_pragma_int(s->w.db, "user_version", &version) == 0 &&
+	    version > 0 && version < STORE_SCHEMA_VERSION) {
+		log_info("database %s: migrating from schema %d to %d in one "
+		    "transaction", s->path, version, STORE_SCHEMA_VERSION);
+		atomic_store(&store_migrate_last, 0);
+		t0 = util_mono_us();
+		(void)store_migrate_tick(NULL);		/* at once */
+		sqlite3_progress_handler(s->w.db, STORE_MIGRATE_OPS,
+		    store_migrate_tick, NULL);
+	}
 	if (store_migrate(s->w.db, &from, err, errlen) != 0)
 		goto fail;
 	for (k = 0; k < s->nstmt_sets; k++)
@@ -206,6 +250,12 @@ store_connect(struct store *s, char *err, size_t errlen)
 		goto fail;
 	if (store_exec(s->w.db, "COMMIT", err, errlen) != 0)
 		goto fail;
+	if (t0 != 0) {
+		sqlite3_progress_handler(s->w.db, 0, NULL, NULL);
+		log_info("database %s: migrated from schema %d to %d in %.1f s",
+		    s->path, from, STORE_SCHEMA_VERSION,
+		    (double)(util_mono_us() - t0) / 1e6);
+	}
 	if (s->opt.group_write)
 		store_group_write(s);
 	/*

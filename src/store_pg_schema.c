@@ -38,6 +38,9 @@
 #include "store_pg.h"
 #include "util.h"
 
+/* The first version antomd made on PostgreSQL. */
+#define STORE_PG_FIRST_VERSION	8
+
 #define T	" text COLLATE \"C\""
 #define I	" bigint"
 
@@ -673,7 +676,7 @@ store_pg_known(int version, char *err, size_t errlen)
 		    "this antomd understands (%d)", version, STORE_SCHEMA_VERSION);
 		return -1;
 	}
-	if (version > 0 && version < STORE_SCHEMA_VERSION) {
+	if (version > 0 && version < STORE_PG_FIRST_VERSION) {
 		/* No release ever made one. */
 		util_err(err, errlen, "database schema version %d: no antomd "
 		    "made it on PostgreSQL", version);
@@ -708,6 +711,16 @@ store_pg_migrate(PGconn *c, int *from, char *err, size_t errlen)
 		    "(%d)", STORE_SCHEMA_VERSION);
 		if (store_pg_exec(c, store_pg_schema_v8, err, errlen) != 0 ||
 		    store_pg_exec(c, sql, err, errlen) != 0)
+			goto fail;
+	} else if (version < STORE_SCHEMA_VERSION) {
+		/*
+		 * Version 9 merged SQLite's two keys of notifications;
+		 * PostgreSQL keeps its own (store_pg_sql.c), so only the
+		 * number changes.
+		 */
+		snprintf(sql, sizeof(sql), "UPDATE antomd_schema SET version ="
+		    " %d", STORE_SCHEMA_VERSION);
+		if (store_pg_exec(c, sql, err, errlen) != 0)
 			goto fail;
 	}
 	return store_pg_commit(c, err, errlen);

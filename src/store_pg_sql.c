@@ -63,6 +63,16 @@ static const char store_pg_touch[] =
     " delivery_count = delivery_count + 1"
     " WHERE client_id = $1 AND body_sha256 = $2 RETURNING id";
 
+/*
+ * A notification stored already, by its key.  SQLite's writer finds it by
+ * its object too (schema 9 merged its two keys, store_schema.c); here the
+ * key (client_id, body_sha256) stays, since the upserts and the events
+ * find their notification by it within the batch's pipeline.
+ */
+static const char store_pg_find[] =
+    "SELECT id, delivery_count FROM notifications"
+    " WHERE client_id = $1 AND body_sha256 = $2";
+
 /* sql with every '?' a '$', and tail after it; NULL when out of memory. */
 static char *
 store_pg_dollar(const char *sql, const char *tail)
@@ -390,9 +400,14 @@ store_pg_sql_init(void)
 	if (store_state_sql_build('$', sql, &text) != 0)
 		return;
 	for (i = 0; i < NSQL; i++) {
-		/* PostgreSQL touches by key: store_pg_touch. */
+		/* PostgreSQL touches and finds by key: store_pg_touch, _find. */
 		if (sql[i] == NULL || i == SQL(S_NOTIF_TOUCH))
 			continue;
+		if (i == SQL(S_NOTIF_FIND)) {
+			if ((st[i].sql = strdup(store_pg_find)) == NULL)
+				goto out;
+			continue;
+		}
 		if ((st[i].sql = store_pg_dollar(sql[i], i ==
 		    SQL(S_NOTIF_INSERT) ? " RETURNING id" : "")) == NULL)
 			goto out;

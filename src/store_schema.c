@@ -756,6 +756,90 @@ store_migrate_v8(sqlite3 *db, char *err, size_t errlen)
 }
 
 /*
+ * Schema version 9: one key finds a notification, not two.
+ *
+ * Versions 1 to 8 kept two indexes on notifications: the UNIQUE key
+ * (client_id, body_sha256), which found a redelivery, and
+ * notifications_object (object_id, client_id), which found an object's
+ * notifications.  Both are written at a random leaf for each new
+ * notification (a body hash is random; so is a merchant's request id),
+ * and at a few million notifications those leaves are most of what the
+ * writer reads and the WAL carries (bench/RESULTS.md).  One key does
+ * both: notifications_object becomes UNIQUE (object_id, client_id,
+ * body_sha256), and a redelivery is found by its object too
+ * (store_state.c), which the writer has parsed by then.  The same body
+ * always names the same object, so this is unique exactly when
+ * (client_id, body_sha256) was.  A notification about no object (object_id
+ * NULL: kind 'other', or an id missing) is kept unique by
+ * notifications_unkeyed, which holds only those, since a UNIQUE index
+ * lets NULLs repeat.
+ *
+ * The old key was the table's own UNIQUE constraint, whose index SQLite
+ * will not drop; rebuilding the table would copy every body, minutes on
+ * a large database.  Instead the constraint is edited out of the table's
+ * text and its index, whose b-tree is exactly that of a CREATE UNIQUE
+ * INDEX on the same columns, is renamed to such an index, then dropped
+ * like any other: its pages go to the free list, nothing is copied.
+ * What it costs is building the new key, one pass over the table.
+ */
+static const char *const store_schema_v9_checks[][3] = {
+	{ "notifications", ",  UNIQUE (client_id, body_sha256)", "" },
+};
+
+static const char store_schema_v9_autoindex[] =
+"UPDATE sqlite_master SET name = 'notifications_body_v8',"
+"  sql = 'CREATE UNIQUE INDEX notifications_body_v8"
+"  ON notifications (client_id, body_sha256)'"
+"  WHERE type = 'index' AND name = 'sqlite_autoindex_notifications_1'"
+"  AND tbl_name = 'notifications' AND sql IS NULL"
+"  AND (SELECT group_concat(name, ',') FROM"
+"       (SELECT name FROM pragma_index_info("
+"        'sqlite_autoindex_notifications_1') ORDER BY seqno))"
+"      = 'client_id,body_sha256'";
+
+static const char store_schema_v9[] =
+"DROP INDEX notifications_body_v8;"
+"DROP INDEX notifications_object;"
+"CREATE UNIQUE INDEX notifications_object"
+"  ON notifications (object_id, client_id, body_sha256);"
+"CREATE UNIQUE INDEX notifications_unkeyed"
+"  ON notifications (client_id, body_sha256) WHERE object_id IS NULL;";
+
+/* Inside store_migrate's transaction: the one key. */
+static int
+store_migrate_v9(sqlite3 *db, char *err, size_t errlen)
+{
+	char why[256];
+	int renamed;
+
+	if (store_exec(db, "PRAGMA writable_schema = ON", err, errlen) != 0)
+		return -1;
+	renamed = store_exec(db, store_schema_v9_autoindex, why,
+	    sizeof(why)) == 0 ? sqlite3_changes(db) : -1;
+	if (renamed != 1) {
+		sqlite3_exec(db, "PRAGMA writable_schema = OFF", NULL, NULL,
+		    NULL);
+		if (renamed == 0)
+			util_err(why, sizeof(why), "the key of notifications is "
+			    "not as the version before made it");
+		util_err(err, errlen, "cannot migrate the schema to version "
+		    "9: %s", why);
+		return -1;
+	}
+	/* Reloads the schema with the index renamed and the key gone. */
+	if (store_edit_checks(db, store_schema_v9_checks, 1, 9, err,
+	    errlen) != 0)
+		return -1;
+	if (store_exec(db, "PRAGMA legacy_alter_table = OFF", err, errlen) != 0)
+		return -1;
+	if (store_exec(db, store_schema_v9, why, sizeof(why)) == 0)
+		return 0;
+	util_err(err, errlen, "cannot migrate the schema to version 9: %s",
+	    why);
+	return -1;
+}
+
+/*
  * Begin a transaction and bring the schema to STORE_SCHEMA_VERSION in it,
  * *from the version found.  0 with the transaction left open: the caller
  * finishes the migration (store_connect(): statements, then what version
@@ -795,6 +879,8 @@ store_migrate(sqlite3 *db, int *from, char *err, size_t errlen)
 	if (version < 7 && store_migrate_v7(db, err, errlen) != 0)
 		goto fail;
 	if (version < 8 && store_migrate_v8(db, err, errlen) != 0)
+		goto fail;
+	if (version < 9 && store_migrate_v9(db, err, errlen) != 0)
 		goto fail;
 	if (version < STORE_SCHEMA_VERSION) {
 		snprintf(sql, sizeof(sql), "PRAGMA user_version = %d",

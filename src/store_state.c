@@ -31,9 +31,14 @@
  * below.
  */
 static const char *const store_state_sql[S_RFS_FIRST - S_STATE_FIRST] = {
+	/*
+	 * By its object too: the one key of notifications (schema 9,
+	 * store_schema.c).  IS, since a notification about no object has
+	 * object_id NULL.
+	 */
 	SQL(S_NOTIF_FIND) =
 	    "SELECT id, delivery_count FROM notifications"
-	    " WHERE client_id = ?1 AND body_sha256 = ?2",
+	    " WHERE object_id IS ?3 AND client_id = ?1 AND body_sha256 = ?2",
 	SQL(S_NOTIF_TOUCH) =
 	    "UPDATE notifications SET last_received_at = ?2,"
 	    " delivery_count = delivery_count + 1 WHERE id = ?1",
@@ -616,6 +621,7 @@ store_read(struct store *s, struct store_job **jobs, struct store_plan *p,
 		}
 		store_bind_text(st, 1, p[i].d->client_id);
 		store_bind_text(st, 2, p[i].d->body_sha256);
+		store_bind_text(st, 3, p[i].object_id);
 		rc = sqlite3_step(st);
 		if (rc == SQLITE_ROW) {
 			p[i].held_id = sqlite3_column_int64(st, 0);

@@ -144,6 +144,48 @@ START_TEST(test_sd_notify_watchdog)
 END_TEST
 
 /*
+ * A database of an older schema is migrated at start, in one
+ * transaction; on a large one that takes minutes (docs/migrations.md,
+ * version 9), longer than systemd's start timeout.  Meanwhile antomd
+ * says so: EXTEND_TIMEOUT_USEC and a STATUS before READY=1, and the log
+ * says from which version and how long it took.  The database is
+ * tests/data's of schema 7, as the release before wrote it.
+ */
+START_TEST(test_sd_notify_migration)
+{
+	char path[100], src[256], cmd[1024], *msgs = calloc(1, 65536), *log;
+	const char *extend, *ready;
+	int fd;
+
+	ck_assert_int_eq(e2e_stop_daemon(), 0);
+	snprintf(cmd, sizeof(cmd), "rm -f %s %s-wal %s-shm && cp %s %s", e2e.db,
+	    e2e.db, e2e.db, test_path(src, sizeof(src),
+	    "data/antomd-schema-v7.db"), e2e.db);
+	ck_assert_int_eq(system(cmd), 0);
+	fd = e2e_notify_bind(path, sizeof(path));
+	e2e_notify_socket = path;
+	e2e_start_daemon();
+	e2e_notify_socket = NULL;
+	e2e_deliver_ok("{\"warm\":\"up\"}");
+	e2e_notify_collect(fd, 800, msgs, 65536);
+	extend = strstr(msgs, "EXTEND_TIMEOUT_USEC=300000000");
+	ready = strstr(msgs, "READY=1");
+	ck_assert_msg(extend != NULL && ready != NULL && extend < ready, "%s",
+	    msgs);
+	ck_assert_ptr_nonnull(strstr(msgs,
+	    "STATUS=migrating the database to schema 9"));
+	ck_assert_int_eq(e2e_stop_daemon(), 0);
+	ck_assert_int_eq(e2e_q_int("PRAGMA user_version"), 9);
+	log = test_slurp(e2e.log, NULL);
+	ck_assert_ptr_nonnull(strstr(log, "migrating from schema 7 to 9"));
+	ck_assert_ptr_nonnull(strstr(log, "migrated from schema 7 to 9 in "));
+	free(log);
+	close(fd);
+	free(msgs);
+}
+END_TEST
+
+/*
  * SIGTERM while 64 connections send: exit 0, every acknowledged one
  * stored, and every request answered or its connection closed (a hang
  * would end in the test timeout).
@@ -407,6 +449,7 @@ e2e_lifecycle_suite(void)
 	tcase_add_test(tc, test_sigterm_under_traffic);
 	tcase_add_test(tc, test_shutdown_deadline);
 	tcase_add_test(tc, test_sd_notify_watchdog);
+	tcase_add_test(tc, test_sd_notify_migration);
 	suite_add_tcase(s, tc);
 
 	tcase_add_checked_fixture(cf, e2e_setup_bare, e2e_teardown);

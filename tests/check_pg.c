@@ -272,7 +272,7 @@ END_TEST
 
 /* The schema, on a primary alone. */
 
-/* A fresh SQLite database of schema version 8, as antomd makes it. */
+/* A fresh SQLite database of the current schema, as antomd makes it. */
 static sqlite3 *
 sqlite_fresh(char *dir, size_t dircap)
 {
@@ -473,7 +473,7 @@ START_TEST(test_pg_migrate)
 	PG_SKIP_UNLESS_AVAILABLE();
 	pg_start(0);
 	c = pg_migrated();
-	ck_assert_str_eq(pg_sql(0, "SELECT version FROM antomd_schema"), "8");
+	ck_assert_str_eq(pg_sql(0, "SELECT version FROM antomd_schema"), "9");
 	ck_assert_str_eq(pg_sql(0, "SELECT string_agg(table_name, ' ' ORDER BY"
 	    " table_name) FROM information_schema.tables WHERE table_schema ="
 	    " 'public' AND table_type = 'BASE TABLE'"), "antomd_schema captures "
@@ -483,20 +483,39 @@ START_TEST(test_pg_migrate)
 	    " table_name) FROM information_schema.views WHERE table_schema ="
 	    " 'public'"), "payment_captures payment_status payment_timeline "
 	    "refund_payment refund_status");
-	/* Again: version 8 found, nothing made. */
+	/* Again: version 9 found, nothing made. */
+	ck_assert_msg(store_pg_migrate(c, &from, err, sizeof(err)) == 0, "%s",
+	    err);
+	ck_assert_int_eq(from, 9);
+	ck_assert_str_eq(pg_sql(0, "SELECT count(*) FROM antomd_schema"), "1");
+	/*
+	 * A database of schema 8, as the release before left it: version 9
+	 * changed SQLite's keys only, so the number moves and nothing else.
+	 */
+	pg_exec(c, "UPDATE antomd_schema SET version = 8");
 	ck_assert_msg(store_pg_migrate(c, &from, err, sizeof(err)) == 0, "%s",
 	    err);
 	ck_assert_int_eq(from, 8);
-	ck_assert_str_eq(pg_sql(0, "SELECT count(*) FROM antomd_schema"), "1");
+	ck_assert_str_eq(pg_sql(0, "SELECT version FROM antomd_schema"), "9");
+	ck_assert_str_eq(pg_sql(0, "SELECT string_agg(indexname, ' ' ORDER BY"
+	    " indexname) FROM pg_indexes WHERE tablename = 'notifications'"),
+	    "notifications_client_id_body_sha256_key notifications_object "
+	    "notifications_pkey");
+	/* No antomd made an earlier one on PostgreSQL: refused, left alone. */
+	pg_exec(c, "UPDATE antomd_schema SET version = 7");
+	ck_assert_int_eq(store_pg_migrate(c, &from, err, sizeof(err)), -1);
+	ck_assert_msg(strstr(err, "no antomd made it") != NULL, "%s", err);
+	ck_assert_str_eq(pg_sql(0, "SELECT version FROM antomd_schema"), "7");
+	pg_exec(c, "UPDATE antomd_schema SET version = 9");
 	/* One row only. */
-	r = PQexec(c, "INSERT INTO antomd_schema VALUES (9)");
+	r = PQexec(c, "INSERT INTO antomd_schema VALUES (10)");
 	ck_assert_int_ne(PQresultStatus(r), PGRES_COMMAND_OK);
 	PQclear(r);
 	/* A newer version is refused, and left alone. */
-	pg_exec(c, "UPDATE antomd_schema SET version = 9");
+	pg_exec(c, "UPDATE antomd_schema SET version = 10");
 	ck_assert_int_eq(store_pg_migrate(c, &from, err, sizeof(err)), -1);
 	ck_assert_ptr_nonnull(strstr(err, "newer"));
-	ck_assert_str_eq(pg_sql(0, "SELECT version FROM antomd_schema"), "9");
+	ck_assert_str_eq(pg_sql(0, "SELECT version FROM antomd_schema"), "10");
 	PQfinish(c);
 }
 END_TEST
@@ -552,7 +571,7 @@ START_TEST(test_pg_migrate_concurrent)
 		ck_assert_int_eq(pthread_join(m[i].t, NULL), 0);
 		ck_assert_msg(m[i].rc == 0, "migrator %d: %s", i, m[i].err);
 	}
-	ck_assert_int_eq(m[0].from + m[1].from, 8);
+	ck_assert_int_eq(m[0].from + m[1].from, STORE_SCHEMA_VERSION);
 	ck_assert_int_eq(m[0].from * m[1].from, 0);
 	ck_assert_str_eq(pg_sql(0, "SELECT count(*) FROM antomd_schema"), "1");
 	PQfinish(hold);
@@ -581,7 +600,7 @@ START_TEST(test_pg_check)
 	c = pg_migrated();
 	ck_assert_msg(store_pg_check(pg.node[0].conninfo, err, sizeof(err)) ==
 	    0, "%s", err);
-	pg_exec(c, "UPDATE antomd_schema SET version = 9");
+	pg_exec(c, "UPDATE antomd_schema SET version = 10");
 	ck_assert_int_eq(store_pg_check(pg.node[0].conninfo, err, sizeof(err)),
 	    -1);
 	ck_assert_msg(strstr(err, "newer") != NULL, "%s", err);
@@ -641,8 +660,14 @@ START_TEST(test_pg_columns_match_sqlite)
 	    "|text|0"));
 	free(a);
 	free(b);
+	/*
+	 * But for notifications_unkeyed: SQLite's key of a notification
+	 * about no object (schema 9), which PostgreSQL's UNIQUE (client_id,
+	 * body_sha256) holds there.
+	 */
 	a = rows_sqlite(e.db, "SELECT name FROM sqlite_master WHERE type ="
-	    " 'index' AND sql IS NOT NULL ORDER BY name");
+	    " 'index' AND sql IS NOT NULL AND name <> 'notifications_unkeyed'"
+	    " ORDER BY name");
 	b = rows_pg(e.c, "SELECT indexname FROM pg_indexes WHERE schemaname ="
 	    " 'public' AND indexname NOT LIKE '%\\_pkey' AND indexname NOT LIKE"
 	    " '%\\_key' AND tablename <> 'antomd_schema' ORDER BY indexname");
@@ -736,6 +761,14 @@ START_TEST(test_pg_checks_match_sqlite)
 	snprintf(sql, sizeof(sql), notif, "h2", "chargeback", "applied");
 	ck_assert_int_eq(exec_both(e.db, e.c, sql), 1);
 	snprintf(sql, sizeof(sql), notif, "h3", "other", "lost");
+	ck_assert_int_eq(exec_both(e.db, e.c, sql), 1);
+	/* One about no object is unique too (SQLite: notifications_unkeyed). */
+	snprintf(sql, sizeof(sql), "INSERT INTO notifications (client_id,"
+	    " body_sha256, body, request_time, signature, signed_path,"
+	    " key_version, kind, outcome, first_received_at, last_received_at)"
+	    " VALUES ('C', 'h4', '{}', 't', 's', '/p', 1, 'other', 'archived',"
+	    " 't', 't')");
+	ck_assert_int_eq(exec_both(e.db, e.c, sql), 0);
 	ck_assert_int_eq(exec_both(e.db, e.c, sql), 1);
 	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
 		ck_assert_msg(exec_both(e.db, e.c, rows[i].sql) == rows[i].refused,

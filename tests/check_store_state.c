@@ -148,6 +148,43 @@ deliver(struct store *s, const char *body, struct store_result *out)
 }
 
 /*
+ * A notification about no object (object_id NULL) is found again as
+ * surely as one about an object: SQLite finds a redelivery by its object
+ * too (schema 9), with IS for the NULL.  An UPDATE_AMOUNT_RESULT, which
+ * Antom sends to the notifyPayment URL with an updateRequestId and the
+ * common result (docs/protocol.md sections 4.1 and 4.3), and antomd only
+ * archives.
+ */
+START_TEST(test_repeat_without_object)
+{
+	static const char body[] = "{\"notifyType\":\"UPDATE_AMOUNT_RESULT\","
+	    "\"result\":{\"resultCode\":\"SUCCESS\",\"resultStatus\":\"S\","
+	    "\"resultMessage\":\"success\"},\"updateRequestId\":"
+	    "\"UR-0001\"}";
+	struct store *s = open_store(1);
+	struct store_result r;
+	int i;
+
+	ck_assert_int_eq(deliver(s, body, &r), STORE_ARCHIVED);
+	ck_assert_int_eq(r.repeat, 0);
+	for (i = 2; i <= 4; i++) {
+		ck_assert_int_eq(deliver(s, body, &r), STORE_DUPLICATE);
+		ck_assert_int_eq(r.repeat, 1);
+		ck_assert_int_eq(r.delivery_count, i);
+	}
+	/* Another client's is its own. */
+	ck_assert_int_eq(deliver_as(s, "CLIENT_B", body, &r), STORE_ARCHIVED);
+	store_close(s);
+	ck_assert_int_eq(q_int("SELECT count(*) FROM notifications"), 2);
+	ck_assert_int_eq(q_int("SELECT count(*) FROM notifications WHERE"
+	    " object_id IS NULL AND archive_reason = 'unsupported_type'"), 2);
+	ck_assert_int_eq(q_int("SELECT delivery_count FROM notifications"
+	    " WHERE client_id = 'CLIENT_A'"), 4);
+	ck_assert_int_eq(q_int("SELECT count(*) FROM events"), 0);
+}
+END_TEST
+
+/*
  * A delivery whose caller did not hash the body fails and writes nothing:
  * stored with an empty hash, every later body would look like its repeat.
  */
@@ -1793,21 +1830,32 @@ START_TEST(test_refusal_after_stored)
 {
 	struct store_options o = { 100, 8, 64, 1, 0 };
 	char err[256] = "";
+	/* About no object: found by its NULL object_id (schema 9). */
+	static const char update[] = "{\"notifyType\":\"UPDATE_AMOUNT_RESULT\","
+	    "\"result\":{\"resultCode\":\"SUCCESS\",\"resultStatus\":\"S\","
+	    "\"resultMessage\":\"success\"},\"updateRequestId\":"
+	    "\"UR-0002\"}";
 	char *p = payment_body("PR1", "P1", "PAYMENT_RESULT", "S", NULL);
-	struct store_delivery d;
+	struct store_delivery d, u;
 	struct store_stats st;
 	struct store *s;
 
 	s = open_store(1);
 	ck_assert_int_eq(deliver(s, p, NULL), STORE_APPLIED);
+	ck_assert_int_eq(deliver(s, update, NULL), STORE_ARCHIVED);
 	store_close(s);
 	memset(&d, 0, sizeof(d));
 	d.body = (const unsigned char *)p;
 	d.bodylen = strlen(p);
 	store_hash_body(&d);
+	memset(&u, 0, sizeof(u));
+	u.body = (const unsigned char *)update;
+	u.bodylen = strlen(update);
+	store_hash_body(&u);
 	s = open_store_with(&o);
 	ck_assert_int_eq(store_start(s, err, sizeof(err)), 0);
 	refuse(s, "CLIENT_A", d.body_sha256, 503, "storage_failure", "PR1");
+	refuse(s, "CLIENT_A", u.body_sha256, 503, "storage_failure", NULL);
 	refuse(s, "CLIENT_B", d.body_sha256, 401, "mismatch", "PR1");
 	st = stats_when(s, 1, 0);
 	ck_assert_uint_eq(st.refusals, 1);
@@ -1828,6 +1876,7 @@ store_state_tests(TCase *tc)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_unhashed_fails);
 	tcase_add_test(tc, test_repeat_delivery);
+	tcase_add_test(tc, test_repeat_without_object);
 	tcase_add_test(tc, test_clients_are_separate);
 	tcase_add_test(tc, test_pending_then_final);
 	tcase_add_test(tc, test_pending_after_final_ignored);
