@@ -144,6 +144,9 @@ $(BIN)/antom-bench-sqlite: $(BUILD)/obj/bench-sqlite_ceiling.o
 $(BIN)/antom-bench-disk: $(BUILD)/obj/bench-disk_pause.o
 	$(call link)
 
+$(BIN)/antom-bench-preread: $(BUILD)/obj/bench-preread.o
+	$(call link)
+
 # make install PREFIX=/usr/local DESTDIR=: the daemon, the tool, a
 # configuration to edit (never overwritten), the systemd units with the
 # installed binary's path, and the sysusers and tmpfiles snippets.
@@ -219,7 +222,7 @@ asan: deps-test
 # Benchmarks are not tests: they print numbers and append them to
 # bench/results/, and are not part of check.
 bench: deps-bench
-	$(Q)$(MAKE) --no-print-directory all $(BIN)/antom-bench-gen $(BIN)/antom-bench-sqlite $(BIN)/antom-bench-store $(BIN)/antom-bench-disk
+	$(Q)$(MAKE) --no-print-directory all $(BIN)/antom-bench-gen $(BIN)/antom-bench-sqlite $(BIN)/antom-bench-store $(BIN)/antom-bench-disk $(BIN)/antom-bench-preread
 	$(Q)bench/run
 
 # The suites that run the daemon (check_e2e_*.c, check_hostile.c,
