@@ -4,9 +4,9 @@
  *
  * Why: a grown database is copied before each run, and the copy (or a
  * cat of it) leaves its pages in the kernel's page cache as large folios.
- * On this machine's kernel (ext4 with large folios) every 4 KiB write the
- * checkpointer then makes into such a folio walks all of the folio's
- * blocks: its CPU per notification was 3 to 5 times a fresh database's,
+ * On this machine's kernel (ext4 with large folios) the checkpointer's
+ * 4 KiB writes into such folios cost it 3 to 5 times the CPU per
+ * notification they cost with the file cached a page at a time,
  * ext4_block_write_begin half of it (bench/RESULTS.md).  A database in
  * service is read a page at a time at random places, which leaves small
  * folios.  This drops FILE from the page cache and reads it back 4 KiB

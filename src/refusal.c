@@ -369,10 +369,11 @@ refusal_write(struct store *s, const struct refusal *rf,
 		/*
 		 * Stored already (it raced its own retry): nothing at risk.
 		 * Found by its object, as the writer finds it: the parse's
-		 * for an authentic one, the claim for the rest, which a
-		 * stored body has too unless it is unlike any Antom sends
-		 * (keys repeated or escaped); then the row stays until a
-		 * delivery of it is stored (refusal_clear).
+		 * for an authentic one, the claim for the rest.  A claim
+		 * names what the parse does for the kinds antomd applies;
+		 * for a body it archives (object_id NULL) or spells oddly
+		 * it does not, and that unverified sample is kept, never at
+		 * risk, until a delivery of it is stored (refusal_clear).
 		 */
 		if (rf[i].body_sha256[0] != '\0') {
 			st = s->w.stmt[S_NOTIF_FIND];

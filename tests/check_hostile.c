@@ -1089,14 +1089,20 @@ peer_closed(int fd, int ms)
 	}
 }
 
+/*
+ * A valid request is answered within 2 s beside the slowloris connections;
+ * under valgrind (make valgrind), where one took 2.8 s beside them,
+ * within 10 s.
+ */
 static void
 timed_ok(const char *prid, const char *pid)
 {
-	uint64_t t0 = util_mono_us(), dt;
+	uint64_t t0 = util_mono_us(), dt, bound;
 
+	bound = getenv("ANTOMD_VALGRIND") != NULL ? 10000000u : 2000000u;
 	deliver_ok(prid, pid);
 	dt = util_mono_us() - t0;
-	ck_assert_msg(dt < 2000000, "valid request took %llu ms beside the "
+	ck_assert_msg(dt < bound, "valid request took %llu ms beside the "
 	    "slowloris connections", (unsigned long long)(dt / 1000));
 }
 
