@@ -5,7 +5,7 @@
  * Why: a grown database is copied before each run, and the copy (or a
  * cat of it) leaves its pages in the kernel's page cache as large folios.
  * On this machine's kernel (ext4 with large folios) the checkpointer's
- * 4 KiB writes into such folios cost it 3 to 5 times the CPU per
+ * 4 KiB writes into such folios cost it 5 to 8 times the CPU per
  * notification they cost with the file cached a page at a time,
  * ext4_block_write_begin half of it (bench/RESULTS.md).  A database in
  * service is read a page at a time at random places, which leaves small
