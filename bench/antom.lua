@@ -7,10 +7,21 @@
 -- ANTOM_BENCH_THREADS (wrk -t), ANTOM_BENCH_DUP (share of duplicates, 0..1),
 -- ANTOM_BENCH_FIRST and ANTOM_BENCH_COUNT (0 and all: the corpus's lines
 -- this run sends, so that a warm-up and the measured run that follows it
--- on the same database never send the same notification).
+-- on the same database never send the same notification),
+-- ANTOM_BENCH_PACE_MS (0: each connection sends its next request as soon
+-- as the answer to its last arrives; N: N ms later, a load below what
+-- antomd can take, whose latency is not its queue's).
 
 local threads = {}
 local nstarted = 0
+
+-- wrk calls delay() before each request when the script defines it.
+local pace = tonumber(os.getenv("ANTOM_BENCH_PACE_MS") or "0")
+if pace > 0 then
+	function delay()
+		return pace
+	end
+end
 
 function setup(thread)
 	thread:set("id", nstarted)
